@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs pollard's build and test dependencies on Debian 12 (apt) when any is missing.
+set -euo pipefail
+
+packages=(cmake g++ clang make libeigen3-dev doctest-dev libbenchmark-dev libdlpack-dev
+          libopenblas-dev liblapacke-dev libpcre2-dev libtorch-dev python3-torch python3-numpy unzip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
