@@ -1,0 +1,39 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "pollard/io/json.hpp"
+
+using pollard::io::parse_json;
+
+TEST_CASE("parse_json reads nested values, escapes and surrogate pairs") {
+  const auto v =
+      parse_json(R"( {"a": [1, -2.5e2, true, null], "b": {"c": "x\"\u00e9\ud83d\ude00"}} )");
+  const auto& a = v.find("a")->as_array("a");
+  REQUIRE(a.size() == 4);
+  CHECK(a[0].as_size("a0") == 1);
+  CHECK(a[1].as_number("a1") == -250.0);
+  CHECK(a[2].as_bool("a2"));
+  CHECK(a[3].is_null());
+  CHECK(v.find("b")->find("c")->as_string("c") == "x\"\xc3\xa9\xf0\x9f\x98\x80");
+  CHECK(v.find("missing") == nullptr);
+}
+
+TEST_CASE("parse_json rejects malformed documents with the offset") {
+  CHECK_THROWS_WITH_AS(parse_json("{\"a\": 1,}", "hdr"),
+                       "hdr: invalid JSON: expected a key string at offset 8",
+                       pollard::format_error);
+  CHECK_THROWS_AS(parse_json("{\"a\": 1, \"a\": 2}"), pollard::format_error);
+  CHECK_THROWS_AS(parse_json("[1, 2"), pollard::format_error);
+  CHECK_THROWS_AS(parse_json("\"\\ud800\""), pollard::format_error);
+  CHECK_THROWS_AS(parse_json("01"), pollard::format_error);
+  CHECK_THROWS_AS(parse_json("1e999"), pollard::format_error);
+  CHECK_THROWS_AS(parse_json("\"tab\there\""), pollard::format_error);
+  CHECK_THROWS_WITH_AS(parse_json(std::string(100, '['), "deep", 64),
+                       "deep: invalid JSON: nesting deeper than 64 at offset 65",
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(parse_json("[1.5]").as_array("v")[0].as_size("count"),
+                       "count must be a non-negative integer", pollard::format_error);
+  CHECK_THROWS_WITH_AS(parse_json("{}").as_array("root"), "root must be an array",
+                       pollard::format_error);
+}
