@@ -10,7 +10,7 @@ namespace pollard::test {
 
 /// Σ_t x_tj for each column j.
 template <class T>
-std::vector<double> naive_column_sums(matrix_view<const T> x) {
+std::vector<double> naive_column_sums(matrix_view<T> x) {
   std::vector<double> s(static_cast<std::size_t>(x.cols()), 0.0);
   for (index_t i = 0; i < x.rows(); ++i)
     for (index_t j = 0; j < x.cols(); ++j)
@@ -20,7 +20,7 @@ std::vector<double> naive_column_sums(matrix_view<const T> x) {
 
 /// Σ_t x_tj² for each column j.
 template <class T>
-std::vector<double> naive_column_sum_squares(matrix_view<const T> x) {
+std::vector<double> naive_column_sum_squares(matrix_view<T> x) {
   std::vector<double> s(static_cast<std::size_t>(x.cols()), 0.0);
   for (index_t i = 0; i < x.rows(); ++i)
     for (index_t j = 0; j < x.cols(); ++j) {
@@ -32,7 +32,7 @@ std::vector<double> naive_column_sum_squares(matrix_view<const T> x) {
 
 /// Population variance of each column, by the textbook two-pass formula in double.
 template <class T>
-std::vector<double> naive_column_variances(matrix_view<const T> x) {
+std::vector<double> naive_column_variances(matrix_view<T> x) {
   std::vector<double> mean = naive_column_sums(x);
   for (auto& m : mean) m /= static_cast<double>(x.rows());
   std::vector<double> var(mean.size(), 0.0);
@@ -47,7 +47,7 @@ std::vector<double> naive_column_variances(matrix_view<const T> x) {
 
 /// Row-major d x d matrix (2/n)·XᵀX, one shot, in double.
 template <class T>
-std::vector<double> naive_gram(matrix_view<const T> x, double n) {
+std::vector<double> naive_gram(matrix_view<T> x, double n) {
   const index_t d = x.cols();
   std::vector<double> h(static_cast<std::size_t>(d * d), 0.0);
   for (index_t a = 0; a < d; ++a)

@@ -1,0 +1,206 @@
+// pollard — the streaming, mergeable Gram matrix (layer Hessian) H = (2/N)·Σ_t x_t x_tᵀ.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/stats/moment_statistics.hpp"
+#include "pollard/stats/normalisation.hpp"
+
+namespace pollard {
+
+namespace detail {
+
+// Xᵀ of a row-major-like view x [tokens x d] (unit column stride) as an Eigen d x tokens map.
+template <class T>
+auto transposed_map_col_major(matrix_view<const T> x) {
+  using map = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>,
+                         Eigen::Unaligned, Eigen::OuterStride<>>;
+  return map(x.data(), x.cols(), x.rows(),
+             Eigen::OuterStride<>(x.rows() <= 1 ? x.cols() : x.row_stride()));
+}
+
+// Xᵀ of a column-major-like view x [tokens x d] (unit row stride) as an Eigen d x tokens map.
+template <class T>
+auto transposed_map_row_major(matrix_view<const T> x) {
+  using map = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>,
+                         Eigen::Unaligned, Eigen::OuterStride<>>;
+  return map(x.data(), x.cols(), x.rows(),
+             Eigen::OuterStride<>(x.cols() <= 1 ? x.rows() : x.col_stride()));
+}
+
+}  // namespace detail
+
+/// Accumulates H = (2/N)·Σ_t x_t x_tᵀ over batches X [tokens x d] with the reference
+/// implementations' streaming update: H ← H·n/(n+b); n ← n+b; H ← H + (2/n)·X_bᵀX_b, where n and
+/// b count sequences (default) or tokens. Only the lower triangle is computed (a symmetric rank-k
+/// update); hessian() returns the full symmetric matrix. Contract: after any accumulate, H is
+/// symmetric positive semi-definite up to rounding in Acc.
+template <class Acc = float>
+class gram_accumulator {
+  static_assert(compute_type<Acc>, "gram_accumulator: Acc must be float or double");
+
+ public:
+  using value_type = Acc;
+  using matrix_type = Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic>;
+  using vector_type = Eigen::Matrix<Acc, Eigen::Dynamic, 1>;
+
+  /// Token rows converted per block when X is not already Acc with unit column stride.
+  static constexpr index_t conversion_block = 256;
+
+  explicit gram_accumulator(index_t channels, normalisation n = normalisation::by_sequences)
+      : channels_(channels), normalisation_(n) {
+    if (channels < 0) throw shape_error("gram_accumulator: negative channel count");
+    h_ = matrix_type::Zero(channels, channels);
+  }
+
+  /// Adds one batch X [tokens x d] (any strides, any storage type) holding `sequences`
+  /// calibration sequences (0 for a further chunk of an already counted sequence). Throws
+  /// shape_error on a width mismatch, non_finite_error naming the element on NaN/Inf, and
+  /// option_error when the batch would leave N = 0; H is unchanged on a throw.
+  template <class T>
+  void accumulate(matrix_view<T> x, index_t sequences = 1) {
+    using value = std::remove_const_t<T>;
+    static_assert(storage_type<value>,
+                  "gram_accumulator: X must be float, double, half or bfloat16");
+    const matrix_view<const value> cx = x;
+    if (cx.cols() != channels_)
+      throw shape_error("gram_accumulator: batch is " + std::to_string(cx.rows()) + "x" +
+                        std::to_string(cx.cols()) + " but the accumulator has " +
+                        std::to_string(channels_) + " channels");
+    if (sequences < 0)
+      throw option_error("gram_accumulator: sequences must be >= 0, got " +
+                         std::to_string(sequences));
+    const index_t b = normalisation_ == normalisation::by_tokens ? cx.rows() : sequences;
+    if (samples_ + b == 0) {
+      if (cx.rows() == 0) {
+        sequences_ += sequences;
+        return;
+      }
+      throw option_error(
+          "gram_accumulator: the first batch with tokens must count at least one sequence "
+          "(N would be 0)");
+    }
+    detail::require_finite(cx, "gram_accumulator", "x");
+
+    const index_t n_new = samples_ + b;
+    if (samples_ > 0 && b > 0)
+      h_.template triangularView<Eigen::Lower>() *=
+          static_cast<Acc>(static_cast<double>(samples_) / static_cast<double>(n_new));
+    samples_ = n_new;
+    tokens_ += cx.rows();
+    sequences_ += sequences;
+    if (cx.rows() == 0) return;
+    const Acc alpha = static_cast<Acc>(2.0 / static_cast<double>(n_new));
+
+    if constexpr (std::is_same_v<value, Acc>) {
+      if (cx.col_stride() == 1) {
+        rank_update(detail::transposed_map_col_major(cx), alpha);
+        return;
+      }
+      if (cx.row_stride() == 1) {
+        rank_update(detail::transposed_map_row_major(cx), alpha);
+        return;
+      }
+    }
+    // Convert blocks of rows into a contiguous d x block buffer (Xᵀ, column-major) in Acc.
+    const index_t block = std::min(conversion_block, cx.rows());
+    matrix_type buffer(channels_, block);
+    for (index_t t0 = 0; t0 < cx.rows(); t0 += block) {
+      const index_t nb = std::min(block, cx.rows() - t0);
+      for (index_t t = 0; t < nb; ++t)
+        for (index_t j = 0; j < channels_; ++j) buffer(j, t) = to_compute<Acc>(cx(t0 + t, j));
+      rank_update(buffer.leftCols(nb), alpha);
+    }
+  }
+
+  /// Adds other's samples: the result is the H of the union of both sets of batches.
+  void merge(const gram_accumulator& other) {
+    if (other.channels_ != channels_)
+      throw shape_error("gram_accumulator: cannot merge " + std::to_string(other.channels_) +
+                        " channels into " + std::to_string(channels_) + " channels");
+    if (other.normalisation_ != normalisation_)
+      throw option_error(
+          "gram_accumulator: cannot merge accumulators normalised by different units "
+          "(sequences vs tokens)");
+    const index_t n = samples_ + other.samples_;
+    if (n > 0 && other.samples_ > 0) {
+      const Acc wa = static_cast<Acc>(static_cast<double>(samples_) / static_cast<double>(n));
+      const Acc wb = static_cast<Acc>(static_cast<double>(other.samples_) / static_cast<double>(n));
+      h_.template triangularView<Eigen::Lower>() =
+          (wa * h_ + wb * other.h_).template triangularView<Eigen::Lower>();
+    }
+    samples_ = n;
+    tokens_ += other.tokens_;
+    sequences_ += other.sequences_;
+  }
+
+  index_t channels() const noexcept { return channels_; }
+  index_t tokens() const noexcept { return tokens_; }
+  index_t sequences() const noexcept { return sequences_; }
+  /// N: sequences or tokens, as normalised_by() says.
+  index_t samples() const noexcept { return samples_; }
+  normalisation normalised_by() const noexcept { return normalisation_; }
+  bool empty() const noexcept { return tokens_ == 0; }
+
+  /// The full symmetric H (d x d).
+  matrix_type hessian() const {
+    require_samples("hessian");
+    matrix_type full = h_.template selfadjointView<Eigen::Lower>();
+    return full;
+  }
+  /// Writes the full symmetric H into out (d x d, any strides, float or double).
+  template <class T>
+  void write_hessian(matrix_view<T> out) const {
+    static_assert(compute_type<T>, "gram_accumulator: write_hessian needs a float or double view");
+    require_samples("hessian");
+    if (out.rows() != channels_ || out.cols() != channels_)
+      throw shape_error("gram_accumulator: hessian is " + std::to_string(channels_) + "x" +
+                        std::to_string(channels_) + " but the output view is " +
+                        std::to_string(out.rows()) + "x" + std::to_string(out.cols()));
+    for (index_t j = 0; j < channels_; ++j)
+      for (index_t i = j; i < channels_; ++i) {
+        out(i, j) = static_cast<T>(h_(i, j));
+        out(j, i) = static_cast<T>(h_(i, j));
+      }
+  }
+  /// diag(H) = (2/N)·Σ_t x_tj² (twice Wanda's ‖x_j‖²/N).
+  vector_type diagonal() const {
+    require_samples("diagonal");
+    return h_.diagonal();
+  }
+  /// The internal matrix: only its lower triangle (diagonal included) holds H.
+  const matrix_type& lower_triangle() const {
+    require_samples("lower_triangle");
+    return h_;
+  }
+
+ private:
+  template <class Xt>
+  void rank_update(const Xt& xt, Acc alpha) {
+    h_.template selfadjointView<Eigen::Lower>().rankUpdate(xt, alpha);
+  }
+
+  void require_samples(const char* what) const {
+    if (tokens_ == 0)
+      throw empty_statistics_error(std::string("gram_accumulator: ") + what +
+                                   " asked before any token was accumulated");
+  }
+
+  index_t channels_ = 0;
+  normalisation normalisation_ = normalisation::by_sequences;
+  index_t samples_ = 0;
+  index_t tokens_ = 0;
+  index_t sequences_ = 0;
+  matrix_type h_;
+};
+
+}  // namespace pollard
