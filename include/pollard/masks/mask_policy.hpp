@@ -1,0 +1,32 @@
+// pollard — the mask policy concept: the rule that turns importance scores into a pruning mask.
+#pragma once
+
+#include <concepts>
+
+#include "pollard/core/mask.hpp"
+#include "pollard/core/matrix_view.hpp"
+
+namespace pollard {
+
+/// A mask policy P for scores of element type T.
+///
+/// Requires, for `const P p` and a host view `matrix_view<const T> scores`:
+///   `p.select(scores)` -> `pollard::mask`.
+///
+/// Semantic contract (the compiler cannot check it):
+/// - scores follow the criterion convention: larger = more important; the policy keeps the
+///   largest and decides how many and which of the smaller ones to prune;
+/// - the returned mask has the shape of `scores`; `select` reads `scores` only, may be called
+///   concurrently on one policy, and is deterministic: equal scores are resolved by position
+///   (the lower index is pruned first), never by memory address or thread timing;
+/// - bad input raises a `pollard::error` before anything is returned: `non_finite_error` for a
+///   NaN or infinite score, `option_error` for options that do not fit the shape (e.g. an N:M
+///   window that does not divide d_in).
+/// The shipped policies are `unstructured` (per row, per matrix, per column block), `n_m` and
+/// `n_m_pattern<N, M>`.
+template <class P, class T>
+concept mask_policy = requires(const P& policy, matrix_view<const T, host_space> scores) {
+  { policy.select(scores) } -> std::same_as<mask>;
+};
+
+}  // namespace pollard

@@ -1,0 +1,106 @@
+// pollard — unstructured mask policy: prune a fraction s of the scores within a comparison group.
+#pragma once
+
+#include <cmath>
+#include <string>
+
+#include "pollard/core/config.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/mask.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/masks/lowest_selection.hpp"
+
+namespace pollard {
+
+/// Comparison group: each row on its own (Wanda's default).
+struct per_row_t {};
+inline constexpr per_row_t per_row{};
+
+/// Comparison group: the whole matrix (RIA's default, magnitude's usual choice).
+struct per_matrix_t {};
+inline constexpr per_matrix_t per_matrix{};
+
+/// Comparison group: all rows of each block of `width` consecutive columns (SparseGPT); the
+/// last block is narrower when width does not divide d_in.
+struct per_column_block {
+  index_t width = 128;
+};
+
+/// Unstructured pruning: in every comparison group of n scores, prune the floor(n * s) lowest.
+/// Ties are ranked as a stable ascending sort ranks them: among equal scores the one earlier in
+/// the group (lower column index in a row; lower row-major position in a matrix or column block)
+/// is pruned first. Selection is linear-time (radix selection), not a sort.
+///
+///   pollard::unstructured{0.5}                            // per row
+///   pollard::unstructured{0.5, pollard::per_matrix}
+///   pollard::unstructured{0.5, pollard::per_column_block{128}}
+class unstructured {
+ public:
+  enum class group { row, matrix, column_block };
+
+  /// Throws option_error unless 0 <= sparsity < 1.
+  explicit unstructured(double sparsity, per_row_t = per_row)
+      : sparsity_(checked(sparsity)), group_(group::row) {}
+  unstructured(double sparsity, per_matrix_t)
+      : sparsity_(checked(sparsity)), group_(group::matrix) {}
+  /// Also throws option_error unless block.width > 0.
+  unstructured(double sparsity, per_column_block block)
+      : sparsity_(checked(sparsity)), group_(group::column_block), width_(block.width) {
+    if (width_ <= 0)
+      throw option_error("unstructured: column block width must be positive, got " +
+                         std::to_string(width_));
+  }
+
+  double sparsity() const noexcept { return sparsity_; }
+  group comparison_group() const noexcept { return group_; }
+  /// Column block width (0 unless the group is column_block).
+  index_t block_width() const noexcept { return width_; }
+
+  /// The mask pruning floor(n * s) lowest scores of every group; non_finite_error on NaN/inf.
+  template <class T>
+  mask select(matrix_view<T, host_space> scores) const {
+    using value_type = std::remove_cv_t<T>;
+    const matrix_view<const value_type, host_space> s = scores;
+    mask out(s.rows(), s.cols());
+    detail::lowest_selection_scratch<detail::score_key_t<value_type>> scratch;
+    switch (group_) {
+      case group::row: {
+        const index_t k = count(s.cols());
+        for (index_t i = 0; i < s.rows(); ++i)
+          detail::prune_lowest_in_block(who, s.block(i, 0, 1, s.cols()), k, out, i, 0, scratch);
+        break;
+      }
+      case group::matrix:
+        detail::prune_lowest_in_block(who, s, count(s.size()), out, 0, 0, scratch);
+        break;
+      case group::column_block:
+        for (index_t c0 = 0; c0 < s.cols(); c0 += width_) {
+          const index_t w = std::min(width_, s.cols() - c0);
+          detail::prune_lowest_in_block(who, s.block(0, c0, s.rows(), w), count(s.rows() * w), out,
+                                        0, c0, scratch);
+        }
+        break;
+    }
+    return out;
+  }
+
+ private:
+  static constexpr const char* who = "unstructured";
+
+  static double checked(double sparsity) {
+    if (!(sparsity >= 0.0 && sparsity < 1.0))
+      throw option_error(std::string("unstructured: sparsity must be in [0, 1), got ") +
+                         detail::format_number(sparsity));
+    return sparsity;
+  }
+  // floor(n * s) computed in double, as the reference implementations do (int(n * s)).
+  index_t count(index_t n) const noexcept {
+    return static_cast<index_t>(std::floor(static_cast<double>(n) * sparsity_));
+  }
+
+  double sparsity_;
+  group group_;
+  index_t width_ = 0;
+};
+
+}  // namespace pollard
