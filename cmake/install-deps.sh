@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(cmake g++ clang make libeigen3-dev doctest-dev libbenchmark-dev libdlpack-dev
-          libopenblas-dev liblapacke-dev libpcre2-dev libtorch-dev python3-torch python3-numpy unzip)
+          libopenblas-dev liblapacke-dev libpcre2-dev zlib1g-dev pkg-config libtorch-dev python3-torch python3-numpy unzip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
