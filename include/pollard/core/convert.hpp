@@ -1,0 +1,57 @@
+// pollard — element-type conversion between views: weights stored as f16/bf16/f32/f64, computed
+// on in f32/f64.
+#pragma once
+
+#include <Eigen/Core>
+#include <string>
+#include <type_traits>
+
+#include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/core/view.hpp"
+
+namespace pollard {
+
+namespace detail {
+
+// The compute type a Src -> Dst conversion goes through: double when either side is double, so
+// float <-> double is exact; 16-bit types go through float (from_compute<half>(double) rounds
+// to float first, the only conversion element_types offers).
+template <class Src, class Dst>
+using conversion_type_t =
+    std::conditional_t<std::is_same_v<Src, double> || std::is_same_v<Dst, double>, double, float>;
+
+}  // namespace detail
+
+/// Writes from(i, j), converted to Dst, to to(i, j) for every element (host views).
+/// Throws shape_error when the shapes differ. The views must not overlap unless they are the
+/// same memory with the same element type.
+template <class Src, class Dst>
+requires storage_type<std::remove_const_t<Src>> && storage_type<Dst>
+void copy(matrix_view<Src, host_space> from, matrix_view<Dst, host_space> to) {
+  if (from.rows() != to.rows() || from.cols() != to.cols())
+    throw shape_error("copy: source is " + std::to_string(from.rows()) + "x" +
+                      std::to_string(from.cols()) + " but the destination is " +
+                      std::to_string(to.rows()) + "x" + std::to_string(to.cols()));
+  using compute = detail::conversion_type_t<std::remove_const_t<Src>, Dst>;
+  for (index_t i = 0; i < from.rows(); ++i)
+    for (index_t j = 0; j < from.cols(); ++j)
+      to(i, j) = from_compute<Dst>(to_compute<compute>(from(i, j)));
+}
+
+/// A dense row-major Eigen matrix of Compute holding a converted copy of any viewable tensor
+/// (or host matrix_view) of a storage type.
+template <compute_type Compute, class X>
+requires viewable<std::remove_reference_t<X>> &&
+    std::is_same_v<typename view_t<std::remove_reference_t<X>>::memory_space, host_space>
+        Eigen::Matrix<Compute, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> to_dense(X&& x) {
+  const auto source = pollard::view(x);
+  Eigen::Matrix<Compute, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> dense(source.rows(),
+                                                                                source.cols());
+  pollard::copy(source, matrix_view<Compute>(dense.data(), source.rows(), source.cols()));
+  return dense;
+}
+
+}  // namespace pollard
