@@ -1,0 +1,141 @@
+// pollard — N:M semi-structured mask policy: N zeros in every window of M consecutive columns.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "pollard/core/config.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/mask.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/masks/lowest_selection.hpp"
+
+namespace pollard {
+
+namespace detail {
+
+// Prunes the n lowest of each window of m columns of row i; M > 0 fixes m at compile time.
+// The rank of an entry is the number of entries of its window ordered before it by (score,
+// column); it is pruned when that rank is below n. O(m) comparisons per entry, no sort.
+template <index_t M, class T>
+void prune_n_m_rank(const char* who, matrix_view<const T, host_space> s, index_t n, index_t m,
+                    mask& out) {
+  using C = score_compute_t<T>;
+  constexpr index_t max_m = 64;
+  if constexpr (M > 0) m = M;
+  C v[max_m];
+  for (index_t i = 0; i < s.rows(); ++i) {
+    const T* row = s.data() + i * s.row_stride();
+    const index_t cs = s.col_stride();
+    for (index_t j0 = 0; j0 < s.cols(); j0 += m) {
+      bool finite = true;
+      for (index_t l = 0; l < m; ++l) {
+        v[l] = score_value(row[(j0 + l) * cs]);
+        finite = finite && std::isfinite(v[l]);
+      }
+      if (!finite) check_finite_scores(who, s);
+      for (index_t j = 0; j < m; ++j) {
+        index_t rank = 0;
+        for (index_t l = 0; l < j; ++l) rank += v[l] <= v[j] ? 1 : 0;
+        for (index_t l = j + 1; l < m; ++l) rank += v[l] < v[j] ? 1 : 0;
+        out.set_pruned(i, j0 + j, rank < n);
+      }
+    }
+  }
+}
+
+// The same for wide windows: a partial selection of each window on (score, column).
+template <class T>
+void prune_n_m_select(const char* who, matrix_view<const T, host_space> s, index_t n, index_t m,
+                      mask& out) {
+  using C = score_compute_t<T>;
+  struct entry {
+    C value;
+    index_t column;
+  };
+  std::vector<entry> window(static_cast<std::size_t>(m));
+  const auto order = [](const entry& a, const entry& b) {
+    return a.value < b.value || (a.value == b.value && a.column < b.column);
+  };
+  for (index_t i = 0; i < s.rows(); ++i)
+    for (index_t j0 = 0; j0 < s.cols(); j0 += m) {
+      for (index_t l = 0; l < m; ++l) {
+        const C value = score_value(s(i, j0 + l));
+        if (!std::isfinite(value)) check_finite_scores(who, s);
+        window[static_cast<std::size_t>(l)] = entry{value, j0 + l};
+      }
+      std::nth_element(window.begin(), window.begin() + (n - 1), window.end(), order);
+      for (index_t l = 0; l < n; ++l) out.prune(i, window[static_cast<std::size_t>(l)].column);
+    }
+}
+
+inline void check_n_m_options(index_t n, index_t m) {
+  if (n <= 0 || m <= 0 || n >= m)
+    throw option_error("n_m: N:M needs 0 < N < M (N zeros out of M), got " + std::to_string(n) +
+                       ":" + std::to_string(m));
+}
+
+template <index_t M, class T>
+mask select_n_m(matrix_view<const T, host_space> s, index_t n, index_t m) {
+  constexpr const char* who = "n_m";
+  if (s.cols() % m != 0)
+    throw option_error("n_m: M=" + std::to_string(m) +
+                       " does not divide d_in=" + std::to_string(s.cols()));
+  mask out(s.rows(), s.cols());
+  if (m <= 64)
+    prune_n_m_rank<M>(who, s, n, m, out);
+  else
+    prune_n_m_select(who, s, n, m, out);
+  return out;
+}
+
+}  // namespace detail
+
+/// N:M semi-structured sparsity with N and M chosen at run time. Convention: "N:M" means N
+/// ZEROS out of every M: in each row, in each window of M consecutive input columns starting at
+/// a multiple of M, the N lowest scores are pruned (ties: the lower column is pruned first).
+/// So n_m{2, 4} keeps 2 of every 4 weights (50 %), the pattern sparse tensor cores accelerate.
+class n_m {
+ public:
+  /// Throws option_error unless 0 < n < m.
+  n_m(index_t n, index_t m) : n_(n), m_(m) { detail::check_n_m_options(n, m); }
+
+  index_t n() const noexcept { return n_; }
+  index_t m() const noexcept { return m_; }
+
+  /// Throws option_error when m does not divide d_in, non_finite_error on a NaN/inf score.
+  template <class T>
+  mask select(matrix_view<T, host_space> scores) const {
+    using value_type = std::remove_cv_t<T>;
+    const matrix_view<const value_type, host_space> s = scores;
+    if (m_ == 4) return detail::select_n_m<4>(s, n_, m_);
+    if (m_ == 8) return detail::select_n_m<8>(s, n_, m_);
+    return detail::select_n_m<0>(s, n_, m_);
+  }
+
+ private:
+  index_t n_;
+  index_t m_;
+};
+
+/// N:M with N and M fixed at compile time (same convention: N zeros out of every M), e.g.
+/// `n_m_pattern<2, 4>`; an invalid pattern (N >= M, N <= 0) does not compile.
+template <index_t N, index_t M>
+struct n_m_pattern {
+  static_assert(0 < N && N < M, "n_m_pattern<N, M>: N:M means N zeros out of M; needs 0 < N < M");
+
+  static constexpr index_t n() noexcept { return N; }
+  static constexpr index_t m() noexcept { return M; }
+
+  /// Throws option_error when M does not divide d_in, non_finite_error on a NaN/inf score.
+  template <class T>
+  mask select(matrix_view<T, host_space> scores) const {
+    using value_type = std::remove_cv_t<T>;
+    const matrix_view<const value_type, host_space> s = scores;
+    return detail::select_n_m<(M <= 64 ? M : 0)>(s, N, M);
+  }
+};
+
+}  // namespace pollard
