@@ -1,5 +1,6 @@
 // Must not compile: n_m_pattern<N, M> rejects N >= M ("N zeros out of M" leaves nothing kept).
 // With POLLARD_FAILTEST_CONTROL defined, the valid 2:4 pattern compiles.
+// POLLARD_FAILTEST_EXPECT: N:M means N zeros out of M; needs 0 < N < M
 #include "pollard/masks/n_m.hpp"
 
 #ifdef POLLARD_FAILTEST_CONTROL
