@@ -1,0 +1,91 @@
+// pollard — the pruning_criterion concept: what a weight-importance score must provide.
+#pragma once
+
+#include <cmath>
+#include <concepts>
+#include <span>
+#include <string>
+#include <type_traits>
+
+#include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/criteria/criterion_inputs.hpp"
+
+namespace pollard {
+
+/// A pruning criterion C scores every weight of W [d_out x d_in] (row i = output channel,
+/// column j = input channel):
+///
+///   c.score(w, inputs, scores)   w: matrix_view<const W>, inputs: const criterion_inputs<T>&,
+///                                scores: matrix_view<T> (compute type T), returns void.
+///
+/// Semantic contract (not checkable by the compiler):
+/// - larger score = more important: mask policies keep the largest and prune the smallest;
+/// - scores(i, j) depends on W and the inputs only (c is const; calls are repeatable and may run
+///   concurrently on different outputs); w and scores may have any strides but do not overlap;
+/// - scores is never NaN; +inf means "always keep";
+/// - before writing anything it throws shape_error when scores is not d_out x d_in or an input
+///   span has a length other than d_in, option_error naming the missing input when one it needs
+///   is empty ("wanda: needs sq_norm_per_sample (moment statistics)"), and non_finite_error
+///   naming the element when W or an input holds NaN/Inf;
+/// - optionally, `static constexpr criterion_needs needs` says which inputs it reads.
+template <class C, class T = float, class W = T>
+concept pruning_criterion = compute_type<T> && storage_type<W> &&
+    requires(const C& c, matrix_view<const W> w, const criterion_inputs<T>& in,
+             matrix_view<T> scores) {
+  { c.score(w, in, scores) } -> std::same_as<void>;
+};
+
+namespace detail {
+
+// The checks every criterion runs before it writes a score.
+template <class W, class T>
+void check_criterion_operands(const char* who, matrix_view<W> w, matrix_view<T> scores) {
+  if (scores.rows() != w.rows() || scores.cols() != w.cols())
+    throw shape_error(std::string(who) + ": weights are " + std::to_string(w.rows()) + "x" +
+                      std::to_string(w.cols()) + " but scores are " +
+                      std::to_string(scores.rows()) + "x" + std::to_string(scores.cols()));
+  for (index_t i = 0; i < w.rows(); ++i)
+    for (index_t j = 0; j < w.cols(); ++j) {
+      const double v = to_compute<double>(static_cast<std::remove_const_t<W>>(w(i, j)));
+      if (!std::isfinite(v))
+        throw non_finite_error(std::string(who) + ": w(" + std::to_string(i) + ", " +
+                               std::to_string(j) + ") is " +
+                               (std::isnan(v) ? "nan" : (v > 0 ? "+inf" : "-inf")));
+    }
+}
+
+// Checks that a per-channel input is present, d_in long, finite and (if asked) >= 0 or > 0.
+enum class input_sign { any, non_negative, positive };
+
+template <class T>
+void check_criterion_input(const char* who, std::span<const T> values, const char* field,
+                           const char* source, index_t rows, index_t cols, input_sign sign) {
+  if (values.empty())
+    throw option_error(std::string(who) + ": needs " + field + " (" + source + ")");
+  if (static_cast<index_t>(values.size()) != cols)
+    throw shape_error(std::string(who) + ": weights are " + std::to_string(rows) + "x" +
+                      std::to_string(cols) + " but " + field + " has " +
+                      std::to_string(values.size()) + " channels");
+  for (std::size_t j = 0; j < values.size(); ++j) {
+    const T v = values[j];
+    const std::string where = std::string(who) + ": " + field + "[" + std::to_string(j) + "]";
+    if (!std::isfinite(v))
+      throw non_finite_error(where + " is " + (std::isnan(v) ? "nan" : (v > 0 ? "+inf" : "-inf")));
+    if ((sign == input_sign::non_negative && v < T(0)) ||
+        (sign == input_sign::positive && !(v > T(0))))
+      throw option_error(where + " = " + std::to_string(v) + " is " +
+                         (sign == input_sign::positive ? "not positive" : "negative"));
+  }
+}
+
+template <compute_type T, class W>
+T abs_weight(W w) noexcept {
+  return std::abs(to_compute<T>(static_cast<std::remove_const_t<W>>(w)));
+}
+
+}  // namespace detail
+
+}  // namespace pollard
