@@ -1,0 +1,290 @@
+// pollard — GPT-2-style byte-level BPE (tokens + ranked merges, as GGUF's "gpt2" tokenizer model
+// stores them), with the pre-tokenizer split done by PCRE2 as llama.cpp defines it per model.
+#pragma once
+
+#include <pcre2.h>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "pollard/core/error.hpp"
+
+namespace pollard::llm {
+
+namespace detail {
+
+/// One compiled PCRE2 pattern (UTF, Unicode properties, invalid UTF tolerated).
+class pcre2_pattern {
+ public:
+  explicit pcre2_pattern(const std::string& pattern) {
+    int error_code = 0;
+    PCRE2_SIZE error_offset = 0;
+    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error_code,
+                          &error_offset, nullptr);
+    if (code_ == nullptr) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(error_code, message, sizeof message);
+      throw option_error("pre-tokenizer pattern '" + pattern +
+                         "' does not compile: " + reinterpret_cast<const char*>(message));
+    }
+    match_ = pcre2_match_data_create_from_pattern(code_, nullptr);
+  }
+  pcre2_pattern(const pcre2_pattern&) = delete;
+  pcre2_pattern& operator=(const pcre2_pattern&) = delete;
+  ~pcre2_pattern() {
+    pcre2_match_data_free(match_);
+    pcre2_code_free(code_);
+  }
+
+  /// Splits `text` into pieces: every match, and every run of text between matches.
+  void split(std::string_view text, std::vector<std::string_view>& out) const {
+    std::size_t start = 0, gap = 0;
+    while (start < text.size()) {
+      const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(),
+                                 start, 0, match_, nullptr);
+      if (rc < 0) break;
+      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match_);
+      if (ov[1] == ov[0]) {  // empty match: move on by one code point
+        ++start;
+        while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xc0) == 0x80)
+          ++start;
+        continue;
+      }
+      if (ov[0] > gap) out.push_back(text.substr(gap, ov[0] - gap));
+      out.push_back(text.substr(ov[0], ov[1] - ov[0]));
+      start = gap = ov[1];
+    }
+    if (gap < text.size()) out.push_back(text.substr(gap));
+  }
+
+ private:
+  pcre2_code* code_ = nullptr;
+  pcre2_match_data* match_ = nullptr;
+};
+
+/// GPT-2's reversible map from bytes to printable code points, as UTF-8 strings.
+inline const std::vector<std::string>& byte_to_unicode() {
+  static const std::vector<std::string> table = [] {
+    std::vector<std::string> t(256);
+    auto utf8 = [](std::uint32_t cp) {
+      std::string s;
+      if (cp < 0x80) {
+        s += static_cast<char>(cp);
+      } else {
+        s += static_cast<char>(0xc0 | (cp >> 6));
+        s += static_cast<char>(0x80 | (cp & 0x3f));
+      }
+      return s;
+    };
+    std::uint32_t next = 256;
+    for (std::uint32_t b = 0; b < 256; ++b) {
+      const bool printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+      t[b] = utf8(printable ? b : next++);
+    }
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace detail
+
+/// The pre-tokenizer regexes llama.cpp applies in sequence for a GGUF `tokenizer.ggml.pre` name.
+inline std::vector<std::string> pre_tokenizer_patterns(std::string_view pre) {
+  const std::string gpt2 =
+      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+  if (pre == "default" || pre == "gpt2" || pre == "gpt-2" || pre == "mpt" || pre == "olmo")
+    return {gpt2};
+  if (pre == "smollm" || pre == "starcoder" || pre == "refact" || pre == "command-r" ||
+      pre == "codeshell" || pre == "exaone")
+    return {"\\p{N}", gpt2};
+  if (pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe")
+    return {
+        "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+        "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
+  throw option_error("byte-level BPE: pre-tokenizer '" + std::string(pre) +
+                     "' is not supported (supported: gpt2, smollm, starcoder, llama3, ...)");
+}
+
+/// Encodes text to token ids and back for a byte-level BPE vocabulary.
+class byte_level_bpe_tokenizer {
+ public:
+  /// `control` marks tokens that are never produced from plain text (e.g. <|im_start|>); with
+  /// parse_special they are matched literally in the input first, as llama.cpp does.
+  byte_level_bpe_tokenizer(std::vector<std::string> tokens, const std::vector<std::string>& merges,
+                           std::vector<bool> control, std::string_view pre,
+                           std::optional<std::int32_t> bos = std::nullopt,
+                           std::optional<std::int32_t> eos = std::nullopt, bool add_bos = false)
+      : tokens_(std::move(tokens)),
+        control_(std::move(control)),
+        bos_(bos),
+        eos_(eos),
+        add_bos_(add_bos) {
+    if (tokens_.empty()) throw format_error("byte-level BPE: empty vocabulary");
+    if (tokens_.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+      throw format_error("byte-level BPE: vocabulary too large");
+    if (!control_.empty() && control_.size() != tokens_.size())
+      throw format_error("byte-level BPE: " + std::to_string(control_.size()) +
+                         " token types for " + std::to_string(tokens_.size()) + " tokens");
+    control_.resize(tokens_.size(), false);
+    for (const auto id : {bos_, eos_})
+      if (id && (*id < 0 || static_cast<std::size_t>(*id) >= tokens_.size()))
+        throw format_error("byte-level BPE: special token id " + std::to_string(*id) +
+                           " is outside the vocabulary");
+    for (std::size_t i = 0; i < tokens_.size(); ++i)
+      ids_.emplace(tokens_[i], static_cast<std::int32_t>(i));
+    for (std::size_t r = 0; r < merges.size(); ++r) {
+      const auto space = merges[r].find(' ', 1);
+      if (space == std::string::npos)
+        throw format_error("byte-level BPE: merge " + std::to_string(r) + " '" + merges[r] +
+                           "' is not two symbols separated by a space");
+      ranks_.emplace(merges[r], static_cast<int>(r));
+    }
+    for (const auto& p : pre_tokenizer_patterns(pre))
+      patterns_.push_back(std::make_unique<detail::pcre2_pattern>(p));
+    const auto& table = detail::byte_to_unicode();
+    for (int b = 0; b < 256; ++b)
+      unicode_to_byte_.emplace(table[static_cast<std::size_t>(b)], static_cast<char>(b));
+  }
+
+  std::size_t vocabulary_size() const noexcept { return tokens_.size(); }
+  std::optional<std::int32_t> bos() const noexcept { return bos_; }
+  std::optional<std::int32_t> eos() const noexcept { return eos_; }
+  bool adds_bos() const noexcept { return add_bos_; }
+
+  /// Token ids of `text`; BOS first when the vocabulary asks for it (or `add_bos` overrides).
+  std::vector<std::int32_t> encode(std::string_view text,
+                                   std::optional<bool> add_bos = std::nullopt,
+                                   bool parse_special = false) const {
+    std::vector<std::int32_t> out;
+    if (add_bos.value_or(add_bos_) && bos_) out.push_back(*bos_);
+    std::size_t start = 0;
+    while (start < text.size()) {
+      std::size_t next = text.size();
+      std::int32_t special = -1;
+      if (parse_special) {
+        for (std::size_t i = 0; i < tokens_.size(); ++i) {
+          if (!control_[i] || tokens_[i].empty()) continue;
+          const auto at = text.find(tokens_[i], start);
+          if (at < next ||
+              (at == next && at != text.size() &&
+               tokens_[i].size() > tokens_[static_cast<std::size_t>(special)].size())) {
+            next = at;
+            special = static_cast<std::int32_t>(i);
+          }
+        }
+      }
+      encode_plain(text.substr(start, next - start), out);
+      if (special < 0) break;
+      out.push_back(special);
+      start = next + tokens_[static_cast<std::size_t>(special)].size();
+    }
+    return out;
+  }
+
+  /// The bytes a token stands for (control tokens decode to their text).
+  std::string token_bytes(std::int32_t id) const {
+    if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size())
+      throw option_error("byte-level BPE: token id " + std::to_string(id) + " is outside the " +
+                         std::to_string(tokens_.size()) + "-token vocabulary");
+    const std::string& t = tokens_[static_cast<std::size_t>(id)];
+    if (control_[static_cast<std::size_t>(id)]) return t;
+    std::string out;
+    std::size_t i = 0;
+    while (i < t.size()) {
+      std::size_t n = 1;
+      const auto c = static_cast<unsigned char>(t[i]);
+      if (c >= 0xf0)
+        n = 4;
+      else if (c >= 0xe0)
+        n = 3;
+      else if (c >= 0xc0)
+        n = 2;
+      const auto it = unicode_to_byte_.find(t.substr(i, n));
+      if (it != unicode_to_byte_.end())
+        out += it->second;
+      else
+        out += t.substr(i, n);
+      i += n;
+    }
+    return out;
+  }
+
+  std::string decode(const std::vector<std::int32_t>& ids) const {
+    std::string out;
+    for (const auto id : ids) out += token_bytes(id);
+    return out;
+  }
+
+ private:
+  void encode_plain(std::string_view text, std::vector<std::int32_t>& out) const {
+    if (text.empty()) return;
+    std::vector<std::string_view> pieces{text}, next;
+    for (const auto& p : patterns_) {
+      next.clear();
+      for (const auto piece : pieces) p->split(piece, next);
+      pieces.swap(next);
+    }
+    for (const auto piece : pieces) encode_piece(piece, out);
+  }
+
+  // Ranked merging over the mapped characters of one piece (lowest rank first, leftmost on ties).
+  void encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const {
+    const auto& table = detail::byte_to_unicode();
+    std::vector<std::string> symbols;
+    symbols.reserve(piece.size());
+    for (const char c : piece) symbols.push_back(table[static_cast<unsigned char>(c)]);
+    std::string key;
+    while (symbols.size() > 1) {
+      int best_rank = std::numeric_limits<int>::max();
+      std::size_t best = 0;
+      for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
+        key.assign(symbols[i]).append(" ").append(symbols[i + 1]);
+        const auto it = ranks_.find(key);
+        if (it != ranks_.end() && it->second < best_rank) {
+          best_rank = it->second;
+          best = i;
+        }
+      }
+      if (best_rank == std::numeric_limits<int>::max()) break;
+      symbols[best] += symbols[best + 1];
+      symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+    }
+    for (const auto& s : symbols) {
+      const auto it = ids_.find(s);
+      if (it != ids_.end()) {
+        out.push_back(it->second);
+        continue;
+      }
+      // A merged symbol missing from the vocabulary falls back to its bytes' tokens.
+      std::size_t i = 0;
+      while (i < s.size()) {
+        std::size_t n = static_cast<unsigned char>(s[i]) >= 0xc0 ? 2 : 1;
+        const auto byte_it = ids_.find(s.substr(i, n));
+        if (byte_it == ids_.end())
+          throw format_error("byte-level BPE: the vocabulary has no token for byte symbol '" +
+                             s.substr(i, n) + "'");
+        out.push_back(byte_it->second);
+        i += n;
+      }
+    }
+  }
+
+  std::vector<std::string> tokens_;
+  std::vector<bool> control_;
+  std::optional<std::int32_t> bos_, eos_;
+  bool add_bos_ = false;
+  std::unordered_map<std::string, std::int32_t> ids_;
+  std::unordered_map<std::string, int> ranks_;
+  std::unordered_map<std::string, char> unicode_to_byte_;
+  std::vector<std::unique_ptr<detail::pcre2_pattern>> patterns_;
+};
+
+}  // namespace pollard::llm

@@ -1,0 +1,88 @@
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "pollard/llm/byte_level_bpe_tokenizer.hpp"
+
+using pollard::llm::byte_level_bpe_tokenizer;
+
+namespace {
+
+// A vocabulary of every byte symbol, plus merged tokens; the space byte maps to "Ġ" (U+0120).
+byte_level_bpe_tokenizer tiny(const std::string& pre = "gpt2") {
+  const auto& table = pollard::llm::detail::byte_to_unicode();
+  std::vector<std::string> tokens = {"<|endoftext|>"};
+  for (const auto& s : table) tokens.push_back(s);
+  for (const char* t : {"lo", "low", "Ġlo", "Ġlow", "er", "Ġlower", "12"}) tokens.push_back(t);
+  const std::vector<std::string> merges = {"l o", "Ġ lo", "lo w", "Ġlo w", "e r", "Ġlow er", "1 2"};
+  std::vector<bool> control(tokens.size(), false);
+  control[0] = true;
+  return byte_level_bpe_tokenizer(tokens, merges, control, pre, 0, 0);
+}
+
+int id_of(const byte_level_bpe_tokenizer& t, const std::string& bytes) {
+  for (std::int32_t i = 0; i < static_cast<std::int32_t>(t.vocabulary_size()); ++i)
+    if (t.token_bytes(i) == bytes) return i;
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("GPT-2 byte map: printable ASCII maps to itself, space to U+0120, newline to U+010A") {
+  const auto& table = pollard::llm::detail::byte_to_unicode();
+  CHECK(table['a'] == "a");
+  CHECK(table[' '] == "\xc4\xa0");
+  CHECK(table['\n'] == "\xc4\x8a");
+  CHECK(table[0xad] == "\xc5\x83");  // soft hyphen: the 68th remapped byte, U+0143
+}
+
+TEST_CASE("merges apply lowest rank first within each pre-tokenized piece") {
+  const auto t = tiny();
+  // "lower low": pieces "lower", " low"; "lower" -> lo, w, er -> "low" + "er"
+  const auto ids = t.encode("lower low");
+  const std::vector<std::int32_t> expected = {id_of(t, "low"), id_of(t, "er"), id_of(t, " low")};
+  CHECK(ids == expected);
+  CHECK(t.encode(" lower") == std::vector<std::int32_t>{id_of(t, " lower")});
+  CHECK(t.decode(ids) == "lower low");
+}
+
+TEST_CASE("the smollm pre-tokenizer splits digits one by one before the GPT-2 rules") {
+  const auto gpt2 = tiny("gpt2");
+  const auto smollm = tiny("smollm");
+  CHECK(gpt2.encode("12") == std::vector<std::int32_t>{id_of(gpt2, "12")});
+  CHECK(smollm.encode("12") == std::vector<std::int32_t>{id_of(smollm, "1"), id_of(smollm, "2")});
+}
+
+TEST_CASE("white-space runs keep their last space for the next word, and bytes round-trip") {
+  const auto t = tiny();
+  const auto ids = t.encode("a   low");  // "a", "  ", " low"
+  const std::vector<std::int32_t> expected = {id_of(t, "a"), id_of(t, " "), id_of(t, " "),
+                                              id_of(t, " low")};
+  CHECK(ids == expected);
+  for (const std::string text :
+       {"héllo wörld 🙂\n\n\t x", "\xff\xfe invalid utf8", "it's 3.14!"})
+    CHECK(t.decode(t.encode(text)) == text);
+}
+
+TEST_CASE("control tokens are matched only when special parsing is asked for") {
+  const auto t = tiny();
+  CHECK(t.encode("<|endoftext|>", false, true) == std::vector<std::int32_t>{0});
+  CHECK(t.encode("<|endoftext|>", false, false).size() > 1);
+  CHECK(t.encode("low", true) == std::vector<std::int32_t>{0, id_of(t, "low")});
+}
+
+TEST_CASE("bad vocabularies and ids are rejected with a message") {
+  CHECK_THROWS_WITH_AS(byte_level_bpe_tokenizer({"a"}, {"ab"}, {}, "gpt2"),
+                       "byte-level BPE: merge 0 'ab' is not two symbols separated by a space",
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(byte_level_bpe_tokenizer({"a"}, {}, {}, "gpt2", 5),
+                       "byte-level BPE: special token id 5 is outside the vocabulary",
+                       pollard::format_error);
+  CHECK_THROWS_AS(byte_level_bpe_tokenizer({"a"}, {}, {}, "unknown-pre"), pollard::option_error);
+  CHECK_THROWS_WITH_AS(tiny().token_bytes(100000),
+                       "byte-level BPE: token id 100000 is outside the 264-token vocabulary",
+                       pollard::option_error);
+  CHECK_THROWS_AS(byte_level_bpe_tokenizer({"a"}, {}, {}, "gpt2").encode("b"),
+                  pollard::format_error);
+}
