@@ -1,0 +1,193 @@
+// pollard — the tokenizer of llama2.c (tokenizer.bin: a sentencepiece BPE vocabulary with
+// scores), encoding and decoding exactly as llama2.c's run.c does.
+//
+// File layout (little-endian): int32 max_token_length, then per token: float32 score,
+// int32 length, `length` bytes. The token count is not stored; it is the model's vocab_size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pollard/core/error.hpp"
+#include "pollard/io/byte_reader.hpp"
+#include "pollard/io/mapped_file.hpp"
+
+namespace pollard::llm {
+
+using token_id = std::int32_t;
+
+/// llama2.c's BPE tokenizer: token 1 is BOS, 2 is EOS, byte b falls back to token b + 3.
+class llama2c_tokenizer {
+ public:
+  static constexpr token_id bos = 1;
+  static constexpr token_id eos = 2;
+  static constexpr token_id byte_offset = 3;
+
+  /// Parses tokenizer.bin bytes holding exactly `vocab_size` tokens (trailing bytes are an
+  /// error). Throws format_error for a truncated file, a non-positive max_token_length or a
+  /// token length that is negative or above max_token_length.
+  static llama2c_tokenizer parse(std::span<const std::byte> bytes, std::int64_t vocab_size,
+                                 const std::string& what = "llama2.c tokenizer") {
+    io::byte_reader r(bytes, what);
+    if (vocab_size <= 0)
+      throw format_error(what + ": vocab_size must be positive, got " + std::to_string(vocab_size));
+    llama2c_tokenizer t;
+    const auto max_len = r.read<std::int32_t>("max_token_length");
+    if (max_len <= 0) r.fail("max_token_length must be positive, got " + std::to_string(max_len));
+    t.max_token_length_ = max_len;
+    // Each token needs at least 8 bytes, so the count is bounded by the file before allocating.
+    if (static_cast<std::uint64_t>(vocab_size) > r.remaining() / 8)
+      r.fail(std::to_string(vocab_size) + " tokens need at least " +
+             std::to_string(static_cast<std::uint64_t>(vocab_size) * 8) + " bytes but only " +
+             std::to_string(r.remaining()) + " remain");
+    const auto n = static_cast<std::size_t>(vocab_size);
+    t.pieces_.reserve(n);
+    t.scores_.reserve(n);
+    t.lookup_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string field = "token " + std::to_string(i);
+      const auto score = r.read<float>(field + " score");
+      const auto len = r.read<std::int32_t>(field + " length");
+      if (len < 0 || len > max_len)
+        r.fail(field + " length " + std::to_string(len) + " is outside [0, max_token_length " +
+               std::to_string(max_len) + "]");
+      t.pieces_.push_back(r.read_string(static_cast<std::size_t>(len), field + " bytes"));
+      t.scores_.push_back(score);
+      // The first of duplicate pieces wins (run.c's bsearch leaves the choice unspecified).
+      t.lookup_.emplace(t.pieces_.back(), static_cast<token_id>(i));
+    }
+    if (r.remaining() != 0)
+      r.fail(std::to_string(r.remaining()) + " trailing bytes after " + std::to_string(n) +
+             " tokens");
+    return t;
+  }
+
+  static llama2c_tokenizer read(const std::filesystem::path& path, std::int64_t vocab_size) {
+    io::mapped_file file(path);
+    return parse(file.bytes(), vocab_size, path.string());
+  }
+
+  std::int64_t vocab_size() const noexcept { return static_cast<std::int64_t>(pieces_.size()); }
+  std::int32_t max_token_length() const noexcept { return max_token_length_; }
+  const std::string& piece(token_id id) const { return pieces_.at(checked(id)); }
+  float score(token_id id) const { return scores_.at(checked(id)); }
+  /// The id of a piece, or -1.
+  token_id find(std::string_view piece) const {
+    auto it = lookup_.find(std::string(piece));
+    return it == lookup_.end() ? -1 : it->second;
+  }
+
+  /// run.c's encode(): optional BOS; a dummy-prefix token " " when text is non-empty; one token
+  /// per UTF-8 codepoint (run.c's grouping: a lead byte plus at most 3 continuation bytes) or,
+  /// when the codepoint is not in the vocabulary, one byte-fallback token per byte; then
+  /// repeatedly merge the adjacent pair whose concatenation is in the vocabulary with the
+  /// highest score (the leftmost on ties; scores <= -1e10 never merge); optional EOS.
+  /// Unlike run.c, a NUL byte does not end the text, and a vocabulary without " " uses the
+  /// byte-fallback token of 0x20 for the prefix. Throws format_error when a byte needs a
+  /// fallback token beyond the vocabulary.
+  std::vector<token_id> encode(std::string_view text, bool add_bos = true,
+                               bool add_eos = false) const {
+    std::vector<token_id> tokens;
+    tokens.reserve(text.size() + 3);
+    if (add_bos) tokens.push_back(bos);
+    if (!text.empty()) {
+      const token_id space = find(" ");
+      tokens.push_back(space >= 0 ? space : byte_token(0x20));
+    }
+    std::size_t start = 0;
+    while (start < text.size()) {
+      std::size_t end = start + 1;
+      while (end < text.size() && end - start < 4 &&
+             (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+        ++end;
+      const std::string_view unit = text.substr(start, end - start);
+      const token_id id = find(unit);
+      if (id >= 0) {
+        tokens.push_back(id);
+      } else {
+        for (char ch : unit) tokens.push_back(byte_token(static_cast<unsigned char>(ch)));
+      }
+      start = end;
+    }
+    std::string pair;
+    for (;;) {
+      float best_score = -1e10f;
+      token_id best_id = -1;
+      std::size_t best_index = 0;
+      for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
+        pair.assign(pieces_[static_cast<std::size_t>(tokens[i])]);
+        pair.append(pieces_[static_cast<std::size_t>(tokens[i + 1])]);
+        const token_id id = find(pair);
+        if (id >= 0 && scores_[static_cast<std::size_t>(id)] > best_score) {
+          best_score = scores_[static_cast<std::size_t>(id)];
+          best_id = id;
+          best_index = i;
+        }
+      }
+      if (best_id < 0) break;
+      tokens[best_index] = best_id;
+      tokens.erase(tokens.begin() + static_cast<std::ptrdiff_t>(best_index) + 1);
+    }
+    if (add_eos) tokens.push_back(eos);
+    return tokens;
+  }
+
+  /// run.c's decode(prev, token): the piece, without its leading space right after BOS, and a
+  /// "<0xHH>" piece as the raw byte HH.
+  std::string decode_piece(token_id prev, token_id token) const {
+    std::string_view p = piece(token);
+    if (prev == bos && !p.empty() && p.front() == ' ') p.remove_prefix(1);
+    if (p.size() == 6 && p.substr(0, 3) == "<0x" && p[5] == '>') {
+      const int hi = hex_digit(p[3]), lo = hex_digit(p[4]);
+      if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));
+    }
+    return std::string(p);
+  }
+
+  /// The text of a token sequence: decode_piece(previous, token) for each token, where BOS and
+  /// EOS contribute no text (they still act as `previous`). decode(encode(x)) == x.
+  std::string decode(std::span<const token_id> tokens) const {
+    std::string out;
+    token_id prev = -1;
+    for (token_id t : tokens) {
+      if (t != bos && t != eos) out += decode_piece(prev, t);
+      prev = t;
+    }
+    return out;
+  }
+
+ private:
+  std::size_t checked(token_id id) const {
+    if (id < 0 || static_cast<std::size_t>(id) >= pieces_.size())
+      throw option_error("llama2c_tokenizer: token " + std::to_string(id) +
+                         " is outside the vocabulary of " + std::to_string(pieces_.size()));
+    return static_cast<std::size_t>(id);
+  }
+  token_id byte_token(unsigned byte) const {
+    const auto id = static_cast<token_id>(byte) + byte_offset;
+    if (static_cast<std::size_t>(id) >= pieces_.size())
+      throw format_error("llama2c_tokenizer: no byte-fallback token for byte " +
+                         std::to_string(byte) + " in a vocabulary of " +
+                         std::to_string(pieces_.size()));
+    return id;
+  }
+  static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  }
+
+  std::int32_t max_token_length_ = 0;
+  std::vector<std::string> pieces_;
+  std::vector<float> scores_;
+  std::unordered_map<std::string, token_id> lookup_;
+};
+
+}  // namespace pollard::llm

@@ -1,0 +1,324 @@
+// pollard — the reference forward pass of a Llama-family decoder on the CPU (Eigen): batched
+// prefill, one block at a time for block-sequential pruning, and incremental decoding.
+//
+// Per block, for activations x [tokens x dim]:
+//   a = RMSNorm(x) * attn_norm                         -> hook(attn_in, a)
+//   q = a wq^T, k = a wk^T, v = a wv^T; RoPE on q and k (config.rope pairing)
+//   o_h = softmax(q_h k_g^T / sqrt(hs) + causal mask) v_g   for query head h, g = h / kv_group
+//   o = [o_0 .. o_{H-1}]                                -> hook(attn_out, o)
+//   x += o wo^T
+//   m = RMSNorm(x) * ffn_norm                          -> hook(mlp_in, m)
+//   u = silu(m w1^T) * (m w3^T)                          -> hook(mlp_out, u)
+//   x += u w2^T
+// RMSNorm(x) = x / sqrt(mean(x^2) + eps). Linear layers run as one GEMM over all tokens.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pollard/core/error.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/llm/kv_cache.hpp"
+#include "pollard/llm/llama2c_tokenizer.hpp"
+#include "pollard/llm/llama_weights.hpp"
+
+namespace pollard::llm {
+
+/// Equal-length sequences stacked row-wise in a [tokens x dim] activation matrix: row r belongs
+/// to sequence r / length at position r % length. Attention never crosses sequences.
+struct sequence_layout {
+  index_t n_sequences = 1;
+  index_t length = 0;
+  index_t tokens() const noexcept { return n_sequences * length; }
+};
+
+/// Observes the input of a block's linears: called with the layer index, which input, and the
+/// activations [tokens x d_in] (d_in = dim, or hidden_dim for mlp_out), valid only during the
+/// call. Called in the order attn_in, attn_out, mlp_in, mlp_out.
+using linear_input_hook =
+    std::function<void(index_t layer, llama_linear_input input, matrix_view<const float>)>;
+
+/// Runs a llama_weights model. Holds a pointer to the weights (they may be changed between
+/// calls, e.g. pruned) and reusable workspaces, so one instance must not be shared by threads.
+class llama_forward {
+ public:
+  explicit llama_forward(const llama_weights& weights) : w_(&weights) { weights.validate(); }
+
+  const llama_weights& weights() const noexcept { return *w_; }
+  const llama_config& config() const noexcept { return w_->config; }
+
+  /// Rows of the embedding table: [tokens.size() x dim]. Throws option_error for an id outside
+  /// the vocabulary.
+  row_matrix embed(std::span<const token_id> tokens) const {
+    const auto& c = config();
+    row_matrix x(static_cast<index_t>(tokens.size()), c.dim);
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
+        throw option_error("llama_forward: token " + std::to_string(tokens[i]) + " at index " +
+                           std::to_string(i) + " is outside the vocabulary of " +
+                           std::to_string(c.vocab_size));
+      x.row(static_cast<index_t>(i)) = w_->token_embedding.row(tokens[i]);
+    }
+    return x;
+  }
+
+  /// Applies block `layer` in place to hidden [layout.tokens() x dim] (row-major contiguous),
+  /// each sequence starting at position 0; `hook` sees the input of every linear.
+  void run_block(index_t layer, matrix_view<float> hidden, sequence_layout layout,
+                 const linear_input_hook& hook = {}) {
+    check_block_args(layer, hidden, layout.tokens(), "run_block");
+    if (layout.n_sequences <= 0 || layout.length <= 0)
+      throw shape_error("llama_forward::run_block: the layout needs at least one token, got " +
+                        std::to_string(layout.n_sequences) + " sequences of length " +
+                        std::to_string(layout.length));
+    block(layer, hidden, layout, nullptr, hook);
+  }
+  void run_block(index_t layer, row_matrix& hidden, sequence_layout layout,
+                 const linear_input_hook& hook = {}) {
+    run_block(layer, view_of(hidden), layout, hook);
+  }
+
+  /// RMSNorm with the final norm weight, in place on [tokens x dim].
+  void final_norm(row_matrix& hidden) const {
+    rms_norm(hidden, hidden, w_->final_norm, config().rms_norm_eps);
+  }
+
+  /// Logits [tokens x vocab] of final-normed hidden states.
+  row_matrix classify(const row_matrix& normed) const {
+    if (normed.cols() != config().dim)
+      throw shape_error("llama_forward::classify: hidden states have " +
+                        std::to_string(normed.cols()) + " columns but dim is " +
+                        std::to_string(config().dim));
+    row_matrix logits(normed.rows(), config().vocab_size);
+    logits.noalias() = normed * w_->output_classifier().transpose();
+    return logits;
+  }
+
+  /// Logits [n_sequences*length x vocab] for every position of every sequence; tokens are
+  /// stacked sequence after sequence as in sequence_layout.
+  row_matrix prefill(std::span<const token_id> tokens, sequence_layout layout,
+                     const linear_input_hook& hook = {}) {
+    if (static_cast<index_t>(tokens.size()) != layout.tokens())
+      throw shape_error("llama_forward::prefill: " + std::to_string(tokens.size()) +
+                        " tokens but the layout holds " + std::to_string(layout.n_sequences) +
+                        " x " + std::to_string(layout.length));
+    row_matrix x = embed(tokens);
+    for (index_t l = 0; l < config().n_layers; ++l) run_block(l, x, layout, hook);
+    final_norm(x);
+    return classify(x);
+  }
+
+  /// Appends `tokens` to the sequence held by `cache` (positions cache.length() onward) and
+  /// returns their logits [tokens.size() x vocab]. One token at a time is incremental decoding;
+  /// a whole prompt at once is its prefill.
+  row_matrix extend(kv_cache& cache, std::span<const token_id> tokens,
+                    const linear_input_hook& hook = {}) {
+    const auto& c = config();
+    if (cache.n_layers() != c.n_layers || cache.keys(0).cols() != c.kv_dim())
+      throw shape_error("llama_forward::extend: the cache was made for another model shape");
+    const auto n = static_cast<index_t>(tokens.size());
+    if (cache.length() + n > cache.capacity())
+      throw option_error("llama_forward::extend: " + std::to_string(cache.length()) + " + " +
+                         std::to_string(n) + " positions exceed the cache capacity " +
+                         std::to_string(cache.capacity()));
+    row_matrix x = embed(tokens);
+    if (n > 0) {
+      for (index_t l = 0; l < c.n_layers; ++l)
+        block(l, view_of(x), sequence_layout{1, n}, &cache, hook);
+      cache.advance(n);
+    }
+    final_norm(x);
+    return classify(x);
+  }
+
+  /// Logits [vocab] of one more token (incremental decoding).
+  Eigen::VectorXf decode_step(kv_cache& cache, token_id token) {
+    row_matrix logits = extend(cache, std::span<const token_id>(&token, 1));
+    return logits.row(0).transpose();
+  }
+
+ private:
+  using map_t = Eigen::Map<row_matrix, 0, Eigen::OuterStride<>>;
+  using cmap_t = Eigen::Map<const row_matrix, 0, Eigen::OuterStride<>>;
+
+  void check_block_args(index_t layer, matrix_view<float> hidden, index_t tokens,
+                        const char* who) const {
+    if (layer < 0 || layer >= config().n_layers)
+      throw option_error(std::string("llama_forward::") + who + ": layer " + std::to_string(layer) +
+                         " is outside [0, " + std::to_string(config().n_layers) + ")");
+    if (hidden.rows() != tokens || hidden.cols() != config().dim ||
+        !hidden.is_row_major_contiguous())
+      throw shape_error(std::string("llama_forward::") + who + ": hidden states are " +
+                        std::to_string(hidden.rows()) + "x" + std::to_string(hidden.cols()) +
+                        " (row stride " + std::to_string(hidden.row_stride()) +
+                        ") but a row-major contiguous " + std::to_string(tokens) + "x" +
+                        std::to_string(config().dim) + " matrix is needed");
+  }
+
+  /// out = x / sqrt(mean(x^2) + eps) * weight, row by row (sums in float, as llama2.c).
+  template <class In, class Out>
+  static void rms_norm(const In& x, Out& out, const Eigen::VectorXf& weight, float eps) {
+    const index_t d = x.cols();
+    for (index_t r = 0; r < x.rows(); ++r) {
+      float ss = 0.0f;
+      for (index_t j = 0; j < d; ++j) ss += x(r, j) * x(r, j);
+      ss /= static_cast<float>(d);
+      ss += eps;
+      ss = 1.0f / std::sqrt(ss);
+      for (index_t j = 0; j < d; ++j) out(r, j) = weight[j] * (ss * x(r, j));
+    }
+  }
+
+  /// cos/sin of pos * theta^(-2i/hs) for positions [0, n), computed in float as llama2.c does.
+  void ensure_rope_table(index_t n) {
+    const auto& c = config();
+    const index_t half = c.head_size() / 2;
+    if (rope_positions_ >= n && rope_theta_ == c.rope_theta && rope_half_ == half) return;
+    n = std::max(n, 2 * rope_positions_);  // grows geometrically during decoding
+    rope_cos_.resize(n, half);
+    rope_sin_.resize(n, half);
+    for (index_t i = 0; i < half; ++i) {
+      const float freq = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) /
+                                                           static_cast<float>(c.head_size()));
+      for (index_t p = 0; p < n; ++p) {
+        const float angle = static_cast<float>(p) * freq;
+        rope_cos_(p, i) = std::cos(angle);
+        rope_sin_(p, i) = std::sin(angle);
+      }
+    }
+    rope_positions_ = n;
+    rope_theta_ = c.rope_theta;
+    rope_half_ = half;
+  }
+
+  /// Rotates every head of m [tokens x heads*hs]; row r is at position first + r % length.
+  void apply_rope(row_matrix& m, index_t heads, index_t length, index_t first) const {
+    const auto& c = config();
+    const index_t hs = c.head_size(), half = hs / 2;
+    const bool interleaved = c.rope == rope_style::interleaved;
+    for (index_t r = 0; r < m.rows(); ++r) {
+      const index_t pos = first + r % length;
+      const float* cs = rope_cos_.row(pos).data();
+      const float* sn = rope_sin_.row(pos).data();
+      float* row = m.row(r).data();
+      for (index_t h = 0; h < heads; ++h) {
+        float* v = row + h * hs;
+        for (index_t i = 0; i < half; ++i) {
+          const index_t a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+          const float v0 = v[a], v1 = v[b];
+          v[a] = v0 * cs[i] - v1 * sn[i];
+          v[b] = v0 * sn[i] + v1 * cs[i];
+        }
+      }
+    }
+  }
+
+  /// Causal attention of n queries at positions [first, first+n) over keys/values of positions
+  /// [0, first+n): q [n x dim] (stride), k, v [first+n x kv_dim] (stride), out [n x dim].
+  void attend(const float* q, index_t q_stride, const float* k, const float* v, index_t kv_stride,
+              float* out, index_t out_stride, index_t n, index_t first) {
+    const auto& c = config();
+    const index_t hs = c.head_size(), group = c.kv_group();
+    const float root = std::sqrt(static_cast<float>(hs));
+    constexpr index_t chunk = 128;  // query rows per product: bounds the causal waste
+    for (index_t h = 0; h < c.n_heads; ++h) {
+      const index_t g = h / group;
+      for (index_t r0 = 0; r0 < n; r0 += chunk) {
+        const index_t rows = std::min(chunk, n - r0);
+        const index_t keys = first + r0 + rows;
+        cmap_t qh(q + r0 * q_stride + h * hs, rows, hs, Eigen::OuterStride<>(q_stride));
+        cmap_t kh(k + g * hs, keys, hs, Eigen::OuterStride<>(kv_stride));
+        cmap_t vh(v + g * hs, keys, hs, Eigen::OuterStride<>(kv_stride));
+        scores_.resize(rows, keys);
+        scores_.noalias() = qh * kh.transpose();
+        for (index_t i = 0; i < rows; ++i) {
+          const index_t visible = first + r0 + i + 1;
+          float* s = scores_.row(i).data();
+          float mx = s[0] / root;
+          for (index_t j = 0; j < visible; ++j) {
+            s[j] /= root;
+            mx = std::max(mx, s[j]);
+          }
+          float sum = 0.0f;
+          for (index_t j = 0; j < visible; ++j) {
+            s[j] = std::exp(s[j] - mx);
+            sum += s[j];
+          }
+          for (index_t j = 0; j < visible; ++j) s[j] /= sum;
+          for (index_t j = visible; j < keys; ++j) s[j] = 0.0f;
+        }
+        map_t oh(out + r0 * out_stride + h * hs, rows, hs, Eigen::OuterStride<>(out_stride));
+        oh.noalias() = scores_ * vh;
+      }
+    }
+  }
+
+  void block(index_t layer, matrix_view<float> hidden, sequence_layout layout, kv_cache* cache,
+             const linear_input_hook& hook) {
+    const auto& c = config();
+    const auto& lw = w_->layers[static_cast<std::size_t>(layer)];
+    const index_t T = layout.tokens(), d = c.dim, kv = c.kv_dim();
+    const index_t first = cache != nullptr ? cache->length() : 0;
+    ensure_rope_table(first + layout.length);
+    Eigen::Map<row_matrix> x(hidden.data(), T, d);
+    auto notify = [&](llama_linear_input which, const row_matrix& m) {
+      if (hook) hook(layer, which, matrix_view<const float>(m.data(), m.rows(), m.cols()));
+    };
+
+    xb_.resize(T, d);
+    rms_norm(x, xb_, lw.attn_norm, c.rms_norm_eps);
+    notify(llama_linear_input::attn_in, xb_);
+    q_.resize(T, d);
+    k_.resize(T, kv);
+    v_.resize(T, kv);
+    q_.noalias() = xb_ * lw.wq.transpose();
+    k_.noalias() = xb_ * lw.wk.transpose();
+    v_.noalias() = xb_ * lw.wv.transpose();
+    apply_rope(q_, c.n_heads, layout.length, first);
+    apply_rope(k_, c.n_kv_heads, layout.length, first);
+
+    att_.resize(T, d);
+    if (cache != nullptr) {
+      auto& kc = cache->keys(layer);
+      auto& vc = cache->values(layer);
+      kc.middleRows(first, T) = k_;
+      vc.middleRows(first, T) = v_;
+      attend(q_.data(), d, kc.data(), vc.data(), kv, att_.data(), d, T, first);
+    } else {
+      const index_t L = layout.length;
+      for (index_t s = 0; s < layout.n_sequences; ++s)
+        attend(q_.data() + s * L * d, d, k_.data() + s * L * kv, v_.data() + s * L * kv, kv,
+               att_.data() + s * L * d, d, L, 0);
+    }
+    notify(llama_linear_input::attn_out, att_);
+    x.noalias() += att_ * lw.wo.transpose();
+
+    rms_norm(x, xb_, lw.ffn_norm, c.rms_norm_eps);
+    notify(llama_linear_input::mlp_in, xb_);
+    h1_.resize(T, c.hidden_dim);
+    h3_.resize(T, c.hidden_dim);
+    h1_.noalias() = xb_ * lw.w1.transpose();
+    h3_.noalias() = xb_ * lw.w3.transpose();
+    for (index_t i = 0; i < h1_.size(); ++i) {
+      const float g = h1_.data()[i];
+      h1_.data()[i] = g * (1.0f / (1.0f + std::exp(-g))) * h3_.data()[i];
+    }
+    notify(llama_linear_input::mlp_out, h1_);
+    x.noalias() += h1_ * lw.w2.transpose();
+  }
+
+  const llama_weights* w_;
+  row_matrix xb_, q_, k_, v_, att_, h1_, h3_, scores_;
+  row_matrix rope_cos_, rope_sin_;
+  index_t rope_positions_ = 0;
+  float rope_theta_ = 0.0f;
+  index_t rope_half_ = 0;
+};
+
+}  // namespace pollard::llm
