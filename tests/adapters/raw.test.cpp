@@ -1,5 +1,10 @@
 #include "pollard/adapters/raw.hpp"
 
+// raw.hpp is a light header: it must not pull in Eigen.
+#if defined(EIGEN_CORE_H)
+#error "pollard/adapters/raw.hpp includes Eigen"
+#endif
+
 #include <doctest/doctest.h>
 
 #include <type_traits>

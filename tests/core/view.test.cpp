@@ -1,5 +1,10 @@
 #include "pollard/core/view.hpp"
 
+// view.hpp is a light header: it must not pull in Eigen or DLPack.
+#if defined(EIGEN_CORE_H) || defined(DLPACK_DLPACK_H_)
+#error "pollard/core/view.hpp includes a heavy dependency"
+#endif
+
 #include <doctest/doctest.h>
 
 #include <string>
@@ -55,7 +60,22 @@ struct both_hooks {
 };
 pollard::matrix_view<float> pollard_view(both_hooks& b) { return {b.a, 2, 2}; }
 
+// A free function named view next to the type: an unqualified view(x) in pollard must not pick it.
+struct decoy {
+  float a[2];
+};
+inline int view(decoy&) { return 0; }
+pollard::matrix_view<float> pollard_view(decoy& d) { return {d.a, 1, 2}; }
+
 }  // namespace user
+
+namespace pollard::detail_test {
+// Generic pollard code calls view(x) unqualified; being an object, pollard::view suppresses ADL.
+template <class X>
+auto generic_view(X& x) {
+  return view(x);
+}
+}  // namespace pollard::detail_test
 
 template <>
 struct pollard::view_traits<user::foreign_tensor> {
@@ -189,4 +209,11 @@ TEST_CASE("view_as adds const to the view of a statically typed tensor") {
   matrix_view<const double> v = pollard::view_as<const double>(t);
   CHECK(v(0, 1) == 3.0);
   CHECK(v(1, 0) == 2.0);
+}
+
+TEST_CASE("an unqualified view(x) inside pollard cannot be hijacked by a user's view function") {
+  user::decoy d{{1.0f, 2.0f}};
+  auto v = pollard::detail_test::generic_view(d);
+  static_assert(std::is_same_v<decltype(v), matrix_view<float>>);
+  CHECK(v(0, 1) == 2.0f);
 }
