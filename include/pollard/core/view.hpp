@@ -36,10 +36,9 @@ namespace pollard {
 //     keep its elements' constness independent of its own;
 //   - a host_space view is addressable by the CPU; device memory gives a device_space view;
 //   - making a view is cheap (no copy, no allocation) and may throw only on a malformed tensor.
-// pollard::view accepts lvalues; it accepts rvalues only of types that do not own their
-// elements, marked with `template <> inline constexpr bool pollard::enable_borrowed_view<X> =
-// true;` (so `pollard::view(m.block(0, 0, 2, 2))` works and a view of a dying temporary matrix does
-// not compile).
+// pollard::view accepts lvalues, and rvalues only of types that do not own their elements,
+// marked by specialising enable_borrowed_view<X> to true: `pollard::view(m.block(0, 0, 2, 2))`
+// compiles, a view of a dying temporary matrix does not.
 
 /// Names the element type and memory space asked of a runtime-typed tensor.
 template <class T, class Space = host_space>
