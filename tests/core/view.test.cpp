@@ -84,6 +84,10 @@ struct pollard::view_traits<user::foreign_tensor> {
   }
 };
 
+// foreign_tensor is a handle onto memory owned elsewhere, so its temporaries may be viewed.
+template <>
+inline constexpr bool pollard::enable_borrowed_view<user::foreign_tensor> = true;
+
 template <>
 struct pollard::view_traits<user::both_hooks> {
   static pollard::matrix_view<float> make(user::both_hooks& b) { return {b.a, 2, 2, 1, 2}; }
@@ -129,6 +133,7 @@ static_assert(std::is_invocable_v<decltype(pollard::view), matrix_view<float>>);
 static_assert(!std::is_invocable_v<decltype(pollard::view), user::column_major_tensor>);
 static_assert(std::is_invocable_v<decltype(pollard::view), user::column_major_tensor&>);
 static_assert(!std::is_invocable_v<decltype(pollard::view), int&>);
+static_assert(std::is_invocable_v<decltype(pollard::view), user::foreign_tensor>);  // opted in
 
 // The entry point is an object, so a same-named function elsewhere cannot be picked by ADL.
 static_assert(std::is_object_v<std::remove_cvref_t<decltype(pollard::view)>>);
