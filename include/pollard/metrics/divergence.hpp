@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -55,9 +57,10 @@ inline double percentile_of_sorted(std::span<const float> sorted, double fractio
 
 namespace detail {
 
-// Per-row working memory: the unnormalised probabilities exp(l − max) of both rows.
+// Per-row working memory: the unnormalised probabilities exp(l − max) of both rows, and one
+// chunk of m = (p + q)/2, its logarithm and the log-softmax values of both rows.
 struct divergence_scratch {
-  std::vector<double> ep, eq;
+  std::vector<double> ep, eq, m, log_m, ls_p, ls_q;
 };
 
 [[noreturn]] inline void throw_non_finite_logit(const char* model, const float* row, index_t size,
@@ -71,65 +74,76 @@ struct divergence_scratch {
 
 // The metrics of one position from two contiguous logit rows of length v (validated by the
 // caller except for finiteness). Three passes over the rows:
-//  1. maxima and argmaxima (and a finiteness check folded into a sum);
+//  1. finiteness checks, maxima and argmaxima (vectorised reductions, then a scan for the index);
 //  2. e = exp(l − max) in double, stored, and their sums Z;
 //  3. with log-softmax values ls = l − max − log Z (no log per element):
 //       KL(P‖Q)           = Σ p (ls_p − ls_q)
 //       KL(P‖M) + KL(Q‖M) = Σ (p ls_p + q ls_q) − 2 Σ m log m,  m = (p + q)/2.
 // Cost per vocabulary entry: two exp and one log (log m has no cheaper form; it is the price
-// of JS), plus a few multiply-adds. 0·log 0 = 0: log m is taken of max(m, DBL_MIN), and a
-// zero m means p = q = 0, so the term vanishes; ls stays finite where p or q underflows.
+// of JS), plus a few multiply-adds. The exp and log run on Eigen's vectorised double-precision
+// packet functions (≈1 ulp) in L1-sized chunks; std::exp/std::log per element cost ~3x more.
+// 0·log 0 = 0: log m is taken of max(m, DBL_MIN), and a zero m means p = q = 0, so the term
+// vanishes; ls stays finite where p or q underflows (Eigen's exp saturates at e^-709 instead
+// of 0 there, which changes no sum by more than 1e-300).
 // Accuracy: JS and KL are second order in the logit difference while each term is first
 // order, so double rounding of the log-softmax values leaves an absolute error of about
 // 1e-16·|log p|·sqrt(v) nats (≈1e-14 at v = 4096): divergences below ~1e-8 lose relative digits.
 inline divergence_sample divergence_row(const float* p, const float* q, index_t v,
                                         std::int32_t correct, divergence_scratch& scratch,
                                         index_t position) {
-  float max_p = p[0], max_q = q[0];
-  index_t top_p = 0, top_q = 0;
-  float finite_check = 0.0f;
-  for (index_t i = 0; i < v; ++i) {
-    finite_check += (p[i] - p[i]) + (q[i] - q[i]);  // NaN as soon as one value is NaN or ±inf
-    if (p[i] > max_p) {
-      max_p = p[i];
-      top_p = i;
-    }
-    if (q[i] > max_q) {
-      max_q = q[i];
-      top_q = i;
-    }
-  }
-  if (finite_check != 0.0f) {
-    for (index_t i = 0; i < v; ++i)
-      if (!std::isfinite(p[i])) throw_non_finite_logit("P", p, v, position);
-    throw_non_finite_logit("Q", q, v, position);
-  }
+  using floats = Eigen::Map<const Eigen::ArrayXf>;
+  const floats fp(p, v), fq(q, v);
+  // x − x is 0 for finite x and NaN for NaN/±inf; the sum keeps any NaN.
+  if (!((fp - fp).sum() == 0.0f)) throw_non_finite_logit("P", p, v, position);
+  if (!((fq - fq).sum() == 0.0f)) throw_non_finite_logit("Q", q, v, position);
+  const float max_p = fp.maxCoeff(), max_q = fq.maxCoeff();
+  index_t top_p = 0, top_q = 0;  // the first index holding the maximum
+  while (p[top_p] != max_p) ++top_p;
+  while (q[top_q] != max_q) ++top_q;
 
+  using doubles = Eigen::Map<Eigen::ArrayXd>;
+  constexpr index_t chunk = 512;
   scratch.ep.resize(static_cast<std::size_t>(v));
   scratch.eq.resize(static_cast<std::size_t>(v));
+  scratch.m.resize(static_cast<std::size_t>(chunk));
+  scratch.log_m.resize(static_cast<std::size_t>(chunk));
+  scratch.ls_p.resize(static_cast<std::size_t>(chunk));
+  scratch.ls_q.resize(static_cast<std::size_t>(chunk));
   double* ep = scratch.ep.data();
   double* eq = scratch.eq.data();
   const double mp = static_cast<double>(max_p), mq = static_cast<double>(max_q);
   double zp = 0.0, zq = 0.0;
-  for (index_t i = 0; i < v; ++i) {
-    const double a = std::exp(static_cast<double>(p[i]) - mp);
-    const double b = std::exp(static_cast<double>(q[i]) - mq);
-    ep[i] = a;
-    eq[i] = b;
-    zp += a;
-    zq += b;
+  for (index_t i0 = 0; i0 < v; i0 += chunk) {
+    const index_t n = std::min(chunk, v - i0);
+    for (index_t i = i0; i < i0 + n; ++i) {  // converted first: Eigen's mixed-type cast is scalar
+      ep[i] = static_cast<double>(p[i]) - mp;
+      eq[i] = static_cast<double>(q[i]) - mq;
+    }
+    doubles a(ep + i0, n), b(eq + i0, n);
+    a = a.exp();
+    b = b.exp();
+    zp += a.sum();
+    zq += b.sum();
   }
 
   const double cp = mp + std::log(zp), cq = mq + std::log(zq);
   const double inv_zp = 1.0 / zp, inv_zq = 1.0 / zq;
   double kl_pq = 0.0, self = 0.0, mix = 0.0;
-  for (index_t i = 0; i < v; ++i) {
-    const double pi = ep[i] * inv_zp, qi = eq[i] * inv_zq;
-    const double lsp = static_cast<double>(p[i]) - cp, lsq = static_cast<double>(q[i]) - cq;
-    const double mi = 0.5 * (pi + qi);
-    kl_pq += pi * (lsp - lsq);
-    self += pi * lsp + qi * lsq;
-    mix += mi * std::log(std::max(mi, DBL_MIN));
+  for (index_t i0 = 0; i0 < v; i0 += chunk) {
+    const index_t n = std::min(chunk, v - i0);
+    doubles m(scratch.m.data(), n), log_m(scratch.log_m.data(), n);
+    doubles lsp(scratch.ls_p.data(), n), lsq(scratch.ls_q.data(), n);
+    for (index_t k = 0; k < n; ++k) {
+      lsp[k] = static_cast<double>(p[i0 + k]) - cp;
+      lsq[k] = static_cast<double>(q[i0 + k]) - cq;
+    }
+    const auto pi = doubles(ep + i0, n) * inv_zp;
+    const auto qi = doubles(eq + i0, n) * inv_zq;
+    m = 0.5 * (pi + qi);
+    log_m = m.max(DBL_MIN).log();
+    kl_pq += (pi * (lsp - lsq)).sum();
+    self += (pi * lsp + qi * lsq).sum();
+    mix += (m * log_m).sum();
   }
 
   divergence_sample s;
