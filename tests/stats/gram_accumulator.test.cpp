@@ -90,6 +90,18 @@ TEST_CASE("streaming batches give the one-shot (2/N)·XᵀX with N counted in se
   }
 }
 
+TEST_CASE("a batch longer than one update block gives the one-shot Gram matrix in any layout") {
+  const index_t t = 777, d = 20;
+  const auto x = pollard::test::random_normal<float>(t, d, 31);
+  const auto ref = pollard::test::naive_gram(x.view(), 2.0);
+  gram_accumulator<float> row_major(d), col_major(d);
+  row_major.accumulate(x.view(), 2);
+  const auto cm = column_major_copy(x);
+  col_major.accumulate(matrix_view<const float>(cm.data(), t, d, 1, t), 2);
+  CHECK(relative_difference(row_major.hessian(), ref, d) < 2e-5);
+  CHECK(relative_difference(col_major.hessian(), ref, d) < 2e-5);
+}
+
 TEST_CASE("a batch holding several sequences and a chunk counting none follow the reference") {
   const index_t t = 60, d = 8;
   const auto x = pollard::test::random_normal<float>(t, d, 77);

@@ -192,6 +192,21 @@ TEST_CASE("moment statistics reject bad input and leave the statistics unchanged
   CHECK_THROWS_WITH_AS(s.sum(6), "moment_statistics: sum(6) is outside the 6 channels",
                        pollard::shape_error);
 
+  // Column-major floats and 16-bit storage go through the same check.
+  std::vector<float> cm(24, 1.0f);
+  cm[static_cast<std::size_t>(5 * 4 + 1)] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH_AS(s.accumulate(matrix_view<const float>(cm.data(), 4, 6, 1, 4)),
+                       "moment_statistics: x(1, 5) is +inf", pollard::non_finite_error);
+  dense_matrix<pollard::half> h(3, 6);
+  h(2, 0) = pollard::half(std::numeric_limits<float>::quiet_NaN());
+  CHECK_THROWS_WITH_AS(s.accumulate(h.view()), "moment_statistics: x(2, 0) is nan",
+                       pollard::non_finite_error);
+  dense_matrix<pollard::bfloat16> bf(3, 6);
+  bf(1, 2) = pollard::bfloat16(-std::numeric_limits<float>::infinity());
+  CHECK_THROWS_WITH_AS(s.accumulate(bf.view()), "moment_statistics: x(1, 2) is -inf",
+                       pollard::non_finite_error);
+  CHECK(s.tokens() == 0);
+
   moment_statistics<double> chunk(6);
   y(3, 5) = 1.0f;
   chunk.accumulate(y.view(), 0);

@@ -12,6 +12,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/criteria/criterion_inputs.hpp"
+#include "pollard/stats/moment_statistics.hpp"
 
 namespace pollard {
 
@@ -47,14 +48,7 @@ void check_criterion_operands(const char* who, matrix_view<W> w, matrix_view<T> 
     throw shape_error(std::string(who) + ": weights are " + std::to_string(w.rows()) + "x" +
                       std::to_string(w.cols()) + " but scores are " +
                       std::to_string(scores.rows()) + "x" + std::to_string(scores.cols()));
-  for (index_t i = 0; i < w.rows(); ++i)
-    for (index_t j = 0; j < w.cols(); ++j) {
-      const double v = to_compute<double>(static_cast<std::remove_const_t<W>>(w(i, j)));
-      if (!std::isfinite(v))
-        throw non_finite_error(std::string(who) + ": w(" + std::to_string(i) + ", " +
-                               std::to_string(j) + ") is " +
-                               (std::isnan(v) ? "nan" : (v > 0 ? "+inf" : "-inf")));
-    }
+  detail::require_finite(matrix_view<const std::remove_const_t<W>>(w), who, "w");
 }
 
 // Checks that a per-channel input is present, d_in long, finite and (if asked) >= 0 or > 0.

@@ -55,6 +55,8 @@ class gram_accumulator {
 
   /// Token rows converted per block when X is not already Acc with unit column stride.
   static constexpr index_t conversion_block = 256;
+  /// Token rows per rank-k update (measured faster than one update over the whole batch).
+  static constexpr index_t update_block = 256;
 
   explicit gram_accumulator(index_t channels, normalisation n = normalisation::by_sequences)
       : channels_(channels), normalisation_(n) {
@@ -103,11 +105,15 @@ class gram_accumulator {
 
     if constexpr (std::is_same_v<value, Acc>) {
       if (cx.col_stride() == 1) {
-        rank_update(detail::transposed_map_col_major(cx), alpha);
+        const auto xt = detail::transposed_map_col_major(cx);
+        for (index_t t0 = 0; t0 < cx.rows(); t0 += update_block)
+          rank_update(xt.middleCols(t0, std::min(update_block, cx.rows() - t0)), alpha);
         return;
       }
       if (cx.row_stride() == 1) {
-        rank_update(detail::transposed_map_row_major(cx), alpha);
+        const auto xt = detail::transposed_map_row_major(cx);
+        for (index_t t0 = 0; t0 < cx.rows(); t0 += update_block)
+          rank_update(xt.middleCols(t0, std::min(update_block, cx.rows() - t0)), alpha);
         return;
       }
     }
