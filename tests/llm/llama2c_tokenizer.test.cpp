@@ -1,0 +1,137 @@
+// llama2.c's tokenizer on a hand-built vocabulary: hand-worked merges, byte fallback, decoding
+// rules and rejection of malformed tokenizer files.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "pollard/llm/llama2c_tokenizer.hpp"
+
+using namespace pollard;
+using namespace pollard::llm;
+
+namespace {
+
+struct entry {
+  std::string piece;
+  float score;
+};
+
+std::vector<std::byte> tokenizer_bytes(const std::vector<entry>& vocab, std::int32_t max_len) {
+  std::vector<std::byte> b;
+  auto put = [&](const void* p, std::size_t n) {
+    const auto* c = static_cast<const std::byte*>(p);
+    b.insert(b.end(), c, c + n);
+  };
+  put(&max_len, 4);
+  for (const auto& e : vocab) {
+    const auto len = static_cast<std::int32_t>(e.piece.size());
+    put(&e.score, 4);
+    put(&len, 4);
+    put(e.piece.data(), e.piece.size());
+  }
+  return b;
+}
+
+// ids 0-2 specials, 3-258 bytes, then the pieces below.
+std::vector<entry> small_vocab() {
+  std::vector<entry> v = {{"<unk>", 0}, {"\n<s>\n", 0}, {"\n</s>\n", 0}};
+  char buf[8];
+  for (int i = 0; i < 256; ++i) {
+    std::snprintf(buf, sizeof buf, "<0x%02X>", i);
+    v.push_back({buf, 0});
+  }
+  v.push_back({" ", -1});         // 259
+  v.push_back({"a", -2});         // 260
+  v.push_back({"b", -3});         // 261
+  v.push_back({"ab", 5});         // 262
+  v.push_back({" a", 3});         // 263
+  v.push_back({" ab", 10});       // 264
+  v.push_back({"aa", 4});         // 265
+  v.push_back({"\xc3\xa9", -4});  // 266 "é"
+  v.push_back({"b ", 7});         // 267
+  return v;
+}
+
+llama2c_tokenizer small() {
+  const auto v = small_vocab();
+  return llama2c_tokenizer::parse(tokenizer_bytes(v, 6), static_cast<std::int64_t>(v.size()));
+}
+
+}  // namespace
+
+TEST_CASE("encode merges the best-scoring adjacent pair first (hand-worked)") {
+  const auto t = small();
+  // [BOS, " ", a, b]: " a" (3) vs "ab" (5) -> [" ", ab]; then " ab" (10) -> [" ab"].
+  CHECK(t.encode("ab") == std::vector<token_id>{1, 264});
+  // [" ", a, a, a]: "aa" (4) beats " a" (3), the leftmost "aa" wins the tie -> [" ", aa, a].
+  CHECK(t.encode("aaa") == std::vector<token_id>{1, 259, 265, 260});
+  // [" ", b, " ", a]: "b " (7) first -> [" ", "b ", a]; nothing else merges.
+  CHECK(t.encode("b a", false, true) == std::vector<token_id>{259, 267, 260, 2});
+  CHECK(t.encode("") == std::vector<token_id>{1});
+  CHECK(t.encode("", false, false).empty());
+}
+
+TEST_CASE(
+    "codepoints missing from the vocabulary fall back to one token per byte (id = byte + 3)") {
+  const auto t = small();
+  // "é" is a piece; "c" and the 4-byte emoji are not.
+  CHECK(t.encode("\xc3\xa9", false) == std::vector<token_id>{259, 266});
+  CHECK(t.encode("c\xf0\x9f\x98\x80", false) ==
+        std::vector<token_id>{259, 'c' + 3, 0xF0 + 3, 0x9F + 3, 0x98 + 3, 0x80 + 3});
+}
+
+TEST_CASE("decode strips the space after BOS, turns <0xHH> into the byte and inverts encode") {
+  const auto t = small();
+  CHECK(t.decode_piece(1, 264) == "ab");
+  CHECK(t.decode_piece(260, 264) == " ab");
+  CHECK(t.decode_piece(260, 0x41 + 3) == "A");
+  CHECK(t.decode_piece(260, 0x0A + 3) == "\n");
+  for (std::string text :
+       {"ab", "aaa b", "c\xf0\x9f\x98\x80 \xc3\xa9!", "  two  spaces ", "\n\t~"}) {
+    CAPTURE(text);
+    CHECK(t.decode(t.encode(text)) == text);
+    CHECK(t.decode(t.encode(text, false, true)) == " " + text);
+  }
+}
+
+TEST_CASE("malformed tokenizer files are format errors naming the problem") {
+  auto v = small_vocab();
+  const auto n = static_cast<std::int64_t>(v.size());
+  auto good = tokenizer_bytes(v, 6);
+  const std::string truncated =
+      "tok.bin: token 267 bytes needs 2 bytes but only 1 remain (truncated file?) (at byte " +
+      std::to_string(good.size() - 2) + ")";
+  CHECK_THROWS_WITH_AS(
+      llama2c_tokenizer::parse(std::span(good).first(good.size() - 1), n, "tok.bin"),
+      truncated.c_str(), format_error);
+  const std::string trailing = "tok.bin: 10 trailing bytes after 267 tokens (at byte " +
+                               std::to_string(good.size() - 10) + ")";
+  CHECK_THROWS_WITH_AS(llama2c_tokenizer::parse(good, n - 1, "tok.bin"), trailing.c_str(),
+                       format_error);
+  CHECK_THROWS_WITH_AS(llama2c_tokenizer::parse(tokenizer_bytes(v, 0), n, "tok.bin"),
+                       "tok.bin: max_token_length must be positive, got 0 (at byte 4)",
+                       format_error);
+  CHECK_THROWS_WITH_AS(llama2c_tokenizer::parse(tokenizer_bytes(v, 3), n, "tok.bin"),
+                       "tok.bin: token 0 length 5 is outside [0, max_token_length 3] (at byte 12)",
+                       format_error);
+  CHECK_THROWS_WITH_AS(llama2c_tokenizer::parse(good, 1'000'000'000, "tok.bin"),
+                       doctest::Contains("1000000000 tokens need at least 8000000000 bytes"),
+                       format_error);
+  std::int32_t negative = -1;
+  std::memcpy(good.data() + 8, &negative, 4);
+  CHECK_THROWS_WITH_AS(llama2c_tokenizer::parse(good, n, "tok.bin"),
+                       "tok.bin: token 0 length -1 is outside [0, max_token_length 6] (at byte 12)",
+                       format_error);
+}
+
+TEST_CASE("a vocabulary without byte tokens cannot encode unknown bytes") {
+  const std::vector<entry> v = {{"<unk>", 0}, {"\n<s>\n", 0}, {"\n</s>\n", 0}, {" ", 0}};
+  const auto t = llama2c_tokenizer::parse(tokenizer_bytes(v, 6), 4);
+  CHECK(t.encode(" ", false) == std::vector<token_id>{3, 3});
+  CHECK_THROWS_WITH_AS(
+      t.encode("z"), "llama2c_tokenizer: no byte-fallback token for byte 122 in a vocabulary of 4",
+      format_error);
+}
