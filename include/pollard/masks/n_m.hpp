@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -16,33 +18,75 @@ namespace pollard {
 
 namespace detail {
 
-// Prunes the n lowest of each window of m columns of row i; M > 0 fixes m at compile time.
-// The rank of an entry is the number of entries of its window ordered before it by (score,
-// column); it is pruned when that rank is below n. O(m) comparisons per entry, no sort.
+// Writes the pruned flags (rank < n) of one window of m scores. The rank of an entry is the
+// number of entries ordered before it by (score, column), from one comparison per pair.
+template <index_t M, class C>
+inline void rank_window(const C* v, index_t m, index_t n, std::uint8_t* flags) noexcept {
+  constexpr index_t capacity = M > 0 ? M : 64;
+  int rank[capacity];
+  if constexpr (M > 0) {
+    // Fully unrolled so that v and rank live in registers.
+#pragma GCC unroll 16
+    for (index_t l = 0; l < M; ++l) rank[l] = 0;
+#pragma GCC unroll 16
+    for (index_t j = 1; j < M; ++j)
+#pragma GCC unroll 16
+      for (index_t l = 0; l < j; ++l) {
+        const int l_first = v[l] <= v[j] ? 1 : 0;  // ties: the lower column comes first
+        rank[j] += l_first;
+        rank[l] += 1 - l_first;
+      }
+#pragma GCC unroll 16
+    for (index_t l = 0; l < M; ++l) flags[l] = rank[l] < n ? 1 : 0;
+  } else {
+    for (index_t l = 0; l < m; ++l) rank[l] = 0;
+    for (index_t j = 1; j < m; ++j)
+      for (index_t l = 0; l < j; ++l) {
+        const int l_first = v[l] <= v[j] ? 1 : 0;
+        rank[j] += l_first;
+        rank[l] += 1 - l_first;
+      }
+    for (index_t l = 0; l < m; ++l) flags[l] = rank[l] < n ? 1 : 0;
+  }
+}
+
+// Prunes the n lowest of each window of m columns of every row (m <= 64); M > 0 fixes m at
+// compile time. No sort, no branch per entry.
 template <index_t M, class T>
 void prune_n_m_rank(const char* who, matrix_view<const T, host_space> s, index_t n, index_t m,
                     mask& out) {
   using C = score_compute_t<T>;
-  constexpr index_t max_m = 64;
+  constexpr index_t capacity = M > 0 ? M : 64;
   if constexpr (M > 0) m = M;
-  C v[max_m];
+  std::uint8_t* const flags = mutable_flags(out);
+  const index_t cols = s.cols();
+  const index_t cs = s.col_stride();
   for (index_t i = 0; i < s.rows(); ++i) {
-    const T* row = s.data() + i * s.row_stride();
-    const index_t cs = s.col_stride();
-    for (index_t j0 = 0; j0 < s.cols(); j0 += m) {
-      bool finite = true;
-      for (index_t l = 0; l < m; ++l) {
-        v[l] = score_value(row[(j0 + l) * cs]);
-        finite = finite && std::isfinite(v[l]);
+    const T* const row = s.data() + i * s.row_stride();
+    std::uint8_t* const row_flags = flags + i * cols;
+    std::uint32_t bad = 0;
+    for (index_t j0 = 0; j0 < cols; j0 += m) {
+      C v[capacity];
+      if constexpr (M > 0) {
+        const T* const window = row + j0 * cs;
+        if (cs == 1) {
+#pragma GCC unroll 16
+          for (index_t l = 0; l < M; ++l) v[l] = score_value(window[l]);
+        } else {
+#pragma GCC unroll 16
+          for (index_t l = 0; l < M; ++l) v[l] = score_value(window[l * cs]);
+        }
+#pragma GCC unroll 16
+        for (index_t l = 0; l < M; ++l) bad |= non_finite_bit(v[l]);
+      } else {
+        for (index_t l = 0; l < m; ++l) {
+          v[l] = score_value(row[(j0 + l) * cs]);
+          bad |= non_finite_bit(v[l]);
+        }
       }
-      if (!finite) check_finite_scores(who, s);
-      for (index_t j = 0; j < m; ++j) {
-        index_t rank = 0;
-        for (index_t l = 0; l < j; ++l) rank += v[l] <= v[j] ? 1 : 0;
-        for (index_t l = j + 1; l < m; ++l) rank += v[l] < v[j] ? 1 : 0;
-        out.set_pruned(i, j0 + j, rank < n);
-      }
+      rank_window<M>(v, m, n, row_flags + j0);
     }
+    if (bad != 0) check_finite_scores(who, s);
   }
 }
 
