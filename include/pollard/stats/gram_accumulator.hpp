@@ -53,9 +53,9 @@ class gram_accumulator {
   using matrix_type = Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic>;
   using vector_type = Eigen::Matrix<Acc, Eigen::Dynamic, 1>;
 
-  /// Token rows converted per block when X is not already Acc with unit column stride.
+  /// Token rows converted per block when X is not Acc with a unit row or column stride.
   static constexpr index_t conversion_block = 256;
-  /// Token rows per rank-k update (measured faster than one update over the whole batch).
+  /// Token rows per rank-k update (measured as fast as one update over a whole 2048-token batch).
   static constexpr index_t update_block = 256;
 
   explicit gram_accumulator(index_t channels, normalisation n = normalisation::by_sequences)
