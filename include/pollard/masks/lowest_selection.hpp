@@ -85,11 +85,22 @@ inline std::uint8_t* mutable_flags(mask& m) noexcept {
 /// Reusable buffers for repeated selections (one per row, per block, ...).
 template <class Key>
 struct lowest_selection_scratch {
+  /// What one comparison group still has to decide after the first pass.
+  struct group_state {
+    index_t take = 0;       // how many of the candidates to prune
+    bool all = false;       // prune the whole group
+    Key top = 0;            // the bucket (top digit) holding the k-th lowest key
+    Key bucket_start = 0;   // the lowest key of that bucket
+    index_t found = 0;      // candidates collected so far
+    std::vector<Key> keys;  // candidates' keys, in position order
+    std::vector<index_t> positions;
+  };
   std::vector<std::uint32_t> histogram;
-  std::vector<Key> keys;                   // the keys of one row of the block
-  std::vector<std::uint32_t> row_matches;  // columns of one row that fall in the bucket
-  std::vector<Key> candidate_keys;
-  std::vector<index_t> candidate_positions;
+  std::vector<index_t> wide_counts;        // only for groups of 2^32 entries or more
+  std::vector<Key> keys;                   // the keys of one row
+  std::vector<std::uint32_t> row_matches;  // columns of one row that fall in a bucket
+  std::vector<group_state> groups;
+  std::vector<index_t> order;
 };
 
 template <class T>
@@ -118,122 +129,29 @@ Key load_keys(const T* row, index_t count, index_t stride, Key* keys) noexcept {
   return bad;
 }
 
-/// Prunes, in `out`, the k lowest entries of the block `scores` (placed at rows [r0, ..) and
-/// columns [c0, ..) of `out`, whose flags must be all "kept"), ranked by (score, row-major
-/// position in the block); throws non_finite_error (naming the entry) for a NaN or infinite
-/// score.
-///
-/// Radix selection: one pass histograms the keys' top bits; a second pass prunes every entry
-/// below the bucket holding the k-th key and collects that bucket's entries, which are then
-/// resolved on finer digits. Two reads of the scores, no sort; the per-entry loops are
-/// branch-free.
-template <class T, class Key>
-void prune_lowest_in_block(const char* who, matrix_view<const T, host_space> scores, index_t k,
-                           mask& out, index_t r0, index_t c0,
-                           lowest_selection_scratch<Key>& scratch) {
-  constexpr int key_bits = std::numeric_limits<Key>::digits;
-  const index_t rows = scores.rows();
-  const index_t cols = scores.cols();
-  const index_t n = rows * cols;
-  if (n == 0) return;
-  const T* base = scores.data();
-  const index_t rs = scores.row_stride();
-  const index_t cs = scores.col_stride();
-  std::uint8_t* const flags = mutable_flags(out);
-  const index_t flag_stride = out.cols();
-
-  // About 4 entries per bucket, between 2^8 and 2^16 buckets. Counts are 32-bit; groups of 2^32
-  // entries or more fold them into 64-bit totals after every row.
-  const int digit_bits =
-      std::clamp(static_cast<int>(std::bit_width(static_cast<std::uint64_t>(n))) - 2, 8, 16);
-  const int shift = key_bits - digit_bits;
-  const std::size_t buckets = std::size_t{1} << digit_bits;
-  // Two interleaved histograms (even and odd columns) so that runs of equal buckets do not
-  // serialise on one counter.
-  auto& histogram = scratch.histogram;
-  histogram.assign(2 * buckets, 0u);
-  std::uint32_t* const even = histogram.data();
-  std::uint32_t* const odd = histogram.data() + buckets;
-  auto& keys = scratch.keys;
-  if (keys.size() < static_cast<std::size_t>(cols)) keys.resize(static_cast<std::size_t>(cols));
-  Key* const row_keys = keys.data();
-  std::vector<index_t> wide_counts;  // only for groups of 2^32 entries or more
-  if (n > index_t{0xffffffff}) wide_counts.assign(buckets, 0);
-
-  Key bad = 0;
-  for (index_t i = 0; i < rows; ++i) {
-    bad |= load_keys(base + i * rs, cols, cs, row_keys);
-    index_t j = 0;
-    for (; j + 1 < cols; j += 2) {
-      ++even[static_cast<std::size_t>(row_keys[j] >> shift)];
-      ++odd[static_cast<std::size_t>(row_keys[j + 1] >> shift)];
-    }
-    if (j < cols) ++even[static_cast<std::size_t>(row_keys[j] >> shift)];
-    if (!wide_counts.empty()) {
-      for (std::size_t b = 0; b < buckets; ++b) {
-        wide_counts[b] += static_cast<index_t>(even[b]) + static_cast<index_t>(odd[b]);
-        even[b] = odd[b] = 0;
-      }
-    }
+/// Writes to `match` the columns j < count whose key has the top digit `top` (keys >> shift),
+/// in order, and returns how many there are. Branch-free; `match` needs room for count + 1.
+template <class Key>
+std::size_t collect_bucket(const Key* keys, index_t count, int shift, Key top,
+                           std::uint32_t* match) noexcept {
+  std::size_t found = 0;
+  for (index_t j = 0; j < count; ++j) {
+    match[found] = static_cast<std::uint32_t>(j);
+    found += (keys[j] >> shift) == top ? 1 : 0;
   }
-  auto count_of = [&](std::size_t b) {
-    return wide_counts.empty() ? static_cast<index_t>(even[b]) + static_cast<index_t>(odd[b])
-                               : wide_counts[b];
-  };
-  if (bad != 0) check_finite_scores(who, scores, r0, c0);
-  if (k <= 0) return;
-  if (k >= n) {
-    for (index_t i = 0; i < rows; ++i)
-      std::fill_n(flags + (r0 + i) * flag_stride + c0, cols, std::uint8_t{1});
-    return;
-  }
+  return found;
+}
 
-  // The bucket holding the k-th lowest key, and how many of its entries are pruned.
-  std::size_t bucket = 0;
-  index_t below = 0;
-  while (below + count_of(bucket) < k) {
-    below += count_of(bucket);
-    ++bucket;
-  }
-  index_t take = k - below;
-  const Key top = static_cast<Key>(bucket);
-  const Key bucket_start = static_cast<Key>(top << shift);
-
-  // Entries below the bucket are pruned; the bucket's entries become candidates, in position
-  // order. Candidates are appended branch-free: always written, counted only when they match.
-  auto& cand_keys = scratch.candidate_keys;
-  auto& cand_pos = scratch.candidate_positions;
-  const auto bucket_size = static_cast<std::size_t>(count_of(bucket));
-  if (cand_keys.size() < bucket_size) {
-    cand_keys.resize(bucket_size);
-    cand_pos.resize(bucket_size);
-  }
-  auto& matches = scratch.row_matches;
-  if (matches.size() < static_cast<std::size_t>(cols) + 1)
-    matches.resize(static_cast<std::size_t>(cols) + 1);
-  std::uint32_t* const match = matches.data();
-  index_t found = 0;
-  for (index_t i = 0; i < rows; ++i) {
-    if (rows > 1) load_keys(base + i * rs, cols, cs, row_keys);
-    std::uint8_t* const row_flags = flags + (r0 + i) * flag_stride + c0;
-    for (index_t j = 0; j < cols; ++j) row_flags[j] = row_keys[j] < bucket_start ? 1 : 0;
-    std::size_t in_row = 0;
-    for (index_t j = 0; j < cols; ++j) {
-      match[in_row] = static_cast<std::uint32_t>(j);
-      in_row += (row_keys[j] >> shift) == top ? 1 : 0;
-    }
-    for (std::size_t t = 0; t < in_row; ++t, ++found) {
-      cand_keys[static_cast<std::size_t>(found)] = row_keys[match[t]];
-      cand_pos[static_cast<std::size_t>(found)] = i * cols + static_cast<index_t>(match[t]);
-    }
-  }
-
-  // Refine on the following 8-bit digits while the candidates are many; the filter keeps
-  // position order, so equal keys stay ordered by position.
-  auto prune_position = [&](index_t p) {
-    flags[(r0 + p / cols) * flag_stride + c0 + p % cols] = 1;
-  };
-  int low_bit = shift;
+/// Resolves a group's candidates: prunes (through `prune_position`) the `take` lowest by (key,
+/// position), refining on 8-bit digits below `low_bit` while they are many, then a partial
+/// selection. Candidates are in position order, and every filter keeps that order.
+template <class Key, class Prune>
+void resolve_candidates(typename lowest_selection_scratch<Key>::group_state& g, int low_bit,
+                        std::vector<index_t>& order, Prune prune_position) {
+  index_t take = g.take;
+  index_t found = g.found;
+  Key* const keys = g.keys.data();
+  index_t* const positions = g.positions.data();
   std::uint32_t fine[256];
   while (found > 64 && low_bit > 0 && take > 0 && take < found) {
     const int width = std::min(8, low_bit);
@@ -241,8 +159,7 @@ void prune_lowest_in_block(const char* who, matrix_view<const T, host_space> sco
     const Key digit_mask = static_cast<Key>((Key{1} << width) - 1);
     std::fill(std::begin(fine), std::end(fine), 0u);
     for (index_t c = 0; c < found; ++c)
-      ++fine[static_cast<std::size_t>((cand_keys[static_cast<std::size_t>(c)] >> low_bit) &
-                                      digit_mask)];
+      ++fine[static_cast<std::size_t>((keys[c] >> low_bit) & digit_mask)];
     std::size_t b = 0;
     index_t under = 0;
     while (under + static_cast<index_t>(fine[b]) < take) {
@@ -252,13 +169,12 @@ void prune_lowest_in_block(const char* who, matrix_view<const T, host_space> sco
     take -= under;
     index_t kept = 0;
     for (index_t c = 0; c < found; ++c) {
-      const auto u = static_cast<std::size_t>(c);
-      const auto d = static_cast<std::size_t>((cand_keys[u] >> low_bit) & digit_mask);
+      const auto d = static_cast<std::size_t>((keys[c] >> low_bit) & digit_mask);
       if (d < b) {
-        prune_position(cand_pos[u]);
+        prune_position(positions[c]);
       } else if (d == b) {
-        cand_keys[static_cast<std::size_t>(kept)] = cand_keys[u];
-        cand_pos[static_cast<std::size_t>(kept)] = cand_pos[u];
+        keys[kept] = keys[c];
+        positions[kept] = positions[c];
         ++kept;
       }
     }
@@ -266,19 +182,165 @@ void prune_lowest_in_block(const char* who, matrix_view<const T, host_space> sco
   }
   if (take <= 0) return;
   if (take < found) {
-    // Few candidates left: order them by (key, position) and take the first `take`.
-    std::vector<index_t> order(static_cast<std::size_t>(found));
+    order.resize(static_cast<std::size_t>(found));
     for (index_t c = 0; c < found; ++c) order[static_cast<std::size_t>(c)] = c;
-    std::nth_element(order.begin(), order.begin() + (take - 1), order.end(),
-                     [&](index_t a, index_t b) {
-                       const Key ka = cand_keys[static_cast<std::size_t>(a)];
-                       const Key kb = cand_keys[static_cast<std::size_t>(b)];
-                       return ka < kb || (ka == kb && a < b);
-                     });
+    std::nth_element(
+        order.begin(), order.begin() + (take - 1), order.end(),
+        [&](index_t a, index_t b) { return keys[a] < keys[b] || (keys[a] == keys[b] && a < b); });
     for (index_t c = 0; c < take; ++c)
-      prune_position(cand_pos[static_cast<std::size_t>(order[static_cast<std::size_t>(c)])]);
+      prune_position(positions[order[static_cast<std::size_t>(c)]]);
   } else {
-    for (index_t c = 0; c < take; ++c) prune_position(cand_pos[static_cast<std::size_t>(c)]);
+    for (index_t c = 0; c < take; ++c) prune_position(positions[c]);
+  }
+}
+
+/// Prunes, in `out`, the lowest entries of every comparison group of `scores`: a group is all
+/// rows of a block of `width` consecutive columns (the last one narrower), and prune_count(n)
+/// says how many of its n entries go. Entries are ranked by (score, row-major position in the
+/// group), as a stable ascending sort ranks them. `scores` sits at rows [r0, ..) and columns
+/// [c0, ..) of `out`, whose flags there must all be "kept". Throws non_finite_error (naming
+/// the entry) for a NaN or infinite score.
+///
+/// Radix selection in two row-major sweeps over the scores, shared by all groups: the first
+/// histograms the keys' top bits per group; the second prunes every entry below the bucket
+/// holding the group's k-th key and collects that bucket's entries, which are then resolved
+/// on finer digits. No sort; the per-entry loops are branch-free.
+template <class T, class Key, class PruneCount>
+void prune_lowest_in_column_blocks(const char* who, matrix_view<const T, host_space> scores,
+                                   index_t width, PruneCount prune_count, mask& out, index_t r0,
+                                   index_t c0, lowest_selection_scratch<Key>& scratch) {
+  using group_state = typename lowest_selection_scratch<Key>::group_state;
+  constexpr int key_bits = std::numeric_limits<Key>::digits;
+  const index_t rows = scores.rows();
+  const index_t cols = scores.cols();
+  if (rows == 0 || cols == 0) return;
+  const index_t group_count = (cols + width - 1) / width;
+  const index_t group_size = rows * std::min(width, cols);  // the largest group
+  const T* base = scores.data();
+  const index_t rs = scores.row_stride();
+  const index_t cs = scores.col_stride();
+  std::uint8_t* const flags = mutable_flags(out);
+  const index_t flag_stride = out.cols();
+
+  // About 4 entries per bucket, 2^8 to 2^16 buckets (2^11 when many groups share the cache).
+  // Two interleaved histograms per group (even and odd columns) keep runs of equal buckets
+  // from serialising on one counter. Counts are 32-bit; groups of 2^32 entries or more fold
+  // them into 64-bit totals after every row.
+  const int digit_bits =
+      std::clamp(static_cast<int>(std::bit_width(static_cast<std::uint64_t>(group_size))) - 2, 8,
+                 group_count > 1 ? 11 : 16);
+  const int shift = key_bits - digit_bits;
+  const std::size_t buckets = std::size_t{1} << digit_bits;
+  auto& histogram = scratch.histogram;
+  histogram.assign(2 * buckets * static_cast<std::size_t>(group_count), 0u);
+  const bool wide = group_size > index_t{0xffffffff};
+  auto& wide_counts = scratch.wide_counts;
+  if (wide) wide_counts.assign(buckets * static_cast<std::size_t>(group_count), 0);
+  auto& keys = scratch.keys;
+  if (keys.size() < static_cast<std::size_t>(cols)) keys.resize(static_cast<std::size_t>(cols));
+  Key* const row_keys = keys.data();
+  auto group_start = [&](index_t g) { return g * width; };
+  auto group_width = [&](index_t g) { return std::min(width, cols - g * width); };
+
+  Key bad = 0;
+  for (index_t i = 0; i < rows; ++i) {
+    bad |= load_keys(base + i * rs, cols, cs, row_keys);
+    for (index_t g = 0; g < group_count; ++g) {
+      std::uint32_t* const even = histogram.data() + 2 * buckets * static_cast<std::size_t>(g);
+      std::uint32_t* const odd = even + buckets;
+      const Key* const k = row_keys + group_start(g);
+      const index_t w = group_width(g);
+      index_t j = 0;
+      for (; j + 1 < w; j += 2) {
+        ++even[static_cast<std::size_t>(k[j] >> shift)];
+        ++odd[static_cast<std::size_t>(k[j + 1] >> shift)];
+      }
+      if (j < w) ++even[static_cast<std::size_t>(k[j] >> shift)];
+      if (wide) {
+        index_t* const total = wide_counts.data() + buckets * static_cast<std::size_t>(g);
+        for (std::size_t b = 0; b < buckets; ++b) {
+          total[b] += static_cast<index_t>(even[b]) + static_cast<index_t>(odd[b]);
+          even[b] = odd[b] = 0;
+        }
+      }
+    }
+  }
+  if (bad != 0) check_finite_scores(who, scores, r0, c0);
+
+  // Per group: the bucket holding the k-th lowest key, and how many of its entries go.
+  auto& groups = scratch.groups;
+  if (groups.size() < static_cast<std::size_t>(group_count))
+    groups.resize(static_cast<std::size_t>(group_count));
+  bool any = false;
+  for (index_t g = 0; g < group_count; ++g) {
+    group_state& state = groups[static_cast<std::size_t>(g)];
+    const index_t n = rows * group_width(g);
+    const index_t k = prune_count(n);
+    state.found = 0;
+    state.take = 0;
+    state.all = k >= n;
+    any = any || k > 0;
+    if (k <= 0 || state.all) continue;
+    const std::uint32_t* const even = histogram.data() + 2 * buckets * static_cast<std::size_t>(g);
+    const std::uint32_t* const odd = even + buckets;
+    auto count_of = [&](std::size_t b) {
+      return wide ? wide_counts[buckets * static_cast<std::size_t>(g) + b]
+                  : static_cast<index_t>(even[b]) + static_cast<index_t>(odd[b]);
+    };
+    std::size_t bucket = 0;
+    index_t below = 0;
+    while (below + count_of(bucket) < k) {
+      below += count_of(bucket);
+      ++bucket;
+    }
+    state.take = k - below;
+    state.top = static_cast<Key>(bucket);
+    state.bucket_start = static_cast<Key>(state.top << shift);
+    const auto size = static_cast<std::size_t>(count_of(bucket));
+    if (state.keys.size() < size) {
+      state.keys.resize(size);
+      state.positions.resize(size);
+    }
+  }
+  if (!any) return;
+
+  // Entries below their group's bucket are pruned; the bucket's entries become candidates.
+  auto& matches = scratch.row_matches;
+  if (matches.size() < static_cast<std::size_t>(cols) + 1)
+    matches.resize(static_cast<std::size_t>(cols) + 1);
+  for (index_t i = 0; i < rows; ++i) {
+    if (rows > 1) load_keys(base + i * rs, cols, cs, row_keys);
+    std::uint8_t* const row_flags = flags + (r0 + i) * flag_stride + c0;
+    for (index_t g = 0; g < group_count; ++g) {
+      group_state& state = groups[static_cast<std::size_t>(g)];
+      const index_t start = group_start(g);
+      const index_t w = group_width(g);
+      if (state.all) {
+        std::fill_n(row_flags + start, w, std::uint8_t{1});
+        continue;
+      }
+      if (state.take <= 0) continue;
+      const Key* const k = row_keys + start;
+      std::uint8_t* const f = row_flags + start;
+      const Key bucket_start = state.bucket_start;
+      for (index_t j = 0; j < w; ++j) f[j] = k[j] < bucket_start ? 1 : 0;
+      const std::size_t in_row = collect_bucket(k, w, shift, state.top, matches.data());
+      for (std::size_t t = 0; t < in_row; ++t, ++state.found) {
+        state.keys[static_cast<std::size_t>(state.found)] = k[matches[t]];
+        state.positions[static_cast<std::size_t>(state.found)] =
+            i * w + static_cast<index_t>(matches[t]);
+      }
+    }
+  }
+
+  for (index_t g = 0; g < group_count; ++g) {
+    group_state& state = groups[static_cast<std::size_t>(g)];
+    if (state.all || state.take <= 0) continue;
+    const index_t start = group_start(g);
+    const index_t w = group_width(g);
+    resolve_candidates<Key>(state, shift, scratch.order, [&](index_t p) {
+      flags[(r0 + p / w) * flag_stride + c0 + start + p % w] = 1;
+    });
   }
 }
 

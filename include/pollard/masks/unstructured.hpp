@@ -63,22 +63,18 @@ class unstructured {
     const matrix_view<const value_type, host_space> s = scores;
     mask out(s.rows(), s.cols());
     detail::lowest_selection_scratch<detail::score_key_t<value_type>> scratch;
+    const auto prune_count = [this](index_t n) { return count(n); };
     switch (group_) {
-      case group::row: {
-        const index_t k = count(s.cols());
+      case group::row:
         for (index_t i = 0; i < s.rows(); ++i)
-          detail::prune_lowest_in_block(who, s.block(i, 0, 1, s.cols()), k, out, i, 0, scratch);
+          detail::prune_lowest_in_column_blocks(who, s.block(i, 0, 1, s.cols()), s.cols(),
+                                                prune_count, out, i, 0, scratch);
         break;
-      }
       case group::matrix:
-        detail::prune_lowest_in_block(who, s, count(s.size()), out, 0, 0, scratch);
+        detail::prune_lowest_in_column_blocks(who, s, s.cols(), prune_count, out, 0, 0, scratch);
         break;
       case group::column_block:
-        for (index_t c0 = 0; c0 < s.cols(); c0 += width_) {
-          const index_t w = std::min(width_, s.cols() - c0);
-          detail::prune_lowest_in_block(who, s.block(0, c0, s.rows(), w), count(s.rows() * w), out,
-                                        0, c0, scratch);
-        }
+        detail::prune_lowest_in_column_blocks(who, s, width_, prune_count, out, 0, 0, scratch);
         break;
     }
     return out;
