@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,10 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 namespace pollard::detail {
 
@@ -129,13 +134,51 @@ Key load_keys(const T* row, index_t count, index_t stride, Key* keys) noexcept {
   return bad;
 }
 
+#if defined(__AVX2__)
+/// For each 8-bit lane mask, the indices of its set lanes packed to the front (one per byte).
+inline constexpr std::array<std::uint64_t, 256> left_pack_lanes = [] {
+  std::array<std::uint64_t, 256> table{};
+  for (unsigned m = 0; m < 256; ++m) {
+    std::uint64_t packed = 0;
+    unsigned out = 0;
+    for (unsigned lane = 0; lane < 8; ++lane)
+      if ((m >> lane) & 1u) packed |= std::uint64_t{lane} << (8 * out++);
+    table[m] = packed;
+  }
+  return table;
+}();
+#endif
+
 /// Writes to `match` the columns j < count whose key has the top digit `top` (keys >> shift),
-/// in order, and returns how many there are. Branch-free; `match` needs room for count + 1.
+/// in order, and returns how many there are. Branch-free; `match` needs room for count + 8.
 template <class Key>
 std::size_t collect_bucket(const Key* keys, index_t count, int shift, Key top,
                            std::uint32_t* match) noexcept {
   std::size_t found = 0;
-  for (index_t j = 0; j < count; ++j) {
+  index_t j = 0;
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<Key, std::uint32_t>) {
+    // Eight keys at a time: compare, then store their columns left-packed by the lane mask.
+    if (count < index_t{0x7fffffff}) {
+      const __m256i wanted = _mm256_set1_epi32(static_cast<int>(top));
+      const __m128i bits = _mm_cvtsi32_si128(shift);
+      __m256i columns = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      const __m256i eight = _mm256_set1_epi32(8);
+      for (; j + 8 <= count; j += 8) {
+        const __m256i k = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys + j));
+        const __m256i hit = _mm256_cmpeq_epi32(_mm256_srl_epi32(k, bits), wanted);
+        const auto lanes = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(hit)));
+        const __m256i order =
+            _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(left_pack_lanes[lanes])));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(match + found),
+                            _mm256_permutevar8x32_epi32(columns, order));
+        found += static_cast<std::size_t>(std::popcount(lanes));
+        columns = _mm256_add_epi32(columns, eight);
+      }
+    }
+  }
+#endif
+  for (; j < count; ++j) {
     match[found] = static_cast<std::uint32_t>(j);
     found += (keys[j] >> shift) == top ? 1 : 0;
   }
@@ -306,8 +349,8 @@ void prune_lowest_in_column_blocks(const char* who, matrix_view<const T, host_sp
 
   // Entries below their group's bucket are pruned; the bucket's entries become candidates.
   auto& matches = scratch.row_matches;
-  if (matches.size() < static_cast<std::size_t>(cols) + 1)
-    matches.resize(static_cast<std::size_t>(cols) + 1);
+  if (matches.size() < static_cast<std::size_t>(cols) + 8)
+    matches.resize(static_cast<std::size_t>(cols) + 8);
   for (index_t i = 0; i < rows; ++i) {
     if (rows > 1) load_keys(base + i * rs, cols, cs, row_keys);
     std::uint8_t* const row_flags = flags + (r0 + i) * flag_stride + c0;
@@ -339,7 +382,8 @@ void prune_lowest_in_column_blocks(const char* who, matrix_view<const T, host_sp
     const index_t start = group_start(g);
     const index_t w = group_width(g);
     resolve_candidates<Key>(state, shift, scratch.order, [&](index_t p) {
-      flags[(r0 + p / w) * flag_stride + c0 + start + p % w] = 1;
+      const index_t row = rows == 1 ? 0 : p / w;
+      flags[(r0 + row) * flag_stride + c0 + start + (p - row * w)] = 1;
     });
   }
 }
