@@ -339,6 +339,17 @@ TEST_CASE("malformed tensor infos are rejected with the tensor named") {
                        pollard::format_error);
 }
 
+TEST_CASE("an empty tensor may sit where the data section would start, past the end of the file") {
+  gguf_bytes g;
+  g.header(3, 1, 0).tensor("e", {0, 3}, 0, 0);  // 71 bytes: the data section would start at 96
+  const auto f = g.parse();
+  CHECK(f.tensor("e").bytes == 0);
+  CHECK(f.read("e").values.empty());
+  const auto m = f.read_matrix("e");
+  CHECK(m.rows() == 3);
+  CHECK(m.cols() == 0);
+}
+
 TEST_CASE("a tensor of a type pollard does not dequantize opens, and reading it names the type") {
   gguf_bytes g;
   g.header(3, 1, 0).tensor("blk.0.attn_q.weight", {256, 2}, 14, 0).pad(32);

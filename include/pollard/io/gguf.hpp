@@ -410,6 +410,7 @@ class gguf_file {
     const std::size_t available = bytes_.size() - std::min(bytes_.size(), data_offset_);
     if (info.offset > available || info.bytes > available - info.offset)
       throw format_error(name_ + ": tensor " + info.name + " lies outside the data section");
+    if (info.bytes == 0) return {};  // the data section may start past the end of the file
     return bytes_.subspan(data_offset_ + static_cast<std::size_t>(info.offset),
                           static_cast<std::size_t>(info.bytes));
   }
@@ -440,7 +441,13 @@ class gguf_file {
   gguf_matrix read_matrix(std::string_view tensor_name) const {
     const auto& info = tensor(tensor_name);
     const std::uint64_t cols = info.dims.empty() ? 1 : info.dims[0];
-    const std::uint64_t rows = cols == 0 ? 0 : info.elements() / cols;
+    std::uint64_t rows = 1;
+    for (std::size_t d = 1; d < info.dims.size(); ++d)
+      rows =
+          checked_multiply(static_cast<std::size_t>(rows), static_cast<std::size_t>(info.dims[d]),
+                           name_ + ": tensor " + info.name);
+    if (rows > static_cast<std::uint64_t>(INT64_MAX))
+      throw format_error(name_ + ": tensor " + info.name + " has too many rows");
     gguf_matrix m(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
     read_into(info, std::span<float>(m.data(), static_cast<std::size_t>(m.size())));
     return m;
@@ -638,7 +645,7 @@ inline void write_gguf(const std::filesystem::path& path, const gguf_metadata& m
       throw shape_error(where + ": tensor " + t.name + " has dims for " + std::to_string(elements) +
                         " elements but " + std::to_string(t.values.size()) + " values");
     offsets.push_back(data_size);
-    const std::size_t bytes = elements * (t.type == ggml_type::f32 ? 4 : 2);
+    const std::size_t bytes = checked_multiply(elements, t.type == ggml_type::f32 ? 4 : 2, where);
     data_size = detail::align_up(checked_add(data_size, bytes, where), alignment, where);
   }
 
