@@ -239,19 +239,12 @@ class llama_forward {
         scores_.noalias() = qh * kh.transpose();
         for (index_t i = 0; i < rows; ++i) {
           const index_t visible = first + r0 + i + 1;
-          float* s = scores_.row(i).data();
-          float mx = s[0] / root;
-          for (index_t j = 0; j < visible; ++j) {
-            s[j] /= root;
-            mx = std::max(mx, s[j]);
-          }
-          float sum = 0.0f;
-          for (index_t j = 0; j < visible; ++j) {
-            s[j] = std::exp(s[j] - mx);
-            sum += s[j];
-          }
-          for (index_t j = 0; j < visible; ++j) s[j] /= sum;
-          for (index_t j = visible; j < keys; ++j) s[j] = 0.0f;
+          Eigen::Map<Eigen::ArrayXf> s(scores_.row(i).data(), visible);
+          s /= root;
+          s = (s - s.maxCoeff()).exp();
+          s /= s.sum();
+          float* tail = scores_.row(i).data();
+          for (index_t j = visible; j < keys; ++j) tail[j] = 0.0f;
         }
         map_t oh(out + r0 * out_stride + h * hs, rows, hs, Eigen::OuterStride<>(out_stride));
         oh.noalias() = scores_ * vh;

@@ -1,0 +1,185 @@
+// Forward-pass throughput: batched prefill (tokens/s and its rate as a fraction of an Eigen GEMM
+// measured in this binary) and KV-cache decoding (tokens/s), on stories260K (when
+// POLLARD_DATA_DIR holds it) and on a randomly initialised SmolLM2-135M-shaped model.
+//
+// Flop accounting of a prefill over S sequences of L tokens (T = S*L): 2*T*(parameters of the
+// linears of all blocks + the classifier) + per block 4*hs*n_heads*S*L(L+1)/2 for the causal
+// attention products (QK^T and PV over the visible keys only). fraction_of_gemm = that rate /
+// the rate of C = A B^T with A [T x dim], B [hidden_dim x dim] (the MLP's shape), both timed in
+// thread CPU seconds (Eigen runs single-threaded here), so load from other processes on the
+// shared machine does not skew the ratio. Target: >= 0.5.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <random>
+#include <vector>
+
+#include "pollard/io/llama2c.hpp"
+#include "pollard/llm/kv_cache.hpp"
+#include "pollard/llm/llama_forward.hpp"
+
+namespace {
+
+using pollard::index_t;
+using namespace pollard::llm;
+
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+llama_config smollm2_135m_shape() {
+  llama_config c;
+  c.dim = 576;
+  c.hidden_dim = 1536;
+  c.n_layers = 30;
+  c.n_heads = 9;
+  c.n_kv_heads = 3;
+  c.vocab_size = 49152;
+  c.seq_len = 2048;
+  c.rope_theta = 100000.0f;
+  c.tied_classifier = true;
+  return c;
+}
+
+llama_weights random_model(const llama_config& c) {
+  auto w = llama_weights::zeros(c);
+  std::mt19937_64 rng(1);
+  std::normal_distribution<float> n(0.0f, 0.02f);
+  auto fill = [&](auto& m) {
+    for (index_t i = 0; i < m.size(); ++i) m.data()[i] = n(rng);
+  };
+  fill(w.token_embedding);
+  for (auto& l : w.layers) {
+    l.attn_norm.setOnes();
+    l.ffn_norm.setOnes();
+    fill(l.wq);
+    fill(l.wk);
+    fill(l.wv);
+    fill(l.wo);
+    fill(l.w1);
+    fill(l.w2);
+    fill(l.w3);
+  }
+  w.final_norm.setOnes();
+  return w;
+}
+
+const llama_weights* stories260k() {
+  static const llama_weights* model = []() -> const llama_weights* {
+    const char* root = std::getenv("POLLARD_DATA_DIR");
+    if (root == nullptr) return nullptr;
+    const auto path = std::filesystem::path(root) / "models/stories260K/stories260K.bin";
+    if (!std::filesystem::exists(path)) return nullptr;
+    return new llama_weights(pollard::io::read_llama2c(path));
+  }();
+  return model;
+}
+
+const llama_weights& smollm2_shaped() {
+  static const llama_weights model = random_model(smollm2_135m_shape());
+  return model;
+}
+
+double prefill_flops(const llama_config& c, index_t S, index_t L) {
+  const double T = double(S * L), d = double(c.dim), h = double(c.hidden_dim),
+               kv = double(c.kv_dim());
+  const double linear_params = double(c.n_layers) * (2 * d * d + 2 * kv * d + 3 * h * d);
+  const double classifier = double(c.vocab_size) * d;
+  const double attention = double(c.n_layers) * 4.0 * double(c.head_size()) * double(c.n_heads) *
+                           double(S) * double(L) * double(L + 1) / 2.0;
+  return 2.0 * T * (linear_params + classifier) + attention;
+}
+
+std::vector<token_id> random_tokens(index_t n, index_t vocab) {
+  std::mt19937_64 rng(3);
+  std::vector<token_id> t(static_cast<std::size_t>(n));
+  for (auto& v : t) v = static_cast<token_id>(rng() % static_cast<std::uint64_t>(vocab));
+  return t;
+}
+
+// Prefill of S x L tokens per iteration, each followed (outside the timing) by one GEMM of the
+// MLP's shape over the same token count.
+void run_prefill(benchmark::State& state, const llama_weights& w) {
+  const index_t S = state.range(0), L = state.range(1);
+  const auto& c = w.config;
+  const auto tokens = random_tokens(S * L, c.vocab_size);
+  llama_forward model(w);
+  row_matrix a = row_matrix::Random(S * L, c.dim), b = row_matrix::Random(c.hidden_dim, c.dim);
+  row_matrix out(S * L, c.hidden_dim);
+  double forward_time = 0.0, gemm_time = 0.0;
+  for (auto _ : state) {
+    const double t0 = thread_seconds();
+    row_matrix logits = model.prefill(tokens, sequence_layout{S, L});
+    benchmark::DoNotOptimize(logits.data());
+    const double t1 = thread_seconds();
+    state.PauseTiming();
+    out.noalias() = a * b.transpose();
+    benchmark::DoNotOptimize(out.data());
+    const double t2 = thread_seconds();
+    state.ResumeTiming();
+    forward_time += t1 - t0;
+    gemm_time += t2 - t1;
+  }
+  const double n = double(state.iterations());
+  const double forward_rate = prefill_flops(c, S, L) * n / forward_time;
+  const double gemm_rate =
+      2.0 * double(S * L) * double(c.dim) * double(c.hidden_dim) * n / gemm_time;
+  state.counters["tokens_per_s"] = double(S * L) * n / forward_time;
+  state.counters["forward_GFLOPs"] = forward_rate * 1e-9;
+  state.counters["gemm_GFLOPs"] = gemm_rate * 1e-9;
+  state.counters["fraction_of_gemm"] = forward_rate / gemm_rate;
+}
+
+// Incremental decoding of `steps` tokens with a KV cache, from an empty cache.
+void run_decode(benchmark::State& state, const llama_weights& w) {
+  const index_t steps = state.range(0);
+  const auto tokens = random_tokens(steps, w.config.vocab_size);
+  llama_forward model(w);
+  kv_cache cache(w.config, steps);
+  double time = 0.0;
+  for (auto _ : state) {
+    cache.clear();
+    const double t0 = thread_seconds();
+    for (token_id t : tokens) benchmark::DoNotOptimize(model.decode_step(cache, t).data());
+    time += thread_seconds() - t0;
+  }
+  state.counters["tokens_per_s"] = double(steps) * double(state.iterations()) / time;
+}
+
+void BM_prefill_stories260K(benchmark::State& state) {
+  const auto* w = stories260k();
+  if (w == nullptr) {
+    state.SkipWithError("POLLARD_DATA_DIR does not hold models/stories260K/stories260K.bin");
+    return;
+  }
+  run_prefill(state, *w);
+}
+void BM_decode_stories260K(benchmark::State& state) {
+  const auto* w = stories260k();
+  if (w == nullptr) {
+    state.SkipWithError("POLLARD_DATA_DIR does not hold models/stories260K/stories260K.bin");
+    return;
+  }
+  run_decode(state, *w);
+}
+void BM_prefill_smollm2_135m_shape(benchmark::State& state) {
+  run_prefill(state, smollm2_shaped());
+}
+void BM_decode_smollm2_135m_shape(benchmark::State& state) { run_decode(state, smollm2_shaped()); }
+
+}  // namespace
+
+BENCHMARK(BM_prefill_stories260K)->Args({4, 512})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_decode_stories260K)->Arg(256)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_prefill_smollm2_135m_shape)
+    ->Args({4, 512})
+    ->Args({1, 512})
+    ->Iterations(2)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_decode_smollm2_135m_shape)->Arg(64)->Iterations(2)->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
