@@ -83,6 +83,22 @@ void bm_one_pass_sum(benchmark::State& state) {
                           static_cast<std::int64_t>(v.size() * sizeof(float)));
 }
 
+/// The floor every policy pays: allocating and zeroing the returned mask (one byte a weight).
+void bm_mask_allocation(benchmark::State& state) {
+  const index_t rows = state.range(0), cols = state.range(1);
+  const auto& v = scores(rows, cols);
+  std::vector<double> times;
+  for (auto _ : state) {
+    const double t0 = thread_seconds();
+    pollard::mask m(rows, cols);
+    times.push_back(thread_seconds() - t0);
+    benchmark::DoNotOptimize(m.flags().data());
+  }
+  std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2),
+                   times.end());
+  state.counters["x_one_pass"] = times[times.size() / 2] / one_pass_seconds(v);
+}
+
 void bm_per_row_50(benchmark::State& state) {
   run_selection(state, pollard::unstructured{0.5, pollard::per_row});
 }
@@ -102,6 +118,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 }  // namespace
 
 BENCHMARK(bm_one_pass_sum)->Apply(shapes);
+BENCHMARK(bm_mask_allocation)->Apply(shapes);
 BENCHMARK(bm_per_row_50)->Apply(shapes);
 BENCHMARK(bm_per_matrix_50)->Apply(shapes);
 BENCHMARK(bm_per_column_block_50)->Apply(shapes);
