@@ -12,6 +12,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numbers>
 #include <span>
 #include <string>
@@ -342,7 +343,7 @@ class divergence_accumulator {
     return buffer.data();
   }
 
-  static metric_summary summarise(const detail::running_moments& moments,
+  static metric_summary summarise(const detail::metric_moments& moments,
                                   const std::vector<float>& values) {
     metric_summary m;
     m.mean = moments.mean;
@@ -367,7 +368,7 @@ class divergence_accumulator {
     dp_values_.push_back(static_cast<float>(s.delta_p));
   }
 
-  detail::running_moments js_, kl_, dp_;
+  detail::metric_moments js_, kl_, dp_;
   double dp_squares_ = 0.0;
   std::int64_t same_top_ = 0;
   perplexity_accumulator ppl_p_, ppl_q_;

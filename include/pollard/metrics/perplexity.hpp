@@ -20,7 +20,7 @@ namespace pollard {
 namespace detail {
 
 // Count, mean and sum of squared deviations of a stream (Welford), merged exactly (Chan et al.).
-struct running_moments {
+struct metric_moments {
   std::int64_t count = 0;
   double mean = 0.0;
   double m2 = 0.0;
@@ -31,7 +31,7 @@ struct running_moments {
     mean += delta / static_cast<double>(count);
     m2 += delta * (x - mean);
   }
-  void merge(const running_moments& o) noexcept {
+  void merge(const metric_moments& o) noexcept {
     if (o.count == 0) return;
     if (count == 0) {
       *this = o;
@@ -53,8 +53,7 @@ struct running_moments {
 
 // −log softmax(logits)[target] in double, stable by subtracting the maximum. `stride` in elements.
 template <class T>
-double negative_log_likelihood(const T* logits, index_t size, index_t stride, index_t target,
-                               index_t row) {
+double nll_from_logits(const T* logits, index_t size, index_t stride, index_t target, index_t row) {
   double max = -std::numeric_limits<double>::infinity();
   for (index_t i = 0; i < size; ++i) {
     const double v = to_compute<double>(logits[i * stride]);
@@ -69,7 +68,7 @@ double negative_log_likelihood(const T* logits, index_t size, index_t stride, in
   return std::log(sum) + max - to_compute<double>(logits[target * stride]);
 }
 
-inline void check_token(const char* who, std::int64_t token, index_t vocabulary) {
+inline void check_token_id(const char* who, std::int64_t token, index_t vocabulary) {
   if (token < 0 || token >= vocabulary)
     throw shape_error(std::string(who) + ": token id " + std::to_string(token) +
                       " is outside the vocabulary [0, " + std::to_string(vocabulary) + ")");
@@ -121,8 +120,8 @@ class perplexity_accumulator {
   double add_logits(std::span<T> logits, std::int32_t target) {
     const auto vocabulary = static_cast<index_t>(logits.size());
     if (vocabulary == 0) throw shape_error("perplexity: empty logits row");
-    detail::check_token("perplexity", target, vocabulary);
-    const double nll = detail::negative_log_likelihood(logits.data(), vocabulary, 1, target, -1);
+    detail::check_token_id("perplexity", target, vocabulary);
+    const double nll = detail::nll_from_logits(logits.data(), vocabulary, 1, target, -1);
     moments_.add(nll);
     return nll;
   }
@@ -136,12 +135,12 @@ class perplexity_accumulator {
                         std::to_string(targets.size()) + " target tokens");
     if (logits.rows() == 0) return;
     if (logits.cols() == 0) throw shape_error("perplexity: empty logits rows");
-    for (const auto t : targets) detail::check_token("perplexity", t, logits.cols());
+    for (const auto t : targets) detail::check_token_id("perplexity", t, logits.cols());
     std::vector<double> nll(static_cast<std::size_t>(logits.rows()));
     for (index_t r = 0; r < logits.rows(); ++r) {
       nll[static_cast<std::size_t>(r)] =
-          detail::negative_log_likelihood(&logits(r, 0), logits.cols(), logits.col_stride(),
-                                          targets[static_cast<std::size_t>(r)], r);
+          detail::nll_from_logits(&logits(r, 0), logits.cols(), logits.col_stride(),
+                                  targets[static_cast<std::size_t>(r)], r);
     }
     for (double v : nll) moments_.add(v);
   }
@@ -159,7 +158,7 @@ class perplexity_accumulator {
   }
 
  private:
-  detail::running_moments moments_;
+  detail::metric_moments moments_;
 };
 
 }  // namespace pollard

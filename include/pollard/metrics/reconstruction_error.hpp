@@ -30,27 +30,29 @@ struct reconstruction_error_result {
 namespace detail {
 
 template <class S>
-using row_major_matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using reconstruction_matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // An Eigen view of a compute-type matrix_view (any non-negative strides, no copy).
 template <compute_type S>
-auto eigen_map(matrix_view<const S, host_space> v) {
+auto reconstruction_map(matrix_view<const S, host_space> v) {
   using stride = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
-  return Eigen::Map<const row_major_matrix<S>, Eigen::Unaligned, stride>(
+  return Eigen::Map<const reconstruction_matrix<S>, Eigen::Unaligned, stride>(
       v.data(), v.rows(), v.cols(), stride(v.row_stride(), v.col_stride()));
 }
 
 // Rows [r0, r0+nr) of v converted to the compute type S.
 template <compute_type S, class T>
-row_major_matrix<S> load_rows(matrix_view<const T, host_space> v, index_t r0, index_t nr) {
-  row_major_matrix<S> out(nr, v.cols());
+reconstruction_matrix<S> reconstruction_rows(matrix_view<const T, host_space> v, index_t r0,
+                                             index_t nr) {
+  reconstruction_matrix<S> out(nr, v.cols());
   for (index_t i = 0; i < nr; ++i)
     for (index_t j = 0; j < v.cols(); ++j) out(i, j) = to_compute<S>(v(r0 + i, j));
   return out;
 }
 
 template <class T>
-void require_finite(const char* who, const char* name, matrix_view<const T, host_space> v) {
+void reconstruction_require_finite(const char* who, const char* name,
+                                   matrix_view<const T, host_space> v) {
   for (index_t i = 0; i < v.rows(); ++i)
     for (index_t j = 0; j < v.cols(); ++j)
       if (!std::isfinite(to_compute<double>(v(i, j))))
@@ -58,7 +60,7 @@ void require_finite(const char* who, const char* name, matrix_view<const T, host
                                std::to_string(j) + ") is not finite");
 }
 
-inline std::string shape_string(index_t r, index_t c) {
+inline std::string reconstruction_shape(index_t r, index_t c) {
   return std::to_string(r) + "x" + std::to_string(c);
 }
 
@@ -90,37 +92,37 @@ requires storage_type<std::remove_cv_t<TW>> && storage_type<std::remove_cv_t<TH>
   using S = compute_type_for<std::remove_cv_t<TW>>;
   constexpr const char* who = "relative_reconstruction_error";
   if (w.rows() != w_hat.rows() || w.cols() != w_hat.cols())
-    throw shape_error(std::string(who) + ": weights are " +
-                      detail::shape_string(w.rows(), w.cols()) + " but the pruned weights are " +
-                      detail::shape_string(w_hat.rows(), w_hat.cols()));
+    throw shape_error(
+        std::string(who) + ": weights are " + detail::reconstruction_shape(w.rows(), w.cols()) +
+        " but the pruned weights are " + detail::reconstruction_shape(w_hat.rows(), w_hat.cols()));
   if (x.cols() != w.cols())
-    throw shape_error(std::string(who) + ": weights are " +
-                      detail::shape_string(w.rows(), w.cols()) + " but the activations are " +
-                      detail::shape_string(x.rows(), x.cols()) + " (expected tokens x " +
-                      std::to_string(w.cols()) + ")");
+    throw shape_error(
+        std::string(who) + ": weights are " + detail::reconstruction_shape(w.rows(), w.cols()) +
+        " but the activations are " + detail::reconstruction_shape(x.rows(), x.cols()) +
+        " (expected tokens x " + std::to_string(w.cols()) + ")");
   const matrix_view<const std::remove_cv_t<TW>, host_space> wc = w;
   const matrix_view<const std::remove_cv_t<TH>, host_space> hc = w_hat;
   const matrix_view<const std::remove_cv_t<TX>, host_space> xc = x;
-  detail::require_finite(who, "W", wc);
-  detail::require_finite(who, "W_hat", hc);
-  detail::require_finite(who, "X", xc);
+  detail::reconstruction_require_finite(who, "W", wc);
+  detail::reconstruction_require_finite(who, "W_hat", hc);
+  detail::reconstruction_require_finite(who, "X", xc);
 
   double err = 0.0, ref = 0.0;
   auto accumulate = [&](const auto& xm) {
     for (index_t r0 = 0; r0 < w.rows(); r0 += detail::reconstruction_row_block) {
       const index_t nr = std::min(detail::reconstruction_row_block, w.rows() - r0);
-      detail::row_major_matrix<S> wb = detail::load_rows<S>(wc, r0, nr);
-      detail::row_major_matrix<S> db = wb - detail::load_rows<S>(hc, r0, nr);
-      const detail::row_major_matrix<S> y = xm * wb.transpose();
-      const detail::row_major_matrix<S> e = xm * db.transpose();
+      detail::reconstruction_matrix<S> wb = detail::reconstruction_rows<S>(wc, r0, nr);
+      detail::reconstruction_matrix<S> db = wb - detail::reconstruction_rows<S>(hc, r0, nr);
+      const detail::reconstruction_matrix<S> y = xm * wb.transpose();
+      const detail::reconstruction_matrix<S> e = xm * db.transpose();
       ref += y.template cast<double>().squaredNorm();
       err += e.template cast<double>().squaredNorm();
     }
   };
   if constexpr (std::is_same_v<std::remove_cv_t<TX>, S>) {
-    accumulate(detail::eigen_map<S>(xc));
+    accumulate(detail::reconstruction_map<S>(xc));
   } else {
-    accumulate(detail::load_rows<S>(xc, 0, x.rows()));
+    accumulate(detail::reconstruction_rows<S>(xc, 0, x.rows()));
   }
   return detail::make_reconstruction_result(err, ref);
 }
@@ -137,37 +139,37 @@ requires storage_type<std::remove_cv_t<TW>> && storage_type<std::remove_cv_t<TH>
   using S = compute_type_for<std::remove_cv_t<TW>>;
   constexpr const char* who = "relative_reconstruction_error_from_gram";
   if (w.rows() != w_hat.rows() || w.cols() != w_hat.cols())
-    throw shape_error(std::string(who) + ": weights are " +
-                      detail::shape_string(w.rows(), w.cols()) + " but the pruned weights are " +
-                      detail::shape_string(w_hat.rows(), w_hat.cols()));
+    throw shape_error(
+        std::string(who) + ": weights are " + detail::reconstruction_shape(w.rows(), w.cols()) +
+        " but the pruned weights are " + detail::reconstruction_shape(w_hat.rows(), w_hat.cols()));
   if (h.rows() != w.cols() || h.cols() != w.cols())
-    throw shape_error(std::string(who) + ": weights are " +
-                      detail::shape_string(w.rows(), w.cols()) + " but the Gram matrix is " +
-                      detail::shape_string(h.rows(), h.cols()) + " (expected " +
-                      detail::shape_string(w.cols(), w.cols()) + ")");
+    throw shape_error(
+        std::string(who) + ": weights are " + detail::reconstruction_shape(w.rows(), w.cols()) +
+        " but the Gram matrix is " + detail::reconstruction_shape(h.rows(), h.cols()) +
+        " (expected " + detail::reconstruction_shape(w.cols(), w.cols()) + ")");
   const matrix_view<const std::remove_cv_t<TW>, host_space> wc = w;
   const matrix_view<const std::remove_cv_t<TH>, host_space> hc = w_hat;
   const matrix_view<const std::remove_cv_t<TG>, host_space> gc = h;
-  detail::require_finite(who, "W", wc);
-  detail::require_finite(who, "W_hat", hc);
-  detail::require_finite(who, "H", gc);
+  detail::reconstruction_require_finite(who, "W", wc);
+  detail::reconstruction_require_finite(who, "W_hat", hc);
+  detail::reconstruction_require_finite(who, "H", gc);
 
   double err = 0.0, ref = 0.0;
   auto accumulate = [&](const auto& hm) {
     for (index_t r0 = 0; r0 < w.rows(); r0 += detail::reconstruction_row_block) {
       const index_t nr = std::min(detail::reconstruction_row_block, w.rows() - r0);
-      detail::row_major_matrix<S> wb = detail::load_rows<S>(wc, r0, nr);
-      detail::row_major_matrix<S> db = wb - detail::load_rows<S>(hc, r0, nr);
-      const detail::row_major_matrix<S> wh = wb * hm;
-      const detail::row_major_matrix<S> dh = db * hm;
+      detail::reconstruction_matrix<S> wb = detail::reconstruction_rows<S>(wc, r0, nr);
+      detail::reconstruction_matrix<S> db = wb - detail::reconstruction_rows<S>(hc, r0, nr);
+      const detail::reconstruction_matrix<S> wh = wb * hm;
+      const detail::reconstruction_matrix<S> dh = db * hm;
       ref += wh.template cast<double>().cwiseProduct(wb.template cast<double>()).sum();
       err += dh.template cast<double>().cwiseProduct(db.template cast<double>()).sum();
     }
   };
   if constexpr (std::is_same_v<std::remove_cv_t<TG>, S>) {
-    accumulate(detail::eigen_map<S>(gc));
+    accumulate(detail::reconstruction_map<S>(gc));
   } else {
-    accumulate(detail::load_rows<S>(gc, 0, h.rows()));
+    accumulate(detail::reconstruction_rows<S>(gc, 0, h.rows()));
   }
   return detail::make_reconstruction_result(err, ref);
 }
