@@ -1,0 +1,192 @@
+// pollard — Llama-architecture models in GGUF: config, weights and tokenizer from a file, and a
+// pruned model written back with every metadata key of the original.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "pollard/core/error.hpp"
+#include "pollard/io/gguf.hpp"
+#include "pollard/llm/byte_level_bpe_tokenizer.hpp"
+#include "pollard/llm/llama_config.hpp"
+#include "pollard/llm/llama_weights.hpp"
+
+namespace pollard::llm {
+
+namespace detail {
+
+/// An integer metadata value of any GGUF integer type.
+inline std::int64_t gguf_integer(const io::gguf_metadata& md, const std::string& key) {
+  return std::visit(
+      [&](const auto& v) -> std::int64_t {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+          if constexpr (std::is_same_v<T, std::uint64_t>)
+            if (v > static_cast<std::uint64_t>(INT64_MAX))
+              throw format_error("GGUF metadata " + key + " is too large");
+          return static_cast<std::int64_t>(v);
+        } else {
+          throw format_error("GGUF metadata " + key + " is " +
+                             io::gguf_value_type_name(md.at(key).type()) + ", not an integer");
+        }
+      },
+      md.at(key).data());
+}
+
+inline float gguf_float(const io::gguf_metadata& md, const std::string& key, float fallback) {
+  const auto* v = md.find(key);
+  if (v == nullptr) return fallback;
+  if (v->holds<float>()) return v->get<float>();
+  if (v->holds<double>()) return static_cast<float>(v->get<double>());
+  throw format_error("GGUF metadata " + key + " is " + io::gguf_value_type_name(v->type()) +
+                     ", not a float");
+}
+
+inline std::string layer_tensor(index_t layer, const char* name) {
+  return "blk." + std::to_string(layer) + "." + name + ".weight";
+}
+
+constexpr const char* gguf_linear_name(llama_linear l) noexcept {
+  constexpr const char* names[] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
+                                   "ffn_gate", "ffn_up", "ffn_down"};
+  return names[static_cast<int>(l)];
+}
+
+}  // namespace detail
+
+/// The config of a GGUF model whose general.architecture is "llama".
+inline llama_config llama_config_from_gguf(const io::gguf_file& file) {
+  const auto& md = file.metadata();
+  const auto& arch = md.get<std::string>("general.architecture");
+  if (arch != "llama")
+    throw format_error(file.name() + ": architecture '" + arch + "' is not supported (llama only)");
+  llama_config c;
+  c.dim = detail::gguf_integer(md, "llama.embedding_length");
+  c.hidden_dim = detail::gguf_integer(md, "llama.feed_forward_length");
+  c.n_layers = detail::gguf_integer(md, "llama.block_count");
+  c.n_heads = detail::gguf_integer(md, "llama.attention.head_count");
+  c.n_kv_heads = md.contains("llama.attention.head_count_kv")
+                     ? detail::gguf_integer(md, "llama.attention.head_count_kv")
+                     : c.n_heads;
+  c.seq_len = detail::gguf_integer(md, "llama.context_length");
+  c.rms_norm_eps = detail::gguf_float(md, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  c.rope_theta = detail::gguf_float(md, "llama.rope.freq_base", 10000.0f);
+  c.rope = rope_style::interleaved;
+  const auto& embedding = file.tensor("token_embd.weight");
+  if (embedding.dims.size() != 2)
+    throw format_error(file.name() + ": token_embd.weight is not a matrix");
+  c.vocab_size = static_cast<index_t>(embedding.dims[1]);
+  c.tied_classifier = file.find_tensor("output.weight") == nullptr;
+  try {
+    c.validate();
+  } catch (const option_error& e) {
+    throw format_error(file.name() + ": " + e.what());
+  }
+  return c;
+}
+
+/// All weights of a GGUF Llama model, dequantised to float.
+inline llama_weights load_llama_weights(const io::gguf_file& file) {
+  const llama_config c = llama_config_from_gguf(file);
+  llama_weights w;
+  w.config = c;
+  const auto vector = [&](const std::string& name) -> Eigen::VectorXf {
+    const io::gguf_matrix m = file.read_matrix(name);
+    return Eigen::Map<const Eigen::VectorXf>(m.data(), m.size());
+  };
+  w.token_embedding = file.read_matrix("token_embd.weight");
+  w.layers.resize(static_cast<std::size_t>(c.n_layers));
+  for (index_t l = 0; l < c.n_layers; ++l) {
+    auto& layer = w.layers[static_cast<std::size_t>(l)];
+    layer.attn_norm = vector(detail::layer_tensor(l, "attn_norm"));
+    layer.ffn_norm = vector(detail::layer_tensor(l, "ffn_norm"));
+    for (const auto linear : all_llama_linears)
+      layer.linear(linear) =
+          file.read_matrix(detail::layer_tensor(l, detail::gguf_linear_name(linear)));
+  }
+  w.final_norm = vector("output_norm.weight");
+  if (!c.tied_classifier) w.classifier = file.read_matrix("output.weight");
+  try {
+    w.validate();
+  } catch (const error& e) {
+    throw format_error(file.name() + ": " + e.what());
+  }
+  return w;
+}
+
+/// The byte-level BPE tokenizer described by GGUF metadata (tokenizer.ggml.model "gpt2").
+inline byte_level_bpe_tokenizer load_gguf_tokenizer(const io::gguf_file& file) {
+  const auto& md = file.metadata();
+  const auto& model = md.get<std::string>("tokenizer.ggml.model");
+  if (model != "gpt2")
+    throw format_error(file.name() + ": tokenizer model '" + model +
+                       "' is not supported (gpt2 byte-level BPE only)");
+  auto tokens = md.get<io::gguf_array>("tokenizer.ggml.tokens").get<std::string>();
+  const auto& merges = md.get<io::gguf_array>("tokenizer.ggml.merges").get<std::string>();
+  std::vector<bool> control(tokens.size(), false);
+  if (const auto* types = md.find("tokenizer.ggml.token_type")) {
+    const auto& t = types->get<io::gguf_array>().get<std::int32_t>();
+    if (t.size() != tokens.size())
+      throw format_error(file.name() + ": tokenizer.ggml.token_type has " +
+                         std::to_string(t.size()) + " entries for " +
+                         std::to_string(tokens.size()) + " tokens");
+    for (std::size_t i = 0; i < t.size(); ++i) control[i] = t[i] == 3;  // LLAMA_TOKEN_TYPE_CONTROL
+  }
+  const std::string pre =
+      md.contains("tokenizer.ggml.pre") ? md.get<std::string>("tokenizer.ggml.pre") : "default";
+  const auto id = [&](const char* key) -> std::optional<std::int32_t> {
+    if (!md.contains(key)) return std::nullopt;
+    return static_cast<std::int32_t>(detail::gguf_integer(md, key));
+  };
+  const bool add_bos =
+      md.contains("tokenizer.ggml.add_bos_token") && md.get<bool>("tokenizer.ggml.add_bos_token");
+  return byte_level_bpe_tokenizer(std::move(tokens), merges, std::move(control), pre,
+                                  id("tokenizer.ggml.bos_token_id"),
+                                  id("tokenizer.ggml.eos_token_id"), add_bos);
+}
+
+/// Writes `weights` as a GGUF file that keeps every metadata key of `original` (same order and
+/// types; general.file_type is set to match the stored type). Linear and embedding tensors are
+/// stored as `type` (f32, f16 or bf16); norms stay f32, as llama.cpp expects.
+inline void write_llama_gguf(const std::filesystem::path& path, const io::gguf_file& original,
+                             const llama_weights& weights,
+                             io::ggml_type type = io::ggml_type::f32) {
+  weights.validate();
+  if (type != io::ggml_type::f32 && type != io::ggml_type::f16 && type != io::ggml_type::bf16)
+    throw option_error("write_llama_gguf: tensors can be written as F32, F16 or BF16 only");
+  io::gguf_metadata md = original.metadata();
+  if (md.contains("general.file_type"))
+    md.set("general.file_type", std::uint32_t{type == io::ggml_type::f32   ? 0u
+                                              : type == io::ggml_type::f16 ? 1u
+                                                                           : 32u});
+  std::vector<io::gguf_tensor_view> tensors;
+  const auto matrix = [&](std::string name, const row_matrix& m, io::ggml_type t) {
+    tensors.push_back({std::move(name),
+                       {static_cast<std::uint64_t>(m.cols()), static_cast<std::uint64_t>(m.rows())},
+                       t,
+                       std::span<const float>(m.data(), static_cast<std::size_t>(m.size()))});
+  };
+  const auto vector = [&](std::string name, const Eigen::VectorXf& v) {
+    tensors.push_back({std::move(name),
+                       {static_cast<std::uint64_t>(v.size())},
+                       io::ggml_type::f32,
+                       std::span<const float>(v.data(), static_cast<std::size_t>(v.size()))});
+  };
+  // The order of llama.cpp's own converter: embeddings, blocks, then the output tensors.
+  matrix("token_embd.weight", weights.token_embedding, type);
+  for (index_t l = 0; l < weights.config.n_layers; ++l) {
+    const auto& layer = weights.layers[static_cast<std::size_t>(l)];
+    vector(detail::layer_tensor(l, "attn_norm"), layer.attn_norm);
+    for (const auto linear : all_llama_linears)
+      matrix(detail::layer_tensor(l, detail::gguf_linear_name(linear)), layer.linear(linear), type);
+    vector(detail::layer_tensor(l, "ffn_norm"), layer.ffn_norm);
+  }
+  vector("output_norm.weight", weights.final_norm);
+  if (!weights.config.tied_classifier) matrix("output.weight", weights.classifier, type);
+  io::write_gguf(path, md, std::span<const io::gguf_tensor_view>(tensors));
+}
+
+}  // namespace pollard::llm

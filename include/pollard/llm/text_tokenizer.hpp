@@ -1,0 +1,70 @@
+// pollard — one tokenizer type over the formats pollard reads (llama2.c BPE with scores,
+// GPT-2 byte-level BPE from GGUF), so evaluation and generation need not know which.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "pollard/llm/byte_level_bpe_tokenizer.hpp"
+#include "pollard/llm/llama2c_tokenizer.hpp"
+
+namespace pollard::llm {
+
+/// Encodes and decodes text for a model, whichever tokenizer format it came with.
+class text_tokenizer {
+ public:
+  explicit text_tokenizer(llama2c_tokenizer t) : t_(std::move(t)) {}
+  explicit text_tokenizer(byte_level_bpe_tokenizer t) : t_(std::move(t)) {}
+
+  /// Token ids of `text`, with BOS first when `add_bos` (and the vocabulary has one).
+  std::vector<token_id> encode(std::string_view text, bool add_bos) const {
+    if (const auto* s = std::get_if<llama2c_tokenizer>(&t_)) return s->encode(text, add_bos);
+    return std::get<byte_level_bpe_tokenizer>(t_).encode(text, add_bos);
+  }
+
+  /// The text of a continuation; `previous` is the token before tokens.front() (llama2.c drops
+  /// the space that follows BOS), or nothing.
+  std::string decode(std::span<const token_id> tokens,
+                     std::optional<token_id> previous = std::nullopt) const {
+    if (const auto* s = std::get_if<llama2c_tokenizer>(&t_)) {
+      std::string out;
+      token_id prev = previous.value_or(-1);
+      for (const auto t : tokens) {
+        if (t != llama2c_tokenizer::bos && t != llama2c_tokenizer::eos)
+          out += s->decode_piece(prev, t);
+        prev = t;
+      }
+      return out;
+    }
+    return std::get<byte_level_bpe_tokenizer>(t_).decode(
+        std::vector<token_id>(tokens.begin(), tokens.end()));
+  }
+
+  std::optional<token_id> bos() const {
+    if (std::holds_alternative<llama2c_tokenizer>(t_)) return llama2c_tokenizer::bos;
+    return std::get<byte_level_bpe_tokenizer>(t_).bos();
+  }
+  std::optional<token_id> eos() const {
+    if (std::holds_alternative<llama2c_tokenizer>(t_)) return llama2c_tokenizer::eos;
+    return std::get<byte_level_bpe_tokenizer>(t_).eos();
+  }
+  /// Whether the model expects BOS at the start of a text (llama2.c: always; GGUF: its
+  /// tokenizer.ggml.add_bos_token).
+  bool adds_bos() const {
+    if (std::holds_alternative<llama2c_tokenizer>(t_)) return true;
+    return std::get<byte_level_bpe_tokenizer>(t_).adds_bos();
+  }
+  std::string_view kind() const {
+    return std::holds_alternative<llama2c_tokenizer>(t_) ? "llama2.c BPE" : "byte-level BPE";
+  }
+
+ private:
+  std::variant<llama2c_tokenizer, byte_level_bpe_tokenizer> t_;
+};
+
+}  // namespace pollard::llm
