@@ -63,6 +63,8 @@ TEST_CASE("outlier ratio pools the scores of all linears of a block before takin
   const std::vector<pollard::matrix_view<const float>> block = {{a, 2, 2}, {b, 1, 4}};
   CHECK(pollard::outlier_ratio(std::span(block), 4.0) == doctest::Approx(100.0 / 8.0));
   CHECK(pollard::outlier_ratio(block[1], 4.0) == 0.0);
+  std::vector<pollard::matrix_view<const float>> mutable_block = block;
+  CHECK(pollard::outlier_ratio(std::span(mutable_block), 4.0) == doctest::Approx(100.0 / 8.0));
 }
 
 TEST_CASE("outlier ratio equals the naive reference on random blocks of several linears") {

@@ -40,6 +40,7 @@ static_assert(pollard::mask_policy<pollard::n_m, double>);
 static_assert(pollard::mask_policy<pollard::n_m, pollard::bfloat16>);
 static_assert(pollard::mask_policy<pollard::n_m_pattern<2, 4>, float>);
 static_assert(pollard::mask_policy<pollard::n_m_pattern<4, 8>, pollard::half>);
+static_assert(!pollard::mask_policy<pollard::n_m, int>);
 static_assert(pollard::n_m_pattern<2, 4>::n() == 2 && pollard::n_m_pattern<2, 4>::m() == 4);
 
 TEST_CASE_TEMPLATE(

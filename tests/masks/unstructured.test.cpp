@@ -64,6 +64,7 @@ static_assert(pollard::mask_policy<pollard::unstructured, float>);
 static_assert(pollard::mask_policy<pollard::unstructured, double>);
 static_assert(pollard::mask_policy<pollard::unstructured, pollard::half>);
 static_assert(pollard::mask_policy<pollard::unstructured, pollard::bfloat16>);
+static_assert(!pollard::mask_policy<pollard::unstructured, int>);  // scores are floating point
 
 TEST_CASE_TEMPLATE(
     "per-row mask equals a stable ascending sort of each row and zeroes exactly "

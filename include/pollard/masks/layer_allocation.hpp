@@ -66,6 +66,12 @@ double outlier_ratio(std::span<const matrix_view<const T, host_space>> block_sco
   return 100.0 * static_cast<double>(outliers) / static_cast<double>(total);
 }
 
+/// The same for a span of mutable views.
+template <class T>
+double outlier_ratio(std::span<matrix_view<const T, host_space>> block_scores, double m = 5.0) {
+  return outlier_ratio<T>(std::span<const matrix_view<const T, host_space>>(block_scores), m);
+}
+
 /// outlier_ratio of a single matrix of scores.
 template <class T>
 double outlier_ratio(matrix_view<T, host_space> scores, double m = 5.0) {

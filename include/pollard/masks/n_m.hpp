@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -151,7 +152,8 @@ class n_m {
 
   /// Throws option_error when m does not divide d_in, non_finite_error on a NaN/inf score.
   template <class T>
-  mask select(matrix_view<T, host_space> scores) const {
+  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  const {
     using value_type = std::remove_cv_t<T>;
     const matrix_view<const value_type, host_space> s = scores;
     if (m_ == 4) return detail::select_n_m<4>(s, n_, m_);
@@ -175,7 +177,8 @@ struct n_m_pattern {
 
   /// Throws option_error when M does not divide d_in, non_finite_error on a NaN/inf score.
   template <class T>
-  mask select(matrix_view<T, host_space> scores) const {
+  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  const {
     using value_type = std::remove_cv_t<T>;
     const matrix_view<const value_type, host_space> s = scores;
     return detail::select_n_m<(M <= 64 ? M : 0)>(s, N, M);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -58,7 +59,8 @@ class unstructured {
 
   /// The mask pruning floor(n * s) lowest scores of every group; non_finite_error on NaN/inf.
   template <class T>
-  mask select(matrix_view<T, host_space> scores) const {
+  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  const {
     using value_type = std::remove_cv_t<T>;
     const matrix_view<const value_type, host_space> s = scores;
     mask out(s.rows(), s.cols());
