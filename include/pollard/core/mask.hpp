@@ -68,6 +68,8 @@ class mask {
 
   /// Raw flags (1 = pruned), row-major.
   const std::vector<std::uint8_t>& flags() const noexcept { return pruned_; }
+  /// Raw flags (1 = pruned), row-major, writable: for policies that fill a mask in bulk.
+  std::uint8_t* data() noexcept { return pruned_.data(); }
 
  private:
   std::size_t offset(index_t i, index_t j) const noexcept {

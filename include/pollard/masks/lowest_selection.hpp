@@ -81,10 +81,9 @@ inline std::uint32_t non_finite_bit(double value) noexcept {
                                                                                             : 0u;
 }
 
-/// Writable row-major flags (1 = pruned) of a mask. pollard::mask exposes its flags read-only;
-/// the object itself is not const, so writing through the pointer is well defined.
+/// Writable row-major flags (1 = pruned) of a mask.
 inline std::uint8_t* mutable_flags(mask& m) noexcept {
-  return const_cast<std::uint8_t*>(m.flags().data());
+  return m.data();
 }
 
 /// Reusable buffers for repeated selections (one per row, per block, ...).
