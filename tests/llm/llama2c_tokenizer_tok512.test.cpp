@@ -2,6 +2,10 @@
 // tests/llm/make_tok512_fixture.py (sentencepiece and a Python transcription of run.c).
 #include <doctest/doctest.h>
 
+#include <random>
+#include <string>
+#include <vector>
+
 #include "llm/tok512_fixture.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "support/data.hpp"
@@ -33,5 +37,84 @@ TEST_CASE("decode(encode(x)) == x on tok512 for ASCII, accented text and emoji")
         "{}[]<>~^"}) {
     CAPTURE(text);
     CHECK(tok.decode(tok.encode(text, true, true)) == text);
+  }
+}
+
+namespace {
+
+// run.c's encode() transcribed literally: full rescan of every adjacent pair per merge.
+std::vector<token_id> naive_run_c_encode(const llama2c_tokenizer& t, const std::string& text) {
+  std::vector<token_id> tokens = {1};
+  if (!text.empty()) tokens.push_back(t.find(" "));
+  std::string buf;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) buf.clear();
+    buf += text[i];
+    const unsigned char next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    if ((next & 0xC0) == 0x80 && buf.size() < 4) continue;
+    const token_id id = t.find(buf);
+    if (id != -1) {
+      tokens.push_back(id);
+    } else {
+      for (char c : buf) tokens.push_back(static_cast<unsigned char>(c) + 3);
+    }
+    buf.clear();
+  }
+  for (;;) {
+    float best = -1e10f;
+    int best_id = -1, best_i = -1;
+    for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
+      const token_id id = t.find(t.piece(tokens[i]) + t.piece(tokens[i + 1]));
+      if (id != -1 && t.score(id) > best) {
+        best = t.score(id);
+        best_id = id;
+        best_i = int(i);
+      }
+    }
+    if (best_i == -1) break;
+    tokens[std::size_t(best_i)] = best_id;
+    tokens.erase(tokens.begin() + best_i + 1);
+  }
+  return tokens;
+}
+
+}  // namespace
+
+TEST_CASE("encode equals a literal transcription of run.c on random texts (tok512)") {
+  auto path = test::data_file("models/stories260K/tok512.bin");
+  if (!path) return;
+  const auto tok = llama2c_tokenizer::read(*path, 512);
+  const std::vector<std::string> parts = {"the",
+                                          " ",
+                                          "  ",
+                                          "a",
+                                          "Lily",
+                                          "dog",
+                                          ".",
+                                          ",",
+                                          "\n",
+                                          "!",
+                                          "ing",
+                                          "ed",
+                                          "\xc3\xa9",
+                                          "\xf0\x9f\x98\x80",
+                                          "\xe2\x9c\xa8",
+                                          "Q",
+                                          "zz",
+                                          "'s",
+                                          "\x80",
+                                          "\xff",
+                                          "\xf0\x9f\x98\x80\x80",
+                                          "un",
+                                          "play",
+                                          "happ",
+                                          "y"};
+  std::mt19937_64 rng(12);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string text;
+    const auto n = rng() % 40;
+    for (std::uint64_t i = 0; i < n; ++i) text += parts[rng() % parts.size()];
+    CAPTURE(text);
+    CHECK(tok.encode(text) == naive_run_c_encode(tok, text));
   }
 }

@@ -115,24 +115,42 @@ class llama2c_tokenizer {
       }
       start = end;
     }
+    // The merge candidate of each adjacent pair, updated only next to a merge, so each round is
+    // a scan over scores (same choice as run.c's full rescan).
+    std::vector<token_id> pair_id;
+    std::vector<float> pair_score;
     std::string pair;
+    auto candidate = [&](std::size_t i) {
+      pair.assign(pieces_[static_cast<std::size_t>(tokens[i])]);
+      pair.append(pieces_[static_cast<std::size_t>(tokens[i + 1])]);
+      const token_id id = find(pair);
+      pair_id[i] = id;
+      pair_score[i] = id >= 0 ? scores_[static_cast<std::size_t>(id)] : 0.0f;
+    };
+    if (tokens.size() >= 2) {
+      pair_id.resize(tokens.size() - 1);
+      pair_score.resize(tokens.size() - 1);
+      for (std::size_t i = 0; i + 1 < tokens.size(); ++i) candidate(i);
+    }
     for (;;) {
       float best_score = -1e10f;
       token_id best_id = -1;
       std::size_t best_index = 0;
-      for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
-        pair.assign(pieces_[static_cast<std::size_t>(tokens[i])]);
-        pair.append(pieces_[static_cast<std::size_t>(tokens[i + 1])]);
-        const token_id id = find(pair);
-        if (id >= 0 && scores_[static_cast<std::size_t>(id)] > best_score) {
-          best_score = scores_[static_cast<std::size_t>(id)];
-          best_id = id;
+      for (std::size_t i = 0; i < pair_id.size(); ++i) {
+        if (pair_id[i] >= 0 && pair_score[i] > best_score) {
+          best_score = pair_score[i];
+          best_id = pair_id[i];
           best_index = i;
         }
       }
       if (best_id < 0) break;
       tokens[best_index] = best_id;
-      tokens.erase(tokens.begin() + static_cast<std::ptrdiff_t>(best_index) + 1);
+      const auto at = static_cast<std::ptrdiff_t>(best_index);
+      tokens.erase(tokens.begin() + at + 1);
+      pair_id.erase(pair_id.begin() + at);
+      pair_score.erase(pair_score.begin() + at);
+      if (best_index > 0) candidate(best_index - 1);
+      if (best_index < pair_id.size()) candidate(best_index);
     }
     if (add_eos) tokens.push_back(eos);
     return tokens;
