@@ -53,7 +53,8 @@ double rel_diff(const Row& a, const std::vector<double>& b) {
 TEST_CASE("prefill logits of a batch equal the naive per-sequence forward pass") {
   for (rope_style rope : {rope_style::interleaved, rope_style::half_split})
     for (bool tied : {true, false})
-      for (auto [h, kvh] : {std::pair<index_t, index_t>{4, 2}, {6, 1}, {2, 2}}) {
+      for (const auto& heads : {std::pair<index_t, index_t>{4, 2}, {6, 1}, {2, 2}}) {
+        const index_t h = heads.first, kvh = heads.second;
         CAPTURE(static_cast<int>(rope));
         CAPTURE(tied);
         CAPTURE(h);
