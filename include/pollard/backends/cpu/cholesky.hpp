@@ -1,0 +1,155 @@
+// pollard — CPU factorisation primitives for OBS solvers: damped Cholesky with retries and the
+// upper Cholesky factor of the inverse. Built on Eigen's LLT and triangular products, so the
+// EIGEN_USE_LAPACKE / EIGEN_USE_BLAS switch (CMake option POLLARD_USE_BLAS) sends the work to
+// LAPACK potrf and BLAS trmm.
+#pragma once
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "pollard/backends/cpu/eigen_map.hpp"
+#include "pollard/core/config.hpp"
+#include "pollard/core/error.hpp"
+
+namespace pollard::cpu {
+
+/// The damping a factorisation ended up needing.
+struct damping_report {
+  double damping = 0.0;   ///< absolute λ added to the diagonal
+  double percdamp = 0.0;  ///< λ / mean(diag)
+  int retries = 0;        ///< failed attempts before the one that succeeded
+};
+
+/// Factors a + λI = L·Lᵀ in place (L in the lower triangle; the strict upper triangle keeps the
+/// input). a is symmetric; its strict upper triangle must hold the matrix, it is what a retry
+/// restores the lower triangle from. λ = percdamp · mean(diag a) · 10^k for the k-th retry,
+/// k = 0..max_retries. Throws factorization_error naming `who` and the last damping tried.
+template <class T>
+damping_report damped_cholesky(row_major_matrix<T>& a, double percdamp, int max_retries,
+                               std::string_view who = "cholesky") {
+  const index_t n = a.rows();
+  Eigen::Matrix<T, Eigen::Dynamic, 1> diagonal = a.diagonal();
+  double mean_diagonal = 0.0;
+  for (index_t j = 0; j < n; ++j) mean_diagonal += static_cast<double>(diagonal(j));
+  mean_diagonal = n == 0 ? 0.0 : mean_diagonal / static_cast<double>(n);
+
+  double factor = percdamp;
+  for (int attempt = 0; attempt <= max_retries; ++attempt, factor *= 10.0) {
+    if (attempt > 0)
+      for (index_t i = 1; i < n; ++i)
+        for (index_t j = 0; j < i; ++j) a(i, j) = a(j, i);
+    const double damping = factor * mean_diagonal;
+    a.diagonal() = diagonal.array() + static_cast<T>(damping);
+    // The in-place kernel behind Eigen::LLT (potrf under EIGEN_USE_LAPACKE), called directly to
+    // skip LLT's condition-number bookkeeping, a strided O(n²) pass over the matrix.
+    bool ok = Eigen::internal::llt_inplace<T, Eigen::Lower>::blocked(a) < 0;
+    for (index_t j = 0; ok && j < n; ++j) ok = std::isfinite(a(j, j)) && a(j, j) > T(0);
+    if (ok) return {damping, factor, attempt};
+    if (attempt == max_retries) {
+      std::ostringstream message;
+      message << who << ": the " << n << "x" << n
+              << " Hessian is not positive definite even with damping " << damping << " (percdamp "
+              << factor << " of mean diagonal " << mean_diagonal << ", after " << max_retries
+              << " retries)";
+      throw factorization_error(message.str());
+    }
+  }
+  return {};  // unreachable: the last attempt returns or throws
+}
+
+namespace detail {
+
+/// A square row-major block addressed by pointer and row stride: one type at every recursion
+/// level (Eigen blocks of blocks would instantiate a new type per level).
+template <class T>
+using strided_square = Eigen::Map<row_major_matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+template <class T>
+strided_square<T> sub_square(strided_square<T> l, index_t r0, index_t c0, index_t rows,
+                             index_t cols) {
+  return strided_square<T>(l.data() + r0 * l.outerStride() + c0, rows, cols,
+                           Eigen::OuterStride<>(l.outerStride()));
+}
+
+/// In-place inverse of the lower triangle of a square block (unblocked; small blocks only).
+template <class T>
+void invert_lower_unblocked(strided_square<T> l) {
+  const index_t n = l.rows();
+  Eigen::Matrix<T, Eigen::Dynamic, 1> column(n);
+  for (index_t j = n - 1; j >= 0; --j) {
+    l(j, j) = T(1) / l(j, j);
+    const index_t below = n - 1 - j;
+    if (below == 0) continue;
+    column.head(below) = l.col(j).tail(below);
+    l.col(j).tail(below).noalias() =
+        l.bottomRightCorner(below, below).template triangularView<Eigen::Lower>() *
+        column.head(below);
+    l.col(j).tail(below) *= -l(j, j);
+  }
+}
+
+/// In-place inverse of the lower triangle: [A 0; B C]⁻¹ = [A⁻¹ 0; −C⁻¹·B·A⁻¹ C⁻¹], recursively,
+/// so almost all the work is in triangular matrix products (n³/3 flops in all).
+template <class T>
+void invert_lower_recursive(strided_square<T> l) {
+  const index_t n = l.rows();
+  if (n <= 64) {
+    invert_lower_unblocked<T>(l);
+    return;
+  }
+  const index_t n1 = ((n / 2 + 31) / 32) * 32;
+  const index_t n2 = n - n1;
+  const strided_square<T> a = sub_square<T>(l, 0, 0, n1, n1);
+  const strided_square<T> c = sub_square<T>(l, n1, n1, n2, n2);
+  strided_square<T> b = sub_square<T>(l, n1, 0, n2, n1);
+  invert_lower_recursive<T>(a);
+  invert_lower_recursive<T>(c);
+  row_major_matrix<T> b_ainv(n2, n1);
+  b_ainv.noalias() = b * a.template triangularView<Eigen::Lower>();
+  b.noalias() = c.template triangularView<Eigen::Lower>() * b_ainv;
+  b = -b;
+}
+
+}  // namespace detail
+
+/// Replaces the lower triangle of the square matrix l by its inverse (the strict upper triangle
+/// is left as it was).
+template <class T>
+void invert_lower_in_place(row_major_matrix<T>& l) {
+  detail::invert_lower_recursive<T>(
+      detail::strided_square<T>(l.data(), l.rows(), l.cols(), Eigen::OuterStride<>(l.cols())));
+}
+
+/// The upper Cholesky factor U of (H + λI)⁻¹ (UᵀU = (H + λI)⁻¹) together with the damping used.
+template <class T>
+struct upper_inverse_factor {
+  row_major_matrix<T> u;
+  damping_report damping;
+};
+
+/// U = upper Cholesky factor of (H + λI)⁻¹ for symmetric H (taken by value: its storage becomes
+/// U). With J the order reversal, JHJ = M·Mᵀ gives (H + λI)⁻¹ = (J M⁻ᵀ J)(J M⁻¹ J), so one
+/// factorisation of the reversed matrix and one triangular inverse replace the reference chain
+/// cholesky(H) → inverse → cholesky(upper). Damping and retries as in damped_cholesky.
+template <class T>
+upper_inverse_factor<T> upper_cholesky_of_inverse(row_major_matrix<T> h, double percdamp,
+                                                  int max_retries,
+                                                  std::string_view who = "cholesky") {
+  if (h.rows() != h.cols())
+    throw shape_error(std::string(who) + ": the Hessian is " + std::to_string(h.rows()) + "x" +
+                      std::to_string(h.cols()) + ", not square");
+  // Reversing the row-major storage of an n x n matrix gives the row-major storage of JAJ.
+  std::reverse(h.data(), h.data() + h.size());
+  const damping_report report = damped_cholesky(h, percdamp, max_retries, who);
+  invert_lower_in_place(h);
+  h.template triangularView<Eigen::StrictlyUpper>().setZero();
+  std::reverse(h.data(), h.data() + h.size());
+  return {std::move(h), report};
+}
+
+}  // namespace pollard::cpu

@@ -1,0 +1,40 @@
+// pollard — OBS reconstruction with a given mask: the SparseGPT sweep with the mask fixed
+// (RIA's --reconstruction option).
+#pragma once
+
+#include <type_traits>
+
+#include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
+#include "pollard/core/mask.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/solvers/obs_sweep.hpp"
+
+namespace pollard {
+
+/// Numerical options of obs_reconstruct(); the defaults are SparseGPT's.
+struct obs_reconstruction_options {
+  index_t block_size = 128;     ///< columns per lazy batch (the result does not depend on it)
+  double percdamp = 0.01;       ///< λ = percdamp · mean(diag H)
+  int max_damping_retries = 5;  ///< failed factorisations retried with λ x 10 each
+};
+
+/// Zeroes the pruned entries of w (d_out x d_in, in place) and updates the kept ones to
+/// compensate, column by column, as sparsegpt() does with its own mask. Returns the mask given,
+/// the loss and the damping used. Throws as sparsegpt() does, and shape_error when the mask does
+/// not match w.
+template <compute_type T>
+sparsegpt_result obs_reconstruct(matrix_view<T> w,
+                                 std::type_identity_t<matrix_view<const T>> hessian,
+                                 const mask& pruned,
+                                 const obs_reconstruction_options& options = {}) {
+  detail::obs_sweep_settings s;
+  s.who = "obs_reconstruct";
+  s.selection = detail::obs_selection::fixed;
+  s.block_size = options.block_size;
+  s.percdamp = options.percdamp;
+  s.max_damping_retries = options.max_damping_retries;
+  return detail::obs_sweep<T>(w, hessian, &pruned, s);
+}
+
+}  // namespace pollard

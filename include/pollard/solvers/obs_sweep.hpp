@@ -1,0 +1,281 @@
+// pollard — the lazy-batch OBS sweep shared by sparsegpt (mask chosen in the sweep) and
+// obs_reconstruct (mask given), following ALGORITHMS.md "SparseGPT".
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "pollard/backends/cpu/cholesky.hpp"
+#include "pollard/backends/cpu/eigen_map.hpp"
+#include "pollard/backends/cpu/gemm.hpp"
+#include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/mask.hpp"
+#include "pollard/core/matrix_view.hpp"
+
+namespace pollard {
+
+/// What an OBS sweep did: the mask it applied, its loss and the damping the Hessian needed.
+struct sparsegpt_result {
+  pollard::mask mask;          ///< pruned entries of W (all zero in W afterwards)
+  double loss = 0.0;           ///< Σ (w − q)² / U_ii² / 2 over all pruned weights
+  double damping_used = 0.0;   ///< absolute λ added to the Hessian's diagonal
+  double percdamp_used = 0.0;  ///< λ / mean(diag H): percdamp · 10^damping_retries
+  int damping_retries = 0;     ///< failed factorisations before the one used
+};
+
+namespace detail {
+
+enum class obs_selection { fixed, block_quantile, n_m };
+
+struct obs_sweep_settings {
+  const char* who = "sparsegpt";
+  obs_selection selection = obs_selection::block_quantile;
+  double sparsity = 0.5;
+  index_t n = 0, m = 0;
+  index_t block_size = 128;
+  double percdamp = 0.01;
+  int max_damping_retries = 5;
+};
+
+inline std::string shape_string(index_t rows, index_t cols) {
+  return std::to_string(rows) + "x" + std::to_string(cols);
+}
+
+template <class T>
+void require_finite(matrix_view<const T> v, const char* who, const char* what, const char* name) {
+  for (index_t i = 0; i < v.rows(); ++i)
+    for (index_t j = 0; j < v.cols(); ++j)
+      if (!std::isfinite(v(i, j))) {
+        std::ostringstream message;
+        message << who << ": non-finite " << what << " " << name << "(" << i << ", " << j
+                << ") = " << v(i, j);
+        throw non_finite_error(message.str());
+      }
+}
+
+inline void validate_obs_settings(const obs_sweep_settings& s, index_t d_in) {
+  const std::string who = s.who;
+  if (s.block_size <= 0)
+    throw option_error(who + ": block_size must be positive, got " + std::to_string(s.block_size));
+  if (!(s.percdamp >= 0.0) || !std::isfinite(s.percdamp)) {
+    std::ostringstream message;
+    message << who << ": percdamp must be finite and >= 0, got " << s.percdamp;
+    throw option_error(message.str());
+  }
+  if (s.max_damping_retries < 0)
+    throw option_error(who + ": max_damping_retries must be >= 0, got " +
+                       std::to_string(s.max_damping_retries));
+  if (s.selection == obs_selection::block_quantile && !(s.sparsity >= 0.0 && s.sparsity < 1.0)) {
+    std::ostringstream message;
+    message << who << ": sparsity must be in [0, 1), got " << s.sparsity;
+    throw option_error(message.str());
+  }
+  if (s.selection == obs_selection::n_m) {
+    if (s.n <= 0 || s.m <= 0 || s.n >= s.m)
+      throw option_error(who + ": N:M needs 0 < N < M, got " + std::to_string(s.n) + ":" +
+                         std::to_string(s.m));
+    if (d_in % s.m != 0)
+      throw option_error(who + ": N:M: M=" + std::to_string(s.m) +
+                         " does not divide d_in=" + std::to_string(d_in));
+    if (s.block_size % s.m != 0)
+      throw option_error(who + ": block_size " + std::to_string(s.block_size) +
+                         " is not a multiple of M=" + std::to_string(s.m));
+  }
+}
+
+/// Prunes, in block columns [c0, c0+nb) of w, the ⌊count·s⌋ lowest scores w²/U_jj² over the whole
+/// d_out x nb block; ties go to the lower row-major flat index first (torch.sort's stable order).
+template <class T, class WorkMap, class UMatrix>
+void select_block_quantile(const WorkMap& w, const UMatrix& u, index_t c0, index_t nb,
+                           double sparsity, mask& out, std::vector<T>& scores,
+                           std::vector<std::int64_t>& order) {
+  const index_t rows = w.rows();
+  const index_t count = rows * nb;
+  const auto k = static_cast<index_t>(std::floor(static_cast<double>(count) * sparsity));
+  if (k == 0) return;
+  scores.resize(static_cast<std::size_t>(count));
+  order.resize(static_cast<std::size_t>(count));
+  for (index_t c = 0; c < nb; ++c) {
+    const T d = u(c0 + c, c0 + c);
+    const T d2 = d * d;
+    for (index_t r = 0; r < rows; ++r) {
+      const T v = w(r, c0 + c);
+      scores[static_cast<std::size_t>(r * nb + c)] = (v * v) / d2;
+    }
+  }
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  const auto less = [&](std::int64_t a, std::int64_t b) {
+    const T sa = scores[static_cast<std::size_t>(a)], sb = scores[static_cast<std::size_t>(b)];
+    return sa < sb || (sa == sb && a < b);
+  };
+  std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), less);
+  for (index_t t = 0; t < k; ++t) {
+    const std::int64_t flat = order[static_cast<std::size_t>(t)];
+    out.prune(static_cast<index_t>(flat) / nb, c0 + static_cast<index_t>(flat) % nb);
+  }
+}
+
+/// Rows of W swept together: a panel of rows x block columns stays in L1/L2 during the
+/// per-column updates.
+template <class T>
+inline constexpr index_t obs_panel_rows = 64;
+
+/// The OBS sweep of ALGORITHMS.md step 4 on w (d_out x d_in) with Hessian h (d_in x d_in,
+/// symmetric). Validates everything before writing to w.
+template <compute_type T>
+sparsegpt_result obs_sweep(matrix_view<T> w, matrix_view<const T> h, const mask* fixed,
+                           const obs_sweep_settings& s) {
+  const std::string who = s.who;
+  const index_t d_out = w.rows(), d_in = w.cols();
+  if (h.rows() != d_in || h.cols() != d_in)
+    throw shape_error(who + ": weights are " + shape_string(d_out, d_in) + " but the Hessian is " +
+                      shape_string(h.rows(), h.cols()) + " (expected " + shape_string(d_in, d_in) +
+                      ")");
+  if (fixed != nullptr && (fixed->rows() != d_out || fixed->cols() != d_in))
+    throw shape_error(who + ": weights are " + shape_string(d_out, d_in) + " but the mask is " +
+                      shape_string(fixed->rows(), fixed->cols()));
+  validate_obs_settings(s, d_in);
+  require_finite<T>(w, s.who, "weight", "W");
+  require_finite<T>(h, s.who, "Hessian entry", "H");
+
+  sparsegpt_result result;
+  result.mask = fixed != nullptr ? *fixed : mask(d_out, d_in);
+  if (d_in == 0) return result;
+
+  // Dead inputs (H_jj = 0) get H_jj = 1 and their weights zeroed.
+  cpu::row_major_matrix<T> hc(d_in, d_in);
+  for (index_t i = 0; i < d_in; ++i)
+    for (index_t j = 0; j < d_in; ++j) hc(i, j) = h(i, j);
+  std::vector<index_t> dead;
+  for (index_t j = 0; j < d_in; ++j)
+    if (hc(j, j) == T(0)) {
+      hc(j, j) = T(1);
+      dead.push_back(j);
+    }
+  auto factor =
+      cpu::upper_cholesky_of_inverse(std::move(hc), s.percdamp, s.max_damping_retries, s.who);
+  result.damping_used = factor.damping.damping;
+  result.percdamp_used = factor.damping.percdamp;
+  result.damping_retries = factor.damping.retries;
+  const cpu::row_major_matrix<T>& u = factor.u;
+  if (d_out == 0) return result;
+
+  // Work in place when columns are adjacent (what Eigen/BLAS products need), else on a copy.
+  const bool in_place = w.col_stride() == 1;
+  cpu::row_major_matrix<T> copy;
+  if (!in_place) {
+    copy.resize(d_out, d_in);
+    for (index_t i = 0; i < d_out; ++i)
+      for (index_t j = 0; j < d_in; ++j) copy(i, j) = w(i, j);
+  }
+  auto work = in_place ? cpu::detail::map_rows<T>(w)
+                       : cpu::detail::row_major_map<T>(copy.data(), d_out, d_in,
+                                                       Eigen::OuterStride<>(d_in));
+  for (index_t j : dead)
+    for (index_t i = 0; i < d_out; ++i) work(i, j) = T(0);
+
+  mask& chosen = result.mask;
+  constexpr index_t P = obs_panel_rows<T>;
+  const index_t block = std::min(s.block_size, d_in);
+  std::vector<T> err(static_cast<std::size_t>(d_out * block));    // column-major d_out x nb
+  std::vector<T> panel(static_cast<std::size_t>(P * block));      // column-major P x nb
+  std::vector<T> panel_err(static_cast<std::size_t>(P * block));  // column-major P x nb
+  std::vector<std::uint8_t> panel_pruned(static_cast<std::size_t>(P * block));
+  std::vector<T> scores;
+  std::vector<std::int64_t> order;
+  std::vector<index_t> window(static_cast<std::size_t>(std::max<index_t>(s.m, 1)));
+  double loss = 0.0;
+
+  for (index_t i1 = 0; i1 < d_in; i1 += block) {
+    const index_t nb = std::min(block, d_in - i1);
+    if (s.selection == obs_selection::block_quantile)
+      select_block_quantile<T>(work, u, i1, nb, s.sparsity, chosen, scores, order);
+
+    for (index_t r0 = 0; r0 < d_out; r0 += P) {
+      const index_t np = std::min(P, d_out - r0);
+      T* const pw = panel.data();
+      T* const pe = panel_err.data();
+      std::uint8_t* const pm = panel_pruned.data();
+      for (index_t c = 0; c < nb; ++c) {
+        for (index_t r = 0; r < np; ++r) {
+          pw[c * P + r] = work(r0 + r, i1 + c);
+          pm[c * P + r] = chosen.pruned(r0 + r, i1 + c) ? 1 : 0;
+        }
+        for (index_t r = np; r < P; ++r) {  // padding rows: zero weights, zero error
+          pw[c * P + r] = T(0);
+          pm[c * P + r] = 0;
+        }
+      }
+      for (index_t i = 0; i < nb; ++i) {
+        if (s.selection == obs_selection::n_m && i % s.m == 0) {
+          // Per row, the N lowest w²/U_jj² among columns i..i+M−1 as updated so far
+          // (ties: lower column first).
+          for (index_t r = 0; r < np; ++r) {
+            std::iota(window.begin(), window.end(), i);
+            const auto score = [&](index_t c) {
+              const T v = pw[c * P + r], d = u(i1 + c, i1 + c);
+              return (v * v) / (d * d);
+            };
+            std::partial_sort(window.begin(), window.begin() + s.n, window.end(),
+                              [&](index_t a, index_t b) {
+                                const T sa = score(a), sb = score(b);
+                                return sa < sb || (sa == sb && a < b);
+                              });
+            for (index_t t = 0; t < s.n; ++t) {
+              const index_t c = window[static_cast<std::size_t>(t)];
+              pm[c * P + r] = 1;
+              chosen.prune(r0 + r, i1 + c);
+            }
+          }
+        }
+        const T d = u(i1 + i, i1 + i);
+        T* const col = pw + i * P;
+        T* const e = pe + i * P;
+        const std::uint8_t* const pruned = pm + i * P;
+        double column_loss = 0.0;
+        for (index_t r = 0; r < P; ++r) {
+          const T q = pruned[r] ? T(0) : col[r];
+          e[r] = (col[r] - q) / d;
+          col[r] = q;
+          column_loss += static_cast<double>(e[r]) * static_cast<double>(e[r]);
+        }
+        loss += column_loss;
+        const T* const u_row = &u(i1 + i, i1);
+        for (index_t k = i + 1; k < nb; ++k) {
+          const T uk = u_row[k];
+          T* __restrict__ const target = pw + k * P;
+          const T* __restrict__ const source = e;
+          for (index_t r = 0; r < P; ++r) target[r] -= uk * source[r];
+        }
+      }
+      for (index_t c = 0; c < nb; ++c)
+        for (index_t r = 0; r < np; ++r) {
+          work(r0 + r, i1 + c) = pw[c * P + r];
+          err[static_cast<std::size_t>(c * d_out + r0 + r)] = pe[c * P + r];
+        }
+    }
+
+    const index_t rest = d_in - i1 - nb;
+    if (rest > 0) {
+      Eigen::Map<const cpu::col_major_matrix<T>> err_block(err.data(), d_out, nb);
+      cpu::subtract_product(work.block(0, i1 + nb, d_out, rest), err_block,
+                            u.block(i1, i1 + nb, nb, rest));
+    }
+  }
+
+  if (!in_place)
+    for (index_t i = 0; i < d_out; ++i)
+      for (index_t j = 0; j < d_in; ++j) w(i, j) = copy(i, j);
+  result.loss = loss / 2.0;
+  return result;
+}
+
+}  // namespace detail
+}  // namespace pollard

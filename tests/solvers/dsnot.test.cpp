@@ -1,0 +1,228 @@
+#include "pollard/solvers/dsnot.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "support/random.hpp"
+
+using pollard::index_t;
+using namespace pollard::test;
+
+namespace {
+
+// Per-row mask pruning the k lowest scores (ties: lower column first).
+pollard::mask lowest_per_row(const dense_matrix<double>& scores, index_t k) {
+  pollard::mask m(scores.rows, scores.cols);
+  for (index_t i = 0; i < scores.rows; ++i) {
+    std::vector<index_t> order(static_cast<std::size_t>(scores.cols));
+    std::iota(order.begin(), order.end(), index_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](index_t a, index_t b) { return scores(i, a) < scores(i, b); });
+    for (index_t t = 0; t < k; ++t) m.prune(i, order[static_cast<std::size_t>(t)]);
+  }
+  return m;
+}
+
+// Per row and window of m columns, the n lowest scores.
+pollard::mask lowest_n_of_m(const dense_matrix<double>& scores, index_t n, index_t m) {
+  pollard::mask out(scores.rows, scores.cols);
+  for (index_t i = 0; i < scores.rows; ++i)
+    for (index_t j0 = 0; j0 < scores.cols; j0 += m) {
+      std::vector<index_t> order(static_cast<std::size_t>(m));
+      std::iota(order.begin(), order.end(), j0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](index_t a, index_t b) { return scores(i, a) < scores(i, b); });
+      for (index_t t = 0; t < n; ++t) out.prune(i, order[static_cast<std::size_t>(t)]);
+    }
+  return out;
+}
+
+double expected_error(const dense_matrix<double>& w, const pollard::mask& m,
+                      const std::vector<double>& mean, index_t i) {
+  double e = 0.0;
+  for (index_t j = 0; j < w.cols; ++j)
+    if (m.pruned(i, j)) e += w(i, j) * mean[static_cast<std::size_t>(j)];
+  return e;
+}
+
+struct random_layer {
+  dense_matrix<double> w, scores;
+  std::vector<double> mean, variance;
+};
+
+random_layer make_random_layer(index_t rows, index_t cols, std::uint64_t seed) {
+  random_layer l;
+  l.w = random_normal<double>(rows, cols, seed);
+  const auto stats = random_normal<double>(2, cols, seed + 1);
+  for (index_t j = 0; j < cols; ++j) {
+    l.mean.push_back(0.5 + stats(0, j));
+    l.variance.push_back(0.2 + std::abs(stats(1, j)));
+  }
+  l.scores = dense_matrix<double>(rows, cols);
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t j = 0; j < cols; ++j)
+      l.scores(i, j) = std::abs(l.w(i, j)) * std::sqrt(l.variance[static_cast<std::size_t>(j)] +
+                                                       l.mean[static_cast<std::size_t>(j)] *
+                                                           l.mean[static_cast<std::size_t>(j)]);
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("dsnot hand-worked row: variance-ranked regrowth, sign-opposite pruning, stop on sign") {
+  // m = W·E[x] = [2, −0.5, 0.5, 1, −0.6, 0.4]; pruned {2, 3, 5}: e = 1.9.
+  // Regrowth keys m/Var = [., ., 0.125, 0.1, ., 0.4]: regrow 5 first, then 2.
+  // Prune order (kept by score, negative contributions first): 1 (score 2), 4 (score 3), 0.
+  // Swap 1: e = 1.9 − 0.5 − 0.4 = 1.0, accepted. Swap 2: 1.0 − 0.6 − 0.5 = −0.1 flips: stop.
+  dense_matrix<double> w(1, 6), scores(1, 6);
+  const double wv[] = {2, -1, 0.5, 1, -3, 0.2};
+  const double sv[] = {5, 2, 0.1, 0.2, 3, 0.3};
+  for (index_t j = 0; j < 6; ++j) {
+    w(0, j) = wv[j];
+    scores(0, j) = sv[j];
+  }
+  const std::vector<double> mean = {1, 0.5, 1, 1, 0.2, 2};
+  const std::vector<double> variance = {1, 1, 4, 10, 1, 1};
+  const auto initial = lowest_per_row(scores, 3);
+  REQUIRE(initial.pruned(0, 2));
+  REQUIRE(initial.pruned(0, 3));
+  REQUIRE(initial.pruned(0, 5));
+  const auto refined =
+      pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view());
+  pollard::mask expected(1, 6);
+  expected.prune(0, 1);
+  expected.prune(0, 2);
+  expected.prune(0, 3);
+  CHECK(refined == expected);
+
+  // Without the variance in the ranking, 3 (m = 1) is regrown first: 1.9 − 0.5 − 1 = 0.4, then
+  // 0.4 − 0.6 − 0.5 < 0 stops.
+  pollard::dsnot_options o;
+  o.variance_power = 0.0;
+  const auto plain =
+      pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), o);
+  pollard::mask expected_plain(1, 6);
+  expected_plain.prune(0, 1);
+  expected_plain.prune(0, 2);
+  expected_plain.prune(0, 5);
+  CHECK(plain == expected_plain);
+
+  // max_cycles 0 keeps the mask; a threshold above |e| = 1.9 too.
+  o.max_cycles = 0;
+  CHECK(pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), o) ==
+        initial);
+  o.max_cycles = 50;
+  o.update_threshold = 2.0;
+  CHECK(pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), o) ==
+        initial);
+}
+
+TEST_CASE("dsnot hand-worked 2:4 row: the swap stays in the regrown weight's window") {
+  // m = W = [1, 0.2, −0.3, 2, 0.1, 3, 0.05, 0.4]; 2:4 by score prunes {1, 2} and {4, 7}:
+  // e = 0.2 − 0.3 + 0.1 + 0.4 = 0.4. Regrow 7 (largest), prune the lowest-scored weight kept in
+  // columns 4..7: 6 (score 0.6): e = 0.4 + 0.05 − 0.4 = 0.05 <= 0.1, stop.
+  dense_matrix<double> w(1, 8), scores(1, 8);
+  const double wv[] = {1, 0.2, -0.3, 2, 0.1, 3, 0.05, 0.4};
+  const double sv[] = {1, 0.2, 0.3, 2, 0.1, 3, 0.6, 0.5};
+  for (index_t j = 0; j < 8; ++j) {
+    w(0, j) = wv[j];
+    scores(0, j) = sv[j];
+  }
+  const std::vector<double> mean(8, 1.0), variance(8, 1.0);
+  const auto initial = lowest_n_of_m(scores, 2, 4);
+  pollard::dsnot_options o;
+  o.n = 2;
+  o.m = 4;
+  const auto refined =
+      pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), o);
+  pollard::mask expected(1, 8);
+  for (index_t j : {1, 2, 4, 6}) expected.prune(0, j);
+  CHECK(refined == expected);
+}
+
+TEST_CASE("dsnot keeps each row's pruned count, N:M validity and the sign of e_i") {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    const auto l = make_random_layer(24, 64, seed);
+    for (bool n_m : {false, true}) {
+      CAPTURE(n_m);
+      const auto initial = n_m ? lowest_n_of_m(l.scores, 2, 4) : lowest_per_row(l.scores, 32);
+      pollard::dsnot_options o;
+      if (n_m) {
+        o.n = 2;
+        o.m = 4;
+      }
+      const auto refined = pollard::dsnot<double, double>(l.w.view(), initial, l.mean, l.variance,
+                                                          l.scores.view(), o);
+      CHECK(refined != initial);
+      for (index_t i = 0; i < 24; ++i) {
+        CHECK(refined.pruned_in_row(i) == initial.pruned_in_row(i));
+        const double before = expected_error(l.w, initial, l.mean, i);
+        const double after = expected_error(l.w, refined, l.mean, i);
+        if (std::abs(before) > 0.1) CHECK(after * before > 0.0);
+        if (std::abs(before) <= 0.1)
+          for (index_t j = 0; j < 64; ++j) CHECK(refined.pruned(i, j) == initial.pruned(i, j));
+      }
+      if (n_m) CHECK(refined.satisfies_n_m(2, 4));
+    }
+  }
+}
+
+TEST_CASE("dsnot reduces the expected output error of rows where it acts") {
+  double total_before = 0.0, total_after = 0.0;
+  for (std::uint64_t seed = 10; seed <= 12; ++seed) {
+    const auto l = make_random_layer(32, 128, seed);
+    const auto initial = lowest_per_row(l.scores, 64);
+    const auto refined =
+        pollard::dsnot<double, double>(l.w.view(), initial, l.mean, l.variance, l.scores.view());
+    for (index_t i = 0; i < 32; ++i) {
+      const double before = std::abs(expected_error(l.w, initial, l.mean, i));
+      const double after = std::abs(expected_error(l.w, refined, l.mean, i));
+      CHECK(after <= before);
+      total_before += before;
+      total_after += after;
+    }
+  }
+  CHECK(total_after < 0.5 * total_before);
+}
+
+TEST_CASE("dsnot rejects mismatched shapes, bad statistics and a non-N:M initial mask") {
+  const auto l = make_random_layer(4, 8, 3);
+  const auto initial = lowest_per_row(l.scores, 4);
+  const auto refine = [](auto&&... arguments) {
+    return pollard::dsnot<double, double>(arguments...);
+  };
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), pollard::mask(3, 8), l.mean, l.variance, l.scores.view()),
+                       "dsnot: weights are 4x8 but the mask is 3x8", pollard::shape_error);
+  std::vector<double> short_mean(l.mean.begin(), l.mean.end() - 1);
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, short_mean, l.variance, l.scores.view()),
+                       "dsnot: weights are 4x8 but the statistics have 7 means and 8 variances",
+                       pollard::shape_error);
+  dense_matrix<double> scores(4, 6);
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, l.mean, l.variance, scores.view()),
+                       "dsnot: weights are 4x8 but the scores are 4x6", pollard::shape_error);
+  auto variance = l.variance;
+  variance[5] = -1.0;
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, l.mean, variance, l.scores.view()),
+                       "dsnot: negative variance -1 of channel 5", pollard::option_error);
+  auto mean = l.mean;
+  mean[2] = std::nan("");
+  variance[2] = 2.0;
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, mean, variance, l.scores.view()),
+                       "dsnot: non-finite statistics of channel 2: mean nan, variance 2",
+                       pollard::non_finite_error);
+  pollard::dsnot_options o;
+  o.n = 2;
+  o.m = 4;
+  pollard::mask not_n_m(4, 8);
+  not_n_m.prune(0, 0);
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), not_n_m, l.mean, l.variance, l.scores.view(), o),
+                       "dsnot: the initial mask is not 2:4", pollard::option_error);
+  o.m = 3;
+  o.n = 1;
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, l.mean, l.variance, l.scores.view(), o),
+                       "dsnot: N:M: M=3 does not divide d_in=8", pollard::option_error);
+}

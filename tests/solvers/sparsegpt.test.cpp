@@ -1,0 +1,280 @@
+#include "pollard/solvers/sparsegpt.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "solvers/solver_problems.hpp"
+#include "support/naive_solvers.hpp"
+
+using pollard::index_t;
+using namespace pollard::test;
+
+namespace {
+
+struct shape_case {
+  index_t d_out, d_in, block;
+  std::vector<index_t> dead;
+};
+
+// Runs sparsegpt<T> and the unbatched naive sweep (double) on the same layer; checks the masks are
+// identical and the weights and loss agree to the precision of T.
+template <class T>
+void check_against_naive(const shape_case& c, double sparsity, index_t n, index_t m,
+                         std::uint64_t seed) {
+  CAPTURE(c.d_out);
+  CAPTURE(c.d_in);
+  CAPTURE(c.block);
+  CAPTURE(n);
+  CAPTURE(m);
+  const auto p = make_layer<T>(c.d_out, c.d_in, 2 * c.d_in + 16, seed, c.dead);
+  auto w = p.w;
+  pollard::sparsegpt_options o;
+  o.sparsity = sparsity;
+  o.n = n;
+  o.m = m;
+  o.block_size = c.block;
+  const auto result = pollard::sparsegpt<T>(w.view(), p.h.view(), o);
+  const auto expected =
+      naive::sparsegpt_unbatched(naive::to_double(p.w), naive::to_double(p.h),
+                                 m > 0 ? naive::selection::n_m : naive::selection::block_quantile,
+                                 sparsity, n, m, c.block, 0.01);
+  const double tolerance = std::is_same_v<T, float> ? 2e-4 : 1e-10;
+  CHECK(result.mask == expected.pruned);
+  CHECK(max_relative_difference(w, expected.w) < tolerance);
+  CHECK(result.loss == doctest::Approx(expected.loss).epsilon(tolerance * 10));
+  CHECK(result.damping_retries == 0);
+  CHECK(result.percdamp_used == doctest::Approx(0.01));
+  for (index_t i = 0; i < c.d_out; ++i)
+    for (index_t j = 0; j < c.d_in; ++j)
+      if (result.mask.pruned(i, j)) CHECK(w(i, j) == T(0));
+}
+
+const std::vector<shape_case> unstructured_shapes = {
+    {8, 64, 16, {}},   {1, 40, 16, {}},      {7, 300, 128, {}},      {5, 256, 128, {}},
+    {13, 200, 64, {}}, {6, 96, 16, {3, 50}}, {1, 130, 128, {0, 129}}};
+
+const std::vector<shape_case> n_m_shapes = {
+    {6, 96, 16, {}}, {1, 32, 16, {}}, {9, 256, 128, {}}, {4, 136, 8, {5, 6, 100}}};
+
+}  // namespace
+
+TEST_CASE("unstructured sparsegpt equals the unbatched sweep (fp64 and fp32)") {
+  std::uint64_t seed = 1;
+  for (const auto& c : unstructured_shapes) {
+    check_against_naive<double>(c, 0.5, 0, 0, seed);
+    check_against_naive<float>(c, 0.5, 0, 0, seed);
+    check_against_naive<double>(c, 0.3, 0, 0, seed + 50);
+    ++seed;
+  }
+}
+
+TEST_CASE("N:M sparsegpt equals the unbatched sweep and is valid N:M (fp64 and fp32)") {
+  std::uint64_t seed = 100;
+  for (const auto& c : n_m_shapes) {
+    check_against_naive<double>(c, 0.0, 2, 4, seed);
+    check_against_naive<float>(c, 0.0, 2, 4, seed);
+    if (c.block % 8 == 0) check_against_naive<double>(c, 0.0, 4, 8, seed + 7);
+    auto p = make_layer<float>(c.d_out, c.d_in, c.d_in + 8, seed, c.dead);
+    pollard::sparsegpt_options o;
+    o.n = 2;
+    o.m = 4;
+    o.block_size = c.block;
+    const auto r = pollard::sparsegpt<float>(p.w.view(), p.h.view(), o);
+    CHECK(r.mask.satisfies_n_m(2, 4));
+    CHECK(r.mask.pruned_count() == c.d_out * c.d_in / 2);
+    ++seed;
+  }
+}
+
+TEST_CASE("unstructured sparsegpt prunes exactly floor(d_out*nb*s) weights in every block") {
+  const auto p = make_layer<float>(5, 300, 320, 7);
+  auto w = p.w;
+  pollard::sparsegpt_options o;
+  o.sparsity = 0.37;
+  o.block_size = 128;
+  const auto r = pollard::sparsegpt<float>(w.view(), p.h.view(), o);
+  for (index_t i1 = 0; i1 < 300; i1 += 128) {
+    const index_t nb = std::min<index_t>(128, 300 - i1);
+    index_t pruned = 0;
+    for (index_t i = 0; i < 5; ++i)
+      for (index_t j = i1; j < i1 + nb; ++j) pruned += r.mask.pruned(i, j) ? 1 : 0;
+    CHECK(pruned == static_cast<index_t>(std::floor(5.0 * static_cast<double>(nb) * 0.37)));
+  }
+}
+
+TEST_CASE("ties in the block quantile prune the lower row-major index first") {
+  // Identity Hessian: U = I/sqrt(1 + λ) is diagonal, nothing is updated and every score is w².
+  const index_t d_out = 3, d_in = 4;
+  pollard::test::dense_matrix<double> w(d_out, d_in), h(d_in, d_in);
+  for (index_t j = 0; j < d_in; ++j) h(j, j) = 1.0;
+  for (auto& v : w.values) v = 2.0;
+  w(1, 2) = 1.0;  // the unique lowest
+  pollard::sparsegpt_options o;
+  o.sparsity = 0.25;  // floor(12 * 0.25) = 3: (1,2), then the tied (0,0) and (0,1)
+  const auto r = pollard::sparsegpt<double>(w.view(), h.view(), o);
+  CHECK(r.mask.pruned_count() == 3);
+  CHECK(r.mask.pruned(1, 2));
+  CHECK(r.mask.pruned(0, 0));
+  CHECK(r.mask.pruned(0, 1));
+  CHECK(w(0, 2) == 2.0);
+  // loss = Σ w²/U_jj²/2 = (1 + 4 + 4)·(1 + λ)/2 with λ = 0.01.
+  CHECK(r.loss == doctest::Approx(9.0 * 1.01 / 2.0));
+  CHECK(r.damping_used == doctest::Approx(0.01));
+}
+
+TEST_CASE("sparsity 0 leaves the weights of a live layer unchanged") {
+  const auto p = make_layer<double>(4, 50, 80, 3);
+  auto w = p.w;
+  pollard::sparsegpt_options o;
+  o.sparsity = 0.0;
+  const auto r = pollard::sparsegpt<double>(w.view(), p.h.view(), o);
+  CHECK(r.mask.pruned_count() == 0);
+  CHECK(r.loss == 0.0);
+  CHECK(w.values == p.w.values);
+}
+
+TEST_CASE("dead inputs are zeroed and the Hessian given is not modified") {
+  const auto p = make_layer<float>(6, 40, 64, 11, {2, 17});
+  auto w = p.w;
+  const auto h_before = p.h.values;
+  pollard::sparsegpt_options o;
+  o.block_size = 16;
+  pollard::sparsegpt<float>(w.view(), p.h.view(), o);
+  CHECK(p.h.values == h_before);
+  for (index_t i = 0; i < 6; ++i) {
+    CHECK(w(i, 2) == 0.0f);
+    CHECK(w(i, 17) == 0.0f);
+  }
+}
+
+TEST_CASE("a strided weight view gives the same result as a contiguous one") {
+  const auto p = make_layer<double>(5, 48, 64, 21);
+  auto contiguous = p.w;
+  // Column-major storage of the same matrix.
+  std::vector<double> column_major(5 * 48);
+  for (index_t i = 0; i < 5; ++i)
+    for (index_t j = 0; j < 48; ++j) column_major[static_cast<std::size_t>(j * 5 + i)] = p.w(i, j);
+  pollard::matrix_view<double> strided(column_major.data(), 5, 48, 1, 5);
+  pollard::sparsegpt_options o;
+  o.block_size = 16;
+  const auto a = pollard::sparsegpt<double>(contiguous.view(), p.h.view(), o);
+  const auto b = pollard::sparsegpt<double>(strided, p.h.view(), o);
+  CHECK(a.mask == b.mask);
+  for (index_t i = 0; i < 5; ++i)
+    for (index_t j = 0; j < 48; ++j) CHECK(strided(i, j) == doctest::Approx(contiguous(i, j)));
+}
+
+TEST_CASE("sparsegpt reduces the output error below zeroing the same mask") {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    const auto p = make_layer<float>(8, 64, 160, seed);
+    auto w = p.w;
+    pollard::sparsegpt_options o;
+    o.block_size = 16;
+    const auto r = pollard::sparsegpt<float>(w.view(), p.h.view(), o);
+    auto zeroed = p.w;
+    pollard::apply_mask(r.mask, zeroed.view());
+    CHECK(naive::relative_output_error(p.w, w, p.x) <
+          naive::relative_output_error(p.w, zeroed, p.x));
+  }
+}
+
+TEST_CASE("an indefinite Hessian gets more damping, reported") {
+  // H = I − 1.05·e·eᵀ with e = 1/sqrt(d): eigenvalue −0.05 along e, 1 elsewhere. percdamp 0.01
+  // fails, 0.1 succeeds.
+  const index_t d = 20;
+  pollard::test::dense_matrix<double> h(d, d);
+  for (index_t i = 0; i < d; ++i)
+    for (index_t j = 0; j < d; ++j) h(i, j) = (i == j ? 1.0 : 0.0) - 1.05 / static_cast<double>(d);
+  auto w = random_normal<double>(3, d, 5);
+  const auto r = pollard::sparsegpt<double>(w.view(), h.view());
+  const double mean_diagonal = 1.0 - 1.05 / static_cast<double>(d);
+  CHECK(r.damping_retries == 1);
+  CHECK(r.percdamp_used == doctest::Approx(0.1));
+  CHECK(r.damping_used == doctest::Approx(0.1 * mean_diagonal));
+  CHECK(r.damping_used > 0.01 * mean_diagonal);
+}
+
+TEST_CASE("a Hessian that cannot be factored raises factorization_error naming the damping") {
+  const index_t d = 6;
+  pollard::test::dense_matrix<float> h(d, d), w(2, d);
+  for (index_t j = 0; j < d; ++j) h(j, j) = -1e6f;
+  for (auto& v : w.values) v = 1.0f;
+  const auto before = w.values;
+  pollard::sparsegpt_options o;
+  o.max_damping_retries = 2;
+  // λ = 0.01·10²·(−1e6) = −1e6 on the last try.
+  CHECK_THROWS_WITH_AS(
+      pollard::sparsegpt<float>(w.view(), h.view(), o),
+      "sparsegpt: the 6x6 Hessian is not positive definite even with damping -1e+06 "
+      "(percdamp 1 of mean diagonal -1e+06, after 2 retries)",
+      pollard::factorization_error);
+  CHECK(w.values == before);
+}
+
+TEST_CASE("bad inputs are rejected with the reason, before anything is written") {
+  auto p = make_layer<float>(4, 8, 16, 9);
+  const auto before = p.w.values;
+  pollard::sparsegpt_options o;
+  SUBCASE("Hessian of the wrong size") {
+    pollard::test::dense_matrix<float> h(6, 6);
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), h.view(), o),
+                         "sparsegpt: weights are 4x8 but the Hessian is 6x6 (expected 8x8)",
+                         pollard::shape_error);
+  }
+  SUBCASE("NaN weight") {
+    p.w(2, 3) = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+                         "sparsegpt: non-finite weight W(2, 3) = nan", pollard::non_finite_error);
+    p.w(2, 3) = before[2 * 8 + 3];
+  }
+  SUBCASE("infinite Hessian entry") {
+    p.h(1, 5) = std::numeric_limits<float>::infinity();
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+                         "sparsegpt: non-finite Hessian entry H(1, 5) = inf",
+                         pollard::non_finite_error);
+  }
+  SUBCASE("sparsity 1") {
+    o.sparsity = 1.0;
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+                         "sparsegpt: sparsity must be in [0, 1), got 1", pollard::option_error);
+  }
+  SUBCASE("negative sparsity") {
+    o.sparsity = -0.1;
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+                         "sparsegpt: sparsity must be in [0, 1), got -0.1", pollard::option_error);
+  }
+  SUBCASE("N >= M") {
+    o.n = 4;
+    o.m = 4;
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+                         "sparsegpt: N:M needs 0 < N < M, got 4:4", pollard::option_error);
+  }
+  SUBCASE("M not dividing d_in") {
+    o.n = 1;
+    o.m = 3;
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+                         "sparsegpt: N:M: M=3 does not divide d_in=8", pollard::option_error);
+  }
+  SUBCASE("block size not a multiple of M") {
+    o.n = 2;
+    o.m = 4;
+    o.block_size = 6;
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+                         "sparsegpt: block_size 6 is not a multiple of M=4", pollard::option_error);
+  }
+  SUBCASE("non-positive block size") {
+    o.block_size = 0;
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+                         "sparsegpt: block_size must be positive, got 0", pollard::option_error);
+  }
+  SUBCASE("negative percdamp") {
+    o.percdamp = -1.0;
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+                         "sparsegpt: percdamp must be finite and >= 0, got -1",
+                         pollard::option_error);
+  }
+  CHECK(p.w.values == before);
+}
