@@ -43,6 +43,20 @@ PROMPT = ("<|im_start|>user\nWhat is the capital of France, and why is it famous
 THREADS = 2
 
 
+def _without_extra_buffer_types():
+    """Default model params with use_extra_bufts off (llama.cpp's --no-repack): on a CPU that
+    reports AMX, ggml's AMX Q4_1 matmul (an "extra" buffer type) crashed in
+    ggml_backend_amx_mul_mat on the machine this was written on. The plain CPU kernels remain."""
+    params = _default_model_params()
+    if hasattr(params, "use_extra_bufts"):
+        params.use_extra_bufts = False
+    return params
+
+
+_default_model_params = llama_cpp.llama_cpp.llama_model_default_params
+llama_cpp.llama_cpp.llama_model_default_params = _without_extra_buffer_types
+
+
 def logits(model_path):
     llm = llama_cpp.Llama(model_path=model_path, n_ctx=128, n_batch=128, n_threads=THREADS,
                           n_threads_batch=THREADS, logits_all=True, verbose=False)
