@@ -1,0 +1,159 @@
+// pollard CLI — what the subcommands share: opening models, reading evaluation text, writing
+// result files atomically, JSON fragments.
+#pragma once
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "arguments.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/io/atomic_file.hpp"
+#include "pollard/llm/model_file.hpp"
+#include "pollard/llm/text_datasets.hpp"
+
+namespace pollard::cli {
+
+namespace fs = std::filesystem;
+
+/// Opens a model that must come with a tokenizer (the text commands need one).
+inline llm::model_file open_model_with_tokenizer(const fs::path& path,
+                                                 const std::optional<fs::path>& tokenizer) {
+  if (tokenizer && !fs::is_regular_file(*tokenizer))
+    throw io_error("cannot open tokenizer " + tokenizer->string());
+  llm::model_file m = llm::open_model(path, tokenizer);
+  if (!m.tokenizer)
+    throw io_error(path.string() +
+                   ": no tokenizer found (give --tokenizer FILE; llama2.c looks for "
+                   "tokenizer.bin or tok" +
+                   std::to_string(m.weights.config.vocab_size) + ".bin beside the model)");
+  return m;
+}
+
+/// How an evaluation text file is laid out.
+enum class text_format { rows_jsonl, jsonl_gz, text };
+
+inline const char* name_of(text_format f) noexcept {
+  switch (f) {
+    case text_format::rows_jsonl:
+      return "rows-jsonl";
+    case text_format::jsonl_gz:
+      return "jsonl-gz";
+    case text_format::text:
+      break;
+  }
+  return "text";
+}
+
+/// The --format value, or the format the file name suggests: *.jsonl -> rows-jsonl,
+/// *.gz -> jsonl-gz, anything else -> text.
+inline text_format text_format_of(const std::optional<std::string>& option, const fs::path& file) {
+  if (option) {
+    if (*option == "rows-jsonl") return text_format::rows_jsonl;
+    if (*option == "jsonl-gz") return text_format::jsonl_gz;
+    if (*option == "text") return text_format::text;
+    throw usage_error("--format must be rows-jsonl, jsonl-gz or text, got '" + *option + "'");
+  }
+  const std::string ext = file.extension().string();
+  if (ext == ".jsonl") return text_format::rows_jsonl;
+  if (ext == ".gz") return text_format::jsonl_gz;
+  return text_format::text;
+}
+
+inline std::string read_file(const fs::path& path) {
+  if (fs::is_directory(path)) throw io_error("cannot read " + path.string() + ": a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw io_error("cannot open " + path.string());
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// The evaluation string: JSON-lines rows or gzip JSON-lines documents joined with "\n\n"
+/// (the SparseGPT/Wanda protocol), or the file as it is.
+inline std::string read_evaluation_text(const fs::path& path, text_format format) {
+  if (!fs::exists(path)) throw io_error("cannot open " + path.string());
+  switch (format) {
+    case text_format::rows_jsonl:
+      return llm::join_rows(llm::read_json_lines_text(path));
+    case text_format::jsonl_gz:
+      return llm::join_rows(llm::read_gzip_json_lines_text(path));
+    case text_format::text:
+      break;
+  }
+  return read_file(path);
+}
+
+/// Fails before any long work when an output file could not be created where asked.
+inline void check_output_path(const fs::path& path, const char* option) {
+  if (path.empty()) throw usage_error(std::string(option) + " needs a file name");
+  if (fs::is_directory(path))
+    throw io_error(std::string(option) + " " + path.string() + " is a directory");
+  const fs::path parent = path.parent_path();
+  if (!parent.empty() && !fs::is_directory(parent))
+    throw io_error(std::string(option) + " " + path.string() + ": folder " + parent.string() +
+                   " does not exist");
+}
+
+/// Writes `content` to `path` through a temporary renamed on success.
+inline void write_file_atomically(const fs::path& path, std::string_view content) {
+  io::atomic_file out(path);
+  out.write(content.data(), content.size());
+  out.commit();
+}
+
+/// A JSON string literal.
+inline std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+/// A JSON number in full precision; null when not finite.
+inline std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+/// printf-style formatting of one double.
+inline std::string format_number(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+}  // namespace pollard::cli

@@ -1,0 +1,195 @@
+// pollard CLI — `pollard info`: what a checkpoint holds (format, architecture, tensors with
+// their shapes and stored types, parameter count, tokenizer).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "arguments.hpp"
+#include "common.hpp"
+#include "pollard/io/gguf.hpp"
+#include "pollard/llm/gguf_model.hpp"
+#include "pollard/llm/model_file.hpp"
+
+namespace pollard::cli {
+
+inline const char* const info_help =
+    "usage: pollard info MODEL [--tokenizer FILE]\n"
+    "\n"
+    "Prints what a checkpoint holds: its format, the Llama architecture (dim, MLP width, layers,\n"
+    "heads, key/value heads, vocabulary, context, RoPE theta and pairing, RMSNorm epsilon,\n"
+    "whether the classifier is tied to the embedding), every tensor with its shape (outermost\n"
+    "dimension first, i.e. row-major; GGUF's ne order reversed) and stored type, the parameter\n"
+    "count and the tokenizer.\n"
+    "\n"
+    "  MODEL              a GGUF file (Llama architecture) or a llama2.c checkpoint\n"
+    "  --tokenizer FILE   llama2.c tokenizer (default: tokenizer.bin or tok<vocab>.bin beside\n"
+    "                     the model); GGUF files carry their own\n";
+
+namespace detail {
+
+struct tensor_row {
+  std::string name;
+  std::vector<std::uint64_t> shape;  // outermost first
+  std::string type;
+};
+
+inline std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  std::string s;
+  for (std::size_t k = 0; k < shape.size(); ++k) s += (k ? " x " : "") + std::to_string(shape[k]);
+  return s.empty() ? "scalar" : s;
+}
+
+/// 1234567 -> "1,234,567".
+inline std::string grouped(std::uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t k = 0; k < digits.size(); ++k) {
+    if (k && (digits.size() - k) % 3 == 0) out += ',';
+    out += digits[k];
+  }
+  return out;
+}
+
+inline void print_config(const llm::llama_config& c) {
+  std::printf("architecture: llama\n");
+  std::printf("  dim            %lld\n", static_cast<long long>(c.dim));
+  std::printf("  hidden_dim     %lld\n", static_cast<long long>(c.hidden_dim));
+  std::printf("  layers         %lld\n", static_cast<long long>(c.n_layers));
+  std::printf("  heads          %lld\n", static_cast<long long>(c.n_heads));
+  std::printf("  kv_heads       %lld\n", static_cast<long long>(c.n_kv_heads));
+  std::printf("  head_size      %lld\n", static_cast<long long>(c.head_size()));
+  std::printf("  vocab_size     %lld\n", static_cast<long long>(c.vocab_size));
+  std::printf("  context        %lld\n", static_cast<long long>(c.seq_len));
+  std::printf("  rope_theta     %g\n", static_cast<double>(c.rope_theta));
+  std::printf("  rope_pairing   %s\n",
+              c.rope == llm::rope_style::interleaved ? "interleaved" : "half-split");
+  std::printf("  norm_eps       %g\n", static_cast<double>(c.rms_norm_eps));
+  std::printf("  tied           %s\n", c.tied_classifier ? "yes" : "no");
+}
+
+inline void print_tensors(const std::vector<tensor_row>& rows) {
+  std::size_t name_width = 4, shape_width = 5;
+  for (const auto& r : rows) {
+    name_width = std::max(name_width, r.name.size());
+    shape_width = std::max(shape_width, shape_text(r.shape).size());
+  }
+  std::printf("tensors: %zu (shape outermost first)\n", rows.size());
+  for (const auto& r : rows)
+    std::printf("  %-*s  %-*s  %s\n", static_cast<int>(name_width), r.name.c_str(),
+                static_cast<int>(shape_width), shape_text(r.shape).c_str(), r.type.c_str());
+}
+
+inline void print_tokenizer(const std::optional<llm::text_tokenizer>& tok, const std::string& why) {
+  if (!tok) {
+    std::printf("tokenizer: none (%s)\n", why.c_str());
+    return;
+  }
+  const auto id = [](std::optional<llm::token_id> t) {
+    return t ? std::to_string(*t) : std::string("none");
+  };
+  std::printf("tokenizer: %s (bos %s, eos %s, adds bos: %s)\n", std::string(tok->kind()).c_str(),
+              id(tok->bos()).c_str(), id(tok->eos()).c_str(), tok->adds_bos() ? "yes" : "no");
+}
+
+/// Parameters of a model held as float weights (every tensor a model uses; no RoPE tables).
+inline std::uint64_t parameter_count(const llm::llama_weights& w) {
+  auto n = static_cast<std::uint64_t>(w.token_embedding.size() + w.final_norm.size() +
+                                      w.classifier.size());
+  for (const auto& l : w.layers)
+    n += static_cast<std::uint64_t>(l.attn_norm.size() + l.ffn_norm.size() + l.wq.size() +
+                                    l.wk.size() + l.wv.size() + l.wo.size() + l.w1.size() +
+                                    l.w2.size() + l.w3.size());
+  return n;
+}
+
+inline void print_parameters(std::uint64_t n) {
+  std::printf("parameters: %s (%.2f M)\n", grouped(n).c_str(), static_cast<double>(n) / 1e6);
+}
+
+inline int info_gguf(const fs::path& path) {
+  const io::gguf_file file(path);
+  const llm::llama_config config = llm::llama_config_from_gguf(file);
+  std::printf("model: %s\n", path.string().c_str());
+  std::printf("format: GGUF v%u (%s bytes)\n", static_cast<unsigned>(file.version()),
+              grouped(static_cast<std::uint64_t>(fs::file_size(path))).c_str());
+  print_config(config);
+  std::vector<tensor_row> rows;
+  std::uint64_t parameters = 0;
+  for (const auto& t : file.tensors()) {
+    rows.push_back({t.name, std::vector<std::uint64_t>(t.dims.rbegin(), t.dims.rend()),
+                    io::ggml_type_name(t.type)});
+    parameters += t.elements();
+  }
+  print_parameters(parameters);
+  std::optional<llm::text_tokenizer> tok;
+  std::string why;
+  try {
+    tok.emplace(llm::load_gguf_tokenizer(file));
+  } catch (const error& e) {
+    why = e.what();
+  }
+  print_tokenizer(tok, why);
+  print_tensors(rows);
+  return 0;
+}
+
+inline int info_llama2c(const fs::path& path, const std::optional<fs::path>& tokenizer) {
+  if (tokenizer && !fs::is_regular_file(*tokenizer))
+    throw io_error("cannot open tokenizer " + tokenizer->string());
+  const llm::model_file m = llm::open_model(path, tokenizer);
+  const auto& c = m.weights.config;
+  std::printf("model: %s\n", path.string().c_str());
+  std::printf("format: llama2.c v0 (%s bytes)\n",
+              grouped(static_cast<std::uint64_t>(fs::file_size(path))).c_str());
+  print_config(c);
+  print_parameters(parameter_count(m.weights));
+  print_tokenizer(m.tokenizer, "no tokenizer.bin or tok" + std::to_string(c.vocab_size) +
+                                   ".bin beside the model; give --tokenizer");
+  // The v0 layout, in file order; every tensor is stored as f32 with all layers stacked.
+  const auto L = static_cast<std::uint64_t>(c.n_layers), d = static_cast<std::uint64_t>(c.dim),
+             h = static_cast<std::uint64_t>(c.hidden_dim),
+             kv = static_cast<std::uint64_t>(c.kv_dim()),
+             v = static_cast<std::uint64_t>(c.vocab_size),
+             s = static_cast<std::uint64_t>(c.seq_len),
+             half = static_cast<std::uint64_t>(c.head_size() / 2);
+  std::vector<tensor_row> rows = {{"token_embedding_table", {v, d}, "f32"},
+                                  {"rms_att_weight", {L, d}, "f32"},
+                                  {"wq", {L, d, d}, "f32"},
+                                  {"wk", {L, kv, d}, "f32"},
+                                  {"wv", {L, kv, d}, "f32"},
+                                  {"wo", {L, d, d}, "f32"},
+                                  {"rms_ffn_weight", {L, d}, "f32"},
+                                  {"w1", {L, h, d}, "f32"},
+                                  {"w2", {L, d, h}, "f32"},
+                                  {"w3", {L, h, d}, "f32"},
+                                  {"rms_final_weight", {d}, "f32"},
+                                  {"freq_cis_real", {s, half}, "f32"},
+                                  {"freq_cis_imag", {s, half}, "f32"}};
+  if (!c.tied_classifier) rows.push_back({"wcls", {v, d}, "f32"});
+  print_tensors(rows);
+  return 0;
+}
+
+}  // namespace detail
+
+inline int run_info(std::span<char* const> args) {
+  const arguments a("info", args, option_spec{{"--tokenizer"}, {}});
+  if (a.help()) {
+    std::fputs(info_help, stdout);
+    return 0;
+  }
+  a.expect_positional(1, "a MODEL file");
+  const fs::path path = a.positional()[0];
+  if (!fs::is_regular_file(path)) throw io_error("cannot open " + path.string());
+  if (llm::detail::detect_format(path) == llm::model_format::gguf) {
+    if (a.has("--tokenizer"))
+      throw usage_error("--tokenizer is for llama2.c checkpoints; a GGUF carries its tokenizer");
+    return detail::info_gguf(path);
+  }
+  return detail::info_llama2c(path, a.path("--tokenizer"));
+}
+
+}  // namespace pollard::cli

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Runs the pollard command-line tool as a user would and checks what it prints and writes.
+#   cli_test.sh CASE POLLARD_BINARY WORK_FOLDER
+# Real data comes from $POLLARD_DATA_DIR; a case that needs it prints "SKIPPED: ..." without it.
+set -u
+case_name=$1
+pollard=$2
+work=$3
+rm -rf "$work" && mkdir -p "$work" || exit 1
+cd "$work" || exit 1
+
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+finish() {
+  if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed"
+    exit 1
+  fi
+  echo "all checks passed"
+  exit 0
+}
+skip() {
+  echo "SKIPPED: $*"
+  exit 0
+}
+
+data=${POLLARD_DATA_DIR:-}
+stories=$data/models/stories260K/stories260K.bin
+tinystories=$data/text/tinystories/tinystories_train_head.txt
+need_data() {
+  if [ -z "$data" ] || [ ! -f "$stories" ]; then
+    skip "POLLARD_DATA_DIR ('$data') does not hold models/stories260K"
+  fi
+}
+smollm2=${POLLARD_SMOLLM2_GGUF:-${XDG_CACHE_HOME:-$HOME/.cache}/pollard/SmolLM2-135M-Instruct.Q4_1.gguf}
+
+# run NAME ARGS...: runs pollard, keeping stdout in NAME.out, stderr in NAME.err, status in $status.
+run() {
+  local name=$1
+  shift
+  "$pollard" "$@" >"$name.out" 2>"$name.err"
+  status=$?
+}
+
+# expect_error NAME STATUS ARGS...: pollard must exit with STATUS and say one line on stderr,
+# "pollard: error: ...".
+expect_error() {
+  local name=$1 want=$2
+  shift 2
+  run "$name" "$@"
+  if [ "$status" -ne "$want" ]; then fail "$name: exit status $status, expected $want"; fi
+  # Progress lines may come first; the error is one line, the last one.
+  if [ "$(grep -c 'error' "$name.err")" -ne 1 ] || ! tail -n 1 "$name.err" | grep -q '^pollard: error: '; then
+    fail "$name: stderr does not end with one 'pollard: error: ...' line:"
+    cat "$name.err"
+  fi
+}
+
+# expect_line NAME REGEX: NAME.out has a line matching REGEX (extended).
+expect_line() {
+  if ! grep -Eq "$2" "$1.out"; then fail "$1: no line matches '$2'"; fi
+}
+
+# json_check FILE PYTHON_EXPRESSION: FILE parses as JSON and the expression (over `j`) is true.
+json_check() {
+  if ! command -v python3 >/dev/null; then
+    [ -s "$1" ] || fail "$1 is missing or empty"
+    return
+  fi
+  if ! python3 -c 'import json, math, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"; then
+    fail "$1: JSON check failed: $2"
+  fi
+}
+
+# A small slice of TinyStories (whole paragraphs), so tokenizing and evaluating stay fast.
+tinystories_slice() {
+  awk 'BEGIN { RS = ""; ORS = "\n\n" } NR <= 12' "$tinystories" >"$1"
+}
+
+case $case_name in
+info)
+  need_data
+  run info info "$stories"
+  [ "$status" -eq 0 ] || fail "info: exit status $status"
+  # The expected values are the header of stories260K.bin as its README describes it.
+  expect_line info '^format: llama2\.c'
+  expect_line info '^  dim +64$'
+  expect_line info '^  hidden_dim +172$'
+  expect_line info '^  layers +5$'
+  expect_line info '^  heads +8$'
+  expect_line info '^  kv_heads +4$'
+  expect_line info '^  vocab_size +512$'
+  expect_line info '^  context +512$'
+  expect_line info '^  tied +yes$'
+  expect_line info '^parameters: 260,032 '
+  expect_line info '^tokenizer: llama2\.c BPE'
+  expect_line info '^  wk +5 x 32 x 64 +f32$'
+  expect_line info '^  w2 +5 x 64 x 172 +f32$'
+  finish
+  ;;
+info_gguf)
+  [ -f "$smollm2" ] || skip "the SmolLM2 GGUF is not at '$smollm2' (run cmake/fetch_smollm2.sh)"
+  run info info "$smollm2"
+  [ "$status" -eq 0 ] || fail "info: exit status $status"
+  # SmolLM2-135M's model card: 30 layers, hidden 576, FFN 1536, 9/3 heads, 49152 tokens, tied.
+  expect_line info '^format: GGUF v3'
+  expect_line info '^  dim +576$'
+  expect_line info '^  hidden_dim +1536$'
+  expect_line info '^  layers +30$'
+  expect_line info '^  heads +9$'
+  expect_line info '^  kv_heads +3$'
+  expect_line info '^  vocab_size +49152$'
+  expect_line info '^  tied +yes$'
+  expect_line info '^tokenizer: byte-level BPE'
+  expect_line info '^  token_embd\.weight +49152 x 576 +'
+  expect_line info '^  blk\.29\.ffn_down\.weight +576 x 1536 +Q4_1$'
+  expect_error info_tokenizer 2 info "$smollm2" --tokenizer "$smollm2"
+  finish
+  ;;
+generate)
+  need_data
+  expected=$data/models/stories260K/greedy-256-steps.txt
+  run greedy generate "$stories" --steps 256
+  [ "$status" -eq 0 ] || fail "greedy: exit status $status"
+  cmp greedy.out "$expected" || fail "greedy output differs from llama2.c's greedy-256-steps.txt"
+  # Sampling is reproducible from its seed, and the seed matters.
+  run s1 generate "$stories" --prompt "Once upon a time" --steps 60 --temperature 0.9 \
+    --top-k 40 --top-p 0.95 --repeat-penalty 1.1 --seed 7
+  run s2 generate "$stories" --prompt "Once upon a time" --steps 60 --temperature 0.9 \
+    --top-k 40 --top-p 0.95 --repeat-penalty 1.1 --seed 7
+  run s3 generate "$stories" --prompt "Once upon a time" --steps 60 --temperature 0.9 \
+    --top-k 40 --top-p 0.95 --repeat-penalty 1.1 --seed 8
+  cmp -s s1.out s2.out || fail "the same seed gave different text"
+  cmp -s s1.out s3.out && fail "seeds 7 and 8 gave the same text"
+  grep -q '^Once upon a time' s1.out || fail "the prompt is not echoed first"
+  expect_error too_few_steps 2 generate "$stories" --prompt "Once upon a time there was" --steps 3
+  finish
+  ;;
+eval)
+  need_data
+  tinystories_slice slice.txt
+  run eval eval "$stories" --text slice.txt --window 128 --max-windows 4 --json ppl.json
+  [ "$status" -eq 0 ] || { fail "eval: exit status $status"; cat eval.err; }
+  expect_line eval '^perplexity +: [0-9.]+ ± [0-9.]+$'
+  expect_line eval '^window +: 128 tokens x 4 windows$'
+  expect_line eval '^scored +: 508 tokens$'
+  # stories260K was trained on this split; its README gives 4.35 on held-out TinyStories.
+  json_check ppl.json 'j["window"] == 128 and j["windows"] == 4 and j["tokens"] == 4 * 127'
+  json_check ppl.json 'j["format"] == "text" and 2.0 < j["perplexity"] < 10.0'
+  json_check ppl.json 'abs(math.exp(j["mean_nll"]) - j["perplexity"]) < 1e-9 * j["perplexity"]'
+  json_check ppl.json '0.0 < j["standard_error"] < j["perplexity"]'
+  ls ppl.json.tmp-* >/dev/null 2>&1 && fail "a temporary file was left behind"
+  # The format follows the file name: WikiText rows (.jsonl), C4 documents (.gz).
+  head -n 40 "$data/text/wikitext2_raw/test.rows.jsonl" >rows.jsonl
+  run rows eval "$stories" --text rows.jsonl --window 64 --max-windows 2 --json rows.json
+  [ "$status" -eq 0 ] || { fail "rows: exit status $status"; cat rows.err; }
+  json_check rows.json 'j["format"] == "rows-jsonl" and j["windows"] == 2 and j["tokens"] == 126'
+  gzip -dc "$data/text/c4/c4-sample.00000-of-00001.json.gz" | head -n 2 | gzip >docs.json.gz
+  run docs eval "$stories" --text docs.json.gz --window 64 --max-windows 2 --json docs.json
+  [ "$status" -eq 0 ] || { fail "docs: exit status $status"; cat docs.err; }
+  json_check docs.json 'j["format"] == "jsonl-gz" and j["windows"] == 2'
+  # The same text read as plain text tokenizes the JSON syntax too: more tokens.
+  run docs_text eval "$stories" --text rows.jsonl --format text --window 64 --max-windows 2 \
+    --json rows_text.json
+  json_check rows_text.json 'j["format"] == "text"'
+  python3 -c 'import json, sys; a = json.load(open("rows.json")); b = json.load(open("rows_text.json")); sys.exit(0 if b["text_tokens"] > a["text_tokens"] else 1)' ||
+    fail "--format text did not read the file as it is"
+  finish
+  ;;
+compare)
+  need_data
+  tinystories_slice slice.txt
+  python3 -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))[:8], open("alpaca8.json", "w"))' \
+    "$data/text/alpaca/alpaca_5000.json"
+  run self compare "$stories" "$stories" --text slice.txt --window 128 --max-windows 2 \
+    --instructions alpaca8.json --max-examples 5 --json self.json --markdown self.md
+  [ "$status" -eq 0 ] || { fail "self: exit status $status"; cat self.err; }
+  expect_line self '^Same top p: 100\.000 ± 0\.000 %$'
+  # A model compared with itself: no divergence anywhere (up to double rounding in the
+  # metric's exp/log), the same top token everywhere.
+  json_check self.json 'j["windows"]["report"]["positions"] == 2 * 127'
+  json_check self.json 'abs(j["windows"]["report"]["js_nats"]["mean"]) < 1e-12 and abs(j["windows"]["report"]["kl"]["mean"]) < 1e-12'
+  json_check self.json 'max(abs(v) for v in j["windows"]["report"]["js_bits"]["percentiles"].values()) < 1e-12'
+  json_check self.json 'max(abs(v) for v in j["windows"]["report"]["delta_p"]["percentiles"].values()) < 1e-12'
+  json_check self.json 'j["windows"]["report"]["same_top"]["fraction"] == 1'
+  json_check self.json 'j["instructions"]["examples"] == 5 and j["instructions"]["report"]["positions"] > 0'
+  json_check self.json 'abs(j["instructions"]["report"]["js_nats"]["mean"]) < 1e-12 and j["instructions"]["report"]["same_top"]["fraction"] == 1'
+  json_check self.json 'j["windows"]["report"]["perplexity_p"] == j["windows"]["report"]["perplexity_q"]'
+  grep -q '^| mean ± SE |' self.md || fail "the Markdown file has no table"
+  grep -q '^## Instructions' self.md || fail "the Markdown file has no instructions section"
+  if [ -f "$smollm2" ]; then
+    expect_error vocab 1 compare "$stories" "$smollm2" --text slice.txt --json vocab.json
+    [ -e vocab.json ] && fail "a failed compare wrote its JSON file"
+  fi
+  finish
+  ;;
+errors)
+  expect_error unknown_command 2 prune-everything
+  expect_error unknown_option 2 info model.bin --colour
+  expect_error missing_model 1 info does-not-exist.bin
+  expect_error missing_value 2 eval does-not-exist.bin --text
+  expect_error no_text 2 eval does-not-exist.bin
+  expect_error bad_steps 2 generate does-not-exist.bin --steps abc
+  expect_error bad_window 2 eval does-not-exist.bin --text t.txt --window 1
+  expect_error bad_top_p 2 generate does-not-exist.bin --top-p 1.5
+  expect_error bad_temperature 2 generate does-not-exist.bin --temperature -1
+  expect_error bad_format 2 eval does-not-exist.bin --text t.txt --format csv
+  expect_error twice 2 generate does-not-exist.bin --seed 1 --seed 2
+  expect_error two_models 2 eval a.bin b.bin --text t.txt
+  printf 'not a model' >garbage.bin
+  expect_error garbage 1 info garbage.bin
+  run help --help
+  [ "$status" -eq 0 ] || fail "--help: exit status $status"
+  for c in info generate eval compare; do
+    run "help_$c" "$c" --help
+    [ "$status" -eq 0 ] || fail "$c --help: exit status $status"
+    grep -q "^usage: pollard $c" "help_$c.out" || fail "$c --help prints no usage line"
+  done
+  need_data
+  tinystories_slice slice.txt
+  # Failures after the model is loaded leave no output file (and no temporary) behind.
+  expect_error window_too_long 1 eval "$stories" --text slice.txt --window 4096 --json out.json
+  printf 'Tom had a red ball.\n' >short.txt
+  expect_error text_too_short 1 eval "$stories" --text short.txt --window 64 --json short.json
+  expect_error no_folder 1 eval "$stories" --text slice.txt --json missing/out.json
+  expect_error missing_text 1 eval "$stories" --text nothing.txt --json out.json
+  expect_error compare_nothing 2 compare "$stories" "$stories" --json out.json
+  ls -A | grep -Eq '^(out|short)\.json' && fail "a failed command left an output file: $(ls -A)"
+  finish
+  ;;
+layer)
+  run layer_help layer --help
+  if grep -q "not beside pollard" layer_help.err; then skip "prune_layer is not built"; fi
+  [ "$status" -eq 0 ] || fail "layer --help: exit status $status"
+  grep -q "runs" layer_help.out || fail "layer --help does not say it runs prune_layer"
+  grep -q "usage: prune_layer" layer_help.out layer_help.err ||
+    fail "layer --help does not show prune_layer's usage"
+  run layer_bad layer --method nonsense
+  [ "$status" -ne 0 ] || fail "layer with a bad method exited 0"
+  finish
+  ;;
+*)
+  echo "unknown case $case_name"
+  exit 1
+  ;;
+esac
