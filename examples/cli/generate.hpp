@@ -7,6 +7,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -100,15 +101,19 @@ inline int run_generate(std::span<char* const> args) {
 
   llm::sampler pick(sampling);
   llm::llama_forward model(m.weights);
-  const auto emit = [&](llm::token_id previous, llm::token_id token) {
+  const auto emit = [&](std::optional<llm::token_id> previous, llm::token_id token) {
     const std::string piece = tok.decode(std::span<const llm::token_id>(&token, 1), previous);
     if (!llama2c || detail::printable_piece(piece)) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
     }
   };
-  for (index_t i = 1; i < prompt_len; ++i)
-    emit(prompt[static_cast<std::size_t>(i - 1)], prompt[static_cast<std::size_t>(i)]);
+  // The prompt is echoed as llama2.c does, without its BOS.
+  for (index_t i = 0; i < prompt_len; ++i) {
+    const auto t = prompt[static_cast<std::size_t>(i)];
+    if (i == 0 && t == tok.bos()) continue;
+    emit(i > 0 ? std::optional(prompt[static_cast<std::size_t>(i - 1)]) : std::nullopt, t);
+  }
 
   const auto start = std::chrono::steady_clock::now();
   llm::kv_cache cache(config, prompt_len + new_tokens - 1);

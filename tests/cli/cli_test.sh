@@ -138,6 +138,12 @@ generate)
   cmp -s s1.out s3.out && fail "seeds 7 and 8 gave the same text"
   grep -q '^Once upon a time' s1.out || fail "the prompt is not echoed first"
   expect_error too_few_steps 2 generate "$stories" --prompt "Once upon a time there was" --steps 3
+  if [ -f "$smollm2" ]; then
+    # A GGUF model without BOS: the whole prompt is echoed, then the continuation.
+    run smol generate "$smollm2" --prompt "The capital of France is" --steps 8
+    [ "$status" -eq 0 ] || { fail "smol: exit status $status"; cat smol.err; }
+    grep -q '^The capital of France is.' smol.out || fail "the GGUF prompt is not echoed whole"
+  fi
   finish
   ;;
 eval)
