@@ -212,6 +212,7 @@ TEST_CASE(
   pollard::io::write_npy(dir / "mask.npy", keep);
   const auto back = pollard::io::read_npy<float>(dir / "mask.npy");
   CHECK(back.header.dtype == npy_dtype::uint8);
+  CHECK(pollard::io::encode_npy(keep) == file_bytes(dir / "mask.npy"));
   for (index_t i = 0; i < 2; ++i)
     for (index_t j = 0; j < 3; ++j) CHECK(back.view()(i, j) == (keep.kept(i, j) ? 1.0f : 0.0f));
 

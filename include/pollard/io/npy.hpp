@@ -492,12 +492,28 @@ void write_npy(const std::filesystem::path& path, matrix_view<T, host_space> m,
   file.commit();
 }
 
-/// Writes a mask as a d_out x d_in .npy array with 1 = kept, 0 = pruned (so W * mask is the
-/// pruned W); dtype uint8 by default, or bool / any float type.
-inline void write_npy(const std::filesystem::path& path, const mask& keep,
-                      npy_write_options options = {npy_dtype::uint8}) {
+namespace detail {
+
+inline std::vector<float> kept_flags(const mask& keep) {
   std::vector<float> values(static_cast<std::size_t>(keep.size()));
   for (std::size_t k = 0; k < values.size(); ++k) values[k] = keep.flags()[k] != 0 ? 0.0f : 1.0f;
+  return values;
+}
+
+}  // namespace detail
+
+/// The bytes of a .npy file holding a mask as d_out x d_in with 1 = kept, 0 = pruned (so
+/// W * mask is the pruned W); dtype uint8 by default, or bool / any float type.
+inline std::vector<std::byte> encode_npy(const mask& keep,
+                                         npy_write_options options = {npy_dtype::uint8}) {
+  const std::vector<float> values = detail::kept_flags(keep);
+  return encode_npy(matrix_view<const float>(values.data(), keep.rows(), keep.cols()), options);
+}
+
+/// Writes a mask as encode_npy(mask) lays it out (1 = kept), through a temporary file.
+inline void write_npy(const std::filesystem::path& path, const mask& keep,
+                      npy_write_options options = {npy_dtype::uint8}) {
+  const std::vector<float> values = detail::kept_flags(keep);
   write_npy(path, matrix_view<const float>(values.data(), keep.rows(), keep.cols()), options);
 }
 

@@ -1,0 +1,337 @@
+// Runs make_layer_example and prune_layer as a user would and checks what they write, against
+// properties computed here from the input files (not from the tool's own report).
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "pollard/io/npy.hpp"
+
+namespace fs = std::filesystem;
+using pollard::index_t;
+
+namespace {
+
+struct outcome {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A scratch folder holding one generated layer (d_out 24, d_in 64, 100 tokens).
+struct layer_folder {
+  fs::path dir = fs::temp_directory_path() /
+                 ("pollard-prune-layer-test-" + std::to_string(static_cast<long>(::getpid())));
+  layer_folder() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  layer_folder(const layer_folder&) = delete;
+  layer_folder& operator=(const layer_folder&) = delete;
+  ~layer_folder() { fs::remove_all(dir); }
+
+  outcome run(const std::string& program, const std::string& arguments) const {
+    const std::string command = "\"" + program + "\" " + arguments + " > \"" +
+                                (dir / "stdout.txt").string() + "\" 2> \"" +
+                                (dir / "stderr.txt").string() + "\"";
+    const int raw = std::system(command.c_str());
+    outcome o;
+    o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    o.out = slurp(dir / "stdout.txt");
+    o.err = slurp(dir / "stderr.txt");
+    return o;
+  }
+  outcome prune(const std::string& arguments) const { return run(POLLARD_PRUNE_LAYER, arguments); }
+  std::string path(const std::string& name) const { return "\"" + (dir / name).string() + "\""; }
+};
+
+const layer_folder& layer() {
+  static const layer_folder folder;
+  static const bool made =
+      folder
+          .run(POLLARD_MAKE_LAYER_EXAMPLE,
+               folder.path("") + " --d-out 24 --d-in 64 --tokens 100 --outliers 3 --seed 7")
+          .status == 0;
+  REQUIRE(made);
+  return folder;
+}
+
+using matrix = pollard::io::npy_matrix<double>;
+matrix load(const std::string& name) { return pollard::io::read_npy<double>(layer().dir / name); }
+
+// Σ_t x_tj² per channel, in double, from X.npy.
+std::vector<double> channel_sq_sums(const matrix& x) {
+  std::vector<double> s(static_cast<std::size_t>(x.cols()), 0.0);
+  for (index_t t = 0; t < x.rows(); ++t)
+    for (index_t j = 0; j < x.cols(); ++j)
+      s[static_cast<std::size_t>(j)] += x.view()(t, j) * x.view()(t, j);
+  return s;
+}
+
+// ||X·(W − Ŵ)ᵀ||² / ||X·Wᵀ||² with plain loops.
+double naive_error(const matrix& w, const matrix& w_hat, const matrix& x) {
+  double err = 0, ref = 0;
+  for (index_t t = 0; t < x.rows(); ++t)
+    for (index_t i = 0; i < w.rows(); ++i) {
+      double y = 0, d = 0;
+      for (index_t j = 0; j < w.cols(); ++j) {
+        y += x.view()(t, j) * w.view()(i, j);
+        d += x.view()(t, j) * (w.view()(i, j) - w_hat.view()(i, j));
+      }
+      ref += y * y;
+      err += d * d;
+    }
+  return err / ref;
+}
+
+// Checks the written mask and weights: same shape as W, pruned entries zero, kept entries
+// unchanged unless the weights were updated; returns the mask (1 = kept).
+matrix check_outputs(const std::string& out, const std::string& mask_out, bool updated) {
+  const auto w = load("W.npy");
+  const auto w_hat = load(out);
+  const auto keep = load(mask_out);
+  CHECK(pollard::io::read_npy_header(layer().dir / mask_out).dtype ==
+        pollard::io::npy_dtype::uint8);
+  REQUIRE(w_hat.rows() == w.rows());
+  REQUIRE(w_hat.cols() == w.cols());
+  REQUIRE(keep.rows() == w.rows());
+  REQUIRE(keep.cols() == w.cols());
+  for (index_t i = 0; i < w.rows(); ++i)
+    for (index_t j = 0; j < w.cols(); ++j) {
+      const double k = keep.view()(i, j);
+      REQUIRE((k == 0.0 || k == 1.0));
+      if (k == 0.0) CHECK(w_hat.view()(i, j) == 0.0);
+      if (k == 1.0 && !updated) CHECK(w_hat.view()(i, j) == w.view()(i, j));
+    }
+  return keep;
+}
+
+index_t pruned_in(const matrix& keep, index_t r0, index_t r1, index_t c0, index_t c1) {
+  index_t n = 0;
+  for (index_t i = r0; i < r1; ++i)
+    for (index_t j = c0; j < c1; ++j) n += keep.view()(i, j) == 0.0 ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("make_layer_example writes W, X and H = (2/T)·XᵀX, reproducibly from its seed") {
+  const auto w = load("W.npy");
+  const auto x = load("X.npy");
+  const auto h = load("H.npy");
+  CHECK(w.rows() == 24);
+  CHECK(w.cols() == 64);
+  CHECK(x.rows() == 100);
+  CHECK(x.cols() == 64);
+  REQUIRE(h.rows() == 64);
+  REQUIRE(h.cols() == 64);
+  for (index_t a = 0; a < 64; a += 7)
+    for (index_t b = 0; b < 64; b += 5) {
+      double s = 0;
+      for (index_t t = 0; t < 100; ++t) s += x.view()(t, a) * x.view()(t, b);
+      CHECK(h.view()(a, b) == doctest::Approx(2.0 * s / 100.0).epsilon(1e-4));
+    }
+  // Outlier channels: the largest channel norm is far above the median one.
+  auto norms = channel_sq_sums(x);
+  std::sort(norms.begin(), norms.end());
+  CHECK(norms.back() > 100.0 * norms[norms.size() / 2]);
+
+  const auto again = layer().run(
+      POLLARD_MAKE_LAYER_EXAMPLE,
+      layer().path("again") + " --d-out 24 --d-in 64 --tokens 100 --outliers 3 --seed 7");
+  REQUIRE(again.status == 0);
+  CHECK(slurp(layer().dir / "again" / "X.npy") == slurp(layer().dir / "X.npy"));
+  const auto other =
+      layer().run(POLLARD_MAKE_LAYER_EXAMPLE,
+                  layer().path("other") + " --d-out 24 --d-in 64 --tokens 100 --seed 8");
+  REQUIRE(other.status == 0);
+  CHECK(slurp(layer().dir / "other" / "X.npy") != slurp(layer().dir / "X.npy"));
+}
+
+TEST_CASE("wanda per row prunes floor(d_in*s) weights of every row, the lowest |W|·||x_j||") {
+  const auto o =
+      layer().prune("--weights " + layer().path("W.npy") + " --activations " +
+                    layer().path("X.npy") + " --method wanda --sparsity 0.6 --out " +
+                    layer().path("wanda.npy") + " --mask-out " + layer().path("wanda_mask.npy"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("sparsity: 0.59") != std::string::npos);  // floor(64 * 0.6) / 64 = 0.59375
+  CHECK(o.out.find("reconstruction error: ") != std::string::npos);
+  const auto keep = check_outputs("wanda.npy", "wanda_mask.npy", false);
+  const auto w = load("W.npy");
+  const auto sq = channel_sq_sums(load("X.npy"));
+  for (index_t i = 0; i < w.rows(); ++i) {
+    CHECK(pruned_in(keep, i, i + 1, 0, 64) == 38);
+    double max_pruned = 0, min_kept = std::numeric_limits<double>::infinity();
+    for (index_t j = 0; j < 64; ++j) {
+      const double score = std::abs(w.view()(i, j)) * std::sqrt(sq[static_cast<std::size_t>(j)]);
+      if (keep.view()(i, j) == 0.0)
+        max_pruned = std::max(max_pruned, score);
+      else
+        min_kept = std::min(min_kept, score);
+    }
+    CHECK(max_pruned <= min_kept * (1 + 1e-5));
+  }
+}
+
+TEST_CASE("magnitude per matrix prunes the floor(n*s) smallest |W| of the whole matrix") {
+  const auto o = layer().prune(
+      "--weights " + layer().path("W.npy") + " --method magnitude --sparsity 0.5 --out " +
+      layer().path("mag.npy") + " --mask-out " + layer().path("mag_mask.npy"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("reconstruction error: n/a") != std::string::npos);
+  const auto keep = check_outputs("mag.npy", "mag_mask.npy", false);
+  const auto w = load("W.npy");
+  CHECK(pruned_in(keep, 0, 24, 0, 64) == 24 * 64 / 2);
+  double max_pruned = 0, min_kept = std::numeric_limits<double>::infinity();
+  for (index_t i = 0; i < 24; ++i)
+    for (index_t j = 0; j < 64; ++j)
+      if (keep.view()(i, j) == 0.0)
+        max_pruned = std::max(max_pruned, std::abs(w.view()(i, j)));
+      else
+        min_kept = std::min(min_kept, std::abs(w.view()(i, j)));
+  CHECK(max_pruned <= min_kept);
+}
+
+TEST_CASE("ria 2:4 leaves exactly 2 zeros in every window of 4, in float16 when asked") {
+  const auto o =
+      layer().prune("--weights " + layer().path("W.npy") + " --hessian " + layer().path("H.npy") +
+                    " --method ria --n-m 2:4 --dtype f16 --out " + layer().path("ria.npy") +
+                    " --mask-out " + layer().path("ria_mask.npy"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("2:4 pattern: valid") != std::string::npos);
+  CHECK(pollard::io::read_npy_header(layer().dir / "ria.npy").dtype ==
+        pollard::io::npy_dtype::float16);
+  const auto keep = load("ria_mask.npy");
+  const auto w_hat = load("ria.npy");
+  for (index_t i = 0; i < 24; ++i)
+    for (index_t j0 = 0; j0 < 64; j0 += 4) {
+      CHECK(pruned_in(keep, i, i + 1, j0, j0 + 4) == 2);
+      for (index_t j = j0; j < j0 + 4; ++j)
+        if (keep.view()(i, j) == 0.0) CHECK(w_hat.view()(i, j) == 0.0);
+    }
+}
+
+TEST_CASE("OBS reconstruction keeps the mask and lowers the output error below plain masking") {
+  const std::string common = "--weights " + layer().path("W.npy") + " --activations " +
+                             layer().path("X.npy") + " --method wanda --sparsity 0.5 ";
+  const auto plain = layer().prune(common + "--out " + layer().path("plain.npy") + " --mask-out " +
+                                   layer().path("plain_mask.npy"));
+  const auto rec = layer().prune(common + "--reconstruct --out " + layer().path("rec.npy") +
+                                 " --mask-out " + layer().path("rec_mask.npy"));
+  INFO(plain.err, rec.err);
+  REQUIRE(plain.status == 0);
+  REQUIRE(rec.status == 0);
+  check_outputs("rec.npy", "rec_mask.npy", true);
+  CHECK(slurp(layer().dir / "rec_mask.npy") == slurp(layer().dir / "plain_mask.npy"));
+  const auto w = load("W.npy"), x = load("X.npy");
+  CHECK(naive_error(w, load("rec.npy"), x) < 0.9 * naive_error(w, load("plain.npy"), x));
+}
+
+TEST_CASE("sparsegpt prunes floor(d_out*B*s) per column block and beats wanda's output error") {
+  const auto o = layer().prune(
+      "--weights " + layer().path("W.npy") + " --activations " + layer().path("X.npy") +
+      " --method sparsegpt --sparsity 0.5 --group block:16 --out " + layer().path("sgpt.npy") +
+      " --mask-out " + layer().path("sgpt_mask.npy"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  const auto keep = check_outputs("sgpt.npy", "sgpt_mask.npy", true);
+  for (index_t c0 = 0; c0 < 64; c0 += 16) CHECK(pruned_in(keep, 0, 24, c0, c0 + 16) == 24 * 16 / 2);
+  const auto wanda = layer().prune("--weights " + layer().path("W.npy") + " --activations " +
+                                   layer().path("X.npy") + " --method wanda --sparsity 0.5 --out " +
+                                   layer().path("w50.npy"));
+  REQUIRE(wanda.status == 0);
+  const auto w = load("W.npy"), x = load("X.npy");
+  CHECK(naive_error(w, load("sgpt.npy"), x) < naive_error(w, load("w50.npy"), x));
+}
+
+TEST_CASE("DSnoT refinement keeps every row's pruned count and the 2:4 pattern") {
+  for (const std::string pattern : {"--sparsity 0.5", "--n-m 2:4"}) {
+    CAPTURE(pattern);
+    const auto o =
+        layer().prune("--weights " + layer().path("W.npy") + " --activations " +
+                      layer().path("X.npy") + " --method wanda --dsnot " + pattern + " --out " +
+                      layer().path("dsnot.npy") + " --mask-out " + layer().path("dsnot_mask.npy"));
+    INFO(o.err);
+    REQUIRE(o.status == 0);
+    CHECK(o.out.find("DSnoT: ") != std::string::npos);
+    const auto keep = check_outputs("dsnot.npy", "dsnot_mask.npy", false);
+    for (index_t i = 0; i < 24; ++i) {
+      CHECK(pruned_in(keep, i, i + 1, 0, 64) == 32);
+      if (pattern == "--n-m 2:4")
+        for (index_t j0 = 0; j0 < 64; j0 += 4) CHECK(pruned_in(keep, i, i + 1, j0, j0 + 4) == 2);
+    }
+  }
+}
+
+TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and write nothing") {
+  const std::string w = " --weights " + layer().path("W.npy");
+  const std::string out =
+      " --out " + layer().path("never.npy") + " --mask-out " + layer().path("never_mask.npy");
+  std::ofstream(layer().dir / "cut.npy", std::ios::binary)
+      << slurp(layer().dir / "W.npy").substr(0, 100);
+  const auto narrow = layer().run(POLLARD_MAKE_LAYER_EXAMPLE,
+                                  layer().path("narrow") + " --d-in 32 --d-out 4 --tokens 8");
+  REQUIRE(narrow.status == 0);
+  struct bad {
+    std::string arguments;
+    int status;
+    std::string message;
+  };
+  const bad cases[] = {
+      {"--method wanda" + out, 2, "prune_layer: --weights is required (see --help)"},
+      {w + " --method obs" + out, 2,
+       "prune_layer: --method must be magnitude, wanda, ria or sparsegpt, got 'obs' (see --help)"},
+      {w + " --method wanda" + out, 2,
+       "prune_layer: wanda needs --activations or --hessian (see --help)"},
+      {w + " --method magnitude --sparsity 0.5 --n-m 2:4" + out, 2,
+       "prune_layer: give --sparsity or --n-m, not both (see --help)"},
+      {w + " --method sparsegpt --hessian " + layer().path("H.npy") + " --group row" + out, 2,
+       "prune_layer: sparsegpt selects its mask per column block; use --group block:B (see "
+       "--help)"},
+      {w + " --hessian " + layer().path("H.npy") + " --method wanda --dsnot" + out, 2,
+       "prune_layer: --dsnot needs --activations (the mean and variance of every channel) (see "
+       "--help)"},
+      {w + " --method magnitude --sparsity half" + out, 2,
+       "prune_layer: --sparsity needs a number, got 'half' (see --help)"},
+      {w + " --method magnitude --frobnicate" + out, 2,
+       "prune_layer: unknown option '--frobnicate' (see --help)"},
+      {w + " --method magnitude --sparsity 1.5" + out, 1, "prune_layer: unstructured: sparsity"},
+      {w + " --method magnitude --n-m 2:3" + out, 1, "prune_layer: "},
+      {" --weights " + layer().path("missing.npy") + " --method magnitude" + out, 1,
+       "prune_layer: cannot open " + (layer().dir / "missing.npy").string()},
+      {" --weights " + layer().path("cut.npy") + " --method magnitude" + out, 1,
+       "prune_layer: " + (layer().dir / "cut.npy").string() + ": "},
+      {w + " --activations " + layer().path("narrow/X.npy") + " --method wanda" + out, 1,
+       "prune_layer: " + (layer().dir / "narrow" / "X.npy").string() + " is 8x32 but "},
+      {w + " --hessian " + layer().path("narrow/H.npy") + " --method sparsegpt" + out, 1,
+       "prune_layer: " + (layer().dir / "narrow" / "H.npy").string() + " is 32x32 but "},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.arguments);
+    const auto o = layer().prune(c.arguments);
+    CHECK(o.status == c.status);
+    CHECK(o.err.rfind(c.message, 0) == 0);
+    CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+    CHECK_FALSE(fs::exists(layer().dir / "never.npy"));
+    CHECK_FALSE(fs::exists(layer().dir / "never_mask.npy"));
+  }
+  // No temporaries are left behind either.
+  for (const auto& entry : fs::directory_iterator(layer().dir))
+    CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+}
