@@ -3,11 +3,13 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "pollard/backends/cpu/cholesky.hpp"
@@ -90,36 +92,87 @@ inline void validate_obs_settings(const obs_sweep_settings& s, index_t d_in) {
   }
 }
 
+/// Scratch buffers of select_block_quantile, kept across blocks.
+template <class T>
+struct quantile_workspace {
+  std::vector<T> scores, candidates;
+  std::vector<std::uint32_t> histogram;
+};
+
 /// Prunes, in block columns [c0, c0+nb) of w, the ⌊count·s⌋ lowest scores w²/U_jj² over the whole
-/// d_out x nb block; ties go to the lower row-major flat index first (torch.sort's stable order).
+/// d_out x nb block; ties go to the lower row-major flat index first (torch.sort's stable order):
+/// everything below the k-th smallest score, then the first entries equal to it in flat order.
+/// The k-th smallest is found by one radix pass on the top 16 bits of the scores (non-negative
+/// floats order like their bit patterns) and a selection among the one bucket that holds it.
 template <class T, class WorkMap, class UMatrix>
 void select_block_quantile(const WorkMap& w, const UMatrix& u, index_t c0, index_t nb,
-                           double sparsity, mask& out, std::vector<T>& scores,
-                           std::vector<std::int64_t>& order) {
+                           double sparsity, mask& out, quantile_workspace<T>& ws) {
+  using bits_type = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  constexpr int shift = static_cast<int>(sizeof(T) * 8) - 1 - 16;
   const index_t rows = w.rows();
   const index_t count = rows * nb;
   const auto k = static_cast<index_t>(std::floor(static_cast<double>(count) * sparsity));
   if (k == 0) return;
-  scores.resize(static_cast<std::size_t>(count));
-  order.resize(static_cast<std::size_t>(count));
+  ws.scores.resize(static_cast<std::size_t>(count));
+  ws.histogram.assign(std::size_t{1} << 16, 0u);
+  std::vector<T> d2(static_cast<std::size_t>(nb));
   for (index_t c = 0; c < nb; ++c) {
     const T d = u(c0 + c, c0 + c);
-    const T d2 = d * d;
-    for (index_t r = 0; r < rows; ++r) {
-      const T v = w(r, c0 + c);
-      scores[static_cast<std::size_t>(r * nb + c)] = (v * v) / d2;
+    d2[static_cast<std::size_t>(c)] = d * d;
+  }
+  for (index_t r = 0; r < rows; ++r) {
+    const T* const row = &w(r, c0);
+    T* const score = ws.scores.data() + r * nb;
+    for (index_t c = 0; c < nb; ++c) score[c] = (row[c] * row[c]) / d2[static_cast<std::size_t>(c)];
+  }
+  for (const T v : ws.scores)
+    ++ws.histogram[static_cast<std::size_t>(std::bit_cast<bits_type>(v) >> shift)];
+  std::size_t bucket = 0;
+  index_t before = 0;
+  while (before + static_cast<index_t>(ws.histogram[bucket]) < k)
+    before += static_cast<index_t>(ws.histogram[bucket++]);
+  ws.candidates.clear();
+  for (const T v : ws.scores)
+    if (static_cast<std::size_t>(std::bit_cast<bits_type>(v) >> shift) == bucket)
+      ws.candidates.push_back(v);
+  const auto nth = static_cast<std::ptrdiff_t>(k - before - 1);
+  std::nth_element(ws.candidates.begin(), ws.candidates.begin() + nth, ws.candidates.end());
+  const T threshold = ws.candidates[static_cast<std::size_t>(nth)];
+  index_t ties_to_prune = nth + 1;
+  for (std::ptrdiff_t t = 0; t < nth; ++t)
+    ties_to_prune -= ws.candidates[static_cast<std::size_t>(t)] < threshold ? 1 : 0;
+  const T* score = ws.scores.data();
+  for (index_t r = 0; r < rows; ++r)
+    for (index_t c = 0; c < nb; ++c, ++score) {
+      bool prune = *score < threshold;
+      if (*score == threshold) prune = ties_to_prune-- > 0;
+      out.set_pruned(r, c0 + c, prune);  // the block's columns start all kept
     }
+}
+
+/// Column i of a panel: q = w with pruned entries zeroed, e = (w − q)/d, w ← q.
+template <class T, index_t P>
+inline void quantize_column(T* __restrict__ col, T* __restrict__ e,
+                            const std::uint8_t* __restrict__ pruned, T d) {
+  for (index_t r = 0; r < P; ++r) {  // branch-free: pruned[r] is 0 or 1
+    const T removed = col[r] * static_cast<T>(pruned[r]);
+    e[r] = removed / d;
+    col[r] -= removed;
   }
-  std::iota(order.begin(), order.end(), std::int64_t{0});
-  const auto less = [&](std::int64_t a, std::int64_t b) {
-    const T sa = scores[static_cast<std::size_t>(a)], sb = scores[static_cast<std::size_t>(b)];
-    return sa < sb || (sa == sb && a < b);
-  };
-  std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), less);
-  for (index_t t = 0; t < k; ++t) {
-    const std::int64_t flat = order[static_cast<std::size_t>(t)];
-    out.prune(static_cast<index_t>(flat) / nb, c0 + static_cast<index_t>(flat) % nb);
-  }
+}
+
+/// target[0..P) −= a·e[0..P).
+template <class T, index_t P>
+inline void rank_update(T* __restrict__ target, T a, const T* __restrict__ e) {
+  for (index_t r = 0; r < P; ++r) target[r] -= a * e[r];
+}
+
+/// target[0..P) −= a0·e[0..P) + a1·e[P..2P) + a2·e[2P..3P) + a3·e[3P..4P): one pass over
+/// the target for four columns' errors.
+template <class T, index_t P>
+inline void rank4_update(T* __restrict__ target, T a0, T a1, T a2, T a3, const T* __restrict__ e) {
+  for (index_t r = 0; r < P; ++r)
+    target[r] -= a0 * e[r] + a1 * e[P + r] + a2 * e[2 * P + r] + a3 * e[3 * P + r];
 }
 
 /// Rows of W swept together: a panel of rows x block columns stays in L1/L2 during the
@@ -183,20 +236,22 @@ sparsegpt_result obs_sweep(matrix_view<T> w, matrix_view<const T> h, const mask*
 
   mask& chosen = result.mask;
   constexpr index_t P = obs_panel_rows<T>;
+  static_assert(P % 8 == 0, "the panel is reduced in eight lanes");
   const index_t block = std::min(s.block_size, d_in);
   std::vector<T> err(static_cast<std::size_t>(d_out * block));    // column-major d_out x nb
   std::vector<T> panel(static_cast<std::size_t>(P * block));      // column-major P x nb
   std::vector<T> panel_err(static_cast<std::size_t>(P * block));  // column-major P x nb
   std::vector<std::uint8_t> panel_pruned(static_cast<std::size_t>(P * block));
-  std::vector<T> scores;
-  std::vector<std::int64_t> order;
+  quantile_workspace<T> quantile;
   std::vector<index_t> window(static_cast<std::size_t>(std::max<index_t>(s.m, 1)));
+  // Group width: 8 columns, or the smallest multiple of M that is at least 8 for N:M.
+  const index_t group = s.selection == obs_selection::n_m ? s.m * ((8 + s.m - 1) / s.m) : 8;
   double loss = 0.0;
 
   for (index_t i1 = 0; i1 < d_in; i1 += block) {
     const index_t nb = std::min(block, d_in - i1);
     if (s.selection == obs_selection::block_quantile)
-      select_block_quantile<T>(work, u, i1, nb, s.sparsity, chosen, scores, order);
+      select_block_quantile<T>(work, u, i1, nb, s.sparsity, chosen, quantile);
 
     for (index_t r0 = 0; r0 < d_out; r0 += P) {
       const index_t np = std::min(P, d_out - r0);
@@ -213,46 +268,60 @@ sparsegpt_result obs_sweep(matrix_view<T> w, matrix_view<const T> h, const mask*
           pm[c * P + r] = 0;
         }
       }
-      for (index_t i = 0; i < nb; ++i) {
-        if (s.selection == obs_selection::n_m && i % s.m == 0) {
-          // Per row, the N lowest w²/U_jj² among columns i..i+M−1 as updated so far
-          // (ties: lower column first).
-          for (index_t r = 0; r < np; ++r) {
-            std::iota(window.begin(), window.end(), i);
-            const auto score = [&](index_t c) {
-              const T v = pw[c * P + r], d = u(i1 + c, i1 + c);
-              return (v * v) / (d * d);
-            };
-            std::partial_sort(window.begin(), window.begin() + s.n, window.end(),
-                              [&](index_t a, index_t b) {
-                                const T sa = score(a), sb = score(b);
-                                return sa < sb || (sa == sb && a < b);
-                              });
-            for (index_t t = 0; t < s.n; ++t) {
-              const index_t c = window[static_cast<std::size_t>(t)];
-              pm[c * P + r] = 1;
-              chosen.prune(r0 + r, i1 + c);
-            }
+      const auto select_n_m_in_panel = [&](index_t i) {
+        // Per row, the N lowest w²/U_jj² among columns i..i+M−1 as updated so far
+        // (ties: lower column first).
+        for (index_t r = 0; r < np; ++r) {
+          std::iota(window.begin(), window.end(), i);
+          const auto score = [&](index_t c) {
+            const T v = pw[c * P + r], d = u(i1 + c, i1 + c);
+            return (v * v) / (d * d);
+          };
+          std::partial_sort(window.begin(), window.begin() + s.n, window.end(),
+                            [&](index_t a, index_t b) {
+                              const T sa = score(a), sb = score(b);
+                              return sa < sb || (sa == sb && a < b);
+                            });
+          for (index_t t = 0; t < s.n; ++t) {
+            const index_t c = window[static_cast<std::size_t>(t)];
+            pm[c * P + r] = 1;
+            chosen.prune(r0 + r, i1 + c);
           }
         }
-        const T d = u(i1 + i, i1 + i);
-        T* const col = pw + i * P;
-        T* const e = pe + i * P;
-        const std::uint8_t* const pruned = pm + i * P;
-        double column_loss = 0.0;
-        for (index_t r = 0; r < P; ++r) {
-          const T q = pruned[r] ? T(0) : col[r];
-          e[r] = (col[r] - q) / d;
-          col[r] = q;
-          column_loss += static_cast<double>(e[r]) * static_cast<double>(e[r]);
+      };
+      // Columns are taken in groups: inside a group each error updates the group's later
+      // columns at once; the group's errors then update the rest of the block together
+      // (a rank-`group` update, 4 columns per pass over the panel). N:M windows lie inside a
+      // group, so the selection sees fully updated weights.
+      for (index_t g0 = 0; g0 < nb; g0 += group) {
+        const index_t g1 = std::min(nb, g0 + group);
+        for (index_t i = g0; i < g1; ++i) {
+          if (s.selection == obs_selection::n_m && i % s.m == 0) select_n_m_in_panel(i);
+          const T d = u(i1 + i, i1 + i);
+          T* const col = pw + i * P;
+          T* const e = pe + i * P;
+          const std::uint8_t* const pruned = pm + i * P;
+          quantize_column<T, P>(col, e, pruned, d);
+          // Eight partial sums, so that the reduction vectorises without reassociation flags.
+          T partial[8] = {};
+          for (index_t r = 0; r < P; r += 8)
+            for (index_t lane = 0; lane < 8; ++lane) partial[lane] += e[r + lane] * e[r + lane];
+          for (const T v : partial) loss += static_cast<double>(v);
+          const T* const u_row = &u(i1 + i, i1);
+          for (index_t k = i + 1; k < g1; ++k) rank_update<T, P>(pw + k * P, u_row[k], e);
         }
-        loss += column_loss;
-        const T* const u_row = &u(i1 + i, i1);
-        for (index_t k = i + 1; k < nb; ++k) {
-          const T uk = u_row[k];
-          T* __restrict__ const target = pw + k * P;
-          const T* __restrict__ const source = e;
-          for (index_t r = 0; r < P; ++r) target[r] -= uk * source[r];
+        index_t i = g0;
+        for (; i + 4 <= g1; i += 4) {
+          const T* const u0 = &u(i1 + i, i1);
+          const T* const u1 = &u(i1 + i + 1, i1);
+          const T* const u2 = &u(i1 + i + 2, i1);
+          const T* const u3 = &u(i1 + i + 3, i1);
+          for (index_t k = g1; k < nb; ++k)
+            rank4_update<T, P>(pw + k * P, u0[k], u1[k], u2[k], u3[k], pe + i * P);
+        }
+        for (; i < g1; ++i) {
+          const T* const u_row = &u(i1 + i, i1);
+          for (index_t k = g1; k < nb; ++k) rank_update<T, P>(pw + k * P, u_row[k], pe + i * P);
         }
       }
       for (index_t c = 0; c < nb; ++c)
