@@ -48,7 +48,9 @@ using linear_input_hook =
 /// calls, e.g. pruned) and reusable workspaces, so one instance must not be shared by threads.
 class llama_forward {
  public:
+  /// `weights` must outlive the llama_forward (a temporary does not bind).
   explicit llama_forward(const llama_weights& weights) : w_(&weights) { weights.validate(); }
+  explicit llama_forward(const llama_weights&&) = delete;
 
   const llama_weights& weights() const noexcept { return *w_; }
   const llama_config& config() const noexcept { return w_->config; }
