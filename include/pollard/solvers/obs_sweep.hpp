@@ -6,7 +6,6 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <numeric>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -243,7 +242,7 @@ sparsegpt_result obs_sweep(matrix_view<T> w, matrix_view<const T> h, const mask*
   std::vector<T> panel_err(static_cast<std::size_t>(P * block));  // column-major P x nb
   std::vector<std::uint8_t> panel_pruned(static_cast<std::size_t>(P * block));
   quantile_workspace<T> quantile;
-  std::vector<index_t> window(static_cast<std::size_t>(std::max<index_t>(s.m, 1)));
+  std::vector<T> window_scores;
   // Group width: 8 columns, or the smallest multiple of M that is at least 8 for N:M.
   const index_t group = s.selection == obs_selection::n_m ? s.m * ((8 + s.m - 1) / s.m) : 8;
   double loss = 0.0;
@@ -269,24 +268,31 @@ sparsegpt_result obs_sweep(matrix_view<T> w, matrix_view<const T> h, const mask*
         }
       }
       const auto select_n_m_in_panel = [&](index_t i) {
-        // Per row, the N lowest w²/U_jj² among columns i..i+M−1 as updated so far
-        // (ties: lower column first).
-        for (index_t r = 0; r < np; ++r) {
-          std::iota(window.begin(), window.end(), i);
-          const auto score = [&](index_t c) {
-            const T v = pw[c * P + r], d = u(i1 + c, i1 + c);
-            return (v * v) / (d * d);
-          };
-          std::partial_sort(window.begin(), window.begin() + s.n, window.end(),
-                            [&](index_t a, index_t b) {
-                              const T sa = score(a), sb = score(b);
-                              return sa < sb || (sa == sb && a < b);
-                            });
-          for (index_t t = 0; t < s.n; ++t) {
-            const index_t c = window[static_cast<std::size_t>(t)];
-            pm[c * P + r] = 1;
-            chosen.prune(r0 + r, i1 + c);
+        // Per row, the N lowest w²/U_jj² among columns i..i+M−1 as updated so far (ties: lower
+        // column first): column j is pruned when fewer than N columns rank before it. The ranks
+        // are counted for all panel rows at once (columns are contiguous over rows).
+        const index_t m = s.m;
+        window_scores.resize(static_cast<std::size_t>(m * P));
+        for (index_t j = 0; j < m; ++j) {
+          const T d = u(i1 + i + j, i1 + i + j);
+          const T d2 = d * d;
+          const T* const column = pw + (i + j) * P;
+          T* const score = window_scores.data() + j * P;
+          for (index_t r = 0; r < P; ++r) score[r] = (column[r] * column[r]) / d2;
+        }
+        for (index_t j = 0; j < m; ++j) {
+          const T* const sj = window_scores.data() + j * P;
+          std::int32_t rank[P] = {};
+          for (index_t k = 0; k < m; ++k) {
+            const T* const sk = window_scores.data() + k * P;
+            const bool k_first = k < j;
+            for (index_t r = 0; r < P; ++r)
+              rank[r] += (sk[r] < sj[r]) | ((sk[r] == sj[r]) & k_first) ? 1 : 0;
           }
+          std::uint8_t* const flags = pm + (i + j) * P;
+          for (index_t r = 0; r < P; ++r) flags[r] = rank[r] < s.n ? 1 : 0;
+          for (index_t r = 0; r < np; ++r)
+            if (flags[r] != 0) chosen.prune(r0 + r, i1 + i + j);
         }
       };
       // Columns are taken in groups: inside a group each error updates the group's later
