@@ -5,6 +5,7 @@
 // int32 length, `length` bytes. The token count is not stored; it is the model's vocab_size.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -115,43 +116,7 @@ class llama2c_tokenizer {
       }
       start = end;
     }
-    // The merge candidate of each adjacent pair, updated only next to a merge, so each round is
-    // a scan over scores (same choice as run.c's full rescan).
-    std::vector<token_id> pair_id;
-    std::vector<float> pair_score;
-    std::string pair;
-    auto candidate = [&](std::size_t i) {
-      pair.assign(pieces_[static_cast<std::size_t>(tokens[i])]);
-      pair.append(pieces_[static_cast<std::size_t>(tokens[i + 1])]);
-      const token_id id = find(pair);
-      pair_id[i] = id;
-      pair_score[i] = id >= 0 ? scores_[static_cast<std::size_t>(id)] : 0.0f;
-    };
-    if (tokens.size() >= 2) {
-      pair_id.resize(tokens.size() - 1);
-      pair_score.resize(tokens.size() - 1);
-      for (std::size_t i = 0; i + 1 < tokens.size(); ++i) candidate(i);
-    }
-    for (;;) {
-      float best_score = -1e10f;
-      token_id best_id = -1;
-      std::size_t best_index = 0;
-      for (std::size_t i = 0; i < pair_id.size(); ++i) {
-        if (pair_id[i] >= 0 && pair_score[i] > best_score) {
-          best_score = pair_score[i];
-          best_id = pair_id[i];
-          best_index = i;
-        }
-      }
-      if (best_id < 0) break;
-      tokens[best_index] = best_id;
-      const auto at = static_cast<std::ptrdiff_t>(best_index);
-      tokens.erase(tokens.begin() + at + 1);
-      pair_id.erase(pair_id.begin() + at);
-      pair_score.erase(pair_score.begin() + at);
-      if (best_index > 0) candidate(best_index - 1);
-      if (best_index < pair_id.size()) candidate(best_index);
-    }
+    merge_best_pairs(tokens);
     if (add_eos) tokens.push_back(eos);
     return tokens;
   }
@@ -181,6 +146,62 @@ class llama2c_tokenizer {
   }
 
  private:
+  // run.c's merge loop (best score first, the leftmost pair on ties) in O(n log n): a heap of
+  // candidate pairs over a linked list, stale entries skipped by version, instead of rescanning
+  // the sequence after every merge, which is quadratic in the text length.
+  void merge_best_pairs(std::vector<token_id>& tokens) const {
+    const std::size_t n = tokens.size();
+    if (n < 2) return;
+    constexpr std::size_t none = static_cast<std::size_t>(-1);
+    std::vector<std::size_t> prev(n), next(n);
+    std::vector<std::uint32_t> version(n, 0);
+    std::vector<char> alive(n, 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      prev[i] = i == 0 ? none : i - 1;
+      next[i] = i + 1 == n ? none : i + 1;
+    }
+    struct candidate {
+      float score;
+      std::size_t left, right;
+      std::uint32_t left_version, right_version;
+      token_id merged;
+    };
+    const auto worse = [](const candidate& a, const candidate& b) {
+      return a.score < b.score || (a.score == b.score && a.left > b.left);
+    };
+    std::vector<candidate> heap;
+    std::string pair;
+    const auto consider = [&](std::size_t left, std::size_t right) {
+      pair.assign(pieces_[static_cast<std::size_t>(tokens[left])]);
+      pair.append(pieces_[static_cast<std::size_t>(tokens[right])]);
+      const token_id id = find(pair);
+      if (id < 0 || !(scores_[static_cast<std::size_t>(id)] > -1e10f)) return;
+      heap.push_back(
+          {scores_[static_cast<std::size_t>(id)], left, right, version[left], version[right], id});
+      std::push_heap(heap.begin(), heap.end(), worse);
+    };
+    for (std::size_t i = 0; i + 1 < n; ++i) consider(i, i + 1);
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      const candidate c = heap.back();
+      heap.pop_back();
+      if (!alive[c.left] || !alive[c.right] || version[c.left] != c.left_version ||
+          version[c.right] != c.right_version || next[c.left] != c.right)
+        continue;
+      tokens[c.left] = c.merged;
+      ++version[c.left];
+      alive[c.right] = 0;
+      next[c.left] = next[c.right];
+      if (next[c.left] != none) prev[next[c.left]] = c.left;
+      if (prev[c.left] != none) consider(prev[c.left], c.left);
+      if (next[c.left] != none) consider(c.left, next[c.left]);
+    }
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      if (alive[i]) tokens[out++] = tokens[i];
+    tokens.resize(out);
+  }
+
   std::size_t checked(token_id id) const {
     if (id < 0 || static_cast<std::size_t>(id) >= pieces_.size())
       throw option_error("llama2c_tokenizer: token " + std::to_string(id) +
