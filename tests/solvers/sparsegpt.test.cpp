@@ -278,3 +278,28 @@ TEST_CASE("bad inputs are rejected with the reason, before anything is written")
   }
   CHECK(p.w.values == before);
 }
+
+TEST_CASE(
+    "reference_threshold prunes every score <= the floor(count*s)-th smallest, as the reference "
+    "code does") {
+  // H = I: every U_jj is equal, so the scores order like w^2: 9, 1, 4, 1 (a tie at 1).
+  const std::vector<double> h = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+  const auto pruned_columns = [&](double sparsity, bool reference) {
+    std::vector<double> w = {3, 1, 2, 1};
+    pollard::sparsegpt_options o;
+    o.sparsity = sparsity;
+    o.reference_threshold = reference;
+    const auto r = pollard::sparsegpt(pollard::matrix_view<double>(w.data(), 1, 4),
+                                      pollard::matrix_view<const double>(h.data(), 4, 4), o);
+    std::vector<int> cols;
+    for (int j = 0; j < 4; ++j)
+      if (r.mask.pruned(0, j)) cols.push_back(j);
+    return cols;
+  };
+  CHECK(pruned_columns(0.5, false) == std::vector<int>{1, 3});
+  CHECK(pruned_columns(0.5, true) == std::vector<int>{1, 2, 3});  // sorted[2] = 4: 1, 1, 4
+  CHECK(pruned_columns(0.25, false) == std::vector<int>{1});      // the tie goes to column 1
+  CHECK(pruned_columns(0.25, true) == std::vector<int>{1, 3});    // sorted[1] = 1, both ties
+  CHECK(pruned_columns(0.0, false).empty());
+  CHECK(pruned_columns(0.0, true) == std::vector<int>{1, 3});  // sorted[0] = 1 even at s = 0
+}

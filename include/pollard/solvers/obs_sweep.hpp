@@ -43,6 +43,7 @@ struct obs_sweep_settings {
   index_t block_size = 128;
   double percdamp = 0.01;
   int max_damping_retries = 5;
+  bool reference_threshold = false;  // block_quantile: prune all scores <= the k-th (0-based)
 };
 
 inline std::string shape_string(index_t rows, index_t cols) {
@@ -103,14 +104,17 @@ struct quantile_workspace {
 /// everything below the k-th smallest score, then the first entries equal to it in flat order.
 /// The k-th smallest is found by one radix pass on the top 16 bits of the scores (non-negative
 /// floats order like their bit patterns) and a selection among the one bucket that holds it.
+/// With `inclusive` (the reference's rule), the (k+1)-th smallest score is the threshold and every
+/// score <= it is pruned.
 template <class T, class WorkMap, class UMatrix>
 void select_block_quantile(const WorkMap& w, const UMatrix& u, index_t c0, index_t nb,
-                           double sparsity, mask& out, quantile_workspace<T>& ws) {
+                           double sparsity, bool inclusive, mask& out, quantile_workspace<T>& ws) {
   using bits_type = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   constexpr int shift = static_cast<int>(sizeof(T) * 8) - 1 - 16;
   const index_t rows = w.rows();
   const index_t count = rows * nb;
-  const auto k = static_cast<index_t>(std::floor(static_cast<double>(count) * sparsity));
+  auto k = static_cast<index_t>(std::floor(static_cast<double>(count) * sparsity));
+  if (inclusive) k = std::min(k + 1, count);
   if (k == 0) return;
   ws.scores.resize(static_cast<std::size_t>(count));
   ws.histogram.assign(std::size_t{1} << 16, 0u);
@@ -144,7 +148,7 @@ void select_block_quantile(const WorkMap& w, const UMatrix& u, index_t c0, index
   for (index_t r = 0; r < rows; ++r)
     for (index_t c = 0; c < nb; ++c, ++score) {
       bool prune = *score < threshold;
-      if (*score == threshold) prune = ties_to_prune-- > 0;
+      if (*score == threshold) prune = inclusive || ties_to_prune-- > 0;
       out.set_pruned(r, c0 + c, prune);  // the block's columns start all kept
     }
 }
@@ -250,7 +254,8 @@ sparsegpt_result obs_sweep(matrix_view<T> w, matrix_view<const T> h, const mask*
   for (index_t i1 = 0; i1 < d_in; i1 += block) {
     const index_t nb = std::min(block, d_in - i1);
     if (s.selection == obs_selection::block_quantile)
-      select_block_quantile<T>(work, u, i1, nb, s.sparsity, chosen, quantile);
+      select_block_quantile<T>(work, u, i1, nb, s.sparsity, s.reference_threshold, chosen,
+                               quantile);
 
     for (index_t r0 = 0; r0 < d_out; r0 += P) {
       const index_t np = std::min(P, d_out - r0);

@@ -20,12 +20,17 @@ struct sparsegpt_options {
   index_t block_size = 128;     ///< B, columns per lazy batch (a multiple of m for N:M)
   double percdamp = 0.01;       ///< λ = percdamp · mean(diag H)
   int max_damping_retries = 5;  ///< failed factorisations retried with λ x 10 each
+  /// Unstructured only: prune every score <= the ⌊count·s⌋-th smallest (0-based), as the
+  /// reference code's `scores <= sorted[int(count·s)]` does — one weight more per block (plus
+  /// ties), even at s = 0 — so outputs can be compared with it weight for weight.
+  bool reference_threshold = false;
 };
 
 /// Prunes w (d_out x d_in, updated in place) with the SparseGPT sweep of ALGORITHMS.md.
 /// hessian is the full symmetric d_in x d_in H (not modified). Unstructured selection prunes the
 /// ⌊d_out·nb·s⌋ lowest w²/U_jj² of each block (ties: lower row-major index first), exactly that
-/// many — the reference's `scores <= sorted[⌊count·s⌋]` prunes one more (and ties). N:M picks,
+/// many — the reference's `scores <= sorted[⌊count·s⌋]` prunes one more (and ties), which
+/// options.reference_threshold reproduces. N:M picks,
 /// at each column i ≡ 0 (mod m), the n lowest scores among columns i..i+m−1 of each row using
 /// the weights as already updated (ties: lower column first).
 /// Throws shape_error, non_finite_error (NaN/Inf in w or hessian), option_error,
@@ -44,6 +49,7 @@ sparsegpt_result sparsegpt(matrix_view<T> w, std::type_identity_t<matrix_view<co
   s.block_size = options.block_size;
   s.percdamp = options.percdamp;
   s.max_damping_retries = options.max_damping_retries;
+  s.reference_threshold = options.reference_threshold;
   return detail::obs_sweep<T>(w, hessian, nullptr, s);
 }
 
