@@ -76,9 +76,9 @@ double outlier_ratio(std::span<matrix_view<const T, host_space>> block_scores, d
 template <class T>
 double outlier_ratio(matrix_view<T, host_space> scores, double m = 5.0) {
   using value_type = std::remove_cv_t<T>;
-  const matrix_view<const value_type, host_space> view = scores;
+  const matrix_view<const value_type, host_space> only = scores;
   return outlier_ratio<value_type>(
-      std::span<const matrix_view<const value_type, host_space>>(&view, 1), m);
+      std::span<const matrix_view<const value_type, host_space>>(&only, 1), m);
 }
 
 /// OWL allocation: per-block sparsities from the blocks' outlier ratios D (any unit):

@@ -1,0 +1,18 @@
+#include <doctest/doctest.h>
+
+#include "pollard/pollard.hpp"
+
+// The umbrella is self-sufficient and the library's pieces compose through it alone.
+TEST_CASE("the umbrella header gives a whole one-shot pruning flow") {
+  Eigen::MatrixXf w = Eigen::MatrixXf::Random(8, 16);
+  Eigen::MatrixXf x = Eigen::MatrixXf::Random(32, 16);
+  pollard::moment_statistics<> stats(16);
+  stats.accumulate(pollard::view(std::as_const(x)));
+  pollard::criterion_input_buffers<float> in;
+  in.set_moments(stats);
+  const auto m =
+      pollard::prune(pollard::view(w), pollard::wanda{}, in.inputs(), pollard::n_m{2, 4});
+  CHECK(m.satisfies_n_m(2, 4));
+  CHECK(pollard::satisfies_n_m(pollard::view(std::as_const(w)), 2, 4));
+  CHECK(pollard::sparsity(pollard::view(std::as_const(w))) == 0.5);
+}
