@@ -65,6 +65,26 @@ inline matrix_view<const float> view_of_logits(const row_matrix& m) {
   return matrix_view<const float>(m.data(), m.rows(), m.cols());
 }
 
+/// Calls f(window_tokens) for each non-overlapping window of `window` tokens (the last partial
+/// window dropped, at most options.max_windows), reporting progress; returns the window count.
+template <class F>
+index_t for_each_window(std::span<const token_id> tokens, index_t window,
+                        const evaluation_options& options, const char* who, F&& f) {
+  if (options.logits_rows <= 0)
+    throw option_error(std::string(who) + ": logits_rows must be positive, got " +
+                       std::to_string(options.logits_rows));
+  index_t windows = static_cast<index_t>(tokens.size()) / window;
+  if (options.max_windows > 0) windows = std::min(windows, options.max_windows);
+  if (windows == 0)
+    throw option_error(std::string(who) + ": " + std::to_string(tokens.size()) +
+                       " tokens do not fill one window of " + std::to_string(window));
+  for (index_t w = 0; w < windows; ++w) {
+    f(tokens.subspan(static_cast<std::size_t>(w * window), static_cast<std::size_t>(window)));
+    if (options.progress) options.progress(w + 1, windows);
+  }
+  return windows;
+}
+
 }  // namespace detail
 
 /// Perplexity of `tokens` cut into non-overlapping windows of the chosen length (a last partial
@@ -74,24 +94,18 @@ inline perplexity_evaluation evaluate_perplexity(llama_forward& model,
                                                  std::span<const token_id> tokens,
                                                  const evaluation_options& options = {}) {
   const index_t window = detail::window_length(model.config(), options);
-  index_t windows = static_cast<index_t>(tokens.size()) / window;
-  if (options.max_windows > 0) windows = std::min(windows, options.max_windows);
-  if (windows == 0)
-    throw option_error("evaluate_perplexity: " + std::to_string(tokens.size()) +
-                       " tokens do not fill one window of " + std::to_string(window));
   perplexity_accumulator acc;
-  for (index_t w = 0; w < windows; ++w) {
-    const auto seq =
-        tokens.subspan(static_cast<std::size_t>(w * window), static_cast<std::size_t>(window));
-    const row_matrix hidden = detail::final_hidden(model, seq);
-    for (index_t r = 0; r < window - 1; r += options.logits_rows) {
-      const index_t count = std::min(options.logits_rows, window - 1 - r);
-      const row_matrix logits = model.classify(hidden.middleRows(r, count));
-      acc.add_logits(detail::view_of_logits(logits),
-                     seq.subspan(static_cast<std::size_t>(r + 1), static_cast<std::size_t>(count)));
-    }
-    if (options.progress) options.progress(w + 1, windows);
-  }
+  const index_t windows = detail::for_each_window(
+      tokens, window, options, "evaluate_perplexity", [&](std::span<const token_id> seq) {
+        const row_matrix hidden = detail::final_hidden(model, seq);
+        for (index_t r = 0; r < window - 1; r += options.logits_rows) {
+          const index_t count = std::min(options.logits_rows, window - 1 - r);
+          const row_matrix logits = model.classify(hidden.middleRows(r, count));
+          acc.add_logits(
+              detail::view_of_logits(logits),
+              seq.subspan(static_cast<std::size_t>(r + 1), static_cast<std::size_t>(count)));
+        }
+      });
   return {acc.result(), window, windows};
 }
 
@@ -105,15 +119,8 @@ inline divergence_report compare_on_windows(llama_forward& base, llama_forward& 
                       std::to_string(base.config().vocab_size) + " vs " +
                       std::to_string(other.config().vocab_size) + ")");
   const index_t window = detail::window_length(base.config(), options);
-  index_t windows = static_cast<index_t>(tokens.size()) / window;
-  if (options.max_windows > 0) windows = std::min(windows, options.max_windows);
-  if (windows == 0)
-    throw option_error("compare: " + std::to_string(tokens.size()) +
-                       " tokens do not fill one window of " + std::to_string(window));
   divergence_accumulator acc;
-  for (index_t w = 0; w < windows; ++w) {
-    const auto seq =
-        tokens.subspan(static_cast<std::size_t>(w * window), static_cast<std::size_t>(window));
+  detail::for_each_window(tokens, window, options, "compare", [&](std::span<const token_id> seq) {
     const row_matrix hidden_p = detail::final_hidden(base, seq);
     const row_matrix hidden_q = detail::final_hidden(other, seq);
     for (index_t r = 0; r < window - 1; r += options.logits_rows) {
@@ -123,8 +130,7 @@ inline divergence_report compare_on_windows(llama_forward& base, llama_forward& 
       acc.add(detail::view_of_logits(lp), detail::view_of_logits(lq),
               seq.subspan(static_cast<std::size_t>(r + 1), static_cast<std::size_t>(count)));
     }
-    if (options.progress) options.progress(w + 1, windows);
-  }
+  });
   return acc.report();
 }
 
