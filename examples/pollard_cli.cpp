@@ -21,6 +21,7 @@
 #include "cli/generate.hpp"
 #include "cli/info.hpp"
 #include "cli/layer.hpp"
+#include "cli/tasks.hpp"
 #define POLLARD_CLI_HAVE_LLM 1
 #endif
 
@@ -34,6 +35,7 @@ const char* const help =
     "  eval MODEL --text FILE         perplexity ± standard error over non-overlapping windows\n"
     "  compare BASE OTHER --text FILE divergence of OTHER from BASE per token (JS, KL, top-1,\n"
     "          [--instructions FILE]  delta-p, percentiles), on corpus windows or instructions\n"
+    "  tasks MODEL --instructions F   greedy answers scored by exact match, token F1, ROUGE-1\n"
     "  layer [options]                prune one linear layer stored as .npy (runs prune_layer)\n"
     "\n"
     "MODEL is a GGUF file (Llama architecture) or a llama2.c checkpoint (its tokenizer beside "
@@ -71,11 +73,12 @@ int main(int argc, char** argv) {
     if (command == "generate") return run_generate(args);
     if (command == "eval") return run_eval(args);
     if (command == "compare") return run_compare(args);
+    if (command == "tasks") return run_tasks(args);
     if (command == "layer") return run_layer(argv[0], args);
     throw usage_error("unknown command '" + command + "'");
   } catch (const usage_error& e) {
-    const bool known =
-        command == "info" || command == "generate" || command == "eval" || command == "compare";
+    const bool known = command == "info" || command == "generate" || command == "eval" ||
+                       command == "compare" || command == "tasks";
     return fail(one_line(e.what()) + " (see 'pollard " + (known ? command + " " : "") + "--help')",
                 2);
   } catch (const std::bad_alloc&) {

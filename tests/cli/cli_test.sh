@@ -221,7 +221,7 @@ errors)
   expect_error garbage 1 info garbage.bin
   run help --help
   [ "$status" -eq 0 ] || fail "--help: exit status $status"
-  for c in info generate eval compare; do
+  for c in info generate eval compare tasks; do
     run "help_$c" "$c" --help
     [ "$status" -eq 0 ] || fail "$c --help: exit status $status"
     grep -q "^usage: pollard $c" "help_$c.out" || fail "$c --help prints no usage line"
@@ -236,6 +236,22 @@ errors)
   expect_error missing_text 1 eval "$stories" --text nothing.txt --json out.json
   expect_error compare_nothing 2 compare "$stories" "$stories" --json out.json
   ls -A | grep -Eq '^(out|short)\.json' && fail "a failed command left an output file: $(ls -A)"
+  finish
+  ;;
+tasks)
+  need_data
+  # Two instruction examples; the first one's reference is the model's own greedy answer, taken
+  # from `pollard generate`, so it must score 1 on every metric and the foreign one 0.
+  run gen generate "$stories" --prompt "Once upon a time" --steps 16
+  [ "$status" -eq 0 ] || fail "generate: exit status $status"
+  answer=$(tr '\n' ' ' <gen.out | sed -e 's/^Once upon a time//' -e 's/^ *//' -e 's/ *$//')
+  python3 -c 'import json, sys; json.dump([{"instruction": "Once upon a time", "input": "", "output": sys.argv[1]}, {"instruction": "Once upon a time", "input": "", "output": "zebra quantum"}], open("two.json", "w"))' "$answer"
+  run tasks tasks "$stories" --instructions two.json --max-new-tokens 12 --json tasks.json
+  [ "$status" -eq 0 ] || { fail "tasks: exit status $status"; cat tasks.err; }
+  expect_line tasks '^examples +: 2 '
+  json_check tasks.json 'j["examples"] == 2 and all(j[k]["mean"] == 0.5 for k in ("exact_match", "token_f1", "rouge1"))'
+  expect_error tasks_no_data 2 tasks "$stories"
+  expect_error tasks_zero 2 tasks "$stories" --instructions two.json --max-new-tokens 0
   finish
   ;;
 layer)

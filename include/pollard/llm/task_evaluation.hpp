@@ -1,0 +1,86 @@
+// pollard — task metrics on instruction data: greedy answers to "{instruction} {input}" scored
+// against the reference output by exact match, token F1 and ROUGE-1 F.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pollard/core/error.hpp"
+#include "pollard/llm/evaluation.hpp"
+#include "pollard/llm/generate.hpp"
+#include "pollard/llm/text_tokenizer.hpp"
+#include "pollard/metrics/perplexity.hpp"
+#include "pollard/metrics/task_metrics.hpp"
+
+namespace pollard::llm {
+
+/// Mean ± standard error of one task metric over the examples.
+struct task_metric_summary {
+  double mean = 0.0;
+  double standard_error = 0.0;
+};
+
+struct task_evaluation {
+  index_t examples = 0;
+  task_metric_summary exact_match, token_f1, rouge1;
+};
+
+struct task_options {
+  index_t max_new_tokens = 64;
+  progress_callback progress;
+  /// Called with each example's greedy answer (e.g. to print or store them).
+  std::function<void(const instruction_example&, const std::string& answer)> on_answer;
+};
+
+/// Greedy-decodes an answer to each example's prompt (instruction_prompt, BOS first when the
+/// model expects it; the prompt keeps its last tokens when it would not leave room for the
+/// answer in the context), stops at the end-of-text token, and scores the trimmed answer against
+/// the reference output.
+inline task_evaluation evaluate_instruction_tasks(llama_forward& model, const text_tokenizer& tok,
+                                                  std::span<const instruction_example> examples,
+                                                  const task_options& options = {}) {
+  const index_t context = model.config().seq_len;
+  if (options.max_new_tokens < 1 || options.max_new_tokens >= context)
+    throw option_error("task evaluation: max_new_tokens must be in [1, " +
+                       std::to_string(context - 1) + "], got " +
+                       std::to_string(options.max_new_tokens));
+  if (examples.empty()) throw option_error("task evaluation: no examples");
+  generate_options g;
+  g.max_new_tokens = options.max_new_tokens;
+  g.sampling.temperature = 0.0f;
+  g.stop_tokens.clear();
+  if (tok.eos()) g.stop_tokens.push_back(*tok.eos());
+  if (tok.kind() == "llama2.c BPE") g.stop_tokens.push_back(*tok.bos());  // run.c stops on BOS
+  pollard::detail::metric_moments em, f1, rouge;
+  index_t done = 0;
+  for (const auto& e : examples) {
+    std::vector<token_id> prompt = tok.encode(instruction_prompt(e), tok.adds_bos());
+    const auto room = static_cast<std::size_t>(context - options.max_new_tokens);
+    if (prompt.size() > room)
+      prompt.erase(prompt.begin(), prompt.end() - static_cast<std::ptrdiff_t>(room));
+    if (prompt.empty() && tok.bos()) prompt.push_back(*tok.bos());
+    std::vector<token_id> answer = generate(model, prompt, g);
+    if (!answer.empty() &&
+        std::find(g.stop_tokens.begin(), g.stop_tokens.end(), answer.back()) != g.stop_tokens.end())
+      answer.pop_back();
+    std::string text = tok.decode(answer, prompt.back());
+    const auto first = text.find_first_not_of(" \t\r\n");
+    const auto last = text.find_last_not_of(" \t\r\n");
+    text = first == std::string::npos ? std::string() : text.substr(first, last - first + 1);
+    em.add(exact_match(text, e.output));
+    f1.add(token_f1(text, e.output));
+    rouge.add(rouge1_f(text, e.output));
+    if (options.on_answer) options.on_answer(e, text);
+    if (options.progress) options.progress(++done, static_cast<index_t>(examples.size()));
+  }
+  const auto summary = [](const pollard::detail::metric_moments& m) {
+    return task_metric_summary{m.mean, m.standard_error()};
+  };
+  return {static_cast<index_t>(examples.size()), summary(em), summary(f1), summary(rouge)};
+}
+
+}  // namespace pollard::llm
