@@ -183,6 +183,14 @@ inline int run_info(std::span<char* const> args) {
   }
   a.expect_positional(1, "a MODEL file");
   const fs::path path = a.positional()[0];
+  if (!fs::exists(path)) throw io_error("cannot open " + path.string());
+  if (llm::detail::detect_format(path) == llm::model_format::safetensors) {
+    const llm::model_file m = llm::open_model(path);
+    std::printf("model: %s\nformat: safetensors (Hugging Face Llama)\n", path.string().c_str());
+    detail::print_config(m.weights.config);
+    detail::print_parameters(detail::parameter_count(m.weights));
+    return 0;
+  }
   if (!fs::is_regular_file(path)) throw io_error("cannot open " + path.string());
   if (llm::detail::detect_format(path) == llm::model_format::gguf) {
     if (a.has("--tokenizer"))

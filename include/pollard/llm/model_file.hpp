@@ -17,14 +17,17 @@
 #include "pollard/llm/gguf_model.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_weights.hpp"
+#include "pollard/llm/safetensors_model.hpp"
 #include "pollard/llm/text_tokenizer.hpp"
 
 namespace pollard::llm {
 
-enum class model_format { gguf, llama2c };
+/// gguf and llama2c are single files; safetensors is a Hugging Face folder (model.safetensors
+/// + config.json) or its .safetensors file.
+enum class model_format { gguf, llama2c, safetensors };
 
 inline const char* name_of(model_format f) noexcept {
-  return f == model_format::gguf ? "GGUF" : "llama2.c";
+  return f == model_format::gguf ? "GGUF" : f == model_format::llama2c ? "llama2.c" : "safetensors";
 }
 
 /// A model in memory: its weights (float), its tokenizer, and what is needed to write it back.
@@ -40,6 +43,8 @@ struct model_file {
 namespace detail {
 
 inline model_format detect_format(const std::filesystem::path& path) {
+  if (std::filesystem::is_directory(path) || path.extension() == ".safetensors")
+    return model_format::safetensors;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("cannot open " + path.string());
   std::array<char, 4> magic{};
@@ -62,8 +67,9 @@ inline std::optional<std::filesystem::path> find_llama2c_tokenizer(
 
 }  // namespace detail
 
-/// Opens a GGUF (Llama architecture, tokenizer from its metadata) or a llama2.c checkpoint
-/// (tokenizer from `tokenizer_path`, else tokenizer.bin / tok<vocab>.bin beside the model).
+/// Opens a GGUF (Llama architecture, tokenizer from its metadata), a llama2.c checkpoint
+/// (tokenizer from `tokenizer_path`, else tokenizer.bin / tok<vocab>.bin beside the model) or a
+/// Hugging Face Llama safetensors folder (weights only: its tokenizer.json is not read).
 inline model_file open_model(
     const std::filesystem::path& path,
     const std::optional<std::filesystem::path>& tokenizer_path = std::nullopt) {
@@ -76,6 +82,10 @@ inline model_file open_model(
     m.tokenizer.emplace(load_gguf_tokenizer(*m.gguf));
     return m;
   }
+  if (m.format == model_format::safetensors) {
+    m.weights = read_hf_llama(path);
+    return m;
+  }
   m.weights = io::read_llama2c(path);
   const auto tok = tokenizer_path
                        ? tokenizer_path
@@ -85,12 +95,15 @@ inline model_file open_model(
 }
 
 /// Writes `weights` in the format `original` came from (GGUF: every metadata key kept, tensors
-/// as `gguf_type`; llama2.c: the v0 layout). The output is written through a temporary file.
+/// as `gguf_type`; llama2.c: the v0 layout; safetensors: a Hugging Face folder `out`). Files are
+/// written through temporaries.
 inline void save_model(const model_file& original, const llama_weights& weights,
                        const std::filesystem::path& out,
                        io::ggml_type gguf_type = io::ggml_type::f32) {
   if (original.format == model_format::gguf) {
     write_llama_gguf(out, *original.gguf, weights, gguf_type);
+  } else if (original.format == model_format::safetensors) {
+    write_hf_llama(out, weights);
   } else {
     io::write_llama2c(weights, out);
   }
