@@ -81,8 +81,8 @@ def main():
     pattern = a.nm if a.nm else "50%"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; X = {a.tokens} tokens in "
           f"{a.sequences} sequences; median of {a.repetitions}; pattern {pattern}\n")
-    print("| layer (d_out x d_in) | method | reference (s) | pollard (s) | reference / pollard | max abs diff | max |W| |")
-    print("|---|---|---|---|---|---|---|")
+    print("| layer (d_out x d_in) | method | reference (s) | pollard (s) | reference / pollard | max abs diff | max |W| | same mask |")
+    print("|---|---|---|---|---|---|---|---|")
     for shape in a.shapes.split(","):
         rows, cols = (int(v) for v in shape.split("x"))
         w, x = layer(rows, cols, a.tokens, seed=rows * 7 + cols)
@@ -94,9 +94,10 @@ def main():
                 t_ref, out_ref = time_reference(method, w, x, a.sequences, nm, a.repetitions)
                 out = np.load(os.path.join(d, f"W_{method}_pollard.npy"))
                 diff = float(np.max(np.abs(out - out_ref)))
+                same_mask = float(np.mean((out == 0) == (out_ref == 0)))
                 t = ours[f"{method}_pollard"]
                 print(f"| {rows}x{cols} | {method} | {t_ref:.4f} | {t:.4f} | {t_ref / t:.2f} | {diff:.3g} | "
-                      f"{float(np.max(np.abs(w))):.3g} |", flush=True)
+                      f"{float(np.max(np.abs(w))):.3g} | {100 * same_mask:.4f} % |", flush=True)
 
 
 if __name__ == "__main__":
