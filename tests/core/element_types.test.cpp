@@ -25,10 +25,10 @@ TEST_CASE("half conversion matches hand-worked values") {
   CHECK(half(1.0f).bits == 0x3c00);
   CHECK(half(-2.0f).bits == 0xc000);
   CHECK(half(65504.0f).bits == 0x7bff);
-  CHECK(half(65520.0f).bits == 0x7c00);                 // rounds to infinity
-  CHECK(half(std::ldexp(1.0f, -24)).bits == 0x0001);    // smallest subnormal
-  CHECK(half(std::ldexp(1.0f, -26)).bits == 0x0000);    // below half of it: zero
-  CHECK(half(1.0f + std::ldexp(1.0f, -11)).bits == 0x3c00);  // tie to even (down)
+  CHECK(half(65520.0f).bits == 0x7c00);                          // rounds to infinity
+  CHECK(half(std::ldexp(1.0f, -24)).bits == 0x0001);             // smallest subnormal
+  CHECK(half(std::ldexp(1.0f, -26)).bits == 0x0000);             // below half of it: zero
+  CHECK(half(1.0f + std::ldexp(1.0f, -11)).bits == 0x3c00);      // tie to even (down)
   CHECK(half(1.0f + 3 * std::ldexp(1.0f, -11)).bits == 0x3c02);  // tie to even (up)
   CHECK(static_cast<float>(half::from_bits(0x3555)) == doctest::Approx(0.333251953125));
 }

@@ -24,7 +24,7 @@ TEST_CASE("N:M validity needs at least N pruned in every window of M") {
     }
   CHECK(m.satisfies_n_m(2, 4));
   CHECK_FALSE(m.satisfies_n_m(3, 4));
-  CHECK(m.satisfies_n_m(1, 2));       // windows start at multiples of M: {0,1}, {2,3}, ...
+  CHECK(m.satisfies_n_m(1, 2));  // windows start at multiples of M: {0,1}, {2,3}, ...
   CHECK(m.satisfies_n_m(4, 8));
   CHECK_FALSE(m.satisfies_n_m(5, 8));
   m.keep(1, 7);

@@ -24,6 +24,8 @@ TEST_CASE("matrix_view addresses elements through its strides") {
 }
 
 static_assert(std::is_same_v<pollard::matrix_view<float>::memory_space, pollard::host_space>);
-static_assert(std::is_convertible_v<pollard::matrix_view<float>, pollard::matrix_view<const float>>);
-static_assert(!std::is_convertible_v<pollard::matrix_view<const float>, pollard::matrix_view<float>>);
+static_assert(
+    std::is_convertible_v<pollard::matrix_view<float>, pollard::matrix_view<const float>>);
+static_assert(
+    !std::is_convertible_v<pollard::matrix_view<const float>, pollard::matrix_view<float>>);
 static_assert(!std::is_convertible_v<pollard::device_view<float>, pollard::host_view<float>>);

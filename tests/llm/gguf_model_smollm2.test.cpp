@@ -48,7 +48,9 @@ TEST_CASE("SmolLM2 written back as F32 keeps every metadata key and reads back i
   CHECK(copy.weights.final_norm == m.weights.final_norm);
 }
 
-TEST_CASE("SmolLM2 assigns a plain English paragraph a low perplexity (the forward pass and tokenizer work together)") {
+TEST_CASE(
+    "SmolLM2 assigns a plain English paragraph a low perplexity (the forward pass and tokenizer "
+    "work together)") {
   const auto path = pollard::test::smollm2_gguf();
   if (!path) return;
   const auto m = open_model(*path);

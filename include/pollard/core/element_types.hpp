@@ -93,7 +93,8 @@ struct half {
   }
 };
 
-/// bfloat16 storage (the upper half of a float). Converts to and from float (round to nearest even).
+/// bfloat16 storage (the upper half of a float). Converts to and from float (round to nearest
+/// even).
 struct bfloat16 {
   std::uint16_t bits = 0;
 

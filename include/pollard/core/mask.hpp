@@ -50,11 +50,14 @@ class mask {
   }
 
   /// True when every row has at least n pruned entries in each window of m consecutive columns
-  /// (the "n zeros out of m" convention); throws option_error when n >= m or m does not divide cols.
+  /// (the "n zeros out of m" convention); throws option_error when n >= m or m does not divide
+  /// cols.
   bool satisfies_n_m(index_t n, index_t m) const {
-    if (n <= 0 || m <= 0 || n >= m) throw option_error("N:M needs 0 < N < M, got " + std::to_string(n) + ":" + std::to_string(m));
+    if (n <= 0 || m <= 0 || n >= m)
+      throw option_error("N:M needs 0 < N < M, got " + std::to_string(n) + ":" + std::to_string(m));
     if (cols_ % m != 0)
-      throw option_error("N:M: M=" + std::to_string(m) + " does not divide d_in=" + std::to_string(cols_));
+      throw option_error("N:M: M=" + std::to_string(m) +
+                         " does not divide d_in=" + std::to_string(cols_));
     for (index_t i = 0; i < rows_; ++i)
       for (index_t j0 = 0; j0 < cols_; j0 += m) {
         index_t zeros = 0;

@@ -1,4 +1,5 @@
-// pollard — the one vocabulary type: a non-owning strided 2-D view with its memory space in the type.
+// pollard — the one vocabulary type: a non-owning strided 2-D view with its memory space in the
+// type.
 #pragma once
 
 #include <type_traits>
@@ -21,8 +22,8 @@ class matrix_view {
   using memory_space = Space;
 
   constexpr matrix_view() = default;
-  POLLARD_HOST_DEVICE constexpr matrix_view(T* data, index_t rows, index_t cols,
-                                            index_t row_stride, index_t col_stride) noexcept
+  POLLARD_HOST_DEVICE constexpr matrix_view(T* data, index_t rows, index_t cols, index_t row_stride,
+                                            index_t col_stride) noexcept
       : data_(data), rows_(rows), cols_(cols), row_stride_(row_stride), col_stride_(col_stride) {}
   /// Contiguous row-major.
   POLLARD_HOST_DEVICE constexpr matrix_view(T* data, index_t rows, index_t cols) noexcept
@@ -30,8 +31,8 @@ class matrix_view {
 
   /// A view of non-const T converts to a view of const T.
   template <class U>
-    requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
-  POLLARD_HOST_DEVICE constexpr matrix_view(const matrix_view<U, Space>& other) noexcept
+  requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>) POLLARD_HOST_DEVICE
+      constexpr matrix_view(const matrix_view<U, Space>& other) noexcept
       : matrix_view(other.data(), other.rows(), other.cols(), other.row_stride(),
                     other.col_stride()) {}
 
@@ -52,12 +53,11 @@ class matrix_view {
 
   /// Element access; host views only on the host, device views only in device code.
   POLLARD_HOST_DEVICE constexpr T& operator()(index_t i, index_t j) const noexcept
-    requires(std::is_same_v<Space, host_space>
+      requires(std::is_same_v<Space, host_space>
 #if defined(__CUDACC__)
-             || std::is_same_v<Space, device_space>
+               || std::is_same_v<Space, device_space>
 #endif
-    )
-  {
+      ) {
     return data_[i * row_stride_ + j * col_stride_];
   }
 

@@ -82,9 +82,7 @@ inline std::uint32_t non_finite_bit(double value) noexcept {
 }
 
 /// Writable row-major flags (1 = pruned) of a mask.
-inline std::uint8_t* mutable_flags(mask& m) noexcept {
-  return m.data();
-}
+inline std::uint8_t* mutable_flags(mask& m) noexcept { return m.data(); }
 
 /// Reusable buffers for repeated selections (one per row, per block, ...).
 template <class Key>
