@@ -17,14 +17,7 @@ namespace {
 using pollard::index_t;
 using pollard::test::dense_matrix;
 
-template <class T>
-dense_matrix<T> tied_scores(index_t rows, index_t cols, int levels, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> dist(0, levels - 1);
-  dense_matrix<T> m(rows, cols);
-  for (auto& v : m.values) v = static_cast<T>(dist(rng));
-  return m;
-}
+using pollard::test::tied_scores;
 
 /// Number of pruned entries of row i in columns [j0, j0 + m).
 index_t pruned_in_window(const pollard::mask& mk, index_t i, index_t j0, index_t m) {

@@ -17,15 +17,7 @@ namespace {
 using pollard::index_t;
 using pollard::test::dense_matrix;
 
-/// Scores drawn from {0, 1, ..., levels - 1}: many exact ties.
-template <class T>
-dense_matrix<T> tied_scores(index_t rows, index_t cols, int levels, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> dist(0, levels - 1);
-  dense_matrix<T> m(rows, cols);
-  for (auto& v : m.values) v = static_cast<T>(dist(rng));
-  return m;
-}
+using pollard::test::tied_scores;
 
 /// Scores of both signs spanning many orders of magnitude (subnormals to ~1e30).
 template <class T>

@@ -35,4 +35,14 @@ dense_matrix<T> random_normal(index_t rows, index_t cols, std::uint64_t seed, T 
   return m;
 }
 
+/// Scores drawn from {0, 1, ..., levels - 1}: many exact ties.
+template <class T>
+dense_matrix<T> tied_scores(index_t rows, index_t cols, int levels, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> dist(0, levels - 1);
+  dense_matrix<T> m(rows, cols);
+  for (auto& v : m.values) v = static_cast<T>(dist(rng));
+  return m;
+}
+
 }  // namespace pollard::test
