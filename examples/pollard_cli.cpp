@@ -17,6 +17,7 @@
 #ifdef PCRE2_CODE_UNIT_WIDTH  // defined by pollard::llm, which the subcommands need
 #include "cli/arguments.hpp"
 #include "cli/compare.hpp"
+#include "cli/convert.hpp"
 #include "cli/eval.hpp"
 #include "cli/generate.hpp"
 #include "cli/info.hpp"
@@ -36,6 +37,7 @@ const char* const help =
     "  compare BASE OTHER --text FILE divergence of OTHER from BASE per token (JS, KL, top-1,\n"
     "          [--instructions FILE]  delta-p, percentiles), on corpus windows or instructions\n"
     "  tasks MODEL --instructions F   greedy answers scored by exact match, token F1, ROUGE-1\n"
+    "  convert MODEL OUT [--type T]   write MODEL back in its format with float tensors\n"
     "  layer [options]                prune one linear layer stored as .npy (runs prune_layer)\n"
     "\n"
     "MODEL is a GGUF file (Llama architecture) or a llama2.c checkpoint (its tokenizer beside "
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
     if (command == "eval") return run_eval(args);
     if (command == "compare") return run_compare(args);
     if (command == "tasks") return run_tasks(args);
+    if (command == "convert") return run_convert(args);
     if (command == "layer") return run_layer(argv[0], args);
     throw usage_error("unknown command '" + command + "'");
   } catch (const usage_error& e) {

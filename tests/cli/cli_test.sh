@@ -221,7 +221,7 @@ errors)
   expect_error garbage 1 info garbage.bin
   run help --help
   [ "$status" -eq 0 ] || fail "--help: exit status $status"
-  for c in info generate eval compare tasks; do
+  for c in info generate eval compare tasks convert; do
     run "help_$c" "$c" --help
     [ "$status" -eq 0 ] || fail "$c --help: exit status $status"
     grep -q "^usage: pollard $c" "help_$c.out" || fail "$c --help prints no usage line"
@@ -252,6 +252,22 @@ tasks)
   json_check tasks.json 'j["examples"] == 2 and all(j[k]["mean"] == 0.5 for k in ("exact_match", "token_f1", "rouge1"))'
   expect_error tasks_no_data 2 tasks "$stories"
   expect_error tasks_zero 2 tasks "$stories" --instructions two.json --max-new-tokens 0
+  finish
+  ;;
+convert)
+  need_data
+  # A llama2.c checkpoint written back by pollard holds the same weights: the divergence of the
+  # copy from the original is zero on every position.
+  run convert convert "$stories" copy.bin
+  [ "$status" -eq 0 ] || { fail "convert: exit status $status"; cat convert.err; }
+  cp "$(dirname "$stories")/tok512.bin" .
+  tinystories_slice slice.txt
+  run compare_copy compare "$stories" copy.bin --text slice.txt --window 64 --max-windows 2 --json copy.json
+  [ "$status" -eq 0 ] || { fail "compare with the copy: exit status $status"; cat compare_copy.err; }
+  json_check copy.json 'abs(j["windows"]["report"]["js_nats"]["mean"]) < 1e-12 and j["windows"]["report"]["same_top"]["fraction"] == 1'
+  expect_error convert_type 2 convert "$stories" other.bin --type f16
+  expect_error convert_same 2 convert "$stories" "$stories"
+  [ -e other.bin ] && fail "a refused convert left other.bin"
   finish
   ;;
 layer)
