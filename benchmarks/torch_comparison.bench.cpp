@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "pollard/criteria/criterion_inputs.hpp"
+#include "pollard/criteria/criterion_input_buffers.hpp"
 #include "pollard/criteria/wanda.hpp"
 #include "pollard/io/npy.hpp"
 #include "pollard/masks/n_m.hpp"

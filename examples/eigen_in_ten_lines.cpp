@@ -34,5 +34,5 @@ int main() {
   std::printf("sparsegpt 2:4: valid %s, loss %.4f, damping %.3g\n",
               pollard::satisfies_n_m(pollard::view(std::as_const(W2)), 2, 4) ? "yes" : "no",
               sgpt.loss, sgpt.damping_used);
-  return wanda.sparsity() == 0.5 && sgpt.mask.satisfies_n_m(2, 4) ? 0 : 1;
+  return wanda.sparsity() == 0.5 && pollard::satisfies_n_m(sgpt.mask, 2, 4) ? 0 : 1;
 }

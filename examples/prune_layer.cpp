@@ -26,7 +26,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
-#include "pollard/criteria/criterion_inputs.hpp"
+#include "pollard/criteria/criterion_input_buffers.hpp"
 #include "pollard/criteria/magnitude.hpp"
 #include "pollard/criteria/ria.hpp"
 #include "pollard/criteria/wanda.hpp"

@@ -22,6 +22,7 @@
 #include "pollard/stats/moment_statistics.hpp"
 #include "pollard/stats/normalisation.hpp"
 
+#include "pollard/criteria/criterion_input_buffers.hpp"
 #include "pollard/criteria/criterion_inputs.hpp"
 #include "pollard/criteria/magnitude.hpp"
 #include "pollard/criteria/obs.hpp"

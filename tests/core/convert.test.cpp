@@ -103,7 +103,7 @@ TEST_CASE("copy rejects views of different shapes") {
   std::vector<float> a(6), b(6);
   CHECK_THROWS_WITH_AS(
       pollard::copy(matrix_view<float>(a.data(), 2, 3), matrix_view<float>(b.data(), 3, 2)),
-      "copy: source is 2x3 but the destination is 3x2", pollard::shape_error);
+      "copy: source (2x3) and destination (3x2) differ in shape", pollard::shape_error);
 }
 
 TEST_CASE("to_dense converts a strided half view to a dense row-major float matrix") {

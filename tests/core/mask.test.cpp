@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "pollard/core/mask.hpp"
+#include "pollard/metrics/sparsity.hpp"
 
 TEST_CASE("a new mask keeps everything and counts what is pruned") {
   pollard::mask m(3, 8);
@@ -22,15 +23,15 @@ TEST_CASE("N:M validity needs at least N pruned in every window of M") {
       m.prune(i, j);
       m.prune(i, j + 3);
     }
-  CHECK(m.satisfies_n_m(2, 4));
-  CHECK_FALSE(m.satisfies_n_m(3, 4));
-  CHECK(m.satisfies_n_m(1, 2));  // windows start at multiples of M: {0,1}, {2,3}, ...
-  CHECK(m.satisfies_n_m(4, 8));
-  CHECK_FALSE(m.satisfies_n_m(5, 8));
+  CHECK(pollard::satisfies_n_m(m, 2, 4));
+  CHECK_FALSE(pollard::satisfies_n_m(m, 3, 4));
+  CHECK(pollard::satisfies_n_m(m, 1, 2));  // windows start at multiples of M: {0,1}, {2,3}, ...
+  CHECK(pollard::satisfies_n_m(m, 4, 8));
+  CHECK_FALSE(pollard::satisfies_n_m(m, 5, 8));
   m.keep(1, 7);
-  CHECK_FALSE(m.satisfies_n_m(2, 4));
-  CHECK_THROWS_AS(m.satisfies_n_m(4, 4), pollard::option_error);
-  CHECK_THROWS_WITH_AS(m.satisfies_n_m(2, 3), "N:M: M=3 does not divide d_in=8",
+  CHECK_FALSE(pollard::satisfies_n_m(m, 2, 4));
+  CHECK_THROWS_AS(pollard::satisfies_n_m(m, 4, 4), pollard::option_error);
+  CHECK_THROWS_WITH_AS(pollard::satisfies_n_m(m, 2, 3), "satisfies_n_m: M=3 does not divide d_in=8",
                        pollard::option_error);
 }
 

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "pollard/criteria/criterion_inputs.hpp"
+#include "pollard/criteria/criterion_input_buffers.hpp"
 #include "pollard/stats/moment_statistics.hpp"
 #include "support/naive_stats.hpp"
 #include "support/random.hpp"

@@ -18,10 +18,10 @@ TEST_CASE("magnitude needs no statistics and rejects bad shapes and non-finite w
   auto w = pollard::test::random_normal<float>(4, 8, 3);
   pollard::test::dense_matrix<float> s(4, 7);
   CHECK_THROWS_WITH_AS(pollard::magnitude{}.score(w.view(), {}, s.view()),
-                       "magnitude: weights are 4x8 but scores are 4x7", pollard::shape_error);
+                       "magnitude: W (4x8) and scores (4x7) differ in shape", pollard::shape_error);
   pollard::test::dense_matrix<float> ok(4, 8);  // zero-initialised
   w(3, 0) = std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH_AS(pollard::magnitude{}.score(w.view(), {}, ok.view()),
-                       "magnitude: w(3, 0) is +inf", pollard::non_finite_error);
+                       "magnitude: non-finite W at (3, 0) = inf", pollard::non_finite_error);
   for (float v : ok.values) CHECK(v == 0.0f);  // nothing written before the throw
 }

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "criteria/criterion_test_driver.hpp"
+#include "pollard/criteria/criterion_input_buffers.hpp"
 #include "pollard/criteria/obs.hpp"
 #include "support/naive_criteria.hpp"
 
@@ -38,9 +39,10 @@ TEST_CASE("obs names a missing or non-positive inverse-Hessian diagonal") {
                        pollard::option_error);
   std::vector<float> d = {1.0f, 0.0f, 2.0f};
   CHECK_THROWS_WITH_AS(pollard::obs{}.score(w.view(), {.inverse_hessian_diagonal = d}, s.view()),
-                       "obs: inverse_hessian_diagonal[1] = 0.000000 is not positive",
+                       "obs: inverse_hessian_diagonal at [1] must be finite and > 0, got 0",
                        pollard::option_error);
   d[1] = std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH_AS(pollard::obs{}.score(w.view(), {.inverse_hessian_diagonal = d}, s.view()),
-                       "obs: inverse_hessian_diagonal[1] is +inf", pollard::non_finite_error);
+                       "obs: non-finite inverse_hessian_diagonal at [1] = inf",
+                       pollard::non_finite_error);
 }

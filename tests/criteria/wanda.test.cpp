@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "criteria/criterion_test_driver.hpp"
+#include "pollard/criteria/criterion_input_buffers.hpp"
 #include "pollard/criteria/wanda.hpp"
 #include "pollard/stats/moment_statistics.hpp"
 #include "support/naive_criteria.hpp"
@@ -42,18 +43,19 @@ TEST_CASE("wanda names what is missing or wrong in its inputs") {
                        pollard::option_error);
   std::vector<float> six(6, 1.0f);
   CHECK_THROWS_WITH_AS(pollard::wanda{}.score(w.view(), {.sq_norm_per_sample = six}, s.view()),
-                       "wanda: weights are 4x8 but sq_norm_per_sample has 6 channels",
+                       "wanda: W is 4x8 but sq_norm_per_sample has 6 channels",
                        pollard::shape_error);
   std::vector<float> eight(8, 1.0f);
   eight[5] = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH_AS(pollard::wanda{}.score(w.view(), {.sq_norm_per_sample = eight}, s.view()),
-                       "wanda: sq_norm_per_sample[5] is nan", pollard::non_finite_error);
+                       "wanda: non-finite sq_norm_per_sample at [5] = nan",
+                       pollard::non_finite_error);
   eight[5] = -1.0f;
   CHECK_THROWS_WITH_AS(pollard::wanda{}.score(w.view(), {.sq_norm_per_sample = eight}, s.view()),
-                       "wanda: sq_norm_per_sample[5] = -1.000000 is negative",
+                       "wanda: sq_norm_per_sample at [5] must be finite and >= 0, got -1",
                        pollard::option_error);
   eight[5] = 1.0f;
   w(0, 7) = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH_AS(pollard::wanda{}.score(w.view(), {.sq_norm_per_sample = eight}, s.view()),
-                       "wanda: w(0, 7) is nan", pollard::non_finite_error);
+                       "wanda: non-finite W at (0, 7) = nan", pollard::non_finite_error);
 }

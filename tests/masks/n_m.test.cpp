@@ -9,6 +9,7 @@
 #include "pollard/core/element_types.hpp"
 #include "pollard/masks/mask_policy.hpp"
 #include "pollard/masks/n_m.hpp"
+#include "pollard/metrics/sparsity.hpp"
 #include "support/naive_masks.hpp"
 #include "support/random.hpp"
 
@@ -57,7 +58,7 @@ TEST_CASE_TEMPLATE(
         for (const auto* scores : {&normal, &tied, &equal}) {
           const auto got = pollard::n_m{n, m}.select(scores->view());
           CHECK(got == pollard::test::naive_n_m(scores->view(), n, m));
-          CHECK(got.satisfies_n_m(n, m));
+          CHECK(pollard::satisfies_n_m(got, n, m));
           CHECK(got.pruned_count() == rows * windows * n);
           for (index_t i = 0; i < rows; ++i)
             for (index_t j0 = 0; j0 < cols; j0 += m) CHECK(pruned_in_window(got, i, j0, m) == n);

@@ -112,26 +112,26 @@ TEST_CASE("reconstruction error rejects mismatched shapes and non-finite input w
   const auto w_bad = test::random_normal<float>(4, 7, 42);
   const auto x_bad = test::random_normal<float>(3, 6, 43);
   const auto h_bad = test::random_normal<float>(8, 6, 44);
-  CHECK_THROWS_WITH_AS(
-      relative_reconstruction_error(w.view(), w_bad.view(), x_bad.view()),
-      "relative_reconstruction_error: weights are 4x8 but the pruned weights are 4x7", shape_error);
+  CHECK_THROWS_WITH_AS(relative_reconstruction_error(w.view(), w_bad.view(), x_bad.view()),
+                       "relative_reconstruction_error: W (4x8) and W_hat (4x7) differ in shape",
+                       shape_error);
   CHECK_THROWS_WITH_AS(relative_reconstruction_error(w.view(), w.view(), x_bad.view()),
-                       "relative_reconstruction_error: weights are 4x8 but the activations are 3x6 "
+                       "relative_reconstruction_error: W is 4x8 but the activations are 3x6 "
                        "(expected tokens x 8)",
                        shape_error);
   CHECK_THROWS_WITH_AS(relative_reconstruction_error_from_gram(w.view(), w.view(), h_bad.view()),
-                       "relative_reconstruction_error_from_gram: weights are 4x8 but the Gram "
+                       "relative_reconstruction_error_from_gram: W is 4x8 but the Gram "
                        "matrix is 8x6 (expected 8x8)",
                        shape_error);
   auto w_nan = w;
   w_nan(2, 5) = std::numeric_limits<float>::quiet_NaN();
   const auto x = test::random_normal<float>(3, 8, 45);
   CHECK_THROWS_WITH_AS(relative_reconstruction_error(w.view(), w_nan.view(), x.view()),
-                       "relative_reconstruction_error: W_hat(2, 5) is not finite",
+                       "relative_reconstruction_error: non-finite W_hat at (2, 5) = nan",
                        non_finite_error);
   auto h = test::random_normal<float>(8, 8, 46);
   h(7, 0) = std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH_AS(relative_reconstruction_error_from_gram(w.view(), w.view(), h.view()),
-                       "relative_reconstruction_error_from_gram: H(7, 0) is not finite",
+                       "relative_reconstruction_error_from_gram: non-finite H at (7, 0) = inf",
                        non_finite_error);
 }

@@ -91,11 +91,12 @@ TEST_CASE("sparsity works on strided views and is 0 for an empty matrix") {
 
 TEST_CASE("satisfies_n_m rejects N >= M, N <= 0 and M not dividing the columns") {
   const auto m = hand_made<half>();
-  CHECK_THROWS_WITH_AS(satisfies_n_m(m.view(), 4, 4), "satisfies_n_m: N:M needs 0 < N < M, got 4:4",
+  CHECK_THROWS_WITH_AS(satisfies_n_m(m.view(), 4, 4),
+                       "satisfies_n_m: N:M needs 0 < N < M (N pruned in each group of M), got 4:4",
                        option_error);
-  CHECK_THROWS_WITH_AS(satisfies_n_m(m.view(), 0, 4), "satisfies_n_m: N:M needs 0 < N < M, got 0:4",
+  CHECK_THROWS_WITH_AS(satisfies_n_m(m.view(), 0, 4),
+                       "satisfies_n_m: N:M needs 0 < N < M (N pruned in each group of M), got 0:4",
                        option_error);
-  CHECK_THROWS_WITH_AS(satisfies_n_m(m.view(), 2, 3),
-                       "satisfies_n_m: M=3 does not divide the 8 columns of the weights",
+  CHECK_THROWS_WITH_AS(satisfies_n_m(m.view(), 2, 3), "satisfies_n_m: M=3 does not divide d_in=8",
                        option_error);
 }

@@ -9,6 +9,7 @@
 #include "pollard/criteria/wanda.hpp"
 #include "pollard/masks/n_m.hpp"
 #include "pollard/masks/unstructured.hpp"
+#include "pollard/metrics/sparsity.hpp"
 #include "pollard/prune.hpp"
 #include "support/random.hpp"
 
@@ -47,7 +48,7 @@ TEST_CASE(
 TEST_CASE("prune with magnitude and 2:4 leaves a valid 2:4 matrix and the mask it applied") {
   auto w = pollard::test::random_normal<double>(6, 24, 3);
   const auto m = pollard::prune(w.view(), pollard::magnitude{}, {}, pollard::n_m{2, 4});
-  CHECK(m.satisfies_n_m(2, 4));
+  CHECK(pollard::satisfies_n_m(m, 2, 4));
   for (index_t i = 0; i < 6; ++i)
     for (index_t j = 0; j < 24; ++j) CHECK((w(i, j) == 0.0) == m.pruned(i, j));
 }

@@ -1,4 +1,5 @@
 #include "pollard/solvers/sparsegpt.hpp"
+#include "pollard/metrics/sparsity.hpp"
 
 #include <doctest/doctest.h>
 
@@ -83,7 +84,7 @@ TEST_CASE("N:M sparsegpt equals the unbatched sweep and is valid N:M (fp64 and f
     o.m = 4;
     o.block_size = c.block;
     const auto r = pollard::sparsegpt<float>(p.w.view(), p.h.view(), o);
-    CHECK(r.mask.satisfies_n_m(2, 4));
+    CHECK(pollard::satisfies_n_m(r.mask, 2, 4));
     CHECK(r.mask.pruned_count() == c.d_out * c.d_in / 2);
     ++seed;
   }

@@ -181,11 +181,11 @@ TEST_CASE("moment statistics reject bad input and leave the statistics unchanged
                        pollard::shape_error);
   auto y = pollard::test::random_normal<float>(4, 6, 2);
   y(2, 3) = std::numeric_limits<float>::quiet_NaN();
-  CHECK_THROWS_WITH_AS(s.accumulate(y.view()), "moment_statistics: x(2, 3) is nan",
+  CHECK_THROWS_WITH_AS(s.accumulate(y.view()), "moment_statistics: non-finite x at (2, 3) = nan",
                        pollard::non_finite_error);
   y(2, 3) = 0.0f;
   y(3, 5) = -std::numeric_limits<float>::infinity();
-  CHECK_THROWS_WITH_AS(s.accumulate(y.view()), "moment_statistics: x(3, 5) is -inf",
+  CHECK_THROWS_WITH_AS(s.accumulate(y.view()), "moment_statistics: non-finite x at (3, 5) = -inf",
                        pollard::non_finite_error);
   CHECK(s.tokens() == 0);
   CHECK(s.sequences() == 0);
@@ -206,14 +206,15 @@ TEST_CASE("moment statistics reject bad input and leave the statistics unchanged
   std::vector<float> cm(24, 1.0f);
   cm[static_cast<std::size_t>(5 * 4 + 1)] = std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH_AS(s.accumulate(matrix_view<const float>(cm.data(), 4, 6, 1, 4)),
-                       "moment_statistics: x(1, 5) is +inf", pollard::non_finite_error);
+                       "moment_statistics: non-finite x at (1, 5) = inf",
+                       pollard::non_finite_error);
   dense_matrix<pollard::half> h(3, 6);
   h(2, 0) = pollard::half(std::numeric_limits<float>::quiet_NaN());
-  CHECK_THROWS_WITH_AS(s.accumulate(h.view()), "moment_statistics: x(2, 0) is nan",
+  CHECK_THROWS_WITH_AS(s.accumulate(h.view()), "moment_statistics: non-finite x at (2, 0) = nan",
                        pollard::non_finite_error);
   dense_matrix<pollard::bfloat16> bf(3, 6);
   bf(1, 2) = pollard::bfloat16(-std::numeric_limits<float>::infinity());
-  CHECK_THROWS_WITH_AS(s.accumulate(bf.view()), "moment_statistics: x(1, 2) is -inf",
+  CHECK_THROWS_WITH_AS(s.accumulate(bf.view()), "moment_statistics: non-finite x at (1, 2) = -inf",
                        pollard::non_finite_error);
   CHECK(s.tokens() == 0);
 

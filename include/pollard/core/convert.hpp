@@ -6,6 +6,7 @@
 #include <string>
 #include <type_traits>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
@@ -31,10 +32,8 @@ using conversion_type_t =
 template <class Src, class Dst>
 requires storage_type<std::remove_const_t<Src>> && storage_type<Dst>
 void copy(matrix_view<Src, host_space> from, matrix_view<Dst, host_space> to) {
-  if (from.rows() != to.rows() || from.cols() != to.cols())
-    throw shape_error("copy: source is " + std::to_string(from.rows()) + "x" +
-                      std::to_string(from.cols()) + " but the destination is " +
-                      std::to_string(to.rows()) + "x" + std::to_string(to.cols()));
+  require_same_shape("copy", "source", from.rows(), from.cols(), "destination", to.rows(),
+                     to.cols());
   using compute = detail::conversion_type_t<std::remove_const_t<Src>, Dst>;
   for (index_t i = 0; i < from.rows(); ++i)
     for (index_t j = 0; j < from.cols(); ++j)

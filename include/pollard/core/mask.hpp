@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -49,24 +50,6 @@ class mask {
     return size() == 0 ? 0.0 : static_cast<double>(pruned_count()) / static_cast<double>(size());
   }
 
-  /// True when every row has at least n pruned entries in each window of m consecutive columns
-  /// (the "n zeros out of m" convention); throws option_error when n >= m or m does not divide
-  /// cols.
-  bool satisfies_n_m(index_t n, index_t m) const {
-    if (n <= 0 || m <= 0 || n >= m)
-      throw option_error("N:M needs 0 < N < M, got " + std::to_string(n) + ":" + std::to_string(m));
-    if (cols_ % m != 0)
-      throw option_error("N:M: M=" + std::to_string(m) +
-                         " does not divide d_in=" + std::to_string(cols_));
-    for (index_t i = 0; i < rows_; ++i)
-      for (index_t j0 = 0; j0 < cols_; j0 += m) {
-        index_t zeros = 0;
-        for (index_t j = j0; j < j0 + m; ++j) zeros += pruned(i, j) ? 1 : 0;
-        if (zeros < n) return false;
-      }
-    return true;
-  }
-
   bool operator==(const mask&) const = default;
 
   /// Raw flags (1 = pruned), row-major.
@@ -87,10 +70,7 @@ class mask {
 /// Sets the pruned entries of w to zero. Throws shape_error when the shapes differ.
 template <class T>
 void apply_mask(const mask& m, matrix_view<T, host_space> w) {
-  if (m.rows() != w.rows() || m.cols() != w.cols())
-    throw shape_error("apply_mask: mask is " + std::to_string(m.rows()) + "x" +
-                      std::to_string(m.cols()) + " but the weights are " +
-                      std::to_string(w.rows()) + "x" + std::to_string(w.cols()));
+  require_same_shape("apply_mask", "mask", m.rows(), m.cols(), "weights", w.rows(), w.cols());
   for (index_t i = 0; i < w.rows(); ++i)
     for (index_t j = 0; j < w.cols(); ++j)
       if (m.pruned(i, j)) w(i, j) = T{};

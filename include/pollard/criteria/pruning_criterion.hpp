@@ -7,12 +7,12 @@
 #include <string>
 #include <type_traits>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/criteria/criterion_inputs.hpp"
-#include "pollard/stats/moment_statistics.hpp"
 
 namespace pollard {
 
@@ -44,11 +44,8 @@ namespace detail {
 // The checks every criterion runs before it writes a score.
 template <class W, class T>
 void check_criterion_operands(const char* who, matrix_view<W> w, matrix_view<T> scores) {
-  if (scores.rows() != w.rows() || scores.cols() != w.cols())
-    throw shape_error(std::string(who) + ": weights are " + std::to_string(w.rows()) + "x" +
-                      std::to_string(w.cols()) + " but scores are " +
-                      std::to_string(scores.rows()) + "x" + std::to_string(scores.cols()));
-  detail::require_finite(matrix_view<const std::remove_const_t<W>>(w), who, "w");
+  require_same_shape(who, "W", w, "scores", scores);
+  require_finite(w, who, "W");
 }
 
 // Checks that a per-channel input is present, d_in long, finite and (if asked) >= 0 or > 0.
@@ -60,18 +57,13 @@ void check_criterion_input(const char* who, std::span<const T> values, const cha
   if (values.empty())
     throw option_error(std::string(who) + ": needs " + field + " (" + source + ")");
   if (static_cast<index_t>(values.size()) != cols)
-    throw shape_error(std::string(who) + ": weights are " + std::to_string(rows) + "x" +
-                      std::to_string(cols) + " but " + field + " has " +
-                      std::to_string(values.size()) + " channels");
+    throw shape_error(std::string(who) + ": W is " + shape_text(rows, cols) + " but " + field +
+                      " has " + std::to_string(values.size()) + " channels");
+  require_finite(values, who, field);
   for (std::size_t j = 0; j < values.size(); ++j) {
-    const T v = values[j];
-    const std::string where = std::string(who) + ": " + field + "[" + std::to_string(j) + "]";
-    if (!std::isfinite(v))
-      throw non_finite_error(where + " is " + (std::isnan(v) ? "nan" : (v > 0 ? "+inf" : "-inf")));
-    if ((sign == input_sign::non_negative && v < T(0)) ||
-        (sign == input_sign::positive && !(v > T(0))))
-      throw option_error(where + " = " + std::to_string(v) + " is " +
-                         (sign == input_sign::positive ? "not positive" : "negative"));
+    const std::string what = std::string(field) + " at [" + std::to_string(j) + "]";
+    if (sign == input_sign::non_negative) require_at_least(who, what, values[j], 0.0);
+    if (sign == input_sign::positive) require_greater(who, what, values[j], 0.0);
   }
 }
 

@@ -25,9 +25,7 @@ struct ria {
   template <class W, compute_type T>
   void score(matrix_view<W> w, const criterion_inputs<T>& in, matrix_view<T> scores) const {
     static_assert(storage_type<std::remove_const_t<W>>, "ria: unsupported weight type");
-    if (!std::isfinite(exponent) || exponent < 0.0)
-      throw option_error("ria: the exponent a must be finite and >= 0, got " +
-                         std::to_string(exponent));
+    require_at_least("ria", "the exponent a", exponent, 0.0);
     detail::check_criterion_operands("ria", w, scores);
     detail::check_criterion_input("ria", in.sq_norm_per_sample, "sq_norm_per_sample",
                                   "moment statistics", w.rows(), w.cols(),

@@ -9,6 +9,7 @@
 
 #include <Eigen/Core>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
@@ -50,20 +51,6 @@ reconstruction_matrix<S> reconstruction_rows(matrix_view<const T, host_space> v,
   return out;
 }
 
-template <class T>
-void reconstruction_require_finite(const char* who, const char* name,
-                                   matrix_view<const T, host_space> v) {
-  for (index_t i = 0; i < v.rows(); ++i)
-    for (index_t j = 0; j < v.cols(); ++j)
-      if (!std::isfinite(to_compute<double>(v(i, j))))
-        throw non_finite_error(std::string(who) + ": " + name + "(" + std::to_string(i) + ", " +
-                               std::to_string(j) + ") is not finite");
-}
-
-inline std::string reconstruction_shape(index_t r, index_t c) {
-  return std::to_string(r) + "x" + std::to_string(c);
-}
-
 inline reconstruction_error_result make_reconstruction_result(double err, double ref) {
   reconstruction_error_result r{err, ref, 0.0};
   if (ref > 0.0)
@@ -91,21 +78,16 @@ requires storage_type<std::remove_cv_t<TW>> && storage_type<std::remove_cv_t<TH>
                                                                   matrix_view<TX, host_space> x) {
   using S = compute_type_for<std::remove_cv_t<TW>>;
   constexpr const char* who = "relative_reconstruction_error";
-  if (w.rows() != w_hat.rows() || w.cols() != w_hat.cols())
-    throw shape_error(
-        std::string(who) + ": weights are " + detail::reconstruction_shape(w.rows(), w.cols()) +
-        " but the pruned weights are " + detail::reconstruction_shape(w_hat.rows(), w_hat.cols()));
+  require_same_shape(who, "W", w, "W_hat", w_hat);
   if (x.cols() != w.cols())
-    throw shape_error(
-        std::string(who) + ": weights are " + detail::reconstruction_shape(w.rows(), w.cols()) +
-        " but the activations are " + detail::reconstruction_shape(x.rows(), x.cols()) +
-        " (expected tokens x " + std::to_string(w.cols()) + ")");
+    throw shape_error(std::string(who) + ": W is " + shape_text(w) + " but the activations are " +
+                      shape_text(x) + " (expected tokens x " + std::to_string(w.cols()) + ")");
   const matrix_view<const std::remove_cv_t<TW>, host_space> wc = w;
   const matrix_view<const std::remove_cv_t<TH>, host_space> hc = w_hat;
   const matrix_view<const std::remove_cv_t<TX>, host_space> xc = x;
-  detail::reconstruction_require_finite(who, "W", wc);
-  detail::reconstruction_require_finite(who, "W_hat", hc);
-  detail::reconstruction_require_finite(who, "X", xc);
+  require_finite(wc, who, "W");
+  require_finite(hc, who, "W_hat");
+  require_finite(xc, who, "X");
 
   double err = 0.0, ref = 0.0;
   auto accumulate = [&](const auto& xm) {
@@ -138,21 +120,16 @@ requires storage_type<std::remove_cv_t<TW>> && storage_type<std::remove_cv_t<TH>
             matrix_view<TG, host_space> h) {
   using S = compute_type_for<std::remove_cv_t<TW>>;
   constexpr const char* who = "relative_reconstruction_error_from_gram";
-  if (w.rows() != w_hat.rows() || w.cols() != w_hat.cols())
-    throw shape_error(
-        std::string(who) + ": weights are " + detail::reconstruction_shape(w.rows(), w.cols()) +
-        " but the pruned weights are " + detail::reconstruction_shape(w_hat.rows(), w_hat.cols()));
+  require_same_shape(who, "W", w, "W_hat", w_hat);
   if (h.rows() != w.cols() || h.cols() != w.cols())
-    throw shape_error(
-        std::string(who) + ": weights are " + detail::reconstruction_shape(w.rows(), w.cols()) +
-        " but the Gram matrix is " + detail::reconstruction_shape(h.rows(), h.cols()) +
-        " (expected " + detail::reconstruction_shape(w.cols(), w.cols()) + ")");
+    throw shape_error(std::string(who) + ": W is " + shape_text(w) + " but the Gram matrix is " +
+                      shape_text(h) + " (expected " + shape_text(w.cols(), w.cols()) + ")");
   const matrix_view<const std::remove_cv_t<TW>, host_space> wc = w;
   const matrix_view<const std::remove_cv_t<TH>, host_space> hc = w_hat;
   const matrix_view<const std::remove_cv_t<TG>, host_space> gc = h;
-  detail::reconstruction_require_finite(who, "W", wc);
-  detail::reconstruction_require_finite(who, "W_hat", hc);
-  detail::reconstruction_require_finite(who, "H", gc);
+  require_finite(wc, who, "W");
+  require_finite(hc, who, "W_hat");
+  require_finite(gc, who, "H");
 
   double err = 0.0, ref = 0.0;
   auto accumulate = [&](const auto& hm) {

@@ -17,6 +17,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/metrics/sparsity.hpp"
 
 namespace pollard {
 
@@ -84,7 +85,7 @@ mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> 
     if (cols % o.m != 0)
       throw option_error("dsnot: N:M: M=" + std::to_string(o.m) +
                          " does not divide d_in=" + std::to_string(cols));
-    if (!initial.satisfies_n_m(o.n, o.m))
+    if (!pollard::satisfies_n_m(initial, o.n, o.m))
       throw option_error("dsnot: the initial mask is not " + std::to_string(o.n) + ":" +
                          std::to_string(o.m));
   }

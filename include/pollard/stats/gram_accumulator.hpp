@@ -91,7 +91,7 @@ class gram_accumulator {
           "gram_accumulator: the first batch with tokens must count at least one sequence "
           "(N would be 0)");
     }
-    detail::require_finite(cx, "gram_accumulator", "x");
+    require_finite(cx, "gram_accumulator", "x");
 
     const index_t n_new = samples_ + b;
     if (samples_ > 0 && b > 0)

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
@@ -15,50 +16,6 @@
 #include "pollard/stats/normalisation.hpp"
 
 namespace pollard {
-
-namespace detail {
-
-inline std::string non_finite_name(double v) {
-  return std::isnan(v) ? "nan" : (v > 0 ? "+inf" : "-inf");
-}
-
-// True when every element of the contiguous run p[0..n) is finite (exponent bits not all ones);
-// an integer OR-reduction the compiler vectorises.
-template <class T>
-bool all_finite(const T* p, index_t n) noexcept {
-  using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t,
-                                  std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint16_t>>;
-  constexpr bits exponent = std::is_same_v<T, double>  ? bits(0x7ff0000000000000ull)
-                            : std::is_same_v<T, float> ? bits(0x7f800000u)
-                            : std::is_same_v<T, half>  ? bits(0x7c00u)
-                                                       : bits(0x7f80u);
-  bool bad = false;
-  for (index_t k = 0; k < n; ++k) bad |= (std::bit_cast<bits>(p[k]) & exponent) == exponent;
-  return !bad;
-}
-
-// Throws non_finite_error naming the first non-finite element of x (row-major scan order).
-template <class T>
-void require_finite(matrix_view<const T> x, const char* who, const char* what) {
-  if (x.col_stride() == 1 || x.row_stride() == 1) {
-    const bool by_rows = x.col_stride() == 1;
-    const index_t outer = by_rows ? x.rows() : x.cols();
-    const index_t inner = by_rows ? x.cols() : x.rows();
-    const index_t stride = by_rows ? x.row_stride() : x.col_stride();
-    bool ok = true;
-    for (index_t o = 0; o < outer && ok; ++o) ok = all_finite(x.data() + o * stride, inner);
-    if (ok) return;
-  }
-  for (index_t i = 0; i < x.rows(); ++i)
-    for (index_t j = 0; j < x.cols(); ++j) {
-      const double v = to_compute<double>(x(i, j));
-      if (!std::isfinite(v))
-        throw non_finite_error(std::string(who) + ": " + what + "(" + std::to_string(i) + ", " +
-                               std::to_string(j) + ") is " + non_finite_name(v));
-    }
-}
-
-}  // namespace detail
 
 /// Per input channel j of activations X [tokens x channels]: the count, Σ_t x_tj and Σ_t x_tj²
 /// (accumulated in Acc), plus mean and M2 = Σ_t (x_tj − mean_j)² kept with Chan's parallel
@@ -96,7 +53,7 @@ class moment_statistics {
     if (sequences < 0)
       throw option_error("moment_statistics: sequences must be >= 0, got " +
                          std::to_string(sequences));
-    detail::require_finite(cx, "moment_statistics", "x");
+    require_finite(cx, "moment_statistics", "x");
     const index_t b = cx.rows();
     if (b > 0) {
       const auto n = static_cast<std::size_t>(channels_);

@@ -1,0 +1,155 @@
+// pollard — the checks every routine runs on its operands before it writes anything, and the one
+// form of their messages:
+//   "<who>: non-finite <what> at (i, j) = <value>"          (matrix element; "[j]" for a span)
+//   "<who>: <what a> (RxC) and <what b> (RxC) differ in shape"
+//   "<who>: N:M needs 0 < N < M (N pruned in each group of M), got N:M"
+//   "<who>: M=<m> does not divide d_in=<width>"
+//   "<who>: <what> must be in [lo, hi), got <value>"         (and "finite and >= lo" / "> lo")
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/core/number_text.hpp"
+
+namespace pollard {
+
+/// "RxC", the text of a rows x cols shape in every message.
+inline std::string shape_text(index_t rows, index_t cols) {
+  return std::to_string(rows) + "x" + std::to_string(cols);
+}
+template <class T, class Space>
+std::string shape_text(const matrix_view<T, Space>& v) {
+  return shape_text(v.rows(), v.cols());
+}
+
+namespace detail {
+
+// True when every element of the contiguous run p[0..n) is finite (exponent bits not all ones);
+// an integer OR-reduction the compiler vectorises.
+template <class T>
+bool all_finite(const T* p, index_t n) noexcept {
+  using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t,
+                                  std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint16_t>>;
+  constexpr bits exponent = std::is_same_v<T, double>  ? bits(0x7ff0000000000000ull)
+                            : std::is_same_v<T, float> ? bits(0x7f800000u)
+                            : std::is_same_v<T, half>  ? bits(0x7c00u)
+                                                       : bits(0x7f80u);
+  bool bad = false;
+  for (index_t k = 0; k < n; ++k) bad |= (std::bit_cast<bits>(p[k]) & exponent) == exponent;
+  return !bad;
+}
+
+[[noreturn]] inline void throw_non_finite(std::string_view who, std::string_view what,
+                                          const std::string& position, double value) {
+  throw non_finite_error(std::string(who) + ": non-finite " + std::string(what) + " at " +
+                         position + " = " + format_number(value));
+}
+
+}  // namespace detail
+
+/// Throws non_finite_error naming the first NaN or infinity of x in row-major order:
+/// "<who>: non-finite <what> at (i, j) = <value>".
+template <class T>
+requires storage_type<std::remove_const_t<T>>
+void require_finite(matrix_view<T, host_space> x, std::string_view who, std::string_view what) {
+  using value_type = std::remove_const_t<T>;
+  if (x.col_stride() == 1 || x.row_stride() == 1) {
+    const bool by_rows = x.col_stride() == 1;
+    const index_t outer = by_rows ? x.rows() : x.cols();
+    const index_t inner = by_rows ? x.cols() : x.rows();
+    const index_t stride = by_rows ? x.row_stride() : x.col_stride();
+    bool ok = true;
+    for (index_t o = 0; o < outer && ok; ++o)
+      ok = detail::all_finite<value_type>(x.data() + o * stride, inner);
+    if (ok) return;
+  }
+  for (index_t i = 0; i < x.rows(); ++i)
+    for (index_t j = 0; j < x.cols(); ++j) {
+      const double v = to_compute<double>(static_cast<value_type>(x(i, j)));
+      if (!std::isfinite(v))
+        detail::throw_non_finite(who, what,
+                                 "(" + std::to_string(i) + ", " + std::to_string(j) + ")", v);
+    }
+}
+
+/// Throws non_finite_error naming the first NaN or infinity of x:
+/// "<who>: non-finite <what> at [j] = <value>".
+template <class T>
+requires storage_type<std::remove_const_t<T>>
+void require_finite(std::span<T> x, std::string_view who, std::string_view what) {
+  for (std::size_t j = 0; j < x.size(); ++j) {
+    const double v = to_compute<double>(static_cast<std::remove_const_t<T>>(x[j]));
+    if (!std::isfinite(v)) detail::throw_non_finite(who, what, "[" + std::to_string(j) + "]", v);
+  }
+}
+
+/// Throws shape_error unless a_rows x a_cols equals b_rows x b_cols:
+/// "<who>: <what_a> (RxC) and <what_b> (RxC) differ in shape".
+inline void require_same_shape(std::string_view who, std::string_view what_a, index_t a_rows,
+                               index_t a_cols, std::string_view what_b, index_t b_rows,
+                               index_t b_cols) {
+  if (a_rows != b_rows || a_cols != b_cols)
+    throw shape_error(std::string(who) + ": " + std::string(what_a) + " (" +
+                      shape_text(a_rows, a_cols) + ") and " + std::string(what_b) + " (" +
+                      shape_text(b_rows, b_cols) + ") differ in shape");
+}
+template <class A, class B, class Space>
+void require_same_shape(std::string_view who, std::string_view what_a,
+                        const matrix_view<A, Space>& a, std::string_view what_b,
+                        const matrix_view<B, Space>& b) {
+  require_same_shape(who, what_a, a.rows(), a.cols(), what_b, b.rows(), b.cols());
+}
+
+/// The N:M requirement of a pattern that prunes `pruned` weights in each aligned group of
+/// `group` consecutive input columns: throws option_error unless 0 < pruned < group.
+inline void require_n_m(std::string_view who, index_t pruned, index_t group) {
+  if (pruned <= 0 || group <= 0 || pruned >= group)
+    throw option_error(std::string(who) +
+                       ": N:M needs 0 < N < M (N pruned in each group of M), got " +
+                       std::to_string(pruned) + ":" + std::to_string(group));
+}
+/// As above, and the group must divide `width` (d_in, the number of columns).
+inline void require_n_m(std::string_view who, index_t pruned, index_t group, index_t width) {
+  require_n_m(who, pruned, group);
+  if (width % group != 0)
+    throw option_error(std::string(who) + ": M=" + std::to_string(group) +
+                       " does not divide d_in=" + std::to_string(width));
+}
+
+/// Throws option_error unless lo <= value < hi (NaN fails):
+/// "<who>: <what> must be in [lo, hi), got <value>".
+inline void require_in_range(std::string_view who, std::string_view what, double value, double lo,
+                             double hi) {
+  if (!(value >= lo && value < hi))
+    throw option_error(std::string(who) + ": " + std::string(what) + " must be in [" +
+                       format_number(lo) + ", " + format_number(hi) + "), got " +
+                       format_number(value));
+}
+
+/// Throws option_error unless value is finite and >= lo: "<who>: <what> must be finite and >=
+/// lo, got <value>".
+inline void require_at_least(std::string_view who, std::string_view what, double value, double lo) {
+  if (!(std::isfinite(value) && value >= lo))
+    throw option_error(std::string(who) + ": " + std::string(what) + " must be finite and >= " +
+                       format_number(lo) + ", got " + format_number(value));
+}
+
+/// Throws option_error unless value is finite and > lo: "<who>: <what> must be finite and > lo,
+/// got <value>".
+inline void require_greater(std::string_view who, std::string_view what, double value, double lo) {
+  if (!(std::isfinite(value) && value > lo))
+    throw option_error(std::string(who) + ": " + std::string(what) + " must be finite and > " +
+                       format_number(lo) + ", got " + format_number(value));
+}
+
+}  // namespace pollard
