@@ -8,6 +8,7 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/llm/kv_cache.hpp"
+#include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_forward.hpp"
 #include "pollard/llm/sampler.hpp"
 

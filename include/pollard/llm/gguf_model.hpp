@@ -49,12 +49,6 @@ inline std::string layer_tensor(index_t layer, const char* name) {
   return "blk." + std::to_string(layer) + "." + name + ".weight";
 }
 
-constexpr const char* gguf_linear_name(llama_linear l) noexcept {
-  constexpr const char* names[] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
-                                   "ffn_gate", "ffn_up", "ffn_down"};
-  return names[static_cast<int>(l)];
-}
-
 }  // namespace detail
 
 /// The config of a GGUF model whose general.architecture is "llama".
@@ -104,8 +98,7 @@ inline llama_weights load_llama_weights(const io::gguf_file& file) {
     layer.attn_norm = vector(detail::layer_tensor(l, "attn_norm"));
     layer.ffn_norm = vector(detail::layer_tensor(l, "ffn_norm"));
     for (const auto linear : all_llama_linears)
-      layer.linear(linear) =
-          file.read_matrix(detail::layer_tensor(l, detail::gguf_linear_name(linear)));
+      layer.linear(linear) = file.read_matrix(detail::layer_tensor(l, gguf_name_of(linear)));
   }
   w.final_norm = vector("output_norm.weight");
   if (!c.tied_classifier) w.classifier = file.read_matrix("output.weight");
@@ -181,7 +174,7 @@ inline void write_llama_gguf(const std::filesystem::path& path, const io::gguf_f
     const auto& layer = weights.layers[static_cast<std::size_t>(l)];
     vector(detail::layer_tensor(l, "attn_norm"), layer.attn_norm);
     for (const auto linear : all_llama_linears)
-      matrix(detail::layer_tensor(l, detail::gguf_linear_name(linear)), layer.linear(linear), type);
+      matrix(detail::layer_tensor(l, gguf_name_of(linear)), layer.linear(linear), type);
     vector(detail::layer_tensor(l, "ffn_norm"), layer.ffn_norm);
   }
   vector("output_norm.weight", weights.final_norm);

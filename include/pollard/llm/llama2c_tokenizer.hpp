@@ -16,12 +16,13 @@
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/core/token_id.hpp"
 #include "pollard/io/byte_reader.hpp"
 #include "pollard/io/mapped_file.hpp"
 
 namespace pollard::llm {
 
-using token_id = std::int32_t;
+using pollard::token_id;
 
 /// llama2.c's BPE tokenizer: token 1 is BOS, 2 is EOS, byte b falls back to token b + 3.
 class llama2c_tokenizer {

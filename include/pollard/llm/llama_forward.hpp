@@ -24,19 +24,14 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/core/token_id.hpp"
 #include "pollard/llm/kv_cache.hpp"
-#include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_weights.hpp"
+#include "pollard/model/sequence_layout.hpp"
 
 namespace pollard::llm {
 
-/// Equal-length sequences stacked row-wise in a [tokens x dim] activation matrix: row r belongs
-/// to sequence r / length at position r % length. Attention never crosses sequences.
-struct sequence_layout {
-  index_t n_sequences = 1;
-  index_t length = 0;
-  index_t tokens() const noexcept { return n_sequences * length; }
-};
+using model::sequence_layout;
 
 /// Observes the input of a block's linears: called with the layer index, which input, and the
 /// activations [tokens x d_in] (d_in = dim, or hidden_dim for mlp_out), valid only during the

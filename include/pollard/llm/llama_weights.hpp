@@ -65,6 +65,12 @@ constexpr const char* name_of(llama_linear l) noexcept {
   constexpr const char* names[] = {"q", "k", "v", "o", "gate", "up", "down"};
   return names[static_cast<int>(l)];
 }
+/// The GGUF tensor base name of a linear inside block blk.{b}: "attn_q", ..., "ffn_down".
+constexpr const char* gguf_name_of(llama_linear l) noexcept {
+  constexpr const char* names[] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
+                                   "ffn_gate", "ffn_up", "ffn_down"};
+  return names[static_cast<int>(l)];
+}
 constexpr const char* name_of(llama_linear_input in) noexcept {
   constexpr const char* names[] = {"attn_in", "attn_out", "mlp_in", "mlp_out"};
   return names[static_cast<int>(in)];

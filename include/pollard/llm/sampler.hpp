@@ -13,7 +13,7 @@
 
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
-#include "pollard/llm/llama2c_tokenizer.hpp"
+#include "pollard/core/token_id.hpp"
 
 namespace pollard::llm {
 

@@ -1,0 +1,132 @@
+// pollard — the reference Llama engine behind the model concepts: llama_forward is a causal_lm and
+// incremental_lm through model_traits, and llama_model (mutable weights + a forward pass) is also
+// a block_sequential_model whose linears carry their GGUF base names.
+#pragma once
+
+#include <algorithm>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/core/token_id.hpp"
+#include "pollard/llm/kv_cache.hpp"
+#include "pollard/llm/llama_forward.hpp"
+#include "pollard/llm/llama_weights.hpp"
+#include "pollard/model/block_input.hpp"
+#include "pollard/model/block_sequential_model.hpp"
+#include "pollard/model/causal_lm.hpp"
+#include "pollard/model/linear_ref.hpp"
+#include "pollard/model/model_traits.hpp"
+
+namespace pollard::llm {
+
+/// One sequence being decoded by llama_forward: its KV cache and the logits of its last token.
+struct llama_sequence_state {
+  kv_cache cache;
+  std::vector<float> logits;
+};
+
+}  // namespace pollard::llm
+
+/// llama_forward as a causal_lm / incremental_lm: final-normed hidden states of every row are
+/// computed once, logits [chunk x vocab] a chunk of rows at a time.
+template <>
+struct pollard::model::model_traits<pollard::llm::llama_forward> {
+  using forward = pollard::llm::llama_forward;
+
+  static index_t vocab_size(const forward& f) { return f.config().vocab_size; }
+  static index_t context_length(const forward& f) { return f.config().seq_len; }
+
+  static void for_each_logits(forward& f, std::span<const token_id> tokens, sequence_layout layout,
+                              row_range rows, index_t chunk_rows, logits_consumer consumer) {
+    llm::row_matrix hidden = f.embed(tokens);
+    for (index_t l = 0; l < f.config().n_layers; ++l) f.run_block(l, hidden, layout);
+    f.final_norm(hidden);
+    for (index_t first = rows.begin; first < rows.end; first += chunk_rows) {
+      const index_t count = std::min(chunk_rows, rows.end - first);
+      const llm::row_matrix logits = f.classify(hidden.middleRows(first, count));
+      consumer(first, llm::view_of(logits));
+    }
+  }
+
+  static llm::llama_sequence_state start_sequence(forward& f, index_t capacity) {
+    return {llm::kv_cache(f.config(), capacity), {}};
+  }
+  static std::span<const float> extend(forward& f, llm::llama_sequence_state& s,
+                                       std::span<const token_id> tokens) {
+    const llm::row_matrix logits = f.extend(s.cache, tokens);
+    const float* last = logits.row(logits.rows() - 1).data();
+    s.logits.assign(last, last + logits.cols());
+    return s.logits;
+  }
+};
+
+namespace pollard::llm {
+
+/// A Llama-family model the pruning driver can work on: block_sequential_model (blocks, the four
+/// inputs attn_in, attn_out, mlp_in, mlp_out, and the seven linears named "blk.{b}.attn_q", ...,
+/// "blk.{b}.ffn_down", viewing `weights` in place) and incremental_lm. The weights must outlive
+/// the model; writes through the linears' views are what later calls compute with.
+class llama_model {
+ public:
+  explicit llama_model(llama_weights& weights) : w_(&weights), forward_(weights) {}
+  explicit llama_model(llama_weights&&) = delete;
+
+  llama_weights& weights() noexcept { return *w_; }
+  const llama_config& config() const noexcept { return w_->config; }
+  llama_forward& forward() noexcept { return forward_; }
+
+  index_t block_count() const { return config().n_layers; }
+  index_t hidden_size() const { return config().dim; }
+  /// The inputs in llama_linear_input order.
+  std::vector<model::block_input> block_inputs(index_t) const {
+    std::vector<model::block_input> out;
+    for (const auto in : all_llama_linear_inputs)
+      out.push_back(
+          {name_of(in), in == llama_linear_input::mlp_out ? config().hidden_dim : config().dim});
+    return out;
+  }
+  /// q, k, v, o, gate, up, down.
+  std::vector<model::linear_ref> linears(index_t b) {
+    auto& layer = w_->layers.at(static_cast<std::size_t>(b));
+    std::vector<model::linear_ref> out;
+    for (const auto l : all_llama_linears)
+      out.push_back({"blk." + std::to_string(b) + "." + gguf_name_of(l), view_of(layer.linear(l)),
+                     static_cast<index_t>(input_of(l))});
+    return out;
+  }
+  void embed(std::span<const token_id> tokens, matrix_view<float> hidden) const {
+    const row_matrix x = forward_.embed(tokens);
+    std::copy(x.data(), x.data() + x.size(), hidden.data());
+  }
+  void run_block(index_t b, matrix_view<float> hidden, model::sequence_layout layout,
+                 model::input_observer observer) {
+    if (!observer) return forward_.run_block(b, hidden, layout);
+    forward_.run_block(b, hidden, layout,
+                       [&](index_t, llama_linear_input in, matrix_view<const float> x) {
+                         observer(static_cast<index_t>(in), x);
+                       });
+  }
+
+  index_t vocab_size() const { return traits::vocab_size(forward_); }
+  index_t context_length() const { return traits::context_length(forward_); }
+  void for_each_logits(std::span<const token_id> tokens, model::sequence_layout layout,
+                       model::row_range rows, index_t chunk_rows, model::logits_consumer consumer) {
+    traits::for_each_logits(forward_, tokens, layout, rows, chunk_rows, consumer);
+  }
+  llama_sequence_state start_sequence(index_t capacity) {
+    return traits::start_sequence(forward_, capacity);
+  }
+  std::span<const float> extend(llama_sequence_state& s, std::span<const token_id> tokens) {
+    return traits::extend(forward_, s, tokens);
+  }
+
+ private:
+  using traits = model::model_traits<llama_forward>;
+
+  llama_weights* w_;
+  llama_forward forward_;
+};
+
+}  // namespace pollard::llm
