@@ -5,6 +5,7 @@
 #include <string>
 #include <type_traits>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -31,19 +32,15 @@ concept specialised_model_traits = !requires {
 template <class M>
 using traits_of = model_traits<std::remove_cv_t<M>>;
 
-inline std::string shape_text(index_t rows, index_t cols) {
-  return std::to_string(rows) + "x" + std::to_string(cols);
-}
-
 /// Throws shape_error unless v is a row-major contiguous rows x cols matrix.
 template <class T>
 void check_activations(const char* who, const char* what, matrix_view<T> v, index_t rows,
                        index_t cols) {
   if (v.rows() != rows || v.cols() != cols || !v.is_row_major_contiguous())
-    throw shape_error(std::string(who) + ": " + what + " is " + shape_text(v.rows(), v.cols()) +
+    throw shape_error(std::string(who) + ": " + what + " is " + pollard::shape_text(v) +
                       " (row stride " + std::to_string(v.row_stride()) + ", column stride " +
                       std::to_string(v.col_stride()) + ") but a row-major contiguous " +
-                      shape_text(rows, cols) + " matrix is needed");
+                      pollard::shape_text(rows, cols) + " matrix is needed");
 }
 
 }  // namespace detail
