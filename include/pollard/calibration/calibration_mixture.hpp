@@ -1,0 +1,87 @@
+// pollard — a weighted mixture of calibration sources.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pollard/calibration/calibration_batch.hpp"
+#include "pollard/calibration/calibration_source.hpp"
+
+namespace pollard {
+
+/// Draws from several sources in proportion to their weights: source k gets
+/// round-by-largest-remainder(n · w_k / Σw) sequences (ties to the earlier source), drawn with
+/// seed + k so each part is reproducible on its own; parts follow each other in the order the
+/// sources were added. A mixture is itself a calibration_source.
+class calibration_mixture {
+ public:
+  /// Adds `source` (copied) with weight w > 0 (option_error otherwise).
+  template <calibration_source S>
+  calibration_mixture& add(double weight, S source) {
+    if (!(std::isfinite(weight) && weight > 0.0))
+      throw option_error("calibration mixture: weights must be finite and > 0, got " +
+                         std::to_string(weight));
+    parts_.push_back({weight, source.describe(),
+                      [s = std::move(source)](index_t n, index_t length, std::uint64_t seed) {
+                        return s.draw(n, length, seed);
+                      }});
+    return *this;
+  }
+
+  std::size_t size() const noexcept { return parts_.size(); }
+
+  /// The number of sequences each source contributes to a draw of n.
+  std::vector<index_t> counts(index_t n) const {
+    double total = 0.0;
+    for (const auto& p : parts_) total += p.weight;
+    std::vector<index_t> out(parts_.size());
+    std::vector<double> remainder(parts_.size());
+    index_t given = 0;
+    for (std::size_t k = 0; k < parts_.size(); ++k) {
+      const double exact = static_cast<double>(n) * parts_[k].weight / total;
+      out[k] = static_cast<index_t>(std::floor(exact));
+      remainder[k] = exact - static_cast<double>(out[k]);
+      given += out[k];
+    }
+    for (; given < n; ++given) {
+      std::size_t best = 0;
+      for (std::size_t k = 1; k < parts_.size(); ++k)
+        if (remainder[k] > remainder[best]) best = k;
+      ++out[best];
+      remainder[best] = -1.0;
+    }
+    return out;
+  }
+
+  calibration_batch draw(index_t n, index_t length, std::uint64_t seed) const {
+    detail::check_draw_request("calibration mixture", n, length);
+    if (parts_.empty()) throw option_error("calibration mixture: no sources were added");
+    const auto c = counts(n);
+    calibration_batch out;
+    out.length = length;
+    for (std::size_t k = 0; k < parts_.size(); ++k)
+      if (c[k] > 0) out.append(parts_[k].draw(c[k], length, seed + k));
+    return out;
+  }
+
+  std::string describe() const {
+    std::string out = "mixture of";
+    for (const auto& p : parts_)
+      out += " [" + std::to_string(p.weight) + ": " + p.description + "]";
+    return out;
+  }
+
+ private:
+  struct part {
+    double weight;
+    std::string description;
+    std::function<calibration_batch(index_t, index_t, std::uint64_t)> draw;
+  };
+  std::vector<part> parts_;
+};
+
+}  // namespace pollard
