@@ -1,0 +1,412 @@
+// pollard — prune_model: the block-by-block pruning driver over any block_sequential_model.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pollard/calibration/calibration_batch.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/mask.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/criteria/criterion_input_buffers.hpp"
+#include "pollard/criteria/criterion_inputs.hpp"
+#include "pollard/criteria/magnitude.hpp"
+#include "pollard/criteria/ria.hpp"
+#include "pollard/criteria/wanda.hpp"
+#include "pollard/masks/layer_allocation.hpp"
+#include "pollard/masks/n_m.hpp"
+#include "pollard/masks/unstructured.hpp"
+#include "pollard/metrics/sparsity.hpp"
+#include "pollard/model/block_sequential_model.hpp"
+#include "pollard/model/prune_recipe.hpp"
+#include "pollard/model/prune_report.hpp"
+#include "pollard/prune.hpp"
+#include "pollard/solvers/dsnot.hpp"
+#include "pollard/solvers/obs_reconstruction.hpp"
+#include "pollard/solvers/sparsegpt.hpp"
+#include "pollard/stats/gram_accumulator.hpp"
+#include "pollard/stats/moment_statistics.hpp"
+
+namespace pollard::model {
+
+/// Called as the driver goes: after each pruned linear, and after each block (block index, block
+/// count). Either may be empty.
+struct prune_callbacks {
+  std::function<void(const linear_report&)> on_linear;
+  std::function<void(index_t block, index_t blocks)> on_block;
+};
+
+namespace detail {
+
+using clock = std::chrono::steady_clock;
+
+inline double seconds_since(clock::time_point start) {
+  return std::chrono::duration<double>(clock::now() - start).count();
+}
+
+/// The calibration statistics of one block input.
+struct input_statistics {
+  std::optional<moment_statistics<double>> moments;
+  std::optional<gram_accumulator<float>> gram;
+};
+
+/// Rows of x whose `counted` flag is set (all rows when counted is empty), compacted into
+/// `scratch` when some are not.
+inline matrix_view<const float> counted_rows(matrix_view<const float> x,
+                                             std::span<const std::uint8_t> counted,
+                                             std::vector<float>& scratch) {
+  if (counted.empty()) return x;
+  index_t kept = 0;
+  for (const auto c : counted) kept += c != 0;
+  if (kept == x.rows()) return x;
+  scratch.resize(static_cast<std::size_t>(kept * x.cols()));
+  index_t r = 0;
+  for (index_t i = 0; i < x.rows(); ++i) {
+    if (counted[static_cast<std::size_t>(i)] == 0) continue;
+    for (index_t j = 0; j < x.cols(); ++j)
+      scratch[static_cast<std::size_t>(r * x.cols() + j)] = x(i, j);
+    ++r;
+  }
+  return matrix_view<const float>(scratch.data(), kept, x.cols());
+}
+
+/// Runs block b of `model` over every calibration sequence in `hidden` (updated in place), in
+/// calls of at most recipe.sequences_per_call sequences; `observe(input, x, sequences)` sees the
+/// counted rows of each input.
+template <block_sequential_model M, class Observe>
+void run_block_over_batch(M& model, index_t b, std::vector<float>& hidden,
+                          const calibration_batch& batch, const prune_recipe& recipe,
+                          Observe&& observe) {
+  const index_t d = hidden_size(model);
+  const index_t per_call = recipe.sequences_per_call;
+  std::vector<float> scratch;
+  for (index_t s0 = 0; s0 < batch.n_sequences; s0 += per_call) {
+    const index_t ns = std::min(per_call, batch.n_sequences - s0);
+    const index_t row0 = s0 * batch.length;
+    const index_t rows = ns * batch.length;
+    const matrix_view<float> h(hidden.data() + row0 * d, rows, d);
+    const std::span<const std::uint8_t> counted =
+        batch.counted.empty()
+            ? std::span<const std::uint8_t>{}
+            : std::span<const std::uint8_t>(batch.counted).subspan(static_cast<std::size_t>(row0),
+                                                                   static_cast<std::size_t>(rows));
+    const auto observer = [&](index_t input, matrix_view<const float> x) {
+      observe(input, counted_rows(x, counted, scratch), ns);
+    };
+    run_block(model, b, h, sequence_layout{ns, batch.length}, observer);
+  }
+}
+
+/// Accumulates the statistics the recipe needs for every input of the block that a target reads.
+template <block_sequential_model M>
+std::vector<input_statistics> collect_block_statistics(M& model, index_t b,
+                                                       std::vector<float>& hidden,
+                                                       const calibration_batch& batch,
+                                                       const prune_recipe& recipe,
+                                                       const std::vector<bool>& wanted,
+                                                       bool moments, bool hessian,
+                                                       prune_timing& timing) {
+  const auto inputs = block_inputs(model, b);
+  std::vector<input_statistics> stats(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!wanted[i]) continue;
+    if (moments) stats[i].moments.emplace(inputs[i].width);
+    if (hessian) stats[i].gram.emplace(inputs[i].width, recipe.statistics_normalisation);
+  }
+  double statistics_seconds = 0.0;
+  const auto start = clock::now();
+  run_block_over_batch(model, b, hidden, batch, recipe,
+                       [&](index_t input, matrix_view<const float> x, index_t sequences) {
+                         auto& s = stats[static_cast<std::size_t>(input)];
+                         if (x.rows() == 0 || (!s.moments && !s.gram)) return;
+                         const auto t0 = clock::now();
+                         if (s.moments) s.moments->accumulate(x, sequences);
+                         if (s.gram) s.gram->accumulate(x, sequences);
+                         statistics_seconds += seconds_since(t0);
+                       });
+  timing.statistics_seconds += statistics_seconds;
+  timing.forward_seconds += seconds_since(start) - statistics_seconds;
+  return stats;
+}
+
+/// Calls f(policy) with the mask policy the recipe asks for at sparsity s.
+template <class F>
+decltype(auto) with_mask_policy(const prune_recipe& recipe, double s, F&& f) {
+  if (recipe.is_n_m()) return f(n_m{recipe.n_m_pruned, recipe.n_m_group});
+  switch (recipe.group_used()) {
+    case comparison_group::per_row: return f(unstructured{s, per_row});
+    case comparison_group::per_column_block:
+      return f(unstructured{s, per_column_block{recipe.column_block}});
+    default: return f(unstructured{s, per_matrix});
+  }
+}
+
+/// Prunes one linear in place and fills the parts of its report the method determines.
+inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<float> w,
+                             const input_statistics& stats, std::span<const float> hessian,
+                             linear_report& report) {
+  const auto h = [&] {
+    return matrix_view<const float>(hessian.data(), w.cols(), w.cols());
+  };
+  const auto record_obs = [&](const sparsegpt_result& r) {
+    report.loss = r.loss;
+    report.percdamp_used = r.percdamp_used;
+    report.damping_retries = r.damping_retries;
+    if (r.damping_retries > 0)
+      report.warnings.push_back("the Hessian needed percdamp " + std::to_string(r.percdamp_used) +
+                                " (asked " + std::to_string(recipe.percdamp) + ")");
+  };
+  if (recipe.method == pruning_method::sparsegpt) {
+    sparsegpt_options o;
+    o.sparsity = s;
+    if (recipe.is_n_m()) {
+      o.n = recipe.n_m_pruned;
+      o.m = recipe.n_m_group;
+    }
+    o.block_size = recipe.block_size;
+    o.percdamp = recipe.percdamp;
+    o.max_damping_retries = recipe.max_damping_retries;
+    record_obs(sparsegpt<float>(w, h(), o));
+    return;
+  }
+  criterion_input_buffers<float> buffers;
+  if (stats.moments) buffers.set_moments(*stats.moments, recipe.statistics_normalisation);
+  const criterion_inputs<float> inputs = buffers.inputs();
+  std::vector<float> scores(static_cast<std::size_t>(w.size()));
+  const matrix_view<float> score_view(scores.data(), w.rows(), w.cols());
+  const matrix_view<const float> cw(w);
+  switch (recipe.method) {
+    case pruning_method::magnitude: magnitude{}.score(cw, inputs, score_view); break;
+    case pruning_method::wanda: wanda{}.score(cw, inputs, score_view); break;
+    default: ria{recipe.ria_exponent}.score(cw, inputs, score_view); break;
+  }
+  mask m = with_mask_policy(recipe, s, [&](const auto& policy) {
+    return policy.select(matrix_view<const float>(score_view));
+  });
+  if (recipe.dsnot) {
+    // The reference's E[x_j] is Σ_t x_tj / N with N in sequences: the mean times the tokens per
+    // sequence.
+    const auto& mom = *stats.moments;
+    std::vector<double> mean = mom.means();
+    const double per_sequence =
+        static_cast<double>(mom.tokens()) / static_cast<double>(std::max<index_t>(1, mom.sequences()));
+    for (auto& v : mean) v *= per_sequence;
+    dsnot_options o;
+    if (recipe.is_n_m()) {
+      o.n = recipe.n_m_pruned;
+      o.m = recipe.n_m_group;
+    }
+    const std::vector<double> variance = mom.variances();
+    m = dsnot(cw, m, std::span<const double>(mean), std::span<const double>(variance),
+              matrix_view<const float>(score_view), o);
+  }
+  if (recipe.reconstruct) {
+    obs_reconstruction_options o;
+    o.block_size = recipe.block_size;
+    o.percdamp = recipe.percdamp;
+    o.max_damping_retries = recipe.max_damping_retries;
+    record_obs(obs_reconstruct<float>(w, h(), m, o));
+  } else {
+    apply_mask(m, w);
+  }
+}
+
+}  // namespace detail
+
+/// Prunes the linears of `model` block by block, calibrated on `batch`, as `recipe` says, and
+/// reports every linear.
+///
+/// For each block b: the block's inputs are observed while it runs over the calibration
+/// sequences (sequential mode: the outputs of the already pruned blocks; parallel: of the dense
+/// ones), one statistic per input shared by the linears that read it, and only the statistics
+/// the method needs (moments for Wanda, RIA, DSnoT and OWL; the Hessian H = (2/N) Σ x xᵀ for
+/// SparseGPT and reconstruction); every selected linear is pruned at its allocated sparsity;
+/// in sequential mode the block is then run again with its pruned weights to give the next
+/// block's input. OWL first runs the dense model once over the calibration data to measure each
+/// block's outliers. Magnitude pruning without OWL/DSnoT/reconstruction runs no forward pass.
+/// Throws option_error (bad recipe, empty calibration when one is needed, no selected linear,
+/// an N:M group that does not divide a selected linear's width), and whatever the model and
+/// solvers throw; a linear is changed only once all checks of the run passed.
+template <block_sequential_model M>
+prune_report prune_model(M& model, const calibration_batch& batch, const prune_recipe& recipe,
+                         const prune_callbacks& callbacks = {}) {
+  using detail::clock;
+  const auto start = clock::now();
+  recipe.validate();
+  batch.validate("prune_model: calibration");
+  const bool moments = recipe.needs_moments();
+  const bool needs_h = recipe.needs_hessian();
+  const bool needs_forward = moments || needs_h;
+  if (needs_forward && batch.n_sequences == 0)
+    throw option_error(std::string("prune_model: ") + name_of(recipe.method) +
+                       " needs calibration data, and the batch is empty");
+  if (needs_forward && batch.counted_tokens() == 0)
+    throw option_error("prune_model: no calibration token is counted");
+
+  const index_t blocks = block_count(model);
+  const index_t d = hidden_size(model);
+
+  // Which linears are pruned, checked for every block before anything changes.
+  std::vector<std::vector<std::string>> selected(static_cast<std::size_t>(blocks));
+  index_t total_selected = 0;
+  for (index_t b = 0; b < blocks; ++b) {
+    begin_block(model, b);
+    for (const auto& l : linears(model, b)) {
+      if (!recipe.targets.selects(l.name)) continue;
+      if (recipe.is_n_m() && l.weight.cols() % recipe.n_m_group != 0)
+        throw option_error("prune_model: N:M group " + std::to_string(recipe.n_m_group) +
+                           " does not divide the " + std::to_string(l.weight.cols()) +
+                           " input columns of " + l.name);
+      if (const auto* table = std::get_if<sparsity_table>(&recipe.allocation))
+        (void)table->sparsity_of(l.name);
+      selected[static_cast<std::size_t>(b)].push_back(l.name);
+      ++total_selected;
+    }
+    end_block(model, b);
+  }
+  if (total_selected == 0) throw option_error("prune_model: no linear matches the targets");
+
+  prune_report report;
+  report.method = name_of(recipe.method);
+  report.mode = recipe.mode == calibration_mode::sequential ? "sequential" : "parallel";
+  report.calibration_sequences = batch.n_sequences;
+  report.calibration_length = batch.length;
+  report.calibration_tokens_counted = needs_forward ? batch.counted_tokens() : 0;
+  report.block_sparsity.assign(static_cast<std::size_t>(blocks),
+                               recipe.is_n_m() ? static_cast<double>(recipe.n_m_pruned) /
+                                                     static_cast<double>(recipe.n_m_group)
+                                               : recipe.sparsity);
+
+  const auto wanted_inputs = [&](index_t b, const std::vector<linear_ref>& ls) {
+    std::vector<bool> wanted(block_inputs(model, b).size(), false);
+    const auto& names = selected[static_cast<std::size_t>(b)];
+    for (const auto& l : ls)
+      if (std::find(names.begin(), names.end(), l.name) != names.end())
+        wanted[static_cast<std::size_t>(l.input)] = true;
+    return wanted;
+  };
+  const auto is_selected = [&](index_t b, const std::string& name) {
+    const auto& names = selected[static_cast<std::size_t>(b)];
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  const auto embed_batch = [&](std::vector<float>& hidden) {
+    const auto t0 = clock::now();
+    hidden.assign(static_cast<std::size_t>(batch.token_count() * d), 0.0f);
+    embed(model, std::span<const token_id>(batch.tokens),
+          matrix_view<float>(hidden.data(), batch.token_count(), d));
+    report.timing.forward_seconds += detail::seconds_since(t0);
+  };
+
+  std::vector<float> hidden;
+  // OWL: one dense pass measuring the outlier ratio of each block's Wanda scores.
+  if (const auto* owl = std::get_if<owl_sparsity>(&recipe.allocation)) {
+    embed_batch(hidden);
+    std::vector<double> ratios;
+    std::vector<index_t> ratio_blocks;
+    for (index_t b = 0; b < blocks; ++b) {
+      begin_block(model, b);
+      const auto ls = linears(model, b);
+      const auto wanted = wanted_inputs(b, ls);
+      const auto stats = detail::collect_block_statistics(model, b, hidden, batch, recipe, wanted,
+                                                          true, false, report.timing);
+      std::vector<std::vector<float>> scores;
+      std::vector<matrix_view<const float>> views;
+      const auto t0 = clock::now();
+      for (const auto& l : ls) {
+        if (!is_selected(b, l.name)) continue;
+        criterion_input_buffers<float> buffers;
+        buffers.set_moments(*stats[static_cast<std::size_t>(l.input)].moments,
+                            recipe.statistics_normalisation);
+        scores.emplace_back(static_cast<std::size_t>(l.weight.size()));
+        const matrix_view<float> sv(scores.back().data(), l.weight.rows(), l.weight.cols());
+        wanda{}.score(matrix_view<const float>(l.weight), buffers.inputs(), sv);
+        views.emplace_back(sv);
+      }
+      if (!views.empty()) {
+        ratios.push_back(outlier_ratio<float>(
+            std::span<const matrix_view<const float>>(views), owl->outlier_multiple));
+        ratio_blocks.push_back(b);
+      }
+      report.timing.solver_seconds += detail::seconds_since(t0);
+      end_block(model, b);
+    }
+    const auto allocation = owl_allocation(std::span<const double>(ratios), recipe.sparsity,
+                                           owl->lambda);
+    for (std::size_t k = 0; k < ratio_blocks.size(); ++k)
+      report.block_sparsity[static_cast<std::size_t>(ratio_blocks[k])] = allocation[k];
+  }
+
+  if (needs_forward) embed_batch(hidden);
+  std::vector<float> hessian;
+  for (index_t b = 0; b < blocks; ++b) {
+    begin_block(model, b);
+    auto ls = linears(model, b);
+    const auto inputs = block_inputs(model, b);
+    std::vector<detail::input_statistics> stats(inputs.size());
+    if (needs_forward) {
+      // Sequential mode keeps the block's input to re-run it once pruned; parallel mode lets
+      // this dense run produce the next block's input.
+      std::vector<float> block_input;
+      if (recipe.mode == calibration_mode::sequential) block_input = hidden;
+      stats = detail::collect_block_statistics(model, b, hidden, batch, recipe,
+                                               wanted_inputs(b, ls), moments, needs_h,
+                                               report.timing);
+      if (recipe.mode == calibration_mode::sequential) hidden.swap(block_input);
+    }
+    for (std::size_t input = 0; input < inputs.size(); ++input) {
+      const auto& st = stats[input];
+      if (st.gram) {
+        const auto t0 = clock::now();
+        const index_t w = inputs[input].width;
+        hessian.resize(static_cast<std::size_t>(w * w));
+        st.gram->write_hessian(matrix_view<float>(hessian.data(), w, w));
+        report.timing.statistics_seconds += detail::seconds_since(t0);
+      }
+      for (auto& l : ls) {
+        if (l.input != static_cast<index_t>(input) || !is_selected(b, l.name)) continue;
+        linear_report r;
+        r.name = l.name;
+        r.block = b;
+        r.rows = l.weight.rows();
+        r.cols = l.weight.cols();
+        r.input = inputs[input].name;
+        const double s = std::holds_alternative<sparsity_table>(recipe.allocation)
+                             ? std::get<sparsity_table>(recipe.allocation).sparsity_of(l.name)
+                             : report.block_sparsity[static_cast<std::size_t>(b)];
+        r.target_sparsity = s;
+        const auto t0 = clock::now();
+        detail::prune_one_linear(recipe, s, l.weight, st, std::span<const float>(hessian), r);
+        r.seconds = detail::seconds_since(t0);
+        report.timing.solver_seconds += r.seconds;
+        r.sparsity = sparsity(matrix_view<const float>(l.weight));
+        if (recipe.is_n_m())
+          r.n_m_valid = satisfies_n_m(matrix_view<const float>(l.weight), recipe.n_m_pruned,
+                                      recipe.n_m_group);
+        if (!recipe.is_n_m() && r.sparsity > s + 0.5 / static_cast<double>(r.cols))
+          r.warnings.push_back("pruned " + std::to_string(r.sparsity) + " of the weights, more than the " +
+                               std::to_string(s) + " asked (dead inputs or zero weights)");
+        if (callbacks.on_linear) callbacks.on_linear(r);
+        report.linears.push_back(std::move(r));
+      }
+    }
+    if (needs_forward && recipe.mode == calibration_mode::sequential) {
+      const auto t0 = clock::now();
+      detail::run_block_over_batch(model, b, hidden, batch, recipe,
+                                   [](index_t, matrix_view<const float>, index_t) {});
+      report.timing.forward_seconds += detail::seconds_since(t0);
+    }
+    end_block(model, b);
+    if (callbacks.on_block) callbacks.on_block(b, blocks);
+  }
+  report.timing.total_seconds = detail::seconds_since(start);
+  return report;
+}
+
+}  // namespace pollard::model

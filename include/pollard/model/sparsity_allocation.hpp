@@ -1,0 +1,93 @@
+// pollard — how much of each linear a whole-model recipe prunes: uniform, OWL (outlier-weighted
+// layer-wise sparsity) or a table of name patterns.
+#pragma once
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "pollard/core/error.hpp"
+#include "pollard/model/name_patterns.hpp"
+
+namespace pollard::model {
+
+/// Every pruned linear gets the recipe's sparsity.
+struct uniform_sparsity {};
+
+/// OWL (Yin et al., 2024, "Outlier Weighed Layerwise Sparsity"): per block l, D_l = the percentage
+/// of Wanda scores of the block's linears above m · their mean; D is rescaled to [0, 2λ] and
+/// shifted so the mean sparsity stays the target; blocks with more outliers are pruned less.
+/// Defaults are the reference's (M = 5, λ = 0.08).
+struct owl_sparsity {
+  double outlier_multiple = 5.0;
+  double lambda = 0.08;
+};
+
+/// Sparsity per linear from (pattern, sparsity) rows: the first row whose pattern matches the
+/// linear's name wins; a selected linear that no row matches is an error (no silent default).
+class sparsity_table {
+ public:
+  sparsity_table() = default;
+  explicit sparsity_table(std::vector<std::pair<std::string, double>> rows) : rows_(std::move(rows)) {
+    for (const auto& [pattern, s] : rows_) check(pattern, s, "sparsity table");
+  }
+
+  /// Reads "PATTERN SPARSITY" lines; blank lines and lines starting with '#' are skipped.
+  /// Throws io_error when the file cannot be read, format_error naming the line otherwise.
+  static sparsity_table read(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) throw io_error("cannot open sparsity table " + path.string());
+    std::vector<std::pair<std::string, double>> rows;
+    std::string line;
+    for (int number = 1; std::getline(in, line); ++number) {
+      const auto first = line.find_first_not_of(" \t\r");
+      if (first == std::string::npos || line[first] == '#') continue;
+      std::istringstream fields(line);
+      std::string pattern, value, extra;
+      fields >> pattern >> value;
+      const std::string where = path.filename().string() + " line " + std::to_string(number);
+      if (value.empty() || (fields >> extra))
+        throw format_error(where + ": expected \"PATTERN SPARSITY\", got \"" + line + "\"");
+      double s = 0.0;
+      std::size_t used = 0;
+      try {
+        s = std::stod(value, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != value.size())
+        throw format_error(where + ": \"" + value + "\" is not a number");
+      check(pattern, s, where);
+      rows.emplace_back(pattern, s);
+    }
+    if (rows.empty()) throw format_error(path.filename().string() + ": the sparsity table is empty");
+    return sparsity_table(std::move(rows));
+  }
+
+  /// The sparsity of `name`; option_error when no pattern matches it.
+  double sparsity_of(const std::string& name) const {
+    for (const auto& [pattern, s] : rows_)
+      if (name_matches(pattern, name)) return s;
+    throw option_error("sparsity table: no pattern matches the linear " + name);
+  }
+
+  const std::vector<std::pair<std::string, double>>& rows() const noexcept { return rows_; }
+
+ private:
+  static void check(const std::string& pattern, double s, const std::string& where) {
+    if (!(s >= 0.0 && s < 1.0))
+      throw option_error(where + ": sparsity " + std::to_string(s) + " for " + pattern +
+                         " is outside [0, 1)");
+  }
+  std::vector<std::pair<std::string, double>> rows_;
+};
+
+/// One of the allocation rules above.
+using sparsity_allocation = std::variant<uniform_sparsity, owl_sparsity, sparsity_table>;
+
+}  // namespace pollard::model

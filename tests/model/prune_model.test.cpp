@@ -1,0 +1,342 @@
+// prune_model on the toy model of tests/support against a hand-written loop over its blocks that
+// uses only the naive oracles (column sums of squares, Wanda scores, per-row / N:M masks, the
+// unbatched SparseGPT sweep in double), plus the driver's own properties.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "pollard/calibration/calibration_batch.hpp"
+#include "pollard/model/prune_model.hpp"
+#include "support/naive_criteria.hpp"
+#include "support/naive_masks.hpp"
+#include "support/naive_solvers.hpp"
+#include "support/naive_stats.hpp"
+#include "support/toy_model.hpp"
+
+using pollard::index_t;
+using pollard::token_id;
+namespace model = pollard::model;
+namespace test = pollard::test;
+
+namespace {
+
+test::toy_weights wide_toy(std::uint64_t seed, index_t blocks = 3) {
+  test::toy_weights w;
+  w.vocab = 13;
+  w.d = 16;
+  w.h = 24;
+  w.embedding = test::random_normal<float>(w.vocab, w.d, seed, 0.7f);
+  for (index_t b = 0; b < blocks; ++b) {
+    const auto s = seed + 10 * static_cast<std::uint64_t>(b + 1);
+    w.blocks.push_back({test::random_normal<float>(w.h, w.d, s + 1, 0.4f),
+                        test::random_normal<float>(w.h, w.d, s + 2, 0.4f),
+                        test::random_normal<float>(w.d, w.h, s + 3, 0.3f)});
+  }
+  return w;
+}
+
+pollard::calibration_batch toy_batch(index_t n, index_t length, std::uint64_t seed) {
+  pollard::calibration_batch b;
+  b.n_sequences = n;
+  b.length = length;
+  std::mt19937_64 rng(seed);
+  for (index_t k = 0; k < n * length; ++k) b.tokens.push_back(static_cast<token_id>(rng() % 13));
+  return b;
+}
+
+using dmask = pollard::mask;
+
+// The naive oracle: the reference procedure written out for the toy, block by block.
+// method "wanda" (per row, sparsity s) or "wanda-nm" (n:m) or "sparsegpt" (column blocks of 8).
+test::toy_weights oracle_prune(test::toy_weights w, const pollard::calibration_batch& batch,
+                               const std::string& method, double s, index_t n = 0, index_t m = 0,
+                               bool sequential = true) {
+  const index_t T = batch.token_count();
+  test::dense_matrix<float> hidden(T, w.d);
+  test::toy::embed(w, batch.tokens, hidden.view());
+  for (index_t b = 0; b < static_cast<index_t>(w.blocks.size()); ++b) {
+    // The inputs of the block's linears on the whole batch.
+    test::dense_matrix<float> mix(T, w.d), mid(T, w.h);
+    test::dense_matrix<float> out = hidden;
+    test::toy::run_block(w, b, out.view(), {batch.n_sequences, batch.length},
+                         [&](index_t input, pollard::matrix_view<const float> x) {
+                           auto& dst = input == 0 ? mix : mid;
+                           for (index_t r = 0; r < x.rows(); ++r)
+                             for (index_t c = 0; c < x.cols(); ++c) dst(r, c) = x(r, c);
+                         });
+    auto& k = w.blocks[static_cast<std::size_t>(b)];
+    const auto prune = [&](test::dense_matrix<float>& weight, const test::dense_matrix<float>& x) {
+      if (method == "sparsegpt") {
+        auto h = test::naive::hessian(x);  // (2/T) XᵀX; rescale to the reference's N = sequences
+        for (auto& v : h.values) v *= static_cast<double>(T) / static_cast<double>(batch.n_sequences);
+        const auto r = test::naive::sparsegpt_unbatched(test::naive::to_double(weight), h,
+                                                 m > 0 ? test::naive::selection::n_m
+                                                       : test::naive::selection::block_quantile,
+                                                 s, n, m, 8, 0.01);
+        for (std::size_t v = 0; v < weight.values.size(); ++v)
+          weight.values[v] = static_cast<float>(r.w.values[v]);
+        return;
+      }
+      auto sq = test::naive_column_sum_squares(x.view());
+      for (auto& v : sq) v /= static_cast<double>(batch.n_sequences);
+      const auto scores = test::naive_wanda(weight.view(), sq);
+      const pollard::matrix_view<const double> sv(scores.data(), weight.rows, weight.cols);
+      const dmask pruned = m > 0 ? test::naive_n_m(sv, n, m) : test::naive_per_row(sv, s);
+      for (index_t i = 0; i < weight.rows; ++i)
+        for (index_t j = 0; j < weight.cols; ++j)
+          if (pruned.pruned(i, j)) weight(i, j) = 0.0f;
+    };
+    prune(k.up, mix);
+    prune(k.gate, mix);
+    prune(k.down, mid);
+    if (sequential)
+      test::toy::run_block(w, b, hidden.view(), {batch.n_sequences, batch.length}, {});
+    else
+      hidden = out;
+  }
+  return w;
+}
+
+void check_same_weights(const test::toy_weights& a, const test::toy_weights& b, double tolerance) {
+  REQUIRE(a.blocks.size() == b.blocks.size());
+  for (std::size_t k = 0; k < a.blocks.size(); ++k) {
+    const test::dense_matrix<float>* ma[] = {&a.blocks[k].up, &a.blocks[k].gate, &a.blocks[k].down};
+    const test::dense_matrix<float>* mb[] = {&b.blocks[k].up, &b.blocks[k].gate, &b.blocks[k].down};
+    for (int l = 0; l < 3; ++l)
+      for (std::size_t v = 0; v < ma[l]->values.size(); ++v) {
+        INFO("block " << k << " linear " << l << " value " << v);
+        CHECK(std::abs(ma[l]->values[v] - mb[l]->values[v]) <= tolerance);
+        CHECK((ma[l]->values[v] == 0.0f) == (mb[l]->values[v] == 0.0f));
+      }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("prune_model with Wanda equals the hand-written block loop, sequential and parallel") {
+  const auto batch = toy_batch(6, 10, 5);
+  for (const bool sequential : {true, false}) {
+    test::toy_model toy(wide_toy(1));
+    model::prune_recipe recipe;
+    recipe.method = model::pruning_method::wanda;
+    recipe.sparsity = 0.5;
+    recipe.mode = sequential ? model::calibration_mode::sequential : model::calibration_mode::parallel;
+    recipe.sequences_per_call = 4;  // two calls per block: statistics must merge across calls
+    const auto report = model::prune_model(toy, batch, recipe);
+    check_same_weights(toy.weights(), oracle_prune(wide_toy(1), batch, "wanda", 0.5, 0, 0, sequential), 0.0);
+    REQUIRE(report.linears.size() == 9);
+    CHECK(report.linears[0].name == "blk.0.up");
+    CHECK(report.linears[0].input == "mix");
+    CHECK(report.linears[2].name == "blk.0.down");
+    CHECK(report.linears[2].input == "mid");
+    for (const auto& l : report.linears) {
+      CHECK(l.sparsity == doctest::Approx(0.5));
+      CHECK(std::isnan(l.loss));
+    }
+  }
+}
+
+TEST_CASE("prune_model: Wanda per row zeroes exactly floor(d_in * s) weights in every row") {
+  test::toy_model toy(wide_toy(2));
+  model::prune_recipe recipe;
+  recipe.sparsity = 0.3;
+  model::prune_model(toy, toy_batch(3, 8, 1), recipe);
+  for (const auto& k : toy.weights().blocks)
+    for (const auto* w : {&k.up, &k.gate, &k.down})
+      for (index_t i = 0; i < w->rows; ++i) {
+        index_t zeros = 0;
+        for (index_t j = 0; j < w->cols; ++j) zeros += (*w)(i, j) == 0.0f;
+        CHECK(zeros == static_cast<index_t>(std::floor(static_cast<double>(w->cols) * 0.3)));
+      }
+}
+
+TEST_CASE("prune_model with Wanda 2:4 equals the oracle and every linear is 2:4") {
+  test::toy_model toy(wide_toy(3));
+  const auto batch = toy_batch(4, 9, 2);
+  model::prune_recipe recipe;
+  recipe.n_m_pruned = 2;
+  recipe.n_m_group = 4;
+  const auto report = model::prune_model(toy, batch, recipe);
+  check_same_weights(toy.weights(), oracle_prune(wide_toy(3), batch, "wanda", 0.0, 2, 4), 0.0);
+  for (const auto& l : report.linears) {
+    CHECK(l.n_m_valid);
+    CHECK(l.target_sparsity == 0.5);
+  }
+}
+
+TEST_CASE("prune_model with SparseGPT equals the unbatched double-precision sweep") {
+  const auto batch = toy_batch(8, 12, 3);
+  for (const bool n_m : {false, true}) {
+    test::toy_model toy(wide_toy(4));
+    model::prune_recipe recipe;
+    recipe.method = model::pruning_method::sparsegpt;
+    recipe.sparsity = 0.5;
+    recipe.block_size = 8;
+    recipe.column_block = 8;
+    if (n_m) {
+      recipe.n_m_pruned = 2;
+      recipe.n_m_group = 4;
+    }
+    const auto report = model::prune_model(toy, batch, recipe);
+    check_same_weights(toy.weights(),
+                       oracle_prune(wide_toy(4), batch, "sparsegpt", 0.5, n_m ? 2 : 0, n_m ? 4 : 0),
+                       2e-4);
+    for (const auto& l : report.linears) {
+      CHECK(std::isfinite(l.loss));
+      CHECK(l.percdamp_used == doctest::Approx(0.01));
+    }
+  }
+}
+
+TEST_CASE("sequential and parallel calibration agree on block 0 and differ afterwards") {
+  const auto batch = toy_batch(5, 10, 9);
+  test::toy_model seq(wide_toy(5)), par(wide_toy(5));
+  model::prune_recipe recipe;
+  recipe.method = model::pruning_method::sparsegpt;
+  recipe.block_size = 8;
+  recipe.column_block = 8;
+  model::prune_model(seq, batch, recipe);
+  recipe.mode = model::calibration_mode::parallel;
+  model::prune_model(par, batch, recipe);
+  CHECK(seq.weights().blocks[0].up.values == par.weights().blocks[0].up.values);
+  CHECK(seq.weights().blocks[0].down.values == par.weights().blocks[0].down.values);
+  CHECK(seq.weights().blocks[1].up.values != par.weights().blocks[1].up.values);
+  CHECK(seq.weights().blocks[2].down.values != par.weights().blocks[2].down.values);
+}
+
+TEST_CASE("prune_model is reproducible bit for bit") {
+  const auto batch = toy_batch(5, 10, 11);
+  test::toy_model a(wide_toy(6)), b(wide_toy(6));
+  model::prune_recipe recipe;
+  recipe.method = model::pruning_method::ria;
+  model::prune_model(a, batch, recipe);
+  model::prune_model(b, batch, recipe);
+  for (std::size_t k = 0; k < 3; ++k) {
+    CHECK(a.weights().blocks[k].up.values == b.weights().blocks[k].up.values);
+    CHECK(a.weights().blocks[k].down.values == b.weights().blocks[k].down.values);
+  }
+}
+
+TEST_CASE("prune_model brackets every use of a block with begin_block and end_block") {
+  test::toy_model toy(wide_toy(7, 2));
+  model::prune_recipe recipe;
+  model::prune_model(toy, toy_batch(2, 6, 1), recipe);
+  // One validation pass over the blocks, then the pruning pass.
+  CHECK(toy.events == std::vector<std::string>{"begin 0", "end 0", "begin 1", "end 1", "begin 0",
+                                               "end 0", "begin 1", "end 1"});
+}
+
+TEST_CASE("OWL gives each block the oracle's allocation and keeps the mean sparsity") {
+  const auto batch = toy_batch(6, 10, 4);
+  test::toy_model toy(wide_toy(8, 4));
+  model::prune_recipe recipe;
+  recipe.sparsity = 0.6;
+  recipe.allocation = model::owl_sparsity{3.0, 0.08};
+  const auto report = model::prune_model(toy, batch, recipe);
+
+  // Oracle: the dense model's Wanda scores of every block (parallel activations), OWL's formula.
+  auto dense = wide_toy(8, 4);
+  const index_t T = batch.token_count();
+  test::dense_matrix<float> hidden(T, dense.d);
+  test::toy::embed(dense, batch.tokens, hidden.view());
+  std::vector<double> ratios;
+  for (index_t b = 0; b < 4; ++b) {
+    std::vector<std::vector<double>> sq(2);
+    test::toy::run_block(dense, b, hidden.view(), {batch.n_sequences, batch.length},
+                         [&](index_t input, pollard::matrix_view<const float> x) {
+                           sq[static_cast<std::size_t>(input)] = test::naive_column_sum_squares(x);
+                           for (auto& v : sq[static_cast<std::size_t>(input)]) v /= 6.0;
+                         });
+    const auto& k = dense.blocks[static_cast<std::size_t>(b)];
+    const auto up = test::naive_wanda(k.up.view(), sq[0]);
+    const auto gate = test::naive_wanda(k.gate.view(), sq[0]);
+    const auto down = test::naive_wanda(k.down.view(), sq[1]);
+    ratios.push_back(test::naive_outlier_ratio<const double>(
+        {pollard::matrix_view<const double>(up.data(), k.up.rows, k.up.cols),
+         pollard::matrix_view<const double>(gate.data(), k.gate.rows, k.gate.cols),
+         pollard::matrix_view<const double>(down.data(), k.down.rows, k.down.cols)},
+        3.0));
+  }
+  const auto expected = test::naive_owl(ratios, 0.6, 0.08);
+  double mean = 0.0;
+  for (index_t b = 0; b < 4; ++b) {
+    CHECK(report.block_sparsity[static_cast<std::size_t>(b)] ==
+          doctest::Approx(expected[static_cast<std::size_t>(b)]).epsilon(1e-9));
+    mean += report.block_sparsity[static_cast<std::size_t>(b)] / 4.0;
+  }
+  CHECK(mean == doctest::Approx(0.6));
+  for (const auto& l : report.linears)
+    CHECK(l.target_sparsity == report.block_sparsity[static_cast<std::size_t>(l.block)]);
+}
+
+TEST_CASE("prune_model: a sparsity table and target patterns choose what is pruned and how much") {
+  test::toy_model toy(wide_toy(9, 2));
+  const auto before = toy.weights();
+  model::prune_recipe recipe;
+  recipe.method = model::pruning_method::magnitude;
+  recipe.allocation = model::sparsity_table({{"blk.*.up", 0.25}, {"*", 0.5}});
+  recipe.targets.exclude = {"blk.1.*"};
+  const auto report = model::prune_model(toy, {}, recipe);  // magnitude needs no calibration
+  REQUIRE(report.linears.size() == 3);
+  CHECK(report.linears[0].target_sparsity == 0.25);
+  CHECK(report.linears[1].target_sparsity == 0.5);
+  CHECK(toy.weights().blocks[1].up.values == before.blocks[1].up.values);
+  CHECK(toy.weights().blocks[1].down.values == before.blocks[1].down.values);
+}
+
+TEST_CASE("prune_model counts only the flagged positions in the statistics") {
+  // Flagging the last two of four sequences as uncounted gives the masks of calibrating on the
+  // first two alone (checked on block 0, whose inputs do not depend on earlier pruning).
+  const auto batch = toy_batch(4, 10, 21);
+  pollard::calibration_batch half = batch;
+  half.counted.assign(batch.tokens.size(), 0);
+  for (std::size_t t = 0; t < 20; ++t) half.counted[t] = 1;
+  pollard::calibration_batch first;
+  first.n_sequences = 2;
+  first.length = 10;
+  first.tokens.assign(batch.tokens.begin(), batch.tokens.begin() + 20);
+  test::toy_model a(wide_toy(10)), b(wide_toy(10)), c(wide_toy(10));
+  model::prune_recipe recipe;
+  const auto report = model::prune_model(a, half, recipe);
+  model::prune_model(b, first, recipe);
+  model::prune_model(c, batch, recipe);
+  CHECK(report.calibration_tokens_counted == 20);
+  CHECK(a.weights().blocks[0].up.values == b.weights().blocks[0].up.values);
+  CHECK(a.weights().blocks[0].down.values == b.weights().blocks[0].down.values);
+  CHECK(a.weights().blocks[0].down.values != c.weights().blocks[0].down.values);
+}
+
+TEST_CASE("prune_model refuses a bad recipe or calibration before changing any weight") {
+  const auto batch = toy_batch(2, 6, 1);
+  test::toy_model toy(wide_toy(11, 2));
+  const auto before = toy.weights();
+  const auto refuses = [&](const model::prune_recipe& r, const pollard::calibration_batch& c,
+                           const std::string& message) {
+    CHECK_THROWS_WITH_AS(model::prune_model(toy, c, r), message.c_str(), pollard::option_error);
+    CHECK(toy.weights().blocks[0].up.values == before.blocks[0].up.values);
+    CHECK(toy.weights().blocks[1].down.values == before.blocks[1].down.values);
+  };
+  model::prune_recipe r;
+  r.sparsity = 1.0;
+  refuses(r, batch, "prune recipe: sparsity must be in [0, 1), got 1.000000");
+  r = {};
+  r.n_m_pruned = 2;
+  r.n_m_group = 5;
+  refuses(r, batch, "prune_model: N:M group 5 does not divide the 16 input columns of blk.0.up");
+  r = {};
+  r.n_m_pruned = 4;
+  r.n_m_group = 4;
+  refuses(r, batch, "prune recipe: N:M needs 0 < N < M (N zeros out of M), got 4:4");
+  r = {};
+  refuses(r, {}, "prune_model: wanda needs calibration data, and the batch is empty");
+  r.targets.include = {"blk.9.*"};
+  refuses(r, batch, "prune_model: no linear matches the targets");
+  r = {};
+  r.allocation = model::sparsity_table({{"blk.0.*", 0.5}});
+  refuses(r, batch, "sparsity table: no pattern matches the linear blk.1.up");
+  CHECK_THROWS_WITH_AS(model::pruning_method_from_name("obc"),
+                       "unknown pruning method \"obc\" (choose magnitude, wanda, ria or sparsegpt)",
+                       pollard::option_error);
+}
