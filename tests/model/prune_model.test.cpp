@@ -70,11 +70,12 @@ test::toy_weights oracle_prune(test::toy_weights w, const pollard::calibration_b
     const auto prune = [&](test::dense_matrix<float>& weight, const test::dense_matrix<float>& x) {
       if (method == "sparsegpt") {
         auto h = test::naive::hessian(x);  // (2/T) XᵀX; rescale to the reference's N = sequences
-        for (auto& v : h.values) v *= static_cast<double>(T) / static_cast<double>(batch.n_sequences);
-        const auto r = test::naive::sparsegpt_unbatched(test::naive::to_double(weight), h,
-                                                 m > 0 ? test::naive::selection::n_m
-                                                       : test::naive::selection::block_quantile,
-                                                 s, n, m, 8, 0.01);
+        for (auto& v : h.values)
+          v *= static_cast<double>(T) / static_cast<double>(batch.n_sequences);
+        const auto r = test::naive::sparsegpt_unbatched(
+            test::naive::to_double(weight), h,
+            m > 0 ? test::naive::selection::n_m : test::naive::selection::block_quantile, s, n, m,
+            8, 0.01);
         for (std::size_t v = 0; v < weight.values.size(); ++v)
           weight.values[v] = static_cast<float>(r.w.values[v]);
         return;
@@ -122,10 +123,12 @@ TEST_CASE("prune_model with Wanda equals the hand-written block loop, sequential
     model::prune_recipe recipe;
     recipe.method = model::pruning_method::wanda;
     recipe.sparsity = 0.5;
-    recipe.mode = sequential ? model::calibration_mode::sequential : model::calibration_mode::parallel;
+    recipe.mode =
+        sequential ? model::calibration_mode::sequential : model::calibration_mode::parallel;
     recipe.sequences_per_call = 4;  // two calls per block: statistics must merge across calls
     const auto report = model::prune_model(toy, batch, recipe);
-    check_same_weights(toy.weights(), oracle_prune(wide_toy(1), batch, "wanda", 0.5, 0, 0, sequential), 0.0);
+    check_same_weights(toy.weights(),
+                       oracle_prune(wide_toy(1), batch, "wanda", 0.5, 0, 0, sequential), 0.0);
     REQUIRE(report.linears.size() == 9);
     CHECK(report.linears[0].name == "blk.0.up");
     CHECK(report.linears[0].input == "mix");

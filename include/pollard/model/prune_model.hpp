@@ -95,8 +95,8 @@ void run_block_over_batch(M& model, index_t b, std::vector<float>& hidden,
     const std::span<const std::uint8_t> counted =
         batch.counted.empty()
             ? std::span<const std::uint8_t>{}
-            : std::span<const std::uint8_t>(batch.counted).subspan(static_cast<std::size_t>(row0),
-                                                                   static_cast<std::size_t>(rows));
+            : std::span<const std::uint8_t>(batch.counted)
+                  .subspan(static_cast<std::size_t>(row0), static_cast<std::size_t>(rows));
     const auto observer = [&](index_t input, matrix_view<const float> x) {
       observe(input, counted_rows(x, counted, scratch), ns);
     };
@@ -106,13 +106,10 @@ void run_block_over_batch(M& model, index_t b, std::vector<float>& hidden,
 
 /// Accumulates the statistics the recipe needs for every input of the block that a target reads.
 template <block_sequential_model M>
-std::vector<input_statistics> collect_block_statistics(M& model, index_t b,
-                                                       std::vector<float>& hidden,
-                                                       const calibration_batch& batch,
-                                                       const prune_recipe& recipe,
-                                                       const std::vector<bool>& wanted,
-                                                       bool moments, bool hessian,
-                                                       prune_timing& timing) {
+std::vector<input_statistics> collect_block_statistics(
+    M& model, index_t b, std::vector<float>& hidden, const calibration_batch& batch,
+    const prune_recipe& recipe, const std::vector<bool>& wanted, bool moments, bool hessian,
+    prune_timing& timing) {
   const auto inputs = block_inputs(model, b);
   std::vector<input_statistics> stats(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -141,10 +138,12 @@ template <class F>
 decltype(auto) with_mask_policy(const prune_recipe& recipe, double s, F&& f) {
   if (recipe.is_n_m()) return f(n_m{recipe.n_m_pruned, recipe.n_m_group});
   switch (recipe.group_used()) {
-    case comparison_group::per_row: return f(unstructured{s, per_row});
+    case comparison_group::per_row:
+      return f(unstructured{s, per_row});
     case comparison_group::per_column_block:
       return f(unstructured{s, per_column_block{recipe.column_block}});
-    default: return f(unstructured{s, per_matrix});
+    default:
+      return f(unstructured{s, per_matrix});
   }
 }
 
@@ -152,9 +151,7 @@ decltype(auto) with_mask_policy(const prune_recipe& recipe, double s, F&& f) {
 inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<float> w,
                              const input_statistics& stats, std::span<const float> hessian,
                              linear_report& report) {
-  const auto h = [&] {
-    return matrix_view<const float>(hessian.data(), w.cols(), w.cols());
-  };
+  const auto h = [&] { return matrix_view<const float>(hessian.data(), w.cols(), w.cols()); };
   const auto record_obs = [&](const sparsegpt_result& r) {
     report.loss = r.loss;
     report.percdamp_used = r.percdamp_used;
@@ -183,9 +180,15 @@ inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<f
   const matrix_view<float> score_view(scores.data(), w.rows(), w.cols());
   const matrix_view<const float> cw(w);
   switch (recipe.method) {
-    case pruning_method::magnitude: magnitude{}.score(cw, inputs, score_view); break;
-    case pruning_method::wanda: wanda{}.score(cw, inputs, score_view); break;
-    default: ria{recipe.ria_exponent}.score(cw, inputs, score_view); break;
+    case pruning_method::magnitude:
+      magnitude{}.score(cw, inputs, score_view);
+      break;
+    case pruning_method::wanda:
+      wanda{}.score(cw, inputs, score_view);
+      break;
+    default:
+      ria{recipe.ria_exponent}.score(cw, inputs, score_view);
+      break;
   }
   mask m = with_mask_policy(recipe, s, [&](const auto& policy) {
     return policy.select(matrix_view<const float>(score_view));
@@ -195,8 +198,8 @@ inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<f
     // sequence.
     const auto& mom = *stats.moments;
     std::vector<double> mean = mom.means();
-    const double per_sequence =
-        static_cast<double>(mom.tokens()) / static_cast<double>(std::max<index_t>(1, mom.sequences()));
+    const double per_sequence = static_cast<double>(mom.tokens()) /
+                                static_cast<double>(std::max<index_t>(1, mom.sequences()));
     for (auto& v : mean) v *= per_sequence;
     dsnot_options o;
     if (recipe.is_n_m()) {
@@ -330,15 +333,15 @@ prune_report prune_model(M& model, const calibration_batch& batch, const prune_r
         views.emplace_back(sv);
       }
       if (!views.empty()) {
-        ratios.push_back(outlier_ratio<float>(
-            std::span<const matrix_view<const float>>(views), owl->outlier_multiple));
+        ratios.push_back(outlier_ratio<float>(std::span<const matrix_view<const float>>(views),
+                                              owl->outlier_multiple));
         ratio_blocks.push_back(b);
       }
       report.timing.solver_seconds += detail::seconds_since(t0);
       end_block(model, b);
     }
-    const auto allocation = owl_allocation(std::span<const double>(ratios), recipe.sparsity,
-                                           owl->lambda);
+    const auto allocation =
+        owl_allocation(std::span<const double>(ratios), recipe.sparsity, owl->lambda);
     for (std::size_t k = 0; k < ratio_blocks.size(); ++k)
       report.block_sparsity[static_cast<std::size_t>(ratio_blocks[k])] = allocation[k];
   }
@@ -355,9 +358,8 @@ prune_report prune_model(M& model, const calibration_batch& batch, const prune_r
       // this dense run produce the next block's input.
       std::vector<float> block_input;
       if (recipe.mode == calibration_mode::sequential) block_input = hidden;
-      stats = detail::collect_block_statistics(model, b, hidden, batch, recipe,
-                                               wanted_inputs(b, ls), moments, needs_h,
-                                               report.timing);
+      stats = detail::collect_block_statistics(
+          model, b, hidden, batch, recipe, wanted_inputs(b, ls), moments, needs_h, report.timing);
       if (recipe.mode == calibration_mode::sequential) hidden.swap(block_input);
     }
     for (std::size_t input = 0; input < inputs.size(); ++input) {
@@ -390,8 +392,9 @@ prune_report prune_model(M& model, const calibration_batch& batch, const prune_r
           r.n_m_valid = satisfies_n_m(matrix_view<const float>(l.weight), recipe.n_m_pruned,
                                       recipe.n_m_group);
         if (!recipe.is_n_m() && r.sparsity > s + 0.5 / static_cast<double>(r.cols))
-          r.warnings.push_back("pruned " + std::to_string(r.sparsity) + " of the weights, more than the " +
-                               std::to_string(s) + " asked (dead inputs or zero weights)");
+          r.warnings.push_back("pruned " + std::to_string(r.sparsity) +
+                               " of the weights, more than the " + std::to_string(s) +
+                               " asked (dead inputs or zero weights)");
         if (callbacks.on_linear) callbacks.on_linear(r);
         report.linears.push_back(std::move(r));
       }

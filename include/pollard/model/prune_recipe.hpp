@@ -51,8 +51,8 @@ struct prune_recipe {
   /// After a criterion's mask, update the kept weights with the fixed-mask OBS sweep (RIA's
   /// --reconstruction); collects the Hessian.
   bool reconstruct = false;
-  double percdamp = 0.01;       ///< SparseGPT / reconstruction damping, λ = percdamp · mean(diag H)
-  index_t block_size = 128;     ///< SparseGPT lazy-batch width
+  double percdamp = 0.01;    ///< SparseGPT / reconstruction damping, λ = percdamp · mean(diag H)
+  index_t block_size = 128;  ///< SparseGPT lazy-batch width
   int max_damping_retries = 5;  ///< factorisations retried with 10x the damping
   double ria_exponent = 0.5;    ///< RIA's activation exponent a
   /// Which linears are pruned (default: every linear the model offers; the model never offers
@@ -70,9 +70,12 @@ struct prune_recipe {
   comparison_group group_used() const noexcept {
     if (group != comparison_group::method_default) return group;
     switch (method) {
-      case pruning_method::wanda: return comparison_group::per_row;
-      case pruning_method::sparsegpt: return comparison_group::per_column_block;
-      default: return comparison_group::per_matrix;
+      case pruning_method::wanda:
+        return comparison_group::per_row;
+      case pruning_method::sparsegpt:
+        return comparison_group::per_column_block;
+      default:
+        return comparison_group::per_matrix;
     }
   }
 
@@ -80,9 +83,7 @@ struct prune_recipe {
     return method == pruning_method::wanda || method == pruning_method::ria || dsnot ||
            std::holds_alternative<owl_sparsity>(allocation);
   }
-  bool needs_hessian() const noexcept {
-    return method == pruning_method::sparsegpt || reconstruct;
-  }
+  bool needs_hessian() const noexcept { return method == pruning_method::sparsegpt || reconstruct; }
 
   /// Throws option_error naming the first setting that is out of range or contradictory.
   void validate() const {
@@ -98,7 +99,8 @@ struct prune_recipe {
     } else if (!(sparsity >= 0.0 && sparsity < 1.0)) {
       fail("sparsity must be in [0, 1), got " + std::to_string(sparsity));
     }
-    if (column_block <= 0) fail("column_block must be positive, got " + std::to_string(column_block));
+    if (column_block <= 0)
+      fail("column_block must be positive, got " + std::to_string(column_block));
     if (block_size <= 0) fail("block_size must be positive, got " + std::to_string(block_size));
     if (!(percdamp >= 0.0 && std::isfinite(percdamp)))
       fail("percdamp must be finite and >= 0, got " + std::to_string(percdamp));
@@ -107,8 +109,9 @@ struct prune_recipe {
       fail("ria_exponent must be finite and >= 0, got " + std::to_string(ria_exponent));
     if (sequences_per_call <= 0) fail("sequences_per_call must be positive");
     if (method == pruning_method::sparsegpt && (dsnot || reconstruct))
-      fail("SparseGPT updates the weights itself: DSnoT and reconstruction apply to criterion "
-           "methods (magnitude, Wanda, RIA)");
+      fail(
+          "SparseGPT updates the weights itself: DSnoT and reconstruction apply to criterion "
+          "methods (magnitude, Wanda, RIA)");
     if (method == pruning_method::sparsegpt && group == comparison_group::per_row)
       fail("SparseGPT chooses its mask per column block (or N:M), not per row");
     if (const auto* owl = std::get_if<owl_sparsity>(&allocation)) {
@@ -132,10 +135,14 @@ inline pruning_method pruning_method_from_name(std::string_view name) {
 
 inline const char* name_of(pruning_method m) noexcept {
   switch (m) {
-    case pruning_method::magnitude: return "magnitude";
-    case pruning_method::wanda: return "wanda";
-    case pruning_method::ria: return "ria";
-    case pruning_method::sparsegpt: return "sparsegpt";
+    case pruning_method::magnitude:
+      return "magnitude";
+    case pruning_method::wanda:
+      return "wanda";
+    case pruning_method::ria:
+      return "ria";
+    case pruning_method::sparsegpt:
+      return "sparsegpt";
   }
   return "?";
 }

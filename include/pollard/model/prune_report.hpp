@@ -14,16 +14,16 @@ struct linear_report {
   std::string name;
   index_t block = 0;
   index_t rows = 0, cols = 0;
-  std::string input;               ///< the block input it reads (shared with its siblings)
-  double target_sparsity = 0.0;    ///< what the recipe asked of this linear
-  double sparsity = 0.0;           ///< exact zeros / size after pruning
-  bool n_m_valid = true;           ///< every window holds N zeros (N:M recipes)
+  std::string input;             ///< the block input it reads (shared with its siblings)
+  double target_sparsity = 0.0;  ///< what the recipe asked of this linear
+  double sparsity = 0.0;         ///< exact zeros / size after pruning
+  bool n_m_valid = true;         ///< every window holds N zeros (N:M recipes)
   /// Σ (w − q)² / U_ii² / 2 of the OBS sweep (SparseGPT, reconstruction); NaN when no Hessian
   /// was collected.
   double loss = std::numeric_limits<double>::quiet_NaN();
   double percdamp_used = std::numeric_limits<double>::quiet_NaN();  ///< NaN without a Hessian
   int damping_retries = 0;
-  double seconds = 0.0;            ///< selection and update of this linear
+  double seconds = 0.0;  ///< selection and update of this linear
   std::vector<std::string> warnings;
 };
 

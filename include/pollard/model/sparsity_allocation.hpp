@@ -33,7 +33,8 @@ struct owl_sparsity {
 class sparsity_table {
  public:
   sparsity_table() = default;
-  explicit sparsity_table(std::vector<std::pair<std::string, double>> rows) : rows_(std::move(rows)) {
+  explicit sparsity_table(std::vector<std::pair<std::string, double>> rows)
+      : rows_(std::move(rows)) {
     for (const auto& [pattern, s] : rows_) check(pattern, s, "sparsity table");
   }
 
@@ -60,12 +61,12 @@ class sparsity_table {
       } catch (const std::exception&) {
         used = 0;
       }
-      if (used != value.size())
-        throw format_error(where + ": \"" + value + "\" is not a number");
+      if (used != value.size()) throw format_error(where + ": \"" + value + "\" is not a number");
       check(pattern, s, where);
       rows.emplace_back(pattern, s);
     }
-    if (rows.empty()) throw format_error(path.filename().string() + ": the sparsity table is empty");
+    if (rows.empty())
+      throw format_error(path.filename().string() + ": the sparsity table is empty");
     return sparsity_table(std::move(rows));
   }
 

@@ -1,0 +1,152 @@
+// prune_model on the real stories260K (llama2.c) through the Llama engine's model adapter:
+// exact sparsity of every linear, N:M validity, sequential vs parallel, reproducibility, and the
+// published ordering of the methods (Wanda and SparseGPT far closer to dense than magnitude).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "pollard/calibration/document_windows.hpp"
+#include "pollard/llm/llama_model.hpp"
+#include "pollard/llm/model_file.hpp"
+#include "pollard/llm/text_datasets.hpp"
+#include "pollard/metrics/perplexity.hpp"
+#include "pollard/model/causal_lm.hpp"
+#include "pollard/model/prune_model.hpp"
+#include "support/data.hpp"
+
+using pollard::index_t;
+using pollard::token_id;
+namespace model = pollard::model;
+namespace llm = pollard::llm;
+
+namespace {
+
+struct stories {
+  llm::model_file file;
+  std::vector<std::string> paragraphs;
+};
+
+std::optional<stories> load_stories() {
+  const auto path = pollard::test::data_file("models/stories260K/stories260K.bin");
+  const auto text = pollard::test::data_file("text/tinystories/tinystories_train_head.txt");
+  if (!path || !text) return std::nullopt;
+  return stories{llm::open_model(*path), llm::read_paragraphs(*text)};
+}
+
+// Calibration: per-document windows from the first 300 paragraphs (TinyStories, the model's
+// training text); evaluation: the paragraphs after them.
+pollard::calibration_batch calibration(const stories& s, index_t n, index_t length,
+                                       std::uint64_t seed) {
+  const auto& tok = *s.file.tokenizer;
+  std::vector<std::string> docs(s.paragraphs.begin(), s.paragraphs.begin() + 300);
+  const pollard::document_windows source(
+      docs, [&](std::string_view t, bool bos) { return tok.encode(t, bos); }, true, "tinystories");
+  return source.draw(n, length, seed);
+}
+
+double held_out_perplexity(const stories& s, llm::llama_weights& weights) {
+  const auto& tok = *s.file.tokenizer;
+  std::string text;
+  for (std::size_t p = 300; p < s.paragraphs.size() && text.size() < 20000; ++p)
+    text += s.paragraphs[p] + "\n\n";
+  const auto tokens = tok.encode(text, true);
+  const index_t window = 256,
+                windows = std::min<index_t>(8, static_cast<index_t>(tokens.size()) / window);
+  REQUIRE(windows >= 4);
+  llm::llama_model m(weights);
+  pollard::perplexity_accumulator acc;
+  for (index_t w = 0; w < windows; ++w) {
+    const std::span<const token_id> seq(tokens.data() + w * window,
+                                        static_cast<std::size_t>(window));
+    model::for_each_logits(m, seq, {1, window}, {0, window - 1}, 64,
+                           [&](index_t first, pollard::matrix_view<const float> logits) {
+                             acc.add_logits(logits,
+                                            seq.subspan(static_cast<std::size_t>(first + 1),
+                                                        static_cast<std::size_t>(logits.rows())));
+                           });
+  }
+  return acc.result().perplexity;
+}
+
+}  // namespace
+
+TEST_CASE("stories260K: every pruned linear has exactly its per-row or 2:4 sparsity") {
+  auto s = load_stories();
+  if (!s) return;
+  const auto batch = calibration(*s, 8, 128, 0);
+  for (const bool n_m : {false, true}) {
+    auto weights = s->file.weights;
+    llm::llama_model m(weights);
+    model::prune_recipe recipe;
+    recipe.method = model::pruning_method::wanda;
+    if (n_m) {
+      recipe.n_m_pruned = 2;
+      recipe.n_m_group = 4;
+    }
+    const auto report = model::prune_model(m, batch, recipe);
+    REQUIRE(report.linears.size() == static_cast<std::size_t>(7 * weights.config.n_layers));
+    for (const auto& l : report.linears) {
+      INFO(l.name);
+      CHECK(l.n_m_valid);
+      CHECK(l.sparsity == doctest::Approx(0.5));
+    }
+    // Untouched: embeddings and norms.
+    CHECK(weights.token_embedding == s->file.weights.token_embedding);
+    CHECK(weights.final_norm == s->file.weights.final_norm);
+  }
+}
+
+TEST_CASE("stories260K: sequential and parallel agree on block 0 only; runs are reproducible") {
+  auto s = load_stories();
+  if (!s) return;
+  const auto batch = calibration(*s, 8, 128, 1);
+  model::prune_recipe recipe;
+  recipe.method = model::pruning_method::sparsegpt;
+  auto seq = s->file.weights, seq2 = s->file.weights, par = s->file.weights;
+  llm::llama_model ms(seq), ms2(seq2), mp(par);
+  model::prune_model(ms, batch, recipe);
+  model::prune_model(ms2, batch, recipe);
+  recipe.mode = model::calibration_mode::parallel;
+  model::prune_model(mp, batch, recipe);
+  for (std::size_t l = 0; l < seq.layers.size(); ++l) {
+    CHECK(seq.layers[l].wq == seq2.layers[l].wq);
+    CHECK(seq.layers[l].w2 == seq2.layers[l].w2);
+  }
+  CHECK(seq.layers[0].wq == par.layers[0].wq);
+  CHECK(seq.layers[0].w2 == par.layers[0].w2);
+  CHECK(seq.layers[2].wq != par.layers[2].wq);
+  CHECK(seq.layers[4].w2 != par.layers[4].w2);
+}
+
+// The bound: Wanda and SparseGPT lose less than half the perplexity magnitude loses, for each of
+// three calibration seeds. Measured when written (16 x 256 tokens, 8 held-out windows of 256):
+// dense 17.60, magnitude 128.6; Wanda 67.4 / 69.9 / 65.8, SparseGPT 59.7 / 63.9 / 61.8, so the
+// worst case uses 47 % of magnitude's loss against the 50 % allowed.
+TEST_CASE("stories260K at 50 %: Wanda and SparseGPT stay far closer to dense than magnitude") {
+  auto s = load_stories();
+  if (!s) return;
+  auto dense = s->file.weights;
+  const double ppl_dense = held_out_perplexity(*s, dense);
+  const auto pruned_ppl = [&](model::pruning_method method, std::uint64_t seed) {
+    auto w = s->file.weights;
+    llm::llama_model m(w);
+    model::prune_recipe recipe;
+    recipe.method = method;
+    model::prune_model(m, calibration(*s, 16, 256, seed), recipe);
+    return held_out_perplexity(*s, w);
+  };
+  const double ppl_magnitude = pruned_ppl(model::pruning_method::magnitude, 0);
+  std::printf("stories260K held-out perplexity: dense %.3f, magnitude 50%% %.3f\n", ppl_dense,
+              ppl_magnitude);
+  for (const std::uint64_t seed : {0u, 1u, 2u}) {
+    const double wanda = pruned_ppl(model::pruning_method::wanda, seed);
+    const double sparsegpt = pruned_ppl(model::pruning_method::sparsegpt, seed);
+    std::printf("  calibration seed %d: Wanda %.3f, SparseGPT %.3f\n", static_cast<int>(seed),
+                wanda, sparsegpt);
+    CHECK(wanda - ppl_dense < 0.5 * (ppl_magnitude - ppl_dense));
+    CHECK(sparsegpt - ppl_dense < 0.5 * (ppl_magnitude - ppl_dense));
+  }
+}
