@@ -1,0 +1,74 @@
+// pollard — the text form of a calibration source, "KIND:PATH[@WEIGHT]", as a command line
+// takes it (e.g. --calibration c4:c4-train.json.gz --calibration alpaca:alpaca.json@0.25).
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pollard/core/error.hpp"
+
+namespace pollard {
+
+/// How the data of one calibration source is turned into windows.
+enum class calibration_kind {
+  documents,       ///< one random window from each of N random documents (the C4 protocol)
+  corpus,          ///< documents joined by a space into one stream, N random windows (WikiText-2)
+  instructions,    ///< prompt template + response, packed (Alpaca)
+  self_generated,  ///< the model's own continuations of short prefixes of the documents
+};
+
+/// One parsed --calibration argument.
+struct calibration_spec {
+  calibration_kind kind = calibration_kind::documents;
+  std::string kind_name;  ///< as written: c4, documents, wikitext, corpus, text, alpaca, ...
+  std::string path;
+  double weight = 1.0;
+};
+
+/// The kinds accepted, with their aliases: c4 and documents; wikitext, corpus and text;
+/// alpaca and instructions; selfgen.
+inline calibration_kind calibration_kind_from_name(std::string_view name) {
+  if (name == "c4" || name == "documents") return calibration_kind::documents;
+  if (name == "wikitext" || name == "corpus" || name == "text") return calibration_kind::corpus;
+  if (name == "alpaca" || name == "instructions") return calibration_kind::instructions;
+  if (name == "selfgen") return calibration_kind::self_generated;
+  throw option_error("calibration: unknown kind \"" + std::string(name) +
+                     "\" (choose c4/documents, wikitext/corpus/text, alpaca/instructions or "
+                     "selfgen)");
+}
+
+/// Parses "KIND:PATH" or "KIND:PATH@WEIGHT" (weight finite and > 0; a path holding '@' needs an
+/// explicit weight). Throws option_error naming the argument.
+inline calibration_spec parse_calibration_spec(std::string_view text) {
+  const std::string arg(text);
+  const auto colon = arg.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == arg.size())
+    throw option_error("calibration: expected KIND:PATH[@WEIGHT], got \"" + arg + "\"");
+  calibration_spec spec;
+  spec.kind_name = arg.substr(0, colon);
+  spec.kind = calibration_kind_from_name(spec.kind_name);
+  std::string rest = arg.substr(colon + 1);
+  const auto at = rest.rfind('@');
+  if (at != std::string::npos) {
+    const std::string w = rest.substr(at + 1);
+    std::size_t used = 0;
+    double value = 0.0;
+    try {
+      value = std::stod(w, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != w.size() || !std::isfinite(value) || value <= 0.0)
+      throw option_error("calibration: the weight \"" + w + "\" in \"" + arg +
+                         "\" is not a finite number > 0");
+    spec.weight = value;
+    rest.resize(at);
+  }
+  if (rest.empty()) throw option_error("calibration: no path in \"" + arg + "\"");
+  spec.path = rest;
+  return spec;
+}
+
+}  // namespace pollard

@@ -1,0 +1,40 @@
+#include <doctest/doctest.h>
+
+#include "pollard/calibration/calibration_spec.hpp"
+
+using pollard::calibration_kind;
+using pollard::parse_calibration_spec;
+
+TEST_CASE("calibration specs name a kind, a path and an optional weight") {
+  const auto c4 = parse_calibration_spec("c4:/data/c4-train.json.gz");
+  CHECK(c4.kind == calibration_kind::documents);
+  CHECK(c4.kind_name == "c4");
+  CHECK(c4.path == "/data/c4-train.json.gz");
+  CHECK(c4.weight == 1.0);
+  const auto alpaca = parse_calibration_spec("alpaca:alpaca.json@0.25");
+  CHECK(alpaca.kind == calibration_kind::instructions);
+  CHECK(alpaca.path == "alpaca.json");
+  CHECK(alpaca.weight == 0.25);
+  CHECK(parse_calibration_spec("wikitext:a:b.jsonl").path == "a:b.jsonl");
+  CHECK(parse_calibration_spec("text:me@home.txt@2").path == "me@home.txt");
+  CHECK(parse_calibration_spec("selfgen:stories.txt").kind == calibration_kind::self_generated);
+}
+
+TEST_CASE("malformed calibration specs are refused, naming the argument") {
+  CHECK_THROWS_WITH_AS(parse_calibration_spec("c4.json.gz"),
+                       "calibration: expected KIND:PATH[@WEIGHT], got \"c4.json.gz\"",
+                       pollard::option_error);
+  CHECK_THROWS_WITH_AS(parse_calibration_spec("pile:x"),
+                       "calibration: unknown kind \"pile\" (choose c4/documents, "
+                       "wikitext/corpus/text, alpaca/instructions or selfgen)",
+                       pollard::option_error);
+  CHECK_THROWS_WITH_AS(parse_calibration_spec("c4:x@0"),
+                       "calibration: the weight \"0\" in \"c4:x@0\" is not a finite number > 0",
+                       pollard::option_error);
+  CHECK_THROWS_AS(parse_calibration_spec("c4:x@nan"), pollard::option_error);
+  CHECK_THROWS_AS(parse_calibration_spec("c4:x@1e999"), pollard::option_error);
+  CHECK_THROWS_AS(parse_calibration_spec("c4:x@2kg"), pollard::option_error);
+  CHECK_THROWS_AS(parse_calibration_spec("c4:"), pollard::option_error);
+  CHECK_THROWS_AS(parse_calibration_spec("c4:@2"), pollard::option_error);
+  CHECK_THROWS_AS(parse_calibration_spec(":x"), pollard::option_error);
+}
