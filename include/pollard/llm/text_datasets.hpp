@@ -58,9 +58,9 @@ inline std::string read_gzip_file(const std::filesystem::path& path, std::size_t
   return out;
 }
 
-/// The "text" field of every non-blank line of a JSON-lines document.
-inline std::vector<std::string> json_lines_text(const std::string& content,
-                                                const std::string& what) {
+/// The `field` of every non-blank line of a JSON-lines document.
+inline std::vector<std::string> json_lines_text(const std::string& content, const std::string& what,
+                                                const std::string& field_name = "text") {
   std::vector<std::string> rows;
   std::size_t begin = 0, line = 1;
   while (begin < content.size()) {
@@ -70,9 +70,9 @@ inline std::vector<std::string> json_lines_text(const std::string& content,
     if (text.find_first_not_of(" \t\r") != std::string_view::npos) {
       const std::string where = what + " line " + std::to_string(line);
       const auto v = io::parse_json(text, where);
-      const auto* field = v.find("text");
-      if (field == nullptr) throw format_error(where + ": no \"text\" field");
-      rows.push_back(field->as_string(where + " text"));
+      const auto* field = v.find(field_name);
+      if (field == nullptr) throw format_error(where + ": no \"" + field_name + "\" field");
+      rows.push_back(field->as_string(where + " " + field_name));
     }
     begin = end + 1;
     ++line;

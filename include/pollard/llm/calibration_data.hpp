@@ -1,0 +1,128 @@
+// pollard — calibration batches from data files, as `pollard prune --calibration KIND:PATH` reads
+// them: documents (C4), a corpus stream (WikiText-2), instructions (Alpaca), and mixtures.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pollard/calibration/calibration_batch.hpp"
+#include "pollard/calibration/calibration_mixture.hpp"
+#include "pollard/calibration/calibration_spec.hpp"
+#include "pollard/calibration/corpus_windows.hpp"
+#include "pollard/calibration/document_windows.hpp"
+#include "pollard/calibration/instruction_windows.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/io/json.hpp"
+#include "pollard/llm/text_datasets.hpp"
+#include "pollard/llm/text_tokenizer.hpp"
+
+namespace pollard::llm {
+
+/// How many calibration sequences of which length, and how the files are read.
+struct calibration_options {
+  index_t samples = 128;  ///< N sequences (the references: 128)
+  index_t length = 2048;  ///< L tokens each (the references: 2048, or the model's context)
+  std::uint64_t seed = 0;
+  std::string text_field = "text";  ///< the JSON field holding a document's text
+  bool responses_only = false;      ///< instructions: count only the response tokens
+};
+
+/// The documents of a calibration file, by its name: *.gz gzip JSON lines, *.jsonl JSON lines,
+/// *.json a JSON list (of objects with `field`, or of strings), anything else plain text split
+/// at blank lines. Throws io_error / format_error naming the file; format_error when no
+/// document is found.
+inline std::vector<std::string> read_calibration_documents(const std::filesystem::path& path,
+                                                           const std::string& field = "text") {
+  if (!std::filesystem::is_regular_file(path))
+    throw io_error("cannot open calibration file " + path.string());
+  const std::string name = path.filename().string();
+  const std::string ext = path.extension().string();
+  std::vector<std::string> docs;
+  if (ext == ".gz") {
+    docs = detail::json_lines_text(detail::read_gzip_file(path, std::size_t{1} << 32), name, field);
+  } else if (ext == ".jsonl") {
+    docs = detail::json_lines_text(detail::read_text_file(path), name, field);
+  } else if (ext == ".json") {
+    const auto root = io::parse_json(detail::read_text_file(path), name);
+    std::size_t index = 0;
+    for (const auto& item : root.as_array(name)) {
+      const std::string where = name + " item " + std::to_string(index++);
+      if (item.is_string()) {
+        docs.push_back(item.as_string(where));
+        continue;
+      }
+      const auto* v = item.find(field);
+      if (v == nullptr) throw format_error(where + ": no \"" + field + "\" field");
+      docs.push_back(v->as_string(where + " " + field));
+    }
+  } else {
+    docs = read_paragraphs(path);
+  }
+  docs.erase(std::remove_if(docs.begin(), docs.end(),
+                            [](const std::string& d) {
+                              return d.find_first_not_of(" \t\r\n") == std::string::npos;
+                            }),
+             docs.end());
+  if (docs.empty()) throw format_error(name + ": no calibration text in the file");
+  return docs;
+}
+
+namespace detail {
+
+inline tokenize_function tokenize_with(const text_tokenizer& tok) {
+  return [&tok](std::string_view text, bool bos) { return tok.encode(text, bos); };
+}
+
+}  // namespace detail
+
+/// One calibration source for a spec. The corpus kind joins the documents with a space (the
+/// references' WikiText-2 training stream) and tokenizes them once, with BOS first when the model
+/// expects it; documents and instructions are tokenized each with BOS when the model expects it.
+/// Self-generated text needs a model and is built elsewhere: option_error here.
+inline calibration_mixture calibration_sources(const std::vector<calibration_spec>& specs,
+                                               const text_tokenizer& tok,
+                                               const calibration_options& o) {
+  if (specs.empty()) throw option_error("calibration: no source was given");
+  calibration_mixture mix;
+  const bool bos = tok.adds_bos();
+  for (const auto& spec : specs) {
+    const std::filesystem::path path(spec.path);
+    const std::string name = spec.kind_name + ":" + path.filename().string();
+    switch (spec.kind) {
+      case calibration_kind::documents:
+        mix.add(spec.weight, document_windows(read_calibration_documents(path, o.text_field),
+                                              detail::tokenize_with(tok), bos, name));
+        break;
+      case calibration_kind::corpus: {
+        std::string stream;
+        for (const auto& d : read_calibration_documents(path, o.text_field)) {
+          if (!stream.empty()) stream += ' ';
+          stream += d;
+        }
+        mix.add(spec.weight, corpus_windows(tok.encode(stream, bos), name));
+        break;
+      }
+      case calibration_kind::instructions:
+        mix.add(spec.weight,
+                instruction_windows(read_instruction_examples(path), detail::tokenize_with(tok),
+                                    bos, o.responses_only, instruction_template::alpaca(), name));
+        break;
+      case calibration_kind::self_generated:
+        throw option_error("calibration: " + spec.kind_name +
+                           " needs the model to generate text; use the self-generated source");
+    }
+  }
+  return mix;
+}
+
+/// The calibration batch of o.samples sequences of o.length tokens from the specs (a mixture in
+/// proportion to their weights when there are several).
+inline calibration_batch draw_calibration(const std::vector<calibration_spec>& specs,
+                                          const text_tokenizer& tok, const calibration_options& o) {
+  return calibration_sources(specs, tok, o).draw(o.samples, o.length, o.seed);
+}
+
+}  // namespace pollard::llm
