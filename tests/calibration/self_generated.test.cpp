@@ -333,6 +333,28 @@ TEST_CASE("the cache round-trips and refuses other settings, samplers or sources
                   pollard::io_error);
 }
 
+TEST_CASE("load_or_generate generates and writes once, then reads the cache") {
+  toy_model m(toy_weights::random(3));
+  toy_model other(toy_weights::random(4));  // would generate other texts
+  const auto path = temporary("reuse.jsonl");
+  std::filesystem::remove(path);
+  const auto s = toy_settings();
+  const auto first = self_generated_windows::load_or_generate(path, m, ten_sources, digit_tokens,
+                                                              toy_sampler{}, s);
+  REQUIRE(std::filesystem::exists(path));
+  CHECK(first.texts() ==
+        self_generated_windows::generate(m, ten_sources, digit_tokens, toy_sampler{}, s).texts());
+  REQUIRE(self_generated_windows::generate(other, ten_sources, digit_tokens, toy_sampler{}, s)
+              .texts() != first.texts());
+  const auto second = self_generated_windows::load_or_generate(path, other, ten_sources,
+                                                               digit_tokens, toy_sampler{}, s);
+  CHECK(second.texts() == first.texts());
+  CHECK_THROWS_AS(self_generated_windows::load_or_generate(path, m, ten_sources, digit_tokens,
+                                                           toy_sampler{}, toy_settings(10, 9)),
+                  pollard::option_error);
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("bad input gives clear errors") {
   toy_model m(toy_weights::random(3));
   const auto generate = [&](const std::vector<std::string>& sources,

@@ -266,6 +266,23 @@ class self_generated_windows {
                                   std::move(name));
   }
 
+  /// The texts of the cache at `path` when it exists (refused, as by read_cache, when made with
+  /// other settings, sampler or sources); otherwise generated and written there, so a study
+  /// generates once and reuses the texts.
+  template <model::incremental_lm M, generation_sampler S>
+  static self_generated_windows load_or_generate(const std::filesystem::path& path, M& m,
+                                                 const std::vector<std::string>& sources,
+                                                 const tokenize_function& tokenize,
+                                                 const S& sampler,
+                                                 self_generation_settings settings,
+                                                 std::string name = "self-generated") {
+    if (std::filesystem::exists(path))
+      return read_cache(path, sources, sampler, std::move(settings), std::move(name));
+    auto out = generate(m, sources, tokenize, sampler, std::move(settings), std::move(name));
+    out.write_cache(path);
+    return out;
+  }
+
   /// Reads a cache written by write_cache(); option_error naming every field that differs
   /// when it was made with other settings, sampler or source texts (the drop fraction and
   /// the name are taken from the arguments; they do not change the texts); format_error when
@@ -391,8 +408,9 @@ class self_generated_windows {
 
   std::string describe() const {
     return name_ + ": " + std::to_string(texts_.size()) + " texts sampled by " +
-           settings_.model_identity + " after " + std::to_string(settings_.prefix_tokens) +
-           "-token prefixes of " + std::to_string(source_count_) + " source texts (up to " +
+           (settings_.model_identity.empty() ? "the model" : settings_.model_identity) + " after " +
+           std::to_string(settings_.prefix_tokens) + "-token prefixes of " +
+           std::to_string(source_count_) + " source texts (up to " +
            std::to_string(settings_.max_new_tokens) + " new tokens; " + sampler_description_ +
            "; seed " + std::to_string(settings_.seed) + "), the " +
            std::to_string(texts_.size() - kept_.size()) +
