@@ -386,7 +386,10 @@ TEST_CASE("bad input gives clear errors") {
                        pollard::option_error);
   s = toy_settings();
   s.drop_fraction = 1.0;
-  CHECK_THROWS_AS(generate(ten_sources, s), pollard::option_error);
+  CHECK_THROWS_WITH_AS(
+      generate(ten_sources, s),
+      "self-generated calibration: the share of texts dropped must be in [0, 1), got 1",
+      pollard::option_error);
 
   // Texts too short for the window: 2 texts kept of 3 (drop ceil(0.6) = 1), 2 x 6 tokens.
   const auto g = generate({"12", "34", "56"}, toy_settings(4));

@@ -23,6 +23,7 @@
 #include "pollard/calibration/calibration_source.hpp"
 #include "pollard/calibration/corpus_windows.hpp"
 #include "pollard/calibration/document_windows.hpp"
+#include "pollard/core/checks.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/token_id.hpp"
 #include "pollard/io/atomic_file.hpp"
@@ -134,9 +135,8 @@ inline void check_generation_settings(const self_generation_settings& s) {
   if (s.max_new_tokens < 1)
     throw option_error(who + "the number of new tokens must be at least 1, got " +
                        std::to_string(s.max_new_tokens));
-  if (!(s.drop_fraction >= 0.0 && s.drop_fraction < 1.0))
-    throw option_error(who + "the share of texts dropped must be in [0, 1), got " +
-                       std::to_string(s.drop_fraction));
+  require_in_range("self-generated calibration", "the share of texts dropped", s.drop_fraction, 0.0,
+                   1.0);
 }
 
 }  // namespace detail
