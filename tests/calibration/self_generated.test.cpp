@@ -395,9 +395,14 @@ TEST_CASE("bad input gives clear errors") {
   const auto g = generate({"12", "34", "56"}, toy_settings(4));
   CHECK(g.stream_tokens() == 12);
   CHECK_THROWS_WITH_AS(g.draw(1, 12, 0),
-                       "calibration self-generated: the 2 kept texts hold 12 tokens, too few for "
-                       "a window of 12 tokens (needs at least 13)",
+                       "calibration self-generated: the 2 kept texts (of 3 generated) hold 12 "
+                       "tokens, too few for a window of 12 tokens (needs at least 13)",
                        pollard::option_error);
   CHECK_NOTHROW(g.draw(3, 11, 0));
   CHECK_THROWS_AS(g.draw(0, 4, 0), pollard::option_error);
+  // One text: the filter drops ceil(0.2) = 1 of 1, and the draw says so.
+  CHECK_THROWS_WITH_AS(generate({"12"}, toy_settings(4)).draw(1, 2, 0),
+                       "calibration self-generated: the 0 kept texts (of 1 generated) hold 0 "
+                       "tokens, too few for a window of 2 tokens (needs at least 3)",
+                       pollard::option_error);
 }

@@ -399,7 +399,8 @@ class self_generated_windows {
     const std::string who = "calibration " + name_;
     detail::check_draw_request(who, n, length);
     if (stream_tokens() < length + 1)
-      throw option_error(who + ": the " + std::to_string(kept_.size()) + " kept texts hold " +
+      throw option_error(who + ": the " + std::to_string(kept_.size()) + " kept texts (of " +
+                         std::to_string(texts_.size()) + " generated) hold " +
                          std::to_string(stream_tokens()) + " tokens, too few for a window of " +
                          std::to_string(length) + " tokens (needs at least " +
                          std::to_string(length + 1) + ")");
