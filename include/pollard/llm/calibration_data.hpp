@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -81,10 +82,13 @@ inline tokenize_function tokenize_with(const text_tokenizer& tok) {
 /// One calibration source for a spec. The corpus kind joins the documents with a space (the
 /// references' WikiText-2 training stream) and tokenizes them once, with BOS first when the model
 /// expects it; documents and instructions are tokenized each with BOS when the model expects it.
-/// Self-generated text needs a model and is built elsewhere: option_error here.
-inline calibration_mixture calibration_sources(const std::vector<calibration_spec>& specs,
-                                               const text_tokenizer& tok,
-                                               const calibration_options& o) {
+/// Self-generated text needs the model: `add_self_generated(mix, spec)` adds that source (see
+/// llm/self_generated_calibration.hpp); without it a selfgen spec is an option_error.
+using self_generated_adder = std::function<void(calibration_mixture&, const calibration_spec&)>;
+
+inline calibration_mixture calibration_sources(
+    const std::vector<calibration_spec>& specs, const text_tokenizer& tok,
+    const calibration_options& o, const self_generated_adder& add_self_generated = {}) {
   if (specs.empty()) throw option_error("calibration: no source was given");
   calibration_mixture mix;
   const bool bos = tok.adds_bos();
@@ -111,8 +115,11 @@ inline calibration_mixture calibration_sources(const std::vector<calibration_spe
                                     bos, o.responses_only, instruction_template::alpaca(), name));
         break;
       case calibration_kind::self_generated:
-        throw option_error("calibration: " + spec.kind_name +
-                           " needs the model to generate text; use the self-generated source");
+        if (!add_self_generated)
+          throw option_error("calibration: " + spec.kind_name +
+                             " needs the model to generate text, and none was given");
+        add_self_generated(mix, spec);
+        break;
     }
   }
   return mix;
@@ -121,8 +128,9 @@ inline calibration_mixture calibration_sources(const std::vector<calibration_spe
 /// The calibration batch of o.samples sequences of o.length tokens from the specs (a mixture in
 /// proportion to their weights when there are several).
 inline calibration_batch draw_calibration(const std::vector<calibration_spec>& specs,
-                                          const text_tokenizer& tok, const calibration_options& o) {
-  return calibration_sources(specs, tok, o).draw(o.samples, o.length, o.seed);
+                                          const text_tokenizer& tok, const calibration_options& o,
+                                          const self_generated_adder& add_self_generated = {}) {
+  return calibration_sources(specs, tok, o, add_self_generated).draw(o.samples, o.length, o.seed);
 }
 
 }  // namespace pollard::llm
