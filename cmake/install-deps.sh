@@ -23,3 +23,10 @@ if ! "$python" -c "import numpy, safetensors, gguf" >/dev/null 2>&1; then
   "$python" -m pip install --quiet --disable-pip-version-check numpy safetensors gguf ||
     echo "install-deps: pip could not install numpy/safetensors/gguf; their cross-checks will skip" >&2
 fi
+
+# benchmarks/prune_model_vs_torch.sh runs PyTorch from Debian's python3-torch, so Debian's own
+# python3 needs the `gguf` package as well.
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c "import gguf" >/dev/null 2>&1; then
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --break-system-packages gguf ||
+    echo "install-deps: could not install gguf for /usr/bin/python3; prune_model_vs_torch.sh needs it" >&2
+fi

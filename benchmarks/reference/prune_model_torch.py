@@ -181,6 +181,14 @@ def check_logits(cfg, tensors, blocks, fixture, last_npy):
     return 0 if ok else 1
 
 
+def sequences_and_columns(inp):
+    """What the references' add_batch does first: the batch size (sequences) of a linear's input
+    [B, L, d_in] and the input as d_in x (B L) columns."""
+    if inp.dim() == 2:
+        inp = inp.unsqueeze(0)
+    return inp.shape[0], inp.reshape(-1, inp.shape[-1]).t()
+
+
 class WandaStatistic:
     """Wanda's WrappedGPT.add_batch: scaler_row, the running mean of ||x_j||^2 per sequence."""
 
@@ -189,10 +197,7 @@ class WandaStatistic:
         self.nsamples = 0
 
     def add_batch(self, inp):
-        if inp.dim() == 2:
-            inp = inp.unsqueeze(0)
-        tmp = inp.shape[0]
-        inp = inp.reshape(-1, inp.shape[-1]).t()
+        tmp, inp = sequences_and_columns(inp)
         self.scaler_row *= self.nsamples / (self.nsamples + tmp)
         self.nsamples += tmp
         self.scaler_row += torch.norm(inp.float(), p=2, dim=1) ** 2 / self.nsamples
@@ -206,10 +211,7 @@ class HessianStatistic:
         self.nsamples = 0
 
     def add_batch(self, inp):
-        if inp.dim() == 2:
-            inp = inp.unsqueeze(0)
-        tmp = inp.shape[0]
-        inp = inp.reshape(-1, inp.shape[-1]).t()
+        tmp, inp = sequences_and_columns(inp)
         self.H *= self.nsamples / (self.nsamples + tmp)
         self.nsamples += tmp
         inp = math.sqrt(2 / self.nsamples) * inp.float()
@@ -290,8 +292,8 @@ def write_gguf(reader, tensors, path):
     """Every metadata key of the input, general.file_type = ALL_F32, every tensor as float32."""
     writer = gguf.GGUFWriter(path, reader.fields["general.architecture"].contents())
     for key, field in reader.fields.items():
-        if key.startswith("GGUF."):
-            continue  # the header's own counts, written by the writer
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue  # the header's own counts and the architecture, written by the writer
         main = field.types[0]
         if key == "general.file_type":
             writer.add_key_value(key, int(gguf.LlamaFileType.ALL_F32), main)
