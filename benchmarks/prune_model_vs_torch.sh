@@ -121,17 +121,21 @@ def wall(path):
     return float(seconds), int(mib)
 
 def split(t):
-    return (f"{t['total_seconds']:.1f} ({t['forward_seconds']:.1f} / {t['statistics_seconds']:.1f} / "
-            f"{t['solver_seconds']:.1f})")
+    f = lambda key: f"{t[key]:.1f}" if isinstance(t.get(key), (int, float)) else "?"
+    return f"{f('total_seconds')} ({f('forward_seconds')} / {f('statistics_seconds')} / {f('solver_seconds')})"
+
+def ratio(t, p):
+    ok = all(isinstance(x.get("total_seconds"), (int, float)) and x["total_seconds"] > 0 for x in (t, p))
+    return f"{t['total_seconds'] / p['total_seconds']:.2f}" if ok else "?"
 
 rows = []
 for c in configs:
     tag = c.replace(":", "_")
-    p = json.load(open(f"{work}/report-{tag}.json"))["timing"]
+    p = json.load(open(f"{work}/report-{tag}.json")).get("timing", {})
     t = json.loads(open(f"{work}/torch-{tag}.json").read().strip().splitlines()[-1])["timing"]
     pw, pm = wall(f"{work}/pollard-time-{tag}.txt")
     tw, tm = wall(f"{work}/torch-time-{tag}.txt")
-    rows.append(f"| {c} | {split(p)} | {split(t)} | {t['total_seconds'] / p['total_seconds']:.2f} | "
+    rows.append(f"| {c} | {split(p)} | {split(t)} | {ratio(t, p)} | "
                 f"{pw:.1f} / {tw:.1f} | {pm} / {tm} | {perplexity(f'{work}/eval-pollard-{tag}.txt')} | "
                 f"{perplexity(f'{work}/eval-torch-{tag}.txt')} |")
 with open(out, "w", encoding="utf-8") as f:
