@@ -36,8 +36,9 @@
 
 namespace pollard::model {
 
-/// Called as the driver goes: after each pruned linear, and after each block (block index, block
-/// count). Either may be empty.
+/// Called as the driver goes: after each pruned linear, and after each block (block index, number
+/// of blocks the run goes through: up to the last block with a selected linear). Either may be
+/// empty.
 struct prune_callbacks {
   std::function<void(const linear_report&)> on_linear;
   std::function<void(index_t block, index_t blocks)> on_block;
@@ -346,9 +347,13 @@ prune_report prune_model(M& model, const calibration_batch& batch, const prune_r
       report.block_sparsity[static_cast<std::size_t>(ratio_blocks[k])] = allocation[k];
   }
 
+  // Blocks after the last one with a selected linear are neither run nor touched.
+  index_t last_block = 0;
+  for (index_t b = 0; b < blocks; ++b)
+    if (!selected[static_cast<std::size_t>(b)].empty()) last_block = b;
   if (needs_forward) embed_batch(hidden);
   std::vector<float> hessian;
-  for (index_t b = 0; b < blocks; ++b) {
+  for (index_t b = 0; b <= last_block; ++b) {
     begin_block(model, b);
     auto ls = linears(model, b);
     const auto inputs = block_inputs(model, b);
@@ -406,7 +411,7 @@ prune_report prune_model(M& model, const calibration_batch& batch, const prune_r
       report.timing.forward_seconds += detail::seconds_since(t0);
     }
     end_block(model, b);
-    if (callbacks.on_block) callbacks.on_block(b, blocks);
+    if (callbacks.on_block) callbacks.on_block(b, last_block + 1);
   }
   report.timing.total_seconds = detail::seconds_since(start);
   return report;
