@@ -98,6 +98,21 @@ for c in $configs; do
   seconds_of "$python" "$root/benchmarks/reference/prune_model_torch.py" "$model" "$work/torch-$tag.gguf" \
     --tokens "$work/tokens-$tag.json" --method "$method" "${torch_shape[@]}" --threads "$threads" --quiet \
     3>"$work/torch-time-$tag.txt" >"$work/torch-$tag.json"
+  "$python" - "$work/pollard-$tag.gguf" "$work/torch-$tag.gguf" >"$work/agreement-$tag.txt" <<'AGREE'
+import sys
+import gguf
+linears = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
+a, b = gguf.GGUFReader(sys.argv[1]), gguf.GGUFReader(sys.argv[2])
+other = {t.name: t for t in b.tensors}
+same = total = 0
+for t in a.tensors:
+    if t.name.split(".")[-2] in linears:
+        x = gguf.quants.dequantize(t.data, t.tensor_type)
+        y = gguf.quants.dequantize(other[t.name].data, other[t.name].tensor_type)
+        same += int(((x == 0) == (y == 0)).sum())
+        total += x.size
+print(f"{same / total:.4f}")
+AGREE
   for side in pollard torch; do
     echo "prune_model_vs_torch: perplexity of the $side-pruned model" >&2
     "$pollard" eval "$work/$side-$tag.gguf" "${eval_args[@]}" | tee "$work/eval-$side-$tag.txt" >&2
@@ -136,7 +151,7 @@ for c in configs:
     pw, pm = wall(f"{work}/pollard-time-{tag}.txt")
     tw, tm = wall(f"{work}/torch-time-{tag}.txt")
     rows.append(f"| {c} | {split(p)} | {split(t)} | {ratio(t, p)} | "
-                f"{pw:.1f} / {tw:.1f} | {pm} / {tm} | {perplexity(f'{work}/eval-pollard-{tag}.txt')} | "
+                f"{pw:.1f} / {tw:.1f} | {pm} / {tm} | {open(f'{work}/agreement-{tag}.txt').read().strip()} | {perplexity(f'{work}/eval-pollard-{tag}.txt')} | "
                 f"{perplexity(f'{work}/eval-torch-{tag}.txt')} |")
 with open(out, "w", encoding="utf-8") as f:
     f.write(f"""# Whole-model pruning: pollard vs the reference procedure in PyTorch (CPU)
@@ -153,9 +168,11 @@ with open(out, "w", encoding="utf-8") as f:
 
 Pruning time in seconds: total (forward passes / statistics / solver), as each side measures it;
 ratio = PyTorch total / pollard total. Wall = the whole command (loading, dequantizing, writing).
+Same mask: the fraction of the pruned linears' weights that both prune or both keep (rounding
+differences flip near-tied scores, and in the sequential schedule a flip changes later inputs).
 
-| configuration | pollard s | PyTorch s | ratio | wall s pollard / PyTorch | peak RSS MiB pollard / PyTorch | PPL pollard | PPL PyTorch |
-|---|---|---|---|---|---|---|---|
+| configuration | pollard s | PyTorch s | ratio | wall s pollard / PyTorch | peak RSS MiB pollard / PyTorch | same mask | PPL pollard | PPL PyTorch |
+|---|---|---|---|---|---|---|---|---|
 """)
     f.write("\n".join(rows) + "\n")
 print(open(out, encoding="utf-8").read())
