@@ -14,8 +14,8 @@
 #include "arguments.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
+#include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/model_file.hpp"
-#include "pollard/llm/text_datasets.hpp"
 
 namespace pollard::cli {
 
@@ -80,9 +80,9 @@ inline std::string read_evaluation_text(const fs::path& path, text_format format
   if (!fs::exists(path)) throw io_error("cannot open " + path.string());
   switch (format) {
     case text_format::rows_jsonl:
-      return llm::join_rows(llm::read_json_lines_text(path));
+      return io::join_rows(io::read_json_lines_text(path));
     case text_format::jsonl_gz:
-      return llm::join_rows(llm::read_gzip_json_lines_text(path));
+      return io::join_rows(io::read_gzip_json_lines_text(path));
     case text_format::text:
       break;
   }

@@ -12,9 +12,10 @@
 #include "arguments.hpp"
 #include "common.hpp"
 #include "eval.hpp"
-#include "pollard/llm/evaluation.hpp"
+#include "pollard/evaluation/divergence.hpp"
+#include "pollard/io/text_datasets.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/progress.hpp"
-#include "pollard/llm/text_datasets.hpp"
 #include "pollard/metrics/divergence_report.hpp"
 
 namespace pollard::cli {
@@ -105,11 +106,11 @@ inline int run_compare(std::span<char* const> args) {
 
   if (t.file) {
     const std::vector<llm::token_id> tokens = evaluation_tokens(t, *base.tokenizer);
-    llm::evaluation_options options;
+    evaluation::evaluation_options options;
     options.window = t.window;
     options.max_windows = t.max_windows;
     options.progress = llm::progress_bar("compare", "windows");
-    const divergence_report r = llm::compare_on_windows(p, q, tokens, options);
+    const divergence_report r = evaluation::compare_on_windows(p, q, tokens, options);
     const index_t window = t.window > 0 ? t.window : std::min<index_t>(2048, config.seq_len);
     index_t windows = static_cast<index_t>(tokens.size()) / window;
     if (t.max_windows > 0) windows = std::min(windows, t.max_windows);
@@ -126,15 +127,15 @@ inline int run_compare(std::span<char* const> args) {
                 ",\"windows\":" + std::to_string(windows) + ",\"report\":" + to_json(r) + "}";
   }
   if (instructions) {
-    std::vector<llm::instruction_example> examples = llm::read_instruction_examples(*instructions);
+    std::vector<io::instruction_example> examples = io::read_instruction_examples(*instructions);
     if (max_examples > 0 && static_cast<std::size_t>(max_examples) < examples.size())
       examples.resize(static_cast<std::size_t>(max_examples));
     if (examples.empty()) throw format_error(instructions->string() + " holds no examples");
-    llm::evaluation_options options;
+    evaluation::evaluation_options options;
     options.window = t.window;
     options.progress = llm::progress_bar("compare", "examples");
     const divergence_report r =
-        llm::compare_on_instructions(p, q, *base.tokenizer, examples, options);
+        evaluation::compare_on_instructions(p, q, *base.tokenizer, examples, options);
     const std::string where = instructions->string() + ", " + std::to_string(examples.size()) +
                               " examples, response tokens only";
     if (!terminal.empty()) terminal += "\n";

@@ -8,7 +8,8 @@
 
 #include "arguments.hpp"
 #include "common.hpp"
-#include "pollard/llm/evaluation.hpp"
+#include "pollard/evaluation/perplexity.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/progress.hpp"
 
 namespace pollard::cli {
@@ -93,11 +94,12 @@ inline int run_eval(std::span<char* const> args) {
   const std::vector<llm::token_id> tokens = evaluation_tokens(t, *m.tokenizer);
 
   llm::llama_forward model(m.weights);
-  llm::evaluation_options options;
+  evaluation::evaluation_options options;
   options.window = t.window;
   options.max_windows = t.max_windows;
   options.progress = llm::progress_bar("perplexity", "windows");
-  const llm::perplexity_evaluation e = llm::evaluate_perplexity(model, tokens, options);
+  const evaluation::perplexity_evaluation e =
+      evaluation::evaluate_perplexity(model, tokens, options);
   const auto& r = e.result;
 
   std::printf("model       : %s\n", model_path.string().c_str());

@@ -14,9 +14,9 @@
 
 #include "arguments.hpp"
 #include "common.hpp"
+#include "pollard/evaluation/sampler.hpp"
 #include "pollard/llm/kv_cache.hpp"
 #include "pollard/llm/llama_forward.hpp"
-#include "pollard/llm/sampler.hpp"
 
 namespace pollard::cli {
 
@@ -62,7 +62,7 @@ inline int run_generate(std::span<char* const> args) {
     return 0;
   }
   a.expect_positional(1, "a MODEL file");
-  llm::sampler_options sampling;
+  evaluation::sampler_options sampling;
   sampling.temperature =
       static_cast<float>(a.real("--temperature", 0.0, ">= 0", [](double x) { return x >= 0.0; }));
   sampling.top_k = a.integer("--top-k", 0, 0, INT32_MAX);
@@ -99,7 +99,7 @@ inline int run_generate(std::span<char* const> args) {
     stops.push_back(*tok.eos());
   }
 
-  llm::sampler pick(sampling);
+  evaluation::sampler pick(sampling);
   llm::llama_forward model(m.weights);
   const auto emit = [&](std::optional<llm::token_id> previous, llm::token_id token) {
     const std::string piece = tok.decode(std::span<const llm::token_id>(&token, 1), previous);

@@ -9,9 +9,10 @@
 
 #include "arguments.hpp"
 #include "common.hpp"
+#include "pollard/evaluation/tasks.hpp"
+#include "pollard/io/text_datasets.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/progress.hpp"
-#include "pollard/llm/task_evaluation.hpp"
-#include "pollard/llm/text_datasets.hpp"
 
 namespace pollard::cli {
 
@@ -53,20 +54,21 @@ inline int run_tasks(std::span<char* const> args) {
   const fs::path model_path = a.positional()[0];
   llm::model_file m = open_model_with_tokenizer(model_path, a.path("--tokenizer"));
   m.gguf.reset();
-  std::vector<llm::instruction_example> examples = llm::read_instruction_examples(*instructions);
+  std::vector<io::instruction_example> examples = io::read_instruction_examples(*instructions);
   if (static_cast<index_t>(examples.size()) > max_examples)
     examples.resize(static_cast<std::size_t>(max_examples));
 
   llm::llama_forward model(m.weights);
-  llm::task_options o;
+  evaluation::task_options o;
   o.max_new_tokens = max_new_tokens;
   o.progress = llm::progress_bar("tasks", "examples");
   if (a.has("--show"))
-    o.on_answer = [](const llm::instruction_example& e, const std::string& answer) {
+    o.on_answer = [](const io::instruction_example& e, const std::string& answer) {
       std::printf("prompt    : %s\nanswer    : %s\nreference : %s\n\n",
-                  llm::instruction_prompt(e).c_str(), answer.c_str(), e.output.c_str());
+                  evaluation::instruction_prompt(e).c_str(), answer.c_str(), e.output.c_str());
     };
-  const llm::task_evaluation r = llm::evaluate_instruction_tasks(model, *m.tokenizer, examples, o);
+  const evaluation::task_evaluation r =
+      evaluation::evaluate_instruction_tasks(model, *m.tokenizer, examples, o);
 
   std::printf("model       : %s\n", model_path.string().c_str());
   std::printf("examples    : %lld from %s\n", static_cast<long long>(r.examples),
@@ -75,7 +77,7 @@ inline int run_tasks(std::span<char* const> args) {
   std::printf("token F1    : %.4f ± %.4f\n", r.token_f1.mean, r.token_f1.standard_error);
   std::printf("ROUGE-1 F   : %.4f ± %.4f\n", r.rouge1.mean, r.rouge1.standard_error);
   if (json) {
-    const auto metric = [](const llm::task_metric_summary& s) {
+    const auto metric = [](const evaluation::task_metric_summary& s) {
       return "{\"mean\":" + json_number(s.mean) +
              ",\"standard_error\":" + json_number(s.standard_error) + "}";
     };

@@ -4,11 +4,14 @@
 #include <sstream>
 #include <string>
 
-#include "pollard/llm/evaluation.hpp"
+#include "pollard/evaluation/divergence.hpp"
+#include "pollard/evaluation/perplexity.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
 #include "support/data.hpp"
 
 using namespace pollard::llm;
+using namespace pollard::evaluation;
 
 namespace {
 

@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <vector>
 
-#include "pollard/llm/generate.hpp"
+#include "pollard/evaluation/generate.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "support/naive_llm.hpp"
 
 using namespace pollard;
 using namespace pollard::llm;
+using namespace pollard::evaluation;
 
 namespace {
 

@@ -2,11 +2,13 @@
 
 #include <filesystem>
 
-#include "pollard/llm/evaluation.hpp"
+#include "pollard/evaluation/perplexity.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
 #include "support/smollm2.hpp"
 
 using namespace pollard::llm;
+using namespace pollard::evaluation;
 
 TEST_CASE("SmolLM2 loads from GGUF with the configuration its model card gives") {
   const auto path = pollard::test::smollm2_gguf();

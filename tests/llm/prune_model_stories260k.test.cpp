@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "pollard/calibration/document_windows.hpp"
+#include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
-#include "pollard/llm/text_datasets.hpp"
 #include "pollard/metrics/perplexity.hpp"
 #include "pollard/model/causal_lm.hpp"
 #include "pollard/model/prune_model.hpp"
@@ -33,7 +33,7 @@ std::optional<stories> load_stories() {
   const auto path = pollard::test::data_file("models/stories260K/stories260K.bin");
   const auto text = pollard::test::data_file("text/tinystories/tinystories_train_head.txt");
   if (!path || !text) return std::nullopt;
-  return stories{llm::open_model(*path), llm::read_paragraphs(*text)};
+  return stories{llm::open_model(*path), io::read_paragraphs(*text)};
 }
 
 // Calibration: per-document windows from the first 300 paragraphs (TinyStories, the model's

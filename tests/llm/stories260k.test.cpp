@@ -5,14 +5,16 @@
 #include <fstream>
 #include <sstream>
 
+#include "pollard/evaluation/generate.hpp"
 #include "pollard/io/llama2c.hpp"
-#include "pollard/llm/generate.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_forward.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "support/data.hpp"
 
 using namespace pollard;
 using namespace pollard::llm;
+using namespace pollard::evaluation;
 
 namespace {
 

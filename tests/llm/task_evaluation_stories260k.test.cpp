@@ -3,11 +3,13 @@
 #include <string>
 #include <vector>
 
+#include "pollard/evaluation/tasks.hpp"
 #include "pollard/llm/model_file.hpp"
-#include "pollard/llm/task_evaluation.hpp"
 #include "support/data.hpp"
 
 using namespace pollard::llm;
+using namespace pollard::evaluation;
+using pollard::io::instruction_example;
 
 TEST_CASE(
     "task evaluation scores greedy answers: a reference equal to the answer scores 1, a foreign "

@@ -157,3 +157,24 @@ TEST_CASE("for_each_logits and extend reject bad arguments before calling the co
   auto state = model::start_sequence(m, 4);
   CHECK_THROWS_AS(model::extend(m, state, std::span<const token_id>()), option_error);
 }
+
+TEST_CASE("one prefill serves logits of any rows, in any order, checked against its layout") {
+  test::foreign_toy_engine e{toy_weights::random(15)};
+  const std::vector<std::vector<token_id>> sequences = {{1, 3, 5}, {0, 2, 4}};
+  const auto expected = reference_logits(e.weights, sequences);
+  const auto p = model::prefill(e, stacked(sequences), model::sequence_layout{2, 3});
+  const index_t vocab = model::vocab_size(e);
+  for (const model::row_range rows :
+       {model::row_range{4, 6}, model::row_range{0, 1}, model::row_range{1, 5}}) {
+    dense_matrix<float> out(rows.size(), vocab);
+    model::logits(e, p, rows, out.view());
+    double worst = 0.0;
+    for (index_t r = 0; r < rows.size(); ++r)
+      for (index_t v = 0; v < vocab; ++v)
+        worst = std::max(worst, std::abs(out(r, v) - expected(rows.begin + r, v)));
+    CHECK(worst < 1e-5);
+  }
+  dense_matrix<float> out(2, vocab);
+  CHECK_THROWS_AS(model::logits(e, p, model::row_range{5, 7}, out.view()), option_error);
+  CHECK_THROWS_AS(model::logits(e, p, model::row_range{0, 3}, out.view()), shape_error);
+}

@@ -126,20 +126,20 @@ inline void classify(const toy_weights& w, const float* x, index_t rows, float* 
     }
 }
 
-inline void for_each_logits(toy_weights& w, std::span<const token_id> tokens,
-                            model::sequence_layout layout, model::row_range rows,
-                            index_t chunk_rows, const model::logits_consumer& consumer) {
+/// The final hidden states [tokens x d] of stacked sequences.
+inline dense_matrix<float> final_hidden(const toy_weights& w, std::span<const token_id> tokens,
+                                        model::sequence_layout layout) {
   dense_matrix<float> x(layout.tokens(), w.d);
   embed(w, tokens, x.view());
   for (index_t b = 0; b < static_cast<index_t>(w.blocks.size()); ++b)
     run_block(w, b, x.view(), layout, {});
-  std::vector<float> logits;
-  for (index_t f = rows.begin; f < rows.end; f += chunk_rows) {
-    const index_t n = std::min(chunk_rows, rows.end - f);
-    logits.assign(static_cast<std::size_t>(n * w.vocab), 0.0f);
-    classify(w, &x(f, 0), n, logits.data());
-    consumer(f, matrix_view<const float>(logits.data(), n, w.vocab));
-  }
+  return x;
+}
+
+/// Rows [rows.begin, rows.end) of the logits of final hidden states x into out.
+inline void logits(const toy_weights& w, const dense_matrix<float>& x, model::row_range rows,
+                   matrix_view<float> out) {
+  classify(w, &x(rows.begin, 0), rows.size(), out.data());
 }
 
 }  // namespace toy
@@ -214,9 +214,13 @@ class toy_model {
 
   index_t vocab_size() const { return w_.vocab; }
   index_t context_length() const { return w_.context; }
-  void for_each_logits(std::span<const token_id> tokens, model::sequence_layout layout,
-                       model::row_range rows, index_t chunk_rows, model::logits_consumer consumer) {
-    toy::for_each_logits(w_, tokens, layout, rows, chunk_rows, consumer);
+  /// The prefill state is the final hidden states.
+  dense_matrix<float> prefill(std::span<const token_id> tokens,
+                              model::sequence_layout layout) const {
+    return toy::final_hidden(w_, tokens, layout);
+  }
+  void logits(const dense_matrix<float>& x, model::row_range rows, matrix_view<float> out) const {
+    toy::logits(w_, x, rows, out);
   }
 
   /// One sequence being decoded: the running sum of each block's input and the last logits.
@@ -296,9 +300,13 @@ struct pollard::model::model_traits<pollard::test::foreign_toy_engine> {
   }
   static index_t vocab_size(const engine& e) { return e.weights.vocab; }
   static index_t context_length(const engine& e) { return e.weights.context; }
-  static void for_each_logits(engine& e, std::span<const token_id> tokens, sequence_layout layout,
-                              row_range rows, index_t chunk_rows, logits_consumer consumer) {
-    test::toy::for_each_logits(e.weights, tokens, layout, rows, chunk_rows, consumer);
+  static test::dense_matrix<float> prefill(engine& e, std::span<const token_id> tokens,
+                                           sequence_layout layout) {
+    return test::toy::final_hidden(e.weights, tokens, layout);
+  }
+  static void logits(engine& e, const test::dense_matrix<float>& x, row_range rows,
+                     matrix_view<float> out) {
+    test::toy::logits(e.weights, x, rows, out);
   }
 };
 

@@ -17,7 +17,7 @@
 #include "pollard/calibration/instruction_windows.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/json.hpp"
-#include "pollard/llm/text_datasets.hpp"
+#include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/text_tokenizer.hpp"
 
 namespace pollard::llm {
@@ -43,11 +43,12 @@ inline std::vector<std::string> read_calibration_documents(const std::filesystem
   const std::string ext = path.extension().string();
   std::vector<std::string> docs;
   if (ext == ".gz") {
-    docs = detail::json_lines_text(detail::read_gzip_file(path, std::size_t{1} << 32), name, field);
+    docs = io::detail::json_lines_text(io::detail::read_gzip_file(path, std::size_t{1} << 32), name,
+                                       field);
   } else if (ext == ".jsonl") {
-    docs = detail::json_lines_text(detail::read_text_file(path), name, field);
+    docs = io::detail::json_lines_text(io::detail::read_text_file(path), name, field);
   } else if (ext == ".json") {
-    const auto root = io::parse_json(detail::read_text_file(path), name);
+    const auto root = io::parse_json(io::detail::read_text_file(path), name);
     std::size_t index = 0;
     for (const auto& item : root.as_array(name)) {
       const std::string where = name + " item " + std::to_string(index++);
@@ -60,7 +61,7 @@ inline std::vector<std::string> read_calibration_documents(const std::filesystem
       docs.push_back(v->as_string(where + " " + field));
     }
   } else {
-    docs = read_paragraphs(path);
+    docs = io::read_paragraphs(path);
   }
   docs.erase(std::remove_if(docs.begin(), docs.end(),
                             [](const std::string& d) {
@@ -111,7 +112,7 @@ inline calibration_mixture calibration_sources(
       }
       case calibration_kind::instructions:
         mix.add(spec.weight,
-                instruction_windows(read_instruction_examples(path), detail::tokenize_with(tok),
+                instruction_windows(io::read_instruction_examples(path), detail::tokenize_with(tok),
                                     bos, o.responses_only, instruction_template::alpaca(), name));
         break;
       case calibration_kind::self_generated:

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pollard/core/matrix_view.hpp"
@@ -21,6 +22,12 @@
 
 namespace pollard::llm {
 
+/// Token rows run through llama_forward: their final-normed hidden states [tokens x dim], from
+/// which logits are taken a few rows at a time.
+struct llama_prefill_state {
+  row_matrix normed_hidden;
+};
+
 /// One sequence being decoded by llama_forward: its KV cache and the logits of its last token.
 struct llama_sequence_state {
   kv_cache cache;
@@ -29,8 +36,8 @@ struct llama_sequence_state {
 
 }  // namespace pollard::llm
 
-/// llama_forward as a causal_lm / incremental_lm: final-normed hidden states of every row are
-/// computed once, logits [chunk x vocab] a chunk of rows at a time.
+/// llama_forward as a causal_lm / incremental_lm: prefill computes the final-normed hidden states
+/// of every row once, logits classifies the rows asked for.
 template <>
 struct pollard::model::model_traits<pollard::llm::llama_forward> {
   using forward = pollard::llm::llama_forward;
@@ -38,16 +45,17 @@ struct pollard::model::model_traits<pollard::llm::llama_forward> {
   static index_t vocab_size(const forward& f) { return f.config().vocab_size; }
   static index_t context_length(const forward& f) { return f.config().seq_len; }
 
-  static void for_each_logits(forward& f, std::span<const token_id> tokens, sequence_layout layout,
-                              row_range rows, index_t chunk_rows, logits_consumer consumer) {
+  static llm::llama_prefill_state prefill(forward& f, std::span<const token_id> tokens,
+                                          sequence_layout layout) {
     llm::row_matrix hidden = f.embed(tokens);
     for (index_t l = 0; l < f.config().n_layers; ++l) f.run_block(l, hidden, layout);
     f.final_norm(hidden);
-    for (index_t first = rows.begin; first < rows.end; first += chunk_rows) {
-      const index_t count = std::min(chunk_rows, rows.end - first);
-      const llm::row_matrix logits = f.classify(hidden.middleRows(first, count));
-      consumer(first, llm::view_of(logits));
-    }
+    return {std::move(hidden)};
+  }
+  static void logits(forward& f, const llm::llama_prefill_state& p, row_range rows,
+                     matrix_view<float> out) {
+    const llm::row_matrix logits = f.classify(p.normed_hidden.middleRows(rows.begin, rows.size()));
+    std::copy(logits.data(), logits.data() + logits.size(), out.data());
   }
 
   static llm::llama_sequence_state start_sequence(forward& f, index_t capacity) {
@@ -111,9 +119,11 @@ class llama_model {
 
   index_t vocab_size() const { return traits::vocab_size(forward_); }
   index_t context_length() const { return traits::context_length(forward_); }
-  void for_each_logits(std::span<const token_id> tokens, model::sequence_layout layout,
-                       model::row_range rows, index_t chunk_rows, model::logits_consumer consumer) {
-    traits::for_each_logits(forward_, tokens, layout, rows, chunk_rows, consumer);
+  llama_prefill_state prefill(std::span<const token_id> tokens, model::sequence_layout layout) {
+    return traits::prefill(forward_, tokens, layout);
+  }
+  void logits(const llama_prefill_state& p, model::row_range rows, matrix_view<float> out) {
+    traits::logits(forward_, p, rows, out);
   }
   llama_sequence_state start_sequence(index_t capacity) {
     return traits::start_sequence(forward_, capacity);

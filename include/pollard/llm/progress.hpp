@@ -6,15 +6,11 @@
 
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <string>
 
 #include "pollard/core/config.hpp"
 
 namespace pollard::llm {
-
-/// Called as work advances: done units out of total.
-using progress_callback = std::function<void(index_t done, index_t total)>;
 
 /// Draws progress for one task on a stdio stream (stderr by default).
 class progress_bar {

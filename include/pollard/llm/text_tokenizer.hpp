@@ -1,5 +1,6 @@
 // pollard — one tokenizer type over the formats pollard reads (llama2.c BPE with scores,
-// GPT-2 byte-level BPE from GGUF), so evaluation and generation need not know which.
+// GPT-2 byte-level BPE from GGUF), so evaluation and generation need not know which: it is an
+// evaluation::text_tokenizer.
 #pragma once
 
 #include <optional>
@@ -58,6 +59,14 @@ class text_tokenizer {
   bool adds_bos() const {
     if (std::holds_alternative<llama2c_tokenizer>(t_)) return true;
     return std::get<byte_level_bpe_tokenizer>(t_).adds_bos();
+  }
+  /// The tokens that end a generated text: EOS (when the vocabulary has one) and, for llama2.c
+  /// BPE, BOS as well (llama2.c's run.c stops there).
+  std::vector<token_id> stop_tokens() const {
+    std::vector<token_id> out;
+    if (eos()) out.push_back(*eos());
+    if (std::holds_alternative<llama2c_tokenizer>(t_)) out.push_back(llama2c_tokenizer::bos);
+    return out;
   }
   std::string_view kind() const {
     return std::holds_alternative<llama2c_tokenizer>(t_) ? "llama2.c BPE" : "byte-level BPE";

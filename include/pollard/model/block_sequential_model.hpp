@@ -160,9 +160,8 @@ struct linears_fn {
                           std::to_string(inputs.size()) + " inputs");
       const auto& in = inputs[static_cast<std::size_t>(l.input)];
       if (l.weight.cols() != in.width)
-        throw shape_error("linears: " + l.name + " is " +
-                          pollard::shape_text(l.weight) + " but its input " +
-                          in.name + " has width " + std::to_string(in.width));
+        throw shape_error("linears: " + l.name + " is " + pollard::shape_text(l.weight) +
+                          " but its input " + in.name + " has width " + std::to_string(in.width));
       if (!names.insert(l.name).second)
         throw shape_error("linears: block " + std::to_string(b) + " names two linears " + l.name);
     }

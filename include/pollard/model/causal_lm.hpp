@@ -1,13 +1,15 @@
-// pollard — the causal_lm concept (next-token logits for stacked token sequences, produced a chunk
-// of rows at a time) and its refinement incremental_lm (decoding with a per-sequence state).
+// pollard — the causal_lm concept (next-token logits for stacked token sequences, taken a few rows
+// at a time) and its refinement incremental_lm (decoding with a per-sequence state).
 #pragma once
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
@@ -31,38 +33,40 @@ struct row_range {
 using logits_consumer = callback_ref<void(index_t first_row, matrix_view<const float> logits)>;
 
 // The causal_lm concept — what a model type M must provide, for m an M& (const M& where marked),
-// tokens a std::span<const token_id>, layout a sequence_layout, rows a row_range, chunk_rows an
-// index_t and consumer a logits_consumer:
+// tokens a std::span<const token_id>, layout a sequence_layout, rows a row_range and out a
+// matrix_view<float>, with P the model's prefill state type:
 //
 //   member tier (your own type)          traits tier (model_traits<M>, for types you cannot touch)
 //   m.vocab_size()       const           model_traits<M>::vocab_size(const M&)      -> index_t
 //   m.context_length()   const           model_traits<M>::context_length(const M&)  -> index_t
-//   m.for_each_logits(tokens, layout, rows, chunk_rows, consumer)
-//                                        model_traits<M>::for_each_logits(M&, tokens, layout, rows,
-//                                                                         chunk_rows, consumer)
+//   m.prefill(tokens, layout)  -> P      model_traits<M>::prefill(M&, tokens, layout) -> P
+//   m.logits(p, rows, out)               model_traits<M>::logits(M&, const P&, rows, out)
 //
 // The incremental_lm refinement adds, with S the model's sequence state type:
 //   m.start_sequence(capacity)  -> S     model_traits<M>::start_sequence(M&, capacity) -> S
 //   m.extend(s, tokens)         -> a std::span<const float> (or convertible)
 //                                        model_traits<M>::extend(M&, S&, tokens)
 //
-// Callers use the function objects below, which check the arguments first. When
-// model_traits<M> is specialised it is the only tier used for M.
+// Callers use the function objects below, which check the arguments first (prefill returns a
+// prefilled<M> that remembers the layout, so logits can check the rows); for_each_logits is
+// built on prefill and logits. When model_traits<M> is specialised it is the only tier used.
 //
 // The semantic contract the compiler cannot check:
 //   - tokens are stacked sequence after sequence as `layout` says (layout.tokens() of them, each
 //     sequence starting at position 0, 1 <= layout.length <= context_length()); row r of the
 //     logits is the model's next-token logits [vocab_size()] after the tokens of r's sequence up
 //     to and including r; sequences never see each other;
-//   - for_each_logits calls the consumer for consecutive chunks of rows, in order, covering
-//     exactly [rows.begin, rows.end): the chunk starting at row f has min(chunk_rows, rows.end - f)
-//     rows, so no more than chunk_rows x vocab_size logits need to exist at once; an empty range
-//     calls nothing; the logits are deterministic and independent of chunk_rows up to rounding;
-//   - a token outside [0, vocab_size()) is an option_error thrown before the consumer is called;
+//   - prefill runs the model over the tokens and keeps what logits needs (e.g. the final hidden
+//     states [tokens x hidden], not the [tokens x vocab] logits), so a caller can take the logits
+//     a few rows at a time; it throws option_error for a token outside [0, vocab_size()) before
+//     any other work; P stays usable while the model's weights do not change;
+//   - logits(p, rows, out) writes rows [rows.begin, rows.end) of the logits into out
+//     [rows.size() x vocab_size()] (row-major contiguous); the values are deterministic and do not
+//     depend on how the rows are split into calls, up to rounding;
 //   - start_sequence(capacity) returns the state of an empty sequence with room for `capacity`
 //     positions; extend(s, tokens) appends tokens (non-empty) at the next positions and returns
 //     the logits [vocab_size()] after the last of them, valid until the next extend on s or the
-//     end of s; the logits equal for_each_logits's row for the same prefix up to rounding;
+//     end of s; the logits equal the logits row for the same prefix up to rounding;
 //     appending beyond the capacity is an option_error thrown before the state changes;
 //   - all operations of one model object are used from one thread at a time.
 
@@ -70,29 +74,54 @@ namespace detail {
 
 template <class M>
 concept member_causal_lm = requires(M& m, const M& cm, std::span<const token_id> tokens,
-                                    sequence_layout layout, row_range rows, index_t chunk_rows,
-                                    logits_consumer consumer) {
+                                    sequence_layout layout) {
   { cm.vocab_size() } -> std::convertible_to<index_t>;
   { cm.context_length() } -> std::convertible_to<index_t>;
-  m.for_each_logits(tokens, layout, rows, chunk_rows, consumer);
+  { m.prefill(tokens, layout) } -> std::move_constructible;
+}
+&&requires(M& m,
+           const decltype(std::declval<M&>().prefill(std::span<const token_id>(),
+                                                     sequence_layout{}))& p,
+           row_range rows, matrix_view<float> out) {
+  m.logits(p, rows, out);
 };
 
 template <class M>
 concept traits_causal_lm = specialised_model_traits<M> &&
-    requires(M& m, const M& cm, std::span<const token_id> tokens, sequence_layout layout,
-             row_range rows, index_t chunk_rows, logits_consumer consumer) {
+    requires(M& m, const M& cm, std::span<const token_id> tokens, sequence_layout layout) {
   { traits_of<M>::vocab_size(cm) } -> std::convertible_to<index_t>;
   { traits_of<M>::context_length(cm) } -> std::convertible_to<index_t>;
-  traits_of<M>::for_each_logits(m, tokens, layout, rows, chunk_rows, consumer);
+  { traits_of<M>::prefill(m, tokens, layout) } -> std::move_constructible;
+} && requires(M& m,
+              const decltype(traits_of<M>::prefill(std::declval<M&>(), std::span<const token_id>(),
+                                                   sequence_layout{}))& p,
+              row_range rows, matrix_view<float> out) {
+  traits_of<M>::logits(m, p, rows, out);
 };
+
+// Declared only, to name the state type prefill returns in either tier.
+template <class M>
+requires specialised_model_traits<M>
+auto prefill_result(M& m)
+    -> decltype(traits_of<M>::prefill(m, std::span<const token_id>(), sequence_layout{}));
+template <class M>
+requires(!specialised_model_traits<M>) auto prefill_result(M& m)
+    -> decltype(m.prefill(std::span<const token_id>(), sequence_layout{}));
 
 }  // namespace detail
 
-/// A model giving next-token logits for stacked sequences, a chunk of rows at a time (see the
+/// A model giving next-token logits for stacked sequences, a few rows at a time (see the
 /// contract above).
 template <class M>
 concept causal_lm = detail::traits_causal_lm<M> ||
     (!detail::specialised_model_traits<M> && detail::member_causal_lm<M>);
+
+/// What prefill returns: the engine's state for the tokens and the layout they were run with.
+template <causal_lm M>
+struct prefilled {
+  std::remove_cvref_t<decltype(detail::prefill_result(std::declval<M&>()))> state;
+  sequence_layout layout;
+};
 
 namespace detail {
 
@@ -159,34 +188,69 @@ struct context_length_fn {
   }
 };
 
-struct for_each_logits_fn {
-  /// The logits of rows [rows.begin, rows.end), chunk_rows at a time.
+struct prefill_fn {
+  /// Runs the model over tokens stacked as `layout` says.
   template <causal_lm M>
-  void operator()(M& m, std::span<const token_id> tokens, sequence_layout layout, row_range rows,
-                  index_t chunk_rows, logits_consumer consumer) const {
+  prefilled<M> operator()(M& m, std::span<const token_id> tokens, sequence_layout layout) const {
     if (layout.n_sequences <= 0 || layout.length <= 0)
-      throw shape_error("for_each_logits: the layout needs at least one token, got " +
+      throw shape_error("prefill: the layout needs at least one token, got " +
                         std::to_string(layout.n_sequences) + " sequences of length " +
                         std::to_string(layout.length));
     if (static_cast<index_t>(tokens.size()) != layout.tokens())
-      throw shape_error("for_each_logits: " + std::to_string(tokens.size()) +
+      throw shape_error("prefill: " + std::to_string(tokens.size()) +
                         " tokens but the layout holds " + std::to_string(layout.n_sequences) +
                         " x " + std::to_string(layout.length));
     const index_t context = context_length_fn{}(m);
     if (layout.length > context)
-      throw option_error("for_each_logits: sequences of " + std::to_string(layout.length) +
+      throw option_error("prefill: sequences of " + std::to_string(layout.length) +
                          " tokens exceed the model's context " + std::to_string(context));
+    if constexpr (specialised_model_traits<M>)
+      return {traits_of<M>::prefill(m, tokens, layout), layout};
+    else
+      return {m.prefill(tokens, layout), layout};
+  }
+};
+
+struct logits_fn {
+  /// Writes rows [rows.begin, rows.end) of the logits of a prefill into out [rows x vocab].
+  template <causal_lm M>
+  void operator()(M& m, const prefilled<M>& p, row_range rows, matrix_view<float> out) const {
+    if (rows.begin < 0 || rows.end < rows.begin || rows.end > p.layout.tokens())
+      throw option_error("logits: rows [" + std::to_string(rows.begin) + ", " +
+                         std::to_string(rows.end) + ") are not inside [0, " +
+                         std::to_string(p.layout.tokens()) + ")");
+    check_activations("logits", "out", out, rows.size(), vocab_size_fn{}(m));
+    if (rows.size() == 0) return;
+    if constexpr (specialised_model_traits<M>)
+      traits_of<M>::logits(m, p.state, rows, out);
+    else
+      m.logits(p.state, rows, out);
+  }
+};
+
+struct for_each_logits_fn {
+  /// Hands consumer(first_row, logits [count x vocab]) consecutive chunks of at most chunk_rows
+  /// rows covering [rows.begin, rows.end), so no more than chunk_rows x vocab logits exist at once.
+  template <causal_lm M>
+  void operator()(M& m, std::span<const token_id> tokens, sequence_layout layout, row_range rows,
+                  index_t chunk_rows, logits_consumer consumer) const {
+    if (chunk_rows <= 0)
+      throw option_error("for_each_logits: chunk_rows must be positive, got " +
+                         std::to_string(chunk_rows));
     if (rows.begin < 0 || rows.end < rows.begin || rows.end > layout.tokens())
       throw option_error("for_each_logits: rows [" + std::to_string(rows.begin) + ", " +
                          std::to_string(rows.end) + ") are not inside [0, " +
                          std::to_string(layout.tokens()) + ")");
-    if (chunk_rows <= 0)
-      throw option_error("for_each_logits: chunk_rows must be positive, got " +
-                         std::to_string(chunk_rows));
-    if constexpr (specialised_model_traits<M>)
-      traits_of<M>::for_each_logits(m, tokens, layout, rows, chunk_rows, consumer);
-    else
-      m.for_each_logits(tokens, layout, rows, chunk_rows, consumer);
+    const prefilled<M> p = prefill_fn{}(m, tokens, layout);
+    const index_t vocab = vocab_size_fn{}(m);
+    std::vector<float> buffer;
+    for (index_t first = rows.begin; first < rows.end; first += chunk_rows) {
+      const index_t count = std::min(chunk_rows, rows.end - first);
+      buffer.resize(static_cast<std::size_t>(count * vocab));
+      const matrix_view<float> out(buffer.data(), count, vocab);
+      logits_fn{}(m, p, row_range{first, first + count}, out);
+      consumer(first, out);
+    }
   }
   /// The logits of every row, chunk_rows at a time.
   template <causal_lm M>
@@ -232,7 +296,11 @@ struct extend_fn {
 inline constexpr detail::vocab_size_fn vocab_size{};
 /// The most positions one sequence may have.
 inline constexpr detail::context_length_fn context_length{};
-/// Hands the consumer the logits of the chosen rows, a chunk of rows at a time.
+/// Runs the model over stacked sequences, keeping what the logits need.
+inline constexpr detail::prefill_fn prefill{};
+/// Writes chosen rows of a prefill's logits into a caller's buffer.
+inline constexpr detail::logits_fn logits{};
+/// Hands a consumer the logits of chosen rows, a chunk of rows at a time.
 inline constexpr detail::for_each_logits_fn for_each_logits{};
 /// The state of a new, empty sequence with room for `capacity` positions.
 inline constexpr detail::start_sequence_fn start_sequence{};

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "pollard/llm/text_datasets.hpp"
+#include "pollard/io/text_datasets.hpp"
 
 namespace {
 std::filesystem::path write_temp(const std::string& name, const std::string& content) {
@@ -19,10 +19,10 @@ std::filesystem::path write_temp(const std::string& name, const std::string& con
 TEST_CASE("JSON-lines rows keep empty rows and join with blank lines as the references do") {
   const auto path = write_temp(
       "pollard-rows.jsonl", "{\"text\": \"\"}\n{\"text\": \" = A = \\n\"}\n\n{\"text\": \"b\"}\n");
-  const auto rows = pollard::llm::read_json_lines_text(path);
+  const auto rows = pollard::io::read_json_lines_text(path);
   REQUIRE(rows.size() == 3);
   CHECK(rows[0].empty());
-  CHECK(pollard::llm::join_rows(rows) == "\n\n = A = \n\n\nb");
+  CHECK(pollard::io::join_rows(rows) == "\n\n = A = \n\n\nb");
   std::filesystem::remove(path);
 }
 
@@ -32,10 +32,10 @@ TEST_CASE("a gzip JSON-lines corpus decompresses within its limit") {
   const std::string content = "{\"text\":\"first doc\",\"url\":\"u\"}\n{\"text\":\"second\"}\n";
   gzwrite(f, content.data(), static_cast<unsigned>(content.size()));
   gzclose(f);
-  const auto docs = pollard::llm::read_gzip_json_lines_text(path);
+  const auto docs = pollard::io::read_gzip_json_lines_text(path);
   REQUIRE(docs.size() == 2);
   CHECK(docs[1] == "second");
-  CHECK_THROWS_WITH_AS(pollard::llm::read_gzip_json_lines_text(path, 10),
+  CHECK_THROWS_WITH_AS(pollard::io::read_gzip_json_lines_text(path, 10),
                        "pollard-corpus.json.gz: decompresses to more than 10 bytes",
                        pollard::format_error);
   std::filesystem::remove(path);
@@ -44,16 +44,16 @@ TEST_CASE("a gzip JSON-lines corpus decompresses within its limit") {
 TEST_CASE("instruction examples need all three fields") {
   const auto good = write_temp("pollard-alpaca.json",
                                R"([{"instruction": "Add", "input": "1 2", "output": "3"}])");
-  const auto examples = pollard::llm::read_instruction_examples(good);
+  const auto examples = pollard::io::read_instruction_examples(good);
   REQUIRE(examples.size() == 1);
   CHECK(examples[0].output == "3");
   const auto bad =
       write_temp("pollard-alpaca-bad.json", R"([{"instruction": "Add", "input": ""}])");
-  CHECK_THROWS_WITH_AS(pollard::llm::read_instruction_examples(bad),
+  CHECK_THROWS_WITH_AS(pollard::io::read_instruction_examples(bad),
                        "pollard-alpaca-bad.json item 0: no \"output\" field",
                        pollard::format_error);
   const auto lines = write_temp("pollard-rows-bad.jsonl", "{\"text\": 1}\n");
-  CHECK_THROWS_WITH_AS(pollard::llm::read_json_lines_text(lines),
+  CHECK_THROWS_WITH_AS(pollard::io::read_json_lines_text(lines),
                        "pollard-rows-bad.jsonl line 1 text must be a string",
                        pollard::format_error);
   for (const auto& p : {good, bad, lines}) std::filesystem::remove(p);
@@ -61,7 +61,7 @@ TEST_CASE("instruction examples need all three fields") {
 
 TEST_CASE("paragraphs are split at blank lines") {
   const auto path = write_temp("pollard-paragraphs.txt", "One.\nTwo.\n\nThree.\n\n\n\nFour.\n");
-  const auto p = pollard::llm::read_paragraphs(path);
+  const auto p = pollard::io::read_paragraphs(path);
   REQUIRE(p.size() == 3);
   CHECK(p[0] == "One.\nTwo.");
   CHECK(p[2] == "Four.");

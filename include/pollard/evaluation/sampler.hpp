@@ -15,7 +15,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/token_id.hpp"
 
-namespace pollard::llm {
+namespace pollard::evaluation {
 
 struct sampler_options {
   float temperature = 1.0f;  ///< 0 = greedy (argmax, the lowest id on ties)
@@ -152,4 +152,4 @@ class sampler {
   std::mt19937_64 rng_;
 };
 
-}  // namespace pollard::llm
+}  // namespace pollard::evaluation

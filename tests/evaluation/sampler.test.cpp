@@ -7,10 +7,10 @@
 #include <set>
 #include <vector>
 
-#include "pollard/llm/sampler.hpp"
+#include "pollard/evaluation/sampler.hpp"
 
 using namespace pollard;
-using namespace pollard::llm;
+using namespace pollard::evaluation;
 
 namespace {
 

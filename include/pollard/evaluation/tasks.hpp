@@ -1,22 +1,27 @@
-// pollard — task metrics on instruction data: greedy answers to "{instruction} {input}" scored
-// against the reference output by exact match, token F1 and ROUGE-1 F.
+// pollard — task metrics on instruction data: greedy answers of an incremental_lm to
+// "{instruction} {input}" scored against the reference output by exact match, token F1 and
+// ROUGE-1 F.
 #pragma once
 
 #include <algorithm>
-#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
-#include "pollard/llm/evaluation.hpp"
-#include "pollard/llm/generate.hpp"
-#include "pollard/llm/text_tokenizer.hpp"
+#include "pollard/core/token_id.hpp"
+#include "pollard/evaluation/evaluation_options.hpp"
+#include "pollard/evaluation/generate.hpp"
+#include "pollard/evaluation/instruction_prompt.hpp"
+#include "pollard/evaluation/text_tokenizer.hpp"
+#include "pollard/io/instruction_example.hpp"
 #include "pollard/metrics/perplexity.hpp"
 #include "pollard/metrics/task_metrics.hpp"
+#include "pollard/model/causal_lm.hpp"
 
-namespace pollard::llm {
+namespace pollard::evaluation {
 
 /// Mean ± standard error of one task metric over the examples.
 struct task_metric_summary {
@@ -33,17 +38,18 @@ struct task_options {
   index_t max_new_tokens = 64;
   progress_callback progress;
   /// Called with each example's greedy answer (e.g. to print or store them).
-  std::function<void(const instruction_example&, const std::string& answer)> on_answer;
+  std::function<void(const io::instruction_example&, const std::string& answer)> on_answer;
 };
 
 /// Greedy-decodes an answer to each example's prompt (instruction_prompt, BOS first when the
 /// model expects it; the prompt keeps its last tokens when it would not leave room for the
-/// answer in the context), stops at the end-of-text token, and scores the trimmed answer against
-/// the reference output.
-inline task_evaluation evaluate_instruction_tasks(llama_forward& model, const text_tokenizer& tok,
-                                                  std::span<const instruction_example> examples,
-                                                  const task_options& options = {}) {
-  const index_t context = model.config().seq_len;
+/// answer in the context), stops at the tokenizer's stop tokens, and scores the trimmed answer
+/// against the reference output.
+template <model::incremental_lm M, text_tokenizer Tokenizer>
+task_evaluation evaluate_instruction_tasks(M& lm, const Tokenizer& tok,
+                                           std::span<const io::instruction_example> examples,
+                                           const task_options& options = {}) {
+  const index_t context = model::context_length(lm);
   if (options.max_new_tokens < 1 || options.max_new_tokens >= context)
     throw option_error("task evaluation: max_new_tokens must be in [1, " +
                        std::to_string(context - 1) + "], got " +
@@ -52,9 +58,7 @@ inline task_evaluation evaluate_instruction_tasks(llama_forward& model, const te
   generate_options g;
   g.max_new_tokens = options.max_new_tokens;
   g.sampling.temperature = 0.0f;
-  g.stop_tokens.clear();
-  if (tok.eos()) g.stop_tokens.push_back(*tok.eos());
-  if (tok.kind() == "llama2.c BPE") g.stop_tokens.push_back(*tok.bos());  // run.c stops on BOS
+  g.stop_tokens = tok.stop_tokens();
   pollard::detail::metric_moments em, f1, rouge;
   index_t done = 0;
   for (const auto& e : examples) {
@@ -63,7 +67,7 @@ inline task_evaluation evaluate_instruction_tasks(llama_forward& model, const te
     if (prompt.size() > room)
       prompt.erase(prompt.begin(), prompt.end() - static_cast<std::ptrdiff_t>(room));
     if (prompt.empty() && tok.bos()) prompt.push_back(*tok.bos());
-    std::vector<token_id> answer = generate(model, prompt, g);
+    std::vector<token_id> answer = generate(lm, prompt, g);
     if (!answer.empty() &&
         std::find(g.stop_tokens.begin(), g.stop_tokens.end(), answer.back()) != g.stop_tokens.end())
       answer.pop_back();
@@ -83,4 +87,4 @@ inline task_evaluation evaluate_instruction_tasks(llama_forward& model, const te
   return {static_cast<index_t>(examples.size()), summary(em), summary(f1), summary(rouge)};
 }
 
-}  // namespace pollard::llm
+}  // namespace pollard::evaluation

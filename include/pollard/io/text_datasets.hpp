@@ -13,16 +13,10 @@
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/io/instruction_example.hpp"
 #include "pollard/io/json.hpp"
 
-namespace pollard::llm {
-
-/// One Alpaca-style instruction example.
-struct instruction_example {
-  std::string instruction;
-  std::string input;
-  std::string output;
-};
+namespace pollard::io {
 
 namespace detail {
 
@@ -69,7 +63,7 @@ inline std::vector<std::string> json_lines_text(const std::string& content, cons
     const std::string_view text(content.data() + begin, end - begin);
     if (text.find_first_not_of(" \t\r") != std::string_view::npos) {
       const std::string where = what + " line " + std::to_string(line);
-      const auto v = io::parse_json(text, where);
+      const auto v = parse_json(text, where);
       const auto* field = v.find(field_name);
       if (field == nullptr) throw format_error(where + ": no \"" + field_name + "\" field");
       rows.push_back(field->as_string(where + " " + field_name));
@@ -109,7 +103,7 @@ inline std::vector<std::string> read_gzip_json_lines_text(const std::filesystem:
 inline std::vector<instruction_example> read_instruction_examples(
     const std::filesystem::path& path) {
   const std::string what = path.filename().string();
-  const auto root = io::parse_json(detail::read_text_file(path), what);
+  const auto root = parse_json(detail::read_text_file(path), what);
   std::vector<instruction_example> out;
   std::size_t index = 0;
   for (const auto& item : root.as_array(what)) {
@@ -141,4 +135,4 @@ inline std::vector<std::string> read_paragraphs(const std::filesystem::path& pat
   return out;
 }
 
-}  // namespace pollard::llm
+}  // namespace pollard::io
