@@ -6,12 +6,16 @@
 
 #include "pollard/evaluation/divergence.hpp"
 #include "pollard/evaluation/perplexity.hpp"
+#include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
 #include "support/data.hpp"
 
 using namespace pollard::llm;
-using namespace pollard::evaluation;
+using pollard::evaluation::evaluate_perplexity;
+using pollard::evaluation::compare_on_windows;
+using pollard::evaluation::evaluation_options;
+using namespace pollard::io;
 
 namespace {
 

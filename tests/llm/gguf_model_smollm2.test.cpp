@@ -8,7 +8,8 @@
 #include "support/smollm2.hpp"
 
 using namespace pollard::llm;
-using namespace pollard::evaluation;
+using pollard::evaluation::evaluate_perplexity;
+using pollard::evaluation::evaluation_options;
 
 TEST_CASE("SmolLM2 loads from GGUF with the configuration its model card gives") {
   const auto path = pollard::test::smollm2_gguf();

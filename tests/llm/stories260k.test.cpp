@@ -14,7 +14,8 @@
 
 using namespace pollard;
 using namespace pollard::llm;
-using namespace pollard::evaluation;
+using pollard::evaluation::generate;
+using pollard::evaluation::generate_options;
 
 namespace {
 

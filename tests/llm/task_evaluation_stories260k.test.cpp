@@ -4,11 +4,14 @@
 #include <vector>
 
 #include "pollard/evaluation/tasks.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
 #include "support/data.hpp"
 
 using namespace pollard::llm;
-using namespace pollard::evaluation;
+using pollard::evaluation::evaluate_instruction_tasks;
+using pollard::evaluation::task_options;
+using namespace pollard::io;
 using pollard::io::instruction_example;
 
 TEST_CASE(
