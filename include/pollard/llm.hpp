@@ -1,8 +1,28 @@
-// pollard — the LLM layer in one include: the engine-independent model concepts, evaluation and
-// generation, the data-set readers, and the reference Llama engine with its file formats and
+// pollard — the LLM layer in one include: the engine-independent model concepts, the pruning
+// driver, calibration sources, evaluation and generation, the data-set readers, and the reference Llama engine with its file formats and
 // tokenizers. Needs zlib and PCRE2 (the pollard::llm target).
 #pragma once
 
+#include "pollard/model/block_input.hpp"
+#include "pollard/model/block_sequential_model.hpp"
+#include "pollard/model/callback_ref.hpp"
+#include "pollard/model/causal_lm.hpp"
+#include "pollard/model/linear_ref.hpp"
+#include "pollard/model/model_traits.hpp"
+#include "pollard/model/name_patterns.hpp"
+#include "pollard/model/prune_model.hpp"
+#include "pollard/model/prune_recipe.hpp"
+#include "pollard/model/prune_report.hpp"
+#include "pollard/model/sequence_layout.hpp"
+#include "pollard/model/sparsity_allocation.hpp"
+#include "pollard/calibration/calibration_batch.hpp"
+#include "pollard/calibration/calibration_mixture.hpp"
+#include "pollard/calibration/calibration_source.hpp"
+#include "pollard/calibration/calibration_spec.hpp"
+#include "pollard/calibration/corpus_windows.hpp"
+#include "pollard/calibration/document_windows.hpp"
+#include "pollard/calibration/instruction_windows.hpp"
+#include "pollard/calibration/python_random.hpp"
 #include "pollard/evaluation/divergence.hpp"
 #include "pollard/evaluation/evaluation_options.hpp"
 #include "pollard/evaluation/generate.hpp"
@@ -15,6 +35,7 @@
 #include "pollard/io/instruction_example.hpp"
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/byte_level_bpe_tokenizer.hpp"
+#include "pollard/llm/calibration_data.hpp"
 #include "pollard/llm/gguf_model.hpp"
 #include "pollard/llm/kv_cache.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
@@ -26,10 +47,3 @@
 #include "pollard/llm/progress.hpp"
 #include "pollard/llm/safetensors_model.hpp"
 #include "pollard/llm/text_tokenizer.hpp"
-#include "pollard/model/block_input.hpp"
-#include "pollard/model/block_sequential_model.hpp"
-#include "pollard/model/callback_ref.hpp"
-#include "pollard/model/causal_lm.hpp"
-#include "pollard/model/linear_ref.hpp"
-#include "pollard/model/model_traits.hpp"
-#include "pollard/model/sequence_layout.hpp"
