@@ -1,6 +1,7 @@
 // pollard — the LLM layer in one include: the engine-independent model concepts, the pruning
-// driver, calibration sources, evaluation and generation, the data-set readers, and the reference Llama engine with its file formats and
-// tokenizers. Needs zlib and PCRE2 (the pollard::llm target).
+// driver, calibration sources, evaluation and generation, the data-set readers, and the
+// reference Llama engine with its file formats and tokenizers. Needs zlib and PCRE2 (the
+// pollard::llm target).
 #pragma once
 
 #include "pollard/model/block_input.hpp"

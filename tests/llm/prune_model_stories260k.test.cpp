@@ -33,7 +33,7 @@ std::optional<stories> load_stories() {
   const auto path = pollard::test::data_file("models/stories260K/stories260K.bin");
   const auto text = pollard::test::data_file("text/tinystories/tinystories_train_head.txt");
   if (!path || !text) return std::nullopt;
-  return stories{llm::open_model(*path), io::read_paragraphs(*text)};
+  return stories{llm::open_model(*path), pollard::io::read_paragraphs(*text)};
 }
 
 // Calibration: per-document windows from the first 300 paragraphs (TinyStories, the model's
