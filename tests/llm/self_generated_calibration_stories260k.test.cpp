@@ -9,10 +9,10 @@
 
 #include <unistd.h>
 
+#include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
 #include "pollard/llm/self_generated_calibration.hpp"
-#include "pollard/llm/text_datasets.hpp"
 #include "support/data.hpp"
 
 using namespace pollard;
@@ -27,7 +27,7 @@ TEST_CASE("selfgen:PATH continues the file's documents with the model's tokenize
   llm::llama_model m(opened.weights);
 
   // The first six paragraphs in a file of their own.
-  auto paragraphs = llm::read_paragraphs(*stories);
+  auto paragraphs = io::read_paragraphs(*stories);
   paragraphs.resize(6);
   const auto dir = std::filesystem::temp_directory_path() /
                    ("pollard-selfgen-spec-" + std::to_string(::getpid()));

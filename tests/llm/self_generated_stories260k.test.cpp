@@ -1,5 +1,5 @@
-// Self-generated calibration text on the real stories260K model, sampled with llm::sampler under
-// the published recipe's settings from two-token prefixes of TinyStories paragraphs.
+// Self-generated calibration text on the real stories260K model, sampled with evaluation::sampler
+// under the published recipe's settings from two-token prefixes of TinyStories paragraphs.
 #include <doctest/doctest.h>
 
 #include <cctype>
@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "pollard/calibration/self_generated.hpp"
+#include "pollard/evaluation/sampler.hpp"
 #include "pollard/io/llama2c.hpp"
+#include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/self_generation_sampler.hpp"
-#include "pollard/llm/text_datasets.hpp"
 #include "support/data.hpp"
 
 using namespace pollard;
@@ -26,7 +27,7 @@ TEST_CASE("stories260K continues TinyStories prefixes reproducibly, in plausible
   if (!model_path || !tok_path || !stories) return;
   auto weights = io::read_llama2c(*model_path);
   const auto tok = llm::llama2c_tokenizer::read(*tok_path, weights.config.vocab_size);
-  auto paragraphs = llm::read_paragraphs(*stories);
+  auto paragraphs = io::read_paragraphs(*stories);
   REQUIRE(paragraphs.size() >= 8);
   paragraphs.resize(8);
   const tokenize_function tokenize = [&](std::string_view text, bool add_bos) {
@@ -95,8 +96,8 @@ TEST_CASE("stories260K continues TinyStories prefixes reproducibly, in plausible
   }
   CHECK(worst_nll_difference < 1e-4);
 
-  // Replaying the first text with llm::sampler itself, seeded with each step's draw seed, on the
-  // logits of a full forward pass over the text so far, gives the same tokens.
+  // Replaying the first text with evaluation::sampler itself, seeded with each step's draw seed, on
+  // the logits of a full forward pass over the text so far, gives the same tokens.
   const auto& first = g.texts()[0];
   for (index_t step = 0; step < first.new_tokens(); ++step) {
     const auto n = static_cast<std::size_t>(first.prefix_tokens + step);
@@ -108,7 +109,7 @@ TEST_CASE("stories260K continues TinyStories prefixes reproducibly, in plausible
         [&](index_t, matrix_view<const float> l) { last.assign(l.data(), l.data() + l.cols()); });
     auto o = llm::self_generation_sampler::reference_options();
     o.seed = self_generation_draw_seed(1, first.source, step);
-    CHECK(llm::sampler(o).sample(last, upto) == first.tokens[n]);
+    CHECK(evaluation::sampler(o).sample(last, upto) == first.tokens[n]);
   }
   const auto b = g.draw(4, 32, 0);
   b.validate();

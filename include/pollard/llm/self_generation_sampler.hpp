@@ -1,4 +1,4 @@
-// pollard — llm::sampler as the generation_sampler of self-generated calibration text.
+// pollard — evaluation::sampler as the generation_sampler of self-generated calibration text.
 #pragma once
 
 #include <cstdint>
@@ -9,18 +9,18 @@
 
 #include "pollard/calibration/self_generated.hpp"
 #include "pollard/core/token_id.hpp"
-#include "pollard/llm/sampler.hpp"
+#include "pollard/evaluation/sampler.hpp"
 
 namespace pollard::llm {
 
-/// Each draw is made by an llm::sampler with the given options, seeded with the draw seed, so a
-/// draw depends only on (logits, history, draw_seed). Default options: the published
+/// Each draw is made by an evaluation::sampler with the given options, seeded with the draw seed,
+/// so a draw depends only on (logits, history, draw_seed). Default options: the published
 /// self-generation recipe (Ji et al., 2025: temperature 0.6, top-k 50, top-p 0.95, repetition
 /// penalty 1.2).
 class self_generation_sampler {
  public:
-  static sampler_options reference_options() {
-    sampler_options o;
+  static evaluation::sampler_options reference_options() {
+    evaluation::sampler_options o;
     o.temperature = 0.6f;
     o.top_k = 50;
     o.top_p = 0.95f;
@@ -28,14 +28,14 @@ class self_generation_sampler {
     return o;
   }
 
-  explicit self_generation_sampler(sampler_options options = reference_options())
-      : options_(sampler(options).options()) {}  // the sampler checks the options
+  explicit self_generation_sampler(evaluation::sampler_options options = reference_options())
+      : options_(evaluation::sampler(options).options()) {}  // the sampler checks the options
 
   token_id operator()(std::span<const float> logits, std::span<const token_id> history,
                       std::uint64_t draw_seed) const {
-    sampler_options o = options_;
+    evaluation::sampler_options o = options_;
     o.seed = draw_seed;
-    return sampler(o).sample(logits, history);
+    return evaluation::sampler(o).sample(logits, history);
   }
 
   /// The settings, each float in the fewest digits that read back as the same float.
@@ -55,7 +55,7 @@ class self_generation_sampler {
     return buf;
   }
 
-  sampler_options options_;
+  evaluation::sampler_options options_;
 };
 
 static_assert(generation_sampler<self_generation_sampler>);
