@@ -23,7 +23,7 @@ struct self_generation_options {
   index_t source_texts = 0;    ///< the first this many documents of the file; 0 = all
   index_t prefix_tokens = 2;   ///< k, BOS included when the tokenizer adds it
   index_t max_new_tokens = 0;  ///< L; 0 = the calibration length, within the model's context
-  sampler_options sampling = self_generation_sampler::reference_options();
+  evaluation::sampler_options sampling = self_generation_sampler::reference_options();
   double drop_fraction = 0.2;
   std::filesystem::path cache;  ///< when set: texts read from here if present, else written here
 };
