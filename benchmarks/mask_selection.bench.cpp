@@ -108,8 +108,8 @@ void bm_per_matrix_50(benchmark::State& state) {
 void bm_per_column_block_50(benchmark::State& state) {
   run_selection(state, pollard::unstructured{0.5, pollard::per_column_block{128}});
 }
-void bm_n_m_2_4(benchmark::State& state) { run_selection(state, pollard::n_m{2, 4}); }
-void bm_n_m_4_8(benchmark::State& state) { run_selection(state, pollard::n_m{4, 8}); }
+void bm_n_m_2_4(benchmark::State& state) { run_selection(state, pollard::n_m::pruned_of(2, 4)); }
+void bm_n_m_4_8(benchmark::State& state) { run_selection(state, pollard::n_m::pruned_of(4, 8)); }
 
 void shapes(benchmark::internal::Benchmark* b) {
   b->Args({4096, 11008})->Args({4096, 4096})->Unit(benchmark::kMillisecond);

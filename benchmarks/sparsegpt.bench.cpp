@@ -97,17 +97,17 @@ void run_sparsegpt(benchmark::State& state, bool n_m) {
   const int repeats = d_in * d_out > 20'000'000 ? 1 : 3;
   const double factor_s = factor_seconds(d_in, repeats);
   const auto [gemm_s, gemm_flops] = gemm_seconds(d_out, d_in, repeats);
-  pollard::sparsegpt_options o;
-  if (n_m) {
-    o.n = 2;
-    o.m = 4;
-  }
   double total_s = 0.0;
   for (auto _ : state) {
     matrix w = w0;
     const auto start = clock_type::now();
-    auto r = pollard::sparsegpt<float>(pollard::matrix_view<float>(w.data(), d_out, d_in),
-                                       pollard::matrix_view<const float>(h.data(), d_in, d_in), o);
+    auto r =
+        n_m ? pollard::sparsegpt<float>(pollard::matrix_view<float>(w.data(), d_out, d_in),
+                                        pollard::matrix_view<const float>(h.data(), d_in, d_in),
+                                        pollard::n_m::pruned_of(2, 4))
+            : pollard::sparsegpt<float>(pollard::matrix_view<float>(w.data(), d_out, d_in),
+                                        pollard::matrix_view<const float>(h.data(), d_in, d_in),
+                                        pollard::unstructured(0.5, pollard::per_column_block{128}));
     benchmark::DoNotOptimize(r.loss);
     const double elapsed = seconds_since(start);
     total_s += elapsed;

@@ -62,18 +62,17 @@ void sparsegpt_pollard(benchmark::State& state) {
   for (pollard::index_t k = 0; k < in->sequences; ++k) gram.accumulate(sequence(*in, k));
   const auto h = gram.hessian();
   pollard::sparsegpt_options o;
-  o.sparsity = in->m ? 0.0 : 0.5;
-  o.n = in->n;
-  o.m = in->m;
-  o.reference_threshold = true;  // the reference prunes one more weight per block
+  o.reference_threshold = in->m == 0;  // the reference prunes one more weight per block
   std::vector<float> w;
   for (auto _ : state) {
     state.PauseTiming();
     w = in->w.values;
     state.ResumeTiming();
-    const auto r = pollard::sparsegpt(
-        pollard::matrix_view<float>(w.data(), in->w.rows(), in->w.cols()),
-        pollard::matrix_view<const float>(h.data(), h.rows(), h.cols(), h.outerStride(), 1), o);
+    const pollard::matrix_view<float> wv(w.data(), in->w.rows(), in->w.cols());
+    const pollard::matrix_view<const float> hv(h.data(), h.rows(), h.cols(), h.outerStride(), 1);
+    const auto r = in->m ? pollard::sparsegpt(wv, hv, pollard::n_m::pruned_of(in->n, in->m), o)
+                         : pollard::sparsegpt(
+                               wv, hv, pollard::unstructured(0.5, pollard::per_column_block{}), o);
     benchmark::DoNotOptimize(r.loss);
     state.counters["loss"] = r.loss;
   }
@@ -94,10 +93,10 @@ void wanda_pollard(benchmark::State& state) {
     w = in->w.values;
     state.ResumeTiming();
     const pollard::matrix_view<float> view(w.data(), in->w.rows(), in->w.cols());
-    const auto mask =
-        in->m
-            ? pollard::prune(view, pollard::wanda{}, buffers.inputs(), pollard::n_m{in->n, in->m})
-            : pollard::prune(view, pollard::wanda{}, buffers.inputs(), pollard::unstructured{0.5});
+    const auto mask = in->m ? pollard::prune(view, pollard::wanda{}, buffers.inputs(),
+                                             pollard::n_m::pruned_of(in->n, in->m))
+                            : pollard::prune(view, pollard::wanda{}, buffers.inputs(),
+                                             pollard::unstructured{0.5});
     benchmark::DoNotOptimize(mask.flags().data());
   }
   pollard::io::write_npy(in->dir / "W_wanda_pollard.npy",

@@ -25,7 +25,7 @@ int main() {
   // SparseGPT, 2:4: choose the mask column by column while updating the kept weights.
   const Eigen::MatrixXf H = gram.hessian();
   pollard::sparsegpt_result sgpt =
-      pollard::sparsegpt(pollard::view(W2), pollard::view(H), {.n = 2, .m = 4});
+      pollard::sparsegpt(pollard::view(W2), pollard::view(H), pollard::n_m::pruned_of(2, 4));
   // --- README: end ---
 
   std::printf("wanda: %ld of %ld weights pruned (sparsity %.3f)\n",

@@ -296,12 +296,13 @@ void run(const options& o) {
   std::string solver_report;
   if (o.how == method::sparsegpt) {
     pollard::sparsegpt_options s;
-    s.sparsity = o.sparsity;
-    s.n = o.n;
-    s.m = o.m;
     s.block_size = o.block;
     s.percdamp = o.percdamp;
-    const auto result = pollard::sparsegpt<T>(w_hat, hessian, s);
+    const auto result =
+        o.m > 0 ? pollard::sparsegpt<T>(w_hat, hessian, pollard::n_m::pruned_of(o.n, o.m), s)
+                : pollard::sparsegpt<T>(
+                      w_hat, hessian,
+                      pollard::unstructured(o.sparsity, pollard::per_column_block{o.block}), s);
     keep = result.mask;
     solver_report = "  sparsegpt: loss " + std::to_string(result.loss) + ", damping " +
                     std::to_string(result.damping_used) + " (percdamp " +
@@ -325,7 +326,7 @@ void run(const options& o) {
     }
     const pollard::matrix_view<const T> cscores = scores;
     if (o.m > 0) {
-      keep = pollard::n_m(o.n, o.m).select(cscores);
+      keep = pollard::n_m::pruned_of(o.n, o.m).select(cscores);
     } else if (*o.comparison == group::row) {
       keep = pollard::unstructured(o.sparsity, pollard::per_row).select(cscores);
     } else if (*o.comparison == group::matrix) {

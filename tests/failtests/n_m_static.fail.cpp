@@ -1,12 +1,12 @@
-// Must not compile: n_m_pattern<N, M> rejects N >= M ("N zeros out of M" leaves nothing kept).
+// Must not compile: pruned_of<N, M> rejects N >= M (N pruned out of every M leaves nothing kept).
 // With POLLARD_FAILTEST_CONTROL defined, the valid 2:4 pattern compiles.
-// POLLARD_FAILTEST_EXPECT: N:M means N zeros out of M; needs 0 < N < M
+// POLLARD_FAILTEST_EXPECT: N pruned out of every M needs 0 < N < M
 #include "pollard/masks/n_m.hpp"
 
 #ifdef POLLARD_FAILTEST_CONTROL
-using pattern = pollard::n_m_pattern<2, 4>;
+using pattern = pollard::pruned_of<2, 4>;
 #else
-using pattern = pollard::n_m_pattern<4, 4>;
+using pattern = pollard::pruned_of<4, 4>;
 #endif
 
 int main() {

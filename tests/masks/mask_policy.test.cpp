@@ -54,7 +54,7 @@ requires pollard::mask_policy<Policy, T> pollard::mask prune_with(
 
 static_assert(pollard::mask_policy<pollard::unstructured, float>);
 static_assert(pollard::mask_policy<pollard::n_m, double>);
-static_assert(pollard::mask_policy<pollard::n_m_pattern<2, 4>, float>);
+static_assert(pollard::mask_policy<pollard::pruned_of<2, 4>, float>);
 static_assert(pollard::mask_policy<prune_below, float>);
 static_assert(pollard::mask_policy<prune_below, double>);
 static_assert(pollard::mask_policy<float_only, float>);
@@ -77,7 +77,7 @@ TEST_CASE("a user-defined policy plugs into code written against mask_policy") {
 TEST_CASE("the shipped policies work through the same generic code") {
   const auto scores = pollard::test::random_normal<double>(4, 16, 63);
   auto weights = pollard::test::random_normal<double>(4, 16, 64);
-  const auto m = prune_with(pollard::n_m{2, 4}, scores.view(), weights.view());
+  const auto m = prune_with(pollard::n_m::pruned_of(2, 4), scores.view(), weights.view());
   CHECK(m == pollard::test::naive_n_m(scores.view(), 2, 4));
   index_t zeros = 0;
   for (const double w : weights.values) zeros += w == 0.0 ? 1 : 0;

@@ -208,7 +208,7 @@ TEST_CASE("a sparsity outside [0, 1) or a non-positive block width is an option_
                        pollard::option_error);
 }
 
-TEST_CASE("a NaN or infinite score is a non_finite_error naming its position, in every group") {
+TEST_CASE("a NaN or -inf score is a non_finite_error naming its position, in every group") {
   auto scores = pollard::test::random_normal<float>(4, 300, 31);
   scores(2, 131) = std::numeric_limits<float>::quiet_NaN();
   for (const double s : {0.0, 0.5}) {
@@ -225,7 +225,39 @@ TEST_CASE("a NaN or infinite score is a non_finite_error naming its position, in
   CHECK_THROWS_WITH_AS(pollard::unstructured{0.5}.select(scores.view()),
                        "unstructured: score at (0, 4) is -inf", pollard::non_finite_error);
   auto doubles = pollard::test::random_normal<double>(3, 10, 32);
-  doubles(1, 9) = std::numeric_limits<double>::infinity();
+  doubles(1, 9) = -std::numeric_limits<double>::infinity();
   CHECK_THROWS_WITH_AS(pollard::unstructured(0.5, pollard::per_matrix).select(doubles.view()),
-                       "unstructured: score at (1, 9) is inf", pollard::non_finite_error);
+                       "unstructured: score at (1, 9) is -inf", pollard::non_finite_error);
+}
+
+TEST_CASE(
+    "+inf means always keep: pruned only when a group must prune more than its finite "
+    "scores, then by position") {
+  const float inf = std::numeric_limits<float>::infinity();
+  // Hand-worked: per row at s = 0.75 prunes 3 of 4: the finite 1 and 2, then the first +inf.
+  float row[4] = {inf, 1.0f, inf, 2.0f};
+  const auto m = pollard::unstructured{0.75}.select(pollard::matrix_view<const float>(row, 1, 4));
+  CHECK(m.pruned(0, 0));
+  CHECK(m.pruned(0, 1));
+  CHECK(!m.pruned(0, 2));
+  CHECK(m.pruned(0, 3));
+  // Random groups with +inf sprinkled in, a row of +inf only and a column of +inf only: the same
+  // masks as a stable ascending sort (+inf sorts above every finite score).
+  for (const std::uint64_t seed : {81u, 82u}) {
+    auto scores = pollard::test::random_normal<float>(9, 300, seed);
+    std::mt19937_64 rng(seed);
+    for (int t = 0; t < 400; ++t)
+      scores(static_cast<index_t>(rng() % 9), static_cast<index_t>(rng() % 300)) = inf;
+    for (index_t j = 0; j < 300; ++j) scores(4, j) = inf;
+    for (index_t i = 0; i < 9; ++i) scores(i, 7) = inf;
+    const auto v = scores.view();
+    for (const double s : {0.3, 0.5, 0.9}) {
+      CAPTURE(s);
+      CHECK(pollard::unstructured{s}.select(v) == pollard::test::naive_per_row(v, s));
+      CHECK(pollard::unstructured(s, pollard::per_matrix).select(v) ==
+            pollard::test::naive_per_matrix(v, s));
+      CHECK(pollard::unstructured(s, pollard::per_column_block{64}).select(v) ==
+            pollard::test::naive_per_column_block(v, s, 64));
+    }
+  }
 }

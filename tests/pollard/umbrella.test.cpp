@@ -10,8 +10,8 @@ TEST_CASE("the umbrella header gives a whole one-shot pruning flow") {
   stats.accumulate(pollard::view(std::as_const(x)));
   pollard::criterion_input_buffers<float> in;
   in.set_moments(stats);
-  const auto m =
-      pollard::prune(pollard::view(w), pollard::wanda{}, in.inputs(), pollard::n_m{2, 4});
+  const auto m = pollard::prune(pollard::view(w), pollard::wanda{}, in.inputs(),
+                                pollard::n_m::pruned_of(2, 4));
   CHECK(pollard::satisfies_n_m(m, 2, 4));
   CHECK(pollard::satisfies_n_m(pollard::view(std::as_const(w)), 2, 4));
   CHECK(pollard::sparsity(pollard::view(std::as_const(w))) == 0.5);

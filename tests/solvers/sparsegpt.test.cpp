@@ -1,6 +1,8 @@
 #include "pollard/solvers/sparsegpt.hpp"
 #include "pollard/metrics/sparsity.hpp"
 
+#include "pollard/solvers/obs_reconstruction.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -33,11 +35,12 @@ void check_against_naive(const shape_case& c, double sparsity, index_t n, index_
   const auto p = make_layer<T>(c.d_out, c.d_in, 2 * c.d_in + 16, seed, c.dead);
   auto w = p.w;
   pollard::sparsegpt_options o;
-  o.sparsity = sparsity;
-  o.n = n;
-  o.m = m;
   o.block_size = c.block;
-  const auto result = pollard::sparsegpt<T>(w.view(), p.h.view(), o);
+  const auto result =
+      m > 0 ? pollard::sparsegpt<T>(w.view(), p.h.view(), pollard::n_m::pruned_of(n, m), o)
+            : pollard::sparsegpt<T>(
+                  w.view(), p.h.view(),
+                  pollard::unstructured(sparsity, pollard::per_column_block{c.block}));
   const auto expected =
       naive::sparsegpt_unbatched(naive::to_double(p.w), naive::to_double(p.h),
                                  m > 0 ? naive::selection::n_m : naive::selection::block_quantile,
@@ -80,12 +83,14 @@ TEST_CASE("N:M sparsegpt equals the unbatched sweep and is valid N:M (fp64 and f
     if (c.block % 8 == 0) check_against_naive<double>(c, 0.0, 4, 8, seed + 7);
     auto p = make_layer<float>(c.d_out, c.d_in, c.d_in + 8, seed, c.dead);
     pollard::sparsegpt_options o;
-    o.n = 2;
-    o.m = 4;
     o.block_size = c.block;
-    const auto r = pollard::sparsegpt<float>(p.w.view(), p.h.view(), o);
+    const auto r = pollard::sparsegpt<float>(p.w.view(), p.h.view(), pollard::pruned_of<2, 4>{}, o);
     CHECK(pollard::satisfies_n_m(r.mask, 2, 4));
-    CHECK(r.mask.pruned_count() == c.d_out * c.d_in / 2);
+    // Dead inputs are pruned on top of the pattern (and say so).
+    const auto extra = c.d_out * static_cast<index_t>(c.dead.size());
+    CHECK(r.mask.pruned_count() >= c.d_out * c.d_in / 2);
+    CHECK(r.mask.pruned_count() <= c.d_out * c.d_in / 2 + extra);
+    CHECK(r.warnings.empty() == (r.mask.pruned_count() == c.d_out * c.d_in / 2));
     ++seed;
   }
 }
@@ -93,10 +98,8 @@ TEST_CASE("N:M sparsegpt equals the unbatched sweep and is valid N:M (fp64 and f
 TEST_CASE("unstructured sparsegpt prunes exactly floor(d_out*nb*s) weights in every block") {
   const auto p = make_layer<float>(5, 300, 320, 7);
   auto w = p.w;
-  pollard::sparsegpt_options o;
-  o.sparsity = 0.37;
-  o.block_size = 128;
-  const auto r = pollard::sparsegpt<float>(w.view(), p.h.view(), o);
+  const auto r = pollard::sparsegpt<float>(
+      w.view(), p.h.view(), pollard::unstructured(0.37, pollard::per_column_block{128}));
   for (index_t i1 = 0; i1 < 300; i1 += 128) {
     const index_t nb = std::min<index_t>(128, 300 - i1);
     index_t pruned = 0;
@@ -113,9 +116,9 @@ TEST_CASE("ties in the block quantile prune the lower row-major index first") {
   for (index_t j = 0; j < d_in; ++j) h(j, j) = 1.0;
   for (auto& v : w.values) v = 2.0;
   w(1, 2) = 1.0;  // the unique lowest
-  pollard::sparsegpt_options o;
-  o.sparsity = 0.25;  // floor(12 * 0.25) = 3: (1,2), then the tied (0,0) and (0,1)
-  const auto r = pollard::sparsegpt<double>(w.view(), h.view(), o);
+  // floor(12 * 0.25) = 3: (1,2), then the tied (0,0) and (0,1)
+  const auto r = pollard::sparsegpt<double>(
+      w.view(), h.view(), pollard::unstructured(0.25, pollard::per_column_block{}));
   CHECK(r.mask.pruned_count() == 3);
   CHECK(r.mask.pruned(1, 2));
   CHECK(r.mask.pruned(0, 0));
@@ -129,9 +132,8 @@ TEST_CASE("ties in the block quantile prune the lower row-major index first") {
 TEST_CASE("sparsity 0 leaves the weights of a live layer unchanged") {
   const auto p = make_layer<double>(4, 50, 80, 3);
   auto w = p.w;
-  pollard::sparsegpt_options o;
-  o.sparsity = 0.0;
-  const auto r = pollard::sparsegpt<double>(w.view(), p.h.view(), o);
+  const auto r = pollard::sparsegpt<double>(
+      w.view(), p.h.view(), pollard::unstructured(0.0, pollard::per_column_block{}));
   CHECK(r.mask.pruned_count() == 0);
   CHECK(r.loss == 0.0);
   CHECK(w.values == p.w.values);
@@ -141,14 +143,41 @@ TEST_CASE("dead inputs are zeroed and the Hessian given is not modified") {
   const auto p = make_layer<float>(6, 40, 64, 11, {2, 17});
   auto w = p.w;
   const auto h_before = p.h.values;
-  pollard::sparsegpt_options o;
-  o.block_size = 16;
-  pollard::sparsegpt<float>(w.view(), p.h.view(), o);
+  const auto r = pollard::sparsegpt<float>(
+      w.view(), p.h.view(), pollard::unstructured(0.5, pollard::per_column_block{16}));
   CHECK(p.h.values == h_before);
   for (index_t i = 0; i < 6; ++i) {
     CHECK(w(i, 2) == 0.0f);
     CHECK(w(i, 17) == 0.0f);
+    CHECK(r.mask.pruned(i, 2));
+    CHECK(r.mask.pruned(i, 17));
   }
+}
+
+TEST_CASE("all-dead inputs: every weight is zero, the mask says so and the result warns") {
+  // H = 0 (no input ever reached the layer): the weights are zeroed whatever the target, so the
+  // mask must prune them all and the sparsity is 1, not the 0.5 asked for.
+  for (const bool n_m : {false, true}) {
+    auto w = random_normal<float>(4, 16, 3);
+    pollard::test::dense_matrix<float> h(16, 16);
+    const auto r =
+        n_m ? pollard::sparsegpt<float>(w.view(), h.view(), pollard::n_m::pruned_of(2, 4))
+            : pollard::sparsegpt<float>(w.view(), h.view(),
+                                        pollard::unstructured(0.5, pollard::per_column_block{}));
+    CHECK(r.mask.pruned_count() == 64);
+    CHECK(r.mask.sparsity() == 1.0);
+    for (const float v : w.values) CHECK(v == 0.0f);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].find("16 dead input channels") != std::string::npos);
+    CHECK(r.warnings[0].find("sparsity 1") != std::string::npos);
+  }
+  // A live layer prunes exactly what was asked, without a warning.
+  const auto p = make_layer<float>(4, 16, 40, 5);
+  auto w = p.w;
+  const auto r = pollard::sparsegpt<float>(w.view(), p.h.view(),
+                                           pollard::unstructured(0.5, pollard::per_column_block{}));
+  CHECK(r.mask.sparsity() == 0.5);
+  CHECK(r.warnings.empty());
 }
 
 TEST_CASE("a strided weight view gives the same result as a contiguous one") {
@@ -159,10 +188,9 @@ TEST_CASE("a strided weight view gives the same result as a contiguous one") {
   for (index_t i = 0; i < 5; ++i)
     for (index_t j = 0; j < 48; ++j) column_major[static_cast<std::size_t>(j * 5 + i)] = p.w(i, j);
   pollard::matrix_view<double> strided(column_major.data(), 5, 48, 1, 5);
-  pollard::sparsegpt_options o;
-  o.block_size = 16;
-  const auto a = pollard::sparsegpt<double>(contiguous.view(), p.h.view(), o);
-  const auto b = pollard::sparsegpt<double>(strided, p.h.view(), o);
+  const pollard::unstructured policy(0.5, pollard::per_column_block{16});
+  const auto a = pollard::sparsegpt<double>(contiguous.view(), p.h.view(), policy);
+  const auto b = pollard::sparsegpt<double>(strided, p.h.view(), policy);
   CHECK(a.mask == b.mask);
   for (index_t i = 0; i < 5; ++i)
     for (index_t j = 0; j < 48; ++j) CHECK(strided(i, j) == doctest::Approx(contiguous(i, j)));
@@ -172,9 +200,8 @@ TEST_CASE("sparsegpt reduces the output error below zeroing the same mask") {
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
     const auto p = make_layer<float>(8, 64, 160, seed);
     auto w = p.w;
-    pollard::sparsegpt_options o;
-    o.block_size = 16;
-    const auto r = pollard::sparsegpt<float>(w.view(), p.h.view(), o);
+    const auto r = pollard::sparsegpt<float>(
+        w.view(), p.h.view(), pollard::unstructured(0.5, pollard::per_column_block{16}));
     auto zeroed = p.w;
     pollard::apply_mask(r.mask, zeroed.view());
     CHECK(naive::relative_output_error(p.w, w, p.x) <
@@ -190,12 +217,17 @@ TEST_CASE("an indefinite Hessian gets more damping, reported") {
   for (index_t i = 0; i < d; ++i)
     for (index_t j = 0; j < d; ++j) h(i, j) = (i == j ? 1.0 : 0.0) - 1.05 / static_cast<double>(d);
   auto w = random_normal<double>(3, d, 5);
-  const auto r = pollard::sparsegpt<double>(w.view(), h.view());
+  const auto r = pollard::sparsegpt<double>(
+      w.view(), h.view(), pollard::unstructured(0.5, pollard::per_column_block{}));
   const double mean_diagonal = 1.0 - 1.05 / static_cast<double>(d);
   CHECK(r.damping_retries == 1);
   CHECK(r.percdamp_used == doctest::Approx(0.1));
   CHECK(r.damping_used == doctest::Approx(0.1 * mean_diagonal));
   CHECK(r.damping_used > 0.01 * mean_diagonal);
+  REQUIRE(r.warnings.size() == 1);
+  CHECK(r.warnings[0] ==
+        "sparsegpt: the Hessian needed percdamp 0.1 (requested 0.01, 1 retries) to factor; the "
+        "updates are weaker and the result closer to magnitude pruning");
 }
 
 TEST_CASE("a Hessian that cannot be factored raises factorization_error naming the damping") {
@@ -208,7 +240,8 @@ TEST_CASE("a Hessian that cannot be factored raises factorization_error naming t
   o.max_damping_retries = 2;
   // λ = 0.01·10²·(−1e6) = −1e6 on the last try.
   CHECK_THROWS_WITH_AS(
-      pollard::sparsegpt<float>(w.view(), h.view(), o),
+      pollard::sparsegpt<float>(w.view(), h.view(),
+                                pollard::unstructured(0.5, pollard::per_column_block{}), o),
       "sparsegpt: the 6x6 Hessian is not positive definite even with damping -1e+06 "
       "(percdamp 1 of mean diagonal -1e+06, after 2 retries)",
       pollard::factorization_error);
@@ -219,65 +252,121 @@ TEST_CASE("bad inputs are rejected with the reason, before anything is written")
   auto p = make_layer<float>(4, 8, 16, 9);
   const auto before = p.w.values;
   pollard::sparsegpt_options o;
+  const pollard::unstructured half(0.5, pollard::per_column_block{});
   SUBCASE("Hessian of the wrong size") {
     pollard::test::dense_matrix<float> h(6, 6);
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), h.view(), o),
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), h.view(), half, o),
                          "sparsegpt: weights are 4x8 but the Hessian is 6x6 (expected 8x8)",
                          pollard::shape_error);
   }
   SUBCASE("NaN weight") {
     p.w(2, 3) = std::numeric_limits<float>::quiet_NaN();
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
-                         "sparsegpt: non-finite weight W(2, 3) = nan", pollard::non_finite_error);
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), half, o),
+                         "sparsegpt: non-finite weight W at (2, 3) = nan", pollard::non_finite_error);
     p.w(2, 3) = before[2 * 8 + 3];
   }
   SUBCASE("infinite Hessian entry") {
     p.h(1, 5) = std::numeric_limits<float>::infinity();
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
-                         "sparsegpt: non-finite Hessian entry H(1, 5) = inf",
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), half, o),
+                         "sparsegpt: non-finite Hessian entry H at (1, 5) = inf",
                          pollard::non_finite_error);
   }
-  SUBCASE("sparsity 1") {
-    o.sparsity = 1.0;
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
-                         "sparsegpt: sparsity must be in [0, 1), got 1", pollard::option_error);
-  }
-  SUBCASE("negative sparsity") {
-    o.sparsity = -0.1;
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
-                         "sparsegpt: sparsity must be in [0, 1), got -0.1", pollard::option_error);
-  }
-  SUBCASE("N >= M") {
-    o.n = 4;
-    o.m = 4;
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
-                         "sparsegpt: N:M needs 0 < N < M, got 4:4", pollard::option_error);
+  SUBCASE("a per-row or per-matrix policy") {
+    const char* message =
+        "sparsegpt: chooses its unstructured mask per column block as it sweeps; pass "
+        "unstructured(s, per_column_block{B}) (B = 128 in the reference), or choose a per-row or "
+        "per-matrix mask with a criterion and apply it with obs_reconstruct";
+    CHECK_THROWS_WITH_AS(
+        pollard::sparsegpt<float>(p.w.view(), p.h.view(), pollard::unstructured{0.5}, o), message,
+        pollard::option_error);
+    CHECK_THROWS_WITH_AS(
+        pollard::sparsegpt<float>(p.w.view(), p.h.view(),
+                                  pollard::unstructured(0.5, pollard::per_matrix), o),
+        message, pollard::option_error);
   }
   SUBCASE("M not dividing d_in") {
-    o.n = 1;
-    o.m = 3;
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
-                         "sparsegpt: N:M: M=3 does not divide d_in=8", pollard::option_error);
-  }
-  SUBCASE("block size not a multiple of M") {
-    o.n = 2;
-    o.m = 4;
-    o.block_size = 6;
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
-                         "sparsegpt: block_size 6 is not a multiple of M=4", pollard::option_error);
+    CHECK_THROWS_WITH_AS(
+        pollard::sparsegpt<float>(p.w.view(), p.h.view(), pollard::n_m::pruned_of(1, 3), o),
+        "sparsegpt: M=3 does not divide d_in=8", pollard::option_error);
   }
   SUBCASE("non-positive block size") {
     o.block_size = 0;
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
-                         "sparsegpt: block_size must be positive, got 0", pollard::option_error);
+    CHECK_THROWS_WITH_AS(
+        pollard::sparsegpt<float>(p.w.view(), p.h.view(), pollard::n_m::pruned_of(2, 4), o),
+        "sparsegpt: block_size must be positive, got 0", pollard::option_error);
   }
   SUBCASE("negative percdamp") {
     o.percdamp = -1.0;
-    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), o),
+    CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), half, o),
                          "sparsegpt: percdamp must be finite and >= 0, got -1",
                          pollard::option_error);
   }
+  SUBCASE("a Hessian given as one triangle") {
+    // The lower triangle of H only: the sweep reads both, so it must refuse rather than guess.
+    for (index_t i = 0; i < 8; ++i)
+      for (index_t j = i + 1; j < 8; ++j) p.h(i, j) = 0.0f;
+    index_t first_i = -1, first_j = -1;  // the first pair (row-major, i < j) that differs
+    for (index_t i = 0; i < 8 && first_i < 0; ++i)
+      for (index_t j = i + 1; j < 8; ++j)
+        if (p.h(j, i) != 0.0f) {
+          first_i = i;
+          first_j = j;
+          break;
+        }
+    REQUIRE(first_i >= 0);
+    const std::string expected_start = "sparsegpt: the Hessian is not symmetric: H(" +
+                                       std::to_string(first_i) + ", " + std::to_string(first_j) +
+                                       ") = 0 but H(" + std::to_string(first_j) + ", " +
+                                       std::to_string(first_i) + ") = ";
+    try {
+      pollard::sparsegpt<float>(p.w.view(), p.h.view(), half, o);
+      FAIL("no error");
+    } catch (const pollard::option_error& e) {
+      CHECK(std::string(e.what()).rfind(expected_start, 0) == 0);
+      CHECK(std::string(e.what()).find("pass the full symmetric matrix") != std::string::npos);
+    }
+  }
   CHECK(p.w.values == before);
+}
+
+TEST_CASE("a Hessian symmetric up to rounding is accepted, and obs_reconstruct checks too") {
+  auto p = make_layer<float>(4, 8, 16, 13);
+  // A relative perturbation of 1e-6 (accumulation rounding) on one side of every pair.
+  for (index_t i = 0; i < 8; ++i)
+    for (index_t j = i + 1; j < 8; ++j) p.h(i, j) *= 1.000001f;
+  auto w = p.w;
+  CHECK_NOTHROW(pollard::sparsegpt<float>(w.view(), p.h.view(),
+                                          pollard::unstructured(0.5, pollard::per_column_block{})));
+  p.h(2, 6) += 0.5f;
+  pollard::mask m(4, 8);
+  CHECK_THROWS_AS(pollard::obs_reconstruct<float>(w.view(), p.h.view(), m), pollard::option_error);
+}
+
+TEST_CASE("N:M works for every M dividing d_in: the block adapts to a multiple of M") {
+  // d_in = 12 with the default block size 128: the block becomes 12 (min(128, 12), a multiple
+  // of 3 and of 4); with block_size 8 and M = 3 it becomes 6.
+  std::uint64_t seed = 300;
+  for (const auto& [n, m] :
+       {std::pair<index_t, index_t>{1, 3}, {2, 3}, {1, 4}, {3, 4}, {5, 6}, {7, 12}}) {
+    for (const index_t block : {index_t{128}, index_t{8}}) {
+      CAPTURE(n);
+      CAPTURE(m);
+      CAPTURE(block);
+      const auto p = make_layer<double>(5, 12, 40, seed++);
+      auto w = p.w;
+      pollard::sparsegpt_options o;
+      o.block_size = block;
+      const auto r =
+          pollard::sparsegpt<double>(w.view(), p.h.view(), pollard::n_m::pruned_of(n, m), o);
+      const index_t effective = std::max(m, std::min<index_t>(block, 12) / m * m);
+      const auto expected =
+          naive::sparsegpt_unbatched(naive::to_double(p.w), naive::to_double(p.h),
+                                     naive::selection::n_m, 0.0, n, m, effective, 0.01);
+      CHECK(r.mask == expected.pruned);
+      CHECK(max_relative_difference(w, expected.w) < 1e-10);
+      CHECK(pollard::satisfies_n_m(r.mask, n, m));
+    }
+  }
 }
 
 TEST_CASE(
@@ -288,10 +377,11 @@ TEST_CASE(
   const auto pruned_columns = [&](double sparsity, bool reference) {
     std::vector<double> w = {3, 1, 2, 1};
     pollard::sparsegpt_options o;
-    o.sparsity = sparsity;
     o.reference_threshold = reference;
-    const auto r = pollard::sparsegpt(pollard::matrix_view<double>(w.data(), 1, 4),
-                                      pollard::matrix_view<const double>(h.data(), 4, 4), o);
+    const auto r =
+        pollard::sparsegpt(pollard::matrix_view<double>(w.data(), 1, 4),
+                           pollard::matrix_view<const double>(h.data(), 4, 4),
+                           pollard::unstructured(sparsity, pollard::per_column_block{}), o);
     std::vector<int> cols;
     for (int j = 0; j < 4; ++j)
       if (r.mask.pruned(0, j)) cols.push_back(j);

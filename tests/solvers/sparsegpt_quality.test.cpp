@@ -53,12 +53,11 @@ TEST_CASE("with outlier input channels, error is ordered SparseGPT < Wanda < mag
         }
       }
       auto w = p.w;
-      pollard::sparsegpt_options o;
-      if (two_four) {
-        o.n = 2;
-        o.m = 4;
-      }
-      pollard::sparsegpt<float>(w.view(), p.h.view(), o);
+      if (two_four)
+        pollard::sparsegpt<float>(w.view(), p.h.view(), pollard::n_m::pruned_of(2, 4));
+      else
+        pollard::sparsegpt<float>(w.view(), p.h.view(),
+                                  pollard::unstructured(0.5, pollard::per_column_block{}));
       e_sparsegpt += naive::relative_output_error(p.w, w, p.x);
       e_wanda += naive::relative_output_error(p.w, prune_by(p.w, wanda, two_four), p.x);
       e_magnitude += naive::relative_output_error(p.w, prune_by(p.w, magnitude, two_four), p.x);

@@ -132,9 +132,12 @@ inline sweep_result sparsegpt_unbatched(dmat w, dmat h, selection how, double sp
                                         index_t m, index_t block_size, double percdamp,
                                         const pollard::mask* fixed = nullptr) {
   const index_t rows = w.rows, cols = w.cols;
+  std::vector<bool> h_dead(static_cast<std::size_t>(cols));
   for (index_t j = 0; j < cols; ++j)
-    if (h(j, j) == 0.0)
+    if (h(j, j) == 0.0) {
+      h_dead[static_cast<std::size_t>(j)] = true;
       for (index_t i = 0; i < rows; ++i) w(i, j) = 0.0;
+    }
   const dmat u = upper_cholesky_of_inverse(damped(std::move(h), percdamp));
   sweep_result out{dmat(), fixed ? *fixed : pollard::mask(rows, cols), 0.0};
   for (index_t i1 = 0; i1 < cols; i1 += block_size) {
@@ -174,6 +177,10 @@ inline sweep_result sparsegpt_unbatched(dmat w, dmat h, selection how, double sp
       }
     }
   }
+  // Dead inputs' weights are zero: they count as pruned whatever the selection said.
+  for (index_t j = 0; j < cols; ++j)
+    if (h_dead[static_cast<std::size_t>(j)])
+      for (index_t r = 0; r < rows; ++r) out.pruned.prune(r, j);
   out.w = std::move(w);
   return out;
 }

@@ -11,7 +11,7 @@
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
-#include "pollard/masks/lowest_selection.hpp"
+#include "pollard/masks/score_checks.hpp"
 
 namespace pollard {
 

@@ -22,11 +22,30 @@ namespace pollard {
 /// - bad input raises a `pollard::error` before anything is returned: `non_finite_error` for a
 ///   NaN or infinite score, `option_error` for options that do not fit the shape (e.g. an N:M
 ///   window that does not divide d_in).
+/// - the criterion contract binds every policy: +inf means "always keep" (it ranks above every
+///   finite score and is pruned only when a group must prune more entries than it has finite
+///   ones, then by position), and only NaN (and -inf, which no criterion produces) is rejected;
+/// - optionally, `p.select(exec, scores)` runs on an execution policy `exec` (same result);
+///   generic algorithms given an execution policy call it when present (select_with below).
 /// The shipped policies are `unstructured` (per row, per matrix, per column block), `n_m` and
-/// `n_m_pattern<N, M>`.
+/// `pruned_of<N, M>`.
 template <class P, class T>
 concept mask_policy = requires(const P& policy, matrix_view<const T, host_space> scores) {
   { policy.select(scores) } -> std::same_as<mask>;
 };
+
+namespace detail {
+
+/// policy.select(exec, scores) when the policy takes an execution policy, else
+/// policy.select(scores).
+template <class Exec, class P, class T>
+mask select_with(const Exec& exec, const P& policy, matrix_view<const T, host_space> scores) {
+  if constexpr (requires { policy.select(exec, scores); })
+    return policy.select(exec, scores);
+  else
+    return policy.select(scores);
+}
+
+}  // namespace detail
 
 }  // namespace pollard

@@ -1,188 +1,115 @@
-// pollard — N:M semi-structured mask policy: N zeros in every window of M consecutive columns.
+// pollard — N:M semi-structured mask policy: in every window of M consecutive input columns of
+// each row, N weights are pruned (N counts zeros; see n_m below).
 #pragma once
 
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <limits>
 #include <string>
-#include <vector>
+#include <type_traits>
 
+#include "pollard/backends/cpu/policy.hpp"
+#include "pollard/backends/cpu/rank_n_m.hpp"
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/execution_policy.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
-#include "pollard/masks/lowest_selection.hpp"
 
 namespace pollard {
 
 namespace detail {
 
-// Writes the pruned flags (rank < n) of one window of m scores. The rank of an entry is the
-// number of entries ordered before it by (score, column), from one comparison per pair.
-template <index_t M, class C>
-inline void rank_window(const C* v, index_t m, index_t n, std::uint8_t* flags) noexcept {
-  constexpr index_t capacity = M > 0 ? M : 64;
-  int rank[capacity];
-  if constexpr (M > 0) {
-    // Fully unrolled so that v and rank live in registers.
-#pragma GCC unroll 16
-    for (index_t l = 0; l < M; ++l) rank[l] = 0;
-#pragma GCC unroll 16
-    for (index_t j = 1; j < M; ++j)
-#pragma GCC unroll 16
-      for (index_t l = 0; l < j; ++l) {
-        const int l_first = v[l] <= v[j] ? 1 : 0;  // ties: the lower column comes first
-        rank[j] += l_first;
-        rank[l] += 1 - l_first;
-      }
-#pragma GCC unroll 16
-    for (index_t l = 0; l < M; ++l) flags[l] = rank[l] < n ? 1 : 0;
-  } else {
-    for (index_t l = 0; l < m; ++l) rank[l] = 0;
-    for (index_t j = 1; j < m; ++j)
-      for (index_t l = 0; l < j; ++l) {
-        const int l_first = v[l] <= v[j] ? 1 : 0;
-        rank[j] += l_first;
-        rank[l] += 1 - l_first;
-      }
-    for (index_t l = 0; l < m; ++l) flags[l] = rank[l] < n ? 1 : 0;
-  }
-}
-
-// Prunes the n lowest of each window of m columns of every row (m <= 64); M > 0 fixes m at
-// compile time. No sort, no branch per entry.
-template <index_t M, class T>
-void prune_n_m_rank(const char* who, matrix_view<const T, host_space> s, index_t n, index_t m,
-                    mask& out) {
-  using C = score_compute_t<T>;
-  constexpr index_t capacity = M > 0 ? M : 64;
-  if constexpr (M > 0) m = M;
-  std::uint8_t* const flags = mutable_flags(out);
-  const index_t cols = s.cols();
-  const index_t cs = s.col_stride();
-  for (index_t i = 0; i < s.rows(); ++i) {
-    const T* const row = s.data() + i * s.row_stride();
-    std::uint8_t* const row_flags = flags + i * cols;
-    std::uint32_t bad = 0;
-    for (index_t j0 = 0; j0 < cols; j0 += m) {
-      C v[capacity];
-      if constexpr (M > 0) {
-        const T* const window = row + j0 * cs;
-        if (cs == 1) {
-#pragma GCC unroll 16
-          for (index_t l = 0; l < M; ++l) v[l] = score_value(window[l]);
-        } else {
-#pragma GCC unroll 16
-          for (index_t l = 0; l < M; ++l) v[l] = score_value(window[l * cs]);
-        }
-#pragma GCC unroll 16
-        for (index_t l = 0; l < M; ++l) bad |= non_finite_bit(v[l]);
-      } else {
-        for (index_t l = 0; l < m; ++l) {
-          v[l] = score_value(row[(j0 + l) * cs]);
-          bad |= non_finite_bit(v[l]);
-        }
-      }
-      rank_window<M>(v, m, n, row_flags + j0);
-    }
-    if (bad != 0) check_finite_scores(who, s);
-  }
-}
-
-// The same for wide windows: a partial selection of each window on (score, column).
-template <class T>
-void prune_n_m_select(const char* who, matrix_view<const T, host_space> s, index_t n, index_t m,
-                      mask& out) {
-  using C = score_compute_t<T>;
-  struct entry {
-    C value;
-    index_t column;
-  };
-  std::vector<entry> window(static_cast<std::size_t>(m));
-  const auto order = [](const entry& a, const entry& b) {
-    return a.value < b.value || (a.value == b.value && a.column < b.column);
-  };
-  for (index_t i = 0; i < s.rows(); ++i)
-    for (index_t j0 = 0; j0 < s.cols(); j0 += m) {
-      for (index_t l = 0; l < m; ++l) {
-        const C value = score_value(s(i, j0 + l));
-        if (!std::isfinite(value)) check_finite_scores(who, s);
-        window[static_cast<std::size_t>(l)] = entry{value, j0 + l};
-      }
-      std::nth_element(window.begin(), window.begin() + (n - 1), window.end(), order);
-      for (index_t l = 0; l < n; ++l) out.prune(i, window[static_cast<std::size_t>(l)].column);
-    }
-}
-
-inline void check_n_m_options(index_t n, index_t m) {
-  if (n <= 0 || m <= 0 || n >= m)
-    throw option_error("n_m: N:M needs 0 < N < M (N zeros out of M), got " + std::to_string(n) +
-                       ":" + std::to_string(m));
-}
-
-template <index_t M, class T>
-mask select_n_m(matrix_view<const T, host_space> s, index_t n, index_t m) {
+template <class Exec, class T>
+mask select_n_m(const Exec& exec, matrix_view<const T, host_space> s, index_t pruned,
+                index_t group_size) {
   constexpr const char* who = "n_m";
-  if (s.cols() % m != 0)
-    throw option_error("n_m: M=" + std::to_string(m) +
-                       " does not divide d_in=" + std::to_string(s.cols()));
+  require_n_m(who, pruned, group_size, s.cols());
   mask out(s.rows(), s.cols());
-  if (m <= 64)
-    prune_n_m_rank<M>(who, s, n, m, out);
-  else
-    prune_n_m_select(who, s, n, m, out);
+  rank_n_m(exec, who, s, pruned, group_size, out);
   return out;
 }
 
 }  // namespace detail
 
-/// N:M semi-structured sparsity with N and M chosen at run time. Convention: "N:M" means N
-/// ZEROS out of every M: in each row, in each window of M consecutive input columns starting at
-/// a multiple of M, the N lowest scores are pruned (ties: the lower column is pruned first).
-/// So n_m{2, 4} keeps 2 of every 4 weights (50 %), the pattern sparse tensor cores accelerate.
+/// N:M semi-structured sparsity with counts chosen at run time, named so that they cannot be
+/// mixed up: in each row, in each window of group_size() consecutive input columns starting at a
+/// multiple of it, the pruned() lowest scores are pruned (ties: the lower column first) and
+/// kept() = group_size() − pruned() weights survive.
+///
+/// "N:M" in pollard (its command line, `--n-m 2:4`, included) counts ZEROS, as the SparseGPT and
+/// Wanda code do: "2:4" is 2 pruned out of every 4. NVIDIA's sparse tensor cores and much of the
+/// literature count KEPT weights ("2:4" = 2 kept of 4); the two readings agree only when
+/// N = M/2. Build the policy with the constructor that names your reading:
+///
+///   pollard::n_m::pruned_of(2, 4)  // 2 zeros in every 4 (50 %)
+///   pollard::n_m::kept_of(1, 4)    // 1 weight kept in every 4 (75 % pruned)
 class n_m {
  public:
-  /// Throws option_error unless 0 < n < m.
-  n_m(index_t n, index_t m) : n_(n), m_(m) { detail::check_n_m_options(n, m); }
+  /// `pruned` zeros in every window of `group_size`; option_error unless 0 < pruned < group_size.
+  static n_m pruned_of(index_t pruned, index_t group_size) { return n_m(pruned, group_size); }
+  /// `kept` weights kept in every window of `group_size`; option_error unless
+  /// 0 < kept < group_size.
+  static n_m kept_of(index_t kept, index_t group_size) {
+    require_n_m("n_m::kept_of", kept, group_size);
+    return n_m(group_size - kept, group_size);
+  }
 
-  index_t n() const noexcept { return n_; }
-  index_t m() const noexcept { return m_; }
+  /// N: weights pruned in every window.
+  index_t pruned() const noexcept { return pruned_; }
+  /// M − N: weights kept in every window.
+  index_t kept() const noexcept { return group_size_ - pruned_; }
+  /// M: the window width.
+  index_t group_size() const noexcept { return group_size_; }
 
-  /// Throws option_error when m does not divide d_in, non_finite_error on a NaN/inf score.
-  template <class T>
-  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  /// Throws option_error when group_size() does not divide d_in, non_finite_error on a NaN or
+  /// -inf score (+inf is "always keep": pruned only when a window holds more than kept() of them,
+  /// then the lower columns first).
+  template <execution_policy Exec, class T>
+  requires storage_type<std::remove_cv_t<T>> mask select(const Exec& exec,
+                                                         matrix_view<T, host_space> scores)
   const {
     using value_type = std::remove_cv_t<T>;
-    const matrix_view<const value_type, host_space> s = scores;
-    if (m_ == 4) return detail::select_n_m<4>(s, n_, m_);
-    if (m_ == 8) return detail::select_n_m<8>(s, n_, m_);
-    return detail::select_n_m<0>(s, n_, m_);
+    return detail::select_n_m(exec, matrix_view<const value_type, host_space>(scores), pruned_,
+                              group_size_);
   }
+  template <class T>
+  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  const { return select(cpu::par, scores); }
 
  private:
-  index_t n_;
-  index_t m_;
+  n_m(index_t pruned, index_t group_size) : pruned_(pruned), group_size_(group_size) {
+    require_n_m("n_m", pruned, group_size);
+  }
+
+  index_t pruned_;
+  index_t group_size_;
 };
 
-/// N:M with N and M fixed at compile time (same convention: N zeros out of every M), e.g.
-/// `n_m_pattern<2, 4>`; an invalid pattern (N >= M, N <= 0) does not compile.
-template <index_t N, index_t M>
-struct n_m_pattern {
-  static_assert(0 < N && N < M, "n_m_pattern<N, M>: N:M means N zeros out of M; needs 0 < N < M");
+/// N:M with the counts fixed at compile time, in the same convention: `pruned_of<2, 4>` prunes
+/// 2 of every 4 consecutive weights of a row; an invalid pattern (Pruned >= GroupSize,
+/// Pruned <= 0) does not compile.
+template <index_t Pruned, index_t GroupSize>
+struct pruned_of {
+  static_assert(0 < Pruned && Pruned < GroupSize,
+                "pruned_of<N, M>: N pruned out of every M needs 0 < N < M");
 
-  static constexpr index_t n() noexcept { return N; }
-  static constexpr index_t m() noexcept { return M; }
+  static constexpr index_t pruned() noexcept { return Pruned; }
+  static constexpr index_t kept() noexcept { return GroupSize - Pruned; }
+  static constexpr index_t group_size() noexcept { return GroupSize; }
 
-  /// Throws option_error when M does not divide d_in, non_finite_error on a NaN/inf score.
-  template <class T>
-  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  /// Throws option_error when GroupSize does not divide d_in, non_finite_error on a NaN or -inf
+  /// score.
+  template <execution_policy Exec, class T>
+  requires storage_type<std::remove_cv_t<T>> mask select(const Exec& exec,
+                                                         matrix_view<T, host_space> scores)
   const {
     using value_type = std::remove_cv_t<T>;
-    const matrix_view<const value_type, host_space> s = scores;
-    return detail::select_n_m<(M <= 64 ? M : 0)>(s, N, M);
+    return detail::select_n_m(exec, matrix_view<const value_type, host_space>(scores), Pruned,
+                              GroupSize);
   }
+  template <class T>
+  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  const { return select(cpu::par, scores); }
 };
 
 }  // namespace pollard

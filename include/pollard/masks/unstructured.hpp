@@ -4,12 +4,15 @@
 #include <cmath>
 #include <string>
 
+#include "pollard/backends/cpu/policy.hpp"
+#include "pollard/backends/cpu/select_lowest.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/execution_policy.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
-#include "pollard/masks/lowest_selection.hpp"
+#include "pollard/masks/score_checks.hpp"
 
 namespace pollard {
 
@@ -57,30 +60,34 @@ class unstructured {
   /// Column block width (0 unless the group is column_block).
   index_t block_width() const noexcept { return width_; }
 
-  /// The mask pruning floor(n * s) lowest scores of every group; non_finite_error on NaN/inf.
-  template <class T>
-  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  /// The mask pruning floor(n * s) lowest scores of every group, on `exec`'s backend.
+  /// non_finite_error on a NaN or -inf score; +inf means "always keep": it ranks above every
+  /// finite score, so it is pruned only when a group must prune more entries than it has finite
+  /// ones, and then by position (the earlier first).
+  template <execution_policy Exec, class T>
+  requires storage_type<std::remove_cv_t<T>> mask select(const Exec& exec,
+                                                         matrix_view<T, host_space> scores)
   const {
     using value_type = std::remove_cv_t<T>;
     const matrix_view<const value_type, host_space> s = scores;
     mask out(s.rows(), s.cols());
-    detail::lowest_selection_scratch<detail::score_key_t<value_type>> scratch;
     const auto prune_count = [this](index_t n) { return count(n); };
     switch (group_) {
       case group::row:
-        for (index_t i = 0; i < s.rows(); ++i)
-          detail::prune_lowest_in_column_blocks(who, s.block(i, 0, 1, s.cols()), s.cols(),
-                                                prune_count, out, i, 0, scratch);
+        select_lowest(exec, who, s, 1, s.cols(), prune_count, out);
         break;
       case group::matrix:
-        detail::prune_lowest_in_column_blocks(who, s, s.cols(), prune_count, out, 0, 0, scratch);
+        select_lowest(exec, who, s, s.rows(), s.cols(), prune_count, out);
         break;
       case group::column_block:
-        detail::prune_lowest_in_column_blocks(who, s, width_, prune_count, out, 0, 0, scratch);
+        select_lowest(exec, who, s, s.rows(), width_, prune_count, out);
         break;
     }
     return out;
   }
+  template <class T>
+  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  const { return select(cpu::par, scores); }
 
  private:
   static constexpr const char* who = "unstructured";

@@ -1,23 +1,32 @@
 // pollard — SparseGPT: adaptive mask selection with the lazy-batch OBS weight update.
 #pragma once
 
+#include <string>
 #include <type_traits>
 
+#include "pollard/backends/cpu/cholesky.hpp"
+#include "pollard/backends/cpu/gemm.hpp"
+#include "pollard/backends/cpu/obs_sweep_block.hpp"
+#include "pollard/backends/cpu/policy.hpp"
+#include "pollard/backends/cpu/select_lowest.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/execution_policy.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/masks/n_m.hpp"
+#include "pollard/masks/unstructured.hpp"
 #include "pollard/solvers/obs_sweep.hpp"
+#include "pollard/solvers/sparsegpt_result.hpp"
 
 namespace pollard {
 
-/// Options of sparsegpt(); the defaults are the reference implementation's.
-/// The mask is unstructured (per block of block_size columns, one threshold over all rows) unless
-/// m > 0, which selects N:M: n zeros in every m consecutive input columns of each row.
+/// Numerical options of sparsegpt(); the defaults are the reference implementation's. The mask
+/// rule is the policy argument.
 struct sparsegpt_options {
-  double sparsity = 0.5;        ///< unstructured: fraction pruned in each block, in [0, 1)
-  index_t n = 0;                ///< N:M: zeros per window (0 < n < m)
-  index_t m = 0;                ///< N:M: window width; 0 = unstructured; must divide d_in
-  index_t block_size = 128;     ///< B, columns per lazy batch (a multiple of m for N:M)
+  /// N:M only: columns per lazy batch, B. Used as min(B, d_in) rounded down to a multiple of M,
+  /// so every M that divides d_in works. (Unstructured: B is the policy's column block width.)
+  index_t block_size = 128;
   double percdamp = 0.01;       ///< λ = percdamp · mean(diag H)
   int max_damping_retries = 5;  ///< failed factorisations retried with λ x 10 each
   /// Unstructured only: prune every score <= the ⌊count·s⌋-th smallest (0-based), as the
@@ -26,31 +35,84 @@ struct sparsegpt_options {
   bool reference_threshold = false;
 };
 
-/// Prunes w (d_out x d_in, updated in place) with the SparseGPT sweep of ALGORITHMS.md.
-/// hessian is the full symmetric d_in x d_in H (not modified). Unstructured selection prunes the
-/// ⌊d_out·nb·s⌋ lowest w²/U_jj² of each block (ties: lower row-major index first), exactly that
-/// many — the reference's `scores <= sorted[⌊count·s⌋]` prunes one more (and ties), which
-/// options.reference_threshold reproduces. N:M picks,
-/// at each column i ≡ 0 (mod m), the n lowest scores among columns i..i+m−1 of each row using
-/// the weights as already updated (ties: lower column first).
+namespace detail {
+
+inline obs_sweep_settings sparsegpt_settings(const unstructured& policy,
+                                             const sparsegpt_options& o) {
+  if (policy.comparison_group() != unstructured::group::column_block)
+    throw option_error(
+        "sparsegpt: chooses its unstructured mask per column block as it sweeps; pass "
+        "unstructured(s, per_column_block{B}) (B = 128 in the reference), or choose a per-row or "
+        "per-matrix mask with a criterion and apply it with obs_reconstruct");
+  obs_sweep_settings s;
+  s.who = "sparsegpt";
+  s.selection = obs_selection::block_quantile;
+  s.sparsity = policy.sparsity();
+  s.block_size = policy.block_width();
+  s.percdamp = o.percdamp;
+  s.max_damping_retries = o.max_damping_retries;
+  s.reference_threshold = o.reference_threshold;
+  return s;
+}
+
+template <class NM>
+obs_sweep_settings sparsegpt_n_m_settings(const NM& policy, const sparsegpt_options& o) {
+  if (o.reference_threshold)
+    throw option_error("sparsegpt: reference_threshold applies to unstructured selection only");
+  obs_sweep_settings s;
+  s.who = "sparsegpt";
+  s.selection = obs_selection::n_m;
+  s.pruned = policy.pruned();
+  s.group_size = policy.group_size();
+  s.block_size = o.block_size;
+  s.percdamp = o.percdamp;
+  s.max_damping_retries = o.max_damping_retries;
+  return s;
+}
+inline obs_sweep_settings sparsegpt_settings(const n_m& policy, const sparsegpt_options& o) {
+  return sparsegpt_n_m_settings(policy, o);
+}
+template <index_t N, index_t M>
+obs_sweep_settings sparsegpt_settings(const pruned_of<N, M>& policy, const sparsegpt_options& o) {
+  return sparsegpt_n_m_settings(policy, o);
+}
+
+template <class Policy>
+concept sparsegpt_mask_policy = requires(const Policy& p, const sparsegpt_options& o) {
+  sparsegpt_settings(p, o);
+};
+
+}  // namespace detail
+
+/// Prunes w (d_out x d_in, updated in place) with the SparseGPT sweep (Frantar & Alistarh 2023,
+/// Algorithm 1) on the execution policy `exec`. hessian is the full symmetric d_in x d_in H (not
+/// modified; an asymmetric one is refused). The mask rule:
+/// - unstructured(s, per_column_block{B}): SparseGPT's adaptive selection: in each block of B
+///   columns, the ⌊d_out·nb·s⌋ lowest w²/U_jj² over all rows as updated so far (ties: lower
+///   row-major index first) — the reference's `scores <= sorted[⌊count·s⌋]` prunes one more (and
+///   ties), which options.reference_threshold reproduces; per_row and per_matrix are refused
+///   (choose such a mask with a criterion and apply it with obs_reconstruct);
+/// - n_m::pruned_of(N, M) or pruned_of<N, M>: at each column i ≡ 0 (mod M), the N lowest scores
+///   among columns i..i+M−1 of each row using the weights as already updated (ties: lower column
+///   first); M must divide d_in.
+/// Dead inputs (H_jj = 0) have their weights zeroed and marked pruned; the result then carries
+/// a warning with the real sparsity, as it does when the damping had to be raised.
 /// Throws shape_error, non_finite_error (NaN/Inf in w or hessian), option_error,
 /// factorization_error (H not positive definite after the damping retries); nothing is written to
 /// w when it throws.
-template <compute_type T>
-sparsegpt_result sparsegpt(matrix_view<T> w, std::type_identity_t<matrix_view<const T>> hessian,
+template <compute_type T, execution_policy Exec, detail::sparsegpt_mask_policy Policy>
+sparsegpt_result sparsegpt(const Exec& exec, matrix_view<T> w,
+                           std::type_identity_t<matrix_view<const T>> hessian, const Policy& policy,
                            const sparsegpt_options& options = {}) {
-  detail::obs_sweep_settings s;
-  s.who = "sparsegpt";
-  s.selection = options.m > 0 || options.n > 0 ? detail::obs_selection::n_m
-                                               : detail::obs_selection::block_quantile;
-  s.sparsity = options.sparsity;
-  s.n = options.n;
-  s.m = options.m;
-  s.block_size = options.block_size;
-  s.percdamp = options.percdamp;
-  s.max_damping_retries = options.max_damping_retries;
-  s.reference_threshold = options.reference_threshold;
-  return detail::obs_sweep<T>(w, hessian, nullptr, s);
+  return detail::obs_sweep<T>(exec, w, hessian, nullptr,
+                              detail::sparsegpt_settings(policy, options));
+}
+
+/// The same on all hardware threads (pollard::cpu::par).
+template <compute_type T, detail::sparsegpt_mask_policy Policy>
+sparsegpt_result sparsegpt(matrix_view<T> w, std::type_identity_t<matrix_view<const T>> hessian,
+                           const Policy& policy, const sparsegpt_options& options = {}) {
+  return sparsegpt<T>(cpu::par, w, hessian, policy, options);
 }
 
 }  // namespace pollard

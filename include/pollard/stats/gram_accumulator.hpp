@@ -8,36 +8,17 @@
 
 #include <Eigen/Dense>
 
+#include "pollard/backends/cpu/gram_update.hpp"
+#include "pollard/backends/cpu/policy.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/execution_policy.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/stats/moment_statistics.hpp"
 #include "pollard/stats/normalisation.hpp"
 
 namespace pollard {
-
-namespace detail {
-
-// Xᵀ of a row-major-like view x [tokens x d] (unit column stride) as an Eigen d x tokens map.
-template <class T>
-auto transposed_map_col_major(matrix_view<const T> x) {
-  using map = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>,
-                         Eigen::Unaligned, Eigen::OuterStride<>>;
-  return map(x.data(), x.cols(), x.rows(),
-             Eigen::OuterStride<>(x.rows() <= 1 ? x.cols() : x.row_stride()));
-}
-
-// Xᵀ of a column-major-like view x [tokens x d] (unit row stride) as an Eigen d x tokens map.
-template <class T>
-auto transposed_map_row_major(matrix_view<const T> x) {
-  using map = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>,
-                         Eigen::Unaligned, Eigen::OuterStride<>>;
-  return map(x.data(), x.cols(), x.rows(),
-             Eigen::OuterStride<>(x.cols() <= 1 ? x.rows() : x.col_stride()));
-}
-
-}  // namespace detail
 
 /// Accumulates H = (2/N)·Σ_t x_t x_tᵀ over batches X [tokens x d] with the reference
 /// implementations' streaming update: H ← H·n/(n+b); n ← n+b; H ← H + (2/n)·X_bᵀX_b, where n and
@@ -55,8 +36,6 @@ class gram_accumulator {
 
   /// Token rows converted per block when X is not Acc with a unit row or column stride.
   static constexpr index_t conversion_block = 256;
-  /// Token rows per rank-k update (measured as fast as one update over a whole 2048-token batch).
-  static constexpr index_t update_block = 256;
 
   explicit gram_accumulator(index_t channels, normalisation n = normalisation::by_sequences)
       : channels_(channels), normalisation_(n) {
@@ -67,9 +46,10 @@ class gram_accumulator {
   /// Adds one batch X [tokens x d] (any strides, any storage type) holding `sequences`
   /// calibration sequences (0 for a further chunk of an already counted sequence). Throws
   /// shape_error on a width mismatch, non_finite_error naming the element on NaN/Inf, and
-  /// option_error when the batch would leave N = 0; H is unchanged on a throw.
-  template <class T>
-  void accumulate(matrix_view<T> x, index_t sequences = 1) {
+  /// option_error when the batch would leave N = 0; H is unchanged on a throw. The rank-k update
+  /// runs on `exec` (its gram_update primitive); the result does not depend on its threads.
+  template <execution_policy Exec, class T>
+  void accumulate(const Exec& exec, matrix_view<T> x, index_t sequences = 1) {
     using value = std::remove_const_t<T>;
     static_assert(storage_type<value>,
                   "gram_accumulator: X must be float, double, half or bfloat16");
@@ -103,17 +83,10 @@ class gram_accumulator {
     if (cx.rows() == 0) return;
     const Acc alpha = static_cast<Acc>(2.0 / static_cast<double>(n_new));
 
+    const matrix_view<Acc> h(h_.data(), channels_, channels_, 1, channels_);
     if constexpr (std::is_same_v<value, Acc>) {
-      if (cx.col_stride() == 1) {
-        const auto xt = detail::transposed_map_col_major(cx);
-        for (index_t t0 = 0; t0 < cx.rows(); t0 += update_block)
-          rank_update(xt.middleCols(t0, std::min(update_block, cx.rows() - t0)), alpha);
-        return;
-      }
-      if (cx.row_stride() == 1) {
-        const auto xt = detail::transposed_map_row_major(cx);
-        for (index_t t0 = 0; t0 < cx.rows(); t0 += update_block)
-          rank_update(xt.middleCols(t0, std::min(update_block, cx.rows() - t0)), alpha);
+      if (cx.col_stride() == 1 || cx.row_stride() == 1) {
+        gram_update(exec, h, cx, alpha);
         return;
       }
     }
@@ -124,8 +97,14 @@ class gram_accumulator {
       const index_t nb = std::min(block, cx.rows() - t0);
       for (index_t t = 0; t < nb; ++t)
         for (index_t j = 0; j < channels_; ++j) buffer(j, t) = to_compute<Acc>(cx(t0 + t, j));
-      rank_update(buffer.leftCols(nb), alpha);
+      gram_update(exec, h, matrix_view<const Acc>(buffer.data(), nb, channels_, channels_, 1),
+                  alpha);
     }
+  }
+  /// The same on all hardware threads (pollard::cpu::par).
+  template <class T>
+  void accumulate(matrix_view<T> x, index_t sequences = 1) {
+    accumulate(cpu::par, x, sequences);
   }
 
   /// Adds other's samples: the result is the H of the union of both sets of batches.
@@ -190,11 +169,6 @@ class gram_accumulator {
   }
 
  private:
-  template <class Xt>
-  void rank_update(const Xt& xt, Acc alpha) {
-    h_.template selfadjointView<Eigen::Lower>().rankUpdate(xt, alpha);
-  }
-
   void require_samples(const char* what) const {
     if (tokens_ == 0)
       throw empty_statistics_error(std::string("gram_accumulator: ") + what +

@@ -13,8 +13,10 @@
 #include <string_view>
 
 #include "pollard/backends/cpu/eigen_map.hpp"
+#include "pollard/backends/cpu/policy.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/matrix_view.hpp"
 
 namespace pollard::cpu {
 
@@ -130,6 +132,11 @@ template <class T>
 struct upper_inverse_factor {
   row_major_matrix<T> u;
   damping_report damping;
+
+  /// U as a host view.
+  matrix_view<const T> view() const noexcept {
+    return matrix_view<const T>(u.data(), u.rows(), u.cols());
+  }
 };
 
 /// U = upper Cholesky factor of (H + λI)⁻¹ for symmetric H (taken by value: its storage becomes
@@ -150,6 +157,19 @@ upper_inverse_factor<T> upper_cholesky_of_inverse(row_major_matrix<T> h, double 
   h.template triangularView<Eigen::StrictlyUpper>().setZero();
   std::reverse(h.data(), h.data() + h.size());
   return {std::move(h), report};
+}
+
+/// The backend primitive: U = upper Cholesky factor of (H + λI)⁻¹ for a symmetric host view H
+/// (read whole; not modified). Runs on the calling thread: Eigen's blocked LLT and triangular
+/// products are sequential, which keeps U the same at every thread count.
+template <class T>
+upper_inverse_factor<T> upper_cholesky_of_inverse(const par_t&, matrix_view<const T> h,
+                                                  double percdamp, int max_retries,
+                                                  std::string_view who = "cholesky") {
+  row_major_matrix<T> copy(h.rows(), h.cols());
+  for (index_t i = 0; i < h.rows(); ++i)
+    for (index_t j = 0; j < h.cols(); ++j) copy(i, j) = h(i, j);
+  return upper_cholesky_of_inverse<T>(std::move(copy), percdamp, max_retries, who);
 }
 
 }  // namespace pollard::cpu

@@ -1,5 +1,6 @@
-// pollard — internals of the mask policies: finiteness checks and selection of the k lowest
-// scores of a block in (score, row-major position) order, as a stable ascending sort ranks them.
+// pollard — the CPU backend's lowest-k selection: in every comparison group of a score matrix,
+// prune the k lowest in (score, row-major position) order, as a stable ascending sort ranks
+// them; radix selection, no sort.
 #pragma once
 
 #include <algorithm>
@@ -8,56 +9,30 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "pollard/backends/cpu/parallel_for.hpp"
+#include "pollard/backends/cpu/policy.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/masks/score_checks.hpp"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
-namespace pollard::detail {
+namespace pollard::cpu::detail {
 
-/// The type scores of element type T are compared in (float for 16-bit storage types).
-template <class T>
-using score_compute_t = compute_type_for<std::remove_cv_t<T>>;
+using pollard::detail::check_rankable_scores;
+using pollard::detail::score_compute_t;
+using pollard::detail::score_value;
 
-template <class T>
-inline score_compute_t<T> score_value(T value) noexcept {
-  return to_compute<score_compute_t<T>>(value);
-}
 
-/// Formats a number the way a user typed it ("0.5", "-0.1", "nan") for error messages.
-inline std::string format_number(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
-
-[[noreturn]] inline void throw_non_finite_score(const char* who, index_t i, index_t j,
-                                                double value) {
-  throw non_finite_error(std::string(who) + ": score at (" + std::to_string(i) + ", " +
-                         std::to_string(j) + ") is " + format_number(value));
-}
-
-/// Throws non_finite_error naming the first NaN or infinite entry of `scores`, if any; the
-/// position named is offset by (r0, c0), the place of `scores` in the caller's matrix.
-template <class T>
-void check_finite_scores(const char* who, matrix_view<const T, host_space> scores, index_t r0 = 0,
-                         index_t c0 = 0) {
-  for (index_t i = 0; i < scores.rows(); ++i)
-    for (index_t j = 0; j < scores.cols(); ++j) {
-      const double v = static_cast<double>(score_value(scores(i, j)));
-      if (!std::isfinite(v)) throw_non_finite_score(who, r0 + i, c0 + j, v);
-    }
-}
 
 /// Unsigned keys whose integer order is the numeric order of finite values, with -0 == +0.
 inline std::uint32_t ordered_key(float value) noexcept {
@@ -72,15 +47,6 @@ inline std::uint64_t ordered_key(double value) noexcept {
       static_cast<std::uint64_t>(static_cast<std::int64_t>(bits) >> 63) | 0x8000000000000000u;
   return bits ^ flip;
 }
-/// 1 for a NaN or infinity, else 0; integer-only, so loops that or it together stay branch-free.
-inline std::uint32_t non_finite_bit(float value) noexcept {
-  return (std::bit_cast<std::uint32_t>(value) & 0x7f800000u) == 0x7f800000u ? 1u : 0u;
-}
-inline std::uint32_t non_finite_bit(double value) noexcept {
-  return (std::bit_cast<std::uint64_t>(value) & 0x7ff0000000000000u) == 0x7ff0000000000000u ? 1u
-                                                                                            : 0u;
-}
-
 /// Writable row-major flags (1 = pruned) of a mask.
 inline std::uint8_t* mutable_flags(mask& m) noexcept { return m.data(); }
 
@@ -109,7 +75,8 @@ template <class T>
 using score_key_t = decltype(ordered_key(score_compute_t<T>{}));
 
 /// Writes the ordered keys of `count` scores at `row` (stride `stride`) into `keys`; returns
-/// non-zero when one of them is NaN or infinite. Branch-free, so it vectorises for stride 1.
+/// non-zero when one of them is NaN or -inf (+inf ranks above every finite score: "always
+/// keep"). Branch-free, so it vectorises for stride 1.
 template <class T, class Key>
 Key load_keys(const T* row, index_t count, index_t stride, Key* keys) noexcept {
   constexpr Key exponent_mask =
@@ -118,13 +85,15 @@ Key load_keys(const T* row, index_t count, index_t stride, Key* keys) noexcept {
   if (stride == 1) {
     for (index_t j = 0; j < count; ++j) {
       const auto value = score_value(row[j]);
-      bad |= static_cast<Key>((std::bit_cast<Key>(value) & exponent_mask) == exponent_mask);
+      const Key bits = std::bit_cast<Key>(value);
+      bad |= static_cast<Key>(((bits & exponent_mask) == exponent_mask) & (bits != exponent_mask));
       keys[j] = ordered_key(value);
     }
   } else {
     for (index_t j = 0; j < count; ++j) {
       const auto value = score_value(row[j * stride]);
-      bad |= static_cast<Key>((std::bit_cast<Key>(value) & exponent_mask) == exponent_mask);
+      const Key bits = std::bit_cast<Key>(value);
+      bad |= static_cast<Key>(((bits & exponent_mask) == exponent_mask) & (bits != exponent_mask));
       keys[j] = ordered_key(value);
     }
   }
@@ -239,7 +208,8 @@ void resolve_candidates(typename lowest_selection_scratch<Key>::group_state& g, 
 /// says how many of its n entries go. Entries are ranked by (score, row-major position in the
 /// group), as a stable ascending sort ranks them. `scores` sits at rows [r0, ..) and columns
 /// [c0, ..) of `out`, whose flags there must all be "kept". Throws non_finite_error (naming
-/// the entry) for a NaN or infinite score.
+/// the entry) for a NaN or -inf score; +inf ranks above every finite score, so it is pruned
+/// only when a group must prune more entries than it has finite ones (then by position).
 ///
 /// Radix selection in two row-major sweeps over the scores, shared by all groups: the first
 /// histograms the keys' top bits per group; the second prunes every entry below the bucket
@@ -305,7 +275,7 @@ void prune_lowest_in_column_blocks(const char* who, matrix_view<const T, host_sp
       }
     }
   }
-  if (bad != 0) check_finite_scores(who, scores, r0, c0);
+  if (bad != 0) check_rankable_scores(who, scores, r0, c0);
 
   // Per group: the bucket holding the k-th lowest key, and how many of its entries go.
   auto& groups = scratch.groups;
@@ -385,4 +355,55 @@ void prune_lowest_in_column_blocks(const char* who, matrix_view<const T, host_sp
   }
 }
 
-}  // namespace pollard::detail
+}  // namespace pollard::cpu::detail
+
+namespace pollard::cpu {
+
+/// Rows of a per-row selection handled by one task (fixed, so results never depend on the
+/// thread count).
+inline constexpr index_t select_lowest_row_chunk = 32;
+
+/// The backend primitive: prunes, in `out`, the lowest entries of every comparison group of
+/// `scores` (at rows [r0, ..), columns [c0, ..) of `out`, whose flags there must be "kept").
+/// A group is `group_rows` rows (1, or all rows) of a block of `group_width` consecutive columns
+/// (the last block narrower); prune_count(n) says how many of a group's n entries go. Ranking by
+/// (score, row-major position in the group); +inf ranks above every finite score; NaN and -inf
+/// are a non_finite_error naming the first such entry of the first bad piece (rows for per-row
+/// groups, else column blocks; `out` is then partly written). Those pieces are spread over the
+/// policy's threads.
+template <class T, class PruneCount>
+void select_lowest(const par_t& policy, const char* who, matrix_view<const T, host_space> scores,
+                   index_t group_rows, index_t group_width, PruneCount prune_count, mask& out,
+                   index_t r0 = 0, index_t c0 = 0) {
+  using key = detail::score_key_t<T>;
+  const index_t rows = scores.rows(), cols = scores.cols();
+  if (rows == 0 || cols == 0) return;
+  if (group_rows == 1 && rows > 1) {
+    const index_t chunks = (rows + select_lowest_row_chunk - 1) / select_lowest_row_chunk;
+    parallel_for(policy, chunks, select_lowest_row_chunk * cols, [&](index_t chunk) {
+      detail::lowest_selection_scratch<key> scratch;
+      const index_t first = chunk * select_lowest_row_chunk;
+      const index_t last = std::min(rows, first + select_lowest_row_chunk);
+      for (index_t i = first; i < last; ++i)
+        detail::prune_lowest_in_column_blocks(who, scores.block(i, 0, 1, cols), group_width,
+                                              prune_count, out, r0 + i, c0, scratch);
+    });
+    return;
+  }
+  const index_t blocks = (cols + group_width - 1) / group_width;
+  if (blocks > 1) {
+    parallel_for(policy, blocks, rows * group_width, [&](index_t b) {
+      detail::lowest_selection_scratch<key> scratch;
+      const index_t first = b * group_width;
+      const index_t width = std::min(group_width, cols - first);
+      detail::prune_lowest_in_column_blocks(who, scores.block(0, first, rows, width), width,
+                                            prune_count, out, r0, c0 + first, scratch);
+    });
+    return;
+  }
+  detail::lowest_selection_scratch<key> scratch;
+  detail::prune_lowest_in_column_blocks(who, scores, group_width, prune_count, out, r0, c0,
+                                        scratch);
+}
+
+}  // namespace pollard::cpu
