@@ -17,6 +17,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/stats/moment_statistics.hpp"
 #include "pollard/metrics/sparsity.hpp"
 
 namespace pollard {
@@ -48,8 +49,10 @@ struct dsnot_options {
 /// once a pointer passes the end of its group: a candidate whose state already changed is skipped
 /// rather than swapped again, regrowth never picks a kept weight, and kept weights with a zero
 /// contribution are ordered with the positive ones.
-/// Scale: the reference's E[x_j] is Σ_t x_tj / N with N counted in sequences (the mean times the
-/// tokens per sequence), which is what its threshold 0.1 is measured against; pass that to match.
+/// Scale: the reference's E[x_j] is Σ_t x_tj / N with N counted in sequences (the per-token mean
+/// times the tokens per sequence), which is what its threshold 0.1 is measured against; pass that
+/// (moment_statistics::sums_per_sample()), or use the overload taking moment_statistics, which
+/// does. A per-token mean makes the threshold mean tokens-per-sequence times more.
 /// Throws shape_error (mask, scores or statistics not matching w), non_finite_error,
 /// option_error (bad options, negative variance, an initial mask that is not N:M).
 template <compute_type T, class S>
@@ -191,6 +194,21 @@ mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> 
     }
   }
   return out;
+}
+
+/// DSnoT with the statistics normalised as the reference normalises them: E[x_j] =
+/// Σ_t x_tj / sequences (its `sum_metric_row`, so update_threshold = 0.1 means what it means
+/// there) and Var(x_j) = the population variance over tokens (the reference pools each
+/// sequence's own variance instead, which differs by the spread of the sequence means).
+/// Throws empty_statistics_error when no sequence was counted, and as the overload above.
+template <compute_type T, class S, class Acc>
+mask dsnot(matrix_view<const T> w, const mask& initial, const moment_statistics<Acc>& statistics,
+           matrix_view<const S> initial_scores, const dsnot_options& o = {}) {
+  const auto mean = statistics.template sums_per_sample<double>(normalisation::by_sequences);
+  std::vector<double> variance;
+  for (const Acc v : statistics.variances()) variance.push_back(static_cast<double>(v));
+  return dsnot<T, S>(w, initial, std::span<const double>(mean), std::span<const double>(variance),
+                     initial_scores, o);
 }
 
 }  // namespace pollard

@@ -134,6 +134,16 @@ class moment_statistics {
     for (std::size_t j = 0; j < out.size(); ++j) out[j] = static_cast<T>(sum_sq_[j] / div);
     return out;
   }
+  /// Σ_t x_tj / N for every channel, N counted in sequences (default) or tokens: with sequences,
+  /// DSnoT's reference statistic `sum_metric_row` (the per-token mean times the tokens per
+  /// sequence).
+  template <class T = Acc>
+  std::vector<T> sums_per_sample(normalisation n = normalisation::by_sequences) const {
+    const Acc div = divisor(n);
+    std::vector<T> out(sum_.size());
+    for (std::size_t j = 0; j < out.size(); ++j) out[j] = static_cast<T>(sum_[j] / div);
+    return out;
+  }
   /// mean(j) for every channel.
   std::vector<Acc> means() const {
     require_samples("mean");
