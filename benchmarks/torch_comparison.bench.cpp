@@ -70,9 +70,9 @@ void sparsegpt_pollard(benchmark::State& state) {
     state.ResumeTiming();
     const pollard::matrix_view<float> wv(w.data(), in->w.rows(), in->w.cols());
     const pollard::matrix_view<const float> hv(h.data(), h.rows(), h.cols(), h.outerStride(), 1);
-    const auto r = in->m ? pollard::sparsegpt(wv, hv, pollard::n_m::pruned_of(in->n, in->m), o)
-                         : pollard::sparsegpt(
-                               wv, hv, pollard::unstructured(0.5, pollard::per_column_block{}), o);
+    auto r = in->m ? pollard::sparsegpt(wv, hv, pollard::n_m::pruned_of(in->n, in->m), o)
+                   : pollard::sparsegpt(wv, hv,
+                                        pollard::unstructured(0.5, pollard::per_column_block{}), o);
     benchmark::DoNotOptimize(r.loss);
     state.counters["loss"] = r.loss;
   }

@@ -262,7 +262,8 @@ TEST_CASE("bad inputs are rejected with the reason, before anything is written")
   SUBCASE("NaN weight") {
     p.w(2, 3) = std::numeric_limits<float>::quiet_NaN();
     CHECK_THROWS_WITH_AS(pollard::sparsegpt<float>(p.w.view(), p.h.view(), half, o),
-                         "sparsegpt: non-finite weight W at (2, 3) = nan", pollard::non_finite_error);
+                         "sparsegpt: non-finite weight W at (2, 3) = nan",
+                         pollard::non_finite_error);
     p.w(2, 3) = before[2 * 8 + 3];
   }
   SUBCASE("infinite Hessian entry") {

@@ -114,7 +114,8 @@ inline mask dsnot_reference(const dense_matrix<double>& w, const dsnot_reference
       prune_pointer[b] += b == 1 ? -1 : 1;
       const double rm = dsnot[static_cast<std::size_t>(r)], pm = dsnot[static_cast<std::size_t>(p)];
       const double after = e + pm - rm;
-      update = std::abs(e) > update_threshold && sign0 == static_cast<double>((after > 0.0) - (after < 0.0));
+      update = std::abs(e) > update_threshold &&
+               sign0 == static_cast<double>((after > 0.0) - (after < 0.0));
       out.set_pruned(i, p, update);
       out.set_pruned(i, r, !update);
       if (update) e = after;

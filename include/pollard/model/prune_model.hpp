@@ -137,7 +137,7 @@ std::vector<input_statistics> collect_block_statistics(
 /// Calls f(policy) with the mask policy the recipe asks for at sparsity s.
 template <class F>
 decltype(auto) with_mask_policy(const prune_recipe& recipe, double s, F&& f) {
-  if (recipe.is_n_m()) return f(n_m{recipe.n_m_pruned, recipe.n_m_group});
+  if (recipe.is_n_m()) return f(n_m::pruned_of(recipe.n_m_pruned, recipe.n_m_group));
   switch (recipe.group_used()) {
     case comparison_group::per_row:
       return f(unstructured{s, per_row});
@@ -157,21 +157,18 @@ inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<f
     report.loss = r.loss;
     report.percdamp_used = r.percdamp_used;
     report.damping_retries = r.damping_retries;
-    if (r.damping_retries > 0)
-      report.warnings.push_back("the Hessian needed percdamp " + std::to_string(r.percdamp_used) +
-                                " (asked " + std::to_string(recipe.percdamp) + ")");
+    // Damping raised past percdamp, dead inputs pruned beyond the request.
+    report.warnings.insert(report.warnings.end(), r.warnings.begin(), r.warnings.end());
   };
   if (recipe.method == pruning_method::sparsegpt) {
     sparsegpt_options o;
-    o.sparsity = s;
-    if (recipe.is_n_m()) {
-      o.n = recipe.n_m_pruned;
-      o.m = recipe.n_m_group;
-    }
     o.block_size = recipe.block_size;
     o.percdamp = recipe.percdamp;
     o.max_damping_retries = recipe.max_damping_retries;
-    record_obs(sparsegpt<float>(w, h(), o));
+    record_obs(
+        recipe.is_n_m()
+            ? sparsegpt<float>(w, h(), n_m::pruned_of(recipe.n_m_pruned, recipe.n_m_group), o)
+            : sparsegpt<float>(w, h(), unstructured(s, per_column_block{recipe.block_size}), o));
     return;
   }
   criterion_input_buffers<float> buffers;

@@ -17,8 +17,8 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
-#include "pollard/stats/moment_statistics.hpp"
 #include "pollard/metrics/sparsity.hpp"
+#include "pollard/stats/moment_statistics.hpp"
 
 namespace pollard {
 

@@ -90,7 +90,8 @@ sparsegpt_result obs_sweep(const Exec& exec, matrix_view<T> w, matrix_view<const
   const index_t d_out = w.rows(), d_in = w.cols();
   if (h.rows() != d_in || h.cols() != d_in)
     throw shape_error(who + ": weights are " + shape_text(d_out, d_in) + " but the Hessian is " +
-                      shape_text(h.rows(), h.cols()) + " (expected " + shape_text(d_in, d_in) + ")");
+                      shape_text(h.rows(), h.cols()) + " (expected " + shape_text(d_in, d_in) +
+                      ")");
   if (fixed != nullptr)
     require_same_shape(who, "weights", d_out, d_in, "mask", fixed->rows(), fixed->cols());
   validate_obs_settings(s, d_in);

@@ -32,8 +32,6 @@ using pollard::detail::check_rankable_scores;
 using pollard::detail::score_compute_t;
 using pollard::detail::score_value;
 
-
-
 /// Unsigned keys whose integer order is the numeric order of finite values, with -0 == +0.
 inline std::uint32_t ordered_key(float value) noexcept {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(value + 0.0f);  // -0 becomes +0
