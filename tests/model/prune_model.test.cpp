@@ -343,3 +343,75 @@ TEST_CASE("prune_model refuses a bad recipe or calibration before changing any w
                        "unknown pruning method \"obc\" (choose magnitude, wanda, ria or sparsegpt)",
                        pollard::option_error);
 }
+
+TEST_CASE(
+    "prune_model with Wanda + reconstruction equals the fixed-mask OBS sweep on the oracle's "
+    "mask") {
+  // Oracle, block by block (sequential): the Wanda per-row mask from naive statistics, then the
+  // unbatched double-precision OBS sweep with that mask fixed, H normalised by sequences.
+  const auto batch = toy_batch(6, 12, 13);
+  test::toy_model toy(wide_toy(12));
+  model::prune_recipe recipe;
+  recipe.reconstruct = true;
+  recipe.block_size = 8;
+  const auto report = model::prune_model(toy, batch, recipe);
+
+  auto w = wide_toy(12);
+  const index_t T = batch.token_count();
+  test::dense_matrix<float> hidden(T, w.d);
+  test::toy::embed(w, batch.tokens, hidden.view());
+  for (index_t b = 0; b < 3; ++b) {
+    test::dense_matrix<float> mix(T, w.d), mid(T, w.h), out = hidden;
+    test::toy::run_block(w, b, out.view(), {batch.n_sequences, batch.length},
+                         [&](index_t input, pollard::matrix_view<const float> x) {
+                           auto& dst = input == 0 ? mix : mid;
+                           for (index_t r = 0; r < x.rows(); ++r)
+                             for (index_t c = 0; c < x.cols(); ++c) dst(r, c) = x(r, c);
+                         });
+    auto& k = w.blocks[static_cast<std::size_t>(b)];
+    for (auto* pair : {&k.up, &k.gate, &k.down}) {
+      const auto& x = pair == &k.down ? mid : mix;
+      auto sq = test::naive_column_sum_squares(x.view());
+      for (auto& v : sq) v /= static_cast<double>(batch.n_sequences);
+      const auto scores = test::naive_wanda(pair->view(), sq);
+      const dmask pruned = test::naive_per_row(
+          pollard::matrix_view<const double>(scores.data(), pair->rows, pair->cols), 0.5);
+      auto h = test::naive::hessian(x);
+      for (auto& v : h.values) v *= static_cast<double>(T) / static_cast<double>(batch.n_sequences);
+      const auto r = test::naive::sparsegpt_unbatched(test::naive::to_double(*pair), h,
+                                                      test::naive::selection::fixed, 0.0, 0, 0, 8,
+                                                      0.01, &pruned);
+      for (std::size_t v = 0; v < pair->values.size(); ++v)
+        pair->values[v] = static_cast<float>(r.w.values[v]);
+    }
+    test::toy::run_block(w, b, hidden.view(), {batch.n_sequences, batch.length}, {});
+  }
+  check_same_weights(toy.weights(), w, 2e-4);
+  for (const auto& l : report.linears) CHECK(std::isfinite(l.loss));
+}
+
+TEST_CASE("prune_model with DSnoT keeps each row's count of zeros and refines Wanda's mask") {
+  const auto batch = toy_batch(6, 12, 17);
+  test::toy_model plain(wide_toy(14)), refined(wide_toy(14));
+  model::prune_recipe recipe;
+  recipe.mode = model::calibration_mode::parallel;  // both runs see the same activations
+  model::prune_model(plain, batch, recipe);
+  recipe.dsnot = true;
+  model::prune_model(refined, batch, recipe);
+  bool any_difference = false;
+  for (std::size_t b = 0; b < 3; ++b)
+    for (auto member : {&test::toy_weights::block::up, &test::toy_weights::block::down}) {
+      const auto& p = plain.weights().blocks[b].*member;
+      const auto& r = refined.weights().blocks[b].*member;
+      for (index_t i = 0; i < p.rows; ++i) {
+        index_t zp = 0, zr = 0;
+        for (index_t j = 0; j < p.cols; ++j) {
+          zp += p(i, j) == 0.0f;
+          zr += r(i, j) == 0.0f;
+          any_difference = any_difference || ((p(i, j) == 0.0f) != (r(i, j) == 0.0f));
+        }
+        CHECK(zp == zr);
+      }
+    }
+  CHECK(any_difference);
+}

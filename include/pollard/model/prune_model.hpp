@@ -192,21 +192,12 @@ inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<f
     return policy.select(matrix_view<const float>(score_view));
   });
   if (recipe.dsnot) {
-    // The reference's E[x_j] is Σ_t x_tj / N with N in sequences: the mean times the tokens per
-    // sequence.
-    const auto& mom = *stats.moments;
-    std::vector<double> mean = mom.means();
-    const double per_sequence = static_cast<double>(mom.tokens()) /
-                                static_cast<double>(std::max<index_t>(1, mom.sequences()));
-    for (auto& v : mean) v *= per_sequence;
     dsnot_options o;
     if (recipe.is_n_m()) {
       o.n = recipe.n_m_pruned;
       o.m = recipe.n_m_group;
     }
-    const std::vector<double> variance = mom.variances();
-    m = dsnot(cw, m, std::span<const double>(mean), std::span<const double>(variance),
-              matrix_view<const float>(score_view), o);
+    m = dsnot(cw, m, *stats.moments, matrix_view<const float>(score_view), o);
   }
   if (recipe.reconstruct) {
     obs_reconstruction_options o;
