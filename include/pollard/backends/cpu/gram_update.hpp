@@ -15,12 +15,12 @@ namespace pollard::cpu {
 
 /// Side of the square tiles of H computed by one task (fixed, so results never depend on the
 /// thread count).
-inline constexpr index_t gram_tile = 256;
+inline constexpr index_t gram_tile = 192;
 
 /// The backend primitive: adds alpha·XᵀX to the lower triangle of h (d x d, adjacent rows or
-/// columns) for X tokens x d (adjacent rows or columns). Tiles on and below the diagonal are
-/// matrix products spread over the policy's threads; a diagonal tile also writes its strict
-/// upper part, which callers do not read.
+/// columns) for X tokens x d (adjacent rows or columns). Tiles below the diagonal are matrix
+/// products and diagonal tiles symmetric rank-k updates (their lower half), spread over the
+/// policy's threads.
 template <class T>
 void gram_update(const par_t& policy, matrix_view<T> h, matrix_view<const T> x, T alpha) {
   const index_t d = h.rows();
@@ -35,9 +35,14 @@ void gram_update(const par_t& policy, matrix_view<T> h, matrix_view<const T> x, 
         const auto [ti, tj] = tiles[static_cast<std::size_t>(t)];
         const index_t i0 = ti * gram_tile, j0 = tj * gram_tile;
         const index_t ni = std::min(gram_tile, d - i0), nj = std::min(gram_tile, d - j0);
+        const bool diagonal = ti == tj;
         detail::with_eigen_map(h.block(i0, j0, ni, nj), [&](auto hm) {
           detail::with_eigen_map(x, [&](const auto& xm) {
-            hm.noalias() += alpha * (xm.middleCols(i0, ni).transpose() * xm.middleCols(j0, nj));
+            if (diagonal)  // a symmetric rank-k update: the lower half only
+              hm.template selfadjointView<Eigen::Lower>().rankUpdate(
+                  xm.middleCols(i0, ni).transpose(), alpha);
+            else
+              hm.noalias() += alpha * (xm.middleCols(i0, ni).transpose() * xm.middleCols(j0, nj));
           });
         });
       });
