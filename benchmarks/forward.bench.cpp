@@ -17,8 +17,8 @@
 #include <random>
 #include <vector>
 
-#include "pollard/io/llama2c.hpp"
 #include "pollard/llm/kv_cache.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/llm/llama_forward.hpp"
 
 namespace {
@@ -79,7 +79,7 @@ const llama_weights* stories260k() {
     if (root == nullptr) return nullptr;
     const auto path = std::filesystem::path(root) / "models/stories260K/stories260K.bin";
     if (!std::filesystem::exists(path)) return nullptr;
-    return new llama_weights(pollard::io::read_llama2c(path));
+    return new llama_weights(pollard::llm::read_llama2c(path));
   }();
   return model;
 }

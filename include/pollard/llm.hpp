@@ -28,6 +28,7 @@
 #include "pollard/llm/calibration_data.hpp"
 #include "pollard/llm/gguf_model.hpp"
 #include "pollard/llm/kv_cache.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_config.hpp"
 #include "pollard/llm/llama_forward.hpp"

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pollard/io/llama2c.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_forward.hpp"
 
@@ -23,9 +23,9 @@ void require(bool condition) {
 }
 
 void checkpoint(std::span<const std::byte> bytes) {
-  const auto w = pollard::io::read_llama2c(bytes, "fuzz.bin");
+  const auto w = pollard::llm::read_llama2c(bytes, "fuzz.bin");
   const auto& c = w.config;
-  const auto again = pollard::io::llama2c_bytes(w);
+  const auto again = pollard::llm::llama2c_bytes(w);
   require(again.size() == bytes.size());
   const std::size_t freq =
       static_cast<std::size_t>(2 * c.seq_len * (c.head_size() / 2)) * sizeof(float);

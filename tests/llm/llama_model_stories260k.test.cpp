@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "pollard/io/llama2c.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_model.hpp"
 #include "support/data.hpp"
@@ -18,7 +18,7 @@ TEST_CASE("stories260K: run_block and chunked logits through the concepts equal 
   const auto model_path = test::data_file("models/stories260K/stories260K.bin");
   const auto tok_path = test::data_file("models/stories260K/tok512.bin");
   if (!model_path || !tok_path) return;
-  auto weights = io::read_llama2c(*model_path);
+  auto weights = llm::read_llama2c(*model_path);
   const auto tok = llama2c_tokenizer::read(*tok_path, weights.config.vocab_size);
   const auto a = tok.encode("Once upon a time, a small dog found a red ball in the garden.");
   const auto b = tok.encode("The sun was hot. Tom and Sue went to the lake to swim and play!");

@@ -11,7 +11,7 @@
 
 #include "pollard/calibration/self_generated.hpp"
 #include "pollard/evaluation/sampler.hpp"
-#include "pollard/io/llama2c.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_model.hpp"
@@ -25,7 +25,7 @@ TEST_CASE("stories260K continues TinyStories prefixes reproducibly, in plausible
   const auto tok_path = test::data_file("models/stories260K/tok512.bin");
   const auto stories = test::data_file("text/tinystories/tinystories_train_head.txt");
   if (!model_path || !tok_path || !stories) return;
-  auto weights = io::read_llama2c(*model_path);
+  auto weights = llm::read_llama2c(*model_path);
   const auto tok = llm::llama2c_tokenizer::read(*tok_path, weights.config.vocab_size);
   auto paragraphs = io::read_paragraphs(*stories);
   REQUIRE(paragraphs.size() >= 8);

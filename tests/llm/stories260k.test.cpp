@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "pollard/evaluation/generate.hpp"
-#include "pollard/io/llama2c.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_forward.hpp"
 #include "pollard/llm/llama_model.hpp"
@@ -43,7 +43,7 @@ TEST_CASE("greedy generation from BOS for 256 steps reproduces llama2.c's output
   auto tok_path = test::data_file("models/stories260K/tok512.bin");
   auto expected_path = test::data_file("models/stories260K/greedy-256-steps.txt");
   if (!model_path || !tok_path || !expected_path) return;
-  const auto weights = io::read_llama2c(*model_path);
+  const auto weights = llm::read_llama2c(*model_path);
   const auto tok = llama2c_tokenizer::read(*tok_path, weights.config.vocab_size);
   llama_forward model(weights);
   generate_options opt;
@@ -68,7 +68,7 @@ TEST_CASE(
   auto model_path = test::data_file("models/stories260K/stories260K.bin");
   auto tok_path = test::data_file("models/stories260K/tok512.bin");
   if (!model_path || !tok_path) return;
-  const auto weights = io::read_llama2c(*model_path);
+  const auto weights = llm::read_llama2c(*model_path);
   const auto tok = llama2c_tokenizer::read(*tok_path, weights.config.vocab_size);
   const auto a = tok.encode("Once upon a time, a small dog found a red ball in the garden.");
   const auto b = tok.encode("The sun was hot. Tom and Sue went to the lake to swim and play!");
@@ -94,9 +94,9 @@ TEST_CASE(
 TEST_CASE("writing stories260K as llama2.c and reading it back gives the same weights and size") {
   auto model_path = test::data_file("models/stories260K/stories260K.bin");
   if (!model_path) return;
-  const auto weights = io::read_llama2c(*model_path);
+  const auto weights = llm::read_llama2c(*model_path);
   const auto original = slurp(*model_path);
-  const auto bytes = io::llama2c_bytes(weights);
+  const auto bytes = llm::llama2c_bytes(weights);
   REQUIRE(bytes.size() == original.size());
   // Everything before the freq_cis tables is copied verbatim.
   const auto& c = weights.config;
@@ -113,7 +113,7 @@ TEST_CASE("writing stories260K as llama2.c and reading it back gives the same we
     worst = std::max(worst, std::abs(x - y));
   }
   CHECK(worst < 1e-5f);
-  const auto back = io::read_llama2c(std::span<const std::byte>(bytes), "round trip");
+  const auto back = llm::read_llama2c(std::span<const std::byte>(bytes), "round trip");
   CHECK(back.token_embedding == weights.token_embedding);
   CHECK(back.layers[4].w2 == weights.layers[4].w2);
   CHECK(back.config.tied_classifier);

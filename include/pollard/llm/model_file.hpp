@@ -13,8 +13,8 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/io/gguf.hpp"
-#include "pollard/io/llama2c.hpp"
 #include "pollard/llm/gguf_model.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_weights.hpp"
 #include "pollard/llm/safetensors_model.hpp"
@@ -86,7 +86,7 @@ inline model_file open_model(
     m.weights = read_hf_llama(path);
     return m;
   }
-  m.weights = io::read_llama2c(path);
+  m.weights = llm::read_llama2c(path);
   const auto tok = tokenizer_path
                        ? tokenizer_path
                        : detail::find_llama2c_tokenizer(path, m.weights.config.vocab_size);
@@ -105,7 +105,7 @@ inline void save_model(const model_file& original, const llama_weights& weights,
   } else if (original.format == model_format::safetensors) {
     write_hf_llama(out, weights);
   } else {
-    io::write_llama2c(weights, out);
+    llm::write_llama2c(weights, out);
   }
 }
 

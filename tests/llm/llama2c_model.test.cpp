@@ -6,7 +6,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "pollard/io/llama2c.hpp"
+#include "pollard/io/mapped_file.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "support/naive_llm.hpp"
 
 using namespace pollard;
@@ -53,7 +54,7 @@ std::size_t floats_for(std::int64_t d, std::int64_t hd, std::int64_t L, std::int
 
 TEST_CASE("a shared-classifier checkpoint round-trips bit for bit and has the v0 size") {
   const auto w = test::random_llama(tiny(true), 7);
-  const auto bytes = io::llama2c_bytes(w);
+  const auto bytes = llm::llama2c_bytes(w);
   CHECK(bytes.size() == 28 + 4 * floats_for(8, 11, 2, 4, 2, 13, 5));
   std::int32_t vocab;
   std::memcpy(&vocab, bytes.data() + 20, 4);
@@ -64,7 +65,7 @@ TEST_CASE("a shared-classifier checkpoint round-trips bit for bit and has the v0
   CHECK(first == w.token_embedding(0, 0));
   std::memcpy(&first, bytes.data() + 28 + 4 * (13 * 8 + 2 * 8), 4);
   CHECK(first == w.layers[0].wq(0, 0));
-  const auto back = io::read_llama2c(bytes, "memory");
+  const auto back = llm::read_llama2c(bytes, "memory");
   CHECK(back.config.tied_classifier);
   CHECK(back.config.kv_dim() == 4);
   CHECK(back.token_embedding == w.token_embedding);
@@ -80,7 +81,7 @@ TEST_CASE("a shared-classifier checkpoint round-trips bit for bit and has the v0
 TEST_CASE("a separate-classifier checkpoint stores -vocab_size and wcls after freq_cis") {
   const auto w = test::random_llama(tiny(false), 9);
   const auto path = std::filesystem::temp_directory_path() / "pollard-llama2c-separate.bin";
-  io::write_llama2c(w, path);
+  llm::write_llama2c(w, path);
   REQUIRE(std::filesystem::file_size(path) == 28 + 4 * floats_for(8, 11, 2, 4, 2, -13, 5));
   io::mapped_file file(path);
   std::int32_t vocab;
@@ -89,7 +90,7 @@ TEST_CASE("a separate-classifier checkpoint stores -vocab_size and wcls after fr
   float last;
   std::memcpy(&last, file.bytes().data() + file.bytes().size() - 4, 4);
   CHECK(last == w.classifier(12, 7));
-  const auto back = io::read_llama2c(path);
+  const auto back = llm::read_llama2c(path);
   CHECK_FALSE(back.config.tied_classifier);
   CHECK(back.config.vocab_size == 13);
   CHECK(back.classifier == w.classifier);
@@ -102,7 +103,7 @@ TEST_CASE("the writer refuses a model llama2.c cannot describe and leaves no fil
   auto w = test::random_llama(tiny(true), 1);
   w.config.rope = rope_style::half_split;
   const auto path = std::filesystem::temp_directory_path() / "pollard-llama2c-refused.bin";
-  CHECK_THROWS_WITH_AS(io::write_llama2c(w, path),
+  CHECK_THROWS_WITH_AS(llm::write_llama2c(w, path),
                        "llama2.c format stores only interleaved RoPE with theta 10000 and "
                        "rms_norm_eps 1e-5; this model has half_split RoPE, theta 10000.000000, "
                        "eps 0.000010",
@@ -111,40 +112,40 @@ TEST_CASE("the writer refuses a model llama2.c cannot describe and leaves no fil
 }
 
 TEST_CASE("bad headers are format errors that say what is wrong") {
-  const auto good = io::llama2c_bytes(test::random_llama(tiny(true), 3));
+  const auto good = llm::llama2c_bytes(test::random_llama(tiny(true), 3));
   auto with_header = [&](std::vector<std::int32_t> h) {
     auto b = good;
     std::memcpy(b.data(), h.data(), h.size() * 4);
     return b;
   };
-  CHECK_THROWS_WITH_AS(io::read_llama2c(std::span(good).first(20), "t.bin"),
+  CHECK_THROWS_WITH_AS(llm::read_llama2c(std::span(good).first(20), "t.bin"),
                        "t.bin: vocab_size needs 4 bytes but only 0 remain (truncated file?) (at "
                        "byte 20)",
                        format_error);
-  CHECK_THROWS_WITH_AS(io::read_llama2c(std::span(good).first(good.size() - 1), "t.bin"),
+  CHECK_THROWS_WITH_AS(llm::read_llama2c(std::span(good).first(good.size() - 1), "t.bin"),
                        doctest::Contains("bytes but the file has"), format_error);
-  CHECK_THROWS_WITH_AS(io::read_llama2c(with_header({8, 11, 2, 3, 1, 13, 5}), "t.bin"),
+  CHECK_THROWS_WITH_AS(llm::read_llama2c(with_header({8, 11, 2, 3, 1, 13, 5}), "t.bin"),
                        "t.bin: header n_heads 3 does not divide dim 8 (at byte 28)", format_error);
-  CHECK_THROWS_WITH_AS(io::read_llama2c(with_header({8, 11, 2, 4, 3, 13, 5}), "t.bin"),
+  CHECK_THROWS_WITH_AS(llm::read_llama2c(with_header({8, 11, 2, 4, 3, 13, 5}), "t.bin"),
                        "t.bin: header n_kv_heads 3 does not divide n_heads 4 (at byte 28)",
                        format_error);
-  CHECK_THROWS_WITH_AS(io::read_llama2c(with_header({8, 11, 2, 8, 8, 13, 5}), "t.bin"),
+  CHECK_THROWS_WITH_AS(llm::read_llama2c(with_header({8, 11, 2, 8, 8, 13, 5}), "t.bin"),
                        "t.bin: head size 1 (dim / n_heads) is odd (at byte 28)", format_error);
-  CHECK_THROWS_WITH_AS(io::read_llama2c(with_header({8, 0, 2, 4, 2, 13, 5}), "t.bin"),
+  CHECK_THROWS_WITH_AS(llm::read_llama2c(with_header({8, 0, 2, 4, 2, 13, 5}), "t.bin"),
                        "t.bin: header hidden_dim must be positive, got 0 (at byte 28)",
                        format_error);
-  CHECK_THROWS_WITH_AS(io::read_llama2c(with_header({8, 11, 2, 4, 2, 0, 5}), "t.bin"),
+  CHECK_THROWS_WITH_AS(llm::read_llama2c(with_header({8, 11, 2, 4, 2, 0, 5}), "t.bin"),
                        "t.bin: header vocab_size must be non-zero, got 0 (at byte 28)",
                        format_error);
   // The right header for a separate classifier, on a file without one.
   const std::string mismatch =
       "t.bin: the header implies " + std::to_string(28 + 4 * floats_for(8, 11, 2, 4, 2, -13, 5)) +
       " bytes but the file has " + std::to_string(good.size()) + " (at byte 28)";
-  CHECK_THROWS_WITH_AS(io::read_llama2c(with_header({8, 11, 2, 4, 2, -13, 5}), "t.bin"),
+  CHECK_THROWS_WITH_AS(llm::read_llama2c(with_header({8, 11, 2, 4, 2, -13, 5}), "t.bin"),
                        mismatch.c_str(), format_error);
   // Sizes whose product overflows 64 bits.
   CHECK_THROWS_WITH_AS(
-      io::read_llama2c(header({2147483644, 2147483647, 2147483647, 2, 2, 2147483647, 1}),
-                       "huge.bin"),
+      llm::read_llama2c(header({2147483644, 2147483647, 2147483647, 2, 2, 2147483647, 1}),
+                        "huge.bin"),
       doctest::Contains("overflows"), format_error);
 }
