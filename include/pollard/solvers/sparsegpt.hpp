@@ -37,6 +37,15 @@ struct sparsegpt_options {
 
 namespace detail {
 
+inline obs_sweep_settings sparsegpt_numerics(const sparsegpt_options& o, index_t block_size) {
+  obs_sweep_settings s;
+  s.who = "sparsegpt";
+  s.block_size = block_size;
+  s.percdamp = o.percdamp;
+  s.max_damping_retries = o.max_damping_retries;
+  return s;
+}
+
 inline obs_sweep_settings sparsegpt_settings(const unstructured& policy,
                                              const sparsegpt_options& o) {
   if (policy.comparison_group() != unstructured::group::column_block)
@@ -44,13 +53,9 @@ inline obs_sweep_settings sparsegpt_settings(const unstructured& policy,
         "sparsegpt: chooses its unstructured mask per column block as it sweeps; pass "
         "unstructured(s, per_column_block{B}) (B = 128 in the reference), or choose a per-row or "
         "per-matrix mask with a criterion and apply it with obs_reconstruct");
-  obs_sweep_settings s;
-  s.who = "sparsegpt";
+  obs_sweep_settings s = sparsegpt_numerics(o, policy.block_width());
   s.selection = obs_selection::block_quantile;
   s.sparsity = policy.sparsity();
-  s.block_size = policy.block_width();
-  s.percdamp = o.percdamp;
-  s.max_damping_retries = o.max_damping_retries;
   s.reference_threshold = o.reference_threshold;
   return s;
 }
@@ -59,14 +64,10 @@ template <class NM>
 obs_sweep_settings sparsegpt_n_m_settings(const NM& policy, const sparsegpt_options& o) {
   if (o.reference_threshold)
     throw option_error("sparsegpt: reference_threshold applies to unstructured selection only");
-  obs_sweep_settings s;
-  s.who = "sparsegpt";
+  obs_sweep_settings s = sparsegpt_numerics(o, o.block_size);
   s.selection = obs_selection::n_m;
   s.pruned = policy.pruned();
   s.group_size = policy.group_size();
-  s.block_size = o.block_size;
-  s.percdamp = o.percdamp;
-  s.max_damping_retries = o.max_damping_retries;
   return s;
 }
 inline obs_sweep_settings sparsegpt_settings(const n_m& policy, const sparsegpt_options& o) {
