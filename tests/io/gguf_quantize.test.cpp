@@ -4,14 +4,13 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "pollard/io/gguf_quantize.hpp"
+#include "support/files.hpp"
 
 using pollard::io::dequantize;
 using pollard::io::ggml_type;
@@ -25,17 +24,10 @@ namespace fs = std::filesystem;
 const fs::path fixtures = fs::path(__FILE__).parent_path() / "fixtures" / "gguf_quant";
 constexpr std::size_t fixture_row = 64;  // see fixtures/make_gguf_quant_fixture.py
 
-std::vector<std::byte> read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in, "cannot open " << path);
-  std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> out(raw.size());
-  std::memcpy(out.data(), raw.data(), raw.size());
-  return out;
-}
+using pollard::test::read_file_bytes;
 
 std::vector<float> read_floats(const fs::path& path) {
-  const auto bytes = read_bytes(path);
+  const auto bytes = read_file_bytes(path);
   std::vector<float> out(bytes.size() / sizeof(float));
   std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
   return out;
@@ -93,7 +85,7 @@ TEST_CASE("F16, BF16, Q8_0, Q4_0 and Q4_1 bytes equal gguf.quants.quantize's, by
   for (const auto type :
        {ggml_type::f16, ggml_type::bf16, ggml_type::q8_0, ggml_type::q4_0, ggml_type::q4_1}) {
     CAPTURE(pollard::io::ggml_type_name(type));
-    const auto expected = read_bytes(fixtures / (pollard::io::ggml_type_name(type) + ".bin"));
+    const auto expected = read_file_bytes(fixtures / (pollard::io::ggml_type_name(type) + ".bin"));
     const auto got = quantize(type, input, fixture_row, "fixture");
     REQUIRE(got.size() == expected.size());
     const std::size_t block_bytes =
