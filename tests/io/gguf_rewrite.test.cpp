@@ -366,3 +366,58 @@ TEST_CASE("rewrite refuses bad requests by name, before or without touching the 
                        nullptr);
         }).find("the output is the input file") != std::string::npos);
 }
+
+TEST_CASE("gguf_rewriter takes replacements in any order, holding only those ahead of the file") {
+  temp_dir dir;
+  auto tensors = stories_tensors();
+  const auto bytes = build_gguf(3, stories_metadata(32), tensors, 32);
+  const auto f = gguf_file::from_bytes(bytes);
+  // File order: token_embd (Q8_0, 1088 bytes each 34 per 32) ... ffn_up, ffn_down (Q4_1).
+  const std::vector<std::string> names{"token_embd.weight", "blk.0.attn_q.weight",
+                                       "blk.0.ffn_up.weight", "blk.0.ffn_down.weight"};
+  std::map<std::string, std::vector<float>> pruned;
+  for (const auto& name : names) {
+    auto v = dequantized(f, name);
+    for (std::size_t i = 1; i < v.size(); i += 3) v[i] = 0.0f;
+    pruned[name] = v;
+  }
+  gguf_rewriter writer(f, dir.path / "out.gguf", names);
+  CHECK(writer.missing() == names);
+  writer.replace("blk.0.ffn_down.weight", pruned["blk.0.ffn_down.weight"]);
+  CHECK(writer.held_bytes() == ggml_type_bytes(ggml_type::q4_1, 192 * 64));
+  writer.replace("blk.0.ffn_up.weight", pruned["blk.0.ffn_up.weight"]);
+  writer.replace("blk.0.attn_q.weight", pruned["blk.0.attn_q.weight"]);
+  CHECK(writer.held_bytes() == ggml_type_bytes(ggml_type::q4_1, 64 * 64 + 2 * 192 * 64));
+  CHECK(writer.missing() == std::vector<std::string>{"token_embd.weight"});
+  CHECK_THROWS_WITH_AS(writer.commit(),
+                       doctest::Contains("no replacement was supplied for token_embd.weight"),
+                       pollard::option_error);
+  CHECK_THROWS_WITH_AS(writer.replace("blk.0.attn_q.weight", pruned["blk.0.attn_q.weight"]),
+                       doctest::Contains("tensor blk.0.attn_q.weight was already supplied"),
+                       pollard::option_error);
+  CHECK_THROWS_WITH_AS(writer.replace("blk.0.attn_k.weight", std::vector<float>(64 * 32)),
+                       doctest::Contains("tensor blk.0.attn_k.weight is not one to be replaced"),
+                       pollard::option_error);
+  CHECK_THROWS_WITH_AS(writer.replace("token_embd.weight", std::vector<float>(64)),
+                       doctest::Contains("tensor token_embd.weight has 32768 elements, not 64"),
+                       pollard::shape_error);
+  writer.replace("token_embd.weight", pruned["token_embd.weight"]);
+  CHECK(writer.held_bytes() == 0);  // the front tensor arrived: everything was written
+  writer.commit();
+
+  for (auto& t : tensors)
+    if (const auto it = pruned.find(t.name); it != pruned.end())
+      t.bytes = quantize(t.type, it->second, t.dims[0], t.name);
+  CHECK(read_file_bytes(dir.path / "out.gguf") == build_gguf(3, stories_metadata(32), tensors, 32));
+}
+
+TEST_CASE("a gguf_rewriter destroyed before commit leaves no file behind") {
+  temp_dir dir;
+  const auto bytes = build_gguf(3, stories_metadata(32), stories_tensors(), 32);
+  const auto f = gguf_file::from_bytes(bytes);
+  {
+    gguf_rewriter writer(f, dir.path / "out.gguf", std::vector<std::string>{"blk.0.attn_q.weight"});
+    writer.replace("blk.0.attn_q.weight", dequantized(f, "blk.0.attn_q.weight"));
+  }
+  CHECK(dir.files() == 0);
+}
