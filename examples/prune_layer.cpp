@@ -10,8 +10,8 @@
 // (2/N)·XᵀX. --dsnot refines the mask of magnitude/wanda/ria with DSnoT (needs X); --reconstruct
 // then updates the kept weights by OBS for that fixed mask. Prints the sparsity reached, N:M
 // validity and the relative reconstruction error; writes the pruned W (in W's dtype unless --dtype)
-// and the mask (uint8, 1 = kept). It computes in float32, as the reference implementations do. On
-// any error it prints one line to stderr, exits non-zero and writes nothing.
+// and the mask (uint8, 1 = pruned, as pollard::mask). It computes in float32, as the reference
+// implementations do. On any error it prints one line to stderr, exits non-zero and writes nothing.
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -45,8 +45,8 @@
 namespace {
 
 namespace fs = std::filesystem;
+using pollard::dtype;
 using pollard::index_t;
-using pollard::io::npy_dtype;
 
 const char* const usage =
     "usage: prune_layer --weights W.npy [--activations X.npy] [--hessian H.npy]\n"
@@ -69,7 +69,7 @@ struct options {
   bool dsnot = false;
   double ria_exponent = 0.5;
   double percdamp = 0.01;
-  std::optional<npy_dtype> dtype;
+  std::optional<pollard::dtype> dtype;
 };
 
 // Command-line mistakes: reported with the usage text, exit status 2.
@@ -103,10 +103,10 @@ index_t parse_positive(const std::string& flag, const std::string& text) {
   return static_cast<index_t>(value);
 }
 
-npy_dtype parse_dtype(const std::string& flag, const std::string& text) {
-  if (text == "f16") return npy_dtype::float16;
-  if (text == "f32") return npy_dtype::float32;
-  if (text == "f64") return npy_dtype::float64;
+pollard::dtype parse_dtype(const std::string& flag, const std::string& text) {
+  if (text == "f16") return pollard::dtype::f16;
+  if (text == "f32") return pollard::dtype::f32;
+  if (text == "f64") return pollard::dtype::f64;
   throw usage_error(flag + " must be f16, f32 or f64, got '" + text + "'");
 }
 
@@ -241,11 +241,11 @@ std::string shape_of(index_t rows, index_t cols) {
 template <pollard::compute_type T>
 void run(const options& o) {
   // Read and check every input before computing anything.
-  const auto w_file = pollard::io::read_npy<T>(o.weights);
+  const auto w_file = pollard::io::read_npy<T>(o.weights, pollard::io::npy_rank::matrix);
   const index_t d_out = w_file.rows(), d_in = w_file.cols();
   std::optional<pollard::io::npy_matrix<T>> x_file, h_file;
   if (!o.activations.empty()) {
-    x_file = pollard::io::read_npy<T>(o.activations);
+    x_file = pollard::io::read_npy<T>(o.activations, pollard::io::npy_rank::matrix);
     if (x_file->cols() != d_in)
       throw pollard::shape_error(
           o.activations.string() + " is " + shape_of(x_file->rows(), x_file->cols()) + " but " +
@@ -255,7 +255,7 @@ void run(const options& o) {
       throw pollard::shape_error(o.activations.string() + " holds no tokens");
   }
   if (!o.hessian.empty()) {
-    h_file = pollard::io::read_npy<T>(o.hessian);
+    h_file = pollard::io::read_npy<T>(o.hessian, pollard::io::npy_rank::matrix);
     if (h_file->rows() != d_in || h_file->cols() != d_in)
       throw pollard::shape_error(o.hessian.string() + " is " +
                                  shape_of(h_file->rows(), h_file->cols()) + " but " +
@@ -382,9 +382,9 @@ void run(const options& o) {
   }
 
   // Encode both outputs completely, then move both into place.
-  npy_dtype out_dtype = o.dtype.value_or(w_file.header.dtype);
-  if (out_dtype == npy_dtype::uint8 || out_dtype == npy_dtype::boolean)
-    out_dtype = npy_dtype::float32;
+  pollard::dtype out_dtype = o.dtype.value_or(w_file.header.dtype);
+  if (out_dtype == pollard::dtype::u8 || out_dtype == pollard::dtype::boolean)
+    out_dtype = pollard::dtype::f32;
   pollard::io::atomic_file out_file(o.out);
   out_file.write(pollard::io::encode_npy(result, {out_dtype}));
   std::optional<pollard::io::atomic_file> mask_file;
@@ -416,7 +416,7 @@ void run(const options& o) {
   std::printf(
       "  wrote %s (%s)%s\n", o.out.string().c_str(),
       std::string(pollard::io::npy_descr(out_dtype)).c_str(),
-      o.mask_out.empty() ? "" : (" and " + o.mask_out.string() + " (|u1, 1 = kept)").c_str());
+      o.mask_out.empty() ? "" : (" and " + o.mask_out.string() + " (|u1, 1 = pruned)").c_str());
 }
 
 }  // namespace

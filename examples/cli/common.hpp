@@ -14,6 +14,7 @@
 #include "arguments.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
+#include "pollard/io/json_writer.hpp"
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/model_file.hpp"
 
@@ -107,47 +108,8 @@ inline void write_file_atomically(const fs::path& path, std::string_view content
   out.commit();
 }
 
-/// A JSON string literal.
-inline std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-/// A JSON number in full precision; null when not finite.
-inline std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+using io::json_number;
+using io::json_string;
 
 /// printf-style formatting of one double.
 inline std::string format_number(const char* format, double v) {

@@ -43,3 +43,12 @@ TEST_CASE("input buffers copy given channel values and take a square matrix's di
                        "criterion inputs: the inverse Hessian must be square, got 3x4",
                        pollard::shape_error);
 }
+
+TEST_CASE("moment statistics that saw no token are reported as empty, not as a missing input") {
+  pollard::moment_statistics<double> none(4);
+  pollard::criterion_input_buffers<float> buffers;
+  CHECK_THROWS_WITH_AS(buffers.set_moments(none),
+                       "criterion inputs: the moment statistics are empty (no calibration tokens)",
+                       pollard::empty_statistics_error);
+  CHECK(buffers.inputs().sq_norm_per_sample.empty());  // nothing set
+}

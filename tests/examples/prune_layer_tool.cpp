@@ -97,14 +97,23 @@ double naive_error(const matrix& w, const matrix& w_hat, const matrix& x) {
   return err / ref;
 }
 
+// The keep flags of a written mask file (which holds 1 = pruned, as pollard::mask): 1 = kept.
+matrix load_keep(const std::string& name) {
+  auto m = load(name);
+  for (auto& v : m.values) {
+    REQUIRE((v == 0.0 || v == 1.0));
+    v = 1.0 - v;
+  }
+  return m;
+}
+
 // Checks the written mask and weights: same shape as W, pruned entries zero, kept entries
-// unchanged unless the weights were updated; returns the mask (1 = kept).
+// unchanged unless the weights were updated; returns the keep flags (1 = kept).
 matrix check_outputs(const std::string& out, const std::string& mask_out, bool updated) {
   const auto w = load("W.npy");
   const auto w_hat = load(out);
-  const auto keep = load(mask_out);
-  CHECK(pollard::io::read_npy_header(layer().dir / mask_out).dtype ==
-        pollard::io::npy_dtype::uint8);
+  const auto keep = load_keep(mask_out);
+  CHECK(pollard::io::read_npy_header(layer().dir / mask_out).dtype == pollard::dtype::u8);
   REQUIRE(w_hat.rows() == w.rows());
   REQUIRE(w_hat.cols() == w.cols());
   REQUIRE(keep.rows() == w.rows());
@@ -215,9 +224,8 @@ TEST_CASE("ria 2:4 leaves exactly 2 zeros in every window of 4, in float16 when 
   INFO(o.err);
   REQUIRE(o.status == 0);
   CHECK(o.out.find("2:4 pattern: valid") != std::string::npos);
-  CHECK(pollard::io::read_npy_header(layer().dir / "ria.npy").dtype ==
-        pollard::io::npy_dtype::float16);
-  const auto keep = load("ria_mask.npy");
+  CHECK(pollard::io::read_npy_header(layer().dir / "ria.npy").dtype == pollard::dtype::f16);
+  const auto keep = load_keep("ria_mask.npy");
   const auto w_hat = load("ria.npy");
   for (index_t i = 0; i < 24; ++i)
     for (index_t j0 = 0; j0 < 64; j0 += 4) {

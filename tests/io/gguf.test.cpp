@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -226,7 +228,8 @@ TEST_CASE("version 1, other versions, big-endian files and a wrong magic are rej
   gguf_bytes bad;
   bad.put<std::uint32_t>(0x46554746).put<std::uint32_t>(3);
   CHECK_THROWS_WITH_AS(bad.parse(),
-                       "t.gguf: not a GGUF file (the first 4 bytes are not \"GGUF\") (at byte 4)",
+                       "t.gguf: not a GGUF file: the magic \"GGUF\" is missing (the first 4 bytes "
+                       "differ) (at byte 4)",
                        pollard::format_error);
 }
 
@@ -480,4 +483,27 @@ TEST_CASE(
   CHECK(read_all(path).size() == 3);
   CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 1);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an empty file or one without the magic says the GGUF magic is missing") {
+  CHECK_THROWS_WITH_AS(gguf_file::from_bytes({}, "empty.gguf"),
+                       "empty.gguf: not a GGUF file: the 4-byte magic \"GGUF\" is missing (the "
+                       "file has 0 bytes) (at byte 0)",
+                       pollard::format_error);
+}
+
+TEST_CASE("writing F16 or BF16 refuses a value beyond the type's range, naming the tensor") {
+  const auto dir = temp_dir();
+  const auto path = dir / "overflow.gguf";
+  const std::vector<float> w{1.0f, -7e4f, 3.0f, 4.0f};
+  CHECK_THROWS_WITH_AS(write_gguf(path, {}, {{"blk.0.w", {2, 2}, ggml_type::f16, w}}),
+                       "write_gguf: float32 value -70000 of blk.0.w at (0, 1) overflows float16 "
+                       "(largest finite 65504)",
+                       pollard::narrowing_error);
+  CHECK_FALSE(std::filesystem::exists(path));
+  const std::vector<float> big{std::numeric_limits<float>::max()};
+  CHECK_THROWS_AS(write_gguf(path, {}, {{"b", {1}, ggml_type::bf16, big}}),
+                  pollard::narrowing_error);
+  write_gguf(path, {}, {{"blk.0.w", {2, 2}, ggml_type::f16, w, pollard::overflow::saturate}});
+  CHECK(gguf_file(path).read("blk.0.w").values == std::vector<float>{1.0f, -65504.0f, 3.0f, 4.0f});
 }

@@ -14,9 +14,9 @@
 #include "support/random.hpp"
 
 namespace fs = std::filesystem;
+using pollard::dtype;
 using pollard::index_t;
 using pollard::matrix_view;
-using pollard::io::npy_dtype;
 using pollard::io::npy_write_options;
 
 namespace {
@@ -64,11 +64,11 @@ double as_half(double v) {
 }
 
 // What a value becomes when stored as dtype and read back in double.
-double stored(double v, npy_dtype dtype) {
+double stored(double v, pollard::dtype dtype) {
   switch (dtype) {
-    case npy_dtype::float16:
+    case pollard::dtype::f16:
       return as_half(v);
-    case npy_dtype::float32:
+    case pollard::dtype::f32:
       return static_cast<double>(static_cast<float>(v));
     default:
       return v;
@@ -80,22 +80,22 @@ double stored(double v, npy_dtype dtype) {
 TEST_CASE("numpy-written fixtures read back with their values, in both orders and every dtype") {
   struct fixture {
     const char* name;
-    npy_dtype dtype;
+    pollard::dtype dtype;
     bool fortran;
     index_t rows, cols;
     unsigned version;
   };
   const fixture cases[] = {
-      {"f4_c_3x5.npy", npy_dtype::float32, false, 3, 5, 1},
-      {"f4_f_3x5.npy", npy_dtype::float32, true, 3, 5, 1},
-      {"f2_c_4x3.npy", npy_dtype::float16, false, 4, 3, 1},
-      {"f2_f_4x3.npy", npy_dtype::float16, true, 4, 3, 1},
-      {"f8_c_2x6.npy", npy_dtype::float64, false, 2, 6, 1},
-      {"f8_f_2x6.npy", npy_dtype::float64, true, 2, 6, 1},
-      {"f4_1d_7.npy", npy_dtype::float32, false, 1, 7, 1},
-      {"f4_c_0x4.npy", npy_dtype::float32, false, 0, 4, 1},
-      {"f4_c_3x5_v2.npy", npy_dtype::float32, false, 3, 5, 2},
-      {"f4_c_3x5_v3.npy", npy_dtype::float32, false, 3, 5, 3},
+      {"f4_c_3x5.npy", pollard::dtype::f32, false, 3, 5, 1},
+      {"f4_f_3x5.npy", pollard::dtype::f32, true, 3, 5, 1},
+      {"f2_c_4x3.npy", pollard::dtype::f16, false, 4, 3, 1},
+      {"f2_f_4x3.npy", pollard::dtype::f16, true, 4, 3, 1},
+      {"f8_c_2x6.npy", pollard::dtype::f64, false, 2, 6, 1},
+      {"f8_f_2x6.npy", pollard::dtype::f64, true, 2, 6, 1},
+      {"f4_1d_7.npy", pollard::dtype::f32, false, 1, 7, 1},
+      {"f4_c_0x4.npy", pollard::dtype::f32, false, 0, 4, 1},
+      {"f4_c_3x5_v2.npy", pollard::dtype::f32, false, 3, 5, 2},
+      {"f4_c_3x5_v3.npy", pollard::dtype::f32, false, 3, 5, 3},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -119,8 +119,8 @@ TEST_CASE("numpy-written fixtures read back with their values, in both orders an
 TEST_CASE("uint8 and bool arrays read as their numeric values (bool as 0/1)") {
   const auto u = pollard::io::read_npy<float>(fixtures / "u1_c_2x4.npy");
   const auto b = pollard::io::read_npy<double>(fixtures / "b1_c_2x4.npy");
-  CHECK(u.header.dtype == npy_dtype::uint8);
-  CHECK(b.header.dtype == npy_dtype::boolean);
+  CHECK(u.header.dtype == pollard::dtype::u8);
+  CHECK(b.header.dtype == pollard::dtype::boolean);
   for (index_t i = 0; i < 2; ++i)
     for (index_t j = 0; j < 4; ++j) {
       CHECK(u.view()(i, j) == static_cast<float>((i * 4 + j) % 3));
@@ -135,14 +135,14 @@ TEST_CASE("the writer produces the bytes numpy writes for the same array") {
     index_t rows, cols;
   };
   const fixture cases[] = {
-      {"f4_c_3x5.npy", {npy_dtype::float32, false, false}, 3, 5},
-      {"f4_f_3x5.npy", {npy_dtype::float32, true, false}, 3, 5},
-      {"f2_c_4x3.npy", {npy_dtype::float16, false, false}, 4, 3},
-      {"f2_f_4x3.npy", {npy_dtype::float16, true, false}, 4, 3},
-      {"f8_c_2x6.npy", {npy_dtype::float64, false, false}, 2, 6},
-      {"f8_f_2x6.npy", {npy_dtype::float64, true, false}, 2, 6},
-      {"f4_1d_7.npy", {npy_dtype::float32, false, true}, 1, 7},
-      {"f4_c_0x4.npy", {npy_dtype::float32, false, false}, 0, 4},
+      {"f4_c_3x5.npy", {pollard::dtype::f32, false, false}, 3, 5},
+      {"f4_f_3x5.npy", {pollard::dtype::f32, true, false}, 3, 5},
+      {"f2_c_4x3.npy", {pollard::dtype::f16, false, false}, 4, 3},
+      {"f2_f_4x3.npy", {pollard::dtype::f16, true, false}, 4, 3},
+      {"f8_c_2x6.npy", {pollard::dtype::f64, false, false}, 2, 6},
+      {"f8_f_2x6.npy", {pollard::dtype::f64, true, false}, 2, 6},
+      {"f4_1d_7.npy", {pollard::dtype::f32, false, true}, 1, 7},
+      {"f4_c_0x4.npy", {pollard::dtype::f32, false, false}, 0, 4},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -156,7 +156,7 @@ TEST_CASE("the writer produces the bytes numpy writes for the same array") {
 
 TEST_CASE("write then read returns the stored values for every dtype, order and shape") {
   const std::pair<index_t, index_t> shapes[] = {{1, 1}, {1, 9}, {7, 1}, {5, 13}, {16, 8}, {0, 3}};
-  const npy_dtype dtypes[] = {npy_dtype::float16, npy_dtype::float32, npy_dtype::float64};
+  const pollard::dtype dtypes[] = {pollard::dtype::f16, pollard::dtype::f32, pollard::dtype::f64};
   std::uint64_t seed = 1;
   for (const auto& [rows, cols] : shapes)
     for (const auto dtype : dtypes)
@@ -167,7 +167,7 @@ TEST_CASE("write then read returns the stored values for every dtype, order and 
         CAPTURE(fortran);
         const auto m = pollard::test::random_normal<double>(rows, cols, seed++, 3.0);
         const auto bytes = pollard::io::encode_npy(m.view(), {dtype, fortran, false});
-        CHECK((bytes.size() - m.values.size() * pollard::io::npy_itemsize(dtype)) % 64 == 0);
+        CHECK((bytes.size() - m.values.size() * pollard::dtype_block_bytes(dtype)) % 64 == 0);
         const auto back = pollard::io::parse_npy<double>(bytes, "round-trip.npy");
         CHECK(back.header.dtype == dtype);
         CHECK(back.header.fortran_order == fortran);
@@ -191,18 +191,18 @@ TEST_CASE("the writer reads strided views (a transposed block) element by elemen
 TEST_CASE("a 1-D array is one row, and only a one-row matrix can be written as 1-D") {
   const auto m = pollard::test::random_normal<float>(1, 5, 3);
   const auto back = pollard::io::parse_npy<float>(
-      pollard::io::encode_npy(m.view(), {npy_dtype::float32, false, true}), "v.npy");
+      pollard::io::encode_npy(m.view(), {pollard::dtype::f32, false, true}), "v.npy");
   CHECK(back.header.shape == std::vector<std::size_t>{5});
   CHECK(back.rows() == 1);
   CHECK(back.values == m.values);
   const auto two = pollard::test::random_normal<float>(2, 5, 3);
-  CHECK_THROWS_WITH_AS(pollard::io::encode_npy(two.view(), {npy_dtype::float32, false, true}),
+  CHECK_THROWS_WITH_AS(pollard::io::encode_npy(two.view(), {pollard::dtype::f32, false, true}),
                        "write_npy: a 1-D array needs one row, the matrix has 2",
                        pollard::shape_error);
 }
 
 TEST_CASE(
-    "a mask is written as uint8 with 1 = kept, and values that do not fit uint8 are refused") {
+    "a mask is written as uint8 with 1 = pruned, and values that do not fit uint8 are refused") {
   pollard::mask keep(2, 3);
   keep.prune(0, 1);
   keep.prune(1, 0);
@@ -211,20 +211,20 @@ TEST_CASE(
   fs::create_directories(dir);
   pollard::io::write_npy(dir / "mask.npy", keep);
   const auto back = pollard::io::read_npy<float>(dir / "mask.npy");
-  CHECK(back.header.dtype == npy_dtype::uint8);
+  CHECK(back.header.dtype == pollard::dtype::u8);
   CHECK(pollard::io::encode_npy(keep) == file_bytes(dir / "mask.npy"));
   for (index_t i = 0; i < 2; ++i)
-    for (index_t j = 0; j < 3; ++j) CHECK(back.view()(i, j) == (keep.kept(i, j) ? 1.0f : 0.0f));
+    for (index_t j = 0; j < 3; ++j) CHECK(back.view()(i, j) == (keep.pruned(i, j) ? 1.0f : 0.0f));
 
   // A failing write leaves the previous file as it was and no temporary behind.
   const std::vector<float> bad{1.0f, 0.5f};
   CHECK_THROWS_WITH_AS(
       pollard::io::write_npy(dir / "mask.npy", matrix_view<const float>(bad.data(), 1, 2),
-                             {npy_dtype::uint8}),
+                             {pollard::dtype::u8}),
       "write_npy: value 0.500000 at (0, 1) cannot be stored as uint8", pollard::option_error);
-  CHECK_THROWS_AS(
-      pollard::io::encode_npy(matrix_view<const float>(bad.data(), 1, 2), {npy_dtype::boolean}),
-      pollard::option_error);
+  CHECK_THROWS_AS(pollard::io::encode_npy(matrix_view<const float>(bad.data(), 1, 2),
+                                          {pollard::dtype::boolean}),
+                  pollard::option_error);
   CHECK(pollard::io::read_npy<float>(dir / "mask.npy").values == back.values);
   CHECK(std::distance(fs::directory_iterator(dir), {}) == 1);
   fs::remove_all(dir);
@@ -337,7 +337,7 @@ TEST_CASE(
 
 TEST_CASE("every truncation of a valid file is rejected, never read past its end") {
   const auto m = pollard::test::random_normal<float>(3, 4, 11);
-  const auto bytes = pollard::io::encode_npy(m.view(), {npy_dtype::float16, true, false});
+  const auto bytes = pollard::io::encode_npy(m.view(), {pollard::dtype::f16, true, false});
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     CAPTURE(n);
     const std::vector<std::byte> prefix(bytes.begin(), bytes.begin() + static_cast<long>(n));
@@ -350,8 +350,58 @@ TEST_CASE(
   const auto bytes =
       make_npy("{ \"shape\" : ( 2 , 1 , ) ,\"fortran_order\":True,'descr':'=f8'}   \n", 3, 16);
   const auto m = pollard::io::parse_npy<double>(bytes, "W.npy");
-  CHECK(m.header.dtype == npy_dtype::float64);
+  CHECK(m.header.dtype == pollard::dtype::f64);
   CHECK(m.header.fortran_order);
   CHECK(m.header.shape == std::vector<std::size_t>{2, 1});
   CHECK(m.header.data_offset == bytes.size() - 16);
+}
+
+TEST_CASE("writing float16 refuses a value beyond its range, naming file, position and value") {
+  std::vector<float> w{1.0f, 1e5f, -2.0f, 65504.0f};
+  const matrix_view<const float> v(w.data(), 2, 2);
+  CHECK_THROWS_WITH_AS(pollard::io::encode_npy(v, {.dtype = dtype::f16}),
+                       "write_npy: float32 value 100000 at (0, 1) overflows float16 (largest "
+                       "finite 65504)",
+                       pollard::narrowing_error);
+  const auto dir = fs::temp_directory_path() / "pollard-npy-overflow-test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  CHECK_THROWS_WITH_AS(pollard::io::write_npy(dir / "W16.npy", v, {.dtype = dtype::f16}),
+                       ("write_npy: float32 value 100000 of " + (dir / "W16.npy").string() +
+                        " at (0, 1) overflows float16 (largest finite 65504)")
+                           .c_str(),
+                       pollard::narrowing_error);
+  CHECK_FALSE(fs::exists(dir / "W16.npy"));  // nothing written
+  // The explicit saturation option stores the largest finite float16 instead.
+  const auto bytes =
+      pollard::io::encode_npy(v, {.dtype = dtype::f16, .on_overflow = pollard::overflow::saturate});
+  const auto back = pollard::io::parse_npy<float>(bytes, "W16.npy");
+  CHECK(back.values == std::vector<float>{1.0f, 65504.0f, -2.0f, 65504.0f});
+  // A NaN is refused by name rather than written.
+  w[2] = std::nanf("");
+  CHECK_THROWS_WITH_AS(pollard::io::encode_npy(v, {.dtype = dtype::f16}),
+                       "write_npy: non-finite value at (1, 0) = nan", pollard::non_finite_error);
+}
+
+TEST_CASE("a float64 value that overflows float32 on reading names the conversion") {
+  std::vector<double> w{1.0, 2.0, 1e300, 4.0};
+  const auto bytes =
+      pollard::io::encode_npy(matrix_view<const double>(w.data(), 2, 2), {.dtype = dtype::f64});
+  CHECK_THROWS_WITH_AS(pollard::io::parse_npy<float>(bytes, "W.npy"),
+                       "W.npy: float64 value 1e+300 at (1, 0) overflows float32 (largest finite "
+                       "3.4028234663852886e+38)",
+                       pollard::narrowing_error);
+  CHECK(pollard::io::parse_npy<double>(bytes, "W.npy").values[2] == 1e300);  // no narrowing
+}
+
+TEST_CASE("a 1-D array where a matrix is required is refused, not read as 1 x n") {
+  std::vector<float> w{1.0f, 2.0f, 3.0f};
+  const auto bytes =
+      pollard::io::encode_npy(matrix_view<const float>(w.data(), 1, 3), {.one_dimensional = true});
+  CHECK_THROWS_WITH_AS(
+      pollard::io::parse_npy<float>(bytes, "W.npy", pollard::io::npy_rank::matrix),
+      "W.npy: a 1-D array of shape (3,) where a matrix is required; reshape it to (1, 3) or "
+      "(3, 1) before saving",
+      pollard::format_error);
+  CHECK(pollard::io::parse_npy<float>(bytes, "W.npy").rows() == 1);  // a vector reader accepts it
 }

@@ -12,8 +12,8 @@
 #include "support/random.hpp"
 
 namespace fs = std::filesystem;
+using pollard::dtype;
 using pollard::index_t;
-using pollard::io::npy_dtype;
 
 namespace {
 
@@ -52,7 +52,7 @@ TEST_CASE("numpy loads every dtype and order pollard writes, with the same value
     for (index_t j = 0; j < cols; ++j)
       transposed(j, i) = static_cast<double>(i * cols + j) * 0.25 - 1.5;
   const auto view = transposed.view().transposed();
-  for (const auto dtype : {npy_dtype::float16, npy_dtype::float32, npy_dtype::float64})
+  for (const auto dtype : {pollard::dtype::f16, pollard::dtype::f32, pollard::dtype::f64})
     for (const bool fortran : {false, true}) {
       const std::string name =
           std::string(pollard::io::npy_descr(dtype)).substr(1) + (fortran ? "_f" : "_c") + ".npy";
@@ -77,7 +77,7 @@ for kind in ("f2", "f4", "f8"):
         assert a.flags["F_CONTIGUOUS" if order == "f" else "C_CONTIGUOUS"]
         assert np.array_equal(a.astype(np.float64), expected), (kind, order)
 m = np.load(os.path.join(d, "mask.npy"))
-assert m.dtype == np.uint8 and m.tolist() == [[0, 1, 1, 1], [1, 1, 1, 0]], m
+assert m.dtype == np.uint8 and m.tolist() == [[1, 0, 0, 0], [0, 0, 0, 1]], m
 print("numpy agrees")
 )";
   const std::string command = *python + " " + script.string() + " " + dir.string();

@@ -82,22 +82,40 @@ TEST_CASE("safetensors written by pollard reads back with the same values, dtype
   const auto path = std::filesystem::temp_directory_path() / "pollard-safetensors-test.safetensors";
   const std::vector<float> w = {0.5f, -1.25f, 3.0f, 1e-3f, 0.0f, 7.0f};
   const std::vector<float> n = {1.0f, 2.0f};
-  io::write_safetensors(
-      path,
-      {{"model.layers.0.mlp.down_proj.weight", io::safetensors_dtype::f32, {2, 3}, w},
-       {"model.norm.weight", io::safetensors_dtype::bf16, {2}, n},
-       {"h", io::safetensors_dtype::f16, {3, 2}, w}},
-      {{"format", "pt"}, {"note", "quote\" and \\ and \n"}});
+  io::write_safetensors(path,
+                        {{"model.layers.0.mlp.down_proj.weight", pollard::dtype::f32, {2, 3}, w},
+                         {"model.norm.weight", pollard::dtype::bf16, {2}, n},
+                         {"h", pollard::dtype::f16, {3, 2}, w}},
+                        {{"format", "pt"}, {"note", "quote\" and \\ and \n"}});
   io::safetensors_file f(path);
   CHECK(f.metadata().at("note") == "quote\" and \\ and \n");
   CHECK(f.read_float("model.layers.0.mlp.down_proj.weight") == w);
-  CHECK(f.at("model.norm.weight").dtype == io::safetensors_dtype::bf16);
+  CHECK(f.at("model.norm.weight").dtype == pollard::dtype::bf16);
   CHECK(f.read_float("model.norm.weight") == n);
   const auto h = f.read_float("h");
   for (std::size_t k = 0; k < w.size(); ++k) CHECK(h[k] == static_cast<float>(pollard::half(w[k])));
   CHECK(f.at("h").shape == std::vector<std::uint64_t>{3, 2});
   std::filesystem::remove(path);
-  CHECK_THROWS_AS(io::write_safetensors(path, {{"bad", io::safetensors_dtype::f32, {4}, w}}),
+  CHECK_THROWS_AS(io::write_safetensors(path, {{"bad", pollard::dtype::f32, {4}, w}}),
                   pollard::shape_error);
   CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("writing F16 or BF16 refuses a value beyond the type's range, naming the tensor") {
+  const auto dir = std::filesystem::temp_directory_path() / "pollard-safetensors-overflow-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::vector<float> w{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 7e4f};
+  const auto path = dir / "o.safetensors";
+  CHECK_THROWS_WITH_AS(
+      io::write_safetensors(path, {{"w", pollard::dtype::f16, {2, 3}, w}}),
+      "write_safetensors: float32 value 70000 of tensor 'w' at (1, 2) overflows float16 (largest "
+      "finite 65504)",
+      pollard::narrowing_error);
+  CHECK_FALSE(std::filesystem::exists(path));
+  std::vector<io::safetensors_output> saturated{{"w", pollard::dtype::f16, {2, 3}, w}};
+  saturated[0].on_overflow = pollard::overflow::saturate;
+  io::write_safetensors(path, saturated);
+  const io::safetensors_file f(path);
+  CHECK(f.read_float("w").back() == 65504.0f);
 }

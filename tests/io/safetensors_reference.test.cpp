@@ -22,7 +22,7 @@ TEST_CASE("safetensors reads a file written by the reference implementation") {
   for (int k = 0; k < 12; ++k)
     CHECK(e[static_cast<std::size_t>(k)] == static_cast<float>(k) / 8 - 0.5f);
   const auto q = f.read_float("model.layers.0.self_attn.q_proj.weight");
-  CHECK(f.at("model.layers.0.self_attn.q_proj.weight").dtype == io::safetensors_dtype::f16);
+  CHECK(f.at("model.layers.0.self_attn.q_proj.weight").dtype == pollard::dtype::f16);
   for (int k = 0; k < 8; ++k)
     CHECK(q[static_cast<std::size_t>(k)] == static_cast<float>(k) / 4 - 1);
   const auto n = f.read_float("model.norm.weight");
@@ -38,8 +38,7 @@ TEST_CASE("the reference implementation reads a file written by pollard") {
   const std::vector<float> w = {-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f};
   const std::vector<float> h = {0.5f, -1.0f};
   io::write_safetensors(
-      path,
-      {{"w", io::safetensors_dtype::f32, {2, 3}, w}, {"h", io::safetensors_dtype::f16, {2}, h}},
+      path, {{"w", pollard::dtype::f32, {2, 3}, w}, {"h", pollard::dtype::f16, {2}, h}},
       {{"format", "pt"}, {"source", "pollard"}});
   const std::string command = "python3 " + (fixtures / "check_written.py").string() + " " +
                               path.string() + " > /dev/null 2>&1";

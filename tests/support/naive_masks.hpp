@@ -1,5 +1,6 @@
 // Test support: naive reference mask policies and layer allocation (plain loops and full stable
-// sorts of (score, position) pairs, written from ALGORITHMS.md without the library's code).
+// sorts of (score, position) pairs, written from the reference implementations' rules (Wanda's
+// prune.py, SparseGPT's sparsegpt.py, OWL's outlier ratio) without the library's code).
 #pragma once
 
 #include <algorithm>

@@ -15,10 +15,12 @@
 #include <dlpack/dlpack.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 
 #include "pollard/core/config.hpp"
+#include "pollard/core/dtype.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -27,21 +29,49 @@
 
 namespace pollard {
 
+/// The DLPack (code, bits, lanes = 1) of a dtype; nothing for the ones DLPack has no code for
+/// (bool and the block-quantised types).
+constexpr std::optional<DLDataType> dlpack_dtype(dtype t) noexcept {
+  switch (t) {
+    case dtype::f64:
+      return DLDataType{kDLFloat, 64, 1};
+    case dtype::f32:
+      return DLDataType{kDLFloat, 32, 1};
+    case dtype::f16:
+      return DLDataType{kDLFloat, 16, 1};
+    case dtype::bf16:
+      return DLDataType{kDLBfloat, 16, 1};
+    case dtype::i64:
+      return DLDataType{kDLInt, 64, 1};
+    case dtype::i32:
+      return DLDataType{kDLInt, 32, 1};
+    case dtype::i16:
+      return DLDataType{kDLInt, 16, 1};
+    case dtype::i8:
+      return DLDataType{kDLInt, 8, 1};
+    case dtype::u8:
+      return DLDataType{kDLUInt, 8, 1};
+    default:
+      return std::nullopt;
+  }
+}
+
+/// The dtype of a DLPack dtype, or nothing when pollard has none for it.
+constexpr std::optional<dtype> dtype_from_dlpack(DLDataType t) noexcept {
+  for (int k = 0; k <= static_cast<int>(dtype::q4_1); ++k) {
+    const auto d = dlpack_dtype(static_cast<dtype>(k));
+    if (d && d->code == t.code && d->bits == t.bits && d->lanes == t.lanes)
+      return static_cast<dtype>(k);
+  }
+  return std::nullopt;
+}
+
 namespace detail {
 
 /// The DLPack dtype of a pollard storage type.
 template <class T>
 constexpr DLDataType dlpack_dtype_of() noexcept {
-  if constexpr (std::is_same_v<T, float>) {
-    return DLDataType{kDLFloat, 32, 1};
-  } else if constexpr (std::is_same_v<T, double>) {
-    return DLDataType{kDLFloat, 64, 1};
-  } else if constexpr (std::is_same_v<T, half>) {
-    return DLDataType{kDLFloat, 16, 1};
-  } else {
-    static_assert(std::is_same_v<T, bfloat16>, "DLPack adapter: T must be a storage_type");
-    return DLDataType{kDLBfloat, 16, 1};
-  }
+  return *dlpack_dtype(dtype_of<T>());
 }
 
 inline std::string dlpack_dtype_name(DLDataType t) {

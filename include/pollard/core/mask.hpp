@@ -12,7 +12,9 @@
 
 namespace pollard {
 
-/// Dense row-major keep/prune flags; a new mask keeps everything.
+/// Dense row-major prune flags; a new mask keeps everything. Polarity, in memory and in every
+/// file pollard writes (io::write_npy of a mask): 1 = pruned, 0 = kept — the reference
+/// implementations' W_mask (W[W_mask] = 0).
 class mask {
  public:
   mask() = default;

@@ -22,9 +22,14 @@ template <compute_type T>
 class criterion_input_buffers {
  public:
   /// sq_norm_per_sample from moment statistics (N in sequences by default, as the references).
+  /// Throws empty_statistics_error when the statistics saw no token: "criterion inputs: the
+  /// moment statistics are empty (no calibration tokens)".
   template <class Acc>
   criterion_input_buffers& set_moments(const moment_statistics<Acc>& m,
                                        normalisation n = normalisation::by_sequences) {
+    if (m.tokens() == 0)
+      throw empty_statistics_error(
+          "criterion inputs: the moment statistics are empty (no calibration tokens)");
     sq_norm_per_sample_ = m.template sq_norms_per_sample<T>(n);
     return *this;
   }

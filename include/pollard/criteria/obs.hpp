@@ -7,8 +7,8 @@ namespace pollard {
 
 /// OBS / SparseGPT saliency: scores(i, j) = W_ij² / d_j², d = inputs.inverse_hessian_diagonal
 /// (each d_j > 0). SparseGPT's mask choice uses d_j = U_jj, the diagonal of the upper Cholesky
-/// factor U of the damped H⁻¹ (its `W1**2 / diag(Hinv1)**2`); ALGORITHMS.md writes it as
-/// w² / [H⁻¹]_jj².
+/// factor U of the damped H⁻¹ (its `W1**2 / diag(Hinv1)**2`); the OBS form (Hassibi & Stork 1993;
+/// SparseGPT's paper, Eq. 3) is w² / [H⁻¹]_jj².
 struct obs {
   static constexpr criterion_needs needs{.inverse_hessian_diagonal = true};
 

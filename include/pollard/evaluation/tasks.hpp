@@ -24,10 +24,7 @@
 namespace pollard::evaluation {
 
 /// Mean ± standard error of one task metric over the examples.
-struct task_metric_summary {
-  double mean = 0.0;
-  double standard_error = 0.0;
-};
+using task_metric_summary = mean_with_error;
 
 struct task_evaluation {
   index_t examples = 0;
@@ -81,9 +78,7 @@ task_evaluation evaluate_instruction_tasks(M& lm, const Tokenizer& tok,
     if (options.on_answer) options.on_answer(e, text);
     if (options.progress) options.progress(++done, static_cast<index_t>(examples.size()));
   }
-  const auto summary = [](const pollard::detail::metric_moments& m) {
-    return task_metric_summary{m.mean, m.standard_error()};
-  };
+  const auto summary = [](const pollard::detail::metric_moments& m) { return m.summary(); };
   return {static_cast<index_t>(examples.size()), summary(em), summary(f1), summary(rouge)};
 }
 

@@ -22,6 +22,7 @@
 
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/narrowing.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/byte_reader.hpp"
 #include "pollard/io/gguf_quant.hpp"
@@ -462,8 +463,12 @@ class gguf_file {
     detail::gguf_parser p(bytes, std::move(file_name));
     auto& r = p.reader();
 
+    if (bytes.size() < 4)
+      r.fail("not a GGUF file: the 4-byte magic \"GGUF\" is missing (the file has " +
+             std::to_string(bytes.size()) + " bytes)");
     const auto magic = r.read<std::uint32_t>("magic");
-    if (magic != gguf_magic) r.fail("not a GGUF file (the first 4 bytes are not \"GGUF\")");
+    if (magic != gguf_magic)
+      r.fail("not a GGUF file: the magic \"GGUF\" is missing (the first 4 bytes differ)");
     version_ = r.read<std::uint32_t>("version");
     if (version_ == 1) r.fail("GGUF version 1 is not supported (pollard reads versions 2 and 3)");
     if (version_ != 2 && version_ != 3) {
@@ -563,6 +568,8 @@ struct gguf_tensor_view {
   std::vector<std::uint64_t> dims;  ///< ne[0] first
   ggml_type type = ggml_type::f32;  ///< the stored type: f32, f16 or bf16
   std::span<const float> values;
+  /// A value beyond F16/BF16's range: error (naming the tensor and position) or saturate.
+  overflow on_overflow = overflow::error;
 };
 
 namespace detail {
@@ -685,10 +692,14 @@ inline void write_gguf(const std::filesystem::path& path, const gguf_metadata& m
       for (std::size_t begin = 0; begin < t.values.size(); begin += chunk_elements) {
         const std::size_t n = std::min(chunk_elements, t.values.size() - begin);
         chunk.resize(n);
+        const std::uint64_t cols = t.dims.empty() || t.dims[0] == 0 ? 1 : t.dims[0];
         for (std::size_t j = 0; j < n; ++j) {
-          const float v = t.values[begin + j];
-          chunk[j] = t.type == ggml_type::f16 ? pollard::detail::float_to_half_bits(v)
-                                              : pollard::detail::float_to_bfloat16_bits(v);
+          const std::size_t k = begin + j;
+          const narrowing_site site{"write_gguf", t.name, static_cast<index_t>(k / cols),
+                                    static_cast<index_t>(k % cols)};
+          chunk[j] = t.type == ggml_type::f16
+                         ? narrow<half>(t.values[k], t.on_overflow, site).bits
+                         : narrow<bfloat16>(t.values[k], t.on_overflow, site).bits;
         }
         out.write(chunk.data(), n * sizeof(std::uint16_t));
       }

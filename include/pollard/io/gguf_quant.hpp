@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "pollard/core/dtype.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 
@@ -120,6 +121,45 @@ constexpr bool ggml_type_is_readable(ggml_type type) noexcept {
     default:
       return false;
   }
+}
+
+/// The dtype of a ggml type id, or nothing for the types pollard has no dtype for.
+constexpr std::optional<pollard::dtype> to_dtype(ggml_type type) noexcept {
+  switch (type) {
+    case ggml_type::f64:
+      return pollard::dtype::f64;
+    case ggml_type::f32:
+      return pollard::dtype::f32;
+    case ggml_type::f16:
+      return pollard::dtype::f16;
+    case ggml_type::bf16:
+      return pollard::dtype::bf16;
+    case ggml_type::i64:
+      return pollard::dtype::i64;
+    case ggml_type::i32:
+      return pollard::dtype::i32;
+    case ggml_type::i16:
+      return pollard::dtype::i16;
+    case ggml_type::i8:
+      return pollard::dtype::i8;
+    case ggml_type::q8_0:
+      return pollard::dtype::q8_0;
+    case ggml_type::q4_0:
+      return pollard::dtype::q4_0;
+    case ggml_type::q4_1:
+      return pollard::dtype::q4_1;
+    default:
+      return std::nullopt;
+  }
+}
+
+/// The ggml type id of a dtype, or nothing for the dtypes GGUF does not store (u8, bool).
+constexpr std::optional<ggml_type> to_ggml_type(pollard::dtype type) noexcept {
+  for (const auto& e : detail::ggml_types) {
+    const auto t = static_cast<ggml_type>(e.id);
+    if (to_dtype(t) == type) return t;
+  }
+  return std::nullopt;
 }
 
 /// Dequantises `out.size()` elements stored as `type` in `in`, exactly as ggml's reference

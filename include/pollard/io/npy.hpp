@@ -17,63 +17,42 @@
 #include <vector>
 
 #include "pollard/core/config.hpp"
+#include "pollard/core/dtype.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/core/narrowing.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/byte_reader.hpp"
 #include "pollard/io/mapped_file.hpp"
 
 namespace pollard::io {
 
-/// Element types pollard reads and writes in .npy files (all little-endian).
-enum class npy_dtype {
-  float16,  // '<f2'
-  float32,  // '<f4'
-  float64,  // '<f8'
-  uint8,    // '|u1'
-  boolean,  // '|b1'
-};
-
-/// The descr string numpy writes for a dtype ("<f4", "|u1", ...).
-constexpr std::string_view npy_descr(npy_dtype dtype) noexcept {
-  switch (dtype) {
-    case npy_dtype::float16:
+/// The descr string numpy writes for the dtypes pollard reads and writes in .npy files (all
+/// little-endian): "<f2", "<f4", "<f8", "|u1", "|b1"; "?" for the others.
+constexpr std::string_view npy_descr(pollard::dtype type) noexcept {
+  switch (type) {
+    case pollard::dtype::f16:
       return "<f2";
-    case npy_dtype::float32:
+    case pollard::dtype::f32:
       return "<f4";
-    case npy_dtype::float64:
+    case pollard::dtype::f64:
       return "<f8";
-    case npy_dtype::uint8:
+    case pollard::dtype::u8:
       return "|u1";
-    case npy_dtype::boolean:
+    case pollard::dtype::boolean:
       return "|b1";
+    default:
+      return "?";
   }
-  return "?";
-}
-
-/// Bytes per element of a dtype.
-constexpr std::size_t npy_itemsize(npy_dtype dtype) noexcept {
-  switch (dtype) {
-    case npy_dtype::float16:
-      return 2;
-    case npy_dtype::float32:
-      return 4;
-    case npy_dtype::float64:
-      return 8;
-    case npy_dtype::uint8:
-    case npy_dtype::boolean:
-      return 1;
-  }
-  return 0;
 }
 
 /// What the header of a .npy file says. A 1-D array of n elements is the matrix 1 x n.
 struct npy_header {
   unsigned major_version = 1;
   unsigned minor_version = 0;
-  npy_dtype dtype = npy_dtype::float32;
+  pollard::dtype dtype = pollard::dtype::f32;
   bool fortran_order = false;
   std::vector<std::size_t> shape;  // 1 or 2 extents, as stored
   std::size_t data_offset = 0;     // bytes from the start of the file to the first element
@@ -99,11 +78,16 @@ struct npy_matrix {
 
 /// How write_npy stores a matrix.
 struct npy_write_options {
-  npy_dtype dtype = npy_dtype::float32;
+  pollard::dtype dtype = pollard::dtype::f32;
   bool fortran_order = false;
   /// Store a 1 x n matrix with the 1-D shape (n,) instead of (1, n).
   bool one_dimensional = false;
+  /// A value beyond the range of a narrower dtype (float32 100000 as float16): error or saturate.
+  overflow on_overflow = overflow::error;
 };
+
+/// Whether a reader accepts a 1-D array (as the 1 x n matrix) or requires a 2-D one.
+enum class npy_rank { one_or_two, matrix };
 
 namespace detail {
 
@@ -192,28 +176,28 @@ class npy_dict_parser {
     throw format_error(what_ + ": unsupported dtype '" + descr + "' (" + why + ")");
   }
 
-  npy_dtype parse_dtype(const std::string& descr) const {
+  pollard::dtype parse_dtype(const std::string& descr) const {
     if (descr.size() < 2) unsupported(descr, "pollard reads f2, f4, f8, u1 and b1");
     const char order = descr[0];
     const std::string kind = descr.substr(1);
     if (order == '>') unsupported(descr, "big-endian");
     if (order != '<' && order != '=' && order != '|')
       unsupported(descr, "no byte-order character '<', '=' or '|'");
-    npy_dtype dtype = npy_dtype::float32;
+    pollard::dtype dtype = pollard::dtype::f32;
     if (kind == "f2") {
-      dtype = npy_dtype::float16;
+      dtype = pollard::dtype::f16;
     } else if (kind == "f4") {
-      dtype = npy_dtype::float32;
+      dtype = pollard::dtype::f32;
     } else if (kind == "f8") {
-      dtype = npy_dtype::float64;
+      dtype = pollard::dtype::f64;
     } else if (kind == "u1") {
-      dtype = npy_dtype::uint8;
+      dtype = pollard::dtype::u8;
     } else if (kind == "b1") {
-      dtype = npy_dtype::boolean;
+      dtype = pollard::dtype::boolean;
     } else {
       unsupported(descr, "pollard reads f2, f4, f8, u1 and b1");
     }
-    if (order == '|' && npy_itemsize(dtype) != 1)
+    if (order == '|' && dtype_block_bytes(dtype) != 1)
       unsupported(descr, "'|' means no byte order, which a multi-byte type needs");
     return dtype;
   }
@@ -274,29 +258,33 @@ class npy_dict_parser {
 };
 
 template <compute_type T>
-T npy_element(const std::byte* p, npy_dtype dtype) noexcept {
+T npy_element(const std::byte* p, pollard::dtype dtype, const narrowing_site& site) {
   switch (dtype) {
-    case npy_dtype::float16: {
+    case pollard::dtype::f16: {
       std::uint16_t bits;
       std::memcpy(&bits, p, 2);
       return static_cast<T>(pollard::detail::half_bits_to_float(bits));
     }
-    case npy_dtype::float32: {
+    case pollard::dtype::f32: {
       float v;
       std::memcpy(&v, p, 4);
       return static_cast<T>(v);
     }
-    case npy_dtype::float64: {
+    case pollard::dtype::f64: {
       double v;
       std::memcpy(&v, p, 8);
-      return static_cast<T>(v);
+      // A NaN or infinity stays one (the caller's checks name it); a finite float64 beyond the
+      // range of T is an error naming the conversion, never a silent inf.
+      if (!std::isfinite(v)) return static_cast<T>(v);
+      return narrow<T>(v, overflow::error, site);
     }
-    case npy_dtype::uint8:
+    case pollard::dtype::u8:
       return static_cast<T>(std::to_integer<unsigned>(*p));
-    case npy_dtype::boolean:
+    case pollard::dtype::boolean:
       return *p != std::byte{0} ? T(1) : T(0);
+    default:
+      return T(0);  // parse_dtype admits no other dtype
   }
-  return T(0);
 }
 
 }  // namespace detail
@@ -330,7 +318,7 @@ inline npy_header parse_npy_header(std::span<const std::byte> bytes, const std::
                        " dimensions; only 1-D and 2-D arrays are supported");
   std::size_t count = 1;
   for (const std::size_t extent : h.shape) count = checked_multiply(count, extent, what);
-  h.data_bytes = checked_multiply(count, npy_itemsize(h.dtype), what);
+  h.data_bytes = checked_multiply(count, dtype_block_bytes(h.dtype), what);
   h.data_offset = r.offset();
   if (h.data_bytes != r.remaining())
     throw format_error(what + ": shape and dtype call for " + std::to_string(h.data_bytes) +
@@ -339,22 +327,31 @@ inline npy_header parse_npy_header(std::span<const std::byte> bytes, const std::
   return h;
 }
 
-/// Reads the .npy bytes `bytes` (a whole file) into a row-major matrix of T.
+/// Reads the .npy bytes `bytes` (a whole file) into a row-major matrix of T. With
+/// npy_rank::matrix a 1-D array is refused (format_error) instead of read as 1 x n. A float64
+/// value beyond T's range throws narrowing_error ("W.npy: float64 value 1e+300 at (0, 1)
+/// overflows float32 (largest finite ...)").
 template <compute_type T>
-npy_matrix<T> parse_npy(std::span<const std::byte> bytes, const std::string& what) {
+npy_matrix<T> parse_npy(std::span<const std::byte> bytes, const std::string& what,
+                        npy_rank rank = npy_rank::one_or_two) {
   npy_matrix<T> out;
   out.header = parse_npy_header(bytes, what);
   const npy_header& h = out.header;
+  if (rank == npy_rank::matrix && h.shape.size() != 2)
+    throw format_error(what + ": a 1-D array of shape (" + std::to_string(h.shape[0]) +
+                       ",) where a matrix is required; reshape it to (1, " +
+                       std::to_string(h.shape[0]) + ") or (" + std::to_string(h.shape[0]) +
+                       ", 1) before saving");
   const index_t rows = h.rows(), cols = h.cols();
-  const std::size_t itemsize = npy_itemsize(h.dtype);
+  const std::size_t itemsize = dtype_block_bytes(h.dtype);
   // The element count is bounded by the bytes present (checked above), so this is justified.
   out.values.resize(h.data_bytes / itemsize);
   const std::byte* data = bytes.data() + h.data_offset;
   for (index_t i = 0; i < rows; ++i)
     for (index_t j = 0; j < cols; ++j) {
       const index_t source = h.fortran_order ? j * rows + i : i * cols + j;
-      out.values[static_cast<std::size_t>(i * cols + j)] =
-          detail::npy_element<T>(data + static_cast<std::size_t>(source) * itemsize, h.dtype);
+      out.values[static_cast<std::size_t>(i * cols + j)] = detail::npy_element<T>(
+          data + static_cast<std::size_t>(source) * itemsize, h.dtype, {what, "", i, j});
     }
   return out;
 }
@@ -367,15 +364,16 @@ inline npy_header read_npy_header(const std::filesystem::path& path) {
 
 /// Reads a 1-D or 2-D .npy file into a row-major matrix of T (float or double), converting from
 /// the stored dtype. Errors name the file: "W.npy: unsupported dtype '>f4' (big-endian)".
+/// With npy_rank::matrix only a 2-D array is accepted.
 template <compute_type T>
-npy_matrix<T> read_npy(const std::filesystem::path& path) {
+npy_matrix<T> read_npy(const std::filesystem::path& path, npy_rank rank = npy_rank::one_or_two) {
   const mapped_file file(path);
-  return parse_npy<T>(file.bytes(), path.string());
+  return parse_npy<T>(file.bytes(), path.string(), rank);
 }
 
 namespace detail {
 
-inline std::string npy_header_text(npy_dtype dtype, bool fortran_order,
+inline std::string npy_header_text(pollard::dtype dtype, bool fortran_order,
                                    const std::vector<std::size_t>& shape) {
   std::string dict = "{'descr': '" + std::string(npy_descr(dtype)) +
                      "', 'fortran_order': " + (fortran_order ? "True" : "False") + ", 'shape': (";
@@ -392,46 +390,62 @@ inline std::string npy_header_text(npy_dtype dtype, bool fortran_order,
 }
 
 template <class T>
-void npy_store(std::byte* out, T value, npy_dtype dtype, index_t i, index_t j) {
+void npy_store(std::byte* out, T value, pollard::dtype dtype, overflow on_overflow,
+               std::string_view what, index_t i, index_t j) {
+  const narrowing_site site{"write_npy", what, i, j};
   const auto fail = [&](const char* as) {
     throw option_error("write_npy: value " + std::to_string(to_compute<double>(value)) + " at (" +
                        std::to_string(i) + ", " + std::to_string(j) + ") cannot be stored as " +
                        as);
   };
   switch (dtype) {
-    case npy_dtype::float16: {
-      const std::uint16_t bits = pollard::detail::float_to_half_bits(to_compute<float>(value));
+    case pollard::dtype::f16: {
+      std::uint16_t bits;
+      if constexpr (is_narrowing_v<T, half>)
+        bits = narrow<half>(value, on_overflow, site).bits;
+      else
+        bits = half(to_compute<float>(value)).bits;
       std::memcpy(out, &bits, 2);
       return;
     }
-    case npy_dtype::float32: {
-      const float v = to_compute<float>(value);
+    case pollard::dtype::f32: {
+      float v;
+      if constexpr (is_narrowing_v<T, float>)
+        v = narrow<float>(value, on_overflow, site);
+      else
+        v = to_compute<float>(value);
       std::memcpy(out, &v, 4);
       return;
     }
-    case npy_dtype::float64: {
+    case pollard::dtype::f64: {
       const double v = to_compute<double>(value);
       std::memcpy(out, &v, 8);
       return;
     }
-    case npy_dtype::uint8: {
+    case pollard::dtype::u8: {
       const double v = to_compute<double>(value);
       if (!(v >= 0.0 && v <= 255.0 && v == std::floor(v))) fail("uint8");
       *out = static_cast<std::byte>(static_cast<unsigned>(v));
       return;
     }
-    case npy_dtype::boolean: {
+    case pollard::dtype::boolean: {
       const double v = to_compute<double>(value);
       if (v != 0.0 && v != 1.0) fail("bool");
       *out = v != 0.0 ? std::byte{1} : std::byte{0};
       return;
     }
+    default:
+      throw option_error(
+          "write_npy: pollard writes .npy files as float16, float32, float64, "
+          "uint8 or bool, not " +
+          std::string(dtype_long_name(dtype)));
   }
 }
 
 // Streams header and elements of m to sink(const std::byte*, size_t) in chunks.
 template <class T, class Sink>
-void encode_npy_to(matrix_view<T, host_space> m, const npy_write_options& options, Sink&& sink) {
+void encode_npy_to(matrix_view<T, host_space> m, const npy_write_options& options, Sink&& sink,
+                   std::string_view what = {}) {
   if (m.rows() < 0 || m.cols() < 0) throw shape_error("write_npy: negative shape");
   if (options.one_dimensional && m.rows() != 1)
     throw shape_error("write_npy: a 1-D array needs one row, the matrix has " +
@@ -448,7 +462,7 @@ void encode_npy_to(matrix_view<T, host_space> m, const npy_write_options& option
   sink(chunk.data(), chunk.size());
   sink(reinterpret_cast<const std::byte*>(header.data()), header.size());
 
-  const std::size_t itemsize = npy_itemsize(options.dtype);
+  const std::size_t itemsize = dtype_block_bytes(options.dtype);
   constexpr std::size_t chunk_bytes = std::size_t{1} << 16;
   chunk.resize(chunk_bytes);
   std::size_t used = 0;
@@ -462,7 +476,8 @@ void encode_npy_to(matrix_view<T, host_space> m, const npy_write_options& option
         sink(chunk.data(), used);
         used = 0;
       }
-      npy_store(chunk.data() + used, m(i, j), options.dtype, i, j);
+      npy_store(chunk.data() + used, static_cast<std::remove_const_t<T>>(m(i, j)), options.dtype,
+                options.on_overflow, what, i, j);
       used += itemsize;
     }
   sink(chunk.data(), used);
@@ -488,33 +503,37 @@ requires storage_type<std::remove_cv_t<T>>
 void write_npy(const std::filesystem::path& path, matrix_view<T, host_space> m,
                npy_write_options options = {}) {
   atomic_file file(path);
-  detail::encode_npy_to(m, options, [&](const std::byte* p, std::size_t n) { file.write(p, n); });
+  const std::string name = path.string();
+  detail::encode_npy_to(
+      m, options, [&](const std::byte* p, std::size_t n) { file.write(p, n); }, name);
   file.commit();
 }
 
 namespace detail {
 
-inline std::vector<float> kept_flags(const mask& keep) {
-  std::vector<float> values(static_cast<std::size_t>(keep.size()));
-  for (std::size_t k = 0; k < values.size(); ++k) values[k] = keep.flags()[k] != 0 ? 0.0f : 1.0f;
+inline std::vector<float> pruned_flags(const mask& pattern) {
+  std::vector<float> values(static_cast<std::size_t>(pattern.size()));
+  for (std::size_t k = 0; k < values.size(); ++k) values[k] = pattern.flags()[k] != 0 ? 1.0f : 0.0f;
   return values;
 }
 
 }  // namespace detail
 
-/// The bytes of a .npy file holding a mask as d_out x d_in with 1 = kept, 0 = pruned (so
-/// W * mask is the pruned W); dtype uint8 by default, or bool / any float type.
-inline std::vector<std::byte> encode_npy(const mask& keep,
-                                         npy_write_options options = {npy_dtype::uint8}) {
-  const std::vector<float> values = detail::kept_flags(keep);
-  return encode_npy(matrix_view<const float>(values.data(), keep.rows(), keep.cols()), options);
+/// The bytes of a .npy file holding a mask as d_out x d_in with the polarity of pollard::mask:
+/// 1 = pruned, 0 = kept (so W[mask == 1] = 0 gives the pruned W, as the reference
+/// implementations apply their W_mask); dtype uint8 by default, or bool / any float type.
+inline std::vector<std::byte> encode_npy(const mask& pattern,
+                                         npy_write_options options = {pollard::dtype::u8}) {
+  const std::vector<float> values = detail::pruned_flags(pattern);
+  return encode_npy(matrix_view<const float>(values.data(), pattern.rows(), pattern.cols()),
+                    options);
 }
 
-/// Writes a mask as encode_npy(mask) lays it out (1 = kept), through a temporary file.
-inline void write_npy(const std::filesystem::path& path, const mask& keep,
-                      npy_write_options options = {npy_dtype::uint8}) {
-  const std::vector<float> values = detail::kept_flags(keep);
-  write_npy(path, matrix_view<const float>(values.data(), keep.rows(), keep.cols()), options);
+/// Writes a mask as encode_npy(mask) lays it out (1 = pruned), through a temporary file.
+inline void write_npy(const std::filesystem::path& path, const mask& pattern,
+                      npy_write_options options = {pollard::dtype::u8}) {
+  const std::vector<float> values = detail::pruned_flags(pattern);
+  write_npy(path, matrix_view<const float>(values.data(), pattern.rows(), pattern.cols()), options);
 }
 
 }  // namespace pollard::io

@@ -15,33 +15,51 @@
 #include <string_view>
 #include <vector>
 
+#include "pollard/core/dtype.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/narrowing.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/byte_reader.hpp"
 #include "pollard/io/json.hpp"
+#include "pollard/io/json_writer.hpp"
 #include "pollard/io/mapped_file.hpp"
 
 namespace pollard::io {
 
-/// Element types of safetensors; floating ones can be read as float.
-enum class safetensors_dtype { f64, f32, f16, bf16, i64, i32, i16, i8, u8, boolean };
-
-inline constexpr std::string_view safetensors_dtype_name(safetensors_dtype t) noexcept {
-  constexpr std::string_view names[] = {"F64", "F32", "F16", "BF16", "I64",
-                                        "I32", "I16", "I8",  "U8",   "BOOL"};
-  return names[static_cast<int>(t)];
-}
-
-inline constexpr std::size_t safetensors_dtype_size(safetensors_dtype t) noexcept {
-  constexpr std::size_t sizes[] = {8, 4, 2, 2, 8, 4, 2, 1, 1, 1};
-  return sizes[static_cast<int>(t)];
+/// The dtype string safetensors stores ("F32", "BF16", "BOOL") for the dtypes it has; "?" for
+/// the block-quantised ones, which it does not.
+inline constexpr std::string_view safetensors_dtype_name(pollard::dtype t) noexcept {
+  switch (t) {
+    case pollard::dtype::f64:
+      return "F64";
+    case pollard::dtype::f32:
+      return "F32";
+    case pollard::dtype::f16:
+      return "F16";
+    case pollard::dtype::bf16:
+      return "BF16";
+    case pollard::dtype::i64:
+      return "I64";
+    case pollard::dtype::i32:
+      return "I32";
+    case pollard::dtype::i16:
+      return "I16";
+    case pollard::dtype::i8:
+      return "I8";
+    case pollard::dtype::u8:
+      return "U8";
+    case pollard::dtype::boolean:
+      return "BOOL";
+    default:
+      return "?";
+  }
 }
 
 /// One tensor of a safetensors file: its bytes point into the file's mapping.
 struct safetensors_tensor {
   std::string name;
-  safetensors_dtype dtype = safetensors_dtype::f32;
+  pollard::dtype dtype = pollard::dtype::f32;
   std::vector<std::uint64_t> shape;
   std::span<const std::byte> data;
 
@@ -87,21 +105,21 @@ class safetensors_file {
     const std::byte* p = t.data.data();
     for (std::size_t k = 0; k < out.size(); ++k) {
       switch (t.dtype) {
-        case safetensors_dtype::f32:
+        case pollard::dtype::f32:
           std::memcpy(&out[k], p + 4 * k, 4);
           break;
-        case safetensors_dtype::f64: {
+        case pollard::dtype::f64: {
           double d;
           std::memcpy(&d, p + 8 * k, 8);
           out[k] = static_cast<float>(d);
           break;
         }
-        case safetensors_dtype::f16:
-        case safetensors_dtype::bf16: {
+        case pollard::dtype::f16:
+        case pollard::dtype::bf16: {
           std::uint16_t b;
           std::memcpy(&b, p + 2 * k, 2);
-          out[k] = t.dtype == safetensors_dtype::f16 ? static_cast<float>(half::from_bits(b))
-                                                     : static_cast<float>(bfloat16::from_bits(b));
+          out[k] = t.dtype == pollard::dtype::f16 ? static_cast<float>(half::from_bits(b))
+                                                  : static_cast<float>(bfloat16::from_bits(b));
           break;
         }
         default:
@@ -114,9 +132,9 @@ class safetensors_file {
   }
 
  private:
-  static safetensors_dtype parse_dtype(const std::string& s, const std::string& where) {
-    for (int k = 0; k <= static_cast<int>(safetensors_dtype::boolean); ++k) {
-      const auto t = static_cast<safetensors_dtype>(k);
+  static pollard::dtype parse_dtype(const std::string& s, const std::string& where) {
+    for (int k = 0; k <= static_cast<int>(pollard::dtype::boolean); ++k) {
+      const auto t = static_cast<pollard::dtype>(k);
       if (s == safetensors_dtype_name(t)) return t;
     }
     throw format_error(where + ": unsupported dtype '" + s + "'");
@@ -167,8 +185,7 @@ class safetensors_file {
         throw format_error(where + " data_offsets [" + std::to_string(begin) + ", " +
                            std::to_string(end) + ") fall outside the " + std::to_string(data_size) +
                            " bytes of data");
-      const std::size_t expected =
-          checked_multiply(elements, safetensors_dtype_size(t.dtype), where);
+      const std::size_t expected = checked_multiply(elements, dtype_block_bytes(t.dtype), where);
       if (end - begin != expected)
         throw format_error(where + " holds " + std::to_string(end - begin) +
                            " bytes but its shape and dtype need " + std::to_string(expected));
@@ -200,30 +217,12 @@ class safetensors_file {
 /// A tensor to write: float values stored as dtype (F32, F16 or BF16), row-major `shape`.
 struct safetensors_output {
   std::string name;
-  safetensors_dtype dtype = safetensors_dtype::f32;
+  pollard::dtype dtype = pollard::dtype::f32;
   std::vector<std::uint64_t> shape;
   std::span<const float> values;
+  /// A value beyond F16/BF16's range: error (naming the tensor and position) or saturate.
+  overflow on_overflow = overflow::error;
 };
-
-namespace detail {
-inline std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-}  // namespace detail
 
 /// Writes a safetensors file (tensors in the given order, header padded with spaces to a
 /// multiple of 8 bytes as the reference writer does) through a temporary file.
@@ -237,14 +236,14 @@ inline void write_safetensors(const std::filesystem::path& path,
     for (const auto& [k, v] : metadata) {
       if (!first) header += ',';
       first = false;
-      header += detail::json_quote(k) + ":" + detail::json_quote(v);
+      header += json_string(k) + ":" + json_string(v);
     }
     header += "}";
   }
   std::uint64_t offset = 0;
   for (const auto& t : tensors) {
-    if (t.dtype != safetensors_dtype::f32 && t.dtype != safetensors_dtype::f16 &&
-        t.dtype != safetensors_dtype::bf16)
+    if (t.dtype != pollard::dtype::f32 && t.dtype != pollard::dtype::f16 &&
+        t.dtype != pollard::dtype::bf16)
       throw option_error("write_safetensors: tensor '" + t.name + "' must be F32, F16 or BF16");
     std::uint64_t elements = 1;
     for (auto d : t.shape) elements *= d;
@@ -252,10 +251,10 @@ inline void write_safetensors(const std::filesystem::path& path,
       throw shape_error("write_safetensors: tensor '" + t.name + "' has " +
                         std::to_string(t.values.size()) + " values but its shape needs " +
                         std::to_string(elements));
-    const std::uint64_t bytes = elements * safetensors_dtype_size(t.dtype);
+    const std::uint64_t bytes = elements * dtype_block_bytes(t.dtype);
     if (!metadata.empty() || !first) header += ',';
     first = false;
-    header += detail::json_quote(t.name) + ":{\"dtype\":\"" +
+    header += json_string(t.name) + ":{\"dtype\":\"" +
               std::string(safetensors_dtype_name(t.dtype)) + "\",\"shape\":[";
     for (std::size_t k = 0; k < t.shape.size(); ++k)
       header += (k ? "," : "") + std::to_string(t.shape[k]);
@@ -272,14 +271,20 @@ inline void write_safetensors(const std::filesystem::path& path,
   out.write(header.data(), header.size());
   std::vector<std::byte> buffer;
   for (const auto& t : tensors) {
-    const std::size_t size = safetensors_dtype_size(t.dtype);
+    const std::size_t size = dtype_block_bytes(t.dtype);
     buffer.resize(t.values.size() * size);
+    // Position (row, column) of element k: the last extent is the column.
+    const std::uint64_t cols = t.shape.empty() || t.shape.back() == 0 ? 1 : t.shape.back();
+    const std::string what = "tensor '" + t.name + "'";
     for (std::size_t k = 0; k < t.values.size(); ++k) {
-      if (t.dtype == safetensors_dtype::f32) {
+      if (t.dtype == pollard::dtype::f32) {
         std::memcpy(&buffer[4 * k], &t.values[k], 4);
       } else {
-        const std::uint16_t b =
-            t.dtype == safetensors_dtype::f16 ? half(t.values[k]).bits : bfloat16(t.values[k]).bits;
+        const narrowing_site site{"write_safetensors", what, static_cast<index_t>(k / cols),
+                                  static_cast<index_t>(k % cols)};
+        const std::uint16_t b = t.dtype == pollard::dtype::f16
+                                    ? narrow<half>(t.values[k], t.on_overflow, site).bits
+                                    : narrow<bfloat16>(t.values[k], t.on_overflow, site).bits;
         std::memcpy(&buffer[2 * k], &b, 2);
       }
     }

@@ -76,14 +76,18 @@ constexpr const char* name_of(llama_linear_input in) noexcept {
   return names[static_cast<int>(in)];
 }
 
+// clang-format off
 /// One transformer block. With hs = head_size(), kv = kv_dim() = n_kv_heads * hs:
-///   attn_norm [dim]          RMSNorm weight before attention
-///   wq [dim x dim]           rows h*hs .. h*hs+hs-1 are query head h
-///   wk, wv [kv x dim]        rows g*hs .. are key/value head g (query head h uses g = h /
-///   kv_group) wo [dim x dim]           input columns are the concatenated head outputs ffn_norm
-///   [dim]           RMSNorm weight before the MLP w1 (gate), w3 (up) [hidden_dim x dim],  w2
-///   (down) [dim x hidden_dim]
+///   attn_norm [dim]                         RMSNorm weight before attention
+///   wq [dim x dim]                          rows h*hs .. h*hs+hs-1 are query head h
+///   wk, wv [kv x dim]                       rows g*hs .. are key/value head g
+///                                           (query head h uses g = h / kv_group)
+///   wo [dim x dim]                          input columns are the concatenated head outputs
+///   ffn_norm [dim]                          RMSNorm weight before the MLP
+///   w1 (gate), w3 (up) [hidden_dim x dim]   the MLP's input projections
+///   w2 (down) [dim x hidden_dim]            the MLP's output projection
 /// The pairing of rotary dimensions inside a head's rows of wq/wk is llama_config::rope.
+// clang-format on
 struct llama_layer_weights {
   Eigen::VectorXf attn_norm;
   row_matrix wq, wk, wv, wo;

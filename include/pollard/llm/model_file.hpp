@@ -47,6 +47,8 @@ inline model_format detect_format(const std::filesystem::path& path) {
     return model_format::safetensors;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("cannot open " + path.string());
+  // A .gguf file is read as GGUF, whose reader says so when the magic is missing.
+  if (path.extension() == ".gguf") return model_format::gguf;
   std::array<char, 4> magic{};
   in.read(magic.data(), 4);
   if (in.gcount() == 4 && std::memcmp(magic.data(), "GGUF", 4) == 0) return model_format::gguf;

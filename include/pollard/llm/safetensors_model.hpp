@@ -128,7 +128,7 @@ inline llama_weights read_hf_llama(const std::filesystem::path& path) {
 /// `dtype`) and config.json. Interleaved-rope models get their Q and K rows reordered, so the
 /// written checkpoint computes the same function under HF's rotate_half convention.
 inline void write_hf_llama(const std::filesystem::path& folder, const llama_weights& weights,
-                           io::safetensors_dtype dtype = io::safetensors_dtype::f32) {
+                           pollard::dtype dtype = pollard::dtype::f32) {
   weights.validate();
   const auto& c = weights.config;
   std::filesystem::create_directories(folder);
@@ -179,9 +179,9 @@ inline void write_hf_llama(const std::filesystem::path& folder, const llama_weig
          << ",\n  \"tie_word_embeddings\": " << (c.tied_classifier ? "true" : "false")
          << ",\n  \"hidden_act\": \"silu\",\n"
          << "  \"torch_dtype\": \""
-         << (dtype == io::safetensors_dtype::f32   ? "float32"
-             : dtype == io::safetensors_dtype::f16 ? "float16"
-                                                   : "bfloat16")
+         << (dtype == pollard::dtype::f32   ? "float32"
+             : dtype == pollard::dtype::f16 ? "float16"
+                                                : "bfloat16")
          << "\"\n}\n";
   io::atomic_file out(folder / "config.json");
   const std::string text = config.str();

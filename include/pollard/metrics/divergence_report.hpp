@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "pollard/io/json_writer.hpp"
 #include "pollard/metrics/perplexity.hpp"
 
 namespace pollard {
@@ -19,9 +20,7 @@ inline constexpr std::array<double, 11> percentile_ladder_levels{
 
 /// Mean ± standard error (sample deviation / sqrt(n); NaN when n < 2) and the percentile ladder
 /// (entry k at percentile_ladder_levels[k], linear interpolation between closest ranks).
-struct metric_summary {
-  double mean = 0.0;
-  double standard_error = 0.0;
+struct metric_summary : mean_with_error {
   std::array<double, 11> percentiles{};
 };
 
@@ -48,11 +47,6 @@ inline std::string report_number(const char* format, double value) {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, format, value);
   return buffer;
-}
-
-inline std::string report_json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  return report_number("%.17g", value);
 }
 
 inline const std::array<const char*, 11>& report_ladder_labels() {
@@ -83,23 +77,25 @@ inline void report_text_section(std::string& out, const char* title, const char*
   }
 }
 
-inline std::string report_json_summary(const metric_summary& m) {
-  std::string out = "{\"mean\":" + report_json_number(m.mean) +
-                    ",\"standard_error\":" + report_json_number(m.standard_error) +
-                    ",\"percentiles\":{";
-  for (std::size_t k = 0; k < m.percentiles.size(); ++k) {
-    if (k != 0) out += ",";
-    out +=
-        "\"" + std::string(report_ladder_keys()[k]) + "\":" + report_json_number(m.percentiles[k]);
-  }
-  return out + "}}";
+inline void report_json_summary(io::json_writer& w, const metric_summary& m) {
+  w.begin_object().key("mean").value(m.mean).key("standard_error").value(m.standard_error);
+  w.key("percentiles").begin_object();
+  for (std::size_t k = 0; k < m.percentiles.size(); ++k)
+    w.key(report_ladder_keys()[k]).value(m.percentiles[k]);
+  w.end_object().end_object();
 }
 
-inline std::string report_json_perplexity(const perplexity_result& p) {
-  return "{\"tokens\":" + std::to_string(p.tokens) +
-         ",\"mean_nll\":" + report_json_number(p.mean_nll) +
-         ",\"perplexity\":" + report_json_number(p.perplexity) +
-         ",\"standard_error\":" + report_json_number(p.standard_error) + "}";
+inline void report_json_perplexity(io::json_writer& w, const perplexity_result& p) {
+  w.begin_object()
+      .key("tokens")
+      .value(std::int64_t{p.tokens})
+      .key("mean_nll")
+      .value(p.mean_nll)
+      .key("perplexity")
+      .value(p.perplexity)
+      .key("standard_error")
+      .value(p.standard_error)
+      .end_object();
 }
 
 }  // namespace detail
@@ -158,17 +154,25 @@ inline std::string to_markdown(const divergence_report& r) {
 /// A JSON object with every field (numbers in full precision, delta_p as a probability,
 /// non-finite values as null).
 inline std::string to_json(const divergence_report& r) {
-  using detail::report_json_number;
-  return "{\"positions\":" + std::to_string(r.positions) +
-         ",\"js_nats\":" + detail::report_json_summary(r.js_nats) +
-         ",\"js_bits\":" + detail::report_json_summary(r.js_bits) +
-         ",\"kl\":" + detail::report_json_summary(r.kl) +
-         ",\"delta_p\":" + detail::report_json_summary(r.delta_p) +
-         ",\"delta_p_rms\":" + report_json_number(r.delta_p_rms) +
-         ",\"same_top\":{\"fraction\":" + report_json_number(r.same_top) +
-         ",\"standard_error\":" + report_json_number(r.same_top_standard_error) +
-         "},\"perplexity_p\":" + detail::report_json_perplexity(r.perplexity_p) +
-         ",\"perplexity_q\":" + detail::report_json_perplexity(r.perplexity_q) + "}";
+  io::json_writer w;
+  w.begin_object().key("positions").value(std::int64_t{r.positions});
+  w.key("js_nats");
+  detail::report_json_summary(w, r.js_nats);
+  w.key("js_bits");
+  detail::report_json_summary(w, r.js_bits);
+  w.key("kl");
+  detail::report_json_summary(w, r.kl);
+  w.key("delta_p");
+  detail::report_json_summary(w, r.delta_p);
+  w.key("delta_p_rms").value(r.delta_p_rms);
+  w.key("same_top").begin_object().key("fraction").value(r.same_top);
+  w.key("standard_error").value(r.same_top_standard_error).end_object();
+  w.key("perplexity_p");
+  detail::report_json_perplexity(w, r.perplexity_p);
+  w.key("perplexity_q");
+  detail::report_json_perplexity(w, r.perplexity_q);
+  w.end_object();
+  return w.str();
 }
 
 }  // namespace pollard
