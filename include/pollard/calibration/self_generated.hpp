@@ -28,6 +28,7 @@
 #include "pollard/core/token_id.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/json.hpp"
+#include "pollard/io/json_writer.hpp"
 #include "pollard/model/causal_lm.hpp"
 
 namespace pollard {
@@ -102,23 +103,7 @@ inline std::uint64_t texts_fingerprint(const std::vector<std::string>& texts) no
   return h;
 }
 
-/// `s` as a JSON string literal (quotes, backslashes and control characters escaped).
-inline std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+using io::json_string;
 
 /// 17 significant digits: reads back as the same double.
 inline std::string json_double(double v) {
