@@ -1,4 +1,5 @@
 #include "pollard/core/convert.hpp"
+#include "pollard/adapters/eigen.hpp"
 
 #include <doctest/doctest.h>
 

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "pollard/core/config.hpp"
+#include "pollard/core/convert.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -77,6 +78,19 @@ requires compute_type<std::remove_const_t<T>> eigen_map_t<T> as_eigen(
   return eigen_map_t<T>(
       v.data(), v.rows(), v.cols(),
       Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(v.row_stride(), v.col_stride()));
+}
+
+/// A dense row-major Eigen matrix of Compute holding a converted copy of any viewable tensor
+/// (or host matrix_view) of a storage type.
+template <compute_type Compute, class X>
+requires viewable<std::remove_reference_t<X>> &&
+    std::is_same_v<typename view_t<std::remove_reference_t<X>>::memory_space, host_space>
+        Eigen::Matrix<Compute, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> to_dense(X&& x) {
+  const auto source = pollard::view(x);
+  Eigen::Matrix<Compute, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> dense(source.rows(),
+                                                                                source.cols());
+  pollard::copy(source, matrix_view<Compute>(dense.data(), source.rows(), source.cols()));
+  return dense;
 }
 
 }  // namespace pollard

@@ -2,7 +2,6 @@
 // on in f32/f64.
 #pragma once
 
-#include <Eigen/Core>
 #include <string>
 #include <type_traits>
 
@@ -12,7 +11,6 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/core/narrowing.hpp"
-#include "pollard/core/view.hpp"
 
 namespace pollard {
 
@@ -62,19 +60,6 @@ void copy(matrix_view<Src, host_space> from, matrix_view<Dst, host_space> to,
   for (index_t i = 0; i < from.rows(); ++i)
     for (index_t j = 0; j < from.cols(); ++j)
       to(i, j) = from_compute<Dst>(to_compute<compute>(from(i, j)));
-}
-
-/// A dense row-major Eigen matrix of Compute holding a converted copy of any viewable tensor
-/// (or host matrix_view) of a storage type.
-template <compute_type Compute, class X>
-requires viewable<std::remove_reference_t<X>> &&
-    std::is_same_v<typename view_t<std::remove_reference_t<X>>::memory_space, host_space>
-        Eigen::Matrix<Compute, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> to_dense(X&& x) {
-  const auto source = pollard::view(x);
-  Eigen::Matrix<Compute, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> dense(source.rows(),
-                                                                                source.cols());
-  pollard::copy(source, matrix_view<Compute>(dense.data(), source.rows(), source.cols()));
-  return dense;
 }
 
 }  // namespace pollard

@@ -13,7 +13,8 @@ namespace pollard {
 
 // The viewable concept — what a tensor type X must provide so that pollard::view(x) works.
 //
-// Statically typed tensors (element type known at compile time: Eigen, matrix_view, your own):
+// Statically typed tensors (element type known at compile time: matrix_view, adapted matrix
+// libraries, your own):
 //   either (a) a free function found by argument-dependent lookup, for types you own,
 //                  pollard_view(X& x) -> matrix_view<T, Space>
 //   or     (b) a specialisation, for types you cannot touch,
@@ -32,8 +33,8 @@ namespace pollard {
 //   - element (i, j) of the view is element (i, j) of x (rows are the first index), strides are
 //     in elements and never negative;
 //   - make/pollard_view called with a const X& of a type that owns its elements (a container)
-//     returns a view of const elements; a handle type (matrix_view, Eigen::Map, DLTensor) may
-//     keep its elements' constness independent of its own;
+//     returns a view of const elements; a handle type (matrix_view, a map over foreign memory,
+//     DLTensor) may keep its elements' constness independent of its own;
 //   - a host_space view is addressable by the CPU; device memory gives a device_space view;
 //   - making a view is cheap (no copy, no allocation) and may throw only on a malformed tensor.
 // pollard::view accepts lvalues, and rvalues only of types that do not own their elements,
