@@ -27,7 +27,7 @@ TEST_CASE("float32 -> float16: the largest values that round to 65504 pass, the 
                        "finite 65504)",
                        pollard::narrowing_error);
   CHECK_THROWS_WITH_AS(narrow<half>(-1e5f, overflow::error, site),
-                       "test: float32 value -100000 of W at (2, 3) overflows float16 (largest "
+                       "test: float32 value -1e+05 of W at (2, 3) overflows float16 (largest "
                        "finite 65504)",
                        pollard::narrowing_error);
   CHECK(static_cast<float>(narrow<half>(1e5f, overflow::saturate, site)) == 65504.0f);
@@ -66,7 +66,7 @@ TEST_CASE("copy checks a narrowing copy before writing anything, and can saturat
   CHECK_THROWS_WITH_AS(
       pollard::copy(matrix_view<const float>(from.data(), 2, 3),
                     matrix_view<half>(to.data(), 2, 3)),
-      "copy: float32 value 100000 of source at (1, 0) overflows float16 (largest finite 65504)",
+      "copy: float32 value 1e+05 of source at (1, 0) overflows float16 (largest finite 65504)",
       pollard::narrowing_error);
   for (const half h : to) CHECK(static_cast<float>(h) == -1.0f);  // untouched
   pollard::copy(matrix_view<const float>(from.data(), 2, 3), matrix_view<half>(to.data(), 2, 3),

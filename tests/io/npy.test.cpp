@@ -360,14 +360,14 @@ TEST_CASE("writing float16 refuses a value beyond its range, naming file, positi
   std::vector<float> w{1.0f, 1e5f, -2.0f, 65504.0f};
   const matrix_view<const float> v(w.data(), 2, 2);
   CHECK_THROWS_WITH_AS(pollard::io::encode_npy(v, {.dtype = dtype::f16}),
-                       "write_npy: float32 value 100000 at (0, 1) overflows float16 (largest "
+                       "write_npy: float32 value 1e+05 at (0, 1) overflows float16 (largest "
                        "finite 65504)",
                        pollard::narrowing_error);
   const auto dir = fs::temp_directory_path() / "pollard-npy-overflow-test";
   fs::remove_all(dir);
   fs::create_directories(dir);
   CHECK_THROWS_WITH_AS(pollard::io::write_npy(dir / "W16.npy", v, {.dtype = dtype::f16}),
-                       ("write_npy: float32 value 100000 of " + (dir / "W16.npy").string() +
+                       ("write_npy: float32 value 1e+05 of " + (dir / "W16.npy").string() +
                         " at (0, 1) overflows float16 (largest finite 65504)")
                            .c_str(),
                        pollard::narrowing_error);
@@ -378,6 +378,7 @@ TEST_CASE("writing float16 refuses a value beyond its range, naming file, positi
   const auto back = pollard::io::parse_npy<float>(bytes, "W16.npy");
   CHECK(back.values == std::vector<float>{1.0f, 65504.0f, -2.0f, 65504.0f});
   // A NaN is refused by name rather than written.
+  w[1] = 1.0f;
   w[2] = std::nanf("");
   CHECK_THROWS_WITH_AS(pollard::io::encode_npy(v, {.dtype = dtype::f16}),
                        "write_npy: non-finite value at (1, 0) = nan", pollard::non_finite_error);
