@@ -28,16 +28,20 @@ inline llm::model_file open_model_with_tokenizer(const fs::path& path,
   if (tokenizer && !fs::is_regular_file(*tokenizer))
     throw io_error("cannot open tokenizer " + tokenizer->string());
   llm::model_file m = llm::open_model(path, tokenizer);
+  if (!m.tokenizer && m.format == llm::model_format::safetensors)
+    throw io_error(path.string() +
+                   ": no tokenizer found (no tokenizer.json beside config.json; give --tokenizer "
+                   "with a Hugging Face tokenizer.json)");
   if (!m.tokenizer)
     throw io_error(path.string() +
-                   ": no tokenizer found (give --tokenizer FILE; llama2.c looks for "
-                   "tokenizer.bin or tok" +
+                   ": no tokenizer found (give --tokenizer with a llama2.c tokenizer; llama2.c "
+                   "looks for tokenizer.bin or tok" +
                    std::to_string(m.weights.config.vocab_size) + ".bin beside the model)");
   return m;
 }
 
 /// How an evaluation text file is laid out.
-enum class text_format { rows_jsonl, jsonl_gz, text };
+enum class text_format { rows_jsonl, jsonl_gz, c4, text };
 
 inline const char* name_of(text_format f) noexcept {
   switch (f) {
@@ -45,10 +49,28 @@ inline const char* name_of(text_format f) noexcept {
       return "rows-jsonl";
     case text_format::jsonl_gz:
       return "jsonl-gz";
+    case text_format::c4:
+      return "c4";
     case text_format::text:
       break;
   }
   return "text";
+}
+
+/// How the evaluation string is made from the file, in words, for the output.
+inline const char* protocol_of(text_format f) noexcept {
+  switch (f) {
+    case text_format::rows_jsonl:
+      return "rows joined with \"\\n\\n\" (SparseGPT/Wanda WikiText-2)";
+    case text_format::jsonl_gz:
+      return "documents joined with \"\\n\\n\" (not the SparseGPT/Wanda C4 protocol: use --format "
+             "c4)";
+    case text_format::c4:
+      return "SparseGPT/Wanda C4: the first 1100 documents joined with \" \", first 256 windows";
+    case text_format::text:
+      break;
+  }
+  return "the file as it is";
 }
 
 /// The --format value, or the format the file name suggests: *.jsonl -> rows-jsonl,
@@ -57,8 +79,9 @@ inline text_format text_format_of(const std::optional<std::string>& option, cons
   if (option) {
     if (*option == "rows-jsonl") return text_format::rows_jsonl;
     if (*option == "jsonl-gz") return text_format::jsonl_gz;
+    if (*option == "c4") return text_format::c4;
     if (*option == "text") return text_format::text;
-    throw usage_error("--format must be rows-jsonl, jsonl-gz or text, got '" + *option + "'");
+    throw usage_error("--format must be rows-jsonl, jsonl-gz, c4 or text, got '" + *option + "'");
   }
   const std::string ext = file.extension().string();
   if (ext == ".jsonl") return text_format::rows_jsonl;
@@ -76,7 +99,8 @@ inline std::string read_file(const fs::path& path) {
 }
 
 /// The evaluation string: JSON-lines rows or gzip JSON-lines documents joined with "\n\n"
-/// (the SparseGPT/Wanda protocol), or the file as it is.
+/// (SparseGPT/Wanda's WikiText-2 string), C4 as SparseGPT/Wanda's get_c4 makes it (the first
+/// 1100 documents joined with " "), or the file as it is.
 inline std::string read_evaluation_text(const fs::path& path, text_format format) {
   if (!fs::exists(path)) throw io_error("cannot open " + path.string());
   switch (format) {
@@ -84,6 +108,15 @@ inline std::string read_evaluation_text(const fs::path& path, text_format format
       return io::join_rows(io::read_json_lines_text(path));
     case text_format::jsonl_gz:
       return io::join_rows(io::read_gzip_json_lines_text(path));
+    case text_format::c4: {
+      const auto documents = io::read_gzip_json_lines_text(path);
+      if (documents.size() < io::c4_reference_documents)
+        std::fprintf(stderr,
+                     "pollard: warning: %s holds %zu documents, fewer than the %zu the C4 "
+                     "protocol joins; all are used\n",
+                     path.string().c_str(), documents.size(), io::c4_reference_documents);
+      return io::c4_reference_text(documents);
+    }
     case text_format::text:
       break;
   }

@@ -40,7 +40,9 @@ inline const char* const compare_help =
     "  --max-examples N      use the first N instruction examples (default: all)\n"
     "  --json OUT.json       write the report(s) as JSON (written whole or not at all)\n"
     "  --markdown OUT.md     write the report(s) as Markdown tables (written whole or not at all)\n"
-    "  --tokenizer FILE      llama2.c tokenizer for both models (default: beside each model)\n";
+    "  --tokenizer FILE      llama2.c tokenizer.bin or Hugging Face tokenizer.json for both\n"
+    "                        models (default: beside each model; not for GGUF models, which\n"
+    "                        carry their own)\n";
 
 namespace detail {
 
@@ -114,10 +116,10 @@ inline int run_compare(std::span<char* const> args) {
     const index_t window = t.window > 0 ? t.window : std::min<index_t>(2048, config.seq_len);
     index_t windows = static_cast<index_t>(tokens.size()) / window;
     if (t.max_windows > 0) windows = std::min(windows, t.max_windows);
-    const std::string where = t.file->string() + " (" + name_of(t.format) + ", " +
-                              std::to_string(tokens.size()) + " tokens), " +
-                              std::to_string(windows) + " windows of " + std::to_string(window) +
-                              " tokens";
+    const std::string where = t.file->string() + " (" + name_of(t.format) + ": " +
+                              protocol_of(t.format) + ", " + std::to_string(tokens.size()) +
+                              " tokens), " + std::to_string(windows) + " windows of " +
+                              std::to_string(window) + " tokens";
     terminal += "Corpus windows: " + where + "\n" + to_text(r);
     markdown_out += "\n## Corpus windows\n\n" + where + "\n\n" + to_markdown(r);
     json_out += ",\"windows\":{\"text\":" + json_string(t.file->string()) +

@@ -1,6 +1,7 @@
 // pollard CLI — `pollard eval`: perplexity of a model on a text, over non-overlapping windows.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <span>
 #include <string>
@@ -15,7 +16,7 @@
 namespace pollard::cli {
 
 inline const char* const eval_help =
-    "usage: pollard eval MODEL --text FILE [--format rows-jsonl|jsonl-gz|text] [--window L]\n"
+    "usage: pollard eval MODEL --text FILE [--format rows-jsonl|jsonl-gz|c4|text] [--window L]\n"
     "                    [--max-windows N] [--json OUT.json] [--tokenizer FILE]\n"
     "\n"
     "Perplexity of MODEL on the text (exp of the mean next-token negative log-likelihood over\n"
@@ -26,12 +27,16 @@ inline const char* const eval_help =
     "  --text FILE       the evaluation text\n"
     "  --format F        rows-jsonl: {\"text\": ...} JSON lines, rows joined with \"\\n\\n\"\n"
     "                    (WikiText-2 as SparseGPT and Wanda evaluate it); jsonl-gz: gzip JSON\n"
-    "                    lines (C4), documents joined with \"\\n\\n\"; text: the file as it is.\n"
+    "                    lines, documents joined with \"\\n\\n\"; c4: C4 validation as SparseGPT\n"
+    "                    and Wanda evaluate it (get_c4: the first 1100 documents joined with\n"
+    "                    \" \", at most 256 windows); text: the file as it is. The output names\n"
+    "                    the protocol used.\n"
     "                    Default from the name: *.jsonl rows-jsonl, *.gz jsonl-gz, else text\n"
     "  --window L        tokens per window, >= 2 (default: min(2048, the model's context))\n"
     "  --max-windows N   evaluate at most N windows (default: all)\n"
     "  --json OUT.json   also write the result as JSON (written whole or not at all)\n"
-    "  --tokenizer FILE  llama2.c tokenizer (default: beside the model)\n";
+    "  --tokenizer FILE  llama2.c tokenizer.bin or Hugging Face tokenizer.json (default: beside\n"
+    "                    the model; not for a GGUF, which carries its own)\n";
 
 /// The text options eval and compare share.
 struct text_options {
@@ -53,6 +58,9 @@ inline text_options read_text_options(const arguments& a) {
   if (t.file) t.format = text_format_of(a.text("--format"), *t.file);
   t.window = a.integer("--window", 0, 2, INT32_MAX);
   t.max_windows = a.integer("--max-windows", 0, 1, INT32_MAX);
+  if (t.format == text_format::c4)  // the reference scores the first 256 windows
+    t.max_windows = t.max_windows > 0 ? std::min(t.max_windows, io::c4_reference_windows)
+                                      : io::c4_reference_windows;
   return t;
 }
 
@@ -105,6 +113,7 @@ inline int run_eval(std::span<char* const> args) {
   std::printf("model       : %s\n", model_path.string().c_str());
   std::printf("text        : %s (%s, %zu tokens)\n", t.file->string().c_str(), name_of(t.format),
               tokens.size());
+  std::printf("protocol    : %s\n", protocol_of(t.format));
   std::printf("window      : %lld tokens x %lld windows\n", static_cast<long long>(e.window),
               static_cast<long long>(e.windows));
   std::printf("scored      : %lld tokens\n", static_cast<long long>(r.tokens));
@@ -116,6 +125,7 @@ inline int run_eval(std::span<char* const> args) {
         "{\"model\":" + json_string(model_path.string()) +
         ",\"text\":" + json_string(t.file->string()) +
         ",\"format\":" + json_string(name_of(t.format)) +
+        ",\"protocol\":" + json_string(protocol_of(t.format)) +
         ",\"text_tokens\":" + std::to_string(tokens.size()) +
         ",\"window\":" + std::to_string(e.window) + ",\"windows\":" + std::to_string(e.windows) +
         ",\"tokens\":" + std::to_string(r.tokens) + ",\"mean_nll\":" + json_number(r.mean_nll) +

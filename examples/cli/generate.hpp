@@ -17,18 +17,22 @@
 #include "pollard/evaluation/sampler.hpp"
 #include "pollard/llm/kv_cache.hpp"
 #include "pollard/llm/llama_forward.hpp"
+#include "pollard/llm/utf8_stream.hpp"
 
 namespace pollard::cli {
 
 inline const char* const generate_help =
     "usage: pollard generate MODEL [--prompt TEXT] [--steps N] [--temperature T] [--top-k K]\n"
     "                        [--top-p P] [--repeat-penalty R] [--seed S] [--tokenizer FILE]\n"
+    "                        [--llama2c-bytes]\n"
     "\n"
     "Prints the prompt and its continuation on stdout as tokens are sampled, then a newline;\n"
     "the speed goes to stderr. Steps are counted as llama2.c's run.c counts them: N positions\n"
     "including BOS and the prompt, so an empty prompt gives N new tokens and a prompt of P tokens\n"
     "(BOS included) gives N - P + 1. N is capped at the model's context. Generation stops early\n"
     "at BOS for llama2.c models (as run.c does) and at the tokenizer's EOS for GGUF models.\n"
+    "A character spread over several tokens (byte-fallback tokens such as <0xE2>) is printed\n"
+    "once its last byte arrives; bytes that form no character print as U+FFFD.\n"
     "\n"
     "  --prompt TEXT          text to continue (default: empty, generation starts from BOS)\n"
     "  --steps N              positions to run, >= 1 (default 256)\n"
@@ -39,7 +43,11 @@ inline const char* const generate_help =
     "off)\n"
     "  --seed S               seed of the sampler (default 0); the same seed gives the same "
     "text\n"
-    "  --tokenizer FILE       llama2.c tokenizer (default: beside the model)\n";
+    "  --tokenizer FILE       llama2.c tokenizer.bin or Hugging Face tokenizer.json (default:\n"
+    "                         beside the model; not for a GGUF, which carries its own)\n"
+    "  --llama2c-bytes        print each token's bytes as llama2.c's run.c does (a lone byte\n"
+    "                         that is not printable ASCII is dropped), for byte-exact\n"
+    "                         comparison with llama2.c\n";
 
 namespace detail {
 
@@ -56,7 +64,7 @@ inline int run_generate(std::span<char* const> args) {
   const arguments a("generate", args,
                     option_spec{{"--prompt", "--steps", "--temperature", "--top-k", "--top-p",
                                  "--repeat-penalty", "--seed", "--tokenizer"},
-                                {}});
+                                {"--llama2c-bytes"}});
   if (a.help()) {
     std::fputs(generate_help, stdout);
     return 0;
@@ -101,12 +109,18 @@ inline int run_generate(std::span<char* const> args) {
 
   evaluation::sampler pick(sampling);
   llm::llama_forward model(m.weights);
+  const bool llama2c_bytes = a.has("--llama2c-bytes");
+  llm::utf8_stream text;
+  const auto print = [](const std::string& bytes) {
+    std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+    std::fflush(stdout);
+  };
   const auto emit = [&](std::optional<llm::token_id> previous, llm::token_id token) {
     const std::string piece = tok.decode(std::span<const llm::token_id>(&token, 1), previous);
-    if (!llama2c || detail::printable_piece(piece)) {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-    }
+    if (!llama2c_bytes)
+      print(text.push(piece));
+    else if (!llama2c || detail::printable_piece(piece))
+      print(piece);
   };
   // The prompt is echoed as llama2.c does, without its BOS.
   for (index_t i = 0; i < prompt_len; ++i) {
@@ -130,8 +144,7 @@ inline int run_generate(std::span<char* const> args) {
     history.push_back(next);
     if (n + 1 < new_tokens) logits = model.decode_step(cache, next);
   }
-  std::fputs("\n", stdout);
-  std::fflush(stdout);
+  print(text.finish() + "\n");
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "pollard: %lld tokens in %.2f s (%.1f tokens/s)\n",

@@ -25,9 +25,11 @@ inline const char* const info_help =
     "dimension first, i.e. row-major; GGUF's ne order reversed) and stored type, the parameter\n"
     "count and the tokenizer.\n"
     "\n"
-    "  MODEL              a GGUF file (Llama architecture) or a llama2.c checkpoint\n"
+    "  MODEL              a GGUF file (Llama architecture), a llama2.c checkpoint or a Hugging\n"
+    "                     Face Llama folder\n"
     "  --tokenizer FILE   llama2.c tokenizer (default: tokenizer.bin or tok<vocab>.bin beside\n"
-    "                     the model); GGUF files carry their own\n";
+    "                     the model) or Hugging Face tokenizer.json (default: beside\n"
+    "                     config.json); GGUF files carry their own\n";
 
 namespace detail {
 
@@ -66,6 +68,9 @@ inline void print_config(const llm::llama_config& c) {
   std::printf("  rope_theta     %g\n", static_cast<double>(c.rope_theta));
   std::printf("  rope_pairing   %s\n",
               c.rope == llm::rope_style::interleaved ? "interleaved" : "half-split");
+  std::printf("  rope_scaling   %s", llm::name_of(c.scaling.type));
+  if (c.scaling.type != llm::rope_scaling_type::none) std::printf(" (factor %g)", c.scaling.factor);
+  std::printf("\n");
   std::printf("  norm_eps       %g\n", static_cast<double>(c.rms_norm_eps));
   std::printf("  tied           %s\n", c.tied_classifier ? "yes" : "no");
 }
@@ -102,6 +107,8 @@ inline std::uint64_t parameter_count(const llm::llama_weights& w) {
     n += static_cast<std::uint64_t>(l.attn_norm.size() + l.ffn_norm.size() + l.wq.size() +
                                     l.wk.size() + l.wv.size() + l.wo.size() + l.w1.size() +
                                     l.w2.size() + l.w3.size());
+  for (const auto& l : w.layers)
+    for (const auto& b : l.biases) n += static_cast<std::uint64_t>(b.size());
   return n;
 }
 
@@ -185,10 +192,11 @@ inline int run_info(std::span<char* const> args) {
   const fs::path path = a.positional()[0];
   if (!fs::exists(path)) throw io_error("cannot open " + path.string());
   if (llm::detail::detect_format(path) == llm::model_format::safetensors) {
-    const llm::model_file m = llm::open_model(path);
+    const llm::model_file m = llm::open_model(path, a.path("--tokenizer"));
     std::printf("model: %s\nformat: safetensors (Hugging Face Llama)\n", path.string().c_str());
     detail::print_config(m.weights.config);
     detail::print_parameters(detail::parameter_count(m.weights));
+    detail::print_tokenizer(m.tokenizer, "no tokenizer.json beside config.json; give --tokenizer");
     return 0;
   }
   if (!fs::is_regular_file(path)) throw io_error("cannot open " + path.string());

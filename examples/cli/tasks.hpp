@@ -31,7 +31,8 @@ inline const char* const tasks_help =
     "  --max-new-tokens N   longest answer in tokens (default: 64)\n"
     "  --show               print every answer with its reference\n"
     "  --json OUT.json      also write the result as JSON (written whole or not at all)\n"
-    "  --tokenizer FILE     llama2.c tokenizer (default: beside the model)\n";
+    "  --tokenizer FILE     llama2.c tokenizer.bin or Hugging Face tokenizer.json (default:\n"
+    "                       beside the model; not for a GGUF, which carries its own)\n";
 
 inline int run_tasks(std::span<char* const> args) {
   option_spec spec;

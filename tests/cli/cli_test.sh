@@ -124,7 +124,7 @@ info_gguf)
 generate)
   need_data
   expected=$data/models/stories260K/greedy-256-steps.txt
-  run greedy generate "$stories" --steps 256
+  run greedy generate "$stories" --steps 256 --llama2c-bytes
   [ "$status" -eq 0 ] || fail "greedy: exit status $status"
   cmp greedy.out "$expected" || fail "greedy output differs from llama2.c's greedy-256-steps.txt"
   # Sampling is reproducible from its seed, and the seed matters.
@@ -137,6 +137,9 @@ generate)
   cmp -s s1.out s2.out || fail "the same seed gave different text"
   cmp -s s1.out s3.out && fail "seeds 7 and 8 gave the same text"
   grep -q '^Once upon a time' s1.out || fail "the prompt is not echoed first"
+  # Characters spread over byte-fallback tokens are printed whole.
+  run emoji generate "$stories" --prompt "A cup of ☕ and a 🐕" --steps 30
+  grep -q '^A cup of ☕ and a 🐕' emoji.out || fail "byte-fallback characters of the prompt vanished"
   expect_error too_few_steps 2 generate "$stories" --prompt "Once upon a time there was" --steps 3
   if [ -f "$smollm2" ]; then
     # A GGUF model without BOS: the whole prompt is echoed, then the continuation.
@@ -169,6 +172,13 @@ eval)
   run docs eval "$stories" --text docs.json.gz --window 64 --max-windows 2 --json docs.json
   [ "$status" -eq 0 ] || { fail "docs: exit status $status"; cat docs.err; }
   json_check docs.json 'j["format"] == "jsonl-gz" and j["windows"] == 2'
+  json_check docs.json '"not the SparseGPT/Wanda C4 protocol" in j["protocol"]'
+  # The SparseGPT/Wanda C4 protocol: documents joined with one space, at most 256 windows.
+  run c4 eval "$stories" --text docs.json.gz --format c4 --window 16 --json c4.json
+  [ "$status" -eq 0 ] || { fail "c4: exit status $status"; cat c4.err; }
+  expect_line c4 '^protocol +: SparseGPT/Wanda C4: the first 1100 documents joined with " ", first 256 windows$'
+  json_check c4.json 'j["format"] == "c4" and j["windows"] == min(256, j["text_tokens"] // 16)'
+  json_check c4.json 'j["text_tokens"] < json.load(open("docs.json"))["text_tokens"]'
   # The same text read as plain text tokenizes the JSON syntax too: more tokens.
   run docs_text eval "$stories" --text rows.jsonl --format text --window 64 --max-windows 2 \
     --json rows_text.json

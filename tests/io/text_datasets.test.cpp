@@ -67,3 +67,16 @@ TEST_CASE("paragraphs are split at blank lines") {
   CHECK(p[2] == "Four.");
   std::filesystem::remove(path);
 }
+
+TEST_CASE("C4's reference string joins the first 1100 documents with one space (get_c4)") {
+  // SparseGPT/Wanda datautils.py: ' '.join(valdata[:1100]['text']), first 256 * seqlen tokens.
+  std::vector<std::string> docs;
+  for (int i = 0; i < 1200; ++i) docs.push_back("doc" + std::to_string(i) + "\n\nbody");
+  const std::string text = pollard::io::c4_reference_text(docs);
+  std::string expected = docs[0];
+  for (int i = 1; i < 1100; ++i) expected += " " + docs[static_cast<std::size_t>(i)];
+  CHECK(text == expected);
+  CHECK(text.find("doc1100") == std::string::npos);
+  CHECK(pollard::io::c4_reference_windows == 256);
+  CHECK(pollard::io::c4_reference_text({"a", "b"}) == "a b");  // fewer documents: all of them
+}

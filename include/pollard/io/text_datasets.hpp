@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/instruction_example.hpp"
 #include "pollard/io/json.hpp"
@@ -97,6 +99,21 @@ inline std::vector<std::string> read_gzip_json_lines_text(const std::filesystem:
                                                           std::size_t limit = std::size_t{1}
                                                                               << 30) {
   return detail::json_lines_text(detail::read_gzip_file(path, limit), path.filename().string());
+}
+
+/// C4 as SparseGPT's and Wanda's get_c4 (datautils.py) evaluate it: the first 1100 validation
+/// documents joined with a single space, tokenized as one string, of which the first 256
+/// windows are scored.
+inline constexpr std::size_t c4_reference_documents = 1100;
+inline constexpr index_t c4_reference_windows = 256;
+
+/// The C4 evaluation string of the reference protocol: the first c4_reference_documents of
+/// `documents` (all of them when there are fewer) joined with " ".
+inline std::string c4_reference_text(const std::vector<std::string>& documents) {
+  const std::size_t n = std::min(documents.size(), c4_reference_documents);
+  return join_rows(std::vector<std::string>(documents.begin(),
+                                            documents.begin() + static_cast<std::ptrdiff_t>(n)),
+                   " ");
 }
 
 /// Alpaca: a JSON list of {instruction, input, output}.

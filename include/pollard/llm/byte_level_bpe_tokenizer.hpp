@@ -94,6 +94,41 @@ inline const std::vector<std::string>& byte_to_unicode() {
   return table;
 }
 
+/// `text` with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD, one
+/// replacement per byte, as llama.cpp's unicode_cpts_from_utf8 decodes text before tokenizing
+/// (a truncated or malformed sequence gives one U+FFFD for its first byte, and decoding resumes
+/// at the next byte).
+inline std::string replace_invalid_utf8(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const auto continuation = [&](std::size_t i) {
+    return i < text.size() && (byte(i) & 0xc0) == 0x80;
+  };
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = byte(i);
+    std::size_t n = 0;
+    if (c < 0x80)
+      n = 1;
+    else if ((c & 0xe0) == 0xc0 && continuation(i + 1))
+      n = 2;
+    else if ((c & 0xf0) == 0xe0 && continuation(i + 1) && continuation(i + 2))
+      n = 3;
+    else if ((c & 0xf8) == 0xf0 && continuation(i + 1) && continuation(i + 2) &&
+             continuation(i + 3))
+      n = 4;
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 }  // namespace detail
 
 /// The pre-tokenizer regexes llama.cpp applies in sequence for a GGUF `tokenizer.ggml.pre` name.
@@ -160,9 +195,14 @@ class byte_level_bpe_tokenizer {
   bool adds_bos() const noexcept { return add_bos_; }
 
   /// Token ids of `text`; BOS first when the vocabulary asks for it (or `add_bos` overrides).
-  std::vector<std::int32_t> encode(std::string_view text,
+  /// Bytes that are not valid UTF-8 are read as U+FFFD, and a character whose byte symbol has
+  /// no token (e.g. a control character missing from the vocabulary) gives no token, both as
+  /// llama.cpp's BPE tokenizer does.
+  std::vector<std::int32_t> encode(std::string_view raw_text,
                                    std::optional<bool> add_bos = std::nullopt,
                                    bool parse_special = false) const {
+    const std::string valid = detail::replace_invalid_utf8(raw_text);
+    const std::string_view text = valid;
     std::vector<std::int32_t> out;
     if (add_bos.value_or(add_bos_) && bos_) out.push_back(*bos_);
     std::size_t start = 0;
@@ -263,16 +303,12 @@ class byte_level_bpe_tokenizer {
         out.push_back(it->second);
         continue;
       }
-      // A merged symbol missing from the vocabulary falls back to its bytes' tokens.
-      std::size_t i = 0;
-      while (i < s.size()) {
-        std::size_t n = static_cast<unsigned char>(s[i]) >= 0xc0 ? 2 : 1;
-        const auto byte_it = ids_.find(s.substr(i, n));
-        if (byte_it == ids_.end())
-          throw format_error("byte-level BPE: the vocabulary has no token for byte symbol '" +
-                             s.substr(i, n) + "'");
-        out.push_back(byte_it->second);
-        i += n;
+      // A symbol missing from the vocabulary: llama.cpp (llm_tokenizer_bpe_session) emits the
+      // token of each single byte of the symbol's text that has one and drops the others, so a
+      // byte whose mapped character is not in the vocabulary gives nothing.
+      for (const char byte : s) {
+        const auto byte_it = ids_.find(std::string(1, byte));
+        if (byte_it != ids_.end()) out.push_back(byte_it->second);
       }
     }
   }

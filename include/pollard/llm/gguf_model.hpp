@@ -2,8 +2,10 @@
 // pruned model written back with every metadata key of the original.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -45,18 +47,49 @@ inline float gguf_float(const io::gguf_metadata& md, const std::string& key, flo
                      ", not a float");
 }
 
-inline std::string layer_tensor(index_t layer, const char* name) {
-  return "blk." + std::to_string(layer) + "." + name + ".weight";
+inline std::string layer_tensor(index_t layer, const char* name, const char* kind = "weight") {
+  return "blk." + std::to_string(layer) + "." + name + "." + kind;
 }
 
 }  // namespace detail
 
-/// The config of a GGUF model whose general.architecture is "llama".
+/// The config of a GGUF model whose general.architecture is "llama", read as llama.cpp reads
+/// it: every "llama.*" key is either honoured (RoPE base, dimension count and linear scaling
+/// included) or refused by name; no key that changes the computation is ignored.
 inline llama_config llama_config_from_gguf(const io::gguf_file& file) {
   const auto& md = file.metadata();
   const auto& arch = md.get<std::string>("general.architecture");
   if (arch != "llama")
     throw format_error(file.name() + ": architecture '" + arch + "' is not supported (llama only)");
+  const auto refuse = [&](const std::string& key, const std::string& why) {
+    throw format_error(file.name() + ": " + key + " " + why);
+  };
+  // Keys of llama.cpp's LLAMA architecture that only describe the file or training.
+  static const std::set<std::string, std::less<>> descriptive = {
+      "llama.rope.scaling.finetuned", "llama.rope.scaling.original_context_length"};
+  static const std::set<std::string, std::less<>> honoured = {
+      "llama.context_length",
+      "llama.embedding_length",
+      "llama.feed_forward_length",
+      "llama.block_count",
+      "llama.attention.head_count",
+      "llama.attention.head_count_kv",
+      "llama.attention.layer_norm_rms_epsilon",
+      "llama.attention.key_length",
+      "llama.attention.value_length",
+      "llama.rope.freq_base",
+      "llama.rope.dimension_count",
+      "llama.rope.scaling.type",
+      "llama.rope.scaling.factor",
+      "llama.rope.scale_linear",
+      "llama.rope.scaling.attn_factor",
+      "llama.vocab_size",
+      "llama.expert_count",
+      "llama.expert_used_count"};
+  for (const auto& [key, value] : md.entries())
+    if (key.starts_with("llama.") && !honoured.contains(key) && !descriptive.contains(key))
+      refuse(key, "is not supported: pollard does not know how it changes the computation");
+
   llama_config c;
   c.dim = detail::gguf_integer(md, "llama.embedding_length");
   c.hidden_dim = detail::gguf_integer(md, "llama.feed_forward_length");
@@ -74,6 +107,50 @@ inline llama_config llama_config_from_gguf(const io::gguf_file& file) {
     throw format_error(file.name() + ": token_embd.weight is not a matrix");
   c.vocab_size = static_cast<index_t>(embedding.dims[1]);
   c.tied_classifier = file.find_tensor("output.weight") == nullptr;
+
+  const index_t head = c.n_heads > 0 ? c.dim / c.n_heads : 0;
+  for (const char* key :
+       {"llama.attention.key_length", "llama.attention.value_length", "llama.rope.dimension_count"})
+    if (md.contains(key) && detail::gguf_integer(md, key) != head)
+      refuse(key, std::to_string(detail::gguf_integer(md, key)) + " differs from the head size " +
+                      std::to_string(head) +
+                      " (embedding_length / head_count); llama.cpp's llama architecture "
+                      "refuses it too (invalid n_rot)");
+  for (const char* key : {"llama.expert_count", "llama.expert_used_count"})
+    if (md.contains(key) && detail::gguf_integer(md, key) != 0)
+      refuse(key, "is " + std::to_string(detail::gguf_integer(md, key)) +
+                      ": mixture-of-experts models are not supported");
+  if (md.contains("llama.vocab_size") &&
+      detail::gguf_integer(md, "llama.vocab_size") != c.vocab_size)
+    refuse("llama.vocab_size", std::to_string(detail::gguf_integer(md, "llama.vocab_size")) +
+                                   " differs from the " + std::to_string(c.vocab_size) +
+                                   " rows of token_embd.weight");
+  if (const float attn = detail::gguf_float(md, "llama.rope.scaling.attn_factor", 1.0f);
+      attn != 1.0f)
+    refuse("llama.rope.scaling.attn_factor",
+           std::to_string(attn) + " is not supported (only 1, which scales nothing)");
+
+  // llama.cpp: the type defaults to "linear"; the factor (or the older rope.scale_linear) gives
+  // the frequency scale 1/factor, 0 or absent meaning 1; type "none" never scales.
+  const std::string type = md.contains("llama.rope.scaling.type")
+                               ? md.get<std::string>("llama.rope.scaling.type")
+                               : std::string("linear");
+  const char* factor_key = md.contains("llama.rope.scaling.factor") ? "llama.rope.scaling.factor"
+                                                                    : "llama.rope.scale_linear";
+  const float factor = detail::gguf_float(md, factor_key, 0.0f);
+  if (type == "linear") {
+    if (factor != 0.0f && factor != 1.0f) {
+      if (!(factor > 0.0f) || !std::isfinite(factor))
+        refuse(factor_key, std::to_string(factor) + " is not a positive scaling factor");
+      c.scaling.type = rope_scaling_type::linear;
+      c.scaling.factor = factor;
+    }
+  } else if (type != "none") {
+    refuse("llama.rope.scaling.type",
+           "'" + type +
+               "' is not supported (none and linear are; Llama 3.1's scheme comes as "
+               "the rope_freqs.weight tensor)");
+  }
   try {
     c.validate();
   } catch (const option_error& e) {
@@ -87,21 +164,37 @@ inline llama_weights load_llama_weights(const io::gguf_file& file) {
   const llama_config c = llama_config_from_gguf(file);
   llama_weights w;
   w.config = c;
-  const auto vector = [&](const std::string& name) -> Eigen::VectorXf {
-    const io::gguf_matrix m = file.read_matrix(name);
+  const auto vector = [](const io::gguf_matrix& m) -> Eigen::VectorXf {
     return Eigen::Map<const Eigen::VectorXf>(m.data(), m.size());
   };
-  w.token_embedding = file.read_matrix("token_embd.weight");
+  std::set<std::string, std::less<>> used;
+  const auto read = [&](const std::string& name) {
+    used.insert(name);
+    return file.read_matrix(name);
+  };
+  w.token_embedding = read("token_embd.weight");
   w.layers.resize(static_cast<std::size_t>(c.n_layers));
   for (index_t l = 0; l < c.n_layers; ++l) {
     auto& layer = w.layers[static_cast<std::size_t>(l)];
-    layer.attn_norm = vector(detail::layer_tensor(l, "attn_norm"));
-    layer.ffn_norm = vector(detail::layer_tensor(l, "ffn_norm"));
-    for (const auto linear : all_llama_linears)
-      layer.linear(linear) = file.read_matrix(detail::layer_tensor(l, gguf_name_of(linear)));
+    layer.attn_norm = vector(read(detail::layer_tensor(l, "attn_norm")));
+    layer.ffn_norm = vector(read(detail::layer_tensor(l, "ffn_norm")));
+    for (const auto linear : all_llama_linears) {
+      const char* name = gguf_name_of(linear);
+      layer.linear(linear) = read(detail::layer_tensor(l, name));
+      // llama.cpp's llama architecture loads each of these biases when present.
+      const auto bias = detail::layer_tensor(l, name, "bias");
+      if (file.find_tensor(bias) != nullptr) layer.bias(linear) = vector(read(bias));
+    }
   }
-  w.final_norm = vector("output_norm.weight");
-  if (!c.tied_classifier) w.classifier = file.read_matrix("output.weight");
+  w.final_norm = vector(read("output_norm.weight"));
+  if (!c.tied_classifier) w.classifier = read("output.weight");
+  if (file.find_tensor("rope_freqs.weight") != nullptr)
+    w.rope_freq_factors = vector(read("rope_freqs.weight"));
+  for (const auto& t : file.tensors())
+    if (!used.contains(t.name))
+      throw format_error(file.name() + ": tensor '" + t.name +
+                         "' is not part of the llama architecture pollard computes (llama.cpp "
+                         "refuses unexpected tensors too)");
   try {
     w.validate();
   } catch (const error& e) {
@@ -142,12 +235,18 @@ inline byte_level_bpe_tokenizer load_gguf_tokenizer(const io::gguf_file& file) {
 }
 
 /// Writes `weights` as a GGUF file that keeps every metadata key of `original` (same order and
-/// types; general.file_type is set to match the stored type). Linear and embedding tensors are
-/// stored as `type` (f32, f16 or bf16); norms stay f32, as llama.cpp expects.
+/// types; general.file_type is set to match the stored type) and every tensor it read (biases
+/// and rope_freqs.weight included). Linear and embedding tensors are stored as `type` (f32, f16
+/// or bf16); norms, biases and frequency factors stay f32, as llama.cpp expects. The RoPE
+/// settings of `weights.config` must be those `original` describes.
 inline void write_llama_gguf(const std::filesystem::path& path, const io::gguf_file& original,
                              const llama_weights& weights,
                              io::ggml_type type = io::ggml_type::f32) {
   weights.validate();
+  if (!(llama_config_from_gguf(original).scaling == weights.config.scaling) ||
+      llama_config_from_gguf(original).rope_theta != weights.config.rope_theta)
+    throw option_error("write_llama_gguf: the weights' RoPE settings differ from those of " +
+                       original.name() + ", whose metadata would be written");
   if (type != io::ggml_type::f32 && type != io::ggml_type::f16 && type != io::ggml_type::bf16)
     throw option_error("write_llama_gguf: tensors can be written as F32, F16 or BF16 only");
   io::gguf_metadata md = original.metadata();
@@ -173,12 +272,17 @@ inline void write_llama_gguf(const std::filesystem::path& path, const io::gguf_f
   for (index_t l = 0; l < weights.config.n_layers; ++l) {
     const auto& layer = weights.layers[static_cast<std::size_t>(l)];
     vector(detail::layer_tensor(l, "attn_norm"), layer.attn_norm);
-    for (const auto linear : all_llama_linears)
-      matrix(detail::layer_tensor(l, gguf_name_of(linear)), layer.linear(linear), type);
+    for (const auto linear : all_llama_linears) {
+      const char* name = gguf_name_of(linear);
+      matrix(detail::layer_tensor(l, name), layer.linear(linear), type);
+      if (layer.bias(linear).size() > 0)
+        vector(detail::layer_tensor(l, name, "bias"), layer.bias(linear));
+    }
     vector(detail::layer_tensor(l, "ffn_norm"), layer.ffn_norm);
   }
   vector("output_norm.weight", weights.final_norm);
   if (!weights.config.tied_classifier) matrix("output.weight", weights.classifier, type);
+  if (weights.rope_freq_factors.size() > 0) vector("rope_freqs.weight", weights.rope_freq_factors);
   io::write_gguf(path, md, std::span<const io::gguf_tensor_view>(tensors));
 }
 

@@ -83,6 +83,15 @@ inline io::llama2c_header llama2c_header_of(const llama_weights& w) {
         "this model has " +
         std::string(c.rope == rope_style::interleaved ? "interleaved" : "half_split") +
         " RoPE, theta " + std::to_string(c.rope_theta) + ", eps " + std::to_string(c.rms_norm_eps));
+  if (c.scaling.type != rope_scaling_type::none)
+    throw option_error(std::string("llama2.c format cannot store RoPE scaling; this model has ") +
+                       name_of(c.scaling.type) + " scaling");
+  if (w.rope_freq_factors.size() > 0)
+    throw option_error("llama2.c format cannot store rope_freqs.weight (RoPE frequency factors)");
+  for (const auto l : all_llama_linears)
+    if (w.has_bias(l))
+      throw option_error(std::string("llama2.c format cannot store biases; this model's ") +
+                         name_of(l) + " projection has one");
   const index_t values[7] = {c.dim,        c.hidden_dim, c.n_layers, c.n_heads,
                              c.n_kv_heads, c.vocab_size, c.seq_len};
   for (index_t v : values)

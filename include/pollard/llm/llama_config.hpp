@@ -18,6 +18,35 @@ enum class rope_style {
   half_split,
 };
 
+/// How rotary frequencies are stretched for a longer context than the model was trained on.
+enum class rope_scaling_type {
+  none,
+  /// Every frequency divided by `factor` (llama.cpp: rope.scaling.type "linear", frequency scale
+  /// 1/factor; transformers: rope_scaling {"rope_type": "linear"}).
+  linear,
+  /// Llama 3.1's per-frequency scheme (transformers' rope_type "llama3"): wavelengths shorter than
+  /// original_context / high_freq_factor are kept, those longer than original_context /
+  /// low_freq_factor are divided by `factor`, and the band between is interpolated smoothly.
+  llama3,
+};
+
+inline const char* name_of(rope_scaling_type t) noexcept {
+  return t == rope_scaling_type::none     ? "none"
+         : t == rope_scaling_type::linear ? "linear"
+                                          : "llama3";
+}
+
+/// The rotary scaling parameters; only those of `type` are meaningful.
+struct rope_scaling {
+  rope_scaling_type type = rope_scaling_type::none;
+  double factor = 1.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  double original_context = 8192.0;  ///< original_max_position_embeddings
+
+  bool operator==(const rope_scaling&) const = default;
+};
+
 /// Shape and numerics of a Llama-family model (RMSNorm, RoPE, grouped-query attention,
 /// SwiGLU MLP). Every extent is in elements; head_size() = dim / n_heads.
 struct llama_config {
@@ -31,6 +60,7 @@ struct llama_config {
   float rms_norm_eps = 1e-5f;   ///< llama2.c: 1e-5; GGUF: llama.attention.layer_norm_rms_epsilon
   float rope_theta = 10000.0f;  ///< GGUF: llama.rope.freq_base
   rope_style rope = rope_style::interleaved;
+  rope_scaling scaling;
   /// The classifier is the token-embedding table (llama2.c: vocab_size > 0 in the header).
   bool tied_classifier = true;
 
@@ -69,6 +99,18 @@ struct llama_config {
     if (!(rope_theta > 0.0f))
       throw option_error("llama_config: rope_theta must be positive, got " +
                          std::to_string(rope_theta));
+    const auto& r = scaling;
+    if (r.type != rope_scaling_type::none && !(r.factor > 0.0))
+      throw option_error(std::string("llama_config: rope scaling factor must be positive, got ") +
+                         std::to_string(r.factor));
+    if (r.type == rope_scaling_type::llama3 &&
+        (!(r.low_freq_factor > 0.0) || !(r.high_freq_factor > r.low_freq_factor) ||
+         !(r.original_context > 0.0)))
+      throw option_error(
+          "llama_config: llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and a "
+          "positive original_max_position_embeddings, got " +
+          std::to_string(r.low_freq_factor) + ", " + std::to_string(r.high_freq_factor) + ", " +
+          std::to_string(r.original_context));
   }
 };
 

@@ -3,10 +3,11 @@
 //
 // Per block, for activations x [tokens x dim]:
 //   a = RMSNorm(x) * attn_norm                         -> hook(attn_in, a)
-//   q = a wq^T, k = a wk^T, v = a wv^T; RoPE on q and k (config.rope pairing)
+//   q = a wq^T, k = a wk^T, v = a wv^T (+ biases); RoPE on q and k (config.rope pairing,
+//   frequencies from rope_inverse_frequencies)
 //   o_h = softmax(q_h k_g^T / sqrt(hs) + causal mask) v_g   for query head h, g = h / kv_group
 //   o = [o_0 .. o_{H-1}]                                -> hook(attn_out, o)
-//   x += o wo^T
+//   x += o wo^T (+ bias)
 //   m = RMSNorm(x) * ffn_norm                          -> hook(mlp_in, m)
 //   u = silu(m w1^T) * (m w3^T)                          -> hook(mlp_out, u)
 //   x += u w2^T
@@ -27,6 +28,7 @@
 #include "pollard/core/token_id.hpp"
 #include "pollard/llm/kv_cache.hpp"
 #include "pollard/llm/llama_weights.hpp"
+#include "pollard/llm/rope_frequencies.hpp"
 #include "pollard/model/sequence_layout.hpp"
 
 namespace pollard::llm {
@@ -172,26 +174,26 @@ class llama_forward {
     }
   }
 
-  /// cos/sin of pos * theta^(-2i/hs) for positions [0, n), computed in float as llama2.c does.
+  /// cos/sin of pos * f[i] for positions [0, n), f = rope_inverse_frequencies (float, as
+  /// llama2.c computes the angles).
   void ensure_rope_table(index_t n) {
-    const auto& c = config();
-    const index_t half = c.head_size() / 2;
-    if (rope_positions_ >= n && rope_theta_ == c.rope_theta && rope_half_ == half) return;
+    const auto& ff = w_->rope_freq_factors;
+    std::vector<float> freq =
+        rope_inverse_frequencies(config(), std::span<const float>(ff.data(), ff.size()));
+    if (rope_positions_ >= n && freq == rope_freq_) return;
+    if (freq != rope_freq_) rope_positions_ = 0;
     n = std::max(n, 2 * rope_positions_);  // grows geometrically during decoding
+    const auto half = static_cast<index_t>(freq.size());
     rope_cos_.resize(n, half);
     rope_sin_.resize(n, half);
-    for (index_t i = 0; i < half; ++i) {
-      const float freq = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) /
-                                                           static_cast<float>(c.head_size()));
+    for (index_t i = 0; i < half; ++i)
       for (index_t p = 0; p < n; ++p) {
-        const float angle = static_cast<float>(p) * freq;
+        const float angle = static_cast<float>(p) * freq[static_cast<std::size_t>(i)];
         rope_cos_(p, i) = std::cos(angle);
         rope_sin_(p, i) = std::sin(angle);
       }
-    }
     rope_positions_ = n;
-    rope_theta_ = c.rope_theta;
-    rope_half_ = half;
+    rope_freq_ = std::move(freq);
   }
 
   /// Rotates every head of m [tokens x heads*hs]; row r is at position first + r % length.
@@ -270,6 +272,9 @@ class llama_forward {
     q_.noalias() = xb_ * lw.wq.transpose();
     k_.noalias() = xb_ * lw.wk.transpose();
     v_.noalias() = xb_ * lw.wv.transpose();
+    add_bias(q_, lw.bias(llama_linear::q));
+    add_bias(k_, lw.bias(llama_linear::k));
+    add_bias(v_, lw.bias(llama_linear::v));
     apply_rope(q_, c.n_heads, layout.length, first);
     apply_rope(k_, c.n_kv_heads, layout.length, first);
 
@@ -288,6 +293,7 @@ class llama_forward {
     }
     notify(llama_linear_input::attn_out, att_);
     x.noalias() += att_ * lw.wo.transpose();
+    add_bias(x, lw.bias(llama_linear::o));
 
     rms_norm(x, xb_, lw.ffn_norm, c.rms_norm_eps);
     notify(llama_linear_input::mlp_in, xb_);
@@ -295,20 +301,28 @@ class llama_forward {
     h3_.resize(T, c.hidden_dim);
     h1_.noalias() = xb_ * lw.w1.transpose();
     h3_.noalias() = xb_ * lw.w3.transpose();
+    add_bias(h1_, lw.bias(llama_linear::gate));
+    add_bias(h3_, lw.bias(llama_linear::up));
     for (index_t i = 0; i < h1_.size(); ++i) {
       const float g = h1_.data()[i];
       h1_.data()[i] = g * (1.0f / (1.0f + std::exp(-g))) * h3_.data()[i];
     }
     notify(llama_linear_input::mlp_out, h1_);
     x.noalias() += h1_ * lw.w2.transpose();
+    add_bias(x, lw.bias(llama_linear::down));
+  }
+
+  /// m += b on every row (no-op for an empty bias).
+  template <class M>
+  static void add_bias(M& m, const Eigen::VectorXf& b) {
+    if (b.size() > 0) m.rowwise() += b.transpose();
   }
 
   const llama_weights* w_;
   row_matrix xb_, q_, k_, v_, att_, h1_, h3_, scores_;
   row_matrix rope_cos_, rope_sin_;
   index_t rope_positions_ = 0;
-  float rope_theta_ = 0.0f;
-  index_t rope_half_ = 0;
+  std::vector<float> rope_freq_;
 };
 
 }  // namespace pollard::llm

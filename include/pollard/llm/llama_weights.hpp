@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 
 #include <array>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -88,11 +89,18 @@ constexpr const char* name_of(llama_linear_input in) noexcept {
 ///   w2 (down) [dim x hidden_dim]            the MLP's output projection
 /// The pairing of rotary dimensions inside a head's rows of wq/wk is llama_config::rope.
 // clang-format on
+/// A linear may carry an additive bias (one value per output row; y = x W^T + b), as
+/// transformers' attention_bias / mlp_bias and llama.cpp's optional blk.N.*.bias tensors define;
+/// an empty bias is none.
 struct llama_layer_weights {
   Eigen::VectorXf attn_norm;
   row_matrix wq, wk, wv, wo;
   Eigen::VectorXf ffn_norm;
   row_matrix w1, w2, w3;
+  std::array<Eigen::VectorXf, 7> biases;  ///< indexed by llama_linear
+
+  Eigen::VectorXf& bias(llama_linear l) { return biases[static_cast<std::size_t>(l)]; }
+  const Eigen::VectorXf& bias(llama_linear l) const { return biases[static_cast<std::size_t>(l)]; }
 
   row_matrix& linear(llama_linear l) {
     switch (l) {
@@ -120,13 +128,22 @@ struct llama_layer_weights {
 
 /// A whole model: token_embedding [vocab x dim] (row t is token t), the blocks, final_norm [dim],
 /// and classifier [vocab x dim] (logits = RMSNorm(x) * classifier^T), which stays empty when
-/// config.tied_classifier (the embedding table is the classifier then).
+/// config.tied_classifier (the embedding table is the classifier then). rope_freq_factors
+/// [head_size/2] divides each rotary frequency (GGUF's rope_freqs.weight); empty when absent.
 struct llama_weights {
   llama_config config;
   row_matrix token_embedding;
   std::vector<llama_layer_weights> layers;
   Eigen::VectorXf final_norm;
   row_matrix classifier;
+  Eigen::VectorXf rope_freq_factors;
+
+  /// Whether any layer has a bias on `l`.
+  bool has_bias(llama_linear l) const {
+    for (const auto& layer : layers)
+      if (layer.bias(l).size() > 0) return true;
+    return false;
+  }
 
   /// The matrix the logits are computed with (the embedding table when tied).
   const row_matrix& output_classifier() const {
@@ -184,9 +201,20 @@ struct llama_weights {
       check(l.w1, h, d, p + "w1 (gate)");
       check(l.w2, d, h, p + "w2 (down)");
       check(l.w3, h, d, p + "w3 (up)");
+      for (const auto lin : all_llama_linears)
+        if (l.bias(lin).size() > 0)
+          check(l.bias(lin), l.linear(lin).rows(), 1, p + name_of(lin) + " bias");
     }
     check(final_norm, d, 1, "final_norm");
     if (!config.tied_classifier) check(classifier, config.vocab_size, d, "classifier");
+    if (rope_freq_factors.size() > 0) {
+      check(rope_freq_factors, config.head_size() / 2, 1, "rope_freq_factors");
+      for (index_t i = 0; i < rope_freq_factors.size(); ++i)
+        if (!(rope_freq_factors[i] > 0.0f) || !std::isfinite(rope_freq_factors[i]))
+          throw option_error("llama_weights: rope_freq_factors[" + std::to_string(i) + "] is " +
+                             std::to_string(rope_freq_factors[i]) +
+                             ", not a positive finite number");
+    }
   }
 };
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "pollard/io/gguf.hpp"
 #include "pollard/llm/gguf_model.hpp"
 #include "pollard/llm/llama2c_model.hpp"
+#include "pollard/llm/hf_tokenizer.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_weights.hpp"
 #include "pollard/llm/safetensors_model.hpp"
@@ -38,6 +40,8 @@ struct model_file {
   std::optional<text_tokenizer> tokenizer;
   /// The original GGUF (metadata and tensor list), kept to write a copy with every key.
   std::shared_ptr<io::gguf_file> gguf;
+  /// A Hugging Face folder's config.json as read, kept to write a copy with every key.
+  std::shared_ptr<const io::json_value> hf_config;
 };
 
 namespace detail {
@@ -69,23 +73,46 @@ inline std::optional<std::filesystem::path> find_llama2c_tokenizer(
 
 }  // namespace detail
 
-/// Opens a GGUF (Llama architecture, tokenizer from its metadata), a llama2.c checkpoint
-/// (tokenizer from `tokenizer_path`, else tokenizer.bin / tok<vocab>.bin beside the model) or a
-/// Hugging Face Llama safetensors folder (weights only: its tokenizer.json is not read).
+/// Opens a model and its tokenizer:
+///  - GGUF (Llama architecture): the tokenizer in its metadata. A GGUF carries its tokenizer, so
+///    giving `tokenizer_path` is an option_error (it would not be used).
+///  - llama2.c: `tokenizer_path` (a llama2.c tokenizer .bin), else tokenizer.bin or
+///    tok<vocab>.bin beside the checkpoint, else none.
+///  - Hugging Face folder (or its .safetensors file): `tokenizer_path` (a tokenizer.json), else
+///    tokenizer.json beside config.json, else none; BOS/EOS ids from config.json.
 inline model_file open_model(
     const std::filesystem::path& path,
     const std::optional<std::filesystem::path>& tokenizer_path = std::nullopt) {
   model_file m;
   m.path = path;
   m.format = detail::detect_format(path);
+  if (tokenizer_path && !std::filesystem::is_regular_file(*tokenizer_path))
+    throw io_error("cannot open tokenizer " + tokenizer_path->string());
   if (m.format == model_format::gguf) {
+    if (tokenizer_path)
+      throw option_error("a tokenizer file (" + tokenizer_path->string() + ") does not apply to " +
+                         path.string() + ": a GGUF model carries its own tokenizer");
     m.gguf = std::make_shared<io::gguf_file>(path);
     m.weights = load_llama_weights(*m.gguf);
     m.tokenizer.emplace(load_gguf_tokenizer(*m.gguf));
     return m;
   }
   if (m.format == model_format::safetensors) {
-    m.weights = read_hf_llama(path);
+    const auto file_path = std::filesystem::is_directory(path) ? path / "model.safetensors" : path;
+    auto hf = read_hf_config(file_path.parent_path() / "config.json");
+    const io::safetensors_file file(file_path);
+    m.weights = load_hf_llama_weights(file, hf, file_path.filename().string());
+    const auto id = [&](const char* key) -> std::optional<std::int32_t> {
+      const auto* v = hf.json.find(key);
+      if (v != nullptr && v->is_array() && !v->as_array(key).empty()) v = &v->as_array(key)[0];
+      if (v == nullptr || v->is_null()) return std::nullopt;
+      return static_cast<std::int32_t>(v->as_size(std::string("config.json ") + key));
+    };
+    const auto beside = file_path.parent_path() / "tokenizer.json";
+    if (tokenizer_path || std::filesystem::exists(beside))
+      m.tokenizer.emplace(read_hf_tokenizer(tokenizer_path.value_or(beside), id("bos_token_id"),
+                                            id("eos_token_id")));
+    m.hf_config = std::make_shared<const io::json_value>(std::move(hf.json));
     return m;
   }
   m.weights = llm::read_llama2c(path);
@@ -105,7 +132,7 @@ inline void save_model(const model_file& original, const llama_weights& weights,
   if (original.format == model_format::gguf) {
     write_llama_gguf(out, *original.gguf, weights, gguf_type);
   } else if (original.format == model_format::safetensors) {
-    write_hf_llama(out, weights);
+    write_hf_llama(out, weights, pollard::dtype::f32, original.hf_config.get());
   } else {
     llm::write_llama2c(weights, out);
   }

@@ -3,16 +3,22 @@
 // in the interleaved convention (llama2.c, GGUF) are converted on writing.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/io/atomic_file.hpp"
 #include "pollard/io/json.hpp"
 #include "pollard/io/safetensors.hpp"
+#include "pollard/llm/hf_llama_config.hpp"
 #include "pollard/llm/llama_config.hpp"
 #include "pollard/llm/llama_weights.hpp"
 
@@ -20,8 +26,8 @@ namespace pollard::llm {
 
 namespace detail {
 
-inline std::string hf_layer(index_t layer, const char* name) {
-  return "model.layers." + std::to_string(layer) + "." + name + ".weight";
+inline std::string hf_layer(index_t layer, const char* name, const char* kind = "weight") {
+  return "model.layers." + std::to_string(layer) + "." + name + "." + kind;
 }
 
 constexpr const char* hf_linear_name(llama_linear l) noexcept {
@@ -33,7 +39,8 @@ constexpr const char* hf_linear_name(llama_linear l) noexcept {
 
 /// Rows of Q or K reordered from interleaved rotary pairs (2i, 2i+1) to half-split pairs
 /// (i, i + hs/2) within each head: the inverse of the permutation llama.cpp's converter applies.
-inline row_matrix interleaved_to_half_split(const row_matrix& w, index_t head_size) {
+template <class Matrix>
+row_matrix interleaved_to_half_split(const Matrix& w, index_t head_size) {
   row_matrix out(w.rows(), w.cols());
   const index_t half = head_size / 2;
   for (index_t h = 0; h < w.rows() / head_size; ++h)
@@ -46,53 +53,23 @@ inline row_matrix interleaved_to_half_split(const row_matrix& w, index_t head_si
 
 }  // namespace detail
 
-/// The config of a Hugging Face Llama config.json (model_type "llama").
+/// The config of a Hugging Face Llama config.json (model_type "llama"); see read_hf_config.
 inline llama_config read_hf_llama_config(const std::filesystem::path& config_json) {
-  std::ifstream in(config_json, std::ios::binary);
-  if (!in) throw io_error("cannot open " + config_json.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string what = config_json.filename().string();
-  const auto root = io::parse_json(text.str(), what);
-  const auto integer = [&](const char* key) -> index_t {
-    const auto* v = root.find(key);
-    if (v == nullptr) throw format_error(what + ": no \"" + key + "\"");
-    return static_cast<index_t>(v->as_size(what + " " + key));
-  };
-  const auto number = [&](const char* key, double fallback) {
-    const auto* v = root.find(key);
-    return v == nullptr || v->is_null() ? fallback : v->as_number(what + " " + key);
-  };
-  if (const auto* type = root.find("model_type"); type && type->as_string("model_type") != "llama")
-    throw format_error(what + ": model_type '" + type->as_string("model_type") +
-                       "' is not supported (llama only)");
-  llama_config c;
-  c.dim = integer("hidden_size");
-  c.hidden_dim = integer("intermediate_size");
-  c.n_layers = integer("num_hidden_layers");
-  c.n_heads = integer("num_attention_heads");
-  c.n_kv_heads = root.find("num_key_value_heads") ? integer("num_key_value_heads") : c.n_heads;
-  c.vocab_size = integer("vocab_size");
-  c.seq_len = integer("max_position_embeddings");
-  c.rms_norm_eps = static_cast<float>(number("rms_norm_eps", 1e-6));
-  c.rope_theta = static_cast<float>(number("rope_theta", 10000.0));
-  c.rope = rope_style::half_split;
-  const auto* tied = root.find("tie_word_embeddings");
-  c.tied_classifier = tied != nullptr && tied->as_bool("tie_word_embeddings");
-  try {
-    c.validate();
-  } catch (const option_error& e) {
-    throw format_error(what + ": " + e.what());
-  }
-  return c;
+  return read_hf_config(config_json).config;
 }
 
-/// Weights of a Hugging Face Llama safetensors file (F32, F16, BF16 or F64 tensors) for `config`.
+/// Weights of a Hugging Face Llama safetensors file (F32, F16, BF16 or F64 tensors) for
+/// `hf` (its biases included). A tensor the model does not use is refused by name; the only
+/// ones transformers itself ignores are let pass: rotary_emb.inv_freq buffers (recomputed from
+/// the config) and, with tied embeddings, an lm_head.weight equal to embed_tokens.weight.
 inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
-                                           const llama_config& config, const std::string& what) {
+                                           const hf_llama_config& hf, const std::string& what) {
+  const llama_config& config = hf.config;
   llama_weights w = llama_weights::zeros(config);
+  std::set<std::string, std::less<>> used;
   const auto load = [&](const std::string& name, auto& target) {
     const auto& t = file.at(name);
+    used.insert(name);
     const std::uint64_t rows = static_cast<std::uint64_t>(target.rows());
     const std::uint64_t cols = static_cast<std::uint64_t>(target.cols());
     const bool vector = target.cols() == 1;
@@ -108,32 +85,88 @@ inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
     auto& layer = w.layers[static_cast<std::size_t>(l)];
     load(detail::hf_layer(l, "input_layernorm"), layer.attn_norm);
     load(detail::hf_layer(l, "post_attention_layernorm"), layer.ffn_norm);
-    for (const auto linear : all_llama_linears)
+    for (const auto linear : all_llama_linears) {
       load(detail::hf_layer(l, detail::hf_linear_name(linear)), layer.linear(linear));
+      const bool attention = input_of(linear) == llama_linear_input::attn_in ||
+                             input_of(linear) == llama_linear_input::attn_out;
+      if (attention ? hf.attention_bias : hf.mlp_bias) {
+        layer.bias(linear) = Eigen::VectorXf::Zero(layer.linear(linear).rows());
+        load(detail::hf_layer(l, detail::hf_linear_name(linear), "bias"), layer.bias(linear));
+      }
+    }
   }
   load("model.norm.weight", w.final_norm);
   if (!config.tied_classifier) load("lm_head.weight", w.classifier);
+  for (const auto& t : file.tensors()) {
+    if (used.contains(t.name) || t.name.ends_with(".rotary_emb.inv_freq")) continue;
+    if (t.name == "lm_head.weight" && config.tied_classifier) {
+      row_matrix head(config.vocab_size, config.dim);
+      load("lm_head.weight", head);
+      if (head == w.token_embedding) continue;
+      throw format_error(what +
+                         ": lm_head.weight differs from model.embed_tokens.weight but "
+                         "config.json ties them (tie_word_embeddings)");
+    }
+    const bool bias = t.name.ends_with(".bias");
+    throw format_error(
+        what + ": tensor '" + t.name + "' is not used by the model config.json " +
+        (bias ? "describes (a bias needs attention_bias or mlp_bias true)" : "describes"));
+  }
   return w;
+}
+inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
+                                           const llama_config& config, const std::string& what) {
+  hf_llama_config hf;
+  hf.config = config;
+  return load_hf_llama_weights(file, hf, what);
 }
 
 /// Reads `model.safetensors` (or the given .safetensors file) with config.json beside it.
 inline llama_weights read_hf_llama(const std::filesystem::path& path) {
   const auto file_path = std::filesystem::is_directory(path) ? path / "model.safetensors" : path;
-  const auto config = read_hf_llama_config(file_path.parent_path() / "config.json");
+  const auto config = read_hf_config(file_path.parent_path() / "config.json");
   const io::safetensors_file file(file_path);
   return load_hf_llama_weights(file, config, file_path.filename().string());
 }
 
 /// Writes `weights` in the Hugging Face layout into `folder`: model.safetensors (tensors stored as
-/// `dtype`) and config.json. Interleaved-rope models get their Q and K rows reordered, so the
-/// written checkpoint computes the same function under HF's rotate_half convention.
+/// `dtype`, biases included) and config.json. Interleaved-rope models get their Q and K rows (and
+/// biases) reordered, so the written checkpoint computes the same function under HF's
+/// rotate_half convention. config.json starts from `original` (the config.json the weights were
+/// read with, when there is one: every key it held is kept) and sets every key the weights
+/// determine (shape, RoPE, biases, tying, torch_dtype). Refused, before anything is written:
+/// weights whose settings config.json cannot express (GGUF's rope_freqs.weight; biases on only
+/// some of the attention or MLP projections).
 inline void write_hf_llama(const std::filesystem::path& folder, const llama_weights& weights,
-                           pollard::dtype dtype = pollard::dtype::f32) {
+                           pollard::dtype dtype = pollard::dtype::f32,
+                           const io::json_value* original = nullptr) {
   weights.validate();
   const auto& c = weights.config;
+  if (weights.rope_freq_factors.size() > 0)
+    throw option_error(
+        "write_hf_llama: rope_freqs.weight (per-frequency RoPE factors) has no "
+        "Hugging Face config.json equivalent");
+  const auto all_or_none = [&](std::initializer_list<llama_linear> group, const char* key) {
+    bool any = false, all = true;
+    for (const auto l : group)
+      for (const auto& layer : weights.layers) {
+        any = any || layer.bias(l).size() > 0;
+        all = all && layer.bias(l).size() > 0;
+      }
+    if (any && !all)
+      throw option_error(std::string("write_hf_llama: only some projections carry a bias; ") + key +
+                         " in config.json is all or none");
+    return any;
+  };
+  const bool attention_bias = all_or_none(
+      {llama_linear::q, llama_linear::k, llama_linear::v, llama_linear::o}, "attention_bias");
+  const bool mlp_bias =
+      all_or_none({llama_linear::gate, llama_linear::up, llama_linear::down}, "mlp_bias");
+  if (original != nullptr) original->as_object("write_hf_llama: the original config.json");
+
   std::filesystem::create_directories(folder);
   std::vector<row_matrix> permuted;  // kept alive until written
-  permuted.reserve(static_cast<std::size_t>(2 * c.n_layers));
+  permuted.reserve(static_cast<std::size_t>(4 * c.n_layers));
   std::vector<io::safetensors_output> tensors;
   const auto matrix = [&](std::string name, const row_matrix& m) {
     tensors.push_back({std::move(name),
@@ -141,50 +174,82 @@ inline void write_hf_llama(const std::filesystem::path& folder, const llama_weig
                        {static_cast<std::uint64_t>(m.rows()), static_cast<std::uint64_t>(m.cols())},
                        std::span<const float>(m.data(), static_cast<std::size_t>(m.size()))});
   };
-  const auto vector = [&](std::string name, const Eigen::VectorXf& v) {
+  const auto vector = [&](std::string name, const float* data, index_t size) {
     tensors.push_back({std::move(name),
                        dtype,
-                       {static_cast<std::uint64_t>(v.size())},
-                       std::span<const float>(v.data(), static_cast<std::size_t>(v.size()))});
+                       {static_cast<std::uint64_t>(size)},
+                       std::span<const float>(data, static_cast<std::size_t>(size))});
   };
   matrix("model.embed_tokens.weight", weights.token_embedding);
   for (index_t l = 0; l < c.n_layers; ++l) {
     const auto& layer = weights.layers[static_cast<std::size_t>(l)];
-    vector(detail::hf_layer(l, "input_layernorm"), layer.attn_norm);
-    vector(detail::hf_layer(l, "post_attention_layernorm"), layer.ffn_norm);
+    vector(detail::hf_layer(l, "input_layernorm"), layer.attn_norm.data(), layer.attn_norm.size());
+    vector(detail::hf_layer(l, "post_attention_layernorm"), layer.ffn_norm.data(),
+           layer.ffn_norm.size());
     for (const auto linear : all_llama_linears) {
       const row_matrix* m = &layer.linear(linear);
-      if (c.rope == rope_style::interleaved &&
-          (linear == llama_linear::q || linear == llama_linear::k)) {
+      const bool reorder = c.rope == rope_style::interleaved &&
+                           (linear == llama_linear::q || linear == llama_linear::k);
+      if (reorder) {
         permuted.push_back(detail::interleaved_to_half_split(*m, c.head_size()));
         m = &permuted.back();
       }
       matrix(detail::hf_layer(l, detail::hf_linear_name(linear)), *m);
+      const auto& b = layer.bias(linear);
+      if (b.size() == 0) continue;
+      const float* bias = b.data();
+      if (reorder) {
+        permuted.push_back(detail::interleaved_to_half_split(
+            Eigen::Map<const row_matrix>(b.data(), b.size(), 1), c.head_size()));
+        bias = permuted.back().data();
+      }
+      vector(detail::hf_layer(l, detail::hf_linear_name(linear), "bias"), bias, b.size());
     }
   }
-  vector("model.norm.weight", weights.final_norm);
+  vector("model.norm.weight", weights.final_norm.data(), weights.final_norm.size());
   if (!c.tied_classifier) matrix("lm_head.weight", weights.classifier);
-  io::write_safetensors(folder / "model.safetensors", tensors, {{"format", "pt"}});
 
-  std::ostringstream config;
-  config.precision(9);
-  config << "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"model_type\": \"llama\",\n"
-         << "  \"hidden_size\": " << c.dim << ",\n  \"intermediate_size\": " << c.hidden_dim
-         << ",\n  \"num_hidden_layers\": " << c.n_layers
-         << ",\n  \"num_attention_heads\": " << c.n_heads
-         << ",\n  \"num_key_value_heads\": " << c.n_kv_heads
-         << ",\n  \"vocab_size\": " << c.vocab_size
-         << ",\n  \"max_position_embeddings\": " << c.seq_len
-         << ",\n  \"rms_norm_eps\": " << c.rms_norm_eps << ",\n  \"rope_theta\": " << c.rope_theta
-         << ",\n  \"tie_word_embeddings\": " << (c.tied_classifier ? "true" : "false")
-         << ",\n  \"hidden_act\": \"silu\",\n"
-         << "  \"torch_dtype\": \""
-         << (dtype == pollard::dtype::f32   ? "float32"
-             : dtype == pollard::dtype::f16 ? "float16"
-                                                : "bfloat16")
-         << "\"\n}\n";
+  io::json_value::object config;
+  if (original != nullptr) config = original->as_object("config.json");
+  const auto set = [&](const char* key, io::json_value v) { config.insert_or_assign(key, v); };
+  const auto number = [](auto v) { return io::json_value(static_cast<double>(v)); };
+  if (!config.contains("architectures"))
+    set("architectures",
+        io::json_value(io::json_value::array{io::json_value(std::string("LlamaForCausalLM"))}));
+  set("model_type", io::json_value(std::string("llama")));
+  set("hidden_size", number(c.dim));
+  set("intermediate_size", number(c.hidden_dim));
+  set("num_hidden_layers", number(c.n_layers));
+  set("num_attention_heads", number(c.n_heads));
+  set("num_key_value_heads", number(c.n_kv_heads));
+  set("vocab_size", number(c.vocab_size));
+  set("max_position_embeddings", number(c.seq_len));
+  // The shortest decimal that reads back as the float held (1e-05, not 9.99999975e-06).
+  const auto single = [](float f) {
+    char buf[32];
+    for (int digits = 1; digits <= 9; ++digits) {
+      std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(f));
+      if (static_cast<float>(std::strtod(buf, nullptr)) == f) break;
+    }
+    return io::json_value(std::strtod(buf, nullptr));
+  };
+  set("rms_norm_eps", single(c.rms_norm_eps));
+  set("rope_theta", single(c.rope_theta));
+  const auto* scaling = config.contains("rope_scaling") ? &config.at("rope_scaling") : nullptr;
+  if (scaling == nullptr || !(detail::hf_rope_scaling(*scaling, "config.json") == c.scaling))
+    set("rope_scaling", detail::hf_rope_scaling_json(c.scaling));
+  set("attention_bias", io::json_value(attention_bias));
+  set("mlp_bias", io::json_value(mlp_bias));
+  set("tie_word_embeddings", io::json_value(c.tied_classifier));
+  set("hidden_act", io::json_value(std::string("silu")));
+  set("torch_dtype",
+      io::json_value(std::string(dtype == pollard::dtype::f32   ? "float32"
+                                 : dtype == pollard::dtype::f16 ? "float16"
+                                                                       : "bfloat16")));
+  config.erase("dtype");
+  const std::string text = json_text(io::json_value(std::move(config)));
+  io::write_safetensors(folder / "model.safetensors", tensors, {{"format", "pt"}});
   io::atomic_file out(folder / "config.json");
-  const std::string text = config.str();
   out.write(text.data(), text.size());
   out.commit();
 }
