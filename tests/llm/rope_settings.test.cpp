@@ -16,6 +16,7 @@
 #include "pollard/llm/model_file.hpp"
 #include "pollard/llm/rope_frequencies.hpp"
 #include "pollard/llm/safetensors_model.hpp"
+#include "pollard/llm/streaming_gguf_model.hpp"
 
 // tests/llm/fixtures/rope/: tiny Llama checkpoints with linear RoPE scaling, llama.cpp's
 // rope_freqs.weight, transformers' llama3 rope_scaling and q/k/v/o/MLP biases, written by the
@@ -329,4 +330,29 @@ TEST_CASE("the llama2.c writer refuses settings its format cannot hold") {
   b.rope_freq_factors.resize(0);
   CHECK_THROWS_WITH_AS(io::write_llama2c(b, out), doctest::Contains("biases"), option_error);
   CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE("the streaming GGUF model applies biases and rope_freqs.weight like the full model") {
+  const auto file = std::make_shared<const io::gguf_file>(fixtures / "freqs_bias.gguf");
+  const auto w = load_llama_weights(*file);
+  const auto tokens = fixture_tokens();
+  const sequence_layout layout{1, static_cast<index_t>(tokens.size())};
+  llama_forward full(w);
+  row_matrix expected = full.embed(tokens);
+  for (index_t b = 0; b < w.config.n_layers; ++b) full.run_block(b, expected, layout);
+
+  streaming_gguf_llama_model streaming(file);
+  row_matrix hidden(layout.tokens(), w.config.dim);
+  streaming.embed(tokens, view_of(hidden));
+  for (index_t b = 0; b < w.config.n_layers; ++b) {
+    streaming.begin_block(b);
+    streaming.run_block(b, view_of(hidden), layout, {});
+    streaming.end_block(b);
+  }
+  CHECK(hidden == expected);
+  const auto extra = edited_gguf(
+      "base.gguf", "streaming-extra.gguf", [](io::gguf_metadata&) {}, "blk.1.attn_k_norm.weight");
+  CHECK_THROWS_WITH_AS(streaming_gguf_llama_model(std::make_shared<const io::gguf_file>(extra)),
+                       doctest::Contains("blk.1.attn_k_norm.weight"), format_error);
+  fs::remove(extra);
 }

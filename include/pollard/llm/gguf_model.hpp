@@ -51,6 +51,27 @@ inline std::string layer_tensor(index_t layer, const char* name, const char* kin
   return "blk." + std::to_string(layer) + "." + name + "." + kind;
 }
 
+/// Throws format_error naming the first tensor of `file` that is not part of the llama
+/// architecture of `c` (llama.cpp refuses unexpected tensors too).
+inline void check_llama_tensor_names(const io::gguf_file& file, const llama_config& c) {
+  std::set<std::string, std::less<>> known = {"token_embd.weight", "output_norm.weight",
+                                              "rope_freqs.weight"};
+  if (!c.tied_classifier) known.insert("output.weight");
+  for (index_t l = 0; l < c.n_layers; ++l) {
+    known.insert(layer_tensor(l, "attn_norm"));
+    known.insert(layer_tensor(l, "ffn_norm"));
+    for (const auto linear : all_llama_linears) {
+      known.insert(layer_tensor(l, gguf_name_of(linear)));
+      known.insert(layer_tensor(l, gguf_name_of(linear), "bias"));
+    }
+  }
+  for (const auto& t : file.tensors())
+    if (!known.contains(t.name))
+      throw format_error(file.name() + ": tensor '" + t.name +
+                         "' is not part of the llama architecture pollard computes (llama.cpp "
+                         "refuses unexpected tensors too)");
+}
+
 }  // namespace detail
 
 /// The config of a GGUF model whose general.architecture is "llama", read as llama.cpp reads
@@ -167,11 +188,7 @@ inline llama_weights load_llama_weights(const io::gguf_file& file) {
   const auto vector = [](const io::gguf_matrix& m) -> Eigen::VectorXf {
     return Eigen::Map<const Eigen::VectorXf>(m.data(), m.size());
   };
-  std::set<std::string, std::less<>> used;
-  const auto read = [&](const std::string& name) {
-    used.insert(name);
-    return file.read_matrix(name);
-  };
+  const auto read = [&](const std::string& name) { return file.read_matrix(name); };
   w.token_embedding = read("token_embd.weight");
   w.layers.resize(static_cast<std::size_t>(c.n_layers));
   for (index_t l = 0; l < c.n_layers; ++l) {
@@ -190,11 +207,7 @@ inline llama_weights load_llama_weights(const io::gguf_file& file) {
   if (!c.tied_classifier) w.classifier = read("output.weight");
   if (file.find_tensor("rope_freqs.weight") != nullptr)
     w.rope_freq_factors = vector(read("rope_freqs.weight"));
-  for (const auto& t : file.tensors())
-    if (!used.contains(t.name))
-      throw format_error(file.name() + ": tensor '" + t.name +
-                         "' is not part of the llama architecture pollard computes (llama.cpp "
-                         "refuses unexpected tensors too)");
+  detail::check_llama_tensor_names(file, c);
   try {
     w.validate();
   } catch (const error& e) {

@@ -48,6 +48,7 @@ class streaming_gguf_llama_model {
                          std::to_string(config_.vocab_size) + "x" + std::to_string(config_.dim));
     if (embedding_->bytes % static_cast<std::uint64_t>(config_.vocab_size) != 0)
       throw format_error(file_->name() + ": token_embd.weight rows are not whole quant blocks");
+    detail::check_llama_tensor_names(*file_, config_);
   }
 
   // The forward pass keeps a pointer to the block held here.
@@ -129,8 +130,13 @@ class streaming_gguf_llama_model {
     };
     layer.attn_norm = vector(detail::layer_tensor(b, "attn_norm"));
     layer.ffn_norm = vector(detail::layer_tensor(b, "ffn_norm"));
-    for (const auto linear : all_llama_linears)
+    for (const auto linear : all_llama_linears) {
       layer.linear(linear) = file_->read_matrix(detail::layer_tensor(b, gguf_name_of(linear)));
+      const auto bias = detail::layer_tensor(b, gguf_name_of(linear), "bias");
+      if (file_->find_tensor(bias) != nullptr) layer.bias(linear) = vector(bias);
+    }
+    if (file_->find_tensor("rope_freqs.weight") != nullptr)
+      shell_.rope_freq_factors = vector("rope_freqs.weight");
     try {
       forward_.emplace(shell_);
     } catch (const error& e) {
