@@ -13,6 +13,7 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/io/json.hpp"
+#include "pollard/io/json_writer.hpp"
 #include "pollard/llm/llama_config.hpp"
 
 namespace pollard::llm {
@@ -99,7 +100,7 @@ inline void append_json(std::string& out, const io::json_value& v, int indent) {
       std::snprintf(buf, sizeof buf, "%.17g", d);
     out += buf;
   } else if (v.is_string()) {
-    out += io::detail::json_quote(v.as_string(""));
+    out += io::json_string(v.as_string(""));
   } else if (v.is_array()) {
     const auto& a = v.as_array("");
     out += "[";
@@ -115,7 +116,7 @@ inline void append_json(std::string& out, const io::json_value& v, int indent) {
     for (const auto& [key, value] : o) {
       out += first ? "\n" : ",\n";
       first = false;
-      out += pad + io::detail::json_quote(key) + ": ";
+      out += pad + io::json_string(key) + ": ";
       append_json(out, value, indent + 2);
     }
     out += o.empty() ? "}" : "\n" + std::string(static_cast<std::size_t>(indent), ' ') + "}";
