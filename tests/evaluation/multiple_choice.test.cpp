@@ -35,11 +35,13 @@ struct bigram_model {
       {0.125, 0.125, 0.0625, 0.1875, 0.5},  // after 'c': b 1/16, c 1/2
   };
   index_t forward_passes = 0;
+  model::sequence_layout last_layout;
   index_t vocab_size() const { return 5; }
   index_t context_length() const { return 16; }
-  void for_each_logits(std::span<const token_id> tokens, model::sequence_layout,
+  void for_each_logits(std::span<const token_id> tokens, model::sequence_layout layout,
                        model::row_range rows, index_t chunk_rows, model::logits_consumer consumer) {
     ++forward_passes;
+    last_layout = layout;
     for (index_t first = rows.begin; first < rows.end; first += chunk_rows) {
       const index_t count = std::min(chunk_rows, rows.end - first);
       std::vector<float> logits(static_cast<std::size_t>(count) * 5);
@@ -123,6 +125,24 @@ TEST_CASE("partial evaluation scores the shared continuation after each choice's
   CHECK(s.log_likelihoods[0] == doctest::Approx(-3 * ln2).epsilon(1e-6));
   CHECK(s.log_likelihoods[1] == doctest::Approx(std::log(3.0 / 16.0) - 2 * ln2).epsilon(1e-6));
   CHECK(s.predicted == 0);
+}
+
+TEST_CASE("choices whose inputs are prefixes of another's share its sequence") {
+  bigram_model m;
+  // One-token answers to one context: both inputs are enc("a") + ' ', one sequence serves both.
+  const auto one_token = score_item(m, char_encoder{}, choice_item("a", {"b", "c"}, 0));
+  CHECK(one_token.sequences_run == 1);
+  CHECK(m.last_layout.n_sequences == 1);
+  CHECK(one_token.log_likelihoods[0] == doctest::Approx(-3 * ln2).epsilon(1e-6));
+  CHECK(one_token.log_likelihoods[1] == doctest::Approx(-3 * ln2).epsilon(1e-6));
+  // " c"'s input (BOS a ' ') is a prefix of both others'; " bb" and " cc" diverge: two sequences.
+  // Scores: ln(1/2) + ln(1/4); then + ln P(b|b) = ln(1/8); then + ln P(c|c) = ln(1/2).
+  const auto nested = score_item(m, char_encoder{}, choice_item("a", {"c", "bb", "cc"}, 0));
+  CHECK(nested.sequences_run == 2);
+  CHECK(m.last_layout.n_sequences == 2);
+  CHECK(nested.log_likelihoods[0] == doctest::Approx(-3 * ln2).epsilon(1e-6));
+  CHECK(nested.log_likelihoods[1] == doctest::Approx(-6 * ln2).epsilon(1e-6));
+  CHECK(nested.log_likelihoods[2] == doctest::Approx(-4 * ln2).epsilon(1e-6));
 }
 
 TEST_CASE("acc_norm lengths count characters as Python's len does, not UTF-8 bytes") {

@@ -75,6 +75,7 @@ struct choice_scores {
   std::vector<index_t> continuation_tokens;
   index_t predicted = 0;       // argmax of log_likelihoods (first on ties)
   index_t predicted_norm = 0;  // argmax of log_likelihoods[i] / length(choices[i])
+  index_t sequences_run = 0;   // distinct sequences in the forward pass
 };
 
 /// Mean ± standard error (sample deviation / sqrt(n), the harness's mean_stderr) of a 0/1 metric.
@@ -119,9 +120,11 @@ inline index_t first_argmax(std::span<const double> values) {
 }  // namespace detail
 
 /// Scores every choice of one item. All choices run in one forward pass: one sequence per choice,
-/// stacked (shorter ones padded at the end, which a causal model never sees), with the context
-/// tokens repeated in each sequence. The input is context + continuation without its last token,
-/// keeping the last context_length tokens like the harness.
+/// stacked (shorter ones padded at the end, which a causal model never sees), the context tokens
+/// repeated in each; a choice whose input is a prefix of another's (one-token answers to one
+/// context, as BoolQ's) is read from that one's sequence, so only distinct inputs are computed. The
+/// input is context + continuation without its last token, keeping the last context_length tokens
+/// like the harness.
 template <model::causal_lm Model, text_encoder Encoder>
 choice_scores score_item(Model& model, const Encoder& encoder, const multiple_choice_item& item,
                          const multiple_choice_options& options = {}) {
@@ -165,41 +168,74 @@ choice_scores score_item(Model& model, const Encoder& encoder, const multiple_ch
                          "\" encodes to no token to condition on");
     length = std::max(length, static_cast<index_t>(keep) - 1);
   }
-  std::vector<token_id> stacked(static_cast<std::size_t>(length) * k, token_id{0});
-  for (std::size_t i = 0; i < k; ++i)
-    std::copy(sequences[i].tokens.begin(), sequences[i].tokens.end() - 1,
-              stacked.begin() + static_cast<std::ptrdiff_t>(i * static_cast<std::size_t>(length)));
-  // Row r of sequence i predicts tokens[r + 1]; the scored rows of i are the last `scored` of its
-  // input.
-  const auto first_row = [&](std::size_t i) {
-    return static_cast<index_t>(i) * length + static_cast<index_t>(sequences[i].tokens.size()) - 1 -
-           sequences[i].scored;
+  // Choice i runs in the sequence of host[i]: the longest input that has i's input as a prefix
+  // (the first of equal ones), so e.g. one-token answers to one context share a sequence; a
+  // causal model's rows for a prefix do not depend on what follows it.
+  const auto input_of = [&](std::size_t i) { return sequences[i].tokens.size() - 1; };
+  const auto is_prefix = [&](std::size_t i, std::size_t j) {
+    return input_of(i) <= input_of(j) &&
+           std::equal(sequences[i].tokens.begin(),
+                      sequences[i].tokens.begin() + static_cast<std::ptrdiff_t>(input_of(i)),
+                      sequences[j].tokens.begin());
   };
-  const model::row_range rows{first_row(0),
-                              static_cast<index_t>(k - 1) * length +
-                                  static_cast<index_t>(sequences[k - 1].tokens.size()) - 1};
+  std::vector<std::size_t> host(k);
+  std::vector<index_t> slot(k, -1);
+  index_t n_run = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    host[i] = i;
+    for (std::size_t j = 0; j < k; ++j)
+      if (is_prefix(i, j) &&
+          (input_of(j) > input_of(host[i]) || (input_of(j) == input_of(host[i]) && j < host[i])))
+        host[i] = j;
+  }
+  for (std::size_t i = 0; i < k; ++i)
+    if (host[i] == i) slot[i] = n_run++;
+  std::vector<token_id> stacked(static_cast<std::size_t>(length * n_run), token_id{0});
+  for (std::size_t i = 0; i < k; ++i)
+    if (host[i] == i)
+      std::copy(sequences[i].tokens.begin(), sequences[i].tokens.end() - 1,
+                stacked.begin() + static_cast<std::ptrdiff_t>(slot[i] * length));
+  // Row r of a sequence predicts its input's token r + 1; choice i scores the last `scored` rows
+  // of its own input.
+  const auto first_row = [&](std::size_t i) {
+    return slot[host[i]] * length + static_cast<index_t>(input_of(i)) - sequences[i].scored;
+  };
+  const auto end_row = [&](std::size_t i) {
+    return slot[host[i]] * length + static_cast<index_t>(input_of(i));
+  };
+  model::row_range rows{first_row(0), end_row(0)};
+  for (std::size_t i = 1; i < k; ++i) {
+    rows.begin = std::min(rows.begin, first_row(i));
+    rows.end = std::max(rows.end, end_row(i));
+  }
 
   choice_scores out;
+  out.sequences_run = n_run;
   out.log_likelihoods.assign(k, 0.0);
   for (std::size_t i = 0; i < k; ++i) out.continuation_tokens.push_back(sequences[i].scored);
-  model::for_each_logits(
-      model, stacked, model::sequence_layout{static_cast<index_t>(k), length}, rows,
-      options.chunk_rows, [&](index_t first, matrix_view<const float> logits) {
-        for (index_t r = 0; r < logits.rows(); ++r) {
-          const index_t row = first + r;
-          const auto i = static_cast<std::size_t>(row / length);
-          const index_t position = row % length;
-          const auto input = static_cast<index_t>(sequences[i].tokens.size()) - 1;
-          if (row < first_row(i) || position >= input) continue;
-          const token_id target = sequences[i].tokens[static_cast<std::size_t>(position) + 1];
-          double top = -std::numeric_limits<double>::infinity();
-          for (index_t v = 0; v < vocab; ++v) top = std::max(top, double{logits(r, v)});
-          double sum = 0.0;
-          for (index_t v = 0; v < vocab; ++v) sum += std::exp(double{logits(r, v)} - top);
-          out.log_likelihoods[i] +=
-              double{logits(r, static_cast<index_t>(target))} - top - std::log(sum);
-        }
-      });
+  model::for_each_logits(model, stacked, model::sequence_layout{n_run, length}, rows,
+                         options.chunk_rows, [&](index_t first, matrix_view<const float> logits) {
+                           for (index_t r = 0; r < logits.rows(); ++r) {
+                             const index_t row = first + r;
+                             double log_normaliser = std::numeric_limits<double>::quiet_NaN();
+                             for (std::size_t i = 0; i < k; ++i) {
+                               if (row < first_row(i) || row >= end_row(i)) continue;
+                               if (std::isnan(log_normaliser)) {
+                                 double top = -std::numeric_limits<double>::infinity();
+                                 for (index_t v = 0; v < vocab; ++v)
+                                   top = std::max(top, double{logits(r, v)});
+                                 double sum = 0.0;
+                                 for (index_t v = 0; v < vocab; ++v)
+                                   sum += std::exp(double{logits(r, v)} - top);
+                                 log_normaliser = top + std::log(sum);
+                               }
+                               const auto position = static_cast<std::size_t>(row % length);
+                               const token_id target = sequences[i].tokens[position + 1];
+                               out.log_likelihoods[i] +=
+                                   double{logits(r, static_cast<index_t>(target))} - log_normaliser;
+                             }
+                           }
+                         });
   out.predicted = detail::first_argmax(out.log_likelihoods);
   std::vector<double> normalised(k);
   for (std::size_t i = 0; i < k; ++i)
