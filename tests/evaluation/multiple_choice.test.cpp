@@ -38,19 +38,16 @@ struct bigram_model {
   model::sequence_layout last_layout;
   index_t vocab_size() const { return 5; }
   index_t context_length() const { return 16; }
-  void for_each_logits(std::span<const token_id> tokens, model::sequence_layout layout,
-                       model::row_range rows, index_t chunk_rows, model::logits_consumer consumer) {
+  std::vector<token_id> prefill(std::span<const token_id> tokens, model::sequence_layout layout) {
     ++forward_passes;
     last_layout = layout;
-    for (index_t first = rows.begin; first < rows.end; first += chunk_rows) {
-      const index_t count = std::min(chunk_rows, rows.end - first);
-      std::vector<float> logits(static_cast<std::size_t>(count) * 5);
-      for (index_t r = 0; r < count; ++r)
-        for (index_t v = 0; v < 5; ++v)
-          logits[static_cast<std::size_t>(r * 5 + v)] = static_cast<float>(
-              std::log(p[tokens[static_cast<std::size_t>(first + r)]][v]) + 3.0);  // any shift
-      consumer(first, matrix_view<const float>(logits.data(), count, 5));
-    }
+    return {tokens.begin(), tokens.end()};
+  }
+  void logits(const std::vector<token_id>& tokens, model::row_range rows, matrix_view<float> out) {
+    for (index_t r = rows.begin; r < rows.end; ++r)
+      for (index_t v = 0; v < 5; ++v)
+        out(r - rows.begin, v) = static_cast<float>(
+            std::log(p[tokens[static_cast<std::size_t>(r)]][v]) + 3.0);  // any shift
   }
 };
 static_assert(model::causal_lm<bigram_model>);

@@ -26,13 +26,14 @@ double naive_log_likelihood(llm::llama_model& m, const llm::text_tokenizer& tok,
   const std::vector<token_id> input(whole.begin(), whole.end() - 1);
   const auto n = static_cast<index_t>(input.size());
   double sum = 0.0;
-  m.for_each_logits(input, {1, n}, {0, n}, n, [&](index_t, matrix_view<const float> logits) {
-    for (auto t = static_cast<index_t>(context.size()) - 1; t < n; ++t) {
-      double z = 0.0;
-      for (index_t v = 0; v < logits.cols(); ++v) z += std::exp(double{logits(t, v)});
-      sum += double{logits(t, whole[static_cast<std::size_t>(t) + 1])} - std::log(z);
-    }
-  });
+  model::for_each_logits(
+      m, input, {1, n}, {0, n}, n, [&](index_t, matrix_view<const float> logits) {
+        for (auto t = static_cast<index_t>(context.size()) - 1; t < n; ++t) {
+          double z = 0.0;
+          for (index_t v = 0; v < logits.cols(); ++v) z += std::exp(double{logits(t, v)});
+          sum += double{logits(t, whole[static_cast<std::size_t>(t) + 1])} - std::log(z);
+        }
+      });
   return sum;
 }
 
