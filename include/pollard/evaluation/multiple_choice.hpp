@@ -18,7 +18,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/token_id.hpp"
 #include "pollard/evaluation/continuation_tokens.hpp"
-#include "pollard/metrics/perplexity.hpp"
+#include "pollard/metrics/mean_with_error.hpp"
 #include "pollard/model/causal_lm.hpp"
 
 namespace pollard::evaluation {
