@@ -22,6 +22,7 @@
 #include "cli/generate.hpp"
 #include "cli/info.hpp"
 #include "cli/layer.hpp"
+#include "cli/prune.hpp"
 #include "cli/tasks.hpp"
 #define POLLARD_CLI_HAVE_LLM 1
 #endif
@@ -38,6 +39,7 @@ const char* const help =
     "          [--instructions FILE]  delta-p, percentiles), on corpus windows or instructions\n"
     "  tasks MODEL --instructions F   greedy answers scored by exact match, token F1, ROUGE-1\n"
     "  convert MODEL OUT [--type T]   write MODEL back in its format with float tensors\n"
+    "  prune MODEL OUT [options]      prune every linear block by block on calibration data\n"
     "  layer [options]                prune one linear layer stored as .npy (runs prune_layer)\n"
     "\n"
     "MODEL is a GGUF file (Llama architecture) or a llama2.c checkpoint (its tokenizer beside "
@@ -77,11 +79,12 @@ int main(int argc, char** argv) {
     if (command == "compare") return run_compare(args);
     if (command == "tasks") return run_tasks(args);
     if (command == "convert") return run_convert(args);
+    if (command == "prune") return run_prune(args);
     if (command == "layer") return run_layer(argv[0], args);
     throw usage_error("unknown command '" + command + "'");
   } catch (const usage_error& e) {
     const bool known = command == "info" || command == "generate" || command == "eval" ||
-                       command == "compare" || command == "tasks";
+                       command == "compare" || command == "tasks" || command == "prune";
     return fail(one_line(e.what()) + " (see 'pollard " + (known ? command + " " : "") + "--help')",
                 2);
   } catch (const std::bad_alloc&) {

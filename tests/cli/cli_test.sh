@@ -82,6 +82,51 @@ tinystories_slice() {
 }
 
 case $case_name in
+prune)
+  need_data
+  # Wanda 50 % on TinyStories: every linear exactly half zero (the per-row policy prunes
+  # floor(d_in / 2) of each row), in the file written and in the report; the report parses.
+  tinystories_slice text.txt
+  run prune prune "$stories" pruned.bin --method wanda --sparsity 0.5 --calibration "text:text.txt" \
+    --samples 4 --length 64 --report report.json --save-calibration tokens.json
+  [ "$status" -eq 0 ] || { fail "prune: exit status $status"; cat prune.err; }
+  expect_line prune '^pruned 35 linears of .* with wanda \(sequential\): 0\.5000 of their weights are zero$'
+  expect_line prune '^blk\.4\.ffn_down +64x172 +mlp_out +sparsity 0\.5000'
+  json_check report.json 'len(j["linears"]) == 35 and all(abs(l["sparsity"] - 0.5) < 1e-12 for l in j["linears"]) and j["calibration"]["sequences"] == 4'
+  json_check tokens.json 'j["sequences"] == 4 and j["length"] == 64 and all(len(r) == 64 for r in j["tokens"])'
+  run info_pruned info pruned.bin
+  [ "$status" -eq 0 ] || fail "info of the pruned model: exit status $status"
+  # The same seed gives the same file; the dense model is untouched.
+  run prune_again prune "$stories" again.bin --method wanda --sparsity 0.5 --calibration "text:text.txt" \
+    --samples 4 --length 64 --quiet
+  cmp -s pruned.bin again.bin || fail "prune: the same seed gave a different file"
+  # 2:4 with SparseGPT: every window of 4 holds 2 zeros.
+  run prune_24 prune "$stories" p24.bin --method sparsegpt --n-m 2:4 --calibration "text:text.txt" \
+    --samples 4 --length 64 --report r24.json --quiet
+  [ "$status" -eq 0 ] || { fail "prune 2:4: exit status $status"; cat prune_24.err; }
+  json_check r24.json 'all(l["n_m_valid"] and math.isfinite(l["loss"]) for l in j["linears"])'
+  # Magnitude needs no calibration.
+  run prune_mag prune "$stories" mag.bin --method magnitude --sparsity 0.3 --quiet
+  [ "$status" -eq 0 ] || fail "prune magnitude without calibration: exit status $status"
+  # Bad input: each a clear error, nothing written.
+  expect_error prune_method 2 prune "$stories" x.bin --method obc --calibration "text:text.txt"
+  expect_error prune_sparsity 2 prune "$stories" x.bin --sparsity 1 --calibration "text:text.txt"
+  expect_error prune_nm 1 prune "$stories" x.bin --n-m 3:8 --calibration "text:text.txt" --samples 2 --length 16
+  grep -q "does not divide the 172 input columns of blk.0.ffn_down" prune_nm.err || fail "prune_nm: message"
+  expect_error prune_nocal 2 prune "$stories" x.bin --method wanda
+  expect_error prune_missing 1 prune "$stories" x.bin --calibration "c4:missing.json.gz"
+  : >empty.txt
+  expect_error prune_empty 1 prune "$stories" x.bin --calibration "text:empty.txt"
+  printf 'Once upon a time.\n' >short.txt
+  expect_error prune_short 1 prune "$stories" x.bin --calibration "text:short.txt" --length 64
+  expect_error prune_kind 2 prune "$stories" x.bin --calibration "pile:text.txt"
+  cp "$stories" copy.bin
+  expect_error prune_same 2 prune copy.bin copy.bin --method magnitude
+  cmp -s copy.bin "$stories" || fail "prune onto its own input changed it"
+  [ ! -e x.bin ] || fail "a failed prune left x.bin behind"
+  ls ./*.tmp* >/dev/null 2>&1 && fail "a failed prune left a temporary file"
+  finish
+  ;;
 info)
   need_data
   run info info "$stories"

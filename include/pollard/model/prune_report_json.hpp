@@ -1,0 +1,57 @@
+// pollard — a prune_report as one JSON document (what `pollard prune --report` writes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "pollard/io/json_writer.hpp"
+#include "pollard/model/prune_report.hpp"
+
+namespace pollard::model {
+
+/// {"method", "mode", "calibration": {sequences, length, tokens_counted}, "overall_sparsity",
+///  "timing": {forward_seconds, statistics_seconds, solver_seconds, total_seconds},
+///  "block_sparsity": [...], "linears": [{name, block, rows, cols, input, target_sparsity,
+///  sparsity, n_m_valid, loss, percdamp_used, damping_retries, seconds, warnings}]}.
+/// Quantities that were not measured (loss without a Hessian) are null.
+inline std::string to_json(const prune_report& r) {
+  io::json_writer w;
+  w.begin_object();
+  w.key("method").value(r.method).key("mode").value(r.mode);
+  w.key("calibration").begin_object();
+  w.key("sequences").value(static_cast<std::int64_t>(r.calibration_sequences));
+  w.key("length").value(static_cast<std::int64_t>(r.calibration_length));
+  w.key("tokens_counted").value(static_cast<std::int64_t>(r.calibration_tokens_counted));
+  w.end_object();
+  w.key("overall_sparsity").value(r.overall_sparsity());
+  w.key("timing").begin_object();
+  w.key("forward_seconds").value(r.timing.forward_seconds);
+  w.key("statistics_seconds").value(r.timing.statistics_seconds);
+  w.key("solver_seconds").value(r.timing.solver_seconds);
+  w.key("total_seconds").value(r.timing.total_seconds);
+  w.end_object();
+  w.key("block_sparsity").begin_array();
+  for (const double s : r.block_sparsity) w.value(s);
+  w.end_array();
+  w.key("linears").begin_array();
+  for (const auto& l : r.linears) {
+    w.begin_object();
+    w.key("name").value(l.name).key("block").value(static_cast<std::int64_t>(l.block));
+    w.key("rows").value(static_cast<std::int64_t>(l.rows));
+    w.key("cols").value(static_cast<std::int64_t>(l.cols));
+    w.key("input").value(l.input);
+    w.key("target_sparsity").value(l.target_sparsity).key("sparsity").value(l.sparsity);
+    w.key("n_m_valid").value(l.n_m_valid);
+    w.key("loss").value(l.loss).key("percdamp_used").value(l.percdamp_used);
+    w.key("damping_retries").value(l.damping_retries).key("seconds").value(l.seconds);
+    w.key("warnings").begin_array();
+    for (const auto& m : l.warnings) w.value(m);
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return w.str();
+}
+
+}  // namespace pollard::model
