@@ -18,6 +18,11 @@ TEST_CASE("HellaSwag preprocessing follows the harness's: [title] -> '. ', tags 
   CHECK(hellaswag_preprocess("  A [header] b [title] c  d ") == "A b. c d");
   CHECK(hellaswag_preprocess("x   y") == "x  y");  // one pass of "  " -> " ", as str.replace
   CHECK(hellaswag_preprocess("see [www.a.org] now") == "see now");
+  // re.sub(r"\[.*?\]", "", t) as the harness's preprocess does it (values printed by CPython):
+  // an unclosed '[' stays, a tag does not cross a line, the first ']' closes a tag.
+  CHECK(hellaswag_preprocess("a [b] c [d") == "a c [d");
+  CHECK(hellaswag_preprocess("x [y\n] z [w]") == "x [y\n] z ");
+  CHECK(hellaswag_preprocess("[[a]b]c") == "b]c");
 }
 
 TEST_CASE("ARC items: question prompt, choice texts, gold by answer label (letters or digits)") {

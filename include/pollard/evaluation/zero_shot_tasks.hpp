@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pollard/core/error.hpp"
@@ -78,8 +78,20 @@ inline void replace_all(std::string& s, std::string_view from, std::string_view 
 inline std::string hellaswag_preprocess(std::string_view text) {
   std::string s = detail::strip(text);
   detail::replace_all(s, " [title]", ". ");
-  static const std::regex tag("\\[.*?\\]");
-  s = std::regex_replace(s, tag, "");
+  // re.sub("\\[.*?\\]", "", s): each '[' up to the first ']' after it on the same line goes.
+  std::string untagged;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '[') {
+      const std::size_t close = s.find(']', i + 1);
+      const std::size_t newline = s.find('\n', i + 1);
+      if (close != std::string::npos && (newline == std::string::npos || newline > close)) {
+        i = close;
+        continue;
+      }
+    }
+    untagged += s[i];
+  }
+  s = std::move(untagged);
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
     out += s[i];
