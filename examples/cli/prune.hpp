@@ -376,15 +376,14 @@ inline int run_prune(std::span<char* const> args) {
     std::vector<std::string> replaced;
     for (index_t b = 0; b < config.n_layers; ++b)
       for (const auto l : llm::all_llama_linears) {
-        const std::string name = "blk." + std::to_string(b) + "." + llm::gguf_name_of(l);
+        const std::string name = llm::llama_linear_name(b, l);
         if (recipe.targets.selects(name)) replaced.push_back(name + ".weight");
       }
     io::gguf_rewriter writer(*file, out, replaced, io::parse_gguf_output_type(o.type));
     std::set<std::string> supplied;
     llm::streaming_gguf_llama_model lm(file, [&](index_t b, const llm::llama_layer_weights& layer) {
       for (const auto l : llm::all_llama_linears) {
-        const std::string name =
-            "blk." + std::to_string(b) + "." + llm::gguf_name_of(l) + ".weight";
+        const std::string name = llm::llama_linear_name(b, l) + ".weight";
         if (std::find(replaced.begin(), replaced.end(), name) == replaced.end()) continue;
         const auto& w = layer.linear(l);
         writer.replace(name, std::span<const float>(w.data(), static_cast<std::size_t>(w.size())));

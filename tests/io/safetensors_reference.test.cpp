@@ -37,9 +37,9 @@ TEST_CASE("the reference implementation reads a file written by pollard") {
       std::filesystem::temp_directory_path() / "pollard-safetensors-check.safetensors";
   const std::vector<float> w = {-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f};
   const std::vector<float> h = {0.5f, -1.0f};
-  io::write_safetensors(
-      path, {{"w", pollard::dtype::f32, {2, 3}, w}, {"h", pollard::dtype::f16, {2}, h}},
-      {{"format", "pt"}, {"source", "pollard"}});
+  io::write_safetensors(path,
+                        {{"w", pollard::dtype::f32, {2, 3}, w}, {"h", pollard::dtype::f16, {2}, h}},
+                        {{"format", "pt"}, {"source", "pollard"}});
   const std::string command = "python3 " + (fixtures / "check_written.py").string() + " " +
                               path.string() + " > /dev/null 2>&1";
   const int status = std::system(command.c_str());

@@ -12,8 +12,8 @@
 #include "support/data.hpp"
 
 using namespace pollard::llm;
-using pollard::evaluation::evaluate_perplexity;
 using pollard::evaluation::compare_on_windows;
+using pollard::evaluation::evaluate_perplexity;
 using pollard::evaluation::evaluation_options;
 using namespace pollard::io;
 

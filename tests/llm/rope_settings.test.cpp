@@ -9,9 +9,9 @@
 
 #include "pollard/io/gguf.hpp"
 #include "pollard/io/json.hpp"
-#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/io/safetensors.hpp"
 #include "pollard/llm/gguf_model.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/llm/llama_forward.hpp"
 #include "pollard/llm/model_file.hpp"
 #include "pollard/llm/rope_frequencies.hpp"
@@ -319,14 +319,12 @@ TEST_CASE("the llama2.c writer refuses settings its format cannot hold") {
   w.config.tied_classifier = true;
   w.config.rope_theta = 10000.0f;
   const auto out = temp_path("refused.bin");
-  CHECK_THROWS_WITH_AS(write_llama2c(w, out), doctest::Contains("linear scaling"),
-                       option_error);
+  CHECK_THROWS_WITH_AS(write_llama2c(w, out), doctest::Contains("linear scaling"), option_error);
   auto b = load_llama_weights(freqs);
   b.classifier.resize(0, 0);
   b.config.tied_classifier = true;
   b.config.rope_theta = 10000.0f;
-  CHECK_THROWS_WITH_AS(write_llama2c(b, out), doctest::Contains("rope_freqs.weight"),
-                       option_error);
+  CHECK_THROWS_WITH_AS(write_llama2c(b, out), doctest::Contains("rope_freqs.weight"), option_error);
   b.rope_freq_factors.resize(0);
   CHECK_THROWS_WITH_AS(write_llama2c(b, out), doctest::Contains("biases"), option_error);
   CHECK_FALSE(fs::exists(out));

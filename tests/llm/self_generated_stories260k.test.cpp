@@ -11,8 +11,8 @@
 
 #include "pollard/calibration/self_generated.hpp"
 #include "pollard/evaluation/sampler.hpp"
-#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/io/text_datasets.hpp"
+#include "pollard/llm/llama2c_model.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/self_generation_sampler.hpp"

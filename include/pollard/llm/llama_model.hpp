@@ -72,6 +72,29 @@ struct pollard::model::model_traits<pollard::llm::llama_forward> {
 
 namespace pollard::llm {
 
+/// The name of linear l of block b as the model concepts see it: the GGUF base name, e.g.
+/// "blk.3.attn_q".
+inline std::string llama_linear_name(index_t b, llama_linear l) {
+  return "blk." + std::to_string(b) + "." + gguf_name_of(l);
+}
+
+/// The four inputs of a Llama block's linears, in llama_linear_input order.
+inline std::vector<model::block_input> llama_block_inputs(const llama_config& c) {
+  std::vector<model::block_input> out;
+  for (const auto in : all_llama_linear_inputs)
+    out.push_back({name_of(in), in == llama_linear_input::mlp_out ? c.hidden_dim : c.dim});
+  return out;
+}
+
+/// The seven linears of `layer` (block b) as named views: q, k, v, o, gate, up, down.
+inline std::vector<model::linear_ref> llama_linear_refs(llama_layer_weights& layer, index_t b) {
+  std::vector<model::linear_ref> out;
+  for (const auto l : all_llama_linears)
+    out.push_back(
+        {llama_linear_name(b, l), view_of(layer.linear(l)), static_cast<index_t>(input_of(l))});
+  return out;
+}
+
 /// A Llama-family model the pruning driver can work on: block_sequential_model (blocks, the four
 /// inputs attn_in, attn_out, mlp_in, mlp_out, and the seven linears named "blk.{b}.attn_q", ...,
 /// "blk.{b}.ffn_down", viewing `weights` in place) and incremental_lm. The weights must outlive
@@ -89,20 +112,11 @@ class llama_model {
   index_t hidden_size() const { return config().dim; }
   /// The inputs in llama_linear_input order.
   std::vector<model::block_input> block_inputs(index_t) const {
-    std::vector<model::block_input> out;
-    for (const auto in : all_llama_linear_inputs)
-      out.push_back(
-          {name_of(in), in == llama_linear_input::mlp_out ? config().hidden_dim : config().dim});
-    return out;
+    return llama_block_inputs(config());
   }
   /// q, k, v, o, gate, up, down.
   std::vector<model::linear_ref> linears(index_t b) {
-    auto& layer = w_->layers.at(static_cast<std::size_t>(b));
-    std::vector<model::linear_ref> out;
-    for (const auto l : all_llama_linears)
-      out.push_back({"blk." + std::to_string(b) + "." + gguf_name_of(l), view_of(layer.linear(l)),
-                     static_cast<index_t>(input_of(l))});
-    return out;
+    return llama_linear_refs(w_->layers.at(static_cast<std::size_t>(b)), b);
   }
   void embed(std::span<const token_id> tokens, matrix_view<float> hidden) const {
     const row_matrix x = forward_.embed(tokens);

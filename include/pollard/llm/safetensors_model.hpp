@@ -242,10 +242,9 @@ inline void write_hf_llama(const std::filesystem::path& folder, const llama_weig
   set("mlp_bias", io::json_value(mlp_bias));
   set("tie_word_embeddings", io::json_value(c.tied_classifier));
   set("hidden_act", io::json_value(std::string("silu")));
-  set("torch_dtype",
-      io::json_value(std::string(dtype == pollard::dtype::f32   ? "float32"
-                                 : dtype == pollard::dtype::f16 ? "float16"
-                                                                       : "bfloat16")));
+  set("torch_dtype", io::json_value(std::string(dtype == pollard::dtype::f32   ? "float32"
+                                                : dtype == pollard::dtype::f16 ? "float16"
+                                                                               : "bfloat16")));
   config.erase("dtype");
   const std::string text = json_text(io::json_value(std::move(config)));
   io::write_safetensors(folder / "model.safetensors", tensors, {{"format", "pt"}});

@@ -16,6 +16,7 @@
 #include "pollard/io/gguf.hpp"
 #include "pollard/llm/gguf_model.hpp"
 #include "pollard/llm/llama_forward.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/llama_weights.hpp"
 #include "pollard/model/block_input.hpp"
 #include "pollard/model/block_sequential_model.hpp"
@@ -62,22 +63,13 @@ class streaming_gguf_llama_model {
   index_t block_count() const { return config_.n_layers; }
   index_t hidden_size() const { return config_.dim; }
   std::vector<model::block_input> block_inputs(index_t) const {
-    std::vector<model::block_input> out;
-    for (const auto in : all_llama_linear_inputs)
-      out.push_back(
-          {name_of(in), in == llama_linear_input::mlp_out ? config_.hidden_dim : config_.dim});
-    return out;
+    return llama_block_inputs(config_);
   }
 
   /// The linears of the loaded block b (option_error when b is not loaded).
   std::vector<model::linear_ref> linears(index_t b) {
     require_loaded(b, "linears");
-    auto& layer = shell_.layers[0];
-    std::vector<model::linear_ref> out;
-    for (const auto l : all_llama_linears)
-      out.push_back({"blk." + std::to_string(b) + "." + gguf_name_of(l), view_of(layer.linear(l)),
-                     static_cast<index_t>(input_of(l))});
-    return out;
+    return llama_linear_refs(shell_.layers[0], b);
   }
 
   /// Rows of the embedding table, dequantized from the file one row at a time.
