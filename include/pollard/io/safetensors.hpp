@@ -214,7 +214,8 @@ class safetensors_file {
   std::vector<safetensors_tensor> tensors_;
 };
 
-/// A tensor to write: float values stored as dtype (F32, F16 or BF16), row-major `shape`.
+/// A tensor to write, row-major `shape`: float `values` stored as dtype F32, F16 or BF16, or,
+/// for an integer or bool dtype (I64, I32, I16, I8, U8, BOOL), its little-endian bytes in `raw`.
 struct safetensors_output {
   std::string name;
   pollard::dtype dtype = pollard::dtype::f32;
@@ -222,6 +223,12 @@ struct safetensors_output {
   std::span<const float> values;
   /// A value beyond F16/BF16's range: error (naming the tensor and position) or saturate.
   overflow on_overflow = overflow::error;
+  std::span<const std::byte> raw = {};
+
+  bool is_float() const noexcept {
+    return dtype == pollard::dtype::f32 || dtype == pollard::dtype::f16 ||
+           dtype == pollard::dtype::bf16;
+  }
 };
 
 /// Writes a safetensors file (tensors in the given order, header padded with spaces to a
@@ -242,16 +249,18 @@ inline void write_safetensors(const std::filesystem::path& path,
   }
   std::uint64_t offset = 0;
   for (const auto& t : tensors) {
-    if (t.dtype != pollard::dtype::f32 && t.dtype != pollard::dtype::f16 &&
-        t.dtype != pollard::dtype::bf16)
-      throw option_error("write_safetensors: tensor '" + t.name + "' must be F32, F16 or BF16");
+    if (safetensors_dtype_name(t.dtype) == "?" || t.dtype == pollard::dtype::f64)
+      throw option_error("write_safetensors: tensor '" + t.name +
+                         "' must be F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL");
     std::uint64_t elements = 1;
     for (auto d : t.shape) elements *= d;
-    if (elements != t.values.size())
-      throw shape_error("write_safetensors: tensor '" + t.name + "' has " +
-                        std::to_string(t.values.size()) + " values but its shape needs " +
-                        std::to_string(elements));
     const std::uint64_t bytes = elements * dtype_block_bytes(t.dtype);
+    if (t.is_float() ? elements != t.values.size() || !t.raw.empty()
+                     : bytes != t.raw.size() || !t.values.empty())
+      throw shape_error("write_safetensors: tensor '" + t.name + "' has " +
+                        std::to_string(t.is_float() ? t.values.size() : t.raw.size()) +
+                        (t.is_float() ? " values" : " bytes") + " but its shape needs " +
+                        std::to_string(t.is_float() ? elements : bytes));
     if (!metadata.empty() || !first) header += ',';
     first = false;
     header += json_string(t.name) + ":{\"dtype\":\"" +
@@ -271,6 +280,10 @@ inline void write_safetensors(const std::filesystem::path& path,
   out.write(header.data(), header.size());
   std::vector<std::byte> buffer;
   for (const auto& t : tensors) {
+    if (!t.is_float()) {
+      out.write(t.raw);
+      continue;
+    }
     const std::size_t size = dtype_block_bytes(t.dtype);
     buffer.resize(t.values.size() * size);
     // Position (row, column) of element k: the last extent is the column.
