@@ -88,6 +88,55 @@ TEST_CASE("evaluate_perplexity on the toy equals exp(mean NLL) of the reference 
   CHECK_THROWS_AS(evaluation::evaluate_perplexity(m, tokens, o), option_error);
 }
 
+TEST_CASE("llama.cpp's chunk protocol: BOS at each chunk start, the second half scored") {
+  // The protocol of llama.cpp's tools/perplexity/perplexity.cpp, perplexity(): chunks of n_ctx
+  // tokens, tokens[chunk start] replaced by BOS, logits from first = n_ctx/2 predicting tokens
+  // first+1 .. n_ctx-1 (n_ctx - first - 1 per chunk).
+  toy_model m(toy_weights::random(23));
+  const auto tokens = stream(30, 3);
+  for (const index_t n_ctx : {8, 9}) {
+    evaluation::evaluation_options o;
+    o.window = n_ctx;
+    o.logits_rows = 2;
+    o.protocol = evaluation::perplexity_protocol::llama_cpp_chunks;
+    o.chunk_bos = 0;
+    const auto r = evaluation::evaluate_perplexity(m, tokens, o);
+    const index_t chunks = 30 / n_ctx;
+    CHECK(r.windows == chunks);
+    const index_t first = n_ctx / 2;
+    double sum = 0.0;
+    for (index_t c = 0; c < chunks; ++c) {
+      std::vector<token_id> chunk(tokens.begin() + c * n_ctx, tokens.begin() + (c + 1) * n_ctx);
+      chunk[0] = 0;
+      const toy_reference ref(m.weights(), chunk);
+      for (index_t j = first; j < n_ctx - 1; ++j)
+        sum += nll(ref.logits, j, chunk[static_cast<std::size_t>(j + 1)]);
+    }
+    const index_t scored = chunks * (n_ctx - first - 1);
+    CHECK(r.result.tokens == scored);
+    CHECK(r.result.perplexity ==
+          doctest::Approx(std::exp(sum / static_cast<double>(scored))).epsilon(1e-5));
+    CHECK(r.protocol == "llama.cpp chunks of " + std::to_string(n_ctx) +
+                            " tokens (BOS at each chunk start, positions " +
+                            std::to_string(first + 1) + ".." + std::to_string(n_ctx - 1) +
+                            " of each scored)");
+    // The divergence is taken on the same positions.
+    toy_model same(toy_weights::random(23));
+    CHECK(evaluation::compare_on_windows(m, same, tokens, o).positions == scored);
+  }
+  // Without a BOS the chunk is scored as it is, which differs from the BOS-replaced chunks.
+  evaluation::evaluation_options o;
+  o.window = 8;
+  o.protocol = evaluation::perplexity_protocol::llama_cpp_chunks;
+  const auto plain = evaluation::evaluate_perplexity(m, tokens, o);
+  CHECK(plain.protocol.find("no BOS inserted") != std::string::npos);
+  o.chunk_bos = 0;
+  CHECK(evaluation::evaluate_perplexity(m, tokens, o).result.perplexity != plain.result.perplexity);
+  o.protocol = evaluation::perplexity_protocol::windows;
+  CHECK(evaluation::evaluate_perplexity(m, tokens, o).protocol ==
+        "SparseGPT/Wanda windows of 8 tokens (no BOS inserted, positions 1..7 of each scored)");
+}
+
 TEST_CASE("compare_on_windows: a model against itself agrees everywhere, a changed one does not") {
   const toy_weights w = toy_weights::random(22);
   toy_model p(w), same(w);

@@ -56,7 +56,8 @@ void add_divergence(divergence_accumulator& acc, P& base, Q& other,
 }  // namespace detail
 
 /// The per-token divergence of `other` (Q, e.g. pruned) from `base` (P, dense), teacher-forced on
-/// the windows evaluate_perplexity would use (the window length from the base model's context).
+/// the windows and scored positions evaluate_perplexity would use under the same options (the
+/// window length from the base model's context).
 template <model::causal_lm P, model::causal_lm Q>
 divergence_report compare_on_windows(P& base, Q& other, std::span<const token_id> tokens,
                                      const evaluation_options& options = {}) {
@@ -64,7 +65,7 @@ divergence_report compare_on_windows(P& base, Q& other, std::span<const token_id
   const index_t window = window_length(model::context_length(base), options);
   divergence_accumulator acc;
   for_each_window(tokens, window, options, "compare", [&](std::span<const token_id> seq) {
-    detail::add_divergence(acc, base, other, seq, model::row_range{0, window - 1},
+    detail::add_divergence(acc, base, other, seq, scored_rows(window, options),
                            options.logits_rows);
   });
   return acc.report();
