@@ -11,8 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "pollard/backends/cpu/policy.hpp"
 #include "pollard/calibration/calibration_batch.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/execution_policy.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/criteria/criterion_input_buffers.hpp"
@@ -106,11 +108,11 @@ void run_block_over_batch(M& model, index_t b, std::vector<float>& hidden,
 }
 
 /// Accumulates the statistics the recipe needs for every input of the block that a target reads.
-template <block_sequential_model M>
+template <execution_policy Exec, block_sequential_model M>
 std::vector<input_statistics> collect_block_statistics(
-    M& model, index_t b, std::vector<float>& hidden, const calibration_batch& batch,
-    const prune_recipe& recipe, const std::vector<bool>& wanted, bool moments, bool hessian,
-    prune_timing& timing) {
+    const Exec& exec, M& model, index_t b, std::vector<float>& hidden,
+    const calibration_batch& batch, const prune_recipe& recipe, const std::vector<bool>& wanted,
+    bool moments, bool hessian, prune_timing& timing) {
   const auto inputs = block_inputs(model, b);
   std::vector<input_statistics> stats(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -126,7 +128,7 @@ std::vector<input_statistics> collect_block_statistics(
                          if (x.rows() == 0 || (!s.moments && !s.gram)) return;
                          const auto t0 = clock::now();
                          if (s.moments) s.moments->accumulate(x, sequences);
-                         if (s.gram) s.gram->accumulate(x, sequences);
+                         if (s.gram) s.gram->accumulate(exec, x, sequences);
                          statistics_seconds += seconds_since(t0);
                        });
   timing.statistics_seconds += statistics_seconds;
@@ -149,9 +151,10 @@ decltype(auto) with_mask_policy(const prune_recipe& recipe, double s, F&& f) {
 }
 
 /// Prunes one linear in place and fills the parts of its report the method determines.
-inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<float> w,
-                             const input_statistics& stats, std::span<const float> hessian,
-                             linear_report& report) {
+template <execution_policy Exec>
+void prune_one_linear(const Exec& exec, const prune_recipe& recipe, double s, matrix_view<float> w,
+                      const input_statistics& stats, std::span<const float> hessian,
+                      linear_report& report) {
   const auto h = [&] { return matrix_view<const float>(hessian.data(), w.cols(), w.cols()); };
   const auto record_obs = [&](const sparsegpt_result& r) {
     report.loss = r.loss;
@@ -167,8 +170,9 @@ inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<f
     o.max_damping_retries = recipe.max_damping_retries;
     record_obs(
         recipe.is_n_m()
-            ? sparsegpt<float>(w, h(), n_m::pruned_of(recipe.n_m_pruned, recipe.n_m_group), o)
-            : sparsegpt<float>(w, h(), unstructured(s, per_column_block{recipe.block_size}), o));
+            ? sparsegpt<float>(exec, w, h(), n_m::pruned_of(recipe.n_m_pruned, recipe.n_m_group), o)
+            : sparsegpt<float>(exec, w, h(), unstructured(s, per_column_block{recipe.block_size}),
+                               o));
     return;
   }
   criterion_input_buffers<float> buffers;
@@ -189,7 +193,7 @@ inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<f
       break;
   }
   mask m = with_mask_policy(recipe, s, [&](const auto& policy) {
-    return policy.select(matrix_view<const float>(score_view));
+    return policy.select(exec, matrix_view<const float>(score_view));
   });
   if (recipe.dsnot) {
     dsnot_options o;
@@ -204,7 +208,7 @@ inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<f
     o.block_size = recipe.block_size;
     o.percdamp = recipe.percdamp;
     o.max_damping_retries = recipe.max_damping_retries;
-    record_obs(obs_reconstruct<float>(w, h(), m, o));
+    record_obs(obs_reconstruct<float>(exec, w, h(), m, o));
   } else {
     apply_mask(m, w);
   }
@@ -226,9 +230,12 @@ inline void prune_one_linear(const prune_recipe& recipe, double s, matrix_view<f
 /// Throws option_error (bad recipe, empty calibration when one is needed, no selected linear,
 /// an N:M group that does not divide a selected linear's width), and whatever the model and
 /// solvers throw; a linear is changed only once all checks of the run passed.
-template <block_sequential_model M>
-prune_report prune_model(M& model, const calibration_batch& batch, const prune_recipe& recipe,
-                         const prune_callbacks& callbacks = {}) {
+/// The statistics, mask selection and solvers run on `exec` (e.g. pollard::cpu::par.threads(2));
+/// the result does not depend on its thread count. The model's own forward pass threads as the
+/// engine does.
+template <execution_policy Exec, block_sequential_model M>
+prune_report prune_model(const Exec& exec, M& model, const calibration_batch& batch,
+                         const prune_recipe& recipe, const prune_callbacks& callbacks = {}) {
   using detail::clock;
   const auto start = clock::now();
   recipe.validate();
@@ -306,8 +313,8 @@ prune_report prune_model(M& model, const calibration_batch& batch, const prune_r
       begin_block(model, b);
       const auto ls = linears(model, b);
       const auto wanted = wanted_inputs(b, ls);
-      const auto stats = detail::collect_block_statistics(model, b, hidden, batch, recipe, wanted,
-                                                          true, false, report.timing);
+      const auto stats = detail::collect_block_statistics(exec, model, b, hidden, batch, recipe,
+                                                          wanted, true, false, report.timing);
       std::vector<std::vector<float>> scores;
       std::vector<matrix_view<const float>> views;
       const auto t0 = clock::now();
@@ -351,8 +358,9 @@ prune_report prune_model(M& model, const calibration_batch& batch, const prune_r
       // this dense run produce the next block's input.
       std::vector<float> block_input;
       if (recipe.mode == calibration_mode::sequential) block_input = hidden;
-      stats = detail::collect_block_statistics(
-          model, b, hidden, batch, recipe, wanted_inputs(b, ls), moments, needs_h, report.timing);
+      stats =
+          detail::collect_block_statistics(exec, model, b, hidden, batch, recipe,
+                                           wanted_inputs(b, ls), moments, needs_h, report.timing);
       if (recipe.mode == calibration_mode::sequential) hidden.swap(block_input);
     }
     for (std::size_t input = 0; input < inputs.size(); ++input) {
@@ -377,7 +385,7 @@ prune_report prune_model(M& model, const calibration_batch& batch, const prune_r
                              : report.block_sparsity[static_cast<std::size_t>(b)];
         r.target_sparsity = s;
         const auto t0 = clock::now();
-        detail::prune_one_linear(recipe, s, l.weight, st, std::span<const float>(hessian), r);
+        detail::prune_one_linear(exec, recipe, s, l.weight, st, std::span<const float>(hessian), r);
         r.seconds = detail::seconds_since(t0);
         report.timing.solver_seconds += r.seconds;
         r.sparsity = sparsity(matrix_view<const float>(l.weight));
@@ -403,6 +411,13 @@ prune_report prune_model(M& model, const calibration_batch& batch, const prune_r
   }
   report.timing.total_seconds = detail::seconds_since(start);
   return report;
+}
+
+/// The same on all hardware threads (pollard::cpu::par).
+template <block_sequential_model M>
+prune_report prune_model(M& model, const calibration_batch& batch, const prune_recipe& recipe,
+                         const prune_callbacks& callbacks = {}) {
+  return prune_model(cpu::par, model, batch, recipe, callbacks);
 }
 
 }  // namespace pollard::model
