@@ -1,0 +1,511 @@
+#!/usr/bin/python3
+"""The calibration-data study: prune a model over a grid of methods x sparsities x calibration
+sources x seeds with the `pollard` tool, evaluate every pruned model, and write a Markdown report
+with tables (mean ± standard deviation over seeds), PNG plots and rank-correlation statistics.
+
+One command runs the whole study. Every run's result is a JSON file under RESULTS/runs/, named by
+the run's settings and a hash of them, written whole or not at all: an interrupted study, started
+again with the same settings, skips the runs already done and continues.
+
+    /usr/bin/python3 benchmarks/study/study.py --pollard build/dev/examples/pollard \
+        --model $POLLARD_DATA_DIR/models/stories260K/stories260K.bin \
+        --data-dir $POLLARD_DATA_DIR --results benchmarks/results/study-stories260K
+
+`--report-only` rewrites the report from the cached runs without running anything.
+"""
+
+import argparse
+import concurrent.futures
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+ALL_METHODS = ["magnitude", "wanda", "sparsegpt", "owl-wanda"]
+ALL_SPARSITIES = ["0.5", "0.6", "0.7", "2:4", "4:8"]
+ALL_CALIBRATIONS = ["c4", "wikitext", "alpaca", "tinystories", "selfgen", "mix"]
+ALL_ZERO_SHOT = ["arc_easy", "arc_challenge", "piqa", "hellaswag", "winogrande", "boolq"]
+
+# Held-out splits of the staged corpora (the calibration draws never see these documents).
+C4_CALIBRATION_DOCUMENTS = 800  # of the 1000 in c4-sample: the rest is the held-out text
+ALPACA_CALIBRATION_EXAMPLES = 4000  # of alpaca_5000: the rest is the held-out task set
+
+
+def comma_list(text):
+    return [t for t in (s.strip() for s in text.split(",")) if t]
+
+
+def parse_arguments(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pollard", required=True, help="the pollard executable")
+    p.add_argument("--model", required=True, help="the dense model (llama2.c .bin or GGUF)")
+    p.add_argument("--tokenizer", help="llama2.c tokenizer (default: tok<vocab>.bin beside it)")
+    p.add_argument("--data-dir", required=True, help="POLLARD_DATA_DIR (text/ and tasks/)")
+    p.add_argument("--results", required=True, help="results folder (cache, report, plots)")
+    p.add_argument("--methods", default=",".join(ALL_METHODS))
+    p.add_argument("--sparsities", default=",".join(ALL_SPARSITIES),
+                   help="fractions and N:M patterns (N zeros of every M)")
+    p.add_argument("--calibrations", default=",".join(ALL_CALIBRATIONS))
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--samples", type=int, default=32, help="calibration sequences")
+    p.add_argument("--length", type=int, default=256, help="tokens per calibration sequence")
+    p.add_argument("--selfgen-sources", type=int, default=0,
+                   help="self-generated texts to sample (default: 1.5 x samples, at least 8)")
+    p.add_argument("--window", type=int, default=256, help="perplexity/divergence window")
+    p.add_argument("--wikitext-windows", type=int, default=16)
+    p.add_argument("--c4-windows", type=int, default=16)
+    p.add_argument("--divergence-windows", type=int, default=8)
+    p.add_argument("--divergence-examples", type=int, default=64,
+                   help="held-out Alpaca examples for the response divergence")
+    p.add_argument("--task-examples", type=int, default=32,
+                   help="held-out Alpaca examples answered greedily (EM/F1/ROUGE-1)")
+    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--zero-shot", default=",".join(ALL_ZERO_SHOT),
+                   help="zero-shot tasks for `pollard tasks --suite` ('' for none)")
+    p.add_argument("--zero-shot-limit", type=int, default=100, help="items per zero-shot task")
+    p.add_argument("--mixture", default="c4@0.5,alpaca@0.5",
+                   help="the 'mix' calibration source: sources of this list with weights")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once")
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads per run (OMP_NUM_THREADS; default: the tool's own)")
+    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
+    p.add_argument("--title", default="", help="the report's title (default: the model's name)")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the report")
+    p.add_argument("--no-report", action="store_true", help="run, but write no report")
+    p.add_argument("--max-runs", type=int, default=0,
+                   help="stop after starting this many new runs (0: all); the rest stay to do")
+    a = p.parse_args(argv)
+    a.methods = comma_list(a.methods)
+    a.sparsities = comma_list(a.sparsities)
+    a.calibrations = comma_list(a.calibrations)
+    a.seeds = [int(s) for s in comma_list(a.seeds)]
+    a.zero_shot = comma_list(a.zero_shot)
+    for m in a.methods:
+        if m not in ALL_METHODS:
+            p.error(f"--methods: unknown method '{m}' (known: {', '.join(ALL_METHODS)})")
+    for c in a.calibrations:
+        if c not in ALL_CALIBRATIONS:
+            p.error(f"--calibrations: unknown source '{c}' (known: {', '.join(ALL_CALIBRATIONS)})")
+    for s in a.sparsities:
+        if ":" in s:
+            n, m = s.split(":", 1)
+            if not (n.isdigit() and m.isdigit() and 0 < int(n) < int(m)):
+                p.error(f"--sparsities: '{s}' is not N:M with 0 < N < M")
+        else:
+            try:
+                if not 0.0 < float(s) < 1.0:
+                    raise ValueError
+            except ValueError:
+                p.error(f"--sparsities: '{s}' is neither a fraction in (0, 1) nor N:M")
+    if not a.seeds:
+        p.error("--seeds: give at least one seed")
+    for name in ("pollard", "model"):
+        if not Path(getattr(a, name)).is_file():
+            p.error(f"--{name}: no file {getattr(a, name)}")
+    if not (Path(a.data_dir) / "text").is_dir():
+        p.error(f"--data-dir: {a.data_dir} has no text/ folder")
+    return a
+
+
+def sparsity_value(s):
+    """The fraction of weights pruned: 0.5 for '2:4'."""
+    if ":" in s:
+        n, m = s.split(":")
+        return int(n) / int(m)
+    return float(s)
+
+
+class study:
+    def __init__(self, a):
+        self.a = a
+        self.results = Path(a.results)
+        self.model = Path(a.model).resolve()
+        self.data = Path(a.data_dir).resolve()
+        self.is_gguf = self.model.suffix == ".gguf"
+        self.tokenizer = None
+        if not self.is_gguf:
+            self.tokenizer = Path(a.tokenizer).resolve() if a.tokenizer else None
+            if self.tokenizer is None:
+                candidates = sorted(self.model.parent.glob("tok*.bin"))
+                if not candidates:
+                    raise SystemExit(f"study: no tokenizer beside {self.model}; give --tokenizer")
+                self.tokenizer = candidates[0]
+        self.cache_locks = {}
+        self.lock = threading.Lock()
+
+    # ---- data -----------------------------------------------------------------------------
+    def prepare_data(self):
+        """Held-out splits of C4 and Alpaca, derived once from the staged files."""
+        d = self.results / "data"
+        d.mkdir(parents=True, exist_ok=True)
+        text = self.data / "text"
+        c4_calibration, c4_heldout = d / "c4-calibration.json.gz", d / "c4-heldout.json.gz"
+        if not c4_calibration.exists() or not c4_heldout.exists():
+            with gzip.open(text / "c4/c4-sample.00000-of-00001.json.gz", "rt", encoding="utf-8") as f:
+                lines = [line for line in f if line.strip()]
+            for path, rows in ((c4_calibration, lines[:C4_CALIBRATION_DOCUMENTS]),
+                               (c4_heldout, lines[C4_CALIBRATION_DOCUMENTS:])):
+                tmp = path.with_suffix(".tmp")
+                with gzip.GzipFile(tmp, "wb", mtime=0) as f:
+                    f.write("".join(rows).encode("utf-8"))
+                tmp.replace(path)
+        alpaca_calibration, alpaca_heldout = d / "alpaca-calibration.json", d / "alpaca-heldout.json"
+        if not alpaca_calibration.exists() or not alpaca_heldout.exists():
+            examples = json.loads((text / "alpaca/alpaca_5000.json").read_text(encoding="utf-8"))
+            for path, rows in ((alpaca_calibration, examples[:ALPACA_CALIBRATION_EXAMPLES]),
+                               (alpaca_heldout, examples[ALPACA_CALIBRATION_EXAMPLES:])):
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+                tmp.replace(path)
+        self.files = {
+            "c4": c4_calibration.resolve(),
+            "wikitext": (text / "wikitext2_raw/valid.rows.jsonl").resolve(),
+            "alpaca": alpaca_calibration.resolve(),
+            "tinystories": (text / "tinystories/tinystories_train_head.txt").resolve(),
+            "wikitext_test": (text / "wikitext2_raw/test.rows.jsonl").resolve(),
+            "c4_heldout": c4_heldout.resolve(),
+            "alpaca_heldout": alpaca_heldout.resolve(),
+        }
+        for k, v in self.files.items():
+            if not v.exists():
+                raise SystemExit(f"study: {k} data missing: {v}")
+
+    def calibration_spec(self, source):
+        """The --calibration value of a calibration source."""
+        f = self.files
+        kinds = {"c4": f"c4:{f['c4']}", "wikitext": f"wikitext:{f['wikitext']}",
+                 "alpaca": f"alpaca:{f['alpaca']}", "tinystories": f"text:{f['tinystories']}",
+                 "selfgen": f"selfgen:{f['c4']}"}
+        if source == "mix":
+            parts = []
+            for item in comma_list(self.a.mixture):
+                name, _, weight = item.partition("@")
+                if name not in kinds:
+                    raise SystemExit(f"study: --mixture names unknown source '{name}'")
+                parts.append(kinds[name] + (f"@{weight}" if weight else ""))
+            return ",".join(parts)
+        return kinds[source]
+
+    # ---- settings -------------------------------------------------------------------------
+    def model_identity(self):
+        return {"file": self.model.name, "bytes": self.model.stat().st_size}
+
+    def evaluation_settings(self):
+        a = self.a
+        return {"window": a.window, "wikitext_windows": a.wikitext_windows,
+                "c4_windows": a.c4_windows, "divergence_windows": a.divergence_windows,
+                "divergence_examples": a.divergence_examples, "task_examples": a.task_examples,
+                "max_new_tokens": a.max_new_tokens, "zero_shot": a.zero_shot,
+                "zero_shot_limit": a.zero_shot_limit,
+                "c4_split": C4_CALIBRATION_DOCUMENTS, "alpaca_split": ALPACA_CALIBRATION_EXAMPLES}
+
+    def selfgen_sources(self):
+        return self.a.selfgen_sources or max(8, (3 * self.a.samples + 1) // 2)
+
+    def grid(self):
+        """Every run's settings; magnitude needs no calibration data, so it has one run per
+        sparsity; OWL allocates unstructured sparsity, so owl-wanda has no N:M runs."""
+        a = self.a
+        runs = []
+        for method in a.methods:
+            for s in a.sparsities:
+                if method == "owl-wanda" and ":" in s:
+                    continue
+                sources = ["none"] if method == "magnitude" else a.calibrations
+                seeds = [0] if method == "magnitude" else a.seeds
+                for source in sources:
+                    for seed in seeds:
+                        runs.append(self.run_settings(method, s, source, seed))
+        return runs
+
+    def run_settings(self, method, s, source, seed):
+        a = self.a
+        r = {"model": self.model_identity(), "method": method, "sparsity": s,
+             "calibration": source, "seed": seed, "evaluation": self.evaluation_settings()}
+        if source != "none":
+            r.update(samples=a.samples, length=a.length)
+            if source == "mix":
+                r["mixture"] = a.mixture
+            if source in ("selfgen",) or (source == "mix" and "selfgen" in a.mixture):
+                r["selfgen_sources"] = self.selfgen_sources()
+        return r
+
+    @staticmethod
+    def key(settings):
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+        if settings["method"] == "dense":
+            return f"dense-{digest}"
+        s = settings["sparsity"].replace(":", "of")
+        return (f"{settings['method']}-{s}-{settings['calibration']}-seed{settings['seed']}"
+                f"-{digest}")
+
+    # ---- running --------------------------------------------------------------------------
+    def environment(self):
+        env = dict(os.environ)
+        if self.a.threads > 0:
+            env["OMP_NUM_THREADS"] = str(self.a.threads)
+        return env
+
+    def tool(self, args, log, what):
+        """Runs pollard with args; returns its wall time in seconds."""
+        command = [str(Path(self.a.pollard).resolve())] + [str(x) for x in args]
+        start = time.perf_counter()
+        with open(log, "a", encoding="utf-8") as out:
+            out.write("$ " + " ".join(command) + "\n")
+            out.flush()
+            done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
+                                  env=self.environment())
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            tail = Path(log).read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"{what} failed (exit {done.returncode}); log {log}:\n{tail}")
+        return seconds
+
+    def tokenizer_args(self):
+        return ["--tokenizer", self.tokenizer] if self.tokenizer else []
+
+    def evaluate(self, model, work, log, dense):
+        """Perplexities, divergence from the dense model (unless this is it) and task metrics."""
+        a, f = self.a, self.files
+        out, seconds = {}, {}
+        tok = self.tokenizer_args()
+        for name, text, fmt, windows in (("wikitext2_test", f["wikitext_test"], "rows-jsonl",
+                                          a.wikitext_windows),
+                                         ("c4_heldout", f["c4_heldout"], "c4", a.c4_windows)):
+            j = work / f"eval-{name}.json"
+            seconds[f"eval_{name}"] = self.tool(
+                ["eval", model, "--text", text, "--format", fmt, "--window", a.window,
+                 "--max-windows", windows, "--json", j] + tok, log, f"eval {name}")
+            e = json.loads(j.read_text())
+            e.pop("model", None)  # a path in the work folder; the settings name the model
+            e["text"] = Path(e["text"]).name
+            out[name] = e
+        if not dense:
+            j = work / "compare.json"
+            seconds["compare"] = self.tool(
+                ["compare", self.model, model, "--text", f["c4_heldout"], "--format", "c4",
+                 "--window", a.window, "--max-windows", a.divergence_windows, "--instructions",
+                 f["alpaca_heldout"], "--max-examples", a.divergence_examples, "--json", j] + tok,
+                log, "compare")
+            c = json.loads(j.read_text())
+            out["divergence_text"] = self.divergence_summary(c["windows"]["report"])
+            out["divergence_text"]["windows"] = c["windows"]["windows"]
+            out["divergence_alpaca"] = self.divergence_summary(c["instructions"]["report"])
+            out["divergence_alpaca"]["examples"] = c["instructions"]["examples"]
+        j = work / "tasks-alpaca.json"
+        seconds["alpaca_tasks"] = self.tool(
+            ["tasks", model, "--instructions", f["alpaca_heldout"], "--max-examples",
+             a.task_examples, "--max-new-tokens", a.max_new_tokens, "--json", j] + tok,
+            log, "tasks (Alpaca)")
+        t = json.loads(j.read_text())
+        out["alpaca_tasks"] = {k: t[k] for k in ("examples", "exact_match", "token_f1", "rouge1")}
+        if a.zero_shot:
+            j = work / "tasks-zero-shot.json"
+            seconds["zero_shot"] = self.tool(
+                ["tasks", model, "--suite", ",".join(a.zero_shot), "--tasks-dir",
+                 self.data / "tasks", "--limit", a.zero_shot_limit, "--json", j] + tok,
+                log, "tasks (zero-shot)")
+            out["zero_shot"] = json.loads(j.read_text())["zero_shot"]
+        return out, seconds
+
+    @staticmethod
+    def divergence_summary(report):
+        return {"positions": report["positions"],
+                "js_nats": report["js_nats"]["mean"],
+                "js_nats_se": report["js_nats"]["standard_error"],
+                "kl": report["kl"]["mean"], "kl_se": report["kl"]["standard_error"],
+                "same_top": report["same_top"]["fraction"],
+                "same_top_se": report["same_top"]["standard_error"]}
+
+    def selfgen_lock(self, settings):
+        with self.lock:
+            return self.cache_locks.setdefault(settings["seed"], threading.Lock())
+
+    def selfgen_cache(self, settings):
+        d = self.results / "cache"
+        d.mkdir(parents=True, exist_ok=True)
+        return d / (f"selfgen-seed{settings['seed']}-n{settings['selfgen_sources']}"
+                    f"-L{settings['length']}.json")
+
+    def run_one(self, settings):
+        """Prunes and evaluates one grid point; writes RESULTS/runs/<key>.json whole."""
+        a = self.a
+        key = self.key(settings)
+        work = self.results / "work" / key
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        log = work / "log.txt"
+        pruned = work / ("pruned.gguf" if self.is_gguf else "pruned.bin")
+        args = ["prune", self.model, pruned, "--quiet", "--report", work / "prune.json"]
+        method = settings["method"]
+        args += ["--method", "wanda" if method == "owl-wanda" else method]
+        if method == "owl-wanda":
+            args += ["--allocation", "owl"]
+        s = settings["sparsity"]
+        args += ["--n-m", s] if ":" in s else ["--sparsity", s]
+        if self.is_gguf:
+            args += ["--type", "f16"]  # a Q4_1 linear cannot hold exact zeros
+        args += self.tokenizer_args()
+        lock = None
+        if settings["calibration"] != "none":
+            args += ["--calibration", self.calibration_spec(settings["calibration"]),
+                     "--samples", settings["samples"], "--length", settings["length"],
+                     "--seed", settings["seed"]]
+            if "selfgen_sources" in settings:
+                cache = self.selfgen_cache(settings)
+                args += ["--selfgen-cache", cache, "--selfgen-sources", settings["selfgen_sources"]]
+                lock = self.selfgen_lock(settings)
+        start = time.time()
+        if lock is not None:
+            with lock:  # one run generates a seed's texts; the others read them from the cache
+                prune_seconds = self.tool(args, log, "prune")
+        else:
+            prune_seconds = self.tool(args, log, "prune")
+        report = json.loads((work / "prune.json").read_text())
+        metrics, seconds = self.evaluate(pruned, work, log, dense=False)
+        timing = report.get("timing", {})
+        result = {
+            "key": key, "settings": settings, "metrics": metrics,
+            "sparsity_achieved": report.get("overall_sparsity"),
+            "seconds": {
+                "prune_wall": prune_seconds,
+                # the prune command outside prune_model: reading the model, drawing (or
+                # generating) the calibration data, writing the pruned file
+                "calibration_data_and_io": prune_seconds - timing.get("total_seconds", 0.0),
+                "calibration_forward": timing.get("forward_seconds", 0.0),
+                "statistics": timing.get("statistics_seconds", 0.0),
+                "pruning": timing.get("solver_seconds", 0.0),
+                "evaluation": sum(seconds.values()),
+                "evaluation_parts": seconds,
+                "total": time.time() - start},
+        }
+        self.write_json(self.results / "runs" / f"{key}.json", result)
+        shutil.rmtree(work)
+        return result
+
+    @staticmethod
+    def write_json(path, value):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(value, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    def run_dense(self):
+        settings = {"model": self.model_identity(), "method": "dense",
+                    "evaluation": self.evaluation_settings()}
+        key = self.key(settings)
+        path = self.results / "runs" / f"{key}.json"
+        if path.exists():
+            return json.loads(path.read_text()), False
+        work = self.results / "work" / key
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        start = time.time()
+        log = work / "log.txt"
+        self.tool(["info", self.model] + self.tokenizer_args(), log, "info")
+        info = log.read_text(encoding="utf-8", errors="replace")
+        adds_bos = None
+        if "adds bos: yes" in info:
+            adds_bos = True
+        elif "adds bos: no" in info:
+            adds_bos = False
+        metrics, seconds = self.evaluate(self.model, work, log, dense=True)
+        result = {"key": key, "settings": settings, "metrics": metrics,
+                  "tokenizer_adds_bos": adds_bos,
+                  "seconds": {"evaluation": sum(seconds.values()), "evaluation_parts": seconds,
+                              "total": time.time() - start}}
+        self.write_json(path, result)
+        shutil.rmtree(work)
+        return result, True
+
+    def run(self):
+        self.prepare_data()
+        (self.results / "runs").mkdir(parents=True, exist_ok=True)
+        grid = self.grid()
+        if self.a.report_only:
+            return self.report(grid)
+        dense, ran = self.run_dense()
+        print(f"study: dense model {'evaluated' if ran else 'cached'}", flush=True)
+        todo = [g for g in grid if not (self.results / "runs" / f"{self.key(g)}.json").exists()]
+        print(f"study: {len(grid)} runs in the grid, {len(grid) - len(todo)} cached, "
+              f"{len(todo)} to run", flush=True)
+        if self.a.max_runs > 0:
+            todo = todo[:self.a.max_runs]
+        failures = []
+        done = 0
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.a.jobs)) as pool:
+            futures = {pool.submit(self.run_one, g): g for g in todo}
+            for fut in concurrent.futures.as_completed(futures):
+                g = futures[fut]
+                done += 1
+                try:
+                    r = fut.result()
+                    print(f"study: [{done}/{len(todo)}] {r['key']}: "
+                          f"{r['seconds']['total']:.1f} s", flush=True)
+                except Exception as e:  # noqa: BLE001 - reported, the others go on
+                    failures.append((self.key(g), str(e)))
+                    print(f"study: [{done}/{len(todo)}] {self.key(g)} FAILED: {e}", flush=True)
+        if not self.a.no_report:
+            self.report(grid)
+        if failures:
+            raise SystemExit(f"study: {len(failures)} run(s) failed: "
+                             + ", ".join(k for k, _ in failures))
+
+    def report(self, grid):
+        runs = []
+        for g in grid:
+            path = self.results / "runs" / f"{self.key(g)}.json"
+            if path.exists():
+                runs.append(json.loads(path.read_text()))
+        dense_settings = {"model": self.model_identity(), "method": "dense",
+                          "evaluation": self.evaluation_settings()}
+        dense_path = self.results / "runs" / f"{self.key(dense_settings)}.json"
+        if not dense_path.exists():
+            raise SystemExit("study: no dense result yet; run the study first")
+        dense = json.loads(dense_path.read_text())
+        command = " ".join(["/usr/bin/python3", "benchmarks/study/study.py"] + self.command_line())
+        import study_report  # numpy and matplotlib are needed for the report only
+
+        study_report.write_report(self.results, dense, runs, grid_size=len(grid), a=self.a,
+                                  command=command, key=self.key)
+        print(f"study: report {self.results / 'report.md'} ({len(runs)} of {len(grid)} runs)")
+
+    def command_line(self):
+        """The options of this study as a command line (paths as given)."""
+        a = self.a
+        out = ["--pollard", a.pollard, "--model", a.model, "--data-dir", a.data_dir,
+               "--results", a.results, "--methods", ",".join(a.methods),
+               "--sparsities", ",".join(a.sparsities), "--calibrations", ",".join(a.calibrations),
+               "--seeds", ",".join(map(str, a.seeds)), "--samples", str(a.samples),
+               "--length", str(a.length), "--window", str(a.window),
+               "--wikitext-windows", str(a.wikitext_windows), "--c4-windows", str(a.c4_windows),
+               "--divergence-windows", str(a.divergence_windows),
+               "--divergence-examples", str(a.divergence_examples),
+               "--task-examples", str(a.task_examples), "--max-new-tokens", str(a.max_new_tokens),
+               "--zero-shot", ",".join(a.zero_shot) or "''",
+               "--zero-shot-limit", str(a.zero_shot_limit), "--mixture", a.mixture]
+        if a.selfgen_sources:
+            out += ["--selfgen-sources", str(a.selfgen_sources)]
+        if a.tokenizer:
+            out += ["--tokenizer", a.tokenizer]
+        return out
+
+
+def main(argv=None):
+    a = parse_arguments(sys.argv[1:] if argv is None else argv)
+    study(a).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,632 @@
+"""The calibration-data study's report: Markdown tables (mean ± standard deviation over seeds),
+PNG plots (matplotlib) and the statistics behind the findings (rank correlations with bootstrap
+confidence intervals). Reads the per-run JSON results that study.py caches."""
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import study_statistics as stats
+
+SPARSITY_ORDER = ["0.5", "0.6", "0.7", "2:4", "4:8"]
+METHOD_ORDER = ["magnitude", "wanda", "sparsegpt", "owl-wanda"]
+CALIBRATION_ORDER = ["none", "c4", "wikitext", "alpaca", "tinystories", "selfgen", "mix"]
+CALIBRATION_NAMES = {"none": "—", "c4": "C4", "wikitext": "WikiText-2 valid", "alpaca": "Alpaca",
+                     "tinystories": "TinyStories", "selfgen": "self-generated", "mix": "mixture"}
+TASK_NAMES = {"arc_easy": "ARC-e", "arc_challenge": "ARC-c", "piqa": "PIQA",
+              "hellaswag": "HellaSwag", "winogrande": "WinoGrande", "boolq": "BoolQ"}
+
+
+def order_of(values, order):
+    return sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
+
+
+def sparsity_label(s):
+    return f"{round(float(s) * 100)} %" if ":" not in s else s
+
+
+# ---- flattening ---------------------------------------------------------------------------
+
+def flatten(run):
+    """The numbers of one run (or of the dense model) under short names."""
+    m = run["metrics"]
+    out = {"wt2_ppl": m["wikitext2_test"]["perplexity"],
+           "wt2_se": m["wikitext2_test"]["standard_error"],
+           "c4_ppl": m["c4_heldout"]["perplexity"], "c4_se": m["c4_heldout"]["standard_error"]}
+    for name in ("text", "alpaca"):
+        d = m.get(f"divergence_{name}")
+        if d:
+            out[f"js_{name}"] = d["js_nats"]
+            out[f"kl_{name}"] = d["kl"]
+            out[f"top1_{name}"] = d["same_top"]
+    t = m["alpaca_tasks"]
+    out["em"] = t["exact_match"]["mean"]
+    out["f1"] = t["token_f1"]["mean"]
+    out["rouge1"] = t["rouge1"]["mean"]
+    z = m.get("zero_shot")
+    if z:
+        out["zs_avg"] = z["average_reported"]
+        out["zs_avg_acc"] = z["average_acc"]
+        for task in z["tasks"]:
+            out[f"zs_{task['task']}"] = (task["acc_norm"] if task["reports_acc_norm"]
+                                         else task["acc"])["mean"]
+    s = run.get("seconds", {})
+    for k in ("calibration_data_and_io", "calibration_forward", "statistics", "pruning",
+              "evaluation", "prune_wall", "total"):
+        if k in s:
+            out[f"t_{k}"] = s[k]
+    if "sparsity_achieved" in run and run["sparsity_achieved"] is not None:
+        out["sparsity_achieved"] = run["sparsity_achieved"]
+    return out
+
+
+def groups_of(runs):
+    """{(method, sparsity, calibration): [flattened run, ...]} over seeds."""
+    g = defaultdict(list)
+    for r in runs:
+        s = r["settings"]
+        g[(s["method"], s["sparsity"], s["calibration"])].append(flatten(r))
+    return g
+
+
+def mean_std(rows, key):
+    v = [r[key] for r in rows if key in r and r[key] is not None]
+    if not v:
+        return None, None, 0
+    a = np.asarray(v, dtype=float)
+    return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None), len(a)
+
+
+# ---- formatting ---------------------------------------------------------------------------
+
+def number(x, kind):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    if kind == "pct":
+        return f"{100 * x:.1f}"
+    if kind == "ppl":
+        return f"{x:.2f}" if x < 1000 else f"{x:.0f}"
+    if kind == "small":
+        return f"{x:.4f}" if x >= 1e-3 else f"{x:.2e}"
+    if kind == "s":
+        return f"{x:.1f}"
+    return f"{x:.4g}"
+
+
+def cell(rows, key, kind):
+    m, s, n = mean_std(rows, key)
+    if n == 0:
+        return "n/a"
+    return number(m, kind) + ("" if s is None else " ± " + number(s, kind))
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+# ---- protocol -----------------------------------------------------------------------------
+
+def protocol_text(dense, a):
+    w = dense["metrics"]["wikitext2_test"]
+    c = dense["metrics"]["c4_heldout"]
+    bos = dense.get("tokenizer_adds_bos")
+    bos_text = {True: "the tokenizer adds BOS, so BOS is the first token of the text only",
+                False: "the tokenizer adds no BOS, so none is inserted",
+                None: "BOS only where the tokenizer adds one, at the start of the text"}[bos]
+    return (f"Perplexity protocol (SparseGPT/Wanda window protocol): the text tokenized once "
+            f"({bos_text}), cut into non-overlapping windows of L = {w['window']} tokens with no "
+            f"BOS inserted per window; every position but the first of each window is scored "
+            f"(L − 1 = {w['window'] - 1} per window). WikiText-2 test: rows joined with \"\\n\\n\", "
+            f"first {w['windows']} windows ({w['tokens']} scored tokens). C4 held-out: "
+            f"documents {a.c4_split}–999 of the staged C4 sample joined with \" \" "
+            f"(the C4 protocol on the held-out documents), first {c['windows']} windows "
+            f"({c['tokens']} scored tokens). ± is the standard deviation over seeds, not the "
+            f"perplexity's own standard error (the dense row gives that).")
+
+
+def protocol_short(dense):
+    """One line naming the perplexity protocol, under every table."""
+    w = dense["metrics"]["wikitext2_test"]
+    c = dense["metrics"]["c4_heldout"]
+    bos = {True: "BOS at the start of the text only", False: "no BOS",
+           None: "BOS at the text start only where the tokenizer adds one"}[
+        dense.get("tokenizer_adds_bos")]
+    return (f"*Perplexity protocol: window protocol, L = {w['window']}, {bos}, none inserted per "
+            f"window, L − 1 positions scored per window; WikiText-2 test {w['windows']} windows "
+            f"({w['tokens']} tokens), C4 held-out {c['windows']} windows ({c['tokens']} tokens).*")
+
+
+def divergence_text(dense, a, runs):
+    d = next((flatten_raw(r) for r in runs if "divergence_text" in r["metrics"]), None)
+    positions = ""
+    if d:
+        positions = (f" ({d['divergence_text']['positions']} positions over "
+                     f"{d['divergence_text']['windows']} windows; Alpaca: "
+                     f"{d['divergence_alpaca']['positions']} response tokens of "
+                     f"{d['divergence_alpaca']['examples']} examples)")
+    return (f"Divergence of the pruned model (Q) from the dense one (P), per position over the "
+            f"vocabulary, teacher-forced on the same tokens{positions}: JS in nats (≤ ln 2), "
+            f"KL(P‖Q) in nats, top-1 = fraction of positions where both predict the same token. "
+            f"Text: the C4 held-out windows of the perplexity protocol above; Alpaca: held-out "
+            f"examples {a.alpaca_split}+ of the staged Alpaca file, prompt \"{{instruction}} "
+            f"{{input}}\", only the response tokens scored.")
+
+
+def flatten_raw(run):
+    return run["metrics"]
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+class evaluation_args:
+    """The evaluation settings of the cached dense run, for the protocol text."""
+
+    def __init__(self, dense):
+        e = dense["settings"]["evaluation"]
+        self.c4_split = e["c4_split"]
+        self.alpaca_split = e["alpaca_split"]
+        self.zero_shot_limit = e["zero_shot_limit"]
+        self.task_examples = e["task_examples"]
+        self.max_new_tokens = e["max_new_tokens"]
+
+
+def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=None):
+    results = Path(results)
+    ev = evaluation_args(dense)
+    bootstrap = bootstrap if bootstrap is not None else getattr(a, "bootstrap", 2000)
+    groups = groups_of(runs)
+    dense_flat = flatten(dense)
+    has_zero_shot = "zs_avg" in dense_flat
+    zs_tasks = [t["task"] for t in dense["metrics"]["zero_shot"]["tasks"]] if has_zero_shot else []
+    methods = order_of({k[0] for k in groups}, METHOD_ORDER)
+    sparsities = order_of({k[1] for k in groups}, SPARSITY_ORDER)
+    calibrations = order_of({k[2] for k in groups}, CALIBRATION_ORDER)
+    keys = sorted(groups, key=lambda k: (METHOD_ORDER.index(k[0]), SPARSITY_ORDER.index(k[1])
+                                         if k[1] in SPARSITY_ORDER else 99,
+                                         CALIBRATION_ORDER.index(k[2])))
+    protocol_full = protocol_text(dense, ev)
+    protocol = protocol_short(dense)
+    model_name = dense["settings"]["model"]["file"]
+    title = getattr(a, "title", "") or f"Calibration-data study: {model_name}"
+    seeds = sorted({r["settings"]["seed"] for r in runs if r["settings"]["calibration"] != "none"})
+
+    md = [f"# {title}\n"]
+    md.append(f"Model: `{model_name}` ({dense['settings']['model']['bytes']} bytes). "
+              f"{len(runs)} of {grid_size} grid runs done; seeds {', '.join(map(str, seeds))}. "
+              f"Every number below was measured by the command:\n\n```sh\n{command}\n```\n")
+    md.append("Each run prunes the dense model with `pollard prune` (every linear of every block, "
+              "block by block, sequential calibration) and evaluates the result with `pollard "
+              "eval`, `pollard compare` and `pollard tasks`; its JSON result is in `runs/`. "
+              "Magnitude pruning uses no calibration data, so it has one run per sparsity. "
+              "OWL allocates unstructured sparsity per block, so owl-wanda has no N:M runs. "
+              "Calibration sources: C4 = documents 0–"
+              f"{ev.c4_split - 1} of the staged C4 sample (one window from each of N random "
+              "documents); WikiText-2 valid (the rows joined, N random windows); Alpaca = "
+              f"examples 0–{ev.alpaca_split - 1} in the Alpaca template, packed; TinyStories "
+              "(train head); self-generated = the model's own continuations of the first 2 "
+              "tokens of C4 calibration documents (temperature 0.6, top-k 50, top-p 0.95, "
+              "repetition penalty 1.2; the 20 % with the highest perplexity dropped); mixture = "
+              f"`{getattr(a, 'mixture', '')}`.\n")
+
+    # dense
+    md.append("## Dense model\n")
+    md.append(protocol_full + "\n")
+    dense_rows = [["WikiText-2 test perplexity", f"{number(dense_flat['wt2_ppl'], 'ppl')} ± "
+                   f"{number(dense_flat['wt2_se'], 'ppl')} (SE)"],
+                  ["C4 held-out perplexity", f"{number(dense_flat['c4_ppl'], 'ppl')} ± "
+                   f"{number(dense_flat['c4_se'], 'ppl')} (SE)"]]
+    at = dense["metrics"]["alpaca_tasks"]
+    for name, k in (("Alpaca exact match (%)", "exact_match"), ("Alpaca token F1 (%)", "token_f1"),
+                    ("Alpaca ROUGE-1 F (%)", "rouge1")):
+        dense_rows.append([name, f"{100 * at[k]['mean']:.1f} ± {100 * at[k]['standard_error']:.1f}"
+                                 f" (SE, {at['examples']} examples)"])
+    if has_zero_shot:
+        for t in dense["metrics"]["zero_shot"]["tasks"]:
+            metric = "acc_norm" if t["reports_acc_norm"] else "acc"
+            dense_rows.append([f"{TASK_NAMES.get(t['task'], t['task'])} {metric} (%)",
+                               f"{100 * t[metric]['mean']:.1f} ± "
+                               f"{100 * t[metric]['standard_error']:.1f} (SE, {t['items']} items;"
+                               f" acc {100 * t['acc']['mean']:.1f}, acc_norm "
+                               f"{100 * t['acc_norm']['mean']:.1f})"])
+        dense_rows.append(["zero-shot average (%)",
+                           f"{100 * dense['metrics']['zero_shot']['average_reported']:.1f}"])
+    md.append(table(["metric", "dense"], dense_rows))
+
+    # perplexity + divergence
+    md.append("## Perplexity and divergence from the dense model\n")
+    md.append(protocol + " " + divergence_text(dense, ev, runs) + "\n")
+    header = ["method", "sparsity", "calibration", "seeds", "WikiText-2 ppl", "C4 ppl",
+              "JS text", "KL text", "top-1 text (%)", "JS Alpaca", "KL Alpaca",
+              "top-1 Alpaca (%)"]
+    rows = []
+    for k in keys:
+        g = groups[k]
+        rows.append([k[0], sparsity_label(k[1]), CALIBRATION_NAMES.get(k[2], k[2]), str(len(g)),
+                     cell(g, "wt2_ppl", "ppl"), cell(g, "c4_ppl", "ppl"),
+                     cell(g, "js_text", "small"), cell(g, "kl_text", "small"),
+                     cell(g, "top1_text", "pct"), cell(g, "js_alpaca", "small"),
+                     cell(g, "kl_alpaca", "small"), cell(g, "top1_alpaca", "pct")])
+    md.append(table(header, [["dense", "0 %", "—", "—", number(dense_flat["wt2_ppl"], "ppl"),
+                              number(dense_flat["c4_ppl"], "ppl"), "0", "0", "100", "0", "0",
+                              "100"]] + rows))
+
+    # tasks
+    md.append("## Task accuracy\n")
+    md.append(protocol + " Zero-shot: the log-likelihood protocol of lm-evaluation-harness "
+              "(`pollard tasks --suite`), the metric the harness reports per task (acc_norm for "
+              "ARC, PIQA, HellaSwag; acc for WinoGrande, BoolQ), first "
+              f"{ev.zero_shot_limit} items of each task, in %. Alpaca: held-out examples "
+              f"answered greedily (at most {ev.max_new_tokens} new tokens), first "
+              f"{ev.task_examples}, exact match / token F1 / ROUGE-1 F in %.\n")
+    header = ["method", "sparsity", "calibration", "seeds"]
+    header += [TASK_NAMES.get(t, t) for t in zs_tasks] + (["zero-shot avg"] if has_zero_shot
+                                                          else [])
+    header += ["Alpaca EM", "Alpaca F1", "Alpaca ROUGE-1"]
+    dense_row = ["dense", "0 %", "—", "—"] + [number(dense_flat.get(f"zs_{t}"), "pct")
+                                              for t in zs_tasks]
+    dense_row += ([number(dense_flat["zs_avg"], "pct")] if has_zero_shot else [])
+    dense_row += [number(dense_flat[k], "pct") for k in ("em", "f1", "rouge1")]
+    rows = []
+    for k in keys:
+        g = groups[k]
+        r = [k[0], sparsity_label(k[1]), CALIBRATION_NAMES.get(k[2], k[2]), str(len(g))]
+        r += [cell(g, f"zs_{t}", "pct") for t in zs_tasks]
+        r += [cell(g, "zs_avg", "pct")] if has_zero_shot else []
+        r += [cell(g, x, "pct") for x in ("em", "f1", "rouge1")]
+        rows.append(r)
+    md.append(table(header, [dense_row] + rows))
+
+    # time
+    md.append("## Cost per run\n")
+    md.append("Wall time in seconds, mean ± standard deviation over the runs of each method and "
+              "calibration source (all sparsities and seeds). Calibration data + I/O: the prune "
+              "command outside the block-by-block pruning (reading the model, drawing or "
+              "generating the calibration sequences, writing the pruned file); calibration "
+              "forward: the calibration sequences run through the blocks; statistics: moment and "
+              "Hessian accumulation; pruning: scores, masks and weight updates (the prune "
+              "report's timings); evaluation: every eval/compare/tasks command of the run. "
+              + protocol + "\n")
+    by_cost = defaultdict(list)
+    for k, g in groups.items():
+        by_cost[(k[0], k[2])] += g
+    rows = []
+    for (m, c) in sorted(by_cost, key=lambda x: (METHOD_ORDER.index(x[0]),
+                                                 CALIBRATION_ORDER.index(x[1]))):
+        g = by_cost[(m, c)]
+        rows.append([m, CALIBRATION_NAMES.get(c, c), str(len(g))] +
+                    [cell(g, f"t_{x}", "s") for x in ("calibration_data_and_io",
+                                                      "calibration_forward", "statistics",
+                                                      "pruning", "evaluation", "total")])
+    md.append(table(["method", "calibration", "runs", "calibration data + I/O",
+                     "calibration forward", "statistics", "pruning", "evaluation", "total"], rows))
+    md.append(f"Dense evaluation: {dense['seconds']['evaluation']:.1f} s.\n")
+
+    # findings
+    findings = findings_statistics(groups, dense_flat, runs, bootstrap, has_zero_shot, protocol,
+                                   methods, sparsities, calibrations)
+    md.append(findings)
+
+    # plots
+    plots = write_plots(results, groups, dense_flat, methods, sparsities, calibrations,
+                        has_zero_shot)
+    if plots:
+        md.append("## Plots\n")
+        md.append(protocol + "\n")
+        for name, caption in plots:
+            md.append(f"![{caption}]({name})\n\n{caption}\n")
+    (results / "report.md").write_text("\n".join(md), encoding="utf-8")
+
+
+# ---- findings -----------------------------------------------------------------------------
+
+def cell_means(groups, key):
+    """{(method, sparsity, calibration): mean over seeds} of a metric."""
+    out = {}
+    for k, g in groups.items():
+        m, _, n = mean_std(g, key)
+        if n:
+            out[k] = m
+    return out
+
+
+def findings_statistics(groups, dense_flat, runs, bootstrap, has_zero_shot, protocol, methods,
+                        sparsities, calibrations):
+    md = ["## Findings statistics\n", protocol + "\n"]
+    sources = [c for c in calibrations if c != "none"]
+    calibrated = [m for m in methods if m != "magnitude"]
+    acc_key = "zs_avg" if has_zero_shot else None
+    metrics = [("WikiText-2 ppl", "wt2_ppl", "ppl", False), ("C4 ppl", "c4_ppl", "ppl", False),
+               ("JS text", "js_text", "small", False), ("Alpaca F1 (%)", "f1", "pct", True)]
+    if acc_key:
+        metrics.insert(0, ("zero-shot avg (%)", acc_key, "pct", True))
+
+    # 1. calibration spread against sparsity
+    if len(sources) > 1:
+        md.append("### Calibration-source spread against sparsity\n")
+        md.append(protocol + "\n")
+        md.append("For each method and sparsity: the range (max − min) over calibration sources "
+                  "of the seed-mean of each metric; for perplexity the ratio max / min. A "
+                  "calibration effect that grows with sparsity shows as a range that grows "
+                  "down each method's rows.\n")
+        header = ["method", "sparsity"] + [f"{n} range" for n, _, _, _ in metrics]
+        rows = []
+        for m in calibrated:
+            for s in sparsities:
+                r = [m, sparsity_label(s)]
+                any_value = False
+                for _, key, kind, _ in metrics:
+                    v = [groups_mean(groups, (m, s, c), key) for c in sources]
+                    v = [x for x in v if x is not None]
+                    if len(v) < 2:
+                        r.append("n/a")
+                        continue
+                    any_value = True
+                    r.append(f"×{max(v) / min(v):.3f}" if kind == "ppl"
+                             else number(max(v) - min(v), kind))
+                if any_value:
+                    rows.append(r)
+        md.append(table(header, rows))
+
+        # 2. which source is best
+        md.append("### Calibration sources ranked\n")
+        md.append(protocol + "\n")
+        md.append("Mean rank of each calibration source (1 = best) over the (method, sparsity) "
+                  "cells where every source ran, by the seed-mean of each metric; the count of "
+                  "cells where it was best is in parentheses.\n")
+        header = ["calibration"] + [n for n, _, _, _ in metrics]
+        ranks = {c: [] for c in sources}
+        for _, key, _, higher in metrics:
+            per = {c: [] for c in sources}
+            best = {c: 0 for c in sources}
+            for m in calibrated:
+                for s in sparsities:
+                    v = {c: groups_mean(groups, (m, s, c), key) for c in sources}
+                    if any(x is None for x in v.values()):
+                        continue
+                    order = sorted(sources, key=lambda c: -v[c] if higher else v[c])
+                    for i, c in enumerate(order):
+                        per[c].append(i + 1)
+                    best[order[0]] += 1
+            for c in sources:
+                ranks[c].append(f"{np.mean(per[c]):.2f} ({best[c]})" if per[c] else "n/a")
+        md.append(table(header, [[CALIBRATION_NAMES.get(c, c)] + ranks[c] for c in sources]))
+
+        # 3. self-generated against the best
+        if "selfgen" in sources:
+            md.append("### Self-generated data against the best source\n")
+            md.append(protocol + "\n")
+            md.append("Per (method, sparsity) cell: the self-generated seed-mean minus the best "
+                      "other source's (a negative accuracy gap or a positive perplexity gap means "
+                      "self-generated is worse), and the full range over sources for scale.\n")
+            header = ["method", "sparsity"]
+            for n, _, _, _ in metrics:
+                header += [f"{n}: self-gen − best other", "range"]
+            rows = []
+            for m in calibrated:
+                for s in sparsities:
+                    r = [m, sparsity_label(s)]
+                    ok = False
+                    for _, key, kind, higher in metrics:
+                        sg = groups_mean(groups, (m, s, "selfgen"), key)
+                        others = [groups_mean(groups, (m, s, c), key) for c in sources
+                                  if c != "selfgen"]
+                        others = [x for x in others if x is not None]
+                        if sg is None or not others:
+                            r += ["n/a", "n/a"]
+                            continue
+                        ok = True
+                        best = max(others) if higher else min(others)
+                        allv = others + [sg]
+                        r += [number(sg - best, kind) if kind != "ppl" else f"{sg - best:+.2f}",
+                              number(max(allv) - min(allv), kind)]
+                    if ok:
+                        rows.append(r)
+            md.append(table(header, rows))
+
+        # 4. task calibration helps the task
+        if "alpaca" in sources:
+            md.append("### Alpaca calibration on the Alpaca task\n")
+            md.append(protocol + "\n")
+            md.append("Paired over (method, sparsity, seed): Alpaca-calibrated run minus the mean "
+                      "of the other sources' runs with the same method, sparsity and seed. Mean ± "
+                      "standard deviation over the pairs, and the fraction of pairs where Alpaca "
+                      "calibration is better.\n")
+            by_seed = defaultdict(dict)
+            for r in runs:
+                s = r["settings"]
+                if s["calibration"] != "none":
+                    by_seed[(s["method"], s["sparsity"], s["seed"])][s["calibration"]] = flatten(r)
+            rows = []
+            for name, key, kind, higher in (("Alpaca F1 (%)", "f1", "pct", True),
+                                            ("Alpaca ROUGE-1 (%)", "rouge1", "pct", True),
+                                            ("Alpaca EM (%)", "em", "pct", True),
+                                            ("JS Alpaca responses", "js_alpaca", "small", False),
+                                            ("top-1 Alpaca (%)", "top1_alpaca", "pct", True),
+                                            ("JS text", "js_text", "small", False)) + (
+                    (("zero-shot avg (%)", "zs_avg", "pct", True),) if has_zero_shot else ()):
+                d = []
+                for cell_runs in by_seed.values():
+                    if "alpaca" not in cell_runs or key not in cell_runs["alpaca"]:
+                        continue
+                    others = [v[key] for c, v in cell_runs.items() if c != "alpaca" and key in v]
+                    if others:
+                        d.append(cell_runs["alpaca"][key] - float(np.mean(others)))
+                if not d:
+                    continue
+                d = np.asarray(d)
+                better = np.mean(d > 0) if higher else np.mean(d < 0)
+                sd = d.std(ddof=1) if len(d) > 1 else float("nan")
+                rows.append([name, str(len(d)), number(float(d.mean()), kind) + " ± " +
+                             number(float(sd), kind), f"{100 * better:.0f} %"])
+            md.append(table(["metric", "pairs", "Alpaca − others", "Alpaca better"], rows))
+
+    # 5. rank correlations
+    md.append("### Divergence and perplexity against task damage\n")
+    md.append(protocol + "\n")
+    md.append("Across pruned runs (every seed a point): Spearman ρ and Kendall τ-b of each "
+              "metric against the drop in task score from the dense model (dense − pruned, so a "
+              f"positive correlation means the metric rises with the damage); 95 % percentile "
+              f"bootstrap intervals over runs ({bootstrap} resamples, seed 0). The last rows give "
+              f"the paired bootstrap of ρ(JS) − ρ(perplexity): an interval above 0 means JS "
+              f"tracks the damage better.\n")
+    flat = [flatten(r) for r in runs]
+    damages = [("Alpaca F1 drop", "f1"), ("Alpaca ROUGE-1 drop", "rouge1")]
+    if has_zero_shot:
+        damages.insert(0, ("zero-shot avg drop", "zs_avg"))
+    predictors = [("JS text", "js_text"), ("JS Alpaca", "js_alpaca"), ("KL text", "kl_text"),
+                  ("1 − top-1 text", "top1_text"), ("WikiText-2 ppl", "wt2_ppl"),
+                  ("C4 ppl", "c4_ppl")]
+    rows = []
+    comparisons = []
+    for dname, dkey in damages:
+        for pname, pkey in predictors:
+            pts = [(f[pkey] if pkey != "top1_text" else 1 - f[pkey], dense_flat[dkey] - f[dkey])
+                   for f in flat if pkey in f and dkey in f]
+            if len(pts) < 3:
+                continue
+            x, y = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+            r = stats.correlations_with_intervals(x, y, bootstrap, seed=0)
+            rows.append([dname, pname, str(len(x)), fmt_ci(r["spearman"]), fmt_ci(r["kendall"])])
+        for jname, jkey in (("JS text", "js_text"), ("JS Alpaca", "js_alpaca")):
+            for pname, pkey in (("WikiText-2 ppl", "wt2_ppl"), ("C4 ppl", "c4_ppl")):
+                pts = [(f[jkey], f[pkey], dense_flat[dkey] - f[dkey]) for f in flat
+                       if jkey in f and pkey in f and dkey in f]
+                if len(pts) < 3:
+                    continue
+                a = np.array(pts)
+                d = stats.paired_difference(a[:, 0], a[:, 1], a[:, 2], bootstrap, seed=0)
+                comparisons.append([dname, f"ρ({jname}) − ρ({pname})", str(len(a)),
+                                    fmt_ci(d["spearman"]), fmt_ci(d["kendall"])])
+    md.append(table(["damage", "metric", "runs", "Spearman ρ [95 % CI]",
+                     "Kendall τ [95 % CI]"], rows + comparisons))
+    return "\n".join(md)
+
+
+def groups_mean(groups, k, key):
+    if k not in groups:
+        return None
+    m, _, n = mean_std(groups[k], key)
+    return m if n else None
+
+
+def fmt_ci(r):
+    v, lo, hi = r
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    if lo is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{v:+.3f}"
+    return f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+# ---- plots --------------------------------------------------------------------------------
+
+def write_plots(results, groups, dense_flat, methods, sparsities, calibrations, has_zero_shot):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    x = list(range(len(sparsities)))
+    labels = [sparsity_label(s) for s in sparsities]
+    sources = [c for c in calibrations if c != "none"]
+    out = []
+
+    def series(selector, key):
+        ys = []
+        for s in sparsities:
+            v = [r[key] for k, g in groups.items() if k[1] == s and selector(k) for r in g
+                 if key in r]
+            ys.append(float(np.mean(v)) if v else np.nan)
+        return ys
+
+    panels = [("wt2_ppl", "WikiText-2 test perplexity", True, "ppl_vs_sparsity.png"),
+              ("js_text", "JS divergence from dense, C4 held-out (nats)", True,
+               "js_vs_sparsity.png")]
+    if has_zero_shot:
+        panels.append(("zs_avg", "zero-shot average accuracy", False,
+                       "accuracy_vs_sparsity.png"))
+    panels.append(("f1", "Alpaca token F1", False, "alpaca_f1_vs_sparsity.png"))
+    for key, ylabel, log, name in panels:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+        for m in methods:
+            axes[0].plot(x, series(lambda k, m=m: k[0] == m, key), marker="o", label=m)
+        for c in sources:
+            axes[1].plot(x, series(lambda k, c=c: k[2] == c and k[0] != "magnitude", key),
+                         marker="o", label=CALIBRATION_NAMES.get(c, c))
+        for ax, t in ((axes[0], "per method (mean over calibration sources and seeds)"),
+                      (axes[1], "per calibration source (mean over calibrated methods, seeds)")):
+            if key in dense_flat:
+                ax.axhline(dense_flat[key], color="black", linestyle="--", linewidth=1,
+                           label="dense")
+            ax.set_xticks(x, labels)
+            ax.set_xlabel("sparsity")
+            ax.set_title(t, fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+            if log:
+                ax.set_yscale("log")
+        axes[0].set_ylabel(ylabel)
+        fig.tight_layout()
+        fig.savefig(results / name, dpi=110)
+        plt.close(fig)
+        out.append((name, f"{ylabel} against sparsity: left one line per method, right one "
+                          f"line per calibration source."))
+
+    if len(sources) > 1:
+        spread_keys = [("wt2_ppl", "WikiText-2 ppl: max / min over sources", True)]
+        if has_zero_shot:
+            spread_keys.insert(0, ("zs_avg", "zero-shot avg accuracy: max − min over sources",
+                                   False))
+        spread_keys.append(("f1", "Alpaca F1: max − min over sources", False))
+        fig, axes = plt.subplots(1, len(spread_keys), figsize=(5 * len(spread_keys), 4))
+        axes = np.atleast_1d(axes)
+        for ax, (key, title, ratio) in zip(axes, spread_keys):
+            for m in methods:
+                if m == "magnitude":
+                    continue
+                ys = []
+                for s in sparsities:
+                    v = [groups_mean(groups, (m, s, c), key) for c in sources]
+                    v = [a for a in v if a is not None]
+                    ys.append((max(v) / min(v) if ratio else max(v) - min(v)) if len(v) > 1
+                              else np.nan)
+                ax.plot(x, ys, marker="o", label=m)
+            ax.set_xticks(x, labels)
+            ax.set_xlabel("sparsity")
+            ax.set_title(title, fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(results / "calibration_spread.png", dpi=110)
+        plt.close(fig)
+        out.append(("calibration_spread.png", "Calibration-source spread against sparsity, one "
+                                              "line per method."))
+
+    # damage scatter
+    flat = [r for g in groups.values() for r in g]
+    dkey, dname = ("zs_avg", "zero-shot avg accuracy drop") if has_zero_shot else (
+        "f1", "Alpaca F1 drop")
+    pts = [(r["js_text"], r["wt2_ppl"], dense_flat[dkey] - r[dkey]) for r in flat
+           if "js_text" in r and dkey in r]
+    if pts:
+        a = np.array(pts)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        axes[0].scatter(a[:, 0], a[:, 2], s=12)
+        axes[0].set_xlabel("JS divergence, C4 held-out (nats)")
+        axes[1].scatter(a[:, 1], a[:, 2], s=12)
+        axes[1].set_xlabel("WikiText-2 perplexity")
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_ylabel(dname)
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(results / "damage_scatter.png", dpi=110)
+        plt.close(fig)
+        out.append(("damage_scatter.png", f"{dname} of every pruned run against its JS "
+                                          f"divergence (left) and perplexity (right)."))
+    return out
