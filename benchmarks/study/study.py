@@ -166,13 +166,45 @@ class study:
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
                 tmp.replace(path)
+        # The evaluation reads only the first windows of each text, so it is given a head of the
+        # text long enough for them (at least 16 characters per token needed, whole rows or
+        # documents): tokenizing all of WikiText-2 test costs minutes with a large vocabulary,
+        # and the windows are the same tokens as the whole text's first windows (the test suite
+        # checks that the perplexity is identical).
+        a = self.a
+        need = 16 * a.window * max(a.wikitext_windows, a.c4_windows, a.divergence_windows) + 4096
+        wikitext_head = d / f"wikitext2-test-head-{need}.rows.jsonl"
+        if not wikitext_head.exists():
+            rows, size = [], 0
+            with open(text / "wikitext2_raw/test.rows.jsonl", encoding="utf-8") as f:
+                for line in f:
+                    if size >= need:
+                        break
+                    rows.append(line)
+                    size += len(json.loads(line)["text"]) + 2
+            tmp = wikitext_head.with_suffix(".tmp")
+            tmp.write_text("".join(rows), encoding="utf-8")
+            tmp.replace(wikitext_head)
+        c4_heldout_head = d / f"c4-heldout-head-{need}.json.gz"
+        if not c4_heldout_head.exists():
+            rows, size = [], 0
+            with gzip.open(c4_heldout, "rt", encoding="utf-8") as f:
+                for line in f:
+                    if size >= need:
+                        break
+                    rows.append(line)
+                    size += len(json.loads(line)["text"]) + 1
+            tmp = c4_heldout_head.with_suffix(".tmp")
+            with gzip.GzipFile(tmp, "wb", mtime=0) as f:
+                f.write("".join(rows).encode("utf-8"))
+            tmp.replace(c4_heldout_head)
         self.files = {
             "c4": c4_calibration.resolve(),
             "wikitext": (text / "wikitext2_raw/valid.rows.jsonl").resolve(),
             "alpaca": alpaca_calibration.resolve(),
             "tinystories": (text / "tinystories/tinystories_train_head.txt").resolve(),
-            "wikitext_test": (text / "wikitext2_raw/test.rows.jsonl").resolve(),
-            "c4_heldout": c4_heldout.resolve(),
+            "wikitext_test": wikitext_head.resolve(),
+            "c4_heldout": c4_heldout_head.resolve(),
             "alpaca_heldout": alpaca_heldout.resolve(),
         }
         for k, v in self.files.items():
@@ -206,7 +238,8 @@ class study:
                 "divergence_examples": a.divergence_examples, "task_examples": a.task_examples,
                 "max_new_tokens": a.max_new_tokens, "zero_shot": a.zero_shot,
                 "zero_shot_limit": a.zero_shot_limit,
-                "c4_split": C4_CALIBRATION_DOCUMENTS, "alpaca_split": ALPACA_CALIBRATION_EXAMPLES}
+                "c4_split": C4_CALIBRATION_DOCUMENTS, "alpaca_split": ALPACA_CALIBRATION_EXAMPLES,
+                "text_heads": "16 characters per token"}
 
     def selfgen_sources(self):
         return self.a.selfgen_sources or max(8, (3 * self.a.samples + 1) // 2)

@@ -161,6 +161,21 @@ def main():
           "a finished study runs nothing again")
     check_report(a, runs=2)
 
+    # The evaluation text is a head of WikiText-2 test: its windows are the whole file's.
+    heads = sorted((a / "data").glob("wikitext2-test-head-*.rows.jsonl"))
+    check(len(heads) == 1, "the study wrote one WikiText-2 test head")
+    full = Path(data) / "text/wikitext2_raw/test.rows.jsonl"
+    ppl = []
+    for text in (heads[0], full):
+        out_json = work / f"eval-{text.name}.json"
+        done = subprocess.run([str(pollard), "eval", str(model), "--text", str(text), "--window",
+                               "64", "--max-windows", "2", "--json", str(out_json)],
+                              capture_output=True, text=True)
+        check(done.returncode == 0, f"pollard eval on {text.name}: {done.stderr}")
+        e = json.loads(out_json.read_text())
+        ppl.append((e["tokens"], e["perplexity"]))
+    check(ppl[0] == ppl[1], f"the head's windows score as the whole file's: {ppl}")
+
     # The same study from scratch reproduces every number from the same seeds.
     study(b)
     ma, mb = metrics_of(a), metrics_of(b)
