@@ -35,6 +35,9 @@ class pcre2_pattern {
       throw option_error("pre-tokenizer pattern '" + pattern +
                          "' does not compile: " + reinterpret_cast<const char*>(message));
     }
+    // Compiled to machine code where PCRE2 has a JIT for the platform (pcre2_match then runs it,
+    // tens of times faster than the interpreter on these patterns); interpreted otherwise.
+    (void)pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);
     match_ = pcre2_match_data_create_from_pattern(code_, nullptr);
   }
   pcre2_pattern(const pcre2_pattern&) = delete;
