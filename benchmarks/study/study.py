@@ -79,6 +79,8 @@ def parse_arguments(argv):
                    help="threads per run (OMP_NUM_THREADS; default: the tool's own)")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
     p.add_argument("--title", default="", help="the report's title (default: the model's name)")
+    p.add_argument("--note", default="",
+                   help="a paragraph for the report after the command (e.g. where it ran)")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report")
     p.add_argument("--no-report", action="store_true", help="run, but write no report")
     p.add_argument("--max-runs", type=int, default=0,
@@ -473,6 +475,8 @@ class study:
         todo = [g for g in grid if not (self.results / "runs" / f"{self.key(g)}.json").exists()]
         print(f"study: {len(grid)} runs in the grid, {len(grid) - len(todo)} cached, "
               f"{len(todo)} to run", flush=True)
+        # Seed-major order: a study cut short still covers every grid point with its first seeds.
+        todo.sort(key=lambda g: g["seed"])
         if self.a.max_runs > 0:
             todo = todo[:self.a.max_runs]
         failures = []

@@ -124,8 +124,8 @@ def protocol_text(dense, a):
             f"first {w['windows']} windows ({w['tokens']} scored tokens). C4 held-out: "
             f"documents {a.c4_split}–999 of the staged C4 sample joined with \" \" "
             f"(the C4 protocol on the held-out documents), first {c['windows']} windows "
-            f"({c['tokens']} scored tokens). ± is the standard deviation over seeds, not the "
-            f"perplexity's own standard error (the dense row gives that).")
+            f"({c['tokens']} scored tokens). In the dense table ± is the standard error; in every "
+            f"other table ± is the standard deviation over seeds.")
 
 
 def protocol_short(dense):
@@ -198,6 +198,8 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
     md.append(f"Model: `{model_name}` ({dense['settings']['model']['bytes']} bytes). "
               f"{len(runs)} of {grid_size} grid runs done; seeds {', '.join(map(str, seeds))}. "
               f"Every number below was measured by the command:\n\n```sh\n{command}\n```\n")
+    if getattr(a, "note", ""):
+        md.append(a.note + "\n")
     md.append("Each run prunes the dense model with `pollard prune` (every linear of every block, "
               "block by block, sequential calibration) and evaluates the result with `pollard "
               "eval`, `pollard compare` and `pollard tasks`; its JSON result is in `runs/`. "
