@@ -2,7 +2,7 @@
 // X.npy (tokens x d_in, correlated channels with a few large-magnitude outlier channels, as
 // LLM activations have) and H.npy = (2/tokens)·XᵀX, all float32.
 //
-//   make_layer_example <folder> [--d-out 128] [--d-in 256] [--tokens 512] [--outliers 4]
+//   make_layer_example FOLDER [--d-out 128] [--d-in 256] [--tokens 512] [--outliers 4]
 //                      [--seed 0]
 #include <algorithm>
 #include <cmath>
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/command_line.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/npy.hpp"
 #include "pollard/stats/gram_accumulator.hpp"
@@ -20,61 +21,29 @@
 namespace {
 
 struct options {
-  std::filesystem::path folder;
+  std::string folder;
   pollard::index_t d_out = 128, d_in = 256, tokens = 512, outliers = 4;
-  unsigned long seed = 0;
+  std::uint64_t seed = 0;
 };
 
-const char* const usage =
-    "usage: make_layer_example <folder> [--d-out N] [--d-in N] [--tokens N] [--outliers N] "
-    "[--seed N]\n";
-
-long parse_count(const std::string& flag, const std::string& text, long minimum) {
-  std::size_t used = 0;
-  long value = 0;
-  try {
-    value = std::stol(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || value < minimum)
-    throw pollard::option_error(flag + " needs an integer >= " + std::to_string(minimum) +
-                                ", got '" + text + "'");
-  return value;
-}
-
-options parse(int argc, char** argv) {
-  options o;
-  bool have_folder = false;
-  for (int a = 1; a < argc; ++a) {
-    const std::string arg = argv[a];
-    if (arg.rfind("--", 0) != 0) {
-      if (have_folder) throw pollard::option_error("more than one output folder given");
-      o.folder = arg;
-      have_folder = true;
-      continue;
-    }
-    if (a + 1 >= argc) throw pollard::option_error(arg + " needs a value");
-    const std::string value = argv[++a];
-    if (arg == "--d-out") {
-      o.d_out = parse_count(arg, value, 1);
-    } else if (arg == "--d-in") {
-      o.d_in = parse_count(arg, value, 1);
-    } else if (arg == "--tokens") {
-      o.tokens = parse_count(arg, value, 1);
-    } else if (arg == "--outliers") {
-      o.outliers = parse_count(arg, value, 0);
-    } else if (arg == "--seed") {
-      o.seed = static_cast<unsigned long>(parse_count(arg, value, 0));
-    } else {
-      throw pollard::option_error("unknown option " + arg);
-    }
-  }
-  if (!have_folder) throw pollard::option_error("no output folder given");
-  if (o.outliers > o.d_in)
-    throw pollard::option_error("--outliers " + std::to_string(o.outliers) + " exceeds --d-in " +
-                                std::to_string(o.d_in));
-  return o;
+void add_options(CLI::App& app, options& o) {
+  using pollard::cli::integer_in;
+  app.add_option("FOLDER", o.folder, "where to write W.npy, X.npy and H.npy (created)")->required();
+  app.add_option("--d-out", o.d_out, "output channels (rows of W)")
+      ->type_name("N")
+      ->check(integer_in(1, INT32_MAX));
+  app.add_option("--d-in", o.d_in, "input channels (columns of W and X)")
+      ->type_name("N")
+      ->check(integer_in(1, INT32_MAX));
+  app.add_option("--tokens", o.tokens, "rows of X")
+      ->type_name("N")
+      ->check(integer_in(1, INT32_MAX));
+  app.add_option("--outliers", o.outliers, "channels of X 25 times larger than the others")
+      ->type_name("N")
+      ->check(integer_in(0, INT32_MAX));
+  app.add_option("--seed", o.seed, "seed of the generator")
+      ->type_name("N")
+      ->check(pollard::cli::unsigned_integer());
 }
 
 void make_layer(const options& o) {
@@ -118,15 +87,19 @@ void make_layer(const options& o) {
   gram.accumulate(pollard::matrix_view<const float>(x.data(), o.tokens, o.d_in));
   const auto h = gram.hessian();  // symmetric, so its column-major storage is also row-major
 
-  std::filesystem::create_directories(o.folder);
-  pollard::io::write_npy(o.folder / "W.npy",
+  if (o.outliers > o.d_in)
+    throw pollard::cli::usage_error("--outliers " + std::to_string(o.outliers) +
+                                    " exceeds --d-in " + std::to_string(o.d_in));
+  const std::filesystem::path folder = o.folder;
+  std::filesystem::create_directories(folder);
+  pollard::io::write_npy(folder / "W.npy",
                          pollard::matrix_view<const float>(w.data(), o.d_out, o.d_in));
-  pollard::io::write_npy(o.folder / "X.npy",
+  pollard::io::write_npy(folder / "X.npy",
                          pollard::matrix_view<const float>(x.data(), o.tokens, o.d_in));
-  pollard::io::write_npy(o.folder / "H.npy",
+  pollard::io::write_npy(folder / "H.npy",
                          pollard::matrix_view<const float>(h.data(), o.d_in, o.d_in));
   std::printf("wrote %s/{W,X,H}.npy: W %ldx%ld, X %ldx%ld (%ld outlier channels), H %ldx%ld\n",
-              o.folder.string().c_str(), static_cast<long>(o.d_out), static_cast<long>(o.d_in),
+              folder.string().c_str(), static_cast<long>(o.d_out), static_cast<long>(o.d_in),
               static_cast<long>(o.tokens), static_cast<long>(o.d_in), static_cast<long>(o.outliers),
               static_cast<long>(o.d_in), static_cast<long>(o.d_in));
 }
@@ -134,18 +107,17 @@ void make_layer(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app(
+      "Writes a seeded example layer for prune_layer: W.npy (d_out x d_in), X.npy (tokens x d_in,\n"
+      "correlated channels with a few large-magnitude outlier channels, as LLM activations have)\n"
+      "and H.npy = (2/tokens)·XᵀX, all float32.",
+      "make_layer_example");
+  pollard::cli::configure(app);
   options o;
-  try {
-    o = parse(argc, argv);
-  } catch (const pollard::error& e) {
-    std::fprintf(stderr, "make_layer_example: %s\n%s", e.what(), usage);
-    return 2;
-  }
-  try {
-    make_layer(o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "make_layer_example: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  add_options(app, o);
+  return pollard::cli::run_tool(
+      app, argc, argv, {"make_layer_example: ", [] { return std::string(" (see --help)"); }}, [&] {
+        make_layer(o);
+        return 0;
+      });
 }

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "arguments.hpp"
+#include "command_line.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/json_writer.hpp"
@@ -21,6 +21,25 @@
 namespace pollard::cli {
 
 namespace fs = std::filesystem;
+
+/// The path a string option names, or nothing when the option was not given.
+inline std::optional<fs::path> optional_path(const std::string& option_value) {
+  if (option_value.empty()) return std::nullopt;
+  return fs::path(option_value);
+}
+
+/// Adds --tokenizer FILE, the tokenizer a command reads (default: found beside the
+/// model, as `where_by_default` says).
+inline CLI::Option* add_tokenizer_option(CLI::App& c, std::string& tokenizer,
+                                         const char* description =
+                                             "llama2.c tokenizer.bin or Hugging Face "
+                                             "tokenizer.json (not for a GGUF, which carries its "
+                                             "own)",
+                                         const char* where_by_default = "beside the model") {
+  return c.add_option("--tokenizer", tokenizer, description)
+      ->type_name("FILE")
+      ->default_str(where_by_default);
+}
 
 /// Opens a model that must come with a tokenizer (the text commands need one).
 inline llm::model_file open_model_with_tokenizer(const fs::path& path,
@@ -73,15 +92,15 @@ inline const char* protocol_of(text_format f) noexcept {
   return "the file as it is";
 }
 
-/// The --format value, or the format the file name suggests: *.jsonl -> rows-jsonl,
-/// *.gz -> jsonl-gz, anything else -> text.
-inline text_format text_format_of(const std::optional<std::string>& option, const fs::path& file) {
-  if (option) {
-    if (*option == "rows-jsonl") return text_format::rows_jsonl;
-    if (*option == "jsonl-gz") return text_format::jsonl_gz;
-    if (*option == "c4") return text_format::c4;
-    if (*option == "text") return text_format::text;
-    throw usage_error("--format must be rows-jsonl, jsonl-gz, c4 or text, got '" + *option + "'");
+/// The --format value (empty: not given), or the format the file name suggests: *.jsonl ->
+/// rows-jsonl, *.gz -> jsonl-gz, anything else -> text.
+inline text_format text_format_of(const std::string& option, const fs::path& file) {
+  if (!option.empty()) {
+    if (option == "rows-jsonl") return text_format::rows_jsonl;
+    if (option == "jsonl-gz") return text_format::jsonl_gz;
+    if (option == "c4") return text_format::c4;
+    if (option == "text") return text_format::text;
+    throw usage_error("--format must be rows-jsonl, jsonl-gz, c4 or text, got '" + option + "'");
   }
   const std::string ext = file.extension().string();
   if (ext == ".jsonl") return text_format::rows_jsonl;

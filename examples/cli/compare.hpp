@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "arguments.hpp"
+#include "command_line.hpp"
 #include "common.hpp"
 #include "eval.hpp"
 #include "pollard/evaluation/divergence.hpp"
@@ -19,30 +19,6 @@
 #include "pollard/metrics/divergence_report.hpp"
 
 namespace pollard::cli {
-
-inline const char* const compare_help =
-    "usage: pollard compare BASE OTHER [--text FILE [--format F] [--window L] [--max-windows N]]\n"
-    "                       [--instructions FILE [--max-examples N]] [--json OUT.json]\n"
-    "                       [--markdown OUT.md] [--tokenizer FILE]\n"
-    "\n"
-    "The divergence of OTHER (Q, e.g. pruned) from BASE (P, dense), per token position over the\n"
-    "vocabulary, both models teacher-forced on the same tokens: Jensen-Shannon (nats, bits),\n"
-    "KL(P||Q), q - p of the correct token, same top token, and each model's perplexity, as mean\n"
-    "± standard error and the percentile ladder of llama.cpp's KL-divergence report. The two\n"
-    "models must share their tokenizer. Give --text, --instructions or both; each gives a report.\n"
-    "\n"
-    "  --text FILE           corpus windows, as in 'pollard eval' (--format, --window and\n"
-    "                        --max-windows as there)\n"
-    "  --instructions FILE   Alpaca-style JSON list of {instruction, input, output}: prompt\n"
-    "                        \"{instruction} {input}\", only the response tokens are scored;\n"
-    "                        examples longer than --window (default min(2048, context)) are\n"
-    "                        cut there\n"
-    "  --max-examples N      use the first N instruction examples (default: all)\n"
-    "  --json OUT.json       write the report(s) as JSON (written whole or not at all)\n"
-    "  --markdown OUT.md     write the report(s) as Markdown tables (written whole or not at all)\n"
-    "  --tokenizer FILE      llama2.c tokenizer.bin or Hugging Face tokenizer.json for both\n"
-    "                        models (default: beside each model; not for GGUF models, which\n"
-    "                        carry their own)\n";
 
 namespace detail {
 
@@ -63,34 +39,75 @@ inline void check_same_tokenizer(const llm::model_file& base, const llm::model_f
 
 }  // namespace detail
 
-inline int run_compare(std::span<char* const> args) {
-  option_spec spec{text_option_names(), {}};
-  spec.valued.insert({"--instructions", "--max-examples", "--json", "--markdown", "--tokenizer"});
-  const arguments a("compare", args, spec);
-  if (a.help()) {
-    std::fputs(compare_help, stdout);
-    return 0;
-  }
-  a.expect_positional(2, "BASE and OTHER model files");
-  const text_options t = read_text_options(a);
-  const auto instructions = a.path("--instructions");
-  const auto max_examples = a.integer("--max-examples", 0, 1, INT32_MAX);
-  if (!t.file && !instructions)
+struct compare_options {
+  std::string base, other;
+  text_options text;
+  std::string instructions;
+  index_t max_examples = 0;
+  std::string json, markdown;
+  std::string tokenizer;
+  int threads = 0;
+};
+
+inline CLI::App* add_compare_command(CLI::App& app, compare_options& o) {
+  CLI::App* c = app.add_subcommand(
+      "compare", "divergence of OTHER from BASE per token, on corpus windows or instructions");
+  c->footer(
+      "The divergence of OTHER (Q, e.g. pruned) from BASE (P, dense), per token position over the\n"
+      "vocabulary, both models teacher-forced on the same tokens: Jensen-Shannon (nats, bits),\n"
+      "KL(P||Q), q - p of the correct token, same top token, and each model's perplexity, as mean\n"
+      "± standard error and the percentile ladder of llama.cpp's KL-divergence report. The two\n"
+      "models must share their tokenizer. Give --text, --instructions or both; each gives a\n"
+      "report. --window also caps the instruction examples.");
+  c->add_option("BASE", o.base, "the base model (P, e.g. dense)")->required();
+  c->add_option("OTHER", o.other, "the model compared with it (Q, e.g. pruned)")->required();
+  CLI::Option* text = add_text_options(*c, o.text);
+  c->get_option("--format")->needs(text);
+  c->get_option("--max-windows")->needs(text);
+  CLI::Option* instructions =
+      c->add_option("--instructions", o.instructions,
+                    "Alpaca-style JSON list of {instruction, input, output}: prompt\n"
+                    "\"{instruction} {input}\", only the response tokens are scored;\n"
+                    "examples longer than --window are cut there")
+          ->type_name("FILE");
+  c->add_option("--max-examples", o.max_examples, "use the first N instruction examples")
+      ->type_name("N")
+      ->check(integer_in(1, INT32_MAX))
+      ->default_str("all")
+      ->needs(instructions);
+  c->add_option("--json", o.json, "write the report(s) as JSON (written whole or not at all)")
+      ->type_name("OUT.json");
+  c->add_option("--markdown", o.markdown,
+                "write the report(s) as Markdown tables (written whole or not at all)")
+      ->type_name("OUT.md");
+  add_tokenizer_option(*c, o.tokenizer,
+                       "llama2.c tokenizer.bin or Hugging Face tokenizer.json for both models (not "
+                       "for GGUF models, which carry their own)",
+                       "beside each model");
+  add_threads_option(*c, o.threads);
+  return c;
+}
+
+inline int run_compare(const compare_options& o) {
+  use_threads(o.threads);
+  const text_options& t = o.text;
+  const auto text_file = optional_path(t.file);
+  const text_format format = text_format_of(t.format, t.file);
+  const auto instructions = optional_path(o.instructions);
+  const index_t max_examples = o.max_examples;
+  if (!text_file && !instructions)
     throw usage_error("'pollard compare' needs --text FILE or --instructions FILE");
-  if (!t.file && (a.has("--format") || a.has("--max-windows")))
-    throw usage_error("--format and --max-windows need --text");
-  if (!instructions && a.has("--max-examples"))
-    throw usage_error("--max-examples needs --instructions");
-  const auto json = a.path("--json");
-  const auto markdown = a.path("--markdown");
+  const auto json = optional_path(o.json);
+  const auto markdown = optional_path(o.markdown);
   if (json) check_output_path(*json, "--json");
   if (markdown) check_output_path(*markdown, "--markdown");
-  if (t.file && !fs::is_regular_file(*t.file)) throw io_error("cannot open " + t.file->string());
+  if (text_file && !fs::is_regular_file(*text_file))
+    throw io_error("cannot open " + text_file->string());
   if (instructions && !fs::is_regular_file(*instructions))
     throw io_error("cannot open " + instructions->string());
 
-  const fs::path base_path = a.positional()[0], other_path = a.positional()[1];
-  const auto tokenizer = a.path("--tokenizer");
+  const fs::path base_path = o.base, other_path = o.other;
+  const auto tokenizer = optional_path(o.tokenizer);
   llm::model_file base = open_model_with_tokenizer(base_path, tokenizer);
   base.gguf.reset();
   llm::model_file other = open_model_with_tokenizer(other_path, tokenizer);
@@ -106,24 +123,24 @@ inline int run_compare(std::span<char* const> args) {
   markdown_out = "# Divergence of " + other_path.filename().string() + " from " +
                  base_path.filename().string() + "\n";
 
-  if (t.file) {
+  if (text_file) {
     const std::vector<llm::token_id> tokens = evaluation_tokens(t, *base.tokenizer);
     evaluation::evaluation_options options;
     options.window = t.window;
-    options.max_windows = t.max_windows;
+    options.max_windows = max_windows_of(t);
     options.progress = llm::progress_bar("compare", "windows");
     const divergence_report r = evaluation::compare_on_windows(p, q, tokens, options);
     const index_t window = t.window > 0 ? t.window : std::min<index_t>(2048, config.seq_len);
     index_t windows = static_cast<index_t>(tokens.size()) / window;
-    if (t.max_windows > 0) windows = std::min(windows, t.max_windows);
-    const std::string where = t.file->string() + " (" + name_of(t.format) + ": " +
-                              protocol_of(t.format) + ", " + std::to_string(tokens.size()) +
+    if (max_windows_of(t) > 0) windows = std::min(windows, max_windows_of(t));
+    const std::string where = text_file->string() + " (" + name_of(format) + ": " +
+                              protocol_of(format) + ", " + std::to_string(tokens.size()) +
                               " tokens), " + std::to_string(windows) + " windows of " +
                               std::to_string(window) + " tokens";
     terminal += "Corpus windows: " + where + "\n" + to_text(r);
     markdown_out += "\n## Corpus windows\n\n" + where + "\n\n" + to_markdown(r);
-    json_out += ",\"windows\":{\"text\":" + json_string(t.file->string()) +
-                ",\"format\":" + json_string(name_of(t.format)) +
+    json_out += ",\"windows\":{\"text\":" + json_string(text_file->string()) +
+                ",\"format\":" + json_string(name_of(format)) +
                 ",\"text_tokens\":" + std::to_string(tokens.size()) +
                 ",\"window\":" + std::to_string(window) +
                 ",\"windows\":" + std::to_string(windows) + ",\"report\":" + to_json(r) + "}";

@@ -6,30 +6,37 @@
 #include <span>
 #include <string>
 
-#include "arguments.hpp"
+#include "command_line.hpp"
 #include "common.hpp"
 #include "pollard/llm/model_file.hpp"
 
 namespace pollard::cli {
 
-inline const char* const convert_help =
-    "usage: pollard convert MODEL OUT [--type f32|f16|bf16]\n"
-    "\n"
-    "Reads MODEL (GGUF, llama2.c, or a Hugging Face Llama folder), dequantizes every tensor, and\n"
-    "writes it to OUT in the same format: a GGUF keeps every metadata key (general.file_type\n"
-    "follows the stored type) with linear and embedding tensors stored as --type (default f32;\n"
-    "norms stay f32); llama2.c is always f32; a Hugging Face folder is written as f32. The\n"
-    "output is written through a temporary file and renamed, so it is whole or absent.\n";
+struct convert_options {
+  std::string model, out;
+  std::string type = "f32";
+};
 
-inline int run_convert(std::span<char* const> args) {
-  const arguments a("convert", args, option_spec{{"--type"}, {}});
-  if (a.help()) {
-    std::fputs(convert_help, stdout);
-    return 0;
-  }
-  a.expect_positional(2, "MODEL and OUT");
-  const fs::path in = a.positional()[0], out = a.positional()[1];
-  const std::string type = a.text("--type").value_or("f32");
+inline CLI::App* add_convert_command(CLI::App& app, convert_options& o) {
+  CLI::App* c = app.add_subcommand("convert", "write MODEL back in its format with float tensors");
+  c->footer(
+      "Reads MODEL (GGUF, llama2.c, or a Hugging Face Llama folder), dequantizes every tensor, "
+      "and\n"
+      "writes it to OUT in the same format: a GGUF keeps every metadata key (general.file_type\n"
+      "follows the stored type) with linear and embedding tensors stored as --type (norms stay\n"
+      "f32); llama2.c is always f32; a Hugging Face folder is written as f32. The output is\n"
+      "written through a temporary file and renamed, so it is whole or absent.");
+  c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
+      ->required();
+  c->add_option("OUT", o.out, "where to write the copy")->required();
+  c->add_option("--type", o.type, "stored type of linear and embedding tensors (GGUF)")
+      ->type_name("f32|f16|bf16");
+  return c;
+}
+
+inline int run_convert(const convert_options& o) {
+  const fs::path in = o.model, out = o.out;
+  const std::string& type = o.type;
   io::ggml_type stored = io::ggml_type::f32;
   if (type == "f16")
     stored = io::ggml_type::f16;

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "arguments.hpp"
+#include "command_line.hpp"
 #include "common.hpp"
 #include "pollard/evaluation/sampler.hpp"
 #include "pollard/llm/kv_cache.hpp"
@@ -20,34 +20,6 @@
 #include "pollard/llm/utf8_stream.hpp"
 
 namespace pollard::cli {
-
-inline const char* const generate_help =
-    "usage: pollard generate MODEL [--prompt TEXT] [--steps N] [--temperature T] [--top-k K]\n"
-    "                        [--top-p P] [--repeat-penalty R] [--seed S] [--tokenizer FILE]\n"
-    "                        [--llama2c-bytes]\n"
-    "\n"
-    "Prints the prompt and its continuation on stdout as tokens are sampled, then a newline;\n"
-    "the speed goes to stderr. Steps are counted as llama2.c's run.c counts them: N positions\n"
-    "including BOS and the prompt, so an empty prompt gives N new tokens and a prompt of P tokens\n"
-    "(BOS included) gives N - P + 1. N is capped at the model's context. Generation stops early\n"
-    "at BOS for llama2.c models (as run.c does) and at the tokenizer's EOS for GGUF models.\n"
-    "A character spread over several tokens (byte-fallback tokens such as <0xE2>) is printed\n"
-    "once its last byte arrives; bytes that form no character print as U+FFFD.\n"
-    "\n"
-    "  --prompt TEXT          text to continue (default: empty, generation starts from BOS)\n"
-    "  --steps N              positions to run, >= 1 (default 256)\n"
-    "  --temperature T        0 picks the most likely token (default 0); > 0 samples\n"
-    "  --top-k K              keep the K most likely tokens, 0 = all (default 0)\n"
-    "  --top-p P              nucleus mass in (0, 1] (default 1 = off)\n"
-    "  --repeat-penalty R     CTRL repetition penalty > 0 on tokens already seen (default 1 = "
-    "off)\n"
-    "  --seed S               seed of the sampler (default 0); the same seed gives the same "
-    "text\n"
-    "  --tokenizer FILE       llama2.c tokenizer.bin or Hugging Face tokenizer.json (default:\n"
-    "                         beside the model; not for a GGUF, which carries its own)\n"
-    "  --llama2c-bytes        print each token's bytes as llama2.c's run.c does (a lone byte\n"
-    "                         that is not printable ASCII is dropped), for byte-exact\n"
-    "                         comparison with llama2.c\n";
 
 namespace detail {
 
@@ -60,29 +32,73 @@ inline bool printable_piece(const std::string& piece) {
 
 }  // namespace detail
 
-inline int run_generate(std::span<char* const> args) {
-  const arguments a("generate", args,
-                    option_spec{{"--prompt", "--steps", "--temperature", "--top-k", "--top-p",
-                                 "--repeat-penalty", "--seed", "--tokenizer"},
-                                {"--llama2c-bytes"}});
-  if (a.help()) {
-    std::fputs(generate_help, stdout);
-    return 0;
-  }
-  a.expect_positional(1, "a MODEL file");
-  evaluation::sampler_options sampling;
-  sampling.temperature =
-      static_cast<float>(a.real("--temperature", 0.0, ">= 0", [](double x) { return x >= 0.0; }));
-  sampling.top_k = a.integer("--top-k", 0, 0, INT32_MAX);
-  sampling.top_p = static_cast<float>(
-      a.real("--top-p", 1.0, "in (0, 1]", [](double x) { return x > 0.0 && x <= 1.0; }));
-  sampling.repetition_penalty =
-      static_cast<float>(a.real("--repeat-penalty", 1.0, "> 0", [](double x) { return x > 0.0; }));
-  sampling.seed = a.unsigned_integer("--seed", 0);
-  index_t steps = a.integer("--steps", 256, 1, INT32_MAX);
-  const std::string prompt_text = a.text("--prompt").value_or("");
+struct generate_options {
+  std::string model;
+  std::string prompt;
+  index_t steps = 256;
+  double temperature = 0.0;
+  index_t top_k = 0;
+  double top_p = 1.0;
+  double repeat_penalty = 1.0;
+  std::uint64_t seed = 0;
+  std::string tokenizer;
+  bool llama2c_bytes = false;
+  int threads = 0;
+};
 
-  llm::model_file m = open_model_with_tokenizer(a.positional()[0], a.path("--tokenizer"));
+inline CLI::App* add_generate_command(CLI::App& app, generate_options& o) {
+  CLI::App* c = app.add_subcommand("generate", "continue a prompt (greedy by default, or sampled)");
+  c->footer(
+      "Prints the prompt and its continuation on stdout as tokens are sampled, then a newline;\n"
+      "the speed goes to stderr. Steps are counted as llama2.c's run.c counts them: N positions\n"
+      "including BOS and the prompt, so an empty prompt gives N new tokens and a prompt of P\n"
+      "tokens (BOS included) gives N - P + 1. N is capped at the model's context. Generation\n"
+      "stops early at BOS for llama2.c models (as run.c does) and at the tokenizer's EOS for GGUF\n"
+      "models. A character spread over several tokens (byte-fallback tokens such as <0xE2>) is\n"
+      "printed once its last byte arrives; bytes that form no character print as U+FFFD.");
+  c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
+      ->required();
+  c->add_option("--prompt", o.prompt, "text to continue; empty: generation starts from BOS")
+      ->type_name("TEXT");
+  c->add_option("--steps", o.steps, "positions to run, >= 1")
+      ->type_name("N")
+      ->check(integer_in(1, INT32_MAX));
+  c->add_option("--temperature", o.temperature, "0 picks the most likely token; > 0 samples")
+      ->type_name("T")
+      ->check(real_where(">= 0", [](double x) { return x >= 0.0; }));
+  c->add_option("--top-k", o.top_k, "keep the K most likely tokens, 0 = all")
+      ->type_name("K")
+      ->check(integer_in(0, INT32_MAX));
+  c->add_option("--top-p", o.top_p, "nucleus mass in (0, 1]; 1 = off")
+      ->type_name("P")
+      ->check(real_where("in (0, 1]", [](double x) { return x > 0.0 && x <= 1.0; }));
+  c->add_option("--repeat-penalty", o.repeat_penalty,
+                "CTRL repetition penalty > 0 on tokens already seen; 1 = off")
+      ->type_name("R")
+      ->check(real_where("> 0", [](double x) { return x > 0.0; }));
+  c->add_option("--seed", o.seed, "seed of the sampler; the same seed gives the same text")
+      ->type_name("S")
+      ->check(unsigned_integer());
+  add_tokenizer_option(*c, o.tokenizer);
+  c->add_flag("--llama2c-bytes", o.llama2c_bytes,
+              "print each token's bytes as llama2.c's run.c does (a lone byte that is not\n"
+              "printable ASCII is dropped), for byte-exact comparison with llama2.c");
+  add_threads_option(*c, o.threads);
+  return c;
+}
+
+inline int run_generate(const generate_options& o) {
+  use_threads(o.threads);
+  evaluation::sampler_options sampling;
+  sampling.temperature = static_cast<float>(o.temperature);
+  sampling.top_k = o.top_k;
+  sampling.top_p = static_cast<float>(o.top_p);
+  sampling.repetition_penalty = static_cast<float>(o.repeat_penalty);
+  sampling.seed = o.seed;
+  index_t steps = o.steps;
+  const std::string& prompt_text = o.prompt;
+
+  llm::model_file m = open_model_with_tokenizer(o.model, optional_path(o.tokenizer));
   m.gguf.reset();  // generation needs only the float weights; unmap the file
   const auto& tok = *m.tokenizer;
   const auto& config = m.weights.config;
@@ -109,7 +125,7 @@ inline int run_generate(std::span<char* const> args) {
 
   evaluation::sampler pick(sampling);
   llm::llama_forward model(m.weights);
-  const bool llama2c_bytes = a.has("--llama2c-bytes");
+  const bool llama2c_bytes = o.llama2c_bytes;
   llm::utf8_stream text;
   const auto print = [](const std::string& bytes) {
     std::fwrite(bytes.data(), 1, bytes.size(), stdout);

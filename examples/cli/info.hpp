@@ -8,28 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "arguments.hpp"
+#include "command_line.hpp"
 #include "common.hpp"
 #include "pollard/io/gguf.hpp"
 #include "pollard/llm/gguf_model.hpp"
 #include "pollard/llm/model_file.hpp"
 
 namespace pollard::cli {
-
-inline const char* const info_help =
-    "usage: pollard info MODEL [--tokenizer FILE]\n"
-    "\n"
-    "Prints what a checkpoint holds: its format, the Llama architecture (dim, MLP width, layers,\n"
-    "heads, key/value heads, vocabulary, context, RoPE theta and pairing, RMSNorm epsilon,\n"
-    "whether the classifier is tied to the embedding), every tensor with its shape (outermost\n"
-    "dimension first, i.e. row-major; GGUF's ne order reversed) and stored type, the parameter\n"
-    "count and the tokenizer.\n"
-    "\n"
-    "  MODEL              a GGUF file (Llama architecture), a llama2.c checkpoint or a Hugging\n"
-    "                     Face Llama folder\n"
-    "  --tokenizer FILE   llama2.c tokenizer (default: tokenizer.bin or tok<vocab>.bin beside\n"
-    "                     the model) or Hugging Face tokenizer.json (default: beside\n"
-    "                     config.json); GGUF files carry their own\n";
 
 namespace detail {
 
@@ -182,17 +167,38 @@ inline int info_llama2c(const fs::path& path, const std::optional<fs::path>& tok
 
 }  // namespace detail
 
-inline int run_info(std::span<char* const> args) {
-  const arguments a("info", args, option_spec{{"--tokenizer"}, {}});
-  if (a.help()) {
-    std::fputs(info_help, stdout);
-    return 0;
-  }
-  a.expect_positional(1, "a MODEL file");
-  const fs::path path = a.positional()[0];
+struct info_options {
+  std::string model;
+  std::string tokenizer;
+};
+
+inline CLI::App* add_info_command(CLI::App& app, info_options& o) {
+  CLI::App* c = app.add_subcommand("info", "format, architecture, tensors, parameters, tokenizer");
+  c->footer(
+      "Prints what a checkpoint holds: its format, the Llama architecture (dim, MLP width, "
+      "layers,\n"
+      "heads, key/value heads, vocabulary, context, RoPE theta and pairing, RMSNorm epsilon,\n"
+      "whether the classifier is tied to the embedding), every tensor with its shape (outermost\n"
+      "dimension first, i.e. row-major; GGUF's ne order reversed) and stored type, the parameter\n"
+      "count and the tokenizer.");
+  c->add_option("MODEL", o.model,
+                "a GGUF file (Llama architecture), a llama2.c checkpoint or a Hugging Face Llama "
+                "folder")
+      ->required();
+  add_tokenizer_option(*c, o.tokenizer,
+                       "llama2.c tokenizer or Hugging Face tokenizer.json; GGUF files carry their "
+                       "own",
+                       "tokenizer.bin or tok<vocab>.bin beside the model; tokenizer.json beside "
+                       "config.json");
+  return c;
+}
+
+inline int run_info(const info_options& o) {
+  const fs::path path = o.model;
+  const std::optional<fs::path> tokenizer = optional_path(o.tokenizer);
   if (!fs::exists(path)) throw io_error("cannot open " + path.string());
   if (llm::detail::detect_format(path) == llm::model_format::safetensors) {
-    const llm::model_file m = llm::open_model(path, a.path("--tokenizer"));
+    const llm::model_file m = llm::open_model(path, tokenizer);
     std::printf("model: %s\nformat: safetensors (Hugging Face Llama)\n", path.string().c_str());
     detail::print_config(m.weights.config);
     detail::print_parameters(detail::parameter_count(m.weights));
@@ -201,11 +207,11 @@ inline int run_info(std::span<char* const> args) {
   }
   if (!fs::is_regular_file(path)) throw io_error("cannot open " + path.string());
   if (llm::detail::detect_format(path) == llm::model_format::gguf) {
-    if (a.has("--tokenizer"))
+    if (tokenizer)
       throw usage_error("--tokenizer is for llama2.c checkpoints; a GGUF carries its tokenizer");
     return detail::info_gguf(path);
   }
-  return detail::info_llama2c(path, a.path("--tokenizer"));
+  return detail::info_llama2c(path, tokenizer);
 }
 
 }  // namespace pollard::cli

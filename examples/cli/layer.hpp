@@ -1,63 +1,437 @@
-// pollard CLI — `pollard layer`: the layer-level tool, run as the prune_layer executable built
-// beside pollard.
+// pollard tools — prune one linear layer stored as .npy files: the logic of `pollard layer` and
+// of the prune_layer executable, which both call run_layer().
+//
+// W is d_out x d_in (PyTorch Linear layout), X is tokens x d_in, H is the d_in x d_in Hessian
+// (2/N)·XᵀX. --dsnot refines the mask of magnitude/wanda/ria with DSnoT (needs X); --reconstruct
+// then updates the kept weights by OBS for that fixed mask. Prints the sparsity reached, N:M
+// validity and the relative reconstruction error; writes the pruned W (in W's dtype unless
+// --dtype) and the mask (uint8, 1 = pruned). It computes in float32, as the reference
+// implementations do. On any error it prints one line to stderr, exits non-zero and writes
+// nothing.
 #pragma once
 
-#include <unistd.h>
-
-#include <cerrno>
+#include <cstddef>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
-#include <system_error>
+#include <utility>
 #include <vector>
 
+#include "command_line.hpp"
+#include "pollard/backends/cpu/policy.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/mask.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/criteria/criterion_input_buffers.hpp"
+#include "pollard/criteria/magnitude.hpp"
+#include "pollard/criteria/ria.hpp"
+#include "pollard/criteria/wanda.hpp"
+#include "pollard/io/atomic_file.hpp"
+#include "pollard/io/npy.hpp"
+#include "pollard/masks/n_m.hpp"
+#include "pollard/masks/unstructured.hpp"
+#include "pollard/metrics/reconstruction_error.hpp"
+#include "pollard/metrics/sparsity.hpp"
+#include "pollard/solvers/dsnot.hpp"
+#include "pollard/solvers/obs_reconstruction.hpp"
+#include "pollard/solvers/sparsegpt.hpp"
+#include "pollard/stats/gram_accumulator.hpp"
+#include "pollard/stats/moment_statistics.hpp"
 
 namespace pollard::cli {
 
-inline const char* const layer_help =
-    "usage: pollard layer [prune_layer options]\n"
-    "\n"
-    "Prunes one linear layer stored as .npy files (weights, activations or Hessian). This runs\n"
-    "the prune_layer executable found in the same folder as pollard, with the arguments passed\n"
-    "through unchanged; its exit status is pollard's. prune_layer's own help follows.\n"
-    "\n";
+/// The command line of `pollard layer` and prune_layer, as given.
+struct layer_options {
+  std::string weights, activations, hessian, out, mask_out;
+  std::string method;
+  double sparsity = 0.5;
+  std::string n_m;    // "N:M"; empty: unstructured
+  std::string group;  // row|matrix|block:B; empty: the method's own
+  bool dsnot = false;
+  bool reconstruct = false;
+  double ria_exponent = 0.5;
+  double percdamp = 0.01;
+  std::string dtype;  // empty: W's
+  int threads = 0;
+};
 
-namespace detail {
+inline const char* const layer_description =
+    "Prunes one linear layer stored as .npy files: W (d_out x d_in, PyTorch Linear layout), X\n"
+    "(tokens x d_in) or the d_in x d_in Hessian H = (2/N)·XᵀX. --dsnot refines the mask of\n"
+    "magnitude/wanda/ria with DSnoT (needs X); --reconstruct then updates the kept weights by OBS\n"
+    "for that fixed mask. Prints the sparsity reached, N:M validity and the relative\n"
+    "reconstruction error; writes the pruned W and the mask (uint8, 1 = pruned). Computes in\n"
+    "float32, as the reference implementations do. On any error it prints one line on stderr,\n"
+    "exits non-zero and writes nothing.";
 
-/// The folder of the running executable (/proc/self/exe, else argv[0]).
-inline std::filesystem::path own_folder(const char* argv0) {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) return self.parent_path();
-  return std::filesystem::absolute(std::filesystem::path(argv0)).parent_path();
+/// Adds prune_layer's options to `app` (the prune_layer executable, or `pollard layer`).
+inline void add_layer_options(CLI::App& app, layer_options& o) {
+  app.add_option("--weights", o.weights, "the weights W, d_out x d_in")
+      ->type_name("W.npy")
+      ->required();
+  app.add_option("--activations", o.activations, "calibration inputs X, tokens x d_in")
+      ->type_name("X.npy");
+  app.add_option("--hessian", o.hessian, "the Hessian H = (2/N)·XᵀX, d_in x d_in")
+      ->type_name("H.npy");
+  app.add_option("--method", o.method, "how the weights are scored or solved")
+      ->type_name("magnitude|wanda|ria|sparsegpt")
+      ->required();
+  CLI::Option* sparsity =
+      app.add_option("--sparsity", o.sparsity, "fraction of the weights to prune, in [0, 1)")
+          ->type_name("S")
+          ->check(real_number());
+  app.add_option("--n-m", o.n_m, n_m_option_help)
+      ->type_name("N:M")
+      ->check(n_m_text())
+      ->excludes(sparsity);
+  app.add_option("--group", o.group,
+                 "the weights whose scores are compared (unstructured sparsity)")
+      ->type_name("row|matrix|block:B")
+      ->default_str("row for wanda, block:128 for sparsegpt, else matrix");
+  app.add_flag("--dsnot", o.dsnot, "refine the mask with DSnoT (needs --activations)");
+  app.add_flag("--reconstruct", o.reconstruct,
+               "update the kept weights by OBS for the mask\n(needs --activations or --hessian)");
+  app.add_option("--ria-exponent", o.ria_exponent, "RIA's exponent a on ||x_j||")
+      ->type_name("A")
+      ->check(real_number());
+  app.add_option("--percdamp", o.percdamp, "Hessian damping, a fraction of mean(diag(H))")
+      ->type_name("P")
+      ->check(real_number());
+  app.add_option("--dtype", o.dtype, "stored type of the pruned weights")
+      ->type_name("f16|f32|f64")
+      ->default_str("W's");
+  app.add_option("--out", o.out, "where to write the pruned weights")
+      ->type_name("W_pruned.npy")
+      ->required();
+  app.add_option("--mask-out", o.mask_out, "also write the mask (uint8, 1 = pruned)")
+      ->type_name("mask.npy");
+  add_threads_option(app, o.threads);
 }
 
-}  // namespace detail
+namespace layer_detail {
 
-/// Replaces this process with prune_layer; returns only by throwing.
-inline int run_layer(const char* argv0, std::span<char* const> args) {
-  bool help = false;
-  for (const char* a : args)
-    help = help || std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0;
-  const auto tool = detail::own_folder(argv0) / "prune_layer";
-  if (!std::filesystem::is_regular_file(tool))
-    throw io_error("'pollard layer' runs prune_layer, which is not beside pollard (looked for " +
-                   tool.string() + "); build the prune_layer example");
-  if (help) {
-    std::fputs(layer_help, stdout);
-    std::fflush(stdout);
+namespace fs = std::filesystem;
+using pollard::dtype;
+using pollard::index_t;
+
+inline index_t parse_positive(const std::string& flag, const std::string& text) {
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
   }
-  std::vector<char*> argv;
-  std::string name = "prune_layer";
-  argv.push_back(name.data());
-  for (char* a : args) argv.push_back(a);
-  argv.push_back(nullptr);
-  std::fflush(nullptr);
-  ::execv(tool.c_str(), argv.data());
-  throw io_error("cannot run " + tool.string() + ": " + std::strerror(errno));
+  if (used != text.size() || text.empty() || value <= 0)
+    throw usage_error(flag + " needs a positive integer, got '" + text + "'");
+  return static_cast<index_t>(value);
+}
+
+enum class method { magnitude, wanda, ria, sparsegpt };
+enum class group { row, matrix, block };
+
+struct plan {
+  fs::path weights, activations, hessian, out, mask_out;
+  method how = method::magnitude;
+  double sparsity = 0.5;
+  index_t n = 0, m = 0;  // N:M when m > 0
+  std::optional<group> comparison;
+  index_t block = 128;
+  bool reconstruct = false;
+  bool dsnot = false;
+  double ria_exponent = 0.5;
+  double percdamp = 0.01;
+  std::optional<pollard::dtype> dtype;
+  int threads = 0;  // 0: all hardware threads
+};
+
+inline pollard::dtype parse_dtype(const std::string& flag, const std::string& text) {
+  if (text == "f16") return pollard::dtype::f16;
+  if (text == "f32") return pollard::dtype::f32;
+  if (text == "f64") return pollard::dtype::f64;
+  throw usage_error(flag + " must be f16, f32 or f64, got '" + text + "'");
+}
+
+inline const char* method_name(method h) {
+  switch (h) {
+    case method::magnitude:
+      return "magnitude";
+    case method::wanda:
+      return "wanda";
+    case method::ria:
+      return "ria";
+    case method::sparsegpt:
+      return "sparsegpt";
+  }
+  return "?";
+}
+
+inline std::string shape_of(index_t rows, index_t cols) {
+  return std::to_string(rows) + "x" + std::to_string(cols);
+}
+
+template <pollard::compute_type T>
+void prune(const plan& o) {
+  const auto exec = pollard::cpu::par.threads(o.threads);
+  // Read and check every input before computing anything.
+  const auto w_file = pollard::io::read_npy<T>(o.weights, pollard::io::npy_rank::matrix);
+  const index_t d_out = w_file.rows(), d_in = w_file.cols();
+  std::optional<pollard::io::npy_matrix<T>> x_file, h_file;
+  if (!o.activations.empty()) {
+    x_file = pollard::io::read_npy<T>(o.activations, pollard::io::npy_rank::matrix);
+    if (x_file->cols() != d_in)
+      throw pollard::shape_error(
+          o.activations.string() + " is " + shape_of(x_file->rows(), x_file->cols()) + " but " +
+          o.weights.string() + " is " + shape_of(d_out, d_in) +
+          ": X needs one column per input channel (" + std::to_string(d_in) + ")");
+    if (x_file->rows() == 0)
+      throw pollard::shape_error(o.activations.string() + " holds no tokens");
+  }
+  if (!o.hessian.empty()) {
+    h_file = pollard::io::read_npy<T>(o.hessian, pollard::io::npy_rank::matrix);
+    if (h_file->rows() != d_in || h_file->cols() != d_in)
+      throw pollard::shape_error(o.hessian.string() + " is " +
+                                 shape_of(h_file->rows(), h_file->cols()) + " but " +
+                                 o.weights.string() + " is " + shape_of(d_out, d_in) +
+                                 ": H must be " + shape_of(d_in, d_in));
+  }
+
+  // Statistics: H = (2/T)·XᵀX over the T tokens of X unless H is given; Σx²/T from X, or
+  // diag(H)/2 from H alone (the same quantity).
+  std::vector<T> hessian_storage;
+  pollard::matrix_view<const T> hessian;
+  if (h_file) {
+    hessian = h_file->view();
+  } else if (x_file) {
+    pollard::gram_accumulator<T> gram(d_in, pollard::normalisation::by_tokens);
+    gram.accumulate(exec, x_file->view());
+    const auto h = gram.hessian();
+    hessian_storage.assign(h.data(), h.data() + h.size());  // symmetric: layout is irrelevant
+    hessian = pollard::matrix_view<const T>(hessian_storage.data(), d_in, d_in);
+  }
+  pollard::criterion_input_buffers<T> buffers;
+  std::vector<double> means, variances;  // per channel, over the tokens of X
+  if (x_file) {
+    pollard::moment_statistics<double> moments(d_in);
+    moments.accumulate(x_file->view());
+    buffers.set_moments(moments, pollard::normalisation::by_tokens);
+    means = moments.means();
+    variances = moments.variances();
+  } else if (h_file) {
+    std::vector<T> diagonal(static_cast<std::size_t>(d_in));
+    for (index_t j = 0; j < d_in; ++j) diagonal[static_cast<std::size_t>(j)] = hessian(j, j) / T(2);
+    buffers.set_sq_norm_per_sample(std::span<const T>(diagonal));
+  }
+
+  std::vector<T> pruned_values = w_file.values;
+  const pollard::matrix_view<T> w_hat(pruned_values.data(), d_out, d_in);
+  pollard::mask keep;
+  std::string solver_report;
+  if (o.how == method::sparsegpt) {
+    pollard::sparsegpt_options s;
+    s.block_size = o.block;
+    s.percdamp = o.percdamp;
+    const auto result =
+        o.m > 0 ? pollard::sparsegpt<T>(exec, w_hat, hessian, pollard::n_m::pruned_of(o.n, o.m), s)
+                : pollard::sparsegpt<T>(
+                      exec, w_hat, hessian,
+                      pollard::unstructured(o.sparsity, pollard::per_column_block{o.block}), s);
+    keep = result.mask;
+    solver_report = "  sparsegpt: loss " + std::to_string(result.loss) + ", damping " +
+                    std::to_string(result.damping_used) + " (percdamp " +
+                    std::to_string(result.percdamp_used) + ")\n";
+  } else {
+    std::vector<T> score_values(static_cast<std::size_t>(d_out * d_in));
+    const pollard::matrix_view<T> scores(score_values.data(), d_out, d_in);
+    const auto inputs = buffers.inputs();
+    switch (o.how) {
+      case method::magnitude:
+        pollard::magnitude{}.score(w_file.view(), inputs, scores);
+        break;
+      case method::wanda:
+        pollard::wanda{}.score(w_file.view(), inputs, scores);
+        break;
+      case method::ria:
+        pollard::ria{o.ria_exponent}.score(w_file.view(), inputs, scores);
+        break;
+      case method::sparsegpt:
+        break;
+    }
+    const pollard::matrix_view<const T> cscores = scores;
+    if (o.m > 0) {
+      keep = pollard::n_m::pruned_of(o.n, o.m).select(cscores);
+    } else if (*o.comparison == group::row) {
+      keep = pollard::unstructured(o.sparsity, pollard::per_row).select(cscores);
+    } else if (*o.comparison == group::matrix) {
+      keep = pollard::unstructured(o.sparsity, pollard::per_matrix).select(cscores);
+    } else {
+      keep = pollard::unstructured(o.sparsity, pollard::per_column_block{o.block}).select(cscores);
+    }
+    if (o.dsnot) {
+      pollard::dsnot_options d;
+      d.n = o.n;
+      d.m = o.m;
+      const pollard::mask refined =
+          pollard::dsnot<T, T>(w_file.view(), keep, means, variances, cscores, d);
+      index_t changed = 0;
+      for (std::size_t k = 0; k < refined.flags().size(); ++k)
+        changed += refined.flags()[k] != keep.flags()[k] ? 1 : 0;
+      solver_report += "  DSnoT: " + std::to_string(changed / 2) + " weights swapped\n";
+      keep = refined;
+    }
+    if (o.reconstruct) {
+      pollard::obs_reconstruction_options r;
+      r.block_size = o.block;
+      r.percdamp = o.percdamp;
+      const auto result = pollard::obs_reconstruct<T>(exec, w_hat, hessian, keep, r);
+      solver_report += "  OBS reconstruction: loss " + std::to_string(result.loss) + ", damping " +
+                       std::to_string(result.damping_used) + "\n";
+    } else {
+      pollard::apply_mask(keep, w_hat);
+    }
+  }
+
+  // Metrics of the result.
+  const pollard::matrix_view<const T> w = w_file.view();
+  const pollard::matrix_view<const T> result = w_hat;
+  const index_t check_n = o.m > 0 ? o.n : 2, check_m = o.m > 0 ? o.m : 4;
+  std::string n_m_line;
+  if (d_in % check_m == 0)
+    n_m_line = "  " + std::to_string(check_n) + ":" + std::to_string(check_m) + " pattern: " +
+               (pollard::satisfies_n_m(result, check_n, check_m) ? "valid" : "not valid") + "\n";
+  else
+    n_m_line = "  " + std::to_string(check_n) + ":" + std::to_string(check_m) +
+               " pattern: not applicable (d_in not divisible by " + std::to_string(check_m) + ")\n";
+  std::string error_line = "  reconstruction error: n/a (give --activations or --hessian)\n";
+  if (x_file) {
+    const auto e = pollard::relative_reconstruction_error(w, result, x_file->view());
+    error_line = "  reconstruction error: " + std::to_string(e.relative) +
+                 " (relative, ||X (W - W_pruned)^T||^2 / ||X W^T||^2 over " +
+                 std::to_string(x_file->rows()) + " tokens)\n";
+  } else if (h_file) {
+    const auto e = pollard::relative_reconstruction_error_from_gram(w, result, hessian);
+    error_line = "  reconstruction error: " + std::to_string(e.relative) +
+                 " (relative, tr(dW H dW^T) / tr(W H W^T))\n";
+  }
+
+  // Encode both outputs completely, then move both into place.
+  pollard::dtype out_dtype = o.dtype.value_or(w_file.header.dtype);
+  if (out_dtype == pollard::dtype::u8 || out_dtype == pollard::dtype::boolean)
+    out_dtype = pollard::dtype::f32;
+  pollard::io::atomic_file out_file(o.out);
+  out_file.write(pollard::io::encode_npy(result, {out_dtype}));
+  std::optional<pollard::io::atomic_file> mask_file;
+  if (!o.mask_out.empty()) {
+    mask_file.emplace(o.mask_out);
+    mask_file->write(pollard::io::encode_npy(keep));
+  }
+  out_file.commit();
+  if (mask_file) mask_file->commit();
+
+  std::string group_name = o.m > 0 ? std::to_string(o.n) + ":" + std::to_string(o.m)
+                           : *o.comparison == group::row ? "unstructured per row"
+                           : *o.comparison == group::matrix
+                               ? "unstructured per matrix"
+                               : "unstructured per column block of " + std::to_string(o.block);
+  std::printf("prune_layer: %s, %s%s\n", method_name(o.how), group_name.c_str(),
+              o.m > 0 ? "" : (", target sparsity " + std::to_string(o.sparsity)).c_str());
+  std::printf("  W: %s %s %s\n", o.weights.string().c_str(), shape_of(d_out, d_in).c_str(),
+              std::string(pollard::io::npy_descr(w_file.header.dtype)).c_str());
+  const index_t zeros = pollard::zero_count(result);
+  std::printf(
+      "  sparsity: %.6f (%ld of %ld weights zero; mask prunes %ld)\n",
+      d_out * d_in == 0 ? 0.0 : static_cast<double>(zeros) / static_cast<double>(d_out * d_in),
+      static_cast<long>(zeros), static_cast<long>(d_out * d_in),
+      static_cast<long>(keep.pruned_count()));
+  std::fputs(n_m_line.c_str(), stdout);
+  std::fputs(error_line.c_str(), stdout);
+  std::fputs(solver_report.c_str(), stdout);
+  std::printf(
+      "  wrote %s (%s)%s\n", o.out.string().c_str(),
+      std::string(pollard::io::npy_descr(out_dtype)).c_str(),
+      o.mask_out.empty() ? "" : (" and " + o.mask_out.string() + " (|u1, 1 = pruned)").c_str());
+}
+
+/// The checked plan of a command line: every option converted, every combination checked.
+inline plan plan_of(const layer_options& given) {
+  plan o;
+  o.weights = given.weights;
+  o.activations = given.activations;
+  o.hessian = given.hessian;
+  o.out = given.out;
+  o.mask_out = given.mask_out;
+  const std::string& v = given.method;
+  if (v == "magnitude") {
+    o.how = method::magnitude;
+  } else if (v == "wanda") {
+    o.how = method::wanda;
+  } else if (v == "ria") {
+    o.how = method::ria;
+  } else if (v == "sparsegpt") {
+    o.how = method::sparsegpt;
+  } else {
+    throw usage_error("--method must be magnitude, wanda, ria or sparsegpt, got '" + v + "'");
+  }
+  o.sparsity = given.sparsity;
+  if (!given.n_m.empty()) {
+    const n_m_counts n_m = parse_n_m("--n-m", given.n_m);
+    o.n = n_m.pruned;
+    o.m = n_m.group_size;
+  }
+  if (!given.group.empty()) {
+    const std::string& g = given.group;
+    if (g == "row") {
+      o.comparison = group::row;
+    } else if (g == "matrix") {
+      o.comparison = group::matrix;
+    } else if (g.rfind("block:", 0) == 0) {
+      o.comparison = group::block;
+      o.block = parse_positive("--group block:B", g.substr(6));
+    } else {
+      throw usage_error("--group must be row, matrix or block:B, got '" + g + "'");
+    }
+  }
+  o.reconstruct = given.reconstruct;
+  o.dsnot = given.dsnot;
+  o.ria_exponent = given.ria_exponent;
+  o.percdamp = given.percdamp;
+  if (!given.dtype.empty()) o.dtype = parse_dtype("--dtype", given.dtype);
+  o.threads = given.threads;
+
+  if (o.m > 0 && o.comparison)
+    throw usage_error("--group applies to unstructured sparsity, not to --n-m");
+  if (o.how == method::sparsegpt && o.comparison && *o.comparison != group::block)
+    throw usage_error("sparsegpt selects its mask per column block; use --group block:B");
+  if (o.how == method::sparsegpt && o.reconstruct)
+    throw usage_error("--reconstruct: sparsegpt already updates the kept weights");
+  if (o.how == method::sparsegpt && o.dsnot)
+    throw usage_error("--dsnot refines the mask of magnitude, wanda or ria, not sparsegpt");
+  if (o.dsnot && o.activations.empty())
+    throw usage_error("--dsnot needs --activations (the mean and variance of every channel)");
+  const bool has_statistics = !o.activations.empty() || !o.hessian.empty();
+  if ((o.how == method::wanda || o.how == method::ria) && !has_statistics)
+    throw usage_error(std::string(method_name(o.how)) + " needs --activations or --hessian");
+  if ((o.how == method::sparsegpt || o.reconstruct) && !has_statistics)
+    throw usage_error(std::string(o.reconstruct ? "--reconstruct" : "sparsegpt") +
+                      " needs --activations or --hessian");
+  if (!o.comparison) {
+    o.comparison = o.how == method::wanda       ? group::row
+                   : o.how == method::sparsegpt ? group::block
+                                                : group::matrix;
+  }
+  return o;
+}
+
+}  // namespace layer_detail
+
+/// Prunes the layer the options name; returns the exit status (0), throws on any error.
+inline int run_layer(const layer_options& options) {
+  const layer_detail::plan p = layer_detail::plan_of(options);
+  use_threads(options.threads);
+  layer_detail::prune<float>(p);
+  return 0;
 }
 
 }  // namespace pollard::cli

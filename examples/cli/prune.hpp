@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "arguments.hpp"
+#include "command_line.hpp"
 #include "common.hpp"
 #include "pollard/calibration/calibration_spec.hpp"
 #include "pollard/io/gguf_rewrite.hpp"
@@ -35,7 +35,7 @@ struct prune_options {
   std::string group = "default";
   std::string allocation = "uniform";
   double owl_m = 5.0, owl_lambda = 0.08;
-  std::vector<std::string> calibration;
+  std::string calibration;
   index_t samples = 128;
   index_t length = 0;
   std::uint64_t seed = 0;
@@ -47,7 +47,7 @@ struct prune_options {
   index_t block_size = 128;
   std::string mode = "sequential";
   bool dsnot = false, reconstruct = false;
-  std::vector<std::string> targets, ignore;
+  std::string targets, ignore;
   std::string type = "same";
   std::string report;
   std::string save_calibration;
@@ -56,150 +56,123 @@ struct prune_options {
   int threads = 0;
 };
 
-inline const char* const prune_help =
-    "usage: pollard prune MODEL OUT [--method magnitude|wanda|ria|sparsegpt] [--sparsity S | --n-m "
-    "N:M]\n"
-    "                     [--calibration KIND:PATH[@W][,KIND:PATH[@W]...]] [--samples N] [--length "
-    "L]\n"
-    "                     [--seed S] [--group row|matrix|column-block] [--allocation "
-    "uniform|owl|FILE]\n"
-    "                     [--owl-m M] [--owl-lambda L] [--percdamp P] [--block-size B]\n"
-    "                     [--mode sequential|parallel] [--dsnot] [--reconstruct]\n"
-    "                     [--targets P[,P...]] [--ignore P[,P...]] [--type same|f32|f16|bf16]\n"
-    "                     [--report OUT.json] [--save-calibration OUT.json] [--text-field F]\n"
-    "                     [--responses-only] [--selfgen-cache FILE] [--selfgen-sources N]\n"
-    "                     [--tokenizer FILE] [--threads N] [--quiet]\n"
-    "\n"
-    "Prunes every linear of MODEL block by block (SparseGPT's and Wanda's procedure) and writes "
-    "OUT\n"
-    "in MODEL's format with every other tensor and metadata key. For each block the calibration\n"
-    "sequences run through it; the inputs of its linears give the statistics the method needs "
-    "(one\n"
-    "per input that several linears share: q/k/v, gate/up); every linear is pruned; in sequential\n"
-    "mode the block runs again with its pruned weights to calibrate the next one. Embeddings, "
-    "norms\n"
-    "and the classifier are never pruned. A GGUF is read memory-mapped and pruned one block at a\n"
-    "time (the model is never held in float); the pruned linears are written back in their stored\n"
-    "type (--type same: Q4_1, Q8_0, Q4_0, F16, BF16, F32) or as --type. The output is written\n"
-    "through a temporary file and renamed, so it is whole or absent.\n"
-    "\n"
-    "  --method M          magnitude (no calibration), wanda, ria or sparsegpt (default wanda)\n"
-    "  --sparsity S        fraction of each linear pruned, in [0, 1) (default 0.5; the mean under "
-    "OWL)\n"
-    "  --n-m N:M           N zeros in every M consecutive input weights of a row (2:4 prunes 2 of "
-    "4)\n"
-    "  --calibration SPEC  KIND:PATH[@WEIGHT], several separated by commas for a mixture; KIND:\n"
-    "                      c4 (documents): one random window from each of N random documents;\n"
-    "                      wikitext (corpus, text): the documents joined by a space, N random "
-    "windows;\n"
-    "                      alpaca (instructions): the Alpaca template, packed; selfgen: the "
-    "model's\n"
-    "                      own continuations of the first 2 tokens of each document (temperature "
-    "0.6,\n"
-    "                      top-k 50, top-p 0.95, repetition penalty 1.2), the 20 % with the "
-    "highest\n"
-    "                      perplexity dropped. Files: *.gz gzip JSON lines, *.jsonl JSON lines, "
-    "*.json\n"
-    "                      a JSON list, else plain text split at blank lines. Window starts are "
-    "drawn\n"
-    "                      as the reference scripts draw them (CPython's random with --seed)\n"
-    "  --samples N         calibration sequences (default 128)\n"
-    "  --length L          tokens per sequence (default min(2048, the model's context))\n"
-    "  --seed S            calibration seed (default 0)\n"
-    "  --group G           unstructured comparison group: row, matrix or column-block (default: "
-    "the\n"
-    "                      method's reference: Wanda per row, magnitude and RIA per matrix, "
-    "SparseGPT\n"
-    "                      per column block)\n"
-    "  --allocation A      sparsity per linear: uniform (default), owl, or a FILE of\n"
-    "                      'PATTERN SPARSITY' lines (first match wins)\n"
-    "  --owl-m M           OWL outlier threshold (default 5)\n"
-    "  --owl-lambda L      OWL spread (default 0.08)\n"
-    "  --percdamp P        SparseGPT damping, λ = P x mean(diag H) (default 0.01)\n"
-    "  --block-size B      SparseGPT columns per lazy batch and column block (default 128)\n"
-    "  --mode M            sequential (default): block b is calibrated on the outputs of the "
-    "pruned\n"
-    "                      blocks before it; parallel: on the dense ones\n"
-    "  --dsnot             refine a criterion's mask with DSnoT\n"
-    "  --reconstruct       after a criterion's mask, update the kept weights (fixed-mask OBS)\n"
-    "  --targets P,...     prune only linears matching a pattern (e.g. 'blk.*.ffn_*'; default "
-    "all)\n"
-    "  --ignore P,...      never prune linears matching a pattern\n"
-    "  --type T            GGUF: same (default), f32, f16 or bf16 for the pruned linears\n"
-    "  --report OUT.json   also write the per-linear report as JSON\n"
-    "  --save-calibration OUT.json  also write the calibration tokens {sequences, length, tokens}\n"
-    "  --text-field F      JSON field holding a document's text (default text)\n"
-    "  --responses-only    alpaca: count only the response tokens in the statistics\n"
-    "  --selfgen-cache F   selfgen: read the generated texts from F when it matches, else write "
-    "them\n"
-    "  --selfgen-sources N selfgen: continue the first N documents (default all)\n"
-    "  --tokenizer FILE    llama2.c tokenizer (default: beside the model)\n"
-    "  --threads N         threads to compute with (default: all hardware threads)\n"
-    "  --quiet             no per-linear log\n";
-
-inline std::optional<fs::path> optional_path(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  return fs::path(text);
-}
-
-inline std::vector<std::string> comma_list(const std::optional<std::string>& text) {
+/// The items of a comma-separated option value (empty items skipped).
+inline std::vector<std::string> comma_list(const std::string& text) {
   std::vector<std::string> out;
-  if (!text) return out;
   std::size_t begin = 0;
-  while (begin <= text->size()) {
-    const std::size_t end = std::min(text->find(',', begin), text->size());
-    if (end > begin) out.push_back(text->substr(begin, end - begin));
+  while (begin <= text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    if (end > begin) out.push_back(text.substr(begin, end - begin));
     begin = end + 1;
   }
   return out;
 }
 
-inline prune_options read_prune_options(const arguments& a) {
-  prune_options o;
-  a.expect_positional(2, "MODEL and OUT");
-  o.model = a.positional()[0];
-  o.out = a.positional()[1];
-  o.method = a.text("--method").value_or("wanda");
-  if (o.method != "magnitude" && o.method != "wanda" && o.method != "ria" &&
-      o.method != "sparsegpt")
-    throw usage_error("--method must be magnitude, wanda, ria or sparsegpt, got '" + o.method +
-                      "'");
-  if (a.has("--sparsity") && a.has("--n-m"))
-    throw usage_error("--sparsity and --n-m exclude each other");
-  o.sparsity = a.real("--sparsity", 0.5, "in [0, 1)", [](double s) { return s >= 0 && s < 1; });
-  o.n_m = a.text("--n-m").value_or("");
-  o.group = a.text("--group").value_or("default");
-  if (o.group != "default" && o.group != "row" && o.group != "matrix" && o.group != "column-block")
-    throw usage_error("--group must be row, matrix or column-block, got '" + o.group + "'");
-  o.allocation = a.text("--allocation").value_or("uniform");
-  o.owl_m = a.real("--owl-m", 5.0, "> 0", [](double x) { return x > 0; });
-  o.owl_lambda = a.real("--owl-lambda", 0.08, ">= 0", [](double x) { return x >= 0; });
-  o.calibration = comma_list(a.text("--calibration"));
-  o.samples = a.integer("--samples", 128, 1, 1 << 20);
-  o.length = a.integer("--length", 0, 2, 1 << 20);
-  o.seed = a.unsigned_integer("--seed", 0);
-  o.text_field = a.text("--text-field").value_or("text");
-  o.responses_only = a.has("--responses-only");
-  o.selfgen_cache = a.text("--selfgen-cache").value_or("");
-  o.selfgen_sources = a.integer("--selfgen-sources", 0, 0, 1 << 30);
-  o.percdamp = a.real("--percdamp", 0.01, ">= 0", [](double x) { return x >= 0; });
-  o.block_size = a.integer("--block-size", 128, 1, 1 << 20);
-  o.mode = a.text("--mode").value_or("sequential");
-  if (o.mode != "sequential" && o.mode != "parallel")
-    throw usage_error("--mode must be sequential or parallel, got '" + o.mode + "'");
-  o.dsnot = a.has("--dsnot");
-  o.reconstruct = a.has("--reconstruct");
-  o.targets = comma_list(a.text("--targets"));
-  o.ignore = comma_list(a.text("--ignore"));
-  o.type = a.text("--type").value_or("same");
-  if (o.type != "same" && o.type != "f32" && o.type != "f16" && o.type != "bf16")
-    throw usage_error("--type must be same, f32, f16 or bf16, got '" + o.type + "'");
-  o.report = a.text("--report").value_or("");
-  o.save_calibration = a.text("--save-calibration").value_or("");
-  o.tokenizer = a.text("--tokenizer").value_or("");
-  o.quiet = a.has("--quiet");
-  o.threads = static_cast<int>(a.integer("--threads", 0, 0, 4096));
-  return o;
+inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
+  CLI::App* c = app.add_subcommand(
+      "prune", "prune every linear of a model block by block on calibration data");
+  c->footer(
+      "Prunes every linear of MODEL block by block (SparseGPT's and Wanda's procedure) and writes\n"
+      "OUT in MODEL's format with every other tensor and metadata key. For each block the\n"
+      "calibration sequences run through it; the inputs of its linears give the statistics the\n"
+      "method needs (one per input that several linears share: q/k/v, gate/up); every linear is\n"
+      "pruned; in sequential mode the block runs again with its pruned weights to calibrate the\n"
+      "next one. Embeddings, norms and the classifier are never pruned. A GGUF is read\n"
+      "memory-mapped and pruned one block at a time (the model is never held in float); the\n"
+      "pruned linears are written back in their stored type (--type same: Q4_1, Q8_0, Q4_0, F16,\n"
+      "BF16, F32) or as --type. The output is written through a temporary file and renamed, so it\n"
+      "is whole or absent.\n"
+      "\n"
+      "Calibration kinds (--calibration KIND:PATH[@WEIGHT], several separated by commas for a\n"
+      "mixture): c4 (documents): one random window from each of N random documents; wikitext\n"
+      "(corpus, text): the documents joined by a space, N random windows; alpaca (instructions):\n"
+      "the Alpaca template, packed; selfgen: the model's own continuations of the first 2 tokens\n"
+      "of each document (temperature 0.6, top-k 50, top-p 0.95, repetition penalty 1.2), the 20 %\n"
+      "with the highest perplexity dropped. Files: *.gz gzip JSON lines, *.jsonl JSON lines,\n"
+      "*.json a JSON list, else plain text split at blank lines. Window starts are drawn as the\n"
+      "reference scripts draw them (CPython's random with --seed).");
+  c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
+      ->required();
+  c->add_option("OUT", o.out, "the pruned model, in MODEL's format")->required();
+  c->add_option("--method", o.method, "magnitude (no calibration), wanda, ria or sparsegpt")
+      ->check(CLI::IsMember({"magnitude", "wanda", "ria", "sparsegpt"}));
+  CLI::Option* sparsity =
+      c->add_option("--sparsity", o.sparsity,
+                    "fraction of each linear pruned, in [0, 1) (the mean under OWL)")
+          ->check(real_where("in [0, 1)", [](double s) { return s >= 0 && s < 1; }));
+  c->add_option("--n-m", o.n_m, n_m_option_help)
+      ->type_name("N:M")
+      ->check(n_m_text())
+      ->excludes(sparsity);
+  c->add_option("--calibration", o.calibration,
+                "KIND:PATH[@WEIGHT][,KIND:PATH[@WEIGHT]...]: the calibration data (required\n"
+                "unless --method magnitude; kinds below)")
+      ->type_name("SPEC");
+  c->add_option("--samples", o.samples, "calibration sequences")
+      ->type_name("N")
+      ->check(integer_in(1, 1 << 20));
+  c->add_option("--length", o.length, "tokens per calibration sequence")
+      ->type_name("L")
+      ->check(integer_in(2, 1 << 20))
+      ->default_str("min(2048, the model's context)");
+  c->add_option("--seed", o.seed, "calibration seed")->type_name("S")->check(unsigned_integer());
+  c->add_option("--group", o.group,
+                "unstructured comparison group: row, matrix or column-block; default: the\n"
+                "method's reference (Wanda per row, magnitude and RIA per matrix, SparseGPT per\n"
+                "column block)")
+      ->check(CLI::IsMember({"default", "row", "matrix", "column-block"}));
+  c->add_option("--allocation", o.allocation,
+                "sparsity per linear: uniform, owl, or a FILE of 'PATTERN SPARSITY' lines\n"
+                "(first match wins)")
+      ->type_name("uniform|owl|FILE");
+  c->add_option("--owl-m", o.owl_m, "OWL outlier threshold")
+      ->type_name("M")
+      ->check(real_where("> 0", [](double x) { return x > 0; }));
+  c->add_option("--owl-lambda", o.owl_lambda, "OWL spread")
+      ->type_name("L")
+      ->check(real_where(">= 0", [](double x) { return x >= 0; }));
+  c->add_option("--percdamp", o.percdamp, "SparseGPT damping, λ = P x mean(diag H)")
+      ->type_name("P")
+      ->check(real_where(">= 0", [](double x) { return x >= 0; }));
+  c->add_option("--block-size", o.block_size, "SparseGPT columns per lazy batch and column block")
+      ->type_name("B")
+      ->check(integer_in(1, 1 << 20));
+  c->add_option("--mode", o.mode,
+                "sequential: block b is calibrated on the outputs of the pruned blocks before\n"
+                "it; parallel: on the dense ones")
+      ->check(CLI::IsMember({"sequential", "parallel"}));
+  c->add_flag("--dsnot", o.dsnot, "refine a criterion's mask with DSnoT");
+  c->add_flag("--reconstruct", o.reconstruct,
+              "after a criterion's mask, update the kept weights (fixed-mask OBS)");
+  c->add_option("--targets", o.targets,
+                "prune only linears matching a pattern, comma-separated (e.g. 'blk.*.ffn_*')")
+      ->type_name("P[,P...]")
+      ->default_str("all");
+  c->add_option("--ignore", o.ignore, "never prune linears matching a pattern, comma-separated")
+      ->type_name("P[,P...]")
+      ->default_str("none");
+  c->add_option("--type", o.type, "GGUF: same (as stored), f32, f16 or bf16 for the pruned linears")
+      ->check(CLI::IsMember({"same", "f32", "f16", "bf16"}));
+  c->add_option("--report", o.report, "also write the per-linear report as JSON")
+      ->type_name("OUT.json");
+  c->add_option("--save-calibration", o.save_calibration,
+                "also write the calibration tokens {sequences, length, tokens}")
+      ->type_name("OUT.json");
+  c->add_option("--text-field", o.text_field, "JSON field holding a document's text")
+      ->type_name("F");
+  c->add_flag("--responses-only", o.responses_only,
+              "alpaca: count only the response tokens in the statistics");
+  c->add_option("--selfgen-cache", o.selfgen_cache,
+                "selfgen: read the generated texts from FILE when it matches, else write them")
+      ->type_name("FILE");
+  c->add_option("--selfgen-sources", o.selfgen_sources, "selfgen: continue the first N documents")
+      ->type_name("N")
+      ->check(integer_in(0, 1 << 30))
+      ->default_str("all");
+  add_tokenizer_option(*c, o.tokenizer);
+  c->add_flag("--quiet", o.quiet, "no per-linear log");
+  add_threads_option(*c, o.threads);
+  return c;
 }
 
 namespace detail {
@@ -209,16 +182,9 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
   r.method = model::pruning_method_from_name(o.method);
   r.sparsity = o.sparsity;
   if (!o.n_m.empty()) {
-    const auto colon = o.n_m.find(':');
-    const auto number = [&](const std::string& s) -> index_t {
-      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 6)
-        throw usage_error("--n-m needs N:M with positive integers, got '" + o.n_m + "'");
-      return static_cast<index_t>(std::stol(s));
-    };
-    if (colon == std::string::npos)
-      throw usage_error("--n-m needs N:M with positive integers, got '" + o.n_m + "'");
-    r.n_m_pruned = number(o.n_m.substr(0, colon));
-    r.n_m_group = number(o.n_m.substr(colon + 1));
+    const n_m_counts n_m = parse_n_m("--n-m", o.n_m);
+    r.n_m_pruned = n_m.pruned;
+    r.n_m_group = n_m.group_size;
   }
   if (o.group == "row") r.group = model::comparison_group::per_row;
   if (o.group == "matrix") r.group = model::comparison_group::per_matrix;
@@ -234,8 +200,8 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
   r.reconstruct = o.reconstruct;
   r.percdamp = o.percdamp;
   r.block_size = o.block_size;
-  r.targets.include = o.targets;
-  r.targets.exclude = o.ignore;
+  r.targets.include = comma_list(o.targets);
+  r.targets.exclude = comma_list(o.ignore);
   r.validate();
   return r;
 }
@@ -267,27 +233,8 @@ inline void print_linear(const model::linear_report& l) {
 
 }  // namespace detail
 
-inline int run_prune(std::span<char* const> args) {
-  const arguments a("prune", args,
-                    option_spec{{"--method",        "--sparsity",
-                                 "--n-m",           "--group",
-                                 "--allocation",    "--owl-m",
-                                 "--owl-lambda",    "--calibration",
-                                 "--samples",       "--length",
-                                 "--seed",          "--text-field",
-                                 "--selfgen-cache", "--selfgen-sources",
-                                 "--percdamp",      "--block-size",
-                                 "--mode",          "--targets",
-                                 "--ignore",        "--type",
-                                 "--report",        "--save-calibration",
-                                 "--tokenizer",     "--threads"},
-                                {"--responses-only", "--dsnot", "--reconstruct", "--quiet"}});
-  if (a.help()) {
-    std::fputs(prune_help, stdout);
-    return 0;
-  }
-  const prune_options o = read_prune_options(a);
-  if (o.threads > 0) Eigen::setNbThreads(o.threads);
+inline int run_prune(const prune_options& o) {
+  use_threads(o.threads);
   const model::prune_recipe recipe = detail::prune_recipe_of(o);
   const fs::path in = o.model, out = o.out;
   if (!fs::exists(in)) throw io_error("cannot open " + in.string());
@@ -299,10 +246,10 @@ inline int run_prune(std::span<char* const> args) {
   const auto tokens_path = optional_path(o.save_calibration);
   if (tokens_path) check_output_path(*tokens_path, "--save-calibration");
   const bool needs_data = recipe.needs_moments() || recipe.needs_hessian();
-  if (needs_data && o.calibration.empty())
+  if (needs_data && comma_list(o.calibration).empty())
     throw usage_error("--method " + o.method + " needs --calibration KIND:PATH");
   std::vector<calibration_spec> specs;
-  for (const auto& text : o.calibration) {
+  for (const auto& text : comma_list(o.calibration)) {
     try {
       specs.push_back(parse_calibration_spec(text));
     } catch (const option_error& e) {

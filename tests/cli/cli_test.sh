@@ -105,6 +105,12 @@ prune)
     --samples 4 --length 64 --report r24.json --quiet
   [ "$status" -eq 0 ] || { fail "prune 2:4: exit status $status"; cat prune_24.err; }
   json_check r24.json 'all(l["n_m_valid"] and math.isfinite(l["loss"]) for l in j["linears"])'
+  # --n-m N:M counts pruned weights: 1:4 prunes exactly a quarter of every linear.
+  run prune_14 prune "$stories" p14.bin --method magnitude --n-m 1:4 --report r14.json --quiet
+  [ "$status" -eq 0 ] || { fail "prune 1:4: exit status $status"; cat prune_14.err; }
+  json_check r14.json 'all(abs(l["sparsity"] - 0.25) < 1e-12 and l["n_m_valid"] for l in j["linears"])'
+  expect_error prune_nm_text 2 prune "$stories" x.bin --method magnitude --n-m 2-4
+  grep -q -- "--n-m.*needs N:M" prune_nm_text.err || fail "prune_nm_text: message"
   # Magnitude needs no calibration.
   run prune_mag prune "$stories" mag.bin --method magnitude --sparsity 0.3 --quiet
   [ "$status" -eq 0 ] || fail "prune magnitude without calibration: exit status $status"
@@ -274,13 +280,30 @@ errors)
   expect_error two_models 2 eval a.bin b.bin --text t.txt
   printf 'not a model' >garbage.bin
   expect_error garbage 1 info garbage.bin
+  expect_error bad_threads 2 eval does-not-exist.bin --text t.txt --threads -1
+  grep -q -- "--threads" bad_threads.err || fail "bad_threads: the error does not name --threads"
+  expect_error format_without_text 2 compare a.bin b.bin --instructions i.json --format text
+  grep -q -- "--format" format_without_text.err || fail "the error does not name --format"
   run help --help
   [ "$status" -eq 0 ] || fail "--help: exit status $status"
-  for c in info generate eval compare tasks convert; do
+  for c in info generate eval compare tasks convert prune layer; do
+    grep -Eq "^  $c " help.out || fail "--help does not list the command $c"
+  done
+  run version --version
+  [ "$status" -eq 0 ] || fail "--version: exit status $status"
+  grep -qx "pollard ${POLLARD_VERSION:-?}" version.out || fail "--version does not print the project version"
+  for c in info generate eval compare tasks convert prune; do
     run "help_$c" "$c" --help
     [ "$status" -eq 0 ] || fail "$c --help: exit status $status"
     grep -q "^usage: pollard $c" "help_$c.out" || fail "$c --help prints no usage line"
   done
+  # --help shows the defaults the commands apply.
+  grep -Eq -- "--steps N=256 " help_generate.out || fail "generate --help does not show --steps' default"
+  grep -Eq -- "--max-new-tokens N=64 " help_tasks.out || fail "tasks --help does not show a default"
+  grep -Eq -- "--samples N=128 " help_prune.out || fail "prune --help does not show --samples' default"
+  grep -Eq -- "--method [^ ]*=wanda" help_prune.out || fail "prune --help does not show --method's default"
+  # The N:M reading is stated: N counts the pruned weights.
+  grep -q "N PRUNED of every M" help_prune.out || fail "prune --help does not say what N counts"
   need_data
   tinystories_slice slice.txt
   # Failures after the model is loaded leave no output file (and no temporary) behind.
@@ -326,14 +349,24 @@ convert)
   finish
   ;;
 layer)
+  # `pollard layer` runs prune_layer's code in-process: the same options, the same files.
   run layer_help layer --help
-  if grep -q "not beside pollard" layer_help.err; then skip "prune_layer is not built"; fi
   [ "$status" -eq 0 ] || fail "layer --help: exit status $status"
-  grep -q "runs" layer_help.out || fail "layer --help does not say it runs prune_layer"
-  grep -q "usage: prune_layer" layer_help.out layer_help.err ||
-    fail "layer --help does not show prune_layer's usage"
-  run layer_bad layer --method nonsense
-  [ "$status" -ne 0 ] || fail "layer with a bad method exited 0"
+  grep -q "^usage: pollard layer" layer_help.out || fail "layer --help prints no usage line"
+  grep -Eq -- "--sparsity S=0\.5" layer_help.out || fail "layer --help does not show --sparsity's default"
+  expect_error layer_bad 2 layer --weights W.npy --method nonsense --out out.npy
+  grep -q -- "--method must be" layer_bad.err || fail "layer: the error does not name --method"
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  [ -x "$prune_layer" ] || skip "prune_layer is not built (POLLARD_PRUNE_LAYER='$prune_layer')"
+  "$(dirname "$prune_layer")/make_layer_example" . --d-out 16 --d-in 32 --tokens 40 >/dev/null ||
+    fail "make_layer_example failed"
+  run layer_run layer --weights W.npy --activations X.npy --method sparsegpt --sparsity 0.5 \
+    --out pollard_out.npy --mask-out pollard_mask.npy --threads 1
+  [ "$status" -eq 0 ] || { fail "layer: exit status $status"; cat layer_run.err; }
+  "$prune_layer" --weights W.npy --activations X.npy --method sparsegpt --sparsity 0.5 \
+    --out tool_out.npy --mask-out tool_mask.npy >tool.out 2>tool.err || fail "prune_layer failed"
+  cmp -s pollard_out.npy tool_out.npy || fail "pollard layer and prune_layer wrote different weights"
+  cmp -s pollard_mask.npy tool_mask.npy || fail "pollard layer and prune_layer wrote different masks"
   finish
   ;;
 *)

@@ -308,7 +308,7 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
       {w + " --method wanda" + out, 2,
        "prune_layer: wanda needs --activations or --hessian (see --help)"},
       {w + " --method magnitude --sparsity 0.5 --n-m 2:4" + out, 2,
-       "prune_layer: give --sparsity or --n-m, not both (see --help)"},
+       "prune_layer: --sparsity excludes --n-m (see --help)"},
       {w + " --method sparsegpt --hessian " + layer().path("H.npy") + " --group row" + out, 2,
        "prune_layer: sparsegpt selects its mask per column block; use --group block:B (see "
        "--help)"},
@@ -316,9 +316,9 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
        "prune_layer: --dsnot needs --activations (the mean and variance of every channel) (see "
        "--help)"},
       {w + " --method magnitude --sparsity half" + out, 2,
-       "prune_layer: --sparsity needs a number, got 'half' (see --help)"},
+       "prune_layer: --sparsity: needs a number, got 'half' (see --help)"},
       {w + " --method magnitude --frobnicate" + out, 2,
-       "prune_layer: unknown option '--frobnicate' (see --help)"},
+       "prune_layer: The following argument was not expected: --frobnicate (see --help)"},
       {w + " --method magnitude --sparsity 1.5" + out, 1, "prune_layer: unstructured: sparsity"},
       {w + " --method magnitude --n-m 2:3" + out, 1, "prune_layer: "},
       {" --weights " + layer().path("missing.npy") + " --method magnitude" + out, 1,
@@ -342,4 +342,24 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
   // No temporaries are left behind either.
   for (const auto& entry : fs::directory_iterator(layer().dir))
     CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+}
+
+TEST_CASE("every tool answers --help with its usage and every default, and --version") {
+  for (const char* tool : {POLLARD_PRUNE_LAYER, POLLARD_MAKE_LAYER_EXAMPLE}) {
+    CAPTURE(tool);
+    const std::string name = fs::path(tool).filename().string();
+    const auto help = layer().run(tool, "--help");
+    CHECK(help.status == 0);
+    CHECK(help.out.rfind("usage: " + name + " ", 0) == 0);
+    const auto version = layer().run(tool, "--version");
+    CHECK(version.status == 0);
+    CHECK(version.out == name + " " + POLLARD_VERSION + "\n");  // the CMake project version
+  }
+  // The defaults the tools document are the ones they apply (make_layer_example's d_out = 128,
+  // prune_layer's sparsity 0.5 and percdamp 0.01).
+  CHECK(layer().run(POLLARD_MAKE_LAYER_EXAMPLE, "--help").out.find("--d-out N=128") !=
+        std::string::npos);
+  const auto help = layer().run(POLLARD_PRUNE_LAYER, "--help").out;
+  CHECK(help.find("--sparsity S=0.5") != std::string::npos);
+  CHECK(help.find("--percdamp P=0.01") != std::string::npos);
 }

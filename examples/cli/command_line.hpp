@@ -1,0 +1,229 @@
+// pollard tools — the command line that pollard, prune_layer and make_layer_example share: CLI11
+// set up so that --help shows every default and --version the project version, value checks
+// whose messages name the option, the --threads option, and one way of reporting errors.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <Eigen/Core>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <new>
+#include <string>
+#include <thread>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "pollard/core/config.hpp"
+#include "pollard/core/error.hpp"
+
+#ifndef POLLARD_VERSION
+#error "POLLARD_VERSION (the CMake project version) must be defined for the pollard tools"
+#endif
+
+namespace pollard::cli {
+
+/// A mistake on the command line that CLI11 cannot see (options that exclude each other, a
+/// malformed N:M): exit status 2, as CLI11's own parse errors.
+class usage_error : public option_error {
+ public:
+  using option_error::option_error;
+};
+
+/// CLI11's help with the usage line first ("usage: ..."), then the description, the positional
+/// arguments, the options with their defaults, the subcommands and the footer.
+class help_formatter : public CLI::Formatter {
+ public:
+  help_formatter() {
+    label("Usage", "usage");
+    column_width(34);
+  }
+  std::string make_help(const CLI::App* app, std::string name,
+                        CLI::AppFormatMode mode) const override {
+    if (mode == CLI::AppFormatMode::Sub) return make_expanded(app);
+    std::string out = make_usage(app, name);
+    if (!app->get_description().empty()) out += "\n" + make_description(app);
+    out += make_positionals(app) + make_groups(app, mode) + make_subcommands(app, mode);
+    const std::string footer = make_footer(app);
+    if (!footer.empty()) out += "\n" + footer;
+    return out;
+  }
+};
+
+/// Sets up a tool's top-level App before its options and subcommands are added (subcommands
+/// inherit these settings): the help layout, defaults shown in --help, --version.
+inline void configure(CLI::App& app) {
+  app.formatter(std::make_shared<help_formatter>());
+  app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", app.get_name() + " " + POLLARD_VERSION);
+}
+
+/// An integer in [low, high]: "needs an integer, got 'x'" or "must be in [low, high], got x".
+inline CLI::Validator integer_in(long long low, long long high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        errno = 0;
+        char* end = nullptr;
+        const long long x = std::strtoll(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || errno == ERANGE)
+          return "needs an integer, got '" + text + "'";
+        if (x < low || x > high)
+          return "must be in [" + std::to_string(low) + ", " + std::to_string(high) + "], got " +
+                 text;
+        return {};
+      },
+      "");
+}
+
+/// A non-negative integer that fits 64 bits (seeds); strtoull would wrap "-1" around.
+inline CLI::Validator unsigned_integer() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        errno = 0;
+        char* end = nullptr;
+        (void)std::strtoull(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || errno == ERANGE || text.front() == '-' ||
+            text.front() == '+' || text.front() == ' ')
+          return "needs a non-negative integer, got '" + text + "'";
+        return {};
+      },
+      "");
+}
+
+/// A finite real number for which `allowed_if` holds; `allowed` says which ("> 0").
+inline CLI::Validator real_where(std::string allowed, std::function<bool(double)> allowed_if) {
+  return CLI::Validator(
+      [allowed = std::move(allowed), allowed_if = std::move(allowed_if)](std::string& text) {
+        errno = 0;
+        char* end = nullptr;
+        const double x = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x))
+          return "needs a number, got '" + text + "'";
+        if (!allowed_if(x)) return "must be " + allowed + ", got " + text;
+        return std::string();
+      },
+      "");
+}
+
+/// A finite real number.
+inline CLI::Validator real_number() {
+  return real_where("finite", [](double) { return true; });
+}
+
+/// The help of every --n-m option: which count is which.
+inline constexpr const char* n_m_option_help =
+    "N:M sparsity, N PRUNED of every M consecutive input weights of a row (the\n"
+    "SparseGPT/Wanda code's reading). 2:4 prunes 2 of every 4, the pattern NVIDIA's sparse\n"
+    "tensor cores call 2:4 (they count kept weights; the readings agree only when N = M/2:\n"
+    "1:4 here prunes 1 and keeps 3)";
+
+/// N:M as --n-m gives it: `pruned` zeros in every `group_size` consecutive weights.
+struct n_m_counts {
+  index_t pruned = 0;
+  index_t group_size = 0;
+};
+
+/// Reads "N:M" (two positive integers); a usage_error naming `option` otherwise. Whether N < M
+/// and M divides the layer's width is checked where the layer is known.
+inline n_m_counts parse_n_m(const std::string& option, const std::string& text) {
+  const auto colon = text.find(':');
+  const auto number = [&](const std::string& part) -> index_t {
+    if (part.empty() || part.size() > 6 ||
+        part.find_first_not_of("0123456789") != std::string::npos || std::stol(part) == 0)
+      throw usage_error(option + " needs N:M with positive integers (N pruned of every M), got '" +
+                        text + "'");
+    return static_cast<index_t>(std::stol(part));
+  };
+  if (colon == std::string::npos) number("");
+  return {number(text.substr(0, colon)), number(text.substr(colon + 1))};
+}
+
+/// CLI11's check of an --n-m value (parse_n_m's message).
+inline CLI::Validator n_m_text() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          (void)parse_n_m("", text);
+        } catch (const usage_error&) {
+          return "needs N:M with positive integers (N pruned of every M), got '" + text + "'";
+        }
+        return {};
+      },
+      "");
+}
+
+/// --threads N for a command that computes; 0 (the default) uses every hardware thread.
+inline CLI::Option* add_threads_option(CLI::App& app, int& threads) {
+  return app.add_option("--threads", threads, "threads to compute with; 0 = all hardware threads")
+      ->type_name("N")
+      ->check(integer_in(0, 4096));
+}
+
+/// Makes the parallel parts of the computation use `threads` threads (0: all hardware threads).
+inline void use_threads(int threads) {
+  const int n =
+      threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  Eigen::setNbThreads(n);
+#ifdef _OPENMP
+  omp_set_num_threads(n);
+#endif
+}
+
+/// The message on one line (the tools report every error as one line).
+inline std::string one_line(const char* what) {
+  std::string s = what;
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+/// How a tool reports an error: `prefix` + message, and for command-line mistakes + `hint()`
+/// (e.g. " (see --help)").
+struct error_style {
+  std::string prefix;
+  std::function<std::string()> hint;
+};
+
+/// Parses the command line and runs `body`, reporting every error as one line on stderr. Returns
+/// the exit status: `body`'s, 0 for --help and --version, 2 for a command-line mistake, 1 for
+/// any other error.
+inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& style,
+                    const std::function<int()>& body) {
+  const auto report = [&](const std::string& message, bool usage) {
+    std::fprintf(stderr, "%s%s%s\n", style.prefix.c_str(), message.c_str(),
+                 usage ? style.hint().c_str() : "");
+  };
+  try {
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      report(one_line(e.what()), true);
+      return 2;
+    }
+    return body();
+  } catch (const usage_error& e) {
+    report(one_line(e.what()), true);
+    return 2;
+  } catch (const std::bad_alloc&) {
+    report("out of memory", false);
+    return 1;
+  } catch (const std::exception& e) {
+    report(one_line(e.what()), false);
+    return 1;
+  }
+}
+
+}  // namespace pollard::cli

@@ -1,0 +1,111 @@
+// Tests of the command line the pollard tools share (examples/cli/command_line.hpp): CLI11
+// configured as the tools configure it, with their value checks.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../../examples/cli/command_line.hpp"
+
+using pollard::cli::integer_in;
+using pollard::cli::real_where;
+using pollard::cli::unsigned_integer;
+
+namespace {
+
+// One command with the kinds of options the tools have.
+struct test_command {
+  CLI::App app{"test command", "test"};
+  std::string model, more, text;
+  long long steps = 0;
+  double top_p = 1.0;
+  std::uint64_t seed = 7;
+  bool verbose = false;
+
+  test_command() {
+    pollard::cli::configure(app);
+    app.add_option("MODEL", model, "model")->required();
+    app.add_option("MORE", more, "second positional");
+    app.add_option("--steps", steps, "steps")->check(integer_in(1, 100));
+    app.add_option("--top-p", top_p, "p")->check(real_where("in (0, 1]", [](double x) {
+      return x > 0 && x <= 1;
+    }));
+    app.add_option("--seed", seed, "seed")->check(unsigned_integer());
+    app.add_option("--text", text, "text");
+    app.add_flag("--verbose", verbose, "flag");
+  }
+
+  void parse(std::vector<std::string> words) {
+    std::reverse(words.begin(), words.end());  // CLI11 takes a reversed vector
+    app.parse(words);
+  }
+};
+
+// The message of the CLI11 parse error that `words` raise ("" when they parse).
+std::string parse_error(std::vector<std::string> words) {
+  test_command c;
+  try {
+    c.parse(std::move(words));
+  } catch (const CLI::ParseError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("values follow their option as the next word or after '='; flags and positionals") {
+  test_command c;
+  c.parse({"model.bin", "--steps", "12", "--top-p=0.5", "--verbose", "more"});
+  CHECK(c.model == "model.bin");
+  CHECK(c.more == "more");
+  CHECK(c.steps == 12);
+  CHECK(c.top_p == 0.5);
+  CHECK(c.verbose);
+  CHECK(c.seed == 7);
+}
+
+TEST_CASE("a value may be '-' and words after '--' are positional") {
+  test_command c;
+  c.parse({"--text", "-", "--", "--steps"});
+  CHECK(c.text == "-");
+  CHECK(c.model == "--steps");
+  CHECK(parse_error({"m", "--steps", "-3"}) == "--steps: must be in [1, 100], got -3");
+}
+
+TEST_CASE("--help and --version are accepted; the help shows every default") {
+  test_command c;
+  CHECK_THROWS_AS(c.parse({"--help"}), CLI::CallForHelp);
+  CHECK_THROWS_AS(c.parse({"--version"}), CLI::CallForVersion);
+  const std::string help = c.app.help();
+  CHECK(help.rfind("usage: test", 0) == 0);
+  CHECK(help.find("=1") != std::string::npos);  // --top-p's default
+  CHECK(help.find("=7") != std::string::npos);  // --seed's default
+}
+
+TEST_CASE("malformed command lines are parse errors that name the option") {
+  CHECK(parse_error({"m", "--colour"}) == "The following argument was not expected: --colour");
+  CHECK(parse_error({"m", "--steps"}) == "--steps: 1 required INT missing");
+  CHECK(parse_error({"m", "--seed", "1", "--seed", "2"}).rfind("--seed: ", 0) == 0);
+  CHECK(parse_error({"m", "--steps", "12x"}) == "--steps: needs an integer, got '12x'");
+  CHECK(parse_error({"m", "--steps", "99999999999999999999"}) ==
+        "--steps: needs an integer, got '99999999999999999999'");
+  CHECK(parse_error({"m", "--seed", "-1"}) == "--seed: needs a non-negative integer, got '-1'");
+  CHECK(parse_error({"m", "--top-p", "nan"}) == "--top-p: needs a number, got 'nan'");
+  CHECK(parse_error({"m", "--top-p", "1.5"}) == "--top-p: must be in (0, 1], got 1.5");
+  CHECK(parse_error({"m", "--text="}) == "--text: 1 required TEXT missing");
+}
+
+TEST_CASE("the positional count is checked with a message naming what is missing or extra") {
+  CHECK(parse_error({"a"}).empty());
+  CHECK(parse_error({}) == "MODEL is required");
+  CHECK(parse_error({"a", "b", "c"}) == "The following argument was not expected: c");
+}
+
+TEST_CASE("an unsigned seed takes the whole 64-bit range") {
+  test_command c;
+  c.parse({"m", "--seed", "18446744073709551615"});
+  CHECK(c.seed == 18446744073709551615ull);
+}
