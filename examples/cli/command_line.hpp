@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <new>
 #include <string>
@@ -23,6 +24,7 @@
 
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/io/file_identity.hpp"
 
 #ifndef POLLARD_VERSION
 #error "POLLARD_VERSION (the CMake project version) must be defined for the pollard tools"
@@ -174,6 +176,19 @@ inline void use_threads(int threads) {
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif
+}
+
+/// Refuses, as a command-line mistake naming both, an output that is the same file as an input
+/// or as another output (paths compared after following links; empty paths are options not
+/// given).
+inline void check_distinct_outputs(std::initializer_list<io::named_path> inputs,
+                                   std::initializer_list<io::named_path> outputs) {
+  try {
+    io::check_distinct_outputs(std::span<const io::named_path>(inputs.begin(), inputs.size()),
+                               std::span<const io::named_path>(outputs.begin(), outputs.size()));
+  } catch (const option_error& e) {
+    throw usage_error(e.what());
+  }
 }
 
 /// The message on one line (the tools report every error as one line).

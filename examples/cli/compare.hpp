@@ -99,6 +99,12 @@ inline int run_compare(const compare_options& o) {
     throw usage_error("'pollard compare' needs --text FILE or --instructions FILE");
   const auto json = optional_path(o.json);
   const auto markdown = optional_path(o.markdown);
+  check_distinct_outputs({{"BASE", o.base},
+                          {"OTHER", o.other},
+                          {"--text", t.file},
+                          {"--instructions", o.instructions},
+                          {"--tokenizer", o.tokenizer}},
+                         {{"--json", o.json}, {"--markdown", o.markdown}});
   if (json) check_output_path(*json, "--json");
   if (markdown) check_output_path(*markdown, "--markdown");
   if (text_file && !fs::is_regular_file(*text_file))

@@ -103,6 +103,9 @@ inline int run_eval(const eval_options& o) {
   const fs::path text_file = t.file;
   const text_format format = text_format_of(t.format, text_file);
   const auto json = optional_path(o.json);
+  check_distinct_outputs(
+      {{"MODEL", o.model}, {"--text", o.text.file}, {"--tokenizer", o.tokenizer}},
+      {{"--json", o.json}});
   if (json) check_output_path(*json, "--json");
   if (!fs::is_regular_file(text_file)) throw io_error("cannot open " + text_file.string());
 

@@ -10,6 +10,7 @@
 // nothing.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +22,7 @@
 
 #include "command_line.hpp"
 #include "pollard/backends/cpu/policy.hpp"
+#include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -172,10 +174,44 @@ inline std::string shape_of(index_t rows, index_t cols) {
   return std::to_string(rows) + "x" + std::to_string(cols);
 }
 
+/// Refuses a .npy file that does not hold a matrix (a 1-D array would otherwise be read as one
+/// row), naming the option, the file and its shape.
+inline void require_matrix(const std::string& option, const fs::path& path, const char* what) {
+  const auto header = pollard::io::read_npy_header(path);
+  if (header.shape.size() == 2) return;
+  std::string shape = "(";
+  for (std::size_t k = 0; k < header.shape.size(); ++k)
+    shape += (k ? ", " : "") + std::to_string(header.shape[k]);
+  shape += header.shape.size() == 1 ? ",)" : ")";
+  throw pollard::shape_error(option + " " + path.string() + " holds an array of shape " + shape +
+                             "; it must be a 2-D matrix, " + what);
+}
+
+/// Rounds the pruned weights to float16 as the file will store them, so that every metric
+/// describes what is written; a value beyond float16's range (65504) is an error naming where.
+template <class T>
+void round_to_float16(pollard::matrix_view<T> w, const fs::path& out) {
+  for (index_t i = 0; i < w.rows(); ++i)
+    for (index_t j = 0; j < w.cols(); ++j) {
+      const auto v = static_cast<float>(w(i, j));
+      const float stored =
+          pollard::detail::half_bits_to_float(pollard::detail::float_to_half_bits(v));
+      if (std::isinf(stored) && std::isfinite(v))
+        throw pollard::option_error("--dtype f16: the pruned weight (" + std::to_string(i) + ", " +
+                                    std::to_string(j) + ") of " + out.string() + " is " +
+                                    std::to_string(v) +
+                                    ", beyond float16's largest value 65504; write f32 or f64");
+      w(i, j) = static_cast<T>(stored);
+    }
+}
+
 template <pollard::compute_type T>
 void prune(const plan& o) {
   const auto exec = pollard::cpu::par.threads(o.threads);
   // Read and check every input before computing anything.
+  require_matrix("--weights", o.weights, "d_out x d_in");
+  if (!o.activations.empty()) require_matrix("--activations", o.activations, "tokens x d_in");
+  if (!o.hessian.empty()) require_matrix("--hessian", o.hessian, "d_in x d_in");
   const auto w_file = pollard::io::read_npy<T>(o.weights, pollard::io::npy_rank::matrix);
   const index_t d_out = w_file.rows(), d_in = w_file.cols();
   std::optional<pollard::io::npy_matrix<T>> x_file, h_file;
@@ -293,6 +329,12 @@ void prune(const plan& o) {
     }
   }
 
+  // The values as written: every metric below describes them.
+  pollard::dtype out_dtype = o.dtype.value_or(w_file.header.dtype);
+  if (out_dtype == pollard::dtype::u8 || out_dtype == pollard::dtype::boolean)
+    out_dtype = pollard::dtype::f32;
+  if (out_dtype == pollard::dtype::f16) round_to_float16(w_hat, o.out);
+
   // Metrics of the result.
   const pollard::matrix_view<const T> w = w_file.view();
   const pollard::matrix_view<const T> result = w_hat;
@@ -317,9 +359,6 @@ void prune(const plan& o) {
   }
 
   // Encode both outputs completely, then move both into place.
-  pollard::dtype out_dtype = o.dtype.value_or(w_file.header.dtype);
-  if (out_dtype == pollard::dtype::u8 || out_dtype == pollard::dtype::boolean)
-    out_dtype = pollard::dtype::f32;
   pollard::io::atomic_file out_file(o.out);
   out_file.write(pollard::io::encode_npy(result, {out_dtype}));
   std::optional<pollard::io::atomic_file> mask_file;
@@ -429,6 +468,10 @@ inline plan plan_of(const layer_options& given) {
 /// Prunes the layer the options name; returns the exit status (0), throws on any error.
 inline int run_layer(const layer_options& options) {
   const layer_detail::plan p = layer_detail::plan_of(options);
+  check_distinct_outputs({{"--weights", options.weights},
+                          {"--activations", options.activations},
+                          {"--hessian", options.hessian}},
+                         {{"--out", options.out}, {"--mask-out", options.mask_out}});
   use_threads(options.threads);
   layer_detail::prune<float>(p);
   return 0;

@@ -61,6 +61,9 @@ inline int run_tasks(const tasks_options& o) {
   const index_t max_examples = o.max_examples;
   const index_t max_new_tokens = o.max_new_tokens;
   const auto json = optional_path(o.json);
+  check_distinct_outputs(
+      {{"MODEL", o.model}, {"--instructions", o.instructions}, {"--tokenizer", o.tokenizer}},
+      {{"--json", o.json}});
   if (json) check_output_path(*json, "--json");
 
   const fs::path model_path = o.model;

@@ -214,6 +214,11 @@ eval)
   json_check ppl.json 'abs(math.exp(j["mean_nll"]) - j["perplexity"]) < 1e-9 * j["perplexity"]'
   json_check ppl.json '0.0 < j["standard_error"] < j["perplexity"]'
   ls ppl.json.tmp-* >/dev/null 2>&1 && fail "a temporary file was left behind"
+  # A file name that is not UTF-8 (byte 0xFF) still gives valid JSON, the byte as U+FFFD.
+  cp slice.txt "$(printf 'slice\377.txt')"
+  run latin eval "$stories" --text "$(printf 'slice\377.txt')" --window 128 --max-windows 1 --json latin.json
+  [ "$status" -eq 0 ] || { fail "latin: exit status $status"; cat latin.err; }
+  json_check latin.json 'j["text"] == "slice\ufffd.txt"'
   # The format follows the file name: WikiText rows (.jsonl), C4 documents (.gz).
   head -n 40 "$data/text/wikitext2_raw/test.rows.jsonl" >rows.jsonl
   run rows eval "$stories" --text rows.jsonl --window 64 --max-windows 2 --json rows.json
@@ -346,6 +351,94 @@ convert)
   expect_error convert_type 2 convert "$stories" other.bin --type f16
   expect_error convert_same 2 convert "$stories" "$stories"
   [ -e other.bin ] && fail "a refused convert left other.bin"
+  finish
+  ;;
+outputs)
+  # No command may write over one of its inputs or give two outputs one file: each refusal is a
+  # command-line error naming the option, and the input is left as it was.
+  need_data
+  tinystories_slice slice.txt
+  cp "$stories" model.bin
+  cp "$(dirname "$stories")/tok512.bin" .
+  python3 -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))[:2], open("alpaca2.json", "w"))' \
+    "$data/text/alpaca/alpaca_5000.json"
+  ln -s slice.txt slice_link.txt
+  ln slice.txt slice_hard.txt
+  sums() { md5sum slice.txt model.bin tok512.bin alpaca2.json "$@"; }
+  sums >before.md5
+  # expect_refusal NAME OPTION ARGS...: exit status 2, the message names OPTION, inputs intact.
+  expect_refusal() {
+    local name=$1 option=$2
+    shift 2
+    expect_error "$name" 2 "$@"
+    grep -q -- "$option" "$name.err" || fail "$name: the error does not name $option: $(cat "$name.err")"
+    sums | cmp -s - before.md5 || fail "$name: an input changed"
+  }
+  expect_refusal eval_onto_text --json eval model.bin --text slice.txt --json slice.txt
+  expect_refusal eval_onto_link --json eval model.bin --text slice.txt --json slice_link.txt
+  expect_refusal eval_onto_hard_link --json eval model.bin --text slice.txt --json slice_hard.txt
+  expect_refusal eval_onto_model --json eval model.bin --text slice.txt --json model.bin
+  expect_refusal eval_onto_tokenizer --json eval model.bin --text slice.txt --tokenizer tok512.bin \
+    --json ./tok512.bin
+  expect_refusal compare_same_reports --markdown compare model.bin model.bin --text slice.txt \
+    --json report --markdown ./report
+  expect_refusal compare_onto_base --json compare model.bin model.bin --text slice.txt --json model.bin
+  expect_refusal tasks_onto_data --json tasks model.bin --instructions alpaca2.json --json alpaca2.json
+  expect_refusal convert_onto_model OUT convert model.bin model.bin
+  ln -s model.bin model_link.bin
+  expect_refusal convert_onto_link OUT convert model.bin model_link.bin
+  expect_refusal convert_onto_tokenizer OUT convert model.bin tok512.bin
+  [ -e report ] && fail "a refused compare wrote report"
+  ls -A | grep -q '\.tmp-' && fail "a refused command left a temporary: $(ls -A)"
+
+  # The layer tool, as `pollard layer` and as prune_layer.
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  [ -x "$prune_layer" ] || skip "prune_layer is not built (POLLARD_PRUNE_LAYER='$prune_layer')"
+  "$(dirname "$prune_layer")/make_layer_example" . --d-out 8 --d-in 16 --tokens 20 >/dev/null ||
+    fail "make_layer_example failed"
+  ln -s W.npy W_link.npy
+  sums() { md5sum W.npy X.npy H.npy; }
+  sums >before.md5
+  layer_args="--method wanda --sparsity 0.5 --weights W.npy --activations X.npy"
+  # shellcheck disable=SC2086
+  expect_refusal layer_onto_weights --out layer $layer_args --out W.npy
+  expect_refusal layer_onto_activations --out layer $layer_args --out X.npy
+  expect_refusal layer_onto_link --out layer $layer_args --out W_link.npy
+  expect_refusal layer_onto_hessian --mask-out layer $layer_args --hessian H.npy --out o.npy --mask-out H.npy
+  expect_refusal layer_same_outputs --mask-out layer $layer_args --out o.npy --mask-out ./o.npy
+  "$prune_layer" $layer_args --out W_link.npy >tool.out 2>tool.err
+  tool_status=$?
+  [ "$tool_status" -eq 2 ] || fail "prune_layer --out onto --weights through a link: exit status $tool_status"
+  grep -q -- "--out W_link.npy is the same file as --weights W.npy" tool.err ||
+    fail "prune_layer: the error does not name --out and --weights: $(cat tool.err)"
+  sums | cmp -s - before.md5 || fail "prune_layer changed an input"
+  [ -e o.npy ] && fail "a refused layer command wrote o.npy"
+  ls -A | grep -q '\.tmp-' && fail "a refused command left a temporary: $(ls -A)"
+  finish
+  ;;
+interrupt)
+  # Ctrl-C (SIGINT) or SIGTERM while convert writes a large file: no OUT, no temporary.
+  [ -f "$smollm2" ] || skip "the SmolLM2 GGUF is not at '$smollm2' (run cmake/fetch_smollm2.sh)"
+  set -m  # background jobs keep the default SIGINT disposition
+  for sig in INT TERM; do
+    rm -f out.gguf out.gguf.tmp-*
+    "$pollard" convert "$smollm2" out.gguf --type f32 >convert.out 2>convert.err &
+    pid=$!
+    # Wait until the temporary exists (the write has begun), then interrupt.
+    for _ in $(seq 600); do
+      compgen -G 'out.gguf.tmp-*' >/dev/null && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    compgen -G 'out.gguf.tmp-*' >/dev/null || fail "SIG$sig: convert ended before it began to write"
+    kill -s "$sig" "$pid"
+    wait "$pid"
+    status=$?
+    want=$((128 + $(kill -l "$sig")))
+    [ "$status" -eq "$want" ] || fail "SIG$sig: exit status $status, expected $want (killed by the signal)"
+    [ -e out.gguf ] && fail "SIG$sig: an interrupted convert left out.gguf"
+    compgen -G 'out.gguf.tmp-*' >/dev/null && fail "SIG$sig: an interrupted convert left $(ls out.gguf.tmp-*)"
+  done
   finish
   ;;
 layer)

@@ -363,3 +363,66 @@ TEST_CASE("every tool answers --help with its usage and every default, and --ver
   CHECK(help.find("--sparsity S=0.5") != std::string::npos);
   CHECK(help.find("--percdamp P=0.01") != std::string::npos);
 }
+
+TEST_CASE("--dtype f16 refuses a weight beyond float16's range, naming where and what") {
+  // A 2x4 layer whose weight (1, 2) is 1e5 (float16's largest value is 65504).
+  std::vector<float> w = {0.5f, -0.25f, 1.0f, 2.0f, 0.125f, -3.0f, 1e5f, 0.75f};
+  pollard::io::write_npy(layer().dir / "big.npy",
+                         pollard::matrix_view<const float>(w.data(), 2, 4));
+  const auto o = layer().prune("--weights " + layer().path("big.npy") +
+                               " --method magnitude --sparsity 0.25 --dtype f16 --out " +
+                               layer().path("big_f16.npy"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("(1, 2)") != std::string::npos);
+  CHECK(o.err.find("100000") != std::string::npos);
+  CHECK(o.err.find("65504") != std::string::npos);
+  CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+  CHECK_FALSE(fs::exists(layer().dir / "big_f16.npy"));
+  // In float32 it is written as it is.
+  CHECK(layer()
+            .prune("--weights " + layer().path("big.npy") +
+                   " --method magnitude --sparsity 0.25 --out " + layer().path("big_f32.npy"))
+            .status == 0);
+}
+
+TEST_CASE("the sparsity printed for --dtype f16 counts the weights that float16 stores as zero") {
+  // Half the weights are 1e-9, below float16's smallest subnormal (about 6e-8): written as 0.
+  // Magnitude pruning at 25 % prunes a quarter of them; the file then holds 50 % zeros.
+  std::vector<float> w(8 * 16);
+  for (std::size_t k = 0; k < w.size(); ++k) w[k] = k % 2 == 0 ? 1e-9f : 1.0f + float(k) / 64;
+  pollard::io::write_npy(layer().dir / "tiny.npy",
+                         pollard::matrix_view<const float>(w.data(), 8, 16));
+  const auto o = layer().prune("--weights " + layer().path("tiny.npy") +
+                               " --method magnitude --sparsity 0.25 --dtype f16 --out " +
+                               layer().path("tiny_f16.npy"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  const auto written = load("tiny_f16.npy");
+  index_t zeros = 0;
+  for (index_t i = 0; i < written.rows(); ++i)
+    for (index_t j = 0; j < written.cols(); ++j) zeros += written.view()(i, j) == 0.0 ? 1 : 0;
+  CHECK(zeros == 64);
+  CHECK(o.out.find("sparsity: 0.500000 (64 of 128 weights zero") != std::string::npos);
+}
+
+TEST_CASE("a 1-D weights file is refused with its shape, not read as one row") {
+  // numpy's np.save of np.arange(8, dtype='<f4'): a 1-D array of shape (8,).
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (8,), }";
+  header.append(128 - 10 - header.size() - 1, ' ');  // 10 + header: a multiple of 64
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  for (int k = 0; k < 8; ++k) {
+    const float v = static_cast<float>(k);
+    bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  std::ofstream(layer().dir / "flat.npy", std::ios::binary) << bytes;
+  const auto o = layer().prune("--weights " + layer().path("flat.npy") +
+                               " --method magnitude --out " + layer().path("flat_out.npy"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("--weights") != std::string::npos);
+  CHECK(o.err.find("(8,)") != std::string::npos);
+  CHECK_FALSE(fs::exists(layer().dir / "flat_out.npy"));
+}
