@@ -14,6 +14,7 @@
 
 #include "command_line.hpp"
 #include "common.hpp"
+#include "pollard/backends/cpu/policy.hpp"
 #include "pollard/calibration/calibration_spec.hpp"
 #include "pollard/io/gguf_rewrite.hpp"
 #include "pollard/llm/calibration_data.hpp"
@@ -337,7 +338,7 @@ inline int run_prune(const prune_options& o) {
         supplied.insert(name);
       }
     });
-    report = model::prune_model(lm, batch, recipe, callbacks);
+    report = model::prune_model(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     // Selected linears left unchanged (e.g. sparsity 0) are written as they were read.
     for (const auto& name : replaced)
       if (supplied.count(name) == 0) {
@@ -364,7 +365,7 @@ inline int run_prune(const prune_options& o) {
                    report.overall_sparsity());
   } else {
     llm::llama_model lm(whole->weights);
-    report = model::prune_model(lm, batch, recipe, callbacks);
+    report = model::prune_model(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     llm::save_model(*whole, whole->weights, out);
   }
 
