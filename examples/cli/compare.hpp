@@ -131,25 +131,26 @@ inline int run_compare(const compare_options& o) {
 
   if (text_file) {
     const std::vector<llm::token_id> tokens = evaluation_tokens(t, *base.tokenizer);
-    evaluation::evaluation_options options;
-    options.window = t.window;
-    options.max_windows = max_windows_of(t);
+    evaluation::evaluation_options options = evaluation_options_of(t, *base.tokenizer);
     options.progress = llm::progress_bar("compare", "windows");
     const divergence_report r = evaluation::compare_on_windows(p, q, tokens, options);
     const index_t window = t.window > 0 ? t.window : std::min<index_t>(2048, config.seq_len);
     index_t windows = static_cast<index_t>(tokens.size()) / window;
     if (max_windows_of(t) > 0) windows = std::min(windows, max_windows_of(t));
-    const std::string where = text_file->string() + " (" + name_of(format) + ": " +
-                              protocol_of(format) + ", " + std::to_string(tokens.size()) +
-                              " tokens), " + std::to_string(windows) + " windows of " +
-                              std::to_string(window) + " tokens";
+    const std::string where =
+        text_file->string() + " (" + name_of(format) + ": " + protocol_of(format) + ", " +
+        std::to_string(tokens.size()) + " tokens), " + std::to_string(windows) + " windows of " +
+        std::to_string(window) + " tokens; " + evaluation::protocol_description(window, options);
     terminal += "Corpus windows: " + where + "\n" + to_text(r);
     markdown_out += "\n## Corpus windows\n\n" + where + "\n\n" + to_markdown(r);
     json_out += ",\"windows\":{\"text\":" + json_string(text_file->string()) +
                 ",\"format\":" + json_string(name_of(format)) +
                 ",\"text_tokens\":" + std::to_string(tokens.size()) +
                 ",\"window\":" + std::to_string(window) +
-                ",\"windows\":" + std::to_string(windows) + ",\"report\":" + to_json(r) + "}";
+                ",\"windows\":" + std::to_string(windows) +
+                ",\"perplexity_protocol\":" + json_string(t.protocol) +
+                ",\"positions\":" + json_string(evaluation::protocol_description(window, options)) +
+                ",\"report\":" + to_json(r) + "}";
   }
   if (instructions) {
     std::vector<io::instruction_example> examples = io::read_instruction_examples(*instructions);

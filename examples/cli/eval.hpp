@@ -21,6 +21,7 @@ struct text_options {
   std::string format;  // empty: from the file name
   index_t window = 0;
   index_t max_windows = 0;
+  std::string protocol = "windows";
 };
 
 /// Adds --text, --format, --window and --max-windows to a command; returns the --text option.
@@ -43,6 +44,14 @@ inline CLI::Option* add_text_options(CLI::App& c, text_options& t) {
       ->type_name("N")
       ->check(integer_in(1, INT32_MAX))
       ->default_str("all");
+  c.add_option("--protocol", t.protocol,
+               "windows: SparseGPT's and Wanda's (no BOS inserted per window, every\n"
+               "position after a window's first scored); llama-cpp: llama-perplexity's\n"
+               "(each window's first token replaced by BOS when the model adds one, only\n"
+               "its second half scored). Published perplexities differ by protocol; the\n"
+               "output names the one used")
+      ->type_name("P")
+      ->check(CLI::IsMember({"windows", "llama-cpp"}));
   return text;
 }
 
@@ -52,6 +61,20 @@ inline index_t max_windows_of(const text_options& t) {
   if (text_format_of(t.format, t.file) != text_format::c4) return t.max_windows;
   return t.max_windows > 0 ? std::min(t.max_windows, io::c4_reference_windows)
                            : io::c4_reference_windows;
+}
+
+/// The evaluation options the text options ask for (window, window count, protocol; under
+/// llama.cpp's protocol each window starts with the tokenizer's BOS when it adds one).
+inline evaluation::evaluation_options evaluation_options_of(const text_options& t,
+                                                            const llm::text_tokenizer& tok) {
+  evaluation::evaluation_options options;
+  options.window = t.window;
+  options.max_windows = max_windows_of(t);
+  if (t.protocol == "llama-cpp") {
+    options.protocol = evaluation::perplexity_protocol::llama_cpp_chunks;
+    if (tok.adds_bos()) options.chunk_bos = tok.bos();
+  }
+  return options;
 }
 
 /// Fails before the text is read when --window exceeds the model's context.
@@ -116,9 +139,7 @@ inline int run_eval(const eval_options& o) {
   const std::vector<llm::token_id> tokens = evaluation_tokens(t, *m.tokenizer);
 
   llm::llama_forward model(m.weights);
-  evaluation::evaluation_options options;
-  options.window = t.window;
-  options.max_windows = max_windows_of(t);
+  evaluation::evaluation_options options = evaluation_options_of(t, *m.tokenizer);
   options.progress = llm::progress_bar("perplexity", "windows");
   const evaluation::perplexity_evaluation e =
       evaluation::evaluate_perplexity(model, tokens, options);
@@ -130,6 +151,7 @@ inline int run_eval(const eval_options& o) {
   std::printf("protocol    : %s\n", protocol_of(format));
   std::printf("window      : %lld tokens x %lld windows\n", static_cast<long long>(e.window),
               static_cast<long long>(e.windows));
+  std::printf("positions   : %s\n", e.protocol.c_str());
   std::printf("scored      : %lld tokens\n", static_cast<long long>(r.tokens));
   std::printf("mean NLL    : %.6f nats\n", r.mean_nll);
   std::printf("perplexity  : %.4f ± %.4f\n", r.perplexity, r.standard_error);
@@ -140,6 +162,8 @@ inline int run_eval(const eval_options& o) {
         ",\"text\":" + json_string(text_file.string()) +
         ",\"format\":" + json_string(name_of(format)) +
         ",\"protocol\":" + json_string(protocol_of(format)) +
+        ",\"perplexity_protocol\":" + json_string(t.protocol) +
+        ",\"positions\":" + json_string(e.protocol) +
         ",\"text_tokens\":" + std::to_string(tokens.size()) +
         ",\"window\":" + std::to_string(e.window) + ",\"windows\":" + std::to_string(e.windows) +
         ",\"tokens\":" + std::to_string(r.tokens) + ",\"mean_nll\":" + json_number(r.mean_nll) +

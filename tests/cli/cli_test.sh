@@ -241,6 +241,15 @@ eval)
   json_check rows_text.json 'j["format"] == "text"'
   python3 -c 'import json, sys; a = json.load(open("rows.json")); b = json.load(open("rows_text.json")); sys.exit(0 if b["text_tokens"] > a["text_tokens"] else 1)' ||
     fail "--format text did not read the file as it is"
+  # llama.cpp's protocol: BOS at each window start, only positions 65..127 of each scored; the
+  # window protocol's JSON says which it used.
+  run chunks eval "$stories" --text slice.txt --window 128 --max-windows 4 --protocol llama-cpp \
+    --json chunks.json
+  [ "$status" -eq 0 ] || { fail "chunks: exit status $status"; cat chunks.err; }
+  expect_line chunks '^positions +: llama.cpp chunks of 128 tokens \(BOS at each chunk start, positions 65..127 of each scored\)$'
+  json_check chunks.json 'j["perplexity_protocol"] == "llama-cpp" and j["tokens"] == 4 * 63'
+  json_check ppl.json 'j["perplexity_protocol"] == "windows" and "positions 1..127" in j["positions"]'
+  expect_error bad_protocol 2 eval "$stories" --text slice.txt --protocol wikitext
   finish
   ;;
 compare)
@@ -264,6 +273,11 @@ compare)
   json_check self.json 'j["windows"]["report"]["perplexity_p"] == j["windows"]["report"]["perplexity_q"]'
   grep -q '^| mean ± SE |' self.md || fail "the Markdown file has no table"
   grep -q '^## Instructions' self.md || fail "the Markdown file has no instructions section"
+  # Under llama.cpp's protocol the divergence is taken on the second half of each window only.
+  run self_chunks compare "$stories" "$stories" --text slice.txt --window 128 --max-windows 2 \
+    --protocol llama-cpp --json self_chunks.json
+  [ "$status" -eq 0 ] || { fail "self_chunks: exit status $status"; cat self_chunks.err; }
+  json_check self_chunks.json 'j["windows"]["report"]["positions"] == 2 * 63 and j["windows"]["perplexity_protocol"] == "llama-cpp"'
   if [ -f "$smollm2" ]; then
     expect_error vocab 1 compare "$stories" "$smollm2" --text slice.txt --json vocab.json
     [ -e vocab.json ] && fail "a failed compare wrote its JSON file"
