@@ -12,7 +12,9 @@
 #include "common.hpp"
 #include "pollard/io/gguf.hpp"
 #include "pollard/llm/gguf_model.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
+#include "pollard/metrics/sparsity.hpp"
 
 namespace pollard::cli {
 
@@ -165,11 +167,50 @@ inline int info_llama2c(const fs::path& path, const std::optional<fs::path>& tok
   return 0;
 }
 
+/// The N:M patterns every row of w satisfies, strongest N first for M = 4 and 8 (e.g. "2:4
+/// 4:8"); "-" when none.
+inline std::string n_m_patterns(matrix_view<const float> w) {
+  std::string out;
+  for (const index_t m : {4, 8}) {
+    if (w.cols() % m != 0) continue;
+    for (index_t n = m - 1; n >= 1; --n)
+      if (satisfies_n_m(w, n, m)) {
+        out += (out.empty() ? "" : " ") + std::to_string(n) + ":" + std::to_string(m);
+        break;
+      }
+  }
+  return out.empty() ? "-" : out;
+}
+
+/// The sparsity (exact zeros of the values as read, after dequantization) and N:M validity of
+/// every linear of every block, named as pollard prune names them, and of all of them together.
+inline void print_linear_sparsity(llm::llama_weights& weights) {
+  std::printf(
+      "linear sparsity (exact zeros of the values as read; N:M = at least N zeros in every\n"
+      "aligned group of M columns of every row):\n");
+  std::uint64_t zeros = 0, total = 0;
+  for (index_t b = 0; b < static_cast<index_t>(weights.layers.size()); ++b)
+    for (const auto& l : llm::llama_linear_refs(weights.layers[static_cast<std::size_t>(b)], b)) {
+      const matrix_view<const float> w(l.weight);
+      const index_t z = zero_count(w);
+      zeros += static_cast<std::uint64_t>(z);
+      total += static_cast<std::uint64_t>(w.size());
+      std::printf("  %-18s %6lldx%-6lld  %.4f  %s\n", l.name.c_str(),
+                  static_cast<long long>(w.rows()), static_cast<long long>(w.cols()),
+                  w.size() ? static_cast<double>(z) / static_cast<double>(w.size()) : 0.0,
+                  n_m_patterns(w).c_str());
+    }
+  std::printf("all linears: %.4f of %s weights are zero\n",
+              total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0,
+              grouped(total).c_str());
+}
+
 }  // namespace detail
 
 struct info_options {
   std::string model;
   std::string tokenizer;
+  bool sparsity = false;
 };
 
 inline CLI::App* add_info_command(CLI::App& app, info_options& o) {
@@ -190,13 +231,14 @@ inline CLI::App* add_info_command(CLI::App& app, info_options& o) {
                        "own",
                        "tokenizer.bin or tok<vocab>.bin beside the model; tokenizer.json beside "
                        "config.json");
+  c->add_flag("--sparsity", o.sparsity,
+              "also read every linear (dequantized) and print its sparsity and the N:M patterns\n"
+              "(M = 4, 8) it satisfies, e.g. to inspect a pruned model");
   return c;
 }
 
-inline int run_info(const info_options& o) {
-  const fs::path path = o.model;
-  const std::optional<fs::path> tokenizer = optional_path(o.tokenizer);
-  if (!fs::exists(path)) throw io_error("cannot open " + path.string());
+/// Format, architecture, parameters, tokenizer and tensors of the checkpoint at `path`.
+inline int describe(const fs::path& path, const std::optional<fs::path>& tokenizer) {
   if (llm::detail::detect_format(path) == llm::model_format::safetensors) {
     const llm::model_file m = llm::open_model(path, tokenizer);
     std::printf("model: %s\nformat: safetensors (Hugging Face Llama)\n", path.string().c_str());
@@ -212,6 +254,18 @@ inline int run_info(const info_options& o) {
     return detail::info_gguf(path);
   }
   return detail::info_llama2c(path, tokenizer);
+}
+
+inline int run_info(const info_options& o) {
+  const fs::path path = o.model;
+  const std::optional<fs::path> tokenizer = optional_path(o.tokenizer);
+  if (!fs::exists(path)) throw io_error("cannot open " + path.string());
+  const int status = describe(path, tokenizer);
+  if (o.sparsity) {
+    llm::model_file m = llm::open_model(path, tokenizer);
+    detail::print_linear_sparsity(m.weights);
+  }
+  return status;
 }
 
 }  // namespace pollard::cli

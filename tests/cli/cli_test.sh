@@ -151,6 +151,20 @@ info)
   expect_line info '^tokenizer: llama2\.c BPE'
   expect_line info '^  wk +5 x 32 x 64 +f32$'
   expect_line info '^  w2 +5 x 64 x 172 +f32$'
+  # --sparsity: the dense model has no zero; after 2:4 magnitude pruning every linear is half
+  # zero and 2:4 (also 4:8 where 8 divides the width; ffn_down's 172 columns do not).
+  run dense_sparsity info "$stories" --sparsity
+  expect_line dense_sparsity '^all linears: 0\.0000 of 226,560 weights are zero$'
+  expect_line dense_sparsity '^  blk\.0\.attn_q +64x64 +0\.0000 +-$'
+  cp "$(dirname "$stories")/tok512.bin" .
+  run prune_mag24 prune "$stories" mag24.bin --method magnitude --n-m 2:4 --quiet
+  [ "$status" -eq 0 ] || { fail "prune_mag24: exit status $status"; cat prune_mag24.err; }
+  run sparsity info mag24.bin --sparsity
+  [ "$status" -eq 0 ] || { fail "info --sparsity: exit status $status"; cat sparsity.err; }
+  expect_line sparsity '^all linears: 0\.5000 of 226,560 weights are zero$'
+  expect_line sparsity '^  blk\.3\.ffn_gate +172x64 +0\.5000 +2:4 4:8$'
+  expect_line sparsity '^  blk\.4\.ffn_down +64x172 +0\.5000 +2:4$'
+  [ "$(grep -c ' 0\.5000  2:4' sparsity.out)" -eq 35 ] || fail "info --sparsity: not 35 linears at 2:4"
   finish
   ;;
 info_gguf)
