@@ -15,6 +15,7 @@
 #include "compare.hpp"
 #include "convert.hpp"
 #include "eval.hpp"
+#include "export.hpp"
 #include "generate.hpp"
 #include "info.hpp"
 #include "prune.hpp"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   compare_options compare;
   tasks_options tasks;
   convert_options convert;
+  export_options export_;
   prune_options prune;
   CLI::App* info_command = add_info_command(app, info);
   CLI::App* generate_command = add_generate_command(app, generate);
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
   CLI::App* compare_command = add_compare_command(app, compare);
   CLI::App* tasks_command = add_tasks_command(app, tasks);
   CLI::App* convert_command = add_convert_command(app, convert);
+  CLI::App* export_command = add_export_command(app, export_);
   CLI::App* prune_command = add_prune_command(app, prune);
 #endif
   layer_options layer;
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
     if (*compare_command) return run_compare(compare);
     if (*tasks_command) return run_tasks(tasks);
     if (*convert_command) return run_convert(convert);
+    if (*export_command) return run_export(export_);
     if (*prune_command) return run_prune(prune);
 #endif
     if (*layer_command) return run_layer(layer);

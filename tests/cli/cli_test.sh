@@ -365,6 +365,34 @@ tasks)
   expect_error tasks_zero 2 tasks "$stories" --instructions two.json --max-new-tokens 0
   finish
   ;;
+export)
+  need_data
+  cp "$(dirname "$stories")/tok512.bin" .
+  run prune_mag24 prune "$stories" mag24.bin --method magnitude --n-m 2:4 --quiet
+  [ "$status" -eq 0 ] || { fail "prune_mag24: exit status $status"; cat prune_mag24.err; }
+  # Both layouts, read back by numpy as compressed-tensors and torch define them, equal the
+  # checkpoint's linears exactly.
+  for layout in sparse-24-bitmask csr; do
+    run "export_$layout" export mag24.bin "$layout.safetensors" --layout "$layout"
+    [ "$status" -eq 0 ] || { fail "export $layout: exit status $status"; cat "export_$layout.err"; }
+    expect_line "export_$layout" "^wrote $layout\.safetensors: 35 linears \(0\.5000 of their 226560 weights zero\) as $layout"
+    if command -v python3 >/dev/null; then
+      python3 "$(dirname "$0")/check_export.py" mag24.bin "$layout.safetensors" "$layout" >check.out 2>&1
+      case $? in
+        0) ;;
+        3) echo "numpy/safetensors missing: the independent read-back of $layout was not run" ;;
+        *) fail "export $layout: the read-back differs"; cat check.out ;;
+      esac
+    fi
+  done
+  # The 2:4 layout refuses a model that is not 2:4, naming the tensor; nothing is written.
+  expect_error export_dense 1 export "$stories" dense.safetensors
+  grep -q "blk\.0\.attn_q\.weight row 0, columns 0\.\.3 hold [34] nonzero values" export_dense.err ||
+    fail "export_dense: the message does not name the tensor and group"
+  [ -e dense.safetensors ] && fail "a refused export wrote its file"
+  expect_error export_same 2 export mag24.bin mag24.bin --layout csr
+  finish
+  ;;
 convert)
   need_data
   # A llama2.c checkpoint written back by pollard holds the same weights: the divergence of the
