@@ -12,6 +12,7 @@
 #include "layer.hpp"
 
 #if POLLARD_HAS_LLM
+#include "capture.hpp"
 #include "compare.hpp"
 #include "convert.hpp"
 #include "eval.hpp"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   tasks_options tasks;
   convert_options convert;
   export_options export_;
+  capture_options capture;
   prune_options prune;
   CLI::App* info_command = add_info_command(app, info);
   CLI::App* generate_command = add_generate_command(app, generate);
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   CLI::App* tasks_command = add_tasks_command(app, tasks);
   CLI::App* convert_command = add_convert_command(app, convert);
   CLI::App* export_command = add_export_command(app, export_);
+  CLI::App* capture_command = add_capture_command(app, capture);
   CLI::App* prune_command = add_prune_command(app, prune);
 #endif
   layer_options layer;
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
     if (*tasks_command) return run_tasks(tasks);
     if (*convert_command) return run_convert(convert);
     if (*export_command) return run_export(export_);
+    if (*capture_command) return run_capture(capture);
     if (*prune_command) return run_prune(prune);
 #endif
     if (*layer_command) return run_layer(layer);

@@ -393,6 +393,50 @@ export)
   expect_error export_same 2 export mag24.bin mag24.bin --layout csr
   finish
   ;;
+capture)
+  need_data
+  tinystories_slice slice.txt
+  run capture capture "$stories" --calibration text:slice.txt --samples 4 --length 64 --block 1 \
+    --linear attn_q --weights-out W.npy --activations-out X.npy --hessian-out H.npy
+  [ "$status" -eq 0 ] || { fail "capture: exit status $status"; cat capture.err; }
+  expect_line capture '^blk\.1\.attn_q \[64x64\], input attn_in: 256 calibration rows of 4 sequences'
+  # W is layer 1's wq as the checkpoint stores it (read here with numpy); X has one row per
+  # calibration token; H = (2/N) X^T X with N = 4 sequences (SparseGPT's definition).
+  if command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null; then
+    python3 - "$stories" <<'PY' || fail "capture: W, X or H is not what the layer sees"
+import sys
+import numpy as np
+dim, hidden, layers, heads, kv_heads, vocab, _ = (int(x) for x in np.fromfile(sys.argv[1], np.int32, 7))
+data = np.fromfile(sys.argv[1], np.float32, offset=28)
+at = abs(vocab) * dim + layers * dim
+wq = data[at : at + layers * dim * dim].reshape(layers, dim, dim)
+W, X, H = np.load("W.npy"), np.load("X.npy"), np.load("H.npy")
+assert W.dtype == np.float32 and np.array_equal(W, wq[1])
+assert X.shape == (256, dim) and np.isfinite(X).all() and np.abs(X).max() > 0
+want = 2.0 / 4 * X.astype(np.float64).T @ X.astype(np.float64)
+assert np.allclose(H, want, rtol=1e-4, atol=1e-5 * np.abs(want).max()), np.abs(H - want).max()
+PY
+  fi
+  # The captured layer prunes with the layer-level tool.
+  run layer_on_capture layer --weights W.npy --activations X.npy --method wanda --sparsity 0.5 \
+    --out P.npy
+  [ "$status" -eq 0 ] || { fail "layer on the captured layer: exit status $status"; cat layer_on_capture.err; }
+  run rows capture "$stories" --calibration text:slice.txt --samples 4 --length 64 --block 4 \
+    --linear blk.4.ffn_down --activations-out X2.npy --max-rows 10
+  expect_line rows 'X X2\.npy \(10 rows\)'
+  expect_error capture_linear 2 capture "$stories" --calibration text:slice.txt --linear attn_z \
+    --weights-out Z.npy
+  grep -q "block 0 has no linear blk.0.attn_z (it has blk.0.attn_q" capture_linear.err || fail "capture_linear: message"
+  expect_error capture_block 2 capture "$stories" --calibration text:slice.txt --block 5 \
+    --linear attn_q --weights-out Z.npy
+  expect_error capture_nothing 2 capture "$stories" --calibration text:slice.txt --linear attn_q
+  expect_error capture_selfgen 2 capture "$stories" --calibration selfgen:slice.txt --linear attn_q \
+    --weights-out Z.npy
+  expect_error capture_same 2 capture "$stories" --calibration text:slice.txt --linear attn_q \
+    --weights-out slice.txt
+  [ -e Z.npy ] && fail "a refused capture wrote its output"
+  finish
+  ;;
 convert)
   need_data
   # A llama2.c checkpoint written back by pollard holds the same weights: the divergence of the
