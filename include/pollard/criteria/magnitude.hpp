@@ -1,6 +1,7 @@
 // pollard — the magnitude criterion: score = |W_ij|.
 #pragma once
 
+#include "pollard/criteria/element_scores.hpp"
 #include "pollard/criteria/pruning_criterion.hpp"
 
 namespace pollard {
@@ -14,7 +15,7 @@ struct magnitude {
     static_assert(storage_type<std::remove_const_t<W>>, "magnitude: unsupported weight type");
     detail::check_criterion_operands("magnitude", w, scores);
     for (index_t i = 0; i < w.rows(); ++i)
-      for (index_t j = 0; j < w.cols(); ++j) scores(i, j) = detail::abs_weight<T>(w(i, j));
+      for (index_t j = 0; j < w.cols(); ++j) scores(i, j) = detail::magnitude_score<T>(w(i, j));
   }
 };
 

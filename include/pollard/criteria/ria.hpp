@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "pollard/criteria/element_scores.hpp"
 #include "pollard/criteria/pruning_criterion.hpp"
 
 namespace pollard {
@@ -44,14 +45,12 @@ struct ria {
       col_t[j] = static_cast<T>(col[j]);
       act[j] = std::pow(std::sqrt(in.sq_norm_per_sample[j]), a);
     }
-    const T inf = std::numeric_limits<T>::infinity();
     for (index_t i = 0; i < w.rows(); ++i) {
       const T r = static_cast<T>(row[static_cast<std::size_t>(i)]);
       for (index_t j = 0; j < w.cols(); ++j) {
         const auto k = static_cast<std::size_t>(j);
-        const T c = col_t[k];
-        const T v = detail::abs_weight<T>(w(i, j));
-        scores(i, j) = (r == T(0) || c == T(0)) ? inf : (v / c + v / r) * act[k];
+        scores(i, j) =
+            detail::ria_score<T>(detail::magnitude_score<T>(w(i, j)), r, col_t[k], act[k]);
       }
     }
   }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "pollard/criteria/element_scores.hpp"
 #include "pollard/criteria/pruning_criterion.hpp"
 
 namespace pollard {
@@ -21,8 +22,8 @@ struct wanda {
                                   detail::input_sign::non_negative);
     for (index_t i = 0; i < w.rows(); ++i)
       for (index_t j = 0; j < w.cols(); ++j)
-        scores(i, j) = detail::abs_weight<T>(w(i, j)) *
-                       std::sqrt(in.sq_norm_per_sample[static_cast<std::size_t>(j)]);
+        scores(i, j) = detail::wanda_score<T>(
+            w(i, j), std::sqrt(in.sq_norm_per_sample[static_cast<std::size_t>(j)]));
   }
 };
 

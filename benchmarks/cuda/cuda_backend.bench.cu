@@ -1,0 +1,292 @@
+// The CUDA backend's benchmark on LLaMA-7B shapes, each time against a ceiling measured in the
+// same binary (device copy bandwidth, cuBLAS GEMM rate): moments and mask selection as a
+// fraction of the copy bandwidth, the Gram update as a fraction of the GEMM rate of its
+// precision, and SparseGPT on one transformer block's linears (4 x 4096², 2 x 11008x4096,
+// 1 x 4096x11008; one factorisation per shared input) against its floor (update flops at the
+// fp32 GEMM rate plus the factorisations). CUDA events, after a warm-up; medians of repeats.
+// Prints a table; `--quick` runs small shapes (a smoke test).
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "pollard/cuda.cuh"
+
+namespace {
+
+namespace gpu = pollard::cuda;
+using pollard::index_t;
+
+/// Median milliseconds of `repeats` timed runs of f (after one untimed run).
+double median_ms(const std::function<void()>& f, int repeats = 5) {
+  cudaEvent_t start, stop;
+  POLLARD_CUDA_CHECK(cudaEventCreate(&start));
+  POLLARD_CUDA_CHECK(cudaEventCreate(&stop));
+  f();
+  POLLARD_CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<double> times;
+  for (int r = 0; r < repeats; ++r) {
+    POLLARD_CUDA_CHECK(cudaEventRecord(start));
+    f();
+    POLLARD_CUDA_CHECK(cudaEventRecord(stop));
+    POLLARD_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    POLLARD_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(static_cast<double>(ms));
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+/// Normal(0, scale) values written on the device (seeded): never zeros.
+__global__ void fill_normal(float* out, std::size_t n, unsigned long long seed, float scale) {
+  for (std::size_t k = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    unsigned long long x = (k + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    const float u1 = (static_cast<float>(x >> 40) + 0.5f) / 16777216.0f;
+    const float u2 = (static_cast<float>(x & 0xffffff) + 0.5f) / 16777216.0f;
+    out[k] = scale * sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
+  }
+}
+__global__ void to_bfloat16(const float* in, pollard::bfloat16* out, std::size_t n) {
+  for (std::size_t k = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    out[k] = pollard::bfloat16(in[k]);
+}
+void random_fill(float* out, std::size_t n, unsigned long long seed, float scale = 1.0f) {
+  fill_normal<<<4096, 256>>>(out, n, seed, scale);
+  POLLARD_CUDA_CHECK_LAUNCH("fill_normal");
+}
+
+struct ceilings {
+  double copy_bytes_per_s = 0, fp32_flops = 0, bf16_flops = 0;
+};
+
+ceilings measure_ceilings(bool quick) {
+  ceilings c;
+  const std::size_t bytes = quick ? (std::size_t{1} << 26) : (std::size_t{1} << 31);
+  gpu::device_buffer<char> a(bytes), b(bytes);
+  POLLARD_CUDA_CHECK(cudaMemset(a.data(), 1, bytes));
+  const double copy_ms = median_ms([&] {
+    POLLARD_CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice));
+  });
+  c.copy_bytes_per_s = 2.0 * static_cast<double>(bytes) / (copy_ms * 1e-3);
+
+  const int n = quick ? 1024 : 8192;
+  const auto nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
+  gpu::device_buffer<float> x(nn), y(nn), z(nn);
+  random_fill(x.data(), nn, 1);
+  random_fill(y.data(), nn, 2);
+  cublasHandle_t blas = gpu::par.resources().cublas();
+  const float one = 1.0f, zero = 0.0f;
+  const double fp32_ms = median_ms([&] {
+    POLLARD_CUDA_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, x.data(), n,
+                                   y.data(), n, &zero, z.data(), n));
+  });
+  c.fp32_flops = 2.0 * n * static_cast<double>(n) * n / (fp32_ms * 1e-3);
+  gpu::device_buffer<pollard::bfloat16> xb(nn), yb(nn);
+  to_bfloat16<<<4096, 256>>>(x.data(), xb.data(), nn);
+  to_bfloat16<<<4096, 256>>>(y.data(), yb.data(), nn);
+  const double bf16_ms = median_ms([&] {
+    POLLARD_CUDA_CHECK(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_T, n, n, n, &one, xb.data(),
+                                    CUDA_R_16BF, n, yb.data(), CUDA_R_16BF, n, &zero, z.data(),
+                                    CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  });
+  c.bf16_flops = 2.0 * n * static_cast<double>(n) * n / (bf16_ms * 1e-3);
+  std::printf(
+      "ceilings: device copy %.2f TB/s (read + write), fp32 GEMM %.1f TFLOP/s, bf16 GEMM "
+      "(fp32 out) %.1f TFLOP/s\n",
+      c.copy_bytes_per_s * 1e-12, c.fp32_flops * 1e-12, c.bf16_flops * 1e-12);
+  return c;
+}
+
+void statistics(const ceilings& c, bool quick) {
+  const index_t tokens = quick ? 4096 : 128 * 2048;
+  std::printf(
+      "\n| Gram update, %lld tokens | d | time ms | TFLOP/s | fraction of the GEMM rate |\n",
+      static_cast<long long>(tokens));
+  std::printf("|---|---|---|---|---|\n");
+  for (const index_t d :
+       quick ? std::vector<index_t>{256} : std::vector<index_t>{4096, 11008, 14336}) {
+    const auto n = static_cast<std::size_t>(tokens * d);
+    gpu::device_buffer<float> x(n), h(static_cast<std::size_t>(d * d));
+    random_fill(x.data(), n, 3);
+    const auto xv = x.view(tokens, d);
+    const auto hv = h.view(d, d);
+    const double fp32_ms = median_ms([&] { gpu::gram_update(gpu::par, hv, xv, 1.0f); }, 3);
+    const double useful =
+        static_cast<double>(tokens) * static_cast<double>(d) * static_cast<double>(d + 1);
+    std::printf("| fp32 (syrk) | %lld | %.2f | %.1f | %.2f |\n", static_cast<long long>(d), fp32_ms,
+                useful / (fp32_ms * 1e-3) * 1e-12, useful / (fp32_ms * 1e-3) / c.fp32_flops);
+    {
+      gpu::device_buffer<pollard::bfloat16> xb(n);
+      to_bfloat16<<<4096, 256>>>(x.data(), xb.data(), n);
+      const double bf16_ms =
+          median_ms([&] { gpu::gram_update(gpu::par, hv, xb.view(tokens, d), 1.0f); }, 3);
+      const double executed =
+          2.0 * static_cast<double>(tokens) * static_cast<double>(d) * static_cast<double>(d);
+      std::printf(
+          "| bf16 in, fp32 out (GemmEx, both triangles) | %lld | %.2f | %.1f executed | %.2f |\n",
+          static_cast<long long>(d), bf16_ms, executed / (bf16_ms * 1e-3) * 1e-12,
+          executed / (bf16_ms * 1e-3) / c.bf16_flops);
+    }
+  }
+
+  // Moments: one read of X; mask selection: one read of the scores, one byte written per entry.
+  const index_t rows = quick ? 1024 : tokens / 64, cols = quick ? 1024 : 4096;
+  {
+    const auto n = static_cast<std::size_t>(rows * cols);
+    gpu::device_buffer<float> x(n);
+    random_fill(x.data(), n, 4);
+    const double ms =
+        median_ms([&] { gpu::moments_of_columns<double>(gpu::par, x.view(rows, cols)); });
+    const double bytes = 4.0 * static_cast<double>(n);
+    std::printf(
+        "\n| pass | shape | time ms | GB/s | fraction of the copy bandwidth "
+        "|\n|---|---|---|---|---|\n");
+    std::printf("| moments (fp32 in, fp64 sums) | %lldx%lld | %.3f | %.0f | %.2f |\n",
+                static_cast<long long>(rows), static_cast<long long>(cols), ms,
+                bytes / (ms * 1e-3) * 1e-9, bytes / (ms * 1e-3) / c.copy_bytes_per_s);
+  }
+  const index_t d_out = quick ? 512 : 11008, d_in = quick ? 512 : 4096;
+  const auto n = static_cast<std::size_t>(d_out * d_in);
+  gpu::device_buffer<float> scores(n);
+  random_fill(scores.data(), n, 5);
+  const auto sv = scores.view(d_out, d_in);
+  const double bytes = 5.0 * static_cast<double>(n);
+  const auto row = [&](const char* name, double ms) {
+    std::printf("| %s | %lldx%lld | %.3f | %.0f | %.3f |\n", name, static_cast<long long>(d_out),
+                static_cast<long long>(d_in), ms, bytes / (ms * 1e-3) * 1e-9,
+                bytes / (ms * 1e-3) / c.copy_bytes_per_s);
+  };
+  row("mask per row 50 % (with the NaN check)",
+      median_ms([&] { gpu::select_mask(gpu::par, pollard::unstructured{0.5}, sv); }));
+  row("mask 2:4 (with the NaN check)",
+      median_ms([&] { gpu::select_mask(gpu::par, pollard::n_m::pruned_of(2, 4), sv); }));
+}
+
+/// Update flops of the lazy-batch sweep on d_out x d_in with blocks of b: the in-block updates
+/// and the lazy products, 2 flops per multiply-add.
+double sweep_flops(index_t d_out, index_t d_in, index_t b) {
+  double flops = 0.0;
+  for (index_t i1 = 0; i1 < d_in; i1 += b) {
+    const index_t nb = std::min(b, d_in - i1);
+    flops += static_cast<double>(d_out) * static_cast<double>(nb) * static_cast<double>(nb);
+    flops += 2.0 * static_cast<double>(d_out) * static_cast<double>(nb) *
+             static_cast<double>(d_in - i1 - nb);
+  }
+  return flops;
+}
+
+void sparsegpt_block(const ceilings& c, bool quick) {
+  struct linear {
+    const char* name;
+    index_t d_out, d_in;
+    int input;  // which shared input (Hessian) it reads
+  };
+  const index_t hidden = quick ? 512 : 4096, inner = quick ? 1376 : 11008;
+  const std::vector<linear> linears = {{"q", hidden, hidden, 0},   {"k", hidden, hidden, 0},
+                                       {"v", hidden, hidden, 0},   {"o", hidden, hidden, 1},
+                                       {"gate", inner, hidden, 2}, {"up", inner, hidden, 2},
+                                       {"down", hidden, inner, 3}};
+  const std::vector<index_t> input_width = {hidden, hidden, hidden, inner};
+  const index_t tokens = quick ? 2048 : 16384;
+
+  std::vector<gpu::device_buffer<float>> hessians;
+  for (std::size_t k = 0; k < input_width.size(); ++k) {
+    const index_t d = input_width[k];
+    gpu::device_buffer<float> x(static_cast<std::size_t>(tokens * d));
+    random_fill(x.data(), x.size(), 10 + k);
+    hessians.emplace_back(static_cast<std::size_t>(d * d));
+    POLLARD_CUDA_CHECK(
+        cudaMemset(hessians.back().data(), 0, hessians.back().size() * sizeof(float)));
+    gpu::gram_update(gpu::par, hessians.back().view(d, d), x.view(tokens, d),
+                     2.0f / static_cast<float>(tokens));
+    gpu::symmetrize_from_lower(gpu::par, hessians.back().view(d, d));
+  }
+  std::vector<gpu::device_buffer<float>> originals, weights;
+  for (std::size_t l = 0; l < linears.size(); ++l) {
+    const auto n = static_cast<std::size_t>(linears[l].d_out * linears[l].d_in);
+    originals.emplace_back(n);
+    weights.emplace_back(n);
+    random_fill(originals.back().data(), n, 20 + l, 0.02f);
+  }
+  std::vector<gpu::device_upper_factor> factors(input_width.size());
+  const auto factorise = [&] {
+    for (std::size_t k = 0; k < input_width.size(); ++k)
+      factors[k] = gpu::upper_cholesky_of_inverse(
+          gpu::par,
+          pollard::device_view<const float>(hessians[k].data(), input_width[k], input_width[k]),
+          0.01, 5, "sparsegpt");
+  };
+  const double factor_ms = median_ms(factorise, 3);
+  double floor_flops = 0.0;
+  for (const auto& l : linears) floor_flops += sweep_flops(l.d_out, l.d_in, 128);
+  const double floor_ms = floor_flops / c.fp32_flops * 1e3 + factor_ms;
+
+  std::printf(
+      "\n| SparseGPT, one LLaMA-7B block (7 linears, 4 factorisations) | time ms | x32 blocks s | "
+      "floor ms | time / floor |\n|---|---|---|---|---|\n");
+  std::printf(
+      "| factorisations only (U of (H + λI)⁻¹, once per shared input) | %.1f | %.2f | | |\n",
+      factor_ms, factor_ms * 32e-3);
+  const auto run = [&](const char* name, const auto& policy) {
+    const double ms = median_ms(
+        [&] {
+          factorise();
+          for (std::size_t l = 0; l < linears.size(); ++l) {
+            POLLARD_CUDA_CHECK(cudaMemcpyAsync(weights[l].data(), originals[l].data(),
+                                               weights[l].size() * sizeof(float),
+                                               cudaMemcpyDeviceToDevice));
+            gpu::sparsegpt(gpu::par, weights[l].view(linears[l].d_out, linears[l].d_in),
+                           factors[static_cast<std::size_t>(linears[l].input)], policy);
+          }
+        },
+        3);
+    std::printf("| %s (factorisations + sweeps) | %.1f | %.2f | %.1f | %.2f |\n", name, ms,
+                ms * 32e-3, floor_ms, ms / floor_ms);
+  };
+  run("50 % unstructured, blocks of 128",
+      pollard::unstructured{0.5, pollard::per_column_block{128}});
+  run("2:4", pollard::n_m::pruned_of(2, 4));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("SKIPPED: no usable CUDA device\n");
+    return 0;
+  }
+  cudaDeviceProp properties{};
+  POLLARD_CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  std::printf("device: %s, %d SMs, CUDA driver API %d, runtime %d\n", properties.name,
+              properties.multiProcessorCount, driver, runtime);
+  try {
+    const ceilings c = measure_ceilings(quick);
+    statistics(c, quick);
+    sparsegpt_block(c, quick);
+  } catch (const std::exception& e) {
+    std::printf("benchmark failed: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,171 @@
+// pollard — the CUDA backend's factorisation for OBS solvers: the upper Cholesky factor U of
+// (H + λI)⁻¹ from one reversed factorisation (cuSOLVER potrf) and one triangular inverse
+// (trtri), with the CPU backend's damping, retries and report.
+#pragma once
+
+#if !defined(__CUDACC__)
+#error \
+    "pollard/backends/cuda/cholesky.cuh is CUDA code: include it from a .cu file compiled by nvcc"
+#endif
+
+#include <cuda_runtime.h>
+#include <cusolverDn.h>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pollard/backends/cuda/checked_call.cuh"
+#include "pollard/backends/cuda/device_buffer.cuh"
+#include "pollard/backends/cuda/policy.cuh"
+#include "pollard/core/config.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/matrix_view.hpp"
+
+namespace pollard::cuda {
+
+/// The damping a factorisation ended up needing (as the CPU backend reports it).
+struct damping_report {
+  double damping = 0.0;   ///< absolute λ added to the diagonal
+  double percdamp = 0.0;  ///< λ / mean(diag)
+  int retries = 0;        ///< failed attempts before the one that succeeded
+};
+
+/// U (upper, row-major n x n in device memory) with UᵀU = (H + λI)⁻¹, and the damping used.
+/// Compute it once per Hessian and pass it to every solver whose layer shares that input
+/// (q/k/v, gate/up).
+struct device_upper_factor {
+  index_t n = 0;
+  device_buffer<float> u;
+  damping_report damping;
+
+  device_view<const float> view() const { return device_view<const float>(u.data(), n, n); }
+};
+
+namespace detail {
+
+/// a = J·H·J + λI (J the order reversal): the row-major storage of H read backwards, which
+/// is also the column-major storage of that symmetric matrix.
+__global__ void reversed_damped(matrix_view<const float, device_space> h, float damping, float* a) {
+  const index_t n = h.rows();
+  const index_t i = blockIdx.y * static_cast<index_t>(blockDim.y) + threadIdx.y;
+  const index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
+  if (i >= n || j >= n) return;
+  const float v = h(n - 1 - i, n - 1 - j);
+  a[i * n + j] = i == j ? v + damping : v;
+}
+
+/// U(i, j) = L⁻¹(n−1−i, n−1−j) for i <= j, 0 below, where s holds L⁻¹ column-major (lower).
+__global__ void reversed_upper(const float* s, index_t n, float* u) {
+  const index_t i = blockIdx.y * static_cast<index_t>(blockDim.y) + threadIdx.y;
+  const index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
+  if (i >= n || j >= n) return;
+  u[i * n + j] = i <= j ? s[(n - 1 - i) + (n - 1 - j) * n] : 0.0f;
+}
+
+/// Whether every diagonal entry of the column-major factor is finite and positive.
+__global__ void check_diagonal(const float* a, index_t n, int* bad) {
+  const index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
+  if (j >= n) return;
+  const float d = a[j * n + j];
+  if (!(isfinite(d) && d > 0.0f)) atomicExch(bad, 1);
+}
+
+}  // namespace detail
+
+/// The backend primitive: U = upper Cholesky factor of (H + λI)⁻¹ for the symmetric device
+/// matrix h (read whole, not modified), λ = percdamp · mean(diag H) · 10^k for the k-th retry,
+/// k = 0..max_retries. With J the order reversal, JHJ + λI = L·Lᵀ gives (H + λI)⁻¹ = UᵀU with
+/// U = J·L⁻¹·J: one potrf and one trtri replace the reference chain cholesky → inverse →
+/// cholesky. Throws factorization_error naming `who` and the last damping tried, shape_error
+/// for a non-square h. Synchronises p's stream.
+template <cuda_policy P>
+device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const float> h,
+                                              double percdamp, int max_retries,
+                                              std::string_view who = "cholesky") {
+  const index_t n = h.rows();
+  if (h.cols() != n)
+    throw shape_error(std::string(who) + ": the Hessian is " + std::to_string(h.rows()) + "x" +
+                      std::to_string(h.cols()) + ", not square");
+  device_upper_factor out;
+  out.n = n;
+  out.u = device_buffer<float>(static_cast<std::size_t>(n * n));
+  if (n == 0) return out;
+  auto& r = p.resources();
+  const cudaStream_t stream = r.stream();
+  cusolverDnHandle_t solver = r.cusolver();
+
+  std::vector<float> diagonal(static_cast<std::size_t>(n));
+  POLLARD_CUDA_CHECK(cudaMemcpy2DAsync(
+      diagonal.data(), sizeof(float), h.data(),
+      static_cast<std::size_t>(h.row_stride() + h.col_stride()) * sizeof(float), sizeof(float),
+      static_cast<std::size_t>(n), cudaMemcpyDeviceToHost, stream));
+  r.synchronize();
+  double mean_diagonal = 0.0;
+  for (const float d : diagonal) mean_diagonal += static_cast<double>(d);
+  mean_diagonal /= static_cast<double>(n);
+
+  const int order = static_cast<int>(n);
+  int potrf_bytes = 0;
+  device_buffer<float> a(static_cast<std::size_t>(n * n));
+  POLLARD_CUDA_CHECK(cusolverDnSpotrf_bufferSize(solver, CUBLAS_FILL_MODE_LOWER, order, a.data(),
+                                                 order, &potrf_bytes));
+  std::size_t trtri_device = 0, trtri_host = 0;
+  POLLARD_CUDA_CHECK(cusolverDnXtrtri_bufferSize(solver, CUBLAS_FILL_MODE_LOWER,
+                                                 CUBLAS_DIAG_NON_UNIT, n, CUDA_R_32F, a.data(), n,
+                                                 &trtri_device, &trtri_host));
+  const std::size_t potrf_work = static_cast<std::size_t>(potrf_bytes) * sizeof(float);
+  device_buffer<char> work(std::max(potrf_work, trtri_device) + 256);
+  std::vector<char> host_work(trtri_host);
+  device_buffer<int> info(2);
+
+  const dim3 threads(32, 8);
+  const dim3 blocks(static_cast<unsigned>((n + 31) / 32), static_cast<unsigned>((n + 7) / 8));
+  double factor = percdamp;
+  for (int attempt = 0; attempt <= max_retries; ++attempt, factor *= 10.0) {
+    const double damping = factor * mean_diagonal;
+    detail::reversed_damped<<<blocks, threads, 0, stream>>>(h, static_cast<float>(damping),
+                                                            a.data());
+    POLLARD_CUDA_CHECK_LAUNCH("reversed_damped");
+    POLLARD_CUDA_CHECK(cudaMemsetAsync(info.data(), 0, 2 * sizeof(int), stream));
+    POLLARD_CUDA_CHECK(cusolverDnSpotrf(solver, CUBLAS_FILL_MODE_LOWER, order, a.data(), order,
+                                        reinterpret_cast<float*>(work.data()), potrf_bytes,
+                                        info.data()));
+    detail::check_diagonal<<<static_cast<unsigned>((n + 255) / 256), 256, 0, stream>>>(
+        a.data(), n, info.data() + 1);
+    POLLARD_CUDA_CHECK_LAUNCH("check_diagonal");
+    int status[2] = {0, 0};
+    POLLARD_CUDA_CHECK(
+        cudaMemcpyAsync(status, info.data(), sizeof(status), cudaMemcpyDeviceToHost, stream));
+    r.synchronize();
+    if (status[0] == 0 && status[1] == 0) {
+      POLLARD_CUDA_CHECK(cusolverDnXtrtri(solver, CUBLAS_FILL_MODE_LOWER, CUBLAS_DIAG_NON_UNIT, n,
+                                          CUDA_R_32F, a.data(), n, work.data(), trtri_device,
+                                          host_work.data(), trtri_host, info.data()));
+      detail::reversed_upper<<<blocks, threads, 0, stream>>>(a.data(), n, out.u.data());
+      POLLARD_CUDA_CHECK_LAUNCH("reversed_upper");
+      POLLARD_CUDA_CHECK(
+          cudaMemcpyAsync(status, info.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
+      r.synchronize();
+      if (status[0] != 0)
+        throw factorization_error(
+            std::string(who) + ": the triangular inverse of the " + std::to_string(n) + "x" +
+            std::to_string(n) + " Cholesky factor failed (info " + std::to_string(status[0]) + ")");
+      out.damping = {damping, factor, attempt};
+      return out;
+    }
+    if (attempt == max_retries) {
+      std::ostringstream message;
+      message << who << ": the " << n << "x" << n
+              << " Hessian is not positive definite even with damping " << damping << " (percdamp "
+              << factor << " of mean diagonal " << mean_diagonal << ", after " << max_retries
+              << " retries)";
+      throw factorization_error(message.str());
+    }
+  }
+  return out;  // unreachable: the last attempt returns or throws
+}
+
+}  // namespace pollard::cuda

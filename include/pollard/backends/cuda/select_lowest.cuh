@@ -1,0 +1,286 @@
+// pollard — the CUDA backend's lowest-k selection: in every comparison group of a device score
+// matrix, prune the k lowest in (score, row-major position in the group) order, as a stable
+// ascending sort ranks them (the CPU backend's order); radix selection on 8-bit digits, no sort.
+#pragma once
+
+#if !defined(__CUDACC__)
+#error \
+    "pollard/backends/cuda/select_lowest.cuh is CUDA code: include it from a .cu file compiled by nvcc"
+#endif
+
+#include <cuda_runtime.h>
+#include <cub/block/block_scan.cuh>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "pollard/backends/cuda/checked_call.cuh"
+#include "pollard/backends/cuda/device_checks.cuh"
+#include "pollard/backends/cuda/policy.cuh"
+#include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
+#include "pollard/core/matrix_view.hpp"
+
+namespace pollard::cuda::detail {
+
+/// Unsigned keys whose integer order is the numeric order, with -0 == +0 (the CPU backend's).
+__device__ inline std::uint32_t ordered_key(float value) {
+  const std::uint32_t bits = __float_as_uint(value + 0.0f);
+  return bits ^ ((bits >> 31) != 0 ? 0xffffffffu : 0x80000000u);
+}
+__device__ inline std::uint64_t ordered_key(double value) {
+  const auto bits = static_cast<std::uint64_t>(__double_as_longlong(value + 0.0));
+  return bits ^ ((bits >> 63) != 0 ? ~std::uint64_t{0} : 0x8000000000000000ull);
+}
+
+template <class T>
+using key_t =
+    std::conditional_t<std::is_same_v<std::remove_cv_t<T>, double>, std::uint64_t, std::uint32_t>;
+
+/// The state of one comparison group during the selection.
+struct selection_group {
+  unsigned long long prefix;  // the key bits of the k-th lowest entry decided so far
+  long long take;             // how many entries with that prefix are still to be pruned
+  int mode;                   // 0: prune none, 1: prune all, 2: select
+};
+
+/// The layout of the groups: a group is `group_rows` rows of a block of `width` columns; a
+/// segment is one row of one group (row i, column block cb), numbered i * column_blocks + cb.
+struct group_layout {
+  index_t rows, cols, group_rows, width, column_blocks;
+
+  __host__ __device__ index_t group_of(index_t i, index_t cb) const {
+    return (i / group_rows) * column_blocks + cb;
+  }
+  __host__ __device__ index_t groups() const {
+    return ((rows + group_rows - 1) / group_rows) * column_blocks;
+  }
+};
+
+/// Histogram of the digit at `shift` of the keys that match their group's prefix above it.
+template <class T>
+__global__ void digit_histogram(matrix_view<const T, device_space> scores, group_layout layout,
+                                const selection_group* groups, int shift,
+                                unsigned long long* histograms) {
+  using Key = key_t<T>;
+  __shared__ unsigned int counts[256];
+  const index_t segment = blockIdx.x;
+  const index_t i = segment / layout.column_blocks, cb = segment % layout.column_blocks;
+  const index_t g = layout.group_of(i, cb);
+  const selection_group state = groups[g];
+  if (state.mode != 2) return;
+  for (unsigned b = threadIdx.x; b < 256; b += blockDim.x) counts[b] = 0;
+  __syncthreads();
+  const index_t c0 = cb * layout.width, c1 = std::min(layout.cols, c0 + layout.width);
+  const int above = shift + 8;
+  const bool top = above >= static_cast<int>(sizeof(Key) * 8);
+  for (index_t j = c0 + threadIdx.x; j < c1; j += blockDim.x) {
+    const Key key = ordered_key(to_compute<compute_type_for<T>>(scores(i, j)));
+    if (top || (key >> above) == static_cast<Key>(state.prefix >> above))
+      atomicAdd(&counts[(key >> shift) & 0xffu], 1u);
+  }
+  __syncthreads();
+  for (unsigned b = threadIdx.x; b < 256; b += blockDim.x)
+    if (counts[b] != 0) atomicAdd(&histograms[g * 256 + b], counts[b]);
+}
+
+/// Per group: the digit holding the take-th lowest key; entries below it are pruned for sure.
+__global__ void choose_digit(selection_group* groups, index_t group_count, int shift,
+                             unsigned long long* histograms) {
+  const index_t g = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
+  if (g >= group_count) return;
+  selection_group& state = groups[g];
+  unsigned long long* const h = histograms + g * 256;
+  if (state.mode == 2) {
+    long long below = 0;
+    int b = 0;
+    while (b < 255 && below + static_cast<long long>(h[b]) < state.take) below += h[b++];
+    state.take -= below;
+    state.prefix |= static_cast<unsigned long long>(b) << shift;
+  }
+  for (int b = 0; b < 256; ++b) h[b] = 0;  // ready for the next digit
+}
+
+/// Per segment: how many keys equal the group's k-th lowest key.
+template <class T>
+__global__ void count_equal(matrix_view<const T, device_space> scores, group_layout layout,
+                            const selection_group* groups, unsigned long long* equal) {
+  using Key = key_t<T>;
+  __shared__ unsigned int count;
+  const index_t segment = blockIdx.x;
+  const index_t i = segment / layout.column_blocks, cb = segment % layout.column_blocks;
+  const selection_group state = groups[layout.group_of(i, cb)];
+  if (threadIdx.x == 0) count = 0;
+  __syncthreads();
+  if (state.mode == 2) {
+    const index_t c0 = cb * layout.width, c1 = std::min(layout.cols, c0 + layout.width);
+    unsigned int mine = 0;
+    for (index_t j = c0 + threadIdx.x; j < c1; j += blockDim.x)
+      mine += ordered_key(to_compute<compute_type_for<T>>(scores(i, j))) ==
+                      static_cast<Key>(state.prefix)
+                  ? 1u
+                  : 0u;
+    if (mine != 0) atomicAdd(&count, mine);
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) equal[segment] = count;
+}
+
+inline constexpr int selection_threads = 256;
+
+/// Per group: the exclusive prefix sum of `equal` over its segments in row order (one block
+/// per group).
+__global__ void scan_equal_in_groups(group_layout layout, unsigned long long* equal) {
+  using scan = cub::BlockScan<unsigned long long, selection_threads>;
+  __shared__ typename scan::TempStorage storage;
+  __shared__ unsigned long long carry;
+  const index_t g = blockIdx.x;
+  const index_t rg = g / layout.column_blocks, cb = g % layout.column_blocks;
+  const index_t r0 = rg * layout.group_rows, r1 = std::min(layout.rows, r0 + layout.group_rows);
+  if (threadIdx.x == 0) carry = 0;
+  __syncthreads();
+  for (index_t base = r0; base < r1; base += selection_threads) {
+    const index_t i = base + threadIdx.x;
+    const index_t segment = i * layout.column_blocks + cb;
+    const unsigned long long value = i < r1 ? equal[segment] : 0ull;
+    unsigned long long before = 0, total = 0;
+    scan(storage).ExclusiveSum(value, before, total);
+    if (i < r1) equal[segment] = carry + before;
+    __syncthreads();
+    if (threadIdx.x == 0) carry += total;
+    __syncthreads();
+  }
+}
+
+/// Writes the flags of each segment: keys below the k-th lowest are pruned, and of the keys
+/// equal to it the first `take` in group order.
+template <class T>
+__global__ void mark_lowest(matrix_view<const T, device_space> scores, group_layout layout,
+                            const selection_group* groups, const unsigned long long* equal_before,
+                            matrix_view<std::uint8_t, device_space> out) {
+  using Key = key_t<T>;
+  using scan = cub::BlockScan<unsigned int, selection_threads>;
+  __shared__ typename scan::TempStorage storage;
+  const index_t segment = blockIdx.x;
+  const index_t i = segment / layout.column_blocks, cb = segment % layout.column_blocks;
+  const selection_group state = groups[layout.group_of(i, cb)];
+  const index_t c0 = cb * layout.width, c1 = std::min(layout.cols, c0 + layout.width);
+  long long seen = static_cast<long long>(state.mode == 2 ? equal_before[segment] : 0ull);
+  for (index_t base = c0; base < c1; base += selection_threads) {
+    const index_t j = base + threadIdx.x;
+    std::uint8_t flag = state.mode == 1 ? 1 : 0;
+    unsigned int equal = 0;
+    Key key = 0;
+    if (state.mode == 2 && j < c1) {
+      key = ordered_key(to_compute<compute_type_for<T>>(scores(i, j)));
+      equal = key == static_cast<Key>(state.prefix) ? 1u : 0u;
+    }
+    unsigned int before = 0, total = 0;
+    scan(storage).ExclusiveSum(equal, before, total);
+    if (state.mode == 2 && j < c1)
+      flag = key < static_cast<Key>(state.prefix) ||
+                     (equal != 0 && seen + static_cast<long long>(before) < state.take)
+                 ? 1
+                 : 0;
+    if (j < c1) out(i, j) = flag;
+    seen += total;
+    __syncthreads();  // the scan's storage is reused
+  }
+}
+
+}  // namespace pollard::cuda::detail
+
+namespace pollard::cuda {
+
+namespace detail {
+
+/// select_lowest without the score check, asynchronous: for scores known to be rankable.
+template <cuda_policy P, class T, class PruneCount>
+void select_lowest_unchecked(const P& p, const char* who, matrix_view<const T, device_space> scores,
+                             index_t group_rows, index_t group_width, PruneCount prune_count,
+                             matrix_view<std::uint8_t, device_space> out) {
+  using Key = detail::key_t<T>;
+  require_same_shape(who, "scores", scores.rows(), scores.cols(), "mask", out.rows(), out.cols());
+  if (scores.empty()) return;
+  auto& r = p.resources();
+  const cudaStream_t stream = r.stream();
+  const index_t rows = scores.rows(), cols = scores.cols();
+  group_rows = std::clamp<index_t>(group_rows, 1, rows);
+  group_width = std::clamp<index_t>(group_width, 1, cols);
+  const detail::group_layout layout{rows, cols, group_rows, group_width,
+                                    (cols + group_width - 1) / group_width};
+  const index_t group_count = layout.groups();
+  const index_t segments = rows * layout.column_blocks;
+
+  std::vector<detail::selection_group> groups(static_cast<std::size_t>(group_count));
+  for (index_t g = 0; g < group_count; ++g) {
+    const index_t rg = g / layout.column_blocks, cb = g % layout.column_blocks;
+    const index_t n = (std::min(rows, (rg + 1) * group_rows) - rg * group_rows) *
+                      (std::min(cols, (cb + 1) * group_width) - cb * group_width);
+    const index_t k = std::clamp<index_t>(prune_count(n), 0, n);
+    groups[static_cast<std::size_t>(g)] = {0ull, static_cast<long long>(k),
+                                           k == 0 ? 0 : (k == n ? 1 : 2)};
+  }
+  // Workspace: the groups, their 256-bin histograms, and one counter per segment.
+  const std::size_t group_bytes =
+      ((groups.size() * sizeof(detail::selection_group) + 255) / 256) * 256;
+  const std::size_t histogram_bytes = static_cast<std::size_t>(group_count) * 256 * 8;
+  const std::size_t equal_bytes = static_cast<std::size_t>(segments) * 8;
+  auto* const base = static_cast<char*>(r.workspace(group_bytes + histogram_bytes + equal_bytes));
+  auto* const device_groups = reinterpret_cast<detail::selection_group*>(base);
+  auto* const histograms = reinterpret_cast<unsigned long long*>(base + group_bytes);
+  auto* const equal = reinterpret_cast<unsigned long long*>(base + group_bytes + histogram_bytes);
+  POLLARD_CUDA_CHECK(cudaMemcpyAsync(device_groups, groups.data(),
+                                     groups.size() * sizeof(detail::selection_group),
+                                     cudaMemcpyHostToDevice, stream));
+  POLLARD_CUDA_CHECK(cudaMemsetAsync(histograms, 0, histogram_bytes, stream));
+
+  const auto segment_blocks = static_cast<unsigned>(segments);
+  const unsigned threads = group_width >= 256 ? 256 : 128;
+  const auto group_blocks = static_cast<unsigned>((group_count + 127) / 128);
+  for (int shift = static_cast<int>(sizeof(Key) * 8) - 8; shift >= 0; shift -= 8) {
+    detail::digit_histogram<T>
+        <<<segment_blocks, threads, 0, stream>>>(scores, layout, device_groups, shift, histograms);
+    POLLARD_CUDA_CHECK_LAUNCH("digit_histogram");
+    detail::choose_digit<<<group_blocks, 128, 0, stream>>>(device_groups, group_count, shift,
+                                                           histograms);
+    POLLARD_CUDA_CHECK_LAUNCH("choose_digit");
+  }
+  detail::count_equal<T>
+      <<<segment_blocks, threads, 0, stream>>>(scores, layout, device_groups, equal);
+  POLLARD_CUDA_CHECK_LAUNCH("count_equal");
+  detail::scan_equal_in_groups<<<static_cast<unsigned>(group_count), detail::selection_threads, 0,
+                                 stream>>>(layout, equal);
+  POLLARD_CUDA_CHECK_LAUNCH("scan_equal_in_groups");
+  detail::mark_lowest<T><<<segment_blocks, detail::selection_threads, 0, stream>>>(
+      scores, layout, device_groups, equal, out);
+  POLLARD_CUDA_CHECK_LAUNCH("mark_lowest");
+}
+
+}  // namespace detail
+
+/// The backend primitive: writes to `out` (rows x cols flags, every one overwritten) the lowest
+/// entries of every comparison group of `scores`: a group is `group_rows` consecutive rows
+/// (the last group shorter) of a block of `group_width` consecutive columns (the last block
+/// narrower), and prune_count(n) says how many of its n entries go. Entries are ranked by
+/// (score, row-major position in the group), as a stable ascending sort ranks them and as the
+/// CPU backend does. Throws non_finite_error naming the first NaN or -inf score (+inf ranks
+/// above every finite score) before anything is written (a check that synchronises p's stream; the
+/// selection itself is queued on it).
+///
+/// Radix selection, 8 bits at a time from the top of the keys: a histogram pass per digit
+/// narrows every group to the bucket of its k-th lowest key; then the entries equal to that
+/// key are counted per row, scanned in group order, and the first ones pruned.
+template <cuda_policy P, class T, class PruneCount>
+void select_lowest(const P& p, const char* who, matrix_view<const T, device_space> scores,
+                   index_t group_rows, index_t group_width, PruneCount prune_count,
+                   matrix_view<std::uint8_t, device_space> out) {
+  require_same_shape(who, "scores", scores.rows(), scores.cols(), "mask", out.rows(), out.cols());
+  if (scores.empty()) return;
+  detail::require_rankable(p, scores, who);
+  detail::select_lowest_unchecked(p, who, scores, group_rows, group_width, prune_count, out);
+}
+
+}  // namespace pollard::cuda

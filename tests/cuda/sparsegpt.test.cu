@@ -1,0 +1,204 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "cuda/cpu_reference.hpp"
+#include "cuda/device_data.cuh"
+#include "pollard/cuda.cuh"
+#include "support/naive_solvers.hpp"
+#include "support/random.hpp"
+
+using namespace pollard;
+namespace gpu = pollard::cuda;
+
+namespace {
+
+/// H = (2/tokens)·XᵀX of seeded activations with a few large channels, made on the device
+/// (gram_update is tested on its own) and copied back whole.
+test::dense_matrix<float> hessian(index_t d, index_t tokens, std::uint64_t seed) {
+  auto x = test::random_normal<float>(tokens, d, seed);
+  for (index_t i = 0; i < tokens; ++i)
+    for (index_t j = 0; j < d; j += 37) x(i, j) *= 8.0f;
+  const test::device_matrix<float> device_x(x);
+  test::device_matrix<float> h(d, d);
+  REQUIRE(cudaMemset(h.buffer.data(), 0, h.buffer.size() * sizeof(float)) == cudaSuccess);
+  gpu::gram_update(gpu::par, h.view(), device_x.view(), 2.0f / static_cast<float>(tokens));
+  gpu::symmetrize_from_lower(gpu::par, h.view());
+  return h.to_host();
+}
+
+struct comparison {
+  index_t mask_differences = 0;
+  double weight_error = 0.0;  // ‖W_gpu − W_cpu‖_F / ‖W_cpu‖_F
+  double loss_error = 0.0;
+};
+
+template <class Policy>
+comparison compare_with_cpu(const test::dense_matrix<float>& w, const test::dense_matrix<float>& h,
+                            const Policy& policy, index_t block_size = 128) {
+  auto cpu_w = w;
+  sparsegpt_result cpu_result;
+  if constexpr (std::is_same_v<Policy, n_m>)
+    cpu_result = test::cpu::sparsegpt(cpu_w.view(), h.view(), policy, block_size);
+  else
+    cpu_result = test::cpu::sparsegpt(cpu_w.view(), h.view(), policy);
+  const test::device_matrix<float> device_w(w);
+  const test::device_matrix<float> device_h(h);
+  const auto result =
+      gpu::sparsegpt(gpu::par, device_w.view(), device_view<const float>(device_h.view()), policy,
+                     {.block_size = block_size});
+  const auto out = device_w.to_host();
+  comparison c;
+  c.mask_differences = test::mask_differences(result.mask, cpu_result.mask);
+  double diff = 0.0, norm = 0.0;
+  for (std::size_t k = 0; k < out.values.size(); ++k) {
+    const double d = static_cast<double>(out.values[k]) - static_cast<double>(cpu_w.values[k]);
+    diff += d * d;
+    norm += static_cast<double>(cpu_w.values[k]) * static_cast<double>(cpu_w.values[k]);
+  }
+  c.weight_error = std::sqrt(diff / norm);
+  c.loss_error = std::abs(result.loss - cpu_result.loss) / cpu_result.loss;
+  // Every pruned weight is zero on the device.
+  for (index_t i = 0; i < out.rows; ++i)
+    for (index_t j = 0; j < out.cols; ++j)
+      if (result.mask.pruned(i, j)) REQUIRE(out(i, j) == 0.0f);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("the device factor U satisfies UᵀU = (H + λI)⁻¹ (naive fp64 inverse)") {
+  const index_t n = 96;
+  const auto h = hessian(n, 400, 51);
+  const test::device_matrix<float> device_h(h);
+  const auto factor = gpu::upper_cholesky_of_inverse(
+      gpu::par, device_view<const float>(device_h.view()), 0.01, 0, "test");
+  std::vector<float> host_u(static_cast<std::size_t>(n * n));
+  REQUIRE(cudaMemcpy(host_u.data(), factor.u.data(), host_u.size() * sizeof(float),
+                     cudaMemcpyDeviceToHost) == cudaSuccess);
+  test::naive::dmat damped = test::naive::to_double(h);
+  for (index_t j = 0; j < n; ++j) damped(j, j) += factor.damping.damping;
+  const auto inverse = test::naive::inverse(damped);
+  double worst = 0.0, scale = 0.0;
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      double utu = 0.0;
+      for (index_t k = 0; k < n; ++k)
+        utu += static_cast<double>(host_u[static_cast<std::size_t>(k * n + i)]) *
+               static_cast<double>(host_u[static_cast<std::size_t>(k * n + j)]);
+      worst = std::max(worst, std::abs(utu - inverse(i, j)));
+      scale = std::max(scale, std::abs(inverse(i, j)));
+      if (i > j) REQUIRE(host_u[static_cast<std::size_t>(i * n + j)] == 0.0f);
+    }
+  CHECK(worst / scale < 1e-4);
+  CHECK(factor.damping.retries == 0);
+  double mean_diagonal = 0.0;
+  for (index_t j = 0; j < n; ++j) mean_diagonal += h(j, j);
+  CHECK(factor.damping.damping == doctest::Approx(0.01 * mean_diagonal / n).epsilon(1e-6));
+}
+
+TEST_CASE("device SparseGPT equals the CPU solver: unstructured per block and N:M") {
+  const index_t d_out = 160, d_in = 384;
+  const auto h = hessian(d_in, 768, 52);
+  const auto w = test::random_normal<float>(d_out, d_in, 53);
+  for (const double s : {0.5, 0.7}) {
+    const auto c = compare_with_cpu(w, h, unstructured{s, per_column_block{128}});
+    MESSAGE("unstructured " << s << ": " << c.mask_differences << " mask differences, weight error "
+                            << c.weight_error << ", loss error " << c.loss_error);
+    CHECK(c.mask_differences <= d_out * d_in / 1000);
+    CHECK(c.weight_error < (c.mask_differences == 0 ? 1e-4 : 2e-2));
+    CHECK(c.loss_error < 1e-3);
+  }
+  for (const auto& policy : {n_m::pruned_of(2, 4), n_m::pruned_of(4, 8), n_m::pruned_of(3, 16)}) {
+    const auto c = compare_with_cpu(w, h, policy);
+    MESSAGE(policy.pruned() << ":" << policy.group_size() << ": " << c.mask_differences
+                            << " mask differences, weight error " << c.weight_error);
+    CHECK(c.mask_differences <= d_out * d_in / 1000);
+    CHECK(c.weight_error < (c.mask_differences == 0 ? 1e-4 : 2e-2));
+    CHECK(c.loss_error < 1e-3);
+  }
+  // A narrower last block (d_in = 384 in blocks of 100) and an N:M block of 64.
+  const auto narrow = compare_with_cpu(w, h, unstructured{0.5, per_column_block{100}});
+  CHECK(narrow.mask_differences <= d_out * d_in / 1000);
+  const auto small_blocks = compare_with_cpu(w, h, n_m::pruned_of(2, 4), 64);
+  CHECK(small_blocks.mask_differences <= d_out * d_in / 1000);
+  CHECK(small_blocks.weight_error < (small_blocks.mask_differences == 0 ? 1e-4 : 2e-2));
+}
+
+TEST_CASE("one device factor serves every linear that shares the input (q, k, v)") {
+  const index_t d = 256;
+  const auto h = hessian(d, 512, 54);
+  const test::device_matrix<float> device_h(h);
+  const auto factor = gpu::upper_cholesky_of_inverse(
+      gpu::par, device_view<const float>(device_h.view()), 0.01, 5, "sparsegpt");
+  for (std::uint64_t seed : {55u, 56u, 57u}) {
+    const auto w = test::random_normal<float>(192, d, seed);
+    const test::device_matrix<float> shared(w), own(w);
+    const auto a = gpu::sparsegpt(gpu::par, shared.view(), factor, n_m::pruned_of(2, 4));
+    const auto b = gpu::sparsegpt(gpu::par, own.view(), device_view<const float>(device_h.view()),
+                                  n_m::pruned_of(2, 4));
+    CHECK(a.mask == b.mask);
+    CHECK(shared.to_host().values == own.to_host().values);
+  }
+}
+
+TEST_CASE(
+    "device SparseGPT reports damping retries, dead inputs and bad Hessians as the CPU does") {
+  const index_t d = 128;
+  auto h = hessian(d, 64, 58);  // 64 tokens: rank-deficient, factors only with damping
+  for (index_t j = 0; j < d; ++j) h(5, j) = h(j, 5) = 0.0f;  // a dead input channel
+  for (index_t j = 0; j < d; ++j) h(j, 9) = h(9, j) = (j == 9 ? -1.0f : 0.0f);  // indefinite
+  const auto w = test::random_normal<float>(64, d, 59);
+  auto cpu_w = w;
+  const auto cpu_result = test::cpu::sparsegpt(cpu_w.view(), h.view(), n_m::pruned_of(2, 4), 128);
+  const test::device_matrix<float> device_w(w);
+  const test::device_matrix<float> device_h(h);
+  const auto result = gpu::sparsegpt(
+      gpu::par, device_w.view(), device_view<const float>(device_h.view()), n_m::pruned_of(2, 4));
+  CHECK(result.damping_retries == cpu_result.damping_retries);
+  CHECK(result.damping_retries > 0);
+  CHECK(result.percdamp_used == doctest::Approx(cpu_result.percdamp_used));
+  CHECK(result.warnings == cpu_result.warnings);
+  for (index_t i = 0; i < 64; ++i) CHECK(result.mask.pruned(i, 5));
+
+  // One triangle only: refused with the CPU's message, before W is touched.
+  auto lower = hessian(d, 512, 60);
+  for (index_t i = 0; i < d; ++i)
+    for (index_t j = i + 1; j < d; ++j) lower(i, j) = 0.0f;
+  std::string cpu_message;
+  try {
+    auto copy = w;
+    test::cpu::sparsegpt(copy.view(), lower.view(), n_m::pruned_of(2, 4), 128);
+  } catch (const option_error& e) {
+    cpu_message = e.what();
+  }
+  const test::device_matrix<float> device_lower(lower);
+  const test::device_matrix<float> untouched(w);
+  CHECK_THROWS_WITH_AS(
+      gpu::sparsegpt(gpu::par, untouched.view(), device_view<const float>(device_lower.view()),
+                     n_m::pruned_of(2, 4)),
+      cpu_message.c_str(), option_error);
+  CHECK(untouched.to_host().values == w.values);
+  CHECK_THROWS_AS(gpu::sparsegpt(gpu::par, untouched.view(),
+                                 device_view<const float>(device_lower.view()), unstructured{0.5}),
+                  option_error);
+}
+
+TEST_CASE("device SparseGPT on a LLaMA-7B shape (4096 x 4096) equals the CPU solver") {
+  const index_t d = 4096;
+  const auto h = hessian(d, 8192, 61);
+  const auto w = test::random_normal<float>(d, d, 62);
+  const auto c = compare_with_cpu(w, h, n_m::pruned_of(2, 4));
+  MESSAGE("4096 x 4096, 2:4: " << c.mask_differences << " mask differences, weight error "
+                               << c.weight_error << ", loss error " << c.loss_error);
+  CHECK(c.mask_differences <= d * d / 1000);
+  CHECK(c.loss_error < 1e-3);
+  const auto u = compare_with_cpu(w, h, unstructured{0.5, per_column_block{128}});
+  MESSAGE("4096 x 4096, 50 %: " << u.mask_differences << " mask differences, weight error "
+                                << u.weight_error << ", loss error " << u.loss_error);
+  CHECK(u.mask_differences <= d * d / 1000);
+  CHECK(u.loss_error < 1e-3);
+}
