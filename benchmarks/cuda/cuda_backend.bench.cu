@@ -233,6 +233,33 @@ void sparsegpt_block(const ceilings& c, bool quick) {
           0.01, 5, "sparsegpt");
   };
   const double factor_ms = median_ms(factorise, 3);
+  for (const std::size_t k : {std::size_t{0}, std::size_t{3}}) {
+    const index_t d = input_width[k];
+    const pollard::device_view<const float> hv(hessians[k].data(), d, d);
+    const double one_ms =
+        median_ms([&] { factors[k] = gpu::upper_cholesky_of_inverse(gpu::par, hv, 0.01, 5); }, 3);
+    gpu::device_buffer<float> a(static_cast<std::size_t>(d * d));
+    int bytes = 0;
+    cusolverDnHandle_t solver = gpu::par.resources().cusolver();
+    POLLARD_CUDA_CHECK(cusolverDnSpotrf_bufferSize(solver, CUBLAS_FILL_MODE_LOWER,
+                                                   static_cast<int>(d), a.data(),
+                                                   static_cast<int>(d), &bytes));
+    gpu::device_buffer<float> work(static_cast<std::size_t>(bytes));
+    gpu::device_buffer<int> info(1);
+    const double potrf_ms = median_ms(
+        [&] {
+          POLLARD_CUDA_CHECK(cudaMemcpyAsync(a.data(), hessians[k].data(), a.size() * sizeof(float),
+                                             cudaMemcpyDeviceToDevice));
+          POLLARD_CUDA_CHECK(cusolverDnSpotrf(solver, CUBLAS_FILL_MODE_LOWER, static_cast<int>(d),
+                                              a.data(), static_cast<int>(d), work.data(), bytes,
+                                              info.data()));
+        },
+        3);
+    std::printf(
+        "factor n = %lld: upper_cholesky_of_inverse %.2f ms, of which potrf alone (+ copy) %.2f "
+        "ms\n",
+        static_cast<long long>(d), one_ms, potrf_ms);
+  }
   double floor_flops = 0.0;
   for (const auto& l : linears) floor_flops += sweep_flops(l.d_out, l.d_in, 128);
   const double floor_ms = floor_flops / c.fp32_flops * 1e3 + factor_ms;

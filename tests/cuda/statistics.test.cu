@@ -193,3 +193,33 @@ TEST_CASE("bf16 Gram update on tensor cores stays within fp32 accumulation error
                                                  << " against fp64 on the same fp16 inputs");
   CHECK(half_error < 5e-5);
 }
+
+TEST_CASE("fp32 Gram updates wider than one panel (d > 2048) equal the naive Gram") {
+  const index_t tokens = 96, d = 2100;
+  const auto x = test::random_normal<float>(tokens, d, 26);
+  const auto reference = test::naive_gram(x.view(), static_cast<double>(tokens));
+  const test::device_matrix<float> device_x(x);
+  test::dense_matrix<float> zero(d, d);
+  // Row-major H from row-major X, and column-major H from column-major X.
+  const test::device_matrix<float> h(zero);
+  gpu::gram_update(gpu::par, h.view(), device_x.view(), 2.0f / static_cast<float>(tokens));
+  CHECK(lower_relative_error(h.to_host().values, reference, d) < 1e-6);
+  test::dense_matrix<float> xt(d, tokens);
+  for (index_t i = 0; i < tokens; ++i)
+    for (index_t j = 0; j < d; ++j) xt(j, i) = x(i, j);
+  const test::device_matrix<float> device_xt(xt);
+  const test::device_matrix<float> hc(zero);
+  gpu::gram_update(gpu::par, hc.view().transposed(), device_xt.view().transposed(),
+                   2.0f / static_cast<float>(tokens));
+  const auto out = hc.to_host();  // row-major storage of the column-major H
+  std::vector<float> lower(out.values.size());
+  for (index_t i = 0; i < d; ++i)
+    for (index_t j = 0; j <= i; ++j) lower[static_cast<std::size_t>(i * d + j)] = out(j, i);
+  CHECK(lower_relative_error(lower, reference, d) < 1e-6);
+  // The upper triangle stays untouched (zero) in both.
+  const auto row_major = h.to_host();
+  index_t touched = 0;
+  for (index_t i = 0; i < d; ++i)
+    for (index_t j = i + 1; j < d; ++j) touched += row_major(i, j) != 0.0f || out(j, i) != 0.0f;
+  CHECK(touched == 0);
+}

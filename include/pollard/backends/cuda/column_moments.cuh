@@ -120,9 +120,9 @@ column_moments<Acc> moments_of_columns(const P& p, device_view<T> batch) {
     out.sum_squares = out.mean = out.m2 = out.sum;
     return out;
   }
-  // About 512 blocks in all, at least 64 rows per chunk.
+  // About 4096 blocks in all (enough loads in flight), at least 64 rows per chunk.
   const index_t tiles = (x.cols() + detail::moment_columns - 1) / detail::moment_columns;
-  const index_t chunks = std::clamp<index_t>((512 + tiles - 1) / tiles, 1, (x.rows() + 63) / 64);
+  const index_t chunks = std::clamp<index_t>((4096 + tiles - 1) / tiles, 1, (x.rows() + 63) / 64);
   const index_t chunk_rows = (x.rows() + chunks - 1) / chunks;
   auto& r = p.resources();
   using partial = detail::moment_partial<Acc>;

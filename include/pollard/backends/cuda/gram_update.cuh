@@ -25,6 +25,9 @@ namespace pollard::cuda {
 
 namespace detail {
 
+/// Columns of H per syrk panel (the rest of each panel is one GEMM).
+inline constexpr index_t gram_panel = 2048;
+
 /// The column-major leading dimension of a view with adjacent rows or columns, and whether the
 /// column-major matrix it describes is the view transposed (adjacent columns: row-major).
 struct blas_layout {
@@ -98,12 +101,44 @@ void gram_update(const P& p, device_view<H> h, device_view<X> x, H alpha) {
   cublasHandle_t handle = p.resources().cublas();
   const H one = H(1);
   const int n = static_cast<int>(d), k = static_cast<int>(tokens);
-  if constexpr (std::is_same_v<value, float>) {
-    POLLARD_CUDA_CHECK(cublasSsyrk(handle, fill, first, n, k, &alpha, x.data(), xl.leading, &one,
-                                   h.data(), hl.leading));
-  } else if constexpr (std::is_same_v<value, double>) {
-    POLLARD_CUDA_CHECK(cublasDsyrk(handle, fill, first, n, k, &alpha, x.data(), xl.leading, &one,
-                                   h.data(), hl.leading));
+  if constexpr (compute_type<value>) {
+    // cuBLAS's syrk runs near the GEMM rate up to n of a few thousand and far below it beyond
+    // (0.19 of it at n = 11008 on an H200), so larger H is done in panels of gram_panel
+    // columns: a syrk on each diagonal block and one GEMM for everything below it.
+    const auto syrk = [&](index_t j0, index_t nj) {
+      const value* a = x.data() + j0 * (xl.transposed ? 1 : xl.leading);
+      value* c = h.data() + j0 * (hl.leading + 1);
+      if constexpr (std::is_same_v<value, float>)
+        POLLARD_CUDA_CHECK(cublasSsyrk(handle, fill, first, static_cast<int>(nj), k, &alpha, a,
+                                       xl.leading, &one, c, hl.leading));
+      else
+        POLLARD_CUDA_CHECK(cublasDsyrk(handle, fill, first, static_cast<int>(nj), k, &alpha, a,
+                                       xl.leading, &one, c, hl.leading));
+    };
+    for (index_t j0 = 0; j0 < d; j0 += detail::gram_panel) {
+      const index_t nj = std::min(detail::gram_panel, d - j0);
+      syrk(j0, nj);
+      const index_t below = d - j0 - nj;
+      if (below == 0) continue;
+      // H[j0+nj:, j0:j0+nj] (row-major lower panel) = X[:, j0+nj:]ᵀ·X[:, j0:j0+nj]; as
+      // column-major it is the block at (j0, j0+nj) of Hᵀ when H is row-major, or at
+      // (j0+nj, j0) otherwise.
+      const value* xa = x.data() + (j0 + nj) * (xl.transposed ? 1 : xl.leading);
+      const value* xb = x.data() + j0 * (xl.transposed ? 1 : xl.leading);
+      const bool row_major_h = hl.transposed;
+      value* c = row_major_h ? h.data() + j0 + (j0 + nj) * hl.leading
+                             : h.data() + (j0 + nj) + j0 * hl.leading;
+      const int m = static_cast<int>(row_major_h ? nj : below);
+      const int cols = static_cast<int>(row_major_h ? below : nj);
+      const value* left = row_major_h ? xb : xa;
+      const value* right = row_major_h ? xa : xb;
+      if constexpr (std::is_same_v<value, float>)
+        POLLARD_CUDA_CHECK(cublasSgemm(handle, first, second, m, cols, k, &alpha, left, xl.leading,
+                                       right, xl.leading, &one, c, hl.leading));
+      else
+        POLLARD_CUDA_CHECK(cublasDgemm(handle, first, second, m, cols, k, &alpha, left, xl.leading,
+                                       right, xl.leading, &one, c, hl.leading));
+    }
   } else {
     POLLARD_CUDA_CHECK(cublasGemmEx(
         handle, first, second, n, n, k, &alpha, x.data(), detail::cuda_data_type<value>(),

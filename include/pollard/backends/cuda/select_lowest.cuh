@@ -78,8 +78,16 @@ __global__ void digit_histogram(matrix_view<const T, device_space> scores, group
   const bool top = above >= static_cast<int>(sizeof(Key) * 8);
   for (index_t j = c0 + threadIdx.x; j < c1; j += blockDim.x) {
     const Key key = ordered_key(to_compute<compute_type_for<T>>(scores(i, j)));
-    if (top || (key >> above) == static_cast<Key>(state.prefix >> above))
-      atomicAdd(&counts[(key >> shift) & 0xffu], 1u);
+    const bool counted = top || (key >> above) == static_cast<Key>(state.prefix >> above);
+    // Lanes with the same bucket add once through their leader: scores bunch into few top
+    // buckets (the exponent), and one atomic per lane there serialises.
+    const unsigned lanes = __ballot_sync(__activemask(), counted);
+    if (counted) {
+      const auto bucket = static_cast<unsigned>((key >> shift) & 0xffu);
+      const unsigned peers = __match_any_sync(lanes, bucket);
+      if ((threadIdx.x % 32) == static_cast<unsigned>(__ffs(peers) - 1))
+        atomicAdd(&counts[bucket], static_cast<unsigned>(__popc(peers)));
+    }
   }
   __syncthreads();
   for (unsigned b = threadIdx.x; b < 256; b += blockDim.x)
