@@ -76,7 +76,7 @@ def parse_arguments(argv):
                    help="the 'mix' calibration source: sources of this list with weights")
     p.add_argument("--jobs", type=int, default=1, help="runs at once")
     p.add_argument("--threads", type=int, default=0,
-                   help="threads per run (OMP_NUM_THREADS; default: the tool's own)")
+                   help="threads of each pollard command (--threads; default: the tool's own)")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
     p.add_argument("--title", default="", help="the report's title (default: the model's name)")
     p.add_argument("--note", default="",
@@ -292,6 +292,8 @@ class study:
 
     def tool(self, args, log, what):
         """Runs pollard with args; returns its wall time in seconds."""
+        if self.a.threads > 0 and args[0] != "info":
+            args = list(args) + ["--threads", self.a.threads]
         command = [str(Path(self.a.pollard).resolve())] + [str(x) for x in args]
         start = time.perf_counter()
         with open(log, "a", encoding="utf-8") as out:

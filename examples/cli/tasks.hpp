@@ -1,5 +1,5 @@
 // pollard CLI — `pollard tasks`: greedy answers to instruction data scored by exact match, token
-// F1 and ROUGE-1 against the reference outputs.
+// F1 and ROUGE-1 against the reference outputs, and zero-shot multiple-choice tasks (--suite).
 #pragma once
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/progress.hpp"
+#include "tasks_suite.hpp"
 
 namespace pollard::cli {
 
@@ -23,24 +24,35 @@ struct tasks_options {
   index_t max_new_tokens = 64;
   bool show = false;
   std::string json;
+  std::vector<std::string> suite;
+  std::string tasks_dir;
+  index_t limit = 0;
   std::string tokenizer;
   int threads = 0;
 };
 
 inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
   CLI::App* c = app.add_subcommand(
-      "tasks", "greedy answers to instruction data scored by exact match, token F1, ROUGE-1");
+      "tasks",
+      "instruction data scored by exact match, token F1, ROUGE-1; zero-shot multiple choice");
   c->footer(
       "Task metrics on instruction data (Alpaca's JSON list of {instruction, input, output}): the\n"
       "model answers the prompt \"{instruction} {input}\" greedily until its end-of-text token or\n"
       "N new tokens; the answer is scored against the reference output by exact match and token\n"
       "F1 (after SQuAD normalisation: lower case, no punctuation, no a/an/the, single spaces) and\n"
-      "by ROUGE-1 F. Each is reported as mean ± standard error over the examples.");
+      "by ROUGE-1 F. Each is reported as mean ± standard error over the examples.\n"
+      "\n"
+      "Zero-shot tasks (--suite) follow lm-evaluation-harness's log-likelihood protocol: each\n"
+      "choice is scored by the summed log-probability of \" \" + choice after the task's prompt\n"
+      "(ARC, PIQA: \"Question: ...\\nAnswer:\"; HellaSwag: \"{activity}: {context}\"; WinoGrande:\n"
+      "partial evaluation; BoolQ: \"{passage}\\nQuestion: {question}?\\nAnswer:\" with no/yes),\n"
+      "all choices of an item in one forward pass; acc takes the highest score, acc_norm the\n"
+      "highest score per character of the choice. Each is mean ± standard error over the items.\n"
+      "The harness reports acc_norm for ARC, PIQA and HellaSwag and acc for WinoGrande and BoolQ.\n"
+      "Give --instructions, --suite or both.");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
-  c->add_option("--instructions", o.instructions, "the instruction data")
-      ->type_name("FILE")
-      ->required();
+  c->add_option("--instructions", o.instructions, "the instruction data")->type_name("FILE");
   c->add_option("--max-examples", o.max_examples, "use the first N examples")
       ->type_name("N")
       ->check(integer_in(1, INT32_MAX));
@@ -48,6 +60,16 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
       ->type_name("N")
       ->check(integer_in(1, INT32_MAX));
   c->add_flag("--show", o.show, "print every answer with its reference");
+  c->add_option("--suite", o.suite, "zero-shot tasks, comma-separated")
+      ->type_name("TASK[,TASK...]")
+      ->delimiter(',')
+      ->check(CLI::IsMember(evaluation::zero_shot_task_names()));
+  c->add_option("--tasks-dir", o.tasks_dir, "the folder of the zero-shot task files")
+      ->type_name("DIR")
+      ->default_str("$POLLARD_DATA_DIR/tasks");
+  c->add_option("--limit", o.limit, "score the first N items of each zero-shot task (0: all)")
+      ->type_name("N")
+      ->check(integer_in(0, INT32_MAX));
   c->add_option("--json", o.json, "also write the result as JSON (written whole or not at all)")
       ->type_name("OUT.json");
   add_tokenizer_option(*c, o.tokenizer);
@@ -57,7 +79,8 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
 
 inline int run_tasks(const tasks_options& o) {
   use_threads(o.threads);
-  const fs::path instructions = o.instructions;
+  if (o.instructions.empty() && o.suite.empty())
+    throw usage_error("'pollard tasks' needs --instructions FILE, --suite TASKS or both");
   const index_t max_examples = o.max_examples;
   const index_t max_new_tokens = o.max_new_tokens;
   const auto json = optional_path(o.json);
@@ -65,44 +88,60 @@ inline int run_tasks(const tasks_options& o) {
       {{"MODEL", o.model}, {"--instructions", o.instructions}, {"--tokenizer", o.tokenizer}},
       {{"--json", o.json}});
   if (json) check_output_path(*json, "--json");
+  zero_shot_request zero_shot;
+  if (!o.suite.empty()) {
+    zero_shot.tasks = o.suite;
+    zero_shot.tasks_dir = zero_shot_tasks_dir<usage_error>(o.tasks_dir);
+    zero_shot.limit = o.limit;
+  }
+  // Every input is read before the model runs, so a bad file fails at once.
+  const std::vector<evaluation::multiple_choice_task> zero_shot_tasks =
+      load_zero_shot_tasks(zero_shot);
+  std::vector<io::instruction_example> examples;
+  if (!o.instructions.empty()) {
+    examples = io::read_instruction_examples(o.instructions);
+    if (static_cast<index_t>(examples.size()) > max_examples)
+      examples.resize(static_cast<std::size_t>(max_examples));
+  }
 
   const fs::path model_path = o.model;
   llm::model_file m = open_model_with_tokenizer(model_path, optional_path(o.tokenizer));
   m.gguf.reset();
-  std::vector<io::instruction_example> examples = io::read_instruction_examples(instructions);
-  if (static_cast<index_t>(examples.size()) > max_examples)
-    examples.resize(static_cast<std::size_t>(max_examples));
-
-  llm::llama_forward model(m.weights);
-  evaluation::task_options task;
-  task.max_new_tokens = max_new_tokens;
-  task.progress = llm::progress_bar("tasks", "examples");
-  if (o.show)
-    task.on_answer = [](const io::instruction_example& e, const std::string& answer) {
-      std::printf("prompt    : %s\nanswer    : %s\nreference : %s\n\n",
-                  evaluation::instruction_prompt(e).c_str(), answer.c_str(), e.output.c_str());
-    };
-  const evaluation::task_evaluation r =
-      evaluation::evaluate_instruction_tasks(model, *m.tokenizer, examples, task);
-
   std::printf("model       : %s\n", model_path.string().c_str());
-  std::printf("examples    : %lld from %s\n", static_cast<long long>(r.examples),
-              instructions.string().c_str());
-  std::printf("exact match : %.4f ± %.4f\n", r.exact_match.mean, r.exact_match.standard_error);
-  std::printf("token F1    : %.4f ± %.4f\n", r.token_f1.mean, r.token_f1.standard_error);
-  std::printf("ROUGE-1 F   : %.4f ± %.4f\n", r.rouge1.mean, r.rouge1.standard_error);
-  if (json) {
+  std::string out = "{\"model\":" + json_string(model_path.string());
+  if (!o.instructions.empty()) {
+    llm::llama_forward model(m.weights);
+    evaluation::task_options task;
+    task.max_new_tokens = max_new_tokens;
+    task.progress = llm::progress_bar("tasks", "examples");
+    if (o.show)
+      task.on_answer = [](const io::instruction_example& e, const std::string& answer) {
+        std::printf("prompt    : %s\nanswer    : %s\nreference : %s\n\n",
+                    evaluation::instruction_prompt(e).c_str(), answer.c_str(), e.output.c_str());
+      };
+    const evaluation::task_evaluation r =
+        evaluation::evaluate_instruction_tasks(model, *m.tokenizer, examples, task);
+    std::printf("examples    : %lld from %s\n", static_cast<long long>(r.examples),
+                o.instructions.c_str());
+    std::printf("exact match : %.4f ± %.4f\n", r.exact_match.mean, r.exact_match.standard_error);
+    std::printf("token F1    : %.4f ± %.4f\n", r.token_f1.mean, r.token_f1.standard_error);
+    std::printf("ROUGE-1 F   : %.4f ± %.4f\n", r.rouge1.mean, r.rouge1.standard_error);
     const auto metric = [](const evaluation::task_metric_summary& s) {
       return "{\"mean\":" + json_number(s.mean) +
              ",\"standard_error\":" + json_number(s.standard_error) + "}";
     };
-    write_file_atomically(*json, "{\"model\":" + json_string(model_path.string()) +
-                                     ",\"instructions\":" + json_string(instructions.string()) +
-                                     ",\"examples\":" + std::to_string(r.examples) +
-                                     ",\"exact_match\":" + metric(r.exact_match) +
-                                     ",\"token_f1\":" + metric(r.token_f1) +
-                                     ",\"rouge1\":" + metric(r.rouge1) + "}\n");
+    out += ",\"instructions\":" + json_string(o.instructions) +
+           ",\"examples\":" + std::to_string(r.examples) +
+           ",\"exact_match\":" + metric(r.exact_match) + ",\"token_f1\":" + metric(r.token_f1) +
+           ",\"rouge1\":" + metric(r.rouge1);
   }
+  if (!zero_shot_tasks.empty()) {
+    const bool add_bos = m.tokenizer->adds_bos();
+    const auto r = evaluate_zero_shot_tasks(m, zero_shot_tasks, zero_shot.limit);
+    print_zero_shot(r, add_bos);
+    out += ",\"zero_shot\":" + zero_shot_json(r, zero_shot, add_bos);
+  }
+  if (json) write_file_atomically(*json, out + "}\n");
   return 0;
 }
 

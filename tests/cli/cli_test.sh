@@ -437,6 +437,30 @@ PY
   [ -e Z.npy ] && fail "a refused capture wrote its output"
   finish
   ;;
+tasks_suite)
+  need_data
+  [ -d "$data/tasks/arc" ] && [ -d "$data/tasks/boolq" ] || skip "POLLARD_DATA_DIR has no tasks/arc, tasks/boolq"
+  # Zero-shot multiple choice: 3 items of each task; acc and acc_norm are counts of 3, the averages
+  # are the means over the tasks of acc and of the metric the harness reports (acc_norm for ARC,
+  # acc for BoolQ).
+  run suite tasks "$stories" --suite arc_easy,boolq --limit 3 --tasks-dir "$data/tasks" --json suite.json
+  [ "$status" -eq 0 ] || { fail "tasks --suite: exit status $status"; cat suite.err; }
+  expect_line suite '^arc_easy +3 '
+  expect_line suite '^boolq +3 '
+  json_check suite.json '(lambda z, t: [x["task"] for x in t] == ["arc_easy", "boolq"] and all(x["items"] == 3 for x in t) and all(round(3 * x[m]["mean"], 9) in (0, 1, 2, 3) for x in t for m in ("acc", "acc_norm")) and t[0]["reports_acc_norm"] and not t[1]["reports_acc_norm"] and abs(z["average_acc"] - (t[0]["acc"]["mean"] + t[1]["acc"]["mean"]) / 2) < 1e-12 and abs(z["average_reported"] - (t[0]["acc_norm"]["mean"] + t[1]["acc"]["mean"]) / 2) < 1e-12 and z["add_bos"] is True)(j["zero_shot"], j["zero_shot"]["tasks"]) and "exact_match" not in j'
+  # POLLARD_DATA_DIR/tasks is the default folder; --instructions and --suite together give both.
+  python3 -c 'import json; json.dump([{"instruction": "Once upon a time", "input": "", "output": "there was"}], open("one.json", "w"))'
+  run both tasks "$stories" --instructions one.json --max-new-tokens 4 --suite boolq --limit 2 --json both.json
+  [ "$status" -eq 0 ] || { fail "tasks --instructions --suite: exit status $status"; cat both.err; }
+  json_check both.json 'j["examples"] == 1 and j["zero_shot"]["tasks"][0]["items"] == 2'
+  expect_error suite_unknown 2 tasks "$stories" --suite arc_easy,mmlu --json suite_unknown.json
+  grep -q "mmlu" suite_unknown.err || fail "the error names the unknown task"
+  expect_error suite_limit 2 tasks "$stories" --suite boolq --limit -1
+  expect_error suite_dir 2 tasks "$stories" --suite boolq --tasks-dir no-such-folder
+  POLLARD_DATA_DIR= expect_error suite_no_dir 2 tasks "$stories" --suite boolq
+  [ -e suite_unknown.json ] && fail "a refused run wrote its JSON"
+  finish
+  ;;
 convert)
   need_data
   # A llama2.c checkpoint written back by pollard holds the same weights: the divergence of the

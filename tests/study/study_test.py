@@ -139,7 +139,7 @@ def main():
                    "--samples", "4", "--length", "64", "--window", "64", "--wikitext-windows",
                    "2", "--c4-windows", "2", "--divergence-windows", "2",
                    "--divergence-examples", "4", "--task-examples", "2", "--max-new-tokens", "4",
-                   "--zero-shot", "", "--zero-shot-limit", "2",
+                   "--zero-shot", "arc_easy,boolq", "--zero-shot-limit", "2", "--threads", "1",
                    "--bootstrap", "50"] + list(extra)
         done = subprocess.run(command, capture_output=True, text=True)
         print(done.stdout + done.stderr)
@@ -182,6 +182,8 @@ def main():
     check(len(ma) == 3 and ma.keys() == mb.keys(), "both studies cached the same runs")
     for name in ma:
         check(ma[name] == mb[name], f"{name}: the second study reproduces every number")
+    check(all(len(m["metrics"]["zero_shot"]["tasks"]) == 2 for m in ma.values()),
+          "every run has its zero-shot accuracies")
     print("study test passed")
 
 
