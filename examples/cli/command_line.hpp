@@ -12,11 +12,11 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
-#include <initializer_list>
 #include <memory>
 #include <new>
 #include <string>
 #include <thread>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -24,6 +24,7 @@
 
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/io/atomic_file.hpp"
 #include "pollard/io/file_identity.hpp"
 
 #ifndef POLLARD_VERSION
@@ -181,11 +182,10 @@ inline void use_threads(int threads) {
 /// Refuses, as a command-line mistake naming both, an output that is the same file as an input
 /// or as another output (paths compared after following links; empty paths are options not
 /// given).
-inline void check_distinct_outputs(std::initializer_list<io::named_path> inputs,
-                                   std::initializer_list<io::named_path> outputs) {
+inline void check_distinct_outputs(const std::vector<io::named_path>& inputs,
+                                   const std::vector<io::named_path>& outputs) {
   try {
-    io::check_distinct_outputs(std::span<const io::named_path>(inputs.begin(), inputs.size()),
-                               std::span<const io::named_path>(outputs.begin(), outputs.size()));
+    io::check_distinct_outputs(inputs, outputs);
   } catch (const option_error& e) {
     throw usage_error(e.what());
   }
@@ -208,13 +208,15 @@ struct error_style {
 
 /// Parses the command line and runs `body`, reporting every error as one line on stderr. Returns
 /// the exit status: `body`'s, 0 for --help and --version, 2 for a command-line mistake, 1 for
-/// any other error.
+/// any other error. SIGINT, SIGTERM and SIGHUP remove the temporaries of unfinished outputs
+/// before the process ends as signalled.
 inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& style,
                     const std::function<int()>& body) {
   const auto report = [&](const std::string& message, bool usage) {
     std::fprintf(stderr, "%s%s%s\n", style.prefix.c_str(), message.c_str(),
                  usage ? style.hint().c_str() : "");
   };
+  io::remove_temporaries_on_signal();
   try {
     try {
       app.parse(argc, argv);

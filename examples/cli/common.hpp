@@ -6,14 +6,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "command_line.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
+#include "pollard/io/file_identity.hpp"
 #include "pollard/io/json_writer.hpp"
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/model_file.hpp"
@@ -151,6 +155,49 @@ inline void check_output_path(const fs::path& path, const char* option) {
   if (!parent.empty() && !fs::is_directory(parent))
     throw io_error(std::string(option) + " " + path.string() + ": folder " + parent.string() +
                    " does not exist");
+}
+
+/// The files a command reads when it opens `model` as `m`: the model itself and what is read
+/// beside it (the llama2.c tokenizer found there; a Hugging Face folder's weights, config.json
+/// and tokenizer.json).
+inline std::vector<io::named_path> files_read_with(const fs::path& model,
+                                                   const llm::model_file& m) {
+  std::vector<io::named_path> files{{"MODEL", model}};
+  if (m.format == llm::model_format::llama2c) {
+    if (const auto tokenizer =
+            llm::detail::find_llama2c_tokenizer(model, m.weights.config.vocab_size))
+      files.push_back({"the tokenizer beside MODEL,", *tokenizer});
+  } else if (m.format == llm::model_format::safetensors) {
+    const fs::path folder = fs::is_directory(model) ? model : model.parent_path();
+    for (const char* name : {"model.safetensors", "config.json", "tokenizer.json"})
+      files.push_back({"MODEL's", folder / name});
+  }
+  return files;
+}
+
+/// files_read_with() for each model, named as the command names them (BASE, OTHER), followed by
+/// `others`.
+inline std::vector<io::named_path> files_read_with(
+    std::initializer_list<std::pair<std::string, const llm::model_file*>> models,
+    std::vector<io::named_path> others) {
+  std::vector<io::named_path> files;
+  for (const auto& [name, m] : models)
+    for (auto f : files_read_with(m->path, *m)) {
+      if (f.name == "MODEL") f.name = name;
+      if (f.name == "MODEL's") f.name = name + "'s";
+      if (f.name == "the tokenizer beside MODEL,") f.name = "the tokenizer beside " + name + ",";
+      files.push_back(std::move(f));
+    }
+  files.insert(files.end(), others.begin(), others.end());
+  return files;
+}
+
+/// The files a model in `m`'s format is written as at `out` (a Hugging Face model is a folder).
+inline std::vector<io::named_path> files_written_as(const fs::path& out, const llm::model_file& m,
+                                                    const std::string& name = "OUT") {
+  if (m.format == llm::model_format::safetensors)
+    return {{name, out / "model.safetensors"}, {name, out / "config.json"}};
+  return {{name, out}};
 }
 
 /// Writes `content` to `path` through a temporary renamed on success.

@@ -117,6 +117,12 @@ inline int run_compare(const compare_options& o) {
   llm::model_file base = open_model_with_tokenizer(base_path, tokenizer);
   base.gguf.reset();
   llm::model_file other = open_model_with_tokenizer(other_path, tokenizer);
+  // The files read beside the models (llama2.c tokenizers, Hugging Face folders) are inputs too.
+  check_distinct_outputs(
+      files_read_with(
+          {{"BASE", &base}, {"OTHER", &other}},
+          {{"--text", t.file}, {"--instructions", o.instructions}, {"--tokenizer", o.tokenizer}}),
+      {{"--json", o.json}, {"--markdown", o.markdown}});
   other.gguf.reset();
   detail::check_same_tokenizer(base, other);
   check_window(t, base.weights.config);

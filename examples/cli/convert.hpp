@@ -49,16 +49,7 @@ inline int run_convert(const convert_options& o) {
   const llm::model_file m = llm::open_model(in);
   // The files read beside MODEL (a llama2.c tokenizer, a Hugging Face folder's files) are
   // inputs too; a Hugging Face copy is a folder of the same files.
-  if (m.format == llm::model_format::llama2c) {
-    if (const auto tokenizer = llm::detail::find_llama2c_tokenizer(in, m.weights.config.vocab_size))
-      check_distinct_outputs({{"the tokenizer beside MODEL,", *tokenizer}}, {{"OUT", out}});
-  } else if (m.format == llm::model_format::safetensors) {
-    const fs::path folder = fs::is_directory(in) ? in : in.parent_path();
-    check_distinct_outputs({{"MODEL", folder},
-                            {"MODEL's", folder / "model.safetensors"},
-                            {"MODEL's", folder / "config.json"}},
-                           {{"OUT", out / "model.safetensors"}, {"OUT", out / "config.json"}});
-  }
+  check_distinct_outputs(files_read_with(in, m), files_written_as(out, m));
   if (m.format != llm::model_format::gguf && stored != io::ggml_type::f32)
     throw usage_error("--type " + type + " is for GGUF outputs; " + llm::name_of(m.format) +
                       " is written as f32");

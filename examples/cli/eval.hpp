@@ -134,6 +134,10 @@ inline int run_eval(const eval_options& o) {
 
   const fs::path model_path = o.model;
   llm::model_file m = open_model_with_tokenizer(model_path, optional_path(o.tokenizer));
+  // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
+  check_distinct_outputs(
+      files_read_with({{"MODEL", &m}}, {{"--text", o.text.file}, {"--tokenizer", o.tokenizer}}),
+      {{"--json", o.json}});
   m.gguf.reset();  // evaluation needs only the float weights; unmap the file
   check_window(t, m.weights.config);
   const std::vector<llm::token_id> tokens = evaluation_tokens(t, *m.tokenizer);

@@ -240,8 +240,6 @@ inline int run_prune(const prune_options& o) {
   const fs::path in = o.model, out = o.out;
   if (!fs::exists(in)) throw io_error("cannot open " + in.string());
   check_output_path(out, "OUT");
-  if (fs::exists(out) && fs::equivalent(in, out))
-    throw usage_error("OUT must differ from MODEL (the input is read while the output is written)");
   const auto report_path = optional_path(o.report);
   if (report_path) check_output_path(*report_path, "--report");
   const auto tokens_path = optional_path(o.save_calibration);
@@ -257,6 +255,18 @@ inline int run_prune(const prune_options& o) {
       throw usage_error(std::string("--calibration: ") + e.what());
     }
   }
+  // No output may replace what is read (MODEL, its tokenizer, the calibration and allocation
+  // files) or another output; the selfgen cache is read and written, so it counts as an output.
+  std::vector<io::named_path> inputs{{"MODEL", in}, {"--tokenizer", o.tokenizer}};
+  if (o.allocation != "uniform" && o.allocation != "owl")
+    inputs.push_back({"--allocation", o.allocation});
+  for (const auto& spec : specs) inputs.push_back({"--calibration", spec.path});
+  const std::vector<io::named_path> extra_outputs{{"--report", o.report},
+                                                  {"--save-calibration", o.save_calibration},
+                                                  {"--selfgen-cache", o.selfgen_cache}};
+  std::vector<io::named_path> outputs{{"OUT", out}};
+  outputs.insert(outputs.end(), extra_outputs.begin(), extra_outputs.end());
+  check_distinct_outputs(inputs, outputs);
 
   const bool gguf = llm::detail::detect_format(in) == llm::model_format::gguf;
   if (!gguf && (o.type == "f16" || o.type == "bf16"))
@@ -280,10 +290,18 @@ inline int run_prune(const prune_options& o) {
     whole.emplace(needs_data ? open_model_with_tokenizer(in, optional_path(o.tokenizer))
                              : llm::open_model(in));
     config = whole->weights.config;
+    // What is read beside MODEL counts as input; a Hugging Face OUT is a folder of files.
+    inputs.erase(inputs.begin());
+    const auto model_files = files_read_with(in, *whole);
+    inputs.insert(inputs.begin(), model_files.begin(), model_files.end());
+    outputs = files_written_as(out, *whole);
+    outputs.insert(outputs.end(), extra_outputs.begin(), extra_outputs.end());
+    check_distinct_outputs(inputs, outputs);
     if (needs_data) tokenizer = &*whole->tokenizer;
   }
 
   calibration_batch batch;
+  std::string calibration_tokens;
   if (needs_data) {
     llm::calibration_options co;
     co.samples = o.samples;
@@ -311,7 +329,8 @@ inline int run_prune(const prune_options& o) {
               llm::self_generated_calibration(generator, identity, spec, *tokenizer, co, g));
     };
     batch = llm::draw_calibration(specs, *tokenizer, co, add_self_generated);
-    if (tokens_path) write_file_atomically(*tokens_path, detail::calibration_json(batch));
+    // Written with the other outputs once OUT is: a failed run leaves none of them.
+    if (tokens_path) calibration_tokens = detail::calibration_json(batch);
   }
 
   model::prune_callbacks callbacks;
@@ -380,6 +399,7 @@ inline int run_prune(const prune_options& o) {
               report.timing.statistics_seconds, report.timing.solver_seconds);
   std::printf("wrote %s (%s)\n", out.string().c_str(),
               gguf ? ("linears as " + o.type).c_str() : "f32");
+  if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
   if (report_path) write_file_atomically(*report_path, model::to_json(report) + "\n");
   return 0;
 }

@@ -477,6 +477,41 @@ convert)
   [ -e other.bin ] && fail "a refused convert left other.bin"
   finish
   ;;
+interrupt)
+  # Ctrl-C while pollard prune writes SmolLM2: the temporary is removed and the exit status says
+  # the process was ended by SIGINT (128 + 2), as for a program without cleanup.
+  need_data
+  [ -f "$smollm2" ] || skip "no SmolLM2 GGUF at $smollm2 (bash cmake/fetch_smollm2.sh)"
+  tinystories_slice slice.txt
+  set -m # a script's background job otherwise starts with SIGINT ignored
+  "$pollard" prune "$smollm2" pruned.gguf --method wanda --sparsity 0.5 --calibration text:slice.txt \
+    --samples 4 --length 128 --threads 1 --quiet >prune.out 2>prune.err &
+  pid=$!
+  set +m
+  # The output's temporary appears once the calibration data is drawn; poll for it (generous:
+  # the machine may be busy).
+  temporary=""
+  for _ in $(seq 1 1800); do
+    temporary=$(ls -A | grep '^pruned\.gguf\.tmp-' | head -n 1)
+    [ -n "$temporary" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$temporary" ]; then
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid"
+    fail "no temporary pruned.gguf.tmp-* appeared while pruning: $(ls -A); $(cat prune.err)"
+    finish
+  fi
+  kill -INT "$pid"
+  wait "$pid"
+  status=$?
+  [ "$status" -eq 130 ] || fail "exit status $status after SIGINT, expected 130 (128 + SIGINT)"
+  [ -e "$temporary" ] && fail "the temporary $temporary remains after SIGINT"
+  ls -A | grep -q '\.tmp-' && fail "a temporary remains after SIGINT: $(ls -A)"
+  [ -e pruned.gguf ] && fail "an interrupted prune left pruned.gguf"
+  finish
+  ;;
 outputs)
   # No command may write over one of its inputs or give two outputs one file: each refusal is a
   # command-line error naming the option, and the input is left as it was.
@@ -512,6 +547,41 @@ outputs)
   ln -s model.bin model_link.bin
   expect_refusal convert_onto_link OUT convert model.bin model_link.bin
   expect_refusal convert_onto_tokenizer OUT convert model.bin tok512.bin
+  ln model.bin model_hard.bin
+  expect_refusal convert_onto_hard_link OUT convert model.bin model_hard.bin
+  : >report.json
+  ln report.json report_hard.md
+  expect_refusal compare_reports_hard_link --markdown compare model.bin model.bin --text slice.txt \
+    --json report.json --markdown report_hard.md
+  expect_refusal tasks_onto_tokenizer --json tasks model.bin --instructions alpaca2.json \
+    --json tok512.bin
+  # prune: OUT, --report and --save-calibration against MODEL, the tokenizer beside it, the
+  # calibration text and each other.
+  expect_refusal prune_onto_model OUT prune model.bin model.bin --method magnitude
+  expect_refusal prune_onto_link OUT prune model.bin model_link.bin --method magnitude
+  expect_refusal prune_onto_hard_link OUT prune model.bin model_hard.bin --method magnitude
+  expect_refusal prune_onto_tokenizer OUT prune model.bin tok512.bin --method magnitude
+  expect_refusal prune_report_onto_calibration --report prune model.bin p.bin \
+    --calibration text:slice.txt --report slice_link.txt
+  expect_refusal prune_tokens_onto_calibration --save-calibration prune model.bin p.bin \
+    --calibration text:slice.txt --save-calibration slice_hard.txt
+  expect_refusal prune_report_onto_out --report prune model.bin p.bin --method magnitude \
+    --report ./p.bin
+  expect_refusal prune_two_outputs --save-calibration prune model.bin p.bin \
+    --calibration text:slice.txt --report r.json --save-calibration r.json
+  [ -e p.bin ] && fail "a refused prune wrote p.bin"
+  [ -e r.json ] && fail "a refused prune wrote r.json"
+  [ -s report.json ] && fail "a refused compare wrote report.json"
+  # A command that fails once it has started leaves neither its output nor a temporary.
+  expect_error compare_fails 1 compare model.bin model.bin --text slice.txt --window 4096 \
+    --json c.json --markdown c.md
+  [ -e c.json ] || [ -e c.md ] && fail "a failed compare left an output"
+  echo '[{"instruction": ' >broken.json
+  expect_error tasks_fails 1 tasks model.bin --instructions broken.json --json t.json
+  [ -e t.json ] && fail "a failed tasks left t.json"
+  expect_error prune_fails 1 prune model.bin p.bin --n-m 3:8 --calibration text:slice.txt \
+    --samples 2 --length 16 --report r.json --save-calibration s.json
+  [ -e p.bin ] || [ -e r.json ] || [ -e s.json ] && fail "a failed prune left an output"
   [ -e report ] && fail "a refused compare wrote report"
   ls -A | grep -q '\.tmp-' && fail "a refused command left a temporary: $(ls -A)"
 
@@ -530,6 +600,15 @@ outputs)
   expect_refusal layer_onto_link --out layer $layer_args --out W_link.npy
   expect_refusal layer_onto_hessian --mask-out layer $layer_args --hessian H.npy --out o.npy --mask-out H.npy
   expect_refusal layer_same_outputs --mask-out layer $layer_args --out o.npy --mask-out ./o.npy
+  ln W.npy W_hard.npy
+  expect_refusal layer_onto_hard_link --out layer $layer_args --out W_hard.npy
+  : >m.npy
+  ln m.npy m_hard.npy
+  expect_refusal layer_outputs_hard_link --mask-out layer $layer_args --out m.npy --mask-out m_hard.npy
+  [ -s m.npy ] && fail "a refused layer command wrote m.npy"
+  expect_error layer_fails 1 layer --method magnitude --n-m 2:3 --weights W.npy --out o.npy \
+    --mask-out om.npy
+  [ -e o.npy ] || [ -e om.npy ] && fail "a failed layer command left an output"
   "$prune_layer" $layer_args --out W_link.npy >tool.out 2>tool.err
   tool_status=$?
   [ "$tool_status" -eq 2 ] || fail "prune_layer --out onto --weights through a link: exit status $tool_status"
