@@ -4,7 +4,7 @@
 //   prune_layer --weights W.npy [--activations X.npy] [--hessian H.npy]
 //               --method magnitude|wanda|ria|sparsegpt [--sparsity S | --n-m N:M]
 //               [--group row|matrix|block:B] [--dsnot] [--reconstruct] [--ria-exponent A]
-//               [--percdamp P] [--dtype f16|f32|f64] [--threads N]
+//               [--percdamp P] [--dtype f16|f32|f64] [--sequences N] [--threads N]
 //               --out W_pruned.npy [--mask-out mask.npy]
 #include "cli/command_line.hpp"
 #include "cli/layer.hpp"
@@ -16,5 +16,5 @@ int main(int argc, char** argv) {
   layer_options options;
   add_layer_options(app, options);
   return run_tool(app, argc, argv, {"prune_layer: ", [] { return std::string(" (see --help)"); }},
-                  [&] { return run_layer(options); });
+                  [&] { return run_layer(options, "prune_layer"); });
 }

@@ -56,6 +56,7 @@ struct layer_options {
   double ria_exponent = 0.5;
   double percdamp = 0.01;
   std::string dtype;  // empty: W's
+  index_t sequences = 1;
   int threads = 0;
 };
 
@@ -93,6 +94,11 @@ inline void add_layer_options(CLI::App& app, layer_options& o) {
       ->type_name("row|matrix|block:B")
       ->default_str("row for wanda, block:128 for sparsegpt, else matrix");
   app.add_flag("--dsnot", o.dsnot, "refine the mask with DSnoT (needs --activations)");
+  app.add_option("--sequences", o.sequences,
+                 "calibration sequences X holds: DSnoT's E[x_j] is sum_t x_tj / N, the\n"
+                 "reference's sum_metric_row, which its update threshold 0.1 is measured against")
+      ->type_name("N")
+      ->check(integer_in(1, INT32_MAX));
   app.add_flag("--reconstruct", o.reconstruct,
                "update the kept weights by OBS for the mask\n(needs --activations or --hessian)");
   app.add_option("--ria-exponent", o.ria_exponent, "RIA's exponent a on ||x_j||")
@@ -141,6 +147,8 @@ struct plan {
   index_t n = 0, m = 0;  // N:M when m > 0
   std::optional<group> comparison;
   index_t block = 128;
+  index_t sequences = 1;
+  std::string program = "prune_layer";
   bool reconstruct = false;
   bool dsnot = false;
   double ria_exponent = 0.5;
@@ -248,13 +256,15 @@ void prune(const plan& o) {
     hessian = pollard::matrix_view<const T>(hessian_storage.data(), d_in, d_in);
   }
   pollard::criterion_input_buffers<T> buffers;
-  std::vector<double> means, variances;  // per channel, over the tokens of X
+  std::optional<pollard::moment_statistics<double>> moments;  // per channel, over X
   if (x_file) {
-    pollard::moment_statistics<double> moments(d_in);
-    moments.accumulate(x_file->view());
-    buffers.set_moments(moments, pollard::normalisation::by_tokens);
-    means = moments.means();
-    variances = moments.variances();
+    if (o.sequences > x_file->rows())
+      throw pollard::option_error("--sequences " + std::to_string(o.sequences) + " exceeds the " +
+                                  std::to_string(x_file->rows()) + " tokens of " +
+                                  o.activations.string());
+    moments.emplace(d_in);
+    moments->accumulate(x_file->view(), o.sequences);
+    buffers.set_moments(*moments, pollard::normalisation::by_tokens);
   } else if (h_file) {
     std::vector<T> diagonal(static_cast<std::size_t>(d_in));
     for (index_t j = 0; j < d_in; ++j) diagonal[static_cast<std::size_t>(j)] = hessian(j, j) / T(2);
@@ -265,6 +275,7 @@ void prune(const plan& o) {
   const pollard::matrix_view<T> w_hat(pruned_values.data(), d_out, d_in);
   pollard::mask keep;
   std::string solver_report;
+  std::vector<std::string> warnings;  // the solvers' (dead inputs, escalated damping)
   if (o.how == method::sparsegpt) {
     pollard::sparsegpt_options s;
     s.block_size = o.block;
@@ -275,6 +286,7 @@ void prune(const plan& o) {
                       exec, w_hat, hessian,
                       pollard::unstructured(o.sparsity, pollard::per_column_block{o.block}), s);
     keep = result.mask;
+    warnings = result.warnings;
     solver_report = "  sparsegpt: loss " + std::to_string(result.loss) + ", damping " +
                     std::to_string(result.damping_used) + " (percdamp " +
                     std::to_string(result.percdamp_used) + ")\n";
@@ -309,8 +321,7 @@ void prune(const plan& o) {
       pollard::dsnot_options d;
       d.n = o.n;
       d.m = o.m;
-      const pollard::mask refined =
-          pollard::dsnot<T, T>(w_file.view(), keep, means, variances, cscores, d);
+      const pollard::mask refined = pollard::dsnot<T, T>(w_file.view(), keep, *moments, cscores, d);
       index_t changed = 0;
       for (std::size_t k = 0; k < refined.flags().size(); ++k)
         changed += refined.flags()[k] != keep.flags()[k] ? 1 : 0;
@@ -322,6 +333,7 @@ void prune(const plan& o) {
       r.block_size = o.block;
       r.percdamp = o.percdamp;
       const auto result = pollard::obs_reconstruct<T>(exec, w_hat, hessian, keep, r);
+      warnings.insert(warnings.end(), result.warnings.begin(), result.warnings.end());
       solver_report += "  OBS reconstruction: loss " + std::to_string(result.loss) + ", damping " +
                        std::to_string(result.damping_used) + "\n";
     } else {
@@ -385,6 +397,18 @@ void prune(const plan& o) {
       static_cast<long>(zeros), static_cast<long>(d_out * d_in),
       static_cast<long>(keep.pruned_count()));
   std::fputs(n_m_line.c_str(), stdout);
+  // The result departs from the request when more is zero than asked: dead inputs (their weights
+  // are zeroed), weights that were zero already, or float16 underflow. Rounding a fraction to
+  // whole weights per row stays within half a weight of a row.
+  const double asked = o.m > 0 ? static_cast<double>(o.n) / static_cast<double>(o.m) : o.sparsity;
+  const double reached =
+      d_out * d_in == 0 ? 0.0 : static_cast<double>(zeros) / static_cast<double>(d_out * d_in);
+  if (d_in > 0 && reached > asked + 0.5 / static_cast<double>(d_in))
+    warnings.push_back("pruned " + std::to_string(reached) + " of the weights, more than the " +
+                       std::to_string(asked) + " asked (dead inputs, zero weights or float16 " +
+                       "underflow)");
+  for (const auto& warning : warnings)
+    std::fprintf(stderr, "%s: warning: %s\n", o.program.c_str(), warning.c_str());
   std::fputs(error_line.c_str(), stdout);
   std::fputs(solver_report.c_str(), stdout);
   std::printf(
@@ -438,6 +462,7 @@ inline plan plan_of(const layer_options& given) {
   o.percdamp = given.percdamp;
   if (!given.dtype.empty()) o.dtype = parse_dtype("--dtype", given.dtype);
   o.threads = given.threads;
+  o.sequences = given.sequences;
 
   if (o.m > 0 && o.comparison)
     throw usage_error("--group applies to unstructured sparsity, not to --n-m");
@@ -465,9 +490,11 @@ inline plan plan_of(const layer_options& given) {
 
 }  // namespace layer_detail
 
-/// Prunes the layer the options name; returns the exit status (0), throws on any error.
-inline int run_layer(const layer_options& options) {
-  const layer_detail::plan p = layer_detail::plan_of(options);
+/// Prunes the layer the options name; returns the exit status (0), throws on any error. Warnings
+/// go to stderr as "<program>: warning: ...".
+inline int run_layer(const layer_options& options, const std::string& program) {
+  layer_detail::plan p = layer_detail::plan_of(options);
+  p.program = program;
   check_distinct_outputs({{"--weights", options.weights},
                           {"--activations", options.activations},
                           {"--hessian", options.hessian}},

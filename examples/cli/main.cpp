@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     if (*capture_command) return run_capture(capture);
     if (*prune_command) return run_prune(prune);
 #endif
-    if (*layer_command) return run_layer(layer);
+    if (*layer_command) return run_layer(layer, "pollard");
     std::fputs(app.help().c_str(), stdout);
     return 0;
   });

@@ -221,14 +221,16 @@ inline std::string calibration_json(const calibration_batch& b) {
   return w.str() + "\n";
 }
 
-inline void print_linear(const model::linear_report& l) {
+/// Prints a linear's line of the log (unless quiet) and its warnings (always, on stderr).
+inline void print_linear(const model::linear_report& l, bool quiet) {
+  for (const auto& w : l.warnings)
+    std::fprintf(stderr, "pollard: warning: %s: %s\n", l.name.c_str(), w.c_str());
+  if (quiet) return;
   std::printf("%-22s %5lldx%-5lld %-9s sparsity %.4f", l.name.c_str(),
               static_cast<long long>(l.rows), static_cast<long long>(l.cols), l.input.c_str(),
               l.sparsity);
   if (std::isfinite(l.loss)) std::printf("  loss %.4g  percdamp %.3g", l.loss, l.percdamp_used);
   std::printf("  %.2f s\n", l.seconds);
-  for (const auto& w : l.warnings)
-    std::fprintf(stderr, "pollard: warning: %s: %s\n", l.name.c_str(), w.c_str());
   std::fflush(stdout);
 }
 
@@ -336,7 +338,9 @@ inline int run_prune(const prune_options& o) {
   model::prune_callbacks callbacks;
   llm::progress_bar bar("pruning", "blocks");
   callbacks.on_block = [&](index_t b, index_t blocks) { bar(b + 1, blocks); };
-  if (!o.quiet) callbacks.on_linear = detail::print_linear;
+  callbacks.on_linear = [quiet = o.quiet](const model::linear_report& l) {
+    detail::print_linear(l, quiet);
+  };
   model::prune_report report;
   std::optional<double> written_sparsity;
   if (gguf) {

@@ -111,6 +111,12 @@ prune)
   json_check r14.json 'all(abs(l["sparsity"] - 0.25) < 1e-12 and l["n_m_valid"] for l in j["linears"])'
   expect_error prune_nm_text 2 prune "$stories" x.bin --method magnitude --n-m 2-4
   grep -q -- "--n-m.*needs N:M" prune_nm_text.err || fail "prune_nm_text: message"
+  # A model pruned again to less than it holds: every linear departs from the request, and the
+  # warning reaches stderr even under --quiet.
+  run prune_warns prune pruned.bin again30.bin --method magnitude --sparsity 0.3 --quiet
+  [ "$status" -eq 0 ] || fail "prune of a pruned model: exit status $status"
+  [ "$(grep -c '^pollard: warning: blk\.[0-9]*\.[a-z_]*: pruned 0\.5.* more than the 0\.3' prune_warns.err)" -eq 35 ] ||
+    fail "prune --quiet does not warn for each of the 35 linears: $(cat prune_warns.err)"
   # Magnitude needs no calibration.
   run prune_mag prune "$stories" mag.bin --method magnitude --sparsity 0.3 --quiet
   [ "$status" -eq 0 ] || fail "prune magnitude without calibration: exit status $status"

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "pollard/core/mask.hpp"
 #include "pollard/io/npy.hpp"
+#include "pollard/solvers/dsnot.hpp"
 
 namespace fs = std::filesystem;
 using pollard::index_t;
@@ -425,4 +427,116 @@ TEST_CASE("a 1-D weights file is refused with its shape, not read as one row") {
   CHECK(o.err.find("--weights") != std::string::npos);
   CHECK(o.err.find("(8,)") != std::string::npos);
   CHECK_FALSE(fs::exists(layer().dir / "flat_out.npy"));
+}
+
+TEST_CASE(
+    "prune_layer prints the solver's warnings on stderr: dead inputs, raised damping, "
+    "more pruned than asked") {
+  // W 8x16 and X 64x16 whose channels 5 and 9 are dead (all zero): SparseGPT zeroes their 16
+  // weights, as the reference does, while 5 % asks for floor(0.05 * 128) = 6 zeros, so 10 more
+  // are pruned than asked, and the mask must say so.
+  std::vector<float> w(8 * 16), x(64 * 16);
+  for (std::size_t k = 0; k < w.size(); ++k) w[k] = std::sin(0.7f * float(k) + 0.3f) + 0.05f;
+  for (std::size_t k = 0; k < x.size(); ++k)
+    x[k] = k % 16 == 5 || k % 16 == 9 ? 0.0f : std::cos(1.3f * float(k) * float(k % 7 + 1)) + 0.1f;
+  pollard::io::write_npy(layer().dir / "dead_W.npy",
+                         pollard::matrix_view<const float>(w.data(), 8, 16));
+  pollard::io::write_npy(layer().dir / "dead_X.npy",
+                         pollard::matrix_view<const float>(x.data(), 64, 16));
+  const auto o =
+      layer().prune("--weights " + layer().path("dead_W.npy") + " --activations " +
+                    layer().path("dead_X.npy") + " --method sparsegpt --sparsity 0.05 --out " +
+                    layer().path("dead_out.npy") + " --mask-out " + layer().path("dead_mask.npy"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  CHECK(o.err.find("prune_layer: warning: sparsegpt: 2 dead input channels") != std::string::npos);
+  CHECK(o.err.find("prune_layer: warning: pruned 0.125") != std::string::npos);
+  CHECK(o.err.find("more than the 0.05") != std::string::npos);
+  CHECK(o.out.find("sparsity: 0.125000 (16 of 128 weights zero; mask prunes 16)") !=
+        std::string::npos);
+  // The mask agrees with the weights: every dead-channel weight is zero and marked pruned.
+  const auto out = load("dead_out.npy");
+  const auto keep = load_keep("dead_mask.npy");
+  for (index_t i = 0; i < 8; ++i)
+    for (index_t j = 0; j < 16; ++j) {
+      if (j == 5 || j == 9) CHECK(keep.view()(i, j) == 0.0);
+      CHECK((out.view()(i, j) == 0.0) == (keep.view()(i, j) == 0.0));
+    }
+
+  // A Hessian with diagonal 1 and off-diagonal 1.05 has the eigenvalue 1 - 1.05 = -0.05:
+  // percdamp 0.01 (λ = 0.01) cannot factor it, 0.1 (λ = 0.1) can; the retry is reported.
+  std::vector<float> h(16 * 16);
+  for (std::size_t a = 0; a < 16; ++a)
+    for (std::size_t b = 0; b < 16; ++b) h[a * 16 + b] = a == b ? 1.0f : 1.05f;
+  pollard::io::write_npy(layer().dir / "indefinite_H.npy",
+                         pollard::matrix_view<const float>(h.data(), 16, 16));
+  const auto d = layer().prune("--weights " + layer().path("dead_W.npy") + " --hessian " +
+                               layer().path("indefinite_H.npy") +
+                               " --method sparsegpt --n-m 2:4 --out " + layer().path("damped.npy"));
+  INFO(d.err);
+  REQUIRE(d.status == 0);
+  CHECK(d.err.find("prune_layer: warning: sparsegpt: the Hessian needed percdamp 0.1 (requested "
+                   "0.01, 1 retries)") != std::string::npos);
+  // A clean run warns about nothing.
+  const auto clean = layer().prune("--weights " + layer().path("W.npy") + " --activations " +
+                                   layer().path("X.npy") + " --method sparsegpt --sparsity 0.5 " +
+                                   "--out " + layer().path("clean.npy"));
+  REQUIRE(clean.status == 0);
+  CHECK(clean.err.find("warning") == std::string::npos);
+}
+
+TEST_CASE(
+    "--dsnot measures E[x_j] per sequence, as the reference's sum_metric_row: "
+    "sum_t x_tj / --sequences") {
+  const auto w = load("W.npy");
+  const auto x = load("X.npy");
+  const index_t d_out = w.rows(), d_in = w.cols(), tokens = x.rows(), sequences = 4;
+  const std::string common = "--weights " + layer().path("W.npy") + " --activations " +
+                             layer().path("X.npy") + " --method wanda --sparsity 0.5";
+  REQUIRE(layer()
+              .prune(common + " --out " + layer().path("ds_plain.npy") + " --mask-out " +
+                     layer().path("ds_plain_mask.npy"))
+              .status == 0);
+  const auto o =
+      layer().prune(common + " --dsnot --sequences " + std::to_string(sequences) + " --out " +
+                    layer().path("ds.npy") + " --mask-out " + layer().path("ds_mask.npy"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+
+  // The statistics and Wanda scores with plain loops, then the library's DSnoT step on them.
+  std::vector<double> sum(static_cast<std::size_t>(d_in), 0.0), sq(sum), mean_token(sum),
+      variance(sum);
+  for (index_t t = 0; t < tokens; ++t)
+    for (index_t j = 0; j < d_in; ++j) {
+      sum[static_cast<std::size_t>(j)] += x.view()(t, j);
+      sq[static_cast<std::size_t>(j)] += x.view()(t, j) * x.view()(t, j);
+    }
+  std::vector<double> per_sequence(sum.size());
+  for (std::size_t j = 0; j < sum.size(); ++j) {
+    mean_token[j] = sum[j] / double(tokens);
+    per_sequence[j] = sum[j] / double(sequences);
+    variance[j] = sq[j] / double(tokens) - mean_token[j] * mean_token[j];
+  }
+  std::vector<double> scores(static_cast<std::size_t>(d_out * d_in));
+  for (index_t i = 0; i < d_out; ++i)
+    for (index_t j = 0; j < d_in; ++j)
+      scores[static_cast<std::size_t>(i * d_in + j)] =
+          std::abs(w.view()(i, j)) * std::sqrt(sq[static_cast<std::size_t>(j)] / double(tokens));
+  const auto plain = load_keep("ds_plain_mask.npy");
+  pollard::mask initial(d_out, d_in);
+  for (index_t i = 0; i < d_out; ++i)
+    for (index_t j = 0; j < d_in; ++j)
+      if (plain.view()(i, j) == 0.0) initial.prune(i, j);
+  const pollard::matrix_view<const double> score_view(scores.data(), d_out, d_in);
+  const auto expected =
+      pollard::dsnot<double, double>(w.view(), initial, per_sequence, variance, score_view);
+  const auto per_token =
+      pollard::dsnot<double, double>(w.view(), initial, mean_token, variance, score_view);
+  REQUIRE(expected.flags() != per_token.flags());  // the data tells the two normalisations apart
+  const auto got = load_keep("ds_mask.npy");
+  index_t differing = 0;
+  for (index_t i = 0; i < d_out; ++i)
+    for (index_t j = 0; j < d_in; ++j)
+      differing += (got.view()(i, j) == 0.0) != expected.pruned(i, j) ? 1 : 0;
+  CHECK(differing == 0);
 }
