@@ -81,6 +81,41 @@ void measure_against_gemm(benchmark::State& state, const std::vector<float>& x, 
   state.counters["fraction_of_gemm2"] = (gemm2_time / 2.0) / gram_time;
 }
 
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// The two kernels of the accumulator's tiles on one thread, for a tile width w and 2048 tokens:
+// the symmetric rank-k update of a diagonal tile (w²·T effective flops) and the product of an
+// off-diagonal one (2·w²·T flops). Thread CPU time, so that a loaded machine still ranks the
+// widths; syrk_per_flop_of_gemm is the update's rate over the product's.
+void gram_tile_kernels(benchmark::State& state) {
+  const index_t w = state.range(0), tokens = 2048;
+  const auto x = activations(tokens, 2 * w);
+  const row_major_map xm(x.data(), tokens, 2 * w);
+  Eigen::setNbThreads(1);
+  matrix h = matrix::Zero(w, w), g = matrix::Zero(w, w);
+  double syrk_time = 0.0, gemm_time = 0.0;
+  for (auto _ : state) {
+    const double t0 = thread_seconds();
+    h.selfadjointView<Eigen::Lower>().rankUpdate(xm.leftCols(w).transpose(), 1.0f);
+    const double t1 = thread_seconds();
+    g.noalias() += xm.leftCols(w).transpose() * xm.rightCols(w);
+    const double t2 = thread_seconds();
+    benchmark::DoNotOptimize(h.data());
+    benchmark::DoNotOptimize(g.data());
+    syrk_time += t1 - t0;
+    gemm_time += t2 - t1;
+  }
+  const double flops = static_cast<double>(w) * static_cast<double>(w) *
+                       static_cast<double>(tokens) * static_cast<double>(state.iterations());
+  state.counters["syrk_gflops"] = flops / syrk_time * 1e-9;
+  state.counters["gemm_gflops"] = 2.0 * flops / gemm_time * 1e-9;
+  state.counters["syrk_per_flop_of_gemm"] = (flops / syrk_time) / (2.0 * flops / gemm_time);
+}
+
 // pollard::gram_accumulator<float>::accumulate on one batch of row-major float activations.
 void gram_accumulate(benchmark::State& state) {
   const index_t d = state.range(0), tokens = state.range(1);
@@ -121,6 +156,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 
 }  // namespace
 
+BENCHMARK(gram_tile_kernels)->Arg(144)->Arg(192)->Arg(256)->Arg(288)->Unit(benchmark::kMillisecond);
 BENCHMARK(gram_accumulate)->Apply(shapes);
 BENCHMARK(gram_accumulate_bf16)
     ->Args({576, 2048, 2})

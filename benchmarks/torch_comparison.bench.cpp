@@ -69,7 +69,7 @@ void sparsegpt_pollard(benchmark::State& state) {
     w = in->w.values;
     state.ResumeTiming();
     const pollard::matrix_view<float> wv(w.data(), in->w.rows(), in->w.cols());
-    const pollard::matrix_view<const float> hv(h.data(), h.rows(), h.cols(), h.outerStride(), 1);
+    const pollard::matrix_view<const float> hv = h.view();
     auto r = in->m ? pollard::sparsegpt(wv, hv, pollard::n_m::pruned_of(in->n, in->m), o)
                    : pollard::sparsegpt(wv, hv,
                                         pollard::unstructured(0.5, pollard::per_column_block{}), o);

@@ -23,7 +23,7 @@ int main() {
   pollard::mask wanda = pollard::prune(pollard::view(W), pollard::wanda{}, inputs.inputs(),
                                        pollard::unstructured{0.5});
   // SparseGPT, 2:4: choose the mask column by column while updating the kept weights.
-  const Eigen::MatrixXf H = gram.hessian();
+  const pollard::matrix<float> H = gram.hessian();
   pollard::sparsegpt_result sgpt =
       pollard::sparsegpt(pollard::view(W2), pollard::view(H), pollard::n_m::pruned_of(2, 4));
   // --- README: end ---

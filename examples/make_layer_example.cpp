@@ -85,7 +85,7 @@ void make_layer(const options& o) {
 
   pollard::gram_accumulator<float> gram(o.d_in, pollard::normalisation::by_tokens);
   gram.accumulate(pollard::matrix_view<const float>(x.data(), o.tokens, o.d_in));
-  const auto h = gram.hessian();  // symmetric, so its column-major storage is also row-major
+  const auto h = gram.hessian();
 
   if (o.outliers > o.d_in)
     throw pollard::cli::usage_error("--outliers " + std::to_string(o.outliers) +

@@ -308,20 +308,20 @@ void prune(const plan& o) {
         break;
     }
     const pollard::matrix_view<const T> cscores = scores;
-    if (o.m > 0) {
-      keep = pollard::n_m::pruned_of(o.n, o.m).select(cscores);
-    } else if (*o.comparison == group::row) {
-      keep = pollard::unstructured(o.sparsity, pollard::per_row).select(cscores);
-    } else if (*o.comparison == group::matrix) {
-      keep = pollard::unstructured(o.sparsity, pollard::per_matrix).select(cscores);
-    } else {
-      keep = pollard::unstructured(o.sparsity, pollard::per_column_block{o.block}).select(cscores);
-    }
+    // The mask policy chooses the mask and is the rule DSnoT keeps.
+    const auto with_policy = [&](const auto& f) {
+      if (o.m > 0) return f(pollard::n_m::pruned_of(o.n, o.m));
+      if (*o.comparison == group::row)
+        return f(pollard::unstructured(o.sparsity, pollard::per_row));
+      if (*o.comparison == group::matrix)
+        return f(pollard::unstructured(o.sparsity, pollard::per_matrix));
+      return f(pollard::unstructured(o.sparsity, pollard::per_column_block{o.block}));
+    };
+    keep = with_policy([&](const auto& policy) { return policy.select(cscores); });
     if (o.dsnot) {
-      pollard::dsnot_options d;
-      d.n = o.n;
-      d.m = o.m;
-      const pollard::mask refined = pollard::dsnot<T, T>(w_file.view(), keep, *moments, cscores, d);
+      const pollard::mask refined = with_policy([&](const auto& policy) {
+        return pollard::dsnot<T, T>(w_file.view(), keep, *moments, cscores, policy);
+      });
       index_t changed = 0;
       for (std::size_t k = 0; k < refined.flags().size(); ++k)
         changed += refined.flags()[k] != keep.flags()[k] ? 1 : 0;

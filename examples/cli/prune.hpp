@@ -16,7 +16,7 @@
 #include "common.hpp"
 #include "pollard/backends/cpu/policy.hpp"
 #include "pollard/calibration/calibration_spec.hpp"
-#include "pollard/io/gguf_rewrite.hpp"
+#include "pollard/io/gguf/rewrite.hpp"
 #include "pollard/llm/calibration_data.hpp"
 #include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
@@ -375,7 +375,7 @@ inline int run_prune(const prune_options& o) {
     double zeros = 0.0, total = 0.0;
     for (const auto& name : replaced) {
       const io::gguf_matrix w = written.read_matrix(name);
-      zeros += static_cast<double>((w.array() == 0.0f).count());
+      zeros += static_cast<double>(std::count(w.values().begin(), w.values().end(), 0.0f));
       total += static_cast<double>(w.size());
     }
     const double stored = total > 0 ? zeros / total : 0.0;

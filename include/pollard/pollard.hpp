@@ -8,6 +8,7 @@
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
+#include "pollard/core/matrix.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/core/memory_space.hpp"
 #include "pollard/core/view.hpp"

@@ -111,7 +111,7 @@ TEST_CASE("top-k keeps every logit tied with the k-th largest; top-p keeps at le
 TEST_CASE("the repetition penalty divides positive and multiplies negative logits of seen tokens") {
   const std::vector<float> logits = {2.0f, -2.0f, 2.0f, -2.0f};
   const auto l =
-      sampler({1.0f, 0, 1.0f, 2.0f, 0}).penalized(logits, std::vector<token_id>{0, 1, 1});
+      sampler({1.0f, 0, 1.0f, 2.0f, 0}).penalised(logits, std::vector<token_id>{0, 1, 1});
   CHECK(l == std::vector<float>{1.0f, -4.0f, 2.0f, -2.0f});
 }
 

@@ -7,7 +7,7 @@
 
 #include "pollard/adapters/dlpack.hpp"
 #include "pollard/core/dtype.hpp"
-#include "pollard/io/gguf_quant.hpp"
+#include "pollard/io/gguf/quant.hpp"
 #include "pollard/io/npy.hpp"
 #include "pollard/io/safetensors.hpp"
 

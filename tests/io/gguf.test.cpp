@@ -396,7 +396,8 @@ TEST_CASE("a written file reads back with identical metadata, dims, types and va
   const auto ra = f.read_matrix("a");
   REQUIRE(ra.rows() == 5);
   REQUIRE(ra.cols() == 3);
-  for (Eigen::Index i = 0; i < 15; ++i) CHECK(ra(i / 3, i % 3) == a[static_cast<std::size_t>(i)]);
+  for (pollard::index_t i = 0; i < 15; ++i)
+    CHECK(ra(i / 3, i % 3) == a[static_cast<std::size_t>(i)]);
   const auto rb = f.read("b").values;
   for (std::size_t i = 0; i < 7; ++i) CHECK(rb[i] == static_cast<float>(pollard::half(b[i])));
   const auto rc = f.read("c").values;

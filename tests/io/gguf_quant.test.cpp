@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "pollard/io/gguf_quant.hpp"
+#include "pollard/io/gguf/quant.hpp"
 
 using pollard::io::dequantize;
 using pollard::io::ggml_type;

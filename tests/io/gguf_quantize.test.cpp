@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "pollard/io/gguf_quantize.hpp"
+#include "pollard/io/gguf/quantize.hpp"
 #include "support/files.hpp"
 
 using pollard::io::dequantize;

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "pollard/io/gguf_rewrite.hpp"
+#include "pollard/io/gguf/rewrite.hpp"
 #include "support/files.hpp"
 
 using namespace pollard::io;

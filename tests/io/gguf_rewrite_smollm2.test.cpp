@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "pollard/io/gguf_rewrite.hpp"
+#include "pollard/io/gguf/rewrite.hpp"
 #include "support/smollm2.hpp"
 
 using namespace pollard::io;

@@ -136,8 +136,8 @@ TEST_CASE("SmolLM2 Q4_1 and Q8_0 values equal a by-hand decoding of their blocks
     const std::size_t block_bytes = q4 ? 20 : 34;
     auto u8 = [&](std::size_t i) { return std::to_integer<unsigned>(bytes[i]); };
     // A few rows spread over the matrix, every column of them.
-    for (const Eigen::Index r : {Eigen::Index{0}, m.rows() / 3, m.rows() - 1}) {
-      for (Eigen::Index c = 0; c < m.cols(); ++c) {
+    for (const pollard::index_t r : {pollard::index_t{0}, m.rows() / 3, m.rows() - 1}) {
+      for (pollard::index_t c = 0; c < m.cols(); ++c) {
         const std::size_t flat = static_cast<std::size_t>(r * m.cols() + c);
         const std::size_t base = flat / 32 * block_bytes, j = flat % 32;
         const double d = naive_half(u8(base) | u8(base + 1) << 8);

@@ -85,12 +85,12 @@ TEST_CASE("outlier ratio rejects empty blocks, non-finite scores and a bad M") {
                        "outlier_ratio: the block has no scores", pollard::shape_error);
   auto s = pollard::test::random_normal<float>(3, 4, 76);
   s(2, 1) = std::numeric_limits<float>::quiet_NaN();
-  CHECK_THROWS_WITH_AS(pollard::outlier_ratio(s.view()), "outlier_ratio: score at (2, 1) is nan",
+  CHECK_THROWS_WITH_AS(pollard::outlier_ratio(s.view()),
+                       "outlier_ratio: non-finite score at (2, 1) = nan",
                        pollard::non_finite_error);
   s(2, 1) = 1.0f;
   CHECK_THROWS_WITH_AS(pollard::outlier_ratio(s.view(), 0.0),
-                       "outlier_ratio: M must be finite and positive, got 0",
-                       pollard::option_error);
+                       "outlier_ratio: M must be finite and > 0, got 0", pollard::option_error);
 }
 
 TEST_CASE("OWL hand-worked with 3 blocks: D = 2, 6, 4 at s = 0.5, lambda = 0.08") {
@@ -159,7 +159,7 @@ TEST_CASE(
                        "owl_allocation: sparsity must be in [0, 1), got -0.1",
                        pollard::option_error);
   CHECK_THROWS_WITH_AS(pollard::owl_allocation(d, 0.5, -0.01),
-                       "owl_allocation: lambda must be finite and non-negative, got -0.01",
+                       "owl_allocation: lambda must be finite and >= 0, got -0.01",
                        pollard::option_error);
   const std::vector<double> bad = {1.0, std::nan(""), 3.0};
   CHECK_THROWS_WITH_AS(pollard::owl_allocation(bad, 0.5),

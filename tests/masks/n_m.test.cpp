@@ -153,11 +153,11 @@ TEST_CASE("a NaN or -inf score is a non_finite_error naming its position") {
   auto scores = pollard::test::random_normal<float>(3, 16, 46);
   scores(1, 6) = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH_AS(pollard::n_m::pruned_of(2, 4).select(scores.view()),
-                       "n_m: score at (1, 6) is nan", pollard::non_finite_error);
+                       "n_m: non-finite score at (1, 6) = nan", pollard::non_finite_error);
   CHECK_THROWS_WITH_AS(pollard::n_m::pruned_of(1, 16).select(scores.view()),
-                       "n_m: score at (1, 6) is nan", pollard::non_finite_error);
+                       "n_m: non-finite score at (1, 6) = nan", pollard::non_finite_error);
   auto wide = pollard::test::random_normal<double>(2, 256, 47);
   wide(1, 200) = -std::numeric_limits<double>::infinity();
   CHECK_THROWS_WITH_AS(pollard::n_m::pruned_of(3, 128).select(wide.view()),
-                       "n_m: score at (1, 200) is -inf", pollard::non_finite_error);
+                       "n_m: non-finite score at (1, 200) = -inf", pollard::non_finite_error);
 }

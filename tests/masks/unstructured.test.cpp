@@ -213,21 +213,25 @@ TEST_CASE("a NaN or -inf score is a non_finite_error naming its position, in eve
   scores(2, 131) = std::numeric_limits<float>::quiet_NaN();
   for (const double s : {0.0, 0.5}) {
     CHECK_THROWS_WITH_AS(pollard::unstructured{s}.select(scores.view()),
-                         "unstructured: score at (2, 131) is nan", pollard::non_finite_error);
+                         "unstructured: non-finite score at (2, 131) = nan",
+                         pollard::non_finite_error);
     CHECK_THROWS_WITH_AS(pollard::unstructured(s, pollard::per_matrix).select(scores.view()),
-                         "unstructured: score at (2, 131) is nan", pollard::non_finite_error);
+                         "unstructured: non-finite score at (2, 131) = nan",
+                         pollard::non_finite_error);
     CHECK_THROWS_WITH_AS(
         pollard::unstructured(s, pollard::per_column_block{}).select(scores.view()),
-        "unstructured: score at (2, 131) is nan", pollard::non_finite_error);
+        "unstructured: non-finite score at (2, 131) = nan", pollard::non_finite_error);
   }
   scores(2, 131) = 1.0f;
   scores(0, 4) = -std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH_AS(pollard::unstructured{0.5}.select(scores.view()),
-                       "unstructured: score at (0, 4) is -inf", pollard::non_finite_error);
+                       "unstructured: non-finite score at (0, 4) = -inf",
+                       pollard::non_finite_error);
   auto doubles = pollard::test::random_normal<double>(3, 10, 32);
   doubles(1, 9) = -std::numeric_limits<double>::infinity();
   CHECK_THROWS_WITH_AS(pollard::unstructured(0.5, pollard::per_matrix).select(doubles.view()),
-                       "unstructured: score at (1, 9) is -inf", pollard::non_finite_error);
+                       "unstructured: non-finite score at (1, 9) = -inf",
+                       pollard::non_finite_error);
 }
 
 TEST_CASE(

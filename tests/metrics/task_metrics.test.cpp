@@ -4,7 +4,7 @@
 
 TEST_CASE("SQuAD normalisation drops case, punctuation, articles and extra spaces") {
   const std::vector<std::string> expected = {"cat", "sat", "on", "mat"};
-  CHECK(pollard::normalized_words("The  Cat sat, on a MAT!") == expected);
+  CHECK(pollard::normalised_words("The  Cat sat, on a MAT!") == expected);
   CHECK(pollard::exact_match("the cat sat on a mat.", "Cat sat on mat") == 1.0);
   CHECK(pollard::exact_match("cat sat", "cat sat down") == 0.0);
 }

@@ -123,5 +123,5 @@ TEST_CASE("damped cholesky raises the damping tenfold until the matrix factors")
   CHECK_THROWS_WITH_AS(pollard::cpu::damped_cholesky(b, 0.01, 1, "test"),
                        "test: the 10x10 Hessian is not positive definite even with damping "
                        "0.085 (percdamp 0.1 of mean diagonal 0.85, after 1 retries)",
-                       pollard::factorization_error);
+                       pollard::factorisation_error);
 }

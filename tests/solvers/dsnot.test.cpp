@@ -93,8 +93,9 @@ TEST_CASE("dsnot hand-worked row: variance-ranked regrowth, sign-opposite prunin
   REQUIRE(initial.pruned(0, 2));
   REQUIRE(initial.pruned(0, 3));
   REQUIRE(initial.pruned(0, 5));
+  const pollard::unstructured half(0.5);
   const auto refined =
-      pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view());
+      pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), half);
   pollard::mask expected(1, 6);
   expected.prune(0, 1);
   expected.prune(0, 2);
@@ -106,7 +107,7 @@ TEST_CASE("dsnot hand-worked row: variance-ranked regrowth, sign-opposite prunin
   pollard::dsnot_options o;
   o.variance_power = 0.0;
   const auto plain =
-      pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), o);
+      pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), half, o);
   pollard::mask expected_plain(1, 6);
   expected_plain.prune(0, 1);
   expected_plain.prune(0, 2);
@@ -115,11 +116,11 @@ TEST_CASE("dsnot hand-worked row: variance-ranked regrowth, sign-opposite prunin
 
   // max_cycles 0 keeps the mask; a threshold above |e| = 1.9 too.
   o.max_cycles = 0;
-  CHECK(pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), o) ==
+  CHECK(pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), half, o) ==
         initial);
   o.max_cycles = 50;
   o.update_threshold = 2.0;
-  CHECK(pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), o) ==
+  CHECK(pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), half, o) ==
         initial);
 }
 
@@ -136,11 +137,8 @@ TEST_CASE("dsnot hand-worked 2:4 row: the swap stays in the regrown weight's win
   }
   const std::vector<double> mean(8, 1.0), variance(8, 1.0);
   const auto initial = lowest_n_of_m(scores, 2, 4);
-  pollard::dsnot_options o;
-  o.n = 2;
-  o.m = 4;
-  const auto refined =
-      pollard::dsnot<double, double>(w.view(), initial, mean, variance, scores.view(), o);
+  const auto refined = pollard::dsnot<double, double>(w.view(), initial, mean, variance,
+                                                      scores.view(), pollard::n_m::pruned_of(2, 4));
   pollard::mask expected(1, 8);
   for (index_t j : {1, 2, 4, 6}) expected.prune(0, j);
   CHECK(refined == expected);
@@ -152,13 +150,11 @@ TEST_CASE("dsnot keeps each row's pruned count, N:M validity and the sign of e_i
     for (bool n_m : {false, true}) {
       CAPTURE(n_m);
       const auto initial = n_m ? lowest_n_of_m(l.scores, 2, 4) : lowest_per_row(l.scores, 32);
-      pollard::dsnot_options o;
-      if (n_m) {
-        o.n = 2;
-        o.m = 4;
-      }
-      const auto refined = pollard::dsnot<double, double>(l.w.view(), initial, l.mean, l.variance,
-                                                          l.scores.view(), o);
+      const auto refined =
+          n_m ? pollard::dsnot<double, double>(l.w.view(), initial, l.mean, l.variance,
+                                               l.scores.view(), pollard::pruned_of<2, 4>{})
+              : pollard::dsnot<double, double>(l.w.view(), initial, l.mean, l.variance,
+                                               l.scores.view(), pollard::unstructured(0.5));
       CHECK(refined != initial);
       for (index_t i = 0; i < 24; ++i) {
         CHECK(refined.pruned_in_row(i) == initial.pruned_in_row(i));
@@ -178,8 +174,8 @@ TEST_CASE("dsnot reduces the expected output error of rows where it acts") {
   for (std::uint64_t seed = 10; seed <= 12; ++seed) {
     const auto l = make_random_layer(32, 128, seed);
     const auto initial = lowest_per_row(l.scores, 64);
-    const auto refined =
-        pollard::dsnot<double, double>(l.w.view(), initial, l.mean, l.variance, l.scores.view());
+    const auto refined = pollard::dsnot<double, double>(
+        l.w.view(), initial, l.mean, l.variance, l.scores.view(), pollard::unstructured(0.5));
     for (index_t i = 0; i < 32; ++i) {
       const double before = std::abs(expected_error(l.w, initial, l.mean, i));
       const double after = std::abs(expected_error(l.w, refined, l.mean, i));
@@ -194,39 +190,95 @@ TEST_CASE("dsnot reduces the expected output error of rows where it acts") {
 TEST_CASE("dsnot rejects mismatched shapes, bad statistics and a non-N:M initial mask") {
   const auto l = make_random_layer(4, 8, 3);
   const auto initial = lowest_per_row(l.scores, 4);
+  const pollard::unstructured half(0.5);
   const auto refine = [](auto&&... arguments) {
     return pollard::dsnot<double, double>(arguments...);
   };
-  CHECK_THROWS_WITH_AS(refine(l.w.view(), pollard::mask(3, 8), l.mean, l.variance, l.scores.view()),
-                       "dsnot: weights are 4x8 but the mask is 3x8", pollard::shape_error);
+  CHECK_THROWS_WITH_AS(
+      refine(l.w.view(), pollard::mask(3, 8), l.mean, l.variance, l.scores.view(), half),
+      "dsnot: weights are 4x8 but the mask is 3x8", pollard::shape_error);
   std::vector<double> short_mean(l.mean.begin(), l.mean.end() - 1);
-  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, short_mean, l.variance, l.scores.view()),
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, short_mean, l.variance, l.scores.view(), half),
                        "dsnot: weights are 4x8 but the statistics have 7 means and 8 variances",
                        pollard::shape_error);
   dense_matrix<double> scores(4, 6);
-  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, l.mean, l.variance, scores.view()),
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, l.mean, l.variance, scores.view(), half),
                        "dsnot: weights are 4x8 but the scores are 4x6", pollard::shape_error);
   auto variance = l.variance;
   variance[5] = -1.0;
-  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, l.mean, variance, l.scores.view()),
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, l.mean, variance, l.scores.view(), half),
                        "dsnot: negative variance -1 of channel 5", pollard::option_error);
   auto mean = l.mean;
   mean[2] = std::nan("");
   variance[2] = 2.0;
-  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, mean, variance, l.scores.view()),
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, mean, variance, l.scores.view(), half),
                        "dsnot: non-finite statistics of channel 2: mean nan, variance 2",
                        pollard::non_finite_error);
-  pollard::dsnot_options o;
-  o.n = 2;
-  o.m = 4;
   pollard::mask not_n_m(4, 8);
   not_n_m.prune(0, 0);
-  CHECK_THROWS_WITH_AS(refine(l.w.view(), not_n_m, l.mean, l.variance, l.scores.view(), o),
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), not_n_m, l.mean, l.variance, l.scores.view(),
+                              pollard::n_m::pruned_of(2, 4)),
                        "dsnot: the initial mask is not 2:4", pollard::option_error);
-  o.m = 3;
-  o.n = 1;
-  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, l.mean, l.variance, l.scores.view(), o),
+  CHECK_THROWS_WITH_AS(refine(l.w.view(), initial, l.mean, l.variance, l.scores.view(),
+                              pollard::n_m::pruned_of(1, 3)),
                        "dsnot: N:M: M=3 does not divide d_in=8", pollard::option_error);
+}
+
+TEST_CASE("dsnot takes the unstructured policy that chose the initial mask, per row or matrix") {
+  const auto l = make_random_layer(4, 8, 5);
+  const auto initial = lowest_per_row(l.scores, 4);
+  const auto refine = [&](const auto& policy) {
+    return pollard::dsnot<double, double>(l.w.view(), initial, l.mean, l.variance, l.scores.view(),
+                                          policy);
+  };
+  // Per-row counts of 4 of 8 are also 16 of 32 over the matrix: both policies refine alike.
+  CHECK(refine(pollard::unstructured(0.5)) ==
+        refine(pollard::unstructured(0.5, pollard::per_matrix)));
+  CHECK_THROWS_WITH_AS(refine(pollard::unstructured(0.25)),
+                       "dsnot: the initial mask is not unstructured(0.25) per row: row 0 prunes 4 "
+                       "of 8 weights, not 2",
+                       pollard::option_error);
+  CHECK_THROWS_WITH_AS(refine(pollard::unstructured(0.75, pollard::per_matrix)),
+                       "dsnot: the initial mask is not unstructured(0.75) per matrix: it prunes 16 "
+                       "of 32 weights, not 24",
+                       pollard::option_error);
+  pollard::mask left_half(4, 8);  // 4 of 8 in every row, all of them in columns 0..3
+  for (index_t i = 0; i < 4; ++i)
+    for (index_t j = 0; j < 4; ++j) left_half.prune(i, j);
+  const auto refine_left_half = [&](const auto& policy) {
+    return pollard::dsnot<double, double>(l.w.view(), left_half, l.mean, l.variance,
+                                          l.scores.view(), policy);
+  };
+  CHECK_THROWS_WITH_AS(refine_left_half(pollard::unstructured(0.5, pollard::per_column_block{4})),
+                       "dsnot: the initial mask is not unstructured(0.5) per column block: the "
+                       "block at column 0 prunes 16 of 16 weights, not 8",
+                       pollard::option_error);
+}
+
+TEST_CASE("dsnot on a per-column-block mask keeps every block's count and swaps inside blocks") {
+  const index_t rows = 16, cols = 40, width = 16;  // blocks of 16, 16 and 8 columns
+  const auto l = make_random_layer(rows, cols, 21);
+  pollard::matrix_view<const double> scores = l.scores.view();
+  const pollard::unstructured policy(0.5, pollard::per_column_block{width});
+  const auto initial = policy.select(scores);
+  const auto refined =
+      pollard::dsnot<double, double>(l.w.view(), initial, l.mean, l.variance, scores, policy);
+  CHECK(refined != initial);
+  for (index_t c0 = 0; c0 < cols; c0 += width)
+    for (index_t i = 0; i < rows; ++i) {
+      index_t before = 0, after = 0;
+      for (index_t j = c0; j < std::min(c0 + width, cols); ++j) {
+        before += initial.pruned(i, j) ? 1 : 0;
+        after += refined.pruned(i, j) ? 1 : 0;
+      }
+      CHECK(before == after);  // per row and block, so per block too
+    }
+  for (index_t i = 0; i < rows; ++i) {
+    const double before = expected_error(l.w, initial, l.mean, i);
+    const double after = expected_error(l.w, refined, l.mean, i);
+    CHECK(std::abs(after) <= std::abs(before));
+    if (std::abs(before) > 0.1) CHECK(after * before > 0.0);
+  }
 }
 
 TEST_CASE("dsnot on moment statistics matches the reference procedure, sequence-normalised means") {
@@ -263,13 +315,14 @@ TEST_CASE("dsnot on moment statistics matches the reference procedure, sequence-
       scores(i, j) = std::abs(w(i, j)) * std::sqrt(statistics.sq_norm_per_sample(
                                              j, pollard::normalisation::by_sequences));
   const auto initial = lowest_per_row(scores, cols / 2);
-  const auto refined =
-      pollard::dsnot<double, double>(w.view(), initial, statistics, scores.view(), o);
+  const auto refined = pollard::dsnot<double, double>(w.view(), initial, statistics, scores.view(),
+                                                      pollard::unstructured(0.5), o);
   CHECK(refined != initial);
   CHECK(refined == expected);
   // Per-token means would make the threshold 64 times stricter and stop rows early.
-  const auto per_token = pollard::dsnot<double, double>(w.view(), initial, statistics.means(),
-                                                        statistics.variances(), scores.view(), o);
+  const auto per_token =
+      pollard::dsnot<double, double>(w.view(), initial, statistics.means(), statistics.variances(),
+                                     scores.view(), pollard::unstructured(0.5), o);
   CHECK(per_token != expected);
   // sums_per_sample is Σ_t x_tj / sequences.
   double sum0 = 0.0;

@@ -230,7 +230,7 @@ TEST_CASE("an indefinite Hessian gets more damping, reported") {
         "updates are weaker and the result closer to magnitude pruning");
 }
 
-TEST_CASE("a Hessian that cannot be factored raises factorization_error naming the damping") {
+TEST_CASE("a Hessian that cannot be factored raises factorisation_error naming the damping") {
   const index_t d = 6;
   pollard::test::dense_matrix<float> h(d, d), w(2, d);
   for (index_t j = 0; j < d; ++j) h(j, j) = -1e6f;
@@ -244,7 +244,7 @@ TEST_CASE("a Hessian that cannot be factored raises factorization_error naming t
                                 pollard::unstructured(0.5, pollard::per_column_block{}), o),
       "sparsegpt: the 6x6 Hessian is not positive definite even with damping -1e+06 "
       "(percdamp 1 of mean diagonal -1e+06, after 2 retries)",
-      pollard::factorization_error);
+      pollard::factorisation_error);
   CHECK(w.values == before);
 }
 

@@ -31,7 +31,7 @@ class option_error : public error {
 };
 
 /// A Hessian that cannot be factored even after the bounded damping retries.
-class factorization_error : public error {
+class factorisation_error : public error {
  public:
   using error::error;
 };

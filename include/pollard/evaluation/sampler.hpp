@@ -54,7 +54,7 @@ class sampler {
   const sampler_options& options() const noexcept { return options_; }
 
   /// Logits after the repetition penalty (step 1). Throws non_finite_error on a NaN logit.
-  std::vector<float> penalized(std::span<const float> logits,
+  std::vector<float> penalised(std::span<const float> logits,
                                std::span<const token_id> history) const {
     if (logits.empty()) throw shape_error("sampler: no logits");
     std::vector<float> l(logits.begin(), logits.end());
@@ -79,7 +79,7 @@ class sampler {
                                    std::span<const token_id> history) const {
     if (options_.temperature == 0.0f)
       throw option_error("sampler: greedy sampling (temperature 0) has no distribution");
-    std::vector<float> l = penalized(logits, history);
+    std::vector<float> l = penalised(logits, history);
     const std::size_t n = l.size();
     std::vector<double> z(n);
     for (std::size_t i = 0; i < n; ++i)
@@ -125,7 +125,7 @@ class sampler {
   /// The next token; advances the generator unless greedy.
   token_id sample(std::span<const float> logits, std::span<const token_id> history = {}) {
     if (options_.temperature == 0.0f) {
-      const std::vector<float> l = penalized(logits, history);
+      const std::vector<float> l = penalised(logits, history);
       return static_cast<token_id>(std::max_element(l.begin(), l.end()) - l.begin());
     }
     const std::vector<double> p = distribution(logits, history);

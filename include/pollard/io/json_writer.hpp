@@ -11,45 +11,9 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/core/number_text.hpp"
+#include "pollard/io/utf8.hpp"
 
 namespace pollard::io {
-
-namespace detail {
-
-// Length of the well-formed UTF-8 sequence at s[k] (Unicode Table 3-7), or 0 when the bytes there
-// are not one; `prefix` gets the length of the longest valid prefix (the maximal subpart that
-// becomes one U+FFFD, as Python's bytes.decode(errors="replace") and the WHATWG decoder do).
-inline std::size_t utf8_sequence_length(std::string_view s, std::size_t k,
-                                        std::size_t& prefix) noexcept {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char lead = byte(k);
-  prefix = 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) low = 0xa0;   // no overlong forms
-    if (lead == 0xed) high = 0x9f;  // no surrogates
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) low = 0x90;   // no overlong forms
-    if (lead == 0xf4) high = 0x8f;  // nothing above U+10FFFF
-  } else {
-    return 0;
-  }
-  for (std::size_t i = 1; i < length; ++i) {
-    if (k + i >= s.size()) return 0;
-    const unsigned char c = byte(k + i);
-    const unsigned char lo = i == 1 ? low : 0x80, hi = i == 1 ? high : 0xbf;
-    if (c < lo || c > hi) return 0;
-    prefix = i + 1;
-  }
-  return length;
-}
-
-}  // namespace detail
 
 /// The JSON string literal of s. '"' and '\\' are escaped, control characters (U+0000..U+001F
 /// and U+007F) are written as \n, \t, \r, \b, \f or \u00XX, well-formed UTF-8 is copied as is,
@@ -97,14 +61,13 @@ inline std::string json_string(std::string_view s) {
       ++k;
       continue;
     }
-    std::size_t prefix = 1;
-    const std::size_t length = detail::utf8_sequence_length(s, k, prefix);
-    if (length == 0) {
+    const utf8_sequence sequence = utf8_sequence_at(s, k);
+    if (sequence.length == 0) {
       out += "\\ufffd";
-      k += prefix;
+      k += sequence.valid_prefix;
     } else {
-      out.append(s.substr(k, length));
-      k += length;
+      out.append(s.substr(k, sequence.length));
+      k += sequence.length;
     }
   }
   return out + "\"";

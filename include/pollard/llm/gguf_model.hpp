@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <set>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -19,6 +20,23 @@
 namespace pollard::llm {
 
 namespace detail {
+
+/// A GGUF tensor as the engine's row-major Eigen matrix (ne[0] columns), dequantised in place.
+inline row_matrix read_gguf_row_matrix(const io::gguf_file& file, const std::string& name) {
+  const auto& info = file.tensor(name);
+  const auto [rows, cols] = file.matrix_shape_of(info);
+  row_matrix m(rows, cols);
+  file.read_into(info, std::span<float>(m.data(), static_cast<std::size_t>(m.size())));
+  return m;
+}
+
+/// A GGUF tensor's values as one Eigen vector.
+inline Eigen::VectorXf read_gguf_vector(const io::gguf_file& file, const std::string& name) {
+  const auto& info = file.tensor(name);
+  Eigen::VectorXf v(static_cast<Eigen::Index>(info.elements()));
+  file.read_into(info, std::span<float>(v.data(), static_cast<std::size_t>(v.size())));
+  return v;
+}
 
 /// An integer metadata value of any GGUF integer type.
 inline std::int64_t gguf_integer(const io::gguf_metadata& md, const std::string& key) {
@@ -185,28 +203,28 @@ inline llama_weights load_llama_weights(const io::gguf_file& file) {
   const llama_config c = llama_config_from_gguf(file);
   llama_weights w;
   w.config = c;
-  const auto vector = [](const io::gguf_matrix& m) -> Eigen::VectorXf {
-    return Eigen::Map<const Eigen::VectorXf>(m.data(), m.size());
+  const auto vector = [&](const std::string& name) { return detail::read_gguf_vector(file, name); };
+  const auto read = [&](const std::string& name) {
+    return detail::read_gguf_row_matrix(file, name);
   };
-  const auto read = [&](const std::string& name) { return file.read_matrix(name); };
   w.token_embedding = read("token_embd.weight");
   w.layers.resize(static_cast<std::size_t>(c.n_layers));
   for (index_t l = 0; l < c.n_layers; ++l) {
     auto& layer = w.layers[static_cast<std::size_t>(l)];
-    layer.attn_norm = vector(read(detail::layer_tensor(l, "attn_norm")));
-    layer.ffn_norm = vector(read(detail::layer_tensor(l, "ffn_norm")));
+    layer.attn_norm = vector(detail::layer_tensor(l, "attn_norm"));
+    layer.ffn_norm = vector(detail::layer_tensor(l, "ffn_norm"));
     for (const auto linear : all_llama_linears) {
       const char* name = gguf_name_of(linear);
       layer.linear(linear) = read(detail::layer_tensor(l, name));
       // llama.cpp's llama architecture loads each of these biases when present.
       const auto bias = detail::layer_tensor(l, name, "bias");
-      if (file.find_tensor(bias) != nullptr) layer.bias(linear) = vector(read(bias));
+      if (file.find_tensor(bias) != nullptr) layer.bias(linear) = vector(bias);
     }
   }
-  w.final_norm = vector(read("output_norm.weight"));
+  w.final_norm = vector("output_norm.weight");
   if (!c.tied_classifier) w.classifier = read("output.weight");
   if (file.find_tensor("rope_freqs.weight") != nullptr)
-    w.rope_freq_factors = vector(read("rope_freqs.weight"));
+    w.rope_freq_factors = vector("rope_freqs.weight");
   detail::check_llama_tensor_names(file, c);
   try {
     w.validate();

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "pollard/backends/cpu/parallel_for.hpp"
+#include "pollard/backends/cpu/policy.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/core/token_id.hpp"
@@ -218,37 +220,50 @@ class llama_forward {
     }
   }
 
+  /// The policy the forward pass spreads its own loops over: Eigen's thread count, so that
+  /// Eigen::setNbThreads sets both.
+  static cpu::par_t threads() { return cpu::par.threads(Eigen::nbThreads()); }
+
   /// Causal attention of n queries at positions [first, first+n) over keys/values of positions
-  /// [0, first+n): q [n x dim] (stride), k, v [first+n x kv_dim] (stride), out [n x dim].
+  /// [0, first+n) for `sequences` independent sequences laid one after the other: per sequence,
+  /// q [n x dim] (stride), k, v [first+n x kv_dim] (stride), out [n x dim]. Every (sequence, head,
+  /// chunk of query rows) is one task of the parallel loop, with its own products and softmax.
   void attend(const float* q, index_t q_stride, const float* k, const float* v, index_t kv_stride,
-              float* out, index_t out_stride, index_t n, index_t first) {
+              float* out, index_t out_stride, index_t n, index_t first, index_t sequences) {
     const auto& c = config();
     const index_t hs = c.head_size(), group = c.kv_group();
     const float root = std::sqrt(static_cast<float>(hs));
     constexpr index_t chunk = 128;  // query rows per product: bounds the causal waste
-    for (index_t h = 0; h < c.n_heads; ++h) {
+    const index_t chunks = (n + chunk - 1) / chunk;
+    const index_t tasks = sequences * c.n_heads * chunks;
+    cpu::parallel_for(threads(), tasks, std::min(chunk, n) * (first + n) * hs * 4, [&](index_t t) {
+      const index_t s = t / (c.n_heads * chunks);
+      const index_t h = t / chunks % c.n_heads;
+      const index_t r0 = t % chunks * chunk;
       const index_t g = h / group;
-      for (index_t r0 = 0; r0 < n; r0 += chunk) {
-        const index_t rows = std::min(chunk, n - r0);
-        const index_t keys = first + r0 + rows;
-        cmap_t qh(q + r0 * q_stride + h * hs, rows, hs, Eigen::OuterStride<>(q_stride));
-        cmap_t kh(k + g * hs, keys, hs, Eigen::OuterStride<>(kv_stride));
-        cmap_t vh(v + g * hs, keys, hs, Eigen::OuterStride<>(kv_stride));
-        scores_.resize(rows, keys);
-        scores_.noalias() = qh * kh.transpose();
-        for (index_t i = 0; i < rows; ++i) {
-          const index_t visible = first + r0 + i + 1;
-          Eigen::Map<Eigen::ArrayXf> s(scores_.row(i).data(), visible);
-          s /= root;
-          s = (s - s.maxCoeff()).exp();
-          s /= s.sum();
-          float* tail = scores_.row(i).data();
-          for (index_t j = visible; j < keys; ++j) tail[j] = 0.0f;
-        }
-        map_t oh(out + r0 * out_stride + h * hs, rows, hs, Eigen::OuterStride<>(out_stride));
-        oh.noalias() = scores_ * vh;
+      const index_t rows = std::min(chunk, n - r0);
+      const index_t keys = first + r0 + rows;
+      const float* qs = q + s * n * q_stride;
+      const float* ks = k + s * (first + n) * kv_stride;
+      const float* vs = v + s * (first + n) * kv_stride;
+      cmap_t qh(qs + r0 * q_stride + h * hs, rows, hs, Eigen::OuterStride<>(q_stride));
+      cmap_t kh(ks + g * hs, keys, hs, Eigen::OuterStride<>(kv_stride));
+      cmap_t vh(vs + g * hs, keys, hs, Eigen::OuterStride<>(kv_stride));
+      row_matrix scores(rows, keys);
+      scores.noalias() = qh * kh.transpose();
+      for (index_t i = 0; i < rows; ++i) {
+        const index_t visible = first + r0 + i + 1;
+        Eigen::Map<Eigen::ArrayXf> sc(scores.row(i).data(), visible);
+        sc /= root;
+        sc = (sc - sc.maxCoeff()).exp();
+        sc /= sc.sum();
+        float* tail = scores.row(i).data();
+        for (index_t j = visible; j < keys; ++j) tail[j] = 0.0f;
       }
-    }
+      map_t oh(out + (s * n + r0) * out_stride + h * hs, rows, hs,
+               Eigen::OuterStride<>(out_stride));
+      oh.noalias() = scores * vh;
+    });
   }
 
   void block(index_t layer, matrix_view<float> hidden, sequence_layout layout, kv_cache* cache,
@@ -284,12 +299,10 @@ class llama_forward {
       auto& vc = cache->values(layer);
       kc.middleRows(first, T) = k_;
       vc.middleRows(first, T) = v_;
-      attend(q_.data(), d, kc.data(), vc.data(), kv, att_.data(), d, T, first);
+      attend(q_.data(), d, kc.data(), vc.data(), kv, att_.data(), d, T, first, 1);
     } else {
-      const index_t L = layout.length;
-      for (index_t s = 0; s < layout.n_sequences; ++s)
-        attend(q_.data() + s * L * d, d, k_.data() + s * L * kv, v_.data() + s * L * kv, kv,
-               att_.data() + s * L * d, d, L, 0);
+      attend(q_.data(), d, k_.data(), v_.data(), kv, att_.data(), d, layout.length, 0,
+             layout.n_sequences);
     }
     notify(llama_linear_input::attn_out, att_);
     x.noalias() += att_ * lw.wo.transpose();
@@ -303,10 +316,15 @@ class llama_forward {
     h3_.noalias() = xb_ * lw.w3.transpose();
     add_bias(h1_, lw.bias(llama_linear::gate));
     add_bias(h3_, lw.bias(llama_linear::up));
-    for (index_t i = 0; i < h1_.size(); ++i) {
-      const float g = h1_.data()[i];
-      h1_.data()[i] = g * (1.0f / (1.0f + std::exp(-g))) * h3_.data()[i];
-    }
+    // SwiGLU, rows spread over the threads.
+    cpu::parallel_for(threads(), T, c.hidden_dim * 8, [&](index_t r) {
+      float* gate = h1_.row(r).data();
+      const float* up = h3_.row(r).data();
+      for (index_t i = 0; i < c.hidden_dim; ++i) {
+        const float g = gate[i];
+        gate[i] = g * (1.0f / (1.0f + std::exp(-g))) * up[i];
+      }
+    });
     notify(llama_linear_input::mlp_out, h1_);
     x.noalias() += h1_ * lw.w2.transpose();
     add_bias(x, lw.bias(llama_linear::down));
@@ -319,7 +337,7 @@ class llama_forward {
   }
 
   const llama_weights* w_;
-  row_matrix xb_, q_, k_, v_, att_, h1_, h3_, scores_;
+  row_matrix xb_, q_, k_, v_, att_, h1_, h3_;
   row_matrix rope_cos_, rope_sin_;
   index_t rope_positions_ = 0;
   std::vector<float> rope_freq_;

@@ -1,5 +1,5 @@
 // pollard — a GGUF Llama model for the pruning driver that holds one block in float at a time:
-// the file stays memory-mapped in its stored types, a block is dequantized when reached and
+// the file stays memory-mapped in its stored types, a block is dequantised when reached and
 // handed back when done.
 #pragma once
 
@@ -28,11 +28,11 @@ namespace pollard::llm {
 ///
 /// Memory: the mapped file (left in its stored types) + block b's linears and norms in float
 /// between begin_block(b) and end_block(b) + the engine's workspace for the calibration
-/// sequences of one run_block call. Token embeddings are dequantized row by row in embed(), so
+/// sequences of one run_block call. Token embeddings are dequantised row by row in embed(), so
 /// the embedding table never exists in float. end_block(b) calls `on_block_done(b, layer)` with
 /// the block as the caller left it, when the caller changed any of its linears (e.g. pruned it),
 /// then frees it; a block given back unchanged is not handed on, so a caller that only looked
-/// at it (or ran it) costs no re-quantization.
+/// at it (or ran it) costs no re-quantisation.
 class streaming_gguf_llama_model {
  public:
   using block_sink = std::function<void(index_t block, const llama_layer_weights& layer)>;
@@ -72,7 +72,7 @@ class streaming_gguf_llama_model {
     return llama_linear_refs(shell_.layers[0], b);
   }
 
-  /// Rows of the embedding table, dequantized from the file one row at a time.
+  /// Rows of the embedding table, dequantised from the file one row at a time.
   void embed(std::span<const token_id> tokens, matrix_view<float> hidden) const {
     for (std::size_t i = 0; i < tokens.size(); ++i)
       if (tokens[i] < 0 || tokens[i] >= config_.vocab_size)
@@ -116,14 +116,14 @@ class streaming_gguf_llama_model {
     shell_.final_norm = Eigen::VectorXf::Ones(config_.dim);
     shell_.layers.resize(1);
     auto& layer = shell_.layers[0];
-    const auto vector = [&](const std::string& name) -> Eigen::VectorXf {
-      const io::gguf_matrix m = file_->read_matrix(name);
-      return Eigen::Map<const Eigen::VectorXf>(m.data(), m.size());
+    const auto vector = [&](const std::string& name) {
+      return detail::read_gguf_vector(*file_, name);
     };
     layer.attn_norm = vector(detail::layer_tensor(b, "attn_norm"));
     layer.ffn_norm = vector(detail::layer_tensor(b, "ffn_norm"));
     for (const auto linear : all_llama_linears) {
-      layer.linear(linear) = file_->read_matrix(detail::layer_tensor(b, gguf_name_of(linear)));
+      layer.linear(linear) =
+          detail::read_gguf_row_matrix(*file_, detail::layer_tensor(b, gguf_name_of(linear)));
       const auto bias = detail::layer_tensor(b, gguf_name_of(linear), "bias");
       if (file_->find_tensor(bias) != nullptr) layer.bias(linear) = vector(bias);
     }
@@ -150,8 +150,8 @@ class streaming_gguf_llama_model {
   bool block_changed(index_t b) const {
     const auto& layer = shell_.layers[0];
     for (const auto linear : all_llama_linears) {
-      const io::gguf_matrix stored =
-          file_->read_matrix(detail::layer_tensor(b, gguf_name_of(linear)));
+      const row_matrix stored =
+          detail::read_gguf_row_matrix(*file_, detail::layer_tensor(b, gguf_name_of(linear)));
       if (!(stored.array() == layer.linear(linear).array()).all()) return true;
     }
     return false;

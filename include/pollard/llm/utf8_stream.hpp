@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "pollard/io/utf8.hpp"
+
 namespace pollard::llm {
 
 /// Accumulates bytes and releases the longest prefix made of complete UTF-8 characters. A byte
@@ -53,30 +55,9 @@ class utf8_stream {
   /// Length of the well-formed character at `i`, `invalid` when the byte at i cannot start
   /// one, or `incomplete` when the bytes so far are a valid but unfinished prefix.
   std::size_t character_length(std::size_t i) const {
-    const auto at = [&](std::size_t k) { return static_cast<unsigned char>(pending_[k]); };
-    const unsigned char c = at(i);
-    if (c < 0x80) return 1;
-    std::size_t n = 0;
-    unsigned char low = 0x80, high = 0xbf;  // allowed range of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 3;
-      if (c == 0xe0) low = 0xa0;
-      if (c == 0xed) high = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 4;
-      if (c == 0xf0) low = 0x90;
-      if (c == 0xf4) high = 0x8f;
-    } else {
-      return invalid;
-    }
-    for (std::size_t k = 1; k < n; ++k) {
-      if (i + k >= pending_.size()) return incomplete;
-      const unsigned char b = at(i + k);
-      if (k == 1 ? (b < low || b > high) : (b < 0x80 || b > 0xbf)) return invalid;
-    }
-    return n;
+    const io::utf8_sequence sequence = io::utf8_sequence_at(pending_, i);
+    if (sequence.truncated) return incomplete;
+    return sequence.length == 0 ? invalid : sequence.length;
   }
 
   std::string pending_;

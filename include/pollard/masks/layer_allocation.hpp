@@ -8,27 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/core/number_text.hpp"
 #include "pollard/masks/score_checks.hpp"
 
 namespace pollard {
 
-namespace detail {
-
-inline void check_target_sparsity(const char* who, double sparsity) {
-  if (!(sparsity >= 0.0 && sparsity < 1.0))
-    throw option_error(std::string(who) + ": sparsity must be in [0, 1), got " +
-                       format_number(sparsity));
-}
-
-}  // namespace detail
-
 /// Every one of `layers` layers gets the target sparsity s. Throws option_error unless
 /// 0 <= s < 1 and layers >= 0.
 inline std::vector<double> uniform_allocation(double sparsity, index_t layers) {
-  detail::check_target_sparsity("uniform_allocation", sparsity);
+  require_in_range("uniform_allocation", "sparsity", sparsity, 0.0, 1.0);
   if (layers < 0)
     throw option_error("uniform_allocation: layer count must be non-negative, got " +
                        std::to_string(layers));
@@ -44,13 +36,11 @@ template <class T>
 double outlier_ratio(std::span<const matrix_view<const T, host_space>> block_scores,
                      double m = 5.0) {
   constexpr const char* who = "outlier_ratio";
-  if (!(std::isfinite(m) && m > 0.0))
-    throw option_error(std::string(who) + ": M must be finite and positive, got " +
-                       detail::format_number(m));
+  require_greater(who, "M", m, 0.0);
   index_t total = 0;
   double sum = 0.0;
   for (const auto& s : block_scores) {
-    detail::check_finite_scores(who, s);
+    require_finite(s, who, "score");
     total += s.size();
     for (index_t i = 0; i < s.rows(); ++i)
       for (index_t j = 0; j < s.cols(); ++j)
@@ -92,14 +82,12 @@ double outlier_ratio(matrix_view<T, host_space> scores, double m = 5.0) {
 inline std::vector<double> owl_allocation(std::span<const double> outlier_ratios, double sparsity,
                                           double lambda = 0.08) {
   constexpr const char* who = "owl_allocation";
-  detail::check_target_sparsity(who, sparsity);
-  if (!(std::isfinite(lambda) && lambda >= 0.0))
-    throw option_error(std::string(who) + ": lambda must be finite and non-negative, got " +
-                       detail::format_number(lambda));
+  require_in_range(who, "sparsity", sparsity, 0.0, 1.0);
+  require_at_least(who, "lambda", lambda, 0.0);
   for (std::size_t l = 0; l < outlier_ratios.size(); ++l)
     if (!std::isfinite(outlier_ratios[l]))
       throw option_error(std::string(who) + ": outlier ratio of block " + std::to_string(l) +
-                         " is " + detail::format_number(outlier_ratios[l]));
+                         " is " + format_number(outlier_ratios[l]));
   const std::size_t blocks = outlier_ratios.size();
   if (blocks == 0) return {};
   const auto [lo, hi] = std::minmax_element(outlier_ratios.begin(), outlier_ratios.end());
@@ -117,9 +105,9 @@ inline std::vector<double> owl_allocation(std::span<const double> outlier_ratios
     const double density = scaled[l] - mean + (1.0 - sparsity);
     result[l] = 1.0 - density;
     if (!(result[l] >= 0.0 && result[l] < 1.0))
-      throw option_error(std::string(who) + ": lambda=" + detail::format_number(lambda) +
-                         " with sparsity " + detail::format_number(sparsity) + " gives block " +
-                         std::to_string(l) + " sparsity " + detail::format_number(result[l]) +
+      throw option_error(std::string(who) + ": lambda=" + format_number(lambda) +
+                         " with sparsity " + format_number(sparsity) + " gives block " +
+                         std::to_string(l) + " sparsity " + format_number(result[l]) +
                          ", outside [0, 1)");
   }
   return result;

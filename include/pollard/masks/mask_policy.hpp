@@ -2,7 +2,10 @@
 #pragma once
 
 #include <concepts>
+#include <type_traits>
 
+#include "pollard/backends/cpu/policy.hpp"
+#include "pollard/core/element_types.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
 
@@ -45,6 +48,15 @@ mask select_with(const Exec& exec, const P& policy, matrix_view<const T, host_sp
   else
     return policy.select(scores);
 }
+
+/// The select(scores) of a Derived policy that has select(exec, scores): the same on all
+/// hardware threads (pollard::cpu::par).
+template <class Derived>
+struct default_execution {
+  template <class T>
+  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
+  const { return static_cast<const Derived&>(*this).select(cpu::par, scores); }
+};
 
 }  // namespace detail
 

@@ -14,6 +14,7 @@
 #include "pollard/core/execution_policy.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/masks/mask_policy.hpp"
 
 namespace pollard {
 
@@ -29,6 +30,24 @@ mask select_n_m(const Exec& exec, matrix_view<const T, host_space> s, index_t pr
   return out;
 }
 
+/// select() of the N:M policies, for a Derived with pruned() and group_size(): throws
+/// option_error when group_size() does not divide d_in, non_finite_error on a NaN or -inf score
+/// (+inf is "always keep": pruned only when a window holds more than kept() of them, then the
+/// lower columns first).
+template <class Derived>
+struct n_m_selection : default_execution<Derived> {
+  using default_execution<Derived>::select;
+  template <execution_policy Exec, class T>
+  requires storage_type<std::remove_cv_t<T>> mask select(const Exec& exec,
+                                                         matrix_view<T, host_space> scores)
+  const {
+    using value_type = std::remove_cv_t<T>;
+    const auto& self = static_cast<const Derived&>(*this);
+    return select_n_m(exec, matrix_view<const value_type, host_space>(scores), self.pruned(),
+                      self.group_size());
+  }
+};
+
 }  // namespace detail
 
 /// N:M semi-structured sparsity with counts chosen at run time, named so that they cannot be
@@ -43,7 +62,7 @@ mask select_n_m(const Exec& exec, matrix_view<const T, host_space> s, index_t pr
 ///
 ///   pollard::n_m::pruned_of(2, 4)  // 2 zeros in every 4 (50 %)
 ///   pollard::n_m::kept_of(1, 4)    // 1 weight kept in every 4 (75 % pruned)
-class n_m {
+class n_m : public detail::n_m_selection<n_m> {
  public:
   /// `pruned` zeros in every window of `group_size`; option_error unless 0 < pruned < group_size.
   static n_m pruned_of(index_t pruned, index_t group_size) { return n_m(pruned, group_size); }
@@ -61,21 +80,6 @@ class n_m {
   /// M: the window width.
   index_t group_size() const noexcept { return group_size_; }
 
-  /// Throws option_error when group_size() does not divide d_in, non_finite_error on a NaN or
-  /// -inf score (+inf is "always keep": pruned only when a window holds more than kept() of them,
-  /// then the lower columns first).
-  template <execution_policy Exec, class T>
-  requires storage_type<std::remove_cv_t<T>> mask select(const Exec& exec,
-                                                         matrix_view<T, host_space> scores)
-  const {
-    using value_type = std::remove_cv_t<T>;
-    return detail::select_n_m(exec, matrix_view<const value_type, host_space>(scores), pruned_,
-                              group_size_);
-  }
-  template <class T>
-  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
-  const { return select(cpu::par, scores); }
-
  private:
   n_m(index_t pruned, index_t group_size) : pruned_(pruned), group_size_(group_size) {
     require_n_m("n_m", pruned, group_size);
@@ -89,27 +93,21 @@ class n_m {
 /// 2 of every 4 consecutive weights of a row; an invalid pattern (Pruned >= GroupSize,
 /// Pruned <= 0) does not compile.
 template <index_t Pruned, index_t GroupSize>
-struct pruned_of {
+struct pruned_of : detail::n_m_selection<pruned_of<Pruned, GroupSize>> {
   static_assert(0 < Pruned && Pruned < GroupSize,
                 "pruned_of<N, M>: N pruned out of every M needs 0 < N < M");
 
   static constexpr index_t pruned() noexcept { return Pruned; }
   static constexpr index_t kept() noexcept { return GroupSize - Pruned; }
   static constexpr index_t group_size() noexcept { return GroupSize; }
-
-  /// Throws option_error when GroupSize does not divide d_in, non_finite_error on a NaN or -inf
-  /// score.
-  template <execution_policy Exec, class T>
-  requires storage_type<std::remove_cv_t<T>> mask select(const Exec& exec,
-                                                         matrix_view<T, host_space> scores)
-  const {
-    using value_type = std::remove_cv_t<T>;
-    return detail::select_n_m(exec, matrix_view<const value_type, host_space>(scores), Pruned,
-                              GroupSize);
-  }
-  template <class T>
-  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
-  const { return select(cpu::par, scores); }
 };
+
+namespace detail {
+
+/// The N:M policies: n_m and every pruned_of<N, M>.
+template <class P>
+concept n_m_policy = std::is_base_of_v<n_m_selection<P>, P>;
+
+}  // namespace detail
 
 }  // namespace pollard

@@ -1,5 +1,6 @@
-// pollard — the checks mask policies apply to scores: what a score may be (the criterion
-// contract: larger = keep, +inf = always keep, never NaN) and the message naming a bad one.
+// pollard — the check mask policies apply to scores: what a score may be (the criterion
+// contract: larger = keep, +inf = always keep, never NaN); a bad one is named as
+// core/checks.hpp names every non-finite value.
 #pragma once
 
 #include <bit>
@@ -8,11 +9,11 @@
 #include <string>
 #include <type_traits>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
-#include "pollard/core/number_text.hpp"
 
 namespace pollard::detail {
 
@@ -25,23 +26,8 @@ inline score_compute_t<T> score_value(T value) noexcept {
   return to_compute<score_compute_t<T>>(value);
 }
 
-using pollard::format_number;
-
 [[noreturn]] inline void throw_bad_score(const char* who, index_t i, index_t j, double value) {
-  throw non_finite_error(std::string(who) + ": score at (" + std::to_string(i) + ", " +
-                         std::to_string(j) + ") is " + format_number(value));
-}
-
-/// Throws non_finite_error naming the first NaN or infinite entry of `scores`, if any; the
-/// position named is offset by (r0, c0), the place of `scores` in the caller's matrix.
-template <class T>
-void check_finite_scores(const char* who, matrix_view<const T, host_space> scores, index_t r0 = 0,
-                         index_t c0 = 0) {
-  for (index_t i = 0; i < scores.rows(); ++i)
-    for (index_t j = 0; j < scores.cols(); ++j) {
-      const double v = static_cast<double>(score_value(scores(i, j)));
-      if (!std::isfinite(v)) throw_bad_score(who, r0 + i, c0 + j, v);
-    }
+  throw_non_finite(who, "score", "(" + std::to_string(i) + ", " + std::to_string(j) + ")", value);
 }
 
 /// True for a score no policy can rank: NaN, or -inf (no criterion produces it). +inf is a

@@ -6,12 +6,14 @@
 
 #include "pollard/backends/cpu/policy.hpp"
 #include "pollard/backends/cpu/select_lowest.hpp"
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/execution_policy.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/masks/mask_policy.hpp"
 #include "pollard/masks/score_checks.hpp"
 
 namespace pollard {
@@ -38,8 +40,9 @@ struct per_column_block {
 ///   pollard::unstructured{0.5}                            // per row
 ///   pollard::unstructured{0.5, pollard::per_matrix}
 ///   pollard::unstructured{0.5, pollard::per_column_block{128}}
-class unstructured {
+class unstructured : public detail::default_execution<unstructured> {
  public:
+  using detail::default_execution<unstructured>::select;
   enum class group { row, matrix, column_block };
 
   /// Throws option_error unless 0 <= sparsity < 1.
@@ -85,17 +88,12 @@ class unstructured {
     }
     return out;
   }
-  template <class T>
-  requires storage_type<std::remove_cv_t<T>> mask select(matrix_view<T, host_space> scores)
-  const { return select(cpu::par, scores); }
 
  private:
   static constexpr const char* who = "unstructured";
 
   static double checked(double sparsity) {
-    if (!(sparsity >= 0.0 && sparsity < 1.0))
-      throw option_error(std::string("unstructured: sparsity must be in [0, 1), got ") +
-                         detail::format_number(sparsity));
+    require_in_range(who, "sparsity", sparsity, 0.0, 1.0);
     return sparsity;
   }
   // floor(n * s) computed in double, as the reference implementations do (int(n * s)).

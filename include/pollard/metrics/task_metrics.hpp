@@ -13,7 +13,7 @@ namespace pollard {
 
 /// SQuAD normalisation: lower-case (ASCII), strip ASCII punctuation, drop the articles a/an/the,
 /// collapse white space. Returns the words.
-inline std::vector<std::string> normalized_words(std::string_view text) {
+inline std::vector<std::string> normalised_words(std::string_view text) {
   std::string cleaned;
   cleaned.reserve(text.size());
   for (const char c : text) {
@@ -39,7 +39,7 @@ inline std::vector<std::string> normalized_words(std::string_view text) {
 
 /// 1 when the normalised prediction equals the normalised reference, else 0.
 inline double exact_match(std::string_view prediction, std::string_view reference) {
-  return normalized_words(prediction) == normalized_words(reference) ? 1.0 : 0.0;
+  return normalised_words(prediction) == normalised_words(reference) ? 1.0 : 0.0;
 }
 
 namespace detail {
@@ -82,7 +82,7 @@ inline std::vector<std::string> lower_words(std::string_view text) {
 
 /// SQuAD token F1 between normalised prediction and reference.
 inline double token_f1(std::string_view prediction, std::string_view reference) {
-  return detail::unigram_f1(normalized_words(prediction), normalized_words(reference));
+  return detail::unigram_f1(normalised_words(prediction), normalised_words(reference));
 }
 
 /// ROUGE-1 F: unigram overlap F-measure on lower-cased [a-z0-9] words (the rouge-score package's

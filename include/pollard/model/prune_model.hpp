@@ -195,14 +195,10 @@ void prune_one_linear(const Exec& exec, const prune_recipe& recipe, double s, ma
   mask m = with_mask_policy(recipe, s, [&](const auto& policy) {
     return policy.select(exec, matrix_view<const float>(score_view));
   });
-  if (recipe.dsnot) {
-    dsnot_options o;
-    if (recipe.is_n_m()) {
-      o.n = recipe.n_m_pruned;
-      o.m = recipe.n_m_group;
-    }
-    m = dsnot(cw, m, *stats.moments, matrix_view<const float>(score_view), o);
-  }
+  if (recipe.dsnot)
+    m = with_mask_policy(recipe, s, [&](const auto& policy) {
+      return dsnot(cw, m, *stats.moments, matrix_view<const float>(score_view), policy);
+    });
   if (recipe.reconstruct) {
     obs_reconstruction_options o;
     o.block_size = recipe.block_size;

@@ -12,24 +12,88 @@
 #include <type_traits>
 #include <vector>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/core/number_text.hpp"
+#include "pollard/masks/n_m.hpp"
+#include "pollard/masks/unstructured.hpp"
 #include "pollard/metrics/sparsity.hpp"
 #include "pollard/stats/moment_statistics.hpp"
 
 namespace pollard {
 
-/// Options of dsnot(); the defaults are the reference implementation's.
+/// Options of dsnot(); the defaults are the reference implementation's. The mask rule is the
+/// policy argument.
 struct dsnot_options {
-  index_t n = 0;                  ///< N:M: zeros per window; the initial mask must be N:M
-  index_t m = 0;                  ///< N:M window width; 0 = unstructured
   double update_threshold = 0.1;  ///< a row stops once |e_i| <= this
   int max_cycles = 50;            ///< at most this many swaps per row
   double variance_power = 1.0;    ///< regrowth ranks W_ij·E[x_j] / Var(x_j)^power
 };
+
+namespace detail {
+
+// The mask rule DSnoT keeps: the count of each row, and with window > 0 the count of every
+// window of `window` columns (N:M windows, or SparseGPT-style column blocks, the last one
+// narrower), so a regrown weight is swapped with a kept weight of its own window.
+struct dsnot_pattern {
+  index_t window = 0;
+};
+
+inline dsnot_pattern dsnot_pattern_of(const unstructured& policy, const mask& initial) {
+  const auto count = [&](index_t n) {
+    return static_cast<index_t>(std::floor(static_cast<double>(n) * policy.sparsity()));
+  };
+  const std::string rule = "unstructured(" + format_number(policy.sparsity()) + ")";
+  const auto fail = [&](const std::string& group, const std::string& what, index_t pruned,
+                        index_t size) {
+    throw option_error("dsnot: the initial mask is not " + rule + " per " + group + ": " + what +
+                       " prunes " + std::to_string(pruned) + " of " + std::to_string(size) +
+                       " weights, not " + std::to_string(count(size)));
+  };
+  const index_t rows = initial.rows(), cols = initial.cols();
+  switch (policy.comparison_group()) {
+    case unstructured::group::row:
+      for (index_t i = 0; i < rows; ++i)
+        if (initial.pruned_in_row(i) != count(cols))
+          fail("row", "row " + std::to_string(i), initial.pruned_in_row(i), cols);
+      return {};
+    case unstructured::group::matrix:
+      if (initial.pruned_count() != count(rows * cols))
+        fail("matrix", "it", initial.pruned_count(), rows * cols);
+      return {};
+    case unstructured::group::column_block:
+      for (index_t c0 = 0; c0 < cols; c0 += policy.block_width()) {
+        const index_t width = std::min(policy.block_width(), cols - c0);
+        index_t pruned = 0;
+        for (index_t i = 0; i < rows; ++i)
+          for (index_t j = c0; j < c0 + width; ++j) pruned += initial.pruned(i, j) ? 1 : 0;
+        if (pruned != count(rows * width))
+          fail("column block", "the block at column " + std::to_string(c0), pruned, rows * width);
+      }
+      return {policy.block_width()};
+  }
+  return {};
+}
+
+template <n_m_policy NM>
+dsnot_pattern dsnot_pattern_of(const NM& policy, const mask& initial) {
+  require_n_m("dsnot: N:M", policy.pruned(), policy.group_size(), initial.cols());
+  if (!pollard::satisfies_n_m(initial, policy.pruned(), policy.group_size()))
+    throw option_error("dsnot: the initial mask is not " + std::to_string(policy.pruned()) + ":" +
+                       std::to_string(policy.group_size()));
+  return {policy.group_size()};
+}
+
+template <class Policy>
+concept dsnot_mask_policy = requires(const Policy& p, const mask& initial) {
+  dsnot_pattern_of(p, initial);
+};
+
+}  // namespace detail
 
 /// Refines a mask without changing how many weights each row prunes (nor its N:M validity).
 ///
@@ -41,8 +105,7 @@ struct dsnot_options {
 ///   among those whose W_ij·E[x_j] has the sign opposite to e_i (so pruning it also shrinks e_i),
 ///   then, once those run out, the other kept weights from the highest score down — the order
 ///   the reference builds by sorting on the initial score and reordering by sign;
-///   N:M: the lowest-scored weight of the regrown weight's window that was kept initially and
-///   still is (a regrown weight is never pruned again);
+///   N:M and column blocks: see the mask rule below;
 /// - a swap is made only while |e_i| > update_threshold and e_i keeps its sign after the swap;
 ///   the first refused swap ends the row, and so does max_cycles.
 /// Departures from the reference code (github.com/zyxxmu/DSnoT, lib/prune.py), which only matter
@@ -53,24 +116,27 @@ struct dsnot_options {
 /// times the tokens per sequence), which is what its threshold 0.1 is measured against; pass that
 /// (moment_statistics::sums_per_sample()), or use the overload taking moment_statistics, which
 /// does. A per-token mean makes the threshold mean tokens-per-sequence times more.
+/// The mask rule is the policy that chose `initial` (the mask_policy objects prune() takes):
+/// unstructured{s} per row, per matrix or per column block (the initial mask must prune ⌊n·s⌋ of
+/// each group, and every group keeps its count), or n_m::pruned_of(N, M) / pruned_of<N, M> (the
+/// initial mask must be N:M; it stays N:M). Windowed rules (N:M, column blocks) swap the regrown
+/// weight with the lowest-scored weight of its own window that was kept initially and still is
+/// (a regrown weight is never pruned again).
 /// Throws shape_error (mask, scores or statistics not matching w), non_finite_error,
-/// option_error (bad options, negative variance, an initial mask that is not N:M).
-template <compute_type T, class S>
+/// option_error (bad options, negative variance, an initial mask the policy did not choose).
+template <compute_type T, class S, detail::dsnot_mask_policy Policy>
 mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> mean,
            std::span<const double> variance, matrix_view<const S> initial_scores,
-           const dsnot_options& o = {}) {
+           const Policy& policy, const dsnot_options& o = {}) {
   const index_t rows = w.rows(), cols = w.cols();
-  const auto shape = [](index_t r, index_t c) {
-    return std::to_string(r) + "x" + std::to_string(c);
-  };
   if (initial.rows() != rows || initial.cols() != cols)
-    throw shape_error("dsnot: weights are " + shape(rows, cols) + " but the mask is " +
-                      shape(initial.rows(), initial.cols()));
+    throw shape_error("dsnot: weights are " + shape_text(rows, cols) + " but the mask is " +
+                      shape_text(initial.rows(), initial.cols()));
   if (initial_scores.rows() != rows || initial_scores.cols() != cols)
-    throw shape_error("dsnot: weights are " + shape(rows, cols) + " but the scores are " +
-                      shape(initial_scores.rows(), initial_scores.cols()));
+    throw shape_error("dsnot: weights are " + shape_text(rows, cols) + " but the scores are " +
+                      shape_text(initial_scores));
   if (static_cast<index_t>(mean.size()) != cols || static_cast<index_t>(variance.size()) != cols)
-    throw shape_error("dsnot: weights are " + shape(rows, cols) + " but the statistics have " +
+    throw shape_error("dsnot: weights are " + shape_text(rows, cols) + " but the statistics have " +
                       std::to_string(mean.size()) + " means and " +
                       std::to_string(variance.size()) + " variances");
   if (!(o.update_threshold >= 0.0) || o.max_cycles < 0 || !std::isfinite(o.variance_power)) {
@@ -80,18 +146,8 @@ mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> 
             << o.update_threshold << ", " << o.max_cycles << ", " << o.variance_power;
     throw option_error(message.str());
   }
-  const bool n_m = o.m > 0 || o.n > 0;
-  if (n_m) {
-    if (o.n <= 0 || o.m <= 0 || o.n >= o.m)
-      throw option_error("dsnot: N:M needs 0 < N < M, got " + std::to_string(o.n) + ":" +
-                         std::to_string(o.m));
-    if (cols % o.m != 0)
-      throw option_error("dsnot: N:M: M=" + std::to_string(o.m) +
-                         " does not divide d_in=" + std::to_string(cols));
-    if (!pollard::satisfies_n_m(initial, o.n, o.m))
-      throw option_error("dsnot: the initial mask is not " + std::to_string(o.n) + ":" +
-                         std::to_string(o.m));
-  }
+  const detail::dsnot_pattern pattern = detail::dsnot_pattern_of(policy, initial);
+  const bool windowed = pattern.window > 0;
   for (index_t j = 0; j < cols; ++j) {
     const double mu = mean[static_cast<std::size_t>(j)],
                  var = variance[static_cast<std::size_t>(j)];
@@ -143,7 +199,7 @@ mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> 
     std::stable_sort(regrow.begin(), regrow.end(),
                      [&](index_t a, index_t b) { return key[at(a)] < key[at(b)]; });
     const auto score = [&](index_t j) { return to_compute<double>(initial_scores(i, j)); };
-    if (!n_m) {
+    if (!windowed) {
       // Kept weights by initial score; negative contributions first (lowest score first), then
       // the others from the highest score down, so the lowest-scored of each sign sits at an end.
       prune_list.clear();
@@ -171,9 +227,10 @@ mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> 
       }
       if (r < 0) break;
       index_t p = -1;
-      if (n_m) {
-        const index_t start = r - r % o.m;
-        for (index_t j = start; j < start + o.m; ++j)
+      if (windowed) {
+        const index_t start = r - r % pattern.window;
+        const index_t end = std::min(start + pattern.window, cols);
+        for (index_t j = start; j < end; ++j)
           if (initial.kept(i, j) && out.kept(i, j) && (p < 0 || score(j) < score(p))) p = j;
       } else if (e > 0.0) {
         while (prune_front < static_cast<std::ptrdiff_t>(prune_list.size()) &&
@@ -201,14 +258,14 @@ mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> 
 /// there) and Var(x_j) = the population variance over tokens (the reference pools each
 /// sequence's own variance instead, which differs by the spread of the sequence means).
 /// Throws empty_statistics_error when no sequence was counted, and as the overload above.
-template <compute_type T, class S, class Acc>
+template <compute_type T, class S, class Acc, detail::dsnot_mask_policy Policy>
 mask dsnot(matrix_view<const T> w, const mask& initial, const moment_statistics<Acc>& statistics,
-           matrix_view<const S> initial_scores, const dsnot_options& o = {}) {
+           matrix_view<const S> initial_scores, const Policy& policy, const dsnot_options& o = {}) {
   const auto mean = statistics.template sums_per_sample<double>(normalisation::by_sequences);
   std::vector<double> variance;
   for (const Acc v : statistics.variances()) variance.push_back(static_cast<double>(v));
   return dsnot<T, S>(w, initial, std::span<const double>(mean), std::span<const double>(variance),
-                     initial_scores, o);
+                     initial_scores, policy, o);
 }
 
 }  // namespace pollard

@@ -47,8 +47,8 @@ inline obs_sweep_settings sparsegpt_settings(const unstructured& policy,
   return s;
 }
 
-template <class NM>
-obs_sweep_settings sparsegpt_n_m_settings(const NM& policy, const sparsegpt_options& o) {
+template <n_m_policy NM>
+obs_sweep_settings sparsegpt_settings(const NM& policy, const sparsegpt_options& o) {
   if (o.reference_threshold)
     throw option_error("sparsegpt: reference_threshold applies to unstructured selection only");
   obs_sweep_settings s = sparsegpt_numerics(o, o.block_size);
@@ -56,13 +56,6 @@ obs_sweep_settings sparsegpt_n_m_settings(const NM& policy, const sparsegpt_opti
   s.pruned = policy.pruned();
   s.group_size = policy.group_size();
   return s;
-}
-inline obs_sweep_settings sparsegpt_settings(const n_m& policy, const sparsegpt_options& o) {
-  return sparsegpt_n_m_settings(policy, o);
-}
-template <index_t N, index_t M>
-obs_sweep_settings sparsegpt_settings(const pruned_of<N, M>& policy, const sparsegpt_options& o) {
-  return sparsegpt_n_m_settings(policy, o);
 }
 
 template <class Policy>
@@ -86,7 +79,7 @@ concept sparsegpt_mask_policy = requires(const Policy& p, const sparsegpt_option
 /// Dead inputs (H_jj = 0) have their weights zeroed and marked pruned; the result then carries
 /// a warning with the real sparsity, as it does when the damping had to be raised.
 /// Throws shape_error, non_finite_error (NaN/Inf in w or hessian), option_error,
-/// factorization_error (H not positive definite after the damping retries); nothing is written to
+/// factorisation_error (H not positive definite after the damping retries); nothing is written to
 /// w when it throws.
 template <compute_type T, execution_policy Exec, detail::sparsegpt_mask_policy Policy>
 sparsegpt_result sparsegpt(const Exec& exec, matrix_view<T> w,

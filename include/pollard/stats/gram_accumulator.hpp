@@ -6,14 +6,14 @@
 #include <type_traits>
 #include <vector>
 
-#include <Eigen/Dense>
-
 #include "pollard/backends/cpu/gram_update.hpp"
 #include "pollard/backends/cpu/policy.hpp"
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/execution_policy.hpp"
+#include "pollard/core/matrix.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/stats/moment_statistics.hpp"
 #include "pollard/stats/normalisation.hpp"
@@ -31,8 +31,7 @@ class gram_accumulator {
 
  public:
   using value_type = Acc;
-  using matrix_type = Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic>;
-  using vector_type = Eigen::Matrix<Acc, Eigen::Dynamic, 1>;
+  using matrix_type = matrix<Acc>;
 
   /// Token rows converted per block when X is not Acc with a unit row or column stride.
   static constexpr index_t conversion_block = 256;
@@ -40,7 +39,7 @@ class gram_accumulator {
   explicit gram_accumulator(index_t channels, normalisation n = normalisation::by_sequences)
       : channels_(channels), normalisation_(n) {
     if (channels < 0) throw shape_error("gram_accumulator: negative channel count");
-    h_ = matrix_type::Zero(channels, channels);
+    h_ = matrix_type(channels, channels);
   }
 
   /// Adds one batch X [tokens x d] (any strides, any storage type) holding `sequences`
@@ -55,9 +54,8 @@ class gram_accumulator {
                   "gram_accumulator: X must be float, double, half or bfloat16");
     const matrix_view<const value> cx = x;
     if (cx.cols() != channels_)
-      throw shape_error("gram_accumulator: batch is " + std::to_string(cx.rows()) + "x" +
-                        std::to_string(cx.cols()) + " but the accumulator has " +
-                        std::to_string(channels_) + " channels");
+      throw shape_error("gram_accumulator: batch is " + shape_text(cx) +
+                        " but the accumulator has " + std::to_string(channels_) + " channels");
     if (sequences < 0)
       throw option_error("gram_accumulator: sequences must be >= 0, got " +
                          std::to_string(sequences));
@@ -75,30 +73,28 @@ class gram_accumulator {
 
     const index_t n_new = samples_ + b;
     if (samples_ > 0 && b > 0)
-      h_.template triangularView<Eigen::Lower>() *=
-          static_cast<Acc>(static_cast<double>(samples_) / static_cast<double>(n_new));
+      scale_lower(static_cast<Acc>(static_cast<double>(samples_) / static_cast<double>(n_new)));
     samples_ = n_new;
     tokens_ += cx.rows();
     sequences_ += sequences;
     if (cx.rows() == 0) return;
     const Acc alpha = static_cast<Acc>(2.0 / static_cast<double>(n_new));
 
-    const matrix_view<Acc> h(h_.data(), channels_, channels_, 1, channels_);
+    const matrix_view<Acc> h = h_.view();
     if constexpr (std::is_same_v<value, Acc>) {
       if (cx.col_stride() == 1 || cx.row_stride() == 1) {
         gram_update(exec, h, cx, alpha);
         return;
       }
     }
-    // Convert blocks of rows into a contiguous d x block buffer (Xᵀ, column-major) in Acc.
+    // Convert blocks of rows into a contiguous row-major block x d buffer in Acc.
     const index_t block = std::min(conversion_block, cx.rows());
-    matrix_type buffer(channels_, block);
+    matrix_type buffer(block, channels_);
     for (index_t t0 = 0; t0 < cx.rows(); t0 += block) {
       const index_t nb = std::min(block, cx.rows() - t0);
       for (index_t t = 0; t < nb; ++t)
-        for (index_t j = 0; j < channels_; ++j) buffer(j, t) = to_compute<Acc>(cx(t0 + t, j));
-      gram_update(exec, h, matrix_view<const Acc>(buffer.data(), nb, channels_, channels_, 1),
-                  alpha);
+        for (index_t j = 0; j < channels_; ++j) buffer(t, j) = to_compute<Acc>(cx(t0 + t, j));
+      gram_update(exec, h, matrix_view<const Acc>(buffer.data(), nb, channels_), alpha);
     }
   }
   /// The same on all hardware threads (pollard::cpu::par).
@@ -120,8 +116,8 @@ class gram_accumulator {
     if (n > 0 && other.samples_ > 0) {
       const Acc wa = static_cast<Acc>(static_cast<double>(samples_) / static_cast<double>(n));
       const Acc wb = static_cast<Acc>(static_cast<double>(other.samples_) / static_cast<double>(n));
-      h_.template triangularView<Eigen::Lower>() =
-          (wa * h_ + wb * other.h_).template triangularView<Eigen::Lower>();
+      for (index_t i = 0; i < channels_; ++i)
+        for (index_t j = 0; j <= i; ++j) h_(i, j) = wa * h_(i, j) + wb * other.h_(i, j);
     }
     samples_ = n;
     tokens_ += other.tokens_;
@@ -138,8 +134,8 @@ class gram_accumulator {
 
   /// The full symmetric H (d x d).
   matrix_type hessian() const {
-    require_samples("hessian");
-    matrix_type full = h_.template selfadjointView<Eigen::Lower>();
+    matrix_type full(channels_, channels_);
+    write_hessian(full.view());
     return full;
   }
   /// Writes the full symmetric H into out (d x d, any strides, float or double).
@@ -148,27 +144,33 @@ class gram_accumulator {
     static_assert(compute_type<T>, "gram_accumulator: write_hessian needs a float or double view");
     require_samples("hessian");
     if (out.rows() != channels_ || out.cols() != channels_)
-      throw shape_error("gram_accumulator: hessian is " + std::to_string(channels_) + "x" +
-                        std::to_string(channels_) + " but the output view is " +
-                        std::to_string(out.rows()) + "x" + std::to_string(out.cols()));
-    for (index_t j = 0; j < channels_; ++j)
-      for (index_t i = j; i < channels_; ++i) {
+      throw shape_error("gram_accumulator: hessian is " + shape_text(channels_, channels_) +
+                        " but the output view is " + shape_text(out));
+    for (index_t i = 0; i < channels_; ++i)
+      for (index_t j = 0; j <= i; ++j) {
         out(i, j) = static_cast<T>(h_(i, j));
         out(j, i) = static_cast<T>(h_(i, j));
       }
   }
   /// diag(H) = (2/N)·Σ_t x_tj² (twice Wanda's ‖x_j‖²/N).
-  vector_type diagonal() const {
+  std::vector<Acc> diagonal() const {
     require_samples("diagonal");
-    return h_.diagonal();
+    std::vector<Acc> d(static_cast<std::size_t>(channels_));
+    for (index_t j = 0; j < channels_; ++j) d[static_cast<std::size_t>(j)] = h_(j, j);
+    return d;
   }
-  /// The internal matrix: only its lower triangle (diagonal included) holds H.
-  const matrix_type& lower_triangle() const {
+  /// The internal d x d matrix: only its lower triangle (diagonal included) holds H.
+  matrix_view<const Acc> lower_triangle() const {
     require_samples("lower_triangle");
-    return h_;
+    return h_.view();
   }
 
  private:
+  void scale_lower(Acc factor) {
+    for (index_t i = 0; i < channels_; ++i)
+      for (index_t j = 0; j <= i; ++j) h_(i, j) *= factor;
+  }
+
   void require_samples(const char* what) const {
     if (tokens_ == 0)
       throw empty_statistics_error(std::string("gram_accumulator: ") + what +

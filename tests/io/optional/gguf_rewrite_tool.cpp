@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pollard/io/gguf_rewrite.hpp"
+#include "pollard/io/gguf/rewrite.hpp"
 
 int main(int argc, char** argv) {
   try {

@@ -30,7 +30,7 @@ struct damping_report {
 /// Factors a + λI = L·Lᵀ in place (L in the lower triangle; the strict upper triangle keeps the
 /// input). a is symmetric; its strict upper triangle must hold the matrix, it is what a retry
 /// restores the lower triangle from. λ = percdamp · mean(diag a) · 10^k for the k-th retry,
-/// k = 0..max_retries. Throws factorization_error naming `who` and the last damping tried.
+/// k = 0..max_retries. Throws factorisation_error naming `who` and the last damping tried.
 template <class T>
 damping_report damped_cholesky(row_major_matrix<T>& a, double percdamp, int max_retries,
                                std::string_view who = "cholesky") {
@@ -58,7 +58,7 @@ damping_report damped_cholesky(row_major_matrix<T>& a, double percdamp, int max_
               << " Hessian is not positive definite even with damping " << damping << " (percdamp "
               << factor << " of mean diagonal " << mean_diagonal << ", after " << max_retries
               << " retries)";
-      throw factorization_error(message.str());
+      throw factorisation_error(message.str());
     }
   }
   return {};  // unreachable: the last attempt returns or throws

@@ -1,10 +1,12 @@
-// pollard — the CPU backend's matrix-product update, C −= A·B (BLAS gemm under POLLARD_USE_BLAS).
+// pollard — the CPU backend's matrix products, C −= A·B and C = A·B (BLAS gemm under
+// POLLARD_USE_BLAS).
 #pragma once
 
 #include <algorithm>
 
 #include <Eigen/Core>
 
+#include "pollard/backends/cpu/eigen_map.hpp"
 #include "pollard/backends/cpu/parallel_for.hpp"
 #include "pollard/backends/cpu/policy.hpp"
 #include "pollard/core/config.hpp"
@@ -25,24 +27,26 @@ inline constexpr index_t gemm_row_chunk = 128;
 
 namespace detail {
 
-/// Calls f with an Eigen map of the host view v, whose columns (col_stride 1) or rows
-/// (row_stride 1) are adjacent.
-template <class T, class F>
-decltype(auto) with_eigen_map(matrix_view<T> v, F&& f) {
-  using value = std::remove_const_t<T>;
-  using row_major = Eigen::Matrix<value, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  using col_major = Eigen::Matrix<value, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-  using row_map = Eigen::Map<std::conditional_t<std::is_const_v<T>, const row_major, row_major>,
-                             Eigen::Unaligned, Eigen::OuterStride<>>;
-  using col_map = Eigen::Map<std::conditional_t<std::is_const_v<T>, const col_major, col_major>,
-                             Eigen::Unaligned, Eigen::OuterStride<>>;
-  if (v.col_stride() == 1 || v.cols() <= 1)
-    return f(row_map(
-        v.data(), v.rows(), v.cols(),
-        Eigen::OuterStride<>(v.rows() <= 1 ? std::max<index_t>(v.cols(), 1) : v.row_stride())));
-  return f(col_map(
-      v.data(), v.rows(), v.cols(),
-      Eigen::OuterStride<>(v.cols() <= 1 ? std::max<index_t>(v.rows(), 1) : v.col_stride())));
+// C −= A·B (Subtract) or C = A·B, row chunks of C spread over the policy's threads.
+template <bool Subtract, class T>
+void row_chunked_product(const par_t& policy, matrix_view<T> c, matrix_view<const T> a,
+                         matrix_view<const T> b) {
+  const index_t rows = c.rows();
+  const index_t chunks = (rows + gemm_row_chunk - 1) / gemm_row_chunk;
+  parallel_for(policy, chunks, gemm_row_chunk * a.cols() * c.cols(), [&](index_t chunk) {
+    const index_t r0 = chunk * gemm_row_chunk;
+    const index_t nr = std::min(gemm_row_chunk, rows - r0);
+    with_eigen_map(c.block(r0, 0, nr, c.cols()), [&](auto cm) {
+      with_eigen_map(a.block(r0, 0, nr, a.cols()), [&](const auto& am) {
+        with_eigen_map(b, [&](const auto& bm) {
+          if constexpr (Subtract)
+            cm.noalias() -= am * bm;
+          else
+            cm.noalias() = am * bm;
+        });
+      });
+    });
+  });
 }
 
 }  // namespace detail
@@ -53,17 +57,14 @@ decltype(auto) with_eigen_map(matrix_view<T> v, F&& f) {
 template <class T>
 void subtract_product(const par_t& policy, matrix_view<T> c, matrix_view<const T> a,
                       matrix_view<const T> b) {
-  const index_t rows = c.rows();
-  const index_t chunks = (rows + gemm_row_chunk - 1) / gemm_row_chunk;
-  parallel_for(policy, chunks, gemm_row_chunk * a.cols() * c.cols(), [&](index_t chunk) {
-    const index_t r0 = chunk * gemm_row_chunk;
-    const index_t nr = std::min(gemm_row_chunk, rows - r0);
-    detail::with_eigen_map(c.block(r0, 0, nr, c.cols()), [&](auto cm) {
-      detail::with_eigen_map(a.block(r0, 0, nr, a.cols()), [&](const auto& am) {
-        detail::with_eigen_map(b, [&](const auto& bm) { cm.noalias() -= am * bm; });
-      });
-    });
-  });
+  detail::row_chunked_product<true>(policy, c, a, b);
+}
+
+/// The backend primitive: C = A·B, with the shapes and layouts of subtract_product.
+template <class T>
+void multiply(const par_t& policy, matrix_view<T> c, matrix_view<const T> a,
+              matrix_view<const T> b) {
+  detail::row_chunked_product<false>(policy, c, a, b);
 }
 
 }  // namespace pollard::cpu

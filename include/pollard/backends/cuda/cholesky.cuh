@@ -79,7 +79,7 @@ __global__ void check_diagonal(const float* a, index_t n, int* bad) {
 /// matrix h (read whole, not modified), λ = percdamp · mean(diag H) · 10^k for the k-th retry,
 /// k = 0..max_retries. With J the order reversal, JHJ + λI = L·Lᵀ gives (H + λI)⁻¹ = UᵀU with
 /// U = J·L⁻¹·J: one potrf and one trtri replace the reference chain cholesky → inverse →
-/// cholesky. Throws factorization_error naming `who` and the last damping tried, shape_error
+/// cholesky. Throws factorisation_error naming `who` and the last damping tried, shape_error
 /// for a non-square h. Synchronises p's stream.
 template <cuda_policy P>
 device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const float> h,
@@ -150,7 +150,7 @@ device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const floa
           cudaMemcpyAsync(status, info.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
       r.synchronize();
       if (status[0] != 0)
-        throw factorization_error(
+        throw factorisation_error(
             std::string(who) + ": the triangular inverse of the " + std::to_string(n) + "x" +
             std::to_string(n) + " Cholesky factor failed (info " + std::to_string(status[0]) + ")");
       out.damping = {damping, factor, attempt};
@@ -162,7 +162,7 @@ device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const floa
               << " Hessian is not positive definite even with damping " << damping << " (percdamp "
               << factor << " of mean diagonal " << mean_diagonal << ", after " << max_retries
               << " retries)";
-      throw factorization_error(message.str());
+      throw factorisation_error(message.str());
     }
   }
   return out;  // unreachable: the last attempt returns or throws

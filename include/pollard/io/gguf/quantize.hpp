@@ -16,7 +16,7 @@
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/byte_reader.hpp"
-#include "pollard/io/gguf_quant.hpp"
+#include "pollard/io/gguf/quant.hpp"
 
 namespace pollard::io {
 

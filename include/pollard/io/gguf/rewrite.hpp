@@ -18,8 +18,10 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
-#include "pollard/io/gguf.hpp"
-#include "pollard/io/gguf_quantize.hpp"
+#include "pollard/io/gguf/quantize.hpp"
+#include "pollard/io/gguf/reader.hpp"
+#include "pollard/io/gguf/tensor_info.hpp"
+#include "pollard/io/gguf/writer.hpp"
 
 namespace pollard::io {
 

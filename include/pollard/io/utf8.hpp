@@ -1,0 +1,55 @@
+// pollard — the one UTF-8 well-formedness check (Unicode Table 3-7: no overlong forms, no
+// surrogates, nothing above U+10FFFF), used by the JSON writer and by streamed token text.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace pollard::io {
+
+/// What starts at one byte of a string: a well-formed character of `length` bytes (length > 0),
+/// or none (length 0) — then `valid_prefix` bytes (at least 1) are the maximal subpart that one
+/// U+FFFD replaces (as Python's bytes.decode(errors="replace") and the WHATWG decoder count
+/// them), and `truncated` says whether they are a valid start cut off by the end of the string.
+struct utf8_sequence {
+  std::size_t length = 0;
+  std::size_t valid_prefix = 1;
+  bool truncated = false;
+};
+
+/// The UTF-8 sequence at s[k] (k < s.size()).
+inline utf8_sequence utf8_sequence_at(std::string_view s, std::size_t k) noexcept {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = byte(k);
+  if (lead < 0x80) return {1, 1, false};
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) low = 0xa0;   // no overlong forms
+    if (lead == 0xed) high = 0x9f;  // no surrogates
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) low = 0x90;   // no overlong forms
+    if (lead == 0xf4) high = 0x8f;  // nothing above U+10FFFF
+  } else {
+    return {0, 1, false};
+  }
+  utf8_sequence r{0, 1, false};
+  for (std::size_t i = 1; i < length; ++i) {
+    if (k + i >= s.size()) {
+      r.truncated = true;
+      return r;
+    }
+    const unsigned char c = byte(k + i);
+    const unsigned char lo = i == 1 ? low : 0x80, hi = i == 1 ? high : 0xbf;
+    if (c < lo || c > hi) return r;
+    r.valid_prefix = i + 1;
+  }
+  r.length = length;
+  return r;
+}
+
+}  // namespace pollard::io
