@@ -230,6 +230,39 @@ TEST_CASE(
   CHECK(rep.perplexity_q.perplexity ==
         doctest::Approx(std::exp(static_cast<double>(test::naive_mean(nll_q)))).epsilon(1e-10));
   CHECK(rep.perplexity_q.tokens == positions);
+
+  // llama.cpp's ratio statistics (tools/perplexity/perplexity.cpp, kl_divergence()) from running
+  // sums of the per-position NLLs: mean_and_uncertainty(sum, sum2, n) = (f, sqrt((sum2/n − f²) /
+  // (n − 1))), covariance = (Σab/n − (Σa/n)(Σb/n)) / (n − 1).
+  double s_q = 0, s_q2 = 0, s_p = 0, s_p2 = 0, s_qp = 0;
+  for (std::size_t k = 0; k < nll_p.size(); ++k) {
+    s_q += nll_q[k];
+    s_q2 += nll_q[k] * nll_q[k];
+    s_p += nll_p[k];
+    s_p2 += nll_p[k] * nll_p[k];
+    s_qp += nll_q[k] * nll_p[k];
+  }
+  const double n = positions;
+  const double fq = s_q / n, fp = s_p / n;
+  const double uq = std::sqrt((s_q2 / n - fq * fq) / (n - 1)),
+               up = std::sqrt((s_p2 / n - fp * fp) / (n - 1));
+  const double cov = (s_qp / n - fq * fp) / (n - 1);
+  const double log_ratio = fq - fp, log_ratio_u = std::sqrt(uq * uq + up * up - 2 * cov);
+  CHECK(rep.log_ppl_ratio.mean == doctest::Approx(log_ratio).epsilon(1e-9));
+  CHECK(rep.log_ppl_ratio.standard_error == doctest::Approx(log_ratio_u).epsilon(1e-6));
+  CHECK(rep.ppl_ratio.mean == doctest::Approx(std::exp(log_ratio)).epsilon(1e-9));
+  CHECK(rep.ppl_ratio.standard_error ==
+        doctest::Approx(std::exp(log_ratio) * log_ratio_u).epsilon(1e-6));
+  const double ppl_q = std::exp(fq), ppl_p = std::exp(fp);
+  CHECK(rep.ppl_difference.mean == doctest::Approx(ppl_q - ppl_p).epsilon(1e-9));
+  CHECK(rep.ppl_difference.standard_error ==
+        doctest::Approx(
+            std::sqrt(ppl_q * uq * ppl_q * uq + ppl_p * up * ppl_p * up - 2 * ppl_q * ppl_p * cov))
+            .epsilon(1e-6));
+  CHECK(rep.log_ppl_correlation == doctest::Approx(cov / (uq * up)).epsilon(1e-6));
+  CHECK(rep.log_ppl_correlation > 0.0);
+  CHECK(rep.log_ppl_correlation < 1.0);
+  CHECK(to_text(rep).find("Mean PPL(Q)/PPL(P)         : ") != std::string::npos);
 }
 
 TEST_CASE("batch add equals per-position adds, also for strided views, and merge equals union") {

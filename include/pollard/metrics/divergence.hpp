@@ -102,6 +102,7 @@ class divergence_accumulator {
     same_top_ += other.same_top_;
     ppl_p_.merge(other.ppl_p_);
     ppl_q_.merge(other.ppl_q_);
+    nll_difference_.merge(other.nll_difference_);
     js_values_.insert(js_values_.end(), other.js_values_.begin(), other.js_values_.end());
     kl_values_.insert(kl_values_.end(), other.kl_values_.begin(), other.kl_values_.end());
     dp_values_.insert(dp_values_.end(), other.dp_values_.begin(), other.dp_values_.end());
@@ -131,6 +132,22 @@ class divergence_accumulator {
                                     : std::sqrt(r.same_top * (1.0 - r.same_top) / (n - 1.0));
     r.perplexity_p = ppl_p_.result();
     r.perplexity_q = ppl_q_.result();
+    // Standard errors of the two mean NLLs and of their paired difference; the covariance of
+    // the means follows from Var(mean_q − mean_p) = Var(mean_q) + Var(mean_p) − 2·Cov.
+    const double se_p = r.perplexity_p.standard_error / r.perplexity_p.perplexity;
+    const double se_q = r.perplexity_q.standard_error / r.perplexity_q.perplexity;
+    const double se_d = nll_difference_.standard_error();
+    const double cov = (se_p * se_p + se_q * se_q - se_d * se_d) / 2.0;
+    r.log_ppl_ratio = nll_difference_.summary();
+    const double ratio = std::exp(r.log_ppl_ratio.mean);
+    r.ppl_ratio = {ratio, ratio * se_d};
+    const double ppl_p = r.perplexity_p.perplexity, ppl_q = r.perplexity_q.perplexity;
+    r.ppl_difference = {
+        ppl_q - ppl_p,
+        std::sqrt(std::max(0.0, r.perplexity_q.standard_error * r.perplexity_q.standard_error +
+                                    r.perplexity_p.standard_error * r.perplexity_p.standard_error -
+                                    2.0 * ppl_q * ppl_p * cov))};
+    r.log_ppl_correlation = cov / (se_p * se_q);
     return r;
   }
 
@@ -163,12 +180,13 @@ class divergence_accumulator {
     same_top_ += s.same_top ? 1 : 0;
     ppl_p_.add_nll(s.nll_p);
     ppl_q_.add_nll(s.nll_q);
+    nll_difference_.add(s.nll_q - s.nll_p);
     js_values_.push_back(static_cast<float>(s.js_nats));
     kl_values_.push_back(static_cast<float>(s.kl));
     dp_values_.push_back(static_cast<float>(s.delta_p));
   }
 
-  detail::metric_moments js_, kl_, dp_;
+  detail::metric_moments js_, kl_, dp_, nll_difference_;
   double dp_squares_ = 0.0;
   std::int64_t same_top_ = 0;
   perplexity_accumulator ppl_p_, ppl_q_;

@@ -39,6 +39,15 @@ struct divergence_report {
   double same_top_standard_error = 0.0;
   perplexity_result perplexity_p;  // of the dense model on the correct tokens
   perplexity_result perplexity_q;  // of the pruned model on the correct tokens
+  /// llama.cpp's perplexity-ratio statistics (tools/perplexity/perplexity.cpp,
+  /// kl_divergence()), from the paired per-position NLLs: ln(PPL(Q)/PPL(P)) = mean(nll_q −
+  /// nll_p) ± the standard error of that paired mean; PPL(Q)/PPL(P) = its exp ± exp·SE;
+  /// PPL(Q) − PPL(P) ± sqrt(u_Q² + u_P² − 2·PPL(Q)·PPL(P)·cov), cov the covariance of the two
+  /// mean NLLs; and their correlation cov / (SE_P·SE_Q). NaN with fewer than 2 positions.
+  mean_with_error log_ppl_ratio;
+  mean_with_error ppl_ratio;
+  mean_with_error ppl_difference;
+  double log_ppl_correlation = 0.0;
 };
 
 namespace detail {
@@ -111,6 +120,14 @@ inline std::string to_text(const divergence_report& r) {
          report_number("%10.6f", r.perplexity_p.standard_error) + "\n";
   out += "PPL(Q)   : " + report_number("%10.6f", r.perplexity_q.perplexity) + " ± " +
          report_number("%10.6f", r.perplexity_q.standard_error) + "\n";
+  out += "Cor(ln(PPL(Q)), ln(PPL(P))): " + report_number("%6.2f", 100.0 * r.log_ppl_correlation) +
+         "%\n";
+  out += "Mean ln(PPL(Q)/PPL(P))     : " + report_number("%10.6f", r.log_ppl_ratio.mean) + " ± " +
+         report_number("%10.6f", r.log_ppl_ratio.standard_error) + "\n";
+  out += "Mean PPL(Q)/PPL(P)         : " + report_number("%10.6f", r.ppl_ratio.mean) + " ± " +
+         report_number("%10.6f", r.ppl_ratio.standard_error) + "\n";
+  out += "Mean PPL(Q)-PPL(P)         : " + report_number("%10.6f", r.ppl_difference.mean) + " ± " +
+         report_number("%10.6f", r.ppl_difference.standard_error) + "\n";
   detail::report_text_section(out, "Jensen-Shannon divergence (nats)", "JS", r.js_nats, 1.0);
   detail::report_text_section(out, "Jensen-Shannon divergence (bits)", "JS", r.js_bits, 1.0);
   detail::report_text_section(out, "KL divergence KL(P||Q) (nats)", "KLD", r.kl, 1.0);
@@ -147,7 +164,9 @@ inline std::string to_markdown(const divergence_report& r) {
          " %; PPL(P): " + report_number("%.6f", r.perplexity_p.perplexity) + " ± " +
          report_number("%.6f", r.perplexity_p.standard_error) +
          "; PPL(Q): " + report_number("%.6f", r.perplexity_q.perplexity) + " ± " +
-         report_number("%.6f", r.perplexity_q.standard_error) + "\n";
+         report_number("%.6f", r.perplexity_q.standard_error) +
+         "; PPL(Q)/PPL(P): " + report_number("%.6f", r.ppl_ratio.mean) + " ± " +
+         report_number("%.6f", r.ppl_ratio.standard_error) + "\n";
   return out;
 }
 
@@ -171,6 +190,14 @@ inline std::string to_json(const divergence_report& r) {
   detail::report_json_perplexity(w, r.perplexity_p);
   w.key("perplexity_q");
   detail::report_json_perplexity(w, r.perplexity_q);
+  const auto pair = [&](const char* key, const mean_with_error& m) {
+    w.key(key).begin_object().key("mean").value(m.mean);
+    w.key("standard_error").value(m.standard_error).end_object();
+  };
+  pair("log_ppl_ratio", r.log_ppl_ratio);
+  pair("ppl_ratio", r.ppl_ratio);
+  pair("ppl_difference", r.ppl_difference);
+  w.key("log_ppl_correlation").value(r.log_ppl_correlation);
   w.end_object();
   return w.str();
 }
