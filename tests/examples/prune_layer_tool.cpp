@@ -528,10 +528,11 @@ TEST_CASE(
     for (index_t j = 0; j < d_in; ++j)
       if (plain.view()(i, j) == 0.0) initial.prune(i, j);
   const pollard::matrix_view<const double> score_view(scores.data(), d_out, d_in);
+  const pollard::unstructured policy(0.5);  // the tool's --sparsity 0.5, Wanda's per-row group
   const auto expected =
-      pollard::dsnot<double, double>(w.view(), initial, per_sequence, variance, score_view);
+      pollard::dsnot<double, double>(w.view(), initial, per_sequence, variance, score_view, policy);
   const auto per_token =
-      pollard::dsnot<double, double>(w.view(), initial, mean_token, variance, score_view);
+      pollard::dsnot<double, double>(w.view(), initial, mean_token, variance, score_view, policy);
   REQUIRE(expected.flags() != per_token.flags());  // the data tells the two normalisations apart
   const auto got = load_keep("ds_mask.npy");
   index_t differing = 0;
