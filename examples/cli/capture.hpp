@@ -107,6 +107,11 @@ inline int run_capture(const capture_options& o) {
                                                          {"--hessian-out", o.hessian_out}});
 
   llm::model_file m = open_model_with_tokenizer(o.model, optional_path(o.tokenizer));
+  // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
+  check_distinct_outputs(files_read_with({{"MODEL", &m}}, {{"--tokenizer", o.tokenizer}}),
+                         {{"--weights-out", o.weights_out},
+                          {"--activations-out", o.activations_out},
+                          {"--hessian-out", o.hessian_out}});
   const auto& config = m.weights.config;
   if (o.block >= config.n_layers)
     throw usage_error("--block " + std::to_string(o.block) + ": the model has " +

@@ -62,6 +62,8 @@ inline int run_export(const export_options& o) {
                               : o.type == "bf16" ? pollard::dtype::bf16
                                                  : pollard::dtype::f32;
   llm::model_file m = llm::open_model(in);
+  // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
+  check_distinct_outputs(files_read_with(in, m), {{"OUT", out}});
   std::vector<io::sparse_safetensors_input> tensors;
   std::vector<std::string> names;
   std::uint64_t zeros = 0, total = 0;

@@ -93,6 +93,12 @@ inline int run_tasks(const tasks_options& o) {
     zero_shot.tasks = o.suite;
     zero_shot.tasks_dir = zero_shot_tasks_dir<usage_error>(o.tasks_dir);
     zero_shot.limit = o.limit;
+    // Every file of the tasks folder is an input of the suite (compared by identity, so a link
+    // to one is refused too).
+    std::vector<io::named_path> task_files;
+    for (const auto& entry : fs::recursive_directory_iterator(zero_shot.tasks_dir))
+      if (entry.is_regular_file()) task_files.push_back({"the task file", entry.path()});
+    check_distinct_outputs(task_files, {{"--json", o.json}});
   }
   // Every input is read before the model runs, so a bad file fails at once.
   const std::vector<evaluation::multiple_choice_task> zero_shot_tasks =

@@ -397,6 +397,12 @@ export)
     fail "export_dense: the message does not name the tensor and group"
   [ -e dense.safetensors ] && fail "a refused export wrote its file"
   expect_error export_same 2 export mag24.bin mag24.bin --layout csr
+  # The tokenizer read beside a llama2.c model is an input too (directly and through a link).
+  cp tok512.bin tok512.orig
+  expect_error export_tokenizer 2 export mag24.bin tok512.bin --layout csr
+  ln -sf tok512.bin tok_link.bin
+  expect_error export_tokenizer_link 2 export mag24.bin tok_link.bin --layout csr
+  cmp -s tok512.bin tok512.orig || fail "export replaced the tokenizer read beside MODEL"
   finish
   ;;
 capture)
@@ -441,6 +447,12 @@ PY
   expect_error capture_same 2 capture "$stories" --calibration text:slice.txt --linear attn_q \
     --weights-out slice.txt
   [ -e Z.npy ] && fail "a refused capture wrote its output"
+  cp "$(dirname "$stories")/tok512.bin" tok512.bin
+  cp "$stories" model.bin
+  cp tok512.bin tok512.orig
+  expect_error capture_tokenizer 2 capture model.bin --calibration text:slice.txt --linear attn_q \
+    --weights-out tok512.bin
+  cmp -s tok512.bin tok512.orig || fail "capture replaced the tokenizer read beside MODEL"
   finish
   ;;
 tasks_suite)
@@ -465,6 +477,16 @@ tasks_suite)
   expect_error suite_dir 2 tasks "$stories" --suite boolq --tasks-dir no-such-folder
   POLLARD_DATA_DIR= expect_error suite_no_dir 2 tasks "$stories" --suite boolq
   [ -e suite_unknown.json ] && fail "a refused run wrote its JSON"
+  # Every file of the tasks folder is an input: --json naming one (or a link to one) is refused.
+  mkdir -p mytasks && cp -r "$data/tasks/boolq" mytasks/ && chmod -R u+w mytasks
+  task_file=$(find mytasks/boolq -type f | head -n 1)
+  cp "$task_file" task.orig
+  expect_error suite_json_input 2 tasks "$stories" --suite boolq --limit 2 --tasks-dir mytasks \
+    --json "$task_file"
+  ln -sf "$task_file" task_link.json
+  expect_error suite_json_link 2 tasks "$stories" --suite boolq --limit 2 --tasks-dir mytasks \
+    --json task_link.json
+  cmp -s "$task_file" task.orig || fail "tasks --suite replaced one of its task files"
   finish
   ;;
 convert)
