@@ -2,6 +2,8 @@
 // by an exception, std::exit, SIGINT or SIGTERM.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,11 +122,13 @@ TEST_CASE("a temporary cannot be created in a missing folder: io_error naming it
   fs::remove_all(dir);
 }
 
-TEST_CASE("SIGINT and SIGTERM remove the temporaries and still end the process as signalled") {
-  for (const int signal_number : {SIGINT, SIGTERM}) {
+TEST_CASE("terminating signals remove the temporaries and still end the process as signalled") {
+  for (const int signal_number : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGXFSZ, SIGALRM}) {
     CAPTURE(signal_number);
     const fs::path dir = fresh_folder("signal");
     const int status = in_child([&] {
+      const rlimit no_core{0, 0};  // SIGQUIT and SIGXFSZ would dump core
+      ::setrlimit(RLIMIT_CORE, &no_core);
       // As a program starts (the test runner has its own handlers, which a child inherits).
       std::signal(signal_number, SIG_DFL);
       pollard::io::remove_temporaries_on_signal();

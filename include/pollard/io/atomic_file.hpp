@@ -88,13 +88,16 @@ inline std::string temporary_name(const std::filesystem::path& path) {
 
 }  // namespace detail
 
-/// Makes SIGINT, SIGTERM and SIGHUP remove the temporaries of unfinished atomic_files before the
-/// process ends as the signal says (the exit status still reports the signal), and std::exit
+/// Makes every signal whose default action ends the process without a crash (SIGINT, SIGTERM,
+/// SIGHUP, SIGQUIT, SIGPIPE — a reader such as `| head` gone —, SIGXFSZ — a file size limit —,
+/// SIGXCPU, SIGALRM, SIGUSR1, SIGUSR2) remove the temporaries of unfinished atomic_files before
+/// the process ends as the signal says (the exit status still reports the signal), and std::exit
 /// remove them too. A program calls it once, at its start (a library installs no signal
 /// handlers on its own); a signal whose handler the program has already set is left alone.
 inline void remove_temporaries_on_signal() {
   static const bool installed = [] {
-    for (const int s : {SIGINT, SIGTERM, SIGHUP}) {
+    for (const int s :
+         {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGXFSZ, SIGXCPU, SIGALRM, SIGUSR1, SIGUSR2}) {
       struct sigaction current {};
       if (::sigaction(s, nullptr, &current) != 0 || current.sa_handler != SIG_DFL) continue;
       struct sigaction action {};
