@@ -333,6 +333,7 @@ void prune(const plan& o) {
       r.block_size = o.block;
       r.percdamp = o.percdamp;
       const auto result = pollard::obs_reconstruct<T>(exec, w_hat, hessian, keep, r);
+      keep = result.mask;  // the weights of dead inputs are zeroed and marked pruned
       warnings.insert(warnings.end(), result.warnings.begin(), result.warnings.end());
       solver_report += "  OBS reconstruction: loss " + std::to_string(result.loss) + ", damping " +
                        std::to_string(result.damping_used) + "\n";
@@ -350,6 +351,11 @@ void prune(const plan& o) {
   // Metrics of the result.
   const pollard::matrix_view<const T> w = w_file.view();
   const pollard::matrix_view<const T> result = w_hat;
+  // The mask describes the weights written: an entry zero there (a dead input, a weight that was
+  // zero already, float16 underflow) is pruned in the mask too.
+  for (index_t i = 0; i < d_out; ++i)
+    for (index_t j = 0; j < d_in; ++j)
+      if (result(i, j) == T(0)) keep.prune(i, j);
   const index_t check_n = o.m > 0 ? o.n : 2, check_m = o.m > 0 ? o.m : 4;
   std::string n_m_line;
   if (d_in % check_m == 0)

@@ -404,7 +404,8 @@ TEST_CASE("the sparsity printed for --dtype f16 counts the weights that float16 
   for (index_t i = 0; i < written.rows(); ++i)
     for (index_t j = 0; j < written.cols(); ++j) zeros += written.view()(i, j) == 0.0 ? 1 : 0;
   CHECK(zeros == 64);
-  CHECK(o.out.find("sparsity: 0.500000 (64 of 128 weights zero") != std::string::npos);
+  CHECK(o.out.find("sparsity: 0.500000 (64 of 128 weights zero; mask prunes 64)") !=
+        std::string::npos);
 }
 
 TEST_CASE("a 1-D weights file is refused with its shape, not read as one row") {
@@ -461,6 +462,22 @@ TEST_CASE(
     for (index_t j = 0; j < 16; ++j) {
       if (j == 5 || j == 9) CHECK(keep.view()(i, j) == 0.0);
       CHECK((out.view()(i, j) == 0.0) == (keep.view()(i, j) == 0.0));
+    }
+
+  // Magnitude 2:4 with OBS reconstruction on the same dead channels: the fixed-mask sweep zeroes
+  // their weights too, and the mask written must mark them pruned.
+  const auto r = layer().prune(
+      "--weights " + layer().path("dead_W.npy") + " --activations " + layer().path("dead_X.npy") +
+      " --method magnitude --n-m 2:4 --reconstruct --out " + layer().path("dead_rec.npy") +
+      " --mask-out " + layer().path("dead_rec_mask.npy"));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto rec = load("dead_rec.npy");
+  const auto rec_keep = load_keep("dead_rec_mask.npy");
+  for (index_t i = 0; i < 8; ++i)
+    for (index_t j = 0; j < 16; ++j) {
+      if (j == 5 || j == 9) CHECK(rec.view()(i, j) == 0.0);
+      CHECK((rec.view()(i, j) == 0.0) == (rec_keep.view()(i, j) == 0.0));
     }
 
   // A Hessian with diagonal 1 and off-diagonal 1.05 has the eigenvalue 1 - 1.05 = -0.05:
