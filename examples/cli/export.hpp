@@ -9,6 +9,7 @@
 
 #include "command_line.hpp"
 #include "common.hpp"
+#include "pollard/core/narrowing.hpp"
 #include "pollard/io/sparse_safetensors.hpp"
 #include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
@@ -65,10 +66,26 @@ inline int run_export(const export_options& o) {
   // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
   check_distinct_outputs(files_read_with(in, m), {{"OUT", out}});
   std::vector<io::sparse_safetensors_input> tensors;
-  std::vector<std::string> names;
-  std::uint64_t zeros = 0, total = 0;
+  std::uint64_t zeros = 0, total = 0, underflowed = 0;
   for (index_t b = 0; b < static_cast<index_t>(m.weights.layers.size()); ++b)
     for (const auto& l : llm::llama_linear_refs(m.weights.layers[static_cast<std::size_t>(b)], b)) {
+      // The values as they will be stored: rounded to f16/bf16 first (an overflow is an error
+      // naming tensor and position), so a value that underflows to zero is a zero of the layout
+      // and every number printed describes the file.
+      if (type != pollard::dtype::f32) {
+        const std::string what = "tensor '" + l.name + ".weight'";
+        for (index_t i = 0; i < l.weight.rows(); ++i)
+          for (index_t j = 0; j < l.weight.cols(); ++j) {
+            const narrowing_site site{"export", what, i, j};
+            const float v = l.weight(i, j);
+            const float stored =
+                type == pollard::dtype::f16
+                    ? static_cast<float>(narrow<half>(v, overflow::error, site))
+                    : static_cast<float>(narrow<bfloat16>(v, overflow::error, site));
+            if (stored == 0.0f && v != 0.0f) ++underflowed;
+            l.weight(i, j) = stored;
+          }
+      }
       const matrix_view<const float> w(l.weight);
       zeros += static_cast<std::uint64_t>(zero_count(w));
       total += static_cast<std::uint64_t>(w.size());
@@ -79,6 +96,10 @@ inline int run_export(const export_options& o) {
            true});
     }
   io::write_sparse_safetensors(out, tensors, layout, type);
+  if (underflowed > 0)
+    std::fprintf(stderr,
+                 "pollard: warning: %s nonzero weights are below %s's range and are stored as 0\n",
+                 std::to_string(underflowed).c_str(), o.type.c_str());
   std::printf("wrote %s: %zu linears (%.4f of their %s weights zero) as %s, values %s, %s bytes\n",
               out.string().c_str(), tensors.size(),
               total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0,

@@ -397,6 +397,27 @@ export)
     fail "export_dense: the message does not name the tensor and group"
   [ -e dense.safetensors ] && fail "a refused export wrote its file"
   expect_error export_same 2 export mag24.bin mag24.bin --layout csr
+  # Values below float16's range are stored as 0: CSR drops them and a warning says so (one kept
+  # weight of the first linear set to 1e-9 by patching the checkpoint's bytes).
+  if command -v python3 >/dev/null && python3 -c 'import numpy, safetensors' 2>/dev/null; then
+    python3 - mag24.bin tiny.bin <<'PY' || fail "could not patch the checkpoint"
+import sys
+import numpy as np
+raw = bytearray(open(sys.argv[1], "rb").read())
+dim, _, layers, _, _, vocab, _ = (int(v) for v in np.frombuffer(bytes(raw[:28]), np.int32))
+at = 28 + 4 * (abs(vocab) * dim + layers * dim)  # wq of layer 0, row 0
+w = np.frombuffer(bytes(raw[at:at + 16]), np.float32).copy()
+w[int(np.flatnonzero(w)[0])] = 1e-9
+raw[at:at + 16] = w.tobytes()
+open(sys.argv[2], "wb").write(raw)
+PY
+    run export_tiny export tiny.bin tiny.safetensors --layout csr --type f16
+    [ "$status" -eq 0 ] || { fail "export_tiny: exit status $status"; cat export_tiny.err; }
+    grep -q "1 nonzero weights are below f16's range and are stored as 0" export_tiny.err ||
+      fail "export_tiny: no underflow warning"
+    python3 -c 'import sys; from safetensors import safe_open; f = safe_open("tiny.safetensors", "numpy"); n = sum(len(f.get_tensor(k)) for k in f.keys() if k.endswith(".values")); sys.exit(0 if n == 226560 // 2 - 1 else 1)' ||
+      fail "export_tiny: the CSR file does not drop the weight stored as 0"
+  fi
   # The tokenizer read beside a llama2.c model is an input too (directly and through a link).
   cp tok512.bin tok512.orig
   expect_error export_tokenizer 2 export mag24.bin tok512.bin --layout csr
