@@ -54,14 +54,7 @@ inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
   c->add_option("--calibration", o.calibration, "KIND:PATH[@WEIGHT][,...]: the calibration data")
       ->type_name("SPEC")
       ->required();
-  c->add_option("--samples", o.samples, "calibration sequences")
-      ->type_name("N")
-      ->check(integer_in(1, 1 << 20));
-  c->add_option("--length", o.length, "tokens per calibration sequence")
-      ->type_name("L")
-      ->check(integer_in(2, 1 << 20))
-      ->default_str("min(2048, the model's context)");
-  c->add_option("--seed", o.seed, "calibration seed")->type_name("S")->check(unsigned_integer());
+  add_calibration_size_options(*c, o.samples, o.length, o.seed);
   c->add_option("--text-field", o.text_field, "JSON field holding a document's text")
       ->type_name("F");
   c->add_option("--block", o.block, "the block, from 0")

@@ -57,6 +57,20 @@ struct prune_options {
   int threads = 0;
 };
 
+/// --samples, --length and --seed: how many calibration sequences of how many tokens, drawn with
+/// which seed (the commands that draw calibration data share them).
+inline void add_calibration_size_options(CLI::App& c, index_t& samples, index_t& length,
+                                         std::uint64_t& seed) {
+  c.add_option("--samples", samples, "calibration sequences")
+      ->type_name("N")
+      ->check(integer_in(1, 1 << 20));
+  c.add_option("--length", length, "tokens per calibration sequence")
+      ->type_name("L")
+      ->check(integer_in(2, 1 << 20))
+      ->default_str("min(2048, the model's context)");
+  c.add_option("--seed", seed, "calibration seed")->type_name("S")->check(unsigned_integer());
+}
+
 /// The items of a comma-separated option value (empty items skipped).
 inline std::vector<std::string> comma_list(const std::string& text) {
   std::vector<std::string> out;
@@ -109,14 +123,7 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
                 "KIND:PATH[@WEIGHT][,KIND:PATH[@WEIGHT]...]: the calibration data (required\n"
                 "unless --method magnitude; kinds below)")
       ->type_name("SPEC");
-  c->add_option("--samples", o.samples, "calibration sequences")
-      ->type_name("N")
-      ->check(integer_in(1, 1 << 20));
-  c->add_option("--length", o.length, "tokens per calibration sequence")
-      ->type_name("L")
-      ->check(integer_in(2, 1 << 20))
-      ->default_str("min(2048, the model's context)");
-  c->add_option("--seed", o.seed, "calibration seed")->type_name("S")->check(unsigned_integer());
+  add_calibration_size_options(*c, o.samples, o.length, o.seed);
   c->add_option("--group", o.group,
                 "unstructured comparison group: row, matrix or column-block; default: the\n"
                 "method's reference (Wanda per row, magnitude and RIA per matrix, SparseGPT per\n"
