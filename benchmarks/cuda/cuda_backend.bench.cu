@@ -9,10 +9,12 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,11 @@ __global__ void to_bfloat16(const float* in, pollard::bfloat16* out, std::size_t
 void random_fill(float* out, std::size_t n, unsigned long long seed, float scale = 1.0f) {
   fill_normal<<<4096, 256>>>(out, n, seed, scale);
   POLLARD_CUDA_CHECK_LAUNCH("fill_normal");
+}
+__global__ void add_scaled(const float* x, float scale, float* y, std::size_t n) {
+  for (std::size_t k = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    y[k] += scale * x[k];
 }
 
 struct ceilings {
@@ -176,6 +183,52 @@ void statistics(const ceilings& c, bool quick) {
       median_ms([&] { gpu::select_mask(gpu::par, pollard::unstructured{0.5}, sv); }));
   row("mask 2:4 (with the NaN check)",
       median_ms([&] { gpu::select_mask(gpu::par, pollard::n_m::pruned_of(2, 4), sv); }));
+}
+
+/// The metrics on device logits as a fraction of the copy bandwidth (bytes: one read of the
+/// logits): the divergence of Q = P + N(0, 0.3²) from P (logits N(0, 3²)), and the NLLs of P.
+void metrics(const ceilings& c, bool quick) {
+  std::printf(
+      "\n| metric on device logits | positions x vocabulary | logits | time ms | GB/s read | "
+      "fraction of the copy bandwidth |\n|---|---|---|---|---|---|\n");
+  struct shape {
+    index_t positions, vocabulary;
+  };
+  const std::vector<shape> shapes =
+      quick ? std::vector<shape>{{256, 32000}}
+            : std::vector<shape>{{4096, 32000}, {1024, 128256}, {2048, 151936}};
+  for (const auto& s : shapes) {
+    const auto n = static_cast<std::size_t>(s.positions * s.vocabulary);
+    gpu::device_buffer<float> p(n), q(n), noise(n);
+    random_fill(p.data(), n, 30, 3.0f);
+    random_fill(noise.data(), n, 31, 0.3f);
+    POLLARD_CUDA_CHECK(cudaMemcpy(q.data(), p.data(), n * sizeof(float), cudaMemcpyDeviceToDevice));
+    add_scaled<<<4096, 256>>>(noise.data(), 1.0f, q.data(), n);
+    POLLARD_CUDA_CHECK_LAUNCH("add_scaled");
+    std::vector<std::int32_t> tokens(static_cast<std::size_t>(s.positions));
+    for (std::size_t k = 0; k < tokens.size(); ++k)
+      tokens[k] = static_cast<std::int32_t>((k * 7919) % static_cast<std::size_t>(s.vocabulary));
+    const auto report = [&](const char* name, const char* type, double bytes, double ms) {
+      std::printf("| %s | %lldx%lld | %s | %.3f | %.0f | %.2f |\n", name,
+                  static_cast<long long>(s.positions), static_cast<long long>(s.vocabulary), type,
+                  ms, bytes / (ms * 1e-3) * 1e-9, bytes / (ms * 1e-3) / c.copy_bytes_per_s);
+    };
+    const auto pv = p.view(s.positions, s.vocabulary), qv = q.view(s.positions, s.vocabulary);
+    const std::span<const std::int32_t> ts(tokens);
+    const double bytes = 4.0 * static_cast<double>(n);
+    report("divergence (JS, KL, Δp, NLLs, top-1)", "fp32", 2.0 * bytes,
+           median_ms([&] { gpu::divergence_samples(gpu::par, pv, qv, ts); }));
+    report("perplexity (NLL per position)", "fp32", bytes,
+           median_ms([&] { gpu::target_nlls(gpu::par, pv, ts); }));
+    gpu::device_buffer<pollard::bfloat16> pb(n), qb(n);
+    to_bfloat16<<<4096, 256>>>(p.data(), pb.data(), n);
+    to_bfloat16<<<4096, 256>>>(q.data(), qb.data(), n);
+    const auto pbv = pb.view(s.positions, s.vocabulary), qbv = qb.view(s.positions, s.vocabulary);
+    report("divergence (JS, KL, Δp, NLLs, top-1)", "bf16", bytes,
+           median_ms([&] { gpu::divergence_samples(gpu::par, pbv, qbv, ts); }));
+    report("perplexity (NLL per position)", "bf16", bytes / 2.0,
+           median_ms([&] { gpu::target_nlls(gpu::par, pbv, ts); }));
+  }
 }
 
 /// Update flops of the lazy-batch sweep on d_out x d_in with blocks of b: the in-block updates
@@ -309,6 +362,7 @@ int main(int argc, char** argv) {
               properties.multiProcessorCount, driver, runtime);
   try {
     const ceilings c = measure_ceilings(quick);
+    metrics(c, quick);
     statistics(c, quick);
     sparsegpt_block(c, quick);
   } catch (const std::exception& e) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# On a machine with an NVIDIA GPU: builds the CUDA tests and benchmarks, runs the tests, then
-# runs them again under compute-sanitizer (memcheck, racecheck; the LLaMA-shape cases left out
-# for time), then the benchmarks. Logs go to $OUT (default ./device-out): environment.txt,
+# On a machine with an NVIDIA GPU: builds the CUDA tests and benchmarks, runs the tests, the
+# benchmarks and the PyTorch reference, then the tests again under compute-sanitizer (memcheck,
+# racecheck; the LLaMA-shape cases left out for time), each stopped by DEVICE_RUN_SECONDS
+# (default 570) after the script's start. Logs go to $OUT (default ./device-out): environment.txt,
 # build.log, tests.log, sanitizer.log, benchmarks.log. POLLARD_DEPS_PREFIX names a prefix with
 # Eigen and doctest when the machine has none.
 set -uo pipefail
@@ -26,6 +27,19 @@ echo "ctest exit $?"
 grep -E "^[0-9]+/[0-9]+ Test|tests passed|MESSAGE|error" "$out/tests.log" | head -40
 grep -A2 "MESSAGE" "$out/tests.log" | grep -v "^--" | head -20
 
+: >"$out/benchmarks.log"
+for bench in "$build"/benchmarks/cuda/bench-cuda-*; do
+  [ -x "$bench" ] || continue
+  "$bench" >>"$out/benchmarks.log" 2>&1
+  echo "$(basename "$bench"): exit $?"
+done
+tail -40 "$out/benchmarks.log"
+
+# The reference solver in PyTorch, timed in the same job for same-run ratios.
+if [ -z "${SKIP_REFERENCE:-}" ] && python3 -c "import torch" 2>/dev/null; then
+  PYTHONUNBUFFERED=1 python3 benchmarks/cuda/sparsegpt_reference.py 2>&1 | tee -a "$out/benchmarks.log"
+fi
+
 : >"$out/sanitizer.log"
 for test in "$build"/tests/cuda/test-cuda-*; do
   for tool in memcheck racecheck; do
@@ -39,21 +53,11 @@ for test in "$build"/tests/cuda/test-cuda-*; do
       extra+=(--kernel-name-exclude kns=nvjet)
       cases='*LLaMA*,*tensor cores*'
     fi
-    compute-sanitizer --tool "$tool" "${extra[@]}" --error-exitcode 9 "$test" -tce="$cases" \
+    left=$(( ${DEVICE_RUN_SECONDS:-570} - SECONDS ))
+    if [ "$left" -lt 20 ]; then echo "$tool $(basename "$test"): not run (time)" | tee -a "$out/sanitizer.log"; continue; fi
+    timeout "$left" compute-sanitizer --tool "$tool" "${extra[@]}" --error-exitcode 9 "$test" -tce="$cases" \
       >>"$out/sanitizer.log" 2>&1
     echo "$tool $(basename "$test"): exit $?" | tee -a "$out/sanitizer.log"
   done
 done
 
-: >"$out/benchmarks.log"
-for bench in "$build"/benchmarks/cuda/bench-cuda-*; do
-  [ -x "$bench" ] || continue
-  "$bench" >>"$out/benchmarks.log" 2>&1
-  echo "$(basename "$bench"): exit $?"
-done
-tail -40 "$out/benchmarks.log"
-
-# The reference solver in PyTorch, timed in the same job for same-run ratios.
-if [ -z "${SKIP_REFERENCE:-}" ] && python3 -c "import torch" 2>/dev/null; then
-  PYTHONUNBUFFERED=1 python3 benchmarks/cuda/sparsegpt_reference.py 2>&1 | tee -a "$out/benchmarks.log"
-fi

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <random>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -185,6 +186,101 @@ TEST_CASE(
   CHECK_THROWS_AS(gpu::sparsegpt(gpu::par, untouched.view(),
                                  device_view<const float>(device_lower.view()), unstructured{0.5}),
                   option_error);
+}
+
+TEST_CASE("the fp64 factorisation gives the same U to float rounding, the same damping report") {
+  const index_t n = 96;
+  const auto h = hessian(n, 400, 51);
+  const test::device_matrix<float> device_h(h);
+  const device_view<const float> hv = device_h.view();
+  const auto f32 = gpu::upper_cholesky_of_inverse(gpu::par, hv, 0.01, 0, "test");
+  const auto f64 =
+      gpu::upper_cholesky_of_inverse(gpu::par, hv, 0.01, 0, "test", gpu::factor_precision::fp64);
+  test::naive::dmat damped = test::naive::to_double(h);
+  for (index_t j = 0; j < n; ++j) damped(j, j) += f64.damping.damping;
+  const auto exact = test::naive::upper_cholesky_of_inverse(damped);
+  const auto u32 = f32.u.download(), u64 = f64.u.download();
+  double e32 = 0.0, e64 = 0.0, norm = 0.0;
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      const auto k = static_cast<std::size_t>(i * n + j);
+      e32 += std::pow(static_cast<double>(u32[k]) - exact(i, j), 2);
+      e64 += std::pow(static_cast<double>(u64[k]) - exact(i, j), 2);
+      norm += exact(i, j) * exact(i, j);
+    }
+  MESSAGE("‖U − U_exact‖/‖U_exact‖: fp32 factorisation " << std::sqrt(e32 / norm) << ", fp64 "
+                                                         << std::sqrt(e64 / norm));
+  CHECK(std::sqrt(e64 / norm) < 1e-6);  // U rounded to float, nothing more
+  CHECK(std::sqrt(e32 / norm) < 1e-4);
+  CHECK(f64.damping.damping == f32.damping.damping);
+  CHECK(f64.damping.retries == 0);
+
+  // Retries and warnings as the CPU's on a rank-deficient, indefinite Hessian.
+  const index_t d = 128;
+  auto bad = hessian(d, 64, 58);
+  for (index_t j = 0; j < d; ++j) bad(j, 9) = bad(9, j) = (j == 9 ? -1.0f : 0.0f);
+  const auto w = test::random_normal<float>(64, d, 59);
+  auto cpu_w = w;
+  const auto cpu_result = test::cpu::sparsegpt(cpu_w.view(), bad.view(), n_m::pruned_of(2, 4), 128);
+  const test::device_matrix<float> device_w(w), device_bad(bad);
+  const auto result =
+      gpu::sparsegpt(gpu::par, device_w.view(), device_view<const float>(device_bad.view()),
+                     n_m::pruned_of(2, 4), {}, gpu::factor_precision::fp64);
+  CHECK(result.damping_retries == cpu_result.damping_retries);
+  CHECK(result.damping_retries > 0);
+  CHECK(result.warnings == cpu_result.warnings);
+  CHECK(test::mask_differences(result.mask, cpu_result.mask) <= 64 * d / 1000);
+}
+
+TEST_CASE("device OBS reconstruction with a given mask equals the CPU's and the naive sweep") {
+  const index_t d_out = 96, d_in = 320;
+  auto h = hessian(d_in, 640, 63);
+  for (index_t j = 0; j < d_in; ++j) h(7, j) = h(j, 7) = 0.0f;  // a dead input channel
+  const auto w = test::random_normal<float>(d_out, d_in, 64);
+  mask pruned(d_out, d_in);
+  std::mt19937_64 rng(65);
+  for (index_t i = 0; i < d_out; ++i)
+    for (index_t j = 0; j < d_in; ++j)
+      if (rng() % 2 == 0) pruned.prune(i, j);
+  for (index_t i = 0; i < d_out; ++i) pruned.keep(i, 7);  // dead, kept: zeroed and marked
+
+  auto cpu_w = w;
+  const auto cpu_result = test::cpu::obs_reconstruct(cpu_w.view(), h.view(), pruned);
+  const auto naive = test::naive::sparsegpt_unbatched(
+      test::naive::to_double(w), test::naive::to_double(h), test::naive::selection::fixed, 0.0, 0,
+      0, 128, 0.01, &pruned);
+  const test::device_matrix<float> device_h(h);
+  for (const auto precision : {gpu::factor_precision::fp32, gpu::factor_precision::fp64}) {
+    for (const index_t block : {index_t{128}, index_t{48}}) {
+      const test::device_matrix<float> device_w(w);
+      const auto result =
+          gpu::obs_reconstruct(gpu::par, device_w.view(), device_view<const float>(device_h.view()),
+                               pruned, {.block_size = block}, precision);
+      const auto out = device_w.to_host();
+      CHECK(result.mask == cpu_result.mask);
+      CHECK(result.warnings == cpu_result.warnings);
+      double diff_cpu = 0.0, diff_naive = 0.0, norm = 0.0;
+      for (index_t i = 0; i < d_out; ++i)
+        for (index_t j = 0; j < d_in; ++j) {
+          const double v = out(i, j);
+          if (result.mask.pruned(i, j)) REQUIRE(v == 0.0);
+          diff_cpu += std::pow(v - static_cast<double>(cpu_w(i, j)), 2);
+          diff_naive += std::pow(v - naive.w(i, j), 2);
+          norm += naive.w(i, j) * naive.w(i, j);
+        }
+      MESSAGE("obs_reconstruct, block " << block << ": ‖ΔW‖/‖W‖ against the CPU "
+                                        << std::sqrt(diff_cpu / norm) << ", the naive sweep "
+                                        << std::sqrt(diff_naive / norm));
+      CHECK(std::sqrt(diff_cpu / norm) < 1e-4);
+      CHECK(std::sqrt(diff_naive / norm) < 1e-4);
+      CHECK(std::abs(result.loss - cpu_result.loss) < 1e-4 * cpu_result.loss);
+    }
+  }
+  const test::device_matrix<float> untouched(w);
+  CHECK_THROWS_AS(gpu::obs_reconstruct(gpu::par, untouched.view(),
+                                       device_view<const float>(device_h.view()), mask(d_out, 8)),
+                  shape_error);
+  CHECK(untouched.to_host().values == w.values);
 }
 
 TEST_CASE("device SparseGPT on a LLaMA-7B shape (4096 x 4096) equals the CPU solver") {

@@ -93,6 +93,12 @@ class divergence_accumulator {
     for (const auto& s : samples) commit(s);
   }
 
+  /// Adds positions whose metrics were computed elsewhere by divergence_row's definitions (the
+  /// CUDA backend's pollard::cuda::divergence_samples, from logits that stay on the device).
+  void add(std::span<const divergence_sample> samples) {
+    for (const auto& s : samples) commit(s);
+  }
+
   /// Adds everything `other` has seen (equal to having accumulated the union).
   void merge(const divergence_accumulator& other) {
     js_.merge(other.js_);

@@ -14,17 +14,11 @@
 #include "pollard/core/execution_policy.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/solvers/obs_reconstruction_options.hpp"
 #include "pollard/solvers/obs_sweep.hpp"
 #include "pollard/solvers/sparsegpt_result.hpp"
 
 namespace pollard {
-
-/// Numerical options of obs_reconstruct(); the defaults are SparseGPT's.
-struct obs_reconstruction_options {
-  index_t block_size = 128;     ///< columns per lazy batch (the result does not depend on it)
-  double percdamp = 0.01;       ///< λ = percdamp · mean(diag H)
-  int max_damping_retries = 5;  ///< failed factorisations retried with λ x 10 each
-};
 
 /// Zeroes the pruned entries of w (d_out x d_in, in place) and updates the kept ones to
 /// compensate, column by column, as sparsegpt() does with its own mask, on the execution policy

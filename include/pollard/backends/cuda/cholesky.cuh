@@ -11,10 +11,12 @@
 #include <cuda_runtime.h>
 #include <cusolverDn.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "pollard/backends/cuda/checked_call.cuh"
@@ -25,6 +27,11 @@
 #include "pollard/core/matrix_view.hpp"
 
 namespace pollard::cuda {
+
+/// The arithmetic of the factorisation (potrf and trtri); U is stored in float either way.
+/// fp64 costs about the same as fp32 on an H100/H200 and keeps ill-conditioned Hessians
+/// (large d, little damping) factorable at the requested damping more often.
+enum class factor_precision { fp32, fp64 };
 
 /// The damping a factorisation ended up needing (as the CPU backend reports it).
 struct damping_report {
@@ -48,47 +55,57 @@ namespace detail {
 
 /// a = J·H·J + λI (J the order reversal): the row-major storage of H read backwards, which
 /// is also the column-major storage of that symmetric matrix.
-__global__ void reversed_damped(matrix_view<const float, device_space> h, float damping, float* a) {
+template <class S>
+__global__ void reversed_damped(matrix_view<const float, device_space> h, S damping, S* a) {
   const index_t n = h.rows();
   const index_t i = blockIdx.y * static_cast<index_t>(blockDim.y) + threadIdx.y;
   const index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
   if (i >= n || j >= n) return;
-  const float v = h(n - 1 - i, n - 1 - j);
+  const auto v = static_cast<S>(h(n - 1 - i, n - 1 - j));
   a[i * n + j] = i == j ? v + damping : v;
 }
 
 /// U(i, j) = L⁻¹(n−1−i, n−1−j) for i <= j, 0 below, where s holds L⁻¹ column-major (lower).
-__global__ void reversed_upper(const float* s, index_t n, float* u) {
+template <class S>
+__global__ void reversed_upper(const S* s, index_t n, float* u) {
   const index_t i = blockIdx.y * static_cast<index_t>(blockDim.y) + threadIdx.y;
   const index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
   if (i >= n || j >= n) return;
-  u[i * n + j] = i <= j ? s[(n - 1 - i) + (n - 1 - j) * n] : 0.0f;
+  u[i * n + j] = i <= j ? static_cast<float>(s[(n - 1 - i) + (n - 1 - j) * n]) : 0.0f;
 }
 
 /// Whether every diagonal entry of the column-major factor is finite and positive.
-__global__ void check_diagonal(const float* a, index_t n, int* bad) {
+template <class S>
+__global__ void check_diagonal(const S* a, index_t n, int* bad) {
   const index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
   if (j >= n) return;
-  const float d = a[j * n + j];
-  if (!(isfinite(d) && d > 0.0f)) atomicExch(bad, 1);
+  const S d = a[j * n + j];
+  if (!(isfinite(d) && d > S(0))) atomicExch(bad, 1);
 }
 
-}  // namespace detail
+inline cusolverStatus_t potrf_buffer_size(cusolverDnHandle_t h, int n, float* a, int* bytes) {
+  return cusolverDnSpotrf_bufferSize(h, CUBLAS_FILL_MODE_LOWER, n, a, n, bytes);
+}
+inline cusolverStatus_t potrf_buffer_size(cusolverDnHandle_t h, int n, double* a, int* bytes) {
+  return cusolverDnDpotrf_bufferSize(h, CUBLAS_FILL_MODE_LOWER, n, a, n, bytes);
+}
+inline cusolverStatus_t potrf(cusolverDnHandle_t h, int n, float* a, float* work, int size,
+                              int* info) {
+  return cusolverDnSpotrf(h, CUBLAS_FILL_MODE_LOWER, n, a, n, work, size, info);
+}
+inline cusolverStatus_t potrf(cusolverDnHandle_t h, int n, double* a, double* work, int size,
+                              int* info) {
+  return cusolverDnDpotrf(h, CUBLAS_FILL_MODE_LOWER, n, a, n, work, size, info);
+}
+template <class S>
+inline constexpr cudaDataType_t cuda_type = std::is_same_v<S, double> ? CUDA_R_64F : CUDA_R_32F;
 
-/// The backend primitive: U = upper Cholesky factor of (H + λI)⁻¹ for the symmetric device
-/// matrix h (read whole, not modified), λ = percdamp · mean(diag H) · 10^k for the k-th retry,
-/// k = 0..max_retries. With J the order reversal, JHJ + λI = L·Lᵀ gives (H + λI)⁻¹ = UᵀU with
-/// U = J·L⁻¹·J: one potrf and one trtri replace the reference chain cholesky → inverse →
-/// cholesky. Throws factorisation_error naming `who` and the last damping tried, shape_error
-/// for a non-square h. Synchronises p's stream.
-template <cuda_policy P>
-device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const float> h,
-                                              double percdamp, int max_retries,
-                                              std::string_view who = "cholesky") {
+/// U (float) for S = float or double arithmetic; see upper_cholesky_of_inverse.
+template <class S, cuda_policy P>
+device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const float> h,
+                                                 double percdamp, int max_retries,
+                                                 std::string_view who) {
   const index_t n = h.rows();
-  if (h.cols() != n)
-    throw shape_error(std::string(who) + ": the Hessian is " + std::to_string(h.rows()) + "x" +
-                      std::to_string(h.cols()) + ", not square");
   device_upper_factor out;
   out.n = n;
   out.u = device_buffer<float>(static_cast<std::size_t>(n * n));
@@ -108,15 +125,14 @@ device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const floa
   mean_diagonal /= static_cast<double>(n);
 
   const int order = static_cast<int>(n);
-  int potrf_bytes = 0;
-  device_buffer<float> a(static_cast<std::size_t>(n * n));
-  POLLARD_CUDA_CHECK(cusolverDnSpotrf_bufferSize(solver, CUBLAS_FILL_MODE_LOWER, order, a.data(),
-                                                 order, &potrf_bytes));
+  int potrf_size = 0;
+  device_buffer<S> a(static_cast<std::size_t>(n * n));
+  POLLARD_CUDA_CHECK(potrf_buffer_size(solver, order, a.data(), &potrf_size));
   std::size_t trtri_device = 0, trtri_host = 0;
   POLLARD_CUDA_CHECK(cusolverDnXtrtri_bufferSize(solver, CUBLAS_FILL_MODE_LOWER,
-                                                 CUBLAS_DIAG_NON_UNIT, n, CUDA_R_32F, a.data(), n,
+                                                 CUBLAS_DIAG_NON_UNIT, n, cuda_type<S>, a.data(), n,
                                                  &trtri_device, &trtri_host));
-  const std::size_t potrf_work = static_cast<std::size_t>(potrf_bytes) * sizeof(float);
+  const std::size_t potrf_work = static_cast<std::size_t>(potrf_size) * sizeof(S);
   device_buffer<char> work(std::max(potrf_work, trtri_device) + 256);
   std::vector<char> host_work(trtri_host);
   device_buffer<int> info(2);
@@ -126,15 +142,13 @@ device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const floa
   double factor = percdamp;
   for (int attempt = 0; attempt <= max_retries; ++attempt, factor *= 10.0) {
     const double damping = factor * mean_diagonal;
-    detail::reversed_damped<<<blocks, threads, 0, stream>>>(h, static_cast<float>(damping),
-                                                            a.data());
+    reversed_damped<S><<<blocks, threads, 0, stream>>>(h, static_cast<S>(damping), a.data());
     POLLARD_CUDA_CHECK_LAUNCH("reversed_damped");
     POLLARD_CUDA_CHECK(cudaMemsetAsync(info.data(), 0, 2 * sizeof(int), stream));
-    POLLARD_CUDA_CHECK(cusolverDnSpotrf(solver, CUBLAS_FILL_MODE_LOWER, order, a.data(), order,
-                                        reinterpret_cast<float*>(work.data()), potrf_bytes,
-                                        info.data()));
-    detail::check_diagonal<<<static_cast<unsigned>((n + 255) / 256), 256, 0, stream>>>(
-        a.data(), n, info.data() + 1);
+    POLLARD_CUDA_CHECK(
+        potrf(solver, order, a.data(), reinterpret_cast<S*>(work.data()), potrf_size, info.data()));
+    check_diagonal<S>
+        <<<static_cast<unsigned>((n + 255) / 256), 256, 0, stream>>>(a.data(), n, info.data() + 1);
     POLLARD_CUDA_CHECK_LAUNCH("check_diagonal");
     int status[2] = {0, 0};
     POLLARD_CUDA_CHECK(
@@ -142,9 +156,9 @@ device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const floa
     r.synchronize();
     if (status[0] == 0 && status[1] == 0) {
       POLLARD_CUDA_CHECK(cusolverDnXtrtri(solver, CUBLAS_FILL_MODE_LOWER, CUBLAS_DIAG_NON_UNIT, n,
-                                          CUDA_R_32F, a.data(), n, work.data(), trtri_device,
+                                          cuda_type<S>, a.data(), n, work.data(), trtri_device,
                                           host_work.data(), trtri_host, info.data()));
-      detail::reversed_upper<<<blocks, threads, 0, stream>>>(a.data(), n, out.u.data());
+      reversed_upper<S><<<blocks, threads, 0, stream>>>(a.data(), n, out.u.data());
       POLLARD_CUDA_CHECK_LAUNCH("reversed_upper");
       POLLARD_CUDA_CHECK(
           cudaMemcpyAsync(status, info.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
@@ -166,6 +180,27 @@ device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const floa
     }
   }
   return out;  // unreachable: the last attempt returns or throws
+}
+
+}  // namespace detail
+
+/// The backend primitive: U = upper Cholesky factor of (H + λI)⁻¹ for the symmetric device
+/// matrix h (read whole, not modified), λ = percdamp · mean(diag H) · 10^k for the k-th retry,
+/// k = 0..max_retries. With J the order reversal, JHJ + λI = L·Lᵀ gives (H + λI)⁻¹ = UᵀU with
+/// U = J·L⁻¹·J: one potrf and one trtri replace the reference chain cholesky → inverse →
+/// cholesky, in `precision` (U is rounded to float). Throws factorisation_error naming `who`
+/// and the last damping tried, shape_error for a non-square h. Synchronises p's stream.
+template <cuda_policy P>
+device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const float> h,
+                                              double percdamp, int max_retries,
+                                              std::string_view who = "cholesky",
+                                              factor_precision precision = factor_precision::fp32) {
+  if (h.cols() != h.rows())
+    throw shape_error(std::string(who) + ": the Hessian is " + std::to_string(h.rows()) + "x" +
+                      std::to_string(h.cols()) + ", not square");
+  if (precision == factor_precision::fp64)
+    return detail::upper_cholesky_of_inverse_in<double>(p, h, percdamp, max_retries, who);
+  return detail::upper_cholesky_of_inverse_in<float>(p, h, percdamp, max_retries, who);
 }
 
 }  // namespace pollard::cuda

@@ -32,6 +32,7 @@
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/masks/n_m.hpp"
 #include "pollard/masks/unstructured.hpp"
+#include "pollard/solvers/obs_reconstruction_options.hpp"
 #include "pollard/solvers/obs_sweep.hpp"
 #include "pollard/solvers/sparsegpt_options.hpp"
 #include "pollard/solvers/sparsegpt_result.hpp"
@@ -257,38 +258,20 @@ void launch_sweep_block(const sweep_block_arguments& a, cudaStream_t stream) {
 
 }  // namespace pollard::cuda::detail
 
-namespace pollard::cuda {
+namespace pollard::cuda::detail {
 
-/// SparseGPT on device weights w (d_out x d_in, row-major with adjacent columns; updated in
-/// place) given the factor U of (H + λI)⁻¹ from upper_cholesky_of_inverse, computed once per
-/// shared input. The mask rules and the result are those of pollard::sparsegpt (the CPU
-/// solver): unstructured(s, per_column_block{B}) with B <= 128, or N:M (M <= 32); the mask is
-/// also left in `chosen` (d_out x d_in) when given. Dead inputs are the caller's (see the
-/// overload taking H). Synchronises p's stream.
-template <cuda_policy P, class Policy>
-sparsegpt_result sparsegpt(const P& p, device_view<float> w, const device_upper_factor& factor,
-                           const Policy& policy, const sparsegpt_options& options = {},
-                           device_mask* chosen = nullptr) {
-  const std::string who = "sparsegpt";
+/// The lazy-batch sweep of `plan` over w with the factor U, the mask in `flags` (filled per
+/// block for block_quantile and N:M, read as given for fixed). Loss and damping in the result;
+/// the mask stays on the device.
+template <cuda_policy P>
+sparsegpt_result run_sweep(const P& p, device_view<float> w, const device_upper_factor& factor,
+                           const sweep_plan& plan, device_mask& flags) {
   const index_t d_out = w.rows(), d_in = w.cols();
-  if (factor.n != d_in)
-    throw shape_error(who + ": weights are " + shape_text(d_out, d_in) + " but the factor is " +
-                      shape_text(factor.n, factor.n));
-  if (w.col_stride() != 1 || w.row_stride() < d_in)
-    throw shape_error(who + ": the CUDA solver needs row-major weights with adjacent columns");
-  using pollard::detail::obs_selection;
-  const detail::sweep_plan plan = detail::checked_plan(policy, options, d_in);
   sparsegpt_result result;
   result.damping_used = factor.damping.damping;
   result.percdamp_used = factor.damping.percdamp;
   result.damping_retries = factor.damping.retries;
-  device_mask local;
-  device_mask& flags = chosen != nullptr ? *chosen : local;
-  flags = device_mask(d_out, d_in);
-  if (d_out == 0 || d_in == 0) {
-    result.mask = mask(d_out, d_in);
-    return result;
-  }
+  if (d_out == 0 || d_in == 0) return result;
   auto& r = p.resources();
   const cudaStream_t stream = r.stream();
   device_buffer<float> err(static_cast<std::size_t>(d_out * plan.block));
@@ -310,12 +293,12 @@ sparsegpt_result sparsegpt(const P& p, device_view<float> w, const device_upper_
     if (plan.selection == obs_selection::block_quantile) {
       const device_view<float> block_scores(scores.data(), d_out, nb);
       const auto count = static_cast<unsigned>(std::min<index_t>((d_out * nb + 255) / 256, 4096));
-      detail::block_saliency<<<count, 256, 0, stream>>>(w, u, d_in, i1, block_scores);
+      block_saliency<<<count, 256, 0, stream>>>(w, u, d_in, i1, block_scores);
       POLLARD_CUDA_CHECK_LAUNCH("block_saliency");
-      detail::select_lowest_unchecked(p, "sparsegpt", device_view<const float>(block_scores), d_out,
-                                      nb, prune_count, flags.view().block(0, i1, d_out, nb));
+      select_lowest_unchecked(p, "sparsegpt", device_view<const float>(block_scores), d_out, nb,
+                              prune_count, flags.view().block(0, i1, d_out, nb));
     }
-    const detail::sweep_block_arguments arguments{
+    const sweep_block_arguments arguments{
         w.data(),
         w.row_stride(),
         d_out,
@@ -330,11 +313,11 @@ sparsegpt_result sparsegpt(const P& p, device_view<float> w, const device_upper_
         err.data(),
         row_loss.data()};
     if (nb <= 32)
-      detail::launch_sweep_block<1>(arguments, stream);
+      launch_sweep_block<1>(arguments, stream);
     else if (nb <= 64)
-      detail::launch_sweep_block<2>(arguments, stream);
+      launch_sweep_block<2>(arguments, stream);
     else
-      detail::launch_sweep_block<4>(arguments, stream);
+      launch_sweep_block<4>(arguments, stream);
     const index_t rest = d_in - i1 - nb;
     if (rest > 0)  // W[:, i2:] −= Err · U[i1:i2, i2:], as column-major (W[:, i2:])ᵀ −= Uᵀ·Errᵀ
       POLLARD_CUDA_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(rest),
@@ -347,26 +330,31 @@ sparsegpt_result sparsegpt(const P& p, device_view<float> w, const device_upper_
   double loss = 0.0;
   for (const double l : losses) loss += l;
   result.loss = loss / 2.0;
-  result.mask = flags.to_host();
   return result;
 }
 
-/// SparseGPT with the Hessian: validates H (square, finite, symmetric), handles dead inputs
-/// (H_jj = 0: weights zeroed and marked pruned, with a warning, as the CPU solver does),
-/// factors it (upper_cholesky_of_inverse, with its damping retries and warning) and sweeps.
-/// Throws before writing to w on bad input.
-template <cuda_policy P, class Policy>
-sparsegpt_result sparsegpt(const P& p, device_view<float> w, device_view<const float> hessian,
-                           const Policy& policy, const sparsegpt_options& options = {}) {
-  const std::string who = "sparsegpt";
+inline void check_factor_and_layout(const std::string& who, device_view<float> w,
+                                    const device_upper_factor& factor) {
+  if (factor.n != w.cols())
+    throw shape_error(who + ": weights are " + shape_text(w.rows(), w.cols()) +
+                      " but the factor is " + shape_text(factor.n, factor.n));
+  if (w.col_stride() != 1 || w.row_stride() < w.cols())
+    throw shape_error(who + ": the CUDA solver needs row-major weights with adjacent columns");
+}
+
+/// What sparsegpt and obs_reconstruct do with a Hessian: validate H (square, finite,
+/// symmetric) and w, handle dead inputs (H_jj = 0: weights zeroed and marked pruned, with a
+/// warning, as the CPU sweep does), factor it (upper_cholesky_of_inverse in `precision`, with
+/// its damping retries and warning), then `sweep(factor)`. Throws before writing to w on bad
+/// input.
+template <cuda_policy P, class Sweep>
+sparsegpt_result sweep_with_hessian(const P& p, const std::string& who, device_view<float> w,
+                                    device_view<const float> hessian, double percdamp,
+                                    int max_damping_retries, factor_precision precision,
+                                    Sweep&& sweep) {
   const index_t d_out = w.rows(), d_in = w.cols();
-  if (hessian.rows() != d_in || hessian.cols() != d_in)
-    throw shape_error(who + ": weights are " + shape_text(d_out, d_in) + " but the Hessian is " +
-                      shape_text(hessian.rows(), hessian.cols()) + " (expected " +
-                      shape_text(d_in, d_in) + ")");
-  (void)detail::checked_plan(policy, options, d_in);
-  detail::require_finite(p, device_view<const float>(w), who, "weight W");
-  detail::require_finite(p, hessian, who, "Hessian entry H");
+  require_finite(p, device_view<const float>(w), who, "weight W");
+  require_finite(p, hessian, who, "Hessian entry H");
   auto& r = p.resources();
   const cudaStream_t stream = r.stream();
   std::vector<float> diagonal(static_cast<std::size_t>(d_in));
@@ -387,18 +375,18 @@ sparsegpt_result sparsegpt(const P& p, device_view<float> w, device_view<const f
     const float tolerance = std::sqrt(std::numeric_limits<float>::epsilon()) * scale;
     unsigned long long* const first = r.status_words();
     POLLARD_CUDA_CHECK(cudaMemsetAsync(first, 0xff, sizeof(*first), stream));
-    detail::find_asymmetry<<<blocks, threads, 0, stream>>>(hessian, tolerance, first);
+    find_asymmetry<<<blocks, threads, 0, stream>>>(hessian, tolerance, first);
     POLLARD_CUDA_CHECK_LAUNCH("find_asymmetry");
-    unsigned long long found = detail::no_entry;
+    unsigned long long found = no_entry;
     POLLARD_CUDA_CHECK(
         cudaMemcpyAsync(&found, first, sizeof(found), cudaMemcpyDeviceToHost, stream));
     r.synchronize();
-    if (found != detail::no_entry) {
+    if (found != no_entry) {
       const auto i = static_cast<index_t>(found) / d_in, j = static_cast<index_t>(found) % d_in;
       std::ostringstream message;
       message << who << ": the Hessian is not symmetric: H(" << i << ", " << j
-              << ") = " << detail::value_at(hessian, i, j) << " but H(" << j << ", " << i
-              << ") = " << detail::value_at(hessian, j, i) << " (allowed difference " << tolerance
+              << ") = " << value_at(hessian, i, j) << " but H(" << j << ", " << i
+              << ") = " << value_at(hessian, j, i) << " (allowed difference " << tolerance
               << "); pass the full symmetric matrix, not one triangle";
       throw option_error(message.str());
     }
@@ -406,25 +394,24 @@ sparsegpt_result sparsegpt(const P& p, device_view<float> w, device_view<const f
 
   device_buffer<float> h(static_cast<std::size_t>(d_in * d_in));
   if (d_in > 0) {
-    detail::copy_with_unit_dead_diagonal<<<blocks, threads, 0, stream>>>(hessian, h.data());
+    copy_with_unit_dead_diagonal<<<blocks, threads, 0, stream>>>(hessian, h.data());
     POLLARD_CUDA_CHECK_LAUNCH("copy_with_unit_dead_diagonal");
   }
   const device_upper_factor factor =
-      upper_cholesky_of_inverse(p, device_view<const float>(h.data(), d_in, d_in), options.percdamp,
-                                options.max_damping_retries, who);
+      upper_cholesky_of_inverse(p, device_view<const float>(h.data(), d_in, d_in), percdamp,
+                                max_damping_retries, who, precision);
   h = device_buffer<float>();
   if (!dead.empty() && d_out > 0) {
     const device_buffer<index_t> columns{std::span<const index_t>(dead)};
-    detail::zero_columns<<<256, 256, 0, stream>>>(w, columns.data(),
-                                                  static_cast<index_t>(dead.size()));
+    zero_columns<<<256, 256, 0, stream>>>(w, columns.data(), static_cast<index_t>(dead.size()));
     POLLARD_CUDA_CHECK_LAUNCH("zero_columns");
     r.synchronize();
   }
-  sparsegpt_result result = sparsegpt(p, w, factor, policy, options);
+  sparsegpt_result result = sweep(factor);
   if (result.damping_retries > 0) {
     std::ostringstream message;
     message << who << ": the Hessian needed percdamp " << result.percdamp_used << " (requested "
-            << options.percdamp << ", " << result.damping_retries
+            << percdamp << ", " << result.damping_retries
             << " retries) to factor; the updates are weaker and the result closer to magnitude "
                "pruning";
     result.warnings.push_back(message.str());
@@ -445,6 +432,105 @@ sparsegpt_result sparsegpt(const P& p, device_view<float> w, device_view<const f
     result.warnings.push_back(message.str());
   }
   return result;
+}
+
+inline void check_hessian_shape(const std::string& who, device_view<float> w,
+                                device_view<const float> hessian) {
+  const index_t d_out = w.rows(), d_in = w.cols();
+  if (hessian.rows() != d_in || hessian.cols() != d_in)
+    throw shape_error(who + ": weights are " + shape_text(d_out, d_in) + " but the Hessian is " +
+                      shape_text(hessian.rows(), hessian.cols()) + " (expected " +
+                      shape_text(d_in, d_in) + ")");
+}
+
+}  // namespace pollard::cuda::detail
+
+namespace pollard::cuda {
+
+/// SparseGPT on device weights w (d_out x d_in, row-major with adjacent columns; updated in
+/// place) given the factor U of (H + λI)⁻¹ from upper_cholesky_of_inverse, computed once per
+/// shared input. The mask rules and the result are those of pollard::sparsegpt (the CPU
+/// solver): unstructured(s, per_column_block{B}) with B <= 128, or N:M (M <= 32); the mask is
+/// also left in `chosen` (d_out x d_in) when given. Dead inputs are the caller's (see the
+/// overload taking H). Synchronises p's stream.
+template <cuda_policy P, class Policy>
+sparsegpt_result sparsegpt(const P& p, device_view<float> w, const device_upper_factor& factor,
+                           const Policy& policy, const sparsegpt_options& options = {},
+                           device_mask* chosen = nullptr) {
+  detail::check_factor_and_layout("sparsegpt", w, factor);
+  const detail::sweep_plan plan = detail::checked_plan(policy, options, w.cols());
+  device_mask local;
+  device_mask& flags = chosen != nullptr ? *chosen : local;
+  flags = device_mask(w.rows(), w.cols());
+  sparsegpt_result result = detail::run_sweep(p, w, factor, plan, flags);
+  result.mask = flags.to_host();
+  return result;
+}
+
+/// SparseGPT with the Hessian: validates H (square, finite, symmetric), handles dead inputs
+/// (H_jj = 0: weights zeroed and marked pruned, with a warning, as the CPU solver does),
+/// factors it (upper_cholesky_of_inverse in `precision`, with its damping retries and warning)
+/// and sweeps. Throws before writing to w on bad input.
+template <cuda_policy P, class Policy>
+sparsegpt_result sparsegpt(const P& p, device_view<float> w, device_view<const float> hessian,
+                           const Policy& policy, const sparsegpt_options& options = {},
+                           factor_precision precision = factor_precision::fp32) {
+  const std::string who = "sparsegpt";
+  detail::check_hessian_shape(who, w, hessian);
+  (void)detail::checked_plan(policy, options, w.cols());
+  return detail::sweep_with_hessian(
+      p, who, w, hessian, options.percdamp, options.max_damping_retries, precision,
+      [&](const device_upper_factor& factor) { return sparsegpt(p, w, factor, policy, options); });
+}
+
+/// OBS reconstruction with a given mask (the sweep of sparsegpt with the mask fixed, as
+/// pollard::obs_reconstruct on the CPU) given the factor U: zeroes the pruned entries of the
+/// device weights w (d_out x d_in, row-major with adjacent columns) and updates the kept ones
+/// to compensate, column by column, in lazy batches of `block_size` (at most 128; the result
+/// does not depend on it). Returns the mask, the loss and the factor's damping. Synchronises
+/// p's stream.
+template <cuda_policy P>
+sparsegpt_result obs_reconstruct(const P& p, device_view<float> w,
+                                 const device_upper_factor& factor, const mask& pruned,
+                                 index_t block_size = 128) {
+  const std::string who = "obs_reconstruct";
+  require_same_shape(who, "weights", w.rows(), w.cols(), "mask", pruned.rows(), pruned.cols());
+  detail::check_factor_and_layout(who, w, factor);
+  if (block_size <= 0 || block_size > 128)
+    throw option_error(who + ": the CUDA solver takes column blocks of 1 to 128, got " +
+                       std::to_string(block_size));
+  detail::sweep_plan plan;
+  plan.selection = pollard::detail::obs_selection::fixed;
+  plan.block = std::min(block_size, std::max<index_t>(w.cols(), 1));
+  device_mask flags(pruned);
+  sparsegpt_result result = detail::run_sweep(p, w, factor, plan, flags);
+  result.mask = pruned;
+  return result;
+}
+
+/// OBS reconstruction with the Hessian: validates everything before writing to w (the mask's
+/// shape, H square, finite and symmetric, the options), handles dead inputs and factors H as
+/// the sparsegpt overload taking H does, then sweeps with the mask fixed. The options and the
+/// warnings are pollard::obs_reconstruct's.
+template <cuda_policy P>
+sparsegpt_result obs_reconstruct(const P& p, device_view<float> w, device_view<const float> hessian,
+                                 const mask& pruned, const obs_reconstruction_options& options = {},
+                                 factor_precision precision = factor_precision::fp32) {
+  const std::string who = "obs_reconstruct";
+  detail::check_hessian_shape(who, w, hessian);
+  require_same_shape(who, "weights", w.rows(), w.cols(), "mask", pruned.rows(), pruned.cols());
+  pollard::detail::obs_sweep_settings settings;
+  settings.who = "obs_reconstruct";
+  settings.selection = pollard::detail::obs_selection::fixed;
+  settings.block_size = options.block_size;
+  settings.percdamp = options.percdamp;
+  settings.max_damping_retries = options.max_damping_retries;
+  pollard::detail::validate_obs_settings(settings, w.cols());
+  return detail::sweep_with_hessian(
+      p, who, w, hessian, options.percdamp, options.max_damping_retries, precision,
+      [&](const device_upper_factor& factor) {
+        return obs_reconstruct(p, w, factor, pruned, std::min<index_t>(options.block_size, 128));
+      });
 }
 
 }  // namespace pollard::cuda

@@ -1,0 +1,141 @@
+// pollard — the negative log-likelihood of each position's target token from device logits, in
+// one pass over each row (an online softmax); only the per-position values come to the host.
+#pragma once
+
+#if !defined(__CUDACC__)
+#error \
+    "pollard/backends/cuda/perplexity.cuh is CUDA code: include it from a .cu file compiled by nvcc"
+#endif
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "pollard/backends/cuda/checked_call.cuh"
+#include "pollard/backends/cuda/policy.cuh"
+#include "pollard/backends/cuda/row_softmax.cuh"
+#include "pollard/core/config.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/matrix_view.hpp"
+#include "pollard/metrics/perplexity.hpp"
+
+namespace pollard::cuda::detail {
+
+/// Σ exp(l − max) in double, online: the max is the row's running maximum.
+struct exact_online_sum {
+  float max = -INFINITY;
+  double sum = 0.0;
+  index_t bad = online_softmax::none;
+
+  __device__ void add(index_t i, float x) {
+    if (!isfinite(x)) {
+      bad = i < bad ? i : bad;
+      return;
+    }
+    if (x > max) {
+      sum = sum * exp(static_cast<double>(max) - static_cast<double>(x)) + 1.0;
+      max = x;
+    } else {
+      sum += exp(static_cast<double>(x) - static_cast<double>(max));
+    }
+  }
+  __device__ static exact_online_sum merge(const exact_online_sum& a, const exact_online_sum& b) {
+    exact_online_sum out;
+    out.bad = a.bad < b.bad ? a.bad : b.bad;
+    out.max = fmaxf(a.max, b.max);
+    if (out.max == -INFINITY) return out;
+    out.sum = a.sum * exp(static_cast<double>(a.max) - static_cast<double>(out.max)) +
+              b.sum * exp(static_cast<double>(b.max) - static_cast<double>(out.max));
+    return out;
+  }
+  __device__ exact_online_sum shuffled_down(int offset) const {
+    exact_online_sum o;
+    o.max = __shfl_down_sync(0xffffffffu, max, offset);
+    o.sum = __shfl_down_sync(0xffffffffu, sum, offset);
+    o.bad = __shfl_down_sync(0xffffffffu, bad, offset);
+    return o;
+  }
+};
+
+/// One block per row: nll[r] = max + log Σ exp(l − max) − l(target), all in double (exp of a
+/// float max − x difference, exact in double), as detail::nll_from_logits computes it on the
+/// CPU; bad[r] = the first non-finite logit or none.
+template <class T>
+__global__ void __launch_bounds__(row_threads)
+    target_nlls(matrix_view<const T, device_space> logits, const std::int32_t* targets,
+                bool vectorised, double* nll, index_t* bad) {
+  __shared__ exact_online_sum shared[row_threads / 32];
+  for (index_t r = blockIdx.x; r < logits.rows(); r += gridDim.x) {
+    exact_online_sum s;
+    for_each_in_row(logits, r, vectorised, [&](index_t i, float x) { s.add(i, x); });
+    s = block_merge(s, shared);
+    if (threadIdx.x == 0) {
+      bad[r] = s.bad;
+      nll[r] = static_cast<double>(s.max) + log(s.sum) -
+               static_cast<double>(to_compute<float>(logits(r, targets[r])));
+    }
+  }
+}
+
+}  // namespace pollard::cuda::detail
+
+namespace pollard::cuda {
+
+/// −log softmax(logits row r)[targets[r]] for every row of device logits [positions x
+/// vocabulary] (any strides), the values perplexity_accumulator::add_logits computes on the
+/// CPU. Throws shape_error for a row/target count mismatch, an empty vocabulary or a token id
+/// outside it (before any device work), non_finite_error naming the first NaN/infinite logit
+/// ("logit i of row r", as the CPU does). Synchronises p's stream.
+template <cuda_policy P, class T>
+std::vector<double> target_nlls(const P& policy, device_view<T> logits,
+                                std::span<const std::int32_t> targets) {
+  using V = std::remove_const_t<T>;
+  const matrix_view<const V, device_space> x = logits;
+  if (static_cast<index_t>(targets.size()) != x.rows())
+    throw shape_error("perplexity: " + std::to_string(x.rows()) + " rows of logits but " +
+                      std::to_string(targets.size()) + " target tokens");
+  if (x.rows() == 0) return {};
+  if (x.cols() == 0) throw shape_error("perplexity: empty logits rows");
+  detail::check_token_ids("perplexity", targets, x.cols(), "token id");
+
+  auto& r = policy.resources();
+  const auto rows = static_cast<std::size_t>(x.rows());
+  const std::size_t target_bytes = (rows * sizeof(std::int32_t) + 255) / 256 * 256;
+  auto* const base =
+      static_cast<char*>(r.workspace(target_bytes + rows * (sizeof(double) + sizeof(index_t))));
+  auto* const device_targets = reinterpret_cast<std::int32_t*>(base);
+  auto* const nll = reinterpret_cast<double*>(base + target_bytes);
+  auto* const bad = reinterpret_cast<index_t*>(nll + rows);
+  POLLARD_CUDA_CHECK(cudaMemcpyAsync(device_targets, targets.data(), rows * sizeof(std::int32_t),
+                                     cudaMemcpyHostToDevice, r.stream()));
+  detail::target_nlls<V><<<detail::row_blocks(x.rows()), detail::row_threads, 0, r.stream()>>>(
+      x, device_targets, detail::loads_whole_vectors(x), nll, bad);
+  POLLARD_CUDA_CHECK_LAUNCH("target_nlls");
+  std::vector<double> out(rows);
+  std::vector<index_t> host_bad(rows);
+  POLLARD_CUDA_CHECK(
+      cudaMemcpyAsync(out.data(), nll, rows * sizeof(double), cudaMemcpyDeviceToHost, r.stream()));
+  POLLARD_CUDA_CHECK(cudaMemcpyAsync(host_bad.data(), bad, rows * sizeof(index_t),
+                                     cudaMemcpyDeviceToHost, r.stream()));
+  r.synchronize();
+  for (std::size_t k = 0; k < rows; ++k)
+    if (host_bad[k] != detail::online_softmax::none)
+      throw non_finite_error("perplexity: logit " + std::to_string(host_bad[k]) + " of row " +
+                             std::to_string(k) + " is not finite");
+  return out;
+}
+
+/// Adds the positions of device logits to a perplexity accumulator; nothing is added when a row
+/// is invalid. See target_nlls.
+template <cuda_policy P, class T>
+void add_logits(const P& policy, perplexity_accumulator& accumulator, device_view<T> logits,
+                std::span<const std::int32_t> targets) {
+  const std::vector<double> nll = target_nlls(policy, logits, targets);
+  accumulator.add_nlls(std::span<const double>(nll));
+}
+
+}  // namespace pollard::cuda

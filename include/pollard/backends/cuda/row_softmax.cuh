@@ -1,0 +1,173 @@
+// pollard — the pieces the CUDA metrics share: a streaming (online) softmax normaliser with the
+// argmax and the first non-finite entry of a logits row, merged across the threads of a block,
+// and the row traversal that reads logits in 16-byte loads where the layout allows.
+#pragma once
+
+#if !defined(__CUDACC__)
+#error \
+    "pollard/backends/cuda/row_softmax.cuh is CUDA code: include it from a .cu file compiled by nvcc"
+#endif
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string>
+
+#include "pollard/core/config.hpp"
+#include "pollard/core/element_types.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/matrix_view.hpp"
+
+namespace pollard::cuda::detail {
+
+/// max, Σ exp(l − max), the first index holding the max and the first non-finite index
+/// (`none` when there is none) of the entries seen so far (Milakov & Gimelshein 2018, "Online
+/// normalizer calculation for softmax"). Non-finite entries are only recorded.
+struct online_softmax {
+  static constexpr index_t none = std::numeric_limits<index_t>::max();
+  float max = -INFINITY;
+  double sum = 0.0;
+  index_t top = none;
+  index_t bad = none;
+
+  /// Entry i with value x; entries of one thread come in ascending i.
+  __device__ void add(index_t i, float x) {
+    if (!isfinite(x)) {
+      bad = i < bad ? i : bad;
+      return;
+    }
+    if (x > max) {
+      sum = top == none ? 1.0 : sum * static_cast<double>(expf(max - x)) + 1.0;
+      max = x;
+      top = i;
+    } else {
+      sum += static_cast<double>(expf(x - max));
+    }
+  }
+
+  /// The state of both sets of entries (ties of the max go to the lower index).
+  __device__ static online_softmax merge(const online_softmax& a, const online_softmax& b) {
+    online_softmax out;
+    out.bad = a.bad < b.bad ? a.bad : b.bad;
+    if (a.top == none) {
+      out.max = b.max, out.sum = b.sum, out.top = b.top;
+      return out;
+    }
+    if (b.top == none) {
+      out.max = a.max, out.sum = a.sum, out.top = a.top;
+      return out;
+    }
+    const bool a_wins = a.max > b.max || (a.max == b.max && a.top < b.top);
+    const online_softmax& hi = a_wins ? a : b;
+    const online_softmax& lo = a_wins ? b : a;
+    out.max = hi.max;
+    out.top = hi.top;
+    out.sum = hi.sum + lo.sum * static_cast<double>(expf(lo.max - hi.max));
+    return out;
+  }
+
+  __device__ online_softmax shuffled_down(int offset) const {
+    online_softmax o;
+    o.max = __shfl_down_sync(0xffffffffu, max, offset);
+    o.sum = __shfl_down_sync(0xffffffffu, sum, offset);
+    o.top = __shfl_down_sync(0xffffffffu, top, offset);
+    o.bad = __shfl_down_sync(0xffffffffu, bad, offset);
+    return o;
+  }
+};
+
+/// The block-wide merge of every thread's value, in a fixed order (the result does not depend
+/// on timing), returned to every thread. `shared` holds one value per warp. V needs
+/// shuffled_down(offset) and a static merge(a, b).
+template <class V>
+__device__ V block_merge(V mine, V* shared) {
+  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+  for (int offset = 16; offset > 0; offset /= 2) mine = V::merge(mine, mine.shuffled_down(offset));
+  if (lane == 0) shared[warp] = mine;
+  __syncthreads();
+  V total = shared[0];
+  const int warps = static_cast<int>(blockDim.x / 32);
+  for (int w = 1; w < warps; ++w) total = V::merge(total, shared[w]);
+  __syncthreads();  // `shared` may be reused after this
+  return total;
+}
+
+/// Entries per 16-byte load.
+template <class T>
+inline constexpr int entries_per_load = static_cast<int>(16 / sizeof(T));
+
+/// Whether every row of x can be read in aligned 16-byte loads.
+template <class T>
+bool loads_whole_vectors(matrix_view<const T, device_space> x) {
+  constexpr auto width = static_cast<index_t>(entries_per_load<T>);
+  return x.col_stride() == 1 && x.cols() % width == 0 && x.row_stride() % width == 0 &&
+         reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0;
+}
+
+/// Calls f(i, p_i, q_i) for the entries of one row of two logit matrices that this thread
+/// reads (i ascending), converted to float. `vectorised`: both rows in 16-byte loads.
+template <class T, class F>
+__device__ void for_each_row_pair(matrix_view<const T, device_space> p,
+                                  matrix_view<const T, device_space> q, index_t row,
+                                  bool vectorised, F&& f) {
+  const index_t v = p.cols();
+  if (vectorised) {
+    constexpr int width = entries_per_load<T>;
+    const auto* rp = reinterpret_cast<const uint4*>(p.data() + row * p.row_stride());
+    const auto* rq = reinterpret_cast<const uint4*>(q.data() + row * q.row_stride());
+    for (index_t k = threadIdx.x; k < v / width; k += blockDim.x) {
+      const uint4 raw_p = rp[k], raw_q = rq[k];
+      T vp[width], vq[width];
+      std::memcpy(vp, &raw_p, sizeof raw_p);
+      std::memcpy(vq, &raw_q, sizeof raw_q);
+#pragma unroll
+      for (int t = 0; t < width; ++t)
+        f(k * width + t, to_compute<float>(vp[t]), to_compute<float>(vq[t]));
+    }
+    return;
+  }
+  for (index_t i = threadIdx.x; i < v; i += blockDim.x)
+    f(i, to_compute<float>(p(row, i)), to_compute<float>(q(row, i)));
+}
+
+/// The same for one logit matrix: f(i, x_i).
+template <class T, class F>
+__device__ void for_each_in_row(matrix_view<const T, device_space> x, index_t row, bool vectorised,
+                                F&& f) {
+  const index_t v = x.cols();
+  if (vectorised) {
+    constexpr int width = entries_per_load<T>;
+    const auto* r = reinterpret_cast<const uint4*>(x.data() + row * x.row_stride());
+    for (index_t k = threadIdx.x; k < v / width; k += blockDim.x) {
+      const uint4 raw = r[k];
+      T values[width];
+      std::memcpy(values, &raw, sizeof raw);
+#pragma unroll
+      for (int t = 0; t < width; ++t) f(k * width + t, to_compute<float>(values[t]));
+    }
+    return;
+  }
+  for (index_t i = threadIdx.x; i < v; i += blockDim.x) f(i, to_compute<float>(x(row, i)));
+}
+
+/// Threads per row and the number of blocks for a per-row kernel.
+inline constexpr int row_threads = 512;
+inline unsigned row_blocks(index_t rows) {
+  return static_cast<unsigned>(std::min<index_t>(rows, index_t{1} << 20));
+}
+
+/// Throws shape_error (with the CPU metrics' messages) unless every token id is in
+/// [0, vocabulary).
+inline void check_token_ids(const char* who, std::span<const std::int32_t> tokens,
+                            index_t vocabulary, const char* what) {
+  for (const auto t : tokens)
+    if (t < 0 || t >= vocabulary)
+      throw shape_error(std::string(who) + ": " + what + " " + std::to_string(t) +
+                        " is outside the vocabulary [0, " + std::to_string(vocabulary) + ")");
+}
+
+}  // namespace pollard::cuda::detail
