@@ -342,6 +342,75 @@ void sparsegpt_block(const ceilings& c, bool quick) {
   run("50 % unstructured, blocks of 128",
       pollard::unstructured{0.5, pollard::per_column_block{128}});
   run("2:4", pollard::n_m::pruned_of(2, 4));
+
+  // Where one linear's sweep time goes (q: d_out = d_in = hidden, U given): the whole call, then
+  // its parts alone, each in the same sequence as the solver issues them.
+  {
+    const index_t d = hidden;
+    const auto n = static_cast<std::size_t>(d * d);
+    const gpu::device_upper_factor& u = factors[0];
+    const auto reset = [&] {
+      POLLARD_CUDA_CHECK(cudaMemcpyAsync(weights[0].data(), originals[0].data(), n * sizeof(float),
+                                         cudaMemcpyDeviceToDevice));
+    };
+    const auto w = weights[0].view(d, d);
+    std::printf("\n| one %lldx%lld linear, U given | ms |\n|---|---|\n", static_cast<long long>(d),
+                static_cast<long long>(d));
+    const double whole_24 = median_ms([&] {
+      reset();
+      gpu::sparsegpt(gpu::par, w, u, pollard::n_m::pruned_of(2, 4));
+    });
+    const double whole_50 = median_ms([&] {
+      reset();
+      gpu::sparsegpt(gpu::par, w, u, pollard::unstructured{0.5, pollard::per_column_block{128}});
+    });
+    gpu::device_mask flags(d, d);
+    const double mask_copy = median_ms([&] { (void)flags.to_host(); });
+    const double allocations = median_ms([&] {
+      gpu::device_mask m(d, d);
+      gpu::device_buffer<float> err(static_cast<std::size_t>(d * 128)),
+          scores(static_cast<std::size_t>(d * 128));
+      gpu::device_buffer<double> loss(static_cast<std::size_t>(d));
+    });
+    gpu::device_buffer<float> err(static_cast<std::size_t>(d * 128));
+    POLLARD_CUDA_CHECK(cudaMemset(err.data(), 0, err.size() * sizeof(float)));
+    cublasHandle_t blas = gpu::par.resources().cublas();
+    const float minus_one = -1.0f, one = 1.0f;
+    const double gemms = median_ms([&] {
+      for (index_t i1 = 0; i1 + 128 < d; i1 += 128) {
+        const index_t rest = d - i1 - 128;
+        POLLARD_CUDA_CHECK(
+            cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(rest), static_cast<int>(d),
+                        128, &minus_one, u.u.data() + i1 * d + i1 + 128, static_cast<int>(d),
+                        err.data(), 128, &one, weights[0].data() + i1 + 128, static_cast<int>(d)));
+      }
+    });
+    gpu::device_buffer<double> row_loss(static_cast<std::size_t>(d));
+    const double sweeps = median_ms([&] {
+      for (index_t i1 = 0; i1 < d; i1 += 128) {
+        const gpu::detail::sweep_block_arguments a{
+            weights[0].data(),   d, d, i1, 128,        u.u.data(),     d,
+            flags.view().data(), d, 2, 4,  err.data(), row_loss.data()};
+        gpu::detail::launch_sweep_block<4>(a, nullptr);
+      }
+    });
+    gpu::device_buffer<float> block_scores(static_cast<std::size_t>(d * 128));
+    const auto count = [](index_t c) { return c / 2; };
+    const double selections = median_ms([&] {
+      for (index_t i1 = 0; i1 < d; i1 += 128)
+        gpu::detail::select_lowest_unchecked(
+            gpu::par, "sparsegpt", pollard::device_view<const float>(block_scores.data(), d, 128),
+            d, 128, count, flags.view().block(0, i1, d, 128));
+    });
+    std::printf("| sparsegpt 2:4, whole call | %.2f |\n| sparsegpt 50 %%, whole call | %.2f |\n",
+                whole_24, whole_50);
+    std::printf("| mask copied to the host | %.2f |\n| buffers allocated and freed | %.2f |\n",
+                mask_copy, allocations);
+    std::printf(
+        "| lazy-update GEMMs alone | %.2f |\n| in-block sweep kernels alone (2:4) | %.2f |\n",
+        gemms, sweeps);
+    std::printf("| per-block selections alone (50 %%) | %.2f |\n", selections);
+  }
 }
 
 }  // namespace

@@ -9,8 +9,10 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -48,6 +50,40 @@ __global__ void find_first_bad(matrix_view<const T, device_space> x, bad_value r
   }
 }
 
+/// The same for x stored whole and row-major (row stride = cols, columns adjacent, 16-byte
+/// aligned), read in 16-byte loads: entries [0, count) of one array.
+template <class T>
+__global__ void find_first_bad_contiguous(const T* x, index_t count, bad_value rule,
+                                          unsigned long long* first) {
+  using C = compute_type_for<T>;
+  constexpr int width = static_cast<int>(16 / sizeof(T));
+  const index_t vectors = count / width;
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  const index_t start = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
+  const auto* v = reinterpret_cast<const uint4*>(x);
+  for (index_t k = start; k < vectors; k += step) {
+    const uint4 raw = v[k];
+    T values[width];
+    std::memcpy(values, &raw, sizeof raw);
+    bool any = false;
+#pragma unroll
+    for (int t = 0; t < width; ++t) any |= is_bad(to_compute<C>(values[t]), rule);
+    if (any)
+      for (int t = 0; t < width; ++t)
+        if (is_bad(to_compute<C>(values[t]), rule))
+          atomicMin(first, static_cast<unsigned long long>(k * width + t));
+  }
+  for (index_t k = vectors * width + start; k < count; k += step)
+    if (is_bad(to_compute<C>(x[k]), rule)) atomicMin(first, static_cast<unsigned long long>(k));
+}
+
+/// Whether x is one row-major array that 16-byte loads can read.
+template <class T>
+bool is_whole_row_major(matrix_view<const T, device_space> x) {
+  return x.col_stride() == 1 && (x.row_stride() == x.cols() || x.rows() == 1) &&
+         reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0;
+}
+
 /// The row-major index of the first bad entry of x, or no_entry (synchronises the stream).
 template <cuda_policy P, class T>
 unsigned long long first_bad_entry(const P& p, matrix_view<const T, device_space> x,
@@ -57,9 +93,16 @@ unsigned long long first_bad_entry(const P& p, matrix_view<const T, device_space
   unsigned long long* const first = r.status_words();
   POLLARD_CUDA_CHECK(cudaMemsetAsync(first, 0xff, sizeof(*first), r.stream()));
   const index_t count = x.rows() * x.cols();
-  const auto blocks = static_cast<unsigned>(std::min<index_t>((count + 255) / 256, 4096));
-  find_first_bad<T><<<blocks, 256, 0, r.stream()>>>(x, rule, first);
-  POLLARD_CUDA_CHECK_LAUNCH("find_first_bad");
+  if (is_whole_row_major(x)) {
+    const index_t vectors = count / static_cast<index_t>(16 / sizeof(T));
+    const auto blocks = static_cast<unsigned>(std::clamp<index_t>((vectors + 255) / 256, 1, 8192));
+    find_first_bad_contiguous<T><<<blocks, 256, 0, r.stream()>>>(x.data(), count, rule, first);
+    POLLARD_CUDA_CHECK_LAUNCH("find_first_bad_contiguous");
+  } else {
+    const auto blocks = static_cast<unsigned>(std::min<index_t>((count + 255) / 256, 4096));
+    find_first_bad<T><<<blocks, 256, 0, r.stream()>>>(x, rule, first);
+    POLLARD_CUDA_CHECK_LAUNCH("find_first_bad");
+  }
   unsigned long long found = no_entry;
   POLLARD_CUDA_CHECK(
       cudaMemcpyAsync(&found, first, sizeof(found), cudaMemcpyDeviceToHost, r.stream()));

@@ -37,50 +37,65 @@ struct divergence_row_result {
   index_t top_p, top_q, bad_p, bad_q;
 };
 
-/// Four sums over a row, merged in a fixed order.
+/// Five sums over a row, merged in a fixed order.
 struct divergence_sums {
-  double sp = 0, sq = 0, cross = 0, js = 0;
+  double sp = 0, sq = 0, kl = 0, js_p = 0, js_q = 0;
   __device__ static divergence_sums merge(const divergence_sums& a, const divergence_sums& b) {
-    return {a.sp + b.sp, a.sq + b.sq, a.cross + b.cross, a.js + b.js};
+    return {a.sp + b.sp, a.sq + b.sq, a.kl + b.kl, a.js_p + b.js_p, a.js_q + b.js_q};
   }
   __device__ divergence_sums shuffled_down(int offset) const {
     constexpr unsigned all = 0xffffffffu;
     return {__shfl_down_sync(all, sp, offset), __shfl_down_sync(all, sq, offset),
-            __shfl_down_sync(all, cross, offset), __shfl_down_sync(all, js, offset)};
+            __shfl_down_sync(all, kl, offset), __shfl_down_sync(all, js_p, offset),
+            __shfl_down_sync(all, js_q, offset)};
   }
 };
 
-/// log((1 + e^−x)/2) for x >= 0, in [−ln 2, 0], accurate relative to x: −x/2 + log cosh(x/2)
-/// by its Taylor series in double below 1/4 (terms to y⁸, y = x/2: truncation below 1e-9 of
-/// the value), log1pf(expm1f(−x)/2) in float above.
-__device__ inline double log_half_one_plus_exp(double x) {
-  if (x < 0.25) {
-    const double y = 0.5 * x, y2 = y * y;
-    const double log_cosh =
-        y2 * (0.5 + y2 * (-1.0 / 12.0 + y2 * (1.0 / 45.0 - y2 * (17.0 / 2520.0))));
-    return -y + log_cosh;
-  }
-  return static_cast<double>(log1pf(0.5f * expm1f(-static_cast<float>(x))));
+/// k(x) = eˣ − 1 − x >= 0 for x <= 1, accurate relative to its value: Taylor series below
+/// |x| = 1/4 (terms to x⁷: truncation below 3e-9 of the value), expm1f(x) − x above (at most
+/// 8 ulp of cancellation).
+__device__ inline float expm1_minus_x(float x) {
+  if (fabsf(x) < 0.25f)
+    return x * x *
+           (0.5f +
+            x * (1.0f / 6 + x * (1.0f / 24 + x * (1.0f / 120 + x * (1.0f / 720 + x / 5040)))));
+  return expm1f(x) - x;
 }
 
-/// One block per row r (grid-stride over rows). The row is read twice, the second time mostly
-/// from L2:
+/// h(x) = (1 + eˣ)(ln 2 − log(1 + eˣ)) + x·eˣ for x <= 0: the Jensen–Shannon term of one entry
+/// is ½·p·h(log q − log p). Accurate relative to its value: Taylor series below |x| = 1/4
+/// (x²/4 + x³/8 + x⁴/32 + x⁵/192 + x⁶/1152 + x⁷/5760 + x⁸/46080: truncation below 1e-8 of the
+/// value), in float above (at most ~15 ulp of cancellation at x = −1/4, none as x → −∞).
+__device__ inline float js_kernel(float x) {
+  if (x > -0.25f)
+    return x * x *
+           (1.0f / 4 +
+            x * (1.0f / 8 +
+                 x * (1.0f / 32 +
+                      x * (1.0f / 192 + x * (1.0f / 1152 + x * (1.0f / 5760 + x / 46080))))));
+  const float t = expf(x);
+  return (1.0f + t) * (0.69314718f - log1pf(t)) + x * t;
+}
+
+/// One block per row r (grid-stride over rows; the grid is kept small enough that a row read
+/// in pass 1 is still in L2 for pass 2):
 ///  1. an online softmax of each row in float with a double sum: maxima, argmaxima (lowest
 ///     index), first non-finite entry, and approximate log-normalisers c̃ = max + log Z̃;
-///  2. in double, with ã = l_p − c̃_p, b̃ = l_q − c̃_q, p̃ = e^ã, q̃ = e^b̃ (normalised up to the
-///     float rounding of Z̃), the sums S_p = Σ p̃, S_q = Σ q̃, Σ p̃(ã − b̃) and
-///     ½Σ [p̃(ã − log m̃) + q̃(b̃ − log m̃)] with m̃ = (p̃ + q̃)/2, log m̃ = max(ã, b̃) +
-///     log((1 + e^−|ã−b̃|)/2) (accurate relative to |ã − b̃|, exactly 0 where the logits agree).
-/// Then, exactly as the CPU's divergence_row defines them: KL(P‖Q) = Σ p̃(ã − b̃)/S_p − log S_p
-/// + log S_q (exact normalisation); JS the second sum, the divergence of the nearly normalised
-/// p̃, q̃, whose error is first order in S − 1 times JS itself (∂JS/∂S_p = ½KL(P‖M));
-/// nll = c̃ + log S − l(correct); Δp = q̃(correct)/S_q − p̃(correct)/S_p.
+///  2. with a = l_p − c̃_p, b = l_q − c̃_q and x = b − a = log q − log p (differences in double),
+///     p̃ = expf(a), q̃ = expf(b): S_p = Σ p̃, S_q = Σ q̃, and the per-entry terms of
+///     KL(P‖Q) = Σ p·k(x) (k(x) = eˣ − 1 − x, as q − p − p·x above x = 1) and of
+///     JS = ½Σ p·h(x) (x <= 0) or ½Σ q·h(−x) (x > 0), every term >= 0 and accurate relative to
+///     its value, so both sums are accurate relative to their size however small.
+/// KL = Σ p̃k(x)/S_p − (eᵉ − 1 − ε) with ε = log(S_q/S_p) (the exact correction for the offset
+/// of x); JS = Σ_p/S_p + Σ_q/S_q (first order in S − 1 times JS: ∂JS/∂S_p = ½KL(P‖M));
+/// nll = c̃ + log S − l(correct); Δp = q̃(correct)/S_q − p̃(correct)/S_p: those carry the float
+/// exp's rounding (absolute ~3e-7 in the NLL).
 template <class T>
 __global__ void __launch_bounds__(row_threads)
     divergence_rows(matrix_view<const T, device_space> p, matrix_view<const T, device_space> q,
                     const std::int32_t* correct, bool vectorised, divergence_row_result* out) {
-  __shared__ online_softmax shared_softmax[row_threads / 32];
-  __shared__ divergence_sums shared_sums[row_threads / 32];
+  __shared__ online_softmax shared_softmax[32];
+  __shared__ divergence_sums shared_sums[32];
   for (index_t r = blockIdx.x; r < p.rows(); r += gridDim.x) {
     online_softmax sp, sq;
     for_each_row_pair(p, q, r, vectorised, [&](index_t i, float a, float b) {
@@ -98,22 +113,27 @@ __global__ void __launch_bounds__(row_threads)
     divergence_sums s;
     for_each_row_pair(p, q, r, vectorised, [&](index_t, float lp, float lq) {
       const double a = static_cast<double>(lp) - cp, b = static_cast<double>(lq) - cq;
-      const double ep = exp(a), eq = exp(b);
-      s.sp += ep;
-      s.sq += eq;
-      s.cross += ep * (a - b);
-      const double log_m = fmax(a, b) + log_half_one_plus_exp(fabs(a - b));
-      s.js += 0.5 * (ep * (a - log_m) + eq * (b - log_m));
+      const float ep = expf(static_cast<float>(a)), eq = expf(static_cast<float>(b));
+      const auto x = static_cast<float>(b - a);
+      s.sp += static_cast<double>(ep);
+      s.sq += static_cast<double>(eq);
+      s.kl += static_cast<double>(x > 1.0f ? eq - ep - ep * x : ep * expm1_minus_x(x));
+      if (x <= 0.0f)
+        s.js_p += static_cast<double>(ep * js_kernel(x));
+      else
+        s.js_q += static_cast<double>(eq * js_kernel(-x));
     });
     s = block_merge(s, shared_sums);
     if (threadIdx.x == 0) {
       const index_t c = correct[r];
       const double lpc = static_cast<double>(to_compute<float>(p(r, c)));
       const double lqc = static_cast<double>(to_compute<float>(q(r, c)));
+      const double offset = log(s.sq / s.sp);
       divergence_row_result o;
-      o.js_nats = fmin(fmax(s.js, 0.0), std::numbers::ln2);
-      o.kl = fmax(s.cross / s.sp - log(s.sp) + log(s.sq), 0.0);
-      o.delta_p = exp(lqc - cq) / s.sq - exp(lpc - cp) / s.sp;
+      o.js_nats = fmin(0.5 * (s.js_p / s.sp + s.js_q / s.sq), std::numbers::ln2);
+      o.kl = fmax(s.kl / s.sp - (expm1(offset) - offset), 0.0);
+      o.delta_p = static_cast<double>(expf(static_cast<float>(lqc - cq))) / s.sq -
+                  static_cast<double>(expf(static_cast<float>(lpc - cp))) / s.sp;
       o.nll_p = cp + log(s.sp) - lpc;
       o.nll_q = cq + log(s.sq) - lqc;
       o.top_p = sp.top;
@@ -137,9 +157,8 @@ namespace pollard::cuda {
 /// vocabularies, an empty vocabulary or a token id outside it (before any device work), and
 /// non_finite_error naming the first NaN/infinite logit as the CPU does ("logit j of P at
 /// position r"). Synchronises p's stream.
-/// Accuracy: each value is the CPU's up to float rounding of the logits' normalisers: KL, Δp
-/// and the NLLs to double precision after an exact renormalisation, JS relative to its own size
-/// (≈1e-7), with an absolute floor of about 1e-7·|q − p| from the float log term.
+/// Accuracy (float logits, float exp per entry): JS and KL relative to their own size (≈1e-6,
+/// every term of their sums is >= 0), the NLLs to ≈3e-7 absolute, Δp to ≈3e-7 of p and q.
 template <cuda_policy P, class T>
 std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T> logits_p,
                                                   device_view<T> logits_q,
@@ -167,8 +186,9 @@ std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T
   POLLARD_CUDA_CHECK(cudaMemcpyAsync(tokens, correct_tokens.data(), rows * sizeof(std::int32_t),
                                      cudaMemcpyHostToDevice, r.stream()));
   const bool vectorised = detail::loads_whole_vectors(lp) && detail::loads_whole_vectors(lq);
-  detail::divergence_rows<V><<<detail::row_blocks(lp.rows()), detail::row_threads, 0, r.stream()>>>(
-      lp, lq, tokens, vectorised, results);
+  detail::divergence_rows<V>
+      <<<detail::row_blocks(lp.rows(), 1), detail::row_threads, 0, r.stream()>>>(
+          lp, lq, tokens, vectorised, results);
   POLLARD_CUDA_CHECK_LAUNCH("divergence_rows");
   std::vector<detail::divergence_row_result> host(rows);
   POLLARD_CUDA_CHECK(cudaMemcpyAsync(host.data(), results, rows * sizeof(host[0]),

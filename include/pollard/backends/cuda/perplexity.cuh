@@ -25,8 +25,8 @@
 
 namespace pollard::cuda::detail {
 
-/// Σ exp(l − max) in double, online: the max is the row's running maximum.
-struct exact_online_sum {
+/// Σ exp(l − max), online: the max is the row's running maximum; exp in float, sums in double.
+struct online_sum {
   float max = -INFINITY;
   double sum = 0.0;
   index_t bad = online_softmax::none;
@@ -37,23 +37,23 @@ struct exact_online_sum {
       return;
     }
     if (x > max) {
-      sum = sum * exp(static_cast<double>(max) - static_cast<double>(x)) + 1.0;
+      sum = sum * static_cast<double>(expf(max - x)) + 1.0;
       max = x;
     } else {
-      sum += exp(static_cast<double>(x) - static_cast<double>(max));
+      sum += static_cast<double>(expf(x - max));
     }
   }
-  __device__ static exact_online_sum merge(const exact_online_sum& a, const exact_online_sum& b) {
-    exact_online_sum out;
+  __device__ static online_sum merge(const online_sum& a, const online_sum& b) {
+    online_sum out;
     out.bad = a.bad < b.bad ? a.bad : b.bad;
     out.max = fmaxf(a.max, b.max);
     if (out.max == -INFINITY) return out;
-    out.sum = a.sum * exp(static_cast<double>(a.max) - static_cast<double>(out.max)) +
-              b.sum * exp(static_cast<double>(b.max) - static_cast<double>(out.max));
+    out.sum = a.sum * static_cast<double>(expf(a.max - out.max)) +
+              b.sum * static_cast<double>(expf(b.max - out.max));
     return out;
   }
-  __device__ exact_online_sum shuffled_down(int offset) const {
-    exact_online_sum o;
+  __device__ online_sum shuffled_down(int offset) const {
+    online_sum o;
     o.max = __shfl_down_sync(0xffffffffu, max, offset);
     o.sum = __shfl_down_sync(0xffffffffu, sum, offset);
     o.bad = __shfl_down_sync(0xffffffffu, bad, offset);
@@ -61,16 +61,16 @@ struct exact_online_sum {
   }
 };
 
-/// One block per row: nll[r] = max + log Σ exp(l − max) − l(target), all in double (exp of a
-/// float max − x difference, exact in double), as detail::nll_from_logits computes it on the
-/// CPU; bad[r] = the first non-finite logit or none.
+/// One block per row: nll[r] = max + log Σ exp(l − max) − l(target), as
+/// detail::nll_from_logits computes it on the CPU but with the exp in float (≈3e-7 absolute);
+/// bad[r] = the first non-finite logit or none.
 template <class T>
 __global__ void __launch_bounds__(row_threads)
     target_nlls(matrix_view<const T, device_space> logits, const std::int32_t* targets,
                 bool vectorised, double* nll, index_t* bad) {
-  __shared__ exact_online_sum shared[row_threads / 32];
+  __shared__ online_sum shared[32];
   for (index_t r = blockIdx.x; r < logits.rows(); r += gridDim.x) {
-    exact_online_sum s;
+    online_sum s;
     for_each_in_row(logits, r, vectorised, [&](index_t i, float x) { s.add(i, x); });
     s = block_merge(s, shared);
     if (threadIdx.x == 0) {
@@ -87,8 +87,9 @@ namespace pollard::cuda {
 
 /// −log softmax(logits row r)[targets[r]] for every row of device logits [positions x
 /// vocabulary] (any strides), the values perplexity_accumulator::add_logits computes on the
-/// CPU. Throws shape_error for a row/target count mismatch, an empty vocabulary or a token id
-/// outside it (before any device work), non_finite_error naming the first NaN/infinite logit
+/// CPU, to ≈3e-7 absolute (float exp per entry, double sums). Throws shape_error for a row/target
+/// count mismatch, an empty vocabulary or a token id outside it (before any device work),
+/// non_finite_error naming the first NaN/infinite logit
 /// ("logit i of row r", as the CPU does). Synchronises p's stream.
 template <cuda_policy P, class T>
 std::vector<double> target_nlls(const P& policy, device_view<T> logits,
@@ -112,7 +113,7 @@ std::vector<double> target_nlls(const P& policy, device_view<T> logits,
   auto* const bad = reinterpret_cast<index_t*>(nll + rows);
   POLLARD_CUDA_CHECK(cudaMemcpyAsync(device_targets, targets.data(), rows * sizeof(std::int32_t),
                                      cudaMemcpyHostToDevice, r.stream()));
-  detail::target_nlls<V><<<detail::row_blocks(x.rows()), detail::row_threads, 0, r.stream()>>>(
+  detail::target_nlls<V><<<detail::row_blocks(x.rows(), 64), detail::row_threads, 0, r.stream()>>>(
       x, device_targets, detail::loads_whole_vectors(x), nll, bad);
   POLLARD_CUDA_CHECK_LAUNCH("target_nlls");
   std::vector<double> out(rows);

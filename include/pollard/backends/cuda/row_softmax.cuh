@@ -10,6 +10,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <span>
 #include <string>
 
+#include "pollard/backends/cuda/checked_call.cuh"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
@@ -81,17 +83,23 @@ struct online_softmax {
 };
 
 /// The block-wide merge of every thread's value, in a fixed order (the result does not depend
-/// on timing), returned to every thread. `shared` holds one value per warp. V needs
-/// shuffled_down(offset) and a static merge(a, b).
+/// on timing), returned to every thread: within each warp by shuffles, then across the warps by
+/// warp 0. `shared` holds one value per warp (32). V needs shuffled_down(offset), a static
+/// merge(a, b) and a default value that merges as nothing.
 template <class V>
 __device__ V block_merge(V mine, V* shared) {
   const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
   for (int offset = 16; offset > 0; offset /= 2) mine = V::merge(mine, mine.shuffled_down(offset));
   if (lane == 0) shared[warp] = mine;
   __syncthreads();
-  V total = shared[0];
-  const int warps = static_cast<int>(blockDim.x / 32);
-  for (int w = 1; w < warps; ++w) total = V::merge(total, shared[w]);
+  if (warp == 0) {
+    V total = lane < static_cast<int>(blockDim.x / 32) ? shared[lane] : V{};
+    for (int offset = 16; offset > 0; offset /= 2)
+      total = V::merge(total, total.shuffled_down(offset));
+    if (lane == 0) shared[0] = total;
+  }
+  __syncthreads();
+  const V total = shared[0];
   __syncthreads();  // `shared` may be reused after this
   return total;
 }
@@ -154,10 +162,14 @@ __device__ void for_each_in_row(matrix_view<const T, device_space> x, index_t ro
   for (index_t i = threadIdx.x; i < v; i += blockDim.x) f(i, to_compute<float>(x(row, i)));
 }
 
-/// Threads per row and the number of blocks for a per-row kernel.
-inline constexpr int row_threads = 512;
-inline unsigned row_blocks(index_t rows) {
-  return static_cast<unsigned>(std::min<index_t>(rows, index_t{1} << 20));
+/// Threads per row (one block per row) and the number of blocks for a per-row kernel: at most
+/// `per_sm` blocks per multiprocessor at a time, each taking rows in turn.
+inline constexpr int row_threads = 1024;
+inline unsigned row_blocks(index_t rows, int per_sm) {
+  int device = 0, sms = 0;
+  POLLARD_CUDA_CHECK(cudaGetDevice(&device));
+  POLLARD_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  return static_cast<unsigned>(std::min<index_t>(rows, static_cast<index_t>(sms) * per_sm));
 }
 
 /// Throws shape_error (with the CPU metrics' messages) unless every token id is in

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -198,11 +199,169 @@ __global__ void mark_lowest(matrix_view<const T, device_space> scores, group_lay
   }
 }
 
+inline constexpr int row_select_threads = 256;
+
+/// Per-row selection with the row's keys in shared memory: one block per row reads the row once
+/// (16-byte loads when `vectorised`), lowers *first to the row-major index of each NaN or -inf
+/// score, finds the k-th lowest key by radix selection on 8-bit digits over shared memory, then
+/// writes the row's flags: keys below it pruned, and of the keys equal to it the first ones in
+/// column order. 0 < k < cols.
+template <class T>
+__global__ void __launch_bounds__(row_select_threads)
+    select_row_lowest_in_shared(matrix_view<const T, device_space> scores, index_t k,
+                                bool vectorised, matrix_view<std::uint8_t, device_space> out,
+                                unsigned long long* first) {
+  using Key = key_t<T>;
+  using C = compute_type_for<T>;
+  using scan = cub::BlockScan<unsigned int, row_select_threads>;
+  extern __shared__ unsigned long long shared_words[];
+  Key* const keys = reinterpret_cast<Key*>(shared_words);
+  __shared__ unsigned int counts[256];
+  __shared__ typename scan::TempStorage storage;
+  __shared__ unsigned long long chosen_prefix;
+  __shared__ long long chosen_take;
+  constexpr int bits = static_cast<int>(sizeof(Key) * 8);
+  const index_t cols = scores.cols();
+  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+  for (index_t i = blockIdx.x; i < scores.rows(); i += gridDim.x) {
+    const auto note = [&](index_t j, C value) {
+      if (is_bad(value, bad_value::unrankable))
+        atomicMin(first, static_cast<unsigned long long>(i * cols + j));
+      keys[j] = ordered_key(value);
+    };
+    if (vectorised) {
+      constexpr int width = static_cast<int>(16 / sizeof(T));
+      const auto* row = reinterpret_cast<const uint4*>(scores.data() + i * scores.row_stride());
+      for (index_t v = threadIdx.x; v < cols / width; v += blockDim.x) {
+        const uint4 raw = row[v];
+        T values[width];
+        std::memcpy(values, &raw, sizeof raw);
+#pragma unroll
+        for (int t = 0; t < width; ++t) note(v * width + t, to_compute<C>(values[t]));
+      }
+    } else {
+      for (index_t j = threadIdx.x; j < cols; j += blockDim.x) note(j, to_compute<C>(scores(i, j)));
+    }
+    Key prefix = 0;
+    long long take = static_cast<long long>(k);
+    for (int shift = bits - 8; shift >= 0; shift -= 8) {
+      for (unsigned b = threadIdx.x; b < 256; b += blockDim.x) counts[b] = 0;
+      __syncthreads();
+      const int above = shift + 8;
+      const bool top = above >= bits;
+      for (index_t j = threadIdx.x; j < cols; j += blockDim.x) {
+        const Key key = keys[j];
+        const bool counted = top || (key >> above) == (prefix >> above);
+        const unsigned lanes = __ballot_sync(__activemask(), counted);
+        if (counted) {
+          const auto bucket = static_cast<unsigned>((key >> shift) & 0xffu);
+          const unsigned peers = __match_any_sync(lanes, bucket);
+          if (lane == __ffs(peers) - 1)
+            atomicAdd(&counts[bucket], static_cast<unsigned>(__popc(peers)));
+        }
+      }
+      __syncthreads();
+      if (warp == 0) {
+        unsigned own[8];
+        unsigned long long sum = 0;
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          own[t] = counts[lane * 8 + t];
+          sum += own[t];
+        }
+        unsigned long long inclusive = sum;
+        for (int offset = 1; offset < 32; offset *= 2) {
+          const unsigned long long other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+          if (lane >= offset) inclusive += other;
+        }
+        const auto below_lane = static_cast<long long>(inclusive - sum);
+        if (below_lane < take && take <= static_cast<long long>(inclusive)) {
+          long long below = below_lane;
+          int t = 0;
+          while (t < 7 && below + static_cast<long long>(own[t]) < take) below += own[t++];
+          chosen_prefix = static_cast<unsigned long long>(prefix) |
+                          (static_cast<unsigned long long>(lane * 8 + t) << shift);
+          chosen_take = take - below;
+        }
+      }
+      __syncthreads();
+      prefix = static_cast<Key>(chosen_prefix);
+      take = chosen_take;
+    }
+    long long seen = 0;
+    for (index_t base = 0; base < cols; base += blockDim.x) {
+      const index_t j = base + threadIdx.x;
+      const Key key = j < cols ? keys[j] : Key{0};
+      const unsigned equal = j < cols && key == prefix ? 1u : 0u;
+      unsigned before = 0, total = 0;
+      scan(storage).ExclusiveSum(equal, before, total);
+      if (j < cols)
+        out(i, j) =
+            key < prefix || (equal != 0 && seen + static_cast<long long>(before) < take) ? 1 : 0;
+      seen += total;
+      __syncthreads();  // the scan's storage and the keys are reused
+    }
+  }
+}
+
 }  // namespace pollard::cuda::detail
 
 namespace pollard::cuda {
 
 namespace detail {
+
+/// The most shared memory a row's keys may take in select_lowest_per_row.
+inline constexpr std::size_t row_select_shared_limit = 160 * 1024;
+
+/// Whether select_lowest_per_row takes rows of this many columns.
+template <class T>
+bool fits_row_select(index_t cols) {
+  return static_cast<std::size_t>(cols) * sizeof(key_t<T>) <= row_select_shared_limit;
+}
+
+/// The k = prune_count(cols) lowest of every row of scores into a fresh mask, one pass, with
+/// the score check fused (non_finite_error naming the first NaN or -inf score, as
+/// select_lowest). Needs fits_row_select<T>(cols). Synchronises p's stream.
+template <cuda_policy P, class T>
+void select_lowest_per_row(const P& p, const char* who, matrix_view<const T, device_space> scores,
+                           index_t k, matrix_view<std::uint8_t, device_space> out) {
+  require_same_shape(who, "scores", scores.rows(), scores.cols(), "mask", out.rows(), out.cols());
+  if (scores.empty()) return;
+  auto& r = p.resources();
+  const cudaStream_t stream = r.stream();
+  const index_t cols = scores.cols();
+  if (k <= 0 || k >= cols) {
+    // Nothing to rank: every flag is the same; the check still runs.
+    require_rankable(p, scores, who);
+    const std::uint8_t flag = k <= 0 ? 0 : 1;
+    for (index_t i = 0; i < out.rows(); ++i)
+      POLLARD_CUDA_CHECK(cudaMemsetAsync(out.data() + i * out.row_stride(), flag,
+                                         static_cast<std::size_t>(cols), stream));
+    r.synchronize();
+    return;
+  }
+  unsigned long long* const first = r.status_words();
+  POLLARD_CUDA_CHECK(cudaMemsetAsync(first, 0xff, sizeof(*first), stream));
+  constexpr auto width = static_cast<index_t>(16 / sizeof(T));
+  const bool vectorised = scores.col_stride() == 1 && cols % width == 0 &&
+                          scores.row_stride() % width == 0 &&
+                          reinterpret_cast<std::uintptr_t>(scores.data()) % 16 == 0;
+  const std::size_t bytes = static_cast<std::size_t>(cols) * sizeof(key_t<T>);
+  POLLARD_CUDA_CHECK(cudaFuncSetAttribute(select_row_lowest_in_shared<T>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(bytes)));
+  const auto blocks = static_cast<unsigned>(std::min<index_t>(scores.rows(), 1 << 20));
+  select_row_lowest_in_shared<T>
+      <<<blocks, row_select_threads, bytes, stream>>>(scores, k, vectorised, out, first);
+  POLLARD_CUDA_CHECK_LAUNCH("select_row_lowest_in_shared");
+  unsigned long long found = no_entry;
+  POLLARD_CUDA_CHECK(cudaMemcpyAsync(&found, first, sizeof(found), cudaMemcpyDeviceToHost, stream));
+  r.synchronize();
+  if (found != no_entry) {
+    const auto i = static_cast<index_t>(found) / cols, j = static_cast<index_t>(found) % cols;
+    pollard::detail::throw_bad_score(who, i, j, value_at(scores, i, j));
+  }
+}
 
 /// select_lowest without the score check, asynchronous: for scores known to be rankable.
 template <cuda_policy P, class T, class PruneCount>

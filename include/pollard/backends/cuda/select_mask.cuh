@@ -32,7 +32,10 @@ device_mask select_mask(const P& p, const unstructured& policy, device_view<T> a
   const char* const who = "unstructured";
   switch (policy.comparison_group()) {
     case unstructured::group::row:
-      select_lowest(p, who, scores, 1, scores.cols(), prune_count, out.view());
+      if (detail::fits_row_select<std::remove_const_t<T>>(scores.cols()))
+        detail::select_lowest_per_row(p, who, scores, prune_count(scores.cols()), out.view());
+      else
+        select_lowest(p, who, scores, 1, scores.cols(), prune_count, out.view());
       break;
     case unstructured::group::matrix:
       select_lowest(p, who, scores, scores.rows(), scores.cols(), prune_count, out.view());
@@ -49,14 +52,15 @@ template <cuda_policy P, class T>
 device_mask select_mask(const P& p, const n_m& policy, device_view<T> any_scores) {
   const device_view<const std::remove_const_t<T>> scores = any_scores;
   device_mask out(scores.rows(), scores.cols());
-  rank_n_m(p, "n_m", scores, policy.pruned(), policy.group_size(), out.view());
+  detail::rank_n_m_into_fresh_mask(p, "n_m", scores, policy.pruned(), policy.group_size(),
+                                   out.view());
   return out;
 }
 template <cuda_policy P, class T, index_t N, index_t M>
 device_mask select_mask(const P& p, const pruned_of<N, M>&, device_view<T> any_scores) {
   const device_view<const std::remove_const_t<T>> scores = any_scores;
   device_mask out(scores.rows(), scores.cols());
-  rank_n_m(p, "n_m", scores, N, M, out.view());
+  detail::rank_n_m_into_fresh_mask(p, "n_m", scores, N, M, out.view());
   return out;
 }
 
