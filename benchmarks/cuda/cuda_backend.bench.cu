@@ -391,7 +391,7 @@ void sparsegpt_block(const ceilings& c, bool quick) {
         const gpu::detail::sweep_block_arguments a{
             weights[0].data(),   d, d, i1, 128,        u.u.data(),     d,
             flags.view().data(), d, 2, 4,  err.data(), row_loss.data()};
-        gpu::detail::launch_sweep_block<4>(a, nullptr);
+        gpu::detail::launch_sweep(a, nullptr);
       }
     });
     gpu::device_buffer<float> block_scores(static_cast<std::size_t>(d * 128));

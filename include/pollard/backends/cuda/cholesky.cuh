@@ -1,6 +1,7 @@
 // pollard — the CUDA backend's factorisation for OBS solvers: the upper Cholesky factor U of
 // (H + λI)⁻¹ from one reversed factorisation (cuSOLVER potrf) and one triangular inverse
-// (trtri), with the CPU backend's damping, retries and report.
+// (cuSOLVER trtri on diagonal blocks, cuBLAS trmm between them), with the CPU backend's damping,
+// retries and report.
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -8,6 +9,7 @@
     "pollard/backends/cuda/cholesky.cuh is CUDA code: include it from a .cu file compiled by nvcc"
 #endif
 
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cusolverDn.h>
 
@@ -28,8 +30,8 @@
 
 namespace pollard::cuda {
 
-/// The arithmetic of the factorisation (potrf and trtri); U is stored in float either way.
-/// fp64 costs about the same as fp32 on an H100/H200 and keeps ill-conditioned Hessians
+/// The arithmetic of the factorisation (potrf and the triangular inverse); U is stored in float
+/// either way. fp64 costs about the same as fp32 on an H100/H200 and keeps ill-conditioned Hessians
 /// (large d, little damping) factorable at the requested damping more often.
 enum class factor_precision { fp32, fp64 };
 
@@ -100,6 +102,49 @@ inline cusolverStatus_t potrf(cusolverDnHandle_t h, int n, double* a, double* wo
 template <class S>
 inline constexpr cudaDataType_t cuda_type = std::is_same_v<S, double> ? CUDA_R_64F : CUDA_R_32F;
 
+inline cublasStatus_t trmm(cublasHandle_t h, cublasSideMode_t side, int m, int n, float alpha,
+                           const float* a, int lda, float* b, int ldb) {
+  return cublasStrmm(h, side, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, m, n,
+                     &alpha, a, lda, b, ldb, b, ldb);
+}
+inline cublasStatus_t trmm(cublasHandle_t h, cublasSideMode_t side, int m, int n, double alpha,
+                           const double* a, int lda, double* b, int ldb) {
+  return cublasDtrmm(h, side, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, m, n,
+                     &alpha, a, lda, b, ldb, b, ldb);
+}
+
+/// Largest diagonal block inverted by cuSOLVER's trtri; larger ones are split.
+inline constexpr index_t trtri_block = 512;
+
+/// In place, the inverse of the lower-triangular column-major n x n matrix at a (leading
+/// dimension lda): [L11 0; L21 L22]⁻¹ = [L11⁻¹ 0; −L22⁻¹·L21·L11⁻¹ L22⁻¹], the diagonal
+/// blocks recursively, the off-diagonal one by two triangular products (cuBLAS trmm, near the
+/// GEMM rate), diagonal blocks of at most trtri_block by cuSOLVER's trtri (which runs far
+/// below the GEMM rate at n in the thousands). work/host_work: trtri's buffers for
+/// trtri_block; info: trtri's status.
+template <class S>
+void invert_lower(cusolverDnHandle_t solver, cublasHandle_t blas, index_t n, S* a, index_t lda,
+                  void* work, std::size_t work_bytes, void* host_work, std::size_t host_bytes,
+                  int* info) {
+  if (n <= trtri_block) {
+    POLLARD_CUDA_CHECK(cusolverDnXtrtri(solver, CUBLAS_FILL_MODE_LOWER, CUBLAS_DIAG_NON_UNIT, n,
+                                        cuda_type<S>, a, lda, work, work_bytes, host_work,
+                                        host_bytes, info));
+    return;
+  }
+  const index_t n1 = ((n / 2 + 127) / 128) * 128, n2 = n - n1;
+  S* const l11 = a;
+  S* const l21 = a + n1;
+  S* const l22 = a + n1 + n1 * lda;
+  invert_lower(solver, blas, n1, l11, lda, work, work_bytes, host_work, host_bytes, info);
+  invert_lower(solver, blas, n2, l22, lda, work, work_bytes, host_work, host_bytes, info);
+  const auto ld = static_cast<int>(lda);
+  POLLARD_CUDA_CHECK(trmm(blas, CUBLAS_SIDE_RIGHT, static_cast<int>(n2), static_cast<int>(n1), S(1),
+                          l11, ld, l21, ld));
+  POLLARD_CUDA_CHECK(trmm(blas, CUBLAS_SIDE_LEFT, static_cast<int>(n2), static_cast<int>(n1), S(-1),
+                          l22, ld, l21, ld));
+}
+
 /// U (float) for S = float or double arithmetic; see upper_cholesky_of_inverse.
 template <class S, cuda_policy P>
 device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const float> h,
@@ -129,9 +174,9 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
   device_buffer<S> a(static_cast<std::size_t>(n * n));
   POLLARD_CUDA_CHECK(potrf_buffer_size(solver, order, a.data(), &potrf_size));
   std::size_t trtri_device = 0, trtri_host = 0;
-  POLLARD_CUDA_CHECK(cusolverDnXtrtri_bufferSize(solver, CUBLAS_FILL_MODE_LOWER,
-                                                 CUBLAS_DIAG_NON_UNIT, n, cuda_type<S>, a.data(), n,
-                                                 &trtri_device, &trtri_host));
+  POLLARD_CUDA_CHECK(cusolverDnXtrtri_bufferSize(
+      solver, CUBLAS_FILL_MODE_LOWER, CUBLAS_DIAG_NON_UNIT, std::min(n, trtri_block), cuda_type<S>,
+      a.data(), n, &trtri_device, &trtri_host));
   const std::size_t potrf_work = static_cast<std::size_t>(potrf_size) * sizeof(S);
   device_buffer<char> work(std::max(potrf_work, trtri_device) + 256);
   std::vector<char> host_work(trtri_host);
@@ -155,9 +200,8 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
         cudaMemcpyAsync(status, info.data(), sizeof(status), cudaMemcpyDeviceToHost, stream));
     r.synchronize();
     if (status[0] == 0 && status[1] == 0) {
-      POLLARD_CUDA_CHECK(cusolverDnXtrtri(solver, CUBLAS_FILL_MODE_LOWER, CUBLAS_DIAG_NON_UNIT, n,
-                                          cuda_type<S>, a.data(), n, work.data(), trtri_device,
-                                          host_work.data(), trtri_host, info.data()));
+      invert_lower(solver, r.cublas(), n, a.data(), n, work.data(), trtri_device, host_work.data(),
+                   trtri_host, info.data());
       reversed_upper<S><<<blocks, threads, 0, stream>>>(a.data(), n, out.u.data());
       POLLARD_CUDA_CHECK_LAUNCH("reversed_upper");
       POLLARD_CUDA_CHECK(
@@ -187,9 +231,10 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
 /// The backend primitive: U = upper Cholesky factor of (H + λI)⁻¹ for the symmetric device
 /// matrix h (read whole, not modified), λ = percdamp · mean(diag H) · 10^k for the k-th retry,
 /// k = 0..max_retries. With J the order reversal, JHJ + λI = L·Lᵀ gives (H + λI)⁻¹ = UᵀU with
-/// U = J·L⁻¹·J: one potrf and one trtri replace the reference chain cholesky → inverse →
-/// cholesky, in `precision` (U is rounded to float). Throws factorisation_error naming `who`
-/// and the last damping tried, shape_error for a non-square h. Synchronises p's stream.
+/// U = J·L⁻¹·J: one potrf and one triangular inverse (invert_lower) replace the reference
+/// chain cholesky → inverse → cholesky, in `precision` (U is rounded to float). Throws
+/// factorisation_error naming `who` and the last damping tried, shape_error for a non-square h.
+/// Synchronises p's stream.
 template <cuda_policy P>
 device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const float> h,
                                               double percdamp, int max_retries,

@@ -62,27 +62,22 @@ __device__ inline float expm1_minus_x(float x) {
   return expm1f(x) - x;
 }
 
-/// h(x) = (1 + eˣ)(ln 2 − log(1 + eˣ)) + x·eˣ for x <= 0: the Jensen–Shannon term of one entry
-/// is ½·p·h(log q − log p). Accurate relative to its value: Taylor series below |x| = 1/4
-/// (x²/4 + x³/8 + x⁴/32 + x⁵/192 + x⁶/1152 + x⁷/5760 + x⁸/46080: truncation below 1e-8 of the
-/// value), in float above (at most ~15 ulp of cancellation at x = −1/4, none as x → −∞).
+/// h(x) = (1 + eˣ)(ln 2 − log(1 + eˣ)) + x·eˣ for −1/4 < x <= 0 by its Taylor series (x²/4 +
+/// x³/8 + x⁴/32 + x⁵/192 + x⁶/1152 + x⁷/5760 + x⁸/46080: truncation below 1e-8 of the value):
+/// the Jensen–Shannon term of one entry is ½·p·h(log q − log p).
 __device__ inline float js_kernel(float x) {
-  if (x > -0.25f)
-    return x * x *
-           (1.0f / 4 +
-            x * (1.0f / 8 +
-                 x * (1.0f / 32 +
-                      x * (1.0f / 192 + x * (1.0f / 1152 + x * (1.0f / 5760 + x / 46080))))));
-  const float t = expf(x);
-  return (1.0f + t) * (0.69314718f - log1pf(t)) + x * t;
+  return x * x *
+         (1.0f / 4 + x * (1.0f / 8 + x * (1.0f / 32 +
+                                          x * (1.0f / 192 + x * (1.0f / 1152 +
+                                                                 x * (1.0f / 5760 + x / 46080))))));
 }
 
 /// One block per row r (grid-stride over rows; the grid is kept small enough that a row read
 /// in pass 1 is still in L2 for pass 2):
-///  1. an online softmax of each row in float with a double sum: maxima, argmaxima (lowest
-///     index), first non-finite entry, and approximate log-normalisers c̃ = max + log Z̃;
-///  2. with a = l_p − c̃_p, b = l_q − c̃_q and x = b − a = log q − log p (differences in double),
-///     p̃ = expf(a), q̃ = expf(b): S_p = Σ p̃, S_q = Σ q̃, and the per-entry terms of
+///  1. an online softmax of each row in float: maxima, argmaxima (lowest index), first
+///     non-finite entry, and approximate log-normalisers c̃ = max + log Z̃;
+///  2. with x = log q − log p = (l_q − l_p) − (c̃_q − c̃_p) to float's relative precision,
+///     p̃ = __expf(l_p − c̃_p), q̃ = __expf(l_q − c̃_q): S_p = Σ p̃, S_q = Σ q̃, and the terms of
 ///     KL(P‖Q) = Σ p·k(x) (k(x) = eˣ − 1 − x, as q − p − p·x above x = 1) and of
 ///     JS = ½Σ p·h(x) (x <= 0) or ½Σ q·h(−x) (x > 0), every term >= 0 and accurate relative to
 ///     its value, so both sums are accurate relative to their size however small.
@@ -108,34 +103,67 @@ __global__ void __launch_bounds__(row_threads)
       if (threadIdx.x == 0) out[r] = {0, 0, 0, 0, 0, sp.top, sq.top, sp.bad, sq.bad};
       continue;
     }
-    const double cp = static_cast<double>(sp.max) + log(sp.sum);
-    const double cq = static_cast<double>(sq.max) + log(sq.sum);
+    const double cp = static_cast<double>(sp.max) + log(static_cast<double>(sp.sum));
+    const double cq = static_cast<double>(sq.max) + log(static_cast<double>(sq.sum));
+    // x = (l_q − l_p) − (c̃_q − c̃_p) to float's relative precision: the logits' difference
+    // exactly as two floats (Knuth's two-sum), the normalisers' difference as two floats.
+    const auto cp_f = static_cast<float>(cp), cq_f = static_cast<float>(cq);
+    const double shift = cq - cp;
+    const auto shift_hi = static_cast<float>(shift);
+    const auto shift_lo = static_cast<float>(shift - static_cast<double>(shift_hi));
     divergence_sums s;
+    float sp_f = 0, sq_f = 0, kl_f = 0, js_p_f = 0, js_q_f = 0;
+    int pending = 0;
     for_each_row_pair(p, q, r, vectorised, [&](index_t, float lp, float lq) {
-      const double a = static_cast<double>(lp) - cp, b = static_cast<double>(lq) - cq;
-      const float ep = expf(static_cast<float>(a)), eq = expf(static_cast<float>(b));
-      const auto x = static_cast<float>(b - a);
-      s.sp += static_cast<double>(ep);
-      s.sq += static_cast<double>(eq);
-      s.kl += static_cast<double>(x > 1.0f ? eq - ep - ep * x : ep * expm1_minus_x(x));
-      if (x <= 0.0f)
-        s.js_p += static_cast<double>(ep * js_kernel(x));
-      else
-        s.js_q += static_cast<double>(eq * js_kernel(-x));
+      // The weights to a few ulp (__expf: ex2.approx), their terms accurate relative to size.
+      const float ep = __expf(lp - cp_f), eq = __expf(lq - cq_f);
+      const float d = lq - lp, back = d - lq;
+      const float d_error = (lq - (d - back)) + (-lp - back);
+      const float x = (d - shift_hi) + (d_error - shift_lo);
+      sp_f += ep;
+      sq_f += eq;
+      const float ax = fabsf(x);
+      if (ax < 0.25f) {
+        kl_f += ep * expm1_minus_x(x);
+        if (x <= 0.0f)
+          js_p_f += ep * js_kernel(x);
+        else
+          js_q_f += eq * js_kernel(-x);
+      } else {
+        // t = e^−|x| serves both: h(−|x|) = (1 + t)(ln 2 − log1p t) − |x|·t, and k(x) = t − 1 + |x|
+        // for x < 0, (1 − t)/t − x for 0 < x <= 1, q − p − p·x above.
+        const float t = expf(-ax);
+        const float h = (1.0f + t) * (0.69314718f - log1pf(t)) - ax * t;
+        if (x <= 0.0f) {
+          js_p_f += ep * h;
+          kl_f += ep * ((t - 1.0f) + ax);
+        } else {
+          js_q_f += eq * h;
+          kl_f += x > 1.0f ? eq - ep - ep * x : ep * ((1.0f - t) / t - x);
+        }
+      }
+      // Float partial sums of at most 32 terms (>= 0: relative error below 32 ulp), then double.
+      if (++pending == 32) {
+        s = divergence_sums::merge(s, {sp_f, sq_f, kl_f, js_p_f, js_q_f});
+        sp_f = sq_f = kl_f = js_p_f = js_q_f = 0.0f;
+        pending = 0;
+      }
     });
+    s = divergence_sums::merge(s, {sp_f, sq_f, kl_f, js_p_f, js_q_f});
     s = block_merge(s, shared_sums);
     if (threadIdx.x == 0) {
       const index_t c = correct[r];
-      const double lpc = static_cast<double>(to_compute<float>(p(r, c)));
-      const double lqc = static_cast<double>(to_compute<float>(q(r, c)));
-      const double offset = log(s.sq / s.sp);
+      const float lpc = to_compute<float>(p(r, c)), lqc = to_compute<float>(q(r, c));
+      // The weights are normalised by c̃ in float and S; x by c̃ in double: their offset.
+      const double offset =
+          log(s.sq / s.sp) + (static_cast<double>(cq_f) - cq) - (static_cast<double>(cp_f) - cp);
       divergence_row_result o;
       o.js_nats = fmin(0.5 * (s.js_p / s.sp + s.js_q / s.sq), std::numbers::ln2);
       o.kl = fmax(s.kl / s.sp - (expm1(offset) - offset), 0.0);
-      o.delta_p = static_cast<double>(expf(static_cast<float>(lqc - cq))) / s.sq -
-                  static_cast<double>(expf(static_cast<float>(lpc - cp))) / s.sp;
-      o.nll_p = cp + log(s.sp) - lpc;
-      o.nll_q = cq + log(s.sq) - lqc;
+      o.delta_p = static_cast<double>(__expf(lqc - cq_f)) / s.sq -
+                  static_cast<double>(__expf(lpc - cp_f)) / s.sp;
+      o.nll_p = static_cast<double>(cp_f) + log(s.sp) - static_cast<double>(lpc);
+      o.nll_q = static_cast<double>(cq_f) + log(s.sq) - static_cast<double>(lqc);
       o.top_p = sp.top;
       o.top_q = sq.top;
       o.bad_p = o.bad_q = online_softmax::none;

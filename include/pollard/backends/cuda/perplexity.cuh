@@ -25,7 +25,8 @@
 
 namespace pollard::cuda::detail {
 
-/// Σ exp(l − max), online: the max is the row's running maximum; exp in float, sums in double.
+/// Σ exp(l − max), online: the max is the row's running maximum; exp in float (__expf: ex2.approx,
+/// ≈2e-7 relative where the terms count), sums in double.
 struct online_sum {
   float max = -INFINITY;
   double sum = 0.0;
@@ -37,10 +38,10 @@ struct online_sum {
       return;
     }
     if (x > max) {
-      sum = sum * static_cast<double>(expf(max - x)) + 1.0;
+      sum = sum * static_cast<double>(__expf(max - x)) + 1.0;
       max = x;
     } else {
-      sum += static_cast<double>(expf(x - max));
+      sum += static_cast<double>(__expf(x - max));
     }
   }
   __device__ static online_sum merge(const online_sum& a, const online_sum& b) {
@@ -48,8 +49,8 @@ struct online_sum {
     out.bad = a.bad < b.bad ? a.bad : b.bad;
     out.max = fmaxf(a.max, b.max);
     if (out.max == -INFINITY) return out;
-    out.sum = a.sum * static_cast<double>(expf(a.max - out.max)) +
-              b.sum * static_cast<double>(expf(b.max - out.max));
+    out.sum = a.sum * static_cast<double>(__expf(a.max - out.max)) +
+              b.sum * static_cast<double>(__expf(b.max - out.max));
     return out;
   }
   __device__ online_sum shuffled_down(int offset) const {
@@ -64,8 +65,10 @@ struct online_sum {
 /// One block per row: nll[r] = max + log Σ exp(l − max) − l(target), as
 /// detail::nll_from_logits computes it on the CPU but with the exp in float (≈3e-7 absolute);
 /// bad[r] = the first non-finite logit or none.
+inline constexpr int nll_threads = 256;
+
 template <class T>
-__global__ void __launch_bounds__(row_threads)
+__global__ void __launch_bounds__(nll_threads)
     target_nlls(matrix_view<const T, device_space> logits, const std::int32_t* targets,
                 bool vectorised, double* nll, index_t* bad) {
   __shared__ online_sum shared[32];
@@ -113,7 +116,7 @@ std::vector<double> target_nlls(const P& policy, device_view<T> logits,
   auto* const bad = reinterpret_cast<index_t*>(nll + rows);
   POLLARD_CUDA_CHECK(cudaMemcpyAsync(device_targets, targets.data(), rows * sizeof(std::int32_t),
                                      cudaMemcpyHostToDevice, r.stream()));
-  detail::target_nlls<V><<<detail::row_blocks(x.rows(), 64), detail::row_threads, 0, r.stream()>>>(
+  detail::target_nlls<V><<<detail::row_blocks(x.rows(), 64), detail::nll_threads, 0, r.stream()>>>(
       x, device_targets, detail::loads_whole_vectors(x), nll, bad);
   POLLARD_CUDA_CHECK_LAUNCH("target_nlls");
   std::vector<double> out(rows);

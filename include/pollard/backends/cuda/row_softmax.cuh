@@ -26,13 +26,14 @@
 
 namespace pollard::cuda::detail {
 
-/// max, Σ exp(l − max), the first index holding the max and the first non-finite index
-/// (`none` when there is none) of the entries seen so far (Milakov & Gimelshein 2018, "Online
-/// normalizer calculation for softmax"). Non-finite entries are only recorded.
+/// max, Σ exp(l − max) (in float: an estimate, to a few 1e-7), the first index holding the max
+/// and the first non-finite index (`none` when there is none) of the entries seen so far
+/// (Milakov & Gimelshein 2018, "Online normalizer calculation for softmax"). Non-finite entries
+/// are only recorded.
 struct online_softmax {
   static constexpr index_t none = std::numeric_limits<index_t>::max();
   float max = -INFINITY;
-  double sum = 0.0;
+  float sum = 0.0f;
   index_t top = none;
   index_t bad = none;
 
@@ -43,11 +44,11 @@ struct online_softmax {
       return;
     }
     if (x > max) {
-      sum = top == none ? 1.0 : sum * static_cast<double>(expf(max - x)) + 1.0;
+      sum = top == none ? 1.0f : sum * __expf(max - x) + 1.0f;
       max = x;
       top = i;
     } else {
-      sum += static_cast<double>(expf(x - max));
+      sum += __expf(x - max);
     }
   }
 
@@ -68,7 +69,7 @@ struct online_softmax {
     const online_softmax& lo = a_wins ? b : a;
     out.max = hi.max;
     out.top = hi.top;
-    out.sum = hi.sum + lo.sum * static_cast<double>(expf(lo.max - hi.max));
+    out.sum = hi.sum + lo.sum * __expf(lo.max - hi.max);
     return out;
   }
 

@@ -256,6 +256,16 @@ void launch_sweep_block(const sweep_block_arguments& a, cudaStream_t stream) {
   POLLARD_CUDA_CHECK_LAUNCH("sweep_block");
 }
 
+/// One block's in-block sweep on the fastest kernel that takes it.
+inline void launch_sweep(const sweep_block_arguments& a, cudaStream_t stream) {
+  if (a.nb <= 32)
+    launch_sweep_block<1>(a, stream);
+  else if (a.nb <= 64)
+    launch_sweep_block<2>(a, stream);
+  else
+    launch_sweep_block<4>(a, stream);
+}
+
 }  // namespace pollard::cuda::detail
 
 namespace pollard::cuda::detail {
@@ -312,12 +322,7 @@ sparsegpt_result run_sweep(const P& p, device_view<float> w, const device_upper_
         plan.selection == obs_selection::n_m ? plan.group_size : 0,
         err.data(),
         row_loss.data()};
-    if (nb <= 32)
-      launch_sweep_block<1>(arguments, stream);
-    else if (nb <= 64)
-      launch_sweep_block<2>(arguments, stream);
-    else
-      launch_sweep_block<4>(arguments, stream);
+    launch_sweep(arguments, stream);
     const index_t rest = d_in - i1 - nb;
     if (rest > 0)  // W[:, i2:] −= Err · U[i1:i2, i2:], as column-major (W[:, i2:])ᵀ −= Uᵀ·Errᵀ
       POLLARD_CUDA_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(rest),
