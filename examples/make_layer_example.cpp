@@ -15,6 +15,7 @@
 
 #include "cli/command_line.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/io/atomic_file.hpp"
 #include "pollard/io/npy.hpp"
 #include "pollard/stats/gram_accumulator.hpp"
 
@@ -28,7 +29,10 @@ struct options {
 
 void add_options(CLI::App& app, options& o) {
   using pollard::cli::integer_in;
-  app.add_option("FOLDER", o.folder, "where to write W.npy, X.npy and H.npy (created)")->required();
+  app.add_option("FOLDER", o.folder,
+                 "where to write W.npy, X.npy and H.npy (created; all three are written\n"
+                 "through temporaries and renamed together, so none is left by a failure)")
+      ->required();
   app.add_option("--d-out", o.d_out, "output channels (rows of W)")
       ->type_name("N")
       ->check(integer_in(1, INT32_MAX));
@@ -48,6 +52,16 @@ void add_options(CLI::App& app, options& o) {
 
 void make_layer(const options& o) {
   using pollard::index_t;
+  // Every check before any work: the options, then the three outputs.
+  if (o.outliers > o.d_in)
+    throw pollard::cli::usage_error("--outliers " + std::to_string(o.outliers) +
+                                    " exceeds --d-in " + std::to_string(o.d_in) +
+                                    ": an outlier is an input channel");
+  const std::filesystem::path folder = o.folder;
+  pollard::io::atomic_file_set outputs;  // W, X and H are written all together or not at all
+  if (!std::filesystem::exists(folder)) outputs.create_folder(folder);
+  for (const char* name : {"W.npy", "X.npy", "H.npy"})
+    pollard::io::check_output_location("FOLDER", folder / name);
   std::mt19937_64 rng(o.seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const auto at = [](index_t i, index_t j, index_t cols) {
@@ -87,17 +101,13 @@ void make_layer(const options& o) {
   gram.accumulate(pollard::matrix_view<const float>(x.data(), o.tokens, o.d_in));
   const auto h = gram.hessian();
 
-  if (o.outliers > o.d_in)
-    throw pollard::cli::usage_error("--outliers " + std::to_string(o.outliers) +
-                                    " exceeds --d-in " + std::to_string(o.d_in));
-  const std::filesystem::path folder = o.folder;
-  std::filesystem::create_directories(folder);
   pollard::io::write_npy(folder / "W.npy",
                          pollard::matrix_view<const float>(w.data(), o.d_out, o.d_in));
   pollard::io::write_npy(folder / "X.npy",
                          pollard::matrix_view<const float>(x.data(), o.tokens, o.d_in));
   pollard::io::write_npy(folder / "H.npy",
                          pollard::matrix_view<const float>(h.data(), o.d_in, o.d_in));
+  outputs.commit();
   std::printf("wrote %s/{W,X,H}.npy: W %ldx%ld, X %ldx%ld (%ld outlier channels), H %ldx%ld\n",
               folder.string().c_str(), static_cast<long>(o.d_out), static_cast<long>(o.d_in),
               static_cast<long>(o.tokens), static_cast<long>(o.d_in), static_cast<long>(o.outliers),

@@ -34,6 +34,7 @@ struct capture_options {
   index_t max_rows = 0;
   std::string tokenizer;
   int threads = 0;
+  given_options given;
 };
 
 inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
@@ -48,7 +49,9 @@ inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
       "--weights W.npy --activations X.npy` (or --hessian H.npy) then prunes that real layer.\n"
       "Calibration kinds as `pollard prune` (c4, wikitext, text, alpaca; selfgen is not drawn\n"
       "here). Linear names: attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down (or\n"
-      "blk.B.NAME). The outputs are written through temporary files, whole or not at all.");
+      "blk.B.NAME). The outputs are written through temporary files and renamed together at the\n"
+      "end: all are whole, or none is written. An output that is a symbolic link is written\n"
+      "through: its target is replaced, as cp does.");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
   c->add_option("--calibration", o.calibration, "KIND:PATH[@WEIGHT][,...]: the calibration data")
@@ -70,6 +73,7 @@ inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
       ->default_str("all");
   add_tokenizer_option(*c, o.tokenizer);
   add_threads_option(*c, o.threads);
+  record_given_options(*c, o.given);
   return c;
 }
 
@@ -78,10 +82,13 @@ inline int run_capture(const capture_options& o) {
   if (o.weights_out.empty() && o.activations_out.empty() && o.hessian_out.empty())
     throw usage_error(
         "nothing to write: give --weights-out, --activations-out and/or --hessian-out");
-  check_distinct_outputs({{"MODEL", o.model}, {"--tokenizer", o.tokenizer}},
-                         {{"--weights-out", o.weights_out},
-                          {"--activations-out", o.activations_out},
-                          {"--hessian-out", o.hessian_out}});
+  refuse_if_given(o.given, "--max-rows", o.activations_out.empty(),
+                  "limits the rows of X, and --activations-out is not given");
+  const std::vector<io::named_path> outputs{{"--weights-out", o.weights_out},
+                                            {"--activations-out", o.activations_out},
+                                            {"--hessian-out", o.hessian_out}};
+  check_outputs({{"MODEL", o.model}, {"--tokenizer", o.tokenizer}}, outputs);
+  refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   std::vector<calibration_spec> specs;
   for (const auto& text : comma_list(o.calibration)) {
     try {
@@ -94,17 +101,11 @@ inline int run_capture(const capture_options& o) {
           "--calibration: capture does not generate text (selfgen); use c4, "
           "wikitext, text or alpaca");
   }
-  for (const auto& s : specs)
-    check_distinct_outputs({{"--calibration", s.path}}, {{"--weights-out", o.weights_out},
-                                                         {"--activations-out", o.activations_out},
-                                                         {"--hessian-out", o.hessian_out}});
+  for (const auto& s : specs) check_distinct_outputs({{"--calibration", s.path}}, outputs);
 
   llm::model_file m = open_model_with_tokenizer(o.model, optional_path(o.tokenizer));
   // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
-  check_distinct_outputs(files_read_with({{"MODEL", &m}}, {{"--tokenizer", o.tokenizer}}),
-                         {{"--weights-out", o.weights_out},
-                          {"--activations-out", o.activations_out},
-                          {"--hessian-out", o.hessian_out}});
+  check_distinct_outputs(files_read_with({{"MODEL", &m}}, {{"--tokenizer", o.tokenizer}}), outputs);
   const auto& config = m.weights.config;
   if (o.block >= config.n_layers)
     throw usage_error("--block " + std::to_string(o.block) + ": the model has " +
@@ -157,6 +158,8 @@ inline int run_capture(const capture_options& o) {
     model::end_block(lm, b);
   }
 
+  // All three are complete in their temporaries before any is renamed into place.
+  io::atomic_file_set written;
   if (!o.weights_out.empty()) io::write_npy(o.weights_out, matrix_view<const float>(target.weight));
   if (!o.activations_out.empty())
     io::write_npy(
@@ -167,6 +170,7 @@ inline int run_capture(const capture_options& o) {
     gram.write_hessian(matrix_view<float>(h.data(), width, width));
     io::write_npy(o.hessian_out, matrix_view<const float>(h.data(), width, width));
   }
+  written.commit();
   std::printf(
       "%s [%lldx%lld], input %s: %lld calibration rows of %lld sequences; wrote%s%s%s\n",
       wanted.c_str(), static_cast<long long>(target.weight.rows()), static_cast<long long>(width),

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -133,8 +134,9 @@ struct n_m_counts {
   index_t group_size = 0;
 };
 
-/// Reads "N:M" (two positive integers); a usage_error naming `option` otherwise. Whether N < M
-/// and M divides the layer's width is checked where the layer is known.
+/// Reads "N:M" (two positive integers, N < M: N:M with N = M would prune every weight); a
+/// usage_error naming `option` otherwise. Whether M divides the layer's width is checked where
+/// the layer is known.
 inline n_m_counts parse_n_m(const std::string& option, const std::string& text) {
   const auto colon = text.find(':');
   const auto number = [&](const std::string& part) -> index_t {
@@ -145,17 +147,22 @@ inline n_m_counts parse_n_m(const std::string& option, const std::string& text) 
     return static_cast<index_t>(std::stol(part));
   };
   if (colon == std::string::npos) number("");
-  return {number(text.substr(0, colon)), number(text.substr(colon + 1))};
+  const n_m_counts counts{number(text.substr(0, colon)), number(text.substr(colon + 1))};
+  if (counts.pruned >= counts.group_size)
+    throw usage_error(option + " " + text + " prunes " + std::to_string(counts.pruned) +
+                      " of every " + std::to_string(counts.group_size) +
+                      " weights: N must be smaller than M");
+  return counts;
 }
 
-/// CLI11's check of an --n-m value (parse_n_m's message).
+/// CLI11's check of an --n-m value (parse_n_m's message, after the option's name).
 inline CLI::Validator n_m_text() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
         try {
           (void)parse_n_m("", text);
-        } catch (const usage_error&) {
-          return "needs N:M with positive integers (N pruned of every M), got '" + text + "'";
+        } catch (const usage_error& e) {
+          return std::string(e.what()).substr(1);
         }
         return {};
       },
@@ -191,6 +198,44 @@ inline void check_distinct_outputs(const std::vector<io::named_path>& inputs,
   }
 }
 
+/// Refuses, before any work, an output that could not be written or would destroy something:
+/// the same file as an input or as another output (a command-line mistake, naming both), or an
+/// output whose folder is missing or not writable, or that names a folder (io_error naming the
+/// option and the path as given). An output that is a symbolic link is written through to its
+/// target (io::write_target()), so the target is what is compared.
+inline void check_outputs(const std::vector<io::named_path>& inputs,
+                          const std::vector<io::named_path>& outputs) {
+  check_distinct_outputs(inputs, outputs);
+  for (const auto& out : outputs)
+    if (!out.path.empty()) io::check_output_location(out.name, out.path);
+}
+
+/// The options given on a command line, by their long names ("--percdamp"), filled when `app`
+/// has parsed: what a command uses to refuse an option that would change nothing.
+struct given_options {
+  std::vector<std::string> names;
+  bool has(const std::string& name) const {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  }
+};
+
+/// Fills `given` with the options of `app` that the command line gives, once `app` is parsed.
+inline void record_given_options(CLI::App& app, given_options& given) {
+  app.parse_complete_callback([&app, &given] {
+    given.names.clear();
+    for (const CLI::Option* option : app.get_options())
+      if (option->count() > 0) given.names.push_back(option->get_name());
+  });
+}
+
+/// Refuses `option` when it was given but changes nothing, saying why (`reason`, e.g. "applies to
+/// sparsegpt and --reconstruct, not to wanda"): a command-line mistake.
+inline void refuse_if_given(const given_options& given, const std::string& option,
+                            bool changes_nothing, const std::string& reason) {
+  if (changes_nothing && given.has(option))
+    throw usage_error(option + " would change nothing: it " + reason);
+}
+
 /// The message on one line (the tools report every error as one line).
 inline std::string one_line(const char* what) {
   std::string s = what;
@@ -217,6 +262,10 @@ inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& sty
                  usage ? style.hint().c_str() : "");
   };
   io::remove_temporaries_on_signal();
+  // Every subcommand answers --version as the tool does.
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->get_version_ptr() == nullptr)
+      sub->set_version_flag("--version", app.get_name() + " " + POLLARD_VERSION);
   try {
     try {
       app.parse(argc, argv);

@@ -20,6 +20,7 @@
 #include "pollard/io/file_identity.hpp"
 #include "pollard/io/json_writer.hpp"
 #include "pollard/io/text_datasets.hpp"
+#include "pollard/io/utf8.hpp"
 #include "pollard/llm/model_file.hpp"
 
 namespace pollard::cli {
@@ -45,12 +46,96 @@ inline CLI::Option* add_tokenizer_option(CLI::App& c, std::string& tokenizer,
       ->default_str(where_by_default);
 }
 
+/// Refuses --tokenizer when one of `models` (as the command names them: MODEL, BASE...) is a
+/// GGUF file, which carries its own tokenizer: the option would be ignored there.
+inline void refuse_tokenizer_for_gguf(const std::string& tokenizer,
+                                      const std::vector<io::named_path>& models) {
+  if (tokenizer.empty()) return;
+  for (const auto& model : models)
+    if (fs::is_regular_file(model.path) &&
+        llm::detail::detect_format(model.path) == llm::model_format::gguf)
+      throw usage_error("--tokenizer does not apply to " + model.name + " " + model.path.string() +
+                        ": a GGUF model carries its own tokenizer (--tokenizer is for llama2.c "
+                        "checkpoints and Hugging Face folders)");
+}
+
+/// The first bytes of `path` (up to 48) when they read as text — no NUL, no control character but
+/// tab, newline and carriage return — for saying that a binary format was given a text file.
+inline std::optional<std::string> text_beginning(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  char bytes[48];
+  in.read(bytes, sizeof bytes);
+  const auto n = static_cast<std::size_t>(in.gcount());
+  if (n == 0) return std::nullopt;
+  std::string shown;
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto c = static_cast<unsigned char>(bytes[k]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return std::nullopt;
+    shown += c == '\n' || c == '\r' || c == '\t' ? ' ' : static_cast<char>(c);
+  }
+  return io::valid_utf8(shown) + (n == sizeof bytes ? "..." : "");
+}
+
+/// Called in a catch block for a failure to read the model at `path`: rethrows it, or, when the
+/// binary file read (the model; a Hugging Face folder's model.safetensors; a llama2.c
+/// tokenizer) holds text, a format_error that says so with the file's first characters.
+[[noreturn]] inline void rethrow_saying_if_text(const fs::path& path,
+                                                const std::optional<fs::path>& tokenizer) {
+  try {
+    throw;
+  } catch (const io_error&) {
+    throw;
+  } catch (const option_error&) {
+    throw;  // a command-line mistake, not the file's content
+  } catch (const error& e) {
+    if (std::string_view(e.what()).find("is this a text file?") != std::string_view::npos) throw;
+    const llm::model_format format = llm::detail::detect_format(path);
+    const char* expected = format == llm::model_format::gguf      ? "a GGUF file"
+                           : format == llm::model_format::llama2c ? "a llama2.c checkpoint"
+                                                                  : "a safetensors file";
+    const fs::path binary = fs::is_directory(path) ? path / "model.safetensors" : path;
+    if (const auto text = text_beginning(binary))
+      throw format_error(binary.string() + " is not " + expected + ": it begins with text ('" +
+                         *text + "'): is this a text file? (" + e.what() + ")");
+    if (tokenizer && format == llm::model_format::llama2c)
+      if (const auto text = text_beginning(*tokenizer))
+        throw format_error(tokenizer->string() +
+                           " is not a llama2.c tokenizer: it begins with text ('" + *text +
+                           "'): is this a text file? (" + e.what() + ")");
+    throw;
+  }
+}
+
+/// Opens a model (llm::open_model) so that every failure says what is wrong in the user's
+/// terms: a binary model file (or a llama2.c tokenizer) that holds text is named as such
+/// (rethrow_saying_if_text), and a tokenizer whose vocabulary differs from the model's is
+/// refused at once, naming both sizes.
+inline llm::model_file open_model_file(const fs::path& path,
+                                       const std::optional<fs::path>& tokenizer = std::nullopt) {
+  if (!fs::exists(path)) throw io_error("cannot open " + path.string());
+  llm::model_file m;
+  try {
+    m = llm::open_model(path, tokenizer);
+  } catch (...) {
+    rethrow_saying_if_text(path, tokenizer);
+  }
+  const index_t model_vocabulary = m.weights.config.vocab_size;
+  if (m.tokenizer && static_cast<index_t>(m.tokenizer->vocabulary_size()) != model_vocabulary)
+    throw format_error("the tokenizer of " + path.string() +
+                       (tokenizer ? " (" + tokenizer->string() + ")" : "") + " has " +
+                       std::to_string(m.tokenizer->vocabulary_size()) +
+                       " tokens but the model's vocabulary has " +
+                       std::to_string(model_vocabulary) + ": they must be the same vocabulary");
+  return m;
+}
+
 /// Opens a model that must come with a tokenizer (the text commands need one).
 inline llm::model_file open_model_with_tokenizer(const fs::path& path,
                                                  const std::optional<fs::path>& tokenizer) {
   if (tokenizer && !fs::is_regular_file(*tokenizer))
     throw io_error("cannot open tokenizer " + tokenizer->string());
-  llm::model_file m = llm::open_model(path, tokenizer);
+  llm::model_file m = open_model_file(path, tokenizer);
   if (!m.tokenizer && m.format == llm::model_format::safetensors)
     throw io_error(path.string() +
                    ": no tokenizer found (no tokenizer.json beside config.json; give --tokenizer "
@@ -146,15 +231,15 @@ inline std::string read_evaluation_text(const fs::path& path, text_format format
   return read_file(path);
 }
 
-/// Fails before any long work when an output file could not be created where asked.
-inline void check_output_path(const fs::path& path, const char* option) {
-  if (path.empty()) throw usage_error(std::string(option) + " needs a file name");
-  if (fs::is_directory(path))
-    throw io_error(std::string(option) + " " + path.string() + " is a directory");
-  const fs::path parent = path.parent_path();
-  if (!parent.empty() && !fs::is_directory(parent))
-    throw io_error(std::string(option) + " " + path.string() + ": folder " + parent.string() +
-                   " does not exist");
+/// The files of a Hugging Face folder that pollard does not read but a copy carries along (the
+/// tokenizer and generation settings), as names.
+inline constexpr const char* hf_companion_files[] = {"tokenizer.json", "tokenizer_config.json",
+                                                     "special_tokens_map.json", "tokenizer.model",
+                                                     "generation_config.json"};
+
+/// The folder of a Hugging Face model `m` (its path, or the folder of its .safetensors file).
+inline fs::path hf_folder_of(const llm::model_file& m) {
+  return fs::is_directory(m.path) ? m.path : m.path.parent_path();
 }
 
 /// The files a command reads when it opens `model` as `m`: the model itself and what is read
@@ -169,8 +254,9 @@ inline std::vector<io::named_path> files_read_with(const fs::path& model,
       files.push_back({"the tokenizer beside MODEL,", *tokenizer});
   } else if (m.format == llm::model_format::safetensors) {
     const fs::path folder = fs::is_directory(model) ? model : model.parent_path();
-    for (const char* name : {"model.safetensors", "config.json", "tokenizer.json"})
+    for (const char* name : {"model.safetensors", "config.json"})
       files.push_back({"MODEL's", folder / name});
+    for (const char* name : hf_companion_files) files.push_back({"MODEL's", folder / name});
   }
   return files;
 }
@@ -192,19 +278,63 @@ inline std::vector<io::named_path> files_read_with(
   return files;
 }
 
-/// The files a model in `m`'s format is written as at `out` (a Hugging Face model is a folder).
-inline std::vector<io::named_path> files_written_as(const fs::path& out, const llm::model_file& m,
-                                                    const std::string& name = "OUT") {
-  if (m.format == llm::model_format::safetensors)
-    return {{name, out / "model.safetensors"}, {name, out / "config.json"}};
-  return {{name, out}};
-}
-
 /// Writes `content` to `path` through a temporary renamed on success.
 inline void write_file_atomically(const fs::path& path, std::string_view content) {
   io::atomic_file out(path);
   out.write(content.data(), content.size());
   out.commit();
+}
+
+/// The files a model in `m`'s format is written as at `out` (a Hugging Face model is a folder:
+/// its weights, config.json and the companion files that `m`'s folder holds).
+inline std::vector<io::named_path> files_written_as(const fs::path& out, const llm::model_file& m,
+                                                    const std::string& name = "OUT") {
+  if (m.format != llm::model_format::safetensors) return {{name, out}};
+  std::vector<io::named_path> files{{name, out / "model.safetensors"}, {name, out / "config.json"}};
+  for (const char* file : hf_companion_files)
+    if (fs::is_regular_file(hf_folder_of(m) / file)) files.push_back({name, out / file});
+  return files;
+}
+
+/// Refuses, before any work, a model output at `out` that could not be written (check_outputs'
+/// location checks; a Hugging Face folder `out` may exist or will be created in its folder).
+inline void check_model_output_location(const std::string& name, const fs::path& out,
+                                        llm::model_format format) {
+  if (format == llm::model_format::safetensors && fs::is_directory(out))
+    io::check_output_location(name, out / "config.json");
+  else
+    io::check_output_location(name, out);
+}
+
+/// Writes `weights` as `original`'s format at `out` (llm::save_model) into `outputs`, whose
+/// commit() then publishes them with the command's other outputs. A Hugging Face folder is
+/// created when missing (and removed again if the outputs are not committed), and gets a copy
+/// of the companion files of `original`'s folder.
+inline void save_model_into(io::atomic_file_set& outputs, const llm::model_file& original,
+                            const llm::llama_weights& weights, const fs::path& out,
+                            io::ggml_type gguf_type = io::ggml_type::f32) {
+  if (original.format == llm::model_format::safetensors) {
+    if (!fs::exists(out)) outputs.create_folder(out);
+    for (const char* file : hf_companion_files)
+      if (fs::is_regular_file(hf_folder_of(original) / file))
+        write_file_atomically(out / file, read_file(hf_folder_of(original) / file));
+  }
+  llm::save_model(original, weights, out, gguf_type);
+}
+
+/// Text for a Markdown file: well-formed UTF-8 (each ill-formed byte sequence, e.g. of a file
+/// name that is not UTF-8, as U+FFFD) without control characters (each as U+FFFD too), so the
+/// file is valid UTF-8 and a name cannot break its layout.
+inline std::string markdown_text(std::string_view s) {
+  std::string out;
+  for (const char c : io::valid_utf8(s)) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f)
+      out += "\xef\xbf\xbd";
+    else
+      out += c;
+  }
+  return out;
 }
 
 using io::json_number;

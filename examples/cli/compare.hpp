@@ -47,6 +47,7 @@ struct compare_options {
   std::string json, markdown;
   std::string tokenizer;
   int threads = 0;
+  given_options given;
 };
 
 inline CLI::App* add_compare_command(CLI::App& app, compare_options& o) {
@@ -85,6 +86,7 @@ inline CLI::App* add_compare_command(CLI::App& app, compare_options& o) {
                        "for GGUF models, which carry their own)",
                        "beside each model");
   add_threads_option(*c, o.threads);
+  record_given_options(*c, o.given);
   return c;
 }
 
@@ -99,14 +101,15 @@ inline int run_compare(const compare_options& o) {
     throw usage_error("'pollard compare' needs --text FILE or --instructions FILE");
   const auto json = optional_path(o.json);
   const auto markdown = optional_path(o.markdown);
-  check_distinct_outputs({{"BASE", o.base},
-                          {"OTHER", o.other},
-                          {"--text", t.file},
-                          {"--instructions", o.instructions},
-                          {"--tokenizer", o.tokenizer}},
-                         {{"--json", o.json}, {"--markdown", o.markdown}});
-  if (json) check_output_path(*json, "--json");
-  if (markdown) check_output_path(*markdown, "--markdown");
+  refuse_if_given(o.given, "--protocol", !text_file,
+                  "chooses how corpus windows are scored, and no --text is given");
+  check_outputs({{"BASE", o.base},
+                 {"OTHER", o.other},
+                 {"--text", t.file},
+                 {"--instructions", o.instructions},
+                 {"--tokenizer", o.tokenizer}},
+                {{"--json", o.json}, {"--markdown", o.markdown}});
+  refuse_tokenizer_for_gguf(o.tokenizer, {{"BASE", o.base}, {"OTHER", o.other}});
   if (text_file && !fs::is_regular_file(*text_file))
     throw io_error("cannot open " + text_file->string());
   if (instructions && !fs::is_regular_file(*instructions))
@@ -132,8 +135,8 @@ inline int run_compare(const compare_options& o) {
   std::string terminal, json_out, markdown_out;
   json_out = "{\"base\":" + json_string(base_path.string()) +
              ",\"other\":" + json_string(other_path.string());
-  markdown_out = "# Divergence of " + other_path.filename().string() + " from " +
-                 base_path.filename().string() + "\n";
+  markdown_out = "# Divergence of " + markdown_text(other_path.filename().string()) + " from " +
+                 markdown_text(base_path.filename().string()) + "\n";
 
   if (text_file) {
     const std::vector<llm::token_id> tokens = evaluation_tokens(t, *base.tokenizer);
@@ -148,7 +151,7 @@ inline int run_compare(const compare_options& o) {
         std::to_string(tokens.size()) + " tokens), " + std::to_string(windows) + " windows of " +
         std::to_string(window) + " tokens; " + evaluation::protocol_description(window, options);
     terminal += "Corpus windows: " + where + "\n" + to_text(r);
-    markdown_out += "\n## Corpus windows\n\n" + where + "\n\n" + to_markdown(r);
+    markdown_out += "\n## Corpus windows\n\n" + markdown_text(where) + "\n\n" + to_markdown(r);
     json_out += ",\"windows\":{\"text\":" + json_string(text_file->string()) +
                 ",\"format\":" + json_string(name_of(format)) +
                 ",\"text_tokens\":" + std::to_string(tokens.size()) +
@@ -172,7 +175,7 @@ inline int run_compare(const compare_options& o) {
                               " examples, response tokens only";
     if (!terminal.empty()) terminal += "\n";
     terminal += "Instructions: " + where + "\n" + to_text(r);
-    markdown_out += "\n## Instructions\n\n" + where + "\n\n" + to_markdown(r);
+    markdown_out += "\n## Instructions\n\n" + markdown_text(where) + "\n\n" + to_markdown(r);
     json_out += ",\"instructions\":{\"file\":" + json_string(instructions->string()) +
                 ",\"examples\":" + std::to_string(examples.size()) + ",\"report\":" + to_json(r) +
                 "}";
@@ -180,17 +183,10 @@ inline int run_compare(const compare_options& o) {
   json_out += "}\n";
   std::fputs(terminal.c_str(), stdout);
   // Both files are complete in their temporaries before either is renamed into place.
-  std::optional<io::atomic_file> json_file, markdown_file;
-  if (json) {
-    json_file.emplace(*json);
-    json_file->write(json_out.data(), json_out.size());
-  }
-  if (markdown) {
-    markdown_file.emplace(*markdown);
-    markdown_file->write(markdown_out.data(), markdown_out.size());
-  }
-  if (json_file) json_file->commit();
-  if (markdown_file) markdown_file->commit();
+  io::atomic_file_set outputs;
+  if (json) write_file_atomically(*json, json_out);
+  if (markdown) write_file_atomically(*markdown, markdown_out);
+  outputs.commit();
   return 0;
 }
 

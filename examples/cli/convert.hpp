@@ -24,8 +24,10 @@ inline CLI::App* add_convert_command(CLI::App& app, convert_options& o) {
       "and\n"
       "writes it to OUT in the same format: a GGUF keeps every metadata key (general.file_type\n"
       "follows the stored type) with linear and embedding tensors stored as --type (norms stay\n"
-      "f32); llama2.c is always f32; a Hugging Face folder is written as f32. The output is\n"
-      "written through a temporary file and renamed, so it is whole or absent.");
+      "f32); llama2.c is always f32; a Hugging Face folder is written as f32, with a copy of\n"
+      "its tokenizer and generation files. Every output file is written through a temporary\n"
+      "and all are renamed together at the end, so they are all whole or all absent. An OUT\n"
+      "that is a symbolic link is written through: its target is replaced, as cp does.");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
   c->add_option("OUT", o.out, "where to write the copy")->required();
@@ -45,15 +47,19 @@ inline int run_convert(const convert_options& o) {
   else if (type != "f32")
     throw usage_error("--type must be f32, f16 or bf16, got '" + type + "'");
   if (!fs::exists(in)) throw io_error("cannot open " + in.string());
+  const llm::model_format format = llm::detail::detect_format(in);
+  if (format != llm::model_format::gguf && stored != io::ggml_type::f32)
+    throw usage_error("--type " + type + " is for GGUF outputs; " + llm::name_of(format) +
+                      " is written as f32");
   check_distinct_outputs({{"MODEL", in}}, {{"OUT", out}});
-  const llm::model_file m = llm::open_model(in);
+  check_model_output_location("OUT", out, format);
+  const llm::model_file m = open_model_file(in);
   // The files read beside MODEL (a llama2.c tokenizer, a Hugging Face folder's files) are
   // inputs too; a Hugging Face copy is a folder of the same files.
   check_distinct_outputs(files_read_with(in, m), files_written_as(out, m));
-  if (m.format != llm::model_format::gguf && stored != io::ggml_type::f32)
-    throw usage_error("--type " + type + " is for GGUF outputs; " + llm::name_of(m.format) +
-                      " is written as f32");
-  llm::save_model(m, m.weights, out, stored);
+  io::atomic_file_set outputs;
+  save_model_into(outputs, m, m.weights, out, stored);
+  outputs.commit();
   std::printf("wrote %s (%s, %s tensors)\n", out.string().c_str(), llm::name_of(m.format),
               type.c_str());
   return 0;

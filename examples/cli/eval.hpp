@@ -80,8 +80,8 @@ inline evaluation::evaluation_options evaluation_options_of(const text_options& 
 /// Fails before the text is read when --window exceeds the model's context.
 inline void check_window(const text_options& t, const llm::llama_config& c) {
   if (t.window > c.seq_len)
-    throw option_error("--window " + std::to_string(t.window) + " exceeds the model's context of " +
-                       std::to_string(c.seq_len) + " tokens");
+    throw usage_error("--window " + std::to_string(t.window) + " exceeds the model's context of " +
+                      std::to_string(c.seq_len) + " tokens");
 }
 
 /// The token stream of the evaluation text.
@@ -126,10 +126,9 @@ inline int run_eval(const eval_options& o) {
   const fs::path text_file = t.file;
   const text_format format = text_format_of(t.format, text_file);
   const auto json = optional_path(o.json);
-  check_distinct_outputs(
-      {{"MODEL", o.model}, {"--text", o.text.file}, {"--tokenizer", o.tokenizer}},
-      {{"--json", o.json}});
-  if (json) check_output_path(*json, "--json");
+  check_outputs({{"MODEL", o.model}, {"--text", o.text.file}, {"--tokenizer", o.tokenizer}},
+                {{"--json", o.json}});
+  refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   if (!fs::is_regular_file(text_file)) throw io_error("cannot open " + text_file.string());
 
   const fs::path model_path = o.model;

@@ -57,12 +57,12 @@ inline CLI::App* add_export_command(CLI::App& app, export_options& o) {
 inline int run_export(const export_options& o) {
   const fs::path in = o.model, out = o.out;
   if (!fs::exists(in)) throw io_error("cannot open " + in.string());
-  check_distinct_outputs({{"MODEL", in}}, {{"OUT", out}});
+  check_outputs({{"MODEL", in}}, {{"OUT", out}});
   const io::sparse_layout layout = *io::parse_sparse_layout(o.layout);
   const pollard::dtype type = o.type == "f16"    ? pollard::dtype::f16
                               : o.type == "bf16" ? pollard::dtype::bf16
                                                  : pollard::dtype::f32;
-  llm::model_file m = llm::open_model(in);
+  llm::model_file m = open_model_file(in);
   // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
   check_distinct_outputs(files_read_with(in, m), {{"OUT", out}});
   std::vector<io::sparse_safetensors_input> tensors;

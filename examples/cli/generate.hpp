@@ -44,6 +44,7 @@ struct generate_options {
   std::string tokenizer;
   bool llama2c_bytes = false;
   int threads = 0;
+  given_options given;
 };
 
 inline CLI::App* add_generate_command(CLI::App& app, generate_options& o) {
@@ -84,11 +85,17 @@ inline CLI::App* add_generate_command(CLI::App& app, generate_options& o) {
               "print each token's bytes as llama2.c's run.c does (a lone byte that is not\n"
               "printable ASCII is dropped), for byte-exact comparison with llama2.c");
   add_threads_option(*c, o.threads);
+  record_given_options(*c, o.given);
   return c;
 }
 
 inline int run_generate(const generate_options& o) {
   use_threads(o.threads);
+  // Greedy decoding (temperature 0) takes the most likely token: nothing is drawn.
+  for (const char* option : {"--top-k", "--top-p", "--seed"})
+    refuse_if_given(o.given, option, o.temperature == 0.0,
+                    "shapes sampling, and --temperature 0 (the default) picks the most likely "
+                    "token; give --temperature > 0 to sample");
   evaluation::sampler_options sampling;
   sampling.temperature = static_cast<float>(o.temperature);
   sampling.top_k = o.top_k;
@@ -98,6 +105,7 @@ inline int run_generate(const generate_options& o) {
   index_t steps = o.steps;
   const std::string& prompt_text = o.prompt;
 
+  refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   llm::model_file m = open_model_with_tokenizer(o.model, optional_path(o.tokenizer));
   m.gguf.reset();  // generation needs only the float weights; unmap the file
   const auto& tok = *m.tokenizer;

@@ -133,7 +133,7 @@ inline int info_gguf(const fs::path& path) {
 inline int info_llama2c(const fs::path& path, const std::optional<fs::path>& tokenizer) {
   if (tokenizer && !fs::is_regular_file(*tokenizer))
     throw io_error("cannot open tokenizer " + tokenizer->string());
-  const llm::model_file m = llm::open_model(path, tokenizer);
+  const llm::model_file m = open_model_file(path, tokenizer);
   const auto& c = m.weights.config;
   std::printf("model: %s\n", path.string().c_str());
   std::printf("format: llama2.c v0 (%s bytes)\n",
@@ -240,7 +240,7 @@ inline CLI::App* add_info_command(CLI::App& app, info_options& o) {
 /// Format, architecture, parameters, tokenizer and tensors of the checkpoint at `path`.
 inline int describe(const fs::path& path, const std::optional<fs::path>& tokenizer) {
   if (llm::detail::detect_format(path) == llm::model_format::safetensors) {
-    const llm::model_file m = llm::open_model(path, tokenizer);
+    const llm::model_file m = open_model_file(path, tokenizer);
     std::printf("model: %s\nformat: safetensors (Hugging Face Llama)\n", path.string().c_str());
     detail::print_config(m.weights.config);
     detail::print_parameters(detail::parameter_count(m.weights));
@@ -260,9 +260,14 @@ inline int run_info(const info_options& o) {
   const fs::path path = o.model;
   const std::optional<fs::path> tokenizer = optional_path(o.tokenizer);
   if (!fs::exists(path)) throw io_error("cannot open " + path.string());
-  const int status = describe(path, tokenizer);
+  int status = 0;
+  try {
+    status = describe(path, tokenizer);
+  } catch (...) {
+    rethrow_saying_if_text(path, tokenizer);
+  }
   if (o.sparsity) {
-    llm::model_file m = llm::open_model(path, tokenizer);
+    llm::model_file m = open_model_file(path, tokenizer);
     detail::print_linear_sparsity(m.weights);
   }
   return status;

@@ -58,6 +58,7 @@ struct layer_options {
   std::string dtype;  // empty: W's
   index_t sequences = 1;
   int threads = 0;
+  given_options given;
 };
 
 inline const char* const layer_description =
@@ -67,7 +68,9 @@ inline const char* const layer_description =
     "for that fixed mask. Prints the sparsity reached, N:M validity and the relative\n"
     "reconstruction error; writes the pruned W and the mask (uint8, 1 = pruned). Computes in\n"
     "float32, as the reference implementations do. On any error it prints one line on stderr,\n"
-    "exits non-zero and writes nothing.";
+    "exits non-zero (2 for a command-line mistake) and writes nothing: both outputs are written\n"
+    "through temporaries and renamed together at the end. An output that is a symbolic link is\n"
+    "written through: its target is replaced, as cp does.";
 
 /// Adds prune_layer's options to `app` (the prune_layer executable, or `pollard layer`).
 inline void add_layer_options(CLI::App& app, layer_options& o) {
@@ -84,7 +87,7 @@ inline void add_layer_options(CLI::App& app, layer_options& o) {
   CLI::Option* sparsity =
       app.add_option("--sparsity", o.sparsity, "fraction of the weights to prune, in [0, 1)")
           ->type_name("S")
-          ->check(real_number());
+          ->check(real_where("in [0, 1)", [](double s) { return s >= 0.0 && s < 1.0; }));
   app.add_option("--n-m", o.n_m, n_m_option_help)
       ->type_name("N:M")
       ->check(n_m_text())
@@ -103,10 +106,11 @@ inline void add_layer_options(CLI::App& app, layer_options& o) {
                "update the kept weights by OBS for the mask\n(needs --activations or --hessian)");
   app.add_option("--ria-exponent", o.ria_exponent, "RIA's exponent a on ||x_j||")
       ->type_name("A")
-      ->check(real_number());
-  app.add_option("--percdamp", o.percdamp, "Hessian damping, a fraction of mean(diag(H))")
+      ->check(real_where(">= 0", [](double a) { return a >= 0.0; }));
+  app.add_option("--percdamp", o.percdamp,
+                 "Hessian damping of sparsegpt and --reconstruct, a fraction of mean(diag(H))")
       ->type_name("P")
-      ->check(real_number());
+      ->check(real_where(">= 0", [](double p) { return p >= 0.0; }));
   app.add_option("--dtype", o.dtype, "stored type of the pruned weights")
       ->type_name("f16|f32|f64")
       ->default_str("W's");
@@ -116,6 +120,7 @@ inline void add_layer_options(CLI::App& app, layer_options& o) {
   app.add_option("--mask-out", o.mask_out, "also write the mask (uint8, 1 = pruned)")
       ->type_name("mask.npy");
   add_threads_option(app, o.threads);
+  record_given_options(app, o.given);
 }
 
 namespace layer_detail {
@@ -211,6 +216,16 @@ void round_to_float16(pollard::matrix_view<T> w, const fs::path& out) {
                                     ", beyond float16's largest value 65504; write f32 or f64");
       w(i, j) = static_cast<T>(stored);
     }
+}
+
+/// A relative reconstruction error as printed, with its `formula`: "n/a" when the denominator
+/// (`denominator`) is 0 — the layer's output is zero on these inputs, so no relative error
+/// exists (printing 0 would claim a perfect reconstruction).
+inline std::string relative_error_text(const pollard::reconstruction_error_result& e,
+                                       const char* formula, const char* denominator) {
+  if (e.reference == 0.0)
+    return std::string("n/a (") + denominator + " is 0: the layer's output is zero)";
+  return std::to_string(e.relative) + " (relative, " + formula + ")";
 }
 
 template <pollard::compute_type T>
@@ -367,25 +382,26 @@ void prune(const plan& o) {
   std::string error_line = "  reconstruction error: n/a (give --activations or --hessian)\n";
   if (x_file) {
     const auto e = pollard::relative_reconstruction_error(w, result, x_file->view());
-    error_line = "  reconstruction error: " + std::to_string(e.relative) +
-                 " (relative, ||X (W - W_pruned)^T||^2 / ||X W^T||^2 over " +
-                 std::to_string(x_file->rows()) + " tokens)\n";
+    error_line = "  reconstruction error: " +
+                 relative_error_text(e, "||X (W - W_pruned)^T||^2 / ||X W^T||^2", "||X W^T||") +
+                 " over " + std::to_string(x_file->rows()) + " tokens\n";
   } else if (h_file) {
     const auto e = pollard::relative_reconstruction_error_from_gram(w, result, hessian);
-    error_line = "  reconstruction error: " + std::to_string(e.relative) +
-                 " (relative, tr(dW H dW^T) / tr(W H W^T))\n";
+    error_line = "  reconstruction error: " +
+                 relative_error_text(e, "tr(dW H dW^T) / tr(W H W^T)", "tr(W H W^T)") + "\n";
   }
 
-  // Encode both outputs completely, then move both into place.
+  // Both outputs are complete in their temporaries before either is renamed into place.
+  pollard::io::atomic_file_set outputs;
   pollard::io::atomic_file out_file(o.out);
   out_file.write(pollard::io::encode_npy(result, {out_dtype}));
-  std::optional<pollard::io::atomic_file> mask_file;
-  if (!o.mask_out.empty()) {
-    mask_file.emplace(o.mask_out);
-    mask_file->write(pollard::io::encode_npy(keep));
-  }
   out_file.commit();
-  if (mask_file) mask_file->commit();
+  if (!o.mask_out.empty()) {
+    pollard::io::atomic_file mask_file(o.mask_out);
+    mask_file.write(pollard::io::encode_npy(keep));
+    mask_file.commit();
+  }
+  outputs.commit();
 
   std::string group_name = o.m > 0 ? std::to_string(o.n) + ":" + std::to_string(o.m)
                            : *o.comparison == group::row ? "unstructured per row"
@@ -478,6 +494,15 @@ inline plan plan_of(const layer_options& given) {
     throw usage_error("--reconstruct: sparsegpt already updates the kept weights");
   if (o.how == method::sparsegpt && o.dsnot)
     throw usage_error("--dsnot refines the mask of magnitude, wanda or ria, not sparsegpt");
+  // Options that would change nothing are refused, saying why.
+  const bool solves = o.how == method::sparsegpt || o.reconstruct;
+  refuse_if_given(given.given, "--percdamp", !solves,
+                  "damps the Hessian of sparsegpt and --reconstruct, which --method " + v +
+                      " without --reconstruct does not use");
+  refuse_if_given(given.given, "--ria-exponent", o.how != method::ria,
+                  "is RIA's exponent, and --method is " + v);
+  refuse_if_given(given.given, "--sequences", !o.dsnot,
+                  "sets the normalisation of DSnoT's means, and --dsnot is not given");
   if (o.dsnot && o.activations.empty())
     throw usage_error("--dsnot needs --activations (the mean and variance of every channel)");
   const bool has_statistics = !o.activations.empty() || !o.hessian.empty();
@@ -501,10 +526,10 @@ inline plan plan_of(const layer_options& given) {
 inline int run_layer(const layer_options& options, const std::string& program) {
   layer_detail::plan p = layer_detail::plan_of(options);
   p.program = program;
-  check_distinct_outputs({{"--weights", options.weights},
-                          {"--activations", options.activations},
-                          {"--hessian", options.hessian}},
-                         {{"--out", options.out}, {"--mask-out", options.mask_out}});
+  check_outputs({{"--weights", options.weights},
+                 {"--activations", options.activations},
+                 {"--hessian", options.hessian}},
+                {{"--out", options.out}, {"--mask-out", options.mask_out}});
   use_threads(options.threads);
   layer_detail::prune<float>(p);
   return 0;

@@ -55,6 +55,7 @@ struct prune_options {
   std::string tokenizer;
   bool quiet = false;
   int threads = 0;
+  given_options given;
 };
 
 /// --samples, --length and --seed: how many calibration sequences of how many tokens, drawn with
@@ -180,6 +181,7 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
   add_tokenizer_option(*c, o.tokenizer);
   c->add_flag("--quiet", o.quiet, "no per-linear log");
   add_threads_option(*c, o.threads);
+  record_given_options(*c, o.given);
   return c;
 }
 
@@ -210,7 +212,25 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
   r.block_size = o.block_size;
   r.targets.include = comma_list(o.targets);
   r.targets.exclude = comma_list(o.ignore);
-  r.validate();
+  // Contradictory options, named as the command line gives them.
+  const bool n_m = r.is_n_m();
+  if (n_m && o.allocation != "uniform")
+    throw usage_error("--allocation " + o.allocation +
+                      " sets each linear's sparsity, which --n-m fixes; give one of them");
+  if (n_m && o.group != "default")
+    throw usage_error("--group applies to unstructured sparsity, not to --n-m");
+  if (r.method == model::pruning_method::sparsegpt && (o.dsnot || o.reconstruct))
+    throw usage_error(std::string(o.dsnot ? "--dsnot" : "--reconstruct") +
+                      " applies to magnitude, wanda and ria: sparsegpt updates the weights itself");
+  if (r.method == model::pruning_method::sparsegpt && o.group == "row")
+    throw usage_error("--group row: sparsegpt chooses its mask per column block (or N:M)");
+  try {
+    r.validate();
+  } catch (const option_error& e) {
+    std::string message = e.what();
+    if (message.rfind("prune recipe: ", 0) == 0) message.erase(0, 14);
+    throw usage_error(message);
+  }
   return r;
 }
 
@@ -247,15 +267,17 @@ inline int run_prune(const prune_options& o) {
   use_threads(o.threads);
   const model::prune_recipe recipe = detail::prune_recipe_of(o);
   const fs::path in = o.model, out = o.out;
-  if (!fs::exists(in)) throw io_error("cannot open " + in.string());
-  check_output_path(out, "OUT");
   const auto report_path = optional_path(o.report);
-  if (report_path) check_output_path(*report_path, "--report");
   const auto tokens_path = optional_path(o.save_calibration);
-  if (tokens_path) check_output_path(*tokens_path, "--save-calibration");
   const bool needs_data = recipe.needs_moments() || recipe.needs_hessian();
-  if (needs_data && comma_list(o.calibration).empty())
-    throw usage_error("--method " + o.method + " needs --calibration KIND:PATH");
+  if (needs_data && comma_list(o.calibration).empty()) {
+    // The first setting that needs calibration data, as the command line names it.
+    const std::string why = o.method != "magnitude" ? "--method " + o.method
+                            : o.dsnot               ? std::string("--dsnot")
+                            : o.reconstruct         ? std::string("--reconstruct")
+                                                    : "--allocation " + o.allocation;
+    throw usage_error(why + " needs calibration data: give --calibration KIND:PATH");
+  }
   std::vector<calibration_spec> specs;
   for (const auto& text : comma_list(o.calibration)) {
     try {
@@ -264,6 +286,33 @@ inline int run_prune(const prune_options& o) {
       throw usage_error(std::string("--calibration: ") + e.what());
     }
   }
+  // Options that would change nothing are refused, saying why.
+  const auto any_spec = [&](calibration_kind kind) {
+    return std::any_of(specs.begin(), specs.end(),
+                       [&](const calibration_spec& c) { return c.kind == kind; });
+  };
+  for (const char* option : {"--calibration", "--samples", "--length", "--seed", "--mode",
+                             "--text-field", "--save-calibration"})
+    refuse_if_given(o.given, option, !needs_data,
+                    "concerns calibration data, which --method magnitude without --dsnot, "
+                    "--reconstruct or --allocation owl does not use");
+  const bool solves = recipe.needs_hessian();
+  refuse_if_given(o.given, "--percdamp", !solves,
+                  "damps the Hessian of sparsegpt and --reconstruct, which --method " + o.method +
+                      " does not use");
+  refuse_if_given(o.given, "--block-size", !solves && o.group != "column-block",
+                  "sets sparsegpt's and --reconstruct's column blocks (and --group "
+                  "column-block's), which --method " +
+                      o.method + " does not use");
+  for (const char* option : {"--owl-m", "--owl-lambda"})
+    refuse_if_given(o.given, option, o.allocation != "owl",
+                    "is a setting of --allocation owl, which is not chosen");
+  refuse_if_given(o.given, "--responses-only", !any_spec(calibration_kind::instructions),
+                  "selects the response tokens of alpaca calibration data, and no --calibration "
+                  "source is alpaca (instructions with responses)");
+  for (const char* option : {"--selfgen-cache", "--selfgen-sources"})
+    refuse_if_given(o.given, option, !any_spec(calibration_kind::self_generated),
+                    "applies to selfgen calibration, and no --calibration source is selfgen");
   // No output may replace what is read (MODEL, its tokenizer, the calibration and allocation
   // files) or another output; the selfgen cache is read and written, so it counts as an output.
   std::vector<io::named_path> inputs{{"MODEL", in}, {"--tokenizer", o.tokenizer}};
@@ -276,6 +325,12 @@ inline int run_prune(const prune_options& o) {
   std::vector<io::named_path> outputs{{"OUT", out}};
   outputs.insert(outputs.end(), extra_outputs.begin(), extra_outputs.end());
   check_distinct_outputs(inputs, outputs);
+  if (!fs::exists(in)) throw io_error("cannot open " + in.string());
+  const llm::model_format format = llm::detail::detect_format(in);
+  check_model_output_location("OUT", out, format);
+  for (const auto& output : {io::named_path{"--report", o.report},
+                             io::named_path{"--save-calibration", o.save_calibration}})
+    if (!output.path.empty()) io::check_output_location(output.name, output.path);
 
   const bool gguf = llm::detail::detect_format(in) == llm::model_format::gguf;
   if (!gguf && (o.type == "f16" || o.type == "bf16"))
@@ -297,7 +352,7 @@ inline int run_prune(const prune_options& o) {
     if (needs_data) tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_tokenizer(*file));
   } else {
     whole.emplace(needs_data ? open_model_with_tokenizer(in, optional_path(o.tokenizer))
-                             : llm::open_model(in));
+                             : open_model_file(in));
     config = whole->weights.config;
     // What is read beside MODEL counts as input; a Hugging Face OUT is a folder of files.
     inputs.erase(inputs.begin());
@@ -350,6 +405,9 @@ inline int run_prune(const prune_options& o) {
   };
   model::prune_report report;
   std::optional<double> written_sparsity;
+  // OUT, --report and --save-calibration are complete in their temporaries before any is
+  // renamed into place: a failed run leaves none of them.
+  io::atomic_file_set written_files;
   if (gguf) {
     std::vector<std::string> replaced;
     for (index_t b = 0; b < config.n_layers; ++b)
@@ -378,7 +436,7 @@ inline int run_prune(const prune_options& o) {
     writer.commit();
     // What was written, read back: Q4_1 stores a zero as q·d + min, so a pruned Q4_1 linear is
     // not exactly sparse; the printed sparsity must describe the file, not the float weights.
-    const io::gguf_file written(out);
+    const io::gguf_file written(written_files.pending(out));
     double zeros = 0.0, total = 0.0;
     for (const auto& name : replaced) {
       const io::gguf_matrix w = written.read_matrix(name);
@@ -396,8 +454,11 @@ inline int run_prune(const prune_options& o) {
   } else {
     llm::llama_model lm(whole->weights);
     report = model::prune_model(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
-    llm::save_model(*whole, whole->weights, out);
+    save_model_into(written_files, *whole, whole->weights, out);
   }
+  if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
+  if (report_path) write_file_atomically(*report_path, model::to_json(report) + "\n");
+  written_files.commit();
 
   std::printf("pruned %zu linears of %s with %s (%s): %.4f of their weights are zero\n",
               report.linears.size(), in.string().c_str(), report.method.c_str(),
@@ -410,8 +471,6 @@ inline int run_prune(const prune_options& o) {
               report.timing.statistics_seconds, report.timing.solver_seconds);
   std::printf("wrote %s (%s)\n", out.string().c_str(),
               gguf ? ("linears as " + o.type).c_str() : "f32");
-  if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
-  if (report_path) write_file_atomically(*report_path, model::to_json(report) + "\n");
   return 0;
 }
 

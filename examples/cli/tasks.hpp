@@ -29,6 +29,7 @@ struct tasks_options {
   index_t limit = 0;
   std::string tokenizer;
   int threads = 0;
+  given_options given;
 };
 
 inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
@@ -74,6 +75,7 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
       ->type_name("OUT.json");
   add_tokenizer_option(*c, o.tokenizer);
   add_threads_option(*c, o.threads);
+  record_given_options(*c, o.given);
   return c;
 }
 
@@ -84,10 +86,15 @@ inline int run_tasks(const tasks_options& o) {
   const index_t max_examples = o.max_examples;
   const index_t max_new_tokens = o.max_new_tokens;
   const auto json = optional_path(o.json);
-  check_distinct_outputs(
+  for (const char* option : {"--limit", "--tasks-dir"})
+    refuse_if_given(o.given, option, o.suite.empty(), "applies to --suite, which is not given");
+  for (const char* option : {"--max-examples", "--max-new-tokens", "--show"})
+    refuse_if_given(o.given, option, o.instructions.empty(),
+                    "applies to --instructions, which is not given");
+  check_outputs(
       {{"MODEL", o.model}, {"--instructions", o.instructions}, {"--tokenizer", o.tokenizer}},
       {{"--json", o.json}});
-  if (json) check_output_path(*json, "--json");
+  refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   zero_shot_request zero_shot;
   if (!o.suite.empty()) {
     zero_shot.tasks = o.suite;

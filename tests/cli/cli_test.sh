@@ -346,7 +346,10 @@ errors)
   need_data
   tinystories_slice slice.txt
   # Failures after the model is loaded leave no output file (and no temporary) behind.
-  expect_error window_too_long 1 eval "$stories" --text slice.txt --window 4096 --json out.json
+  # A window longer than the model's context is a command-line mistake (exit status 2).
+  expect_error window_too_long 2 eval "$stories" --text slice.txt --window 4096 --json out.json
+  grep -q -- "--window 4096 exceeds the model's context of 512 tokens" window_too_long.err ||
+    fail "window_too_long: message: $(cat window_too_long.err)"
   printf 'Tom had a red ball.\n' >short.txt
   expect_error text_too_short 1 eval "$stories" --text short.txt --window 64 --json short.json
   expect_error no_folder 1 eval "$stories" --text slice.txt --json missing/out.json
@@ -622,7 +625,8 @@ outputs)
   [ -e r.json ] && fail "a refused prune wrote r.json"
   [ -s report.json ] && fail "a refused compare wrote report.json"
   # A command that fails once it has started leaves neither its output nor a temporary.
-  expect_error compare_fails 1 compare model.bin model.bin --text slice.txt --window 4096 \
+  printf 'Tom had a red ball.\n' >short.txt
+  expect_error compare_fails 1 compare model.bin model.bin --text short.txt --window 64 \
     --json c.json --markdown c.md
   [ -e c.json ] || [ -e c.md ] && fail "a failed compare left an output"
   echo '[{"instruction": ' >broken.json
@@ -712,6 +716,281 @@ layer)
     --out tool_out.npy --mask-out tool_mask.npy >tool.out 2>tool.err || fail "prune_layer failed"
   cmp -s pollard_out.npy tool_out.npy || fail "pollard layer and prune_layer wrote different weights"
   cmp -s pollard_mask.npy tool_mask.npy || fail "pollard layer and prune_layer wrote different masks"
+  finish
+  ;;
+transactions)
+  # Several outputs are committed together: when the last one cannot be written, none is.
+  need_data
+  tinystories_slice slice.txt
+  capture_args=(capture "$stories" --calibration text:slice.txt --samples 2 --length 32 --block 0
+    --linear attn_q --weights-out W.npy --activations-out X.npy)
+  expect_error capture_last_missing 1 "${capture_args[@]}" --hessian-out missing/H.npy
+  grep -q -- "--hessian-out: output folder of 'missing/H.npy' does not exist" capture_last_missing.err ||
+    fail "capture_last_missing: message: $(cat capture_last_missing.err)"
+  [ -e W.npy ] || [ -e X.npy ] && fail "capture left W.npy or X.npy when --hessian-out failed"
+  if [ "$(id -u)" -ne 0 ]; then  # root writes into read-only folders
+    mkdir locked && chmod a-w locked
+    expect_error capture_last_locked 1 "${capture_args[@]}" --hessian-out locked/H.npy
+    grep -q "is not writable" capture_last_locked.err || fail "capture_last_locked: message"
+    [ -e W.npy ] || [ -e X.npy ] && fail "capture left W.npy or X.npy when --hessian-out was read-only"
+    chmod u+w locked
+  fi
+  # prune: OUT, --report, --save-calibration.
+  expect_error prune_last_missing 1 prune "$stories" p.bin --calibration text:slice.txt --samples 2 \
+    --length 16 --report r.json --save-calibration missing/s.json
+  [ -e p.bin ] || [ -e r.json ] && fail "prune left an output when --save-calibration failed"
+  # The layer tool: --out and --mask-out.
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  if [ -x "$prune_layer" ]; then
+    "$(dirname "$prune_layer")/make_layer_example" layer --d-out 4 --d-in 8 --tokens 8 >/dev/null ||
+      fail "make_layer_example failed"
+    expect_error layer_last_missing 1 layer --weights layer/W.npy --activations layer/X.npy \
+      --method wanda --out o.npy --mask-out missing/m.npy
+    [ -e o.npy ] && fail "pollard layer left --out when --mask-out failed"
+  fi
+  # convert to a Hugging Face folder: model.safetensors, config.json and the tokenizer files;
+  # one of them cannot be written (a folder holds its name): none of the others appears.
+  if python3 -c 'import numpy, safetensors' 2>/dev/null; then
+    python3 "$(dirname "$0")/make_hf_model.py" hf "$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json" 420 ||
+      fail "could not make the Hugging Face folder"
+    run convert_hf convert hf hf_copy
+    [ "$status" -eq 0 ] || { fail "convert_hf: exit status $status"; cat convert_hf.err; }
+    for f in model.safetensors config.json tokenizer.json tokenizer_config.json; do
+      [ -f "hf_copy/$f" ] || fail "convert to a Hugging Face folder did not write $f"
+    done
+    cmp -s hf/tokenizer.json hf_copy/tokenizer.json || fail "convert changed tokenizer.json"
+    mkdir -p hf_blocked/tokenizer_config.json
+    expect_error convert_hf_blocked 1 convert hf hf_blocked
+    for f in model.safetensors config.json tokenizer.json; do
+      [ -e "hf_blocked/$f" ] && fail "convert wrote hf_blocked/$f though tokenizer_config.json failed"
+    done
+    # A folder that does not exist yet is created, and removed again when the run fails.
+    expect_error convert_hf_no_parent 1 convert hf missing/hf_new
+    [ -e missing ] && fail "a failed convert left the folder it would have created"
+  else
+    echo "numpy/safetensors missing: the Hugging Face cases were not run"
+  fi
+  ls -A | grep -q '\.tmp-' && fail "a failed command left a temporary: $(ls -A)"
+  finish
+  ;;
+missing_folder)
+  # An output in a folder that does not exist fails at once, naming the path as given.
+  need_data
+  tinystories_slice slice.txt
+  expect_error eval_missing 1 eval "$stories" --text slice.txt --json x/y.json
+  grep -q "output folder of 'x/y.json' does not exist" eval_missing.err ||
+    fail "eval_missing: message: $(cat eval_missing.err)"
+  expect_error convert_missing 1 convert "$stories" x/y.bin
+  grep -q "output folder of 'x/y.bin' does not exist" convert_missing.err ||
+    fail "convert_missing: message: $(cat convert_missing.err)"
+  expect_error export_missing 1 export "$stories" x/y.safetensors --layout csr
+  grep -q "output folder of 'x/y.safetensors' does not exist" export_missing.err ||
+    fail "export_missing: message: $(cat export_missing.err)"
+  expect_error prune_missing_out 1 prune "$stories" x/y.bin --method magnitude
+  grep -q "OUT: output folder of 'x/y.bin' does not exist" prune_missing_out.err ||
+    fail "prune_missing_out: message: $(cat prune_missing_out.err)"
+  # Found before the model is pruned: no progress line precedes the error.
+  [ "$(wc -l <prune_missing_out.err)" -eq 1 ] || fail "prune_missing_out: work began before the check"
+  expect_error compare_missing 1 compare "$stories" "$stories" --text slice.txt --markdown x/y.md
+  grep -q -- "--markdown: output folder of 'x/y.md' does not exist" compare_missing.err ||
+    fail "compare_missing: message"
+  grep -q 'tmp-' ./*.err && fail "an error names a temporary file"
+  finish
+  ;;
+symlink)
+  # An output that is a symbolic link is written through, as cp does: the link stays, its
+  # target gets the new content.
+  need_data
+  tinystories_slice slice.txt
+  mkdir -p real
+  printf 'old' >real/result.json
+  ln -s real/result.json link.json
+  run eval_link eval "$stories" --text slice.txt --window 64 --max-windows 1 --json link.json
+  [ "$status" -eq 0 ] || { fail "eval_link: exit status $status"; cat eval_link.err; }
+  [ -L link.json ] || fail "eval replaced the link itself"
+  json_check real/result.json 'j["windows"] == 1 and j["window"] == 64'
+  cp "$(dirname "$stories")/tok512.bin" .
+  printf 'old' >real/copy.bin
+  ln -s real/copy.bin copy_link.bin
+  run convert_link convert "$stories" copy_link.bin
+  [ "$status" -eq 0 ] || { fail "convert_link: exit status $status"; cat convert_link.err; }
+  [ -L copy_link.bin ] || fail "convert replaced the link itself"
+  run convert_plain convert "$stories" plain.bin
+  cmp -s real/copy.bin plain.bin || fail "convert did not write the copy through the link"
+  # A link whose target is an input is still refused.
+  ln -s "$stories" model_link.bin
+  expect_error convert_link_input 2 convert "$stories" model_link.bin
+  ls -A real | grep -q '\.tmp-' && fail "a temporary was left beside the link's target"
+  run convert_help convert --help
+  grep -q "symbolic link is written through" convert_help.out || fail "convert --help does not say how links are written"
+  finish
+  ;;
+usage)
+  # Every command-line mistake is exit status 2 with a message naming the option as typed (no
+  # internal prefix such as 'unstructured:' or 'n_m:'), found before any work.
+  need_data
+  tinystories_slice slice.txt
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  [ -x "$prune_layer" ] || skip "prune_layer is not built"
+  "$(dirname "$prune_layer")/make_layer_example" . --d-out 4 --d-in 8 --tokens 8 >/dev/null ||
+    fail "make_layer_example failed"
+  l=(layer --weights W.npy --activations X.npy --out o.npy)
+  check_usage() {  # NAME WANTED_TEXT ARGS...
+    local name=$1 want=$2
+    shift 2
+    expect_error "$name" 2 "$@"
+    grep -qF -- "$want" "$name.err" || fail "$name: the message does not say '$want': $(cat "$name.err")"
+    grep -Eq '(unstructured|n_m|sparsegpt|prune recipe|dsnot|sampler): ' "$name.err" &&
+      fail "$name: the message carries an internal prefix: $(cat "$name.err")"
+  }
+  check_usage layer_sparsity_1 "--sparsity: must be in [0, 1), got 1" "${l[@]}" --method magnitude --sparsity 1
+  check_usage layer_sparsity_negative "--sparsity: must be in [0, 1), got -0.5" "${l[@]}" --method magnitude --sparsity -0.5
+  check_usage layer_sparsity_nan "--sparsity: needs a number, got 'nan'" "${l[@]}" --method magnitude --sparsity nan
+  check_usage layer_n_m_4_4 "--n-m: 4:4 prunes 4 of every 4 weights" "${l[@]}" --method magnitude --n-m 4:4
+  check_usage layer_percdamp "--percdamp: must be >= 0, got -1" "${l[@]}" --method sparsegpt --percdamp -1
+  check_usage layer_group_row "use --group block:B" "${l[@]}" --method sparsegpt --group row
+  check_usage prune_sparsity_1 "--sparsity: must be in [0, 1), got 1" prune "$stories" x.bin --method magnitude --sparsity 1
+  check_usage prune_n_m_4_4 "--n-m: 4:4 prunes 4 of every 4 weights" prune "$stories" x.bin --method magnitude --n-m 4:4
+  check_usage prune_percdamp "--percdamp: must be >= 0, got -1" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --percdamp -1
+  check_usage prune_group_row "--group row: sparsegpt chooses its mask per column block" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --group row
+  check_usage prune_n_m_owl "--allocation owl sets each linear's sparsity, which --n-m fixes" prune "$stories" x.bin --method wanda --calibration text:slice.txt --n-m 2:4 --allocation owl
+  check_usage prune_sparsegpt_dsnot "--dsnot applies to magnitude, wanda and ria" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --dsnot
+  check_usage eval_window "--window 4096 exceeds the model's context of 512 tokens" eval "$stories" --text slice.txt --window 4096
+  check_usage compare_window "--window 4096 exceeds the model's context of 512 tokens" compare "$stories" "$stories" --text slice.txt --window 4096
+  check_usage generate_top_k "--top-k would change nothing" generate "$stories" --top-k 5
+  # make_layer_example is its own tool (not a pollard command): checked directly.
+  "$(dirname "$prune_layer")/make_layer_example" mle --d-in 8 --outliers 9 >mle.out 2>mle.err
+  [ $? -eq 2 ] || fail "make_layer_example --outliers > --d-in: exit status not 2"
+  grep -q -- "--outliers 9 exceeds --d-in 8" mle.err || fail "make_layer_example: message $(cat mle.err)"
+  [ -e mle ] && fail "make_layer_example made its folder before refusing --outliers"
+  # --tokenizer does not apply to a GGUF model (it carries its own): refused in every command
+  # that opens one, before the model is read (any file named .gguf is taken as one).
+  printf 'GGUF' >model.gguf
+  cp "$(dirname "$stories")/tok512.bin" tok.bin
+  check_usage generate_gguf_tokenizer "--tokenizer does not apply to MODEL model.gguf" generate model.gguf --tokenizer tok.bin
+  check_usage eval_gguf_tokenizer "--tokenizer does not apply to MODEL model.gguf" eval model.gguf --text slice.txt --tokenizer tok.bin
+  check_usage compare_gguf_tokenizer "--tokenizer does not apply to OTHER model.gguf" compare "$stories" model.gguf --text slice.txt --tokenizer tok.bin
+  check_usage tasks_gguf_tokenizer "--tokenizer does not apply to MODEL model.gguf" tasks model.gguf --instructions slice.txt --tokenizer tok.bin
+  check_usage capture_gguf_tokenizer "--tokenizer does not apply to MODEL model.gguf" capture model.gguf --calibration text:slice.txt --linear attn_q --weights-out W2.npy --tokenizer tok.bin
+  check_usage prune_gguf_tokenizer "a GGUF carries its tokenizer" prune model.gguf x.bin --calibration text:slice.txt --tokenizer tok.bin
+  check_usage info_gguf_tokenizer "a GGUF carries its tokenizer" info model.gguf --tokenizer tok.bin
+  [ -e o.npy ] || [ -e x.bin ] || [ -e W2.npy ] && fail "a refused command wrote its output"
+  finish
+  ;;
+version)
+  # --version works on every command and every tool, printing the project version.
+  for c in info generate eval compare tasks convert export capture prune layer; do
+    run "version_$c" "$c" --version
+    [ "$status" -eq 0 ] || fail "$c --version: exit status $status"
+    grep -qx "pollard ${POLLARD_VERSION:-?}" "version_$c.out" || fail "$c --version printed: $(cat "version_$c.out")"
+  done
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  if [ -x "$prune_layer" ]; then
+    for tool in "$prune_layer" "$(dirname "$prune_layer")/make_layer_example"; do
+      out=$("$tool" --version)
+      [ "$out" = "$(basename "$tool") ${POLLARD_VERSION:-?}" ] || fail "$tool --version printed '$out'"
+    done
+  fi
+  finish
+  ;;
+useless)
+  # An option that would change nothing is refused (exit status 2), saying why.
+  need_data
+  tinystories_slice slice.txt
+  python3 -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))[:4], open("alpaca4.json", "w"))' \
+    "$data/text/alpaca/alpaca_5000.json"
+  refused() {  # NAME WANTED_TEXT ARGS...
+    local name=$1 want=$2
+    shift 2
+    expect_error "$name" 2 "$@"
+    grep -qF -- "$want" "$name.err" || fail "$name: the message does not say '$want': $(cat "$name.err")"
+  }
+  refused responses_only "--responses-only would change nothing" prune "$stories" x.bin --calibration text:slice.txt --responses-only
+  grep -q "no --calibration source is alpaca" responses_only.err || fail "responses_only: no reason given"
+  refused dsnot_magnitude "--dsnot needs calibration data" prune "$stories" x.bin --method magnitude --dsnot
+  refused percdamp_wanda "--percdamp would change nothing" prune "$stories" x.bin --calibration text:slice.txt --percdamp 0.1
+  refused block_size_wanda "--block-size would change nothing" prune "$stories" x.bin --calibration text:slice.txt --block-size 64
+  refused owl_m_uniform "--owl-m would change nothing" prune "$stories" x.bin --calibration text:slice.txt --owl-m 3
+  refused selfgen_cache "--selfgen-cache would change nothing" prune "$stories" x.bin --calibration text:slice.txt --selfgen-cache c.json
+  refused calibration_magnitude "--calibration would change nothing" prune "$stories" x.bin --method magnitude --calibration text:slice.txt
+  refused samples_magnitude "--samples would change nothing" prune "$stories" x.bin --method magnitude --samples 8
+  refused layer_percdamp "--percdamp would change nothing" layer --weights W.npy --method magnitude --out o.npy --percdamp 0.1
+  refused generate_top_p "--top-p would change nothing" generate "$stories" --top-p 0.5
+  refused generate_seed "--seed would change nothing" generate "$stories" --seed 3
+  refused tasks_limit "--limit would change nothing" tasks "$stories" --instructions alpaca4.json --limit 2
+  refused tasks_show "--show would change nothing" tasks "$stories" --suite boolq --show
+  refused capture_max_rows "--max-rows would change nothing" capture "$stories" --calibration text:slice.txt --linear attn_q --weights-out W.npy --max-rows 4
+  refused compare_protocol "--protocol would change nothing" compare "$stories" "$stories" --instructions alpaca4.json --protocol llama-cpp
+  # The same options where they do something are accepted.
+  run alpaca_responses prune "$stories" a.bin --calibration alpaca:alpaca4.json --responses-only --samples 2 --length 128 --quiet
+  [ "$status" -eq 0 ] || { fail "--responses-only with alpaca data: exit status $status"; cat alpaca_responses.err; }
+  run sampled generate "$stories" --temperature 0.8 --top-k 5 --seed 3 --steps 8
+  [ "$status" -eq 0 ] || fail "sampling options with --temperature 0.8: exit status $status"
+  [ -e x.bin ] || [ -e W.npy ] && fail "a refused command wrote its output"
+  finish
+  ;;
+markdown_utf8)
+  # File names that are not UTF-8 (byte 0xFF) give valid UTF-8 Markdown and valid JSON.
+  need_data
+  tinystories_slice slice.txt
+  name=$(printf 'm\377.bin')
+  cp "$stories" "$name"
+  cp "$(dirname "$stories")/tok512.bin" .
+  run latin compare "$name" "$stories" --text slice.txt --window 64 --max-windows 1 --json r.json --markdown r.md
+  [ "$status" -eq 0 ] || { fail "latin: exit status $status"; cat latin.err; }
+  python3 -c 'import sys; open("r.md", "rb").read().decode("utf-8")' || fail "the Markdown is not valid UTF-8"
+  python3 -c 'import sys; t = open("r.md", encoding="utf-8").read(); sys.exit(0 if t.startswith("# Divergence of stories260K.bin from m\ufffd.bin\n") else 1)' ||
+    fail "the Markdown does not show the byte as U+FFFD: $(head -n 1 r.md)"
+  json_check r.json 'j["base"].endswith("m\ufffd.bin")'
+  finish
+  ;;
+text_model)
+  # A text file where a binary model is expected says what it looks like.
+  printf 'Once upon a time there was a model.\nIt was a text file.\n' >story.bin
+  expect_error text_bin 1 info story.bin
+  grep -q "story.bin is not a llama2.c checkpoint: it begins with text ('Once upon a time there was a model. It was a tex...'): is this a text file?" text_bin.err ||
+    fail "text_bin: message: $(cat text_bin.err)"
+  expect_error text_bin_eval 1 eval story.bin --text story.bin
+  grep -q "is this a text file?" text_bin_eval.err || fail "text_bin_eval: message: $(cat text_bin_eval.err)"
+  expect_error text_bin_convert 1 convert story.bin copy.bin
+  grep -q "is this a text file?" text_bin_convert.err || fail "text_bin_convert: message"
+  printf 'hello, I am not a GGUF\n' >text.gguf
+  expect_error text_gguf 1 info text.gguf
+  grep -q "text.gguf is not a GGUF file: it begins with text ('hello, I am not a GGUF ')" text_gguf.err ||
+    fail "text_gguf: message: $(cat text_gguf.err)"
+  # A binary file that is not a model keeps the reader's message (no text hint).
+  head -c 64 /dev/urandom >noise.bin
+  expect_error noise 1 info noise.bin
+  grep -q "is this a text file" noise.err && fail "noise.bin was called a text file"
+  need_data
+  # A llama2.c tokenizer that is text.
+  printf 'a b c d e f g h\n' >tok.txt
+  expect_error text_tokenizer 1 generate "$stories" --tokenizer tok.txt
+  grep -q "tok.txt is not a llama2.c tokenizer: it begins with text" text_tokenizer.err ||
+    fail "text_tokenizer: message: $(cat text_tokenizer.err)"
+  finish
+  ;;
+hf_vocab)
+  # A Hugging Face tokenizer whose vocabulary differs from the model's is refused when the model
+  # is opened, naming both sizes (the fixture tokenizer has 420 tokens).
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" hf300 "$tokenizer" 300 || fail "could not make hf300"
+  python3 "$(dirname "$0")/make_hf_model.py" hf420 "$tokenizer" 420 || fail "could not make hf420"
+  printf 'hello world, hello tokens\n' >t.txt
+  for c in "generate hf300 --prompt hello --steps 4" "eval hf300 --text t.txt --window 4"; do
+    name=vocab_$(echo "$c" | cut -d' ' -f1)
+    # shellcheck disable=SC2086
+    expect_error "$name" 1 $c
+    grep -q "has 420 tokens but the model's vocabulary has 300" "$name.err" ||
+      fail "$name: message: $(cat "$name.err")"
+    grep -q "perplexity\|tokens in" "$name.err" && fail "$name: the mismatch was found after running"
+  done
+  # The same tokenizer given with --tokenizer for a model of the right size is accepted.
+  run vocab_ok generate hf420 --prompt hello --steps 4 --tokenizer "$tokenizer"
+  [ "$status" -eq 0 ] || { fail "vocab_ok: exit status $status"; cat vocab_ok.err; }
+  expect_error vocab_option 1 generate hf300 --prompt hello --steps 4 --tokenizer "$tokenizer"
+  grep -q "has 420 tokens but the model's vocabulary has 300" vocab_option.err || fail "vocab_option: message"
   finish
   ;;
 *)

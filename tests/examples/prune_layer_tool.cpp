@@ -321,7 +321,33 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
        "prune_layer: --sparsity: needs a number, got 'half' (see --help)"},
       {w + " --method magnitude --frobnicate" + out, 2,
        "prune_layer: The following argument was not expected: --frobnicate (see --help)"},
-      {w + " --method magnitude --sparsity 1.5" + out, 1, "prune_layer: unstructured: sparsity"},
+      // Every option value out of range is a command-line mistake (exit status 2) named as
+      // typed, before any file is read.
+      {w + " --method magnitude --sparsity 1.5" + out, 2,
+       "prune_layer: --sparsity: must be in [0, 1), got 1.5 (see --help)"},
+      {w + " --method magnitude --sparsity 1" + out, 2,
+       "prune_layer: --sparsity: must be in [0, 1), got 1 (see --help)"},
+      {w + " --method magnitude --sparsity -0.25" + out, 2,
+       "prune_layer: --sparsity: must be in [0, 1), got -0.25 (see --help)"},
+      {w + " --method magnitude --sparsity nan" + out, 2,
+       "prune_layer: --sparsity: needs a number, got 'nan' (see --help)"},
+      {w + " --method magnitude --n-m 4:4" + out, 2,
+       "prune_layer: --n-m: 4:4 prunes 4 of every 4 weights: N must be smaller than M (see "
+       "--help)"},
+      {w + " --hessian " + layer().path("H.npy") + " --method sparsegpt --percdamp -1" + out, 2,
+       "prune_layer: --percdamp: must be >= 0, got -1 (see --help)"},
+      {w + " --method ria --hessian " + layer().path("H.npy") + " --ria-exponent -1" + out, 2,
+       "prune_layer: --ria-exponent: must be >= 0, got -1 (see --help)"},
+      // Options that would change nothing are refused, saying why.
+      {w + " --method magnitude --percdamp 0.1" + out, 2,
+       "prune_layer: --percdamp would change nothing: it damps the Hessian of sparsegpt and "
+       "--reconstruct, which --method magnitude without --reconstruct does not use (see --help)"},
+      {w + " --method wanda --hessian " + layer().path("H.npy") + " --ria-exponent 1" + out, 2,
+       "prune_layer: --ria-exponent would change nothing: it is RIA's exponent, and --method is "
+       "wanda (see --help)"},
+      {w + " --method wanda --activations " + layer().path("X.npy") + " --sequences 4" + out, 2,
+       "prune_layer: --sequences would change nothing: it sets the normalisation of DSnoT's "
+       "means, and --dsnot is not given (see --help)"},
       {w + " --method magnitude --n-m 2:3" + out, 1, "prune_layer: "},
       {" --weights " + layer().path("missing.npy") + " --method magnitude" + out, 1,
        "prune_layer: cannot open " + (layer().dir / "missing.npy").string()},
@@ -344,6 +370,87 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
   // No temporaries are left behind either.
   for (const auto& entry : fs::directory_iterator(layer().dir))
     CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+}
+
+TEST_CASE("an output that cannot be written fails before any work, and leaves no other output") {
+  const std::string common = " --weights " + layer().path("W.npy") + " --activations " +
+                             layer().path("X.npy") + " --method wanda --sparsity 0.5";
+  // The last output's folder is missing: the error names that output as given, the first
+  // output is not written.
+  const auto missing = layer().prune(common + " --out " + layer().path("first.npy") +
+                                     " --mask-out " + layer().path("no-folder/mask.npy"));
+  CHECK(missing.status == 1);
+  CHECK(missing.err == "prune_layer: --mask-out: output folder of '" +
+                           (layer().dir / "no-folder/mask.npy").string() + "' does not exist\n");
+  CHECK_FALSE(fs::exists(layer().dir / "first.npy"));
+  // The last output's folder is read-only (root writes anywhere: not checked as root).
+  if (::geteuid() != 0) {
+    fs::create_directories(layer().dir / "locked");
+    fs::permissions(layer().dir / "locked", fs::perms::owner_read | fs::perms::owner_exec);
+    const auto locked = layer().prune(common + " --out " + layer().path("first.npy") +
+                                      " --mask-out " + layer().path("locked/mask.npy"));
+    CHECK(locked.status == 1);
+    CHECK(locked.err.find("--mask-out: output folder of '" +
+                          (layer().dir / "locked/mask.npy").string() + "' is not writable") !=
+          std::string::npos);
+    CHECK_FALSE(fs::exists(layer().dir / "first.npy"));
+    fs::permissions(layer().dir / "locked", fs::perms::owner_all);
+  }
+  // make_layer_example: H.npy (its last output) cannot be written because a folder has that
+  // name; W.npy and X.npy must not appear either.
+  fs::create_directories(layer().dir / "example" / "H.npy");
+  const auto example = layer().run(POLLARD_MAKE_LAYER_EXAMPLE,
+                                   layer().path("example") + " --d-out 4 --d-in 8 --tokens 8");
+  CHECK(example.status == 1);
+  CHECK(example.err.find("H.npy' is a folder") != std::string::npos);
+  CHECK_FALSE(fs::exists(layer().dir / "example" / "W.npy"));
+  CHECK_FALSE(fs::exists(layer().dir / "example" / "X.npy"));
+  // --outliers beyond --d-in is a command-line mistake found before anything is made.
+  const auto outliers =
+      layer().run(POLLARD_MAKE_LAYER_EXAMPLE, layer().path("outliers") + " --d-in 8 --outliers 9");
+  CHECK(outliers.status == 2);
+  CHECK(outliers.err.find("--outliers 9 exceeds --d-in 8") != std::string::npos);
+  CHECK_FALSE(fs::exists(layer().dir / "outliers"));
+  for (const auto& entry : fs::recursive_directory_iterator(layer().dir))
+    CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+}
+
+TEST_CASE("an output that is a symbolic link is written through: the target is replaced") {
+  const std::string common = " --weights " + layer().path("W.npy") + " --activations " +
+                             layer().path("X.npy") + " --method wanda --sparsity 0.5";
+  fs::create_directories(layer().dir / "targets");
+  std::ofstream(layer().dir / "targets" / "pruned.npy") << "old";
+  fs::remove(layer().dir / "pruned_link.npy");
+  fs::create_symlink("targets/pruned.npy", layer().dir / "pruned_link.npy");
+  const auto o = layer().prune(common + " --out " + layer().path("pruned_link.npy"));
+  CHECK(o.status == 0);
+  CHECK(fs::is_symlink(layer().dir / "pruned_link.npy"));
+  // The target holds the pruned weights: W's shape, wanda per row at 0.5 zeroing floor(d_in / 2)
+  // of every row.
+  const matrix written = load("targets/pruned.npy");
+  const matrix w = load("W.npy");
+  REQUIRE(written.rows() == w.rows());
+  REQUIRE(written.cols() == w.cols());
+  for (index_t i = 0; i < w.rows(); ++i) {
+    index_t zeros = 0;
+    for (index_t j = 0; j < w.cols(); ++j) zeros += written.view()(i, j) == 0.0 ? 1 : 0;
+    CHECK(zeros == w.cols() / 2);
+  }
+}
+
+TEST_CASE("the reconstruction error is n/a, not 0, when the layer's output is zero") {
+  // X = 0: ||X W^T|| = 0, so no relative error exists (numpy: 0/0 is nan).
+  std::vector<float> zeros(4 * 8, 0.0f), ones(4 * 8, 1.0f);
+  pollard::io::write_npy(layer().dir / "zero_x.npy",
+                         pollard::matrix_view<const float>(zeros.data(), 4, 8));
+  pollard::io::write_npy(layer().dir / "ones_w.npy",
+                         pollard::matrix_view<const float>(ones.data(), 4, 8));
+  const auto o = layer().prune(" --weights " + layer().path("ones_w.npy") + " --activations " +
+                               layer().path("zero_x.npy") + " --method magnitude --out " +
+                               layer().path("zero_out.npy"));
+  CHECK(o.status == 0);
+  CHECK(o.out.find("reconstruction error: n/a (||X W^T|| is 0") != std::string::npos);
+  CHECK(o.out.find("reconstruction error: 0") == std::string::npos);
 }
 
 TEST_CASE("every tool answers --help with its usage and every default, and --version") {

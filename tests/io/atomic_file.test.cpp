@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -156,5 +157,101 @@ TEST_CASE("std::exit in the middle of a write removes the temporary") {
   CHECK(WIFEXITED(status));
   if (WIFEXITED(status)) CHECK(WEXITSTATUS(status) == 3);
   CHECK(names_in(dir).empty());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an atomic_file_set renames all its files or none, and puts replaced files back") {
+  const fs::path dir = fresh_folder("set");
+  std::ofstream(dir / "old.bin") << "old content";
+  SUBCASE("committed: every file in place, no temporary") {
+    {
+      pollard::io::atomic_file_set set;
+      pollard::io::atomic_file a(dir / "old.bin"), b(dir / "new.bin");
+      a.write("A", 1);
+      b.write("B", 1);
+      a.commit();  // handed to the set: nothing renamed yet
+      b.commit();
+      CHECK(slurp(dir / "old.bin") == "old content");
+      CHECK(!fs::exists(dir / "new.bin"));
+      CHECK(slurp(set.pending(dir / "new.bin")) == "B");
+      set.commit();
+    }
+    CHECK(slurp(dir / "old.bin") == "A");
+    CHECK(slurp(dir / "new.bin") == "B");
+    CHECK(names_in(dir).size() == 2);
+  }
+  SUBCASE("the last rename fails: the first file is restored, the new one absent") {
+    fs::create_directories(dir / "folder" / "inside");  // a file cannot be renamed over it
+    {
+      pollard::io::atomic_file_set set;
+      pollard::io::atomic_file a(dir / "old.bin"), b(dir / "new.bin"), c(dir / "folder");
+      a.write("A", 1);
+      b.write("B", 1);
+      c.write("C", 1);
+      a.commit();
+      b.commit();
+      c.commit();
+      CHECK_THROWS_AS(set.commit(), pollard::io_error);
+    }
+    CHECK(slurp(dir / "old.bin") == "old content");
+    CHECK(!fs::exists(dir / "new.bin"));
+    std::vector<std::string> names = names_in(dir);
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{"folder", "old.bin"});
+  }
+  SUBCASE("abandoned: no temporary, no created folder, the old file as it was") {
+    {
+      pollard::io::atomic_file_set set;
+      set.create_folder(dir / "made" / "deeper");
+      pollard::io::atomic_file a(dir / "old.bin"), b(dir / "made" / "deeper" / "x.bin");
+      a.write("A", 1);
+      a.commit();
+      b.write("B", 1);
+      b.commit();
+    }
+    CHECK(slurp(dir / "old.bin") == "old content");
+    CHECK(names_in(dir) == std::vector<std::string>{"old.bin"});
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an output named through a symbolic link replaces the link's target, as cp does") {
+  const fs::path dir = fresh_folder("link");
+  fs::create_directories(dir / "real");
+  std::ofstream(dir / "real" / "target.bin") << "old";
+  fs::create_symlink("real/target.bin", dir / "link.bin");  // relative to the link's folder
+  CHECK(pollard::io::write_target(dir / "link.bin") == dir / "real" / "target.bin");
+  {
+    pollard::io::atomic_file f(dir / "link.bin");
+    CHECK(f.temporary().parent_path() == dir / "real");  // beside the target: one disk
+    f.write("new", 3);
+    f.commit();
+  }
+  CHECK(fs::is_symlink(dir / "link.bin"));
+  CHECK(slurp(dir / "real" / "target.bin") == "new");
+  CHECK(names_in(dir / "real") == std::vector<std::string>{"target.bin"});
+  fs::remove_all(dir);
+}
+
+TEST_CASE("check_output_location names the output whose folder is missing or not writable") {
+  const fs::path dir = fresh_folder("location");
+  const auto message = [](const fs::path& p) -> std::string {
+    try {
+      pollard::io::check_output_location("--json", p);
+    } catch (const pollard::io_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(message(dir / "ok.json").empty());
+  CHECK(message(dir / "x" / "y.json") ==
+        "--json: output folder of '" + (dir / "x" / "y.json").string() + "' does not exist");
+  CHECK(message(dir) == "--json: output '" + dir.string() + "' is a folder, not a file");
+  if (::geteuid() != 0) {  // root writes anywhere
+    fs::create_directories(dir / "locked");
+    fs::permissions(dir / "locked", fs::perms::owner_read | fs::perms::owner_exec);
+    CHECK(message(dir / "locked" / "y.json").find("is not writable") != std::string::npos);
+    fs::permissions(dir / "locked", fs::perms::owner_all);
+  }
   fs::remove_all(dir);
 }

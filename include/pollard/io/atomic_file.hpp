@@ -111,16 +111,71 @@ inline void remove_temporaries_on_signal() {
   (void)installed;
 }
 
+/// Where writing `path` lands: `path` itself, or, when it is a symbolic link, the file the link
+/// names (followed through chains of links, relative targets read from the link's folder), so
+/// that an output written through a link replaces the link's target and leaves the link — what
+/// `cp` and shell redirection do. A target that does not exist yet is created. io_error after 40
+/// links (a loop).
+inline std::filesystem::path write_target(const std::filesystem::path& path) {
+  std::filesystem::path p = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    std::error_code ec;
+    if (!std::filesystem::is_symlink(std::filesystem::symlink_status(p, ec))) return p;
+    const std::filesystem::path target = std::filesystem::read_symlink(p, ec);
+    if (ec) throw io_error("cannot read the link " + path.string() + ": " + ec.message());
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  throw io_error("cannot write " + path.string() + ": too many levels of symbolic links");
+}
+
+/// Throws io_error, naming `name` (the option) and the path as the user gave it, unless a file
+/// can be written at `path` (through a link: at its target): its folder exists, is a folder and
+/// is writable, and `path` is not itself a folder. Meant to run before any long work, so that an
+/// output that cannot be written fails at once.
+inline void check_output_location(const std::string& name, const std::filesystem::path& path) {
+  const std::string what = (name.empty() ? std::string() : name + ": ") + "output ";
+  const std::string quoted = "'" + path.string() + "'";
+  if (path.empty()) throw io_error(what + "file name is empty");
+  const std::filesystem::path target = write_target(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(target, ec))
+    throw io_error(what + quoted + " is a folder, not a file");
+  const std::filesystem::path folder =
+      target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  if (!std::filesystem::exists(folder, ec))
+    throw io_error(what + "folder of " + quoted + " does not exist");
+  if (!std::filesystem::is_directory(folder, ec))
+    throw io_error(what + "folder of " + quoted + " (" + folder.string() + ") is not a folder");
+  if (::access(folder.c_str(), W_OK | X_OK) != 0)
+    throw io_error(what + "folder of " + quoted + " is not writable (" + std::strerror(errno) +
+                   ")");
+}
+
+class atomic_file;
+class atomic_file_set;
+
+namespace detail {
+/// The set that, on this thread, takes over the commits of atomic_files (innermost first).
+inline atomic_file_set*& current_file_set() noexcept {
+  thread_local atomic_file_set* set = nullptr;
+  return set;
+}
+}  // namespace detail
+
 /// Writes a file so that `path` holds either its old content (or nothing) or the whole new
 /// content, never a part. Bytes go to a temporary beside `path` (`<path>.tmp-<pid>-<n>`, unique
 /// per atomic_file, so two outputs of one process never share one); commit() writes them out,
-/// fsyncs the temporary, renames it over `path` and fsyncs the folder. Destroyed without
-/// commit() (an exception on the way) it removes the temporary, as does a signal once
-/// remove_temporaries_on_signal() is in force.
+/// fsyncs the temporary, renames it over `path` and fsyncs the folder. A `path` that is a
+/// symbolic link is written through: the link's target is replaced, the link stays
+/// (write_target()). Destroyed without commit() (an exception on the way) it removes the
+/// temporary, as does a signal once remove_temporaries_on_signal() is in force. While an
+/// atomic_file_set is alive on the calling thread, commit() only completes the temporary and
+/// hands it to that set, which renames all its files together.
 class atomic_file {
  public:
-  /// Creates the temporary; io_error when it cannot be created.
-  explicit atomic_file(std::filesystem::path path) : path_(std::move(path)) {
+  /// Creates the temporary; io_error, naming `path`, when it cannot be created.
+  explicit atomic_file(std::filesystem::path path)
+      : named_(std::move(path)), path_(write_target(named_)) {
     int error = 0;
     for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
       temporary_ = detail::temporary_name(path_);
@@ -131,13 +186,20 @@ class atomic_file {
       if (fd_ < 0) detail::unregister_temporary(slot_);
       if (fd_ < 0 && error != EEXIST) break;
     }
-    if (fd_ < 0)
-      throw io_error("cannot create " + temporary_.string() + ": " + std::strerror(error));
+    if (fd_ < 0) {
+      const std::filesystem::path folder =
+          path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
+      std::error_code ec;
+      if (error == ENOENT && !std::filesystem::is_directory(folder, ec))
+        throw io_error("output folder of '" + named_.string() + "' does not exist");
+      throw io_error("cannot write '" + named_.string() + "': cannot create a file in " +
+                     folder.string() + ": " + std::strerror(error));
+    }
   }
   atomic_file(const atomic_file&) = delete;
   atomic_file& operator=(const atomic_file&) = delete;
   ~atomic_file() {
-    if (committed_) return;
+    if (handed_over_) return;
     if (fd_ >= 0) ::close(fd_);
     ::unlink(temporary_.c_str());
     detail::unregister_temporary(slot_);
@@ -159,33 +221,27 @@ class atomic_file {
   std::size_t position() const noexcept { return position_; }
   /// The temporary the bytes go to until commit().
   const std::filesystem::path& temporary() const noexcept { return temporary_; }
+  /// The file the temporary replaces (the path given, links followed).
+  const std::filesystem::path& target() const noexcept { return path_; }
 
-  /// Writes out what is buffered, fsyncs the temporary and renames it over the target.
-  void commit() {
+  /// Writes out what is buffered, fsyncs the temporary and renames it over the target (or,
+  /// while an atomic_file_set is alive on this thread, hands the complete temporary to it).
+  inline void commit();
+
+ private:
+  friend class atomic_file_set;
+  static constexpr std::size_t buffer_limit = std::size_t{1} << 20;
+
+  /// Writes out what is buffered, fsyncs and closes the temporary: it is complete.
+  void finish() {
     flush();
     if (::fsync(fd_) != 0)
-      throw io_error("cannot write " + temporary_.string() + ": " + std::strerror(errno));
+      throw io_error("cannot write '" + named_.string() + "': " + std::strerror(errno));
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0)
-      throw io_error("cannot finish writing " + temporary_.string() + ": " + std::strerror(errno));
-    if (::rename(temporary_.c_str(), path_.c_str()) != 0)
-      throw io_error("cannot rename " + temporary_.string() + " to " + path_.string() + ": " +
-                     std::strerror(errno));
-    committed_ = true;
-    detail::unregister_temporary(slot_);
-    // The rename itself is durable once the folder is synced.
-    const std::filesystem::path folder =
-        path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
-    const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      (void)::fsync(dir);
-      ::close(dir);
-    }
+      throw io_error("cannot finish writing '" + named_.string() + "': " + std::strerror(errno));
   }
-
- private:
-  static constexpr std::size_t buffer_limit = std::size_t{1} << 20;
 
   void flush() {
     write_out(buffer_.data(), buffer_.size());
@@ -197,19 +253,160 @@ class atomic_file {
       const ::ssize_t done = ::write(fd_, data, n);
       if (done < 0 && errno == EINTR) continue;
       if (done <= 0)
-        throw io_error("cannot write " + temporary_.string() + ": " + std::strerror(errno));
+        throw io_error("cannot write '" + named_.string() + "': " + std::strerror(errno));
       data += done;
       n -= static_cast<std::size_t>(done);
     }
   }
 
-  std::filesystem::path path_;
+  std::filesystem::path named_;  // as the caller named it, for messages
+  std::filesystem::path path_;   // where it lands
   std::filesystem::path temporary_;
   int fd_ = -1;
   int slot_ = -1;
   std::vector<std::byte> buffer_;
   std::size_t position_ = 0;
-  bool committed_ = false;
+  bool handed_over_ = false;  // renamed into place, or owned by an atomic_file_set
 };
+
+namespace detail {
+/// Makes the rename of a finished temporary durable: fsyncs the folder it lands in.
+inline void sync_folder_of(const std::filesystem::path& path) noexcept {
+  const std::filesystem::path folder =
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    (void)::fsync(dir);
+    ::close(dir);
+  }
+}
+}  // namespace detail
+
+/// Several outputs of one command committed together: either every one is in place with its
+/// whole new content, or none has changed. While the set is alive, every atomic_file committed
+/// on the same thread (by pollard's writers: write_npy, write_safetensors, the GGUF and llama2.c
+/// writers...) is only completed — written, fsynced, closed — and kept as a temporary; commit()
+/// then renames them all. A rename that fails undoes those before it (each replaced file was
+/// kept as a hard link, so it is put back; a new one is removed). Destroyed without commit(), the
+/// set removes every temporary it holds, and the folders it created. Sets nest: an inner set
+/// takes the commits until it ends.
+class atomic_file_set {
+ public:
+  atomic_file_set() : outer_(detail::current_file_set()) { detail::current_file_set() = this; }
+  atomic_file_set(const atomic_file_set&) = delete;
+  atomic_file_set& operator=(const atomic_file_set&) = delete;
+  ~atomic_file_set() {
+    detail::current_file_set() = outer_;
+    for (const auto& f : files_) {
+      ::unlink(f.temporary.c_str());
+      detail::unregister_temporary(f.slot);
+    }
+    for (auto it = created_folders_.rbegin(); it != created_folders_.rend(); ++it)
+      ::rmdir(it->c_str());  // only when empty
+  }
+
+  /// Creates `folder` (and missing parents) for files of the set; when the set is not
+  /// committed, the folders it created are removed again (when empty).
+  void create_folder(const std::filesystem::path& folder) {
+    std::vector<std::filesystem::path> missing;
+    for (std::filesystem::path p = folder; !p.empty() && !std::filesystem::exists(p);
+         p = p.parent_path()) {
+      missing.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    std::filesystem::create_directories(folder);
+    created_folders_.insert(created_folders_.end(), missing.rbegin(), missing.rend());
+  }
+
+  /// Where a file committed to this set is until commit(): its temporary (to read it back
+  /// before it is published); `path` itself when the set holds no file for it.
+  std::filesystem::path pending(const std::filesystem::path& path) const {
+    const std::filesystem::path target = write_target(path);
+    for (const auto& f : files_)
+      if (f.target == target) return f.temporary;
+    return path;
+  }
+
+  /// Renames every file into place, all or none; io_error naming the file that failed.
+  void commit() {
+    std::size_t done = 0;
+    try {
+      for (; done < files_.size(); ++done) publish(files_[done]);
+    } catch (...) {
+      if (!files_[done].backup.empty()) ::unlink(files_[done].backup.c_str());
+      detail::unregister_temporary(files_[done].backup_slot);
+      for (std::size_t k = done; k-- > 0;) undo(files_[k]);
+      throw;
+    }
+    for (auto& f : files_) {
+      if (!f.backup.empty()) ::unlink(f.backup.c_str());
+      detail::unregister_temporary(f.slot);
+      detail::unregister_temporary(f.backup_slot);
+      detail::sync_folder_of(f.target);
+    }
+    files_.clear();
+    created_folders_.clear();
+  }
+
+ private:
+  friend class atomic_file;
+  struct pending_file {
+    std::filesystem::path named, target, temporary, backup;
+    int slot = -1, backup_slot = -1;
+  };
+
+  void adopt(atomic_file& f) {
+    f.finish();
+    files_.push_back({f.named_, f.path_, f.temporary_, {}, f.slot_, -1});
+    f.handed_over_ = true;
+  }
+
+  /// Keeps what `f.target` holds as a hard link beside it, then renames the temporary over it.
+  void publish(pending_file& f) {
+    struct stat st {};
+    if (::lstat(f.target.c_str(), &st) == 0) {
+      const std::filesystem::path backup = detail::temporary_name(f.target);
+      f.backup_slot = detail::register_temporary(backup.string());
+      if (::link(f.target.c_str(), backup.c_str()) == 0) {
+        f.backup = backup;
+      } else {
+        detail::unregister_temporary(f.backup_slot);
+        f.backup_slot = -1;
+      }
+    }
+    if (::rename(f.temporary.c_str(), f.target.c_str()) != 0)
+      throw io_error("cannot write '" + f.named.string() + "': " + std::strerror(errno) +
+                     "; no output was written");
+    f.temporary.clear();
+  }
+
+  /// Puts back what `f.target` held before publish(f) (or removes the new file).
+  static void undo(pending_file& f) noexcept {
+    if (!f.backup.empty())
+      (void)::rename(f.backup.c_str(), f.target.c_str());
+    else
+      ::unlink(f.target.c_str());
+    detail::unregister_temporary(f.backup_slot);
+    f.backup.clear();
+  }
+
+  atomic_file_set* outer_;
+  std::vector<pending_file> files_;
+  std::vector<std::filesystem::path> created_folders_;
+};
+
+inline void atomic_file::commit() {
+  if (atomic_file_set* set = detail::current_file_set()) {
+    set->adopt(*this);
+    return;
+  }
+  finish();
+  if (::rename(temporary_.c_str(), path_.c_str()) != 0)
+    throw io_error("cannot write '" + named_.string() + "': " + std::strerror(errno));
+  handed_over_ = true;
+  detail::unregister_temporary(slot_);
+  // The rename itself is durable once the folder is synced.
+  detail::sync_folder_of(path_);
+}
 
 }  // namespace pollard::io

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace pollard::io {
@@ -50,6 +51,24 @@ inline utf8_sequence utf8_sequence_at(std::string_view s, std::size_t k) noexcep
   }
   r.length = length;
   return r;
+}
+
+/// `s` as well-formed UTF-8: every ill-formed byte sequence becomes U+FFFD, one per maximal
+/// subpart (as utf8_sequence_at counts them); well-formed text is returned unchanged.
+inline std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t k = 0; k < s.size();) {
+    const utf8_sequence sequence = utf8_sequence_at(s, k);
+    if (sequence.length == 0) {
+      out += "\xef\xbf\xbd";
+      k += sequence.valid_prefix;
+    } else {
+      out.append(s.substr(k, sequence.length));
+      k += sequence.length;
+    }
+  }
+  return out;
 }
 
 }  // namespace pollard::io

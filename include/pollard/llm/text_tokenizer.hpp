@@ -3,6 +3,7 @@
 // evaluation::text_tokenizer.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <span>
 #include <string>
@@ -67,6 +68,12 @@ class text_tokenizer {
     if (eos()) out.push_back(*eos());
     if (std::holds_alternative<llama2c_tokenizer>(t_)) out.push_back(llama2c_tokenizer::bos);
     return out;
+  }
+  /// Tokens in the vocabulary: ids 0 .. vocabulary_size() - 1.
+  std::size_t vocabulary_size() const {
+    if (const auto* s = std::get_if<llama2c_tokenizer>(&t_))
+      return static_cast<std::size_t>(s->vocab_size());
+    return std::get<byte_level_bpe_tokenizer>(t_).vocabulary_size();
   }
   std::string_view kind() const {
     return std::holds_alternative<llama2c_tokenizer>(t_) ? "llama2.c BPE" : "byte-level BPE";
