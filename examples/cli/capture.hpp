@@ -103,6 +103,9 @@ inline int run_capture(const capture_options& o) {
   }
   for (const auto& s : specs) check_distinct_outputs({{"--calibration", s.path}}, outputs);
 
+  refuse_if_given(o.given, "--text-field", !reads_json_documents(specs),
+                  "names the text field of JSON documents, and no --calibration source is a "
+                  "JSON file of documents (*.gz, *.jsonl, *.json)");
   llm::model_file m = open_model_with_tokenizer(o.model, optional_path(o.tokenizer));
   // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
   check_distinct_outputs(files_read_with({{"MODEL", &m}}, {{"--tokenizer", o.tokenizer}}), outputs);

@@ -12,9 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +30,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/file_identity.hpp"
+#include "pollard/io/utf8.hpp"
 
 #ifndef POLLARD_VERSION
 #error "POLLARD_VERSION (the CMake project version) must be defined for the pollard tools"
@@ -234,6 +238,24 @@ inline void refuse_if_given(const given_options& given, const std::string& optio
                             bool changes_nothing, const std::string& reason) {
   if (changes_nothing && given.has(option))
     throw usage_error(option + " would change nothing: it " + reason);
+}
+
+/// The first bytes of `path` (up to 48) when they read as text — no NUL, no control character but
+/// tab, newline and carriage return — for saying that a binary format was given a text file.
+inline std::optional<std::string> text_beginning(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  char bytes[48];
+  in.read(bytes, sizeof bytes);
+  const auto n = static_cast<std::size_t>(in.gcount());
+  if (n == 0) return std::nullopt;
+  std::string shown;
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto c = static_cast<unsigned char>(bytes[k]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return std::nullopt;
+    shown += c == '\n' || c == '\r' || c == '\t' ? ' ' : static_cast<char>(c);
+  }
+  return io::valid_utf8(shown) + (n == sizeof bytes ? "..." : "");
 }
 
 /// The message on one line (the tools report every error as one line).

@@ -2,6 +2,7 @@
 // result files atomically, JSON fragments.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "command_line.hpp"
+#include "pollard/calibration/calibration_spec.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/file_identity.hpp"
@@ -59,24 +61,6 @@ inline void refuse_tokenizer_for_gguf(const std::string& tokenizer,
                         "checkpoints and Hugging Face folders)");
 }
 
-/// The first bytes of `path` (up to 48) when they read as text — no NUL, no control character but
-/// tab, newline and carriage return — for saying that a binary format was given a text file.
-inline std::optional<std::string> text_beginning(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  char bytes[48];
-  in.read(bytes, sizeof bytes);
-  const auto n = static_cast<std::size_t>(in.gcount());
-  if (n == 0) return std::nullopt;
-  std::string shown;
-  for (std::size_t k = 0; k < n; ++k) {
-    const auto c = static_cast<unsigned char>(bytes[k]);
-    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return std::nullopt;
-    shown += c == '\n' || c == '\r' || c == '\t' ? ' ' : static_cast<char>(c);
-  }
-  return io::valid_utf8(shown) + (n == sizeof bytes ? "..." : "");
-}
-
 /// Called in a catch block for a failure to read the model at `path`: rethrows it, or, when the
 /// binary file read (the model; a Hugging Face folder's model.safetensors; a llama2.c
 /// tokenizer) holds text, a format_error that says so with the file's first characters.
@@ -107,6 +91,29 @@ inline std::optional<std::string> text_beginning(const fs::path& path) {
   }
 }
 
+/// Refuses a tokenizer whose vocabulary is not the model's (`model_vocabulary` token rows),
+/// naming both sizes: token ids would index rows the model lacks, or the model would produce
+/// ids the tokenizer cannot read.
+inline void check_vocabulary(const fs::path& model, const std::optional<fs::path>& tokenizer_file,
+                             const llm::text_tokenizer& tokenizer, index_t model_vocabulary) {
+  if (static_cast<index_t>(tokenizer.vocabulary_size()) == model_vocabulary) return;
+  throw format_error("the tokenizer of " + model.string() +
+                     (tokenizer_file ? " (" + tokenizer_file->string() + ")" : "") + " has " +
+                     std::to_string(tokenizer.vocabulary_size()) +
+                     " tokens but the model's vocabulary has " + std::to_string(model_vocabulary) +
+                     ": they must be the same vocabulary");
+}
+
+/// Whether a calibration source is a JSON file of documents, whose text --text-field names
+/// (*.gz JSON lines, *.jsonl, a *.json list; not alpaca instructions, which have their fields).
+inline bool reads_json_documents(const std::vector<calibration_spec>& specs) {
+  return std::any_of(specs.begin(), specs.end(), [](const calibration_spec& s) {
+    const std::string ext = fs::path(s.path).extension().string();
+    return s.kind != calibration_kind::instructions &&
+           (ext == ".gz" || ext == ".jsonl" || ext == ".json");
+  });
+}
+
 /// Opens a model (llm::open_model) so that every failure says what is wrong in the user's
 /// terms: a binary model file (or a llama2.c tokenizer) that holds text is named as such
 /// (rethrow_saying_if_text), and a tokenizer whose vocabulary differs from the model's is
@@ -120,13 +127,7 @@ inline llm::model_file open_model_file(const fs::path& path,
   } catch (...) {
     rethrow_saying_if_text(path, tokenizer);
   }
-  const index_t model_vocabulary = m.weights.config.vocab_size;
-  if (m.tokenizer && static_cast<index_t>(m.tokenizer->vocabulary_size()) != model_vocabulary)
-    throw format_error("the tokenizer of " + path.string() +
-                       (tokenizer ? " (" + tokenizer->string() + ")" : "") + " has " +
-                       std::to_string(m.tokenizer->vocabulary_size()) +
-                       " tokens but the model's vocabulary has " +
-                       std::to_string(model_vocabulary) + ": they must be the same vocabulary");
+  if (m.tokenizer) check_vocabulary(path, tokenizer, *m.tokenizer, m.weights.config.vocab_size);
   return m;
 }
 

@@ -190,7 +190,16 @@ inline std::string shape_of(index_t rows, index_t cols) {
 /// Refuses a .npy file that does not hold a matrix (a 1-D array would otherwise be read as one
 /// row), naming the option, the file and its shape.
 inline void require_matrix(const std::string& option, const fs::path& path, const char* what) {
-  const auto header = pollard::io::read_npy_header(path);
+  pollard::io::npy_header header;
+  try {
+    header = pollard::io::read_npy_header(path);
+  } catch (const pollard::format_error& e) {
+    if (const auto text = text_beginning(path))
+      throw pollard::format_error(option + " " + path.string() +
+                                  " is not a .npy file: it begins with text ('" + *text +
+                                  "'): is this a text file? (" + e.what() + ")");
+    throw;
+  }
   if (header.shape.size() == 2) return;
   std::string shape = "(";
   for (std::size_t k = 0; k < header.shape.size(); ++k)
@@ -237,6 +246,10 @@ void prune(const plan& o) {
   if (!o.hessian.empty()) require_matrix("--hessian", o.hessian, "d_in x d_in");
   const auto w_file = pollard::io::read_npy<T>(o.weights, pollard::io::npy_rank::matrix);
   const index_t d_out = w_file.rows(), d_in = w_file.cols();
+  if (o.m > 0 && d_in % o.m != 0)
+    throw pollard::shape_error("--n-m " + std::to_string(o.n) + ":" + std::to_string(o.m) +
+                               ": M = " + std::to_string(o.m) + " does not divide the " +
+                               std::to_string(d_in) + " input columns of " + o.weights.string());
   std::optional<pollard::io::npy_matrix<T>> x_file, h_file;
   if (!o.activations.empty()) {
     x_file = pollard::io::read_npy<T>(o.activations, pollard::io::npy_rank::matrix);
@@ -274,9 +287,8 @@ void prune(const plan& o) {
   std::optional<pollard::moment_statistics<double>> moments;  // per channel, over X
   if (x_file) {
     if (o.sequences > x_file->rows())
-      throw pollard::option_error("--sequences " + std::to_string(o.sequences) + " exceeds the " +
-                                  std::to_string(x_file->rows()) + " tokens of " +
-                                  o.activations.string());
+      throw usage_error("--sequences " + std::to_string(o.sequences) + " exceeds the " +
+                        std::to_string(x_file->rows()) + " tokens of " + o.activations.string());
     moments.emplace(d_in);
     moments->accumulate(x_file->view(), o.sequences);
     buffers.set_moments(*moments, pollard::normalisation::by_tokens);
@@ -501,6 +513,9 @@ inline plan plan_of(const layer_options& given) {
                       " without --reconstruct does not use");
   refuse_if_given(given.given, "--ria-exponent", o.how != method::ria,
                   "is RIA's exponent, and --method is " + v);
+  if (!o.activations.empty() && !o.hessian.empty() && !solves)
+    throw usage_error("--hessian would change nothing: --method " + v +
+                      " without --reconstruct takes its statistics from --activations");
   refuse_if_given(given.given, "--sequences", !o.dsnot,
                   "sets the normalisation of DSnoT's means, and --dsnot is not given");
   if (o.dsnot && o.activations.empty())
@@ -524,12 +539,14 @@ inline plan plan_of(const layer_options& given) {
 /// Prunes the layer the options name; returns the exit status (0), throws on any error. Warnings
 /// go to stderr as "<program>: warning: ...".
 inline int run_layer(const layer_options& options, const std::string& program) {
+  const std::vector<io::named_path> inputs{{"--weights", options.weights},
+                                           {"--activations", options.activations},
+                                           {"--hessian", options.hessian}},
+      outputs{{"--out", options.out}, {"--mask-out", options.mask_out}};
+  check_distinct_outputs(inputs, outputs);
   layer_detail::plan p = layer_detail::plan_of(options);
   p.program = program;
-  check_outputs({{"--weights", options.weights},
-                 {"--activations", options.activations},
-                 {"--hessian", options.hessian}},
-                {{"--out", options.out}, {"--mask-out", options.mask_out}});
+  check_outputs(inputs, outputs);
   use_threads(options.threads);
   layer_detail::prune<float>(p);
   return 0;

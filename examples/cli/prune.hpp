@@ -10,6 +10,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "command_line.hpp"
@@ -263,6 +264,23 @@ inline void print_linear(const model::linear_report& l, bool quiet) {
 
 }  // namespace detail
 
+/// model::prune_model, its errors without the function's name (the command names what the
+/// user gave: the linear, the pattern, the calibration).
+template <class Model>
+model::prune_report prune_model_named(const cpu::par_t& policy, Model& lm,
+                                      const calibration_batch& batch,
+                                      const model::prune_recipe& recipe,
+                                      const model::prune_callbacks& callbacks) {
+  try {
+    return model::prune_model(policy, lm, batch, recipe, callbacks);
+  } catch (const option_error& e) {
+    const std::string_view message = e.what();
+    const std::string_view prefix = "prune_model: ";
+    if (message.substr(0, prefix.size()) != prefix) throw;
+    throw option_error(std::string(message.substr(prefix.size())));
+  }
+}
+
 inline int run_prune(const prune_options& o) {
   use_threads(o.threads);
   const model::prune_recipe recipe = detail::prune_recipe_of(o);
@@ -310,6 +328,9 @@ inline int run_prune(const prune_options& o) {
   refuse_if_given(o.given, "--responses-only", !any_spec(calibration_kind::instructions),
                   "selects the response tokens of alpaca calibration data, and no --calibration "
                   "source is alpaca (instructions with responses)");
+  refuse_if_given(o.given, "--text-field", !reads_json_documents(specs),
+                  "names the text field of JSON documents, and no --calibration source is a "
+                  "JSON file of documents (*.gz, *.jsonl, *.json)");
   for (const char* option : {"--selfgen-cache", "--selfgen-sources"})
     refuse_if_given(o.given, option, !any_spec(calibration_kind::self_generated),
                     "applies to selfgen calibration, and no --calibration source is selfgen");
@@ -347,9 +368,16 @@ inline int run_prune(const prune_options& o) {
   const llm::text_tokenizer* tokenizer = nullptr;
   llm::llama_config config;
   if (gguf) {
-    file = std::make_shared<const io::gguf_file>(in);
+    try {
+      file = std::make_shared<const io::gguf_file>(in);
+    } catch (...) {
+      rethrow_saying_if_text(in, std::nullopt);
+    }
     config = llm::llama_config_from_gguf(*file);
-    if (needs_data) tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_tokenizer(*file));
+    if (needs_data) {
+      tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_tokenizer(*file));
+      check_vocabulary(in, std::nullopt, *tokenizer, config.vocab_size);
+    }
   } else {
     whole.emplace(needs_data ? open_model_with_tokenizer(in, optional_path(o.tokenizer))
                              : open_model_file(in));
@@ -363,6 +391,16 @@ inline int run_prune(const prune_options& o) {
     check_distinct_outputs(inputs, outputs);
     if (needs_data) tokenizer = &*whole->tokenizer;
   }
+
+  // --targets and --ignore must leave a linear to prune (a command-line mistake otherwise).
+  bool selects_any = false;
+  for (index_t b = 0; b < config.n_layers && !selects_any; ++b)
+    for (const auto l : llm::all_llama_linears)
+      selects_any = selects_any || recipe.targets.selects(llm::llama_linear_name(b, l));
+  if (!selects_any)
+    throw usage_error("--targets '" + o.targets + "' with --ignore '" + o.ignore +
+                      "' selects no linear of " + in.string() +
+                      " (linears are named blk.B.attn_q, ..., blk.B.ffn_down)");
 
   calibration_batch batch;
   std::string calibration_tokens;
@@ -426,7 +464,7 @@ inline int run_prune(const prune_options& o) {
         supplied.insert(name);
       }
     });
-    report = model::prune_model(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
+    report = prune_model_named(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     // Selected linears left unchanged (e.g. sparsity 0) are written as they were read.
     for (const auto& name : replaced)
       if (supplied.count(name) == 0) {
@@ -453,7 +491,7 @@ inline int run_prune(const prune_options& o) {
                    report.overall_sparsity());
   } else {
     llm::llama_model lm(whole->weights);
-    report = model::prune_model(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
+    report = prune_model_named(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     save_model_into(written_files, *whole, whole->weights, out);
   }
   if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);

@@ -125,6 +125,7 @@ prune)
   expect_error prune_sparsity 2 prune "$stories" x.bin --sparsity 1 --calibration "text:text.txt"
   expect_error prune_nm 1 prune "$stories" x.bin --n-m 3:8 --calibration "text:text.txt" --samples 2 --length 16
   grep -q "does not divide the 172 input columns of blk.0.ffn_down" prune_nm.err || fail "prune_nm: message"
+  grep -q "prune_model:" prune_nm.err && fail "prune_nm: the message carries an internal prefix"
   expect_error prune_nocal 2 prune "$stories" x.bin --method wanda
   expect_error prune_missing 1 prune "$stories" x.bin --calibration "c4:missing.json.gz"
   : >empty.txt
@@ -920,6 +921,12 @@ useless)
   refused tasks_limit "--limit would change nothing" tasks "$stories" --instructions alpaca4.json --limit 2
   refused tasks_show "--show would change nothing" tasks "$stories" --suite boolq --show
   refused capture_max_rows "--max-rows would change nothing" capture "$stories" --calibration text:slice.txt --linear attn_q --weights-out W.npy --max-rows 4
+  # --targets and --ignore that leave nothing to prune.
+  expect_error targets_none 2 prune "$stories" x.bin --method magnitude --targets 'blk.*.ffn_*' --ignore 'blk.*'
+  grep -q "selects no linear of" targets_none.err || fail "targets_none: message: $(cat targets_none.err)"
+  refused text_field_text "--text-field would change nothing" prune "$stories" x.bin --calibration text:slice.txt --text-field body
+  refused capture_text_field "--text-field would change nothing" capture "$stories" --calibration text:slice.txt --linear attn_q --weights-out W.npy --text-field body
+  refused layer_hessian_unused "--hessian would change nothing" layer --weights W.npy --activations X.npy --hessian H.npy --method wanda --out o.npy
   refused compare_protocol "--protocol would change nothing" compare "$stories" "$stories" --instructions alpaca4.json --protocol llama-cpp
   # The same options where they do something are accepted.
   run alpaca_responses prune "$stories" a.bin --calibration alpaca:alpaca4.json --responses-only --samples 2 --length 128 --quiet
@@ -962,6 +969,11 @@ text_model)
   head -c 64 /dev/urandom >noise.bin
   expect_error noise 1 info noise.bin
   grep -q "is this a text file" noise.err && fail "noise.bin was called a text file"
+  # The layer tool's .npy inputs likewise.
+  printf 'W = [[1, 2], [3, 4]]\n' >W.npy
+  expect_error text_npy 1 layer --weights W.npy --method magnitude --out o.npy
+  grep -q -- "--weights W.npy is not a .npy file: it begins with text ('W = \[\[1, 2\], \[3, 4\]\] ')" text_npy.err ||
+    fail "text_npy: message: $(cat text_npy.err)"
   need_data
   # A llama2.c tokenizer that is text.
   printf 'a b c d e f g h\n' >tok.txt

@@ -41,7 +41,10 @@ TEST_CASE("utf8_sequence_at gives the length of a well-formed character and the 
 TEST_CASE("valid_utf8 replaces each maximal ill-formed subpart by U+FFFD, as Python does") {
   // Python: b"a\xffb\xe2\x82".decode("utf-8", errors="replace") == "a\ufffdb\ufffd";
   // b"\xed\xa0\x80x".decode(..., "replace") == "\ufffd\ufffd\ufffdx" (a surrogate: 3 subparts).
-  CHECK(pollard::io::valid_utf8("a\xff" "b\xe2\x82") == "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+  CHECK(pollard::io::valid_utf8("a\xff"
+                                "b\xe2\x82") ==
+        "a\xef\xbf\xbd"
+        "b\xef\xbf\xbd");
   CHECK(pollard::io::valid_utf8("\xed\xa0\x80x") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx");
   CHECK(pollard::io::valid_utf8("caf\xc3\xa9 \xe2\x98\x95") == "caf\xc3\xa9 \xe2\x98\x95");
 }
