@@ -673,7 +673,7 @@ outputs)
   ls -A | grep -q '\.tmp-' && fail "a refused command left a temporary: $(ls -A)"
   finish
   ;;
-interrupt)
+interrupt_convert)
   # Ctrl-C (SIGINT) or SIGTERM while convert writes a large file: no OUT, no temporary.
   [ -f "$smollm2" ] || skip "the SmolLM2 GGUF is not at '$smollm2' (run cmake/fetch_smollm2.sh)"
   set -m  # background jobs keep the default SIGINT disposition
