@@ -91,6 +91,33 @@ TEST_CASE("streaming batches give the one-shot (2/N)·XᵀX with N counted in se
   }
 }
 
+TEST_CASE("wide tiles and token halves give (2/N)·XᵀX, bit-identical at any thread count") {
+  // 576: two tiles of 288 (diagonal ones cut in two panels of 144); 500: tiles of 256 and 244;
+  // both with the tokens of the second batch (>= 128) split in halves; 1000: four tiles of 256
+  // and 232.
+  for (const index_t d : {576, 500, 1000}) {
+    CAPTURE(d);
+    const index_t t = 300;
+    const auto x = pollard::test::random_normal<float>(t, d, static_cast<std::uint64_t>(d));
+    const auto ref = pollard::test::naive_gram(x.view(), 2.0);
+    std::vector<float> one;
+    for (const int threads : {1, 2, 3}) {
+      CAPTURE(threads);
+      gram_accumulator<float> g(d);
+      const auto exec = pollard::cpu::par.threads(threads);
+      g.accumulate(exec, x.view().block(0, 0, 20, d), 1);
+      g.accumulate(exec, x.view().block(20, 0, t - 20, d), 1);
+      const auto h = g.hessian();
+      CHECK(relative_difference(h, ref, d) < 2e-5);
+      const std::vector<float> values(h.data(), h.data() + d * d);
+      if (one.empty())
+        one = values;
+      else
+        CHECK(values == one);
+    }
+  }
+}
+
 TEST_CASE("a batch longer than one update block gives the one-shot Gram matrix in any layout") {
   const index_t t = 777, d = 20;
   const auto x = pollard::test::random_normal<float>(t, d, 31);

@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pollard/core/checks.hpp"
@@ -36,6 +37,52 @@ struct obs_sweep_settings {
   bool reference_threshold = false;  // block_quantile: prune all scores <= the k-th (0-based)
 };
 
+/// Throws option_error for the pair (i, j) of an asymmetric Hessian: "<who>: the Hessian is not
+/// symmetric: H(i, j) = a but H(j, i) = b (allowed difference t); pass the full symmetric
+/// matrix, not one triangle".
+[[noreturn]] inline void throw_asymmetric_hessian(std::string_view who, index_t i, index_t j,
+                                                  double h_ij, double h_ji, double tolerance) {
+  std::ostringstream message;
+  message << who << ": the Hessian is not symmetric: H(" << i << ", " << j << ") = " << h_ij
+          << " but H(" << j << ", " << i << ") = " << h_ji << " (allowed difference " << tolerance
+          << "); pass the full symmetric matrix, not one triangle";
+  throw option_error(message.str());
+}
+
+/// Adds to result the warning that the factorisation needed more damping than `requested`
+/// (when it did).
+inline void warn_if_damping_raised(std::string_view who, double requested,
+                                   sparsegpt_result& result) {
+  if (result.damping_retries == 0) return;
+  std::ostringstream message;
+  message << who << ": the Hessian needed percdamp " << result.percdamp_used << " (requested "
+          << requested << ", " << result.damping_retries
+          << " retries) to factor; the updates are weaker and the result closer to magnitude "
+             "pruning";
+  result.warnings.push_back(message.str());
+}
+
+/// Marks every weight of the dead input columns (H_jj = 0, weights already zeroed) pruned in
+/// result.mask and, when that prunes more than the sweep chose, adds the warning that says so.
+inline void prune_dead_inputs(std::string_view who, const std::vector<index_t>& dead,
+                              sparsegpt_result& result) {
+  mask& chosen = result.mask;
+  index_t newly_pruned = 0;
+  for (const index_t j : dead)
+    for (index_t i = 0; i < chosen.rows(); ++i)
+      if (chosen.kept(i, j)) {
+        chosen.prune(i, j);
+        ++newly_pruned;
+      }
+  if (newly_pruned == 0) return;
+  std::ostringstream message;
+  message << who << ": " << dead.size() << " dead input channel" << (dead.size() == 1 ? "" : "s")
+          << " (H_jj = 0, e.g. column " << dead.front()
+          << ") had their weights zeroed: " << newly_pruned
+          << " weights beyond the requested ones are pruned, sparsity " << chosen.sparsity();
+  result.warnings.push_back(message.str());
+}
+
 /// Throws option_error naming the first pair (i < j, row-major) with |H_ij − H_ji| above
 /// sqrt(ε_T) · max |H_kk|: rounding in an accumulated XᵀX stays far below it, while a matrix
 /// given as one triangle (the other zero or stale) exceeds it. The sweep reads both triangles,
@@ -63,12 +110,8 @@ void require_symmetric(matrix_view<const T> h, const char* who) {
             bad_j = j;
           }
   if (bad_i == n) return;
-  std::ostringstream message;
-  message << who << ": the Hessian is not symmetric: H(" << bad_i << ", " << bad_j
-          << ") = " << static_cast<double>(h(bad_i, bad_j)) << " but H(" << bad_j << ", " << bad_i
-          << ") = " << static_cast<double>(h(bad_j, bad_i)) << " (allowed difference " << tolerance
-          << "); pass the full symmetric matrix, not one triangle";
-  throw option_error(message.str());
+  throw_asymmetric_hessian(who, bad_i, bad_j, static_cast<double>(h(bad_i, bad_j)),
+                           static_cast<double>(h(bad_j, bad_i)), tolerance);
 }
 
 /// The lazy-batch width for N:M: min(block_size, d_in) rounded down to a multiple of M (M
@@ -114,31 +157,28 @@ sparsegpt_result obs_sweep(const Exec& exec, matrix_view<T> w, matrix_view<const
   result.mask = fixed != nullptr ? *fixed : mask(d_out, d_in);
   if (d_in == 0) return result;
 
-  // Dead inputs (H_jj = 0) get H_jj = 1 and their weights zeroed (and marked pruned).
-  std::vector<T> damped_input(static_cast<std::size_t>(d_in * d_in));
-  const matrix_view<T> hc(damped_input.data(), d_in, d_in);
-  for (index_t i = 0; i < d_in; ++i)
-    for (index_t j = 0; j < d_in; ++j) hc(i, j) = h(i, j);
+  // Dead inputs (H_jj = 0) get H_jj = 1 (in a copy of H, made only when there are some) and
+  // their weights zeroed (and marked pruned).
   std::vector<index_t> dead;
   for (index_t j = 0; j < d_in; ++j)
-    if (hc(j, j) == T(0)) {
-      hc(j, j) = T(1);
-      dead.push_back(j);
-    }
-  const auto factor = upper_cholesky_of_inverse(exec, matrix_view<const T>(hc), s.percdamp,
-                                                s.max_damping_retries, s.who);
+    if (h(j, j) == T(0)) dead.push_back(j);
+  std::vector<T> damped_input;
+  matrix_view<const T> factor_input = h;
+  if (!dead.empty()) {
+    damped_input.resize(static_cast<std::size_t>(d_in * d_in));
+    const matrix_view<T> hc(damped_input.data(), d_in, d_in);
+    for (index_t i = 0; i < d_in; ++i)
+      for (index_t j = 0; j < d_in; ++j) hc(i, j) = h(i, j);
+    for (index_t j : dead) hc(j, j) = T(1);
+    factor_input = hc;
+  }
+  const auto factor =
+      upper_cholesky_of_inverse(exec, factor_input, s.percdamp, s.max_damping_retries, s.who);
   damped_input = {};
   result.damping_used = factor.damping.damping;
   result.percdamp_used = factor.damping.percdamp;
   result.damping_retries = factor.damping.retries;
-  if (result.damping_retries > 0) {
-    std::ostringstream message;
-    message << who << ": the Hessian needed percdamp " << result.percdamp_used << " (requested "
-            << s.percdamp << ", " << result.damping_retries
-            << " retries) to factor; the updates are weaker and the result closer to magnitude "
-               "pruning";
-    result.warnings.push_back(message.str());
-  }
+  warn_if_damping_raised(who, s.percdamp, result);
   const matrix_view<const T> u = factor.view();
   if (d_out == 0) return result;
 
@@ -160,6 +200,7 @@ sparsegpt_result obs_sweep(const Exec& exec, matrix_view<T> w, matrix_view<const
                             : std::min(s.block_size, d_in);
   std::vector<T> err(static_cast<std::size_t>(d_out * block));  // column-major d_out x nb
   std::vector<T> scores;
+  std::vector<T> diagonal_squared(static_cast<std::size_t>(block));  // U_jj² of the block
   const auto prune_count = [&](index_t n) {
     const auto k = static_cast<index_t>(std::floor(static_cast<double>(n) * s.sparsity));
     return s.reference_threshold ? std::min(k + 1, n) : k;
@@ -171,12 +212,16 @@ sparsegpt_result obs_sweep(const Exec& exec, matrix_view<T> w, matrix_view<const
     if (s.selection == obs_selection::block_quantile) {
       scores.resize(static_cast<std::size_t>(d_out * nb));
       const matrix_view<T> block_scores(scores.data(), d_out, nb);
-      for (index_t r = 0; r < d_out; ++r)
-        for (index_t c = 0; c < nb; ++c) {
-          const T d = u(i1 + c, i1 + c);
-          const T value = work(r, i1 + c);
-          block_scores(r, c) = (value * value) / (d * d);
-        }
+      for (index_t c = 0; c < nb; ++c) {
+        const T d = u(i1 + c, i1 + c);
+        diagonal_squared[static_cast<std::size_t>(c)] = d * d;
+      }
+      for (index_t r = 0; r < d_out; ++r) {
+        const T* const row = &work(r, i1);
+        T* const out = &block_scores(r, 0);
+        for (index_t c = 0; c < nb; ++c)
+          out[c] = (row[c] * row[c]) / diagonal_squared[static_cast<std::size_t>(c)];
+      }
       select_lowest(exec, s.who, matrix_view<const T>(block_scores), d_out, nb, prune_count, chosen,
                     0, i1);
       if (s.reference_threshold && prune_count(d_out * nb) > 0) {
@@ -206,21 +251,7 @@ sparsegpt_result obs_sweep(const Exec& exec, matrix_view<T> w, matrix_view<const
     for (index_t i = 0; i < d_out; ++i)
       for (index_t j = 0; j < d_in; ++j) w(i, j) = work(i, j);
 
-  index_t newly_pruned = 0;
-  for (index_t j : dead)
-    for (index_t i = 0; i < d_out; ++i)
-      if (chosen.kept(i, j)) {
-        chosen.prune(i, j);
-        ++newly_pruned;
-      }
-  if (newly_pruned > 0) {
-    std::ostringstream message;
-    message << who << ": " << dead.size() << " dead input channel" << (dead.size() == 1 ? "" : "s")
-            << " (H_jj = 0, e.g. column " << dead.front()
-            << ") had their weights zeroed: " << newly_pruned
-            << " weights beyond the requested ones are pruned, sparsity " << chosen.sparsity();
-    result.warnings.push_back(message.str());
-  }
+  prune_dead_inputs(who, dead, result);
   result.loss = loss / 2.0;
   return result;
 }

@@ -8,12 +8,12 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <string>
 #include <string_view>
 
 #include "pollard/backends/cpu/eigen_map.hpp"
 #include "pollard/backends/cpu/policy.hpp"
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -52,14 +52,8 @@ damping_report damped_cholesky(row_major_matrix<T>& a, double percdamp, int max_
     bool ok = Eigen::internal::llt_inplace<T, Eigen::Lower>::blocked(a) < 0;
     for (index_t j = 0; ok && j < n; ++j) ok = std::isfinite(a(j, j)) && a(j, j) > T(0);
     if (ok) return {damping, factor, attempt};
-    if (attempt == max_retries) {
-      std::ostringstream message;
-      message << who << ": the " << n << "x" << n
-              << " Hessian is not positive definite even with damping " << damping << " (percdamp "
-              << factor << " of mean diagonal " << mean_diagonal << ", after " << max_retries
-              << " retries)";
-      throw factorisation_error(message.str());
-    }
+    if (attempt == max_retries)
+      throw_not_positive_definite(who, n, damping, factor, mean_diagonal, max_retries);
   }
   return {};  // unreachable: the last attempt returns or throws
 }
@@ -139,6 +133,22 @@ struct upper_inverse_factor {
   }
 };
 
+namespace detail {
+
+/// upper_cholesky_of_inverse from JHJ (H with its rows and columns in reverse order), whose
+/// storage becomes U.
+template <class T>
+upper_inverse_factor<T> upper_cholesky_of_reversed_inverse(row_major_matrix<T> jhj, double percdamp,
+                                                           int max_retries, std::string_view who) {
+  const damping_report report = damped_cholesky(jhj, percdamp, max_retries, who);
+  invert_lower_in_place(jhj);
+  jhj.template triangularView<Eigen::StrictlyUpper>().setZero();
+  std::reverse(jhj.data(), jhj.data() + jhj.size());
+  return {std::move(jhj), report};
+}
+
+}  // namespace detail
+
 /// U = upper Cholesky factor of (H + λI)⁻¹ for symmetric H (taken by value: its storage becomes
 /// U). With J the order reversal, JHJ = M·Mᵀ gives (H + λI)⁻¹ = (J M⁻ᵀ J)(J M⁻¹ J), so one
 /// factorisation of the reversed matrix and one triangular inverse replace the reference chain
@@ -147,16 +157,10 @@ template <class T>
 upper_inverse_factor<T> upper_cholesky_of_inverse(row_major_matrix<T> h, double percdamp,
                                                   int max_retries,
                                                   std::string_view who = "cholesky") {
-  if (h.rows() != h.cols())
-    throw shape_error(std::string(who) + ": the Hessian is " + std::to_string(h.rows()) + "x" +
-                      std::to_string(h.cols()) + ", not square");
+  require_square(who, "the Hessian", h.rows(), h.cols());
   // Reversing the row-major storage of an n x n matrix gives the row-major storage of JAJ.
   std::reverse(h.data(), h.data() + h.size());
-  const damping_report report = damped_cholesky(h, percdamp, max_retries, who);
-  invert_lower_in_place(h);
-  h.template triangularView<Eigen::StrictlyUpper>().setZero();
-  std::reverse(h.data(), h.data() + h.size());
-  return {std::move(h), report};
+  return detail::upper_cholesky_of_reversed_inverse(std::move(h), percdamp, max_retries, who);
 }
 
 /// The backend primitive: U = upper Cholesky factor of (H + λI)⁻¹ for a symmetric host view H
@@ -166,10 +170,16 @@ template <class T>
 upper_inverse_factor<T> upper_cholesky_of_inverse(const par_t&, matrix_view<const T> h,
                                                   double percdamp, int max_retries,
                                                   std::string_view who = "cholesky") {
-  row_major_matrix<T> copy(h.rows(), h.cols());
-  for (index_t i = 0; i < h.rows(); ++i)
-    for (index_t j = 0; j < h.cols(); ++j) copy(i, j) = h(i, j);
-  return upper_cholesky_of_inverse<T>(std::move(copy), percdamp, max_retries, who);
+  require_square(who, "the Hessian", h.rows(), h.cols());
+  // Copied straight into reversed order (JHJ), the form the factorisation starts from.
+  const index_t n = h.rows();
+  row_major_matrix<T> reversed(n, n);
+  for (index_t i = 0; i < n; ++i) {
+    T* const out = reversed.data() + (n - 1 - i) * n + (n - 1);
+    for (index_t j = 0; j < n; ++j) out[-j] = h(i, j);
+  }
+  return detail::upper_cholesky_of_reversed_inverse(std::move(reversed), percdamp, max_retries,
+                                                    who);
 }
 
 }  // namespace pollard::cpu

@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -24,6 +23,7 @@
 #include "pollard/backends/cuda/checked_call.cuh"
 #include "pollard/backends/cuda/device_buffer.cuh"
 #include "pollard/backends/cuda/policy.cuh"
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -214,14 +214,8 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
       out.damping = {damping, factor, attempt};
       return out;
     }
-    if (attempt == max_retries) {
-      std::ostringstream message;
-      message << who << ": the " << n << "x" << n
-              << " Hessian is not positive definite even with damping " << damping << " (percdamp "
-              << factor << " of mean diagonal " << mean_diagonal << ", after " << max_retries
-              << " retries)";
-      throw factorisation_error(message.str());
-    }
+    if (attempt == max_retries)
+      throw_not_positive_definite(who, n, damping, factor, mean_diagonal, max_retries);
   }
   return out;  // unreachable: the last attempt returns or throws
 }
@@ -240,9 +234,7 @@ device_upper_factor upper_cholesky_of_inverse(const P& p, device_view<const floa
                                               double percdamp, int max_retries,
                                               std::string_view who = "cholesky",
                                               factor_precision precision = factor_precision::fp32) {
-  if (h.cols() != h.rows())
-    throw shape_error(std::string(who) + ": the Hessian is " + std::to_string(h.rows()) + "x" +
-                      std::to_string(h.cols()) + ", not square");
+  require_square(who, "the Hessian", h.rows(), h.cols());
   if (precision == factor_precision::fp64)
     return detail::upper_cholesky_of_inverse_in<double>(p, h, percdamp, max_retries, who);
   return detail::upper_cholesky_of_inverse_in<float>(p, h, percdamp, max_retries, who);

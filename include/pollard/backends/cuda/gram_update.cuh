@@ -16,6 +16,7 @@
 
 #include "pollard/backends/cuda/checked_call.cuh"
 #include "pollard/backends/cuda/policy.cuh"
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
@@ -151,9 +152,7 @@ void gram_update(const P& p, device_view<H> h, device_view<X> x, H alpha) {
 /// full symmetric H that the solvers read. Asynchronous on p's stream.
 template <cuda_policy P, class T>
 void symmetrize_from_lower(const P& p, device_view<T> h) {
-  if (h.rows() != h.cols())
-    throw shape_error("symmetrize_from_lower: H is " + std::to_string(h.rows()) + "x" +
-                      std::to_string(h.cols()) + ", not square");
+  require_square("symmetrize_from_lower", "H", h.rows(), h.cols());
   if (h.empty()) return;
   const dim3 threads(32, 8);
   const dim3 blocks(static_cast<unsigned>((h.cols() + 31) / 32),

@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <limits>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -388,12 +387,9 @@ sparsegpt_result sweep_with_hessian(const P& p, const std::string& who, device_v
     r.synchronize();
     if (found != no_entry) {
       const auto i = static_cast<index_t>(found) / d_in, j = static_cast<index_t>(found) % d_in;
-      std::ostringstream message;
-      message << who << ": the Hessian is not symmetric: H(" << i << ", " << j
-              << ") = " << value_at(hessian, i, j) << " but H(" << j << ", " << i
-              << ") = " << value_at(hessian, j, i) << " (allowed difference " << tolerance
-              << "); pass the full symmetric matrix, not one triangle";
-      throw option_error(message.str());
+      pollard::detail::throw_asymmetric_hessian(
+          who, i, j, static_cast<double>(value_at(hessian, i, j)),
+          static_cast<double>(value_at(hessian, j, i)), tolerance);
     }
   }
 
@@ -413,29 +409,8 @@ sparsegpt_result sweep_with_hessian(const P& p, const std::string& who, device_v
     r.synchronize();
   }
   sparsegpt_result result = sweep(factor);
-  if (result.damping_retries > 0) {
-    std::ostringstream message;
-    message << who << ": the Hessian needed percdamp " << result.percdamp_used << " (requested "
-            << percdamp << ", " << result.damping_retries
-            << " retries) to factor; the updates are weaker and the result closer to magnitude "
-               "pruning";
-    result.warnings.push_back(message.str());
-  }
-  index_t newly_pruned = 0;
-  for (const index_t j : dead)
-    for (index_t i = 0; i < d_out; ++i)
-      if (result.mask.kept(i, j)) {
-        result.mask.prune(i, j);
-        ++newly_pruned;
-      }
-  if (newly_pruned > 0) {
-    std::ostringstream message;
-    message << who << ": " << dead.size() << " dead input channel" << (dead.size() == 1 ? "" : "s")
-            << " (H_jj = 0, e.g. column " << dead.front()
-            << ") had their weights zeroed: " << newly_pruned
-            << " weights beyond the requested ones are pruned, sparsity " << result.mask.sparsity();
-    result.warnings.push_back(message.str());
-  }
+  pollard::detail::warn_if_damping_raised(who, percdamp, result);
+  pollard::detail::prune_dead_inputs(who, dead, result);
   return result;
 }
 
