@@ -1,5 +1,6 @@
 // Forward-pass throughput: batched prefill (tokens/s and its rate as a fraction of a 2-thread
-// Eigen GEMM measured in this binary) and KV-cache decoding (tokens/s), on stories260K (when
+// Eigen GEMM measured in this binary), KV-cache decoding (tokens/s), one sequence at a time and
+// several in one batch, on stories260K (when
 // POLLARD_DATA_DIR holds it) and on a randomly initialised SmolLM2-135M-shaped model. Eigen's
 // products run on the thread count given as the last argument (Eigen::setNbThreads).
 //
@@ -159,6 +160,45 @@ void run_decode(benchmark::State& state, const llama_weights& w) {
   state.counters["tokens_per_s"] = double(steps) * double(state.iterations()) / time;
 }
 
+// Decoding `sequences` sequences `steps` tokens each from empty caches, on `threads` threads:
+// one sequence at a time (decode_step, the linears as matrix-vector products) against all of
+// them in one batch per step (extend_each, the linears as matrix products over 8 rows). Wall time;
+// the two alternate within each iteration. batched_speedup = one-at-a-time time / batched time.
+void run_batched_decode(benchmark::State& state, const llama_weights& w) {
+  const index_t sequences = state.range(0), steps = state.range(1);
+  const int threads = static_cast<int>(state.range(2));
+  Eigen::setNbThreads(threads);
+  const auto tokens = random_tokens(sequences * steps, w.config.vocab_size);
+  llama_forward model(w);
+  std::vector<kv_cache> caches(static_cast<std::size_t>(sequences), kv_cache(w.config, steps));
+  std::vector<kv_cache*> batch;
+  for (auto& c : caches) batch.push_back(&c);
+  double single_time = 0.0, batched_time = 0.0;
+  for (auto _ : state) {
+    for (auto& c : caches) c.clear();
+    const double t0 = wall_seconds();
+    for (index_t s = 0; s < sequences; ++s)
+      for (index_t p = 0; p < steps; ++p)
+        benchmark::DoNotOptimize(
+            model.decode_step(caches[std::size_t(s)], tokens[std::size_t(s * steps + p)]).data());
+    const double t1 = wall_seconds();
+    for (auto& c : caches) c.clear();
+    std::vector<pollard::token_id> next(static_cast<std::size_t>(sequences));
+    for (index_t p = 0; p < steps; ++p) {
+      for (index_t s = 0; s < sequences; ++s)
+        next[std::size_t(s)] = tokens[std::size_t(s * steps + p)];
+      benchmark::DoNotOptimize(model.extend_each(batch, next).data());
+    }
+    batched_time += wall_seconds() - t1;
+    single_time += t1 - t0;
+  }
+  const double generated = double(sequences * steps) * double(state.iterations());
+  state.counters["one_at_a_time_tokens_per_s"] = generated / single_time;
+  state.counters["batched_tokens_per_s"] = generated / batched_time;
+  state.counters["batched_speedup"] = single_time / batched_time;
+  state.counters["threads"] = threads;
+}
+
 void BM_prefill_stories260K(benchmark::State& state) {
   const auto* w = stories260k();
   if (w == nullptr) {
@@ -179,6 +219,9 @@ void BM_prefill_smollm2_135m_shape(benchmark::State& state) {
   run_prefill(state, smollm2_shaped());
 }
 void BM_decode_smollm2_135m_shape(benchmark::State& state) { run_decode(state, smollm2_shaped()); }
+void BM_batched_decode_smollm2_135m_shape(benchmark::State& state) {
+  run_batched_decode(state, smollm2_shaped());
+}
 
 }  // namespace
 
@@ -191,5 +234,10 @@ BENCHMARK(BM_prefill_smollm2_135m_shape)
     ->Iterations(2)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_decode_smollm2_135m_shape)->Arg(64)->Iterations(2)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_batched_decode_smollm2_135m_shape)
+    ->Args({8, 16, 1})
+    ->Args({8, 16, 2})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

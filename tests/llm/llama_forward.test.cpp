@@ -165,6 +165,71 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "extend_each decodes sequences of different lengths in one batch: each row equals prefill "
+    "(1e-5) and does not depend on the batch or the thread count") {
+  const auto w = test::random_llama(tiny(rope_style::half_split, false, 4, 1), 51, 0.2f);
+  const index_t L = 12;
+  const std::vector<std::vector<int>> seqs = {random_tokens(L, w.config.vocab_size, 5),
+                                              random_tokens(L, w.config.vocab_size, 6),
+                                              random_tokens(L, w.config.vocab_size, 7)};
+  const std::vector<index_t> prefix = {3, 5, 8};
+  llama_forward model(w);
+  // Prefixes through extend, then `steps` batched steps over the sequences listed in `which`;
+  // returns the logits rows of every step, per sequence.
+  const auto decode = [&](const std::vector<std::size_t>& which, index_t steps) {
+    std::vector<kv_cache> caches;
+    for (const std::size_t s : which) {
+      caches.emplace_back(w.config, L);
+      model.extend(caches.back(), std::span<const int>(seqs[s].data(), std::size_t(prefix[s])));
+    }
+    std::vector<std::vector<Eigen::VectorXf>> rows(which.size());
+    for (index_t step = 0; step < steps; ++step) {
+      std::vector<kv_cache*> batch;
+      std::vector<int> next;
+      for (std::size_t k = 0; k < which.size(); ++k) {
+        batch.push_back(&caches[k]);
+        next.push_back(seqs[which[k]][std::size_t(prefix[which[k]] + step)]);
+      }
+      const row_matrix logits = model.extend_each(batch, next);
+      REQUIRE(logits.rows() == index_t(which.size()));
+      for (std::size_t k = 0; k < which.size(); ++k)
+        rows[k].push_back(logits.row(index_t(k)).transpose());
+    }
+    return rows;
+  };
+  const auto all = decode({0, 1, 2}, 4);
+  float worst = 0.0f;
+  for (std::size_t s = 0; s < 3; ++s) {
+    const row_matrix full = model.prefill(seqs[s], {1, L});
+    for (index_t step = 0; step < 4; ++step)
+      worst = std::max(worst, (all[s][std::size_t(step)].transpose() - full.row(prefix[s] + step))
+                                  .cwiseAbs()
+                                  .maxCoeff());
+  }
+  CHECK(worst < 1e-5f);
+  CHECK(decode({1}, 4)[0] == all[1]);
+  CHECK(decode({2, 1}, 4)[1] == all[1]);
+  const int threads = Eigen::nbThreads();
+  Eigen::setNbThreads(1);
+  const auto one_thread = decode({0, 1, 2}, 4);
+  Eigen::setNbThreads(threads);
+  CHECK(one_thread == all);
+
+  kv_cache a(w.config, 2), full_cache(w.config, 1);
+  model.extend(full_cache, std::span<const int>(seqs[0].data(), 1));
+  const std::vector<int> one = {1}, two = {1, 2};
+  std::vector<kv_cache*> twice = {&a, &a}, single = {&a}, full_one = {&full_cache};
+  CHECK_THROWS_WITH_AS(
+      model.extend_each(single, two),
+      "llama_forward::extend_each: 2 tokens for 1 sequences (one each, at least one)", shape_error);
+  CHECK_THROWS_WITH_AS(model.extend_each(twice, two),
+                       "llama_forward::extend_each: cache 1 appears twice", option_error);
+  CHECK_THROWS_WITH_AS(model.extend_each(full_one, one),
+                       "llama_forward::extend_each: cache 0 is full (capacity 1)", option_error);
+  CHECK(a.length() == 0);
+}
+
 TEST_CASE("sequences in one batch do not attend to each other") {
   const auto w = test::random_llama(tiny(rope_style::interleaved, true), 41);
   const auto a = random_tokens(6, w.config.vocab_size, 1),

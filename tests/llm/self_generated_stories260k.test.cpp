@@ -2,8 +2,10 @@
 // under the published recipe's settings from two-token prefixes of TinyStories paragraphs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,20 +22,57 @@
 
 using namespace pollard;
 
+namespace {
+
+// stories260K, its tokenizer and the first eight TinyStories paragraphs (none when the data
+// directory lacks them).
+struct stories {
+  llm::llama_weights weights;
+  llm::llama2c_tokenizer tok;
+  std::vector<std::string> paragraphs;
+
+  static std::optional<stories> read() {
+    const auto model_path = test::data_file("models/stories260K/stories260K.bin");
+    const auto tok_path = test::data_file("models/stories260K/tok512.bin");
+    const auto text = test::data_file("text/tinystories/tinystories_train_head.txt");
+    if (!model_path || !tok_path || !text) return std::nullopt;
+    auto weights = llm::read_llama2c(*model_path);
+    auto tok = llm::llama2c_tokenizer::read(*tok_path, weights.config.vocab_size);
+    auto paragraphs = io::read_paragraphs(*text);
+    REQUIRE(paragraphs.size() >= 8);
+    paragraphs.resize(8);
+    return stories{std::move(weights), std::move(tok), std::move(paragraphs)};
+  }
+};
+
+// The mean NLL of t's sampled tokens from one full forward pass over the text.
+double full_pass_mean_nll(llm::llama_model& m, const generated_text& t) {
+  const auto L = static_cast<index_t>(t.tokens.size());
+  double sum = 0.0;
+  model::for_each_logits(m, t.tokens, model::sequence_layout{1, L}, 16,
+                         [&](index_t first, matrix_view<const float> l) {
+                           for (index_t r = 0; r < l.rows(); ++r) {
+                             const index_t row = first + r;
+                             if (row < t.prefix_tokens - 1 || row >= L - 1) continue;
+                             double z = 0.0;
+                             for (index_t v = 0; v < l.cols(); ++v) z += std::exp(l(r, v));
+                             sum += std::log(z) - l(r, t.tokens[static_cast<std::size_t>(row + 1)]);
+                           }
+                         });
+  return sum / static_cast<double>(t.new_tokens());
+}
+
+}  // namespace
+
 TEST_CASE("stories260K continues TinyStories prefixes reproducibly, in plausible English") {
-  const auto model_path = test::data_file("models/stories260K/stories260K.bin");
-  const auto tok_path = test::data_file("models/stories260K/tok512.bin");
-  const auto stories = test::data_file("text/tinystories/tinystories_train_head.txt");
-  if (!model_path || !tok_path || !stories) return;
-  auto weights = llm::read_llama2c(*model_path);
-  const auto tok = llm::llama2c_tokenizer::read(*tok_path, weights.config.vocab_size);
-  auto paragraphs = io::read_paragraphs(*stories);
-  REQUIRE(paragraphs.size() >= 8);
-  paragraphs.resize(8);
+  auto data = stories::read();
+  if (!data) return;
+  const auto& tok = data->tok;
+  const auto& paragraphs = data->paragraphs;
   const tokenize_function tokenize = [&](std::string_view text, bool add_bos) {
     return tok.encode(text, add_bos);
   };
-  llm::llama_model m(weights);
+  llm::llama_model m(data->weights);
   const llm::self_generation_sampler sampler;
   CHECK(sampler.describe() == "temperature 0.6, top-k 50, top-p 0.95, repetition penalty 1.2");
   CHECK(llm::self_generation_sampler({0.7f, 0, 1.0f, 1.0f, 9}).describe() ==
@@ -78,21 +117,8 @@ TEST_CASE("stories260K continues TinyStories prefixes reproducibly, in plausible
     CHECK(t.perplexity < 30.0);  // far below a uniform guess over 512 tokens
 
     // The KV-cached score equals the mean NLL from one full forward pass over the text.
-    const auto L = static_cast<index_t>(t.tokens.size());
-    double sum = 0.0;
-    model::for_each_logits(m, t.tokens, model::sequence_layout{1, L}, 16,
-                           [&](index_t first, matrix_view<const float> l) {
-                             for (index_t r = 0; r < l.rows(); ++r) {
-                               const index_t row = first + r;
-                               if (row < t.prefix_tokens - 1 || row >= L - 1) continue;
-                               double z = 0.0;
-                               for (index_t v = 0; v < l.cols(); ++v) z += std::exp(l(r, v));
-                               sum +=
-                                   std::log(z) - l(r, t.tokens[static_cast<std::size_t>(row + 1)]);
-                             }
-                           });
-    worst_nll_difference = std::max(
-        worst_nll_difference, std::abs(sum / static_cast<double>(t.new_tokens()) - t.mean_nll));
+    worst_nll_difference =
+        std::max(worst_nll_difference, std::abs(full_pass_mean_nll(m, t) - t.mean_nll));
   }
   CHECK(worst_nll_difference < 1e-4);
 
@@ -114,4 +140,49 @@ TEST_CASE("stories260K continues TinyStories prefixes reproducibly, in plausible
   const auto b = g.draw(4, 32, 0);
   b.validate();
   CHECK(b.n_sequences == 4);
+}
+
+TEST_CASE("batched self-generation gives the same texts in any batch, one at a time, and again") {
+  static_assert(model::batched_incremental_lm<llm::llama_model>);
+  auto data = stories::read();
+  if (!data) return;
+  const auto& tok = data->tok;
+  auto paragraphs = data->paragraphs;
+  paragraphs.resize(7);
+  const tokenize_function tokenize = [&](std::string_view text, bool add_bos) {
+    return tok.encode(text, add_bos);
+  };
+  llm::llama_model m(data->weights);
+  const llm::self_generation_sampler sampler;
+  self_generation_settings s;
+  s.model_identity = "stories260K";
+  s.max_new_tokens = 60;
+  // A text ends at its first full stop, so texts finish at different steps and the batch
+  // shrinks as it goes.
+  s.eos = tok.encode(".", false).back();
+  s.seed = 3;
+  s.batch = 8;
+  const auto all = self_generated_windows::generate(m, paragraphs, tokenize, sampler, s).texts();
+  REQUIRE(all.size() >= 5);
+  index_t shortest = s.max_new_tokens, longest = 0;
+  for (const auto& t : all) {
+    shortest = std::min(shortest, t.new_tokens());
+    longest = std::max(longest, t.new_tokens());
+  }
+  MESSAGE("new tokens per text: " << shortest << " to " << longest);
+  CHECK(shortest < longest);
+  for (const index_t batch : {1, 3}) {
+    s.batch = batch;
+    CHECK(self_generated_windows::generate(m, paragraphs, tokenize, sampler, s).texts() == all);
+  }
+  const int threads = Eigen::nbThreads();
+  Eigen::setNbThreads(1);
+  CHECK(self_generated_windows::generate(m, paragraphs, tokenize, sampler, s).texts() == all);
+  Eigen::setNbThreads(threads);
+  for (const auto& t : all) {
+    const auto prefix = std::span(t.tokens).first(static_cast<std::size_t>(t.prefix_tokens));
+    CHECK(generate_self_text(m, prefix, t.source, sampler, s) == t);
+  }
+  // The batched steps' logits agree with a full forward pass over each text (1e-4 in mean NLL).
+  for (const auto& t : all) CHECK(std::abs(full_pass_mean_nll(m, t) - t.mean_nll) < 1e-4);
 }

@@ -60,6 +60,9 @@ struct self_generation_settings {
   std::optional<token_id> eos;  ///< sampling it ends a text; it is not kept
   std::uint64_t seed = 0;       ///< picks every draw of the sampler
   double drop_fraction = 0.2;   ///< share of texts dropped as the most perplexing, in [0, 1)
+  /// Texts decoded together by a batched_incremental_lm (each holds its own KV cache); does not
+  /// change the texts.
+  index_t batch = 8;
 };
 
 /// One continuation: `tokens` = the prefix_tokens of source text `source` followed by the
@@ -122,6 +125,8 @@ inline void check_generation_settings(const self_generation_settings& s) {
                        std::to_string(s.max_new_tokens));
   require_in_range("self-generated calibration", "the share of texts dropped", s.drop_fraction, 0.0,
                    1.0);
+  if (s.batch < 1)
+    throw option_error(who + "the batch must hold at least 1 text, got " + std::to_string(s.batch));
 }
 
 }  // namespace detail
@@ -169,16 +174,16 @@ inline std::optional<std::vector<token_id>> self_generation_prefix(
   return t;
 }
 
-/// Continues one prefix (KV-cached through the incremental_lm concept): samples up to
-/// max_new_tokens tokens, stopping before EOS, and scores the sampled tokens on the logits they
-/// were drawn from. Nothing when the first sampled token is EOS.
-template <model::incremental_lm M, generation_sampler S>
-std::optional<generated_text> generate_self_text(M& m, std::span<const token_id> prefix,
-                                                 index_t source, const S& sampler,
-                                                 const self_generation_settings& settings) {
-  detail::check_generation_settings(settings);
-  if (static_cast<index_t>(prefix.size()) != settings.prefix_tokens)
-    throw option_error("self-generated calibration: a prefix of " + std::to_string(prefix.size()) +
+namespace detail {
+
+/// The checks of a continuation of a prefix of `prefix_size` tokens, and its capacity (prefix +
+/// new tokens).
+template <model::incremental_lm M>
+index_t self_text_capacity(M& m, std::size_t prefix_size,
+                           const self_generation_settings& settings) {
+  check_generation_settings(settings);
+  if (static_cast<index_t>(prefix_size) != settings.prefix_tokens)
+    throw option_error("self-generated calibration: a prefix of " + std::to_string(prefix_size) +
                        " tokens, the settings ask for " + std::to_string(settings.prefix_tokens));
   const index_t capacity = settings.prefix_tokens + settings.max_new_tokens;
   if (capacity > model::context_length(m))
@@ -186,34 +191,140 @@ std::optional<generated_text> generate_self_text(M& m, std::span<const token_id>
                        " prefix tokens + " + std::to_string(settings.max_new_tokens) +
                        " new tokens exceed the model's context of " +
                        std::to_string(model::context_length(m)));
+  return capacity;
+}
+
+/// Draws token `step` of `text` from the logits after its last token: appends it and adds its
+/// NLL (raw logits) to nll_sum; nothing at EOS.
+template <generation_sampler S>
+std::optional<token_id> draw_self_token(const S& sampler, std::span<const float> logits,
+                                        generated_text& text, index_t step,
+                                        const self_generation_settings& settings, double& nll_sum) {
+  const auto vocab = static_cast<index_t>(logits.size());
+  const token_id next = static_cast<token_id>(
+      sampler(logits, text.tokens, self_generation_draw_seed(settings.seed, text.source, step)));
+  if (next < 0 || next >= vocab)
+    throw option_error("self-generated calibration: the sampler returned token " +
+                       std::to_string(next) + " outside the vocabulary of " +
+                       std::to_string(vocab));
+  if (settings.eos && next == *settings.eos) return std::nullopt;
+  double mx = -std::numeric_limits<double>::infinity();
+  for (const float l : logits) mx = std::max(mx, static_cast<double>(l));
+  double sum = 0.0;
+  for (const float l : logits) sum += std::exp(static_cast<double>(l) - mx);
+  nll_sum += mx + std::log(sum) - static_cast<double>(logits[static_cast<std::size_t>(next)]);
+  text.tokens.push_back(next);
+  return next;
+}
+
+/// The finished text: nothing when no token was sampled, else its mean NLL and perplexity.
+inline std::optional<generated_text> finish_self_text(generated_text text, double nll_sum) {
+  if (text.new_tokens() == 0) return std::nullopt;
+  text.mean_nll = nll_sum / static_cast<double>(text.new_tokens());
+  text.perplexity = std::exp(text.mean_nll);
+  return text;
+}
+
+}  // namespace detail
+
+/// A prefix to continue: the index of its source text and its tokens.
+struct self_generation_prefix_of {
+  index_t source = 0;
+  std::vector<token_id> tokens;
+};
+
+/// Continues several prefixes together on a batched_incremental_lm: each prefix is run through
+/// its own sequence (KV-cached), then every step draws one token for each unfinished text and
+/// extends all of them in one batch (model::extend_each). Element k of the result is what
+/// generate_self_text gives for prefixes[k]; by the extend_each contract it does not depend on
+/// which or how many prefixes are continued together.
+template <model::batched_incremental_lm M, generation_sampler S>
+std::vector<std::optional<generated_text>> generate_self_texts(
+    M& m, std::span<const self_generation_prefix_of> prefixes, const S& sampler,
+    const self_generation_settings& settings) {
+  for (const auto& p : prefixes) detail::self_text_capacity(m, p.tokens.size(), settings);
+  const index_t capacity = settings.prefix_tokens + settings.max_new_tokens;
   const index_t vocab = model::vocab_size(m);
-  generated_text out;
-  out.source = source;
-  out.prefix_tokens = settings.prefix_tokens;
-  out.tokens.assign(prefix.begin(), prefix.end());
-  auto state = model::start_sequence(m, capacity);
-  std::span<const float> logits = model::extend(m, state, prefix);
-  double nll_sum = 0.0;
-  for (index_t step = 0; step < settings.max_new_tokens; ++step) {
-    const token_id next = static_cast<token_id>(
-        sampler(logits, out.tokens, self_generation_draw_seed(settings.seed, source, step)));
-    if (next < 0 || next >= vocab)
-      throw option_error("self-generated calibration: the sampler returned token " +
-                         std::to_string(next) + " outside the vocabulary of " +
-                         std::to_string(vocab));
-    if (settings.eos && next == *settings.eos) break;
-    double mx = -std::numeric_limits<double>::infinity();
-    for (const float l : logits) mx = std::max(mx, static_cast<double>(l));
-    double sum = 0.0;
-    for (const float l : logits) sum += std::exp(static_cast<double>(l) - mx);
-    nll_sum += mx + std::log(sum) - static_cast<double>(logits[static_cast<std::size_t>(next)]);
-    out.tokens.push_back(next);
-    if (step + 1 < settings.max_new_tokens) logits = model::extend(m, state, std::span(&next, 1));
+  const std::size_t n = prefixes.size();
+  std::vector<model::sequence_state_t<M>> states;
+  states.reserve(n);
+  std::vector<generated_text> texts(n);
+  std::vector<double> nll(n, 0.0);
+  std::vector<float> logits(n * static_cast<std::size_t>(vocab));
+  const auto row = [&](std::size_t k) {
+    return std::span<float>(logits).subspan(k * static_cast<std::size_t>(vocab),
+                                            static_cast<std::size_t>(vocab));
+  };
+  for (std::size_t k = 0; k < n; ++k) {
+    texts[k].source = prefixes[k].source;
+    texts[k].prefix_tokens = settings.prefix_tokens;
+    texts[k].tokens = prefixes[k].tokens;
+    states.push_back(model::start_sequence(m, capacity));
+    const std::span<const float> first = model::extend(m, states.back(), prefixes[k].tokens);
+    std::copy(first.begin(), first.end(), row(k).begin());
   }
-  if (out.new_tokens() == 0) return std::nullopt;
-  out.mean_nll = nll_sum / static_cast<double>(out.new_tokens());
-  out.perplexity = std::exp(out.mean_nll);
+  std::vector<std::size_t> active(n);
+  for (std::size_t k = 0; k < n; ++k) active[k] = k;
+  std::vector<float> batch_logits;
+  for (index_t step = 0; step < settings.max_new_tokens && !active.empty(); ++step) {
+    std::vector<std::size_t> continuing;
+    std::vector<token_id> next_tokens;
+    for (const std::size_t k : active) {
+      const auto next = detail::draw_self_token(sampler, row(k), texts[k], step, settings, nll[k]);
+      if (next && step + 1 < settings.max_new_tokens) {
+        continuing.push_back(k);
+        next_tokens.push_back(*next);
+      }
+    }
+    if (continuing.empty()) break;
+    std::vector<model::sequence_state_t<M>*> batch;
+    for (const std::size_t k : continuing) batch.push_back(&states[k]);
+    batch_logits.resize(continuing.size() * static_cast<std::size_t>(vocab));
+    model::extend_each(
+        m, std::span<model::sequence_state_t<M>* const>(batch), next_tokens,
+        matrix_view<float>(batch_logits.data(), static_cast<index_t>(continuing.size()), vocab));
+    for (std::size_t j = 0; j < continuing.size(); ++j)
+      std::copy_n(
+          batch_logits.begin() + static_cast<std::ptrdiff_t>(j * static_cast<std::size_t>(vocab)),
+          vocab, row(continuing[j]).begin());
+    active = std::move(continuing);
+  }
+  std::vector<std::optional<generated_text>> out;
+  for (std::size_t k = 0; k < n; ++k)
+    out.push_back(detail::finish_self_text(std::move(texts[k]), nll[k]));
   return out;
+}
+
+/// Continues one prefix (KV-cached through the incremental_lm concept): samples up to
+/// max_new_tokens tokens, stopping before EOS, and scores the sampled tokens on the logits they
+/// were drawn from. Nothing when the first sampled token is EOS. On a batched_incremental_lm the
+/// steps after the prefix run through extend_each (a batch of one), so that the text equals the
+/// one generate_self_texts makes in any batch.
+template <model::incremental_lm M, generation_sampler S>
+std::optional<generated_text> generate_self_text(M& m, std::span<const token_id> prefix,
+                                                 index_t source, const S& sampler,
+                                                 const self_generation_settings& settings) {
+  const index_t capacity = detail::self_text_capacity(m, prefix.size(), settings);
+  if constexpr (model::batched_incremental_lm<M>) {
+    const self_generation_prefix_of one{source,
+                                        std::vector<token_id>(prefix.begin(), prefix.end())};
+    return generate_self_texts(m, std::span(&one, 1), sampler, settings).front();
+  } else {
+    generated_text out;
+    out.source = source;
+    out.prefix_tokens = settings.prefix_tokens;
+    out.tokens.assign(prefix.begin(), prefix.end());
+    auto state = model::start_sequence(m, capacity);
+    std::span<const float> logits = model::extend(m, state, prefix);
+    double nll_sum = 0.0;
+    for (index_t step = 0; step < settings.max_new_tokens; ++step) {
+      const auto next = detail::draw_self_token(sampler, logits, out, step, settings, nll_sum);
+      if (!next) break;
+      if (step + 1 < settings.max_new_tokens)
+        logits = model::extend(m, state, std::span(&*next, 1));
+    }
+    return detail::finish_self_text(std::move(out), nll_sum);
+  }
 }
 
 /// Self-generated calibration text as a calibration_source. Built by generate() (or from a cache
@@ -234,18 +345,30 @@ class self_generated_windows {
     detail::check_generation_settings(settings);
     if (sources.empty())
       throw option_error("self-generated calibration: there are no source texts");
-    std::vector<std::pair<index_t, std::vector<token_id>>> prefixes;
+    std::vector<self_generation_prefix_of> prefixes;
     for (std::size_t k = 0; k < sources.size(); ++k)
       if (auto p = self_generation_prefix(sources[k], tokenize, settings))
-        prefixes.emplace_back(static_cast<index_t>(k), std::move(*p));
+        prefixes.push_back({static_cast<index_t>(k), std::move(*p)});
     if (prefixes.empty())
       throw option_error("self-generated calibration: none of the " +
                          std::to_string(sources.size()) + " source texts has " +
                          std::to_string(settings.prefix_tokens) + " tokens for a prefix");
     std::vector<generated_text> texts;
-    for (const auto& [source, prefix] : prefixes)
-      if (auto t = generate_self_text(m, prefix, source, sampler, settings))
-        texts.push_back(std::move(*t));
+    if constexpr (model::batched_incremental_lm<M>) {
+      for (std::size_t k0 = 0; k0 < prefixes.size();
+           k0 += static_cast<std::size_t>(settings.batch)) {
+        const std::size_t count =
+            std::min(prefixes.size() - k0, static_cast<std::size_t>(settings.batch));
+        for (auto& t : generate_self_texts(
+                 m, std::span<const self_generation_prefix_of>(prefixes).subspan(k0, count),
+                 sampler, settings))
+          if (t) texts.push_back(std::move(*t));
+      }
+    } else {
+      for (const auto& [source, prefix] : prefixes)
+        if (auto t = generate_self_text(m, prefix, source, sampler, settings))
+          texts.push_back(std::move(*t));
+    }
     return self_generated_windows(std::move(texts), std::move(settings), sampler.describe(),
                                   detail::texts_fingerprint(sources), sources.size(),
                                   std::move(name));

@@ -138,6 +138,50 @@ class llama_forward {
     return classify(x);
   }
 
+  /// Appends tokens[i] to the sequence of caches[i] (distinct caches, each at its own length)
+  /// and returns the logits [caches.size() x vocab], row i after tokens[i]: one decoding step of
+  /// several sequences, their linears as matrix products over eight rows at a time (a smaller
+  /// batch is padded). A row's values do not depend on which other sequences share the step, nor
+  /// on the thread count (see column_block_products); they equal extend's up to rounding.
+  row_matrix extend_each(std::span<kv_cache* const> caches, std::span<const token_id> tokens) {
+    const auto& c = config();
+    const auto n = static_cast<index_t>(caches.size());
+    if (n == 0 || tokens.size() != caches.size())
+      throw shape_error("llama_forward::extend_each: " + std::to_string(tokens.size()) +
+                        " tokens for " + std::to_string(n) + " sequences (one each, at least one)");
+    index_t longest = 0;
+    for (std::size_t i = 0; i < caches.size(); ++i) {
+      const kv_cache* cache = caches[i];
+      if (cache == nullptr || cache->n_layers() != c.n_layers ||
+          cache->keys(0).cols() != c.kv_dim())
+        throw shape_error("llama_forward::extend_each: cache " + std::to_string(i) +
+                          " was made for another model shape");
+      if (cache->length() + 1 > cache->capacity())
+        throw option_error("llama_forward::extend_each: cache " + std::to_string(i) +
+                           " is full (capacity " + std::to_string(cache->capacity()) + ")");
+      if (std::find(caches.begin(), caches.begin() + static_cast<std::ptrdiff_t>(i), cache) !=
+          caches.begin() + static_cast<std::ptrdiff_t>(i))
+        throw option_error("llama_forward::extend_each: cache " + std::to_string(i) +
+                           " appears twice");
+      longest = std::max(longest, cache->length() + 1);
+    }
+    const row_matrix embedded = embed(tokens);
+    // Padded to whole products with copies of the last row.
+    constexpr index_t group = column_block_products::rows_per_product;
+    row_matrix x((n + group - 1) / group * group, c.dim);
+    x.topRows(n) = embedded;
+    for (index_t r = n; r < x.rows(); ++r) x.row(r) = embedded.row(n - 1);
+    ensure_rope_table(longest);
+    Eigen::Map<row_matrix> xm(x.data(), x.rows(), x.cols());
+    for (index_t l = 0; l < c.n_layers; ++l) decode_block(l, xm, caches);
+    for (kv_cache* cache : caches) cache->advance(1);
+    final_norm(x);
+    row_matrix logits(x.rows(), c.vocab_size);
+    column_block_products{}.set(logits, x, w_->output_classifier());
+    logits.conservativeResize(n, c.vocab_size);
+    return logits;
+  }
+
   /// Logits [vocab] of one more token (incremental decoding).
   Eigen::VectorXf decode_step(kv_cache& cache, token_id token) {
     row_matrix logits = extend(cache, std::span<const token_id>(&token, 1));
@@ -200,22 +244,23 @@ class llama_forward {
 
   /// Rotates every head of m [tokens x heads*hs]; row r is at position first + r % length.
   void apply_rope(row_matrix& m, index_t heads, index_t length, index_t first) const {
+    for (index_t r = 0; r < m.rows(); ++r) rotate_row(m.row(r).data(), heads, first + r % length);
+  }
+
+  /// Rotates every head of one row [heads*hs] at position pos.
+  void rotate_row(float* row, index_t heads, index_t pos) const {
     const auto& c = config();
     const index_t hs = c.head_size(), half = hs / 2;
     const bool interleaved = c.rope == rope_style::interleaved;
-    for (index_t r = 0; r < m.rows(); ++r) {
-      const index_t pos = first + r % length;
-      const float* cs = rope_cos_.row(pos).data();
-      const float* sn = rope_sin_.row(pos).data();
-      float* row = m.row(r).data();
-      for (index_t h = 0; h < heads; ++h) {
-        float* v = row + h * hs;
-        for (index_t i = 0; i < half; ++i) {
-          const index_t a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-          const float v0 = v[a], v1 = v[b];
-          v[a] = v0 * cs[i] - v1 * sn[i];
-          v[b] = v0 * sn[i] + v1 * cs[i];
-        }
+    const float* cs = rope_cos_.row(pos).data();
+    const float* sn = rope_sin_.row(pos).data();
+    for (index_t h = 0; h < heads; ++h) {
+      float* v = row + h * hs;
+      for (index_t i = 0; i < half; ++i) {
+        const index_t a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+        const float v0 = v[a], v1 = v[b];
+        v[a] = v0 * cs[i] - v1 * sn[i];
+        v[b] = v0 * sn[i] + v1 * cs[i];
       }
     }
   }
@@ -266,6 +311,104 @@ class llama_forward {
     });
   }
 
+  /// The linears as Eigen runs them (its own threads): out = in·wᵀ, or out += in·wᵀ.
+  struct eigen_products {
+    template <class Out, class In, class W>
+    void set(Out&& out, const In& in, const W& w) const {
+      out.noalias() = in * w.transpose();
+    }
+    template <class Out, class In, class W>
+    void add(Out&& out, const In& in, const W& w) const {
+      out.noalias() += in * w.transpose();
+    }
+  };
+
+  /// The linears of batched decoding, for a row count that is a multiple of rows_per_product:
+  /// every product takes exactly rows_per_product rows and one column block of the output (fixed
+  /// width), spread over the forward pass's threads, each an Eigen product on one thread. Eigen's
+  /// kernels sum in an order that depends on the product's row count and on the thread count;
+  /// fixing both makes a row's values independent of the other rows of the batch and of the
+  /// threads.
+  struct column_block_products {
+    static constexpr index_t rows_per_product = 8;
+    static constexpr index_t width = 128;
+    template <class Out, class In, class W, class Op>
+    static void run(Out& out, const In& in, const W& w, Op op) {
+      const index_t n = w.rows(), blocks = (n + width - 1) / width;
+      const index_t groups = in.rows() / rows_per_product;
+      cpu::parallel_for(threads(), groups * blocks, rows_per_product * in.cols() * width,
+                        [&](index_t t) {
+                          const index_t r0 = t / blocks * rows_per_product;
+                          const index_t j0 = t % blocks * width, nj = std::min(width, n - j0);
+                          op(out.block(r0, j0, rows_per_product, nj),
+                             in.middleRows(r0, rows_per_product), w.middleRows(j0, nj));
+                        });
+    }
+    template <class Out, class In, class W>
+    void set(Out&& out, const In& in, const W& w) const {
+      run(out, in, w,
+          [](auto o, const auto& a, const auto& b) { o.noalias() = a * b.transpose(); });
+    }
+    template <class Out, class In, class W>
+    void add(Out&& out, const In& in, const W& w) const {
+      run(out, in, w,
+          [](auto o, const auto& a, const auto& b) { o.noalias() += a * b.transpose(); });
+    }
+  };
+
+  /// xb_ = RMSNorm(x)·attn_norm (-> attn_in), then q_, k_, v_ with their biases (before RoPE).
+  template <class Notify, class Products>
+  void attention_inputs(const llama_layer_weights& lw, Eigen::Map<row_matrix>& x, Notify& notify,
+                        const Products& products) {
+    const auto& c = config();
+    const index_t T = x.rows();
+    xb_.resize(T, c.dim);
+    rms_norm(x, xb_, lw.attn_norm, c.rms_norm_eps);
+    notify(llama_linear_input::attn_in, xb_);
+    q_.resize(T, c.dim);
+    k_.resize(T, c.kv_dim());
+    v_.resize(T, c.kv_dim());
+    products.set(q_, xb_, lw.wq);
+    products.set(k_, xb_, lw.wk);
+    products.set(v_, xb_, lw.wv);
+    add_bias(q_, lw.bias(llama_linear::q));
+    add_bias(k_, lw.bias(llama_linear::k));
+    add_bias(v_, lw.bias(llama_linear::v));
+  }
+
+  /// The rest of the block once att_ holds the attention output (-> attn_out): x += att_·woᵀ,
+  /// then the SwiGLU MLP (-> mlp_in, mlp_out) added to x.
+  template <class Notify, class Products>
+  void block_outputs(const llama_layer_weights& lw, Eigen::Map<row_matrix>& x, Notify& notify,
+                     const Products& products) {
+    const auto& c = config();
+    const index_t T = x.rows();
+    notify(llama_linear_input::attn_out, att_);
+    products.add(x, att_, lw.wo);
+    add_bias(x, lw.bias(llama_linear::o));
+
+    rms_norm(x, xb_, lw.ffn_norm, c.rms_norm_eps);
+    notify(llama_linear_input::mlp_in, xb_);
+    h1_.resize(T, c.hidden_dim);
+    h3_.resize(T, c.hidden_dim);
+    products.set(h1_, xb_, lw.w1);
+    products.set(h3_, xb_, lw.w3);
+    add_bias(h1_, lw.bias(llama_linear::gate));
+    add_bias(h3_, lw.bias(llama_linear::up));
+    // SwiGLU, rows spread over the threads.
+    cpu::parallel_for(threads(), T, c.hidden_dim * 8, [&](index_t r) {
+      float* gate = h1_.row(r).data();
+      const float* up = h3_.row(r).data();
+      for (index_t i = 0; i < c.hidden_dim; ++i) {
+        const float g = gate[i];
+        gate[i] = g * (1.0f / (1.0f + std::exp(-g))) * up[i];
+      }
+    });
+    notify(llama_linear_input::mlp_out, h1_);
+    products.add(x, h1_, lw.w2);
+    add_bias(x, lw.bias(llama_linear::down));
+  }
+
   void block(index_t layer, matrix_view<float> hidden, sequence_layout layout, kv_cache* cache,
              const linear_input_hook& hook) {
     const auto& c = config();
@@ -278,18 +421,7 @@ class llama_forward {
       if (hook) hook(layer, which, matrix_view<const float>(m.data(), m.rows(), m.cols()));
     };
 
-    xb_.resize(T, d);
-    rms_norm(x, xb_, lw.attn_norm, c.rms_norm_eps);
-    notify(llama_linear_input::attn_in, xb_);
-    q_.resize(T, d);
-    k_.resize(T, kv);
-    v_.resize(T, kv);
-    q_.noalias() = xb_ * lw.wq.transpose();
-    k_.noalias() = xb_ * lw.wk.transpose();
-    v_.noalias() = xb_ * lw.wv.transpose();
-    add_bias(q_, lw.bias(llama_linear::q));
-    add_bias(k_, lw.bias(llama_linear::k));
-    add_bias(v_, lw.bias(llama_linear::v));
+    attention_inputs(lw, x, notify, eigen_products{});
     apply_rope(q_, c.n_heads, layout.length, first);
     apply_rope(k_, c.n_kv_heads, layout.length, first);
 
@@ -304,30 +436,35 @@ class llama_forward {
       attend(q_.data(), d, k_.data(), v_.data(), kv, att_.data(), d, layout.length, 0,
              layout.n_sequences);
     }
-    notify(llama_linear_input::attn_out, att_);
-    x.noalias() += att_ * lw.wo.transpose();
-    add_bias(x, lw.bias(llama_linear::o));
+    block_outputs(lw, x, notify, eigen_products{});
+  }
 
-    rms_norm(x, xb_, lw.ffn_norm, c.rms_norm_eps);
-    notify(llama_linear_input::mlp_in, xb_);
-    h1_.resize(T, c.hidden_dim);
-    h3_.resize(T, c.hidden_dim);
-    h1_.noalias() = xb_ * lw.w1.transpose();
-    h3_.noalias() = xb_ * lw.w3.transpose();
-    add_bias(h1_, lw.bias(llama_linear::gate));
-    add_bias(h3_, lw.bias(llama_linear::up));
-    // SwiGLU, rows spread over the threads.
-    cpu::parallel_for(threads(), T, c.hidden_dim * 8, [&](index_t r) {
-      float* gate = h1_.row(r).data();
-      const float* up = h3_.row(r).data();
-      for (index_t i = 0; i < c.hidden_dim; ++i) {
-        const float g = gate[i];
-        gate[i] = g * (1.0f / (1.0f + std::exp(-g))) * up[i];
-      }
+  /// One decoding step of block `layer` for x [rows x dim], row r the next token of caches[r]
+  /// (rows past caches.size() repeat the last sequence's row: padding that is never stored).
+  void decode_block(index_t layer, Eigen::Map<row_matrix>& x, std::span<kv_cache* const> caches) {
+    const auto& c = config();
+    const auto& lw = w_->layers[static_cast<std::size_t>(layer)];
+    const auto n = static_cast<index_t>(caches.size());
+    const index_t d = c.dim, kv = c.kv_dim();
+    auto ignore = [](llama_linear_input, const row_matrix&) {};
+    attention_inputs(lw, x, ignore, column_block_products{});
+    att_.resize(x.rows(), d);
+    for (index_t r = 0; r < n; ++r) {
+      kv_cache& cache = *caches[static_cast<std::size_t>(r)];
+      const index_t position = cache.length();
+      rotate_row(q_.row(r).data(), c.n_heads, position);
+      rotate_row(k_.row(r).data(), c.n_kv_heads, position);
+      cache.keys(layer).row(position) = k_.row(r);
+      cache.values(layer).row(position) = v_.row(r);
+    }
+    // One task per sequence (its heads run inside on the same thread).
+    cpu::parallel_for(threads(), n, d * (caches.front()->length() + 1) * 4, [&](index_t r) {
+      kv_cache& cache = *caches[static_cast<std::size_t>(r)];
+      attend(q_.row(r).data(), d, cache.keys(layer).data(), cache.values(layer).data(), kv,
+             att_.row(r).data(), d, 1, cache.length(), 1);
     });
-    notify(llama_linear_input::mlp_out, h1_);
-    x.noalias() += h1_ * lw.w2.transpose();
-    add_bias(x, lw.bias(llama_linear::down));
+    for (index_t r = n; r < x.rows(); ++r) att_.row(r) = att_.row(n - 1);  // padding rows
+    block_outputs(lw, x, ignore, column_block_products{});
   }
 
   /// m += b on every row (no-op for an empty bias).

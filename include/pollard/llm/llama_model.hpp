@@ -1,6 +1,6 @@
 // pollard — the reference Llama engine behind the model concepts: llama_forward is a causal_lm and
-// incremental_lm through model_traits, and llama_model (mutable weights + a forward pass) is also
-// a block_sequential_model whose linears carry their GGUF base names.
+// (batched_)incremental_lm through model_traits, and llama_model (mutable weights + a forward pass)
+// is also a block_sequential_model whose linears carry their GGUF base names.
 #pragma once
 
 #include <algorithm>
@@ -67,6 +67,13 @@ struct pollard::model::model_traits<pollard::llm::llama_forward> {
     const float* last = logits.row(logits.rows() - 1).data();
     s.logits.assign(last, last + logits.cols());
     return s.logits;
+  }
+  static void extend_each(forward& f, std::span<llm::llama_sequence_state* const> states,
+                          std::span<const token_id> tokens, matrix_view<float> out) {
+    std::vector<llm::kv_cache*> caches;
+    for (llm::llama_sequence_state* s : states) caches.push_back(&s->cache);
+    const llm::row_matrix logits = f.extend_each(caches, tokens);
+    std::copy(logits.data(), logits.data() + logits.size(), out.data());
   }
 };
 
@@ -144,6 +151,10 @@ class llama_model {
   }
   std::span<const float> extend(llama_sequence_state& s, std::span<const token_id> tokens) {
     return traits::extend(forward_, s, tokens);
+  }
+  void extend_each(std::span<llama_sequence_state* const> states, std::span<const token_id> tokens,
+                   matrix_view<float> out) {
+    traits::extend_each(forward_, states, tokens, out);
   }
 
  private:

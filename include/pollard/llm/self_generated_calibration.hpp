@@ -25,6 +25,7 @@ struct self_generation_options {
   index_t max_new_tokens = 0;  ///< L; 0 = the calibration length, within the model's context
   evaluation::sampler_options sampling = self_generation_sampler::reference_options();
   double drop_fraction = 0.2;
+  index_t batch = 8;            ///< texts decoded together (each with its own KV cache); same texts
   std::filesystem::path cache;  ///< when set: texts read from here if present, else written here
 };
 
@@ -60,6 +61,7 @@ self_generated_windows self_generated_calibration(M& m, std::string model_identi
   s.eos = tok.eos();
   s.seed = o.seed;
   s.drop_fraction = g.drop_fraction;
+  s.batch = g.batch;
   const self_generation_sampler sampler(g.sampling);
   const std::string name =
       spec.kind_name + ":" + std::filesystem::path(spec.path).filename().string();

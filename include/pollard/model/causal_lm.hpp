@@ -47,6 +47,9 @@ using logits_consumer = callback_ref<void(index_t first_row, matrix_view<const f
 //   m.extend(s, tokens)         -> a std::span<const float> (or convertible)
 //                                        model_traits<M>::extend(M&, S&, tokens)
 //
+// The batched_incremental_lm refinement adds, with states a std::span<S* const>:
+//   m.extend_each(states, tokens, out)   model_traits<M>::extend_each(M&, states, tokens, out)
+//
 // Callers use the function objects below, which check the arguments first (prefill returns a
 // prefilled<M> that remembers the layout, so logits can check the rows); for_each_logits is
 // built on prefill and logits. When model_traits<M> is specialised it is the only tier used.
@@ -68,6 +71,11 @@ using logits_consumer = callback_ref<void(index_t first_row, matrix_view<const f
 //     the logits [vocab_size()] after the last of them, valid until the next extend on s or the
 //     end of s; the logits equal the logits row for the same prefix up to rounding;
 //     appending beyond the capacity is an option_error thrown before the state changes;
+//   - extend_each(states, tokens, out) takes distinct sequences and one token for each: it appends
+//     tokens[i] to *states[i] and writes the logits after it into row i of out [states.size() x
+//     vocab_size()] (row-major contiguous), as one batch; a row equals extend's logits up to
+//     rounding and does not depend on which other sequences share the call or how many there
+//     are, so callers may group sequences as they like without changing any result;
 //   - all operations of one model object are used from one thread at a time.
 
 namespace detail {
@@ -165,6 +173,18 @@ concept incremental_lm = causal_lm<M> && detail::has_incremental<M>;
 template <incremental_lm M>
 using sequence_state_t =
     std::remove_cvref_t<decltype(detail::start_sequence_result(std::declval<M&>()))>;
+
+/// An incremental_lm that also extends several sequences by one token each in one batch
+/// (extend_each; see the contract above).
+template <class M>
+concept batched_incremental_lm = incremental_lm<M> &&(
+    detail::specialised_model_traits<M>
+        ? requires(
+              M& m, std::span<sequence_state_t<M>* const> states, std::span<const token_id> tokens,
+              matrix_view<float> out) { detail::traits_of<M>::extend_each(m, states, tokens, out); }
+        : requires(M& m, std::span<sequence_state_t<M>* const> states,
+                   std::span<const token_id> tokens,
+                   matrix_view<float> out) { m.extend_each(states, tokens, out); });
 
 namespace detail {
 
@@ -290,6 +310,23 @@ struct extend_fn {
   }
 };
 
+struct extend_each_fn {
+  template <batched_incremental_lm M>
+  void operator()(M& m, std::span<sequence_state_t<M>* const> states,
+                  std::span<const token_id> tokens, matrix_view<float> out) const {
+    if (states.empty() || tokens.size() != states.size())
+      throw option_error("extend_each: " + std::to_string(tokens.size()) + " tokens for " +
+                         std::to_string(states.size()) +
+                         " sequences (one each, at least one sequence)");
+    check_activations("extend_each", "out", out, static_cast<index_t>(states.size()),
+                      vocab_size_fn{}(m));
+    if constexpr (specialised_model_traits<M>)
+      traits_of<M>::extend_each(m, states, tokens, out);
+    else
+      m.extend_each(states, tokens, out);
+  }
+};
+
 }  // namespace detail
 
 /// The number of tokens in the vocabulary (the width of a logits row).
@@ -306,5 +343,7 @@ inline constexpr detail::for_each_logits_fn for_each_logits{};
 inline constexpr detail::start_sequence_fn start_sequence{};
 /// Appends tokens to a sequence; returns the logits after the last of them.
 inline constexpr detail::extend_fn extend{};
+/// Appends one token to each of several sequences in one batch; writes their logits.
+inline constexpr detail::extend_each_fn extend_each{};
 
 }  // namespace pollard::model
