@@ -121,7 +121,7 @@ inline int info_gguf(const fs::path& path) {
   std::optional<llm::text_tokenizer> tok;
   std::string why;
   try {
-    tok.emplace(llm::load_gguf_tokenizer(file));
+    tok.emplace(llm::load_gguf_text_tokenizer(file));
   } catch (const error& e) {
     why = e.what();
   }

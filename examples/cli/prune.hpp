@@ -375,7 +375,7 @@ inline int run_prune(const prune_options& o) {
     }
     config = llm::llama_config_from_gguf(*file);
     if (needs_data) {
-      tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_tokenizer(*file));
+      tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_text_tokenizer(*file));
       check_vocabulary(in, std::nullopt, *tokenizer, config.vocab_size);
     }
   } else {

@@ -16,6 +16,8 @@
 #include "pollard/llm/byte_level_bpe_tokenizer.hpp"
 #include "pollard/llm/llama_config.hpp"
 #include "pollard/llm/llama_weights.hpp"
+#include "pollard/llm/sentencepiece_bpe_tokenizer.hpp"
+#include "pollard/llm/text_tokenizer.hpp"
 
 namespace pollard::llm {
 
@@ -263,6 +265,63 @@ inline byte_level_bpe_tokenizer load_gguf_tokenizer(const io::gguf_file& file) {
   return byte_level_bpe_tokenizer(std::move(tokens), merges, std::move(control), pre,
                                   id("tokenizer.ggml.bos_token_id"),
                                   id("tokenizer.ggml.eos_token_id"), add_bos);
+}
+
+/// The SentencePiece BPE tokenizer described by GGUF metadata (tokenizer.ggml.model "llama"),
+/// with llama.cpp's defaults for what the file leaves out: scores 0, type normal, BOS 1, EOS 2,
+/// add_bos_token and add_space_prefix true. Keys that would change the tokens and that pollard
+/// does not implement (add_eos_token or remove_extra_whitespaces true) are refused by name.
+inline sentencepiece_bpe_tokenizer load_gguf_sentencepiece_tokenizer(const io::gguf_file& file) {
+  const auto& md = file.metadata();
+  const auto& model = md.get<std::string>("tokenizer.ggml.model");
+  if (model != "llama")
+    throw format_error(file.name() + ": tokenizer model '" + model + "' is not SentencePiece");
+  auto pieces = md.get<io::gguf_array>("tokenizer.ggml.tokens").get<std::string>();
+  const auto sized = [&](const char* key, std::size_t n) {
+    if (n != pieces.size())
+      throw format_error(file.name() + ": " + key + " has " + std::to_string(n) + " entries for " +
+                         std::to_string(pieces.size()) + " tokens");
+  };
+  std::vector<float> scores(pieces.size(), 0.0f);
+  if (const auto* v = md.find("tokenizer.ggml.scores")) {
+    scores = v->get<io::gguf_array>().get<float>();
+    sized("tokenizer.ggml.scores", scores.size());
+  }
+  std::vector<sentencepiece_token_type> types(pieces.size(), sentencepiece_token_type::normal);
+  if (const auto* v = md.find("tokenizer.ggml.token_type")) {
+    const auto& t = v->get<io::gguf_array>().get<std::int32_t>();
+    sized("tokenizer.ggml.token_type", t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) types[i] = sentencepiece_token_type{t[i]};
+  }
+  const auto flag = [&](const char* key, bool fallback) {
+    return md.contains(key) ? md.get<bool>(key) : fallback;
+  };
+  for (const char* key :
+       {"tokenizer.ggml.add_eos_token", "tokenizer.ggml.remove_extra_whitespaces"})
+    if (flag(key, false))
+      throw format_error(file.name() + ": " + key +
+                         " = true is not supported by pollard's SentencePiece tokenizer");
+  const auto id = [&](const char* key, std::int32_t fallback) {
+    return md.contains(key) ? static_cast<std::int32_t>(detail::gguf_integer(md, key)) : fallback;
+  };
+  sentencepiece_bpe_tokenizer::settings s;
+  s.bos = id("tokenizer.ggml.bos_token_id", 1);
+  s.eos = id("tokenizer.ggml.eos_token_id", 2);
+  s.add_bos = flag("tokenizer.ggml.add_bos_token", true);
+  s.add_space_prefix = flag("tokenizer.ggml.add_space_prefix", true);
+  try {
+    return sentencepiece_bpe_tokenizer(std::move(pieces), std::move(scores), std::move(types), s);
+  } catch (const error& e) {
+    throw format_error(file.name() + ": " + e.what());
+  }
+}
+
+/// The tokenizer a GGUF file describes, whichever of the supported kinds it is: GPT-2
+/// byte-level BPE ("gpt2") or SentencePiece BPE ("llama"). Throws format_error for others.
+inline text_tokenizer load_gguf_text_tokenizer(const io::gguf_file& file) {
+  if (file.metadata().get<std::string>("tokenizer.ggml.model") == "llama")
+    return text_tokenizer(load_gguf_sentencepiece_tokenizer(file));
+  return text_tokenizer(load_gguf_tokenizer(file));
 }
 
 /// Writes `weights` as a GGUF file that keeps every metadata key of `original` (same order and

@@ -94,7 +94,7 @@ inline model_file open_model(
                          path.string() + ": a GGUF model carries its own tokenizer");
     m.gguf = std::make_shared<io::gguf_file>(path);
     m.weights = load_llama_weights(*m.gguf);
-    m.tokenizer.emplace(load_gguf_tokenizer(*m.gguf));
+    m.tokenizer.emplace(load_gguf_text_tokenizer(*m.gguf));
     return m;
   }
   if (m.format == model_format::safetensors) {

@@ -1,6 +1,6 @@
 // pollard — one tokenizer type over the formats pollard reads (llama2.c BPE with scores,
-// GPT-2 byte-level BPE from GGUF), so evaluation and generation need not know which: it is an
-// evaluation::text_tokenizer.
+// GPT-2 byte-level BPE and SentencePiece BPE from GGUF), so evaluation and generation need not
+// know which: it is an evaluation::text_tokenizer.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +14,7 @@
 
 #include "pollard/llm/byte_level_bpe_tokenizer.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
+#include "pollard/llm/sentencepiece_bpe_tokenizer.hpp"
 
 namespace pollard::llm {
 
@@ -22,10 +23,13 @@ class text_tokenizer {
  public:
   explicit text_tokenizer(llama2c_tokenizer t) : t_(std::move(t)) {}
   explicit text_tokenizer(byte_level_bpe_tokenizer t) : t_(std::move(t)) {}
+  explicit text_tokenizer(sentencepiece_bpe_tokenizer t) : t_(std::move(t)) {}
 
   /// Token ids of `text`, with BOS first when `add_bos` (and the vocabulary has one).
   std::vector<token_id> encode(std::string_view text, bool add_bos) const {
     if (const auto* s = std::get_if<llama2c_tokenizer>(&t_)) return s->encode(text, add_bos);
+    if (const auto* s = std::get_if<sentencepiece_bpe_tokenizer>(&t_))
+      return s->encode(text, add_bos);
     return std::get<byte_level_bpe_tokenizer>(t_).encode(text, add_bos);
   }
 
@@ -43,22 +47,27 @@ class text_tokenizer {
       }
       return out;
     }
+    if (const auto* s = std::get_if<sentencepiece_bpe_tokenizer>(&t_))
+      return s->decode(tokens, previous);
     return std::get<byte_level_bpe_tokenizer>(t_).decode(
         std::vector<token_id>(tokens.begin(), tokens.end()));
   }
 
   std::optional<token_id> bos() const {
     if (std::holds_alternative<llama2c_tokenizer>(t_)) return llama2c_tokenizer::bos;
+    if (const auto* s = std::get_if<sentencepiece_bpe_tokenizer>(&t_)) return s->bos();
     return std::get<byte_level_bpe_tokenizer>(t_).bos();
   }
   std::optional<token_id> eos() const {
     if (std::holds_alternative<llama2c_tokenizer>(t_)) return llama2c_tokenizer::eos;
+    if (const auto* s = std::get_if<sentencepiece_bpe_tokenizer>(&t_)) return s->eos();
     return std::get<byte_level_bpe_tokenizer>(t_).eos();
   }
   /// Whether the model expects BOS at the start of a text (llama2.c: always; GGUF: its
-  /// tokenizer.ggml.add_bos_token).
+  /// tokenizer.ggml.add_bos_token, by default true for SentencePiece and false for GPT-2 BPE).
   bool adds_bos() const {
     if (std::holds_alternative<llama2c_tokenizer>(t_)) return true;
+    if (const auto* s = std::get_if<sentencepiece_bpe_tokenizer>(&t_)) return s->adds_bos();
     return std::get<byte_level_bpe_tokenizer>(t_).adds_bos();
   }
   /// The tokens that end a generated text: EOS (when the vocabulary has one) and, for llama2.c
@@ -76,11 +85,13 @@ class text_tokenizer {
     return std::get<byte_level_bpe_tokenizer>(t_).vocabulary_size();
   }
   std::string_view kind() const {
-    return std::holds_alternative<llama2c_tokenizer>(t_) ? "llama2.c BPE" : "byte-level BPE";
+    if (std::holds_alternative<llama2c_tokenizer>(t_)) return "llama2.c BPE";
+    if (std::holds_alternative<sentencepiece_bpe_tokenizer>(t_)) return "SentencePiece BPE";
+    return "byte-level BPE";
   }
 
  private:
-  std::variant<llama2c_tokenizer, byte_level_bpe_tokenizer> t_;
+  std::variant<llama2c_tokenizer, byte_level_bpe_tokenizer, sentencepiece_bpe_tokenizer> t_;
 };
 
 }  // namespace pollard::llm

@@ -1,0 +1,112 @@
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "pollard/llm/sentencepiece_bpe_tokenizer.hpp"
+
+using namespace pollard;
+using namespace pollard::llm;
+
+namespace {
+
+// A vocabulary worked by hand: <unk>, <s>, </s>, the 256 byte pieces <0x00>..<0xFF> (ids 3..258),
+// then a few pieces with scores.
+constexpr token_id space = 259, a = 260, b = 261, ab = 262, space_a = 263, space_ab = 264, xy = 265,
+                   yz = 266;
+constexpr token_id byte_id(unsigned byte) { return static_cast<token_id>(byte) + 3; }
+
+sentencepiece_bpe_tokenizer hand_vocabulary(bool add_space_prefix = true) {
+  std::vector<std::string> pieces = {"<unk>", "<s>", "</s>"};
+  std::vector<float> scores = {0, 0, 0};
+  std::vector<sentencepiece_token_type> types = {sentencepiece_token_type::unknown,
+                                                 sentencepiece_token_type::control,
+                                                 sentencepiece_token_type::control};
+  for (unsigned byte = 0; byte < 256; ++byte) {
+    char name[7];
+    std::snprintf(name, sizeof name, "<0x%02X>", byte);
+    pieces.emplace_back(name);
+    scores.push_back(0);
+    types.push_back(sentencepiece_token_type::byte);
+  }
+  const std::vector<std::pair<std::string, float>> normal = {{"\xE2\x96\x81", -1.0f},
+                                                             {"a", -2.0f},
+                                                             {"b", -3.0f},
+                                                             {"ab", -0.5f},
+                                                             {"\xE2\x96\x81"
+                                                              "a",
+                                                              -0.2f},
+                                                             {"\xE2\x96\x81"
+                                                              "ab",
+                                                              -0.1f},
+                                                             {"xy", -4.0f},
+                                                             {"yz", -4.0f}};
+  for (const auto& [piece, score] : normal) {
+    pieces.push_back(piece);
+    scores.push_back(score);
+    types.push_back(sentencepiece_token_type::normal);
+  }
+  sentencepiece_bpe_tokenizer::settings s;
+  s.bos = 1;
+  s.eos = 2;
+  s.add_space_prefix = add_space_prefix;
+  return sentencepiece_bpe_tokenizer(pieces, scores, types, s);
+}
+
+}  // namespace
+
+TEST_CASE("SentencePiece BPE merges the highest-scoring pair first, by hand") {
+  const auto t = hand_vocabulary();
+  // "▁ab": the candidates are "▁a" (-0.2) and "ab" (-0.5); "▁a" wins, then "▁a"+"b" = "▁ab".
+  CHECK(t.encode("ab", true) == std::vector<token_id>{1, space_ab});
+  CHECK(t.encode("ab", false) == std::vector<token_id>{space_ab});
+  // "▁ba▁c": no adjacent pair is a piece; 'c' has no piece and falls back to its byte.
+  CHECK(t.encode("ba c", false) == std::vector<token_id>{space, b, a, space, byte_id('c')});
+  // "▁xyz": "xy" and "yz" score the same, so the leftmost merges; 'z' then stands alone.
+  CHECK(t.encode("xyz", false) == std::vector<token_id>{space, xy, byte_id('z')});
+  // A character without a piece becomes one byte piece per UTF-8 byte.
+  CHECK(t.encode("\xC3\xA9", false) == std::vector<token_id>{space, byte_id(0xC3), byte_id(0xA9)});
+  // Empty text: BOS only, and no space prefix.
+  CHECK(t.encode("", true) == std::vector<token_id>{1});
+  CHECK(t.encode("", false).empty());
+}
+
+TEST_CASE("SentencePiece BPE without a space prefix starts at the text") {
+  const auto t = hand_vocabulary(false);
+  CHECK(t.encode("ab", false) == std::vector<token_id>{ab});
+  CHECK(t.encode("b ab", false) == std::vector<token_id>{b, space_ab});
+  // The piece's space is kept in the decoded text when no prefix was added.
+  CHECK(t.decode(std::vector<token_id>{space_ab}) == " ab");
+}
+
+TEST_CASE("SentencePiece BPE decodes spaces, bytes and control pieces") {
+  const auto t = hand_vocabulary();
+  // The space prefix is removed at the start and right after BOS, nowhere else.
+  CHECK(t.decode(std::vector<token_id>{1, space_ab, space_a, 2}) == "ab a");
+  CHECK(t.decode(std::vector<token_id>{space_a}) == "a");
+  CHECK(t.decode(std::vector<token_id>{space_a}, token_id{a}) == " a");
+  CHECK(t.decode(std::vector<token_id>{byte_id(0xC3), byte_id(0xA9)}) == "\xC3\xA9");
+  for (const char* text : {"ab", "ba c", "xyz", "\xC3\xA9 ab  b", "a\tb\n"})
+    CHECK(t.decode(t.encode(text, true)) == text);
+}
+
+TEST_CASE("SentencePiece BPE refuses inconsistent vocabularies by name") {
+  using T = sentencepiece_token_type;
+  sentencepiece_bpe_tokenizer::settings s;
+  s.bos = 1;
+  CHECK_THROWS_WITH_AS(sentencepiece_bpe_tokenizer({"a", "b"}, {0.0f}, {T::normal, T::normal}, s),
+                       doctest::Contains("2 pieces, 1 scores and 2 token types"), format_error);
+  s.bos = 5;
+  CHECK_THROWS_WITH_AS(sentencepiece_bpe_tokenizer({"a", "b"}, {0, 0}, {T::normal, T::normal}, s),
+                       doctest::Contains("BOS id 5 is outside the vocabulary of 2"), format_error);
+  s.bos = 1;
+  CHECK_THROWS_WITH_AS(
+      sentencepiece_bpe_tokenizer({"a", "b"}, {0, 0}, {T::normal, static_cast<T>(9)}, s),
+      doctest::Contains("type 9"), format_error);
+  // A byte without a "<0xHH>" piece (nor a piece of the byte itself) cannot be encoded.
+  const sentencepiece_bpe_tokenizer small({"<s>", "\xE2\x96\x81", "a"}, {0, 0, 0},
+                                          {T::control, T::normal, T::normal}, {0, std::nullopt});
+  CHECK(small.encode("a a", true) == std::vector<token_id>{0, 1, 2, 1, 2});
+  CHECK_THROWS_WITH_AS(small.encode("q", false), doctest::Contains("<0x71>"), format_error);
+}
