@@ -73,10 +73,11 @@ mkdir -p "$work" "$(dirname "$out")"
 eval_args=(--text "$wikitext" --window "$window" --threads "$threads")
 [ -n "$max_windows" ] && eval_args+=(--max-windows "$max_windows")
 
-seconds_of() { # COMMAND... : runs it, prints its wall seconds and peak RSS (MiB) to fd 3
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@"
-  awk '{printf "%s %.0f\n", $1, $2 / 1024}' "$work/time.txt" >&3
+seconds_of() { # COMMAND... : runs it, prints its wall seconds, peak RSS (MiB) and CPU seconds to fd 3
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$@"
+  awk '{printf "%s %.0f %.1f\n", $1, $2 / 1024, $3 + $4}' "$work/time.txt" >&3
 }
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "prune_model_vs_torch: dense model" >&2
 "$pollard" eval "$model" "${eval_args[@]}" | tee "$work/eval-dense.txt" >&2
@@ -132,8 +133,8 @@ def perplexity(path):
     return f"{float(m.group(1)):.3f} ± {float(m.group(2)):.3f}" if m else "?"
 
 def wall(path):
-    seconds, mib = open(path).read().split()
-    return float(seconds), int(mib)
+    seconds, mib, cpu = open(path).read().split()
+    return float(seconds), int(mib), float(cpu)
 
 def split(t):
     f = lambda key: f"{t[key]:.1f}" if isinstance(t.get(key), (int, float)) else "?"
@@ -148,15 +149,16 @@ for c in configs:
     tag = c.replace(":", "_")
     p = json.load(open(f"{work}/report-{tag}.json")).get("timing", {})
     t = json.loads(open(f"{work}/torch-{tag}.json").read().strip().splitlines()[-1])["timing"]
-    pw, pm = wall(f"{work}/pollard-time-{tag}.txt")
-    tw, tm = wall(f"{work}/torch-time-{tag}.txt")
+    pw, pm, pc = wall(f"{work}/pollard-time-{tag}.txt")
+    tw, tm, tc = wall(f"{work}/torch-time-{tag}.txt")
     rows.append(f"| {c} | {split(p)} | {split(t)} | {ratio(t, p)} | "
-                f"{pw:.1f} / {tw:.1f} | {pm} / {tm} | {open(f'{work}/agreement-{tag}.txt').read().strip()} | {perplexity(f'{work}/eval-pollard-{tag}.txt')} | "
+                f"{pw:.1f} / {tw:.1f} | {pc:.1f} / {tc:.1f} ({tc / pc:.2f}) | {pm} / {tm} | {open(f'{work}/agreement-{tag}.txt').read().strip()} | {perplexity(f'{work}/eval-pollard-{tag}.txt')} | "
                 f"{perplexity(f'{work}/eval-torch-{tag}.txt')} |")
 with open(out, "w", encoding="utf-8") as f:
     f.write(f"""# Whole-model pruning: pollard vs the reference procedure in PyTorch (CPU)
 
-- date: $(date -u +%Y-%m-%dT%H:%MZ); machine: ${cpu}, $(nproc) cores; threads: ${threads}
+- date: $(date -u +%Y-%m-%dT%H:%MZ); machine: ${cpu}, $(nproc) cores; threads: ${threads};
+  load average before the runs: ${load_before}, after: $(cut -d' ' -f1-3 /proc/loadavg)
 - model: $(basename "$model"); both pruned models written as float32 GGUF
 - calibration: C4 sample, ${samples} sequences x ${length} tokens, seed 0, drawn by pollard and fed
   to both (pollard prune --save-calibration)
@@ -167,12 +169,14 @@ with open(out, "w", encoding="utf-8") as f:
 - command: \`${command_line}\`
 
 Pruning time in seconds: total (forward passes / statistics / solver), as each side measures it;
-ratio = PyTorch total / pollard total. Wall = the whole command (loading, dequantizing, writing).
+ratio = PyTorch total / pollard total. Wall = the whole command (loading, dequantizing, writing);
+CPU = user + system seconds of the whole command, with the ratio PyTorch / pollard (on a machine
+shared with other work, the CPU seconds are the comparable figure, the wall times are not).
 Same mask: the fraction of the pruned linears' weights that both prune or both keep (rounding
 differences flip near-tied scores, and in the sequential schedule a flip changes later inputs).
 
-| configuration | pollard s | PyTorch s | ratio | wall s pollard / PyTorch | peak RSS MiB pollard / PyTorch | same mask | PPL pollard | PPL PyTorch |
-|---|---|---|---|---|---|---|---|---|
+| configuration | pollard s | PyTorch s | ratio | wall s pollard / PyTorch | CPU s pollard / PyTorch (ratio) | peak RSS MiB pollard / PyTorch | same mask | PPL pollard | PPL PyTorch |
+|---|---|---|---|---|---|---|---|---|---|
 """)
     f.write("\n".join(rows) + "\n")
 print(open(out, encoding="utf-8").read())

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -446,6 +447,7 @@ inline int run_prune(const prune_options& o) {
   // OUT, --report and --save-calibration are complete in their temporaries before any is
   // renamed into place: a failed run leaves none of them.
   io::atomic_file_set written_files;
+  std::chrono::steady_clock::time_point finish_start;
   if (gguf) {
     std::vector<std::string> replaced;
     for (index_t b = 0; b < config.n_layers; ++b)
@@ -465,6 +467,7 @@ inline int run_prune(const prune_options& o) {
       }
     });
     report = prune_model_named(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
+    finish_start = std::chrono::steady_clock::now();
     // Selected linears left unchanged (e.g. sparsity 0) are written as they were read.
     for (const auto& name : replaced)
       if (supplied.count(name) == 0) {
@@ -492,11 +495,13 @@ inline int run_prune(const prune_options& o) {
   } else {
     llm::llama_model lm(whole->weights);
     report = prune_model_named(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
+    finish_start = std::chrono::steady_clock::now();
     save_model_into(written_files, *whole, whole->weights, out);
   }
   if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
   if (report_path) write_file_atomically(*report_path, model::to_json(report) + "\n");
   written_files.commit();
+  const std::chrono::duration<double> finishing = std::chrono::steady_clock::now() - finish_start;
 
   std::printf("pruned %zu linears of %s with %s (%s): %.4f of their weights are zero\n",
               report.linears.size(), in.string().c_str(), report.method.c_str(),
@@ -504,9 +509,11 @@ inline int run_prune(const prune_options& o) {
   if (written_sparsity)
     std::printf("as written in %s: %.4f of the pruned linears' weights are zero\n",
                 out.filename().string().c_str(), *written_sparsity);
-  std::printf("time: %.1f s (forward passes %.1f s, statistics %.1f s, pruning %.1f s)\n",
-              report.timing.total_seconds, report.timing.forward_seconds,
-              report.timing.statistics_seconds, report.timing.solver_seconds);
+  std::printf(
+      "time: %.1f s (forward passes %.1f s, statistics %.1f s, pruning %.1f s, blocks loaded and "
+      "written back %.1f s), then %.1f s to finish and check the output\n",
+      report.timing.total_seconds, report.timing.forward_seconds, report.timing.statistics_seconds,
+      report.timing.solver_seconds, report.timing.block_io_seconds, finishing.count());
   std::printf("wrote %s (%s)\n", out.string().c_str(),
               gguf ? ("linears as " + o.type).c_str() : "f32");
   return 0;

@@ -3,8 +3,10 @@
 // unbatched SparseGPT sweep in double), plus the driver's own properties.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pollard/calibration/calibration_batch.hpp"
@@ -229,6 +231,33 @@ TEST_CASE("prune_model brackets every use of a block with begin_block and end_bl
   // One validation pass over the blocks, then the pruning pass.
   CHECK(toy.events == std::vector<std::string>{"begin 0", "end 0", "begin 1", "end 1", "begin 0",
                                                "end 0", "begin 1", "end 1"});
+}
+
+namespace {
+// A toy engine whose block loading and writing back take a known minimum time.
+struct slow_io_toy : test::toy_model {
+  using test::toy_model::toy_model;
+  void begin_block(index_t b) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    test::toy_model::begin_block(b);
+  }
+  void end_block(index_t b) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    test::toy_model::end_block(b);
+  }
+};
+}  // namespace
+
+TEST_CASE("prune_model times the engine's block loading and writing back apart") {
+  slow_io_toy toy(wide_toy(7, 2));
+  model::prune_recipe recipe;
+  const auto report = model::prune_model(toy, toy_batch(2, 6, 1), recipe);
+  REQUIRE(toy.events.size() == 8);
+  // Eight calls of at least 5 ms each, counted in block_io_seconds and in no other part.
+  CHECK(report.timing.block_io_seconds >= 0.040);
+  const auto& t = report.timing;
+  CHECK(t.forward_seconds + t.statistics_seconds + t.solver_seconds + t.block_io_seconds <=
+        t.total_seconds);
 }
 
 TEST_CASE("OWL gives each block the oracle's allocation and keeps the mean sparsity") {

@@ -247,12 +247,25 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
 
   const index_t blocks = block_count(model);
   const index_t d = hidden_size(model);
+  // The engine's begin_block / end_block: materialising a block (e.g. dequantizing it) and
+  // writing it back (e.g. re-quantizing it into the output).
+  double block_io_seconds = 0.0;
+  const auto open_block = [&](index_t b) {
+    const auto t0 = clock::now();
+    begin_block(model, b);
+    block_io_seconds += detail::seconds_since(t0);
+  };
+  const auto close_block = [&](index_t b) {
+    const auto t0 = clock::now();
+    end_block(model, b);
+    block_io_seconds += detail::seconds_since(t0);
+  };
 
   // Which linears are pruned, checked for every block before anything changes.
   std::vector<std::vector<std::string>> selected(static_cast<std::size_t>(blocks));
   index_t total_selected = 0;
   for (index_t b = 0; b < blocks; ++b) {
-    begin_block(model, b);
+    open_block(b);
     for (const auto& l : linears(model, b)) {
       if (!recipe.targets.selects(l.name)) continue;
       if (recipe.is_n_m() && l.weight.cols() % recipe.n_m_group != 0)
@@ -264,7 +277,7 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
       selected[static_cast<std::size_t>(b)].push_back(l.name);
       ++total_selected;
     }
-    end_block(model, b);
+    close_block(b);
   }
   if (total_selected == 0) throw option_error("prune_model: no linear matches the targets");
 
@@ -306,7 +319,7 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
     std::vector<double> ratios;
     std::vector<index_t> ratio_blocks;
     for (index_t b = 0; b < blocks; ++b) {
-      begin_block(model, b);
+      open_block(b);
       const auto ls = linears(model, b);
       const auto wanted = wanted_inputs(b, ls);
       const auto stats = detail::collect_block_statistics(exec, model, b, hidden, batch, recipe,
@@ -330,7 +343,7 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
         ratio_blocks.push_back(b);
       }
       report.timing.solver_seconds += detail::seconds_since(t0);
-      end_block(model, b);
+      close_block(b);
     }
     const auto allocation =
         owl_allocation(std::span<const double>(ratios), recipe.sparsity, owl->lambda);
@@ -345,7 +358,7 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
   if (needs_forward) embed_batch(hidden);
   std::vector<float> hessian;
   for (index_t b = 0; b <= last_block; ++b) {
-    begin_block(model, b);
+    open_block(b);
     auto ls = linears(model, b);
     const auto inputs = block_inputs(model, b);
     std::vector<detail::input_statistics> stats(inputs.size());
@@ -402,9 +415,10 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
                                    [](index_t, matrix_view<const float>, index_t) {});
       report.timing.forward_seconds += detail::seconds_since(t0);
     }
-    end_block(model, b);
+    close_block(b);
     if (callbacks.on_block) callbacks.on_block(b, last_block + 1);
   }
+  report.timing.block_io_seconds = block_io_seconds;
   report.timing.total_seconds = detail::seconds_since(start);
   return report;
 }

@@ -32,6 +32,8 @@ struct prune_timing {
   double forward_seconds = 0.0;     ///< run_block and embed calls on calibration data
   double statistics_seconds = 0.0;  ///< moment and Hessian accumulation
   double solver_seconds = 0.0;      ///< scores, masks and weight updates
+  /// The engine's begin_block / end_block: loading (dequantizing) and writing back each block.
+  double block_io_seconds = 0.0;
   double total_seconds = 0.0;
 };
 

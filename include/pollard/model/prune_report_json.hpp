@@ -10,7 +10,8 @@
 namespace pollard::model {
 
 /// {"method", "mode", "calibration": {sequences, length, tokens_counted}, "overall_sparsity",
-///  "timing": {forward_seconds, statistics_seconds, solver_seconds, total_seconds},
+///  "timing": {forward_seconds, statistics_seconds, solver_seconds, block_io_seconds,
+///             total_seconds},
 ///  "block_sparsity": [...], "linears": [{name, block, rows, cols, input, target_sparsity,
 ///  sparsity, n_m_valid, loss, percdamp_used, damping_retries, seconds, warnings}]}.
 /// Quantities that were not measured (loss without a Hessian) are null.
@@ -28,6 +29,7 @@ inline std::string to_json(const prune_report& r) {
   w.key("forward_seconds").value(r.timing.forward_seconds);
   w.key("statistics_seconds").value(r.timing.statistics_seconds);
   w.key("solver_seconds").value(r.timing.solver_seconds);
+  w.key("block_io_seconds").value(r.timing.block_io_seconds);
   w.key("total_seconds").value(r.timing.total_seconds);
   w.end_object();
   w.key("block_sparsity").begin_array();
