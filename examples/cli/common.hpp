@@ -96,12 +96,15 @@ inline void refuse_tokenizer_for_gguf(const std::string& tokenizer,
 /// ids the tokenizer cannot read.
 inline void check_vocabulary(const fs::path& model, const std::optional<fs::path>& tokenizer_file,
                              const llm::text_tokenizer& tokenizer, index_t model_vocabulary) {
-  if (static_cast<index_t>(tokenizer.vocabulary_size()) == model_vocabulary) return;
+  // Fewer tokens than embedding rows is how checkpoints pad their embeddings (to a multiple of
+  // 64 or 128, as many Hugging Face models do): the extra rows are never produced by the
+  // tokenizer. More tokens would index rows that do not exist.
+  if (static_cast<index_t>(tokenizer.vocabulary_size()) <= model_vocabulary) return;
   throw format_error("the tokenizer of " + model.string() +
                      (tokenizer_file ? " (" + tokenizer_file->string() + ")" : "") + " has " +
                      std::to_string(tokenizer.vocabulary_size()) +
                      " tokens but the model's vocabulary has " + std::to_string(model_vocabulary) +
-                     ": they must be the same vocabulary");
+                     ": a token would have no embedding row");
 }
 
 /// Whether a calibration source is a JSON file of documents, whose text --text-field names
@@ -116,8 +119,8 @@ inline bool reads_json_documents(const std::vector<calibration_spec>& specs) {
 
 /// Opens a model (llm::open_model) so that every failure says what is wrong in the user's
 /// terms: a binary model file (or a llama2.c tokenizer) that holds text is named as such
-/// (rethrow_saying_if_text), and a tokenizer whose vocabulary differs from the model's is
-/// refused at once, naming both sizes.
+/// (rethrow_saying_if_text), and a tokenizer with more tokens than the model has embedding rows
+/// is refused at once, naming both sizes.
 inline llm::model_file open_model_file(const fs::path& path,
                                        const std::optional<fs::path>& tokenizer = std::nullopt) {
   if (!fs::exists(path)) throw io_error("cannot open " + path.string());

@@ -983,8 +983,8 @@ text_model)
   finish
   ;;
 hf_vocab)
-  # A Hugging Face tokenizer whose vocabulary differs from the model's is refused when the model
-  # is opened, naming both sizes (the fixture tokenizer has 420 tokens).
+  # A Hugging Face tokenizer with more tokens than the model has embedding rows is refused when
+  # the model is opened, naming both sizes (the fixture tokenizer has 420 tokens).
   python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
   tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
   python3 "$(dirname "$0")/make_hf_model.py" hf300 "$tokenizer" 300 || fail "could not make hf300"
@@ -1001,6 +1001,10 @@ hf_vocab)
   # The same tokenizer given with --tokenizer for a model of the right size is accepted.
   run vocab_ok generate hf420 --prompt hello --steps 4 --tokenizer "$tokenizer"
   [ "$status" -eq 0 ] || { fail "vocab_ok: exit status $status"; cat vocab_ok.err; }
+  # Embedding rows padded beyond the tokenizer (as many Hugging Face checkpoints do) are accepted.
+  python3 "$(dirname "$0")/make_hf_model.py" hf448 "$tokenizer" 448 || fail "could not make hf448"
+  run vocab_padded eval hf448 --text t.txt --window 4 --tokenizer "$tokenizer"
+  [ "$status" -eq 0 ] || { fail "vocab_padded: exit status $status"; cat vocab_padded.err; }
   expect_error vocab_option 1 generate hf300 --prompt hello --steps 4 --tokenizer "$tokenizer"
   grep -q "has 420 tokens but the model's vocabulary has 300" vocab_option.err || fail "vocab_option: message"
   finish
