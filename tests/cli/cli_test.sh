@@ -821,6 +821,14 @@ symlink)
   # A link whose target is an input is still refused.
   ln -s "$stories" model_link.bin
   expect_error convert_link_input 2 convert "$stories" model_link.bin
+  # Two outputs through links to one file not created yet would leave only one of them.
+  ln -s shared.json dangling_a.json
+  ln -s shared.json dangling_b.json
+  expect_error two_links_one_file 2 compare "$stories" "$stories" --text slice.txt --window 64 \
+    --max-windows 1 --json dangling_a.json --markdown dangling_b.json
+  grep -q "two outputs may not share a file" two_links_one_file.err ||
+    fail "two_links_one_file: message: $(cat two_links_one_file.err)"
+  [ -e shared.json ] && fail "two_links_one_file: shared.json was written"
   ls -A real | grep -q '\.tmp-' && fail "a temporary was left beside the link's target"
   run convert_help convert --help
   grep -q "symbolic link is written through" convert_help.out || fail "convert --help does not say how links are written"

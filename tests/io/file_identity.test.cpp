@@ -71,3 +71,30 @@ TEST_CASE("check_distinct_outputs names the output and the input or output it co
           .c_str(),
       pollard::option_error);
 }
+
+TEST_CASE("same_file follows links that do not resolve yet: where the write would land") {
+  const scratch s;
+  // Two links to one file that does not exist yet: writing both would leave one of them.
+  fs::create_symlink("same.npy", s.dir / "a");
+  fs::create_symlink("same.npy", s.dir / "b");
+  fs::create_symlink("other.npy", s.dir / "c");
+  fs::create_directory(s.dir / "sub");
+  fs::create_symlink("../same.npy", s.dir / "sub" / "up");
+  fs::create_symlink(s.dir / "a", s.dir / "chain");  // a link to a dangling link
+  using pollard::io::same_file;
+  CHECK(same_file(s.dir / "a", s.dir / "b"));
+  CHECK(same_file(s.dir / "a", s.dir / "same.npy"));
+  CHECK(same_file(s.dir / "sub" / "up", s.dir / "b"));
+  CHECK(same_file(s.dir / "chain", s.dir / "same.npy"));
+  CHECK_FALSE(same_file(s.dir / "a", s.dir / "c"));
+  CHECK_FALSE(same_file(s.dir / "a", s.dir / "a.npy"));
+  // A loop of links is no file; it equals only itself.
+  fs::create_symlink("loop2", s.dir / "loop1");
+  fs::create_symlink("loop1", s.dir / "loop2");
+  CHECK_FALSE(same_file(s.dir / "loop1", s.dir / "same.npy"));
+  using pollard::io::named_path;
+  const std::vector<named_path> outputs = {{"--out", s.dir / "a"}, {"--mask-out", s.dir / "b"}};
+  CHECK_THROWS_WITH_AS(pollard::io::check_distinct_outputs({}, outputs),
+                       doctest::Contains("two outputs may not share a file"),
+                       pollard::option_error);
+}

@@ -13,22 +13,34 @@
 
 namespace pollard::io {
 
+/// The path a write to `p` lands on: symbolic links followed, also when the last one dangles
+/// (a link to a file not created yet), then every link in the existing part resolved. At most 40
+/// links are followed, as the kernel does.
+inline std::filesystem::path written_path(const std::filesystem::path& p) {
+  namespace fs = std::filesystem;
+  fs::path at = fs::absolute(p);
+  for (int hop = 0; hop < 40; ++hop) {
+    std::error_code ec;
+    if (!fs::is_symlink(fs::symlink_status(at, ec)) || ec) break;
+    const fs::path target = fs::read_symlink(at, ec);
+    if (ec) break;
+    at = target.is_absolute() ? target : at.parent_path() / target;
+  }
+  std::error_code ec;
+  const fs::path resolved = fs::weakly_canonical(at, ec);
+  return ec ? at.lexically_normal() : resolved;
+}
+
 /// Whether `a` and `b` name the same file. When both exist: the same device and inode (the same
-/// file through symbolic links, hard links or different spellings). Otherwise: the same path once
-/// every symbolic link in its existing part is resolved (a file about to be created, named
-/// through a linked folder).
+/// file through symbolic links, hard links or different spellings). Otherwise: the same
+/// written_path (a file about to be created, named directly, through a linked folder or through
+/// a link that does not resolve yet).
 inline bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
   struct stat sa {};
   struct stat sb {};
   if (::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0)
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-  std::error_code ea, eb;
-  const auto ca = std::filesystem::weakly_canonical(std::filesystem::absolute(a), ea);
-  const auto cb = std::filesystem::weakly_canonical(std::filesystem::absolute(b), eb);
-  if (ea || eb)
-    return std::filesystem::absolute(a).lexically_normal() ==
-           std::filesystem::absolute(b).lexically_normal();
-  return ca == cb;
+  return written_path(a) == written_path(b);
 }
 
 /// A path a command reads or writes, with the name the user gave it (an option or argument).
