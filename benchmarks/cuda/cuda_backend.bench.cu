@@ -4,7 +4,9 @@
 // precision, and SparseGPT on one transformer block's linears (4 x 4096², 2 x 11008x4096,
 // 1 x 4096x11008; one factorisation per shared input) against its floor (update flops at the
 // fp32 GEMM rate plus the factorisations). CUDA events, after a warm-up; medians of repeats.
-// Prints a table; `--quick` runs small shapes (a smoke test).
+// Prints a table; `--quick` runs small shapes (a smoke test); `--dump DIR` also writes one
+// linear of each shape (Hessian, weights, pruned weights) for sparsegpt_reference.py --compare;
+// `--sparsegpt-only` leaves out the metrics and statistics.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -12,9 +14,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -244,7 +248,18 @@ double sweep_flops(index_t d_out, index_t d_in, index_t b) {
   return flops;
 }
 
-void sparsegpt_block(const ceilings& c, bool quick) {
+/// Writes `count` floats of device memory to `path` (raw little-endian float32).
+void write_floats(const std::string& path, const float* device, std::size_t count) {
+  std::vector<float> host(count);
+  POLLARD_CUDA_CHECK(
+      cudaMemcpy(host.data(), device, count * sizeof(float), cudaMemcpyDeviceToHost));
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(host.data()),
+            static_cast<std::streamsize>(count * sizeof(float)));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+void sparsegpt_block(const ceilings& c, bool quick, const std::string& dump_dir) {
   struct linear {
     const char* name;
     index_t d_out, d_in;
@@ -323,7 +338,9 @@ void sparsegpt_block(const ceilings& c, bool quick) {
   std::printf(
       "| factorisations only (U of (H + λI)⁻¹, once per shared input) | %.1f | %.2f | | |\n",
       factor_ms, factor_ms * 32e-3);
-  const auto run = [&](const char* name, const auto& policy) {
+  std::vector<gpu::device_mask> masks(linears.size());
+  // Masks to the host (result.mask), or left on the device (`chosen`: no host copy).
+  const auto run = [&](const char* name, const auto& policy, bool device_masks) {
     const double ms = median_ms(
         [&] {
           factorise();
@@ -332,16 +349,49 @@ void sparsegpt_block(const ceilings& c, bool quick) {
                                                weights[l].size() * sizeof(float),
                                                cudaMemcpyDeviceToDevice));
             gpu::sparsegpt(gpu::par, weights[l].view(linears[l].d_out, linears[l].d_in),
-                           factors[static_cast<std::size_t>(linears[l].input)], policy);
+                           factors[static_cast<std::size_t>(linears[l].input)], policy, {},
+                           device_masks ? &masks[l] : nullptr);
           }
         },
         3);
-    std::printf("| %s (factorisations + sweeps) | %.1f | %.2f | %.1f | %.2f |\n", name, ms,
-                ms * 32e-3, floor_ms, ms / floor_ms);
+    std::printf("| %s, masks %s (factorisations + sweeps) | %.1f | %.2f | %.1f | %.2f |\n", name,
+                device_masks ? "left on the device" : "to the host", ms, ms * 32e-3, floor_ms,
+                ms / floor_ms);
   };
-  run("50 % unstructured, blocks of 128",
-      pollard::unstructured{0.5, pollard::per_column_block{128}});
-  run("2:4", pollard::n_m::pruned_of(2, 4));
+  for (const bool device_masks : {false, true}) {
+    run("50 % unstructured, blocks of 128",
+        pollard::unstructured{0.5, pollard::per_column_block{128}}, device_masks);
+    run("2:4", pollard::n_m::pruned_of(2, 4), device_masks);
+  }
+
+  // Inputs and outputs of one linear of each shape (q, gate, down), for the PyTorch reference
+  // to prune the same weights with the same Hessians and compare (sparsegpt_reference.py
+  // --compare DIR).
+  if (!dump_dir.empty()) {
+    std::ofstream manifest(dump_dir + "/manifest.txt");
+    for (const std::size_t l : {std::size_t{0}, std::size_t{4}, std::size_t{6}}) {
+      const auto& ln = linears[l];
+      const auto input = static_cast<std::size_t>(ln.input);
+      const auto n = static_cast<std::size_t>(ln.d_out * ln.d_in);
+      const std::string base = dump_dir + "/" + ln.name;
+      write_floats(base + ".h.bin", hessians[input].data(), hessians[input].size());
+      write_floats(base + ".w.bin", originals[l].data(), n);
+      const auto prune = [&](const char* rule, const auto& policy,
+                             const pollard::sparsegpt_options& options) {
+        POLLARD_CUDA_CHECK(cudaMemcpy(weights[l].data(), originals[l].data(), n * sizeof(float),
+                                      cudaMemcpyDeviceToDevice));
+        gpu::sparsegpt(gpu::par, weights[l].view(ln.d_out, ln.d_in), factors[input], policy,
+                       options);
+        write_floats(base + "." + rule + ".bin", weights[l].data(), n);
+      };
+      const pollard::unstructured half{0.5, pollard::per_column_block{128}};
+      prune("50", half, {});
+      prune("50-reference-threshold", half, {.reference_threshold = true});
+      prune("2-4", pollard::n_m::pruned_of(2, 4), {});
+      manifest << ln.name << ' ' << ln.d_out << ' ' << ln.d_in << '\n';
+    }
+    std::printf("\ninputs and outputs of q, gate, down written to %s\n", dump_dir.c_str());
+  }
 
   // Where one linear's sweep time goes (q: d_out = d_in = hidden, U given): the whole call, then
   // its parts alone, each in the same sequence as the solver issues them.
@@ -386,22 +436,34 @@ void sparsegpt_block(const ceilings& c, bool quick) {
       }
     });
     gpu::device_buffer<double> row_loss(static_cast<std::size_t>(d));
-    const double sweeps = median_ms([&] {
-      for (index_t i1 = 0; i1 < d; i1 += 128) {
-        const gpu::detail::sweep_block_arguments a{
-            weights[0].data(),   d, d, i1, 128,        u.u.data(),     d,
-            flags.view().data(), d, 2, 4,  err.data(), row_loss.data()};
-        gpu::detail::launch_sweep(a, nullptr);
-      }
-    });
-    gpu::device_buffer<float> block_scores(static_cast<std::size_t>(d * 128));
-    const auto count = [](index_t c) { return c / 2; };
+    // The 32 in-block sweeps: N:M chosen inside (group 4), or the mask given (group 0).
+    const auto sweeps_of_group = [&](index_t group) {
+      return median_ms([&] {
+        for (index_t i1 = 0; i1 < d; i1 += 128) {
+          const gpu::detail::sweep_block_arguments a{
+              weights[0].data(),   d, d, i1,    128,        u.u.data(),     d,
+              flags.view().data(), d, 2, group, err.data(), row_loss.data()};
+          gpu::detail::launch_sweep(a, nullptr);
+        }
+      });
+    };
+    const double sweeps = sweeps_of_group(4);
+    const index_t quantile_blocks = gpu::detail::quantile_grid(d);
+    const auto set =
+        static_cast<std::size_t>(gpu::detail::quantile_passes * gpu::detail::quantile_bins);
+    gpu::device_buffer<unsigned int> histograms(2 * set);
+    POLLARD_CUDA_CHECK(cudaMemset(histograms.data(), 0, histograms.size() * sizeof(unsigned)));
+    gpu::device_buffer<unsigned long long> equal_counts(static_cast<std::size_t>(quantile_blocks));
+    int launches = 0;
     const double selections = median_ms([&] {
-      for (index_t i1 = 0; i1 < d; i1 += 128)
-        gpu::detail::select_lowest_unchecked(
-            gpu::par, "sparsegpt", pollard::device_view<const float>(block_scores.data(), d, 128),
-            d, 128, count, flags.view().block(0, i1, d, 128));
+      for (index_t i1 = 0; i1 < d; i1 += 128, ++launches)
+        gpu::detail::launch_select_block_quantile(
+            {weights[0].data(), d, d, i1, 128, u.u.data(), d, flags.view().data(), d, d * 64, false,
+             histograms.data() + (launches % 2) * set,
+             histograms.data() + ((launches + 1) % 2) * set, equal_counts.data()},
+            quantile_blocks, nullptr);
     });
+    const double sweeps_fixed = sweeps_of_group(0);
     std::printf("| sparsegpt 2:4, whole call | %.2f |\n| sparsegpt 50 %%, whole call | %.2f |\n",
                 whole_24, whole_50);
     std::printf("| mask copied to the host | %.2f |\n| buffers allocated and freed | %.2f |\n",
@@ -409,14 +471,29 @@ void sparsegpt_block(const ceilings& c, bool quick) {
     std::printf(
         "| lazy-update GEMMs alone | %.2f |\n| in-block sweep kernels alone (2:4) | %.2f |\n",
         gemms, sweeps);
-    std::printf("| per-block selections alone (50 %%) | %.2f |\n", selections);
+    std::printf("| per-block selections alone (50 %%, one cooperative kernel each) | %.2f |\n",
+                selections);
+    std::printf("| in-block sweep kernels alone (50 %%, mask given) | %.2f |\n", sweeps_fixed);
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false, sparsegpt_only = false;
+  std::string dump_dir;
+  for (int k = 1; k < argc; ++k) {
+    if (std::strcmp(argv[k], "--quick") == 0)
+      quick = true;
+    else if (std::strcmp(argv[k], "--sparsegpt-only") == 0)
+      sparsegpt_only = true;
+    else if (std::strcmp(argv[k], "--dump") == 0 && k + 1 < argc)
+      dump_dir = argv[++k];
+    else {
+      std::printf("usage: %s [--quick] [--sparsegpt-only] [--dump DIR]\n", argv[0]);
+      return 2;
+    }
+  }
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::printf("SKIPPED: no usable CUDA device\n");
@@ -431,9 +508,11 @@ int main(int argc, char** argv) {
               properties.multiProcessorCount, driver, runtime);
   try {
     const ceilings c = measure_ceilings(quick);
-    metrics(c, quick);
-    statistics(c, quick);
-    sparsegpt_block(c, quick);
+    if (!sparsegpt_only) {
+      metrics(c, quick);
+      statistics(c, quick);
+    }
+    sparsegpt_block(c, quick, dump_dir);
   } catch (const std::exception& e) {
     std::printf("benchmark failed: %s\n", e.what());
     return 1;

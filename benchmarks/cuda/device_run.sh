@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: builds the CUDA tests and benchmarks, runs the tests, the
-# benchmarks and the PyTorch reference, then the tests again under compute-sanitizer (memcheck,
+# benchmarks and the PyTorch reference (timed, and its outputs compared with pollard's on one
+# linear of each shape), then the tests again under compute-sanitizer (memcheck,
 # racecheck; the LLaMA-shape cases left out for time), each stopped by DEVICE_RUN_SECONDS
 # (default 570) after the script's start. Logs go to $OUT (default ./device-out): environment.txt,
 # build.log, tests.log, sanitizer.log, benchmarks.log. POLLARD_DEPS_PREFIX names a prefix with
@@ -28,9 +29,11 @@ grep -E "^[0-9]+/[0-9]+ Test|tests passed|MESSAGE|error" "$out/tests.log" | head
 grep -A2 "MESSAGE" "$out/tests.log" | grep -v "^--" | head -20
 
 : >"$out/benchmarks.log"
+dump="$build/sparsegpt-dump"
+mkdir -p "$dump"
 for bench in "$build"/benchmarks/cuda/bench-cuda-*; do
   [ -x "$bench" ] || continue
-  "$bench" >>"$out/benchmarks.log" 2>&1
+  "$bench" --dump "$dump" >>"$out/benchmarks.log" 2>&1
   echo "$(basename "$bench"): exit $?"
 done
 tail -40 "$out/benchmarks.log"
@@ -38,6 +41,11 @@ tail -40 "$out/benchmarks.log"
 # The reference solver in PyTorch, timed in the same job for same-run ratios.
 if [ -z "${SKIP_REFERENCE:-}" ] && python3 -c "import torch" 2>/dev/null; then
   PYTHONUNBUFFERED=1 python3 benchmarks/cuda/sparsegpt_reference.py 2>&1 | tee -a "$out/benchmarks.log"
+fi
+# pollard's outputs against the reference's on the same weights and Hessians.
+if [ -f "$dump/manifest.txt" ] && python3 -c "import torch" 2>/dev/null; then
+  PYTHONUNBUFFERED=1 python3 benchmarks/cuda/sparsegpt_reference.py --compare "$dump" 2>&1 |
+    tee -a "$out/benchmarks.log"
 fi
 
 : >"$out/sanitizer.log"

@@ -2,7 +2,13 @@
 percdamp 0.01) re-implemented in PyTorch and timed on one LLaMA-7B block's linear shapes
 (4 x 4096x4096, 2 x 11008x4096, 1 x 4096x11008), pruning only, at 50 % and 2:4; the whole
 model is 32 such blocks. Run beside bench-cuda-cuda_backend in the same job for same-run ratios.
+
+`--compare DIR` instead prunes the linears that `bench-cuda-cuda_backend --dump DIR` wrote
+(Hessian, weights, pollard's pruned weights; raw float32) with the reference and prints the
+differences of the outputs.
 """
+import os
+import sys
 import time
 
 import torch
@@ -83,5 +89,45 @@ def main():
         print(f"| {name} | {seconds:.2f} | {32 * seconds:.1f} |")
 
 
+def load(path, rows, cols):
+    return torch.from_file(path, size=rows * cols, dtype=torch.float32).reshape(rows, cols)
+
+
+def compare(directory):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    print("| linear | d_out x d_in | rule | max abs diff | max abs diff / max abs W | "
+          "relative Frobenius diff | masks differ | entries |")
+    print("|---|---|---|---|---|---|---|---|")
+    with open(os.path.join(directory, "manifest.txt")) as manifest:
+        for line in manifest:
+            name, rows, cols = line.split()
+            rows, cols = int(rows), int(cols)
+            base = os.path.join(directory, name)
+            h = load(base + ".h.bin", cols, cols).cuda()
+            w = load(base + ".w.bin", rows, cols).cuda()
+            outputs = {}
+            for rule, arguments in (("50", dict(sparsity=0.5)), ("50-reference-threshold", None),
+                                    ("2-4", dict(prune_n=2, prune_m=4))):
+                ours = load(base + "." + rule + ".bin", rows, cols).cuda()
+                if arguments is None:  # pollard with the reference's `<= threshold` rule
+                    reference = outputs["50"]
+                else:
+                    reference, _ = fasterprune(w, h, **arguments)
+                    outputs[rule] = reference
+                diff = (ours - reference).abs()
+                masks_differ = int(((ours == 0) != (reference == 0)).sum())
+                label = {"50": "50 %", "50-reference-threshold": "50 %, reference_threshold",
+                         "2-4": "2:4"}[rule]
+                print(f"| {name} | {rows}x{cols} | {label} | "
+                      f"{diff.max().item():.3g} | {diff.max().item() / w.abs().max().item():.3g} | "
+                      f"{(torch.linalg.norm(ours - reference) / torch.linalg.norm(reference)).item():.3g} | "
+                      f"{masks_differ} | {rows * cols} |")
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--compare":
+        compare(sys.argv[2])
+    else:
+        main()

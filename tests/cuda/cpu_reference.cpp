@@ -31,8 +31,9 @@ void ria_scores(matrix_view<const float> w, std::span<const float> sq_norms, dou
 }
 
 sparsegpt_result sparsegpt(matrix_view<float> w, matrix_view<const float> hessian,
-                           const unstructured& policy) {
-  return pollard::sparsegpt<float>(w, hessian, policy);
+                           const unstructured& policy, bool reference_threshold) {
+  return pollard::sparsegpt<float>(w, hessian, policy,
+                                   {.reference_threshold = reference_threshold});
 }
 sparsegpt_result sparsegpt(matrix_view<float> w, matrix_view<const float> hessian,
                            const n_m& policy, index_t block_size) {

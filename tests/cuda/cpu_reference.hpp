@@ -25,9 +25,10 @@ void wanda_scores(matrix_view<const float> w, std::span<const float> sq_norms,
 void ria_scores(matrix_view<const float> w, std::span<const float> sq_norms, double exponent,
                 matrix_view<float> scores);
 
-/// SparseGPT on the CPU backend (w updated in place), default options but the block size.
+/// SparseGPT on the CPU backend (w updated in place), default options but the block size (and
+/// reference_threshold).
 sparsegpt_result sparsegpt(matrix_view<float> w, matrix_view<const float> hessian,
-                           const unstructured& policy);
+                           const unstructured& policy, bool reference_threshold = false);
 sparsegpt_result sparsegpt(matrix_view<float> w, matrix_view<const float> hessian,
                            const n_m& policy, index_t block_size);
 

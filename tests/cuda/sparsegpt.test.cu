@@ -1,9 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "cuda/cpu_reference.hpp"
@@ -154,6 +156,76 @@ TEST_CASE("device SparseGPT equals the CPU solver: unstructured per block and N:
   const auto small_blocks = compare_with_cpu(w, h, n_m::pruned_of(2, 4), 64);
   CHECK(small_blocks.mask_differences <= d_out * d_in / 1000);
   CHECK(small_blocks.weight_error < (small_blocks.mask_differences == 0 ? 1e-4 : 2e-2));
+  // Rows not a multiple of the 32 rows a thread block sweeps.
+  const auto few_rows = test::random_normal<float>(77, d_in, 66);
+  for (const auto& policy : {n_m::pruned_of(2, 4), n_m::pruned_of(5, 32)}) {
+    const auto c = compare_with_cpu(few_rows, h, policy);
+    CHECK(c.mask_differences <= 77 * d_in / 1000);
+    CHECK(c.weight_error < (c.mask_differences == 0 ? 1e-4 : 2e-2));
+  }
+  const auto c = compare_with_cpu(few_rows, h, unstructured{0.6, per_column_block{128}});
+  CHECK(c.mask_differences <= 77 * d_in / 1000);
+  CHECK(c.weight_error < (c.mask_differences == 0 ? 1e-4 : 2e-2));
+}
+
+TEST_CASE("device SparseGPT breaks ties of the block quantile in row-major order, as the CPU") {
+  // Weights on five levels: the first block's scores tie within each column, so the k-th lowest
+  // key is shared by many rows across the selection's thread blocks (160 rows: 5 of them).
+  const index_t d_out = 160, d_in = 384;
+  const auto h = hessian(d_in, 768, 69);
+  auto w = test::random_normal<float>(d_out, d_in, 70);
+  for (float& v : w.values) v = 0.5f * std::round(std::clamp(v, -2.4f, 2.4f));
+  const test::device_matrix<float> device_h(h);
+  for (const bool reference_threshold : {false, true}) {
+    CAPTURE(reference_threshold);
+    for (const double s : {0.3, 0.5}) {
+      CAPTURE(s);
+      auto cpu_w = w;
+      const unstructured policy{s, per_column_block{128}};
+      const auto cpu = test::cpu::sparsegpt(cpu_w.view(), h.view(), policy, reference_threshold);
+      const test::device_matrix<float> device_w(w);
+      const auto result =
+          gpu::sparsegpt(gpu::par, device_w.view(), device_view<const float>(device_h.view()),
+                         policy, {.reference_threshold = reference_threshold});
+      index_t first_block = 0, pruned_first = 0;
+      for (index_t i = 0; i < d_out; ++i)
+        for (index_t j = 0; j < 128; ++j) {
+          first_block += result.mask.pruned(i, j) != cpu.mask.pruned(i, j) ? 1 : 0;
+          pruned_first += result.mask.pruned(i, j) ? 1 : 0;
+        }
+      CHECK(first_block == 0);
+      if (!reference_threshold) CHECK(pruned_first == static_cast<index_t>(d_out * 128 * s));
+      if (reference_threshold) CHECK(pruned_first > static_cast<index_t>(d_out * 128 * s));
+      CHECK(test::mask_differences(result.mask, cpu.mask) <= d_out * d_in / 1000);
+    }
+  }
+}
+
+TEST_CASE("a device mask given to sparsegpt keeps the mask there only, the same mask") {
+  const index_t d_out = 96, d_in = 256;
+  const auto h = hessian(d_in, 512, 67);
+  const auto w = test::random_normal<float>(d_out, d_in, 68);
+  const test::device_matrix<float> device_h(h);
+  const auto factor = gpu::upper_cholesky_of_inverse(
+      gpu::par, device_view<const float>(device_h.view()), 0.01, 5, "sparsegpt");
+  const auto rules = {std::pair<bool, double>{true, 0.0}, std::pair<bool, double>{false, 0.5}};
+  for (const auto& [n_m_rule, sparsity] : rules) {
+    const test::device_matrix<float> to_host(w), on_device(w);
+    sparsegpt_result a, b;
+    gpu::device_mask chosen;
+    if (n_m_rule) {
+      a = gpu::sparsegpt(gpu::par, to_host.view(), factor, n_m::pruned_of(2, 4));
+      b = gpu::sparsegpt(gpu::par, on_device.view(), factor, n_m::pruned_of(2, 4), {}, &chosen);
+    } else {
+      const unstructured policy{sparsity, per_column_block{128}};
+      a = gpu::sparsegpt(gpu::par, to_host.view(), factor, policy);
+      b = gpu::sparsegpt(gpu::par, on_device.view(), factor, policy, {}, &chosen);
+    }
+    CHECK(b.mask.rows() == 0);
+    CHECK(chosen.to_host() == a.mask);
+    CHECK(a.loss == b.loss);
+    CHECK(to_host.to_host().values == on_device.to_host().values);
+  }
 }
 
 TEST_CASE("one device factor serves every linear that shares the input (q, k, v)") {
