@@ -4,6 +4,8 @@
 //
 //   make_layer_example FOLDER [--d-out 128] [--d-in 256] [--tokens 512] [--outliers 4]
 //                      [--seed 0]
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -57,6 +59,22 @@ void make_layer(const options& o) {
     throw pollard::cli::usage_error("--outliers " + std::to_string(o.outliers) +
                                     " exceeds --d-in " + std::to_string(o.d_in) +
                                     ": an outlier is an input channel");
+  if (o.folder.empty())
+    throw pollard::cli::usage_error(
+        "FOLDER is empty: name the folder to write W.npy, X.npy and H.npy in");
+  // W, X, H and the latent mixing matrix, as float32, must fit in memory.
+  const auto n = [](pollard::index_t v) { return static_cast<double>(v); };
+  const double bytes =
+      4.0 * (n(o.d_out) * n(o.d_in) + n(o.tokens) * n(o.d_in) + n(o.d_in) * n(o.d_in) +
+             n(std::max<index_t>(1, o.d_in / 4)) * n(o.d_in));
+  const double memory =
+      static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  if (memory > 0 && bytes > memory)
+    throw pollard::cli::usage_error(
+        "--d-out " + std::to_string(o.d_out) + " --d-in " + std::to_string(o.d_in) + " --tokens " +
+        std::to_string(o.tokens) + " need " + pollard::cli::format_gigabytes(bytes) +
+        " for W, X and H, more than this machine's " + pollard::cli::format_gigabytes(memory) +
+        " of memory");
   const std::filesystem::path folder = o.folder;
   pollard::io::atomic_file_set outputs;  // W, X and H are written all together or not at all
   if (!std::filesystem::exists(folder)) outputs.create_folder(folder);

@@ -125,6 +125,13 @@ inline CLI::Validator real_number() {
   return real_where("finite", [](double) { return true; });
 }
 
+/// A size in bytes as "12.3 GB".
+inline std::string format_gigabytes(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+  return text;
+}
+
 /// The help of every --n-m option: which count is which.
 inline constexpr const char* n_m_option_help =
     "N:M sparsity, N PRUNED of every M consecutive input weights of a row (the\n"
@@ -228,7 +235,10 @@ inline void record_given_options(CLI::App& app, given_options& given) {
   app.parse_complete_callback([&app, &given] {
     given.names.clear();
     for (const CLI::Option* option : app.get_options())
-      if (option->count() > 0) given.names.push_back(option->get_name());
+      if (option->count() > 0)
+        // CLI11 names an option hidden from --help "": its single name is kept.
+        given.names.push_back(option->get_name().empty() ? "--" + option->get_single_name()
+                                                         : option->get_name());
   });
 }
 
@@ -273,10 +283,92 @@ struct error_style {
   std::function<std::string()> hint;
 };
 
+/// A message of the library as a user should read it: without the internal prefixes that name
+/// the function or component that raised it ("sparsegpt: ", "obs_reconstruct: ", "prune recipe:
+/// "), at its start or after an option's name ("--calibration: calibration: ..." reads
+/// "--calibration: ..."). A prefix is a snake_case name, one of the library's one-word component
+/// names, or two lowercase words; a path that exists (a file named in the message) is kept.
+inline std::string without_internal_prefixes(std::string message) {
+  static constexpr const char* components[] = {
+      "calibration", "compare",    "copy",    "csr",       "dequantize",   "divergence",
+      "dsnot",       "evaluation", "extend",  "generate",  "linears",      "logits",
+      "magnitude",   "mask",       "matrix",  "obs",       "percentile",   "perplexity",
+      "prefill",     "ria",        "sampler", "sparsegpt", "unstructured", "wanda",
+      "cholesky",    "kv_cache",   "gguf",    "npy"};
+  const auto is_lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  // The length of the internal prefix at `at` (name and ": "), or 0.
+  const auto internal_prefix_at = [&](std::size_t at) -> std::size_t {
+    const std::size_t colon = message.find(": ", at);
+    if (colon == std::string::npos || colon == at || !is_lower(message[at])) return 0;
+    const std::string name = message.substr(at, colon - at);
+    const std::size_t space = name.find(' ');
+    bool internal = false;
+    if (space == std::string::npos) {
+      internal =
+          std::all_of(name.begin(), name.end(),
+                      [&](char c) { return is_lower(c) || c == '_' || (c >= '0' && c <= '9'); }) &&
+          (name.find('_') != std::string::npos ||
+           std::any_of(std::begin(components), std::end(components),
+                       [&](const char* c) { return name == c; }));
+    } else {
+      // Two words ("prune recipe", "sparsity table"), not a sentence's start ("cannot open").
+      internal =
+          name.find(' ', space + 1) == std::string::npos &&
+          std::all_of(name.begin(), name.end(), [&](char c) { return is_lower(c) || c == ' '; }) &&
+          name.rfind("cannot ", 0) != 0 && name.rfind("no ", 0) != 0;
+    }
+    std::error_code ec;
+    if (!internal || std::filesystem::exists(name, ec)) return 0;
+    return colon + 2 - at;
+  };
+  std::size_t at = 0;
+  if (message.rfind("--", 0) == 0) {  // "--option: internal: ..."
+    const std::size_t colon = message.find(": ");
+    if (colon == std::string::npos || message.find(' ') < colon) return message;
+    at = colon + 2;
+  }
+  while (const std::size_t n = internal_prefix_at(at)) message.erase(at, n);
+  return message;
+}
+
+/// A CLI11 parse error in the tools' words: an option given more than once says so.
+inline std::string parse_error_message(const CLI::ParseError& e) {
+  const std::string what = one_line(e.what());
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr) {
+    // CLI11: "--length: At Most 1 required but received 2".
+    const std::size_t colon = what.find(": At Most 1 required but received ");
+    if (colon != std::string::npos)
+      return what.substr(0, colon) + " is given " +
+             what.substr(colon + std::string_view(": At Most 1 required but received ").size()) +
+             " times: give it once";
+  }
+  return what;
+}
+
+/// The command whose help a command line asks for with -h or --help anywhere before "--" (the
+/// chosen subcommand, else the tool), or null when it does not ask: help wins over every other
+/// mistake on the line.
+inline const CLI::App* help_asked(const CLI::App& app, int argc, char** argv) {
+  bool asked = false;
+  const CLI::App* command = &app;
+  for (int k = 1; k < argc; ++k) {
+    const std::string_view arg = argv[k];
+    if (arg == "--") break;
+    if (arg == "-h" || arg == "--help") asked = true;
+    if (command == &app && arg.substr(0, 1) != "-")
+      for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        if (sub->get_name() == arg) command = sub;
+  }
+  return asked ? command : nullptr;
+}
+
 /// Parses the command line and runs `body`, reporting every error as one line on stderr. Returns
-/// the exit status: `body`'s, 0 for --help and --version, 2 for a command-line mistake, 1 for
-/// any other error. SIGINT, SIGTERM and SIGHUP remove the temporaries of unfinished outputs
-/// before the process ends as signalled.
+/// the exit status: `body`'s, 0 for --help (wherever it appears, even beside a mistake) and
+/// --version, 2 for a command-line mistake, 1 for any other error. Terminating signals remove
+/// the temporaries of unfinished outputs before the process ends as signalled; once the outputs
+/// are being renamed into place (io::atomic_file_set::commit()) a signal no longer ends the
+/// process: a run that completes its commit exits 0, one that fails (its outputs put back) ends
+/// as the signal says.
 inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& style,
                     const std::function<int()>& body) {
   const auto report = [&](const std::string& message, bool usage) {
@@ -288,6 +380,7 @@ inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& sty
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
     if (sub->get_version_ptr() == nullptr)
       sub->set_version_flag("--version", app.get_name() + " " + POLLARD_VERSION);
+  int status = 0;
   try {
     try {
       app.parse(argc, argv);
@@ -298,20 +391,29 @@ inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& sty
     } catch (const CLI::CallForVersion& e) {
       return app.exit(e);
     } catch (const CLI::ParseError& e) {
-      report(one_line(e.what()), true);
+      if (const CLI::App* command = help_asked(app, argc, argv)) {
+        std::fputs(command == &app ? app.help().c_str() : command->help(app.get_name()).c_str(),
+                   stdout);
+        return 0;
+      }
+      report(parse_error_message(e), true);
       return 2;
     }
-    return body();
+    status = body();
   } catch (const usage_error& e) {
-    report(one_line(e.what()), true);
-    return 2;
+    report(without_internal_prefixes(one_line(e.what())), true);
+    status = 2;
   } catch (const std::bad_alloc&) {
     report("out of memory", false);
-    return 1;
+    status = 1;
   } catch (const std::exception& e) {
-    report(one_line(e.what()), false);
-    return 1;
+    report(without_internal_prefixes(one_line(e.what())), false);
+    status = 1;
   }
+  // A failed run's outputs are untouched (a failed commit puts them back): a signal that arrived
+  // during its commit now ends it. A successful one keeps holding signals until it exits.
+  if (status != 0) io::release_held_signals();
+  return status;
 }
 
 }  // namespace pollard::cli

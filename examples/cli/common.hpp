@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -35,6 +37,16 @@ inline std::optional<fs::path> optional_path(const std::string& option_value) {
   return fs::path(option_value);
 }
 
+/// The whole content of the file at `path`; io_error when it cannot be read.
+inline std::string read_file(const fs::path& path) {
+  if (fs::is_directory(path)) throw io_error("cannot read " + path.string() + ": a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw io_error("cannot open " + path.string());
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 /// Adds --tokenizer FILE, the tokenizer a command reads (default: found beside the
 /// model, as `where_by_default` says).
 inline CLI::Option* add_tokenizer_option(CLI::App& c, std::string& tokenizer,
@@ -46,6 +58,14 @@ inline CLI::Option* add_tokenizer_option(CLI::App& c, std::string& tokenizer,
   return c.add_option("--tokenizer", tokenizer, description)
       ->type_name("FILE")
       ->default_str(where_by_default);
+}
+
+/// Adds --tokenizer to a command that reads no text, hidden from its help, so that giving it is
+/// refused with the reason (refuse_if_given) rather than as an unknown argument.
+inline void add_refused_tokenizer_option(CLI::App& c, std::string& tokenizer) {
+  c.add_option("--tokenizer", tokenizer, "not used: the command reads no text")
+      ->type_name("FILE")
+      ->group("");
 }
 
 /// Refuses --tokenizer when one of `models` (as the command names them: MODEL, BASE...) is a
@@ -117,20 +137,126 @@ inline bool reads_json_documents(const std::vector<calibration_spec>& specs) {
   });
 }
 
+/// The formats a tokenizer file can be in, told from its content.
+enum class tokenizer_format { hf_json, llama2c, gguf };
+
+/// The format of the tokenizer file at `path`, from its content (whatever the model's format):
+/// a JSON object (first non-blank byte '{') is a Hugging Face tokenizer.json, a file that
+/// begins with "GGUF" a GGUF, anything else is read as a llama2.c tokenizer.
+inline tokenizer_format tokenizer_format_of(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char bytes[4] = {};
+  in.read(bytes, 4);
+  if (in.gcount() == 4 && std::string_view(bytes, 4) == "GGUF") return tokenizer_format::gguf;
+  in.clear();
+  in.seekg(0);
+  char c = 0;
+  while (in.get(c))
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+  return in && c == '{' ? tokenizer_format::hf_json : tokenizer_format::llama2c;
+}
+
+/// How many tokens the llama2.c tokenizer file at `path` holds (max_token_length, then per
+/// token a float score, an int32 length and that many bytes, to the end of the file), or
+/// nothing when the file is not laid out so.
+inline std::optional<std::int64_t> llama2c_token_count(const fs::path& path) {
+  const std::string bytes = read_file(path);
+  const auto int32_at = [&](std::size_t at) {
+    std::int32_t v = 0;
+    std::memcpy(&v, bytes.data() + at, 4);
+    return v;
+  };
+  if (bytes.size() < 4 || int32_at(0) <= 0) return std::nullopt;
+  const std::int32_t max_length = int32_at(0);
+  std::size_t at = 4;
+  std::int64_t count = 0;
+  while (bytes.size() - at >= 8) {
+    const std::int32_t length = int32_at(at + 4);
+    if (length < 0 || length > max_length ||
+        static_cast<std::size_t>(length) > bytes.size() - at - 8)
+      return std::nullopt;
+    at += 8 + static_cast<std::size_t>(length);
+    ++count;
+  }
+  if (at != bytes.size()) return std::nullopt;
+  return count;
+}
+
+/// Reads the tokenizer file `path` in the format its content shows (tokenizer_format_of()), for
+/// the model at `model` whose vocabulary has `model_vocabulary` rows; `bos`/`eos` are a Hugging
+/// Face model's ids. A GGUF is refused (its tokenizer belongs to its model); a llama2.c file
+/// holding a number of tokens other than the model's is refused naming both counts when it has
+/// more (fewer is how embeddings are padded, as check_vocabulary() says).
+inline llm::text_tokenizer read_tokenizer_file(const fs::path& path, const fs::path& model,
+                                               index_t model_vocabulary,
+                                               std::optional<std::int32_t> bos = std::nullopt,
+                                               std::optional<std::int32_t> eos = std::nullopt) {
+  switch (tokenizer_format_of(path)) {
+    case tokenizer_format::gguf:
+      throw format_error("the tokenizer " + path.string() +
+                         " is a GGUF file: a tokenizer is given as a Hugging Face tokenizer.json "
+                         "or a llama2.c tokenizer .bin");
+    case tokenizer_format::hf_json:
+      return llm::text_tokenizer(llm::read_hf_tokenizer(path, bos, eos));
+    case tokenizer_format::llama2c:
+      break;
+  }
+  const auto count = llama2c_token_count(path);
+  if (!count) {
+    // Not laid out as a llama2.c tokenizer: the reader's message says where it breaks.
+    try {
+      (void)llm::llama2c_tokenizer::read(path, model_vocabulary);
+    } catch (...) {
+      rethrow_saying_if_text(model, path);
+    }
+    throw format_error(path.string() + " is not a llama2.c tokenizer");
+  }
+  if (*count > model_vocabulary)
+    throw format_error("the tokenizer " + path.string() + " has " + std::to_string(*count) +
+                       " tokens but the model's vocabulary (" + model.string() + ") has " +
+                       std::to_string(model_vocabulary) + ": a token would have no embedding row");
+  return llm::text_tokenizer(llm::llama2c_tokenizer::read(path, *count));
+}
+
 /// Opens a model (llm::open_model) so that every failure says what is wrong in the user's
 /// terms: a binary model file (or a llama2.c tokenizer) that holds text is named as such
 /// (rethrow_saying_if_text), and a tokenizer with more tokens than the model has embedding rows
-/// is refused at once, naming both sizes.
+/// is refused at once, naming both sizes. The tokenizer (`tokenizer`, or the one found beside
+/// the model) is read in the format its file shows, whatever the model's format: a
+/// tokenizer.json serves a llama2.c checkpoint, a llama2.c tokenizer a Hugging Face folder.
 inline llm::model_file open_model_file(const fs::path& path,
                                        const std::optional<fs::path>& tokenizer = std::nullopt) {
   if (!fs::exists(path)) throw io_error("cannot open " + path.string());
+  if (tokenizer && !fs::is_regular_file(*tokenizer))
+    throw io_error("cannot open tokenizer " + tokenizer->string());
+  const llm::model_format format = llm::detail::detect_format(path);
+  if (tokenizer && format == llm::model_format::gguf)
+    refuse_tokenizer_for_gguf(tokenizer->string(), {{"MODEL", path}});
   llm::model_file m;
   try {
-    m = llm::open_model(path, tokenizer);
+    if (format == llm::model_format::llama2c) {
+      m.path = path;
+      m.format = format;
+      m.weights = llm::read_llama2c(path);
+    } else {
+      const bool native = tokenizer && format == llm::model_format::safetensors &&
+                          tokenizer_format_of(*tokenizer) == tokenizer_format::hf_json;
+      m = llm::open_model(path, native ? tokenizer : std::nullopt);
+      if (native) {
+        check_vocabulary(path, tokenizer, *m.tokenizer, m.weights.config.vocab_size);
+        return m;
+      }
+    }
   } catch (...) {
     rethrow_saying_if_text(path, tokenizer);
   }
-  if (m.tokenizer) check_vocabulary(path, tokenizer, *m.tokenizer, m.weights.config.vocab_size);
+  const index_t vocabulary = m.weights.config.vocab_size;
+  const auto file = tokenizer ? tokenizer
+                    : format == llm::model_format::llama2c
+                        ? llm::detail::find_llama2c_tokenizer(path, vocabulary)
+                        : std::nullopt;
+  if (file) m.tokenizer.emplace(read_tokenizer_file(*file, path, vocabulary));
+  if (m.tokenizer) check_vocabulary(path, file, *m.tokenizer, vocabulary);
   return m;
 }
 
@@ -199,15 +325,6 @@ inline text_format text_format_of(const std::string& option, const fs::path& fil
   if (ext == ".jsonl") return text_format::rows_jsonl;
   if (ext == ".gz") return text_format::jsonl_gz;
   return text_format::text;
-}
-
-inline std::string read_file(const fs::path& path) {
-  if (fs::is_directory(path)) throw io_error("cannot read " + path.string() + ": a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot open " + path.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 /// The evaluation string: JSON-lines rows or gzip JSON-lines documents joined with "\n\n"
@@ -289,6 +406,15 @@ inline void write_file_atomically(const fs::path& path, std::string_view content
   out.commit();
 }
 
+/// Writes a command's only output, `content`, at `path` as its last step: committed as a set of
+/// one (io::atomic_file_set), so that a signal arriving once it is in place no longer ends the
+/// run with a failure status.
+inline void write_output_file(const fs::path& path, std::string_view content) {
+  io::atomic_file_set outputs;
+  write_file_atomically(path, content);
+  outputs.commit();
+}
+
 /// The files a model in `m`'s format is written as at `out` (a Hugging Face model is a folder:
 /// its weights, config.json and the companion files that `m`'s folder holds).
 inline std::vector<io::named_path> files_written_as(const fs::path& out, const llm::model_file& m,
@@ -301,13 +427,25 @@ inline std::vector<io::named_path> files_written_as(const fs::path& out, const l
 }
 
 /// Refuses, before any work, a model output at `out` that could not be written (check_outputs'
-/// location checks; a Hugging Face folder `out` may exist or will be created in its folder).
+/// location checks; a Hugging Face folder `out` may exist or will be created in its folder). A
+/// Hugging Face copy of the folder `model` is a folder: an `out` that is an existing file, or a
+/// folder inside `model` (it would be written into what is read), is a command-line mistake.
 inline void check_model_output_location(const std::string& name, const fs::path& out,
-                                        llm::model_format format) {
-  if (format == llm::model_format::safetensors && fs::is_directory(out))
-    io::check_output_location(name, out / "config.json");
-  else
-    io::check_output_location(name, out);
+                                        llm::model_format format, const fs::path& model) {
+  if (format != llm::model_format::safetensors) return io::check_output_location(name, out);
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+    throw usage_error(name + " " + out.string() + " is a file: a Hugging Face model (" +
+                      model.string() + ") is written as a folder; name a folder");
+  const fs::path read = io::written_path(fs::is_directory(model) ? model : model.parent_path());
+  const fs::path written = io::written_path(out);
+  for (fs::path p = written; !p.empty(); p = p.parent_path()) {
+    if (p == read)
+      throw usage_error(name + " " + out.string() + " is inside MODEL's folder " + read.string() +
+                        ": the copy would be written into what is read");
+    if (p == p.parent_path()) break;
+  }
+  io::check_output_location(name, fs::is_directory(out, ec) ? out / "config.json" : out);
 }
 
 /// Writes `weights` as `original`'s format at `out` (llm::save_model) into `outputs`, whose

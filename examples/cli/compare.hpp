@@ -103,6 +103,8 @@ inline int run_compare(const compare_options& o) {
   const auto markdown = optional_path(o.markdown);
   refuse_if_given(o.given, "--protocol", !text_file,
                   "chooses how corpus windows are scored, and no --text is given");
+  refuse_if_given(o.given, "--window", !text_file,
+                  "sets the windows of the --text corpus, and no --text is given");
   check_outputs({{"BASE", o.base},
                  {"OTHER", o.other},
                  {"--text", t.file},

@@ -15,6 +15,8 @@ namespace pollard::cli {
 struct convert_options {
   std::string model, out;
   std::string type = "f32";
+  std::string tokenizer;
+  given_options given;
 };
 
 inline CLI::App* add_convert_command(CLI::App& app, convert_options& o) {
@@ -33,6 +35,8 @@ inline CLI::App* add_convert_command(CLI::App& app, convert_options& o) {
   c->add_option("OUT", o.out, "where to write the copy")->required();
   c->add_option("--type", o.type, "stored type of linear and embedding tensors (GGUF)")
       ->type_name("f32|f16|bf16");
+  add_refused_tokenizer_option(*c, o.tokenizer);
+  record_given_options(*c, o.given);
   return c;
 }
 
@@ -46,13 +50,19 @@ inline int run_convert(const convert_options& o) {
     stored = io::ggml_type::bf16;
   else if (type != "f32")
     throw usage_error("--type must be f32, f16 or bf16, got '" + type + "'");
+  refuse_if_given(o.given, "--tokenizer", true,
+                  "reads no text: convert copies the weights and metadata (a Hugging Face "
+                  "folder's tokenizer files are copied as they are)");
   if (!fs::exists(in)) throw io_error("cannot open " + in.string());
   const llm::model_format format = llm::detail::detect_format(in);
   if (format != llm::model_format::gguf && stored != io::ggml_type::f32)
     throw usage_error("--type " + type + " is for GGUF outputs; " + llm::name_of(format) +
                       " is written as f32");
+  refuse_if_given(o.given, "--type", format != llm::model_format::gguf,
+                  std::string("sets how a GGUF's tensors are stored, and ") + llm::name_of(format) +
+                      " is always written as f32");
   check_distinct_outputs({{"MODEL", in}}, {{"OUT", out}});
-  check_model_output_location("OUT", out, format);
+  check_model_output_location("OUT", out, format, in);
   const llm::model_file m = open_model_file(in);
   // The files read beside MODEL (a llama2.c tokenizer, a Hugging Face folder's files) are
   // inputs too; a Hugging Face copy is a folder of the same files.

@@ -172,7 +172,7 @@ inline int run_eval(const eval_options& o) {
         ",\"tokens\":" + std::to_string(r.tokens) + ",\"mean_nll\":" + json_number(r.mean_nll) +
         ",\"perplexity\":" + json_number(r.perplexity) +
         ",\"standard_error\":" + json_number(r.standard_error) + "}\n";
-    write_file_atomically(*json, out);
+    write_output_file(*json, out);
   }
   return 0;
 }

@@ -21,6 +21,8 @@ struct export_options {
   std::string model, out;
   std::string layout = "sparse-24-bitmask";
   std::string type = "f32";
+  std::string tokenizer;
+  given_options given;
 };
 
 inline CLI::App* add_export_command(CLI::App& app, export_options& o) {
@@ -51,11 +53,15 @@ inline CLI::App* add_export_command(CLI::App& app, export_options& o) {
                 "stored type of the values (bf16/f16 refuse values they cannot hold)")
       ->type_name("T")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  add_refused_tokenizer_option(*c, o.tokenizer);
+  record_given_options(*c, o.given);
   return c;
 }
 
 inline int run_export(const export_options& o) {
   const fs::path in = o.model, out = o.out;
+  refuse_if_given(o.given, "--tokenizer", true,
+                  "reads no text: export writes the linears' weights only");
   if (!fs::exists(in)) throw io_error("cannot open " + in.string());
   check_outputs({{"MODEL", in}}, {{"OUT", out}});
   const io::sparse_layout layout = *io::parse_sparse_layout(o.layout);
@@ -95,7 +101,9 @@ inline int run_export(const export_options& o) {
            std::span<const float>(w.data(), static_cast<std::size_t>(w.size())),
            true});
     }
+  io::atomic_file_set outputs;
   io::write_sparse_safetensors(out, tensors, layout, type);
+  outputs.commit();
   if (underflowed > 0)
     std::fprintf(stderr,
                  "pollard: warning: %s nonzero weights are below %s's range and are stored as 0\n",

@@ -403,6 +403,38 @@ void prune(const plan& o) {
                  relative_error_text(e, "tr(dW H dW^T) / tr(W H W^T)", "tr(W H W^T)") + "\n";
   }
 
+  // What each statistics input served, so that an input used for little (magnitude's X, which
+  // only measures the error) or a choice between two (sparsegpt solves with H when both are
+  // given) is said.
+  const bool solves = o.how == method::sparsegpt || o.reconstruct;
+  const bool scores_from_statistics = o.how == method::wanda || o.how == method::ria;
+  std::string uses_line;
+  const auto uses = [&](const std::string& option, const std::filesystem::path& file,
+                        std::vector<std::string> served) {
+    std::string list;
+    for (std::size_t k = 0; k < served.size(); ++k)
+      list += (k == 0 ? "" : k + 1 == served.size() ? " and " : ", ") + served[k];
+    uses_line += "  " + option + " " + file.string() + ": " + list + "\n";
+  };
+  if (x_file) {
+    std::vector<std::string> served;
+    if (scores_from_statistics) served.push_back(std::string(method_name(o.how)) + "'s scores");
+    if (o.dsnot) served.push_back("DSnoT's channel statistics");
+    if (solves && !h_file) served.push_back("the Hessian of the OBS solve");
+    served.push_back(served.empty() ? "the reconstruction error only" : "the reconstruction error");
+    uses("--activations", o.activations, served);
+  }
+  if (h_file) {
+    std::vector<std::string> served;
+    if (scores_from_statistics && !x_file)
+      served.push_back(std::string(method_name(o.how)) + "'s scores (diag H / 2)");
+    if (solves) served.push_back("the Hessian of the OBS solve");
+    if (!x_file)
+      served.push_back(served.empty() ? "the reconstruction error only"
+                                      : "the reconstruction error");
+    uses("--hessian", o.hessian, served);
+  }
+
   // Both outputs are complete in their temporaries before either is renamed into place.
   pollard::io::atomic_file_set outputs;
   pollard::io::atomic_file out_file(o.out);
@@ -442,8 +474,10 @@ void prune(const plan& o) {
                        std::to_string(asked) + " asked (dead inputs, zero weights or float16 " +
                        "underflow)");
   for (const auto& warning : warnings)
-    std::fprintf(stderr, "%s: warning: %s\n", o.program.c_str(), warning.c_str());
+    std::fprintf(stderr, "%s: warning: %s\n", o.program.c_str(),
+                 without_internal_prefixes(warning).c_str());
   std::fputs(error_line.c_str(), stdout);
+  std::fputs(uses_line.c_str(), stdout);
   std::fputs(solver_report.c_str(), stdout);
   std::printf(
       "  wrote %s (%s)%s\n", o.out.string().c_str(),

@@ -202,10 +202,24 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
   if (o.group == "matrix") r.group = model::comparison_group::per_matrix;
   if (o.group == "column-block") r.group = model::comparison_group::per_column_block;
   r.column_block = o.block_size;
-  if (o.allocation == "owl")
+  if (o.allocation == "owl") {
+    // OWL spreads the linears' sparsities over exactly 2 lambda (when the blocks' outlier ratios
+    // differ): from 0.5 on they cannot all lie in [0, 1).
+    if (o.owl_lambda >= 0.5)
+      throw usage_error("--owl-lambda " + format_number("%g", o.owl_lambda) +
+                        " spreads the sparsities over 2 x " + format_number("%g", o.owl_lambda) +
+                        ", more than [0, 1) holds: give --owl-lambda below 0.5");
     r.allocation = model::owl_sparsity{o.owl_m, o.owl_lambda};
-  else if (o.allocation != "uniform")
-    r.allocation = model::sparsity_table::read(o.allocation);
+  } else if (o.allocation != "uniform") {
+    try {
+      r.allocation = model::sparsity_table::read(o.allocation);
+    } catch (const io_error& e) {
+      throw io_error("--allocation: " + without_internal_prefixes(e.what()));
+    } catch (const error& e) {
+      throw format_error("--allocation " + o.allocation + ": " +
+                         without_internal_prefixes(e.what()));
+    }
+  }
   r.mode = o.mode == "parallel" ? model::calibration_mode::parallel
                                 : model::calibration_mode::sequential;
   r.dsnot = o.dsnot;
@@ -253,7 +267,8 @@ inline std::string calibration_json(const calibration_batch& b) {
 /// Prints a linear's line of the log (unless quiet) and its warnings (always, on stderr).
 inline void print_linear(const model::linear_report& l, bool quiet) {
   for (const auto& w : l.warnings)
-    std::fprintf(stderr, "pollard: warning: %s: %s\n", l.name.c_str(), w.c_str());
+    std::fprintf(stderr, "pollard: warning: %s: %s\n", l.name.c_str(),
+                 without_internal_prefixes(w).c_str());
   if (quiet) return;
   std::printf("%-22s %5lldx%-5lld %-9s sparsity %.4f", l.name.c_str(),
               static_cast<long long>(l.rows), static_cast<long long>(l.cols), l.input.c_str(),
@@ -265,20 +280,33 @@ inline void print_linear(const model::linear_report& l, bool quiet) {
 
 }  // namespace detail
 
-/// model::prune_model, its errors without the function's name (the command names what the
-/// user gave: the linear, the pattern, the calibration).
+/// model::prune_model, its errors in the command line's terms: without the function's name, and
+/// naming the option a failure comes from (--n-m whose M does not divide a linear's width,
+/// --allocation FILE that has no row for a linear, --owl-lambda too large for --sparsity on
+/// this model).
 template <class Model>
-model::prune_report prune_model_named(const cpu::par_t& policy, Model& lm,
+model::prune_report prune_model_named(const prune_options& o, const cpu::par_t& policy, Model& lm,
                                       const calibration_batch& batch,
                                       const model::prune_recipe& recipe,
                                       const model::prune_callbacks& callbacks) {
   try {
     return model::prune_model(policy, lm, batch, recipe, callbacks);
   } catch (const option_error& e) {
-    const std::string_view message = e.what();
-    const std::string_view prefix = "prune_model: ";
-    if (message.substr(0, prefix.size()) != prefix) throw;
-    throw option_error(std::string(message.substr(prefix.size())));
+    const std::string message = e.what();
+    const auto after = [&](std::string_view prefix) -> std::optional<std::string> {
+      const std::size_t at = message.find(prefix);
+      if (at == std::string::npos) return std::nullopt;
+      return message.substr(at + prefix.size());
+    };
+    if (const auto rest = after("N:M group "))
+      throw option_error("--n-m " + o.n_m + ": M = " + *rest);
+    if (const auto rest = after("sparsity table: "))
+      throw option_error("--allocation " + o.allocation + ": " + *rest);
+    if (message.find("owl_allocation: ") != std::string::npos)
+      throw usage_error("--owl-lambda " + format_number("%g", o.owl_lambda) + " with --sparsity " +
+                        format_number("%g", o.sparsity) + " is too wide for this model: " +
+                        without_internal_prefixes(message) + " (give a smaller --owl-lambda)");
+    throw option_error(without_internal_prefixes(message));
   }
 }
 
@@ -311,7 +339,7 @@ inline int run_prune(const prune_options& o) {
                        [&](const calibration_spec& c) { return c.kind == kind; });
   };
   for (const char* option : {"--calibration", "--samples", "--length", "--seed", "--mode",
-                             "--text-field", "--save-calibration"})
+                             "--text-field", "--save-calibration", "--tokenizer"})
     refuse_if_given(o.given, option, !needs_data,
                     "concerns calibration data, which --method magnitude without --dsnot, "
                     "--reconstruct or --allocation owl does not use");
@@ -349,7 +377,7 @@ inline int run_prune(const prune_options& o) {
   check_distinct_outputs(inputs, outputs);
   if (!fs::exists(in)) throw io_error("cannot open " + in.string());
   const llm::model_format format = llm::detail::detect_format(in);
-  check_model_output_location("OUT", out, format);
+  check_model_output_location("OUT", out, format, in);
   for (const auto& output : {io::named_path{"--report", o.report},
                              io::named_path{"--save-calibration", o.save_calibration}})
     if (!output.path.empty()) io::check_output_location(output.name, output.path);
@@ -358,6 +386,9 @@ inline int run_prune(const prune_options& o) {
   if (!gguf && (o.type == "f16" || o.type == "bf16"))
     throw usage_error("--type " + o.type + " is for GGUF outputs; " +
                       llm::name_of(llm::detail::detect_format(in)) + " is written as f32");
+  refuse_if_given(o.given, "--type", !gguf,
+                  std::string("sets how a GGUF's pruned linears are stored, and ") +
+                      llm::name_of(format) + " is always written as f32");
   if (gguf && !o.tokenizer.empty())
     throw usage_error("--tokenizer applies to llama2.c checkpoints; a GGUF carries its tokenizer");
 
@@ -466,7 +497,7 @@ inline int run_prune(const prune_options& o) {
         supplied.insert(name);
       }
     });
-    report = prune_model_named(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
+    report = prune_model_named(o, cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     finish_start = std::chrono::steady_clock::now();
     // Selected linears left unchanged (e.g. sparsity 0) are written as they were read.
     for (const auto& name : replaced)
@@ -494,7 +525,7 @@ inline int run_prune(const prune_options& o) {
                    report.overall_sparsity());
   } else {
     llm::llama_model lm(whole->weights);
-    report = prune_model_named(cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
+    report = prune_model_named(o, cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     finish_start = std::chrono::steady_clock::now();
     save_model_into(written_files, *whole, whole->weights, out);
   }

@@ -158,7 +158,7 @@ inline int run_tasks(const tasks_options& o) {
     print_zero_shot(r, add_bos);
     out += ",\"zero_shot\":" + zero_shot_json(r, zero_shot, add_bos);
   }
-  if (json) write_file_atomically(*json, out + "}\n");
+  if (json) write_output_file(*json, out + "}\n");
   return 0;
 }
 

@@ -844,13 +844,25 @@ usage)
   "$(dirname "$prune_layer")/make_layer_example" . --d-out 4 --d-in 8 --tokens 8 >/dev/null ||
     fail "make_layer_example failed"
   l=(layer --weights W.npy --activations X.npy --out o.npy)
+  # The library's component and function names that must never reach a user.
+  no_internal_prefix() {  # NAME
+    grep -Eq '(^|[^-a-z_])(unstructured|n_m|sparsegpt|prune recipe|dsnot|sampler|obs_reconstruct|obs|owl_allocation|calibration|calibration mixture|sparsity table|prune_model|llama2c_tokenizer|gram_accumulator|moment_statistics|matrix|write_npy|make_view|cholesky|perplexity|divergence): ' "$1.err" &&
+      fail "$1: the message carries an internal prefix: $(cat "$1.err")"
+  }
+  # check_failure NAME WANTED_TEXT ARGS...: a failure at run time (exit status 1), in the user's terms.
+  check_failure() {
+    local name=$1 want=$2
+    shift 2
+    expect_error "$name" 1 "$@"
+    grep -qF -- "$want" "$name.err" || fail "$name: the message does not say '$want': $(cat "$name.err")"
+    no_internal_prefix "$name"
+  }
   check_usage() {  # NAME WANTED_TEXT ARGS...
     local name=$1 want=$2
     shift 2
     expect_error "$name" 2 "$@"
     grep -qF -- "$want" "$name.err" || fail "$name: the message does not say '$want': $(cat "$name.err")"
-    grep -Eq '(unstructured|n_m|sparsegpt|prune recipe|dsnot|sampler): ' "$name.err" &&
-      fail "$name: the message carries an internal prefix: $(cat "$name.err")"
+    no_internal_prefix "$name"
   }
   check_usage layer_sparsity_1 "--sparsity: must be in [0, 1), got 1" "${l[@]}" --method magnitude --sparsity 1
   check_usage layer_sparsity_negative "--sparsity: must be in [0, 1), got -0.5" "${l[@]}" --method magnitude --sparsity -0.5
@@ -883,6 +895,27 @@ usage)
   check_usage capture_gguf_tokenizer "--tokenizer does not apply to MODEL model.gguf" capture model.gguf --calibration text:slice.txt --linear attn_q --weights-out W2.npy --tokenizer tok.bin
   check_usage prune_gguf_tokenizer "a GGUF carries its tokenizer" prune model.gguf x.bin --calibration text:slice.txt --tokenizer tok.bin
   check_usage info_gguf_tokenizer "a GGUF carries its tokenizer" info model.gguf --tokenizer tok.bin
+  # Bad option values found before any work, named as typed; the library's names never shown.
+  check_usage owl_lambda "--owl-lambda 0.6 spreads the sparsities over 2 x 0.6" prune "$stories" x.bin --calibration text:slice.txt --allocation owl --owl-lambda 0.6
+  check_usage calibration_kind "--calibration: " prune "$stories" x.bin --calibration pile:slice.txt
+  grep -q -- "--calibration: calibration" calibration_kind.err && fail "calibration_kind: the prefix is doubled: $(cat calibration_kind.err)"
+  check_usage capture_calibration_kind "--calibration: " capture "$stories" --calibration pile:slice.txt --linear attn_q --weights-out W2.npy
+  check_usage length_twice "--length is given 2 times: give it once" prune "$stories" x.bin --calibration text:slice.txt --length 5 --length 6
+  check_usage seed_twice "--seed is given 2 times: give it once" generate "$stories" --temperature 1 --seed 1 --seed 2
+  "$(dirname "$prune_layer")/make_layer_example" "" >mle_empty.out 2>mle_empty.err
+  [ $? -eq 2 ] || fail "make_layer_example '': exit status not 2: $(cat mle_empty.err)"
+  grep -q "FOLDER is empty" mle_empty.err || fail "make_layer_example '': message: $(cat mle_empty.err)"
+  "$(dirname "$prune_layer")/make_layer_example" huge --d-out 2000000000 --d-in 2000000000 >mle_huge.out 2>mle_huge.err
+  [ $? -eq 2 ] || fail "make_layer_example with a huge layer: exit status not 2: $(cat mle_huge.err)"
+  grep -q -- "--d-out 2000000000 --d-in 2000000000 --tokens 512 need .* GB for W, X and H, more than this machine's" mle_huge.err ||
+    fail "make_layer_example with a huge layer: message: $(cat mle_huge.err)"
+  [ -e huge ] && fail "make_layer_example made its folder before refusing the sizes"
+  # Failures at run time name the option they come from.
+  check_failure prune_n_m_2_3 "--n-m 2:3: M = 3 does not divide the 64 input columns of blk.0.attn_q" prune "$stories" x.bin --method magnitude --n-m 2:3
+  printf 'blk.*.attn_* 0.5\n' >table.txt
+  check_failure allocation_no_row "--allocation table.txt: no pattern matches the linear blk.0.ffn_gate" prune "$stories" x.bin --calibration text:slice.txt --samples 2 --length 16 --allocation table.txt
+  printf 'blk.* 1.5\n' >bad_table.txt
+  check_failure allocation_bad_row "--allocation bad_table.txt: " prune "$stories" x.bin --calibration text:slice.txt --allocation bad_table.txt
   [ -e o.npy ] || [ -e x.bin ] || [ -e W2.npy ] && fail "a refused command wrote its output"
   finish
   ;;
@@ -936,12 +969,40 @@ useless)
   refused capture_text_field "--text-field would change nothing" capture "$stories" --calibration text:slice.txt --linear attn_q --weights-out W.npy --text-field body
   refused layer_hessian_unused "--hessian would change nothing" layer --weights W.npy --activations X.npy --hessian H.npy --method wanda --out o.npy
   refused compare_protocol "--protocol would change nothing" compare "$stories" "$stories" --instructions alpaca4.json --protocol llama-cpp
+  refused prune_tokenizer_magnitude "--tokenizer would change nothing" prune "$stories" x.bin --method magnitude --tokenizer "$(dirname "$stories")/tok512.bin"
+  refused prune_type_llama2c "--type would change nothing" prune "$stories" x.bin --method magnitude --type f32
+  refused convert_type_llama2c "--type would change nothing" convert "$stories" x.bin --type f32
+  refused convert_tokenizer "--tokenizer would change nothing: it reads no text" convert "$stories" x.bin --tokenizer "$(dirname "$stories")/tok512.bin"
+  refused export_tokenizer "--tokenizer would change nothing: it reads no text" export "$stories" x.safetensors --tokenizer "$(dirname "$stories")/tok512.bin"
+  refused compare_window "--window would change nothing" compare "$stories" "$stories" --instructions alpaca4.json --window 64
+  refused compare_max_windows "--max-windows requires --text" compare "$stories" "$stories" --instructions alpaca4.json --max-windows 2
+  refused compare_max_examples "--max-examples requires --instructions" compare "$stories" "$stories" --text slice.txt --max-examples 2
+  # The layer tool says what each statistics input served: magnitude's X only measures the
+  # error; sparsegpt given X and H solves with H.
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  if [ -x "$prune_layer" ]; then
+    "$(dirname "$prune_layer")/make_layer_example" . --d-out 4 --d-in 8 --tokens 8 >/dev/null || fail "make_layer_example failed"
+    run layer_magnitude_x layer --weights W.npy --activations X.npy --method magnitude --out o.npy
+    [ "$status" -eq 0 ] || fail "layer_magnitude_x: exit status $status"
+    expect_line layer_magnitude_x '^  --activations X\.npy: the reconstruction error only$'
+    run layer_sparsegpt_xh layer --weights W.npy --activations X.npy --hessian H.npy --method sparsegpt --out o.npy
+    [ "$status" -eq 0 ] || fail "layer_sparsegpt_xh: exit status $status"
+    expect_line layer_sparsegpt_xh '^  --activations X\.npy: the reconstruction error only$'
+    expect_line layer_sparsegpt_xh '^  --hessian H\.npy: the Hessian of the OBS solve$'
+    run layer_wanda_x layer --weights W.npy --activations X.npy --method wanda --out o.npy
+    expect_line layer_wanda_x "^  --activations X\.npy: wanda's scores and the reconstruction error$"
+    rm -f o.npy W.npy X.npy H.npy
+  fi
   # The same options where they do something are accepted.
   run alpaca_responses prune "$stories" a.bin --calibration alpaca:alpaca4.json --responses-only --samples 2 --length 128 --quiet
   [ "$status" -eq 0 ] || { fail "--responses-only with alpaca data: exit status $status"; cat alpaca_responses.err; }
   run sampled generate "$stories" --temperature 0.8 --top-k 5 --seed 3 --steps 8
   [ "$status" -eq 0 ] || fail "sampling options with --temperature 0.8: exit status $status"
-  [ -e x.bin ] || [ -e W.npy ] && fail "a refused command wrote its output"
+  run prune_tokenizer_used prune "$stories" t.bin --calibration text:slice.txt --samples 2 --length 32 --tokenizer "$(dirname "$stories")/tok512.bin" --quiet
+  [ "$status" -eq 0 ] || { fail "--tokenizer with calibration data: exit status $status"; cat prune_tokenizer_used.err; }
+  run compare_window_used compare "$stories" "$stories" --text slice.txt --window 64 --max-windows 1
+  [ "$status" -eq 0 ] || { fail "compare --window with --text: exit status $status"; cat compare_window_used.err; }
+  [ -e x.bin ] || [ -e W.npy ] || [ -e x.safetensors ] && fail "a refused command wrote its output"
   finish
   ;;
 markdown_utf8)
@@ -1015,6 +1076,187 @@ hf_vocab)
   [ "$status" -eq 0 ] || { fail "vocab_padded: exit status $status"; cat vocab_padded.err; }
   expect_error vocab_option 1 generate hf300 --prompt hello --steps 4 --tokenizer "$tokenizer"
   grep -q "has 420 tokens but the model's vocabulary has 300" vocab_option.err || fail "vocab_option: message"
+  finish
+  ;;
+commit_signal)
+  # SIGINT or SIGTERM arriving once the outputs are being renamed into place (the first output
+  # already replaced) no longer ends the run: it completes its commit and exits 0 with every
+  # output new. POLLARD_TEST_PAUSE_IN_COMMIT makes the commit pause right after its first rename
+  # until a signal has arrived, so the signal lands there every time.
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  [ -x "$prune_layer" ] || skip "prune_layer is not built (POLLARD_PRUNE_LAYER='$prune_layer')"
+  make_layer_example="$(dirname "$prune_layer")/make_layer_example"
+  "$make_layer_example" . --d-out 8 --d-in 16 --tokens 20 >/dev/null || fail "make_layer_example failed"
+  # wait_for PATH PID: until PATH exists or the process PID has ended (at most a minute).
+  wait_for() {
+    for _ in $(seq 1200); do
+      [ -e "$1" ] && return
+      kill -0 "$2" 2>/dev/null || return
+      sleep 0.05
+    done
+  }
+  # signal_in_commit NAME SIGNAL OUTPUTS -- COMMAND...: the outputs exist with old content first.
+  signal_in_commit() {
+    local name=$1 sig=$2
+    shift 2
+    local outputs=()
+    while [ "$1" != "--" ]; do outputs+=("$1"); shift; done
+    shift
+    for f in "${outputs[@]}"; do printf 'old' >"$f"; done
+    rm -f paused
+    set -m  # background jobs keep the default SIGINT disposition
+    POLLARD_TEST_PAUSE_IN_COMMIT=paused "$@" >"$name.out" 2>"$name.err" &
+    local pid=$!
+    set +m
+    wait_for paused "$pid"
+    [ -e paused ] || fail "$name: the commit did not pause: $(cat "$name.err")"
+    kill -s "$sig" "$pid"
+    wait "$pid"
+    local got=$?
+    [ "$got" -eq 0 ] || fail "$name: SIG$sig during the commit: exit status $got, expected 0 (the outputs are in place)"
+    for f in "${outputs[@]}"; do
+      [ "$(head -c 3 "$f")" != "old" ] || fail "$name: $f was not replaced"
+    done
+    ls -A | grep -q '\.tmp-' && fail "$name: a temporary remains: $(ls -A)"
+  }
+  for sig in INT TERM; do
+    signal_in_commit "layer_$sig" "$sig" o.npy m.npy -- "$pollard" layer --weights W.npy \
+      --activations X.npy --method wanda --out o.npy --mask-out m.npy
+    signal_in_commit "prune_layer_$sig" "$sig" o.npy m.npy -- "$prune_layer" --weights W.npy \
+      --activations X.npy --method wanda --out o.npy --mask-out m.npy
+    mkdir -p made
+    signal_in_commit "make_layer_example_$sig" "$sig" made/W.npy made/X.npy made/H.npy -- \
+      "$make_layer_example" made --d-out 4 --d-in 8 --tokens 8
+  done
+  if command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null; then
+    python3 -c 'import numpy as np; assert np.load("o.npy").shape == (8, 16) and np.load("m.npy").shape == (8, 16); assert np.load("made/H.npy").shape == (8, 8)' ||
+      fail "the outputs written during the signal are not whole"
+  fi
+  # A signal before the commit still ends the run with its status and no output (SIGTERM while
+  # make_layer_example computes a large layer): the folder it created is removed too.
+  set -m
+  "$make_layer_example" big --d-out 64 --d-in 4096 --tokens 8192 >big.out 2>big.err &
+  pid=$!
+  set +m
+  wait_for big "$pid"
+  [ -d big ] || fail "make_layer_example did not create its folder: $(cat big.err)"
+  kill -TERM "$pid"
+  wait "$pid"
+  status=$?
+  [ "$status" -eq 143 ] || fail "make_layer_example after SIGTERM: exit status $status, expected 143"
+  [ -e big ] && fail "make_layer_example killed by SIGTERM left its folder: $(ls -A big)"
+  need_data
+  tinystories_slice slice.txt
+  for sig in INT TERM; do
+    signal_in_commit "eval_$sig" "$sig" e.json -- "$pollard" eval "$stories" --text slice.txt \
+      --window 64 --max-windows 1 --json e.json
+    json_check e.json 'j["windows"] == 1'
+    signal_in_commit "prune_$sig" "$sig" p.bin r.json -- "$pollard" prune "$stories" p.bin \
+      --method magnitude --sparsity 0.3 --report r.json --quiet
+    json_check r.json 'len(j["linears"]) == 35'
+  done
+  finish
+  ;;
+help_wins)
+  # --help (or -h) prints the help and exits 0 wherever it stands, even after a mistake.
+  help_wins() {  # NAME USAGE_LINE ARGS...
+    local name=$1 usage=$2
+    shift 2
+    run "$name" "$@"
+    [ "$status" -eq 0 ] || fail "$name: exit status $status, expected 0: $(cat "$name.err")"
+    grep -q "^usage: $usage" "$name.out" || fail "$name: no '$usage' usage line: $(head -n 2 "$name.out")"
+    [ -s "$name.err" ] && fail "$name: printed an error: $(cat "$name.err")"
+  }
+  help_wins prune_sparsity "pollard prune" prune --sparsity 2 --help
+  help_wins prune_h "pollard prune" prune m.bin out.bin --sparsity 2 -h
+  help_wins prune_twice "pollard prune" prune --length 5 --length 6 --help
+  help_wins prune_excludes "pollard prune" prune --sparsity 0.5 --n-m 2:4 --help
+  help_wins layer_sparsity "pollard layer" layer --sparsity 2 --help
+  help_wins generate_steps "pollard generate" generate --steps abc --help
+  help_wins eval_window "pollard eval" eval --window 1 --help
+  for c in info generate eval compare tasks convert export capture prune layer; do
+    help_wins "unknown_$c" "pollard $c" "$c" --no-such-option --help
+  done
+  help_wins top "pollard" --no-such-option --help
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  [ -x "$prune_layer" ] || skip "prune_layer is not built (POLLARD_PRUNE_LAYER='$prune_layer')"
+  pollard=$prune_layer help_wins prune_layer_tool "prune_layer" --sparsity 2 --help
+  pollard="$(dirname "$prune_layer")/make_layer_example" help_wins make_layer_example_tool \
+    "make_layer_example" --d-in 0 --help
+  finish
+  ;;
+hf_output)
+  # A Hugging Face model is written as a folder: an OUT that is an existing file, or a folder
+  # inside the model's own folder, is a command-line mistake found before any work.
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" hf "$tokenizer" 420 || fail "could not make hf"
+  (cd hf && find . -type f | sort | xargs md5sum) >before.md5
+  printf 'a file\n' >existing.bin
+  for c in convert prune; do
+    extra=()
+    [ "$c" = prune ] && extra=(--method magnitude)
+    expect_error "${c}_onto_file" 2 "$c" hf existing.bin "${extra[@]}"
+    grep -q "OUT existing.bin is a file: a Hugging Face model (hf) is written as a folder" "${c}_onto_file.err" ||
+      fail "${c}_onto_file: message: $(cat "${c}_onto_file.err")"
+    [ "$(cat existing.bin)" = "a file" ] || fail "$c replaced existing.bin"
+    expect_error "${c}_inside" 2 "$c" hf hf/sub "${extra[@]}"
+    grep -q "OUT hf/sub is inside MODEL's folder" "${c}_inside.err" || fail "${c}_inside: message: $(cat "${c}_inside.err")"
+    expect_error "${c}_inside_deeper" 2 "$c" hf/ ./hf/a/b "${extra[@]}"
+    [ -e hf/sub ] || [ -e hf/a ] && fail "$c wrote inside the input folder"
+  done
+  (cd hf && find . -type f | sort | xargs md5sum) | cmp -s - before.md5 || fail "the input folder changed"
+  # A sibling folder whose name begins like the input's is not inside it.
+  run sibling convert hf hf2
+  [ "$status" -eq 0 ] || { fail "convert hf hf2: exit status $status"; cat sibling.err; }
+  finish
+  ;;
+tokenizer_format)
+  # --tokenizer is read in the format its file shows, whatever the model's format: a
+  # tokenizer.json for a llama2.c checkpoint, a llama2.c tokenizer for a Hugging Face folder;
+  # a vocabulary larger than the model's is refused naming both sizes.
+  need_data
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  cp "$stories" model.bin
+  cp "$tokenizer" tok.json
+  # The fixture tokenizer.json has 420 tokens, fewer than stories260K's 512 rows: usable.
+  # (eval, not generate: the model may produce ids beyond the smaller vocabulary.)
+  printf 'hello world, hello tokens\n' >t.txt
+  run json_for_llama2c eval model.bin --tokenizer tok.json --text t.txt --window 4 --json j.json
+  [ "$status" -eq 0 ] || { fail "json_for_llama2c: exit status $status"; cat json_for_llama2c.err; }
+  # The same text tokenized by the tokenizer.json of a Hugging Face folder gives as many tokens.
+  python3 "$(dirname "$0")/make_hf_model.py" hf512 "$tokenizer" 512 || fail "could not make hf512"
+  run json_for_hf eval hf512 --text t.txt --window 4 --json h.json
+  python3 -c 'import json, sys; sys.exit(0 if json.load(open("j.json"))["text_tokens"] == json.load(open("h.json"))["text_tokens"] else 1)' ||
+    fail "the tokenizer.json read for a llama2.c model tokenized differently"
+  # The same with a name that says nothing about the format.
+  cp "$tokenizer" tokenizer.data
+  run json_no_extension eval model.bin --tokenizer tokenizer.data --text t.txt --window 4
+  [ "$status" -eq 0 ] || { fail "json_no_extension: exit status $status"; cat json_no_extension.err; }
+  # A llama2.c tokenizer (512 tokens) for Hugging Face folders of 512 and 420 rows.
+  cp "$(dirname "$stories")/tok512.bin" tok512.bin
+  python3 "$(dirname "$0")/make_hf_model.py" hf420 "$tokenizer" 420 || fail "could not make hf420"
+  run bin_for_hf generate hf512 --tokenizer tok512.bin --prompt hello --steps 4
+  [ "$status" -eq 0 ] || { fail "bin_for_hf: exit status $status"; cat bin_for_hf.err; }
+  expect_error bin_too_large_for_hf 1 generate hf420 --tokenizer tok512.bin --prompt hello --steps 4
+  grep -q "tok512.bin has 512 tokens but the model's vocabulary (hf420) has 420" bin_too_large_for_hf.err ||
+    fail "bin_too_large_for_hf: message: $(cat bin_too_large_for_hf.err)"
+  # A llama2.c tokenizer with 600 tokens for stories260K (512 rows): both sizes named.
+  python3 - <<'PY' || fail "could not write tok600.bin"
+import struct
+raw = open("tok512.bin", "rb").read()
+extra = b"".join(struct.pack("<fi", -1e9, 4) + b"x%03d" % k for k in range(88))
+open("tok600.bin", "wb").write(raw + extra)
+PY
+  expect_error bin_too_large 1 generate model.bin --tokenizer tok600.bin --prompt hello --steps 4
+  grep -q "tok600.bin has 600 tokens but the model's vocabulary (model.bin) has 512" bin_too_large.err ||
+    fail "bin_too_large: message: $(cat bin_too_large.err)"
+  # A GGUF given as --tokenizer says what --tokenizer takes.
+  printf 'GGUF\003\000\000\000' >tok.gguf
+  expect_error gguf_tokenizer 1 generate model.bin --tokenizer tok.gguf --prompt hello --steps 4
+  grep -q "is a GGUF file: a tokenizer is given as a Hugging Face tokenizer.json or a llama2.c tokenizer .bin" gguf_tokenizer.err ||
+    fail "gguf_tokenizer: message: $(cat gguf_tokenizer.err)"
   finish
   ;;
 *)

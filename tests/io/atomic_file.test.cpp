@@ -255,3 +255,62 @@ TEST_CASE("check_output_location names the output whose folder is missing or not
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("a signal during or after a set's commit ends nothing; released, it takes its course") {
+  for (const int signal_number : {SIGINT, SIGTERM}) {
+    CAPTURE(signal_number);
+    const fs::path dir = fresh_folder("held");
+    std::ofstream(dir / "a.bin") << "old a";
+    std::ofstream(dir / "b.bin") << "old b";
+    const auto commit_two = [&] {
+      std::signal(signal_number, SIG_DFL);
+      pollard::io::remove_temporaries_on_signal();
+      pollard::io::atomic_file_set set;
+      pollard::io::atomic_file a(dir / "a.bin"), b(dir / "b.bin");
+      a.write("new a", 5);
+      b.write("new b", 5);
+      a.commit();
+      b.commit();
+      set.commit();
+      ::raise(signal_number);  // after the outputs are in place: held
+    };
+    SUBCASE("the program finishes and exits 0, every output in place") {
+      const int status = in_child([&] {
+        commit_two();
+        ::_exit(0);
+      });
+      CHECK(WIFEXITED(status));
+      if (WIFEXITED(status)) CHECK(WEXITSTATUS(status) == 0);
+      CHECK(slurp(dir / "a.bin") == "new a");
+      CHECK(slurp(dir / "b.bin") == "new b");
+    }
+    SUBCASE("released, the held signal ends the process as signalled") {
+      const int status = in_child([&] {
+        commit_two();
+        pollard::io::release_held_signals();
+        ::_exit(3);  // not reached
+      });
+      CHECK(WIFSIGNALED(status));
+      if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == signal_number);
+    }
+    CHECK(names_in(dir).size() == 2);  // no temporary, no backup
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("a signal removes the folders a set made for its outputs") {
+  const fs::path dir = fresh_folder("signal-folder");
+  const int status = in_child([&] {
+    std::signal(SIGTERM, SIG_DFL);
+    pollard::io::remove_temporaries_on_signal();
+    pollard::io::atomic_file_set set;
+    set.create_folder(dir / "made" / "deeper");
+    pollard::io::atomic_file a(dir / "made" / "deeper" / "x.bin");
+    a.write("partial", 7);
+    ::raise(SIGTERM);
+    ::_exit(3);
+  });
+  CHECK(WIFSIGNALED(status));
+  CHECK(names_in(dir).empty());
+  fs::remove_all(dir);
+}

@@ -23,9 +23,10 @@ namespace pollard::io {
 
 namespace detail {
 
-/// The temporaries being written, for a signal handler to unlink: a fixed table of C strings
-/// (a handler may neither allocate nor lock). A slot is free (0), being filled (1) or live (2);
-/// the handler unlinks live slots only.
+/// The temporaries being written and the folders made for them, for a signal handler to remove:
+/// a fixed table of C strings (a handler may neither allocate nor lock). A slot is free (0),
+/// being filled (1), a live temporary (2) or a live folder (3); the handler removes live slots
+/// only.
 struct temporary_table {
   static constexpr std::size_t slots = 64;
   static constexpr std::size_t path_capacity = 4096;
@@ -38,16 +39,17 @@ inline temporary_table& temporaries() noexcept {
   return table;
 }
 
-/// Records a temporary before it is created; returns its slot, or -1 when the table is full or
-/// the path too long (the temporary is then still removed on every exit but a signal).
-inline int register_temporary(const std::string& path) noexcept {
+/// Records a temporary (or, with `folder`, a folder made for outputs) before it is created;
+/// returns its slot, or -1 when the table is full or the path too long (it is then still removed
+/// on every exit but a signal).
+inline int register_temporary(const std::string& path, bool folder = false) noexcept {
   auto& t = temporaries();
   if (path.size() >= temporary_table::path_capacity) return -1;
   for (std::size_t k = 0; k < temporary_table::slots; ++k) {
     int expected = 0;
     if (t.state[k].compare_exchange_strong(expected, 1)) {
       std::memcpy(t.path[k].data(), path.c_str(), path.size() + 1);
-      t.state[k].store(2, std::memory_order_release);
+      t.state[k].store(folder ? 3 : 2, std::memory_order_release);
       return static_cast<int>(k);
     }
   }
@@ -58,16 +60,47 @@ inline void unregister_temporary(int slot) noexcept {
   if (slot >= 0) temporaries().state[static_cast<std::size_t>(slot)].store(0);
 }
 
-/// Unlinks every live temporary (async-signal-safe: atomics and unlink only).
+/// Unlinks every live temporary, then removes the live folders that are empty (a folder inside
+/// another is removed first, whatever their slots' order) — async-signal-safe: atomics, unlink
+/// and rmdir only.
 inline void unlink_live_temporaries() noexcept {
   auto& t = temporaries();
   for (std::size_t k = 0; k < temporary_table::slots; ++k)
     if (t.state[k].load(std::memory_order_acquire) == 2) ::unlink(t.path[k].data());
+  for (std::size_t pass = 0; pass < temporary_table::slots; ++pass) {
+    bool removed = false;
+    for (std::size_t k = 0; k < temporary_table::slots; ++k)
+      if (t.state[k].load(std::memory_order_acquire) == 3 && ::rmdir(t.path[k].data()) == 0) {
+        t.state[k].store(0);
+        removed = true;
+      }
+    if (!removed) break;
+  }
 }
 
-/// Unlinks every live temporary, then lets the signal take its default course, so the process
-/// ends as signalled (async-signal-safe: atomics, unlink, sigaction and raise only).
-extern "C" inline void remove_temporaries_and_reraise(int signal_number) {
+/// What a terminating signal does (remove_temporaries_on_signal()): 0, it removes the
+/// temporaries and ends the process; 1, it is doing so; 2, it is held: outputs are being renamed
+/// into place (atomic_file_set::commit()), so it is only recorded (held_signal()).
+inline std::atomic<int>& signal_mode() noexcept {
+  static std::atomic<int> mode{0};
+  return mode;
+}
+
+/// The first signal that arrived while signals were held (0: none).
+inline std::atomic<int>& held_signal() noexcept {
+  static std::atomic<int> signal_number{0};
+  return signal_number;
+}
+
+/// Whether remove_temporaries_on_signal() is in force (and so commits hold signals).
+inline std::atomic<bool>& signal_handlers_installed() noexcept {
+  static std::atomic<bool> installed{false};
+  return installed;
+}
+
+/// Removes the temporaries, then lets `signal_number` take its default course, so the process
+/// ends as signalled (async-signal-safe: atomics, unlink, rmdir, sigaction and raise only).
+inline void end_as_signalled(int signal_number) noexcept {
   unlink_live_temporaries();
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
@@ -76,7 +109,40 @@ extern "C" inline void remove_temporaries_and_reraise(int signal_number) {
   ::raise(signal_number);
 }
 
+/// The handler of the terminating signals: ends the process as signalled, or, while signals are
+/// held, records the signal and returns.
+extern "C" inline void remove_temporaries_and_reraise(int signal_number) {
+  int mode = 0;
+  if (!signal_mode().compare_exchange_strong(mode, 1) && mode == 2) {
+    int none = 0;
+    held_signal().compare_exchange_strong(none, signal_number);
+    return;
+  }
+  end_as_signalled(signal_number);
+}
+
 extern "C" inline void remove_temporaries_at_exit() { unlink_live_temporaries(); }
+
+/// Holds the terminating signals (signal_mode() 2) before outputs are renamed into place.
+/// Returns only when they are held: when a signal is already ending the process (on another
+/// thread), it waits for the end, so that nothing is renamed.
+inline void hold_signals() noexcept {
+  if (!signal_handlers_installed().load()) return;
+  int mode = 0;
+  if (signal_mode().compare_exchange_strong(mode, 2) || mode == 2) return;
+  for (;;) ::pause();
+}
+
+/// For a test of the commit (the environment variable POLLARD_TEST_PAUSE_IN_COMMIT names a
+/// file): once the first output is in place, creates that file and waits, up to a minute, for a
+/// terminating signal to arrive, so that a test can send one at that moment without timing.
+inline void pause_in_commit_for_test() {
+  const char* marker = std::getenv("POLLARD_TEST_PAUSE_IN_COMMIT");
+  if (marker == nullptr || *marker == '\0') return;
+  const int fd = ::open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (fd >= 0) ::close(fd);
+  for (int waited = 0; waited < 6000 && held_signal().load() == 0; ++waited) ::usleep(10000);
+}
 
 /// A name for the next temporary of this process: `<path>.tmp-<pid>-<n>` (unique within the
 /// process by the counter, across processes by the pid; O_EXCL refuses a leftover).
@@ -92,8 +158,15 @@ inline std::string temporary_name(const std::filesystem::path& path) {
 /// SIGHUP, SIGQUIT, SIGPIPE — a reader such as `| head` gone —, SIGXFSZ — a file size limit —,
 /// SIGXCPU, SIGALRM, SIGUSR1, SIGUSR2) remove the temporaries of unfinished atomic_files before
 /// the process ends as the signal says (the exit status still reports the signal), and std::exit
-/// remove them too. A program calls it once, at its start (a library installs no signal
-/// handlers on its own); a signal whose handler the program has already set is left alone.
+/// remove them too, and the folders an atomic_file_set made for them. A program calls it once, at
+/// its start (a library installs no signal handlers on its own); a signal whose handler the
+/// program has already set is left alone.
+///
+/// Once atomic_file_set::commit() begins to rename outputs into place, these signals are held:
+/// one that arrives is recorded, not acted on, so that the process never ends with some
+/// outputs replaced while its exit status says it failed. A program that finishes and exits
+/// with success after the commit leaves them held (a signal arriving then changes nothing); a
+/// program that goes on working, or that fails, calls release_held_signals().
 inline void remove_temporaries_on_signal() {
   static const bool installed = [] {
     for (const int s :
@@ -106,9 +179,20 @@ inline void remove_temporaries_on_signal() {
       ::sigaction(s, &action, nullptr);
     }
     std::atexit(detail::remove_temporaries_at_exit);
+    detail::signal_handlers_installed().store(true);
     return true;
   }();
   (void)installed;
+}
+
+/// Ends the hold that atomic_file_set::commit() began (see remove_temporaries_on_signal()): a
+/// signal that arrived meanwhile now takes its course (the process ends as signalled), and later
+/// ones act at once again.
+inline void release_held_signals() noexcept {
+  int mode = 2;
+  if (!detail::signal_mode().compare_exchange_strong(mode, 0)) return;
+  if (const int signal_number = detail::held_signal().exchange(0); signal_number != 0)
+    detail::remove_temporaries_and_reraise(signal_number);
 }
 
 /// Where writing `path` lands: `path` itself, or, when it is a symbolic link, the file the link
@@ -301,12 +385,15 @@ class atomic_file_set {
       ::unlink(f.temporary.c_str());
       detail::unregister_temporary(f.slot);
     }
-    for (auto it = created_folders_.rbegin(); it != created_folders_.rend(); ++it)
-      ::rmdir(it->c_str());  // only when empty
+    for (auto it = created_folders_.rbegin(); it != created_folders_.rend(); ++it) {
+      ::rmdir(it->path.c_str());  // only when empty
+      detail::unregister_temporary(it->slot);
+    }
   }
 
   /// Creates `folder` (and missing parents) for files of the set; when the set is not
-  /// committed, the folders it created are removed again (when empty).
+  /// committed, the folders it created are removed again (when empty), also by a signal once
+  /// remove_temporaries_on_signal() is in force.
   void create_folder(const std::filesystem::path& folder) {
     std::vector<std::filesystem::path> missing;
     for (std::filesystem::path p = folder; !p.empty() && !std::filesystem::exists(p);
@@ -314,8 +401,13 @@ class atomic_file_set {
       missing.push_back(p);
       if (p == p.parent_path()) break;
     }
-    std::filesystem::create_directories(folder);
-    created_folders_.insert(created_folders_.end(), missing.rbegin(), missing.rend());
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      // Registered before it exists, so that no signal finds it unrecorded.
+      created_folders_.push_back({*it, detail::register_temporary(it->string(), true)});
+      std::error_code ec;
+      if (!std::filesystem::create_directory(*it, ec) && ec)
+        throw io_error("cannot create the folder " + it->string() + ": " + ec.message());
+    }
   }
 
   /// Where a file committed to this set is until commit(): its temporary (to read it back
@@ -327,15 +419,24 @@ class atomic_file_set {
     return path;
   }
 
-  /// Renames every file into place, all or none; io_error naming the file that failed.
+  /// Renames every file into place, all or none; io_error naming the file that failed. From
+  /// the first rename on, the terminating signals are held (remove_temporaries_on_signal()
+  /// says how); when a rename fails, every file is put back and the hold released.
   void commit() {
+    detail::hold_signals();
     std::size_t done = 0;
     try {
-      for (; done < files_.size(); ++done) publish(files_[done]);
+      for (; done < files_.size(); ++done) {
+        publish(files_[done]);
+        if (done == 0) detail::pause_in_commit_for_test();
+      }
     } catch (...) {
-      if (!files_[done].backup.empty()) ::unlink(files_[done].backup.c_str());
-      detail::unregister_temporary(files_[done].backup_slot);
+      if (done < files_.size()) {
+        if (!files_[done].backup.empty()) ::unlink(files_[done].backup.c_str());
+        detail::unregister_temporary(files_[done].backup_slot);
+      }
       for (std::size_t k = done; k-- > 0;) undo(files_[k]);
+      release_held_signals();
       throw;
     }
     for (auto& f : files_) {
@@ -344,6 +445,7 @@ class atomic_file_set {
       detail::unregister_temporary(f.backup_slot);
       detail::sync_folder_of(f.target);
     }
+    for (const auto& folder : created_folders_) detail::unregister_temporary(folder.slot);
     files_.clear();
     created_folders_.clear();
   }
@@ -390,9 +492,14 @@ class atomic_file_set {
     f.backup.clear();
   }
 
+  struct created_folder {
+    std::filesystem::path path;
+    int slot = -1;
+  };
+
   atomic_file_set* outer_;
   std::vector<pending_file> files_;
-  std::vector<std::filesystem::path> created_folders_;
+  std::vector<created_folder> created_folders_;
 };
 
 inline void atomic_file::commit() {
