@@ -101,12 +101,13 @@ inline void refuse_tokenizer_for_gguf(const std::string& tokenizer,
     const fs::path binary = fs::is_directory(path) ? path / "model.safetensors" : path;
     if (const auto text = text_beginning(binary))
       throw format_error(binary.string() + " is not " + expected + ": it begins with text ('" +
-                         *text + "'): is this a text file? (" + e.what() + ")");
+                         *text + "'): is this a text file? (" +
+                         without_internal_prefixes(e.what()) + ")");
     if (tokenizer && format == llm::model_format::llama2c)
       if (const auto text = text_beginning(*tokenizer))
-        throw format_error(tokenizer->string() +
-                           " is not a llama2.c tokenizer: it begins with text ('" + *text +
-                           "'): is this a text file? (" + e.what() + ")");
+        throw format_error(
+            tokenizer->string() + " is not a llama2.c tokenizer: it begins with text ('" + *text +
+            "'): is this a text file? (" + without_internal_prefixes(e.what()) + ")");
     throw;
   }
 }

@@ -123,7 +123,7 @@ inline int info_gguf(const fs::path& path) {
   try {
     tok.emplace(llm::load_gguf_text_tokenizer(file));
   } catch (const error& e) {
-    why = e.what();
+    why = without_internal_prefixes(e.what());
   }
   print_tokenizer(tok, why);
   print_tensors(rows);

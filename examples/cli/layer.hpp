@@ -195,9 +195,9 @@ inline void require_matrix(const std::string& option, const fs::path& path, cons
     header = pollard::io::read_npy_header(path);
   } catch (const pollard::format_error& e) {
     if (const auto text = text_beginning(path))
-      throw pollard::format_error(option + " " + path.string() +
-                                  " is not a .npy file: it begins with text ('" + *text +
-                                  "'): is this a text file? (" + e.what() + ")");
+      throw pollard::format_error(
+          option + " " + path.string() + " is not a .npy file: it begins with text ('" + *text +
+          "'): is this a text file? (" + without_internal_prefixes(e.what()) + ")");
     throw;
   }
   if (header.shape.size() == 2) return;

@@ -2,8 +2,11 @@
 // configured as the tools configure it, with their value checks.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -108,4 +111,62 @@ TEST_CASE("an unsigned seed takes the whole 64-bit range") {
   test_command c;
   c.parse({"m", "--seed", "18446744073709551615"});
   CHECK(c.seed == 18446744073709551615ull);
+}
+
+TEST_CASE("an option given twice is reported as such, not in CLI11's words") {
+  test_command c;
+  try {
+    c.parse({"m", "--steps", "2", "--steps", "3"});
+    FAIL("no error");
+  } catch (const CLI::ParseError& e) {
+    CHECK(pollard::cli::parse_error_message(e) == "--steps is given 2 times: give it once");
+  }
+}
+
+TEST_CASE("messages lose the library's internal prefixes, and keep what a user wrote") {
+  using pollard::cli::without_internal_prefixes;
+  CHECK(without_internal_prefixes("sparsegpt: the Hessian is singular") ==
+        "the Hessian is singular");
+  CHECK(without_internal_prefixes("obs_reconstruct: 2 dead input channels") ==
+        "2 dead input channels");
+  CHECK(without_internal_prefixes("prune recipe: sparsity must be in [0, 1)") ==
+        "sparsity must be in [0, 1)");
+  CHECK(without_internal_prefixes("--calibration: calibration: unknown kind \"pile\"") ==
+        "--calibration: unknown kind \"pile\"");
+  CHECK(without_internal_prefixes("calibration mixture: sparsegpt: x") == "x");
+  // Not prefixes: a sentence's words, a file's name, an option as typed.
+  CHECK(without_internal_prefixes("cannot open: no such file") == "cannot open: no such file");
+  CHECK(without_internal_prefixes("hf300: no tokenizer found") == "hf300: no tokenizer found");
+  CHECK(without_internal_prefixes("tok512.bin: 3 trailing bytes") ==
+        "tok512.bin: 3 trailing bytes");
+  CHECK(without_internal_prefixes("--n-m 2:3: M = 3 does not divide 64") ==
+        "--n-m 2:3: M = 3 does not divide 64");
+  CHECK(without_internal_prefixes("OUT: output folder of 'x/y' does not exist") ==
+        "OUT: output folder of 'x/y' does not exist");
+  // A file that exists under a snake_case name is the user's, not a component.
+  const std::string name = "my_model_" + std::to_string(::getpid());
+  std::FILE* f = std::fopen(name.c_str(), "w");
+  REQUIRE(f != nullptr);
+  std::fclose(f);
+  CHECK(without_internal_prefixes(name + ": no tokenizer found") == name + ": no tokenizer found");
+  std::remove(name.c_str());
+  CHECK(without_internal_prefixes(name + ": x") == "x");
+}
+
+TEST_CASE("help is found anywhere before '--', for the command it follows") {
+  CLI::App app("tool", "tool");
+  pollard::cli::configure(app);
+  CLI::App* sub = app.add_subcommand("prune", "p");
+  const auto asked = [&](std::vector<std::string> words) {
+    std::vector<char*> argv;
+    std::string program = "tool";
+    argv.push_back(program.data());
+    for (auto& w : words) argv.push_back(w.data());
+    return pollard::cli::help_asked(app, static_cast<int>(argv.size()), argv.data());
+  };
+  CHECK(asked({"prune", "--sparsity", "2", "--help"}) == sub);
+  CHECK(asked({"prune", "-h", "--sparsity", "2"}) == sub);
+  CHECK(asked({"--bogus", "--help"}) == &app);
+  CHECK(asked({"prune", "--sparsity", "2"}) == nullptr);
+  CHECK(asked({"prune", "--", "--help"}) == nullptr);
 }

@@ -176,6 +176,8 @@ inline void remove_temporaries_on_signal() {
       struct sigaction action {};
       action.sa_handler = detail::remove_temporaries_and_reraise;
       sigemptyset(&action.sa_mask);
+      // A held signal returns from the handler: the call it interrupted goes on.
+      action.sa_flags = SA_RESTART;
       ::sigaction(s, &action, nullptr);
     }
     std::atexit(detail::remove_temporaries_at_exit);
