@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "command_line.hpp"
@@ -302,10 +303,13 @@ model::prune_report prune_model_named(const prune_options& o, const cpu::par_t& 
       throw option_error("--n-m " + o.n_m + ": M = " + *rest);
     if (const auto rest = after("sparsity table: "))
       throw option_error("--allocation " + o.allocation + ": " + *rest);
-    if (message.find("owl_allocation: ") != std::string::npos)
+    if (message.find("owl_allocation: ") != std::string::npos) {
+      const auto gives = after(" gives ");
       throw usage_error("--owl-lambda " + format_number("%g", o.owl_lambda) + " with --sparsity " +
-                        format_number("%g", o.sparsity) + " is too wide for this model: " +
-                        without_internal_prefixes(message) + " (give a smaller --owl-lambda)");
+                        format_number("%g", o.sparsity) + " gives " +
+                        gives.value_or(without_internal_prefixes(message)) +
+                        " on this model: give a smaller --owl-lambda");
+    }
     throw option_error(without_internal_prefixes(message));
   }
 }
@@ -433,6 +437,27 @@ inline int run_prune(const prune_options& o) {
     throw usage_error("--targets '" + o.targets + "' with --ignore '" + o.ignore +
                       "' selects no linear of " + in.string() +
                       " (linears are named blk.B.attn_q, ..., blk.B.ffn_down)");
+
+  // --n-m's M must divide the input width of every linear pruned, and an --allocation table
+  // must have a row for each: found before any work (prune_model checks again).
+  for (index_t b = 0; b < config.n_layers; ++b)
+    for (const auto l : llm::all_llama_linears) {
+      const std::string name = llm::llama_linear_name(b, l);
+      if (!recipe.targets.selects(name)) continue;
+      const index_t width = l == llm::llama_linear::down ? config.hidden_dim : config.dim;
+      if (recipe.is_n_m() && width % recipe.n_m_group != 0)
+        throw option_error("--n-m " + o.n_m + ": M = " + std::to_string(recipe.n_m_group) +
+                           " does not divide the " + std::to_string(width) + " input columns of " +
+                           name);
+      if (const auto* table = std::get_if<model::sparsity_table>(&recipe.allocation)) {
+        try {
+          (void)table->sparsity_of(name);
+        } catch (const option_error&) {
+          throw option_error("--allocation " + o.allocation + ": no pattern matches the linear " +
+                             name);
+        }
+      }
+    }
 
   calibration_batch batch;
   std::string calibration_tokens;
