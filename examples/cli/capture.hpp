@@ -137,7 +137,8 @@ inline int run_capture(const capture_options& o) {
                       std::to_string(config.seq_len) + " tokens");
   co.seed = o.seed;
   co.text_field = o.text_field;
-  const calibration_batch batch = llm::draw_calibration(specs, *m.tokenizer, co);
+  const calibration_batch batch =
+      with_calibration_named([&] { return llm::draw_calibration(specs, *m.tokenizer, co); });
 
   // The dense blocks before the target, then the target block observed at the linear's input.
   const index_t d = model::hidden_size(lm);

@@ -128,6 +128,21 @@ inline void check_vocabulary(const fs::path& model, const std::optional<fs::path
                      ": a token would have no embedding row");
 }
 
+/// Runs `draw` (drawing calibration data) so that its failures name --calibration as typed:
+/// the library's "calibration text:x.txt: ..." reads "--calibration text:x.txt: ...".
+template <class Draw>
+auto with_calibration_named(Draw&& draw) {
+  try {
+    return draw();
+  } catch (const usage_error&) {
+    throw;
+  } catch (const error& e) {
+    const std::string message = e.what();
+    if (message.rfind("calibration ", 0) == 0) throw error("--" + message);
+    throw;
+  }
+}
+
 /// Whether a calibration source is a JSON file of documents, whose text --text-field names
 /// (*.gz JSON lines, *.jsonl, a *.json list; not alpaca instructions, which have their fields).
 inline bool reads_json_documents(const std::vector<calibration_spec>& specs) {

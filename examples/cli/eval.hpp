@@ -91,7 +91,11 @@ inline std::vector<llm::token_id> evaluation_tokens(const text_options& t,
   const std::string text = read_evaluation_text(file, text_format_of(t.format, file));
   std::fprintf(stderr, "pollard: tokenizing %zu bytes of %s\n", text.size(),
                file.filename().string().c_str());
-  return tok.encode(text, tok.adds_bos());
+  std::vector<llm::token_id> tokens = tok.encode(text, tok.adds_bos());
+  if (static_cast<index_t>(tokens.size()) < t.window)
+    throw error("--text " + file.string() + " holds " + std::to_string(tokens.size()) +
+                " tokens, too few for one --window of " + std::to_string(t.window));
+  return tokens;
 }
 
 struct eval_options {

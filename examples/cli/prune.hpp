@@ -487,7 +487,8 @@ inline int run_prune(const prune_options& o) {
       mix.add(spec.weight,
               llm::self_generated_calibration(generator, identity, spec, *tokenizer, co, g));
     };
-    batch = llm::draw_calibration(specs, *tokenizer, co, add_self_generated);
+    batch = with_calibration_named(
+        [&] { return llm::draw_calibration(specs, *tokenizer, co, add_self_generated); });
     // Written with the other outputs once OUT is: a failed run leaves none of them.
     if (tokens_path) calibration_tokens = detail::calibration_json(batch);
   }

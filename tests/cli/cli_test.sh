@@ -915,6 +915,12 @@ usage)
     fail "make_layer_example with a huge layer: message: $(cat mle_huge.err)"
   [ -e huge ] && fail "make_layer_example made its folder before refusing the sizes"
   # Failures at run time name the option they come from.
+  printf 'Tom had a red ball.\n' >short.txt
+  check_failure calibration_short "--calibration text:short.txt: " prune "$stories" x.bin --calibration text:short.txt --length 64
+  check_failure capture_calibration_short "--calibration text:short.txt: " capture "$stories" --calibration text:short.txt --length 64 --linear attn_q --weights-out W2.npy
+  check_failure eval_short "--text short.txt holds " eval "$stories" --text short.txt --window 64
+  grep -q "too few for one --window of 64" eval_short.err || fail "eval_short: message: $(cat eval_short.err)"
+  check_failure compare_short "--text short.txt holds " compare "$stories" "$stories" --text short.txt --window 64
   check_failure prune_n_m_2_3 "--n-m 2:3: M = 3 does not divide the 64 input columns of blk.0.attn_q" prune "$stories" x.bin --method magnitude --n-m 2:3
   printf 'blk.*.attn_* 0.5\n' >table.txt
   check_failure allocation_no_row "--allocation table.txt: no pattern matches the linear blk.0.ffn_gate" prune "$stories" x.bin --calibration text:slice.txt --samples 2 --length 16 --allocation table.txt
