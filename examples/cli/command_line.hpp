@@ -209,16 +209,26 @@ inline void check_distinct_outputs(const std::vector<io::named_path>& inputs,
   }
 }
 
+/// Refuses, before any work, an output file that could not be written: one that names an
+/// existing folder (through links too) is a command-line mistake naming the option; one whose
+/// folder is missing or not writable an io_error (io::check_output_location()).
+inline void check_output_file(const std::string& name, const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!path.empty() && std::filesystem::is_directory(io::write_target(path), ec))
+    throw usage_error(name + " " + path.string() + " is a folder: name a file to write");
+  io::check_output_location(name, path);
+}
+
 /// Refuses, before any work, an output that could not be written or would destroy something:
 /// the same file as an input or as another output (a command-line mistake, naming both), or an
-/// output whose folder is missing or not writable, or that names a folder (io_error naming the
-/// option and the path as given). An output that is a symbolic link is written through to its
-/// target (io::write_target()), so the target is what is compared.
+/// output that names a folder (likewise), or whose folder is missing or not writable (io_error
+/// naming the option and the path as given). An output that is a symbolic link is written
+/// through to its target (io::write_target()), so the target is what is compared.
 inline void check_outputs(const std::vector<io::named_path>& inputs,
                           const std::vector<io::named_path>& outputs) {
   check_distinct_outputs(inputs, outputs);
   for (const auto& out : outputs)
-    if (!out.path.empty()) io::check_output_location(out.name, out.path);
+    if (!out.path.empty()) check_output_file(out.name, out.path);
 }
 
 /// The options given on a command line, by their long names ("--percdamp"), filled when `app`

@@ -448,7 +448,7 @@ inline std::vector<io::named_path> files_written_as(const fs::path& out, const l
 /// folder inside `model` (it would be written into what is read), is a command-line mistake.
 inline void check_model_output_location(const std::string& name, const fs::path& out,
                                         llm::model_format format, const fs::path& model) {
-  if (format != llm::model_format::safetensors) return io::check_output_location(name, out);
+  if (format != llm::model_format::safetensors) return check_output_file(name, out);
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec))
     throw usage_error(name + " " + out.string() + " is a file: a Hugging Face model (" +

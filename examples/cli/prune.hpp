@@ -384,7 +384,7 @@ inline int run_prune(const prune_options& o) {
   check_model_output_location("OUT", out, format, in);
   for (const auto& output : {io::named_path{"--report", o.report},
                              io::named_path{"--save-calibration", o.save_calibration}})
-    if (!output.path.empty()) io::check_output_location(output.name, output.path);
+    if (!output.path.empty()) check_output_file(output.name, output.path);
 
   const bool gguf = llm::detail::detect_format(in) == llm::model_format::gguf;
   if (!gguf && (o.type == "f16" || o.type == "bf16"))

@@ -795,6 +795,13 @@ missing_folder)
   expect_error compare_missing 1 compare "$stories" "$stories" --text slice.txt --markdown x/y.md
   grep -q -- "--markdown: output folder of 'x/y.md' does not exist" compare_missing.err ||
     fail "compare_missing: message"
+  # An output file that names an existing folder is a command-line mistake.
+  mkdir -p adir
+  expect_error convert_onto_folder 2 convert "$stories" adir
+  grep -q "OUT adir is a folder: name a file to write" convert_onto_folder.err ||
+    fail "convert_onto_folder: message: $(cat convert_onto_folder.err)"
+  expect_error prune_report_onto_folder 2 prune "$stories" p.bin --method magnitude --report adir
+  [ -z "$(ls -A adir)" ] || fail "a refused command wrote into adir"
   grep -q 'tmp-' ./*.err && fail "an error names a temporary file"
   finish
   ;;
@@ -1219,6 +1226,15 @@ hf_output)
     [ -e hf/sub ] || [ -e hf/a ] && fail "$c wrote inside the input folder"
   done
   (cd hf && find . -type f | sort | xargs md5sum) | cmp -s - before.md5 || fail "the input folder changed"
+  # Likewise a file output that names an existing folder (directly or through a link).
+  mkdir -p adir
+  ln -s adir adir_link
+  printf 'hello world, hello tokens\n' >t.txt
+  expect_error json_onto_folder 2 eval hf --text t.txt --window 4 --json adir
+  grep -q -- "--json adir is a folder: name a file to write" json_onto_folder.err ||
+    fail "json_onto_folder: message: $(cat json_onto_folder.err)"
+  expect_error json_onto_folder_link 2 eval hf --text t.txt --window 4 --json adir_link
+  [ -z "$(ls -A adir)" ] || fail "a refused command wrote into adir"
   # A sibling folder whose name begins like the input's is not inside it.
   run sibling convert hf hf2
   [ "$status" -eq 0 ] || { fail "convert hf hf2: exit status $status"; cat sibling.err; }
