@@ -359,15 +359,18 @@ inline std::string parse_error_message(const CLI::ParseError& e) {
 /// chosen subcommand, else the tool), or null when it does not ask: help wins over every other
 /// mistake on the line.
 inline const CLI::App* help_asked(const CLI::App& app, int argc, char** argv) {
-  bool asked = false;
+  bool asked = false, command_seen = false;
   const CLI::App* command = &app;
   for (int k = 1; k < argc; ++k) {
     const std::string_view arg = argv[k];
     if (arg == "--") break;
     if (arg == "-h" || arg == "--help") asked = true;
-    if (command == &app && arg.substr(0, 1) != "-")
+    // The tools' top level takes flags only: its first other word names the command.
+    if (!command_seen && arg.substr(0, 1) != "-") {
+      command_seen = true;
       for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
         if (sub->get_name() == arg) command = sub;
+    }
   }
   return asked ? command : nullptr;
 }

@@ -157,6 +157,7 @@ TEST_CASE("help is found anywhere before '--', for the command it follows") {
   CLI::App app("tool", "tool");
   pollard::cli::configure(app);
   CLI::App* sub = app.add_subcommand("prune", "p");
+  app.add_subcommand("layer", "l");
   const auto asked = [&](std::vector<std::string> words) {
     std::vector<char*> argv;
     std::string program = "tool";
@@ -169,4 +170,6 @@ TEST_CASE("help is found anywhere before '--', for the command it follows") {
   CHECK(asked({"--bogus", "--help"}) == &app);
   CHECK(asked({"prune", "--sparsity", "2"}) == nullptr);
   CHECK(asked({"prune", "--", "--help"}) == nullptr);
+  // A later word that happens to name a command is a value, not the command.
+  CHECK(asked({"prune", "--text", "layer", "--help"}) == sub);
 }
