@@ -143,6 +143,35 @@ TEST_CASE("embed, every block, final_norm and classify in sequence equal prefill
 }
 
 TEST_CASE(
+    "prefill logits and every linear's input are bit-identical on one thread and on two, at "
+    "shapes that multi-threaded products split") {
+  llama_config c = tiny(rope_style::half_split, false, 5, 1);
+  c.dim = 200;  // neither a multiple of the product tiles nor of a register block
+  c.hidden_dim = 530;
+  c.n_layers = 2;
+  c.vocab_size = 700;
+  c.seq_len = 160;
+  const auto w = test::random_llama(c, 61, 0.1f);
+  const auto tokens = random_tokens(2 * 157, c.vocab_size, 62);
+  llama_forward model(w);
+  const int threads = Eigen::nbThreads();
+  const auto run = [&](int n) {
+    Eigen::setNbThreads(n);
+    std::vector<row_matrix> inputs;
+    const row_matrix logits = model.prefill(
+        tokens, {2, 157}, [&](index_t, llama_linear_input, matrix_view<const float> x) {
+          inputs.emplace_back(Eigen::Map<const row_matrix>(x.data(), x.rows(), x.cols()));
+        });
+    return std::pair{logits, inputs};
+  };
+  const auto one = run(1), two = run(2);
+  Eigen::setNbThreads(threads);
+  REQUIRE(one.second.size() == 8);
+  CHECK(one.first == two.first);
+  for (std::size_t i = 0; i < one.second.size(); ++i) CHECK(one.second[i] == two.second[i]);
+}
+
+TEST_CASE(
     "incremental decoding with a KV cache gives the prefill logits (1e-5 relative), token by token "
     "or in chunks") {
   for (rope_style rope : {rope_style::interleaved, rope_style::half_split}) {

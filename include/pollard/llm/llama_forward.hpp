@@ -97,7 +97,7 @@ class llama_forward {
                         std::to_string(normed.cols()) + " columns but dim is " +
                         std::to_string(config().dim));
     row_matrix logits(normed.rows(), config().vocab_size);
-    logits.noalias() = normed * w_->output_classifier().transpose();
+    sequence_products{}.set(logits, normed, w_->output_classifier());
     return logits;
   }
 
@@ -142,7 +142,7 @@ class llama_forward {
   /// and returns the logits [caches.size() x vocab], row i after tokens[i]: one decoding step of
   /// several sequences, their linears as matrix products over eight rows at a time (a smaller
   /// batch is padded). A row's values do not depend on which other sequences share the step, nor
-  /// on the thread count (see column_block_products); they equal extend's up to rounding.
+  /// on the thread count (see tiled_products); they equal extend's up to rounding.
   row_matrix extend_each(std::span<kv_cache* const> caches, std::span<const token_id> tokens) {
     const auto& c = config();
     const auto n = static_cast<index_t>(caches.size());
@@ -167,7 +167,7 @@ class llama_forward {
     }
     const row_matrix embedded = embed(tokens);
     // Padded to whole products with copies of the last row.
-    constexpr index_t group = column_block_products::rows_per_product;
+    constexpr index_t group = decoding_products::rows_per_product;
     row_matrix x((n + group - 1) / group * group, c.dim);
     x.topRows(n) = embedded;
     for (index_t r = n; r < x.rows(); ++r) x.row(r) = embedded.row(n - 1);
@@ -177,7 +177,7 @@ class llama_forward {
     for (kv_cache* cache : caches) cache->advance(1);
     final_norm(x);
     row_matrix logits(x.rows(), c.vocab_size);
-    column_block_products{}.set(logits, x, w_->output_classifier());
+    decoding_products{}.set(logits, x, w_->output_classifier());
     logits.conservativeResize(n, c.vocab_size);
     return logits;
   }
@@ -311,38 +311,27 @@ class llama_forward {
     });
   }
 
-  /// The linears as Eigen runs them (its own threads): out = in·wᵀ, or out += in·wᵀ.
-  struct eigen_products {
-    template <class Out, class In, class W>
-    void set(Out&& out, const In& in, const W& w) const {
-      out.noalias() = in * w.transpose();
-    }
-    template <class Out, class In, class W>
-    void add(Out&& out, const In& in, const W& w) const {
-      out.noalias() += in * w.transpose();
-    }
-  };
-
-  /// The linears of batched decoding, for a row count that is a multiple of rows_per_product:
-  /// every product takes exactly rows_per_product rows and one column block of the output (fixed
-  /// width), spread over the forward pass's threads, each an Eigen product on one thread. Eigen's
-  /// kernels sum in an order that depends on the product's row count and on the thread count;
-  /// fixing both makes a row's values independent of the other rows of the batch and of the
-  /// threads.
-  struct column_block_products {
-    static constexpr index_t rows_per_product = 8;
-    static constexpr index_t width = 128;
+  /// The linears out = in·wᵀ (or out += in·wᵀ) as products over tiles fixed by the shapes:
+  /// every product takes `Rows` rows (the last group may be shorter) and one column block of the
+  /// output (`width` wide), spread over the forward pass's threads, each an Eigen product on one
+  /// thread. Eigen's own multi-threaded product splits the work by the thread count, and its
+  /// kernels round a value differently depending on where the value falls in that split; fixing
+  /// the tiles makes every value independent of the thread count (so a prune on 1 thread and on
+  /// 16 gives the same masks), and with Rows rows per product in decoding, independent of which
+  /// other sequences share the step.
+  template <index_t Rows>
+  struct tiled_products {
+    static constexpr index_t rows_per_product = Rows;
+    static constexpr index_t width = 192;
     template <class Out, class In, class W, class Op>
     static void run(Out& out, const In& in, const W& w, Op op) {
       const index_t n = w.rows(), blocks = (n + width - 1) / width;
-      const index_t groups = in.rows() / rows_per_product;
-      cpu::parallel_for(threads(), groups * blocks, rows_per_product * in.cols() * width,
-                        [&](index_t t) {
-                          const index_t r0 = t / blocks * rows_per_product;
-                          const index_t j0 = t % blocks * width, nj = std::min(width, n - j0);
-                          op(out.block(r0, j0, rows_per_product, nj),
-                             in.middleRows(r0, rows_per_product), w.middleRows(j0, nj));
-                        });
+      const index_t groups = (in.rows() + Rows - 1) / Rows;
+      cpu::parallel_for(threads(), groups * blocks, Rows * in.cols() * width, [&](index_t t) {
+        const index_t r0 = t / blocks * Rows, nr = std::min(Rows, in.rows() - r0);
+        const index_t j0 = t % blocks * width, nj = std::min(width, n - j0);
+        op(out.block(r0, j0, nr, nj), in.middleRows(r0, nr), w.middleRows(j0, nj));
+      });
     }
     template <class Out, class In, class W>
     void set(Out&& out, const In& in, const W& w) const {
@@ -355,6 +344,10 @@ class llama_forward {
           [](auto o, const auto& a, const auto& b) { o.noalias() += a * b.transpose(); });
     }
   };
+  /// Prefill and evaluation: 96 rows per product (a multiple of Eigen's register-block heights).
+  using sequence_products = tiled_products<96>;
+  /// Batched decoding: eight rows per product; a smaller batch is padded to eight.
+  using decoding_products = tiled_products<8>;
 
   /// xb_ = RMSNorm(x)·attn_norm (-> attn_in), then q_, k_, v_ with their biases (before RoPE).
   template <class Notify, class Products>
@@ -421,7 +414,7 @@ class llama_forward {
       if (hook) hook(layer, which, matrix_view<const float>(m.data(), m.rows(), m.cols()));
     };
 
-    attention_inputs(lw, x, notify, eigen_products{});
+    attention_inputs(lw, x, notify, sequence_products{});
     apply_rope(q_, c.n_heads, layout.length, first);
     apply_rope(k_, c.n_kv_heads, layout.length, first);
 
@@ -436,7 +429,7 @@ class llama_forward {
       attend(q_.data(), d, k_.data(), v_.data(), kv, att_.data(), d, layout.length, 0,
              layout.n_sequences);
     }
-    block_outputs(lw, x, notify, eigen_products{});
+    block_outputs(lw, x, notify, sequence_products{});
   }
 
   /// One decoding step of block `layer` for x [rows x dim], row r the next token of caches[r]
@@ -447,7 +440,7 @@ class llama_forward {
     const auto n = static_cast<index_t>(caches.size());
     const index_t d = c.dim, kv = c.kv_dim();
     auto ignore = [](llama_linear_input, const row_matrix&) {};
-    attention_inputs(lw, x, ignore, column_block_products{});
+    attention_inputs(lw, x, ignore, decoding_products{});
     att_.resize(x.rows(), d);
     for (index_t r = 0; r < n; ++r) {
       kv_cache& cache = *caches[static_cast<std::size_t>(r)];
@@ -464,7 +457,7 @@ class llama_forward {
              att_.row(r).data(), d, 1, cache.length(), 1);
     });
     for (index_t r = n; r < x.rows(); ++r) att_.row(r) = att_.row(n - 1);  // padding rows
-    block_outputs(lw, x, ignore, column_block_products{});
+    block_outputs(lw, x, ignore, decoding_products{});
   }
 
   /// m += b on every row (no-op for an empty bias).
