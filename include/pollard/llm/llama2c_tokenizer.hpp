@@ -19,6 +19,7 @@
 #include "pollard/core/token_id.hpp"
 #include "pollard/io/byte_reader.hpp"
 #include "pollard/io/mapped_file.hpp"
+#include "pollard/llm/byte_fallback_piece.hpp"
 
 namespace pollard::llm {
 
@@ -127,10 +128,7 @@ class llama2c_tokenizer {
   std::string decode_piece(token_id prev, token_id token) const {
     std::string_view p = piece(token);
     if (prev == bos && !p.empty() && p.front() == ' ') p.remove_prefix(1);
-    if (p.size() == 6 && p.substr(0, 3) == "<0x" && p[5] == '>') {
-      const int hi = hex_digit(p[3]), lo = hex_digit(p[4]);
-      if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));
-    }
+    if (const auto byte = byte_fallback_value(p)) return std::string(1, static_cast<char>(*byte));
     return std::string(p);
   }
 
@@ -216,12 +214,6 @@ class llama2c_tokenizer {
                          std::to_string(byte) + " in a vocabulary of " +
                          std::to_string(pieces_.size()));
     return id;
-  }
-  static int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
   }
 
   std::int32_t max_token_length_ = 0;

@@ -18,6 +18,7 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/core/token_id.hpp"
+#include "pollard/llm/byte_fallback_piece.hpp"
 
 namespace pollard::llm {
 
@@ -117,7 +118,7 @@ class sentencepiece_bpe_tokenizer {
     const std::string& p = pieces_[static_cast<std::size_t>(token)];
     if (type == sentencepiece_token_type::control) return {};
     if (type == sentencepiece_token_type::byte) {
-      if (const auto b = byte_of(p)) return std::string(1, static_cast<char>(*b));
+      if (const auto b = byte_fallback_value(p)) return std::string(1, static_cast<char>(*b));
     }
     std::string out;
     out.reserve(p.size());
@@ -229,19 +230,6 @@ class sentencepiece_bpe_tokenizer {
     if (const token_id id = find(std::string(1, static_cast<char>(byte))); id >= 0) return id;
     throw format_error("SentencePiece vocabulary has no byte-fallback piece " + std::string(name) +
                        " for a byte of the text");
-  }
-
-  static std::optional<unsigned> byte_of(std::string_view p) {
-    if (p.size() != 6 || p.substr(0, 3) != "<0x" || p[5] != '>') return std::nullopt;
-    const auto digit = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      return -1;
-    };
-    const int hi = digit(p[3]), lo = digit(p[4]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    return static_cast<unsigned>(hi * 16 + lo);
   }
 
   std::size_t checked(token_id id) const {
