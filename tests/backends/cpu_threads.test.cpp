@@ -4,6 +4,12 @@
 
 #include <vector>
 
+#include <Eigen/Core>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "pollard/backends/cpu/parallel_for.hpp"
 #include "pollard/backends/cpu/policy.hpp"
 #include "pollard/criteria/magnitude.hpp"
 #include "pollard/masks/n_m.hpp"
@@ -68,3 +74,36 @@ TEST_CASE("sparsegpt and obs_reconstruct give bit-identical weights at 1, 2 and 
   pollard::obs_reconstruct<float>(cpu::par.threads(2), w2.view(), p.h.view(), m);
   CHECK(w1.values == w2.values);
 }
+
+#if defined(_OPENMP)
+TEST_CASE(
+    "parallel_for: a body's Eigen products run on one thread, whatever Eigen's thread count, even "
+    "for a single piece; a nested loop runs on the calling thread") {
+  const int eigen_threads = Eigen::nbThreads();
+  Eigen::setNbThreads(2);
+  // One piece, large enough that Eigen would split it over its own threads.
+  const auto a = pollard::test::random_normal<float>(300, 400, 1);
+  const auto b = pollard::test::random_normal<float>(400, 350, 2);
+  using matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Map<const matrix> am(a.view().data(), 300, 400), bm(b.view().data(), 400, 350);
+  int team = 0, nested_team = 0, nested_thread = -1, outer_thread = -1;
+  matrix in_loop(300, 350);
+  cpu::parallel_for(cpu::par.threads(2), 1, 1, [&](index_t) {
+    team = omp_get_num_threads();
+    outer_thread = omp_get_thread_num();
+    in_loop.noalias() = am * bm;
+    cpu::parallel_for(cpu::par.threads(2), 1, index_t{1} << 30, [&](index_t) {
+      nested_team = omp_get_num_threads();
+      nested_thread = omp_get_thread_num();
+    });
+  });
+  Eigen::setNbThreads(1);
+  matrix serial(300, 350);
+  serial.noalias() = am * bm;
+  Eigen::setNbThreads(eigen_threads);
+  CHECK(team == 2);
+  CHECK(nested_team == 2);
+  CHECK(nested_thread == outer_thread);
+  CHECK(in_loop == serial);
+}
+#endif

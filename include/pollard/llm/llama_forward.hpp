@@ -313,16 +313,16 @@ class llama_forward {
 
   /// The linears out = in·wᵀ (or out += in·wᵀ) as products over tiles fixed by the shapes:
   /// every product takes `Rows` rows (the last group may be shorter) and one column block of the
-  /// output (`width` wide), spread over the forward pass's threads, each an Eigen product on one
+  /// output (`Width` wide), spread over the forward pass's threads, each an Eigen product on one
   /// thread. Eigen's own multi-threaded product splits the work by the thread count, and its
   /// kernels round a value differently depending on where the value falls in that split; fixing
   /// the tiles makes every value independent of the thread count (so a prune on 1 thread and on
   /// 16 gives the same masks), and with Rows rows per product in decoding, independent of which
   /// other sequences share the step.
-  template <index_t Rows>
+  template <index_t Rows, index_t Width>
   struct tiled_products {
     static constexpr index_t rows_per_product = Rows;
-    static constexpr index_t width = 192;
+    static constexpr index_t width = Width;
     template <class Out, class In, class W, class Op>
     static void run(Out& out, const In& in, const W& w, Op op) {
       const index_t n = w.rows(), blocks = (n + width - 1) / width;
@@ -344,10 +344,11 @@ class llama_forward {
           [](auto o, const auto& a, const auto& b) { o.noalias() += a * b.transpose(); });
     }
   };
-  /// Prefill and evaluation: 96 rows per product (a multiple of Eigen's register-block heights).
-  using sequence_products = tiled_products<96>;
-  /// Batched decoding: eight rows per product; a smaller batch is padded to eight.
-  using decoding_products = tiled_products<8>;
+  /// Prefill and evaluation: 96 rows (a multiple of Eigen's register-block heights) by 192
+  /// columns per product.
+  using sequence_products = tiled_products<96, 192>;
+  /// Batched decoding: eight rows (a smaller batch is padded to eight) by 128 columns.
+  using decoding_products = tiled_products<8, 128>;
 
   /// xb_ = RMSNorm(x)·attn_norm (-> attn_in), then q_, k_, v_ with their biases (before RoPE).
   template <class Notify, class Products>

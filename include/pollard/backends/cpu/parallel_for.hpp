@@ -21,16 +21,25 @@ inline constexpr index_t parallel_grain = index_t{1} << 16;
 /// Calls body(i) for every i in [0, count) on up to policy.threads() threads (static schedule),
 /// fewer when count · work_per_item is small (one thread per parallel_grain of work). The pieces
 /// are the caller's (fixed by the shapes), so results never depend on the thread count. Eigen
-/// products called inside run single-threaded (each worker's OpenMP team size is set to 1), so
-/// their blocking, and hence their rounding, is the same at every thread count. An exception
+/// products called inside run single-threaded: Eigen starts threads of its own (rounding
+/// differently) unless it runs inside a team of several threads, so whenever the policy allows
+/// two threads the team has at least two, even for a single piece; with a policy of one thread,
+/// Eigen's own thread count (Eigen::setNbThreads, default: OpenMP's) applies. Called from inside
+/// a body (a team of several threads already), the loop runs on the calling thread. An exception
 /// thrown by a body is rethrown after the loop: the one of the lowest i.
 template <class Body>
 void parallel_for(const par_t& policy, index_t count, index_t work_per_item, Body&& body) {
   if (count <= 0) return;
 #if defined(_OPENMP)
+  if (omp_get_num_threads() > 1) {
+    for (index_t i = 0; i < count; ++i) body(i);
+    return;
+  }
   const index_t work = count * std::max<index_t>(work_per_item, 1);
-  const int threads = static_cast<int>(
-      std::clamp<index_t>(std::min<index_t>(work / parallel_grain, count), 1, policy.threads()));
+  const int threads =
+      std::max(static_cast<int>(std::clamp<index_t>(std::min<index_t>(work / parallel_grain, count),
+                                                    1, policy.threads())),
+               std::min(policy.threads(), 2));
   std::exception_ptr error;
   index_t error_at = std::numeric_limits<index_t>::max();
 #pragma omp parallel num_threads(threads)
