@@ -368,6 +368,19 @@ TEST_CASE("prune_model refuses a bad recipe or calibration before changing any w
   r = {};
   r.allocation = model::sparsity_table({{"blk.0.*", 0.5}});
   refuses(r, batch, "sparsity table: no pattern matches the linear blk.1.up");
+  r.allocation = model::sparsity_table({{"blk.0.*", 0.3}, {"blk.*.dwn", 0.7}, {"*", 0.5}});
+  refuses(r, batch,
+          "sparsity table: the row \"blk.*.dwn 0.7\" (row 2) decides no linear of the model: its "
+          "pattern matches none, or only linears that an earlier row already decides");
+  r.allocation = model::sparsity_table({{"*", 0.5}, {"blk.0.up", 0.3}});
+  refuses(r, batch,
+          "sparsity table: the row \"blk.0.up 0.3\" (row 2) decides no linear of the model: its "
+          "pattern matches none, or only linears that an earlier row already decides");
+  r.allocation = model::sparsity_table({{"blk.1.*", 0.3}, {"*", 0.5}});
+  r.targets.include = {"blk.0.*"};  // a row for linears left out of the targets still decides them
+  test::toy_model other(wide_toy(11, 2));
+  CHECK_NOTHROW(model::prune_model(other, batch, r));
+  r = {};
   CHECK_THROWS_WITH_AS(model::pruning_method_from_name("obc"),
                        "unknown pruning method \"obc\" (choose magnitude, wanda, ria or sparsegpt)",
                        pollard::option_error);
@@ -443,4 +456,42 @@ TEST_CASE("prune_model with DSnoT keeps each row's count of zeros and refines Wa
       }
     }
   CHECK(any_difference);
+}
+
+namespace {
+
+// Engines that break the concept's contract in one way each.
+struct toy_showing_a_missing_input : test::toy_model {
+  using test::toy_model::toy_model;
+  void run_block(index_t b, pollard::matrix_view<float> hidden, model::sequence_layout layout,
+                 model::input_observer observer) {
+    test::toy_model::run_block(b, hidden, layout,
+                               [&](index_t input, auto x) { observer(input == 1 ? 5 : input, x); });
+  }
+};
+struct toy_with_one_name_for_every_block : test::toy_model {
+  using test::toy_model::toy_model;
+  std::vector<model::linear_ref> linears(index_t b) {
+    auto ls = test::toy_model::linears(b);
+    for (auto& l : ls) l.name = l.name.substr(l.name.find('.', 4) + 1);
+    return ls;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("prune_model refuses an engine that breaks the model contract, naming the break") {
+  const auto batch = toy_batch(2, 6, 1);
+  toy_showing_a_missing_input missing(wide_toy(11, 2));
+  CHECK_THROWS_WITH_AS(model::prune_model(missing, batch, model::prune_recipe{}),
+                       "prune_model: block 0 showed the observer its input 5, but the block has 2 "
+                       "inputs",
+                       pollard::shape_error);
+  toy_with_one_name_for_every_block same(wide_toy(11, 2));
+  const auto before = same.weights();
+  CHECK_THROWS_WITH_AS(model::prune_model(same, batch, model::prune_recipe{}),
+                       "prune_model: blocks 0 and 1 both name a linear up (names must be unique "
+                       "in the model)",
+                       pollard::shape_error);
+  CHECK(same.weights().blocks[0].up.values == before.blocks[0].up.values);
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -89,6 +90,7 @@ void run_block_over_batch(M& model, index_t b, std::vector<float>& hidden,
                           Observe&& observe) {
   const index_t d = hidden_size(model);
   const index_t per_call = recipe.sequences_per_call;
+  const auto inputs = static_cast<index_t>(block_inputs(model, b).size());
   std::vector<float> scratch;
   for (index_t s0 = 0; s0 < batch.n_sequences; s0 += per_call) {
     const index_t ns = std::min(per_call, batch.n_sequences - s0);
@@ -101,6 +103,10 @@ void run_block_over_batch(M& model, index_t b, std::vector<float>& hidden,
             : std::span<const std::uint8_t>(batch.counted)
                   .subspan(static_cast<std::size_t>(row0), static_cast<std::size_t>(rows));
     const auto observer = [&](index_t input, matrix_view<const float> x) {
+      if (input < 0 || input >= inputs)
+        throw shape_error("prune_model: block " + std::to_string(b) +
+                          " showed the observer its input " + std::to_string(input) +
+                          ", but the block has " + std::to_string(inputs) + " inputs");
       observe(input, counted_rows(x, counted, scratch), ns);
     };
     run_block(model, b, h, sequence_layout{ns, batch.length}, observer);
@@ -264,9 +270,16 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
   // Which linears are pruned, checked for every block before anything changes.
   std::vector<std::vector<std::string>> selected(static_cast<std::size_t>(blocks));
   index_t total_selected = 0;
+  std::vector<std::string> all_names;
+  std::map<std::string, index_t> block_of_name;
   for (index_t b = 0; b < blocks; ++b) {
     open_block(b);
     for (const auto& l : linears(model, b)) {
+      if (const auto [at, fresh] = block_of_name.emplace(l.name, b); !fresh)
+        throw shape_error("prune_model: blocks " + std::to_string(at->second) + " and " +
+                          std::to_string(b) + " both name a linear " + l.name +
+                          " (names must be unique in the model)");
+      all_names.push_back(l.name);
       if (!recipe.targets.selects(l.name)) continue;
       if (recipe.is_n_m() && l.weight.cols() % recipe.n_m_group != 0)
         throw option_error("prune_model: N:M group " + std::to_string(recipe.n_m_group) +
@@ -280,6 +293,8 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
     close_block(b);
   }
   if (total_selected == 0) throw option_error("prune_model: no linear matches the targets");
+  if (const auto* table = std::get_if<sparsity_table>(&recipe.allocation))
+    table->require_every_row_used(all_names);
 
   prune_report report;
   report.method = name_of(recipe.method);

@@ -11,7 +11,9 @@
 #include <variant>
 #include <vector>
 
+#include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/number_text.hpp"
 #include "pollard/model/name_patterns.hpp"
 
 namespace pollard::model {
@@ -72,9 +74,33 @@ class sparsity_table {
 
   /// The sparsity of `name`; option_error when no pattern matches it.
   double sparsity_of(const std::string& name) const {
-    for (const auto& [pattern, s] : rows_)
-      if (name_matches(pattern, name)) return s;
+    return rows_[static_cast<std::size_t>(row_of(name))].second;
+  }
+
+  /// The index of the row that decides `name` (the first whose pattern matches); option_error
+  /// when none does.
+  index_t row_of(const std::string& name) const {
+    for (std::size_t i = 0; i < rows_.size(); ++i)
+      if (name_matches(rows_[i].first, name)) return static_cast<index_t>(i);
     throw option_error("sparsity table: no pattern matches the linear " + name);
+  }
+
+  /// Throws option_error naming the first row that decides none of `names` (a pattern that
+  /// matches nothing, often a misspelt name, or one that earlier rows shadow).
+  void require_every_row_used(const std::vector<std::string>& names) const {
+    std::vector<bool> used(rows_.size(), false);
+    for (const auto& name : names)
+      for (std::size_t i = 0; i < rows_.size(); ++i)
+        if (name_matches(rows_[i].first, name)) {
+          used[i] = true;
+          break;
+        }
+    for (std::size_t i = 0; i < rows_.size(); ++i)
+      if (!used[i])
+        throw option_error("sparsity table: the row \"" + rows_[i].first + " " +
+                           format_number(rows_[i].second) + "\" (row " + std::to_string(i + 1) +
+                           ") decides no linear of the model: its pattern matches none, or " +
+                           "only linears that an earlier row already decides");
   }
 
   const std::vector<std::pair<std::string, double>>& rows() const noexcept { return rows_; }
