@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -448,6 +449,19 @@ inline std::vector<io::named_path> files_written_as(const fs::path& out, const l
 /// folder inside `model` (it would be written into what is read), is a command-line mistake.
 inline void check_model_output_location(const std::string& name, const fs::path& out,
                                         llm::model_format format, const fs::path& model) {
+  // A name that promises another format than the one written (a llama2.c checkpoint in
+  // "x.gguf") would be read back as that format, and fail.
+  std::string extension = out.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool names_gguf = extension == ".gguf", names_safetensors = extension == ".safetensors";
+  if ((names_gguf && format != llm::model_format::gguf) || names_safetensors)
+    throw usage_error(name + " " + out.string() + " ends in " + extension +
+                      ", but it is written in " + "MODEL's format: " +
+                      (format == llm::model_format::safetensors
+                           ? std::string("a Hugging Face folder (config.json, model.safetensors)")
+                           : std::string(llm::name_of(format))) +
+                      "; give a name that does not promise another format");
   if (format != llm::model_format::safetensors) return check_output_file(name, out);
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec))

@@ -1205,6 +1205,26 @@ help_wins)
     "make_layer_example" --d-in 0 --help
   finish
   ;;
+output_format_name)
+  # OUT is written in MODEL's format: a name that promises another one is a command-line mistake
+  # found before any work, and nothing is written.
+  need_data
+  for c in convert prune; do
+    extra=()
+    [ "$c" = prune ] && extra=(--method magnitude)
+    expect_error "${c}_llama2c_as_gguf" 2 "$c" "$stories" o.GGUF "${extra[@]}"
+    grep -q "OUT o.GGUF ends in .gguf, but it is written in MODEL's format: llama2.c; give a name that does not promise another format" "${c}_llama2c_as_gguf.err" ||
+      fail "${c}_llama2c_as_gguf: message: $(cat "${c}_llama2c_as_gguf.err")"
+    expect_error "${c}_llama2c_as_safetensors" 2 "$c" "$stories" o.safetensors "${extra[@]}"
+    [ -e o.GGUF ] || [ -e o.safetensors ] && fail "$c wrote an output it refused"
+    # Positive control: the format's own name, and a name without a known extension.
+    run "${c}_llama2c_as_bin" "$c" "$stories" o.bin "${extra[@]}"
+    [ "$status" -eq 0 ] && [ -s o.bin ] || fail "${c}_llama2c_as_bin: exit status $status"
+    run "${c}_llama2c_no_extension" "$c" "$stories" o_model "${extra[@]}"
+    [ "$status" -eq 0 ] && [ -s o_model ] || fail "${c}_llama2c_no_extension: exit status $status"
+    rm -f o.bin o_model
+  done
+  ;;
 hf_output)
   # A Hugging Face model is written as a folder: an OUT that is an existing file, or a folder
   # inside the model's own folder, is a command-line mistake found before any work.
