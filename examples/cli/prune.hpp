@@ -98,9 +98,9 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       "pruned; in sequential mode the block runs again with its pruned weights to calibrate the\n"
       "next one. Embeddings, norms and the classifier are never pruned. A GGUF is read\n"
       "memory-mapped and pruned one block at a time (the model is never held in float); the\n"
-      "pruned linears are written back in their stored type (--type same: Q4_1, Q8_0, Q4_0, F16,\n"
-      "BF16, F32) or as --type. The output is written through a temporary file and renamed, so it\n"
-      "is whole or absent.\n"
+      "pruned linears are written back in their stored type (--type same: Q8_0, Q4_0, F16, BF16,\n"
+      "F32; a Q4_1 linear cannot hold an exact zero, so a Q4_1 model needs --type) or as --type.\n"
+      "The output is written through a temporary file and renamed, so it is whole or absent.\n"
       "\n"
       "Calibration kinds (--calibration KIND:PATH[@WEIGHT], several separated by commas for a\n"
       "mixture): c4 (documents): one random window from each of N random documents; wikitext\n"
@@ -438,8 +438,34 @@ inline int run_prune(const prune_options& o) {
                       "' selects no linear of " + in.string() +
                       " (linears are named blk.B.attn_q, ..., blk.B.ffn_down)");
 
+  // A linear stored as Q4_1 (x = d·q + min) cannot hold an exact zero, so writing the pruned
+  // linears back in their stored type (--type left at same) would not give a sparse model.
+  if (gguf && !o.given.has("--type"))
+    for (index_t b = 0; b < config.n_layers; ++b)
+      for (const auto l : llm::all_llama_linears) {
+        const std::string name = llm::llama_linear_name(b, l) + ".weight";
+        if (!recipe.targets.selects(llm::llama_linear_name(b, l))) continue;
+        if (file->tensor(name).type == io::ggml_type::q4_1)
+          throw usage_error(
+              "the pruned linears would be written back as they are stored, and " + name +
+              " is Q4_1, which cannot hold an exact zero (a value is d·q + min): give --type "
+              "f16, bf16 or f32 (or --type same to re-quantize anyway)");
+      }
+
   // --n-m's M must divide the input width of every linear pruned, and an --allocation table
-  // must have a row for each: found before any work (prune_model checks again).
+  // must have a row for each and no row that decides nothing: found before any work
+  // (prune_model checks again).
+  if (const auto* table = std::get_if<model::sparsity_table>(&recipe.allocation)) {
+    std::vector<std::string> names;
+    for (index_t b = 0; b < config.n_layers; ++b)
+      for (const auto l : llm::all_llama_linears) names.push_back(llm::llama_linear_name(b, l));
+    try {
+      table->require_every_row_used(names);
+    } catch (const option_error& e) {
+      throw option_error("--allocation " + o.allocation + ": " +
+                         std::string(e.what()).substr(std::string("sparsity table: ").size()));
+    }
+  }
   for (index_t b = 0; b < config.n_layers; ++b)
     for (const auto l : llm::all_llama_linears) {
       const std::string name = llm::llama_linear_name(b, l);

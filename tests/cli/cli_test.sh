@@ -537,7 +537,7 @@ interrupt)
   [ -f "$smollm2" ] || skip "no SmolLM2 GGUF at $smollm2 (bash cmake/fetch_smollm2.sh)"
   tinystories_slice slice.txt
   set -m # a script's background job otherwise starts with SIGINT ignored
-  "$pollard" prune "$smollm2" pruned.gguf --method wanda --sparsity 0.5 --calibration text:slice.txt \
+  "$pollard" prune "$smollm2" pruned.gguf --method wanda --sparsity 0.5 --type f16 --calibration text:slice.txt \
     --samples 4 --length 128 --threads 1 --quiet >prune.out 2>prune.err &
   pid=$!
   set +m
@@ -1216,7 +1216,7 @@ output_format_name)
     grep -q "OUT o.GGUF ends in .gguf, but it is written in MODEL's format: llama2.c; give a name that does not promise another format" "${c}_llama2c_as_gguf.err" ||
       fail "${c}_llama2c_as_gguf: message: $(cat "${c}_llama2c_as_gguf.err")"
     expect_error "${c}_llama2c_as_safetensors" 2 "$c" "$stories" o.safetensors "${extra[@]}"
-    [ -e o.GGUF ] || [ -e o.safetensors ] && fail "$c wrote an output it refused"
+    if [ -e o.GGUF ] || [ -e o.safetensors ]; then fail "$c wrote an output it refused"; fi
     # Positive control: the format's own name, and a name without a known extension.
     run "${c}_llama2c_as_bin" "$c" "$stories" o.bin "${extra[@]}"
     [ "$status" -eq 0 ] && [ -s o.bin ] || fail "${c}_llama2c_as_bin: exit status $status"
@@ -1224,6 +1224,24 @@ output_format_name)
     [ "$status" -eq 0 ] && [ -s o_model ] || fail "${c}_llama2c_no_extension: exit status $status"
     rm -f o.bin o_model
   done
+  finish
+  ;;
+prune_checks_up_front)
+  # Found before any calibration data is drawn: a sparsity table row that decides no linear, and
+  # (SmolLM2, Q4_1) pruned linears left in a type that cannot hold an exact zero.
+  need_data
+  printf 'blk.0.* 0.3\nblk.*.ffn_dwn 0.7\n* 0.5\n' >table.txt
+  expect_error table_unused_row 1 prune "$stories" o.bin --method wanda --allocation table.txt \
+    --calibration text:/dev/null
+  grep -q -- "--allocation table.txt: the row \"blk.\*.ffn_dwn 0.7\" (row 2) decides no linear of the model" table_unused_row.err ||
+    fail "table_unused_row: message: $(cat table_unused_row.err)"
+  if [ -e o.bin ]; then fail "a refused prune wrote o.bin"; fi
+  [ -f "$smollm2" ] || skip "no SmolLM2 GGUF at $smollm2 (bash cmake/fetch_smollm2.sh)"
+  expect_error q4_1_default 2 prune "$smollm2" p.gguf --method magnitude
+  grep -q "is Q4_1, which cannot hold an exact zero (a value is d·q + min): give --type f16, bf16 or f32" q4_1_default.err ||
+    fail "q4_1_default: message: $(cat q4_1_default.err)"
+  if [ -e p.gguf ]; then fail "a refused prune wrote p.gguf"; fi
+  finish
   ;;
 hf_output)
   # A Hugging Face model is written as a folder: an OUT that is an existing file, or a folder
