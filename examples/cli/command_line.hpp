@@ -216,6 +216,13 @@ inline void check_output_file(const std::string& name, const std::filesystem::pa
   std::error_code ec;
   if (!path.empty() && std::filesystem::is_directory(io::write_target(path), ec))
     throw usage_error(name + " " + path.string() + " is a folder: name a file to write");
+  if (!path.empty()) {
+    try {
+      io::require_regular_or_absent(io::write_target(path), name + " " + path.string());
+    } catch (const io_error& e) {
+      throw usage_error(e.what());
+    }
+  }
   io::check_output_location(name, path);
 }
 

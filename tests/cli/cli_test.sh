@@ -1243,6 +1243,28 @@ prune_checks_up_front)
   if [ -e p.gguf ]; then fail "a refused prune wrote p.gguf"; fi
   finish
   ;;
+special_outputs)
+  # An output that is a FIFO (or a device) is refused before any work: a rename over it would
+  # replace it by a regular file. A GGUF with a SentencePiece vocabulary (llama.cpp's conversion
+  # of stories260K) loads in every command that reads its tokenizer.
+  need_data
+  tinystories_slice slice.txt
+  mkfifo fifo
+  expect_error json_to_fifo 2 eval "$stories" --text slice.txt --window 32 --max-windows 1 --json fifo
+  grep -q -- "--json fifo is not a regular file but a device, FIFO or socket" json_to_fifo.err ||
+    fail "json_to_fifo: message: $(cat json_to_fifo.err)"
+  [ -p fifo ] || fail "the FIFO was replaced"
+  ln -s fifo fifo_link
+  expect_error prune_to_fifo_link 2 prune "$stories" fifo_link --method magnitude
+  [ -p fifo ] || fail "the FIFO was replaced through a link"
+  spm="$(dirname "$0")/../llm/fixtures/llama_cpp/stories260K.gguf"
+  run spm_eval eval "$spm" --text slice.txt --window 32 --max-windows 2
+  [ "$status" -eq 0 ] || fail "spm_eval: exit status $status: $(cat spm_eval.err)"
+  expect_line spm_eval '^perplexity'
+  run spm_generate generate "$spm" --prompt "Once upon a time" --steps 12
+  [ "$status" -eq 0 ] || fail "spm_generate: exit status $status: $(cat spm_generate.err)"
+  finish
+  ;;
 hf_output)
   # A Hugging Face model is written as a folder: an OUT that is an existing file, or a folder
   # inside the model's own folder, is a command-line mistake found before any work.

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -312,5 +313,30 @@ TEST_CASE("a signal removes the folders a set made for its outputs") {
   });
   CHECK(WIFSIGNALED(status));
   CHECK(names_in(dir).empty());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an output that is a FIFO or a device is refused before anything is written") {
+  const fs::path dir = fresh_folder("special");
+  const fs::path fifo = dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  fs::create_symlink("fifo", dir / "link");
+  for (const fs::path& p : {fifo, dir / "link"}) {
+    CAPTURE(p);
+    CHECK_THROWS_AS(pollard::io::check_output_location("--out", p), pollard::io_error);
+    CHECK_THROWS_AS(pollard::io::atomic_file{p}, pollard::io_error);
+  }
+  CHECK(fs::is_fifo(fifo));
+  CHECK(names_in(dir).size() == 2);  // no temporary left beside them
+  // Only the check runs on /dev/null: nothing is ever opened for writing there.
+  CHECK_THROWS_WITH_AS(pollard::io::check_output_location("--json", "/dev/null"),
+                       "--json: output '/dev/null' is not a regular file but a device, FIFO or "
+                       "socket (/dev/null): pollard writes a temporary and renames it over the "
+                       "output, which would replace it; name a regular file",
+                       pollard::io_error);
+  // A regular file and a path that does not exist yet are fine.
+  std::ofstream(dir / "plain") << "x";
+  CHECK_NOTHROW(pollard::io::check_output_location("--out", dir / "plain"));
+  CHECK_NOTHROW(pollard::io::check_output_location("--out", dir / "new"));
   fs::remove_all(dir);
 }

@@ -60,6 +60,7 @@ TEST_CASE("a GGUF SentencePiece vocabulary encodes as llama.cpp's llama-tokenize
   REQUIRE(m.tokenizer);
   CHECK(m.tokenizer->kind() == "SentencePiece BPE");
   CHECK(m.tokenizer->adds_bos());
+  CHECK(m.tokenizer->vocabulary_size() == 512);  // tok512's pieces, as the converter wrote them
   const auto root = results();
   const auto& cases = root.find("tokens")->as_array("tokens");
   REQUIRE(cases.size() >= 10);

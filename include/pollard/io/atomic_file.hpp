@@ -214,10 +214,25 @@ inline std::filesystem::path write_target(const std::filesystem::path& path) {
   throw io_error("cannot write " + path.string() + ": too many levels of symbolic links");
 }
 
+/// Throws io_error unless `target` (a path with its links followed) is absent or a regular file:
+/// a file is written through a temporary renamed over it, which would replace a device, a FIFO
+/// or a socket (/dev/null, /dev/stdout) by a regular file.
+inline void require_regular_or_absent(const std::filesystem::path& target,
+                                      const std::string& what) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(target, ec);
+  if (ec || !std::filesystem::exists(status) || std::filesystem::is_regular_file(status) ||
+      std::filesystem::is_directory(status))
+    return;
+  throw io_error(what + " is not a regular file but a device, FIFO or socket (" + target.string() +
+                 "): pollard writes a temporary and renames it over the " +
+                 "output, which would replace it; name a regular file");
+}
+
 /// Throws io_error, naming `name` (the option) and the path as the user gave it, unless a file
 /// can be written at `path` (through a link: at its target): its folder exists, is a folder and
-/// is writable, and `path` is not itself a folder. Meant to run before any long work, so that an
-/// output that cannot be written fails at once.
+/// is writable, and `path` is not itself a folder, a device, a FIFO or a socket. Meant to run
+/// before any long work, so that an output that cannot be written fails at once.
 inline void check_output_location(const std::string& name, const std::filesystem::path& path) {
   const std::string what = (name.empty() ? std::string() : name + ": ") + "output ";
   const std::string quoted = "'" + path.string() + "'";
@@ -226,6 +241,7 @@ inline void check_output_location(const std::string& name, const std::filesystem
   std::error_code ec;
   if (std::filesystem::is_directory(target, ec))
     throw io_error(what + quoted + " is a folder, not a file");
+  require_regular_or_absent(target, what + quoted);
   const std::filesystem::path folder =
       target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
   if (!std::filesystem::exists(folder, ec))
@@ -262,6 +278,7 @@ class atomic_file {
   /// Creates the temporary; io_error, naming `path`, when it cannot be created.
   explicit atomic_file(std::filesystem::path path)
       : named_(std::move(path)), path_(write_target(named_)) {
+    require_regular_or_absent(path_, "output '" + named_.string() + "'");
     int error = 0;
     for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
       temporary_ = detail::temporary_name(path_);

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -80,9 +81,15 @@ class text_tokenizer {
   }
   /// Tokens in the vocabulary: ids 0 .. vocabulary_size() - 1.
   std::size_t vocabulary_size() const {
-    if (const auto* s = std::get_if<llama2c_tokenizer>(&t_))
-      return static_cast<std::size_t>(s->vocab_size());
-    return std::get<byte_level_bpe_tokenizer>(t_).vocabulary_size();
+    return std::visit(
+        [](const auto& t) -> std::size_t {
+          using tokenizer = std::decay_t<decltype(t)>;
+          if constexpr (std::is_same_v<tokenizer, byte_level_bpe_tokenizer>)
+            return t.vocabulary_size();
+          else
+            return static_cast<std::size_t>(t.vocab_size());
+        },
+        t_);
   }
   std::string_view kind() const {
     if (std::holds_alternative<llama2c_tokenizer>(t_)) return "llama2.c BPE";
