@@ -214,11 +214,12 @@ inline void check_distinct_outputs(const std::vector<io::named_path>& inputs,
 /// folder is missing or not writable an io_error (io::check_output_location()).
 inline void check_output_file(const std::string& name, const std::filesystem::path& path) {
   std::error_code ec;
-  if (!path.empty() && std::filesystem::is_directory(io::write_target(path), ec))
+  const std::filesystem::path target = path.empty() ? path : io::write_target(path);
+  if (!path.empty() && std::filesystem::is_directory(target, ec))
     throw usage_error(name + " " + path.string() + " is a folder: name a file to write");
   if (!path.empty()) {
     try {
-      io::require_regular_or_absent(io::write_target(path), name + " " + path.string());
+      io::require_regular_or_absent(target, name + " " + path.string());
     } catch (const io_error& e) {
       throw usage_error(e.what());
     }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -80,8 +81,7 @@ class sparsity_table {
   /// The index of the row that decides `name` (the first whose pattern matches); option_error
   /// when none does.
   index_t row_of(const std::string& name) const {
-    for (std::size_t i = 0; i < rows_.size(); ++i)
-      if (name_matches(rows_[i].first, name)) return static_cast<index_t>(i);
+    if (const auto row = first_match(name)) return static_cast<index_t>(*row);
     throw option_error("sparsity table: no pattern matches the linear " + name);
   }
 
@@ -90,11 +90,7 @@ class sparsity_table {
   void require_every_row_used(const std::vector<std::string>& names) const {
     std::vector<bool> used(rows_.size(), false);
     for (const auto& name : names)
-      for (std::size_t i = 0; i < rows_.size(); ++i)
-        if (name_matches(rows_[i].first, name)) {
-          used[i] = true;
-          break;
-        }
+      if (const auto row = first_match(name)) used[*row] = true;
     for (std::size_t i = 0; i < rows_.size(); ++i)
       if (!used[i])
         throw option_error("sparsity table: the row \"" + rows_[i].first + " " +
@@ -106,6 +102,11 @@ class sparsity_table {
   const std::vector<std::pair<std::string, double>>& rows() const noexcept { return rows_; }
 
  private:
+  std::optional<std::size_t> first_match(const std::string& name) const {
+    for (std::size_t i = 0; i < rows_.size(); ++i)
+      if (name_matches(rows_[i].first, name)) return i;
+    return std::nullopt;
+  }
   static void check(const std::string& pattern, double s, const std::string& where) {
     if (!(s >= 0.0 && s < 1.0))
       throw option_error(where + ": sparsity " + std::to_string(s) + " for " + pattern +
