@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -26,6 +27,7 @@
 #include "pollard/llm/progress.hpp"
 #include "pollard/llm/self_generated_calibration.hpp"
 #include "pollard/llm/streaming_gguf_model.hpp"
+#include "pollard/metrics/sparsity.hpp"
 #include "pollard/model/prune_model.hpp"
 #include "pollard/model/prune_report_json.hpp"
 
@@ -168,7 +170,8 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
   c->add_option("--report", o.report, "also write the per-linear report as JSON")
       ->type_name("OUT.json");
   c->add_option("--save-calibration", o.save_calibration,
-                "also write the calibration tokens {sequences, length, tokens}")
+                "also write the calibration tokens {sequences, length, tokens, counted} with\n"
+                "how they were drawn (model, calibration, seed, text_field, responses_only)")
       ->type_name("OUT.json");
   c->add_option("--text-field", o.text_field, "JSON field holding a document's text")
       ->type_name("F");
@@ -251,17 +254,34 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
   return r;
 }
 
-inline std::string calibration_json(const calibration_batch& b) {
+/// The --save-calibration file: {model, calibration, seed, text_field, responses_only,
+/// sequences, length, tokens: [[...]], counted: [[0|1...]] or null when every token counts}:
+/// the tokens and what is needed to draw them again and to count the same ones.
+inline std::string calibration_json(const prune_options& o, const calibration_batch& b) {
   io::json_writer w;
-  w.begin_object().key("sequences").value(static_cast<std::int64_t>(b.n_sequences));
-  w.key("length").value(static_cast<std::int64_t>(b.length)).key("tokens").begin_array();
-  for (index_t s = 0; s < b.n_sequences; ++s) {
+  w.begin_object().key("model").value(o.model).key("calibration").value(o.calibration);
+  w.key("seed").value(static_cast<std::uint64_t>(o.seed)).key("text_field").value(o.text_field);
+  w.key("responses_only").value(o.responses_only);
+  w.key("sequences").value(static_cast<std::int64_t>(b.n_sequences));
+  w.key("length").value(static_cast<std::int64_t>(b.length));
+  const auto rows = [&](const auto& values) {
     w.begin_array();
-    for (index_t t = 0; t < b.length; ++t)
-      w.value(static_cast<std::int64_t>(b.tokens[static_cast<std::size_t>(s * b.length + t)]));
+    for (index_t s = 0; s < b.n_sequences; ++s) {
+      w.begin_array();
+      for (index_t t = 0; t < b.length; ++t)
+        w.value(static_cast<std::int64_t>(values[static_cast<std::size_t>(s * b.length + t)]));
+      w.end_array();
+    }
     w.end_array();
-  }
-  w.end_array().end_object();
+  };
+  w.key("tokens");
+  rows(b.tokens);
+  w.key("counted");
+  if (b.counted.empty())
+    w.null();
+  else
+    rows(b.counted);
+  w.end_object();
   return w.str() + "\n";
 }
 
@@ -516,7 +536,7 @@ inline int run_prune(const prune_options& o) {
     batch = with_calibration_named(
         [&] { return llm::draw_calibration(specs, *tokenizer, co, add_self_generated); });
     // Written with the other outputs once OUT is: a failed run leaves none of them.
-    if (tokens_path) calibration_tokens = detail::calibration_json(batch);
+    if (tokens_path) calibration_tokens = detail::calibration_json(o, batch);
   }
 
   model::prune_callbacks callbacks;
@@ -526,7 +546,6 @@ inline int run_prune(const prune_options& o) {
     detail::print_linear(l, quiet);
   };
   model::prune_report report;
-  std::optional<double> written_sparsity;
   // OUT, --report and --save-calibration are complete in their temporaries before any is
   // renamed into place: a failed run leaves none of them.
   io::atomic_file_set written_files;
@@ -538,7 +557,23 @@ inline int run_prune(const prune_options& o) {
         const std::string name = llm::llama_linear_name(b, l);
         if (recipe.targets.selects(name)) replaced.push_back(name + ".weight");
       }
-    io::gguf_rewriter writer(*file, out, replaced, io::parse_gguf_output_type(o.type));
+    const io::gguf_output_type output_type = io::parse_gguf_output_type(o.type);
+    io::gguf_rewriter writer(*file, out, replaced, output_type);
+    // Each pruned linear is rounded to what its stored type holds before it is measured, so the
+    // report and the next block's calibration see the weights as written.
+    callbacks.store_linear = [&](const std::string& linear, matrix_view<float> w) {
+      const io::ggml_type type =
+          io::gguf_stored_type(output_type, file->tensor(linear + ".weight").type);
+      std::vector<float> values(static_cast<std::size_t>(w.size()));
+      for (index_t i = 0; i < w.rows(); ++i)
+        for (index_t j = 0; j < w.cols(); ++j)
+          values[static_cast<std::size_t>(i * w.cols() + j)] = w(i, j);
+      io::round_trip(type, values, static_cast<std::size_t>(w.cols()), linear + ".weight");
+      for (index_t i = 0; i < w.rows(); ++i)
+        for (index_t j = 0; j < w.cols(); ++j)
+          w(i, j) = values[static_cast<std::size_t>(i * w.cols() + j)];
+      return io::ggml_type_name(type);
+    };
     std::set<std::string> supplied;
     llm::streaming_gguf_llama_model lm(file, [&](index_t b, const llm::llama_layer_weights& layer) {
       for (const auto l : llm::all_llama_linears) {
@@ -558,28 +593,27 @@ inline int run_prune(const prune_options& o) {
         writer.replace(name, std::span<const float>(w.data(), static_cast<std::size_t>(w.size())));
       }
     writer.commit();
-    // What was written, read back: Q4_1 stores a zero as q·d + min, so a pruned Q4_1 linear is
-    // not exactly sparse; the printed sparsity must describe the file, not the float weights.
+    // What was written, read back: the report describes the file, whatever re-quantizing did.
     const io::gguf_file written(written_files.pending(out));
-    double zeros = 0.0, total = 0.0;
-    for (const auto& name : replaced) {
-      const io::gguf_matrix w = written.read_matrix(name);
-      zeros += static_cast<double>(std::count(w.values().begin(), w.values().end(), 0.0f));
-      total += static_cast<double>(w.size());
+    for (auto& l : report.linears) {
+      const io::gguf_matrix w = written.read_matrix(l.name + ".weight");
+      const matrix_view<const float> v(w.data(), w.rows(), w.cols());
+      l.sparsity = sparsity(v);
+      if (recipe.is_n_m()) l.n_m_valid = satisfies_n_m(v, recipe.n_m_pruned, recipe.n_m_group);
+      l.stored_type = io::ggml_type_name(written.tensor(l.name + ".weight").type);
     }
-    const double stored = total > 0 ? zeros / total : 0.0;
-    written_sparsity = stored;
-    if (stored + 1e-9 < report.overall_sparsity())
-      std::fprintf(stderr,
-                   "pollard: warning: as stored (%s) only %.4f of the pruned linears' weights are "
-                   "exactly zero, against %.4f before storing\n",
-                   io::ggml_type_name(file->tensor(replaced.front()).type).c_str(), stored,
-                   report.overall_sparsity());
   } else {
     llm::llama_model lm(whole->weights);
     report = prune_model_named(o, cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     finish_start = std::chrono::steady_clock::now();
     save_model_into(written_files, *whole, whole->weights, out);
+  }
+  report.inputs.model = in.string();
+  if (needs_data) {
+    report.inputs.calibration = o.calibration;
+    report.inputs.seed = o.seed;
+    report.inputs.responses_only = o.responses_only;
+    report.inputs.text_field = o.text_field;
   }
   if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
   if (report_path) write_file_atomically(*report_path, model::to_json(report) + "\n");
@@ -589,16 +623,28 @@ inline int run_prune(const prune_options& o) {
   std::printf("pruned %zu linears of %s with %s (%s): %.4f of their weights are zero\n",
               report.linears.size(), in.string().c_str(), report.method.c_str(),
               report.mode.c_str(), report.overall_sparsity());
-  if (written_sparsity)
-    std::printf("as written in %s: %.4f of the pruned linears' weights are zero\n",
-                out.filename().string().c_str(), *written_sparsity);
+  std::map<std::string, int> types;
+  for (const auto& l : report.linears) ++types[l.stored_type];
+  std::string written_as;
+  for (const auto& [type, count] : types)
+    written_as += (written_as.empty() ? "" : ", ") + std::to_string(count) + " as " + type;
+  std::printf("sparsity as written in %s (linears %s)\n", out.filename().string().c_str(),
+              written_as.c_str());
+  if (needs_data)
+    std::printf("calibration: %s, %lld sequences x %lld tokens (%lld counted), seed %llu%s\n",
+                o.calibration.c_str(), static_cast<long long>(report.calibration_sequences),
+                static_cast<long long>(report.calibration_length),
+                static_cast<long long>(report.calibration_tokens_counted),
+                static_cast<unsigned long long>(o.seed),
+                o.responses_only ? ", response tokens only" : "");
+  else
+    std::printf("calibration: none (--method %s reads only the weights)\n", o.method.c_str());
   std::printf(
       "time: %.1f s (forward passes %.1f s, statistics %.1f s, pruning %.1f s, blocks loaded and "
       "written back %.1f s), then %.1f s to finish and check the output\n",
       report.timing.total_seconds, report.timing.forward_seconds, report.timing.statistics_seconds,
       report.timing.solver_seconds, report.timing.block_io_seconds, finishing.count());
-  std::printf("wrote %s (%s)\n", out.string().c_str(),
-              gguf ? ("linears as " + o.type).c_str() : "f32");
+  std::printf("wrote %s\n", out.string().c_str());
   return 0;
 }
 

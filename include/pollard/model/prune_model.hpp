@@ -5,10 +5,12 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -40,11 +42,17 @@
 namespace pollard::model {
 
 /// Called as the driver goes: after each pruned linear, and after each block (block index, number
-/// of blocks the run goes through: up to the last block with a selected linear). Either may be
+/// of blocks the run goes through: up to the last block with a selected linear). Any may be
 /// empty.
 struct prune_callbacks {
   std::function<void(const linear_report&)> on_linear;
   std::function<void(index_t block, index_t blocks)> on_block;
+  /// Rounds a pruned linear's weights in place to the values its output will hold (e.g.
+  /// quantizes and dequantizes them, or narrows them to f16) and returns the name of the type
+  /// it is written as. Called right after the linear is pruned, so its report (sparsity, N:M
+  /// validity, loss) and, in sequential mode, the next block's calibration input describe the
+  /// weights as written. Empty: the weights stay in float ("f32").
+  std::function<std::string(const std::string& linear, matrix_view<float> weight)> store_linear;
 };
 
 namespace detail {
@@ -142,6 +150,62 @@ std::vector<input_statistics> collect_block_statistics(
   return stats;
 }
 
+/// ½ Σ_rows δᵀ (H + λI) δ with δ = before − after over the live inputs (H_jj > 0): the loss the
+/// OBS sweep reports, Σ (w − q)² / U_ii² / 2, for weights changed after the sweep. With U the
+/// upper Cholesky factor of (H + λI)⁻¹ and E the sweep's errors (w − q) / U_ii, the sweep makes
+/// δ = E·U, so δ (H + λI) δᵀ = E·Eᵀ (Frantar & Alistarh, "Optimal Brain Compression", 2022).
+template <execution_policy Exec>
+double obs_loss(const Exec& exec, matrix_view<const float> before, matrix_view<const float> after,
+                matrix_view<const float> h, double damping) {
+  const index_t rows = before.rows(), cols = before.cols();
+  std::vector<float> delta(static_cast<std::size_t>(rows * cols));
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t j = 0; j < cols; ++j)
+      delta[static_cast<std::size_t>(i * cols + j)] =
+          h(j, j) > 0.0f ? before(i, j) - after(i, j) : 0.0f;
+  // −δH, then Σ δ ∘ δH + λ Σ δ².
+  std::vector<float> product(delta.size(), 0.0f);
+  const matrix_view<const float> d(delta.data(), rows, cols);
+  subtract_product(exec, matrix_view<float>(product.data(), rows, cols), d, h);
+  double sum = 0.0;
+  for (std::size_t k = 0; k < delta.size(); ++k) {
+    const double x = delta[k];
+    sum += x * (-static_cast<double>(product[k]) + damping * x);
+  }
+  return sum / 2.0;
+}
+
+/// Runs f(); an error it throws is thrown again as the same type, its message prefixed with
+/// `where` (which block and linear a failure in the middle of a run concerns).
+template <class F>
+decltype(auto) naming_failures(const std::string& where, F&& f) {
+  const auto again = [&](const auto& e) {
+    using E = std::decay_t<decltype(e)>;
+    return E(where + ": " + e.what());
+  };
+  try {
+    return f();
+  } catch (const shape_error& e) {
+    throw again(e);
+  } catch (const non_finite_error& e) {
+    throw again(e);
+  } catch (const option_error& e) {
+    throw again(e);
+  } catch (const factorisation_error& e) {
+    throw again(e);
+  } catch (const empty_statistics_error& e) {
+    throw again(e);
+  } catch (const adapter_error& e) {
+    throw again(e);
+  } catch (const format_error& e) {
+    throw again(e);
+  } catch (const io_error& e) {
+    throw again(e);
+  } catch (const error& e) {
+    throw again(e);
+  }
+}
+
 /// Calls f(policy) with the mask policy the recipe asks for at sparsity s.
 template <class F>
 decltype(auto) with_mask_policy(const prune_recipe& recipe, double s, F&& f) {
@@ -165,6 +229,7 @@ void prune_one_linear(const Exec& exec, const prune_recipe& recipe, double s, ma
   const auto record_obs = [&](const sparsegpt_result& r) {
     report.loss = r.loss;
     report.percdamp_used = r.percdamp_used;
+    report.damping_used = r.damping_used;
     report.damping_retries = r.damping_retries;
     // Damping raised past percdamp, dead inputs pruned beyond the request.
     report.warnings.insert(report.warnings.end(), r.warnings.begin(), r.warnings.end());
@@ -231,7 +296,10 @@ void prune_one_linear(const Exec& exec, const prune_recipe& recipe, double s, ma
 /// block's outliers. Magnitude pruning without OWL/DSnoT/reconstruction runs no forward pass.
 /// Throws option_error (bad recipe, empty calibration when one is needed, no selected linear,
 /// an N:M group that does not divide a selected linear's width), and whatever the model and
-/// solvers throw; a linear is changed only once all checks of the run passed.
+/// solvers throw, a failure while a linear's statistics are finished or the linear is pruned
+/// with the block and linear named (e.g. "prune_model: block 3, linear blk.3.ffn_down: ..."); a
+/// linear is changed only once all checks of the run passed. callbacks.store_linear, when
+/// given, rounds each pruned linear to what will be written, and the report describes that.
 /// The statistics, mask selection and solvers run on `exec` (e.g. pollard::cpu::par.threads(2));
 /// the result does not depend on its thread count. The model's own forward pass threads as the
 /// engine does.
@@ -302,10 +370,14 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
   report.calibration_sequences = batch.n_sequences;
   report.calibration_length = batch.length;
   report.calibration_tokens_counted = needs_forward ? batch.counted_tokens() : 0;
-  report.block_sparsity.assign(static_cast<std::size_t>(blocks),
-                               recipe.is_n_m() ? static_cast<double>(recipe.n_m_pruned) /
-                                                     static_cast<double>(recipe.n_m_group)
-                                               : recipe.sparsity);
+  report.block_allocation.assign(static_cast<std::size_t>(blocks),
+                                 std::numeric_limits<double>::quiet_NaN());
+  for (index_t b = 0; b < blocks; ++b)
+    if (!selected[static_cast<std::size_t>(b)].empty())
+      report.block_allocation[static_cast<std::size_t>(b)] =
+          recipe.is_n_m()
+              ? static_cast<double>(recipe.n_m_pruned) / static_cast<double>(recipe.n_m_group)
+              : recipe.sparsity;
 
   const auto wanted_inputs = [&](index_t b, const std::vector<linear_ref>& ls) {
     std::vector<bool> wanted(block_inputs(model, b).size(), false);
@@ -345,8 +417,11 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
       for (const auto& l : ls) {
         if (!is_selected(b, l.name)) continue;
         criterion_input_buffers<float> buffers;
-        buffers.set_moments(*stats[static_cast<std::size_t>(l.input)].moments,
-                            recipe.statistics_normalisation);
+        detail::naming_failures(
+            "prune_model: OWL, block " + std::to_string(b) + ", linear " + l.name, [&] {
+              buffers.set_moments(*stats[static_cast<std::size_t>(l.input)].moments,
+                                  recipe.statistics_normalisation);
+            });
         scores.emplace_back(static_cast<std::size_t>(l.weight.size()));
         const matrix_view<float> sv(scores.back().data(), l.weight.rows(), l.weight.cols());
         wanda{}.score(matrix_view<const float>(l.weight), buffers.inputs(), sv);
@@ -363,7 +438,7 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
     const auto allocation =
         owl_allocation(std::span<const double>(ratios), recipe.sparsity, owl->lambda);
     for (std::size_t k = 0; k < ratio_blocks.size(); ++k)
-      report.block_sparsity[static_cast<std::size_t>(ratio_blocks[k])] = allocation[k];
+      report.block_allocation[static_cast<std::size_t>(ratio_blocks[k])] = allocation[k];
   }
 
   // Blocks after the last one with a selected linear are neither run nor touched.
@@ -393,7 +468,14 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
         const auto t0 = clock::now();
         const index_t w = inputs[input].width;
         hessian.resize(static_cast<std::size_t>(w * w));
-        st.gram->write_hessian(matrix_view<float>(hessian.data(), w, w));
+        std::string readers;
+        for (const auto& l : ls)
+          if (l.input == static_cast<index_t>(input) && is_selected(b, l.name))
+            readers += (readers.empty() ? "" : ", ") + l.name;
+        detail::naming_failures(
+            "prune_model: block " + std::to_string(b) + ", input " + inputs[input].name +
+                " of linear " + readers,
+            [&] { st.gram->write_hessian(matrix_view<float>(hessian.data(), w, w)); });
         report.timing.statistics_seconds += detail::seconds_since(t0);
       }
       for (auto& l : ls) {
@@ -406,20 +488,46 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
         r.input = inputs[input].name;
         const double s = std::holds_alternative<sparsity_table>(recipe.allocation)
                              ? std::get<sparsity_table>(recipe.allocation).sparsity_of(l.name)
-                             : report.block_sparsity[static_cast<std::size_t>(b)];
+                             : report.block_allocation[static_cast<std::size_t>(b)];
         r.target_sparsity = s;
+        const bool stores = static_cast<bool>(callbacks.store_linear);
+        // The weights before pruning, for the loss of the weights as written.
+        std::vector<float> before;
+        if (stores && st.gram) {
+          before.resize(static_cast<std::size_t>(l.weight.size()));
+          for (index_t i = 0; i < r.rows; ++i)
+            for (index_t j = 0; j < r.cols; ++j)
+              before[static_cast<std::size_t>(i * r.cols + j)] = l.weight(i, j);
+        }
         const auto t0 = clock::now();
-        detail::prune_one_linear(exec, recipe, s, l.weight, st, std::span<const float>(hessian), r);
+        detail::naming_failures(
+            "prune_model: block " + std::to_string(b) + ", linear " + l.name, [&] {
+              detail::prune_one_linear(exec, recipe, s, l.weight, st,
+                                       std::span<const float>(hessian), r);
+              r.sparsity_before_storing = sparsity(matrix_view<const float>(l.weight));
+              if (stores) r.stored_type = callbacks.store_linear(l.name, l.weight);
+              if (stores && st.gram)
+                r.loss =
+                    detail::obs_loss(exec, matrix_view<const float>(before.data(), r.rows, r.cols),
+                                     matrix_view<const float>(l.weight),
+                                     matrix_view<const float>(hessian.data(), r.cols, r.cols),
+                                     std::isfinite(r.damping_used) ? r.damping_used : 0.0);
+            });
         r.seconds = detail::seconds_since(t0);
         report.timing.solver_seconds += r.seconds;
         r.sparsity = sparsity(matrix_view<const float>(l.weight));
         if (recipe.is_n_m())
           r.n_m_valid = satisfies_n_m(matrix_view<const float>(l.weight), recipe.n_m_pruned,
                                       recipe.n_m_group);
-        if (!recipe.is_n_m() && r.sparsity > s + 0.5 / static_cast<double>(r.cols))
-          r.warnings.push_back("pruned " + std::to_string(r.sparsity) +
+        if (!recipe.is_n_m() && r.sparsity_before_storing > s + 0.5 / static_cast<double>(r.cols))
+          r.warnings.push_back("pruned " + std::to_string(r.sparsity_before_storing) +
                                " of the weights, more than the " + std::to_string(s) +
                                " asked (dead inputs or zero weights)");
+        if (r.sparsity + 1e-12 < r.sparsity_before_storing)
+          r.warnings.push_back("as stored (" + r.stored_type + ") only " +
+                               std::to_string(r.sparsity) + " of the weights are exactly zero, " +
+                               "against " + std::to_string(r.sparsity_before_storing) +
+                               " after pruning");
         if (callbacks.on_linear) callbacks.on_linear(r);
         report.linears.push_back(std::move(r));
       }

@@ -9,17 +9,29 @@
 
 namespace pollard::model {
 
-/// {"method", "mode", "calibration": {sequences, length, tokens_counted}, "overall_sparsity",
+/// {"method", "mode", "model", "calibration": {spec, seed, responses_only, text_field, sequences,
+///  length, tokens_counted}, "overall_sparsity",
 ///  "timing": {forward_seconds, statistics_seconds, solver_seconds, block_io_seconds,
 ///             total_seconds},
-///  "block_sparsity": [...], "linears": [{name, block, rows, cols, input, target_sparsity,
-///  sparsity, n_m_valid, loss, percdamp_used, damping_retries, seconds, warnings}]}.
-/// Quantities that were not measured (loss without a Hessian) are null.
+///  "block_sparsity": [...] (as written), "block_allocation": [...] (as asked),
+///  "linears": [{name, block, rows, cols, input, stored_type, target_sparsity, sparsity,
+///  sparsity_before_storing, n_m_valid, loss, percdamp_used, damping_used, damping_retries,
+///  seconds, warnings}]}.
+/// Quantities that were not measured or are not known (loss without a Hessian, a block with no
+/// selected linear's allocation, the seed when not given) are null.
 inline std::string to_json(const prune_report& r) {
   io::json_writer w;
   w.begin_object();
   w.key("method").value(r.method).key("mode").value(r.mode);
+  w.key("model").value(r.inputs.model);
   w.key("calibration").begin_object();
+  w.key("spec").value(r.inputs.calibration);
+  if (r.inputs.seed)
+    w.key("seed").value(*r.inputs.seed);
+  else
+    w.key("seed").null();
+  w.key("responses_only").value(r.inputs.responses_only);
+  w.key("text_field").value(r.inputs.text_field);
   w.key("sequences").value(static_cast<std::int64_t>(r.calibration_sequences));
   w.key("length").value(static_cast<std::int64_t>(r.calibration_length));
   w.key("tokens_counted").value(static_cast<std::int64_t>(r.calibration_tokens_counted));
@@ -33,7 +45,10 @@ inline std::string to_json(const prune_report& r) {
   w.key("total_seconds").value(r.timing.total_seconds);
   w.end_object();
   w.key("block_sparsity").begin_array();
-  for (const double s : r.block_sparsity) w.value(s);
+  for (const double s : r.block_sparsity()) w.value(s);
+  w.end_array();
+  w.key("block_allocation").begin_array();
+  for (const double s : r.block_allocation) w.value(s);
   w.end_array();
   w.key("linears").begin_array();
   for (const auto& l : r.linears) {
@@ -41,10 +56,12 @@ inline std::string to_json(const prune_report& r) {
     w.key("name").value(l.name).key("block").value(static_cast<std::int64_t>(l.block));
     w.key("rows").value(static_cast<std::int64_t>(l.rows));
     w.key("cols").value(static_cast<std::int64_t>(l.cols));
-    w.key("input").value(l.input);
+    w.key("input").value(l.input).key("stored_type").value(l.stored_type);
     w.key("target_sparsity").value(l.target_sparsity).key("sparsity").value(l.sparsity);
+    w.key("sparsity_before_storing").value(l.sparsity_before_storing);
     w.key("n_m_valid").value(l.n_m_valid);
     w.key("loss").value(l.loss).key("percdamp_used").value(l.percdamp_used);
+    w.key("damping_used").value(l.damping_used);
     w.key("damping_retries").value(l.damping_retries).key("seconds").value(l.seconds);
     w.key("warnings").begin_array();
     for (const auto& m : l.warnings) w.value(m);

@@ -210,4 +210,12 @@ inline std::vector<std::byte> quantize(ggml_type type, std::span<const float> va
   return out;
 }
 
+/// Replaces `values` by what a file written with quantize() as `type` holds when read back
+/// (quantize(), then dequantize()); throws as quantize() does.
+inline void round_trip(ggml_type type, std::span<float> values, std::size_t row_length,
+                       std::string_view tensor_name) {
+  const auto bytes = quantize(type, std::span<const float>(values), row_length, tensor_name);
+  dequantize(type, bytes, values);
+}
+
 }  // namespace pollard::io

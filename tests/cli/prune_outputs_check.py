@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""What `pollard prune` writes, read back with the reference readers (the `gguf` and
+`safetensors` python packages, numpy) and compared with what its report and summary say.
+
+    prune_outputs_check.py --pollard PATH --data POLLARD_DATA_DIR --gguf stories260K.gguf CASE
+
+Prints "SKIPPED: ..." when a package or the data is missing; exits 1 listing every problem.
+"""
+import argparse
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+    import gguf
+    from gguf.quants import quantize
+except ImportError as e:
+    print(f"SKIPPED: {e}")
+    sys.exit(0)
+
+Q = gguf.GGMLQuantizationType
+LINEAR = re.compile(r"^blk\.\d+\.(attn_[qkv]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
+problems = []
+
+
+def check(ok, message):
+    if not ok:
+        problems.append(message)
+
+
+def run(pollard, *args):
+    p = subprocess.run([pollard, *map(str, args)], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"pollard {' '.join(map(str, args))}: exit {p.returncode}\n{p.stderr}")
+    return p.stdout
+
+
+def copy_gguf_quantized(src, dst, qtype):
+    """src with every linear whose rows are whole blocks stored as qtype (gguf-py's quantizer),
+    every other tensor and every metadata key as they are."""
+    r = gguf.GGUFReader(src)
+    w = gguf.GGUFWriter(dst, str(r.fields["general.architecture"].contents()))
+    for name, f in r.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue
+        sub = f.types[-1] if f.types[0] == gguf.GGUFValueType.ARRAY else None
+        w.add_key_value(name, f.contents(), f.types[0], sub)
+    quantized = []
+    for t in r.tensors:
+        x = np.asarray(t.data)
+        linear = LINEAR.search(t.name)
+        if linear and t.tensor_type == Q.F32 and x.shape[-1] % 32 == 0:
+            w.add_tensor(t.name, quantize(x.astype(np.float32), qtype), raw_dtype=qtype)
+            quantized.append(t.name)
+        else:
+            w.add_tensor(t.name, x)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return quantized
+
+
+def zeros_of(reader_tensor):
+    t = reader_tensor
+    x = np.asarray(t.data)
+    if t.tensor_type not in (Q.F32, Q.F16):
+        x = gguf.quants.dequantize(x, t.tensor_type)
+    x = np.asarray(x, dtype=np.float32)
+    return float(np.count_nonzero(x == 0)), float(x.size)
+
+
+def case_gguf_report(args, tmp):
+    """The report and summary describe the file: per-linear sparsity and type as written."""
+    q41 = tmp / "q41.gguf"
+    quantized = copy_gguf_quantized(args.gguf, q41, Q.Q4_1)
+    check(len(quantized) > 0, "no linear was quantized to Q4_1")
+    text = pathlib.Path(args.data) / "text/tinystories/tinystories_train_head.txt"
+    for out_type in ("same", "f16", "bf16", "f32"):
+        out, report_path = tmp / f"p-{out_type}.gguf", tmp / f"r-{out_type}.json"
+        stdout = run(args.pollard, "prune", q41, out, "--method", "wanda", "--sparsity", "0.5",
+                     "--type", out_type, "--calibration", f"text:{text}", "--samples", "4",
+                     "--length", "32", "--seed", "3", "--report", report_path, "--quiet")
+        report = json.loads(report_path.read_text())
+        written = {t.name: t for t in gguf.GGUFReader(out).tensors}
+        zeros_all = size_all = 0.0
+        for linear in report["linears"]:
+            t = written[linear["name"] + ".weight"]
+            zeros, size = zeros_of(t)
+            zeros_all += zeros
+            size_all += size
+            where = f"--type {out_type}: {linear['name']}"
+            check(abs(linear["sparsity"] - zeros / size) < 1e-12,
+                  f"{where}: report says sparsity {linear['sparsity']}, the file holds {zeros / size}")
+            check(linear["stored_type"] == t.tensor_type.name,
+                  f"{where}: report says {linear['stored_type']}, the file holds {t.tensor_type.name}")
+        overall = zeros_all / size_all
+        check(abs(report["overall_sparsity"] - overall) < 1e-9,
+              f"--type {out_type}: overall_sparsity {report['overall_sparsity']} against {overall} in the file")
+        m = re.search(r"with wanda \(sequential\): ([0-9.]+) of their weights are zero", stdout)
+        check(m is not None and abs(float(m.group(1)) - overall) < 5e-5,
+              f"--type {out_type}: the summary says {m and m.group(1)}, the file holds {overall:.4f}")
+        if out_type == "same":
+            check(overall < 0.3, f"Q4_1 kept {overall} zeros: the check would not catch a report of 0.5")
+            check(any(l["sparsity_before_storing"] == 0.5 for l in report["linears"]),
+                  "sparsity_before_storing does not keep the float sparsity")
+        # What the run read, for reproducing it (item: seed, calibration, samples, model).
+        cal = report["calibration"]
+        check(report["model"] == str(q41), f"report model {report['model']!r}")
+        check(cal["spec"] == f"text:{text}" and cal["seed"] == 3 and cal["sequences"] == 4
+              and cal["length"] == 32, f"report calibration {cal}")
+        check(f"calibration: text:{text}, 4 sequences x 32 tokens" in stdout and "seed 3" in stdout,
+              f"the summary does not state the calibration: {stdout}")
+
+
+def case_block_sparsity(args, tmp):
+    """Blocks the targets leave alone are reported unpruned (0), the others as written."""
+    out, report_path = tmp / "p.gguf", tmp / "r.json"
+    run(args.pollard, "prune", args.gguf, out, "--method", "magnitude", "--sparsity", "0.5",
+        "--targets", "blk.2.*", "--report", report_path, "--quiet")
+    report = json.loads(report_path.read_text())
+    written = {t.name: t for t in gguf.GGUFReader(out).tensors}
+    for b, s in enumerate(report["block_sparsity"]):
+        zeros = size = 0.0
+        for name, t in written.items():
+            if name.startswith(f"blk.{b}.") and (b == 2) and LINEAR.search(name):
+                z, n = zeros_of(t)
+                zeros += z
+                size += n
+        want = zeros / size if size else 0.0
+        check(abs(s - want) < 1e-12, f"block_sparsity[{b}] = {s}, the file's pruned linears hold {want}")
+    check(report["block_sparsity"][0] == 0 and report["block_allocation"][0] is None,
+          f"an untouched block: {report['block_sparsity']} {report['block_allocation']}")
+
+
+def case_save_calibration(args, tmp):
+    """--save-calibration records how the tokens were drawn and which ones count."""
+    alpaca = pathlib.Path(args.data) / "text/alpaca/alpaca_5000.json"
+    stories = pathlib.Path(args.data) / "models/stories260K/stories260K.bin"
+    tokens, report_path = tmp / "tokens.json", tmp / "r.json"
+    run(args.pollard, "prune", stories, tmp / "p.bin", "--method", "wanda", "--calibration",
+        f"alpaca:{alpaca}", "--responses-only", "--samples", "3", "--length", "256", "--seed", "7",
+        "--save-calibration", tokens, "--report", report_path, "--quiet")
+    saved, report = json.loads(tokens.read_text()), json.loads(report_path.read_text())
+    check(saved["responses_only"] is True and saved["seed"] == 7
+          and saved["calibration"] == f"alpaca:{alpaca}" and saved["model"] == str(stories),
+          f"--save-calibration: {dict((k, v) for k, v in saved.items() if k not in ('tokens', 'counted'))}")
+    counted = np.array(saved["counted"])
+    check(counted.shape == (3, 256) and set(np.unique(counted)) == {0, 1},
+          f"--save-calibration counted flags: shape {counted.shape}, values {np.unique(counted)}")
+    check(int(counted.sum()) == report["calibration"]["tokens_counted"],
+          f"{int(counted.sum())} counted flags against {report['calibration']['tokens_counted']} in the report")
+    check(report["calibration"]["responses_only"] is True, "the report does not say --responses-only")
+
+
+CASES = {"save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pollard", required=True)
+    ap.add_argument("--data", default="")
+    ap.add_argument("--gguf", required=True)
+    ap.add_argument("case", choices=sorted(CASES))
+    args = ap.parse_args()
+    if not args.data or not (pathlib.Path(args.data) / "models/stories260K/stories260K.bin").exists():
+        print(f"SKIPPED: POLLARD_DATA_DIR ('{args.data}') does not hold models/stories260K")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        CASES[args.case](args, pathlib.Path(tmp))
+    for p in problems:
+        print("FAIL:", p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
