@@ -18,6 +18,7 @@
 #include "cli/command_line.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
+#include "pollard/io/file_identity.hpp"
 #include "pollard/io/npy.hpp"
 #include "pollard/stats/gram_accumulator.hpp"
 
@@ -76,10 +77,27 @@ void make_layer(const options& o) {
         " for W, X and H, more than this machine's " + pollard::cli::format_gigabytes(memory) +
         " of memory");
   const std::filesystem::path folder = o.folder;
+  std::error_code ec;
+  if (std::filesystem::exists(folder, ec)) {
+    if (!std::filesystem::is_directory(folder, ec))
+      throw pollard::cli::usage_error("FOLDER " + o.folder +
+                                      " is a file: name a folder to write W.npy, X.npy and H.npy "
+                                      "in");
+    // Two of them resolving to one file (a link, even a dangling one, to another) would leave
+    // only the last one written.
+    std::vector<pollard::io::named_path> files;
+    for (const char* name : {"W.npy", "X.npy", "H.npy"})
+      files.push_back({std::string("FOLDER's ") + name, folder / name});
+    pollard::cli::check_outputs({}, files);
+  } else {
+    // Created with its missing parents: the nearest existing one must be a writable folder.
+    std::filesystem::path existing = folder.parent_path();
+    while (!existing.empty() && !std::filesystem::exists(existing, ec))
+      existing = existing.parent_path();
+    pollard::cli::check_output_location("FOLDER", (existing.empty() ? "." : existing) / "W.npy");
+  }
   pollard::io::atomic_file_set outputs;  // W, X and H are written all together or not at all
   if (!std::filesystem::exists(folder)) outputs.create_folder(folder);
-  for (const char* name : {"W.npy", "X.npy", "H.npy"})
-    pollard::io::check_output_location("FOLDER", folder / name);
   std::mt19937_64 rng(o.seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const auto at = [](index_t i, index_t j, index_t cols) {
@@ -127,9 +145,9 @@ void make_layer(const options& o) {
                          pollard::matrix_view<const float>(h.data(), o.d_in, o.d_in));
   outputs.commit();
   std::printf("wrote %s/{W,X,H}.npy: W %ldx%ld, X %ldx%ld (%ld outlier channels), H %ldx%ld\n",
-              folder.string().c_str(), static_cast<long>(o.d_out), static_cast<long>(o.d_in),
-              static_cast<long>(o.tokens), static_cast<long>(o.d_in), static_cast<long>(o.outliers),
-              static_cast<long>(o.d_in), static_cast<long>(o.d_in));
+              pollard::cli::printable(folder.string()).c_str(), static_cast<long>(o.d_out),
+              static_cast<long>(o.d_in), static_cast<long>(o.tokens), static_cast<long>(o.d_in),
+              static_cast<long>(o.outliers), static_cast<long>(o.d_in), static_cast<long>(o.d_in));
 }
 
 }  // namespace

@@ -180,13 +180,13 @@ inline int run_capture(const capture_options& o) {
       wanted.c_str(), static_cast<long long>(target.weight.rows()), static_cast<long long>(width),
       model::block_inputs(lm, o.block)[static_cast<std::size_t>(target.input)].name.c_str(),
       static_cast<long long>(batch.counted_tokens()), static_cast<long long>(batch.n_sequences),
-      o.weights_out.empty() ? "" : (" W " + o.weights_out).c_str(),
+      o.weights_out.empty() ? "" : (" W " + printable(o.weights_out)).c_str(),
       o.activations_out.empty()
           ? ""
-          : (" X " + o.activations_out + " (" +
+          : (" X " + printable(o.activations_out) + " (" +
              std::to_string(rows.size() / static_cast<std::size_t>(width)) + " rows)")
                 .c_str(),
-      o.hessian_out.empty() ? "" : (" H " + o.hessian_out).c_str());
+      o.hessian_out.empty() ? "" : (" H " + printable(o.hessian_out)).c_str());
   return 0;
 }
 

@@ -3,6 +3,7 @@
 // whose messages name the option, the --threads option, and one way of reporting errors.
 #pragma once
 
+#include <sys/stat.h>
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
 
@@ -209,10 +210,58 @@ inline void check_distinct_outputs(const std::vector<io::named_path>& inputs,
   }
 }
 
+/// io::check_output_location(), its refusals (a missing or unwritable folder, a folder in the
+/// way) as command-line mistakes: found before any work, they are the user's to correct.
+inline void check_output_location(const std::string& name, const std::filesystem::path& path) {
+  try {
+    io::check_output_location(name, path);
+  } catch (const io_error& e) {
+    throw usage_error(e.what());
+  }
+}
+
+/// Refuses, as a command-line mistake, an output that is the standard input, output or error
+/// (`--json /dev/stdout`, a /proc/self/fd/N link, the file or pipe the shell redirected them
+/// to): an output is written to a temporary renamed over its path, which would replace the
+/// file the earlier lines went to, or fail on a pipe once the work is done.
+inline void refuse_standard_stream(const std::string& name, const std::filesystem::path& path) {
+  const std::string shown = path.string();
+  const auto refuse = [&] {
+    throw usage_error(name + " " + shown +
+                      " is the standard input, output or error: outputs are written to a file "
+                      "(through a temporary renamed into place); name a file, and read it from "
+                      "there");
+  };
+  if (shown == "-") refuse();
+  for (const char* prefix : {"/dev/std", "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"})
+    if (shown.rfind(prefix, 0) == 0) refuse();
+  struct stat at {};
+  if (::stat(path.c_str(), &at) != 0) return;
+  for (const int fd : {0, 1, 2}) {
+    struct stat stream {};
+    if (::fstat(fd, &stream) == 0 && stream.st_dev == at.st_dev && stream.st_ino == at.st_ino)
+      refuse();
+  }
+  // A link into /proc/PID/fd/ (or /dev/fd/) that lands elsewhere is still a stream of some
+  // process.
+  std::error_code ec;
+  std::filesystem::path p = path;
+  for (int hop = 0; hop < 40 && std::filesystem::is_symlink(p, ec); ++hop) {
+    const std::filesystem::path target = std::filesystem::read_symlink(p, ec);
+    if (ec) break;
+    p = target.is_absolute() ? target : p.parent_path() / target;
+    const std::string t = p.lexically_normal().string();
+    if (t.rfind("/dev/fd/", 0) == 0 ||
+        (t.rfind("/proc/", 0) == 0 && t.find("/fd/") != std::string::npos))
+      refuse();
+  }
+}
+
 /// Refuses, before any work, an output file that could not be written: one that names an
-/// existing folder (through links too) is a command-line mistake naming the option; one whose
-/// folder is missing or not writable an io_error (io::check_output_location()).
+/// existing folder (through links too), the standard output, a device, a FIFO or a socket, or
+/// whose folder is missing or not writable — all command-line mistakes naming the option.
 inline void check_output_file(const std::string& name, const std::filesystem::path& path) {
+  if (!path.empty()) refuse_standard_stream(name, path);
   std::error_code ec;
   const std::filesystem::path target = path.empty() ? path : io::write_target(path);
   if (!path.empty() && std::filesystem::is_directory(target, ec))
@@ -224,7 +273,7 @@ inline void check_output_file(const std::string& name, const std::filesystem::pa
       throw usage_error(e.what());
     }
   }
-  io::check_output_location(name, path);
+  check_output_location(name, path);
 }
 
 /// Refuses, before any work, an output that could not be written or would destroy something:
@@ -294,6 +343,96 @@ inline std::string one_line(const char* what) {
   return s;
 }
 
+/// `text` safe to print on a terminal: every control character (C0, DEL and the C1 controls
+/// U+0080..U+009F, which terminals read as escape sequences) and every byte that is not part of
+/// well-formed UTF-8 is written as \xNN; the rest is kept. Every message that
+/// names a user's path goes through it, so a file name cannot move the cursor or recolour the
+/// terminal.
+inline std::string printable(std::string_view text) {
+  std::string out;
+  const auto escape = [&](unsigned char b) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += "\\x";
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  };
+  std::size_t k = 0;
+  while (k < text.size()) {
+    const auto b = static_cast<unsigned char>(text[k]);
+    if (b < 0x80) {
+      if (b < 0x20 || b == 0x7f)
+        escape(b);
+      else
+        out += static_cast<char>(b);
+      ++k;
+      continue;
+    }
+    const std::size_t n = io::utf8_sequence_at(text, k).length;
+    if (n == 0) {
+      escape(b);
+      ++k;
+      continue;
+    }
+    // U+0080..U+009F are encoded C2 80..C2 9F.
+    if (n == 2 && b == 0xc2 && static_cast<unsigned char>(text[k + 1]) < 0xa0) {
+      escape(b);
+      escape(static_cast<unsigned char>(text[k + 1]));
+    } else {
+      out.append(text.substr(k, n));
+    }
+    k += n;
+  }
+  return out;
+}
+
+/// A std::filesystem error in the tools' words: what was being done, the path(s) as given and
+/// the reason ("cannot list the folder 'd': Too many levels of symbolic links"), instead of the
+/// library's "filesystem error: directory iterator cannot open directory: ... [d]".
+inline std::string filesystem_error_message(const std::filesystem::filesystem_error& e) {
+  std::string operation = e.what();
+  // libstdc++: "filesystem error: OPERATION: REASON [PATH1] [PATH2]".
+  if (const std::size_t at = operation.find("filesystem error: "); at != std::string::npos)
+    operation.erase(0, at + std::string_view("filesystem error: ").size());
+  const std::string reason = e.code().message();
+  if (const std::size_t at = operation.find(": " + reason); at != std::string::npos)
+    operation.erase(at);
+  else if (const std::size_t colon = operation.find(": "); colon != std::string::npos)
+    operation.erase(colon);
+  struct wording {
+    const char* operation;
+    const char* doing;
+  };
+  static constexpr wording words[] = {
+      {"directory iterator cannot open directory", "list the folder"},
+      {"recursive directory iterator cannot open directory", "list the folder"},
+      {"cannot increment recursive directory iterator", "list the folder"},
+      {"directory iterator cannot advance", "list the folder"},
+      {"cannot increment directory iterator", "list the folder"},
+      {"status", "look at"},
+      {"symlink_status", "look at"},
+      {"file_size", "find the size of"},
+      {"canonical", "resolve the path"},
+      {"weakly_canonical", "resolve the path"},
+      {"read_symlink", "read the link"},
+      {"create_directory", "create the folder"},
+      {"create_directories", "create the folder"},
+      {"remove", "remove"},
+      {"remove_all", "remove"},
+      {"rename", "rename"},
+      {"copy", "copy"},
+      {"copy_file", "copy"},
+      {"last_write_time", "read the time of"},
+      {"absolute", "resolve the path"},
+      {"current_path", "read the current folder"}};
+  std::string doing = "access (" + operation + ")";
+  for (const auto& w : words)
+    if (operation == w.operation) doing = w.doing;
+  std::string paths;
+  if (!e.path1().empty()) paths += " '" + e.path1().string() + "'";
+  if (!e.path2().empty()) paths += " and '" + e.path2().string() + "'";
+  return "cannot " + doing + paths + ": " + reason;
+}
+
 /// How a tool reports an error: `prefix` + message, and for command-line mistakes + `hint()`
 /// (e.g. " (see --help)").
 struct error_style {
@@ -349,9 +488,23 @@ inline std::string without_internal_prefixes(std::string message) {
   return message;
 }
 
-/// A CLI11 parse error in the tools' words: an option given more than once says so.
-inline std::string parse_error_message(const CLI::ParseError& e) {
+/// A CLI11 parse error in the tools' words: an option given more than once says so, and
+/// unexpected arguments are listed in the order given (CLI11 lists them last first) when `app`,
+/// the command that parsed, is given.
+inline std::string parse_error_message(const CLI::ParseError& e, const CLI::App* app = nullptr) {
   const std::string what = one_line(e.what());
+  if (app != nullptr && dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+    const std::vector<std::string> extras = app->remaining(true);
+    if (!extras.empty()) {
+      std::string list;
+      for (const auto& word : extras)
+        list += (list.empty() ? "" : " ") +
+                (word.find(' ') == std::string::npos ? word : "'" + word + "'");
+      return (extras.size() > 1 ? "The following arguments were not expected: "
+                                : "The following argument was not expected: ") +
+             list;
+    }
+  }
   if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr) {
     // CLI11: "--length: At Most 1 required but received 2".
     const std::size_t colon = what.find(": At Most 1 required but received ");
@@ -383,6 +536,40 @@ inline const CLI::App* help_asked(const CLI::App& app, int argc, char** argv) {
   return asked ? command : nullptr;
 }
 
+/// The options whose value may be empty (generate's --prompt: an empty prompt starts from
+/// BOS); every other option's empty value is a mistake (refuse_empty_values()).
+inline std::vector<const CLI::Option*>& options_accepting_empty_values() {
+  static std::vector<const CLI::Option*> options;
+  return options;
+}
+
+/// Lets `option` take an empty value (refuse_empty_values() refuses it otherwise).
+inline CLI::Option* accepts_empty_value(CLI::Option* option) {
+  options_accepting_empty_values().push_back(option);
+  return option;
+}
+
+/// Refuses, as a command-line mistake naming the option, an empty value given to any option or
+/// argument of the parsed command line (`--json ""`, `OUT ""`): without this an empty path reads
+/// as an option not given, and the output the user asked for is silently not written.
+inline void refuse_empty_values(const CLI::App& app) {
+  const auto& allowed = options_accepting_empty_values();
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->count() == 0 || option->get_expected_max() == 0) continue;  // flags
+    if (std::find(allowed.begin(), allowed.end(), option) != allowed.end()) continue;
+    for (const std::string& value : option->results())
+      if (value.empty()) {
+        const std::string name =
+            option->get_name().empty() ? "--" + option->get_single_name() : option->get_name();
+        throw usage_error(name + " is given an empty value: " +
+                          (option->get_lnames().empty() && option->get_snames().empty()
+                               ? "give one"
+                               : "give a value, or leave the option out"));
+      }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) refuse_empty_values(*sub);
+}
+
 /// Parses the command line and runs `body`, reporting every error as one line on stderr. Returns
 /// the exit status: `body`'s, 0 for --help (wherever it appears, even beside a mistake) and
 /// --version, 2 for a command-line mistake, 1 for any other error. Terminating signals remove
@@ -393,7 +580,7 @@ inline const CLI::App* help_asked(const CLI::App& app, int argc, char** argv) {
 inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& style,
                     const std::function<int()>& body) {
   const auto report = [&](const std::string& message, bool usage) {
-    std::fprintf(stderr, "%s%s%s\n", style.prefix.c_str(), message.c_str(),
+    std::fprintf(stderr, "%s%s%s\n", style.prefix.c_str(), printable(message).c_str(),
                  usage ? style.hint().c_str() : "");
   };
   io::remove_temporaries_on_signal();
@@ -417,13 +604,17 @@ inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& sty
                    stdout);
         return 0;
       }
-      report(parse_error_message(e), true);
+      report(parse_error_message(e, &app), true);
       return 2;
     }
+    refuse_empty_values(app);
     status = body();
   } catch (const usage_error& e) {
     report(without_internal_prefixes(one_line(e.what())), true);
     status = 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    report(filesystem_error_message(e), false);
+    status = 1;
   } catch (const std::bad_alloc&) {
     report("out of memory", false);
     status = 1;

@@ -202,8 +202,7 @@ inline std::optional<std::int64_t> llama2c_token_count(const fs::path& path) {
 /// Reads the tokenizer file `path` in the format its content shows (tokenizer_format_of()), for
 /// the model at `model` whose vocabulary has `model_vocabulary` rows; `bos`/`eos` are a Hugging
 /// Face model's ids. A GGUF is refused (its tokenizer belongs to its model); a llama2.c file
-/// holding a number of tokens other than the model's is refused naming both counts when it has
-/// more (fewer is how embeddings are padded, as check_vocabulary() says).
+/// holding a number of tokens other than the model's is refused naming both counts.
 inline llm::text_tokenizer read_tokenizer_file(const fs::path& path, const fs::path& model,
                                                index_t model_vocabulary,
                                                std::optional<std::int32_t> bos = std::nullopt,
@@ -228,10 +227,16 @@ inline llm::text_tokenizer read_tokenizer_file(const fs::path& path, const fs::p
     }
     throw format_error(path.string() + " is not a llama2.c tokenizer");
   }
-  if (*count > model_vocabulary)
+  // llama2.c reads exactly vocab_size entries: a tokenizer with more has tokens without an
+  // embedding row, one with fewer cannot decode the ids the model produces.
+  if (*count != model_vocabulary)
     throw format_error("the tokenizer " + path.string() + " has " + std::to_string(*count) +
                        " tokens but the model's vocabulary (" + model.string() + ") has " +
-                       std::to_string(model_vocabulary) + ": a token would have no embedding row");
+                       std::to_string(model_vocabulary) +
+                       (*count > model_vocabulary
+                            ? ": a token would have no embedding row"
+                            : ": the model would produce ids the tokenizer cannot decode") +
+                       " (a llama2.c tokenizer holds one entry per token of the model)");
   return llm::text_tokenizer(llm::llama2c_tokenizer::read(path, *count));
 }
 
@@ -360,7 +365,8 @@ inline std::string read_evaluation_text(const fs::path& path, text_format format
         std::fprintf(stderr,
                      "pollard: warning: %s holds %zu documents, fewer than the %zu the C4 "
                      "protocol joins; all are used\n",
-                     path.string().c_str(), documents.size(), io::c4_reference_documents);
+                     printable(path.string()).c_str(), documents.size(),
+                     io::c4_reference_documents);
       return io::c4_reference_text(documents);
     }
     case text_format::text:
@@ -433,14 +439,52 @@ inline void write_output_file(const fs::path& path, std::string_view content) {
 }
 
 /// The files a model in `m`'s format is written as at `out` (a Hugging Face model is a folder:
-/// its weights, config.json and the companion files that `m`'s folder holds).
+/// its weights, config.json and every companion file — written when `m`'s folder holds it,
+/// removed otherwise, so that none is left from an earlier model).
 inline std::vector<io::named_path> files_written_as(const fs::path& out, const llm::model_file& m,
                                                     const std::string& name = "OUT") {
   if (m.format != llm::model_format::safetensors) return {{name, out}};
   std::vector<io::named_path> files{{name, out / "model.safetensors"}, {name, out / "config.json"}};
-  for (const char* file : hf_companion_files)
-    if (fs::is_regular_file(hf_folder_of(m) / file)) files.push_back({name, out / file});
+  for (const char* file : hf_companion_files) files.push_back({name, out / file});
   return files;
+}
+
+/// Whether `name` is a file pollard writes into a Hugging Face model folder.
+inline bool is_hf_output_file(const std::string& name) {
+  return name == "model.safetensors" || name == "config.json" ||
+         std::any_of(std::begin(hf_companion_files), std::end(hf_companion_files),
+                     [&](const char* f) { return name == f; });
+}
+
+/// Refuses, as a command-line mistake, an existing Hugging Face output folder `out` that is
+/// neither empty nor a model folder as pollard writes one (config.json and model.safetensors,
+/// and only files pollard writes there): its other files would be left beside the new model
+/// (a stale tokenizer.json breaks it) or, removed, would destroy what the user keeps there.
+inline void check_hf_output_folder(const std::string& name, const fs::path& out) {
+  std::error_code ec;
+  if (!fs::is_directory(out, ec)) return;
+  std::vector<std::string> foreign;
+  bool has_config = false, has_weights = false;
+  for (const auto& entry : fs::directory_iterator(out)) {
+    const std::string file = entry.path().filename().string();
+    if (is_hf_output_file(file) && !entry.is_directory(ec)) {
+      has_config = has_config || file == "config.json";
+      has_weights = has_weights || file == "model.safetensors";
+    } else {
+      foreign.push_back(file);
+    }
+  }
+  std::sort(foreign.begin(), foreign.end());
+  if (!foreign.empty())
+    throw usage_error(name + " " + out.string() + " holds " + foreign.front() +
+                      (foreign.size() > 1 ? " (and " + std::to_string(foreign.size() - 1) + " more)"
+                                          : std::string()) +
+                      ", which is not part of a Hugging Face model as pollard writes it: name a "
+                      "new or empty folder, or one that pollard wrote");
+  if (!fs::is_empty(out) && !(has_config && has_weights))
+    throw usage_error(name + " " + out.string() +
+                      " is not empty and holds no model (config.json and model.safetensors): "
+                      "name a new or empty folder, or one that pollard wrote");
 }
 
 /// Refuses, before any work, a model output at `out` that could not be written (check_outputs'
@@ -475,7 +519,8 @@ inline void check_model_output_location(const std::string& name, const fs::path&
                         ": the copy would be written into what is read");
     if (p == p.parent_path()) break;
   }
-  io::check_output_location(name, fs::is_directory(out, ec) ? out / "config.json" : out);
+  check_output_location(name, fs::is_directory(out, ec) ? out / "config.json" : out);
+  check_hf_output_folder(name, out);
 }
 
 /// Writes `weights` as `original`'s format at `out` (llm::save_model) into `outputs`, whose
@@ -487,9 +532,15 @@ inline void save_model_into(io::atomic_file_set& outputs, const llm::model_file&
                             io::ggml_type gguf_type = io::ggml_type::f32) {
   if (original.format == llm::model_format::safetensors) {
     if (!fs::exists(out)) outputs.create_folder(out);
-    for (const char* file : hf_companion_files)
+    // The folder is replaced as a whole: a companion file the model lacks is removed with the
+    // commit (an earlier model's tokenizer.json must not pair with these weights).
+    for (const char* file : hf_companion_files) {
+      std::error_code ec;
       if (fs::is_regular_file(hf_folder_of(original) / file))
         write_file_atomically(out / file, read_file(hf_folder_of(original) / file));
+      else if (fs::exists(fs::symlink_status(out / file, ec)))
+        outputs.remove_on_commit(out / file);
+    }
   }
   llm::save_model(original, weights, out, gguf_type);
 }

@@ -70,8 +70,8 @@ inline int run_convert(const convert_options& o) {
   io::atomic_file_set outputs;
   save_model_into(outputs, m, m.weights, out, stored);
   outputs.commit();
-  std::printf("wrote %s (%s, %s tensors)\n", out.string().c_str(), llm::name_of(m.format),
-              type.c_str());
+  std::printf("wrote %s (%s, %s tensors)\n", printable(out.string()).c_str(),
+              llm::name_of(m.format), type.c_str());
   return 0;
 }
 

@@ -90,7 +90,7 @@ inline std::vector<llm::token_id> evaluation_tokens(const text_options& t,
   const fs::path file = t.file;
   const std::string text = read_evaluation_text(file, text_format_of(t.format, file));
   std::fprintf(stderr, "pollard: tokenizing %zu bytes of %s\n", text.size(),
-               file.filename().string().c_str());
+               printable(file.filename().string()).c_str());
   std::vector<llm::token_id> tokens = tok.encode(text, tok.adds_bos());
   if (static_cast<index_t>(tokens.size()) < t.window)
     throw error("--text " + file.string() + " holds " + std::to_string(tokens.size()) +
@@ -152,9 +152,9 @@ inline int run_eval(const eval_options& o) {
       evaluation::evaluate_perplexity(model, tokens, options);
   const auto& r = e.result;
 
-  std::printf("model       : %s\n", model_path.string().c_str());
-  std::printf("text        : %s (%s, %zu tokens)\n", text_file.string().c_str(), name_of(format),
-              tokens.size());
+  std::printf("model       : %s\n", printable(model_path.string()).c_str());
+  std::printf("text        : %s (%s, %zu tokens)\n", printable(text_file.string()).c_str(),
+              name_of(format), tokens.size());
   std::printf("protocol    : %s\n", protocol_of(format));
   std::printf("window      : %lld tokens x %lld windows\n", static_cast<long long>(e.window),
               static_cast<long long>(e.windows));

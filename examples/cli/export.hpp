@@ -109,7 +109,7 @@ inline int run_export(const export_options& o) {
                  "pollard: warning: %s nonzero weights are below %s's range and are stored as 0\n",
                  std::to_string(underflowed).c_str(), o.type.c_str());
   std::printf("wrote %s: %zu linears (%.4f of their %s weights zero) as %s, values %s, %s bytes\n",
-              out.string().c_str(), tensors.size(),
+              printable(out.string()).c_str(), tensors.size(),
               total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0,
               std::to_string(total).c_str(), o.layout.c_str(), o.type.c_str(),
               std::to_string(fs::file_size(out)).c_str());

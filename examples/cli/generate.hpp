@@ -59,8 +59,9 @@ inline CLI::App* add_generate_command(CLI::App& app, generate_options& o) {
       "printed once its last byte arrives; bytes that form no character print as U+FFFD.");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
-  c->add_option("--prompt", o.prompt, "text to continue; empty: generation starts from BOS")
-      ->type_name("TEXT");
+  accepts_empty_value(
+      c->add_option("--prompt", o.prompt, "text to continue; empty: generation starts from BOS")
+          ->type_name("TEXT"));
   c->add_option("--steps", o.steps, "positions to run, >= 1")
       ->type_name("N")
       ->check(integer_in(1, INT32_MAX));

@@ -106,7 +106,7 @@ inline void print_parameters(std::uint64_t n) {
 inline int info_gguf(const fs::path& path) {
   const io::gguf_file file(path);
   const llm::llama_config config = llm::llama_config_from_gguf(file);
-  std::printf("model: %s\n", path.string().c_str());
+  std::printf("model: %s\n", printable(path.string()).c_str());
   std::printf("format: GGUF v%u (%s bytes)\n", static_cast<unsigned>(file.version()),
               grouped(static_cast<std::uint64_t>(fs::file_size(path))).c_str());
   print_config(config);
@@ -135,7 +135,7 @@ inline int info_llama2c(const fs::path& path, const std::optional<fs::path>& tok
     throw io_error("cannot open tokenizer " + tokenizer->string());
   const llm::model_file m = open_model_file(path, tokenizer);
   const auto& c = m.weights.config;
-  std::printf("model: %s\n", path.string().c_str());
+  std::printf("model: %s\n", printable(path.string()).c_str());
   std::printf("format: llama2.c v0 (%s bytes)\n",
               grouped(static_cast<std::uint64_t>(fs::file_size(path))).c_str());
   print_config(c);
@@ -241,7 +241,8 @@ inline CLI::App* add_info_command(CLI::App& app, info_options& o) {
 inline int describe(const fs::path& path, const std::optional<fs::path>& tokenizer) {
   if (llm::detail::detect_format(path) == llm::model_format::safetensors) {
     const llm::model_file m = open_model_file(path, tokenizer);
-    std::printf("model: %s\nformat: safetensors (Hugging Face Llama)\n", path.string().c_str());
+    std::printf("model: %s\nformat: safetensors (Hugging Face Llama)\n",
+                printable(path.string()).c_str());
     detail::print_config(m.weights.config);
     detail::print_parameters(detail::parameter_count(m.weights));
     detail::print_tokenizer(m.tokenizer, "no tokenizer.json beside config.json; give --tokenizer");

@@ -247,9 +247,9 @@ void prune(const plan& o) {
   const auto w_file = pollard::io::read_npy<T>(o.weights, pollard::io::npy_rank::matrix);
   const index_t d_out = w_file.rows(), d_in = w_file.cols();
   if (o.m > 0 && d_in % o.m != 0)
-    throw pollard::shape_error("--n-m " + std::to_string(o.n) + ":" + std::to_string(o.m) +
-                               ": M = " + std::to_string(o.m) + " does not divide the " +
-                               std::to_string(d_in) + " input columns of " + o.weights.string());
+    throw usage_error("--n-m " + std::to_string(o.n) + ":" + std::to_string(o.m) +
+                      ": M = " + std::to_string(o.m) + " does not divide the " +
+                      std::to_string(d_in) + " input columns of " + o.weights.string());
   std::optional<pollard::io::npy_matrix<T>> x_file, h_file;
   if (!o.activations.empty()) {
     x_file = pollard::io::read_npy<T>(o.activations, pollard::io::npy_rank::matrix);
@@ -454,7 +454,8 @@ void prune(const plan& o) {
                                : "unstructured per column block of " + std::to_string(o.block);
   std::printf("prune_layer: %s, %s%s\n", method_name(o.how), group_name.c_str(),
               o.m > 0 ? "" : (", target sparsity " + std::to_string(o.sparsity)).c_str());
-  std::printf("  W: %s %s %s\n", o.weights.string().c_str(), shape_of(d_out, d_in).c_str(),
+  std::printf("  W: %s %s %s\n", printable(o.weights.string()).c_str(),
+              shape_of(d_out, d_in).c_str(),
               std::string(pollard::io::npy_descr(w_file.header.dtype)).c_str());
   const index_t zeros = pollard::zero_count(result);
   std::printf(
@@ -475,14 +476,15 @@ void prune(const plan& o) {
                        "underflow)");
   for (const auto& warning : warnings)
     std::fprintf(stderr, "%s: warning: %s\n", o.program.c_str(),
-                 without_internal_prefixes(warning).c_str());
+                 printable(without_internal_prefixes(warning)).c_str());
   std::fputs(error_line.c_str(), stdout);
   std::fputs(uses_line.c_str(), stdout);
   std::fputs(solver_report.c_str(), stdout);
-  std::printf(
-      "  wrote %s (%s)%s\n", o.out.string().c_str(),
-      std::string(pollard::io::npy_descr(out_dtype)).c_str(),
-      o.mask_out.empty() ? "" : (" and " + o.mask_out.string() + " (|u1, 1 = pruned)").c_str());
+  std::printf("  wrote %s (%s)%s\n", printable(o.out.string()).c_str(),
+              std::string(pollard::io::npy_descr(out_dtype)).c_str(),
+              o.mask_out.empty()
+                  ? ""
+                  : (" and " + printable(o.mask_out.string()) + " (|u1, 1 = pruned)").c_str());
 }
 
 /// The checked plan of a command line: every option converted, every combination checked.

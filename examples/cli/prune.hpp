@@ -220,8 +220,9 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
     } catch (const io_error& e) {
       throw io_error("--allocation: " + without_internal_prefixes(e.what()));
     } catch (const error& e) {
-      throw format_error("--allocation " + o.allocation + ": " +
-                         without_internal_prefixes(e.what()));
+      // A row out of range or malformed: the user's table, found before any work.
+      throw usage_error("--allocation " + o.allocation + ": " +
+                        without_internal_prefixes(e.what()));
     }
   }
   r.mode = o.mode == "parallel" ? model::calibration_mode::parallel
@@ -289,7 +290,7 @@ inline std::string calibration_json(const prune_options& o, const calibration_ba
 inline void print_linear(const model::linear_report& l, bool quiet) {
   for (const auto& w : l.warnings)
     std::fprintf(stderr, "pollard: warning: %s: %s\n", l.name.c_str(),
-                 without_internal_prefixes(w).c_str());
+                 printable(without_internal_prefixes(w)).c_str());
   if (quiet) return;
   std::printf("%-22s %5lldx%-5lld %-9s sparsity %.4f", l.name.c_str(),
               static_cast<long long>(l.rows), static_cast<long long>(l.cols), l.input.c_str(),
@@ -482,8 +483,8 @@ inline int run_prune(const prune_options& o) {
     try {
       table->require_every_row_used(names);
     } catch (const option_error& e) {
-      throw option_error("--allocation " + o.allocation + ": " +
-                         std::string(e.what()).substr(std::string("sparsity table: ").size()));
+      throw usage_error("--allocation " + o.allocation + ": " +
+                        std::string(e.what()).substr(std::string("sparsity table: ").size()));
     }
   }
   for (index_t b = 0; b < config.n_layers; ++b)
@@ -492,15 +493,15 @@ inline int run_prune(const prune_options& o) {
       if (!recipe.targets.selects(name)) continue;
       const index_t width = l == llm::llama_linear::down ? config.hidden_dim : config.dim;
       if (recipe.is_n_m() && width % recipe.n_m_group != 0)
-        throw option_error("--n-m " + o.n_m + ": M = " + std::to_string(recipe.n_m_group) +
-                           " does not divide the " + std::to_string(width) + " input columns of " +
-                           name);
+        throw usage_error("--n-m " + o.n_m + ": M = " + std::to_string(recipe.n_m_group) +
+                          " does not divide the " + std::to_string(width) + " input columns of " +
+                          name);
       if (const auto* table = std::get_if<model::sparsity_table>(&recipe.allocation)) {
         try {
           (void)table->sparsity_of(name);
         } catch (const option_error&) {
-          throw option_error("--allocation " + o.allocation + ": no pattern matches the linear " +
-                             name);
+          throw usage_error("--allocation " + o.allocation + ": no pattern matches the linear " +
+                            name);
         }
       }
     }
@@ -535,6 +536,13 @@ inline int run_prune(const prune_options& o) {
     };
     batch = with_calibration_named(
         [&] { return llm::draw_calibration(specs, *tokenizer, co, add_self_generated); });
+    if (o.responses_only && batch.n_sequences > 0 && batch.counted_tokens() == 0)
+      throw usage_error(
+          "--responses-only counts the response tokens, and every response starts "
+          "after the first " +
+          std::to_string(co.samples * co.length) + " tokens drawn (--samples " +
+          std::to_string(co.samples) + " x --length " + std::to_string(co.length) +
+          "): no token is counted; give a larger --length");
     // Written with the other outputs once OUT is: a failed run leaves none of them.
     if (tokens_path) calibration_tokens = detail::calibration_json(o, batch);
   }
@@ -621,22 +629,22 @@ inline int run_prune(const prune_options& o) {
   const std::chrono::duration<double> finishing = std::chrono::steady_clock::now() - finish_start;
 
   std::printf("pruned %zu linears of %s with %s (%s): %.4f of their weights are zero\n",
-              report.linears.size(), in.string().c_str(), report.method.c_str(),
+              report.linears.size(), printable(in.string()).c_str(), report.method.c_str(),
               report.mode.c_str(), report.overall_sparsity());
   std::map<std::string, int> types;
   for (const auto& l : report.linears) ++types[l.stored_type];
   std::string written_as;
   for (const auto& [type, count] : types)
     written_as += (written_as.empty() ? "" : ", ") + std::to_string(count) + " as " + type;
-  std::printf("sparsity as written in %s (linears %s)\n", out.filename().string().c_str(),
-              written_as.c_str());
+  std::printf("sparsity as written in %s (linears %s)\n",
+              printable(out.filename().string()).c_str(), written_as.c_str());
   if (needs_data)
-    std::printf("calibration: %s, %lld sequences x %lld tokens (%lld counted), seed %llu%s\n",
-                o.calibration.c_str(), static_cast<long long>(report.calibration_sequences),
-                static_cast<long long>(report.calibration_length),
-                static_cast<long long>(report.calibration_tokens_counted),
-                static_cast<unsigned long long>(o.seed),
-                o.responses_only ? ", response tokens only" : "");
+    std::printf(
+        "calibration: %s, %lld sequences x %lld tokens (%lld counted), seed %llu%s\n",
+        printable(o.calibration).c_str(), static_cast<long long>(report.calibration_sequences),
+        static_cast<long long>(report.calibration_length),
+        static_cast<long long>(report.calibration_tokens_counted),
+        static_cast<unsigned long long>(o.seed), o.responses_only ? ", response tokens only" : "");
   else
     std::printf("calibration: none (--method %s reads only the weights)\n", o.method.c_str());
   std::printf(
@@ -644,7 +652,7 @@ inline int run_prune(const prune_options& o) {
       "written back %.1f s), then %.1f s to finish and check the output\n",
       report.timing.total_seconds, report.timing.forward_seconds, report.timing.statistics_seconds,
       report.timing.solver_seconds, report.timing.block_io_seconds, finishing.count());
-  std::printf("wrote %s\n", out.string().c_str());
+  std::printf("wrote %s\n", printable(out.string()).c_str());
   return 0;
 }
 

@@ -103,8 +103,13 @@ inline int run_tasks(const tasks_options& o) {
     // Every file of the tasks folder is an input of the suite (compared by identity, so a link
     // to one is refused too).
     std::vector<io::named_path> task_files;
-    for (const auto& entry : fs::recursive_directory_iterator(zero_shot.tasks_dir))
-      if (entry.is_regular_file()) task_files.push_back({"the task file", entry.path()});
+    try {
+      for (const auto& entry : fs::recursive_directory_iterator(zero_shot.tasks_dir))
+        if (entry.is_regular_file()) task_files.push_back({"the task file", entry.path()});
+    } catch (const fs::filesystem_error& e) {
+      throw io_error("--tasks-dir " + zero_shot.tasks_dir.string() + ": " +
+                     filesystem_error_message(e));
+    }
     check_distinct_outputs(task_files, {{"--json", o.json}});
   }
   // Every input is read before the model runs, so a bad file fails at once.
@@ -124,7 +129,7 @@ inline int run_tasks(const tasks_options& o) {
                                                            {"--tokenizer", o.tokenizer}}),
                          {{"--json", o.json}});
   m.gguf.reset();
-  std::printf("model       : %s\n", model_path.string().c_str());
+  std::printf("model       : %s\n", printable(model_path.string()).c_str());
   std::string out = "{\"model\":" + json_string(model_path.string());
   if (!o.instructions.empty()) {
     llm::llama_forward model(m.weights);

@@ -76,6 +76,15 @@ json_check() {
   fi
 }
 
+# small_layer: sets $prune_layer (skips when it is not built) and writes a 4x8 layer W.npy, X.npy
+# and H.npy (8 tokens) here with make_layer_example.
+small_layer() {
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  [ -x "$prune_layer" ] || skip "prune_layer is not built"
+  "$(dirname "$prune_layer")/make_layer_example" . --d-out 4 --d-in 8 --tokens 8 >/dev/null ||
+    fail "make_layer_example failed"
+}
+
 # A small slice of TinyStories (whole paragraphs), so tokenizing and evaluating stay fast.
 tinystories_slice() {
   awk 'BEGIN { RS = ""; ORS = "\n\n" } NR <= 12' "$tinystories" >"$1"
@@ -123,7 +132,7 @@ prune)
   # Bad input: each a clear error, nothing written.
   expect_error prune_method 2 prune "$stories" x.bin --method obc --calibration "text:text.txt"
   expect_error prune_sparsity 2 prune "$stories" x.bin --sparsity 1 --calibration "text:text.txt"
-  expect_error prune_nm 1 prune "$stories" x.bin --n-m 3:8 --calibration "text:text.txt" --samples 2 --length 16
+  expect_error prune_nm 2 prune "$stories" x.bin --n-m 3:8 --calibration "text:text.txt" --samples 2 --length 16
   grep -q "does not divide the 172 input columns of blk.0.ffn_down" prune_nm.err || fail "prune_nm: message"
   grep -q "prune_model:" prune_nm.err && fail "prune_nm: the message carries an internal prefix"
   expect_error prune_nocal 2 prune "$stories" x.bin --method wanda
@@ -353,7 +362,7 @@ errors)
     fail "window_too_long: message: $(cat window_too_long.err)"
   printf 'Tom had a red ball.\n' >short.txt
   expect_error text_too_short 1 eval "$stories" --text short.txt --window 64 --json short.json
-  expect_error no_folder 1 eval "$stories" --text slice.txt --json missing/out.json
+  expect_error no_folder 2 eval "$stories" --text slice.txt --json missing/out.json
   expect_error missing_text 1 eval "$stories" --text nothing.txt --json out.json
   expect_error compare_nothing 2 compare "$stories" "$stories" --json out.json
   ls -A | grep -Eq '^(out|short)\.json' && fail "a failed command left an output file: $(ls -A)"
@@ -633,7 +642,8 @@ outputs)
   echo '[{"instruction": ' >broken.json
   expect_error tasks_fails 1 tasks model.bin --instructions broken.json --json t.json
   [ -e t.json ] && fail "a failed tasks left t.json"
-  expect_error prune_fails 1 prune model.bin p.bin --n-m 3:8 --calibration text:slice.txt \
+  # (--n-m 3:8 does not fit ffn_down's 172 columns: a command-line mistake found before any work.)
+  expect_error prune_fails 2 prune model.bin p.bin --n-m 3:8 --calibration text:slice.txt \
     --samples 2 --length 16 --report r.json --save-calibration s.json
   [ -e p.bin ] || [ -e r.json ] || [ -e s.json ] && fail "a failed prune left an output"
   [ -e report ] && fail "a refused compare wrote report"
@@ -660,7 +670,7 @@ outputs)
   ln m.npy m_hard.npy
   expect_refusal layer_outputs_hard_link --mask-out layer $layer_args --out m.npy --mask-out m_hard.npy
   [ -s m.npy ] && fail "a refused layer command wrote m.npy"
-  expect_error layer_fails 1 layer --method magnitude --n-m 2:3 --weights W.npy --out o.npy \
+  expect_error layer_fails 2 layer --method magnitude --n-m 2:3 --weights W.npy --out o.npy \
     --mask-out om.npy
   [ -e o.npy ] || [ -e om.npy ] && fail "a failed layer command left an output"
   "$prune_layer" $layer_args --out W_link.npy >tool.out 2>tool.err
@@ -725,19 +735,19 @@ transactions)
   tinystories_slice slice.txt
   capture_args=(capture "$stories" --calibration text:slice.txt --samples 2 --length 32 --block 0
     --linear attn_q --weights-out W.npy --activations-out X.npy)
-  expect_error capture_last_missing 1 "${capture_args[@]}" --hessian-out missing/H.npy
+  expect_error capture_last_missing 2 "${capture_args[@]}" --hessian-out missing/H.npy
   grep -q -- "--hessian-out: output folder of 'missing/H.npy' does not exist" capture_last_missing.err ||
     fail "capture_last_missing: message: $(cat capture_last_missing.err)"
   [ -e W.npy ] || [ -e X.npy ] && fail "capture left W.npy or X.npy when --hessian-out failed"
   if [ "$(id -u)" -ne 0 ]; then  # root writes into read-only folders
     mkdir locked && chmod a-w locked
-    expect_error capture_last_locked 1 "${capture_args[@]}" --hessian-out locked/H.npy
+    expect_error capture_last_locked 2 "${capture_args[@]}" --hessian-out locked/H.npy
     grep -q "is not writable" capture_last_locked.err || fail "capture_last_locked: message"
     [ -e W.npy ] || [ -e X.npy ] && fail "capture left W.npy or X.npy when --hessian-out was read-only"
     chmod u+w locked
   fi
   # prune: OUT, --report, --save-calibration.
-  expect_error prune_last_missing 1 prune "$stories" p.bin --calibration text:slice.txt --samples 2 \
+  expect_error prune_last_missing 2 prune "$stories" p.bin --calibration text:slice.txt --samples 2 \
     --length 16 --report r.json --save-calibration missing/s.json
   [ -e p.bin ] || [ -e r.json ] && fail "prune left an output when --save-calibration failed"
   # The layer tool: --out and --mask-out.
@@ -745,7 +755,7 @@ transactions)
   if [ -x "$prune_layer" ]; then
     "$(dirname "$prune_layer")/make_layer_example" layer --d-out 4 --d-in 8 --tokens 8 >/dev/null ||
       fail "make_layer_example failed"
-    expect_error layer_last_missing 1 layer --weights layer/W.npy --activations layer/X.npy \
+    expect_error layer_last_missing 2 layer --weights layer/W.npy --activations layer/X.npy \
       --method wanda --out o.npy --mask-out missing/m.npy
     [ -e o.npy ] && fail "pollard layer left --out when --mask-out failed"
   fi
@@ -761,12 +771,12 @@ transactions)
     done
     cmp -s hf/tokenizer.json hf_copy/tokenizer.json || fail "convert changed tokenizer.json"
     mkdir -p hf_blocked/tokenizer_config.json
-    expect_error convert_hf_blocked 1 convert hf hf_blocked
+    expect_error convert_hf_blocked 2 convert hf hf_blocked
     for f in model.safetensors config.json tokenizer.json; do
       [ -e "hf_blocked/$f" ] && fail "convert wrote hf_blocked/$f though tokenizer_config.json failed"
     done
     # A folder that does not exist yet is created, and removed again when the run fails.
-    expect_error convert_hf_no_parent 1 convert hf missing/hf_new
+    expect_error convert_hf_no_parent 2 convert hf missing/hf_new
     [ -e missing ] && fail "a failed convert left the folder it would have created"
   else
     echo "numpy/safetensors missing: the Hugging Face cases were not run"
@@ -775,24 +785,25 @@ transactions)
   finish
   ;;
 missing_folder)
-  # An output in a folder that does not exist fails at once, naming the path as given.
+  # An output in a folder that does not exist is a command-line mistake (exit 2), found at
+  # once, naming the path as given.
   need_data
   tinystories_slice slice.txt
-  expect_error eval_missing 1 eval "$stories" --text slice.txt --json x/y.json
+  expect_error eval_missing 2 eval "$stories" --text slice.txt --json x/y.json
   grep -q "output folder of 'x/y.json' does not exist" eval_missing.err ||
     fail "eval_missing: message: $(cat eval_missing.err)"
-  expect_error convert_missing 1 convert "$stories" x/y.bin
+  expect_error convert_missing 2 convert "$stories" x/y.bin
   grep -q "output folder of 'x/y.bin' does not exist" convert_missing.err ||
     fail "convert_missing: message: $(cat convert_missing.err)"
-  expect_error export_missing 1 export "$stories" x/y.safetensors --layout csr
+  expect_error export_missing 2 export "$stories" x/y.safetensors --layout csr
   grep -q "output folder of 'x/y.safetensors' does not exist" export_missing.err ||
     fail "export_missing: message: $(cat export_missing.err)"
-  expect_error prune_missing_out 1 prune "$stories" x/y.bin --method magnitude
+  expect_error prune_missing_out 2 prune "$stories" x/y.bin --method magnitude
   grep -q "OUT: output folder of 'x/y.bin' does not exist" prune_missing_out.err ||
     fail "prune_missing_out: message: $(cat prune_missing_out.err)"
   # Found before the model is pruned: no progress line precedes the error.
   [ "$(wc -l <prune_missing_out.err)" -eq 1 ] || fail "prune_missing_out: work began before the check"
-  expect_error compare_missing 1 compare "$stories" "$stories" --text slice.txt --markdown x/y.md
+  expect_error compare_missing 2 compare "$stories" "$stories" --text slice.txt --markdown x/y.md
   grep -q -- "--markdown: output folder of 'x/y.md' does not exist" compare_missing.err ||
     fail "compare_missing: message"
   # An output file that names an existing folder is a command-line mistake.
@@ -846,10 +857,7 @@ usage)
   # internal prefix such as 'unstructured:' or 'n_m:'), found before any work.
   need_data
   tinystories_slice slice.txt
-  prune_layer=${POLLARD_PRUNE_LAYER:-}
-  [ -x "$prune_layer" ] || skip "prune_layer is not built"
-  "$(dirname "$prune_layer")/make_layer_example" . --d-out 4 --d-in 8 --tokens 8 >/dev/null ||
-    fail "make_layer_example failed"
+  small_layer
   l=(layer --weights W.npy --activations X.npy --out o.npy)
   # The library's component and function names that must never reach a user.
   no_internal_prefix() {  # NAME
@@ -915,7 +923,7 @@ usage)
   check_usage seed_twice "--seed is given 2 times: give it once" generate "$stories" --temperature 1 --seed 1 --seed 2
   "$(dirname "$prune_layer")/make_layer_example" "" >mle_empty.out 2>mle_empty.err
   [ $? -eq 2 ] || fail "make_layer_example '': exit status not 2: $(cat mle_empty.err)"
-  grep -q "FOLDER is empty" mle_empty.err || fail "make_layer_example '': message: $(cat mle_empty.err)"
+  grep -q "FOLDER is given an empty value" mle_empty.err || fail "make_layer_example '': message: $(cat mle_empty.err)"
   "$(dirname "$prune_layer")/make_layer_example" huge --d-out 2000000000 --d-in 2000000000 >mle_huge.out 2>mle_huge.err
   [ $? -eq 2 ] || fail "make_layer_example with a huge layer: exit status not 2: $(cat mle_huge.err)"
   grep -q -- "--d-out 2000000000 --d-in 2000000000 --tokens 512 need .* GB for W, X and H, more than this machine's" mle_huge.err ||
@@ -928,14 +936,14 @@ usage)
   check_failure eval_short "--text short.txt holds " eval "$stories" --text short.txt --window 64
   grep -q "too few for one --window of 64" eval_short.err || fail "eval_short: message: $(cat eval_short.err)"
   check_failure compare_short "--text short.txt holds " compare "$stories" "$stories" --text short.txt --window 64
-  check_failure prune_n_m_2_3 "--n-m 2:3: M = 3 does not divide the 64 input columns of blk.0.attn_q" prune "$stories" x.bin --method magnitude --n-m 2:3
+  check_usage prune_n_m_2_3 "--n-m 2:3: M = 3 does not divide the 64 input columns of blk.0.attn_q" prune "$stories" x.bin --method magnitude --n-m 2:3
   printf 'blk.*.attn_* 0.5\n' >table.txt
-  check_failure allocation_no_row "--allocation table.txt: no pattern matches the linear blk.0.ffn_gate" prune "$stories" x.bin --calibration text:slice.txt --samples 2 --length 16 --allocation table.txt
+  check_usage allocation_no_row "--allocation table.txt: no pattern matches the linear blk.0.ffn_gate" prune "$stories" x.bin --calibration text:slice.txt --samples 2 --length 16 --allocation table.txt
   grep -q "drawing" allocation_no_row.err && fail "allocation_no_row: found after the calibration data was drawn"
-  check_failure prune_n_m_3_8 "--n-m 3:8: M = 8 does not divide the 172 input columns of blk.0.ffn_down" prune "$stories" x.bin --method sparsegpt --n-m 3:8 --calibration text:slice.txt --samples 2 --length 16
+  check_usage prune_n_m_3_8 "--n-m 3:8: M = 8 does not divide the 172 input columns of blk.0.ffn_down" prune "$stories" x.bin --method sparsegpt --n-m 3:8 --calibration text:slice.txt --samples 2 --length 16
   grep -q "drawing" prune_n_m_3_8.err && fail "prune_n_m_3_8: found after the calibration data was drawn"
   printf 'blk.* 1.5\n' >bad_table.txt
-  check_failure allocation_bad_row "--allocation bad_table.txt: " prune "$stories" x.bin --calibration text:slice.txt --allocation bad_table.txt
+  check_usage allocation_bad_row "--allocation bad_table.txt: " prune "$stories" x.bin --calibration text:slice.txt --allocation bad_table.txt
   [ -e o.npy ] || [ -e x.bin ] || [ -e W2.npy ] && fail "a refused command wrote its output"
   finish
   ;;
@@ -1231,7 +1239,7 @@ prune_checks_up_front)
   # (SmolLM2, Q4_1) pruned linears left in a type that cannot hold an exact zero.
   need_data
   printf 'blk.0.* 0.3\nblk.*.ffn_dwn 0.7\n* 0.5\n' >table.txt
-  expect_error table_unused_row 1 prune "$stories" o.bin --method wanda --allocation table.txt \
+  expect_error table_unused_row 2 prune "$stories" o.bin --method wanda --allocation table.txt \
     --calibration text:/dev/null
   grep -q -- "--allocation table.txt: the row \"blk.\*.ffn_dwn 0.7\" (row 2) decides no linear of the model" table_unused_row.err ||
     fail "table_unused_row: message: $(cat table_unused_row.err)"
@@ -1346,6 +1354,275 @@ PY
   expect_error gguf_tokenizer 1 generate model.bin --tokenizer tok.gguf --prompt hello --steps 4
   grep -q "is a GGUF file: a tokenizer is given as a Hugging Face tokenizer.json or a llama2.c tokenizer .bin" gguf_tokenizer.err ||
     fail "gguf_tokenizer: message: $(cat gguf_tokenizer.err)"
+  finish
+  ;;
+dangling_output_links)
+  # Two outputs of one command that resolve to the same file, through a link that dangles (its
+  # target is another output not written yet), are refused before any work (exit 2) by every
+  # command with several outputs; nothing is written.
+  need_data
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  [ -x "$prune_layer" ] || skip "prune_layer is not built"
+  mle="$(dirname "$prune_layer")/make_layer_example"
+  mkdir -p d
+  ln -s X.npy d/W.npy
+  "$mle" d --d-out 4 --d-in 8 --tokens 8 >mle_link.out 2>mle_link.err
+  st=$?
+  if [ $st -ne 2 ]; then fail "make_layer_example W.npy -> X.npy: exit status $st: $(cat mle_link.err)"; fi
+  if ! grep -q "FOLDER's X.npy d/X.npy is the same file as FOLDER's W.npy d/W.npy: two outputs may not share a file" mle_link.err; then
+    fail "mle_link: message: $(cat mle_link.err)"
+  fi
+  if [ -e d/X.npy ] || [ -e d/H.npy ]; then fail "make_layer_example wrote into d"; fi
+  # The same through a link to a link, and to H.npy by an absolute path.
+  rm d/W.npy && ln -s "$PWD/d/H.npy" d/X.npy
+  "$mle" d --d-out 4 --d-in 8 --tokens 8 >mle_abs.out 2>mle_abs.err
+  st=$?
+  if [ $st -ne 2 ]; then fail "make_layer_example X.npy -> abs H.npy: exit status $st"; fi
+  rm d/X.npy
+  "$mle" . --d-out 4 --d-in 8 --tokens 8 >/dev/null || fail "make_layer_example failed"
+  ln -s out.npy mask_link.npy
+  "$prune_layer" --weights W.npy --method magnitude --out out.npy --mask-out mask_link.npy >layer_link.out 2>layer_link.err
+  st=$?
+  if [ $st -ne 2 ]; then fail "prune_layer --mask-out -> --out: exit status $st"; fi
+  if ! grep -q -- "--mask-out mask_link.npy is the same file as --out out.npy: two outputs may not share a file" layer_link.err; then
+    fail "layer_link: message: $(cat layer_link.err)"
+  fi
+  if [ -e out.npy ]; then fail "prune_layer wrote out.npy"; fi
+  tinystories_slice slice.txt
+  ln -s w_cap.npy h_link.npy
+  expect_error capture_link 2 capture "$stories" --calibration text:slice.txt --linear attn_q \
+    --weights-out w_cap.npy --hessian-out h_link.npy
+  grep -q "two outputs may not share a file" capture_link.err || fail "capture_link: message: $(cat capture_link.err)"
+  if grep -q drawing capture_link.err || [ -e w_cap.npy ]; then fail "capture worked before refusing"; fi
+  finish
+  ;;
+hf_output_folder)
+  # A Hugging Face OUT folder is replaced as a whole: a folder pollard wrote before loses the
+  # companion files the new model lacks (no stale tokenizer.json from another model); a folder
+  # holding anything else, or not empty without a model, is refused before any work (exit 2),
+  # and is left as it was.
+  need_data
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" with_tok "$tokenizer" 420 || fail "could not make with_tok"
+  python3 "$(dirname "$0")/make_hf_model.py" plain "$tokenizer" 512 || fail "could not make plain"
+  rm plain/tokenizer.json plain/tokenizer_config.json
+  run first convert with_tok out
+  if [ "$status" -ne 0 ]; then fail "convert with_tok out: exit status $status: $(cat first.err)"; fi
+  [ -f out/tokenizer.json ] || fail "the first copy lacks tokenizer.json"
+  run second convert plain out
+  if [ "$status" -ne 0 ]; then fail "convert plain out: exit status $status: $(cat second.err)"; fi
+  if [ -e out/tokenizer.json ] || [ -e out/tokenizer_config.json ]; then fail "a stale tokenizer file was left in out"; fi
+  run info_out info out
+  if [ "$status" -ne 0 ]; then fail "info out: exit status $status: $(cat info_out.err)"; fi
+  grep -q "vocab_size     512" info_out.out || fail "info out does not describe the new model"
+  run third prune with_tok out --method magnitude
+  if [ "$status" -ne 0 ]; then fail "prune with_tok out: exit status $status: $(cat third.err)"; fi
+  [ -f out/tokenizer.json ] || fail "prune did not write tokenizer.json"
+  # Anything else in the folder is the user's: refused, nothing changes.
+  mkdir -p mine && printf 'notes\n' >mine/notes.txt && cp "$tokenizer" mine/tokenizer.json
+  (cd mine && find . -type f | sort | xargs md5sum) >mine.md5
+  for c in convert prune; do
+    extra=()
+    if [ "$c" = prune ]; then extra=(--method magnitude); fi
+    expect_error "${c}_foreign" 2 "$c" plain mine "${extra[@]}"
+    grep -q "OUT mine holds notes.txt, which is not part of a Hugging Face model as pollard writes it" "${c}_foreign.err" ||
+      fail "${c}_foreign: message: $(cat "${c}_foreign.err")"
+  done
+  rm mine/notes.txt
+  (cd mine && find . -type f | sort | xargs md5sum) | grep -q tokenizer.json || fail "mine/tokenizer.json is gone"
+  expect_error convert_no_model 2 convert plain mine
+  grep -q "OUT mine is not empty and holds no model (config.json and model.safetensors)" convert_no_model.err ||
+    fail "convert_no_model: message: $(cat convert_no_model.err)"
+  cmp -s mine/tokenizer.json "$tokenizer" || fail "a refused convert changed mine/tokenizer.json"
+  # An input inside the folder (here --tokenizer) is never removed as a stale file.
+  python3 "$(dirname "$0")/make_hf_model.py" hf2 "$tokenizer" 420 || fail "could not make hf2"
+  run seed convert hf2 out2
+  cp "$tokenizer" keep.json
+  printf 'Once upon a time there was a cat.\n\nThe cat sat on a mat.\n' >cal.txt
+  expect_error prune_input_inside 2 prune plain out2 --calibration text:cal.txt --tokenizer out2/tokenizer.json --samples 1 --length 8
+  [ -f out2/tokenizer.json ] || fail "prune removed its --tokenizer from OUT"
+  if ls -A out . | grep -q '\.tmp-'; then fail "a temporary was left behind"; fi
+  finish
+  ;;
+config_keys)
+  # Every config.json error names the file and the config.json key, never the internal names.
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" hf "$tokenizer" 420 || fail "could not make hf"
+  edit() {  # KEY VALUE: sets config.json's KEY in a copy hf_KEY
+    rm -rf "hf_$1" && cp -r hf "hf_$1"
+    python3 -c 'import json, sys; p = sys.argv[1] + "/config.json"; c = json.load(open(p)); c[sys.argv[2]] = json.loads(sys.argv[3]); json.dump(c, open(p, "w"))' "hf_$1" "$1" "$2"
+  }
+  check_config() {  # KEY VALUE WANTED
+    edit "$1" "$2"
+    expect_error "config_$1" 1 info "hf_$1"
+    grep -qF -- "hf_$1/config.json$3" "config_$1.err" || fail "config_$1: message: $(cat "config_$1.err")"
+    if grep -Eq '(^|[^a-z_])(llama_config|n_kv_heads|n_heads|dim|hidden_dim|n_layers|seq_len|vocab)([^a-z_]|$)' "config_$1.err"; then
+      fail "config_$1: an internal name leaks: $(cat "config_$1.err")"
+    fi
+  }
+  check_config num_key_value_heads 3 ": num_key_value_heads 3 does not divide num_attention_heads 2"
+  check_config num_attention_heads 3 ": num_attention_heads 3 does not divide hidden_size 8"
+  check_config hidden_size 0 ": hidden_size must be positive, got 0"
+  check_config intermediate_size 0 ": intermediate_size must be positive, got 0"
+  check_config max_position_embeddings 0 ": max_position_embeddings must be positive, got 0"
+  check_config rope_theta 0 ": rope_theta must be positive, got 0"
+  check_config num_hidden_layers -1 " num_hidden_layers must be a non-negative integer"
+  # A vocab_size that disagrees with the embedding names both shapes.
+  edit vocab_size 500
+  expect_error vocab_shape 1 info hf_vocab_size
+  grep -qF "tensor 'model.embed_tokens.weight' has shape [420, 8] but config.json implies [500, 8] (vocab_size 500, hidden_size 8)" vocab_shape.err ||
+    fail "vocab_shape: message: $(cat vocab_shape.err)"
+  finish
+  ;;
+filesystem_errors)
+  # A filesystem error is a message naming the path and what was being done, not
+  # std::filesystem's raw text.
+  need_data
+  mkdir -p tasks_loop
+  ln -s a tasks_loop/b
+  ln -s b tasks_loop/a
+  expect_error tasks_loop 1 tasks "$stories" --suite arc_easy --tasks-dir tasks_loop
+  grep -q -- "--tasks-dir tasks_loop: cannot look at 'tasks_loop/[ab]': Too many levels of symbolic links" tasks_loop.err ||
+    fail "tasks_loop: message: $(cat tasks_loop.err)"
+  if grep -q "filesystem error\|status:" tasks_loop.err; then fail "tasks_loop: raw filesystem message"; fi
+  # A model path through a loop, for every command that opens one.
+  ln -s loop2 loop1
+  ln -s loop1 loop2
+  for c in info eval convert; do
+    extra=()
+    if [ "$c" = eval ]; then extra=(--text "$tinystories"); fi
+    if [ "$c" = convert ]; then extra=(x.bin); fi
+    run "fs_$c" "$c" loop1 "${extra[@]}"
+    if [ "$status" -eq 0 ] || grep -q "filesystem error" "fs_$c.err"; then fail "fs_$c: $(cat "fs_$c.err")"; fi
+    grep -q "loop1" "fs_$c.err" || fail "fs_$c: the message does not name loop1: $(cat "fs_$c.err")"
+  done
+  finish
+  ;;
+tokenizer_size)
+  # A llama2.c tokenizer must hold exactly the model's vocabulary: fewer tokens than the model
+  # (ids it could not decode) is refused up front naming both sizes, as more is.
+  need_data
+  python3 -c '
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+max_len = struct.unpack_from("<i", data, 0)[0]
+at, out = 4, [data[:4]]
+for k in range(100):
+    score, n = struct.unpack_from("<fi", data, at)
+    out.append(data[at:at + 8 + n]); at += 8 + n
+open("tok100.bin", "wb").write(b"".join(out))' "$(dirname "$stories")/tok512.bin" || fail "could not write tok100.bin"
+  for c in generate eval; do
+    extra=(--prompt hello --steps 4)
+    if [ "$c" = eval ]; then extra=(--text "$tinystories" --window 16 --max-windows 1); fi
+    expect_error "small_$c" 1 "$c" "$stories" --tokenizer tok100.bin "${extra[@]}"
+    grep -q "tok100.bin has 100 tokens but the model's vocabulary (.*stories260K.bin) has 512" "small_$c.err" ||
+      fail "small_$c: message: $(cat "small_$c.err")"
+  done
+  finish
+  ;;
+empty_values)
+  # An empty value of an option or argument is refused before any work (exit 2), naming it;
+  # an empty --prompt (generation from BOS) is the one empty value that means something.
+  need_data
+  tinystories_slice slice.txt
+  small_layer
+  check_empty() {  # NAME OPTION ARGS...
+    local name=$1 option=$2
+    shift 2
+    expect_error "$name" 2 "$@"
+    grep -qF -- "$option is given an empty value" "$name.err" || fail "$name: message: $(cat "$name.err")"
+    if grep -q drawing "$name.err"; then fail "$name: work began before the check"; fi
+  }
+  check_empty eval_json --json eval "$stories" --text slice.txt --json ""
+  check_empty compare_markdown --markdown compare "$stories" "$stories" --text slice.txt --markdown ""
+  check_empty prune_report --report prune "$stories" p.bin --method magnitude --report ""
+  check_empty prune_save --save-calibration prune "$stories" p.bin --calibration text:slice.txt --save-calibration ""
+  check_empty capture_weights --weights-out capture "$stories" --calibration text:slice.txt --linear attn_q --weights-out ""
+  check_empty convert_out OUT convert "$stories" ""
+  check_empty prune_out OUT prune "$stories" "" --method magnitude
+  check_empty eval_text --text eval "$stories" --text ""
+  check_empty eval_tokenizer --tokenizer eval "$stories" --text slice.txt --tokenizer ""
+  check_empty layer_out --out layer --weights W.npy --method magnitude --out ""
+  check_empty layer_mask --mask-out layer --weights W.npy --method magnitude --out o.npy --mask-out ""
+  check_empty info_model MODEL info ""
+  "$prune_layer" --weights W.npy --method magnitude --out "" >pl.out 2>pl.err
+  st=$?
+  if [ $st -ne 2 ]; then fail "prune_layer --out '': exit status $st"; fi
+  grep -q -- "--out is given an empty value" pl.err || fail "prune_layer --out '': message: $(cat pl.err)"
+  if [ -e o.npy ] || [ -e p.bin ]; then fail "a refused command wrote its output"; fi
+  run empty_prompt generate "$stories" --prompt "" --steps 4
+  if [ "$status" -ne 0 ]; then fail "generate --prompt '': exit status $status: $(cat empty_prompt.err)"; fi
+  finish
+  ;;
+escaped_names)
+  # A file name holding control characters (a terminal escape sequence) is printed escaped in
+  # every message that names it: stderr and stdout hold no raw control byte.
+  need_data
+  tinystories_slice slice.txt
+  bad=$(printf 'a\033[31mred\007.bin')
+  expect_error escape_missing 1 info "$bad"
+  grep -qF 'a\x1b[31mred\x07.bin' escape_missing.err || fail "escape_missing: not escaped: $(cat -v escape_missing.err)"
+  expect_error escape_json 2 eval "$stories" --text slice.txt --json "nodir/$bad"
+  cp "$stories" "$bad"
+  cp "$(dirname "$stories")/tok512.bin" .
+  run escape_convert convert "$bad" "out$(printf '\033')x.bin"
+  if [ "$status" -ne 0 ]; then fail "escape_convert: exit status $status: $(cat escape_convert.err)"; fi
+  grep -qF 'wrote out\x1bx.bin' escape_convert.out || fail "escape_convert: stdout: $(cat -v escape_convert.out)"
+  for f in escape_missing.err escape_json.err escape_convert.out escape_convert.err; do
+    if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$f"; then fail "$f holds a raw control character: $(cat -v "$f")"; fi
+  done
+  finish
+  ;;
+messages)
+  # Messages that say what is wrong and what to do.
+  need_data
+  tinystories_slice slice.txt
+  prune_layer=${POLLARD_PRUNE_LAYER:-}
+  [ -x "$prune_layer" ] || skip "prune_layer is not built"
+  # Unexpected arguments in the order given.
+  expect_error extras 2 info "$stories" first second third
+  grep -q "The following arguments were not expected: first second third" extras.err || fail "extras: message: $(cat extras.err)"
+  # --responses-only with a --length that cuts off every response.
+  python3 -c 'import json; json.dump([{"instruction": "Tell a long story about a cat and a dog who play in the garden all day long", "input": "", "output": "The cat and the dog played."}] * 4, open("alpaca.json", "w"))'
+  expect_error responses_cut 2 prune "$stories" a.bin --calibration alpaca:alpaca.json --responses-only --samples 2 --length 8
+  grep -q -- "every response starts after the first 16 tokens drawn (--samples 2 x --length 8): no token is counted; give a larger --length" responses_cut.err ||
+    fail "responses_cut: message: $(cat responses_cut.err)"
+  if [ -e a.bin ]; then fail "responses_cut wrote a.bin"; fi
+  # A Hessian with a negative diagonal (no XᵀX) is refused as not positive semidefinite, and
+  # never damped by a negative value.
+  python3 -c '
+import numpy as np
+np.save("W.npy", np.ones((2, 4), np.float32))
+np.save("H.npy", -np.eye(4, dtype=np.float32))' || fail "could not write W.npy and H.npy"
+  "$prune_layer" --weights W.npy --hessian H.npy --method sparsegpt --out o.npy >neg.out 2>neg.err
+  st=$?
+  if [ $st -ne 1 ]; then fail "negative Hessian: exit status $st"; fi
+  grep -q "the 4x4 Hessian is not positive semidefinite: H(0, 0) = -1 < 0" neg.err || fail "negative Hessian: message: $(cat neg.err)"
+  if grep -q "damping -" neg.err; then fail "a negative damping was used: $(cat neg.err)"; fi
+  finish
+  ;;
+stdout_outputs)
+  # An output that is the standard output (/dev/stdout, /proc/self/fd/1, '-', the file stdout
+  # is redirected to, a pipe) is refused before any work (exit 2): a temporary renamed over it
+  # would replace the lines printed before, or fail on a pipe after the work.
+  need_data
+  tinystories_slice slice.txt
+  for target in /dev/stdout /proc/self/fd/1 - /dev/fd/1; do
+    name=std_$(echo "$target" | tr -c 'a-z0-9\n' _)
+    expect_error "$name" 2 eval "$stories" --text slice.txt --window 32 --max-windows 1 --json "$target"
+    grep -q -- "is the standard input, output or error" "$name.err" || fail "$name: message: $(cat "$name.err")"
+  done
+  "$pollard" eval "$stories" --text slice.txt --window 32 --max-windows 1 --json redirected.txt >redirected.txt 2>redirect.err
+  st=$?
+  if [ $st -ne 2 ]; then fail "--json naming the file stdout goes to: exit status $st"; fi
+  "$pollard" eval "$stories" --text slice.txt --window 32 --max-windows 1 --json /dev/stdout 2>pipe.err | cat >piped.txt
+  st=${PIPESTATUS[0]}
+  if [ "$st" -ne 2 ]; then fail "--json /dev/stdout into a pipe: exit status $st"; fi
+  if grep -q perplexity piped.txt; then fail "--json /dev/stdout into a pipe: the work ran"; fi
+  expect_error report_stdout 2 prune "$stories" p.bin --method magnitude --report /dev/stdout
+  expect_error prune_out_stdout 2 prune "$stories" /dev/stdout --method magnitude
   finish
   ;;
 *)

@@ -173,3 +173,74 @@ TEST_CASE("help is found anywhere before '--', for the command it follows") {
   // A later word that happens to name a command is a value, not the command.
   CHECK(asked({"prune", "--text", "layer", "--help"}) == sub);
 }
+
+TEST_CASE("names are printed with control characters escaped, other text kept") {
+  using pollard::cli::printable;
+  CHECK(printable("plain/path.bin") == "plain/path.bin");
+  CHECK(printable("a\x1b[31mred\x07") == "a\\x1b[31mred\\x07");
+  CHECK(printable("tab\there\nnl\x7f") == "tab\\x09here\\x0anl\\x7f");
+  // UTF-8 text stays; C1 controls (U+009B is a CSI on many terminals) and broken bytes do not.
+  CHECK(printable("caf\xc3\xa9 \xe2\x98\x95") == "caf\xc3\xa9 \xe2\x98\x95");
+  CHECK(printable("x\xc2\x9b"
+                  "2Jy") == "x\\xc2\\x9b2Jy");
+  CHECK(printable("bad\xff\xc3") == "bad\\xff\\xc3");
+}
+
+TEST_CASE("unexpected arguments are listed in the order given") {
+  test_command c;
+  try {
+    c.parse({"m", "n", "first", "second", "third"});
+    FAIL("no error");
+  } catch (const CLI::ParseError& e) {
+    // CLI11 itself lists them last first.
+    CHECK(std::string(e.what()) == "The following arguments were not expected: third second first");
+    CHECK(pollard::cli::parse_error_message(e, &c.app) ==
+          "The following arguments were not expected: first second third");
+  }
+}
+
+TEST_CASE("a std::filesystem error names what was done, the path and the reason") {
+  const std::filesystem::path loop =
+      std::filesystem::temp_directory_path() / ("pollard-loop-" + std::to_string(::getpid()));
+  std::filesystem::remove(loop);
+  std::filesystem::create_symlink(loop.filename(), loop);
+  try {
+    (void)std::filesystem::is_regular_file(loop / "x");
+    FAIL("no error");
+  } catch (const std::filesystem::filesystem_error& e) {
+    CHECK(pollard::cli::filesystem_error_message(e) ==
+          "cannot look at '" + (loop / "x").string() + "': Too many levels of symbolic links");
+  }
+  try {
+    for (const auto& entry : std::filesystem::directory_iterator(loop)) (void)entry;
+    FAIL("no error");
+  } catch (const std::filesystem::filesystem_error& e) {
+    CHECK(pollard::cli::filesystem_error_message(e) ==
+          "cannot list the folder '" + loop.string() + "': Too many levels of symbolic links");
+  }
+  std::filesystem::remove(loop);
+}
+
+TEST_CASE("an empty option value is refused naming the option; accepted where it means something") {
+  CLI::App app("t", "t");
+  std::string out, prompt, model;
+  app.add_option("MODEL", model, "m");
+  app.add_option("--json", out, "j");
+  pollard::cli::accepts_empty_value(app.add_option("--prompt", prompt, "p"));
+  const auto refused = [&](std::vector<std::string> words) -> std::string {
+    std::reverse(words.begin(), words.end());
+    app.clear();
+    app.parse(words);
+    try {
+      pollard::cli::refuse_empty_values(app);
+    } catch (const pollard::cli::usage_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(refused({"m", "--json", ""}) ==
+        "--json is given an empty value: give a value, or leave the option out");
+  CHECK(refused({"", "--json", "x"}) == "MODEL is given an empty value: give one");
+  CHECK(refused({"m", "--prompt", ""}).empty());
+  CHECK(refused({"m"}).empty());
+}

@@ -348,7 +348,9 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
       {w + " --method wanda --activations " + layer().path("X.npy") + " --sequences 4" + out, 2,
        "prune_layer: --sequences would change nothing: it sets the normalisation of DSnoT's "
        "means, and --dsnot is not given (see --help)"},
-      {w + " --method magnitude --n-m 2:3" + out, 1, "prune_layer: "},
+      // M not dividing W's width is found before any work: a command-line mistake too.
+      {w + " --method magnitude --n-m 2:3" + out, 2,
+       "prune_layer: --n-m 2:3: M = 3 does not divide the "},
       {" --weights " + layer().path("missing.npy") + " --method magnitude" + out, 1,
        "prune_layer: cannot open " + (layer().dir / "missing.npy").string()},
       {" --weights " + layer().path("cut.npy") + " --method magnitude" + out, 1,
@@ -379,9 +381,11 @@ TEST_CASE("an output that cannot be written fails before any work, and leaves no
   // output is not written.
   const auto missing = layer().prune(common + " --out " + layer().path("first.npy") +
                                      " --mask-out " + layer().path("no-folder/mask.npy"));
-  CHECK(missing.status == 1);
+  // A missing or read-only output folder is the user's to correct: exit status 2.
+  CHECK(missing.status == 2);
   CHECK(missing.err == "prune_layer: --mask-out: output folder of '" +
-                           (layer().dir / "no-folder/mask.npy").string() + "' does not exist\n");
+                           (layer().dir / "no-folder/mask.npy").string() +
+                           "' does not exist (see --help)\n");
   CHECK_FALSE(fs::exists(layer().dir / "first.npy"));
   // The last output's folder is read-only (root writes anywhere: not checked as root).
   if (::geteuid() != 0) {
@@ -389,7 +393,7 @@ TEST_CASE("an output that cannot be written fails before any work, and leaves no
     fs::permissions(layer().dir / "locked", fs::perms::owner_read | fs::perms::owner_exec);
     const auto locked = layer().prune(common + " --out " + layer().path("first.npy") +
                                       " --mask-out " + layer().path("locked/mask.npy"));
-    CHECK(locked.status == 1);
+    CHECK(locked.status == 2);
     CHECK(locked.err.find("--mask-out: output folder of '" +
                           (layer().dir / "locked/mask.npy").string() + "' is not writable") !=
           std::string::npos);
@@ -401,8 +405,8 @@ TEST_CASE("an output that cannot be written fails before any work, and leaves no
   fs::create_directories(layer().dir / "example" / "H.npy");
   const auto example = layer().run(POLLARD_MAKE_LAYER_EXAMPLE,
                                    layer().path("example") + " --d-out 4 --d-in 8 --tokens 8");
-  CHECK(example.status == 1);
-  CHECK(example.err.find("H.npy' is a folder") != std::string::npos);
+  CHECK(example.status == 2);
+  CHECK(example.err.find("H.npy is a folder: name a file to write") != std::string::npos);
   CHECK_FALSE(fs::exists(layer().dir / "example" / "W.npy"));
   CHECK_FALSE(fs::exists(layer().dir / "example" / "X.npy"));
   // --outliers beyond --d-in is a command-line mistake found before anything is made.

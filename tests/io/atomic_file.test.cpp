@@ -216,6 +216,52 @@ TEST_CASE("an atomic_file_set renames all its files or none, and puts replaced f
   fs::remove_all(dir);
 }
 
+TEST_CASE("a file removed on commit goes with the renames, and comes back when they fail") {
+  const fs::path dir = fresh_folder("remove");
+  std::ofstream(dir / "stale.json") << "stale";
+  SUBCASE("committed: the new file in place, the stale one gone, nothing else left") {
+    {
+      pollard::io::atomic_file_set set;
+      pollard::io::atomic_file a(dir / "new.bin");
+      a.write("A", 1);
+      a.commit();
+      set.remove_on_commit(dir / "stale.json");
+      CHECK(slurp(dir / "stale.json") == "stale");  // nothing happens before the commit
+      set.commit();
+    }
+    CHECK(names_in(dir) == std::vector<std::string>{"new.bin"});
+  }
+  SUBCASE("a later rename fails: the removed file is back with its content") {
+    fs::create_directories(dir / "folder" / "inside");
+    {
+      pollard::io::atomic_file_set set;
+      set.remove_on_commit(dir / "stale.json");
+      pollard::io::atomic_file c(dir / "folder");
+      c.write("C", 1);
+      c.commit();
+      CHECK_THROWS_AS(set.commit(), pollard::io_error);
+    }
+    CHECK(slurp(dir / "stale.json") == "stale");
+    std::vector<std::string> names = names_in(dir);
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{"folder", "stale.json"});
+  }
+  SUBCASE("abandoned: the file stays") {
+    {
+      pollard::io::atomic_file_set set;
+      set.remove_on_commit(dir / "stale.json");
+    }
+    CHECK(names_in(dir) == std::vector<std::string>{"stale.json"});
+  }
+  SUBCASE("a file already gone is no error") {
+    pollard::io::atomic_file_set set;
+    set.remove_on_commit(dir / "absent.json");
+    set.commit();
+    CHECK(names_in(dir) == std::vector<std::string>{"stale.json"});
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("an output named through a symbolic link replaces the link's target, as cp does") {
   const fs::path dir = fresh_folder("link");
   fs::create_directories(dir / "real");

@@ -39,15 +39,36 @@ TEST_CASE("a Hugging Face config.json of another architecture or with bad shapes
   const auto folder = std::filesystem::temp_directory_path() / "pollard-hf-config";
   std::filesystem::create_directories(folder);
   std::ofstream(folder / "config.json") << R"({"model_type": "mistral", "hidden_size": 8})";
+  const std::string file = (folder / "config.json").string();
   CHECK_THROWS_WITH_AS(read_hf_llama_config(folder / "config.json"),
-                       "config.json: model_type 'mistral' is not supported (llama only)",
+                       (file + ": model_type 'mistral' is not supported (llama only)").c_str(),
                        pollard::format_error);
   std::ofstream(folder / "config.json")
       << R"({"hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
             "num_attention_heads": 3, "vocab_size": 10, "max_position_embeddings": 16})";
+  // Named as config.json names them, with the file: not as the internal llama_config fields.
   CHECK_THROWS_WITH_AS(read_hf_llama_config(folder / "config.json"),
-                       "config.json: llama_config: n_heads 3 does not divide dim 8",
+                       (file + ": num_attention_heads 3 does not divide hidden_size 8").c_str(),
                        pollard::format_error);
+  const auto refused = [&](const std::string& json, const std::string& message) {
+    std::ofstream(folder / "config.json") << json;
+    CHECK_THROWS_WITH_AS(read_hf_llama_config(folder / "config.json"),
+                         (file + ": " + message).c_str(), pollard::format_error);
+  };
+  const std::string base =
+      R"("hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "vocab_size": 10,
+         "max_position_embeddings": 16)";
+  refused("{" + base + R"(, "num_attention_heads": 2, "num_key_value_heads": 3})",
+          "num_key_value_heads 3 does not divide num_attention_heads 2");
+  refused("{" + base + R"(, "num_attention_heads": 2, "num_key_value_heads": 0})",
+          "num_key_value_heads must be positive, got 0");
+  refused("{" + base + R"(, "num_attention_heads": 8})",
+          "hidden_size / num_attention_heads = 1 is odd: rotary embeddings need pairs");
+  refused("{" + base + R"(, "num_attention_heads": 2, "rms_norm_eps": 0})",
+          "rms_norm_eps must be positive, got 0");
+  refused(R"({"hidden_size": 0, "intermediate_size": 16, "num_hidden_layers": 1, "vocab_size": 10,
+              "max_position_embeddings": 16, "num_attention_heads": 2})",
+          "hidden_size must be positive, got 0");
   std::filesystem::remove_all(folder);
 }
 

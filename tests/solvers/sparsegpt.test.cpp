@@ -238,13 +238,27 @@ TEST_CASE("a Hessian that cannot be factored raises factorisation_error naming t
   const auto before = w.values;
   pollard::sparsegpt_options o;
   o.max_damping_retries = 2;
-  // λ = 0.01·10²·(−1e6) = −1e6 on the last try.
+  // A negative diagonal is no XᵀX: refused as such, never damped by a negative λ (percdamp ·
+  // mean diagonal would be −1e4, then −1e5, ...).
   CHECK_THROWS_WITH_AS(
       pollard::sparsegpt<float>(w.view(), h.view(),
                                 pollard::unstructured(0.5, pollard::per_column_block{}), o),
-      "sparsegpt: the 6x6 Hessian is not positive definite even with damping -1e+06 "
-      "(percdamp 1 of mean diagonal -1e+06, after 2 retries)",
+      "sparsegpt: the 6x6 Hessian is not positive semidefinite: H(0, 0) = -1e+06 < 0, which no "
+      "XᵀX has; damping cannot repair it (pass H = (2/N)·XᵀX)",
       pollard::factorisation_error);
+  CHECK(w.values == before);
+  // Indefinite with a positive diagonal: the damping retries stay positive and name it.
+  for (index_t j = 0; j < d; ++j) h(j, j) = 1.0f;
+  for (index_t j = 0; j + 1 < d; ++j) h(j, j + 1) = h(j + 1, j) = 1e3f;
+  try {
+    pollard::sparsegpt<float>(w.view(), h.view(),
+                              pollard::unstructured(0.5, pollard::per_column_block{}), o);
+    FAIL("no error");
+  } catch (const pollard::factorisation_error& e) {
+    const std::string message = e.what();
+    CHECK(message.find("not positive definite even with damping 1 (percdamp 1") !=
+          std::string::npos);
+  }
   CHECK(w.values == before);
 }
 

@@ -179,4 +179,16 @@ inline void require_square(std::string_view who, std::string_view what, index_t 
   throw factorisation_error(message.str());
 }
 
+/// Throws factorisation_error for a Hessian with a negative diagonal entry H(j, j) = value: it
+/// is not positive semidefinite (H = (2/N)·XᵀX never is so), and damping, a positive multiple of
+/// its mean diagonal, cannot make it definite — with a negative mean it would subtract.
+[[noreturn]] inline void throw_not_positive_semidefinite(std::string_view who, index_t n, index_t j,
+                                                         double value) {
+  std::ostringstream message;
+  message << who << ": the " << n << "x" << n << " Hessian is not positive semidefinite: H(" << j
+          << ", " << j << ") = " << value
+          << " < 0, which no XᵀX has; damping cannot repair it (pass H = (2/N)·XᵀX)";
+  throw factorisation_error(message.str());
+}
+
 }  // namespace pollard

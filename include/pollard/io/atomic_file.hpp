@@ -429,6 +429,13 @@ class atomic_file_set {
     }
   }
 
+  /// Removes `path` (a file; a link itself, not its target) as part of commit(): a file that the
+  /// committed outputs replace as a whole (a stale file of an output folder). It is removed with
+  /// the renames, and put back when the commit fails; nothing happens to it before.
+  void remove_on_commit(const std::filesystem::path& path) {
+    files_.push_back({path, path, {}, {}, -1, -1});
+  }
+
   /// Where a file committed to this set is until commit(): its temporary (to read it back
   /// before it is published); `path` itself when the set holds no file for it.
   std::filesystem::path pending(const std::filesystem::path& path) const {
@@ -482,7 +489,8 @@ class atomic_file_set {
     f.handed_over_ = true;
   }
 
-  /// Keeps what `f.target` holds as a hard link beside it, then renames the temporary over it.
+  /// Keeps what `f.target` holds as a hard link beside it, then renames the temporary over it
+  /// (or, for a file to remove, which has no temporary, unlinks it).
   void publish(pending_file& f) {
     struct stat st {};
     if (::lstat(f.target.c_str(), &st) == 0) {
@@ -494,6 +502,15 @@ class atomic_file_set {
         detail::unregister_temporary(f.backup_slot);
         f.backup_slot = -1;
       }
+    }
+    if (f.temporary.empty()) {
+      if (f.backup.empty() && ::lstat(f.target.c_str(), &st) == 0)
+        throw io_error("cannot remove '" + f.named.string() +
+                       "': no copy of it could be kept to put back; no output was written");
+      if (::unlink(f.target.c_str()) != 0 && errno != ENOENT)
+        throw io_error("cannot remove '" + f.named.string() + "': " + std::strerror(errno) +
+                       "; no output was written");
+      return;
     }
     if (::rename(f.temporary.c_str(), f.target.c_str()) != 0)
       throw io_error("cannot write '" + f.named.string() + "': " + std::strerror(errno) +

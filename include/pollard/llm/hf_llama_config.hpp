@@ -138,7 +138,8 @@ inline hf_llama_config read_hf_config(const std::filesystem::path& config_json) 
   if (!in) throw io_error("cannot open " + config_json.string());
   std::stringstream text;
   text << in.rdbuf();
-  const std::string what = config_json.filename().string();
+  // Every message names the file and the config.json key (never the llama_config field).
+  const std::string what = config_json.string();
   hf_llama_config out;
   out.json = io::parse_json(text.str(), what);
   const auto& root = out.json;
@@ -200,8 +201,9 @@ inline hf_llama_config read_hf_config(const std::filesystem::path& config_json) 
     const auto* v = root.find(key);
     return v != nullptr && v->as_bool(what + " " + key);
   };
-  if (const auto* type = root.find("model_type"); type && type->as_string("model_type") != "llama")
-    throw format_error(what + ": model_type '" + type->as_string("model_type") +
+  if (const auto* type = root.find("model_type");
+      type && type->as_string(what + " model_type") != "llama")
+    throw format_error(what + ": model_type '" + type->as_string(what + " model_type") +
                        "' is not supported (llama only)");
   llama_config& c = out.config;
   c.dim = integer("hidden_size");
@@ -219,8 +221,45 @@ inline hf_llama_config read_hf_config(const std::filesystem::path& config_json) 
   out.attention_bias = flag("attention_bias");
   out.mlp_bias = flag("mlp_bias");
   if (const auto* v = root.find("rope_scaling")) c.scaling = detail::hf_rope_scaling(*v, what);
+  // llama_config::validate()'s checks, in config.json's words.
+  const auto shown = [](double v) {
+    char digits[32];
+    std::snprintf(digits, sizeof digits, "%g", v);
+    return std::string(digits);
+  };
+  const auto positive = [&](index_t v, const char* key) {
+    if (v <= 0)
+      throw format_error(what + ": " + key + " must be positive, got " + std::to_string(v));
+  };
+  positive(c.dim, "hidden_size");
+  positive(c.hidden_dim, "intermediate_size");
+  positive(c.n_layers, "num_hidden_layers");
+  positive(c.n_heads, "num_attention_heads");
+  positive(c.n_kv_heads, "num_key_value_heads");
+  positive(c.vocab_size, "vocab_size");
+  positive(c.seq_len, "max_position_embeddings");
+  if (c.dim % c.n_heads != 0)
+    throw format_error(what + ": num_attention_heads " + std::to_string(c.n_heads) +
+                       " does not divide hidden_size " + std::to_string(c.dim));
+  if (c.n_heads % c.n_kv_heads != 0)
+    throw format_error(what + ": num_key_value_heads " + std::to_string(c.n_kv_heads) +
+                       " does not divide num_attention_heads " + std::to_string(c.n_heads));
+  if (c.head_size() % 2 != 0)
+    throw format_error(what + ": hidden_size / num_attention_heads = " +
+                       std::to_string(c.head_size()) + " is odd: rotary embeddings need pairs");
+  if (!(c.rms_norm_eps > 0.0f))
+    throw format_error(what + ": rms_norm_eps must be positive, got " +
+                       shown(number("rms_norm_eps", 1e-6)));
+  if (!(c.rope_theta > 0.0f))
+    throw format_error(what + ": rope_theta must be positive, got " +
+                       shown(number("rope_theta", 10000.0)));
+  if (c.scaling.type == rope_scaling_type::llama3 &&
+      !(c.scaling.high_freq_factor > c.scaling.low_freq_factor))
+    throw format_error(what + ": rope_scaling.low_freq_factor " + shown(c.scaling.low_freq_factor) +
+                       " must be smaller than rope_scaling.high_freq_factor " +
+                       shown(c.scaling.high_freq_factor));
   if (const auto* v = root.find("hidden_act"); v && v->as_string(what + " hidden_act") != "silu")
-    throw format_error(what + ": hidden_act '" + v->as_string("hidden_act") +
+    throw format_error(what + ": hidden_act '" + v->as_string(what + " hidden_act") +
                        "' is not supported (silu only)");
   if (const auto* v = root.find("head_dim");
       v && !v->is_null() && c.n_heads > 0 && integer("head_dim") != c.dim / c.n_heads)

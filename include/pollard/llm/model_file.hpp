@@ -101,7 +101,7 @@ inline model_file open_model(
     const auto file_path = std::filesystem::is_directory(path) ? path / "model.safetensors" : path;
     auto hf = read_hf_config(file_path.parent_path() / "config.json");
     const io::safetensors_file file(file_path);
-    m.weights = load_hf_llama_weights(file, hf, file_path.filename().string());
+    m.weights = load_hf_llama_weights(file, hf, file_path.string());
     const auto id = [&](const char* key) -> std::optional<std::int32_t> {
       const auto* v = hf.json.find(key);
       if (v != nullptr && v->is_array() && !v->as_array(key).empty()) v = &v->as_array(key)[0];

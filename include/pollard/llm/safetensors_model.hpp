@@ -74,9 +74,23 @@ inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
     const std::uint64_t cols = static_cast<std::uint64_t>(target.cols());
     const bool vector = target.cols() == 1;
     if ((vector && (t.shape.size() != 1 || t.shape[0] != rows)) ||
-        (!vector && (t.shape.size() != 2 || t.shape[0] != rows || t.shape[1] != cols)))
-      throw format_error(what + ": tensor '" + name +
-                         "' does not have the shape config.json implies");
+        (!vector && (t.shape.size() != 2 || t.shape[0] != rows || t.shape[1] != cols))) {
+      const auto list = [](const auto& dims) {
+        std::string text = "[";
+        for (std::size_t k = 0; k < dims.size(); ++k)
+          text += (k ? ", " : "") + std::to_string(dims[k]);
+        return text + "]";
+      };
+      const std::vector<std::uint64_t> implied =
+          vector ? std::vector<std::uint64_t>{rows} : std::vector<std::uint64_t>{rows, cols};
+      // The embedding and the classifier have one row per token: vocab_size is the key to name.
+      const bool per_token = name == "model.embed_tokens.weight" || name == "lm_head.weight";
+      throw format_error(what + ": tensor '" + name + "' has shape " + list(t.shape) +
+                         " but config.json implies " + list(implied) +
+                         (per_token ? " (vocab_size " + std::to_string(config.vocab_size) +
+                                          ", hidden_size " + std::to_string(config.dim) + ")"
+                                    : std::string()));
+    }
     const auto values = io::safetensors_file::to_float(t, what);
     std::copy(values.begin(), values.end(), target.data());
   };
@@ -126,7 +140,7 @@ inline llama_weights read_hf_llama(const std::filesystem::path& path) {
   const auto file_path = std::filesystem::is_directory(path) ? path / "model.safetensors" : path;
   const auto config = read_hf_config(file_path.parent_path() / "config.json");
   const io::safetensors_file file(file_path);
-  return load_hf_llama_weights(file, config, file_path.filename().string());
+  return load_hf_llama_weights(file, config, file_path.string());
 }
 
 /// Writes `weights` in the Hugging Face layout into `folder`: model.safetensors (tensors stored as

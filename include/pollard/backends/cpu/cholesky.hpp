@@ -27,6 +27,21 @@ struct damping_report {
   int retries = 0;        ///< failed attempts before the one that succeeded
 };
 
+namespace detail {
+/// Throws factorisation_error naming the first negative diagonal entry of `a` (of H, whose
+/// order is reversed in `a` when `reversed`): damping adds percdamp · mean(diag) · 10^k, which
+/// with a negative diagonal could escalate a negative damping, and such a matrix is no Hessian.
+template <class T>
+void refuse_negative_diagonal(const row_major_matrix<T>& a, std::string_view who, bool reversed) {
+  const index_t n = a.rows();
+  for (index_t k = 0; k < n; ++k) {
+    const index_t j = reversed ? n - 1 - k : k;
+    if (a(j, j) < T(0))
+      throw_not_positive_semidefinite(who, n, reversed ? k : j, static_cast<double>(a(j, j)));
+  }
+}
+}  // namespace detail
+
 /// Factors a + λI = L·Lᵀ in place (L in the lower triangle; the strict upper triangle keeps the
 /// input). a is symmetric; its strict upper triangle must hold the matrix, it is what a retry
 /// restores the lower triangle from. λ = percdamp · mean(diag a) · 10^k for the k-th retry,
@@ -39,6 +54,7 @@ damping_report damped_cholesky(row_major_matrix<T>& a, double percdamp, int max_
   double mean_diagonal = 0.0;
   for (index_t j = 0; j < n; ++j) mean_diagonal += static_cast<double>(diagonal(j));
   mean_diagonal = n == 0 ? 0.0 : mean_diagonal / static_cast<double>(n);
+  detail::refuse_negative_diagonal(a, who, false);
 
   double factor = percdamp;
   for (int attempt = 0; attempt <= max_retries; ++attempt, factor *= 10.0) {
@@ -140,6 +156,7 @@ namespace detail {
 template <class T>
 upper_inverse_factor<T> upper_cholesky_of_reversed_inverse(row_major_matrix<T> jhj, double percdamp,
                                                            int max_retries, std::string_view who) {
+  refuse_negative_diagonal(jhj, who, true);
   const damping_report report = damped_cholesky(jhj, percdamp, max_retries, who);
   invert_lower_in_place(jhj);
   jhj.template triangularView<Eigen::StrictlyUpper>().setZero();
