@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "support/naive_dsnot.hpp"
@@ -165,6 +166,64 @@ TEST_CASE("dsnot keeps each row's pruned count, N:M validity and the sign of e_i
           for (index_t j = 0; j < 64; ++j) CHECK(refined.pruned(i, j) == initial.pruned(i, j));
       }
       if (n_m) CHECK(pollard::satisfies_n_m(refined, 2, 4));
+    }
+  }
+}
+
+TEST_CASE("dsnot hand-worked row: the row ends when no kept weight of the opposite sign is left") {
+  // m = W·E[x] = W = [0.5, 0.3, 0.2 | −0.1, 0.4, 0.6]; the three lowest scores prune {0, 1, 2}:
+  // e = 1.0. Swap 1: regrow 0, prune 3 (the only kept weight with m < 0): e = 0.4. Swap 2 would
+  // prune a kept weight with m > 0 (4, the highest score, next in the reference's order), which
+  // makes e larger (0.4 + 0.4 − 0.3 = 0.5): the row ends there.
+  dense_matrix<double> w(1, 6), scores(1, 6);
+  const double wv[] = {0.5, 0.3, 0.2, -0.1, 0.4, 0.6};
+  const double sv[] = {0.1, 0.2, 0.3, 1, 9, 8};
+  for (index_t j = 0; j < 6; ++j) {
+    w(0, j) = wv[j];
+    scores(0, j) = sv[j];
+  }
+  const std::vector<double> mean(6, 1.0), variance(6, 1.0);
+  const auto initial = lowest_per_row(scores, 3);
+  const auto refined = pollard::dsnot<double, double>(w.view(), initial, mean, variance,
+                                                      scores.view(), pollard::unstructured(0.5));
+  pollard::mask expected(1, 6);
+  for (index_t j : {1, 2, 3}) expected.prune(0, j);
+  CHECK(refined == expected);
+}
+
+TEST_CASE("dsnot never widens a row's expected error, in narrow layers and one-signed rows too") {
+  // Narrow rows and channel means of one sign exhaust the helpful candidates of a row within
+  // max_cycles: then no swap may make |e_i| larger, flip its sign or change a group's count.
+  for (const index_t cols : {8, 16, 64}) {
+    for (const double mean_offset : {0.5, 3.0}) {
+      auto l = make_random_layer(48, cols, 100 + static_cast<std::uint64_t>(cols));
+      for (auto& m : l.mean) m += mean_offset - 0.5;
+      const pollard::unstructured per_row(0.5);
+      const pollard::unstructured per_block(0.5, pollard::per_column_block{8});
+      const auto by_row = lowest_per_row(l.scores, cols / 2);
+      const auto by_block = per_block.select(l.scores.view());
+      const auto by_n_m = lowest_n_of_m(l.scores, 2, 4);
+      const std::pair<pollard::mask, pollard::mask> cases[] = {
+          {by_row, pollard::dsnot<double, double>(l.w.view(), by_row, l.mean, l.variance,
+                                                  l.scores.view(), per_row)},
+          {by_block, pollard::dsnot<double, double>(l.w.view(), by_block, l.mean, l.variance,
+                                                    l.scores.view(), per_block)},
+          {by_n_m, pollard::dsnot<double, double>(l.w.view(), by_n_m, l.mean, l.variance,
+                                                  l.scores.view(), pollard::pruned_of<2, 4>{})}};
+      for (const auto& [initial, refined] : cases) {
+        CAPTURE(cols);
+        CAPTURE(mean_offset);
+        CHECK(refined.pruned_count() == initial.pruned_count());
+        for (index_t i = 0; i < l.w.rows; ++i) {
+          CAPTURE(i);
+          const double before = expected_error(l.w, initial, l.mean, i);
+          const double after = expected_error(l.w, refined, l.mean, i);
+          CHECK(std::abs(after) <= std::abs(before));
+          if (refined.pruned_in_row(i) != initial.pruned_in_row(i) || after != before)
+            CHECK(after * before > 0.0);
+        }
+      }
+      CHECK(pollard::satisfies_n_m(cases[2].second, 2, 4));
     }
   }
 }

@@ -106,11 +106,15 @@ concept dsnot_mask_policy = requires(const Policy& p, const mask& initial) {
 ///   then, once those run out, the other kept weights from the highest score down — the order
 ///   the reference builds by sorting on the initial score and reordering by sign;
 ///   N:M and column blocks: see the mask rule below;
-/// - a swap is made only while |e_i| > update_threshold and e_i keeps its sign after the swap;
-///   the first refused swap ends the row, and so does max_cycles.
+/// - a swap is made only while |e_i| > update_threshold, and only if it shrinks |e_i| without
+///   changing its sign: the regrown weight's W_ij·E[x_j] has the sign of e_i and, unstructured,
+///   the pruned one's has not; the first refused swap ends the row, and so does max_cycles.
 /// Departures from the reference code (github.com/zyxxmu/DSnoT, lib/prune.py), which only matter
-/// once a pointer passes the end of its group: a candidate whose state already changed is skipped
-/// rather than swapped again, regrowth never picks a kept weight, and kept weights with a zero
+/// once a pointer passes the end of its group (rows narrower than about 2·max_cycles, or with
+/// contributions of mostly one sign): there the reference walks on into kept weights and into
+/// weights of the wrong sign, so it prunes a row's highest-scored weights and widens e_i (its
+/// sign check alone does not stop that), where pollard ends the row. Also, a candidate whose state
+/// already changed is skipped rather than swapped again, and kept weights with a zero
 /// contribution are ordered with the positive ones.
 /// Scale: the reference's E[x_j] is Σ_t x_tj / N with N counted in sequences (the per-token mean
 /// times the tokens per sequence), which is what its threshold 0.1 is measured against; pass that
@@ -225,7 +229,7 @@ mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> 
           ++regrow_low;
         if (regrow_low < static_cast<std::ptrdiff_t>(regrow.size())) r = regrow[at(regrow_low++)];
       }
-      if (r < 0) break;
+      if (r < 0 || !(metric[at(r)] * sign > 0.0)) break;
       index_t p = -1;
       if (windowed) {
         const index_t start = r - r % pattern.window;
@@ -242,9 +246,9 @@ mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> 
         while (prune_back >= 0 && !out.kept(i, prune_list[at(prune_back)])) --prune_back;
         if (prune_back >= 0) p = prune_list[at(prune_back--)];
       }
-      if (p < 0) break;
+      if (p < 0 || (!windowed && metric[at(p)] * sign > 0.0)) break;
       const double next = e + metric[at(p)] - metric[at(r)];
-      if (!(next * sign > 0.0)) break;
+      if (!(next * sign > 0.0) || !(next * sign < e * sign)) break;
       out.keep(i, r);
       out.prune(i, p);
       e = next;
