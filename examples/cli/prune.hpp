@@ -109,9 +109,10 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       "(corpus, text): the documents joined by a space, N random windows; alpaca (instructions):\n"
       "the Alpaca template, packed; selfgen: the model's own continuations of the first 2 tokens\n"
       "of each document (temperature 0.6, top-k 50, top-p 0.95, repetition penalty 1.2), the 20 %\n"
-      "with the highest perplexity dropped. Files: *.gz gzip JSON lines, *.jsonl JSON lines,\n"
-      "*.json a JSON list, else plain text split at blank lines. Window starts are drawn as the\n"
-      "reference scripts draw them (CPython's random with --seed).");
+      "with the highest perplexity dropped. Files, for every kind: *.json a JSON list, *.jsonl\n"
+      "JSON lines, *.gz either of them gzip-compressed; else plain text split at blank lines\n"
+      "(documents only: alpaca needs instruction/input/output records). Window starts are\n"
+      "drawn as the reference scripts draw them (CPython's random with --seed).");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
   c->add_option("OUT", o.out, "the pruned model, in MODEL's format")->required();

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "pollard/io/text_datasets.hpp"
 
@@ -57,6 +58,52 @@ TEST_CASE("instruction examples need all three fields") {
                        "pollard-rows-bad.jsonl line 1 text must be a string",
                        pollard::format_error);
   for (const auto& p : {good, bad, lines}) std::filesystem::remove(p);
+}
+
+namespace {
+std::filesystem::path write_gzip(const std::string& name, const std::string& content) {
+  const auto path = std::filesystem::temp_directory_path() / name;
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, content.data(), static_cast<unsigned>(content.size()));
+  gzclose(f);
+  return path;
+}
+}  // namespace
+
+TEST_CASE("instruction examples read alike from a JSON list, JSON lines and gzip of either") {
+  const std::string first = R"({"instruction": "Add", "input": "1 2", "output": "3"})";
+  const std::string second = R"({"instruction": "Greet", "input": "", "output": "Hi"})";
+  const std::string list = "[" + first + ",\n" + second + "]\n";
+  const std::string lines = first + "\n\n" + second + "\n";
+  const std::vector<std::filesystem::path> files{
+      write_temp("pollard-alpaca-list.json", list), write_temp("pollard-alpaca-lines.jsonl", lines),
+      write_gzip("pollard-alpaca-lines.jsonl.gz", lines),
+      write_gzip("pollard-alpaca-list.json.gz", "  " + list)};
+  for (const auto& path : files) {
+    INFO(path.filename().string());
+    const auto examples = pollard::io::read_instruction_examples(path);
+    REQUIRE(examples.size() == 2);
+    CHECK(examples[0].instruction == "Add");
+    CHECK(examples[0].input == "1 2");
+    CHECK(examples[0].output == "3");
+    CHECK(examples[1].instruction == "Greet");
+    CHECK(examples[1].input.empty());
+    CHECK(examples[1].output == "Hi");
+  }
+  const auto bad =
+      write_gzip("pollard-alpaca-bad.jsonl.gz", first + "\n{\"instruction\": \"x\"}\n");
+  CHECK_THROWS_WITH_AS(pollard::io::read_instruction_examples(bad),
+                       "pollard-alpaca-bad.jsonl.gz line 2: no \"input\" field",
+                       pollard::format_error);
+  const auto text = write_temp("pollard-alpaca.txt", "Add 1 and 2.\n\n3\n");
+  CHECK_THROWS_WITH_AS(pollard::io::read_instruction_examples(text),
+                       "pollard-alpaca.txt: instruction data is read from JSON records with "
+                       "instruction, input and output fields: a JSON list (*.json), JSON lines "
+                       "(*.jsonl), or either gzip-compressed (*.gz)",
+                       pollard::format_error);
+  for (const auto& p : files) std::filesystem::remove(p);
+  std::filesystem::remove(bad);
+  std::filesystem::remove(text);
 }
 
 TEST_CASE("paragraphs are split at blank lines") {

@@ -1,6 +1,7 @@
 // Calibration files as pollard prune reads them: every layout, the C4 protocol on the real C4
 // sample with the stories260K tokenizer, and the errors for missing, empty or short data.
 #include <doctest/doctest.h>
+#include <zlib.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -43,7 +44,14 @@ TEST_CASE("calibration documents are read from JSON lines, JSON lists and plain 
                        "pollard-calibration-e.txt: no calibration text in the file",
                        pollard::format_error);
   CHECK_THROWS_AS(llm::read_calibration_documents("/nonexistent/c4.json.gz"), pollard::io_error);
-  for (const auto& p : {jsonl, custom, list, text, empty}) fs::remove(p);
+  // A gzip-compressed JSON list reads as the list does.
+  const auto gz = fs::temp_directory_path() / "pollard-calibration-f.json.gz";
+  gzFile f = gzopen(gz.c_str(), "wb");
+  const std::string content = "[\"first\", {\"text\": \"second\"}]";
+  gzwrite(f, content.data(), static_cast<unsigned>(content.size()));
+  gzclose(f);
+  CHECK(llm::read_calibration_documents(gz) == std::vector<std::string>{"first", "second"});
+  for (const auto& p : {jsonl, custom, list, text, empty, gz}) fs::remove(p);
 }
 
 TEST_CASE("calibration from real data: C4 documents, a WikiText-2 stream and Alpaca, mixed") {

@@ -54,24 +54,40 @@ inline std::string read_gzip_file(const std::filesystem::path& path, std::size_t
   return out;
 }
 
-/// The `field` of every non-blank line of a JSON-lines document.
-inline std::vector<std::string> json_lines_text(const std::string& content, const std::string& what,
-                                                const std::string& field_name = "text") {
-  std::vector<std::string> rows;
+/// One record of a JSON data file and where it is ("alpaca.jsonl line 3", "data.json item 0").
+struct json_record {
+  std::string where;
+  json_value value;
+};
+
+/// The records of the non-blank lines of a JSON-lines document named `what`.
+inline std::vector<json_record> json_lines_records(const std::string& content,
+                                                   const std::string& what) {
+  std::vector<json_record> out;
   std::size_t begin = 0, line = 1;
   while (begin < content.size()) {
     std::size_t end = content.find('\n', begin);
     if (end == std::string::npos) end = content.size();
     const std::string_view text(content.data() + begin, end - begin);
     if (text.find_first_not_of(" \t\r") != std::string_view::npos) {
-      const std::string where = what + " line " + std::to_string(line);
-      const auto v = parse_json(text, where);
-      const auto* field = v.find(field_name);
-      if (field == nullptr) throw format_error(where + ": no \"" + field_name + "\" field");
-      rows.push_back(field->as_string(where + " " + field_name));
+      std::string where = what + " line " + std::to_string(line);
+      auto value = parse_json(text, where);
+      out.push_back({std::move(where), std::move(value)});
     }
     begin = end + 1;
     ++line;
+  }
+  return out;
+}
+
+/// The `field` of every non-blank line of a JSON-lines document.
+inline std::vector<std::string> json_lines_text(const std::string& content, const std::string& what,
+                                                const std::string& field_name = "text") {
+  std::vector<std::string> rows;
+  for (const auto& [where, v] : json_lines_records(content, what)) {
+    const auto* field = v.find(field_name);
+    if (field == nullptr) throw format_error(where + ": no \"" + field_name + "\" field");
+    rows.push_back(field->as_string(where + " " + field_name));
   }
   return rows;
 }
@@ -116,15 +132,50 @@ inline std::string c4_reference_text(const std::vector<std::string>& documents) 
                    " ");
 }
 
-/// Alpaca: a JSON list of {instruction, input, output}.
+using detail::json_record;
+
+/// Whether `path` names a JSON data file read_json_records reads: *.json, *.jsonl or *.gz.
+inline bool is_json_records_file(const std::filesystem::path& path) {
+  const std::string ext = path.extension().string();
+  return ext == ".json" || ext == ".jsonl" || ext == ".gz";
+}
+
+/// The records of a JSON data file, in order: a JSON list (*.json) or JSON lines (*.jsonl), either
+/// of them gzip-compressed (*.gz, at most `limit` decompressed bytes; a list when its text starts
+/// with '['). Blank lines of JSON lines are skipped. Throws io_error / format_error naming the file
+/// and the line or item.
+inline std::vector<json_record> read_json_records(const std::filesystem::path& path,
+                                                  std::size_t limit = std::size_t{1} << 32) {
+  const std::string name = path.filename().string();
+  const std::string ext = path.extension().string();
+  const std::string content =
+      ext == ".gz" ? detail::read_gzip_file(path, limit) : detail::read_text_file(path);
+  const std::size_t first = content.find_first_not_of(" \t\r\n");
+  const bool list =
+      ext == ".json" || (ext == ".gz" && first != std::string::npos && content[first] == '[');
+  std::vector<json_record> out;
+  if (list) {
+    const auto root = parse_json(content, name);
+    std::size_t index = 0;
+    for (const auto& item : root.as_array(name))
+      out.push_back({name + " item " + std::to_string(index++), item});
+    return out;
+  }
+  return detail::json_lines_records(content, name);
+}
+
+/// Alpaca: {instruction, input, output} records of a JSON data file (read_json_records: a JSON
+/// list, JSON lines, or either gzip-compressed). Anything else is a format_error naming the
+/// formats read, since plain text holds no instruction/response pairs.
 inline std::vector<instruction_example> read_instruction_examples(
     const std::filesystem::path& path) {
-  const std::string what = path.filename().string();
-  const auto root = parse_json(detail::read_text_file(path), what);
+  if (!is_json_records_file(path))
+    throw format_error(path.filename().string() +
+                       ": instruction data is read from JSON records with instruction, input "
+                       "and output fields: a JSON list (*.json), JSON lines (*.jsonl), or either "
+                       "gzip-compressed (*.gz)");
   std::vector<instruction_example> out;
-  std::size_t index = 0;
-  for (const auto& item : root.as_array(what)) {
-    const std::string where = what + " item " + std::to_string(index++);
+  for (const auto& [where, item] : read_json_records(path)) {
     const auto field = [&](const char* name) {
       const auto* v = item.find(name);
       if (v == nullptr) throw format_error(where + ": no \"" + name + "\" field");

@@ -31,27 +31,18 @@ struct calibration_options {
   bool responses_only = false;      ///< instructions: count only the response tokens
 };
 
-/// The documents of a calibration file, by its name: *.gz gzip JSON lines, *.jsonl JSON lines,
-/// *.json a JSON list (of objects with `field`, or of strings), anything else plain text split
-/// at blank lines. Throws io_error / format_error naming the file; format_error when no
-/// document is found.
+/// The documents of a calibration file, by its name: JSON records (io::read_json_records: *.json
+/// a JSON list, *.jsonl JSON lines, *.gz either gzip-compressed; each record an object with
+/// `field`, or a string), anything else plain text split at blank lines. Throws io_error /
+/// format_error naming the file; format_error when no document is found.
 inline std::vector<std::string> read_calibration_documents(const std::filesystem::path& path,
                                                            const std::string& field = "text") {
   if (!std::filesystem::is_regular_file(path))
     throw io_error("cannot open calibration file " + path.string());
   const std::string name = path.filename().string();
-  const std::string ext = path.extension().string();
   std::vector<std::string> docs;
-  if (ext == ".gz") {
-    docs = io::detail::json_lines_text(io::detail::read_gzip_file(path, std::size_t{1} << 32), name,
-                                       field);
-  } else if (ext == ".jsonl") {
-    docs = io::detail::json_lines_text(io::detail::read_text_file(path), name, field);
-  } else if (ext == ".json") {
-    const auto root = io::parse_json(io::detail::read_text_file(path), name);
-    std::size_t index = 0;
-    for (const auto& item : root.as_array(name)) {
-      const std::string where = name + " item " + std::to_string(index++);
+  if (io::is_json_records_file(path)) {
+    for (const auto& [where, item] : io::read_json_records(path)) {
       if (item.is_string()) {
         docs.push_back(item.as_string(where));
         continue;
