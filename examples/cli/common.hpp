@@ -260,6 +260,7 @@ inline llm::model_file open_model_file(const fs::path& path,
       m.path = path;
       m.format = format;
       m.weights = llm::read_llama2c(path);
+      m.llama2c_freq_cis = llm::read_llama2c_freq_cis(path);
     } else {
       const bool native = tokenizer && format == llm::model_format::safetensors &&
                           tokenizer_format_of(*tokenizer) == tokenizer_format::hf_json;

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -423,6 +424,7 @@ inline int run_prune(const prune_options& o) {
   std::shared_ptr<const io::gguf_file> file;
   std::optional<llm::model_file> whole;
   std::optional<llm::text_tokenizer> gguf_tokenizer;
+  std::optional<std::pair<fs::path, std::string>> tokenizer_copy;  // where, what
   const llm::text_tokenizer* tokenizer = nullptr;
   llm::llama_config config;
   if (gguf) {
@@ -446,6 +448,29 @@ inline int run_prune(const prune_options& o) {
     inputs.insert(inputs.begin(), model_files.begin(), model_files.end());
     outputs = files_written_as(out, *whole);
     outputs.insert(outputs.end(), extra_outputs.begin(), extra_outputs.end());
+    // A llama2.c checkpoint is read with the tokenizer beside it (or --tokenizer): an OUT whose
+    // folder does not already hold it gets a copy as tok<vocab>.bin, the name the reader tries
+    // first, so the pruned model runs as the original does.
+    if (whole->format == llm::model_format::llama2c) {
+      const auto source = !o.tokenizer.empty()
+                              ? std::optional<fs::path>(o.tokenizer)
+                              : llm::detail::find_llama2c_tokenizer(in, config.vocab_size);
+      const fs::path copy =
+          out.parent_path() / ("tok" + std::to_string(config.vocab_size) + ".bin");
+      std::error_code ec;
+      if (source && !fs::equivalent(*source, copy, ec)) {
+        std::string content = read_file(*source);
+        if (!fs::exists(copy, ec)) {
+          outputs.push_back({"the copy of MODEL's tokenizer beside OUT,", copy});
+          tokenizer_copy.emplace(copy, std::move(content));
+        } else if (read_file(copy) != content) {
+          throw usage_error("OUT's folder holds " + copy.string() +
+                            ", which is not the tokenizer " + source->string() +
+                            " MODEL is read with: the pruned model would " +
+                            "be run with it; write OUT into another folder");
+        }
+      }
+    }
     check_distinct_outputs(inputs, outputs);
     if (needs_data) tokenizer = &*whole->tokenizer;
   }
@@ -616,6 +641,7 @@ inline int run_prune(const prune_options& o) {
     report = prune_model_named(o, cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     finish_start = std::chrono::steady_clock::now();
     save_model_into(written_files, *whole, whole->weights, out);
+    if (tokenizer_copy) write_file_atomically(tokenizer_copy->first, tokenizer_copy->second);
   }
   report.inputs.model = in.string();
   if (needs_data) {
@@ -654,6 +680,9 @@ inline int run_prune(const prune_options& o) {
       report.timing.total_seconds, report.timing.forward_seconds, report.timing.statistics_seconds,
       report.timing.solver_seconds, report.timing.block_io_seconds, finishing.count());
   std::printf("wrote %s\n", printable(out.string()).c_str());
+  if (tokenizer_copy)
+    std::printf("wrote %s (MODEL's tokenizer, found there when OUT is run)\n",
+                printable(tokenizer_copy->first.string()).c_str());
   return 0;
 }
 

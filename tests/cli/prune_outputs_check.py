@@ -157,7 +157,39 @@ def case_save_calibration(args, tmp):
     check(report["calibration"]["responses_only"] is True, "the report does not say --responses-only")
 
 
-CASES = {"save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity}
+def case_llama2c_copy(args, tmp):
+    """A pruned llama2.c checkpoint differs from its input only where a pruned linear is stored
+    (the freq_cis tables are copied, not recomputed), and its tokenizer is copied beside it."""
+    data = pathlib.Path(args.data) / "models/stories260K"
+    (tmp / "in").mkdir()
+    (tmp / "out").mkdir()
+    model = tmp / "in/stories260K.bin"
+    model.write_bytes((data / "stories260K.bin").read_bytes())
+    (tmp / "in/tok512.bin").write_bytes((data / "tok512.bin").read_bytes())
+    out = tmp / "out/p.bin"
+    stdout = run(args.pollard, "prune", model, out, "--method", "magnitude", "--sparsity", "0.5",
+                 "--targets", "blk.1.attn_q", "--quiet")
+    before = np.frombuffer(model.read_bytes(), np.uint8)
+    after = np.frombuffer(out.read_bytes(), np.uint8)
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = np.frombuffer(before[:28].tobytes(), np.int32)
+    # header, token_embedding [vocab x dim], rms_att_weight [layers x dim], wq [layers x dim x dim]
+    wq1 = 28 + 4 * (abs(vocab) * dim + layers * dim + dim * dim)
+    changed = np.nonzero(before != after)[0]
+    check(before.size == after.size, f"sizes {before.size} and {after.size}")
+    check(changed.size > 0 and changed.min() >= wq1 and changed.max() < wq1 + 4 * dim * dim,
+          f"bytes changed outside blk.1.attn_q's wq [{wq1}, {wq1 + 4 * dim * dim}): "
+          f"{changed[(changed < wq1) | (changed >= wq1 + 4 * dim * dim)][:5]}")
+    copy = tmp / "out/tok512.bin"
+    check(copy.exists() and copy.read_bytes() == (data / "tok512.bin").read_bytes(),
+          "the pruned model's folder does not hold MODEL's tokenizer")
+    check(f"wrote {copy}" in stdout, f"the summary does not name the tokenizer copy: {stdout}")
+    # Beside its input, nothing is copied.
+    run(args.pollard, "prune", model, tmp / "in/p.bin", "--method", "magnitude", "--quiet")
+    check(sorted(p.name for p in (tmp / "in").iterdir()) == ["p.bin", "stories260K.bin", "tok512.bin"],
+          f"the input folder holds {sorted(p.name for p in (tmp / 'in').iterdir())}")
+
+
+CASES = {"llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity}
 
 
 def main():

@@ -118,3 +118,15 @@ TEST_CASE("writing stories260K as llama2.c and reading it back gives the same we
   CHECK(back.layers[4].w2 == weights.layers[4].w2);
   CHECK(back.config.tied_classifier);
 }
+
+TEST_CASE("stories260K written back with the freq_cis tables it holds is byte-identical") {
+  auto model_path = test::data_file("models/stories260K/stories260K.bin");
+  if (!model_path) return;
+  const auto original = slurp(*model_path);
+  const auto bytes =
+      llm::llama2c_bytes(llm::read_llama2c(*model_path), llm::read_llama2c_freq_cis(*model_path));
+  REQUIRE(bytes.size() == original.size());
+  CHECK(std::memcmp(bytes.data(), original.data(), bytes.size()) == 0);
+  CHECK_THROWS_AS(llm::llama2c_bytes(llm::read_llama2c(*model_path), std::vector<float>(6, 0.0f)),
+                  pollard::shape_error);
+}

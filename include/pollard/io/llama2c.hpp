@@ -53,6 +53,8 @@ inline constexpr std::array<const char*, 9> llama2c_layer_tensors = {
 struct llama2c_contents {
   llama2c_header header;
   std::span<const std::byte> token_embedding, rms_final_weight, wcls;
+  /// The RoPE tables as stored: [seq_len x head_size/2] each.
+  std::span<const std::byte> freq_cis_real, freq_cis_imag;
   std::array<std::span<const std::byte>, 9> layer_tensors;  ///< in llama2c_layer_tensors order
 
   /// The bytes of per-layer tensor `name` (one of llama2c_layer_tensors) for all layers.
@@ -126,22 +128,23 @@ inline llama2c_contents parse_llama2c(std::span<const std::byte> bytes,
   for (std::size_t i = 0; i < 9; ++i)
     c.layer_tensors[i] = take(L * per_layer[i], llama2c_layer_tensors[i]);
   c.rms_final_weight = take(d, "rms_final_weight");
-  r.skip(mul(mul(T, half), sizeof(float)), "freq_cis_real");
-  r.skip(mul(mul(T, half), sizeof(float)), "freq_cis_imag");
+  c.freq_cis_real = take(T * half, "freq_cis_real");
+  c.freq_cis_imag = take(T * half, "freq_cis_imag");
   if (!hd.shared_classifier()) c.wcls = take(V * d, "wcls");
   return c;
 }
 
 /// Hands the writer the floats of tensor `name` ("token_embedding", a per-layer tensor with its
-/// layer, "rms_final_weight" or "wcls"; layer is -1 for the whole-model tensors).
+/// layer, "rms_final_weight", "freq_cis_real", "freq_cis_imag" or "wcls"; layer is -1 for the
+/// whole-model tensors). An empty span for a freq_cis table has the writer compute it.
 using llama2c_tensor_source =
     std::function<std::span<const float>(std::string_view name, index_t layer)>;
 
 namespace detail {
 
 /// Emits a checkpoint through put(const void*, std::size_t): the header, the tensors from
-/// `tensor` in file order, and the freq_cis tables recomputed as llama2.c's export does
-/// (cos/sin(pos * 10000^(-2i/head_size))).
+/// `tensor` in file order; a freq_cis table the source gives empty is computed as llama2.c's
+/// export does (cos/sin(pos * 10000^(-2i/head_size))).
 template <class Put>
 void llama2c_emit(const llama2c_header& h, const llama2c_tensor_source& tensor, Put&& put) {
   const std::int32_t values[7] = {h.dim,        h.hidden_dim, h.n_layers, h.n_heads,
@@ -154,7 +157,12 @@ void llama2c_emit(const llama2c_header& h, const llama2c_tensor_source& tensor, 
   put_floats(tensor("rms_final_weight", -1));
   const index_t hs = h.head_size(), half = hs / 2;
   std::vector<float> row(static_cast<std::size_t>(half));
-  for (int part = 0; part < 2; ++part)
+  for (int part = 0; part < 2; ++part) {
+    const auto stored = tensor(part == 0 ? "freq_cis_real" : "freq_cis_imag", -1);
+    if (!stored.empty()) {
+      put_floats(stored);
+      continue;
+    }
     for (index_t t = 0; t < h.seq_len; ++t) {
       for (index_t i = 0; i < half; ++i) {
         const double angle =
@@ -165,6 +173,7 @@ void llama2c_emit(const llama2c_header& h, const llama2c_tensor_source& tensor, 
       }
       put(row.data(), row.size() * sizeof(float));
     }
+  }
   if (!h.shared_classifier()) put_floats(tensor("wcls", -1));
 }
 

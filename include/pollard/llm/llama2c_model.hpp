@@ -104,15 +104,28 @@ inline io::llama2c_header llama2c_header_of(const llama_weights& w) {
           i32(c.seq_len)};
 }
 
-/// The tensors of `w` as the llama2.c writer asks for them.
-inline io::llama2c_tensor_source llama2c_tensors_of(const llama_weights& w) {
-  return [&w](std::string_view name, index_t layer) -> std::span<const float> {
+/// shape_error unless `freq_cis` is empty or holds the two [seq_len x head_size/2] tables.
+inline void require_freq_cis_size(const llama_weights& w, std::span<const float> freq_cis) {
+  const auto expected = static_cast<std::size_t>(w.config.seq_len * w.config.head_size() / 2 * 2);
+  if (!freq_cis.empty() && freq_cis.size() != expected)
+    throw shape_error("llama2.c: " + std::to_string(freq_cis.size()) +
+                      " freq_cis values given, the model's tables hold " +
+                      std::to_string(expected));
+}
+
+/// The tensors of `w` as the llama2.c writer asks for them; the freq_cis tables are `freq_cis`
+/// (real then imaginary) or, when it is empty, computed by the writer.
+inline io::llama2c_tensor_source llama2c_tensors_of(const llama_weights& w,
+                                                    std::span<const float> freq_cis = {}) {
+  return [&w, freq_cis](std::string_view name, index_t layer) -> std::span<const float> {
     const auto span = [](const auto& m) {
       return std::span<const float>(m.data(), static_cast<std::size_t>(m.size()));
     };
     if (name == "token_embedding") return span(w.token_embedding);
     if (name == "rms_final_weight") return span(w.final_norm);
     if (name == "wcls") return span(w.classifier);
+    if (name == "freq_cis_real") return freq_cis.first(freq_cis.size() / 2);
+    if (name == "freq_cis_imag") return freq_cis.last(freq_cis.size() / 2);
     const auto& l = w.layers.at(static_cast<std::size_t>(layer));
     if (name == "rms_att_weight") return span(l.attn_norm);
     if (name == "rms_ffn_weight") return span(l.ffn_norm);
@@ -128,19 +141,37 @@ inline io::llama2c_tensor_source llama2c_tensors_of(const llama_weights& w) {
 
 }  // namespace detail
 
-/// Serialises `w` as a llama2.c v0 checkpoint (the freq_cis tables are recomputed as llama2.c's
-/// export does). Throws option_error for a model the format cannot describe (rope style, theta or
-/// epsilon other than llama2.c's, or a size beyond int32), shape_error when the tensors do not
-/// match the config.
-inline std::vector<std::byte> llama2c_bytes(const llama_weights& w) {
-  return io::llama2c_bytes(detail::llama2c_header_of(w), detail::llama2c_tensors_of(w));
+/// The freq_cis tables of a llama2.c checkpoint as stored (real then imaginary), so a copy writes
+/// them back byte for byte rather than recomputing them.
+inline std::vector<float> read_llama2c_freq_cis(const std::filesystem::path& path) {
+  io::mapped_file file(path);
+  const io::llama2c_contents f = io::parse_llama2c(file.bytes(), path.string());
+  std::vector<float> out((f.freq_cis_real.size() + f.freq_cis_imag.size()) / sizeof(float));
+  const std::size_t half = f.freq_cis_real.size() / sizeof(float);
+  io::llama2c_contents::copy_floats(f.freq_cis_real, 0, half, out.data());
+  io::llama2c_contents::copy_floats(f.freq_cis_imag, 0, half, out.data() + half);
+  return out;
 }
 
-/// Writes `w` as a llama2.c v0 checkpoint at `path`, through a temporary renamed on success (a
-/// model the format cannot describe throws before the temporary is created).
-inline void write_llama2c(const llama_weights& w, const std::filesystem::path& path) {
+/// Serialises `w` as a llama2.c v0 checkpoint, with the freq_cis tables `freq_cis` (real then
+/// imaginary, as read_llama2c_freq_cis gives them) or, when empty, recomputed as llama2.c's
+/// export does. Throws option_error for a model the format cannot describe (rope style, theta or
+/// epsilon other than llama2.c's, or a size beyond int32), shape_error when the tensors do not
+/// match the config.
+inline std::vector<std::byte> llama2c_bytes(const llama_weights& w,
+                                            std::span<const float> freq_cis = {}) {
+  detail::require_freq_cis_size(w, freq_cis);
+  return io::llama2c_bytes(detail::llama2c_header_of(w), detail::llama2c_tensors_of(w, freq_cis));
+}
+
+/// Writes `w` as a llama2.c v0 checkpoint at `path` (freq_cis as llama2c_bytes takes them),
+/// through a temporary renamed on success (a model the format cannot describe throws before the
+/// temporary is created).
+inline void write_llama2c(const llama_weights& w, const std::filesystem::path& path,
+                          std::span<const float> freq_cis = {}) {
   const io::llama2c_header h = detail::llama2c_header_of(w);
-  io::write_llama2c(h, detail::llama2c_tensors_of(w), path);
+  detail::require_freq_cis_size(w, freq_cis);
+  io::write_llama2c(h, detail::llama2c_tensors_of(w, freq_cis), path);
 }
 
 }  // namespace pollard::llm

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pollard/core/error.hpp"
 #include "pollard/io/gguf.hpp"
@@ -42,6 +43,8 @@ struct model_file {
   std::shared_ptr<io::gguf_file> gguf;
   /// A Hugging Face folder's config.json as read, kept to write a copy with every key.
   std::shared_ptr<const io::json_value> hf_config;
+  /// A llama2.c checkpoint's freq_cis tables as stored, written back unchanged.
+  std::vector<float> llama2c_freq_cis;
 };
 
 namespace detail {
@@ -116,6 +119,7 @@ inline model_file open_model(
     return m;
   }
   m.weights = llm::read_llama2c(path);
+  m.llama2c_freq_cis = read_llama2c_freq_cis(path);
   const auto tok = tokenizer_path
                        ? tokenizer_path
                        : detail::find_llama2c_tokenizer(path, m.weights.config.vocab_size);
@@ -124,7 +128,8 @@ inline model_file open_model(
 }
 
 /// Writes `weights` in the format `original` came from (GGUF: every metadata key kept, tensors
-/// as `gguf_type`; llama2.c: the v0 layout; safetensors: a Hugging Face folder `out`). Files are
+/// as `gguf_type`; llama2.c: the v0 layout, the freq_cis tables as `original` held them;
+/// safetensors: a Hugging Face folder `out`). Files are
 /// written through temporaries.
 inline void save_model(const model_file& original, const llama_weights& weights,
                        const std::filesystem::path& out,
@@ -134,7 +139,7 @@ inline void save_model(const model_file& original, const llama_weights& weights,
   } else if (original.format == model_format::safetensors) {
     write_hf_llama(out, weights, pollard::dtype::f32, original.hf_config.get());
   } else {
-    llm::write_llama2c(weights, out);
+    llm::write_llama2c(weights, out, original.llama2c_freq_cis);
   }
 }
 
