@@ -1443,6 +1443,10 @@ hf_output_folder)
   expect_error prune_input_inside 2 prune plain out2 --calibration text:cal.txt --tokenizer out2/tokenizer.json --samples 1 --length 8
   [ -f out2/tokenizer.json ] || fail "prune removed its --tokenizer from OUT"
   if ls -A out . | grep -q '\.tmp-'; then fail "a temporary was left behind"; fi
+  run convert_help convert --help
+  if ! grep -q "existing Hugging Face OUT folder must be empty or one pollard wrote" convert_help.out; then
+    fail "convert --help does not say what an existing OUT folder may hold"
+  fi
   finish
   ;;
 config_keys)
