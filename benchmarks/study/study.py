@@ -37,6 +37,7 @@ ALL_ZERO_SHOT = ["arc_easy", "arc_challenge", "piqa", "hellaswag", "winogrande",
 # Held-out splits of the staged corpora (the calibration draws never see these documents).
 C4_CALIBRATION_DOCUMENTS = 800  # of the 1000 in c4-sample: the rest is the held-out text
 ALPACA_CALIBRATION_EXAMPLES = 4000  # of alpaca_5000: the rest is the held-out task set
+TINYSTORIES_CALIBRATION_SHARE = 0.8  # of the TinyStories head's bytes, cut at a paragraph end
 
 
 def comma_list(text):
@@ -168,6 +169,19 @@ class study:
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
                 tmp.replace(path)
+        # TinyStories: calibration from the first 80 % of the staged head, held-out perplexity on
+        # the rest (the pre-training text of the stories models).
+        tinystories = (text / "tinystories/tinystories_train_head.txt").read_text(encoding="utf-8")
+        cut = tinystories.find("\n\n", int(len(tinystories) * TINYSTORIES_CALIBRATION_SHARE))
+        cut = len(tinystories) if cut < 0 else cut + 2
+        tinystories_calibration = d / "tinystories-calibration.txt"
+        tinystories_heldout = d / "tinystories-heldout.txt"
+        for path, part in ((tinystories_calibration, tinystories[:cut]),
+                           (tinystories_heldout, tinystories[cut:])):
+            if not path.exists():
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(part, encoding="utf-8")
+                tmp.replace(path)
         # The evaluation reads only the first windows of each text, so it is given a head of the
         # text long enough for them (at least 16 characters per token needed, whole rows or
         # documents): tokenizing all of WikiText-2 test costs minutes with a large vocabulary,
@@ -204,7 +218,8 @@ class study:
             "c4": c4_calibration.resolve(),
             "wikitext": (text / "wikitext2_raw/valid.rows.jsonl").resolve(),
             "alpaca": alpaca_calibration.resolve(),
-            "tinystories": (text / "tinystories/tinystories_train_head.txt").resolve(),
+            "tinystories": tinystories_calibration.resolve(),
+            "tinystories_heldout": tinystories_heldout.resolve(),
             "wikitext_test": wikitext_head.resolve(),
             "c4_heldout": c4_heldout_head.resolve(),
             "alpaca_heldout": alpaca_heldout.resolve(),
@@ -241,7 +256,14 @@ class study:
                 "max_new_tokens": a.max_new_tokens, "zero_shot": a.zero_shot,
                 "zero_shot_limit": a.zero_shot_limit,
                 "c4_split": C4_CALIBRATION_DOCUMENTS, "alpaca_split": ALPACA_CALIBRATION_EXAMPLES,
-                "text_heads": "16 characters per token"}
+                "text_heads": "16 characters per token",
+                **({"tinystories_split": TINYSTORIES_CALIBRATION_SHARE}
+                   if self.evaluates_tinystories() else {})}
+
+    def evaluates_tinystories(self):
+        """Held-out TinyStories perplexity is measured when TinyStories is a calibration source
+        (the stories models' pre-training text)."""
+        return "tinystories" in self.a.calibrations
 
     def selfgen_sources(self):
         return self.a.selfgen_sources or max(8, (3 * self.a.samples + 1) // 2)
@@ -315,9 +337,11 @@ class study:
         a, f = self.a, self.files
         out, seconds = {}, {}
         tok = self.tokenizer_args()
-        for name, text, fmt, windows in (("wikitext2_test", f["wikitext_test"], "rows-jsonl",
-                                          a.wikitext_windows),
-                                         ("c4_heldout", f["c4_heldout"], "c4", a.c4_windows)):
+        texts = [("wikitext2_test", f["wikitext_test"], "rows-jsonl", a.wikitext_windows),
+                 ("c4_heldout", f["c4_heldout"], "c4", a.c4_windows)]
+        if self.evaluates_tinystories():
+            texts.append(("tinystories_heldout", f["tinystories_heldout"], "text", a.c4_windows))
+        for name, text, fmt, windows in texts:
             j = work / f"eval-{name}.json"
             seconds[f"eval_{name}"] = self.tool(
                 ["eval", model, "--text", text, "--format", fmt, "--window", a.window,

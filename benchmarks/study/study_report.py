@@ -35,6 +35,9 @@ def flatten(run):
     out = {"wt2_ppl": m["wikitext2_test"]["perplexity"],
            "wt2_se": m["wikitext2_test"]["standard_error"],
            "c4_ppl": m["c4_heldout"]["perplexity"], "c4_se": m["c4_heldout"]["standard_error"]}
+    if "tinystories_heldout" in m:
+        out["ts_ppl"] = m["tinystories_heldout"]["perplexity"]
+        out["ts_se"] = m["tinystories_heldout"]["standard_error"]
     for name in ("text", "alpaca"):
         d = m.get(f"divergence_{name}")
         if d:
@@ -124,8 +127,17 @@ def protocol_text(dense, a):
             f"first {w['windows']} windows ({w['tokens']} scored tokens). C4 held-out: "
             f"documents {a.c4_split}–999 of the staged C4 sample joined with \" \" "
             f"(the C4 protocol on the held-out documents), first {c['windows']} windows "
-            f"({c['tokens']} scored tokens). In the dense table ± is the standard error; in every "
-            f"other table ± is the standard deviation over seeds.")
+            f"({c['tokens']} scored tokens).{tinystories_protocol(dense)} In the dense table ± is "
+            f"the standard error; in every other table ± is the standard deviation over seeds.")
+
+
+def tinystories_protocol(dense):
+    t = dense["metrics"].get("tinystories_heldout")
+    if not t:
+        return ""
+    return (f" TinyStories held-out: the last 20 % of the staged TinyStories head (cut at a "
+            f"paragraph end; calibration draws from the first 80 %), the file as it is, first "
+            f"{t['windows']} windows ({t['tokens']} scored tokens).")
 
 
 def protocol_short(dense):
@@ -137,7 +149,9 @@ def protocol_short(dense):
         dense.get("tokenizer_adds_bos")]
     return (f"*Perplexity protocol: window protocol, L = {w['window']}, {bos}, none inserted per "
             f"window, L − 1 positions scored per window; WikiText-2 test {w['windows']} windows "
-            f"({w['tokens']} tokens), C4 held-out {c['windows']} windows ({c['tokens']} tokens).*")
+            f"({w['tokens']} tokens), C4 held-out {c['windows']} windows ({c['tokens']} tokens)"
+            + (f", TinyStories held-out {t['windows']} windows ({t['tokens']} tokens)"
+               if (t := dense["metrics"].get("tinystories_heldout")) else "") + ".*")
 
 
 def divergence_text(dense, a, runs):
@@ -181,6 +195,7 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
     groups = groups_of(runs)
     dense_flat = flatten(dense)
     has_zero_shot = "zs_avg" in dense_flat
+    has_tinystories = "ts_ppl" in dense_flat
     zs_tasks = [t["task"] for t in dense["metrics"]["zero_shot"]["tasks"]] if has_zero_shot else []
     methods = order_of({k[0] for k in groups}, METHOD_ORDER)
     sparsities = order_of({k[1] for k in groups}, SPARSITY_ORDER)
@@ -209,7 +224,7 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
               f"{ev.c4_split - 1} of the staged C4 sample (one window from each of N random "
               "documents); WikiText-2 valid (the rows joined, N random windows); Alpaca = "
               f"examples 0–{ev.alpaca_split - 1} in the Alpaca template, packed; TinyStories "
-              "(train head); self-generated = the model's own continuations of the first 2 "
+              "(the first 80 % of the staged train head); self-generated = the model's own continuations of the first 2 "
               "tokens of C4 calibration documents (temperature 0.6, top-k 50, top-p 0.95, "
               "repetition penalty 1.2; the 20 % with the highest perplexity dropped); mixture = "
               f"`{getattr(a, 'mixture', '')}`.\n")
@@ -221,6 +236,10 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
                    f"{number(dense_flat['wt2_se'], 'ppl')} (SE)"],
                   ["C4 held-out perplexity", f"{number(dense_flat['c4_ppl'], 'ppl')} ± "
                    f"{number(dense_flat['c4_se'], 'ppl')} (SE)"]]
+    if has_tinystories:
+        dense_rows.append(["TinyStories held-out perplexity",
+                           f"{number(dense_flat['ts_ppl'], 'ppl')} ± "
+                           f"{number(dense_flat['ts_se'], 'ppl')} (SE)"])
     at = dense["metrics"]["alpaca_tasks"]
     for name, k in (("Alpaca exact match (%)", "exact_match"), ("Alpaca token F1 (%)", "token_f1"),
                     ("Alpaca ROUGE-1 F (%)", "rouge1")):
@@ -241,20 +260,24 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
     # perplexity + divergence
     md.append("## Perplexity and divergence from the dense model\n")
     md.append(protocol + " " + divergence_text(dense, ev, runs) + "\n")
-    header = ["method", "sparsity", "calibration", "seeds", "WikiText-2 ppl", "C4 ppl",
-              "JS text", "KL text", "top-1 text (%)", "JS Alpaca", "KL Alpaca",
-              "top-1 Alpaca (%)"]
+    ts_header = ["TinyStories ppl"] if has_tinystories else []
+    header = (["method", "sparsity", "calibration", "seeds", "WikiText-2 ppl", "C4 ppl"] +
+              ts_header + ["JS text", "KL text", "top-1 text (%)", "JS Alpaca", "KL Alpaca",
+                           "top-1 Alpaca (%)"])
     rows = []
     for k in keys:
         g = groups[k]
         rows.append([k[0], sparsity_label(k[1]), CALIBRATION_NAMES.get(k[2], k[2]), str(len(g)),
-                     cell(g, "wt2_ppl", "ppl"), cell(g, "c4_ppl", "ppl"),
-                     cell(g, "js_text", "small"), cell(g, "kl_text", "small"),
+                     cell(g, "wt2_ppl", "ppl"), cell(g, "c4_ppl", "ppl")] +
+                    ([cell(g, "ts_ppl", "ppl")] if has_tinystories else []) +
+                    [cell(g, "js_text", "small"), cell(g, "kl_text", "small"),
                      cell(g, "top1_text", "pct"), cell(g, "js_alpaca", "small"),
                      cell(g, "kl_alpaca", "small"), cell(g, "top1_alpaca", "pct")])
-    md.append(table(header, [["dense", "0 %", "—", "—", number(dense_flat["wt2_ppl"], "ppl"),
-                              number(dense_flat["c4_ppl"], "ppl"), "0", "0", "100", "0", "0",
-                              "100"]] + rows))
+    dense_row = (["dense", "0 %", "—", "—", number(dense_flat["wt2_ppl"], "ppl"),
+                  number(dense_flat["c4_ppl"], "ppl")] +
+                 ([number(dense_flat["ts_ppl"], "ppl")] if has_tinystories else []) +
+                 ["0", "0", "100", "0", "0", "100"])
+    md.append(table(header, [dense_row] + rows))
 
     # tasks
     md.append("## Task accuracy\n")

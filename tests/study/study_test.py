@@ -135,7 +135,7 @@ def main():
     def study(results, *extra):
         command = [sys.executable, str(STUDY), "--pollard", str(pollard), "--model", str(model),
                    "--data-dir", data, "--results", str(results), "--methods", "wanda",
-                   "--sparsities", "0.5,2:4", "--calibrations", "c4", "--seeds", "3",
+                   "--sparsities", "0.5,2:4", "--calibrations", "tinystories", "--seeds", "3",
                    "--samples", "4", "--length", "64", "--window", "64", "--wikitext-windows",
                    "2", "--c4-windows", "2", "--divergence-windows", "2",
                    "--divergence-examples", "4", "--task-examples", "2", "--max-new-tokens", "4",
@@ -184,6 +184,19 @@ def main():
         check(ma[name] == mb[name], f"{name}: the second study reproduces every number")
     check(all(len(m["metrics"]["zero_shot"]["tasks"]) == 2 for m in ma.values()),
           "every run has its zero-shot accuracies")
+    # TinyStories calibration draws from the first 80 % of the staged file; the rest is the
+    # held-out text every run is scored on.
+    staged = (Path(data) / "text/tinystories/tinystories_train_head.txt").read_text(encoding="utf-8")
+    calibration = (a / "data/tinystories-calibration.txt").read_text(encoding="utf-8")
+    heldout = (a / "data/tinystories-heldout.txt").read_text(encoding="utf-8")
+    check(calibration + heldout == staged and calibration.endswith("\n\n")
+          and 0.75 < len(calibration) / len(staged) < 0.85,
+          "TinyStories is cut at a paragraph end into 80 % calibration and 20 % held-out text")
+    check(all(m["metrics"]["tinystories_heldout"]["perplexity"] > 1 for m in ma.values()),
+          "every run has its held-out TinyStories perplexity")
+    header = tables_of((a / "report.md").read_text(encoding="utf-8"))[
+        "Perplexity and divergence from the dense model"][0]
+    check("TinyStories ppl" in header, "the report shows the held-out TinyStories perplexity")
     print("study test passed")
 
 
