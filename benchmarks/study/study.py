@@ -416,9 +416,9 @@ class study:
         args += ["--n-m", s] if ":" in s else ["--sparsity", s]
         if self.is_gguf:
             args += ["--type", "f16"]  # a Q4_1 linear cannot hold exact zeros
-        args += self.tokenizer_args()
         lock = None
-        if settings["calibration"] != "none":
+        if settings["calibration"] != "none":  # the tokenizer reads calibration text only
+            args += self.tokenizer_args()
             args += ["--calibration", self.calibration_spec(settings["calibration"]),
                      "--samples", settings["samples"], "--length", settings["length"],
                      "--seed", settings["seed"]]

@@ -368,6 +368,9 @@ def findings_statistics(groups, dense_flat, runs, bootstrap, has_zero_shot, prot
                ("JS text", "js_text", "small", False), ("Alpaca F1 (%)", "f1", "pct", True)]
     if acc_key:
         metrics.insert(0, ("zero-shot avg (%)", acc_key, "pct", True))
+    if "ts_ppl" in dense_flat:
+        metrics.insert(metrics.index(("C4 ppl", "c4_ppl", "ppl", False)) + 1,
+                       ("TinyStories ppl", "ts_ppl", "ppl", False))
 
     # 1. calibration spread against sparsity
     if len(sources) > 1:
