@@ -250,7 +250,8 @@ TEST_CASE(
   const index_t d = 128;
   auto h = hessian(d, 64, 58);  // 64 tokens: rank-deficient, factors only with damping
   for (index_t j = 0; j < d; ++j) h(5, j) = h(j, 5) = 0.0f;  // a dead input channel
-  for (index_t j = 0; j < d; ++j) h(j, 9) = h(9, j) = (j == 9 ? -1.0f : 0.0f);  // indefinite
+  for (index_t j = 0; j < d; ++j) h(j, 9) = h(9, j) = (j == 9 ? 1e-3f : 0.0f);
+  h(9, 10) = h(10, 9) = 1.0f;  // indefinite with a positive diagonal: only damping repairs it
   const auto w = test::random_normal<float>(64, d, 59);
   auto cpu_w = w;
   const auto cpu_result = test::cpu::sparsegpt(cpu_w.view(), h.view(), n_m::pruned_of(2, 4), 128);
@@ -263,6 +264,25 @@ TEST_CASE(
   CHECK(result.percdamp_used == doctest::Approx(cpu_result.percdamp_used));
   CHECK(result.warnings == cpu_result.warnings);
   for (index_t i = 0; i < 64; ++i) CHECK(result.mask.pruned(i, 5));
+
+  // A negative diagonal is no XᵀX: refused with the CPU's message, never damped by a negative λ.
+  auto negative = hessian(d, 512, 61);
+  negative(7, 7) = -2.0f;
+  std::string negative_message;
+  try {
+    auto copy = w;
+    test::cpu::sparsegpt(copy.view(), negative.view(), n_m::pruned_of(2, 4), 128);
+  } catch (const factorisation_error& e) {
+    negative_message = e.what();
+  }
+  CHECK(negative_message.find("not positive semidefinite: H(7, 7) = -2 < 0") != std::string::npos);
+  const test::device_matrix<float> device_negative(negative);
+  const test::device_matrix<float> kept(w);
+  CHECK_THROWS_WITH_AS(
+      gpu::sparsegpt(gpu::par, kept.view(), device_view<const float>(device_negative.view()),
+                     n_m::pruned_of(2, 4)),
+      negative_message.c_str(), factorisation_error);
+  CHECK(kept.to_host().values == w.values);
 
   // One triangle only: refused with the CPU's message, before W is touched.
   auto lower = hessian(d, 512, 60);
@@ -297,7 +317,8 @@ TEST_CASE("the fp64 factorisation gives the same U to float rounding, the same d
   // Retries and warnings as the CPU's on a rank-deficient, indefinite Hessian.
   const index_t d = 128;
   auto bad = hessian(d, 64, 58);
-  for (index_t j = 0; j < d; ++j) bad(j, 9) = bad(9, j) = (j == 9 ? -1.0f : 0.0f);
+  for (index_t j = 0; j < d; ++j) bad(j, 9) = bad(9, j) = (j == 9 ? 1e-3f : 0.0f);
+  bad(9, 10) = bad(10, 9) = 1.0f;
   const auto w = test::random_normal<float>(64, d, 59);
   auto cpu_w = w;
   const auto cpu_result = test::cpu::sparsegpt(cpu_w.view(), bad.view(), n_m::pruned_of(2, 4), 128);

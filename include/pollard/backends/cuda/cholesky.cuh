@@ -166,7 +166,11 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
       static_cast<std::size_t>(n), cudaMemcpyDeviceToHost, stream));
   r.synchronize();
   double mean_diagonal = 0.0;
-  for (const float d : diagonal) mean_diagonal += static_cast<double>(d);
+  for (index_t j = 0; j < n; ++j) {
+    const float d = diagonal[static_cast<std::size_t>(j)];
+    if (d < 0.0f) throw_not_positive_semidefinite(who, n, j, static_cast<double>(d));
+    mean_diagonal += static_cast<double>(d);
+  }
   mean_diagonal /= static_cast<double>(n);
 
   const int order = static_cast<int>(n);
