@@ -21,6 +21,7 @@
 #include "common.hpp"
 #include "pollard/backends/cpu/policy.hpp"
 #include "pollard/calibration/calibration_spec.hpp"
+#include "pollard/core/narrowing.hpp"
 #include "pollard/io/gguf/rewrite.hpp"
 #include "pollard/llm/calibration_data.hpp"
 #include "pollard/llm/llama_model.hpp"
@@ -167,7 +168,9 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
   c->add_option("--ignore", o.ignore, "never prune linears matching a pattern, comma-separated")
       ->type_name("P[,P...]")
       ->default_str("none");
-  c->add_option("--type", o.type, "GGUF: same (as stored), f32, f16 or bf16 for the pruned linears")
+  c->add_option("--type", o.type,
+                "GGUF, Hugging Face: same (as stored), f32, f16 or bf16 for the pruned linears\n"
+                "(every other tensor keeps its type and bytes)")
       ->check(CLI::IsMember({"same", "f32", "f16", "bf16"}));
   c->add_option("--report", o.report, "also write the per-linear report as JSON")
       ->type_name("OUT.json");
@@ -410,11 +413,12 @@ inline int run_prune(const prune_options& o) {
     if (!output.path.empty()) check_output_file(output.name, output.path);
 
   const bool gguf = llm::detail::detect_format(in) == llm::model_format::gguf;
-  if (!gguf && (o.type == "f16" || o.type == "bf16"))
-    throw usage_error("--type " + o.type + " is for GGUF outputs; " +
-                      llm::name_of(llm::detail::detect_format(in)) + " is written as f32");
-  refuse_if_given(o.given, "--type", !gguf,
-                  std::string("sets how a GGUF's pruned linears are stored, and ") +
+  const bool llama2c = format == llm::model_format::llama2c;
+  if (llama2c && (o.type == "f16" || o.type == "bf16"))
+    throw usage_error("--type " + o.type + " is for GGUF and Hugging Face outputs; " +
+                      llm::name_of(format) + " is written as f32");
+  refuse_if_given(o.given, "--type", llama2c,
+                  std::string("sets how the pruned linears are stored, and ") +
                       llm::name_of(format) + " is always written as f32");
   if (gguf && !o.tokenizer.empty())
     throw usage_error("--tokenizer applies to llama2.c checkpoints; a GGUF carries its tokenizer");
@@ -637,10 +641,52 @@ inline int run_prune(const prune_options& o) {
       l.stored_type = io::ggml_type_name(written.tensor(l.name + ".weight").type);
     }
   } else {
+    // A Hugging Face model's pruned linears are stored in their own dtype (or --type) and
+    // rounded to it as they are pruned; every other tensor is copied byte for byte.
+    const bool hf = whole->format == llm::model_format::safetensors;
+    std::map<std::string, std::string> hf_names;  // blk.B.attn_q -> model.layers.B....weight
+    for (index_t b = 0; b < config.n_layers; ++b)
+      for (const auto l : llm::all_llama_linears)
+        hf_names[llm::llama_linear_name(b, l)] = llm::hf_linear_weight_name(b, l);
+    const auto hf_dtype = [&](pollard::dtype stored) {
+      return o.type == "f16"    ? pollard::dtype::f16
+             : o.type == "bf16" ? pollard::dtype::bf16
+             : o.type == "f32"  ? pollard::dtype::f32
+                                : stored;
+    };
+    if (hf)
+      callbacks.store_linear = [&](const std::string& linear, matrix_view<float> w) {
+        const std::string& name = hf_names.at(linear);
+        const pollard::dtype type = hf_dtype(whole->safetensors->at(name).dtype);
+        for (index_t i = 0; i < w.rows(); ++i)
+          for (index_t j = 0; j < w.cols(); ++j) {
+            const narrowing_site site{"prune", name, i, j};
+            if (type == pollard::dtype::f16)
+              w(i, j) = static_cast<float>(narrow<half>(w(i, j), overflow::error, site));
+            else if (type == pollard::dtype::bf16)
+              w(i, j) = static_cast<float>(narrow<bfloat16>(w(i, j), overflow::error, site));
+          }
+        return std::string(io::safetensors_dtype_name(type));
+      };
     llm::llama_model lm(whole->weights);
     report = prune_model_named(o, cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     finish_start = std::chrono::steady_clock::now();
-    save_model_into(written_files, *whole, whole->weights, out);
+    if (hf) {
+      const fs::path folder = hf_folder_of(*whole);
+      if (!fs::exists(out)) written_files.create_folder(out);
+      for (const char* companion : hf_companion_files)
+        if (fs::is_regular_file(folder / companion))
+          write_file_atomically(out / companion, read_file(folder / companion));
+      write_file_atomically(out / "config.json", read_file(folder / "config.json"));
+      llm::rewrite_hf_llama_linears(
+          out / "model.safetensors", *whole->safetensors, whole->weights,
+          [&](index_t b, llm::llama_linear l) {
+            return recipe.targets.selects(llm::llama_linear_name(b, l));
+          },
+          hf_dtype);
+    } else {
+      save_model_into(written_files, *whole, whole->weights, out);
+    }
     if (tokenizer_copy) write_file_atomically(tokenizer_copy->first, tokenizer_copy->second);
   }
   report.inputs.model = in.string();

@@ -189,7 +189,78 @@ def case_llama2c_copy(args, tmp):
           f"the input folder holds {sorted(p.name for p in (tmp / 'in').iterdir())}")
 
 
-CASES = {"llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity}
+def case_hf_dtypes(args, tmp):
+    """A Hugging Face model keeps every untouched tensor's dtype and bytes and its __metadata__;
+    pruned linears are stored in their own dtype, or as --type."""
+    try:
+        from safetensors import safe_open
+        from safetensors.numpy import save_file
+    except ImportError as e:
+        print(f"SKIPPED: {e}")
+        return
+    model = tmp / "hf"
+    model.mkdir()
+    rng = np.random.default_rng(1)
+    dim, hidden, vocab = 16, 32, 40
+    tensors = {"model.embed_tokens.weight": rng.standard_normal((vocab, dim)).astype(np.float16),
+               "model.norm.weight": (1 + 0.01 * rng.standard_normal(dim)).astype(np.float32)}
+    p = "model.layers.0."
+    for name, shape in (("self_attn.q_proj", (dim, dim)), ("self_attn.k_proj", (dim, dim)),
+                        ("self_attn.v_proj", (dim, dim)), ("self_attn.o_proj", (dim, dim)),
+                        ("mlp.gate_proj", (hidden, dim)), ("mlp.up_proj", (hidden, dim)),
+                        ("mlp.down_proj", (dim, hidden))):
+        tensors[p + name + ".weight"] = (0.1 * rng.standard_normal(shape)).astype(np.float16)
+    tensors[p + "input_layernorm.weight"] = np.ones(dim, np.float16)
+    tensors[p + "post_attention_layernorm.weight"] = np.ones(dim, np.float16)
+    metadata = {"format": "pt", "origin": "prune_outputs_check", "note": "kept"}
+    save_file(tensors, str(model / "model.safetensors"), metadata=metadata)
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
+              "intermediate_size": hidden, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "num_key_value_heads": 2, "vocab_size": vocab, "max_position_embeddings": 64,
+              "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": True,
+              "hidden_act": "silu", "torch_dtype": "float16"}
+    (model / "config.json").write_text(json.dumps(config, indent=1))
+
+    def header(path):
+        raw = path.read_bytes()
+        return json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+
+    for out_type, want in (("same", "F16"), ("f32", "F32"), ("bf16", "BF16")):
+        out, report_path = tmp / f"out-{out_type}", tmp / f"r-{out_type}.json"
+        run(args.pollard, "prune", model, out, "--method", "magnitude", "--sparsity", "0.5",
+            "--targets", "blk.0.attn_q,blk.0.ffn_down", "--report", report_path, "--quiet",
+            *(() if out_type == "same" else ("--type", out_type)))
+        report = json.loads(report_path.read_text())
+        h = header(out / "model.safetensors")
+        check(h.get("__metadata__") == metadata, f"--type {out_type}: __metadata__ {h.get('__metadata__')}")
+        check((out / "config.json").read_bytes() == (model / "config.json").read_bytes(),
+              f"--type {out_type}: config.json was rewritten")
+        pruned = {"model.layers.0.self_attn.q_proj.weight", "model.layers.0.mlp.down_proj.weight"}
+        with safe_open(str(out / "model.safetensors"), "np") as f:
+            keys = set(f.keys())
+            check(keys == set(tensors), f"--type {out_type}: tensors {sorted(keys ^ set(tensors))}")
+            for name, x in tensors.items():
+                if name in pruned:
+                    check(h[name]["dtype"] == want, f"--type {out_type}: {name} is {h[name]['dtype']}")
+                    continue
+                y = f.get_tensor(name)
+                check(y.dtype == x.dtype and y.tobytes() == x.tobytes(),
+                      f"--type {out_type}: untouched {name} changed ({x.dtype} -> {y.dtype})")
+            for linear in report["linears"]:
+                name = {"blk.0.attn_q": "model.layers.0.self_attn.q_proj.weight",
+                        "blk.0.ffn_down": "model.layers.0.mlp.down_proj.weight"}[linear["name"]]
+                check(linear["stored_type"] == want, f"--type {out_type}: report says {linear['stored_type']}")
+                if want != "BF16":
+                    y = f.get_tensor(name).astype(np.float32)
+                    check(abs(linear["sparsity"] - np.count_nonzero(y == 0) / y.size) < 1e-12,
+                          f"--type {out_type}: {linear['name']} sparsity {linear['sparsity']}")
+        size_in = (model / "model.safetensors").stat().st_size
+        size_out = (out / "model.safetensors").stat().st_size
+        if want != "F32":
+            check(abs(size_out - size_in) < 256, f"--type {out_type}: {size_in} bytes became {size_out}")
+
+
+CASES = {"hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity}
 
 
 def main():

@@ -214,8 +214,9 @@ class safetensors_file {
   std::vector<safetensors_tensor> tensors_;
 };
 
-/// A tensor to write, row-major `shape`: float `values` stored as dtype F32, F16 or BF16, or,
-/// for an integer or bool dtype (I64, I32, I16, I8, U8, BOOL), its little-endian bytes in `raw`.
+/// A tensor to write, row-major `shape`: float `values` stored as dtype F32, F16 or BF16, or its
+/// little-endian bytes in `raw`, copied as they are (any dtype; the only way for integer, bool and
+/// F64 tensors).
 struct safetensors_output {
   std::string name;
   pollard::dtype dtype = pollard::dtype::f32;
@@ -249,18 +250,18 @@ inline void write_safetensors(const std::filesystem::path& path,
   }
   std::uint64_t offset = 0;
   for (const auto& t : tensors) {
-    if (safetensors_dtype_name(t.dtype) == "?" || t.dtype == pollard::dtype::f64)
+    const bool from_values = t.is_float() && t.raw.empty();
+    if (safetensors_dtype_name(t.dtype) == "?" || (t.dtype == pollard::dtype::f64 && t.raw.empty()))
       throw option_error("write_safetensors: tensor '" + t.name +
-                         "' must be F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL");
+                         "' must be F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL (or F64 bytes)");
     std::uint64_t elements = 1;
     for (auto d : t.shape) elements *= d;
     const std::uint64_t bytes = elements * dtype_block_bytes(t.dtype);
-    if (t.is_float() ? elements != t.values.size() || !t.raw.empty()
-                     : bytes != t.raw.size() || !t.values.empty())
+    if (from_values ? elements != t.values.size() : bytes != t.raw.size() || !t.values.empty())
       throw shape_error("write_safetensors: tensor '" + t.name + "' has " +
-                        std::to_string(t.is_float() ? t.values.size() : t.raw.size()) +
-                        (t.is_float() ? " values" : " bytes") + " but its shape needs " +
-                        std::to_string(t.is_float() ? elements : bytes));
+                        std::to_string(from_values ? t.values.size() : t.raw.size()) +
+                        (from_values ? " values" : " bytes") + " but its shape needs " +
+                        std::to_string(from_values ? elements : bytes));
     if (!metadata.empty() || !first) header += ',';
     first = false;
     header += json_string(t.name) + ":{\"dtype\":\"" +
@@ -280,7 +281,7 @@ inline void write_safetensors(const std::filesystem::path& path,
   out.write(header.data(), header.size());
   std::vector<std::byte> buffer;
   for (const auto& t : tensors) {
-    if (!t.is_float()) {
+    if (!t.is_float() || !t.raw.empty()) {
       out.write(t.raw);
       continue;
     }

@@ -43,6 +43,8 @@ struct model_file {
   std::shared_ptr<io::gguf_file> gguf;
   /// A Hugging Face folder's config.json as read, kept to write a copy with every key.
   std::shared_ptr<const io::json_value> hf_config;
+  /// A Hugging Face model's safetensors file, kept to write a copy with its dtypes and bytes.
+  std::shared_ptr<const io::safetensors_file> safetensors;
   /// A llama2.c checkpoint's freq_cis tables as stored, written back unchanged.
   std::vector<float> llama2c_freq_cis;
 };
@@ -103,7 +105,8 @@ inline model_file open_model(
   if (m.format == model_format::safetensors) {
     const auto file_path = std::filesystem::is_directory(path) ? path / "model.safetensors" : path;
     auto hf = read_hf_config(file_path.parent_path() / "config.json");
-    const io::safetensors_file file(file_path);
+    m.safetensors = std::make_shared<const io::safetensors_file>(file_path);
+    const io::safetensors_file& file = *m.safetensors;
     m.weights = load_hf_llama_weights(file, hf, file_path.string());
     const auto id = [&](const char* key) -> std::optional<std::int32_t> {
       const auto* v = hf.json.find(key);

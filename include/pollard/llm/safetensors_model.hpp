@@ -3,13 +3,16 @@
 // in the interleaved convention (llama2.c, GGUF) are converted on writing.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -265,6 +268,59 @@ inline void write_hf_llama(const std::filesystem::path& folder, const llama_weig
   io::atomic_file out(folder / "config.json");
   out.write(text.data(), text.size());
   out.commit();
+}
+
+/// The Hugging Face name of a linear's weight ("model.layers.3.mlp.down_proj.weight").
+inline std::string hf_linear_weight_name(index_t layer, llama_linear l) {
+  return detail::hf_layer(layer, detail::hf_linear_name(l));
+}
+
+/// Writes `path` as a copy of the safetensors file `original` in which the linears that
+/// `selected(layer, linear)` names hold `weights`' values stored as
+/// `linear_dtype(their stored dtype)` (F32, F16 or BF16): every other tensor keeps its dtype,
+/// shape and bytes, the tensors keep the original's order, and its __metadata__ is kept. Refused
+/// before anything is written (option_error): a linear the file does not hold, a dtype not F32,
+/// F16 or BF16; a value F16/BF16 cannot hold throws while writing (the temporary is removed).
+/// Interleaved-rope weights are refused: their Q and K rows are not in the file's order.
+inline void rewrite_hf_llama_linears(
+    const std::filesystem::path& path, const io::safetensors_file& original,
+    const llama_weights& weights, const std::function<bool(index_t, llama_linear)>& selected,
+    const std::function<pollard::dtype(pollard::dtype)>& linear_dtype) {
+  if (weights.config.rope == rope_style::interleaved)
+    throw option_error(
+        "rewrite_hf_llama_linears: the weights' Q and K rows are interleaved, not "
+        "in a Hugging Face file's order");
+  std::map<std::string, const row_matrix*> replaced;
+  for (index_t b = 0; b < weights.config.n_layers; ++b)
+    for (const auto l : all_llama_linears)
+      if (selected(b, l))
+        replaced[hf_linear_weight_name(b, l)] =
+            &weights.layers[static_cast<std::size_t>(b)].linear(l);
+  std::vector<const io::safetensors_tensor*> order;
+  for (const auto& t : original.tensors()) order.push_back(&t);
+  std::sort(order.begin(), order.end(),
+            [](const auto* a, const auto* b) { return a->data.data() < b->data.data(); });
+  std::vector<io::safetensors_output> out;
+  for (const auto* t : order) {
+    const auto r = replaced.find(t->name);
+    if (r == replaced.end()) {
+      out.push_back({t->name, t->dtype, t->shape, {}, overflow::error, t->data});
+      continue;
+    }
+    const pollard::dtype type = linear_dtype(t->dtype);
+    if (type != pollard::dtype::f32 && type != pollard::dtype::f16 && type != pollard::dtype::bf16)
+      throw option_error("rewrite_hf_llama_linears: " + t->name + " would be stored as " +
+                         std::string(io::safetensors_dtype_name(type)) +
+                         "; pruned linears are stored as F32, F16 or BF16");
+    const row_matrix& m = *r->second;
+    out.push_back({t->name, type, t->shape,
+                   std::span<const float>(m.data(), static_cast<std::size_t>(m.size()))});
+    replaced.erase(r);
+  }
+  if (!replaced.empty())
+    throw option_error("rewrite_hf_llama_linears: " + std::string("the file holds no tensor ") +
+                       replaced.begin()->first);
+  io::write_safetensors(path, out, original.metadata());
 }
 
 }  // namespace pollard::llm
