@@ -65,8 +65,7 @@ TEST_CASE("gram_update adds alpha·XᵀX to the lower triangle only, for any til
                 upper_untouched = upper_untouched && h.view(i, j) == sentinel;
                 continue;
               }
-              const double expected =
-                  start + alpha * ref[static_cast<std::size_t>(i * d + j)];
+              const double expected = start + alpha * ref[static_cast<std::size_t>(i * d + j)];
               worst = std::max(worst, std::abs(static_cast<double>(h.view(i, j)) - expected));
               scale = std::max(scale, std::abs(expected));
             }
