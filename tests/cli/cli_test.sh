@@ -1629,6 +1629,43 @@ stdout_outputs)
   expect_error prune_out_stdout 2 prune "$stories" /dev/stdout --method magnitude
   finish
   ;;
+prune_mid_run_failure)
+  # A failure in the middle of a run (block 1's ffn_down set to ±3e38, so its scores or block 2's
+  # inputs overflow) names the block and linear or input, exits 1 and writes nothing: an
+  # existing output stays as it was and no temporary file is left.
+  need_data
+  tinystories_slice slice.txt
+  cp "$data/models/stories260K/tok512.bin" tok512.bin
+  python3 - "$stories" overflowing.bin <<'PY' || fail "could not write overflowing.bin"
+import array, struct, sys
+raw = open(sys.argv[1], "rb").read()
+dim, hidden, layers, heads, kv_heads, vocab, _ = struct.unpack("7i", raw[:28])
+kv = dim * kv_heads // heads
+w = array.array("f")
+w.frombytes(raw[28:])
+# llama2.c order: embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2 (layer, dim x hidden), ...
+w2 = abs(vocab) * dim + layers * dim + 2 * layers * dim * dim + 2 * layers * dim * kv \
+    + layers * dim + layers * hidden * dim
+for j in range(dim * hidden):
+    w[w2 + dim * hidden + j] = 3e38 if w[w2 + dim * hidden + j] >= 0 else -3e38
+open(sys.argv[2], "wb").write(raw[:28] + w.tobytes())
+PY
+  printf 'kept\n' >out.bin
+  for method in sparsegpt wanda; do
+    expect_error "mid_$method" 1 prune overflowing.bin out.bin --method "$method" --sparsity 0.5 \
+      --calibration text:slice.txt --samples 2 --length 32 --tokenizer tok512.bin --quiet
+    # SparseGPT's scores w²/[U⁻¹]ᵢᵢ² overflow in block 1 already; Wanda's prune block 1 and fail
+    # on block 2's input.
+    want="error: block 2: input attn_in: the calibration activations reaching it are not finite"
+    [ "$method" = sparsegpt ] && want="error: block 1, linear blk.1.ffn_down: sparsegpt: non-finite score"
+    grep -q "$want" "mid_$method.err" || fail "mid_$method: message: $(cat "mid_$method.err")"
+    [ "$(cat out.bin)" = kept ] || fail "mid_$method: the existing output was changed"
+    leftovers=$(ls -A | grep -v -x -e slice.txt -e tok512.bin -e overflowing.bin -e out.bin \
+      -e "mid_$method.out" -e "mid_$method.err" -e "mid_sparsegpt.out" -e "mid_sparsegpt.err")
+    [ -z "$leftovers" ] || fail "mid_$method: files left behind: $leftovers"
+  done
+  finish
+  ;;
 *)
   echo "unknown case $case_name"
   exit 1

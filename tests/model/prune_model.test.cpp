@@ -540,6 +540,28 @@ TEST_CASE("prune_model names the block and linear of a failure in the middle of 
   }
 }
 
+TEST_CASE("prune_model names the block and input whose calibration activations overflow") {
+  // Block 0's down weights of 1e30 keep its scores finite but make block 1's "mid" activations
+  // (products of two 1e30-sized projections) overflow float.
+  const auto batch = toy_batch(2, 6, 1);
+  for (const auto method : {model::pruning_method::wanda, model::pruning_method::sparsegpt}) {
+    auto w = wide_toy(13, 2);
+    for (auto& v : w.blocks[0].down.values) v = v < 0.0f ? -1e30f : 1e30f;
+    test::toy_model toy(w);
+    model::prune_recipe recipe;
+    recipe.method = method;
+    std::string message;
+    try {
+      model::prune_model(toy, batch, recipe);
+    } catch (const pollard::non_finite_error& e) {
+      message = e.what();
+    }
+    INFO(message);
+    CHECK(message.find("prune_model: block 1: input mid: the calibration activations reaching it "
+                       "are not finite") == 0);
+  }
+}
+
 TEST_CASE("prune_model reports blocks the targets leave alone as unpruned") {
   test::toy_model toy(wide_toy(12, 3));
   model::prune_recipe recipe;

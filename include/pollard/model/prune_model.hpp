@@ -136,15 +136,23 @@ std::vector<input_statistics> collect_block_statistics(
   }
   double statistics_seconds = 0.0;
   const auto start = clock::now();
-  run_block_over_batch(model, b, hidden, batch, recipe,
-                       [&](index_t input, matrix_view<const float> x, index_t sequences) {
-                         auto& s = stats[static_cast<std::size_t>(input)];
-                         if (x.rows() == 0 || (!s.moments && !s.gram)) return;
-                         const auto t0 = clock::now();
-                         if (s.moments) s.moments->accumulate(x, sequences);
-                         if (s.gram) s.gram->accumulate(exec, x, sequences);
-                         statistics_seconds += seconds_since(t0);
-                       });
+  const auto observe = [&](index_t input, matrix_view<const float> x, index_t sequences) {
+    auto& s = stats[static_cast<std::size_t>(input)];
+    if (x.rows() == 0 || (!s.moments && !s.gram)) return;
+    const auto t0 = clock::now();
+    try {
+      if (s.moments) s.moments->accumulate(x, sequences);
+      if (s.gram) s.gram->accumulate(exec, x, sequences);
+    } catch (const non_finite_error& e) {
+      throw non_finite_error("prune_model: block " + std::to_string(b) + ": input " +
+                             inputs[static_cast<std::size_t>(input)].name +
+                             ": the calibration activations reaching it are not finite (the "
+                             "model, or the blocks pruned before, overflow on this data): " +
+                             e.what());
+    }
+    statistics_seconds += seconds_since(t0);
+  };
+  run_block_over_batch(model, b, hidden, batch, recipe, observe);
   timing.statistics_seconds += statistics_seconds;
   timing.forward_seconds += seconds_since(start) - statistics_seconds;
   return stats;
@@ -297,7 +305,9 @@ void prune_one_linear(const Exec& exec, const prune_recipe& recipe, double s, ma
 /// Throws option_error (bad recipe, empty calibration when one is needed, no selected linear,
 /// an N:M group that does not divide a selected linear's width), and whatever the model and
 /// solvers throw, a failure while a linear's statistics are finished or the linear is pruned
-/// with the block and linear named (e.g. "prune_model: block 3, linear blk.3.ffn_down: ..."); a
+/// with the block and linear named (e.g. "prune_model: block 3, linear blk.3.ffn_down: ..."),
+/// non_finite_error for calibration activations that overflow with the block and input named
+/// ("prune_model: block 2: input attn_in: ..."); a
 /// linear is changed only once all checks of the run passed. callbacks.store_linear, when
 /// given, rounds each pruned linear to what will be written, and the report describes that.
 /// The statistics, mask selection and solvers run on `exec` (e.g. pollard::cpu::par.threads(2));
