@@ -307,9 +307,9 @@ void prune_one_linear(const Exec& exec, const prune_recipe& recipe, double s, ma
 /// solvers throw, a failure while a linear's statistics are finished or the linear is pruned
 /// with the block and linear named (e.g. "prune_model: block 3, linear blk.3.ffn_down: ..."),
 /// non_finite_error for calibration activations that overflow with the block and input named
-/// ("prune_model: block 2: input attn_in: ..."); a
-/// linear is changed only once all checks of the run passed. callbacks.store_linear, when
-/// given, rounds each pruned linear to what will be written, and the report describes that.
+/// ("prune_model: block 2: input attn_in: ..."); a linear is changed only once all checks of the
+/// run passed. callbacks.store_linear, when given, rounds each pruned linear to what will be
+/// written, and the report describes that.
 /// The statistics, mask selection and solvers run on `exec` (e.g. pollard::cpu::par.threads(2));
 /// the result does not depend on its thread count. The model's own forward pass threads as the
 /// engine does.
