@@ -308,8 +308,10 @@ TEST_CASE(
 }
 
 TEST_CASE("the fp64 factorisation gives the same U to float rounding, the same damping report") {
-  // 96: one diagonal block for trtri; 1100: split into blocks joined by triangular products.
-  for (const index_t n : {index_t{96}, index_t{1100}}) {
+  // Up to 64: one diagonal block inverted by forward substitution; above: blocks of 64 joined
+  // by triangular products, the last one narrower unless 64 divides n.
+  for (const index_t n : {index_t{1}, index_t{63}, index_t{64}, index_t{65}, index_t{96},
+                          index_t{130}, index_t{1100}}) {
     CAPTURE(n);
     check_factor_precisions(n);
   }

@@ -1,7 +1,7 @@
 // pollard — the CUDA backend's factorisation for OBS solvers: the upper Cholesky factor U of
 // (H + λI)⁻¹ from one reversed factorisation (cuSOLVER potrf) and one triangular inverse
-// (cuSOLVER trtri on diagonal blocks, cuBLAS trmm between them), with the CPU backend's damping,
-// retries and report.
+// (diagonal blocks of 64 by forward substitution in one kernel, cuBLAS trmm between them), with
+// the CPU backend's damping, retries and report.
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -99,8 +99,6 @@ inline cusolverStatus_t potrf(cusolverDnHandle_t h, int n, double* a, double* wo
                               int* info) {
   return cusolverDnDpotrf(h, CUBLAS_FILL_MODE_LOWER, n, a, n, work, size, info);
 }
-template <class S>
-inline constexpr cudaDataType_t cuda_type = std::is_same_v<S, double> ? CUDA_R_64F : CUDA_R_32F;
 
 inline cublasStatus_t trmm(cublasHandle_t h, cublasSideMode_t side, int m, int n, float alpha,
                            const float* a, int lda, float* b, int ldb) {
@@ -113,31 +111,52 @@ inline cublasStatus_t trmm(cublasHandle_t h, cublasSideMode_t side, int m, int n
                      &alpha, a, lda, b, ldb, b, ldb);
 }
 
-/// Largest diagonal block inverted by cuSOLVER's trtri; larger ones are split.
-inline constexpr index_t trtri_block = 512;
+/// Order of the diagonal blocks that invert_diagonal_blocks inverts, one thread block each.
+inline constexpr int diagonal_block = 64;
+
+/// In place, the inverse of every diagonal block of the lower-triangular column-major n x n
+/// matrix at a: block k holds rows and columns [64k, min(64k + 64, n)). Thread j of a block
+/// computes column j of the block's inverse by forward substitution, x_j = 1 / L_jj and
+/// x_i = −(Σ_{j<=k<i} L_ik x_k) / L_ii, with the block in shared memory; the strictly upper part
+/// is left as it was. Sets *bad to 1 when a result is not finite.
+template <class S>
+__global__ void __launch_bounds__(diagonal_block)
+    invert_diagonal_blocks(S* a, index_t n, index_t lda, int* bad) {
+  __shared__ S l[diagonal_block][diagonal_block + 1];  // l[i][k] = L(i, k) of the block
+  const index_t base = blockIdx.x * static_cast<index_t>(diagonal_block);
+  const int m = static_cast<int>(n - base < diagonal_block ? n - base : diagonal_block);
+  const int t = static_cast<int>(threadIdx.x);
+  if (t < m)
+    for (int k = 0; k <= t; ++k) l[t][k] = a[(base + t) + (base + k) * lda];
+  __syncthreads();
+  if (t >= m) return;
+  S x[diagonal_block];
+  x[t] = S(1) / l[t][t];
+  bool finite = isfinite(x[t]);
+  for (int i = t + 1; i < m; ++i) {
+    S sum = 0;
+    for (int k = t; k < i; ++k) sum += l[i][k] * x[k];
+    x[i] = -sum / l[i][i];
+    finite = finite && isfinite(x[i]);
+  }
+  for (int i = t; i < m; ++i) a[(base + i) + (base + t) * lda] = x[i];
+  if (!finite) atomicExch(bad, 1);
+}
 
 /// In place, the inverse of the lower-triangular column-major n x n matrix at a (leading
-/// dimension lda): [L11 0; L21 L22]⁻¹ = [L11⁻¹ 0; −L22⁻¹·L21·L11⁻¹ L22⁻¹], the diagonal
-/// blocks recursively, the off-diagonal one by two triangular products (cuBLAS trmm, near the
-/// GEMM rate), diagonal blocks of at most trtri_block by cuSOLVER's trtri (which runs far
-/// below the GEMM rate at n in the thousands). work/host_work: trtri's buffers for
-/// trtri_block; info: trtri's status.
+/// dimension lda) whose diagonal blocks of diagonal_block (at multiples of it from a) are
+/// inverted already: [L11 0; L21 L22]⁻¹ = [L11⁻¹ 0; −L22⁻¹·L21·L11⁻¹ L22⁻¹], split at a
+/// multiple of diagonal_block so that every leaf is one of those blocks, the off-diagonal part
+/// by two triangular products (cuBLAS trmm, near the GEMM rate on large blocks).
 template <class S>
-void invert_lower(cusolverDnHandle_t solver, cublasHandle_t blas, index_t n, S* a, index_t lda,
-                  void* work, std::size_t work_bytes, void* host_work, std::size_t host_bytes,
-                  int* info) {
-  if (n <= trtri_block) {
-    POLLARD_CUDA_CHECK(cusolverDnXtrtri(solver, CUBLAS_FILL_MODE_LOWER, CUBLAS_DIAG_NON_UNIT, n,
-                                        cuda_type<S>, a, lda, work, work_bytes, host_work,
-                                        host_bytes, info));
-    return;
-  }
-  const index_t n1 = ((n / 2 + 127) / 128) * 128, n2 = n - n1;
+void invert_lower(cublasHandle_t blas, index_t n, S* a, index_t lda) {
+  if (n <= diagonal_block) return;
+  const index_t n1 = ((n / 2 + diagonal_block - 1) / diagonal_block) * diagonal_block, n2 = n - n1;
   S* const l11 = a;
   S* const l21 = a + n1;
   S* const l22 = a + n1 + n1 * lda;
-  invert_lower(solver, blas, n1, l11, lda, work, work_bytes, host_work, host_bytes, info);
-  invert_lower(solver, blas, n2, l22, lda, work, work_bytes, host_work, host_bytes, info);
+  invert_lower(blas, n1, l11, lda);
+  invert_lower(blas, n2, l22, lda);
   const auto ld = static_cast<int>(lda);
   POLLARD_CUDA_CHECK(trmm(blas, CUBLAS_SIDE_RIGHT, static_cast<int>(n2), static_cast<int>(n1), S(1),
                           l11, ld, l21, ld));
@@ -175,46 +194,47 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
 
   const int order = static_cast<int>(n);
   int potrf_size = 0;
-  device_buffer<S> a(static_cast<std::size_t>(n * n));
-  POLLARD_CUDA_CHECK(potrf_buffer_size(solver, order, a.data(), &potrf_size));
-  std::size_t trtri_device = 0, trtri_host = 0;
-  POLLARD_CUDA_CHECK(cusolverDnXtrtri_bufferSize(
-      solver, CUBLAS_FILL_MODE_LOWER, CUBLAS_DIAG_NON_UNIT, std::min(n, trtri_block), cuda_type<S>,
-      a.data(), n, &trtri_device, &trtri_host));
-  const std::size_t potrf_work = static_cast<std::size_t>(potrf_size) * sizeof(S);
-  device_buffer<char> work(std::max(potrf_work, trtri_device) + 256);
-  std::vector<char> host_work(trtri_host);
-  device_buffer<int> info(2);
+  // The factor, potrf's buffer and two status words in the stream's workspace (no allocation
+  // per factorisation once it is large enough).
+  const auto round_up = [](std::size_t bytes) { return (bytes + 255) / 256 * 256; };
+  const std::size_t a_bytes = round_up(static_cast<std::size_t>(n * n) * sizeof(S));
+  POLLARD_CUDA_CHECK(
+      potrf_buffer_size(solver, order, static_cast<S*>(r.workspace(a_bytes)), &potrf_size));
+  const std::size_t work_bytes = round_up(static_cast<std::size_t>(potrf_size) * sizeof(S));
+  char* const space = static_cast<char*>(r.workspace(a_bytes + work_bytes + 2 * sizeof(int)));
+  S* const a = reinterpret_cast<S*>(space);
+  S* const work = reinterpret_cast<S*>(space + a_bytes);
+  int* const info = reinterpret_cast<int*>(space + a_bytes + work_bytes);
 
   const dim3 threads(32, 8);
   const dim3 blocks(static_cast<unsigned>((n + 31) / 32), static_cast<unsigned>((n + 7) / 8));
   double factor = percdamp;
   for (int attempt = 0; attempt <= max_retries; ++attempt, factor *= 10.0) {
     const double damping = factor * mean_diagonal;
-    reversed_damped<S><<<blocks, threads, 0, stream>>>(h, static_cast<S>(damping), a.data());
+    reversed_damped<S><<<blocks, threads, 0, stream>>>(h, static_cast<S>(damping), a);
     POLLARD_CUDA_CHECK_LAUNCH("reversed_damped");
-    POLLARD_CUDA_CHECK(cudaMemsetAsync(info.data(), 0, 2 * sizeof(int), stream));
-    POLLARD_CUDA_CHECK(
-        potrf(solver, order, a.data(), reinterpret_cast<S*>(work.data()), potrf_size, info.data()));
-    check_diagonal<S>
-        <<<static_cast<unsigned>((n + 255) / 256), 256, 0, stream>>>(a.data(), n, info.data() + 1);
+    POLLARD_CUDA_CHECK(cudaMemsetAsync(info, 0, 2 * sizeof(int), stream));
+    POLLARD_CUDA_CHECK(potrf(solver, order, a, work, potrf_size, info));
+    check_diagonal<S><<<static_cast<unsigned>((n + 255) / 256), 256, 0, stream>>>(a, n, info + 1);
     POLLARD_CUDA_CHECK_LAUNCH("check_diagonal");
     int status[2] = {0, 0};
     POLLARD_CUDA_CHECK(
-        cudaMemcpyAsync(status, info.data(), sizeof(status), cudaMemcpyDeviceToHost, stream));
+        cudaMemcpyAsync(status, info, sizeof(status), cudaMemcpyDeviceToHost, stream));
     r.synchronize();
     if (status[0] == 0 && status[1] == 0) {
-      invert_lower(solver, r.cublas(), n, a.data(), n, work.data(), trtri_device, host_work.data(),
-                   trtri_host, info.data());
-      reversed_upper<S><<<blocks, threads, 0, stream>>>(a.data(), n, out.u.data());
+      invert_diagonal_blocks<S><<<static_cast<unsigned>((n + diagonal_block - 1) / diagonal_block),
+                                  diagonal_block, 0, stream>>>(a, n, n, info);
+      POLLARD_CUDA_CHECK_LAUNCH("invert_diagonal_blocks");
+      invert_lower(r.cublas(), n, a, n);
+      reversed_upper<S><<<blocks, threads, 0, stream>>>(a, n, out.u.data());
       POLLARD_CUDA_CHECK_LAUNCH("reversed_upper");
       POLLARD_CUDA_CHECK(
-          cudaMemcpyAsync(status, info.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
+          cudaMemcpyAsync(status, info, sizeof(int), cudaMemcpyDeviceToHost, stream));
       r.synchronize();
       if (status[0] != 0)
-        throw factorisation_error(
-            std::string(who) + ": the triangular inverse of the " + std::to_string(n) + "x" +
-            std::to_string(n) + " Cholesky factor failed (info " + std::to_string(status[0]) + ")");
+        throw factorisation_error(std::string(who) + ": the triangular inverse of the " +
+                                  std::to_string(n) + "x" + std::to_string(n) +
+                                  " Cholesky factor is not finite");
       out.damping = {damping, factor, attempt};
       return out;
     }
