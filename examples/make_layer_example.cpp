@@ -1,6 +1,8 @@
 // make_layer_example — writes a seeded example layer for prune_layer: W.npy (d_out x d_in),
 // X.npy (tokens x d_in, correlated channels with a few large-magnitude outlier channels, as
-// LLM activations have) and H.npy = (2/tokens)·XᵀX, all float32.
+// LLM activations have) and H.npy = (2/N)·XᵀX with N = tokens (each row of X a calibration
+// sequence of its own: `layer --activations X.npy --sequences TOKENS` computes the same H), all
+// float32.
 //
 //   make_layer_example FOLDER [--d-out 128] [--d-in 256] [--tokens 512] [--outliers 4]
 //                      [--seed 0]
@@ -156,7 +158,8 @@ int main(int argc, char** argv) {
   CLI::App app(
       "Writes a seeded example layer for prune_layer: W.npy (d_out x d_in), X.npy (tokens x d_in,\n"
       "correlated channels with a few large-magnitude outlier channels, as LLM activations have)\n"
-      "and H.npy = (2/tokens)·XᵀX, all float32.",
+      "and H.npy = (2/N)·XᵀX with N = tokens (each row of X a sequence of its own: `layer\n"
+      "--activations X.npy --sequences TOKENS` computes the same H), all float32.",
       "make_layer_example");
   pollard::cli::configure(app);
   options o;

@@ -56,6 +56,7 @@ inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
       ->required();
   c->add_option("--calibration", o.calibration, "KIND:PATH[@WEIGHT][,...]: the calibration data")
       ->type_name("SPEC")
+      ->check(comma_list_text())
       ->required();
   add_calibration_size_options(*c, o.samples, o.length, o.seed);
   c->add_option("--text-field", o.text_field, "JSON field holding a document's text")

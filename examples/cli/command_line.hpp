@@ -181,6 +181,43 @@ inline CLI::Validator n_m_text() {
       "");
 }
 
+/// The items of a comma-separated option value ("a,b" -> {a, b}; "" has none). Values reach it
+/// through comma_list_text(), which refuses empty items.
+inline std::vector<std::string> comma_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    if (end > begin) out.push_back(text.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return out;
+}
+
+/// CLI11's check of a comma-separated list: an empty item (two commas in a row, or a leading or
+/// trailing comma) is refused rather than skipped, and each item must satisfy `item_allowed`
+/// (a message saying why not, or empty).
+inline CLI::Validator comma_list_text(
+    std::function<std::string(const std::string&)> item_allowed = nullptr) {
+  return CLI::Validator(
+      [item_allowed = std::move(item_allowed)](std::string& text) -> std::string {
+        if (text.empty()) return {};
+        std::size_t begin = 0, item = 1;
+        while (begin <= text.size()) {
+          const std::size_t end = std::min(text.find(',', begin), text.size());
+          if (end == begin)
+            return "item " + std::to_string(item) + " of '" + text +
+                   "' is empty: remove the extra comma";
+          if (item_allowed)
+            if (auto why = item_allowed(text.substr(begin, end - begin)); !why.empty()) return why;
+          begin = end + 1;
+          ++item;
+        }
+        return {};
+      },
+      "");
+}
+
 /// --threads N for a command that computes; 0 (the default) uses every hardware thread.
 inline CLI::Option* add_threads_option(CLI::App& app, int& threads) {
   return app.add_option("--threads", threads, "threads to compute with; 0 = all hardware threads")

@@ -1,10 +1,13 @@
 // pollard tools — prune one linear layer stored as .npy files: the logic of `pollard layer` and
 // of the prune_layer executable, which both call run_layer().
 //
-// W is d_out x d_in (PyTorch Linear layout), X is tokens x d_in, H is the d_in x d_in Hessian
-// (2/N)·XᵀX. --dsnot refines the mask of magnitude/wanda/ria with DSnoT (needs X); --reconstruct
-// then updates the kept weights by OBS for that fixed mask. Prints the sparsity reached, N:M
-// validity and the relative reconstruction error; writes the pruned W (in W's dtype unless
+// W is d_out x d_in (PyTorch Linear layout), X is tokens x d_in holding N = --sequences
+// calibration sequences, H is the d_in x d_in Hessian (2/N)·XᵀX: N counts sequences, the
+// normalisation of the SparseGPT and Wanda reference code (a running average over samples) and of
+// `pollard prune` and `pollard capture`. --dsnot refines the mask of magnitude/wanda/ria with DSnoT
+// (needs X); --reconstruct then updates the kept weights by OBS for that fixed mask. Prints the
+// sparsity reached, N:M validity and the relative reconstruction error; writes the pruned W (in W's
+// dtype unless
 // --dtype) and the mask (uint8, 1 = pruned). It computes in float32, as the reference
 // implementations do. On any error it prints one line to stderr, exits non-zero and writes
 // nothing.
@@ -26,6 +29,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/mask.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/core/number_text.hpp"
 #include "pollard/criteria/criterion_input_buffers.hpp"
 #include "pollard/criteria/magnitude.hpp"
 #include "pollard/criteria/ria.hpp"
@@ -63,14 +67,17 @@ struct layer_options {
 
 inline const char* const layer_description =
     "Prunes one linear layer stored as .npy files: W (d_out x d_in, PyTorch Linear layout), X\n"
-    "(tokens x d_in) or the d_in x d_in Hessian H = (2/N)·XᵀX. --dsnot refines the mask of\n"
-    "magnitude/wanda/ria with DSnoT (needs X); --reconstruct then updates the kept weights by OBS\n"
-    "for that fixed mask. Prints the sparsity reached, N:M validity and the relative\n"
-    "reconstruction error; writes the pruned W and the mask (uint8, 1 = pruned). Computes in\n"
-    "float32, as the reference implementations do. On any error it prints one line on stderr,\n"
-    "exits non-zero (2 for a command-line mistake) and writes nothing: both outputs are written\n"
-    "through temporaries and renamed together at the end. An output that is a symbolic link is\n"
-    "written through: its target is replaced, as cp does.";
+    "(tokens x d_in) or the d_in x d_in Hessian H = (2/N)·XᵀX. N counts calibration sequences\n"
+    "(--sequences, default 1), as the SparseGPT and Wanda reference code and pollard prune and\n"
+    "capture do: X captured from N sequences, given with --sequences N, gives prune's H (and\n"
+    "Wanda's ||x_j||²/N = diag(H)/2). --dsnot refines the mask of magnitude/wanda/ria with\n"
+    "DSnoT (needs X); --reconstruct then updates the kept weights by OBS for that fixed mask.\n"
+    "Prints the sparsity reached, N:M validity and the relative reconstruction error; writes the\n"
+    "pruned W and the mask (uint8, 1 = pruned). Computes in float32, as the reference\n"
+    "implementations do. On any error it prints one line on stderr, exits non-zero (2 for a\n"
+    "command-line mistake) and writes nothing: both outputs are written through temporaries and\n"
+    "renamed together at the end. An output that is a symbolic link is written through: its\n"
+    "target is replaced, as cp does.";
 
 /// Adds prune_layer's options to `app` (the prune_layer executable, or `pollard layer`).
 inline void add_layer_options(CLI::App& app, layer_options& o) {
@@ -79,7 +86,8 @@ inline void add_layer_options(CLI::App& app, layer_options& o) {
       ->required();
   app.add_option("--activations", o.activations, "calibration inputs X, tokens x d_in")
       ->type_name("X.npy");
-  app.add_option("--hessian", o.hessian, "the Hessian H = (2/N)·XᵀX, d_in x d_in")
+  app.add_option("--hessian", o.hessian,
+                 "the Hessian H = (2/N)·XᵀX, d_in x d_in, N calibration sequences")
       ->type_name("H.npy");
   app.add_option("--method", o.method, "how the weights are scored or solved")
       ->type_name("magnitude|wanda|ria|sparsegpt")
@@ -98,8 +106,10 @@ inline void add_layer_options(CLI::App& app, layer_options& o) {
       ->default_str("row for wanda, block:128 for sparsegpt, else matrix");
   app.add_flag("--dsnot", o.dsnot, "refine the mask with DSnoT (needs --activations)");
   app.add_option("--sequences", o.sequences,
-                 "calibration sequences X holds: DSnoT's E[x_j] is sum_t x_tj / N, the\n"
-                 "reference's sum_metric_row, which its update threshold 0.1 is measured against")
+                 "calibration sequences N that X holds: H = (2/N)·XᵀX and Wanda's ||x_j||²/N\n"
+                 "(the references' and pollard prune's normalisation), and DSnoT's E[x_j] =\n"
+                 "sum_t x_tj / N, the reference's sum_metric_row, which its update threshold 0.1\n"
+                 "is measured against")
       ->type_name("N")
       ->check(integer_in(1, INT32_MAX));
   app.add_flag("--reconstruct", o.reconstruct,
@@ -246,6 +256,9 @@ void prune(const plan& o) {
   if (!o.hessian.empty()) require_matrix("--hessian", o.hessian, "d_in x d_in");
   const auto w_file = pollard::io::read_npy<T>(o.weights, pollard::io::npy_rank::matrix);
   const index_t d_out = w_file.rows(), d_in = w_file.cols();
+  if (d_out == 0 || d_in == 0)
+    throw pollard::shape_error("--weights " + o.weights.string() + " is " + shape_of(d_out, d_in) +
+                               ": it holds no weights to prune");
   if (o.m > 0 && d_in % o.m != 0)
     throw usage_error("--n-m " + std::to_string(o.n) + ":" + std::to_string(o.m) +
                       ": M = " + std::to_string(o.m) + " does not divide the " +
@@ -260,6 +273,9 @@ void prune(const plan& o) {
           ": X needs one column per input channel (" + std::to_string(d_in) + ")");
     if (x_file->rows() == 0)
       throw pollard::shape_error(o.activations.string() + " holds no tokens");
+    if (o.sequences > x_file->rows())
+      throw usage_error("--sequences " + std::to_string(o.sequences) + " exceeds the " +
+                        std::to_string(x_file->rows()) + " tokens of " + o.activations.string());
   }
   if (!o.hessian.empty()) {
     h_file = pollard::io::read_npy<T>(o.hessian, pollard::io::npy_rank::matrix);
@@ -270,15 +286,16 @@ void prune(const plan& o) {
                                  ": H must be " + shape_of(d_in, d_in));
   }
 
-  // Statistics: H = (2/T)·XᵀX over the T tokens of X unless H is given; Σx²/T from X, or
-  // diag(H)/2 from H alone (the same quantity).
+  // Statistics: H = (2/N)·XᵀX over the N = --sequences sequences of X unless H is given
+  // (SparseGPT's add_batch: a running average over samples); Σx²/N from X, or diag(H)/2 from H
+  // alone (the same quantity).
   std::vector<T> hessian_storage;
   pollard::matrix_view<const T> hessian;
   if (h_file) {
     hessian = h_file->view();
   } else if (x_file) {
-    pollard::gram_accumulator<T> gram(d_in, pollard::normalisation::by_tokens);
-    gram.accumulate(exec, x_file->view());
+    pollard::gram_accumulator<T> gram(d_in, pollard::normalisation::by_sequences);
+    gram.accumulate(exec, x_file->view(), o.sequences);
     const auto h = gram.hessian();
     hessian_storage.assign(h.data(), h.data() + h.size());  // symmetric: layout is irrelevant
     hessian = pollard::matrix_view<const T>(hessian_storage.data(), d_in, d_in);
@@ -286,12 +303,9 @@ void prune(const plan& o) {
   pollard::criterion_input_buffers<T> buffers;
   std::optional<pollard::moment_statistics<double>> moments;  // per channel, over X
   if (x_file) {
-    if (o.sequences > x_file->rows())
-      throw usage_error("--sequences " + std::to_string(o.sequences) + " exceeds the " +
-                        std::to_string(x_file->rows()) + " tokens of " + o.activations.string());
     moments.emplace(d_in);
     moments->accumulate(x_file->view(), o.sequences);
-    buffers.set_moments(*moments, pollard::normalisation::by_tokens);
+    buffers.set_moments(*moments, pollard::normalisation::by_sequences);
   } else if (h_file) {
     std::vector<T> diagonal(static_cast<std::size_t>(d_in));
     for (index_t j = 0; j < d_in; ++j) diagonal[static_cast<std::size_t>(j)] = hessian(j, j) / T(2);
@@ -314,9 +328,9 @@ void prune(const plan& o) {
                       pollard::unstructured(o.sparsity, pollard::per_column_block{o.block}), s);
     keep = result.mask;
     warnings = result.warnings;
-    solver_report = "  sparsegpt: loss " + std::to_string(result.loss) + ", damping " +
-                    std::to_string(result.damping_used) + " (percdamp " +
-                    std::to_string(result.percdamp_used) + ")\n";
+    solver_report = "  sparsegpt: loss " + pollard::format_number(result.loss) + ", damping " +
+                    pollard::format_number(result.damping_used) + " (percdamp " +
+                    pollard::format_number(result.percdamp_used) + ")\n";
   } else {
     std::vector<T> score_values(static_cast<std::size_t>(d_out * d_in));
     const pollard::matrix_view<T> scores(score_values.data(), d_out, d_in);
@@ -362,8 +376,8 @@ void prune(const plan& o) {
       const auto result = pollard::obs_reconstruct<T>(exec, w_hat, hessian, keep, r);
       keep = result.mask;  // the weights of dead inputs are zeroed and marked pruned
       warnings.insert(warnings.end(), result.warnings.begin(), result.warnings.end());
-      solver_report += "  OBS reconstruction: loss " + std::to_string(result.loss) + ", damping " +
-                       std::to_string(result.damping_used) + "\n";
+      solver_report += "  OBS reconstruction: loss " + pollard::format_number(result.loss) +
+                       ", damping " + pollard::format_number(result.damping_used) + "\n";
     } else {
       pollard::apply_mask(keep, w_hat);
     }
@@ -453,7 +467,7 @@ void prune(const plan& o) {
                                ? "unstructured per matrix"
                                : "unstructured per column block of " + std::to_string(o.block);
   std::printf("prune_layer: %s, %s%s\n", method_name(o.how), group_name.c_str(),
-              o.m > 0 ? "" : (", target sparsity " + std::to_string(o.sparsity)).c_str());
+              o.m > 0 ? "" : (", target sparsity " + pollard::format_number(o.sparsity)).c_str());
   std::printf("  W: %s %s %s\n", printable(o.weights.string()).c_str(),
               shape_of(d_out, d_in).c_str(),
               std::string(pollard::io::npy_descr(w_file.header.dtype)).c_str());
@@ -472,8 +486,8 @@ void prune(const plan& o) {
       d_out * d_in == 0 ? 0.0 : static_cast<double>(zeros) / static_cast<double>(d_out * d_in);
   if (d_in > 0 && reached > asked + 0.5 / static_cast<double>(d_in))
     warnings.push_back("pruned " + std::to_string(reached) + " of the weights, more than the " +
-                       std::to_string(asked) + " asked (dead inputs, zero weights or float16 " +
-                       "underflow)");
+                       pollard::format_number(asked) +
+                       " asked (dead inputs, zero weights or float16 " + "underflow)");
   for (const auto& warning : warnings)
     std::fprintf(stderr, "%s: warning: %s\n", o.program.c_str(),
                  printable(without_internal_prefixes(warning)).c_str());
@@ -552,8 +566,13 @@ inline plan plan_of(const layer_options& given) {
   if (!o.activations.empty() && !o.hessian.empty() && !solves)
     throw usage_error("--hessian would change nothing: --method " + v +
                       " without --reconstruct takes its statistics from --activations");
-  refuse_if_given(given.given, "--sequences", !o.dsnot,
-                  "sets the normalisation of DSnoT's means, and --dsnot is not given");
+  // N only scales what Wanda, RIA and the error compare, so it matters where H = (2/N)·XᵀX is
+  // solved with (and its loss and damping printed) and for DSnoT's threshold.
+  refuse_if_given(given.given, "--sequences",
+                  !o.dsnot && !(solves && !o.activations.empty() && o.hessian.empty()),
+                  "counts the calibration sequences of --activations, which set the H = "
+                  "(2/N)·XᵀX of sparsegpt and --reconstruct and DSnoT's means, and neither is "
+                  "computed from --activations here");
   if (o.dsnot && o.activations.empty())
     throw usage_error("--dsnot needs --activations (the mean and variance of every channel)");
   const bool has_statistics = !o.activations.empty() || !o.hessian.empty();

@@ -22,6 +22,7 @@
 #include "pollard/backends/cpu/policy.hpp"
 #include "pollard/calibration/calibration_spec.hpp"
 #include "pollard/core/narrowing.hpp"
+#include "pollard/core/number_text.hpp"
 #include "pollard/io/gguf/rewrite.hpp"
 #include "pollard/llm/calibration_data.hpp"
 #include "pollard/llm/llama_model.hpp"
@@ -79,18 +80,6 @@ inline void add_calibration_size_options(CLI::App& c, index_t& samples, index_t&
   c.add_option("--seed", seed, "calibration seed")->type_name("S")->check(unsigned_integer());
 }
 
-/// The items of a comma-separated option value (empty items skipped).
-inline std::vector<std::string> comma_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    const std::size_t end = std::min(text.find(',', begin), text.size());
-    if (end > begin) out.push_back(text.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return out;
-}
-
 inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
   CLI::App* c = app.add_subcommand(
       "prune", "prune every linear of a model block by block on calibration data");
@@ -131,7 +120,8 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
   c->add_option("--calibration", o.calibration,
                 "KIND:PATH[@WEIGHT][,KIND:PATH[@WEIGHT]...]: the calibration data (required\n"
                 "unless --method magnitude; kinds below)")
-      ->type_name("SPEC");
+      ->type_name("SPEC")
+      ->check(comma_list_text());
   add_calibration_size_options(*c, o.samples, o.length, o.seed);
   c->add_option("--group", o.group,
                 "unstructured comparison group: row, matrix or column-block; default: the\n"
@@ -164,9 +154,11 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
   c->add_option("--targets", o.targets,
                 "prune only linears matching a pattern, comma-separated (e.g. 'blk.*.ffn_*')")
       ->type_name("P[,P...]")
+      ->check(comma_list_text())
       ->default_str("all");
   c->add_option("--ignore", o.ignore, "never prune linears matching a pattern, comma-separated")
       ->type_name("P[,P...]")
+      ->check(comma_list_text())
       ->default_str("none");
   c->add_option("--type", o.type,
                 "GGUF, Hugging Face: same (as stored), f32, f16 or bf16 for the pruned linears\n"
@@ -215,8 +207,8 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
     // OWL spreads the linears' sparsities over exactly 2 lambda (when the blocks' outlier ratios
     // differ): from 0.5 on they cannot all lie in [0, 1).
     if (o.owl_lambda >= 0.5)
-      throw usage_error("--owl-lambda " + format_number("%g", o.owl_lambda) +
-                        " spreads the sparsities over 2 x " + format_number("%g", o.owl_lambda) +
+      throw usage_error("--owl-lambda " + pollard::format_number(o.owl_lambda) +
+                        " spreads the sparsities over 2 x " + pollard::format_number(o.owl_lambda) +
                         ", more than [0, 1) holds: give --owl-lambda below 0.5");
     r.allocation = model::owl_sparsity{o.owl_m, o.owl_lambda};
   } else if (o.allocation != "uniform") {
@@ -239,6 +231,10 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
   r.targets.include = comma_list(o.targets);
   r.targets.exclude = comma_list(o.ignore);
   // Contradictory options, named as the command line gives them.
+  refuse_if_given(o.given, "--sparsity",
+                  std::holds_alternative<model::sparsity_table>(r.allocation),
+                  "is the uniform (or OWL's mean) sparsity, and --allocation " + o.allocation +
+                      " gives each linear its own");
   const bool n_m = r.is_n_m();
   if (n_m && o.allocation != "uniform")
     throw usage_error("--allocation " + o.allocation +
@@ -248,8 +244,10 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
   if (r.method == model::pruning_method::sparsegpt && (o.dsnot || o.reconstruct))
     throw usage_error(std::string(o.dsnot ? "--dsnot" : "--reconstruct") +
                       " applies to magnitude, wanda and ria: sparsegpt updates the weights itself");
-  if (r.method == model::pruning_method::sparsegpt && o.group == "row")
-    throw usage_error("--group row: sparsegpt chooses its mask per column block (or N:M)");
+  if (r.method == model::pruning_method::sparsegpt && (o.group == "row" || o.group == "matrix"))
+    throw usage_error("--group " + o.group +
+                      " does not apply to sparsegpt, which chooses its mask per column block (or "
+                      "N:M)");
   try {
     r.validate();
   } catch (const option_error& e) {
@@ -331,8 +329,8 @@ model::prune_report prune_model_named(const prune_options& o, const cpu::par_t& 
       throw option_error("--allocation " + o.allocation + ": " + *rest);
     if (message.find("owl_allocation: ") != std::string::npos) {
       const auto gives = after(" gives ");
-      throw usage_error("--owl-lambda " + format_number("%g", o.owl_lambda) + " with --sparsity " +
-                        format_number("%g", o.sparsity) + " gives " +
+      throw usage_error("--owl-lambda " + pollard::format_number(o.owl_lambda) +
+                        " with --sparsity " + pollard::format_number(o.sparsity) + " gives " +
                         gives.value_or(without_internal_prefixes(message)) +
                         " on this model: give a smaller --owl-lambda");
     }
@@ -479,7 +477,19 @@ inline int run_prune(const prune_options& o) {
     if (needs_data) tokenizer = &*whole->tokenizer;
   }
 
-  // --targets and --ignore must leave a linear to prune (a command-line mistake otherwise).
+  // Every --targets and --ignore pattern must match a linear (a misspelt one would silently
+  // prune another set), and together they must leave a linear to prune.
+  std::vector<std::string> linear_names;
+  for (index_t b = 0; b < config.n_layers; ++b)
+    for (const auto l : llm::all_llama_linears)
+      linear_names.push_back(llm::llama_linear_name(b, l));
+  for (const auto& [option, patterns] : {std::pair{"--targets", &recipe.targets.include},
+                                         std::pair{"--ignore", &recipe.targets.exclude}})
+    for (const auto& pattern : *patterns)
+      if (std::none_of(linear_names.begin(), linear_names.end(),
+                       [&](const std::string& n) { return model::name_matches(pattern, n); }))
+        throw usage_error(std::string(option) + " '" + pattern + "' matches no linear of " +
+                          in.string() + " (linears are named blk.B.attn_q, ..., blk.B.ffn_down)");
   bool selects_any = false;
   for (index_t b = 0; b < config.n_layers && !selects_any; ++b)
     for (const auto l : llm::all_llama_linears)
@@ -507,11 +517,8 @@ inline int run_prune(const prune_options& o) {
   // must have a row for each and no row that decides nothing: found before any work
   // (prune_model checks again).
   if (const auto* table = std::get_if<model::sparsity_table>(&recipe.allocation)) {
-    std::vector<std::string> names;
-    for (index_t b = 0; b < config.n_layers; ++b)
-      for (const auto l : llm::all_llama_linears) names.push_back(llm::llama_linear_name(b, l));
     try {
-      table->require_every_row_used(names);
+      table->require_every_row_used(linear_names);
     } catch (const option_error& e) {
       throw usage_error("--allocation " + o.allocation + ": " +
                         std::string(e.what()).substr(std::string("sparsity table: ").size()));

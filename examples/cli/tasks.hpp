@@ -2,6 +2,7 @@
 // F1 and ROUGE-1 against the reference outputs, and zero-shot multiple-choice tasks (--suite).
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <span>
 #include <string>
@@ -24,7 +25,7 @@ struct tasks_options {
   index_t max_new_tokens = 64;
   bool show = false;
   std::string json;
-  std::vector<std::string> suite;
+  std::string suite;  // comma-separated task names
   std::string tasks_dir;
   index_t limit = 0;
   std::string tokenizer;
@@ -63,8 +64,13 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
   c->add_flag("--show", o.show, "print every answer with its reference");
   c->add_option("--suite", o.suite, "zero-shot tasks, comma-separated")
       ->type_name("TASK[,TASK...]")
-      ->delimiter(',')
-      ->check(CLI::IsMember(evaluation::zero_shot_task_names()));
+      ->check(comma_list_text([](const std::string& task) -> std::string {
+        const auto names = evaluation::zero_shot_task_names();
+        if (std::find(names.begin(), names.end(), task) != names.end()) return {};
+        std::string known;
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + std::string(n);
+        return "unknown task '" + task + "' (the tasks: " + known + ")";
+      }));
   c->add_option("--tasks-dir", o.tasks_dir, "the folder of the zero-shot task files")
       ->type_name("DIR")
       ->default_str("$POLLARD_DATA_DIR/tasks");
@@ -97,7 +103,7 @@ inline int run_tasks(const tasks_options& o) {
   refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   zero_shot_request zero_shot;
   if (!o.suite.empty()) {
-    zero_shot.tasks = o.suite;
+    zero_shot.tasks = comma_list(o.suite);
     zero_shot.tasks_dir = zero_shot_tasks_dir<usage_error>(o.tasks_dir);
     zero_shot.limit = o.limit;
     // Every file of the tasks folder is an input of the suite (compared by identity, so a link

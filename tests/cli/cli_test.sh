@@ -463,6 +463,43 @@ want = 2.0 / 4 * X.astype(np.float64).T @ X.astype(np.float64)
 assert np.allclose(H, want, rtol=1e-4, atol=1e-5 * np.abs(want).max()), np.abs(H - want).max()
 PY
   fi
+  # `layer` normalises H as prune and capture do, (2/N)·XᵀX with N = --sequences: on the captured
+  # X of 4 sequences it damps by the same λ = 0.01·mean(diag H) as prune on the same calibration
+  # (and as numpy computes from X), gives the weights prune writes, and --hessian H.npy agrees.
+  run prune_q1 prune "$stories" q1.bin --method sparsegpt --sparsity 0.5 --targets blk.1.attn_q \
+    --calibration text:slice.txt --samples 4 --length 64 --report q1.json --quiet
+  [ "$status" -eq 0 ] || { fail "prune_q1: exit status $status"; cat prune_q1.err; }
+  run layer_x layer --weights W.npy --activations X.npy --sequences 4 --method sparsegpt --sparsity 0.5 --out LX.npy
+  [ "$status" -eq 0 ] || { fail "layer_x: exit status $status"; cat layer_x.err; }
+  run layer_h layer --weights W.npy --hessian H.npy --method sparsegpt --sparsity 0.5 --out LH.npy
+  [ "$status" -eq 0 ] || { fail "layer_h: exit status $status"; cat layer_h.err; }
+  run layer_x1 layer --weights W.npy --activations X.npy --method sparsegpt --sparsity 0.5 --out LX1.npy
+  [ "$status" -eq 0 ] || { fail "layer_x1: exit status $status"; cat layer_x1.err; }
+  if command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null; then
+    python3 - "$stories" <<'PY' || fail "layer on the captured X: not prune's H or weights"
+import json, re, sys
+import numpy as np
+dim, hidden, layers, heads, kv_heads, vocab, _ = (int(x) for x in np.fromfile(sys.argv[1], np.int32, 7))
+X = np.load("X.npy").astype(np.float64)
+want = 0.01 * np.mean(np.diag(2.0 / 4 * X.T @ X))  # SparseGPT's damp, H over 4 sequences
+def damping(name):
+    return float(re.search(r"sparsegpt: loss \S+, damping (\S+) ", open(name).read()).group(1))
+report = json.load(open("q1.json"))["linears"][0]
+assert report["name"] == "blk.1.attn_q", report["name"]
+for got, what in ((damping("layer_x.out"), "layer --activations --sequences 4"),
+                  (damping("layer_h.out"), "layer --hessian"), (report["damping_used"], "prune")):
+    assert abs(got - want) <= 1e-5 * want, (what, got, want)
+# One sequence: H is 4 times larger, and so is the damping.
+assert abs(damping("layer_x1.out") - 4 * want) <= 1e-5 * 4 * want, damping("layer_x1.out")
+data = np.fromfile("q1.bin", np.float32, offset=28)
+at = abs(vocab) * dim + layers * dim
+pruned = data[at : at + layers * dim * dim].reshape(layers, dim, dim)[1]
+for name in ("LX.npy", "LH.npy"):
+    w = np.load(name)
+    same = np.isclose(w, pruned, rtol=1e-3, atol=1e-5)
+    assert same.mean() > 0.995, (name, same.mean())
+PY
+  fi
   # The captured layer prunes with the layer-level tool.
   run layer_on_capture layer --weights W.npy --activations X.npy --method wanda --sparsity 0.5 \
     --out P.npy
@@ -888,7 +925,8 @@ usage)
   check_usage prune_sparsity_1 "--sparsity: must be in [0, 1), got 1" prune "$stories" x.bin --method magnitude --sparsity 1
   check_usage prune_n_m_4_4 "--n-m: 4:4 prunes 4 of every 4 weights" prune "$stories" x.bin --method magnitude --n-m 4:4
   check_usage prune_percdamp "--percdamp: must be >= 0, got -1" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --percdamp -1
-  check_usage prune_group_row "--group row: sparsegpt chooses its mask per column block" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --group row
+  check_usage prune_group_row "--group row does not apply to sparsegpt, which chooses its mask per column block" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --group row
+  check_usage prune_group_matrix "--group matrix does not apply to sparsegpt, which chooses its mask per column block" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --group matrix
   check_usage prune_n_m_owl "--allocation owl sets each linear's sparsity, which --n-m fixes" prune "$stories" x.bin --method wanda --calibration text:slice.txt --n-m 2:4 --allocation owl
   check_usage prune_sparsegpt_dsnot "--dsnot applies to magnitude, wanda and ria" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --dsnot
   check_usage eval_window "--window 4096 exceeds the model's context of 512 tokens" eval "$stories" --text slice.txt --window 4096
@@ -1031,6 +1069,38 @@ useless)
   run compare_window_used compare "$stories" "$stories" --text slice.txt --window 64 --max-windows 1
   [ "$status" -eq 0 ] || { fail "compare --window with --text: exit status $status"; cat compare_window_used.err; }
   [ -e x.bin ] || [ -e W.npy ] || [ -e x.safetensors ] && fail "a refused command wrote its output"
+  # A combination that makes an option meaningless, and empty items of comma-separated lists.
+  printf 'blk.*.attn_* 0.3\nblk.* 0.5\n' >table.txt
+  refused sparsity_table "--sparsity would change nothing" \
+    prune "$stories" x.bin --method magnitude --allocation table.txt --sparsity 0.6
+  grep -qF -- "--allocation table.txt gives each linear its own" sparsity_table.err ||
+    fail "sparsity_table: no reason given: $(cat sparsity_table.err)"
+  # The table alone, and --sparsity with OWL (its mean), are meaningful.
+  run table_alone prune "$stories" t.bin --method magnitude --allocation table.txt --quiet
+  [ "$status" -eq 0 ] || fail "table_alone: exit status $status: $(cat table_alone.err)"
+  refused layer_sequences "--sequences would change nothing" \
+    layer --weights W.npy --hessian H.npy --method sparsegpt --out o.npy --sequences 4
+  # Empty items of every list: --calibration (prune and capture), --targets, --ignore, --suite.
+  for list in "text:slice.txt," ",text:slice.txt" "text:slice.txt,,text:slice.txt"; do
+    refused "calibration_${#list}" "is empty: remove the extra comma" \
+      prune "$stories" x.bin --calibration "$list"
+    refused "capture_calibration_${#list}" "is empty: remove the extra comma" \
+      capture "$stories" --calibration "$list" --linear attn_q --weights-out W.npy
+  done
+  refused targets_comma "--targets: item 2 of 'blk.0.attn_q,' is empty" \
+    prune "$stories" x.bin --method magnitude --targets 'blk.0.attn_q,'
+  refused ignore_comma "--ignore: item 1 of ',blk.0.attn_q' is empty" \
+    prune "$stories" x.bin --method magnitude --ignore ',blk.0.attn_q'
+  refused suite_comma "--suite: item 2 of 'boolq,' is empty" tasks "$stories" --suite 'boolq,'
+  refused suite_unknown "unknown task 'mmlu'" tasks "$stories" --suite 'boolq,mmlu'
+  # A pattern that matches no linear is refused in --ignore as in --targets, naming it.
+  refused ignore_nomatch "--ignore 'nomatch' matches no linear of" \
+    prune "$stories" x.bin --method magnitude --ignore nomatch
+  refused targets_nomatch "--targets 'nomatch' matches no linear of" \
+    prune "$stories" x.bin --method magnitude --targets 'blk.0.attn_q,nomatch'
+  run ignore_match prune "$stories" i.bin --method magnitude --ignore 'blk.*.ffn_down' --report i.json --quiet
+  [ "$status" -eq 0 ] || fail "ignore_match: exit status $status: $(cat ignore_match.err)"
+  json_check i.json 'len(j["linears"]) == 30 and not any(l["name"].endswith("ffn_down") for l in j["linears"])'
   finish
   ;;
 markdown_utf8)
@@ -1473,6 +1543,22 @@ config_keys)
   check_config max_position_embeddings 0 ": max_position_embeddings must be positive, got 0"
   check_config rope_theta 0 ": rope_theta must be positive, got 0"
   check_config num_hidden_layers -1 " num_hidden_layers must be a non-negative integer"
+  check_config rope_theta 1e39 ": rope_theta 1e+39 is beyond the range of float, which pollard computes in"
+  # A count larger than the file's tensors can hold is refused by name before anything is sized
+  # by it (not "out of memory").
+  for key in num_hidden_layers hidden_size intermediate_size vocab_size; do
+    edit "$key" 1099511627776
+    expect_error "huge_$key" 1 info "hf_$key"
+    if grep -q "out of memory" "huge_$key.err"; then fail "huge_$key: out of memory"; fi
+  done
+  grep -qF "hf_num_hidden_layers/model.safetensors: config.json's num_hidden_layers 1099511627776 needs 9 tensors per layer, and the file holds 11 tensors" huge_num_hidden_layers.err ||
+    fail "huge_num_hidden_layers: message: $(cat huge_num_hidden_layers.err)"
+  grep -qF "tensor 'model.embed_tokens.weight' has shape [420, 8] but config.json implies [420, 1099511627776]" huge_hidden_size.err ||
+    fail "huge_hidden_size: message: $(cat huge_hidden_size.err)"
+  grep -qF "tensor 'model.layers.0.mlp.gate_proj.weight' has shape [16, 8] but config.json implies [1099511627776, 8]" huge_intermediate_size.err ||
+    fail "huge_intermediate_size: message: $(cat huge_intermediate_size.err)"
+  grep -qF "tensor 'model.embed_tokens.weight' has shape [420, 8] but config.json implies [1099511627776, 8]" huge_vocab_size.err ||
+    fail "huge_vocab_size: message: $(cat huge_vocab_size.err)"
   # A vocab_size that disagrees with the embedding names both shapes.
   edit vocab_size 500
   expect_error vocab_shape 1 info hf_vocab_size
@@ -1663,6 +1749,95 @@ PY
     leftovers=$(ls -A | grep -v -x -e slice.txt -e tok512.bin -e overflowing.bin -e out.bin \
       -e "mid_$method.out" -e "mid_$method.err" -e "mid_sparsegpt.out" -e "mid_sparsegpt.err")
     [ -z "$leftovers" ] || fail "mid_$method: files left behind: $leftovers"
+  done
+  finish
+  ;;
+sampling_ranges)
+  # Sampling settings out of the range the float sampler holds are refused up front (exit
+  # status 2) naming the option, never reaching the sampler's internal checks.
+  for args in "--temperature 1e308" "--temperature 1e-300" "--top-p 1e-300" "--top-p 0" \
+    "--repeat-penalty 1e-300" "--repeat-penalty 1e300"; do
+    option=${args%% *}
+    name=range_$(echo "$args" | tr -c 'a-z0-9\n' _)
+    # shellcheck disable=SC2086
+    expect_error "$name" 2 generate does-not-exist.bin $args
+    grep -q -- "^pollard: error: $option: must be " "$name.err" || fail "$name: message: $(cat "$name.err")"
+    if grep -q "sampler" "$name.err"; then fail "$name: an internal name leaks: $(cat "$name.err")"; fi
+  done
+  if [ -n "$data" ] && [ -f "$stories" ]; then
+    for args in "--temperature 1e6 --top-p 1e-6 --repeat-penalty 1e6" "--temperature 1e-6 --repeat-penalty 1e-6"; do
+      # shellcheck disable=SC2086
+      run edge generate "$stories" --steps 8 $args --seed 1
+      [ "$status" -eq 0 ] || fail "generate $args (at the ends of the ranges): exit status $status: $(cat edge.err)"
+    done
+  fi
+  finish
+  ;;
+model_file_values)
+  # A value of a GGUF's metadata out of its domain is refused naming the file and the key as the
+  # file spells it, never pollard's internal names (config_keys does the same for config.json);
+  # a block count larger than the file's tensors can hold is refused by name before anything is
+  # sized by it.
+  python3 -c 'import gguf, numpy, safetensors' 2>/dev/null || skip "gguf/numpy/safetensors missing"
+  fixture="$(dirname "$0")/../llm/fixtures/llama_cpp/stories260K.gguf"
+  gguf_with() {  # OUT KEY TYPE VALUE: a copy of stories260K.gguf with KEY set to VALUE
+    python3 - "$fixture" "$@" <<'PY' || fail "could not write $1"
+import sys
+import numpy as np
+import gguf
+src, out, key, kind, value = sys.argv[1:6]
+r = gguf.GGUFReader(src)
+w = gguf.GGUFWriter(out, str(r.fields["general.architecture"].contents()))
+for name, f in r.fields.items():
+    if name.startswith("GGUF.") or name in ("general.architecture", key):
+        continue
+    sub = f.types[-1] if f.types[0] == gguf.GGUFValueType.ARRAY else None
+    w.add_key_value(name, f.contents(), f.types[0], sub)
+types = {"f32": gguf.GGUFValueType.FLOAT32, "u64": gguf.GGUFValueType.UINT64}
+w.add_key_value(key, float(value) if kind == "f32" else int(value), types[kind])
+for t in r.tensors:
+    w.add_tensor(t.name, np.asarray(t.data))
+w.write_header_to_file()
+w.write_kv_data_to_file()
+w.write_tensors_to_file()
+w.close()
+PY
+  }
+  internal='(^|[^a-z_.])(llama_config|rms_norm_eps|rope_theta|n_kv_heads|n_heads|dim|hidden_dim|n_layers|seq_len)([^a-z_]|$)'
+  check_gguf() {  # NAME KEY TYPE VALUE WANTED
+    gguf_with "$1.gguf" "$2" "$3" "$4"
+    for c in info generate; do
+      expect_error "$1_$c" 1 "$c" "$1.gguf"
+      grep -qF -- "$1.gguf: $5" "$1_$c.err" || fail "$1_$c: message: $(cat "$1_$c.err")"
+      if grep -Eq "$internal" "$1_$c.err"; then fail "$1_$c: an internal name leaks: $(cat "$1_$c.err")"; fi
+    done
+  }
+  check_gguf eps_nan llama.attention.layer_norm_rms_epsilon f32 nan \
+    "llama.attention.layer_norm_rms_epsilon must be a positive finite number, got nan"
+  check_gguf freq_base llama.rope.freq_base f32 -5 "llama.rope.freq_base must be a positive finite number, got -5"
+  check_gguf freq_base_inf llama.rope.freq_base f32 inf "llama.rope.freq_base must be a positive finite number, got inf"
+  check_gguf context llama.context_length u64 0 "llama.context_length must be positive, got 0"
+  check_gguf ffn llama.feed_forward_length u64 1099511627776 \
+    "tensor 'blk.0.ffn_gate.weight' has dimensions [64, 172] but the metadata (llama.embedding_length, llama.feed_forward_length, llama.attention.head_count, llama.attention.head_count_kv) implies [64, 1099511627776]"
+  check_gguf blocks llama.block_count u64 1099511627776 \
+    "llama.block_count 1099511627776 needs 9 tensors per block, and the file holds 48 tensors"
+  finish
+  ;;
+layer_values)
+  # `layer` refuses an empty W, and prints the requested sparsity as given, not rounded.
+  small_layer
+  python3 -c 'import numpy' 2>/dev/null || skip "numpy missing"
+  python3 -c 'import numpy as np; np.save("empty_rows.npy", np.zeros((0, 8), np.float32)); np.save("empty_cols.npy", np.zeros((4, 0), np.float32))'
+  for w in empty_rows empty_cols; do
+    expect_error "$w" 1 layer --weights "$w.npy" --method magnitude --out o.npy
+    grep -qF -- "--weights $w.npy is $( [ $w = empty_rows ] && echo 0x8 || echo 4x0 ): it holds no weights to prune" "$w.err" ||
+      fail "$w: message: $(cat "$w.err")"
+    [ ! -e o.npy ] || fail "$w: wrote o.npy"
+  done
+  for s in 0.99999999999 0.1 0.30000000000000004; do
+    run "sparsity_$s" layer --weights W.npy --method magnitude --sparsity "$s" --out "o_$s.npy"
+    [ "$status" -eq 0 ] || fail "sparsity $s: exit status $status: $(cat "sparsity_$s.err")"
+    expect_line "sparsity_$s" "^prune_layer: magnitude, unstructured per matrix, target sparsity ${s//./\\.}$"
   done
   finish
   ;;

@@ -39,11 +39,13 @@ def run(pollard, *args):
     return p.stdout
 
 
-def copy_gguf_quantized(src, dst, qtype):
+def copy_gguf_quantized(src, dst, qtype, file_type=None):
     """src with every linear whose rows are whole blocks stored as qtype (gguf-py's quantizer),
-    every other tensor and every metadata key as they are."""
+    every other tensor and every metadata key as they are (and general.file_type when given)."""
     r = gguf.GGUFReader(src)
     w = gguf.GGUFWriter(dst, str(r.fields["general.architecture"].contents()))
+    if file_type is not None:
+        w.add_file_type(file_type)
     for name, f in r.fields.items():
         if name.startswith("GGUF.") or name == "general.architecture":
             continue
@@ -260,7 +262,127 @@ def case_hf_dtypes(args, tmp):
             check(abs(size_out - size_in) < 256, f"--type {out_type}: {size_in} bytes became {size_out}")
 
 
-CASES = {"hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity}
+def write_safetensors_bf16(path, tensors, metadata):
+    """A safetensors file with every float32 array of `tensors` stored as BF16 (its upper 16 bits:
+    numpy has no bfloat16), written by hand as the format describes."""
+    header, blobs, at = {"__metadata__": metadata}, [], 0
+    for name, x in tensors.items():
+        raw = (np.ascontiguousarray(x, np.float32).view(np.uint32) >> 16).astype("<u2").tobytes()
+        header[name] = {"dtype": "BF16", "shape": list(x.shape), "data_offsets": [at, at + len(raw)]}
+        blobs.append(raw)
+        at += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(len(text).to_bytes(8, "little") + text + b"".join(blobs))
+
+
+def safetensors_parts(path):
+    """(header, {name: raw bytes}) of a safetensors file, read by hand."""
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    return header, {k: data[v["data_offsets"][0]:v["data_offsets"][1]]
+                    for k, v in header.items() if k != "__metadata__"}
+
+
+def case_hf_bf16_convert(args, tmp):
+    """A BF16 Hugging Face model pruned keeps its dtypes, bytes, torch_dtype and __metadata__;
+    `convert` of a Hugging Face model keeps __metadata__ and says in torch_dtype what it wrote."""
+    model = tmp / "hf"
+    model.mkdir()
+    rng = np.random.default_rng(2)
+    dim, hidden, vocab = 16, 32, 40
+    tensors = {"model.embed_tokens.weight": rng.standard_normal((vocab, dim)),
+               "model.norm.weight": 1 + 0.01 * rng.standard_normal(dim)}
+    p = "model.layers.0."
+    for name, shape in (("self_attn.q_proj", (dim, dim)), ("self_attn.k_proj", (dim, dim)),
+                        ("self_attn.v_proj", (dim, dim)), ("self_attn.o_proj", (dim, dim)),
+                        ("mlp.gate_proj", (hidden, dim)), ("mlp.up_proj", (hidden, dim)),
+                        ("mlp.down_proj", (dim, hidden))):
+        tensors[p + name + ".weight"] = 0.1 * rng.standard_normal(shape)
+    tensors[p + "input_layernorm.weight"] = np.ones(dim)
+    tensors[p + "post_attention_layernorm.weight"] = np.ones(dim)
+    metadata = {"format": "pt", "origin": "prune_outputs_check", "note": "kept"}
+    write_safetensors_bf16(model / "model.safetensors", tensors, metadata)
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
+              "intermediate_size": hidden, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "num_key_value_heads": 2, "vocab_size": vocab, "max_position_embeddings": 64,
+              "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": True,
+              "hidden_act": "silu", "torch_dtype": "bfloat16", "bos_token_id": 1, "eos_token_id": 2}
+    (model / "config.json").write_text(json.dumps(config, indent=1))
+    header_in, bytes_in = safetensors_parts(model / "model.safetensors")
+
+    out = tmp / "pruned"
+    run(args.pollard, "prune", model, out, "--method", "magnitude", "--sparsity", "0.5",
+        "--targets", "blk.0.attn_q", "--quiet")
+    header, data = safetensors_parts(out / "model.safetensors")
+    check(header.get("__metadata__") == metadata, f"prune: __metadata__ {header.get('__metadata__')}")
+    check(json.loads((out / "config.json").read_text())["torch_dtype"] == "bfloat16",
+          "prune: torch_dtype changed")
+    for name in tensors:
+        check(header[name]["dtype"] == "BF16", f"prune: {name} is {header[name]['dtype']}")
+        if name != p + "self_attn.q_proj.weight":
+            check(data[name] == bytes_in[name], f"prune: untouched {name} changed")
+    q = np.frombuffer(data[p + "self_attn.q_proj.weight"], "<u2")
+    check(np.count_nonzero(q & 0x7FFF == 0) == q.size // 2, "prune: q_proj is not half zero")
+
+    copy = tmp / "converted"
+    run(args.pollard, "convert", model, copy)
+    header, data = safetensors_parts(copy / "model.safetensors")
+    check(header.get("__metadata__") == metadata, f"convert: __metadata__ {header.get('__metadata__')}")
+    written = json.loads((copy / "config.json").read_text())
+    check(written["torch_dtype"] == "float32", f"convert: torch_dtype {written['torch_dtype']}")
+    check((written.get("bos_token_id"), written.get("eos_token_id")) == (1, 2),
+          "convert: a config.json key was dropped")
+    for name in tensors:
+        check(header[name]["dtype"] == "F32", f"convert: {name} is {header[name]['dtype']}")
+        want = (np.frombuffer(bytes_in[name], "<u2").astype(np.uint32) << 16).view(np.float32)
+        check(np.array_equal(np.frombuffer(data[name], "<f4"), want), f"convert: {name} changed value")
+
+
+def llama_cpp_file_type(path):
+    """general.file_type as llama.cpp's loader infers it from the tensors (the type most tensors
+    have, the first to reach that count on a tie), and the value the file holds."""
+    r = gguf.GGUFReader(path)
+    count, most, predominant = {}, 0, None
+    for t in r.tensors:
+        count[t.tensor_type] = count.get(t.tensor_type, 0) + 1
+        if count[t.tensor_type] > most:
+            most, predominant = count[t.tensor_type], t.tensor_type
+    F = gguf.LlamaFileType
+    inferred = {Q.F32: F.ALL_F32, Q.F16: F.MOSTLY_F16, Q.BF16: F.MOSTLY_BF16,
+                Q.Q8_0: F.MOSTLY_Q8_0, Q.Q4_0: F.MOSTLY_Q4_0, Q.Q4_1: F.MOSTLY_Q4_1}[predominant]
+    field = r.fields.get("general.file_type")
+    return int(inferred), (None if field is None else int(field.contents()))
+
+
+def case_gguf_file_type(args, tmp):
+    """Every GGUF writer keeps general.file_type true to the tensor types it stores: prune and
+    convert with --type, and prune with its stored types (the key then stays as it was)."""
+    q80 = tmp / "q80.gguf"
+    copy_gguf_quantized(args.gguf, q80, Q.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0)
+    inferred, held = llama_cpp_file_type(q80)
+    check(inferred == held == gguf.LlamaFileType.MOSTLY_Q8_0, f"input: file_type {held}, inferred {inferred}")
+    outputs = {
+        "prune --type f16": ("prune", "--method", "magnitude", "--sparsity", "0.5", "--type", "f16"),
+        "prune --type bf16 blk.0.attn_q": ("prune", "--method", "magnitude", "--sparsity", "0.5",
+                                           "--type", "bf16", "--targets", "blk.0.attn_q"),
+        "prune --type f32": ("prune", "--method", "magnitude", "--sparsity", "0.5", "--type", "f32"),
+        "prune same": ("prune", "--method", "magnitude", "--sparsity", "0.5"),
+        "convert --type bf16": ("convert", "--type", "bf16"),
+        "convert --type f16": ("convert", "--type", "f16"),
+    }
+    for i, (what, command) in enumerate(outputs.items()):
+        out = tmp / f"out{i}.gguf"
+        run(args.pollard, command[0], q80, out, *command[1:])
+        inferred, held = llama_cpp_file_type(out)
+        check(held == inferred, f"{what}: general.file_type {held}, the tensors say {inferred}")
+    check(llama_cpp_file_type(tmp / "out0.gguf")[0] == gguf.LlamaFileType.MOSTLY_F16,
+          "prune --type f16 did not make F16 the predominant type")
+
+
+CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity}
 
 
 def main():

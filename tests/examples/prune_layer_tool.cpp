@@ -346,8 +346,9 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
        "prune_layer: --ria-exponent would change nothing: it is RIA's exponent, and --method is "
        "wanda (see --help)"},
       {w + " --method wanda --activations " + layer().path("X.npy") + " --sequences 4" + out, 2,
-       "prune_layer: --sequences would change nothing: it sets the normalisation of DSnoT's "
-       "means, and --dsnot is not given (see --help)"},
+       "prune_layer: --sequences would change nothing: it counts the calibration sequences of "
+       "--activations, which set the H = (2/N)·XᵀX of sparsegpt and --reconstruct and DSnoT's "
+       "means, and neither is computed from --activations here (see --help)"},
       // M not dividing W's width is found before any work: a command-line mistake too.
       {w + " --method magnitude --n-m 2:3" + out, 2,
        "prune_layer: --n-m 2:3: M = 3 does not divide the "},

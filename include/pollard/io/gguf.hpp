@@ -3,6 +3,7 @@
 // the rewriter that replaces tensors in an existing file).
 #pragma once
 
+#include "pollard/io/gguf/file_type.hpp"
 #include "pollard/io/gguf/metadata.hpp"
 #include "pollard/io/gguf/quant.hpp"
 #include "pollard/io/gguf/quantize.hpp"

@@ -192,11 +192,57 @@ inline llama_config llama_config_from_gguf(const io::gguf_file& file) {
                "' is not supported (none and linear are; Llama 3.1's scheme comes as "
                "the rope_freqs.weight tensor)");
   }
+  const llama_config::field_names keys{.dim = "llama.embedding_length",
+                                       .hidden_dim = "llama.feed_forward_length",
+                                       .n_layers = "llama.block_count",
+                                       .n_heads = "llama.attention.head_count",
+                                       .n_kv_heads = "llama.attention.head_count_kv",
+                                       .vocab_size = "token_embd.weight's row count",
+                                       .seq_len = "llama.context_length",
+                                       .rms_norm_eps = "llama.attention.layer_norm_rms_epsilon",
+                                       .rope_theta = "llama.rope.freq_base",
+                                       .rope_scaling_factor = factor_key};
   try {
-    c.validate();
+    c.validate(keys, file.name() + ": ");
   } catch (const option_error& e) {
-    throw format_error(file.name() + ": " + e.what());
+    throw format_error(e.what());
   }
+  // A block is 9 tensors (two norms, seven linears): a block count the file cannot hold is
+  // refused before anything is sized by it.
+  if (static_cast<std::uint64_t>(c.n_layers) > file.tensors().size() / 9)
+    refuse("llama.block_count", std::to_string(c.n_layers) +
+                                    " needs 9 tensors per block, and the file holds " +
+                                    std::to_string(file.tensors().size()) + " tensors");
+  // Every tensor the metadata sizes must have that size, so that nothing is sized by a key the
+  // tensors contradict.
+  const auto check_shape = [&](const std::string& name, index_t rows, index_t cols) {
+    const auto* t = file.find_tensor(name);
+    if (t == nullptr) return;
+    const std::vector<std::uint64_t> want =
+        cols == 0 ? std::vector<std::uint64_t>{static_cast<std::uint64_t>(rows)}
+                  : std::vector<std::uint64_t>{static_cast<std::uint64_t>(cols),
+                                               static_cast<std::uint64_t>(rows)};
+    if (t->dims == want) return;
+    const auto list = [](const std::vector<std::uint64_t>& dims) {
+      std::string text;
+      for (const auto d : dims) text += (text.empty() ? "" : ", ") + std::to_string(d);
+      return "[" + text + "]";
+    };
+    throw format_error(file.name() + ": tensor '" + name + "' has dimensions " + list(t->dims) +
+                       " but the metadata (llama.embedding_length, llama.feed_forward_length, "
+                       "llama.attention.head_count, llama.attention.head_count_kv) implies " +
+                       list(want));
+  };
+  check_shape("token_embd.weight", c.vocab_size, c.dim);
+  for (index_t l = 0; l < c.n_layers; ++l) {
+    check_shape(detail::layer_tensor(l, "attn_norm"), c.dim, 0);
+    check_shape(detail::layer_tensor(l, "ffn_norm"), c.dim, 0);
+    for (const auto linear : all_llama_linears) {
+      const auto [rows, cols] = llama_linear_shape(c, linear);
+      check_shape(detail::layer_tensor(l, gguf_name_of(linear)), rows, cols);
+    }
+  }
+  check_shape("output_norm.weight", c.dim, 0);
   return c;
 }
 
@@ -325,10 +371,10 @@ inline text_tokenizer load_gguf_text_tokenizer(const io::gguf_file& file) {
 }
 
 /// Writes `weights` as a GGUF file that keeps every metadata key of `original` (same order and
-/// types; general.file_type is set to match the stored type) and every tensor it read (biases
-/// and rope_freqs.weight included). Linear and embedding tensors are stored as `type` (f32, f16
-/// or bf16); norms, biases and frequency factors stay f32, as llama.cpp expects. The RoPE
-/// settings of `weights.config` must be those `original` describes.
+/// types; general.file_type follows the types written, see io::update_llama_file_type) and every
+/// tensor it read (biases and rope_freqs.weight included). Linear and embedding tensors are stored
+/// as `type` (f32, f16 or bf16); norms, biases and frequency factors stay f32, as llama.cpp
+/// expects. The RoPE settings of `weights.config` must be those `original` describes.
 inline void write_llama_gguf(const std::filesystem::path& path, const io::gguf_file& original,
                              const llama_weights& weights,
                              io::ggml_type type = io::ggml_type::f32) {
@@ -340,10 +386,6 @@ inline void write_llama_gguf(const std::filesystem::path& path, const io::gguf_f
   if (type != io::ggml_type::f32 && type != io::ggml_type::f16 && type != io::ggml_type::bf16)
     throw option_error("write_llama_gguf: tensors can be written as F32, F16 or BF16 only");
   io::gguf_metadata md = original.metadata();
-  if (md.contains("general.file_type"))
-    md.set("general.file_type", std::uint32_t{type == io::ggml_type::f32   ? 0u
-                                              : type == io::ggml_type::f16 ? 1u
-                                                                           : 32u});
   std::vector<io::gguf_tensor_view> tensors;
   const auto matrix = [&](std::string name, const row_matrix& m, io::ggml_type t) {
     tensors.push_back({std::move(name),
@@ -373,6 +415,10 @@ inline void write_llama_gguf(const std::filesystem::path& path, const io::gguf_f
   vector("output_norm.weight", weights.final_norm);
   if (!weights.config.tied_classifier) matrix("output.weight", weights.classifier, type);
   if (weights.rope_freq_factors.size() > 0) vector("rope_freqs.weight", weights.rope_freq_factors);
+  std::vector<io::ggml_type> read_types, written_types;
+  for (const auto& t : original.tensors()) read_types.push_back(t.type);
+  for (const auto& t : tensors) written_types.push_back(t.type);
+  io::update_llama_file_type(md, read_types, written_types);
   io::write_gguf(path, md, std::span<const io::gguf_tensor_view>(tensors));
 }
 

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "pollard/core/error.hpp"
 #include "pollard/io/json.hpp"
@@ -253,6 +254,11 @@ inline hf_llama_config read_hf_config(const std::filesystem::path& config_json) 
   if (!(c.rope_theta > 0.0f))
     throw format_error(what + ": rope_theta must be positive, got " +
                        shown(number("rope_theta", 10000.0)));
+  for (const auto& [key, value] :
+       {std::pair{"rms_norm_eps", c.rms_norm_eps}, std::pair{"rope_theta", c.rope_theta}})
+    if (!std::isfinite(value))
+      throw format_error(what + ": " + key + " " + shown(number(key, 0.0)) +
+                         " is beyond the range of float, which pollard computes in");
   if (c.scaling.type == rope_scaling_type::llama3 &&
       !(c.scaling.high_freq_factor > c.scaling.low_freq_factor))
     throw format_error(what + ": rope_scaling.low_freq_factor " + shown(c.scaling.low_freq_factor) +
@@ -276,10 +282,17 @@ inline hf_llama_config read_hf_config(const std::filesystem::path& config_json) 
                        "rotates half-split pairs)");
   if (const auto* v = root.find("sliding_window"); v && !v->is_null())
     throw format_error(what + ": sliding_window is not supported (full causal attention only)");
+  const llama_config::field_names keys{.dim = "hidden_size",
+                                       .hidden_dim = "intermediate_size",
+                                       .n_layers = "num_hidden_layers",
+                                       .n_heads = "num_attention_heads",
+                                       .n_kv_heads = "num_key_value_heads",
+                                       .seq_len = "max_position_embeddings",
+                                       .rope_scaling_factor = "rope_scaling.factor"};
   try {
-    c.validate();
+    c.validate(keys, what + ": ");
   } catch (const option_error& e) {
-    throw format_error(what + ": " + e.what());
+    throw format_error(e.what());
   }
   return out;
 }

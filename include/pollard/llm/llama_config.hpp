@@ -1,6 +1,8 @@
 // pollard — the hyper-parameters of a Llama-family decoder, independent of any file format.
 #pragma once
 
+#include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "pollard/core/config.hpp"
@@ -70,47 +72,68 @@ struct llama_config {
   /// Query heads sharing one key/value head.
   index_t kv_group() const noexcept { return n_kv_heads > 0 ? n_heads / n_kv_heads : 0; }
 
-  /// Throws option_error naming the first field that is out of its domain.
-  void validate() const {
-    auto positive = [](index_t v, const char* name) {
-      if (v <= 0)
-        throw option_error(std::string("llama_config: ") + name + " must be positive, got " +
-                           std::to_string(v));
+  /// Throws option_error naming the first field that is out of its domain ("llama_config: dim
+  /// must be positive, got 0").
+  void validate() const { validate(field_names{}, "llama_config: "); }
+
+  /// What validate() calls each field: a reader passes the keys of the file it read, so that an
+  /// error names them as the file spells them.
+  struct field_names {
+    const char* dim = "dim";
+    const char* hidden_dim = "hidden_dim";
+    const char* n_layers = "n_layers";
+    const char* n_heads = "n_heads";
+    const char* n_kv_heads = "n_kv_heads";
+    const char* vocab_size = "vocab_size";
+    const char* seq_len = "seq_len";
+    const char* rms_norm_eps = "rms_norm_eps";
+    const char* rope_theta = "rope_theta";
+    const char* rope_scaling_factor = "rope scaling factor";
+  };
+
+  /// validate() with the fields called `names` and each message prefixed by `where`.
+  void validate(const field_names& names, const std::string& where) const {
+    const auto shown = [](double v) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", v);
+      return std::string(text);
     };
-    positive(dim, "dim");
-    positive(hidden_dim, "hidden_dim");
-    positive(n_layers, "n_layers");
-    positive(n_heads, "n_heads");
-    positive(n_kv_heads, "n_kv_heads");
-    positive(vocab_size, "vocab_size");
-    positive(seq_len, "seq_len");
+    auto positive = [&](index_t v, const char* name) {
+      if (v <= 0) throw option_error(where + name + " must be positive, got " + std::to_string(v));
+    };
+    positive(dim, names.dim);
+    positive(hidden_dim, names.hidden_dim);
+    positive(n_layers, names.n_layers);
+    positive(n_heads, names.n_heads);
+    positive(n_kv_heads, names.n_kv_heads);
+    positive(vocab_size, names.vocab_size);
+    positive(seq_len, names.seq_len);
     if (dim % n_heads != 0)
-      throw option_error("llama_config: n_heads " + std::to_string(n_heads) +
-                         " does not divide dim " + std::to_string(dim));
+      throw option_error(where + names.n_heads + " " + std::to_string(n_heads) +
+                         " does not divide " + names.dim + " " + std::to_string(dim));
     if (n_heads % n_kv_heads != 0)
-      throw option_error("llama_config: n_kv_heads " + std::to_string(n_kv_heads) +
-                         " does not divide n_heads " + std::to_string(n_heads));
+      throw option_error(where + names.n_kv_heads + " " + std::to_string(n_kv_heads) +
+                         " does not divide " + names.n_heads + " " + std::to_string(n_heads));
     if (head_size() % 2 != 0)
-      throw option_error("llama_config: head size " + std::to_string(head_size()) +
-                         " is odd, rotary embeddings need pairs");
-    if (!(rms_norm_eps > 0.0f))
-      throw option_error("llama_config: rms_norm_eps must be positive, got " +
-                         std::to_string(rms_norm_eps));
-    if (!(rope_theta > 0.0f))
-      throw option_error("llama_config: rope_theta must be positive, got " +
-                         std::to_string(rope_theta));
+      throw option_error(where + "head size " + names.dim + " / " + names.n_heads + " = " +
+                         std::to_string(head_size()) + " is odd, rotary embeddings need pairs");
+    const auto positive_finite = [&](double v, const char* name) {
+      if (!(v > 0.0) || !std::isfinite(v))
+        throw option_error(where + name + " must be a positive finite number, got " + shown(v));
+    };
+    positive_finite(rms_norm_eps, names.rms_norm_eps);
+    positive_finite(rope_theta, names.rope_theta);
     const auto& r = scaling;
-    if (r.type != rope_scaling_type::none && !(r.factor > 0.0))
-      throw option_error(std::string("llama_config: rope scaling factor must be positive, got ") +
-                         std::to_string(r.factor));
+    if (r.type != rope_scaling_type::none) positive_finite(r.factor, names.rope_scaling_factor);
     if (r.type == rope_scaling_type::llama3 &&
         (!(r.low_freq_factor > 0.0) || !(r.high_freq_factor > r.low_freq_factor) ||
          !(r.original_context > 0.0)))
-      throw option_error(
-          "llama_config: llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and a "
-          "positive original_max_position_embeddings, got " +
-          std::to_string(r.low_freq_factor) + ", " + std::to_string(r.high_freq_factor) + ", " +
-          std::to_string(r.original_context));
+      throw option_error(where +
+                         "llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and a "
+                         "positive original_max_position_embeddings, got " +
+                         std::to_string(r.low_freq_factor) + ", " +
+                         std::to_string(r.high_freq_factor) + ", " +
+                         std::to_string(r.original_context));
   }
 };
 

@@ -54,6 +54,14 @@ constexpr llama_linear_input input_of(llama_linear l) noexcept {
   return llama_linear_input::mlp_out;
 }
 
+/// The shape {rows, columns} = {outputs, inputs} of a linear of a model with `config`.
+inline std::array<index_t, 2> llama_linear_shape(const llama_config& config, llama_linear l) {
+  const index_t rows = l == llama_linear::k || l == llama_linear::v       ? config.kv_dim()
+                       : l == llama_linear::gate || l == llama_linear::up ? config.hidden_dim
+                                                                          : config.dim;
+  return {rows, l == llama_linear::down ? config.hidden_dim : config.dim};
+}
+
 /// The linears that read an input, in the order q, k, v, o, gate, up, down.
 inline std::vector<llama_linear> linears_reading(llama_linear_input in) {
   std::vector<llama_linear> out;

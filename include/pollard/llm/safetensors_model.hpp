@@ -15,6 +15,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "pollard/core/error.hpp"
@@ -68,14 +69,29 @@ inline llama_config read_hf_llama_config(const std::filesystem::path& config_jso
 inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
                                            const hf_llama_config& hf, const std::string& what) {
   const llama_config& config = hf.config;
-  llama_weights w = llama_weights::zeros(config);
+  config.validate();
+  // Each tensor is allocated once its shape in the file matched config.json's, so a count in
+  // config.json cannot ask for more memory than the file's tensors hold; the layers themselves
+  // need 9 tensors each.
+  if (const std::size_t tensors = file.tensors().size();
+      static_cast<std::uint64_t>(config.n_layers) > tensors / 9)
+    throw format_error(what + ": config.json's num_hidden_layers " +
+                       std::to_string(config.n_layers) + " needs 9 tensors per layer, and the " +
+                       "file holds " + std::to_string(tensors) + " tensors");
+  const index_t d = config.dim;
+  llama_weights w;
+  w.config = config;
+  w.layers.resize(static_cast<std::size_t>(config.n_layers));
   std::set<std::string, std::less<>> used;
-  const auto load = [&](const std::string& name, auto& target) {
+  // Reads tensor `name` into `target` (a row_matrix rows x cols, or a vector of rows when cols is
+  // 0) after checking its shape.
+  const auto load = [&](const std::string& name, auto& target, index_t target_rows,
+                        index_t target_cols) {
     const auto& t = file.at(name);
     used.insert(name);
-    const std::uint64_t rows = static_cast<std::uint64_t>(target.rows());
-    const std::uint64_t cols = static_cast<std::uint64_t>(target.cols());
-    const bool vector = target.cols() == 1;
+    const std::uint64_t rows = static_cast<std::uint64_t>(target_rows);
+    const std::uint64_t cols = static_cast<std::uint64_t>(target_cols);
+    const bool vector = target_cols == 0;
     if ((vector && (t.shape.size() != 1 || t.shape[0] != rows)) ||
         (!vector && (t.shape.size() != 2 || t.shape[0] != rows || t.shape[1] != cols))) {
       const auto list = [](const auto& dims) {
@@ -95,30 +111,34 @@ inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
                                     : std::string()));
     }
     const auto values = io::safetensors_file::to_float(t, what);
+    if constexpr (std::is_same_v<std::decay_t<decltype(target)>, Eigen::VectorXf>)
+      target.resize(target_rows);
+    else
+      target.resize(target_rows, target_cols);
     std::copy(values.begin(), values.end(), target.data());
   };
-  load("model.embed_tokens.weight", w.token_embedding);
+  load("model.embed_tokens.weight", w.token_embedding, config.vocab_size, d);
   for (index_t l = 0; l < config.n_layers; ++l) {
     auto& layer = w.layers[static_cast<std::size_t>(l)];
-    load(detail::hf_layer(l, "input_layernorm"), layer.attn_norm);
-    load(detail::hf_layer(l, "post_attention_layernorm"), layer.ffn_norm);
+    load(detail::hf_layer(l, "input_layernorm"), layer.attn_norm, d, 0);
+    load(detail::hf_layer(l, "post_attention_layernorm"), layer.ffn_norm, d, 0);
     for (const auto linear : all_llama_linears) {
-      load(detail::hf_layer(l, detail::hf_linear_name(linear)), layer.linear(linear));
+      const auto [rows, cols] = llama_linear_shape(config, linear);
+      load(detail::hf_layer(l, detail::hf_linear_name(linear)), layer.linear(linear), rows, cols);
       const bool attention = input_of(linear) == llama_linear_input::attn_in ||
                              input_of(linear) == llama_linear_input::attn_out;
-      if (attention ? hf.attention_bias : hf.mlp_bias) {
-        layer.bias(linear) = Eigen::VectorXf::Zero(layer.linear(linear).rows());
-        load(detail::hf_layer(l, detail::hf_linear_name(linear), "bias"), layer.bias(linear));
-      }
+      if (attention ? hf.attention_bias : hf.mlp_bias)
+        load(detail::hf_layer(l, detail::hf_linear_name(linear), "bias"), layer.bias(linear), rows,
+             0);
     }
   }
-  load("model.norm.weight", w.final_norm);
-  if (!config.tied_classifier) load("lm_head.weight", w.classifier);
+  load("model.norm.weight", w.final_norm, d, 0);
+  if (!config.tied_classifier) load("lm_head.weight", w.classifier, config.vocab_size, d);
   for (const auto& t : file.tensors()) {
     if (used.contains(t.name) || t.name.ends_with(".rotary_emb.inv_freq")) continue;
     if (t.name == "lm_head.weight" && config.tied_classifier) {
-      row_matrix head(config.vocab_size, config.dim);
-      load("lm_head.weight", head);
+      row_matrix head;
+      load("lm_head.weight", head, config.vocab_size, d);
       if (head == w.token_embedding) continue;
       throw format_error(what +
                          ": lm_head.weight differs from model.embed_tokens.weight but "
@@ -151,12 +171,15 @@ inline llama_weights read_hf_llama(const std::filesystem::path& path) {
 /// biases) reordered, so the written checkpoint computes the same function under HF's
 /// rotate_half convention. config.json starts from `original` (the config.json the weights were
 /// read with, when there is one: every key it held is kept) and sets every key the weights
-/// determine (shape, RoPE, biases, tying, torch_dtype). Refused, before anything is written:
+/// determine (shape, RoPE, biases, tying, torch_dtype). model.safetensors' __metadata__ is
+/// `metadata` (the original file's, when there is one: every entry kept) with "format": "pt"
+/// added when absent, as transformers expects it. Refused, before anything is written:
 /// weights whose settings config.json cannot express (GGUF's rope_freqs.weight; biases on only
 /// some of the attention or MLP projections).
 inline void write_hf_llama(const std::filesystem::path& folder, const llama_weights& weights,
                            pollard::dtype dtype = pollard::dtype::f32,
-                           const io::json_value* original = nullptr) {
+                           const io::json_value* original = nullptr,
+                           const std::map<std::string, std::string>* metadata = nullptr) {
   weights.validate();
   const auto& c = weights.config;
   if (weights.rope_freq_factors.size() > 0)
@@ -264,7 +287,10 @@ inline void write_hf_llama(const std::filesystem::path& folder, const llama_weig
                                                                                : "bfloat16")));
   config.erase("dtype");
   const std::string text = json_text(io::json_value(std::move(config)));
-  io::write_safetensors(folder / "model.safetensors", tensors, {{"format", "pt"}});
+  std::map<std::string, std::string> file_metadata;
+  if (metadata != nullptr) file_metadata = *metadata;
+  file_metadata.try_emplace("format", "pt");
+  io::write_safetensors(folder / "model.safetensors", tensors, file_metadata);
   io::atomic_file out(folder / "config.json");
   out.write(text.data(), text.size());
   out.commit();

@@ -112,8 +112,9 @@ struct prune_recipe {
       fail(
           "SparseGPT updates the weights itself: DSnoT and reconstruction apply to criterion "
           "methods (magnitude, Wanda, RIA)");
-    if (method == pruning_method::sparsegpt && group == comparison_group::per_row)
-      fail("SparseGPT chooses its mask per column block (or N:M), not per row");
+    if (method == pruning_method::sparsegpt &&
+        (group == comparison_group::per_row || group == comparison_group::per_matrix))
+      fail("SparseGPT chooses its mask per column block (or N:M), not per row or per matrix");
     if (const auto* owl = std::get_if<owl_sparsity>(&allocation)) {
       if (!(owl->outlier_multiple > 0.0 && std::isfinite(owl->outlier_multiple)))
         fail("OWL's outlier multiple M must be finite and > 0");

@@ -18,6 +18,7 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
+#include "pollard/io/gguf/file_type.hpp"
 #include "pollard/io/gguf/quantize.hpp"
 #include "pollard/io/gguf/reader.hpp"
 #include "pollard/io/gguf/tensor_info.hpp"
@@ -55,7 +56,8 @@ constexpr ggml_type gguf_stored_type(gguf_output_type output, ggml_type original
 }
 
 /// Writes a GGUF file back with some tensors replaced: the GGUF version, every metadata key in
-/// order with its type, every tensor info in order, the alignment and the data of every other
+/// order with its type (general.file_type updated as update_llama_file_type says when a replaced
+/// tensor changes type), every tensor info in order, the alignment and the data of every other
 /// tensor are copied byte for byte; each replaced tensor is stored as gguf_stored_type(`type`, its
 /// original type), and offsets change only where a replaced tensor changes size. With `type`
 /// same, a tensor replaced by its own dequantised values comes back byte-identical when its bytes
@@ -115,12 +117,21 @@ class gguf_rewriter {
     }
     data_size_ = data_size;
 
+    // general.file_type follows the types written, as write_llama_gguf keeps it.
+    gguf_metadata metadata = input.metadata();
+    std::vector<ggml_type> read_types, written_types;
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      read_types.push_back(tensors[i].type);
+      written_types.push_back(slots_[i].type);
+    }
+    update_llama_file_type(metadata, read_types, written_types);
+
     detail::gguf_header_writer h;
     h.put(gguf_magic);
     h.put(input.version());
     h.put(static_cast<std::uint64_t>(tensors.size()));
-    h.put(static_cast<std::uint64_t>(input.metadata().size()));
-    for (const auto& [key, value] : input.metadata()) {
+    h.put(static_cast<std::uint64_t>(metadata.size()));
+    for (const auto& [key, value] : metadata) {
       h.put_string(key);
       h.put(static_cast<std::uint32_t>(value.type()));
       h.put_value(value);
