@@ -12,6 +12,13 @@ again with the same settings, skips the runs already done and continues.
         --data-dir $POLLARD_DATA_DIR --results benchmarks/results/study-stories260K
 
 `--report-only` rewrites the report from the cached runs without running anything.
+
+The cache keys name the model by file name and size only, so RESULTS/identity.json records the
+sha256 of the model, of every data file the study reads and of the pollard binary (with its
+`--version`); a study in a folder of another model or data is refused (exit 2), one with another
+pollard binary too unless --accept-other-pollard is given. Ctrl-C (SIGINT) or SIGTERM stops the
+study: no new pollard command starts, the running ones are ended, and it exits 130 (143); the
+same command again resumes. A failed run keeps only its log, as RESULTS/failed/<key>.log.
 """
 
 import argparse
@@ -21,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -38,6 +46,10 @@ ALL_ZERO_SHOT = ["arc_easy", "arc_challenge", "piqa", "hellaswag", "winogrande",
 C4_CALIBRATION_DOCUMENTS = 800  # of the 1000 in c4-sample: the rest is the held-out text
 ALPACA_CALIBRATION_EXAMPLES = 4000  # of alpaca_5000: the rest is the held-out task set
 TINYSTORIES_CALIBRATION_SHARE = 0.8  # of the TinyStories head's bytes, cut at a paragraph end
+
+
+class interrupted(Exception):
+    """A run stopped because the study was told to stop (SIGINT or SIGTERM)."""
 
 
 def comma_list(text):
@@ -83,6 +95,9 @@ def parse_arguments(argv):
     p.add_argument("--note", default="",
                    help="a paragraph for the report after the command (e.g. where it ran)")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report")
+    p.add_argument("--accept-other-pollard", action="store_true",
+                   help="add runs made by a pollard binary other than the one(s) that made the "
+                        "cached runs (RESULTS/identity.json lists every binary that contributed)")
     p.add_argument("--no-report", action="store_true", help="run, but write no report")
     p.add_argument("--max-runs", type=int, default=0,
                    help="stop after starting this many new runs (0: all); the rest stay to do")
@@ -90,7 +105,16 @@ def parse_arguments(argv):
     a.methods = comma_list(a.methods)
     a.sparsities = comma_list(a.sparsities)
     a.calibrations = comma_list(a.calibrations)
-    a.seeds = [int(s) for s in comma_list(a.seeds)]
+    seeds = []
+    for text in comma_list(a.seeds):
+        try:
+            seed = int(text)
+        except ValueError:
+            p.error(f"--seeds: '{text}' is not an integer")
+        if seed < 0:
+            p.error(f"--seeds: {seed} is negative (seeds are integers >= 0)")
+        seeds.append(seed)
+    a.seeds = seeds
     a.zero_shot = comma_list(a.zero_shot)
     for m in a.methods:
         if m not in ALL_METHODS:
@@ -111,12 +135,91 @@ def parse_arguments(argv):
                 p.error(f"--sparsities: '{s}' is neither a fraction in (0, 1) nor N:M")
     if not a.seeds:
         p.error("--seeds: give at least one seed")
+    if a.jobs < 1:
+        p.error(f"--jobs: {a.jobs} runs at once; give at least 1")
+    if a.threads < 0:
+        p.error(f"--threads: {a.threads} is negative (0: the tool's own default)")
     for name in ("pollard", "model"):
         if not Path(getattr(a, name)).is_file():
             p.error(f"--{name}: no file {getattr(a, name)}")
+    if not a.report_only:  # a report needs no pollard
+        check_pollard_runs(p, a.pollard)
+    if Path(a.results).exists() and not Path(a.results).is_dir():
+        p.error(f"--results: {a.results} is a file, not a folder")
     if not (Path(a.data_dir) / "text").is_dir():
         p.error(f"--data-dir: {a.data_dir} has no text/ folder")
+    for relative in data_files_needed(a):
+        if not (Path(a.data_dir) / relative).is_file():
+            p.error(f"--data-dir: {a.data_dir} lacks {relative}, which the chosen calibrations "
+                    "and evaluations read")
+    if a.zero_shot:
+        for folder in sorted({task_folder(t) for t in a.zero_shot}):
+            if not (Path(a.data_dir) / "tasks" / folder).is_dir():
+                p.error(f"--data-dir: {a.data_dir} lacks tasks/{folder}/, which --zero-shot "
+                        "reads")
     return a
+
+
+def check_pollard_runs(p, pollard):
+    if not os.access(pollard, os.X_OK):
+        p.error(f"--pollard: {pollard} is not executable")
+    try:
+        version = subprocess.run([str(Path(pollard).resolve()), "--version"],
+                                 capture_output=True, text=True, timeout=120)
+    except OSError as e:
+        p.error(f"--pollard: {pollard} cannot be run: {e.strerror}")
+    if version.returncode != 0:
+        p.error(f"--pollard: '{pollard} --version' failed (exit {version.returncode}); is it "
+                "the pollard tool?")
+
+
+SOURCE_FILES = {
+    "c4": "text/c4/c4-sample.00000-of-00001.json.gz",
+    "alpaca": "text/alpaca/alpaca_5000.json",
+    "tinystories": "text/tinystories/tinystories_train_head.txt",
+    "wikitext_valid": "text/wikitext2_raw/valid.rows.jsonl",
+    "wikitext_test": "text/wikitext2_raw/test.rows.jsonl",
+}
+
+
+def calibration_sources(a):
+    """The staged sources the calibrations draw from ('mix' names those of --mixture)."""
+    names = set(a.calibrations)
+    if "mix" in names:
+        names |= {item.partition("@")[0] for item in comma_list(a.mixture)}
+    return names
+
+
+def data_files_needed(a):
+    """The staged text files (relative to --data-dir) the study reads: C4 (held-out
+    perplexity, divergence; calibration and self-generation prompts), Alpaca (held-out tasks),
+    WikiText-2 test (perplexity), WikiText-2 valid and TinyStories only when calibrated on."""
+    sources = calibration_sources(a)
+    needed = [SOURCE_FILES["c4"], SOURCE_FILES["alpaca"], SOURCE_FILES["wikitext_test"]]
+    if "wikitext" in sources:
+        needed.append(SOURCE_FILES["wikitext_valid"])
+    if "tinystories" in sources:
+        needed.append(SOURCE_FILES["tinystories"])
+    return needed
+
+
+def refuse(message):
+    """Exits with status 2 (the usage errors' status): the study cannot run as asked."""
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def task_folder(task):
+    """The folder of tasks/ a zero-shot task reads: arc_easy and arc_challenge share arc/."""
+    return "arc" if task.startswith("arc_") else task
 
 
 def sparsity_value(s):
@@ -144,13 +247,108 @@ class study:
                 self.tokenizer = candidates[0]
         self.cache_locks = {}
         self.lock = threading.Lock()
+        # Set by SIGINT/SIGTERM: no pollard command starts after it, the running ones are ended.
+        self.stop = threading.Event()
+        self.stop_signal = None
+        self.children = set()
+
+    # ---- identity -------------------------------------------------------------------------
+    def data_files_read(self):
+        """The files under --data-dir the study reads, relative to it."""
+        files = list(data_files_needed(self.a))
+        for folder in sorted({task_folder(t) for t in self.a.zero_shot}):
+            files += sorted(p.relative_to(self.data).as_posix()
+                            for p in (self.data / "tasks" / folder).rglob("*") if p.is_file())
+        return files
+
+    def pollard_identity(self):
+        executable = Path(self.a.pollard).resolve()
+        done = subprocess.run([str(executable), "--version"], capture_output=True, text=True)
+        version = (done.stdout + done.stderr).strip()
+        if done.returncode != 0:
+            raise SystemExit(f"study: {executable} --version failed (exit {done.returncode}): "
+                             f"{version}")
+        return {"version": version, "sha256": sha256_of(executable)}
+
+    def check_identity(self):
+        """Compares the model, the data and pollard with RESULTS/identity.json (written by the
+        first study in the folder): the cache keys name the model by file name and size only,
+        so without it a different model, data or pollard would reuse the cached runs."""
+        path = self.results / "identity.json"
+        model = {"file": self.model.name, "bytes": self.model.stat().st_size,
+                 "sha256": sha256_of(self.model)}
+        data = {f: sha256_of(self.data / f) for f in self.data_files_read()}
+        self.pollard = self.pollard_identity()
+        if not path.exists():
+            cached = list((self.results / "runs").glob("*.json"))
+            if cached:
+                print(f"study: note: {self.results} has {len(cached)} cached runs but no "
+                      "identity.json: they could not be checked against this model, data and "
+                      "pollard (they are reused as they are); the identity of this study is "
+                      "recorded now", flush=True)
+            self.write_json(path, {"model": model, "data": data, "pollard": [self.pollard]})
+            return
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        changed = []
+        if recorded["model"]["sha256"] != model["sha256"]:
+            changed.append(f"the model: {self.model} (sha256 {model['sha256'][:16]}…) is not the "
+                           f"model of the cached runs ({recorded['model']['file']}, sha256 "
+                           f"{recorded['model']['sha256'][:16]}…)")
+        for f, digest in data.items():
+            if f in recorded["data"] and recorded["data"][f] != digest:
+                changed.append(f"the data file {f} of {self.data} (sha256 {digest[:16]}…) differs "
+                               f"from the one the cached runs read ({recorded['data'][f][:16]}…)")
+        if changed:
+            refuse(f"study: {self.results} holds runs of another model or data:\n  "
+                             + "\n  ".join(changed)
+                             + "\ngive a new --results folder for this study")
+        known = [b["sha256"] for b in recorded["pollard"]]
+        if self.pollard["sha256"] not in known:
+            if not self.a.accept_other_pollard:
+                made = "; ".join(f"{b['version']}, sha256 {b['sha256'][:16]}…"
+                                 for b in recorded["pollard"])
+                refuse(
+                    f"study: {self.a.pollard} ({self.pollard['version']}, sha256 "
+                    f"{self.pollard['sha256'][:16]}…) is not the pollard that made the cached "
+                    f"runs in {self.results} ({made}); give --accept-other-pollard to add runs "
+                    "made by it, or a new --results folder")
+            print(f"study: adding runs made by another pollard ({self.pollard['version']}, "
+                  f"sha256 {self.pollard['sha256'][:16]}…)", flush=True)
+            recorded["pollard"].append(self.pollard)
+        recorded["data"].update(data)
+        self.write_json(path, recorded)
 
     # ---- data -----------------------------------------------------------------------------
+    def refresh_derived_data(self, d):
+        """Removes the splits derived from a staged file that is not the one they were derived
+        from (RESULTS/data/sources.json records the hashes), so that they are derived again."""
+        derived = {"c4": ["c4-calibration.json.gz", "c4-heldout.json.gz", "c4-heldout-head-*"],
+                   "alpaca": ["alpaca-calibration.json", "alpaca-heldout.json"],
+                   "tinystories": ["tinystories-calibration.txt", "tinystories-heldout.txt"],
+                   "wikitext_test": ["wikitext2-test-head-*"]}
+        record = d / "sources.json"
+        before = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
+        now = dict(before)
+        for source, patterns in derived.items():
+            staged = self.data / SOURCE_FILES[source]
+            if not staged.is_file():
+                continue
+            digest = sha256_of(staged)
+            if before.get(source) != digest:
+                for pattern in patterns:
+                    for old in d.glob(pattern):
+                        old.unlink()
+                now[source] = digest
+        if now != before:
+            self.write_json(record, now)
+
     def prepare_data(self):
-        """Held-out splits of C4 and Alpaca, derived once from the staged files."""
+        """Held-out splits of C4 and Alpaca, derived once from the staged files (again when a
+        staged file changed)."""
         d = self.results / "data"
         d.mkdir(parents=True, exist_ok=True)
         text = self.data / "text"
+        self.refresh_derived_data(d)
         c4_calibration, c4_heldout = d / "c4-calibration.json.gz", d / "c4-heldout.json.gz"
         if not c4_calibration.exists() or not c4_heldout.exists():
             with gzip.open(text / "c4/c4-sample.00000-of-00001.json.gz", "rt", encoding="utf-8") as f:
@@ -171,17 +369,19 @@ class study:
                 tmp.replace(path)
         # TinyStories: calibration from the first 80 % of the staged head, held-out perplexity on
         # the rest (the pre-training text of the stories models).
-        tinystories = (text / "tinystories/tinystories_train_head.txt").read_text(encoding="utf-8")
-        cut = tinystories.find("\n\n", int(len(tinystories) * TINYSTORIES_CALIBRATION_SHARE))
-        cut = len(tinystories) if cut < 0 else cut + 2
         tinystories_calibration = d / "tinystories-calibration.txt"
         tinystories_heldout = d / "tinystories-heldout.txt"
-        for path, part in ((tinystories_calibration, tinystories[:cut]),
-                           (tinystories_heldout, tinystories[cut:])):
-            if not path.exists():
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(part, encoding="utf-8")
-                tmp.replace(path)
+        if "tinystories" in calibration_sources(self.a):
+            tinystories = (text / "tinystories/tinystories_train_head.txt").read_text(
+                encoding="utf-8")
+            cut = tinystories.find("\n\n", int(len(tinystories) * TINYSTORIES_CALIBRATION_SHARE))
+            cut = len(tinystories) if cut < 0 else cut + 2
+            for path, part in ((tinystories_calibration, tinystories[:cut]),
+                               (tinystories_heldout, tinystories[cut:])):
+                if not path.exists():
+                    tmp = path.with_suffix(".tmp")
+                    tmp.write_text(part, encoding="utf-8")
+                    tmp.replace(path)
         # The evaluation reads only the first windows of each text, so it is given a head of the
         # text long enough for them (at least 16 characters per token needed, whole rows or
         # documents): tokenizing all of WikiText-2 test costs minutes with a large vocabulary,
@@ -218,12 +418,13 @@ class study:
             "c4": c4_calibration.resolve(),
             "wikitext": (text / "wikitext2_raw/valid.rows.jsonl").resolve(),
             "alpaca": alpaca_calibration.resolve(),
-            "tinystories": tinystories_calibration.resolve(),
-            "tinystories_heldout": tinystories_heldout.resolve(),
             "wikitext_test": wikitext_head.resolve(),
             "c4_heldout": c4_heldout_head.resolve(),
             "alpaca_heldout": alpaca_heldout.resolve(),
         }
+        if "tinystories" in calibration_sources(self.a):
+            self.files["tinystories"] = tinystories_calibration.resolve()
+            self.files["tinystories_heldout"] = tinystories_heldout.resolve()
         for k, v in self.files.items():
             if not v.exists():
                 raise SystemExit(f"study: {k} data missing: {v}")
@@ -232,7 +433,7 @@ class study:
         """The --calibration value of a calibration source."""
         f = self.files
         kinds = {"c4": f"c4:{f['c4']}", "wikitext": f"wikitext:{f['wikitext']}",
-                 "alpaca": f"alpaca:{f['alpaca']}", "tinystories": f"text:{f['tinystories']}",
+                 "alpaca": f"alpaca:{f['alpaca']}", "tinystories": f"text:{f.get('tinystories')}",
                  "selfgen": f"selfgen:{f['c4']}"}
         if source == "mix":
             parts = []
@@ -317,17 +518,64 @@ class study:
         if self.a.threads > 0 and args[0] != "info":
             args = list(args) + ["--threads", self.a.threads]
         command = [str(Path(self.a.pollard).resolve())] + [str(x) for x in args]
+        if self.stop.is_set():
+            raise interrupted(what)
         start = time.perf_counter()
         with open(log, "a", encoding="utf-8") as out:
             out.write("$ " + " ".join(command) + "\n")
             out.flush()
-            done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
-                                  env=self.environment())
+            child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                     env=self.environment())
+            with self.lock:
+                self.children.add(child)
+            if self.stop.is_set():  # the signal came while the child started
+                child.terminate()
+            try:
+                returncode = child.wait()
+            finally:
+                with self.lock:
+                    self.children.discard(child)
         seconds = time.perf_counter() - start
-        if done.returncode != 0:
+        if returncode in (-signal.SIGINT, -signal.SIGTERM):
+            self.stop.wait(1.0)  # a Ctrl-C reaches the child and this process at once
+        if self.stop.is_set():
+            raise interrupted(what)
+        if returncode != 0:
             tail = Path(log).read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise RuntimeError(f"{what} failed (exit {done.returncode}); log {log}:\n{tail}")
+            raise RuntimeError(f"{what} failed (exit {returncode}):\n{tail}")
         return seconds
+
+    def on_signal(self, number, frame):  # noqa: ARG002 - the signal module's signature
+        """Stops the study: no new pollard command, the running ones terminated."""
+        self.stop_signal = number
+        self.stop.set()
+        with self.lock:
+            for child in self.children:
+                if child.poll() is None:
+                    child.terminate()
+
+    def clean_up_failed(self, key, work):
+        """Removes a run's work folder (a pruned model is hundreds of MB), keeping only its log
+        as RESULTS/failed/<key>.log; returns that path (None if there was no log)."""
+        kept = None
+        log = work / "log.txt"
+        if log.exists():
+            kept = self.results / "failed" / f"{key}.log"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(log), str(kept))
+        shutil.rmtree(work, ignore_errors=True)
+        return kept
+
+    def attempt(self, key, work, body):
+        """Runs body(); on failure keeps only the log, on interruption removes the work folder."""
+        try:
+            return body()
+        except interrupted:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        except Exception as e:
+            kept = self.clean_up_failed(key, work)
+            raise RuntimeError(f"{e}\n(log kept as {kept})" if kept else str(e)) from None
 
     def tokenizer_args(self):
         return ["--tokenizer", self.tokenizer] if self.tokenizer else []
@@ -399,12 +647,16 @@ class study:
 
     def run_one(self, settings):
         """Prunes and evaluates one grid point; writes RESULTS/runs/<key>.json whole."""
-        a = self.a
         key = self.key(settings)
         work = self.results / "work" / key
+        if self.stop.is_set():
+            raise interrupted(key)
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
+        return self.attempt(key, work, lambda: self.prune_and_evaluate(settings, key, work))
+
+    def prune_and_evaluate(self, settings, key, work):
         log = work / "log.txt"
         pruned = work / ("pruned.gguf" if self.is_gguf else "pruned.bin")
         args = ["prune", self.model, pruned, "--quiet", "--report", work / "prune.json"]
@@ -436,7 +688,7 @@ class study:
         metrics, seconds = self.evaluate(pruned, work, log, dense=False)
         timing = report.get("timing", {})
         result = {
-            "key": key, "settings": settings, "metrics": metrics,
+            "key": key, "settings": settings, "metrics": metrics, "pollard": self.pollard,
             "sparsity_achieved": report.get("overall_sparsity"),
             "seconds": {
                 "prune_wall": prune_seconds,
@@ -472,6 +724,9 @@ class study:
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
+        return self.attempt(key, work, lambda: self.evaluate_dense(settings, key, work, path))
+
+    def evaluate_dense(self, settings, key, work, path):
         start = time.time()
         log = work / "log.txt"
         self.tool(["info", self.model] + self.tokenizer_args(), log, "info")
@@ -483,7 +738,7 @@ class study:
             adds_bos = False
         metrics, seconds = self.evaluate(self.model, work, log, dense=True)
         result = {"key": key, "settings": settings, "metrics": metrics,
-                  "tokenizer_adds_bos": adds_bos,
+                  "tokenizer_adds_bos": adds_bos, "pollard": self.pollard,
                   "seconds": {"evaluation": sum(seconds.values()), "evaluation_parts": seconds,
                               "total": time.time() - start}}
         self.write_json(path, result)
@@ -491,12 +746,19 @@ class study:
         return result, True
 
     def run(self):
+        if not self.a.report_only:
+            self.check_identity()
         self.prepare_data()
         (self.results / "runs").mkdir(parents=True, exist_ok=True)
         grid = self.grid()
         if self.a.report_only:
             return self.report(grid)
-        dense, ran = self.run_dense()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, self.on_signal)
+        try:
+            dense, ran = self.run_dense()
+        except interrupted:
+            return self.stopped(grid)
         print(f"study: dense model {'evaluated' if ran else 'cached'}", flush=True)
         todo = [g for g in grid if not (self.results / "runs" / f"{self.key(g)}.json").exists()]
         print(f"study: {len(grid)} runs in the grid, {len(grid) - len(todo)} cached, "
@@ -507,23 +769,37 @@ class study:
             todo = todo[:self.a.max_runs]
         failures = []
         done = 0
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.a.jobs)) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.a.jobs) as pool:
             futures = {pool.submit(self.run_one, g): g for g in todo}
             for fut in concurrent.futures.as_completed(futures):
                 g = futures[fut]
-                done += 1
                 try:
                     r = fut.result()
+                    done += 1
                     print(f"study: [{done}/{len(todo)}] {r['key']}: "
                           f"{r['seconds']['total']:.1f} s", flush=True)
+                except interrupted:
+                    pass
                 except Exception as e:  # noqa: BLE001 - reported, the others go on
+                    done += 1
                     failures.append((self.key(g), str(e)))
                     print(f"study: [{done}/{len(todo)}] {self.key(g)} FAILED: {e}", flush=True)
+        if self.stop.is_set():
+            return self.stopped(grid)
         if not self.a.no_report:
             self.report(grid)
         if failures:
             raise SystemExit(f"study: {len(failures)} run(s) failed: "
                              + ", ".join(k for k, _ in failures))
+
+    def stopped(self, grid):
+        """After SIGINT/SIGTERM: says what is cached and exits 128 + the signal's number."""
+        cached = sum((self.results / "runs" / f"{self.key(g)}.json").exists() for g in grid)
+        name = signal.Signals(self.stop_signal).name
+        print(f"study: stopped by {name}: {cached} of {len(grid)} runs cached in "
+              f"{self.results / 'runs'}; no report written. The same command again resumes "
+              "from them (--report-only writes a report of the cached runs).", flush=True)
+        raise SystemExit(128 + self.stop_signal)
 
     def report(self, grid):
         runs = []

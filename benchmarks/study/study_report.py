@@ -243,18 +243,19 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
     at = dense["metrics"]["alpaca_tasks"]
     for name, k in (("Alpaca exact match (%)", "exact_match"), ("Alpaca token F1 (%)", "token_f1"),
                     ("Alpaca ROUGE-1 F (%)", "rouge1")):
-        dense_rows.append([name, f"{100 * at[k]['mean']:.1f} ± {100 * at[k]['standard_error']:.1f}"
+        dense_rows.append([name, f"{number(at[k]['mean'], 'pct')} ± "
+                                 f"{number(at[k]['standard_error'], 'pct')}"
                                  f" (SE, {at['examples']} examples)"])
     if has_zero_shot:
         for t in dense["metrics"]["zero_shot"]["tasks"]:
             metric = "acc_norm" if t["reports_acc_norm"] else "acc"
             dense_rows.append([f"{TASK_NAMES.get(t['task'], t['task'])} {metric} (%)",
-                               f"{100 * t[metric]['mean']:.1f} ± "
-                               f"{100 * t[metric]['standard_error']:.1f} (SE, {t['items']} items;"
-                               f" acc {100 * t['acc']['mean']:.1f}, acc_norm "
-                               f"{100 * t['acc_norm']['mean']:.1f})"])
+                               f"{number(t[metric]['mean'], 'pct')} ± "
+                               f"{number(t[metric]['standard_error'], 'pct')} (SE, "
+                               f"{t['items']} items; acc {number(t['acc']['mean'], 'pct')}, "
+                               f"acc_norm {number(t['acc_norm']['mean'], 'pct')})"])
         dense_rows.append(["zero-shot average (%)",
-                           f"{100 * dense['metrics']['zero_shot']['average_reported']:.1f}"])
+                           number(dense['metrics']['zero_shot']['average_reported'], 'pct')])
     md.append(table(["metric", "dense"], dense_rows))
 
     # perplexity + divergence

@@ -2,16 +2,23 @@
 the report parses (its tables are there and their numbers finite, the plots are PNGs), a second
 study with the same seeds reproduces every number, an interrupted study resumes without redoing
 the runs it finished, and the rank statistics agree with hand-worked values and with scipy.
+Bad options are refused before anything is written; a failed run keeps only its log; SIGINT and
+SIGTERM stop a study with --jobs 2 cleanly and the next one resumes; an undefined standard error
+reads n/a; another model, data file or pollard binary is refused in a folder of cached runs.
 
 usage: study_test.py POLLARD_EXECUTABLE WORK_DIR (POLLARD_DATA_DIR in the environment)"""
 
+import gzip
+import hashlib
 import json
 import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -112,6 +119,229 @@ def check_report(results, runs):
         check(f"]({png})" in report, f"the report shows {png}")
 
 
+def sha256_of(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def quick_study(pollard, model, data, results, *extra):
+    """A study command whose runs take a fraction of a second each on stories260K."""
+    return [sys.executable, str(STUDY), "--pollard", str(pollard), "--model", str(model),
+            "--data-dir", str(data), "--results", str(results), "--methods", "magnitude",
+            "--sparsities", "0.5,0.6,0.7,0.8,2:4", "--calibrations", "c4", "--seeds", "0",
+            "--window", "64", "--wikitext-windows", "1", "--c4-windows", "1",
+            "--divergence-windows", "1", "--divergence-examples", "4", "--task-examples", "1",
+            "--max-new-tokens", "4", "--zero-shot", "", "--threads", "1",
+            "--bootstrap", "20"] + list(extra)
+
+
+def wrapper(path, real, before):
+    """An executable script that runs `before` (shell) and then the real pollard."""
+    path.write_text(f"#!/bin/sh\n{before}\nexec '{real}' \"$@\"\n")
+    path.chmod(0o755)
+    return path
+
+
+def check_arguments(pollard, model, data, work):
+    """Bad options are refused by argparse (exit 2) with a message naming what is wrong."""
+    (work / "a-file").write_text("x")
+    not_executable = work / "not-executable"
+    not_executable.write_text("#!/bin/sh\n")
+    not_executable.chmod(0o644)
+    empty_data = work / "empty-data"
+    (empty_data / "text").mkdir(parents=True)
+    results = work / "refused"
+    for extra, message in (
+            (["--seeds", "-1"], "--seeds: -1 is negative"),
+            (["--seeds", "0,a"], "--seeds: 'a' is not an integer"),
+            (["--jobs", "0"], "--jobs: 0"),
+            (["--jobs", "-2"], "--jobs: -2"),
+            (["--threads", "-1"], "--threads: -1 is negative"),
+            (["--results", str(work / "a-file")], "is a file, not a folder"),
+            (["--pollard", str(not_executable)], "is not executable"),
+            (["--data-dir", str(empty_data)], "lacks text/c4/c4-sample.00000-of-00001.json.gz"),
+            (["--calibrations", "tinystories", "--data-dir", str(data_without(
+                data, work / "no-tinystories", "text/tinystories"))],
+             "lacks text/tinystories/tinystories_train_head.txt")):
+        done = subprocess.run(quick_study(pollard, model, data, results, *extra),
+                              capture_output=True, text=True)
+        check(done.returncode == 2 and message in done.stderr
+              and "Traceback" not in done.stderr,
+              f"{extra}: refused with '{message}' (exit {done.returncode}: {done.stderr})")
+    check(not results.exists(), "a refused study writes nothing")
+
+
+def data_without(data, where, missing, replace=None):
+    """A data folder of links to the staged files but `missing` (relative) left out or, with
+    replace, replaced by that file."""
+    if where.exists():
+        shutil.rmtree(where)
+    for top in ("text", "tasks"):
+        for p in sorted((Path(data) / top).rglob("*")):
+            rel = p.relative_to(data)
+            if p.is_dir() or rel.as_posix().startswith(missing):
+                continue
+            (where / rel).parent.mkdir(parents=True, exist_ok=True)
+            (where / rel).symlink_to(p)
+    if replace is not None:
+        (where / missing).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(replace, where / missing)
+    return where
+
+
+def check_interruption(pollard, model, data, work):
+    """SIGINT (and SIGTERM) stop a study with --jobs 2: no new run starts, the running pollard
+    is ended, exit 130 (143), no traceback and no work folder left; the next study resumes."""
+    slow = wrapper(work / "slow-pollard", pollard, '[ "$1" = prune ] && sleep 1')
+    results = work / "interrupted"
+    command = quick_study(slow, model, data, results, "--jobs", "2", "--no-report")
+    runs = results / "runs"
+    cached = 0
+    for number, status, name in ((signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")):
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        deadline = time.time() + 120
+        while (len(list(runs.glob("*.json"))) < cached + 2 and time.time() < deadline
+               and child.poll() is None):
+            time.sleep(0.02)  # the dense result (first) and one more run
+        child.send_signal(number)
+        out, err = child.communicate(timeout=120)
+        print(out + err)
+        check(child.returncode == status, f"{name}: exit {status}, not {child.returncode}")
+        check("Traceback" not in err, f"{name}: no traceback")
+        cached = len(list(runs.glob("*.json"))) - 1
+        check(0 < cached < 5, f"{name}: the study stopped before its last run ({cached} of 5)")
+        check(f"stopped by {name}: {cached} of 5 runs cached" in out and "resumes" in out,
+              f"{name}: the study says what is cached and that it resumes")
+        check(not any((results / "work").iterdir()), f"{name}: no work folder left")
+        check(not (results / "failed").exists(), f"{name}: an interrupted run is no failure")
+    done = subprocess.run(command, capture_output=True, text=True)
+    check(done.returncode == 0 and f"5 runs in the grid, {cached} cached, {5 - cached} to run"
+          in done.stdout, f"the interrupted study resumes: {done.stdout}{done.stderr}")
+
+
+def check_failed_run(pollard, model, data, work):
+    """A failed run leaves no work folder (pruned models are large), only its log."""
+    failing = wrapper(work / "failing-pollard", pollard,
+                      '[ "$1" = prune ] && { touch "$3"; echo "prune refused here" >&2; exit 3; }')
+    results = work / "failing"
+    done = subprocess.run(quick_study(failing, model, data, results, "--sparsities", "0.5"),
+                          capture_output=True, text=True)
+    print(done.stdout + done.stderr)
+    check(done.returncode == 1 and "1 run(s) failed" in done.stderr, "the failed run is reported")
+    logs = list((results / "failed").glob("magnitude-0.5-none-seed0-*.log"))
+    check(len(logs) == 1 and "prune refused here" in logs[0].read_text(),
+          "the failed run's log is kept as RESULTS/failed/<key>.log")
+    check(not any((results / "work").iterdir()), "the failed run's work folder is removed")
+
+
+def check_identity(pollard, model, data, work, results):
+    """RESULTS/identity.json names the model, data and pollard of the cached runs: another
+    model, data file or (without --accept-other-pollard) pollard is refused with exit 2."""
+    identity = json.loads((results / "identity.json").read_text())
+    check(identity["model"]["sha256"] == sha256_of(model), "the manifest has the model's hash")
+    check(identity["data"]["text/c4/c4-sample.00000-of-00001.json.gz"]
+          == sha256_of(Path(data) / "text/c4/c4-sample.00000-of-00001.json.gz"),
+          "the manifest has the C4 file's hash")
+    check([b["sha256"] for b in identity["pollard"]] == [sha256_of(pollard)],
+          "the manifest has the pollard binary's hash")
+    for p in (results / "runs").glob("*.json"):
+        check(json.loads(p.read_text())["pollard"]["sha256"] == sha256_of(pollard),
+              f"{p.name} records the pollard that made it")
+
+    def study(*extra, model=model, data=data, pollard=pollard, where=results):
+        options = command_of(results)
+        for name, value in (("--model", model), ("--data-dir", data), ("--pollard", pollard),
+                            ("--results", where)):
+            options[options.index(name) + 1] = str(value)
+        done = subprocess.run([sys.executable, str(STUDY)] + options + list(extra)
+                              + ["--no-report", "--threads", "1"], capture_output=True, text=True)
+        print(done.stdout + done.stderr)
+        return done
+
+    runs_before = sorted(p.name for p in (results / "runs").glob("*.json"))
+    other_model = work / "other-model" / model.name  # the same name and size
+    other_model.parent.mkdir()
+    raw = bytearray(model.read_bytes())
+    raw[-1] ^= 1
+    other_model.write_bytes(bytes(raw))
+    for tok in model.parent.glob("tok*.bin"):
+        shutil.copyfile(tok, other_model.parent / tok.name)
+    done = study(model=other_model)
+    check(done.returncode == 2 and "the model" in done.stderr and "new --results" in done.stderr,
+          "another model of the same name and size is refused")
+
+    c4 = "text/c4/c4-sample.00000-of-00001.json.gz"
+    with gzip.open(Path(data) / c4, "rt", encoding="utf-8") as f:
+        documents = [line for line in f if line.strip()]
+    changed_c4 = work / "changed-c4.json.gz"
+    with gzip.open(changed_c4, "wt", encoding="utf-8") as f:
+        f.write("".join(documents[1:]))
+    other_data = data_without(data, work / "other-data", c4, replace=changed_c4)
+    done = study(data=other_data)
+    check(done.returncode == 2 and c4 in done.stderr, "a changed data file is refused, named")
+
+    other_pollard = work / "other-pollard"
+    other_pollard.write_bytes(Path(pollard).read_bytes() + b"\0")
+    other_pollard.chmod(0o755)
+    done = study(pollard=other_pollard)
+    check(done.returncode == 2 and "--accept-other-pollard" in done.stderr,
+          "another pollard binary is refused")
+    done = study("--accept-other-pollard", pollard=other_pollard)
+    check(done.returncode == 0 and "0 to run" in done.stdout, "--accept-other-pollard adds it")
+    identity = json.loads((results / "identity.json").read_text())
+    check([b["sha256"] for b in identity["pollard"]] == [sha256_of(pollard),
+                                                          sha256_of(other_pollard)],
+          "the manifest lists both binaries")
+    check(sorted(p.name for p in (results / "runs").glob("*.json")) == runs_before,
+          "no refused study touched the cached runs")
+
+    # A folder of an older study (no manifest) gets one, with a note; its derived splits are
+    # derived again from the changed C4 file.
+    legacy = work / "legacy"
+    shutil.copytree(results, legacy)
+    (legacy / "identity.json").unlink()
+    (legacy / "data/sources.json").unlink()
+    done = study(data=other_data, where=legacy)
+    check(done.returncode == 0 and "could not be checked" in done.stdout,
+          "a folder without a manifest gets a note")
+    check(json.loads((legacy / "identity.json").read_text())["data"][c4] == sha256_of(changed_c4),
+          "and a manifest")
+    with gzip.open(legacy / "data/c4-calibration.json.gz", "rt", encoding="utf-8") as f:
+        check(f.read() == "".join(documents[1:801]),
+              "the C4 calibration split is derived again from the changed file")
+
+
+def check_undefined_standard_errors(work, results):
+    """A standard error pollard leaves undefined (null: one example) is shown as n/a."""
+    copy = work / "null-standard-errors"
+    shutil.copytree(results, copy)
+    for p in (copy / "runs").glob("*.json"):
+        r = json.loads(p.read_text())
+        for k in ("exact_match", "token_f1", "rouge1"):
+            r["metrics"]["alpaca_tasks"][k]["standard_error"] = None
+        for t in r["metrics"].get("zero_shot", {}).get("tasks", []):
+            t["acc"]["standard_error"] = t["acc_norm"]["standard_error"] = None
+        p.write_text(json.dumps(r))
+    options = command_of(copy)
+    options[options.index("--results") + 1] = str(copy)
+    done = subprocess.run([sys.executable, str(STUDY)] + options + ["--report-only"],
+                          capture_output=True, text=True)
+    print(done.stdout + done.stderr)
+    check(done.returncode == 0, "the report is written with undefined standard errors")
+    dense = tables_of((copy / "report.md").read_text(encoding="utf-8"))["Dense model"]
+    check(any(row[0] == "Alpaca exact match (%)" and "± n/a" in row[1] for row in dense),
+          "an undefined standard error reads n/a")
+
+
+def command_of(results):
+    """The study's options as its report gives them (paths as given)."""
+    report = (results / "report.md").read_text(encoding="utf-8")
+    line = next(l for l in report.splitlines() if "benchmarks/study/study.py" in l)
+    words = line.strip().strip("`").split()
+    words = words[words.index("benchmarks/study/study.py") + 1:]
+    return ["" if w == "''" else w for w in words]
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -160,6 +390,11 @@ def main():
     check("2 cached, 0 to run" in out and "dense model cached" in out,
           "a finished study runs nothing again")
     check_report(a, runs=2)
+    check_arguments(pollard, model, data, work)
+    check_failed_run(pollard, model, data, work)
+    check_interruption(pollard, model, data, work)
+    check_undefined_standard_errors(work, a)
+    check_identity(pollard, model, data, work, a)
 
     # The evaluation text is a head of WikiText-2 test: its windows are the whole file's.
     heads = sorted((a / "data").glob("wikitext2-test-head-*.rows.jsonl"))
