@@ -747,14 +747,14 @@ class study:
 
     def run(self):
         if not self.a.report_only:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, self.on_signal)
             self.check_identity()
         self.prepare_data()
         (self.results / "runs").mkdir(parents=True, exist_ok=True)
         grid = self.grid()
         if self.a.report_only:
             return self.report(grid)
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, self.on_signal)
         try:
             dense, ran = self.run_dense()
         except interrupted:
