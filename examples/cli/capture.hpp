@@ -88,6 +88,7 @@ inline int run_capture(const capture_options& o) {
   const std::vector<io::named_path> outputs{{"--weights-out", o.weights_out},
                                             {"--activations-out", o.activations_out},
                                             {"--hessian-out", o.hessian_out}};
+  check_inputs(model_inputs("MODEL", o.model, {{"--tokenizer", o.tokenizer}}));
   check_outputs({{"MODEL", o.model}, {"--tokenizer", o.tokenizer}}, outputs);
   refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   std::vector<calibration_spec> specs;
@@ -102,7 +103,10 @@ inline int run_capture(const capture_options& o) {
           "--calibration: capture does not generate text (selfgen); use c4, "
           "wikitext, text or alpaca");
   }
-  for (const auto& s : specs) check_distinct_outputs({{"--calibration", s.path}}, outputs);
+  for (const auto& s : specs) {
+    check_inputs({{"--calibration", s.path}});
+    check_distinct_outputs({{"--calibration", s.path}}, outputs);
+  }
 
   refuse_if_given(o.given, "--text-field", !reads_json_documents(specs),
                   "names the text field of JSON documents, and no --calibration source is a "

@@ -3,7 +3,9 @@
 // whose messages name the option, the --threads option, and one way of reporting errors.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
 
@@ -12,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -31,6 +34,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/file_identity.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/io/utf8.hpp"
 
 #ifndef POLLARD_VERSION
@@ -247,6 +251,46 @@ inline void check_distinct_outputs(const std::vector<io::named_path>& inputs,
   }
 }
 
+/// What an input of a command must be: a regular file, a folder (a folder of task files), or
+/// either (a model: a file, or a Hugging Face folder).
+enum class input_kind { file, folder, file_or_folder };
+
+/// An input a command reads, with the name the user gave it and what it must be.
+struct input_path {
+  std::string name;
+  std::filesystem::path path;
+  input_kind kind = input_kind::file;
+};
+
+/// Refuses, before any work and as a command-line mistake (exit 2) naming the option and the
+/// path, an input that is missing or unreadable (with the system's reason), or that is not what
+/// the command reads: a FIFO, a device or a socket where a file is expected (reading it would
+/// block, or never end), a folder where a file is expected and a file where a folder is. Links
+/// are followed; empty paths (options not given) are skipped. The one check every command runs
+/// on what the user names as its inputs.
+inline void check_inputs(const std::vector<input_path>& inputs) {
+  for (const auto& in : inputs) {
+    if (in.path.empty()) continue;
+    const std::string named = in.name + " " + in.path.string();
+    struct stat st {};
+    if (::stat(in.path.c_str(), &st) != 0)
+      throw usage_error("cannot read " + named + ": " + std::strerror(errno));
+    const bool folder = S_ISDIR(st.st_mode);
+    if (folder && in.kind == input_kind::file)
+      throw usage_error(named + " is a folder: name a file");
+    if (!folder && in.kind == input_kind::folder)
+      throw usage_error(named + " is not a folder: name a folder");
+    if (!folder && !S_ISREG(st.st_mode))
+      throw usage_error(named + " is " + io::file_kind(st.st_mode) +
+                        ", not a regular file: name a file (a pipe or device would block the "
+                        "read, or never end)");
+    // Readable? Opened without blocking (it is a regular file or a folder).
+    const int fd = ::open(in.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) throw usage_error("cannot read " + named + ": " + std::strerror(errno));
+    ::close(fd);
+  }
+}
+
 /// io::check_output_location(), its refusals (a missing or unwritable folder, a folder in the
 /// way) as command-line mistakes: found before any work, they are the user's to correct.
 inline void check_output_location(const std::string& name, const std::filesystem::path& path) {
@@ -357,6 +401,8 @@ inline void refuse_if_given(const given_options& given, const std::string& optio
 /// The first bytes of `path` (up to 48) when they read as text — no NUL, no control character but
 /// tab, newline and carriage return — for saying that a binary format was given a text file.
 inline std::optional<std::string> text_beginning(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;  // a FIFO would block
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   char bytes[48];

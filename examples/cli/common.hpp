@@ -23,6 +23,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/file_identity.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/io/json_writer.hpp"
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/io/utf8.hpp"
@@ -41,6 +42,7 @@ inline std::optional<fs::path> optional_path(const std::string& option_value) {
 /// The whole content of the file at `path`; io_error when it cannot be read.
 inline std::string read_file(const fs::path& path) {
   if (fs::is_directory(path)) throw io_error("cannot read " + path.string() + ": a directory");
+  io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("cannot open " + path.string());
   std::ostringstream s;
@@ -161,6 +163,7 @@ enum class tokenizer_format { hf_json, llama2c, gguf };
 /// a JSON object (first non-blank byte '{') is a Hugging Face tokenizer.json, a file that
 /// begins with "GGUF" a GGUF, anything else is read as a llama2.c tokenizer.
 inline tokenizer_format tokenizer_format_of(const fs::path& path) {
+  io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   char bytes[4] = {};
   in.read(bytes, 4);
@@ -381,6 +384,30 @@ inline std::string read_evaluation_text(const fs::path& path, text_format format
 inline constexpr const char* hf_companion_files[] = {"tokenizer.json", "tokenizer_config.json",
                                                      "special_tokens_map.json", "tokenizer.model",
                                                      "generation_config.json"};
+
+/// The inputs a command names by MODEL (as `name` says: MODEL, BASE...) at `model`, for
+/// check_inputs(): the model (a file or a Hugging Face folder) and, for a Hugging Face model
+/// (a folder, or its .safetensors file), every file of its folder that pollard reads; then
+/// `others`.
+inline std::vector<input_path> model_inputs(const std::string& name, const std::string& model,
+                                            std::vector<input_path> others = {}) {
+  std::vector<input_path> inputs{{name, model, input_kind::file_or_folder}};
+  std::error_code ec;
+  const fs::path path = model;
+  const fs::path folder = fs::is_directory(path, ec)           ? path
+                          : path.extension() != ".safetensors" ? fs::path()
+                          : path.has_parent_path()             ? path.parent_path()
+                                                               : fs::path(".");
+  if (!model.empty() && !folder.empty()) {
+    std::vector<const char*> files{"model.safetensors", "config.json"};
+    files.insert(files.end(), std::begin(hf_companion_files), std::end(hf_companion_files));
+    for (const char* file : files)
+      if (fs::exists(fs::symlink_status(folder / file, ec)))
+        inputs.push_back({name + "'s", folder / file});
+  }
+  inputs.insert(inputs.end(), others.begin(), others.end());
+  return inputs;
+}
 
 /// The folder of a Hugging Face model `m` (its path, or the folder of its .safetensors file).
 inline fs::path hf_folder_of(const llm::model_file& m) {

@@ -105,6 +105,12 @@ inline int run_compare(const compare_options& o) {
                   "chooses how corpus windows are scored, and no --text is given");
   refuse_if_given(o.given, "--window", !text_file,
                   "sets the windows of the --text corpus, and no --text is given");
+  std::vector<input_path> inputs = model_inputs("BASE", o.base);
+  for (auto& in : model_inputs(
+           "OTHER", o.other,
+           {{"--text", t.file}, {"--instructions", o.instructions}, {"--tokenizer", o.tokenizer}}))
+    inputs.push_back(std::move(in));
+  check_inputs(inputs);
   check_outputs({{"BASE", o.base},
                  {"OTHER", o.other},
                  {"--text", t.file},

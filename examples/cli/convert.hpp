@@ -55,7 +55,7 @@ inline int run_convert(const convert_options& o) {
   refuse_if_given(o.given, "--tokenizer", true,
                   "reads no text: convert copies the weights and metadata (a Hugging Face "
                   "folder's tokenizer files are copied as they are)");
-  if (!fs::exists(in)) throw io_error("cannot open " + in.string());
+  check_inputs(model_inputs("MODEL", o.model));
   const llm::model_format format = llm::detail::detect_format(in);
   if (format != llm::model_format::gguf && stored != io::ggml_type::f32)
     throw usage_error("--type " + type + " is for GGUF outputs; " + llm::name_of(format) +

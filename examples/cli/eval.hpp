@@ -130,6 +130,7 @@ inline int run_eval(const eval_options& o) {
   const fs::path text_file = t.file;
   const text_format format = text_format_of(t.format, text_file);
   const auto json = optional_path(o.json);
+  check_inputs(model_inputs("MODEL", o.model, {{"--text", t.file}, {"--tokenizer", o.tokenizer}}));
   check_outputs({{"MODEL", o.model}, {"--text", o.text.file}, {"--tokenizer", o.tokenizer}},
                 {{"--json", o.json}});
   refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});

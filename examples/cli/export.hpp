@@ -62,7 +62,7 @@ inline int run_export(const export_options& o) {
   const fs::path in = o.model, out = o.out;
   refuse_if_given(o.given, "--tokenizer", true,
                   "reads no text: export writes the linears' weights only");
-  if (!fs::exists(in)) throw io_error("cannot open " + in.string());
+  check_inputs(model_inputs("MODEL", o.model));
   check_outputs({{"MODEL", in}}, {{"OUT", out}});
   const io::sparse_layout layout = *io::parse_sparse_layout(o.layout);
   const pollard::dtype type = o.type == "f16"    ? pollard::dtype::f16

@@ -110,6 +110,7 @@ inline int run_generate(const generate_options& o) {
   index_t steps = o.steps;
   const std::string& prompt_text = o.prompt;
 
+  check_inputs(model_inputs("MODEL", o.model, {{"--tokenizer", o.tokenizer}}));
   refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   llm::model_file m = open_model_with_tokenizer(o.model, optional_path(o.tokenizer));
   m.gguf.reset();  // generation needs only the float weights; unmap the file

@@ -260,7 +260,7 @@ inline int describe(const fs::path& path, const std::optional<fs::path>& tokeniz
 inline int run_info(const info_options& o) {
   const fs::path path = o.model;
   const std::optional<fs::path> tokenizer = optional_path(o.tokenizer);
-  if (!fs::exists(path)) throw io_error("cannot open " + path.string());
+  check_inputs(model_inputs("MODEL", o.model, {{"--tokenizer", o.tokenizer}}));
   int status = 0;
   try {
     status = describe(path, tokenizer);

@@ -600,6 +600,9 @@ inline int run_layer(const layer_options& options, const std::string& program) {
       outputs{{"--out", options.out}, {"--mask-out", options.mask_out}};
   check_distinct_outputs(inputs, outputs);
   layer_detail::plan p = layer_detail::plan_of(options);
+  check_inputs({{"--weights", options.weights},
+                {"--activations", options.activations},
+                {"--hessian", options.hessian}});
   p.program = program;
   check_outputs(inputs, outputs);
   use_threads(options.threads);

@@ -212,6 +212,7 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
                         ", more than [0, 1) holds: give --owl-lambda below 0.5");
     r.allocation = model::owl_sparsity{o.owl_m, o.owl_lambda};
   } else if (o.allocation != "uniform") {
+    check_inputs({{"--allocation", o.allocation}});
     try {
       r.allocation = model::sparsity_table::read(o.allocation);
     } catch (const io_error& e) {
@@ -402,8 +403,14 @@ inline int run_prune(const prune_options& o) {
                                                   {"--selfgen-cache", o.selfgen_cache}};
   std::vector<io::named_path> outputs{{"OUT", out}};
   outputs.insert(outputs.end(), extra_outputs.begin(), extra_outputs.end());
+  std::vector<input_path> checked = model_inputs("MODEL", o.model, {{"--tokenizer", o.tokenizer}});
+  for (const auto& spec : specs) checked.push_back({"--calibration", spec.path});
+  // The selfgen cache is read when it exists (and written otherwise).
+  std::error_code cache_status;
+  if (!o.selfgen_cache.empty() && fs::exists(fs::symlink_status(o.selfgen_cache, cache_status)))
+    checked.push_back({"--selfgen-cache", o.selfgen_cache});
+  check_inputs(checked);
   check_distinct_outputs(inputs, outputs);
-  if (!fs::exists(in)) throw io_error("cannot open " + in.string());
   const llm::model_format format = llm::detail::detect_format(in);
   check_model_output_location("OUT", out, format, in);
   for (const auto& output : {io::named_path{"--report", o.report},

@@ -97,6 +97,10 @@ inline int run_tasks(const tasks_options& o) {
   for (const char* option : {"--max-examples", "--max-new-tokens", "--show"})
     refuse_if_given(o.given, option, o.instructions.empty(),
                     "applies to --instructions, which is not given");
+  check_inputs(model_inputs("MODEL", o.model,
+                            {{"--instructions", o.instructions},
+                             {"--tokenizer", o.tokenizer},
+                             {"--tasks-dir", o.tasks_dir, input_kind::folder}}));
   check_outputs(
       {{"MODEL", o.model}, {"--instructions", o.instructions}, {"--tokenizer", o.tokenizer}},
       {{"--json", o.json}});
@@ -109,13 +113,17 @@ inline int run_tasks(const tasks_options& o) {
     // Every file of the tasks folder is an input of the suite (compared by identity, so a link
     // to one is refused too).
     std::vector<io::named_path> task_files;
+    std::vector<input_path> not_folders;
     try {
-      for (const auto& entry : fs::recursive_directory_iterator(zero_shot.tasks_dir))
+      for (const auto& entry : fs::recursive_directory_iterator(zero_shot.tasks_dir)) {
         if (entry.is_regular_file()) task_files.push_back({"the task file", entry.path()});
+        if (!entry.is_directory()) not_folders.push_back({"the task file", entry.path()});
+      }
     } catch (const fs::filesystem_error& e) {
       throw io_error("--tasks-dir " + zero_shot.tasks_dir.string() + ": " +
                      filesystem_error_message(e));
     }
+    check_inputs(not_folders);  // a FIFO or a device among them would block the read
     check_distinct_outputs(task_files, {{"--json", o.json}});
   }
   // Every input is read before the model runs, so a bad file fails at once.

@@ -136,7 +136,7 @@ prune)
   grep -q "does not divide the 172 input columns of blk.0.ffn_down" prune_nm.err || fail "prune_nm: message"
   grep -q "prune_model:" prune_nm.err && fail "prune_nm: the message carries an internal prefix"
   expect_error prune_nocal 2 prune "$stories" x.bin --method wanda
-  expect_error prune_missing 1 prune "$stories" x.bin --calibration "c4:missing.json.gz"
+  expect_error prune_missing 2 prune "$stories" x.bin --calibration "c4:missing.json.gz"
   : >empty.txt
   expect_error prune_empty 1 prune "$stories" x.bin --calibration "text:empty.txt"
   printf 'Once upon a time.\n' >short.txt
@@ -317,7 +317,9 @@ compare)
 errors)
   expect_error unknown_command 2 prune-everything
   expect_error unknown_option 2 info model.bin --colour
-  expect_error missing_model 1 info does-not-exist.bin
+  expect_error missing_model 2 info does-not-exist.bin
+  grep -q "cannot read MODEL does-not-exist.bin: No such file or directory" missing_model.err ||
+    fail "missing_model: message: $(cat missing_model.err)"
   expect_error missing_value 2 eval does-not-exist.bin --text
   expect_error no_text 2 eval does-not-exist.bin
   expect_error bad_steps 2 generate does-not-exist.bin --steps abc
@@ -363,7 +365,7 @@ errors)
   printf 'Tom had a red ball.\n' >short.txt
   expect_error text_too_short 1 eval "$stories" --text short.txt --window 64 --json short.json
   expect_error no_folder 2 eval "$stories" --text slice.txt --json missing/out.json
-  expect_error missing_text 1 eval "$stories" --text nothing.txt --json out.json
+  expect_error missing_text 2 eval "$stories" --text nothing.txt --json out.json
   expect_error compare_nothing 2 compare "$stories" "$stories" --json out.json
   ls -A | grep -Eq '^(out|short)\.json' && fail "a failed command left an output file: $(ls -A)"
   finish
@@ -1309,8 +1311,9 @@ prune_checks_up_front)
   # (SmolLM2, Q4_1) pruned linears left in a type that cannot hold an exact zero.
   need_data
   printf 'blk.0.* 0.3\nblk.*.ffn_dwn 0.7\n* 0.5\n' >table.txt
+  : >empty.txt
   expect_error table_unused_row 2 prune "$stories" o.bin --method wanda --allocation table.txt \
-    --calibration text:/dev/null
+    --calibration text:empty.txt
   grep -q -- "--allocation table.txt: the row \"blk.\*.ffn_dwn 0.7\" (row 2) decides no linear of the model" table_unused_row.err ||
     fail "table_unused_row: message: $(cat table_unused_row.err)"
   if [ -e o.bin ]; then fail "a refused prune wrote o.bin"; fi
@@ -1652,7 +1655,7 @@ escaped_names)
   need_data
   tinystories_slice slice.txt
   bad=$(printf 'a\033[31mred\007.bin')
-  expect_error escape_missing 1 info "$bad"
+  expect_error escape_missing 2 info "$bad"
   grep -qF 'a\x1b[31mred\x07.bin' escape_missing.err || fail "escape_missing: not escaped: $(cat -v escape_missing.err)"
   expect_error escape_json 2 eval "$stories" --text slice.txt --json "nodir/$bad"
   cp "$stories" "$bad"
@@ -1839,6 +1842,62 @@ layer_values)
     [ "$status" -eq 0 ] || fail "sparsity $s: exit status $status: $(cat "sparsity_$s.err")"
     expect_line "sparsity_$s" "^prune_layer: magnitude, unstructured per matrix, target sparsity ${s//./\\.}$"
   done
+  finish
+  ;;
+special_inputs)
+  # Every input of every command is checked before it is opened: a FIFO (whose open would wait
+  # for a writer), a device (/dev/zero never ends), a folder where a file is read, or a missing
+  # file is refused at once as a command-line mistake (exit 2) naming the option and the path.
+  need_data
+  small_layer
+  mkfifo fifo || skip "mkfifo failed"
+  tinystories_slice text.txt
+  # refused NAME WANTED ARGS...: exit status 2 within the time limit (124: it blocked), one
+  # error line holding WANTED.
+  refused() {
+    local name=$1 want=$2
+    shift 2
+    timeout 60 "$pollard" "$@" >"$name.out" 2>"$name.err"
+    local st=$?
+    if [ $st -ne 2 ]; then fail "$name: exit status $st, expected 2 (124: it blocked)"; fi
+    if [ "$(wc -l <"$name.err")" -ne 1 ]; then fail "$name: not one line on stderr: $(cat "$name.err")"; fi
+    grep -qF -- "$want" "$name.err" || fail "$name: the message does not say '$want': $(cat "$name.err")"
+  }
+  fifo_says="fifo is a FIFO (named pipe), not a regular file"
+  refused info_fifo "MODEL $fifo_says" info fifo
+  refused info_zero "MODEL /dev/zero is a character device, not a regular file" info /dev/zero
+  refused convert_fifo "MODEL $fifo_says" convert fifo copy.bin
+  refused export_fifo "MODEL $fifo_says" export fifo e.safetensors
+  refused layer_fifo "--weights $fifo_says" layer --weights fifo --method magnitude --out o.npy
+  refused layer_zero "--weights /dev/zero is a character device" layer --weights /dev/zero --method magnitude --out o.npy
+  refused layer_activations "--activations $fifo_says" layer --weights W.npy --activations fifo --method wanda --out o.npy
+  refused layer_hessian "--hessian $fifo_says" layer --weights W.npy --hessian fifo --method sparsegpt --out o.npy
+  refused allocation_fifo "--allocation $fifo_says" prune "$stories" p.bin --method magnitude --allocation fifo
+  refused allocation_zero "--allocation /dev/zero is a character device" prune "$stories" p.bin --method magnitude --allocation /dev/zero
+  refused selfgen_cache "--selfgen-cache $fifo_says" prune "$stories" p.bin --method wanda \
+    --calibration selfgen:text.txt --selfgen-cache fifo --samples 1 --length 8
+  refused calibration_fifo "--calibration $fifo_says" prune "$stories" p.bin --method wanda --calibration text:fifo
+  refused calibration_folder "--calibration . is a folder: name a file" prune "$stories" p.bin --method wanda --calibration text:.
+  refused capture_fifo "--calibration $fifo_says" capture "$stories" --calibration c4:fifo --block 0 --linear attn_q --weights-out w.npy
+  refused tokenizer_fifo "--tokenizer $fifo_says" generate "$stories" --tokenizer fifo --steps 2
+  refused eval_text_fifo "--text $fifo_says" eval "$stories" --text fifo
+  refused compare_text_fifo "--text $fifo_says" compare "$stories" "$stories" --text fifo
+  refused instructions_fifo "--instructions $fifo_says" tasks "$stories" --instructions fifo
+  mkdir -p tasks/arc && mkfifo tasks/arc/ARC-Easy-Test.jsonl
+  refused task_file_fifo "the task file tasks/arc/ARC-Easy-Test.jsonl is a FIFO" tasks "$stories" --suite arc_easy --tasks-dir tasks
+  refused tasks_dir_file "--tasks-dir text.txt is not a folder" tasks "$stories" --suite arc_easy --tasks-dir text.txt
+  # A missing input: the system's reason, exit 2.
+  refused missing_model "cannot read MODEL missing.bin: No such file or directory" info missing.bin
+  refused missing_weights "cannot read --weights missing.npy: No such file or directory" layer --weights missing.npy --method magnitude --out o.npy
+  # The files of a Hugging Face folder are inputs too.
+  if python3 -c 'import numpy, safetensors' 2>/dev/null; then
+    tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+    python3 "$(dirname "$0")/make_hf_model.py" hf "$tokenizer" 420 || fail "could not make hf"
+    rm hf/tokenizer.json && mkfifo hf/tokenizer.json
+    refused hf_tokenizer_fifo "MODEL's hf/tokenizer.json is a FIFO (named pipe)" generate hf --steps 2
+    refused hf_convert_fifo "MODEL's hf/tokenizer.json is a FIFO (named pipe)" convert hf hf_copy
+  fi
+  ls p.bin o.npy copy.bin e.safetensors w.npy 2>/dev/null && fail "a refused command wrote an output"
   finish
   ;;
 *)

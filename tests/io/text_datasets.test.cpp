@@ -37,7 +37,60 @@ TEST_CASE("a gzip JSON-lines corpus decompresses within its limit") {
   REQUIRE(docs.size() == 2);
   CHECK(docs[1] == "second");
   CHECK_THROWS_WITH_AS(pollard::io::read_gzip_json_lines_text(path, 10),
-                       "pollard-corpus.json.gz: decompresses to more than 10 bytes",
+                       (path.string() + ": decompresses to more than 10 bytes").c_str(),
+                       pollard::format_error);
+  std::filesystem::remove(path);
+}
+
+namespace {
+/// `content` deflated as one gzip member by zlib, with a Z_SYNC_FLUSH after its first
+/// `flush_after` bytes; `flush_point` is set to the compressed size at that flush.
+std::string gzip_with_flush(const std::string& content, std::size_t flush_after,
+                            std::size_t& flush_point) {
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::string out(content.size() + 1024, '\0');
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(content.data()));
+  z.avail_in = static_cast<uInt>(flush_after);
+  REQUIRE(deflate(&z, Z_SYNC_FLUSH) == Z_OK);
+  flush_point = z.total_out;
+  z.avail_in = static_cast<uInt>(content.size() - flush_after);
+  REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a gzip file cut anywhere before its trailer is refused as truncated, naming it") {
+  const std::string first = "{\"text\":\"first doc\"}\n", second = "{\"text\":\"second\"}\n";
+  std::size_t flush_point = 0;
+  const std::string whole = gzip_with_flush(first + second, first.size(), flush_point);
+  const auto path = std::filesystem::temp_directory_path() / "pollard-cut.json.gz";
+  const auto write = [&](const std::string& bytes) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  };
+  write(whole);
+  CHECK(pollard::io::read_gzip_json_lines_text(path).size() == 2);
+  // Two members concatenated read as one stream, as gzip -d reads them.
+  write(whole + whole);
+  CHECK(pollard::io::read_gzip_json_lines_text(path).size() == 4);
+  // The 8-byte trailer (CRC-32, length) cut, in part or whole; the stream cut at the flush point
+  // (everything before it decompresses: the first document is whole); cut mid-stream; the second
+  // member of two cut.
+  for (const std::size_t size :
+       {whole.size() - 1, whole.size() - 8, flush_point, flush_point - 3, whole.size() / 2}) {
+    CAPTURE(size);
+    write(whole.substr(0, size));
+    CHECK_THROWS_WITH_AS(pollard::io::read_gzip_json_lines_text(path),
+                         doctest::Contains((path.string() + ": truncated gzip file").c_str()),
+                         pollard::format_error);
+  }
+  write(whole + whole.substr(0, whole.size() - 4));
+  CHECK_THROWS_WITH_AS(pollard::io::read_gzip_json_lines_text(path),
+                       doctest::Contains((path.string() + ": truncated gzip file").c_str()),
                        pollard::format_error);
   std::filesystem::remove(path);
 }

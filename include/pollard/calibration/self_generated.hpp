@@ -27,6 +27,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/token_id.hpp"
 #include "pollard/io/atomic_file.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/io/json.hpp"
 #include "pollard/io/json_writer.hpp"
 #include "pollard/model/causal_lm.hpp"
@@ -409,6 +410,7 @@ class self_generated_windows {
                                            self_generation_settings settings,
                                            std::string name = "self-generated") {
     detail::check_generation_settings(settings);
+    io::require_regular_file(path);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw io_error("cannot open the self-generated text cache " + path.string());
     const std::string where = "self-generated text cache " + path.string();

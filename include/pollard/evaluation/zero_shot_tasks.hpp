@@ -15,6 +15,7 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/evaluation/multiple_choice.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/io/json.hpp"
 
 namespace pollard::evaluation {
@@ -22,6 +23,7 @@ namespace pollard::evaluation {
 namespace detail {
 
 inline std::string read_task_file(const std::filesystem::path& path) {
+  io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("cannot open " + path.string());
   std::ostringstream s;

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "pollard/core/error.hpp"
+#include "pollard/io/input_file.hpp"
 
 namespace pollard::io {
 
@@ -23,12 +24,12 @@ class mapped_file {
  public:
   mapped_file() = default;
   explicit mapped_file(const std::filesystem::path& path) : path_(path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw io_error("cannot open " + path.string() + ": " + std::strerror(errno));
+    const int fd = open_regular_file(path);
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (::fstat(fd, &st) != 0) {
+      const int e = errno;
       ::close(fd);
-      throw io_error(path.string() + " is not a regular file");
+      throw io_error("cannot read " + path.string() + ": " + std::strerror(e));
     }
     size_ = static_cast<std::size_t>(st.st_size);
     if (size_ > 0) {

@@ -3,6 +3,7 @@
 // and plain text split into paragraphs.
 #pragma once
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/io/instruction_example.hpp"
 #include "pollard/io/json.hpp"
 
@@ -23,6 +25,7 @@ namespace pollard::io {
 namespace detail {
 
 inline std::string read_text_file(const std::filesystem::path& path) {
+  io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("cannot open " + path.string());
   std::ostringstream s;
@@ -30,26 +33,41 @@ inline std::string read_text_file(const std::filesystem::path& path) {
   return s.str();
 }
 
-/// The whole decompressed content of a gzip file, refusing to grow past `limit` bytes.
+/// The whole decompressed content of a gzip file (every member of a file of several, as gzip -d
+/// reads it), refusing to grow past `limit` bytes. A file that ends before its last member's
+/// trailer (cut anywhere, even at a flush point where everything before decompresses) is refused
+/// as truncated: zlib reports that only through gzerror() once the data runs out.
 inline std::string read_gzip_file(const std::filesystem::path& path, std::size_t limit) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw io_error("cannot open " + path.string());
+  const int fd = open_regular_file(path);
+  gzFile f = gzdopen(fd, "rb");
+  if (f == nullptr) {
+    ::close(fd);
+    throw io_error("cannot open " + path.string() + ": out of memory");
+  }
+  const auto fail = [&](std::string message) {
+    gzclose(f);
+    throw format_error(path.string() + ": " + message);
+  };
   std::string out;
   char buffer[1 << 16];
   while (true) {
     const int n = gzread(f, buffer, sizeof buffer);
     if (n < 0) {
-      gzclose(f);
-      throw format_error(path.filename().string() + ": corrupt gzip stream");
+      int code = 0;
+      const char* what = gzerror(f, &code);
+      fail(std::string("corrupt gzip stream (") + (what != nullptr ? what : "unknown error") + ")");
     }
     if (n == 0) break;
     out.append(buffer, static_cast<std::size_t>(n));
-    if (out.size() > limit) {
-      gzclose(f);
-      throw format_error(path.filename().string() + ": decompresses to more than " +
-                         std::to_string(limit) + " bytes");
-    }
+    if (out.size() > limit) fail("decompresses to more than " + std::to_string(limit) + " bytes");
   }
+  int code = Z_OK;
+  (void)gzerror(f, &code);
+  if (code == Z_BUF_ERROR)
+    fail(
+        "truncated gzip file: it ends before the end of its compressed data (the trailer "
+        "with the length and CRC is missing)");
+  if (code != Z_OK) fail("corrupt gzip stream");
   gzclose(f);
   return out;
 }

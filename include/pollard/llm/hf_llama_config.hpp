@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "pollard/core/error.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/io/json.hpp"
 #include "pollard/io/json_writer.hpp"
 #include "pollard/llm/llama_config.hpp"
@@ -135,6 +136,7 @@ inline std::string json_text(const io::json_value& v) {
 
 /// Reads a Hugging Face Llama config.json (model_type "llama").
 inline hf_llama_config read_hf_config(const std::filesystem::path& config_json) {
+  io::require_regular_file(config_json);
   std::ifstream in(config_json, std::ios::binary);
   if (!in) throw io_error("cannot open " + config_json.string());
   std::stringstream text;

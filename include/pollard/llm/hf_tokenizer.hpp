@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/io/json.hpp"
 #include "pollard/llm/byte_level_bpe_tokenizer.hpp"
 
@@ -81,6 +82,7 @@ inline bool hf_adds_bos(const io::json_value& post, const std::string& what) {
 inline byte_level_bpe_tokenizer read_hf_tokenizer(const std::filesystem::path& path,
                                                   std::optional<std::int32_t> bos = std::nullopt,
                                                   std::optional<std::int32_t> eos = std::nullopt) {
+  io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("cannot open tokenizer " + path.string());
   std::stringstream text;

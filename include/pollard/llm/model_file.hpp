@@ -15,6 +15,7 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/io/gguf.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/llm/gguf_model.hpp"
 #include "pollard/llm/hf_tokenizer.hpp"
 #include "pollard/llm/llama2c_model.hpp"
@@ -54,6 +55,7 @@ namespace detail {
 inline model_format detect_format(const std::filesystem::path& path) {
   if (std::filesystem::is_directory(path) || path.extension() == ".safetensors")
     return model_format::safetensors;
+  io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("cannot open " + path.string());
   // A .gguf file is read as GGUF, whose reader says so when the magic is missing.

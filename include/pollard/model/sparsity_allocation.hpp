@@ -15,6 +15,7 @@
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/number_text.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/model/name_patterns.hpp"
 
 namespace pollard::model {
@@ -44,6 +45,7 @@ class sparsity_table {
   /// Reads "PATTERN SPARSITY" lines; blank lines and lines starting with '#' are skipped.
   /// Throws io_error when the file cannot be read, format_error naming the line otherwise.
   static sparsity_table read(const std::filesystem::path& path) {
+    io::require_regular_file(path);
     std::ifstream in(path);
     if (!in) throw io_error("cannot open sparsity table " + path.string());
     std::vector<std::pair<std::string, double>> rows;
