@@ -89,6 +89,7 @@ inline int run_capture(const capture_options& o) {
                                             {"--activations-out", o.activations_out},
                                             {"--hessian-out", o.hessian_out}};
   check_inputs(model_inputs("MODEL", o.model, {{"--tokenizer", o.tokenizer}}));
+  for (const auto& out : outputs) check_output_name(out.name, out.path, "NumPy .npy", {".npy"});
   check_outputs({{"MODEL", o.model}, {"--tokenizer", o.tokenizer}}, outputs);
   refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   std::vector<calibration_spec> specs;

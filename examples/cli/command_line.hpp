@@ -357,6 +357,53 @@ inline void check_output_file(const std::string& name, const std::filesystem::pa
   check_output_location(name, path);
 }
 
+/// Refuses, as a command-line mistake naming both, an output of `outputs` placed inside `folder`,
+/// an output folder the same command writes as a whole (a Hugging Face model): the folder would
+/// then hold a file that is not part of what it is, which the next run refuses to replace.
+/// Paths are compared as written (links followed); empty paths are options not given.
+inline void check_outside_output_folder(const io::named_path& folder,
+                                        const std::vector<io::named_path>& outputs) {
+  if (folder.path.empty()) return;
+  const std::filesystem::path written_folder = io::written_path(folder.path);
+  for (const auto& out : outputs) {
+    if (out.path.empty()) continue;
+    for (std::filesystem::path p = io::written_path(out.path).parent_path();
+         !p.empty() && p != p.parent_path(); p = p.parent_path())
+      if (p == written_folder)
+        throw usage_error(out.name + " " + out.path.string() + " is inside " + folder.name + " " +
+                          folder.path.string() +
+                          ", the Hugging Face folder this command writes: write it elsewhere "
+                          "(the folder holds the model's files only)");
+  }
+}
+
+/// The file name extensions that promise a format (in lower case): a file holding another format
+/// under one of these names would be read back as that format, and fail (or be misread).
+inline constexpr const char* format_extensions[] = {
+    ".gguf",     ".safetensors", ".bin", ".npy", ".npz",  ".json", ".jsonl", ".md",
+    ".markdown", ".gz",          ".pt",  ".pth", ".ckpt", ".onnx", ".csv"};
+
+/// Refuses, before any work and as a command-line mistake naming the option, the path and the
+/// format written, an output `path` whose extension (any case) promises another format than the
+/// one it is written in: `written` says that format in words ("JSON"), `own` lists its
+/// extensions (lower case, with the dot). A name without a known extension (format_extensions)
+/// is left alone; an empty path is an option not given.
+inline void check_output_name(const std::string& name, const std::filesystem::path& path,
+                              const std::string& written,
+                              std::initializer_list<std::string_view> own) {
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto is = [&](std::string_view e) { return extension == e; };
+  if (path.empty() ||
+      std::none_of(std::begin(format_extensions), std::end(format_extensions), is) ||
+      std::any_of(own.begin(), own.end(), is))
+    return;
+  throw usage_error(name + " " + path.string() + " ends in " + extension +
+                    ", but it is written in " + written +
+                    "; give a name that does not promise another format");
+}
+
 /// Refuses, before any work, an output that could not be written or would destroy something:
 /// the same file as an input or as another output (a command-line mistake, naming both), or an
 /// output that names a folder (likewise), or whose folder is missing or not writable (io_error
@@ -418,11 +465,12 @@ inline std::optional<std::string> text_beginning(const std::filesystem::path& pa
   return io::valid_utf8(shown) + (n == sizeof bytes ? "..." : "");
 }
 
-/// The message on one line (the tools report every error as one line).
+/// The message on one line (the tools report every error as one line): a newline or carriage
+/// return (in a file name the message quotes) is shown as \n or \r, as a C string writes it.
 inline std::string one_line(const char* what) {
-  std::string s = what;
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
+  std::string s;
+  for (const char* c = what; *c != '\0'; ++c)
+    s += *c == '\n' ? std::string("\\n") : *c == '\r' ? std::string("\\r") : std::string(1, *c);
   return s;
 }
 
@@ -632,25 +680,57 @@ inline CLI::Option* accepts_empty_value(CLI::Option* option) {
   return option;
 }
 
+/// The mistake of giving `option` an empty value.
+inline usage_error empty_value_error(const CLI::Option& option) {
+  const std::string name =
+      option.get_name().empty() ? "--" + option.get_single_name() : option.get_name();
+  return usage_error(name + " is given an empty value: " +
+                     (option.get_lnames().empty() && option.get_snames().empty()
+                          ? "give one"
+                          : "give a value, or leave the option out"));
+}
+
+/// Whether `option` takes a value that may not be empty.
+inline bool refuses_empty_value(const CLI::Option& option) {
+  const auto& allowed = options_accepting_empty_values();
+  return option.get_expected_max() != 0 &&  // not a flag
+         std::find(allowed.begin(), allowed.end(), &option) == allowed.end();
+}
+
 /// Refuses, as a command-line mistake naming the option, an empty value given to any option or
 /// argument of the parsed command line (`--json ""`, `OUT ""`): without this an empty path reads
 /// as an option not given, and the output the user asked for is silently not written.
 inline void refuse_empty_values(const CLI::App& app) {
-  const auto& allowed = options_accepting_empty_values();
   for (const CLI::Option* option : app.get_options()) {
-    if (option->count() == 0 || option->get_expected_max() == 0) continue;  // flags
-    if (std::find(allowed.begin(), allowed.end(), option) != allowed.end()) continue;
+    if (option->count() == 0 || !refuses_empty_value(*option)) continue;
     for (const std::string& value : option->results())
-      if (value.empty()) {
-        const std::string name =
-            option->get_name().empty() ? "--" + option->get_single_name() : option->get_name();
-        throw usage_error(name + " is given an empty value: " +
-                          (option->get_lnames().empty() && option->get_snames().empty()
-                               ? "give one"
-                               : "give a value, or leave the option out"));
-      }
+      if (value.empty()) throw empty_value_error(*option);
   }
   for (const CLI::App* sub : app.get_subcommands()) refuse_empty_values(*sub);
+}
+
+/// refuse_empty_values() for a command line CLI11 did not parse: an option's check (a list of
+/// allowed values, `--suite ''`) refuses an empty value while parsing, in its own words; the
+/// empty value is found in `argv` (`--option ''` or `--option=`), so that every option's empty
+/// value gets the same message.
+inline void refuse_empty_values_in(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* command = &app;
+  for (int k = 1; k < argc; ++k) {
+    const std::string arg = argv[k];
+    if (arg == "--") break;
+    if (command == &app && arg.rfind("-", 0) != 0) {
+      for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        if (sub->get_name() == arg) command = sub;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) continue;
+    const std::size_t equals = arg.find('=');
+    const CLI::Option* option = command->get_option_no_throw(arg.substr(0, equals));
+    if (option == nullptr || !refuses_empty_value(*option)) continue;
+    if (equals != std::string::npos ? equals + 1 == arg.size()
+                                    : k + 1 < argc && *argv[k + 1] == '\0')
+      throw empty_value_error(*option);
+  }
 }
 
 /// Parses the command line and runs `body`, reporting every error as one line on stderr. Returns
@@ -687,6 +767,7 @@ inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& sty
                    stdout);
         return 0;
       }
+      refuse_empty_values_in(app, argc, argv);
       report(parse_error_message(e, &app), true);
       return 2;
     }

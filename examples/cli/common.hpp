@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -44,7 +45,7 @@ inline std::string read_file(const fs::path& path) {
   if (fs::is_directory(path)) throw io_error("cannot read " + path.string() + ": a directory");
   io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot open " + path.string());
+  if (!in) throw io_error("cannot open " + path.string() + ": " + std::strerror(errno));
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
@@ -86,7 +87,9 @@ inline void refuse_tokenizer_for_gguf(const std::string& tokenizer,
 
 /// Called in a catch block for a failure to read the model at `path`: rethrows it, or, when the
 /// binary file read (the model; a Hugging Face folder's model.safetensors; a llama2.c
-/// tokenizer) holds text, a format_error that says so with the file's first characters.
+/// tokenizer) holds text, a format_error that says so with the file's first characters. A
+/// message that does not name the model (a GGUF key missing; a file of a Hugging Face folder
+/// named without its folder) is given its path first: every error about a file names it.
 [[noreturn]] inline void rethrow_saying_if_text(const fs::path& path,
                                                 const std::optional<fs::path>& tokenizer) {
   try {
@@ -111,6 +114,17 @@ inline void refuse_tokenizer_for_gguf(const std::string& tokenizer,
         throw format_error(
             tokenizer->string() + " is not a llama2.c tokenizer: it begins with text ('" + *text +
             "'): is this a text file? (" + without_internal_prefixes(e.what()) + ")");
+    const std::string message = without_internal_prefixes(e.what());
+    // A message about a file of the folder `path` ("model.safetensors: ...") is given the folder.
+    std::error_code ec;
+    const std::size_t colon = message.find(": ");
+    if (colon != std::string::npos && fs::is_directory(path, ec) &&
+        fs::exists(path / message.substr(0, colon), ec) &&
+        message.find(path.string()) == std::string::npos)
+      throw format_error((path / message.substr(0, colon)).string() + message.substr(colon));
+    if (message.find(path.string()) == std::string::npos &&
+        message.find(path.filename().string()) == std::string::npos)
+      throw format_error(path.string() + ": " + message);
     throw;
   }
 }
@@ -251,9 +265,9 @@ inline llm::text_tokenizer read_tokenizer_file(const fs::path& path, const fs::p
 /// tokenizer.json serves a llama2.c checkpoint, a llama2.c tokenizer a Hugging Face folder.
 inline llm::model_file open_model_file(const fs::path& path,
                                        const std::optional<fs::path>& tokenizer = std::nullopt) {
-  if (!fs::exists(path)) throw io_error("cannot open " + path.string());
-  if (tokenizer && !fs::is_regular_file(*tokenizer))
-    throw io_error("cannot open tokenizer " + tokenizer->string());
+  if (!fs::exists(path))
+    throw io_error("cannot open " + path.string() + ": " + std::strerror(ENOENT));
+  if (tokenizer) io::require_regular_file(*tokenizer, "tokenizer ");
   const llm::model_format format = llm::detail::detect_format(path);
   if (tokenizer && format == llm::model_format::gguf)
     refuse_tokenizer_for_gguf(tokenizer->string(), {{"MODEL", path}});
@@ -289,8 +303,7 @@ inline llm::model_file open_model_file(const fs::path& path,
 /// Opens a model that must come with a tokenizer (the text commands need one).
 inline llm::model_file open_model_with_tokenizer(const fs::path& path,
                                                  const std::optional<fs::path>& tokenizer) {
-  if (tokenizer && !fs::is_regular_file(*tokenizer))
-    throw io_error("cannot open tokenizer " + tokenizer->string());
+  if (tokenizer) io::require_regular_file(*tokenizer, "tokenizer ");
   llm::model_file m = open_model_file(path, tokenizer);
   if (!m.tokenizer && m.format == llm::model_format::safetensors)
     throw io_error(path.string() +
@@ -357,7 +370,7 @@ inline text_format text_format_of(const std::string& option, const fs::path& fil
 /// (SparseGPT/Wanda's WikiText-2 string), C4 as SparseGPT/Wanda's get_c4 makes it (the first
 /// 1100 documents joined with " "), or the file as it is.
 inline std::string read_evaluation_text(const fs::path& path, text_format format) {
-  if (!fs::exists(path)) throw io_error("cannot open " + path.string());
+  io::require_regular_file(path);
   switch (format) {
     case text_format::rows_jsonl:
       return io::join_rows(io::read_json_lines_text(path));
@@ -466,53 +479,69 @@ inline void write_output_file(const fs::path& path, std::string_view content) {
   outputs.commit();
 }
 
+/// The file pollard writes into every Hugging Face folder it writes: the names of the files it
+/// wrote there, one a line. It is how a later run tells a folder pollard wrote (replaced as a
+/// whole) from a user's folder that merely holds a model (never touched).
+inline constexpr const char* hf_written_list = ".pollard-written";
+
 /// The files a model in `m`'s format is written as at `out` (a Hugging Face model is a folder:
-/// its weights, config.json and every companion file — written when `m`'s folder holds it,
-/// removed otherwise, so that none is left from an earlier model).
+/// its weights, config.json, every companion file — written when `m`'s folder holds it,
+/// removed otherwise, so that none is left from an earlier model — and hf_written_list).
 inline std::vector<io::named_path> files_written_as(const fs::path& out, const llm::model_file& m,
                                                     const std::string& name = "OUT") {
   if (m.format != llm::model_format::safetensors) return {{name, out}};
-  std::vector<io::named_path> files{{name, out / "model.safetensors"}, {name, out / "config.json"}};
+  std::vector<io::named_path> files{{name, out / "model.safetensors"},
+                                    {name, out / "config.json"},
+                                    {name, out / hf_written_list}};
   for (const char* file : hf_companion_files) files.push_back({name, out / file});
   return files;
 }
 
-/// Whether `name` is a file pollard writes into a Hugging Face model folder.
-inline bool is_hf_output_file(const std::string& name) {
-  return name == "model.safetensors" || name == "config.json" ||
-         std::any_of(std::begin(hf_companion_files), std::end(hf_companion_files),
-                     [&](const char* f) { return name == f; });
-}
-
-/// Refuses, as a command-line mistake, an existing Hugging Face output folder `out` that is
-/// neither empty nor a model folder as pollard writes one (config.json and model.safetensors,
-/// and only files pollard writes there): its other files would be left beside the new model
-/// (a stale tokenizer.json breaks it) or, removed, would destroy what the user keeps there.
+/// Refuses, as a command-line mistake naming the folder and the files, an existing Hugging Face
+/// output folder `out` that holds a file pollard did not write there (not named by its
+/// hf_written_list; every file, when the folder has none): replacing the folder would remove it
+/// (a user's tokenizer.json), or leave it beside the new model. A new or empty folder is fine.
 inline void check_hf_output_folder(const std::string& name, const fs::path& out) {
   std::error_code ec;
   if (!fs::is_directory(out, ec)) return;
+  std::vector<std::string> written;
+  if (fs::is_regular_file(out / hf_written_list, ec)) {
+    std::istringstream lines(read_file(out / hf_written_list));
+    for (std::string line; std::getline(lines, line);) written.push_back(line);
+  }
   std::vector<std::string> foreign;
-  bool has_config = false, has_weights = false;
   for (const auto& entry : fs::directory_iterator(out)) {
     const std::string file = entry.path().filename().string();
-    if (is_hf_output_file(file) && !entry.is_directory(ec)) {
-      has_config = has_config || file == "config.json";
-      has_weights = has_weights || file == "model.safetensors";
-    } else {
-      foreign.push_back(file);
-    }
+    const bool listed = std::find(written.begin(), written.end(), file) != written.end();
+    if (file != hf_written_list && (!listed || entry.is_directory(ec))) foreign.push_back(file);
   }
   std::sort(foreign.begin(), foreign.end());
   if (!foreign.empty())
     throw usage_error(name + " " + out.string() + " holds " + foreign.front() +
                       (foreign.size() > 1 ? " (and " + std::to_string(foreign.size() - 1) + " more)"
                                           : std::string()) +
-                      ", which is not part of a Hugging Face model as pollard writes it: name a "
-                      "new or empty folder, or one that pollard wrote");
-  if (!fs::is_empty(out) && !(has_config && has_weights))
-    throw usage_error(name + " " + out.string() +
-                      " is not empty and holds no model (config.json and model.safetensors): "
-                      "name a new or empty folder, or one that pollard wrote");
+                      ", which pollard did not write there: name a new or empty folder, or one "
+                      "that pollard wrote (its " +
+                      hf_written_list + " names the files it wrote)");
+}
+
+/// Writes, into `outputs`, the files of a Hugging Face folder `out` that come from the model's
+/// folder `source` as they are (the companion files it holds; one it lacks is removed from `out`
+/// with the commit, so that an earlier model's tokenizer.json never pairs with new weights) and
+/// the hf_written_list naming them with the weights and config.json written beside them.
+inline void write_hf_companions(io::atomic_file_set& outputs, const fs::path& source,
+                                const fs::path& out) {
+  std::string written = "model.safetensors\nconfig.json\n";
+  for (const char* file : hf_companion_files) {
+    std::error_code ec;
+    if (fs::is_regular_file(source / file)) {
+      write_file_atomically(out / file, read_file(source / file));
+      written += std::string(file) + "\n";
+    } else if (fs::exists(fs::symlink_status(out / file, ec))) {
+      outputs.remove_on_commit(out / file);
+    }
+  }
+  write_file_atomically(out / hf_written_list, written);
 }
 
 /// Refuses, before any work, a model output at `out` that could not be written (check_outputs'
@@ -522,18 +551,13 @@ inline void check_hf_output_folder(const std::string& name, const fs::path& out)
 inline void check_model_output_location(const std::string& name, const fs::path& out,
                                         llm::model_format format, const fs::path& model) {
   // A name that promises another format than the one written (a llama2.c checkpoint in
-  // "x.gguf") would be read back as that format, and fail.
-  std::string extension = out.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const bool names_gguf = extension == ".gguf", names_safetensors = extension == ".safetensors";
-  if ((names_gguf && format != llm::model_format::gguf) || names_safetensors)
-    throw usage_error(name + " " + out.string() + " ends in " + extension +
-                      ", but it is written in " + "MODEL's format: " +
-                      (format == llm::model_format::safetensors
-                           ? std::string("a Hugging Face folder (config.json, model.safetensors)")
-                           : std::string(llm::name_of(format))) +
-                      "; give a name that does not promise another format");
+  // "x.gguf", a GGUF in "x.bin") would be read back as that format, and fail.
+  if (format == llm::model_format::safetensors)
+    check_output_name(name, out,
+                      "MODEL's format: a Hugging Face folder (config.json, model.safetensors)", {});
+  else
+    check_output_name(name, out, std::string("MODEL's format: ") + llm::name_of(format),
+                      {format == llm::model_format::gguf ? ".gguf" : ".bin"});
   if (format != llm::model_format::safetensors) return check_output_file(name, out);
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec))
@@ -560,15 +584,7 @@ inline void save_model_into(io::atomic_file_set& outputs, const llm::model_file&
                             io::ggml_type gguf_type = io::ggml_type::f32) {
   if (original.format == llm::model_format::safetensors) {
     if (!fs::exists(out)) outputs.create_folder(out);
-    // The folder is replaced as a whole: a companion file the model lacks is removed with the
-    // commit (an earlier model's tokenizer.json must not pair with these weights).
-    for (const char* file : hf_companion_files) {
-      std::error_code ec;
-      if (fs::is_regular_file(hf_folder_of(original) / file))
-        write_file_atomically(out / file, read_file(hf_folder_of(original) / file));
-      else if (fs::exists(fs::symlink_status(out / file, ec)))
-        outputs.remove_on_commit(out / file);
-    }
+    write_hf_companions(outputs, hf_folder_of(original), out);
   }
   llm::save_model(original, weights, out, gguf_type);
 }

@@ -111,6 +111,8 @@ inline int run_compare(const compare_options& o) {
            {{"--text", t.file}, {"--instructions", o.instructions}, {"--tokenizer", o.tokenizer}}))
     inputs.push_back(std::move(in));
   check_inputs(inputs);
+  check_output_name("--json", o.json, "JSON", {".json"});
+  check_output_name("--markdown", o.markdown, "Markdown", {".md", ".markdown"});
   check_outputs({{"BASE", o.base},
                  {"OTHER", o.other},
                  {"--text", t.file},
@@ -118,10 +120,8 @@ inline int run_compare(const compare_options& o) {
                  {"--tokenizer", o.tokenizer}},
                 {{"--json", o.json}, {"--markdown", o.markdown}});
   refuse_tokenizer_for_gguf(o.tokenizer, {{"BASE", o.base}, {"OTHER", o.other}});
-  if (text_file && !fs::is_regular_file(*text_file))
-    throw io_error("cannot open " + text_file->string());
-  if (instructions && !fs::is_regular_file(*instructions))
-    throw io_error("cannot open " + instructions->string());
+  if (text_file) io::require_regular_file(*text_file);
+  if (instructions) io::require_regular_file(*instructions);
 
   const fs::path base_path = o.base, other_path = o.other;
   const auto tokenizer = optional_path(o.tokenizer);

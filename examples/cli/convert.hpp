@@ -30,8 +30,9 @@ inline CLI::App* add_convert_command(CLI::App& app, convert_options& o) {
       "its tokenizer and generation files. Every output file is written through a temporary\n"
       "and all are renamed together at the end, so they are all whole or all absent. An OUT\n"
       "that is a symbolic link is written through: its target is replaced, as cp does. An\n"
-      "existing Hugging Face OUT folder must be empty or one pollard wrote; its contents are\n"
-      "replaced as a whole (a tokenizer file MODEL lacks is removed).");
+      "existing Hugging Face OUT folder must be empty or one pollard wrote (it lists the files\n"
+      "it wrote in .pollard-written); its contents are replaced as a whole (a tokenizer file\n"
+      "MODEL lacks is removed).");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
   c->add_option("OUT", o.out, "where to write the copy")->required();

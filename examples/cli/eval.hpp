@@ -131,10 +131,11 @@ inline int run_eval(const eval_options& o) {
   const text_format format = text_format_of(t.format, text_file);
   const auto json = optional_path(o.json);
   check_inputs(model_inputs("MODEL", o.model, {{"--text", t.file}, {"--tokenizer", o.tokenizer}}));
+  check_output_name("--json", o.json, "JSON", {".json"});
   check_outputs({{"MODEL", o.model}, {"--text", o.text.file}, {"--tokenizer", o.tokenizer}},
                 {{"--json", o.json}});
   refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
-  if (!fs::is_regular_file(text_file)) throw io_error("cannot open " + text_file.string());
+  io::require_regular_file(text_file);
 
   const fs::path model_path = o.model;
   llm::model_file m = open_model_with_tokenizer(model_path, optional_path(o.tokenizer));

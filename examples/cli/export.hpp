@@ -63,6 +63,7 @@ inline int run_export(const export_options& o) {
   refuse_if_given(o.given, "--tokenizer", true,
                   "reads no text: export writes the linears' weights only");
   check_inputs(model_inputs("MODEL", o.model));
+  check_output_name("OUT", out, "safetensors (the compressed linears)", {".safetensors"});
   check_outputs({{"MODEL", in}}, {{"OUT", out}});
   const io::sparse_layout layout = *io::parse_sparse_layout(o.layout);
   const pollard::dtype type = o.type == "f16"    ? pollard::dtype::f16

@@ -131,8 +131,7 @@ inline int info_gguf(const fs::path& path) {
 }
 
 inline int info_llama2c(const fs::path& path, const std::optional<fs::path>& tokenizer) {
-  if (tokenizer && !fs::is_regular_file(*tokenizer))
-    throw io_error("cannot open tokenizer " + tokenizer->string());
+  if (tokenizer) io::require_regular_file(*tokenizer, "tokenizer ");
   const llm::model_file m = open_model_file(path, tokenizer);
   const auto& c = m.weights.config;
   std::printf("model: %s\n", printable(path.string()).c_str());
@@ -248,7 +247,7 @@ inline int describe(const fs::path& path, const std::optional<fs::path>& tokeniz
     detail::print_tokenizer(m.tokenizer, "no tokenizer.json beside config.json; give --tokenizer");
     return 0;
   }
-  if (!fs::is_regular_file(path)) throw io_error("cannot open " + path.string());
+  io::require_regular_file(path);
   if (llm::detail::detect_format(path) == llm::model_format::gguf) {
     if (tokenizer)
       throw usage_error("--tokenizer is for llama2.c checkpoints; a GGUF carries its tokenizer");

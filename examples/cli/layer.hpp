@@ -599,6 +599,7 @@ inline int run_layer(const layer_options& options, const std::string& program) {
                                            {"--hessian", options.hessian}},
       outputs{{"--out", options.out}, {"--mask-out", options.mask_out}};
   check_distinct_outputs(inputs, outputs);
+  for (const auto& out : outputs) check_output_name(out.name, out.path, "NumPy .npy", {".npy"});
   layer_detail::plan p = layer_detail::plan_of(options);
   check_inputs({{"--weights", options.weights},
                 {"--activations", options.activations},

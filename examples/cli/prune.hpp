@@ -412,10 +412,15 @@ inline int run_prune(const prune_options& o) {
   check_inputs(checked);
   check_distinct_outputs(inputs, outputs);
   const llm::model_format format = llm::detail::detect_format(in);
+  if (format == llm::model_format::safetensors)
+    check_outside_output_folder({"OUT", out}, extra_outputs);
   check_model_output_location("OUT", out, format, in);
   for (const auto& output : {io::named_path{"--report", o.report},
-                             io::named_path{"--save-calibration", o.save_calibration}})
+                             io::named_path{"--save-calibration", o.save_calibration}}) {
+    check_output_name(output.name, output.path, "JSON", {".json"});
     if (!output.path.empty()) check_output_file(output.name, output.path);
+  }
+  check_output_name("--selfgen-cache", o.selfgen_cache, "JSON lines", {".jsonl", ".json"});
 
   const bool gguf = llm::detail::detect_format(in) == llm::model_format::gguf;
   const bool llama2c = format == llm::model_format::llama2c;
@@ -439,14 +444,12 @@ inline int run_prune(const prune_options& o) {
   if (gguf) {
     try {
       file = std::make_shared<const io::gguf_file>(in);
+      config = llm::llama_config_from_gguf(*file);
+      if (needs_data) tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_text_tokenizer(*file));
     } catch (...) {
       rethrow_saying_if_text(in, std::nullopt);
     }
-    config = llm::llama_config_from_gguf(*file);
-    if (needs_data) {
-      tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_text_tokenizer(*file));
-      check_vocabulary(in, std::nullopt, *tokenizer, config.vocab_size);
-    }
+    if (needs_data) check_vocabulary(in, std::nullopt, *tokenizer, config.vocab_size);
   } else {
     whole.emplace(needs_data ? open_model_with_tokenizer(in, optional_path(o.tokenizer))
                              : open_model_file(in));
@@ -688,9 +691,7 @@ inline int run_prune(const prune_options& o) {
     if (hf) {
       const fs::path folder = hf_folder_of(*whole);
       if (!fs::exists(out)) written_files.create_folder(out);
-      for (const char* companion : hf_companion_files)
-        if (fs::is_regular_file(folder / companion))
-          write_file_atomically(out / companion, read_file(folder / companion));
+      write_hf_companions(written_files, folder, out);
       write_file_atomically(out / "config.json", read_file(folder / "config.json"));
       llm::rewrite_hf_llama_linears(
           out / "model.safetensors", *whole->safetensors, whole->weights,

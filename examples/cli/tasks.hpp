@@ -101,6 +101,7 @@ inline int run_tasks(const tasks_options& o) {
                             {{"--instructions", o.instructions},
                              {"--tokenizer", o.tokenizer},
                              {"--tasks-dir", o.tasks_dir, input_kind::folder}}));
+  check_output_name("--json", o.json, "JSON", {".json"});
   check_outputs(
       {{"MODEL", o.model}, {"--instructions", o.instructions}, {"--tokenizer", o.tokenizer}},
       {{"--json", o.json}});

@@ -1472,8 +1472,8 @@ dangling_output_links)
 hf_output_folder)
   # A Hugging Face OUT folder is replaced as a whole: a folder pollard wrote before loses the
   # companion files the new model lacks (no stale tokenizer.json from another model); a folder
-  # holding anything else, or not empty without a model, is refused before any work (exit 2),
-  # and is left as it was.
+  # holding any file pollard did not write there is refused before any work (exit 2), and is
+  # left as it was.
   need_data
   python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
   tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
@@ -1499,13 +1499,13 @@ hf_output_folder)
     extra=()
     if [ "$c" = prune ]; then extra=(--method magnitude); fi
     expect_error "${c}_foreign" 2 "$c" plain mine "${extra[@]}"
-    grep -q "OUT mine holds notes.txt, which is not part of a Hugging Face model as pollard writes it" "${c}_foreign.err" ||
+    grep -q "OUT mine holds notes.txt (and 1 more), which pollard did not write there" "${c}_foreign.err" ||
       fail "${c}_foreign: message: $(cat "${c}_foreign.err")"
   done
   rm mine/notes.txt
   (cd mine && find . -type f | sort | xargs md5sum) | grep -q tokenizer.json || fail "mine/tokenizer.json is gone"
   expect_error convert_no_model 2 convert plain mine
-  grep -q "OUT mine is not empty and holds no model (config.json and model.safetensors)" convert_no_model.err ||
+  grep -q "OUT mine holds tokenizer.json, which pollard did not write there" convert_no_model.err ||
     fail "convert_no_model: message: $(cat convert_no_model.err)"
   cmp -s mine/tokenizer.json "$tokenizer" || fail "a refused convert changed mine/tokenizer.json"
   # An input inside the folder (here --tokenizer) is never removed as a stale file.
@@ -1898,6 +1898,163 @@ special_inputs)
     refused hf_convert_fifo "MODEL's hf/tokenizer.json is a FIFO (named pipe)" convert hf hf_copy
   fi
   ls p.bin o.npy copy.bin e.safetensors w.npy 2>/dev/null && fail "a refused command wrote an output"
+  finish
+  ;;
+output_extensions)
+  # Every output option of every command is checked both ways: a name whose extension promises
+  # another format than the one written (a GGUF in o.bin, safetensors in e.gguf, NumPy in
+  # w.gguf, JSON in r.npy) is a command-line mistake found before any work (exit 2) naming the
+  # option, the path and the format written; nothing is written.
+  need_data
+  small_layer
+  tinystories_slice text.txt
+  gguf="$(dirname "$0")/../llm/fixtures/llama_cpp/stories260K.gguf"
+  # mismatch NAME WANTED ARGS...: refused, the message holding WANTED.
+  mismatch() {
+    local name=$1 want=$2
+    shift 2
+    expect_error "$name" 2 "$@"
+    grep -qF -- "$want" "$name.err" || fail "$name: the message does not say '$want': $(cat "$name.err")"
+  }
+  promise="give a name that does not promise another format"
+  mismatch prune_gguf_as_bin "OUT o.bin ends in .bin, but it is written in MODEL's format: GGUF; $promise" \
+    prune "$gguf" o.bin --method magnitude
+  mismatch convert_gguf_as_bin "OUT o.bin ends in .bin, but it is written in MODEL's format: GGUF" convert "$gguf" o.bin
+  mismatch convert_gguf_as_npy "OUT o.npy ends in .npy, but it is written in MODEL's format: GGUF" convert "$gguf" o.npy
+  mismatch convert_llama2c_as_json "OUT o.json ends in .json, but it is written in MODEL's format: llama2.c" convert "$stories" o.json
+  mismatch export_as_gguf "OUT e.gguf ends in .gguf, but it is written in safetensors" export "$stories" e.gguf
+  mismatch layer_out_gguf "--out w.gguf ends in .gguf, but it is written in NumPy .npy" \
+    layer --weights W.npy --method magnitude --out w.gguf
+  mismatch layer_mask_json "--mask-out m.json ends in .json, but it is written in NumPy .npy" \
+    layer --weights W.npy --method magnitude --out w.npy --mask-out m.json
+  "$prune_layer" --weights W.npy --method magnitude --out w.safetensors >pl.out 2>pl.err
+  st=$?
+  [ $st -eq 2 ] || fail "prune_layer --out w.safetensors: exit status $st"
+  grep -qF -- "--out w.safetensors ends in .safetensors, but it is written in NumPy .npy" pl.err ||
+    fail "prune_layer: message: $(cat pl.err)"
+  for option in --weights-out --activations-out --hessian-out; do
+    mismatch "capture$option" "$option c.safetensors ends in .safetensors, but it is written in NumPy .npy" \
+      capture "$stories" --calibration text:text.txt --block 0 --linear attn_q "$option" c.safetensors
+  done
+  mismatch eval_json_npy "--json r.npy ends in .npy, but it is written in JSON" eval "$stories" --text text.txt --json r.npy
+  mismatch compare_json_md "--json r.md ends in .md, but it is written in JSON" \
+    compare "$stories" "$stories" --text text.txt --json r.md
+  mismatch compare_markdown_json "--markdown r.json ends in .json, but it is written in Markdown" \
+    compare "$stories" "$stories" --text text.txt --markdown r.json
+  mismatch tasks_json_bin "--json r.bin ends in .bin, but it is written in JSON" \
+    tasks "$stories" --instructions text.txt --json r.bin
+  mismatch prune_report_npy "--report r.npy ends in .npy, but it is written in JSON" \
+    prune "$stories" p.bin --method magnitude --report r.npy
+  mismatch prune_calibration_gguf "--save-calibration c.gguf ends in .gguf, but it is written in JSON" \
+    prune "$stories" p.bin --method wanda --calibration text:text.txt --save-calibration c.gguf
+  mismatch prune_selfgen_npy "--selfgen-cache s.npy ends in .npy, but it is written in JSON lines" \
+    prune "$stories" p.bin --method wanda --calibration selfgen:text.txt --selfgen-cache s.npy
+  ls o.bin o.npy o.json e.gguf w.gguf w.npy m.json w.safetensors c.safetensors r.* p.bin c.gguf s.npy 2>/dev/null &&
+    fail "a refused command wrote an output"
+  # Positive controls: the format's own extension (in any case), and a name without a known one.
+  run eval_json_upper eval "$stories" --text text.txt --window 32 --max-windows 1 --json r.JSON
+  [ "$status" -eq 0 ] && [ -s r.JSON ] || fail "eval --json r.JSON: exit status $status: $(cat eval_json_upper.err)"
+  run layer_plain layer --weights W.npy --method magnitude --out pruned_weights --mask-out mask.NPY
+  [ "$status" -eq 0 ] && [ -s pruned_weights ] || fail "layer --out pruned_weights: exit status $status: $(cat layer_plain.err)"
+  run convert_gguf convert "$gguf" copy.gguf
+  [ "$status" -eq 0 ] || fail "convert to copy.gguf: exit status $status: $(cat convert_gguf.err)"
+  finish
+  ;;
+hf_output_ownership)
+  # Only a folder pollard wrote is replaced as a Hugging Face OUT: one that merely looks like a
+  # model (config.json and model.safetensors, a copy of pollard's files without its list of
+  # them) is refused (exit 2) naming the folder and the files pollard did not write, and nothing
+  # in it changes. An output of the same command inside the OUT folder is refused too: the next
+  # run would find a file there that pollard did not write as part of the model.
+  need_data
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" hf "$tokenizer" 420 || fail "could not make hf"
+  # The user's folder: a model of its own and a tokenizer.json of its own.
+  mkdir user && cp hf/config.json hf/model.safetensors user/ && printf '{"mine": true}\n' >user/tokenizer.json
+  (cd user && md5sum config.json model.safetensors tokenizer.json) >user.md5
+  for c in convert prune; do
+    extra=()
+    [ "$c" = prune ] && extra=(--method magnitude)
+    expect_error "${c}_user_folder" 2 "$c" hf user "${extra[@]}"
+    grep -q "OUT user holds config.json (and 2 more), which pollard did not write there" "${c}_user_folder.err" ||
+      fail "${c}_user_folder: message: $(cat "${c}_user_folder.err")"
+    (cd user && md5sum -c --quiet ../user.md5) || fail "$c changed the user's folder"
+  done
+  # A folder pollard wrote is replaced; a copy of its files (without pollard's list) is not.
+  run first convert hf out
+  [ "$status" -eq 0 ] || fail "convert hf out: exit status $status: $(cat first.err)"
+  run again prune hf out --method magnitude
+  [ "$status" -eq 0 ] || fail "prune hf out (a folder pollard wrote): exit status $status: $(cat again.err)"
+  mkdir copied && cp out/* copied/
+  expect_error copied_folder 2 convert hf copied
+  grep -q "OUT copied holds config.json (and .* more), which pollard did not write there" copied_folder.err ||
+    fail "copied_folder: message: $(cat copied_folder.err)"
+  # An output inside OUT's folder.
+  expect_error report_inside 2 prune hf hfo --method magnitude --report hfo/report.json
+  grep -qF -- "--report hfo/report.json is inside OUT hfo, the Hugging Face folder this command writes" report_inside.err ||
+    fail "report_inside: message: $(cat report_inside.err)"
+  [ -e hfo ] && fail "a refused prune made hfo"
+  expect_error report_inside_existing 2 prune hf out --method magnitude --report ./out/report.json
+  run report_beside prune hf hfo --method magnitude --report report.json
+  [ "$status" -eq 0 ] || fail "prune with --report beside OUT: exit status $status: $(cat report_beside.err)"
+  run report_beside_again prune hf hfo --method magnitude --report report.json
+  [ "$status" -eq 0 ] || fail "the same prune again: exit status $status: $(cat report_beside_again.err)"
+  finish
+  ;;
+file_messages)
+  # Every error about a file names the file: a GGUF key missing or of the wrong type, an empty
+  # evaluation text, a broken model.safetensors (with its folder); a file name holding a newline
+  # or a carriage return is shown escaped (\n, \r), never as a space; an empty --suite gets the
+  # empty-value message every option gets.
+  need_data
+  gguf="$(dirname "$0")/../llm/fixtures/llama_cpp/stories260K.gguf"
+  python3 - "$gguf" <<'PY' || fail "could not write the broken GGUFs"
+import sys
+data = open(sys.argv[1], "rb").read()
+# Same-length renames keep the file well formed: a key goes missing (under another
+# architecture's name, which is not read), or a key of another type takes a string key's name.
+open("missing_key.gguf", "wb").write(data.replace(b"llama.block_count", b"xxxxx.block_count"))
+swapped = data.replace(b"general.architecture", b"@@@@@@@@@@@@@@@@@@@@")
+swapped = swapped.replace(b"llama.context_length", b"general.architecture")
+open("typed_key.gguf", "wb").write(swapped.replace(b"@@@@@@@@@@@@@@@@@@@@", b"llama.context_length"))
+PY
+  for f in missing_key typed_key; do
+    expect_error "$f" 1 info "$f.gguf"
+    grep -q "$f\.gguf" "$f.err" || fail "$f: the message does not name the file: $(cat "$f.err")"
+    expect_error "${f}_eval" 1 eval "$f.gguf" --text "$gguf"
+    grep -q "$f\.gguf" "${f}_eval.err" || fail "${f}_eval: the message does not name the file: $(cat "${f}_eval.err")"
+  done
+  grep -q "llama.block_count" missing_key.err || fail "missing_key: the key is not named: $(cat missing_key.err)"
+  : >empty.txt
+  expect_error empty_text 1 eval "$stories" --text empty.txt
+  grep -q "empty\.txt" empty_text.err || fail "empty_text: the message does not name the file: $(cat empty_text.err)"
+  if python3 -c 'import numpy, safetensors' 2>/dev/null; then
+    tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+    python3 "$(dirname "$0")/make_hf_model.py" broken_hf "$tokenizer" 420 || fail "could not make broken_hf"
+    head -c 100 broken_hf/model.safetensors >cut && mv cut broken_hf/model.safetensors
+    expect_error broken_safetensors 1 info broken_hf
+    grep -q "broken_hf/model\.safetensors" broken_safetensors.err ||
+      fail "broken_safetensors: the message does not name the folder's file: $(cat broken_safetensors.err)"
+  fi
+  # A newline or carriage return in a name is shown escaped, on one line.
+  expect_error newline_name 2 info $'new\nline.bin'
+  grep -qF 'new\nline.bin' newline_name.err || fail "newline_name: not escaped: $(cat -A newline_name.err)"
+  expect_error cr_name 2 info $'carriage\rreturn.bin'
+  grep -qF 'carriage\rreturn.bin' cr_name.err || fail "cr_name: not escaped: $(cat -A cr_name.err)"
+  expect_error newline_json 2 eval "$stories" --text empty.txt --json $'new\nfolder/r.json'
+  grep -qF 'new\nfolder/r.json' newline_json.err || fail "newline_json: not escaped: $(cat -A newline_json.err)"
+  # Empty values: the one message, also for options with a list of allowed values.
+  for option in --suite --format --protocol; do
+    command=(eval "$stories" --text empty.txt)
+    [ "$option" = --suite ] && command=(tasks "$stories")
+    expect_error "empty$option" 2 "${command[@]}" "$option" ''
+    grep -qF -- "$option is given an empty value" "empty$option.err" ||
+      fail "empty$option: message: $(cat "empty$option.err")"
+  done
+  expect_error empty_suite_equals 2 tasks "$stories" --suite=
+  grep -qF -- "--suite is given an empty value" empty_suite_equals.err ||
+    fail "empty_suite_equals: message: $(cat empty_suite_equals.err)"
   finish
   ;;
 *)

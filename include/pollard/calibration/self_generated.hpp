@@ -4,10 +4,12 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -412,7 +414,9 @@ class self_generated_windows {
     detail::check_generation_settings(settings);
     io::require_regular_file(path);
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot open the self-generated text cache " + path.string());
+    if (!in)
+      throw io_error("cannot open the self-generated text cache " + path.string() + ": " +
+                     std::strerror(errno));
     const std::string where = "self-generated text cache " + path.string();
     std::string line;
     if (!std::getline(in, line)) throw format_error(where + " is empty");
@@ -435,8 +439,10 @@ class self_generated_windows {
                                    : got.is_bool() ? (got.as_bool(key) ? "true" : "false")
                                                    : detail::json_double(got.as_number(key));
       if (got_text != want.second)
-        differences += "\n  " + key + ": the cache has " + got_text + ", asked " + want.second;
+        differences += (differences.empty() ? " " : "; ") + key + ": the cache has " + got_text +
+                       ", asked " + want.second;
     }
+    // One line: a tool shows a newline in a message as "\n" (it may be part of a file name).
     if (!differences.empty())
       throw option_error(where + " was made with other settings:" + differences);
     std::vector<generated_text> texts;

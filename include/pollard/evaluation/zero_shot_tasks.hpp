@@ -3,7 +3,9 @@
 // piqa, hellaswag, winogrande, super_glue/boolq).
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -25,7 +27,7 @@ namespace detail {
 inline std::string read_task_file(const std::filesystem::path& path) {
   io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot open " + path.string());
+  if (!in) throw io_error("cannot open " + path.string() + ": " + std::strerror(errno));
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();

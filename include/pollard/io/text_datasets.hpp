@@ -7,7 +7,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -27,7 +29,7 @@ namespace detail {
 inline std::string read_text_file(const std::filesystem::path& path) {
   io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot open " + path.string());
+  if (!in) throw io_error("cannot open " + path.string() + ": " + std::strerror(errno));
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();

@@ -16,6 +16,7 @@
 #include "pollard/calibration/document_windows.hpp"
 #include "pollard/calibration/instruction_windows.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/io/input_file.hpp"
 #include "pollard/io/json.hpp"
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/text_tokenizer.hpp"
@@ -37,8 +38,7 @@ struct calibration_options {
 /// format_error naming the file; format_error when no document is found.
 inline std::vector<std::string> read_calibration_documents(const std::filesystem::path& path,
                                                            const std::string& field = "text") {
-  if (!std::filesystem::is_regular_file(path))
-    throw io_error("cannot open calibration file " + path.string());
+  io::require_regular_file(path, "calibration file ");
   const std::string name = path.filename().string();
   std::vector<std::string> docs;
   if (io::is_json_records_file(path)) {

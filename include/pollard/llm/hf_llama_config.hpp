@@ -3,8 +3,10 @@
 // does not affect the computation (ids, dtype, provenance), or refused by name.
 #pragma once
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -138,7 +140,7 @@ inline std::string json_text(const io::json_value& v) {
 inline hf_llama_config read_hf_config(const std::filesystem::path& config_json) {
   io::require_regular_file(config_json);
   std::ifstream in(config_json, std::ios::binary);
-  if (!in) throw io_error("cannot open " + config_json.string());
+  if (!in) throw io_error("cannot open " + config_json.string() + ": " + std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
   // Every message names the file and the config.json key (never the llama_config field).

@@ -4,7 +4,9 @@
 // refused by name.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -84,7 +86,7 @@ inline byte_level_bpe_tokenizer read_hf_tokenizer(const std::filesystem::path& p
                                                   std::optional<std::int32_t> eos = std::nullopt) {
   io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot open tokenizer " + path.string());
+  if (!in) throw io_error("cannot open tokenizer " + path.string() + ": " + std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
   const std::string what = path.filename().string();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -57,7 +58,7 @@ inline model_format detect_format(const std::filesystem::path& path) {
     return model_format::safetensors;
   io::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot open " + path.string());
+  if (!in) throw io_error("cannot open " + path.string() + ": " + std::strerror(errno));
   // A .gguf file is read as GGUF, whose reader says so when the magic is missing.
   if (path.extension() == ".gguf") return model_format::gguf;
   std::array<char, 4> magic{};
@@ -93,8 +94,7 @@ inline model_file open_model(
   model_file m;
   m.path = path;
   m.format = detail::detect_format(path);
-  if (tokenizer_path && !std::filesystem::is_regular_file(*tokenizer_path))
-    throw io_error("cannot open tokenizer " + tokenizer_path->string());
+  if (tokenizer_path) io::require_regular_file(*tokenizer_path, "tokenizer ");
   if (m.format == model_format::gguf) {
     if (tokenizer_path)
       throw option_error("a tokenizer file (" + tokenizer_path->string() + ") does not apply to " +

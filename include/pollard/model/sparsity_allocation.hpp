@@ -2,7 +2,9 @@
 // layer-wise sparsity) or a table of name patterns.
 #pragma once
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -47,7 +49,8 @@ class sparsity_table {
   static sparsity_table read(const std::filesystem::path& path) {
     io::require_regular_file(path);
     std::ifstream in(path);
-    if (!in) throw io_error("cannot open sparsity table " + path.string());
+    if (!in)
+      throw io_error("cannot open sparsity table " + path.string() + ": " + std::strerror(errno));
     std::vector<std::pair<std::string, double>> rows;
     std::string line;
     for (int number = 1; std::getline(in, line); ++number) {
