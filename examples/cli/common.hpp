@@ -399,9 +399,9 @@ inline constexpr const char* hf_companion_files[] = {"tokenizer.json", "tokenize
                                                      "generation_config.json"};
 
 /// The inputs a command names by MODEL (as `name` says: MODEL, BASE...) at `model`, for
-/// check_inputs(): the model (a file or a Hugging Face folder) and, for a Hugging Face model
-/// (a folder, or its .safetensors file), every file of its folder that pollard reads; then
-/// `others`.
+/// check_inputs(): the model (a file or a Hugging Face folder) and the files read beside it —
+/// every file of a Hugging Face model's folder that pollard reads, the llama2.c tokenizers
+/// (tokenizer.bin, tok<N>.bin) beside a llama2.c checkpoint; then `others`.
 inline std::vector<input_path> model_inputs(const std::string& name, const std::string& model,
                                             std::vector<input_path> others = {}) {
   std::vector<input_path> inputs{{name, model, input_kind::file_or_folder}};
@@ -417,6 +417,22 @@ inline std::vector<input_path> model_inputs(const std::string& name, const std::
     for (const char* file : files)
       if (fs::exists(fs::symlink_status(folder / file, ec)))
         inputs.push_back({name + "'s", folder / file});
+  } else if (fs::is_regular_file(path, ec) && path.extension() != ".gguf") {
+    try {
+      if (llm::detail::detect_format(path) == llm::model_format::llama2c) {
+        const fs::path beside = path.has_parent_path() ? path.parent_path() : fs::path(".");
+        for (const auto& entry : fs::directory_iterator(beside, ec)) {
+          const std::string file = entry.path().filename().string();
+          const bool numbered = file.size() > 7 && file.rfind("tok", 0) == 0 &&
+                                file.substr(file.size() - 4) == ".bin" &&
+                                file.find_first_not_of("0123456789", 3) == file.size() - 4;
+          if (file == "tokenizer.bin" || numbered)
+            inputs.push_back({"the tokenizer beside " + name + ",", entry.path()});
+        }
+      }
+    } catch (const error&) {
+      // The model itself is refused by check_inputs(), or by its reader, in its own words.
+    }
   }
   inputs.insert(inputs.end(), others.begin(), others.end());
   return inputs;

@@ -1886,6 +1886,9 @@ special_inputs)
   mkdir -p tasks/arc && mkfifo tasks/arc/ARC-Easy-Test.jsonl
   refused task_file_fifo "the task file tasks/arc/ARC-Easy-Test.jsonl is a FIFO" tasks "$stories" --suite arc_easy --tasks-dir tasks
   refused tasks_dir_file "--tasks-dir text.txt is not a folder" tasks "$stories" --suite arc_easy --tasks-dir text.txt
+  # The llama2.c tokenizer found beside a checkpoint is an input too.
+  mkdir -p beside && cp "$stories" beside/model.bin && mkfifo beside/tok512.bin
+  refused tokenizer_beside "the tokenizer beside MODEL, beside/tok512.bin is a FIFO" generate beside/model.bin --steps 2
   # A missing input: the system's reason, exit 2.
   refused missing_model "cannot read MODEL missing.bin: No such file or directory" info missing.bin
   refused missing_weights "cannot read --weights missing.npy: No such file or directory" layer --weights missing.npy --method magnitude --out o.npy
@@ -2055,6 +2058,46 @@ PY
   expect_error empty_suite_equals 2 tasks "$stories" --suite=
   grep -qF -- "--suite is given an empty value" empty_suite_equals.err ||
     fail "empty_suite_equals: message: $(cat empty_suite_equals.err)"
+  finish
+  ;;
+truncated_gzip)
+  # A gzip file cut before its trailer (the trailer cut, the stream cut at a Z_SYNC_FLUSH point
+  # where everything before it decompresses, cut mid-stream) is refused as truncated, naming the
+  # file, wherever gzip is read (eval --text, prune --calibration); members concatenated (as
+  # `cat a.gz b.gz` makes them) read as one stream, as gzip -d reads them.
+  need_data
+  python3 - "$tinystories" <<'PY' || fail "could not write the gzip files"
+import gzip, json, sys, zlib
+paragraphs = [p for p in open(sys.argv[1], encoding="utf-8").read().split("\n\n") if p.strip()][:40]
+lines = "".join(json.dumps({"text": p}) + "\n" for p in paragraphs).encode()
+whole = gzip.compress(lines)
+open("whole.jsonl.gz", "wb").write(whole)
+open("members.jsonl.gz", "wb").write(gzip.compress(lines[:len(lines) // 2]) + gzip.compress(lines[len(lines) // 2:]))
+open("cut_trailer.jsonl.gz", "wb").write(whole[:-8])
+open("cut_mid.jsonl.gz", "wb").write(whole[:len(whole) // 2])
+# A raw deflate stream with a sync flush after the first half, in a gzip wrapper (wbits 31).
+z = zlib.compressobj(6, zlib.DEFLATED, 31)
+flushed = z.compress(lines[:len(lines) // 2]) + z.flush(zlib.Z_SYNC_FLUSH)
+open("cut_flush.jsonl.gz", "wb").write(flushed)
+complete = flushed + z.compress(lines[len(lines) // 2:]) + z.flush()
+assert gzip.decompress(complete) == lines
+PY
+  for f in whole members; do
+    run "$f" eval "$stories" --text "$f.jsonl.gz" --window 32 --max-windows 1
+    [ "$status" -eq 0 ] || fail "$f: exit status $status: $(cat "$f.err")"
+  done
+  # Both read the same text: the same number of tokens.
+  [ "$(grep '^text' whole.out | sed 's/.*(//')" = "$(grep '^text' members.out | sed 's/.*(//')" ] ||
+    fail "concatenated members read differently: $(grep '^text' whole.out members.out)"
+  for f in cut_trailer cut_mid cut_flush; do
+    expect_error "$f" 1 eval "$stories" --text "$f.jsonl.gz" --window 32 --max-windows 1
+    grep -q "$f\.jsonl\.gz: truncated gzip file" "$f.err" || fail "$f: message: $(cat "$f.err")"
+    expect_error "${f}_calibration" 1 prune "$stories" p.bin --method wanda --calibration "c4:$f.jsonl.gz" \
+      --samples 1 --length 16
+    grep -q "$f\.jsonl\.gz: truncated gzip file" "${f}_calibration.err" ||
+      fail "${f}_calibration: message: $(cat "${f}_calibration.err")"
+  done
+  [ -e p.bin ] && fail "a refused prune wrote p.bin"
   finish
   ;;
 *)
