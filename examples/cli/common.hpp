@@ -568,17 +568,17 @@ inline void check_model_output_location(const std::string& name, const fs::path&
                                         llm::model_format format, const fs::path& model) {
   // A name that promises another format than the one written (a llama2.c checkpoint in
   // "x.gguf", a GGUF in "x.bin") would be read back as that format, and fail.
-  if (format == llm::model_format::safetensors)
-    check_output_name(name, out,
-                      "MODEL's format: a Hugging Face folder (config.json, model.safetensors)", {});
-  else
+  if (format != llm::model_format::safetensors) {
     check_output_name(name, out, std::string("MODEL's format: ") + llm::name_of(format),
                       {format == llm::model_format::gguf ? ".gguf" : ".bin"});
-  if (format != llm::model_format::safetensors) return check_output_file(name, out);
+    return check_output_file(name, out);
+  }
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec))
     throw usage_error(name + " " + out.string() + " is a file: a Hugging Face model (" +
                       model.string() + ") is written as a folder; name a folder");
+  check_output_name(name, out,
+                    "MODEL's format: a Hugging Face folder (config.json, model.safetensors)", {});
   const fs::path read = io::written_path(fs::is_directory(model) ? model : model.parent_path());
   const fs::path written = io::written_path(out);
   for (fs::path p = written; !p.empty(); p = p.parent_path()) {

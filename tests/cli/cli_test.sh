@@ -880,9 +880,9 @@ symlink)
   expect_error convert_link_input 2 convert "$stories" model_link.bin
   # Two outputs through links to one file not created yet would leave only one of them.
   ln -s shared.json dangling_a.json
-  ln -s shared.json dangling_b.json
+  ln -s shared.json dangling_b.md
   expect_error two_links_one_file 2 compare "$stories" "$stories" --text slice.txt --window 64 \
-    --max-windows 1 --json dangling_a.json --markdown dangling_b.json
+    --max-windows 1 --json dangling_a.json --markdown dangling_b.md
   grep -q "two outputs may not share a file" two_links_one_file.err ||
     fail "two_links_one_file: message: $(cat two_links_one_file.err)"
   [ -e shared.json ] && fail "two_links_one_file: shared.json was written"
@@ -948,7 +948,7 @@ usage)
   check_usage compare_gguf_tokenizer "--tokenizer does not apply to OTHER model.gguf" compare "$stories" model.gguf --text slice.txt --tokenizer tok.bin
   check_usage tasks_gguf_tokenizer "--tokenizer does not apply to MODEL model.gguf" tasks model.gguf --instructions slice.txt --tokenizer tok.bin
   check_usage capture_gguf_tokenizer "--tokenizer does not apply to MODEL model.gguf" capture model.gguf --calibration text:slice.txt --linear attn_q --weights-out W2.npy --tokenizer tok.bin
-  check_usage prune_gguf_tokenizer "a GGUF carries its tokenizer" prune model.gguf x.bin --calibration text:slice.txt --tokenizer tok.bin
+  check_usage prune_gguf_tokenizer "a GGUF carries its tokenizer" prune model.gguf x.gguf --calibration text:slice.txt --tokenizer tok.bin
   check_usage info_gguf_tokenizer "a GGUF carries its tokenizer" info model.gguf --tokenizer tok.bin
   # Bad option values found before any work, named as typed; the library's names never shown.
   check_usage owl_lambda "--owl-lambda 0.6 spreads the sparsities over 2 x 0.6" prune "$stories" x.bin --calibration text:slice.txt --allocation owl --owl-lambda 0.6

@@ -352,8 +352,10 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
       // M not dividing W's width is found before any work: a command-line mistake too.
       {w + " --method magnitude --n-m 2:3" + out, 2,
        "prune_layer: --n-m 2:3: M = 3 does not divide the "},
-      {" --weights " + layer().path("missing.npy") + " --method magnitude" + out, 1,
-       "prune_layer: cannot open " + (layer().dir / "missing.npy").string()},
+      // A missing input is found before any work: a command-line mistake.
+      {" --weights " + layer().path("missing.npy") + " --method magnitude" + out, 2,
+       "prune_layer: cannot read --weights " + (layer().dir / "missing.npy").string() +
+           ": No such file or directory"},
       {" --weights " + layer().path("cut.npy") + " --method magnitude" + out, 1,
        "prune_layer: " + (layer().dir / "cut.npy").string() + ": "},
       {w + " --activations " + layer().path("narrow/X.npy") + " --method wanda" + out, 1,
