@@ -315,6 +315,9 @@ TEST_CASE("prune_model: a sparsity table and target patterns choose what is prun
   REQUIRE(report.linears.size() == 3);
   CHECK(report.linears[0].target_sparsity == 0.25);
   CHECK(report.linears[1].target_sparsity == 0.5);
+  // Block 0 asked for 0.25, 0.5 and 0.5 of three linears of 384 weights each; block 1 for none.
+  CHECK(report.block_allocation[0] == doctest::Approx(1.25 / 3.0));
+  CHECK(std::isnan(report.block_allocation[1]));
   CHECK(toy.weights().blocks[1].up.values == before.blocks[1].up.values);
   CHECK(toy.weights().blocks[1].down.values == before.blocks[1].down.values);
 }

@@ -350,6 +350,9 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
   index_t total_selected = 0;
   std::vector<std::string> all_names;
   std::map<std::string, index_t> block_of_name;
+  // A sparsity table's targets of each block's selected linears: Σ s·size and Σ size.
+  std::vector<double> table_zeros(static_cast<std::size_t>(blocks), 0.0),
+      table_size(static_cast<std::size_t>(blocks), 0.0);
   for (index_t b = 0; b < blocks; ++b) {
     open_block(b);
     for (const auto& l : linears(model, b)) {
@@ -363,8 +366,12 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
         throw option_error("prune_model: N:M group " + std::to_string(recipe.n_m_group) +
                            " does not divide the " + std::to_string(l.weight.cols()) +
                            " input columns of " + l.name);
-      if (const auto* table = std::get_if<sparsity_table>(&recipe.allocation))
-        (void)table->sparsity_of(l.name);
+      if (const auto* table = std::get_if<sparsity_table>(&recipe.allocation)) {
+        const auto size =
+            static_cast<double>(l.weight.rows()) * static_cast<double>(l.weight.cols());
+        table_zeros[static_cast<std::size_t>(b)] += table->sparsity_of(l.name) * size;
+        table_size[static_cast<std::size_t>(b)] += size;
+      }
       selected[static_cast<std::size_t>(b)].push_back(l.name);
       ++total_selected;
     }
@@ -385,7 +392,9 @@ prune_report prune_model(const Exec& exec, M& model, const calibration_batch& ba
   for (index_t b = 0; b < blocks; ++b)
     if (!selected[static_cast<std::size_t>(b)].empty())
       report.block_allocation[static_cast<std::size_t>(b)] =
-          recipe.is_n_m()
+          std::holds_alternative<sparsity_table>(recipe.allocation)
+              ? table_zeros[static_cast<std::size_t>(b)] / table_size[static_cast<std::size_t>(b)]
+          : recipe.is_n_m()
               ? static_cast<double>(recipe.n_m_pruned) / static_cast<double>(recipe.n_m_group)
               : recipe.sparsity;
 

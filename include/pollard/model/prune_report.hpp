@@ -65,8 +65,9 @@ struct prune_report {
   index_t calibration_sequences = 0;
   index_t calibration_length = 0;
   index_t calibration_tokens_counted = 0;
-  /// The sparsity each block was asked for (OWL's allocation; else the recipe's target); NaN
-  /// for a block with no selected linear.
+  /// The sparsity each block was asked for: OWL's allocation; a sparsity table's targets of the
+  /// block's selected linears averaged with their sizes as weights; else the recipe's target.
+  /// NaN for a block with no selected linear.
   std::vector<double> block_allocation;
   std::vector<linear_report> linears;
   prune_timing timing;
