@@ -29,17 +29,21 @@ using input_observer = callback_ref<void(index_t input, matrix_view<const float>
 // where marked), b a block index, tokens a std::span<const token_id>, hidden a
 // matrix_view<float>, layout a sequence_layout and observer an input_observer:
 //
-//   member tier (your own type)          traits tier (model_traits<M>, for types you cannot touch)
-//   m.block_count()        const          model_traits<M>::block_count(const M&)     -> index_t
-//   m.hidden_size()        const          model_traits<M>::hidden_size(const M&)     -> index_t
-//   m.block_inputs(b)      const          model_traits<M>::block_inputs(const M&, b) ->
-//   std::vector<block_input> m.linears(b)                          model_traits<M>::linears(M&, b)
-//   -> std::vector<linear_ref> m.embed(tokens, hidden)               model_traits<M>::embed(M&,
-//   tokens, hidden) m.run_block(b, hidden, layout, observer)
-//                                         model_traits<M>::run_block(M&, b, hidden, layout,
-//                                         observer)
-//   optional: m.begin_block(b), m.end_block(b) / model_traits<M>::begin_block(M&, b), end_block(M&,
-//   b)
+//   - block count:   m.block_count() const, or model_traits<M>::block_count(const M&);
+//                    returns index_t
+//   - hidden size:   m.hidden_size() const, or model_traits<M>::hidden_size(const M&);
+//                    returns index_t
+//   - block inputs:  m.block_inputs(b) const, or model_traits<M>::block_inputs(const M&, b);
+//                    returns std::vector<block_input>
+//   - linears:       m.linears(b), or model_traits<M>::linears(M&, b);
+//                    returns std::vector<linear_ref>
+//   - embed:         m.embed(tokens, hidden), or model_traits<M>::embed(M&, tokens, hidden)
+//   - run a block:   m.run_block(b, hidden, layout, observer), or
+//                    model_traits<M>::run_block(M&, b, hidden, layout, observer)
+//   - optional:      m.begin_block(b) and m.end_block(b), or
+//                    model_traits<M>::begin_block(M&, b) and end_block(M&, b)
+// The first spelling is the member tier (your own type), the second the traits tier (types you
+// cannot touch).
 //
 // Callers use the function objects below (pollard::model::run_block(m, ...)), which check the
 // arguments, dispatch to the tier, and make the optional hooks no-ops when absent. When
