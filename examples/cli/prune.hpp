@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -262,6 +264,37 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
 /// The --save-calibration file: {model, calibration, seed, text_field, responses_only,
 /// sequences, length, tokens: [[...]], counted: [[0|1...]] or null when every token counts}:
 /// the tokens and what is needed to draw them again and to count the same ones.
+/// A 64-bit fingerprint of every weight of the model (FNV-1a over the values' bits, tensor by
+/// tensor with its size), so that a self-generated cache is tied to the weights and not only to
+/// a file name and size that a pruned copy can share.
+inline std::uint64_t weights_fingerprint(const llm::llama_weights& w) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  const auto mix = [&h](std::uint64_t v) {
+    h ^= v;
+    h *= 0x100000001b3ull;
+  };
+  const auto add = [&](const float* data, Eigen::Index n) {
+    mix(static_cast<std::uint64_t>(n));
+    for (Eigen::Index k = 0; k < n; ++k) {
+      std::uint32_t bits = 0;
+      std::memcpy(&bits, data + k, sizeof(bits));
+      mix(bits);
+    }
+  };
+  add(w.token_embedding.data(), w.token_embedding.size());
+  for (const auto& l : w.layers) {
+    add(l.attn_norm.data(), l.attn_norm.size());
+    add(l.ffn_norm.data(), l.ffn_norm.size());
+    for (const auto* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3})
+      add(m->data(), m->size());
+    for (const auto& b : l.biases) add(b.data(), b.size());
+  }
+  add(w.final_norm.data(), w.final_norm.size());
+  add(w.classifier.data(), w.classifier.size());
+  add(w.rope_freq_factors.data(), w.rope_freq_factors.size());
+  return h;
+}
+
 inline std::string calibration_json(const prune_options& o, const calibration_batch& b) {
   io::json_writer w;
   w.begin_object().key("model").value(o.model).key("calibration").value(o.calibration);
@@ -576,8 +609,10 @@ inline int run_prune(const prune_options& o) {
       llm::self_generation_options g;
       if (!o.selfgen_cache.empty()) g.cache = o.selfgen_cache;
       g.source_texts = o.selfgen_sources;
-      const std::string identity =
-          in.filename().string() + " (" + std::to_string(fs::file_size(in)) + " bytes)";
+      char fingerprint[17];
+      std::snprintf(fingerprint, sizeof(fingerprint), "%016llx",
+                    static_cast<unsigned long long>(detail::weights_fingerprint(full)));
+      const std::string identity = in.filename().string() + " (weights " + fingerprint + ")";
       mix.add(spec.weight,
               llm::self_generated_calibration(generator, identity, spec, *tokenizer, co, g));
     };

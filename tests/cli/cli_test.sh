@@ -2100,6 +2100,35 @@ PY
   [ -e p.bin ] && fail "a refused prune wrote p.bin"
   finish
   ;;
+selfgen_cache_model)
+  # A self-generated cache belongs to the weights that wrote it: the same model reuses it (the
+  # same pruned file), a copy with the same name and size but one weight changed is refused.
+  need_data
+  tinystories_slice text.txt
+  mkdir -p changed
+  cp "$stories" stories260K.bin
+  cp "$data/models/stories260K/tok512.bin" tok512.bin
+  cp tok512.bin changed/
+  python3 - <<'PY' || fail "could not write changed/stories260K.bin"
+import array
+raw = open("stories260K.bin", "rb").read()
+w = array.array("f")
+w.frombytes(raw[28:])
+w[1000] *= 0.5
+open("changed/stories260K.bin", "wb").write(raw[:28] + w.tobytes())
+PY
+  sg=(--method wanda --calibration selfgen:text.txt --selfgen-cache c.json --samples 2 --length 16 --quiet)
+  run first prune stories260K.bin o1.bin "${sg[@]}"
+  [ "$status" -eq 0 ] || fail "first: exit $status: $(cat first.err)"
+  run again prune stories260K.bin o2.bin "${sg[@]}"
+  [ "$status" -eq 0 ] || fail "again: exit $status: $(cat again.err)"
+  cmp -s o1.bin o2.bin || fail "the cache read back gave another pruned model"
+  expect_error changed 1 prune changed/stories260K.bin o3.bin "${sg[@]}"
+  grep -q "was made with other settings: model: the cache has stories260K.bin (weights" changed.err ||
+    fail "changed: message: $(cat changed.err)"
+  [ ! -e o3.bin ] || fail "changed: o3.bin was written"
+  finish
+  ;;
 *)
   echo "unknown case $case_name"
   exit 1
