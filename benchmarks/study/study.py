@@ -23,6 +23,7 @@ same command again resumes. A failed run keeps only its log, as RESULTS/failed/<
 
 import argparse
 import concurrent.futures
+import functools
 import gzip
 import hashlib
 import json
@@ -209,7 +210,10 @@ def refuse(message):
     raise SystemExit(2)
 
 
+@functools.lru_cache(maxsize=None)
 def sha256_of(path):
+    """The file's sha256, read once per study (the identity check and the derived splits both
+    ask)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -185,16 +185,24 @@ inline CLI::Validator n_m_text() {
       "");
 }
 
-/// The items of a comma-separated option value ("a,b" -> {a, b}; "" has none). Values reach it
-/// through comma_list_text(), which refuses empty items.
-inline std::vector<std::string> comma_list(const std::string& text) {
+/// The items of a comma-separated text, empty ones included ("a,,b" -> {a, "", b}).
+inline std::vector<std::string> comma_items(const std::string& text) {
   std::vector<std::string> out;
   std::size_t begin = 0;
   while (begin <= text.size()) {
     const std::size_t end = std::min(text.find(',', begin), text.size());
-    if (end > begin) out.push_back(text.substr(begin, end - begin));
+    out.push_back(text.substr(begin, end - begin));
     begin = end + 1;
   }
+  return out;
+}
+
+/// The items of a comma-separated option value ("a,b" -> {a, b}; "" has none). Values reach it
+/// through comma_list_text(), which refuses empty items.
+inline std::vector<std::string> comma_list(const std::string& text) {
+  std::vector<std::string> out;
+  for (auto& item : comma_items(text))
+    if (!item.empty()) out.push_back(std::move(item));
   return out;
 }
 
@@ -206,16 +214,13 @@ inline CLI::Validator comma_list_text(
   return CLI::Validator(
       [item_allowed = std::move(item_allowed)](std::string& text) -> std::string {
         if (text.empty()) return {};
-        std::size_t begin = 0, item = 1;
-        while (begin <= text.size()) {
-          const std::size_t end = std::min(text.find(',', begin), text.size());
-          if (end == begin)
-            return "item " + std::to_string(item) + " of '" + text +
+        const auto items = comma_items(text);
+        for (std::size_t k = 0; k < items.size(); ++k) {
+          if (items[k].empty())
+            return "item " + std::to_string(k + 1) + " of '" + text +
                    "' is empty: remove the extra comma";
           if (item_allowed)
-            if (auto why = item_allowed(text.substr(begin, end - begin)); !why.empty()) return why;
-          begin = end + 1;
-          ++item;
+            if (auto why = item_allowed(items[k]); !why.empty()) return why;
         }
         return {};
       },

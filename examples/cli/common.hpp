@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,8 @@
 #include "pollard/io/file_identity.hpp"
 #include "pollard/io/input_file.hpp"
 #include "pollard/io/json_writer.hpp"
+#include "pollard/io/llama2c.hpp"
+#include "pollard/io/mapped_file.hpp"
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/io/utf8.hpp"
 #include "pollard/llm/model_file.hpp"
@@ -400,8 +403,8 @@ inline constexpr const char* hf_companion_files[] = {"tokenizer.json", "tokenize
 
 /// The inputs a command names by MODEL (as `name` says: MODEL, BASE...) at `model`, for
 /// check_inputs(): the model (a file or a Hugging Face folder) and the files read beside it —
-/// every file of a Hugging Face model's folder that pollard reads, the llama2.c tokenizers
-/// (tokenizer.bin, tok<N>.bin) beside a llama2.c checkpoint; then `others`.
+/// every file of a Hugging Face model's folder that pollard reads, the llama2.c tokenizer the
+/// reader takes beside a llama2.c checkpoint (tok<vocab>.bin, else tokenizer.bin); then `others`.
 inline std::vector<input_path> model_inputs(const std::string& name, const std::string& model,
                                             std::vector<input_path> others = {}) {
   std::vector<input_path> inputs{{name, model, input_kind::file_or_folder}};
@@ -420,15 +423,12 @@ inline std::vector<input_path> model_inputs(const std::string& name, const std::
   } else if (fs::is_regular_file(path, ec) && path.extension() != ".gguf") {
     try {
       if (llm::detail::detect_format(path) == llm::model_format::llama2c) {
-        const fs::path beside = path.has_parent_path() ? path.parent_path() : fs::path(".");
-        for (const auto& entry : fs::directory_iterator(beside, ec)) {
-          const std::string file = entry.path().filename().string();
-          const bool numbered = file.size() > 7 && file.rfind("tok", 0) == 0 &&
-                                file.substr(file.size() - 4) == ".bin" &&
-                                file.find_first_not_of("0123456789", 3) == file.size() - 4;
-          if (file == "tokenizer.bin" || numbered)
-            inputs.push_back({"the tokenizer beside " + name + ",", entry.path()});
-        }
+        // The tokenizer the reader will take (tok<vocab>.bin, else tokenizer.bin).
+        const io::mapped_file mapped(path);
+        const auto header = io::parse_llama2c(mapped.bytes(), path.string()).header;
+        if (const auto tokenizer =
+                llm::detail::find_llama2c_tokenizer(path, std::abs(header.vocab_size)))
+          inputs.push_back({"the tokenizer beside " + name + ",", *tokenizer});
       }
     } catch (const error&) {
       // The model itself is refused by check_inputs(), or by its reader, in its own words.

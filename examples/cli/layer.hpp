@@ -487,7 +487,7 @@ void prune(const plan& o) {
   if (d_in > 0 && reached > asked + 0.5 / static_cast<double>(d_in))
     warnings.push_back("pruned " + std::to_string(reached) + " of the weights, more than the " +
                        pollard::format_number(asked) +
-                       " asked (dead inputs, zero weights or float16 " + "underflow)");
+                       " asked (dead inputs, zero weights or float16 underflow)");
   for (const auto& warning : warnings)
     std::fprintf(stderr, "%s: warning: %s\n", o.program.c_str(),
                  printable(without_internal_prefixes(warning)).c_str());
