@@ -309,7 +309,8 @@ TEST_CASE(
 
 TEST_CASE("the fp64 factorisation gives the same U to float rounding, the same damping report") {
   // Up to 64: one diagonal block inverted by forward substitution; above: blocks of 64 joined
-  // by triangular products, the last one narrower unless 64 divides n.
+  // pairwise by dense products, the last one narrower unless 64 divides n; at 1100 the last join
+  // (1024 + 76) runs its first product in two chunks of 512 columns.
   for (const index_t n : {index_t{1}, index_t{63}, index_t{64}, index_t{65}, index_t{96},
                           index_t{130}, index_t{1100}}) {
     CAPTURE(n);

@@ -1,7 +1,7 @@
 // pollard — the CUDA backend's factorisation for OBS solvers: the upper Cholesky factor U of
 // (H + λI)⁻¹ from one reversed factorisation (cuSOLVER potrf) and one triangular inverse
-// (diagonal blocks of 64 by forward substitution in one kernel, cuBLAS trmm between them), with
-// the CPU backend's damping, retries and report.
+// (diagonal blocks of 64 by forward substitution in one kernel, joined by batched cuBLAS
+// products), with the CPU backend's damping, retries and report.
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -100,17 +100,6 @@ inline cusolverStatus_t potrf(cusolverDnHandle_t h, int n, double* a, double* wo
   return cusolverDnDpotrf(h, CUBLAS_FILL_MODE_LOWER, n, a, n, work, size, info);
 }
 
-inline cublasStatus_t trmm(cublasHandle_t h, cublasSideMode_t side, int m, int n, float alpha,
-                           const float* a, int lda, float* b, int ldb) {
-  return cublasStrmm(h, side, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, m, n,
-                     &alpha, a, lda, b, ldb, b, ldb);
-}
-inline cublasStatus_t trmm(cublasHandle_t h, cublasSideMode_t side, int m, int n, double alpha,
-                           const double* a, int lda, double* b, int ldb) {
-  return cublasDtrmm(h, side, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, m, n,
-                     &alpha, a, lda, b, ldb, b, ldb);
-}
-
 /// Order of the diagonal blocks that invert_diagonal_blocks inverts, one thread block each.
 inline constexpr int diagonal_block = 64;
 
@@ -143,26 +132,88 @@ __global__ void __launch_bounds__(diagonal_block)
   if (!finite) atomicExch(bad, 1);
 }
 
-/// In place, the inverse of the lower-triangular column-major n x n matrix at a (leading
-/// dimension lda) whose diagonal blocks of diagonal_block (at multiples of it from a) are
-/// inverted already: [L11 0; L21 L22]⁻¹ = [L11⁻¹ 0; −L22⁻¹·L21·L11⁻¹ L22⁻¹], split at a
-/// multiple of diagonal_block so that every leaf is one of those blocks, the off-diagonal part
-/// by two triangular products (cuBLAS trmm, near the GEMM rate on large blocks).
+/// Sets the strict upper triangle of the column-major n x n matrix at a to zero, so that its
+/// lower-triangular blocks can enter dense products.
 template <class S>
-void invert_lower(cublasHandle_t blas, index_t n, S* a, index_t lda) {
-  if (n <= diagonal_block) return;
-  const index_t n1 = ((n / 2 + diagonal_block - 1) / diagonal_block) * diagonal_block, n2 = n - n1;
-  S* const l11 = a;
-  S* const l21 = a + n1;
-  S* const l22 = a + n1 + n1 * lda;
-  invert_lower(blas, n1, l11, lda);
-  invert_lower(blas, n2, l22, lda);
-  const auto ld = static_cast<int>(lda);
-  POLLARD_CUDA_CHECK(trmm(blas, CUBLAS_SIDE_RIGHT, static_cast<int>(n2), static_cast<int>(n1), S(1),
-                          l11, ld, l21, ld));
-  POLLARD_CUDA_CHECK(trmm(blas, CUBLAS_SIDE_LEFT, static_cast<int>(n2), static_cast<int>(n1), S(-1),
-                          l22, ld, l21, ld));
+__global__ void zero_strict_upper(S* a, index_t n) {
+  const index_t i = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
+  const index_t j = blockIdx.y * static_cast<index_t>(blockDim.y) + threadIdx.y;
+  if (i < j && j < n) a[i + j * n] = S(0);
 }
+
+/// C_i = alpha·A_i·B_i for `count` column-major products at constant strides (beta = 0).
+template <class S>
+cublasStatus_t gemm_batched(cublasHandle_t h, int m, int n, int k, S alpha, const S* a, int lda,
+                            long long stride_a, const S* b, int ldb, long long stride_b, S* c,
+                            int ldc, long long stride_c, int count) {
+  const S beta = S(0);
+  if constexpr (std::is_same_v<S, float>)
+    return cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, a, lda, stride_a,
+                                     b, ldb, stride_b, &beta, c, ldc, stride_c, count);
+  else
+    return cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, a, lda, stride_a,
+                                     b, ldb, stride_b, &beta, c, ldc, stride_c, count);
+}
+
+/// Rows or columns per product when a triangular factor of a join is wide: the product skips
+/// the factor's zero triangle chunk by chunk.
+inline constexpr index_t join_chunk = 512;
+
+/// Joins `count` pairs of inverted diagonal blocks (s1, then s2 wide; pair p starts at
+/// base + p·stride·(lda + 1)) of a lower-triangular column-major matrix whose strict upper
+/// triangle is zero: [X11 0; L21 X22] becomes [X11 0; −X22·(L21·X11) X22], the inverse of
+/// [L11 0; L21 L22] when X11 = L11⁻¹ and X22 = L22⁻¹. Each product runs in chunks of
+/// join_chunk columns of X11 (rows of X22) that leave out the part of the triangle known to be
+/// zero. t: scratch of count·s1·s2 entries.
+template <class S>
+void join_inverted_pairs(cublasHandle_t blas, S* base, index_t lda, index_t s1, index_t s2,
+                         index_t stride, index_t count, S* t) {
+  const long long pair_stride = static_cast<long long>(stride * (lda + 1));
+  const long long t_stride = static_cast<long long>(s1 * s2);
+  const auto ld = static_cast<int>(lda), batch = static_cast<int>(count);
+  S* const l21 = base + s1;
+  const S* const x11 = base;
+  const S* const x22 = base + s1 * (lda + 1);
+  // T[:, c0:c0+w] = L21[:, c0:]·X11[c0:, c0:c0+w] (X11 is zero above its diagonal).
+  const index_t w1 = s1 > join_chunk ? join_chunk : s1;
+  for (index_t c0 = 0; c0 < s1; c0 += w1) {
+    const index_t w = std::min(w1, s1 - c0);
+    POLLARD_CUDA_CHECK(gemm_batched(blas, static_cast<int>(s2), static_cast<int>(w),
+                                    static_cast<int>(s1 - c0), S(1), l21 + c0 * lda, ld,
+                                    pair_stride, x11 + c0 + c0 * lda, ld, pair_stride, t + c0 * s2,
+                                    static_cast<int>(s2), t_stride, batch));
+  }
+  // L21[r0:r0+w, :] = −X22[r0:r0+w, :r0+w]·T[:r0+w, :] (X22 is zero right of its diagonal).
+  const index_t w2 = s2 > join_chunk ? join_chunk : s2;
+  for (index_t r0 = 0; r0 < s2; r0 += w2) {
+    const index_t w = std::min(w2, s2 - r0);
+    POLLARD_CUDA_CHECK(gemm_batched(
+        blas, static_cast<int>(w), static_cast<int>(s1), static_cast<int>(r0 + w), S(-1), x22 + r0,
+        ld, pair_stride, t, static_cast<int>(s2), t_stride, l21 + r0, ld, pair_stride, batch));
+  }
+}
+
+/// In place, the inverse of the lower-triangular column-major n x n matrix at a (leading
+/// dimension lda) whose diagonal blocks of diagonal_block are inverted already and whose strict
+/// upper triangle is zero. Bottom-up: at width s = 64, 128, ... every two adjacent inverted
+/// s-blocks are joined by two dense products, all pairs of a width in one strided-batched
+/// cuBLAS call (plus one call for a narrower last pair), so the whole inverse takes about
+/// 2·log2(n/64) calls or a few more. Chunks that skip zero triangles cut the dense products'
+/// 2n³/3 flops; the rest run at the GEMM rate where cuBLAS's triangular products did not
+/// (H200: 1.11 against 3.95 ms at n = 4096, 18.6 against 23.8 ms at n = 11008, before chunks).
+/// t: scratch of n²/4 entries (rounded up).
+template <class S>
+void invert_lower(cublasHandle_t blas, index_t n, S* a, index_t lda, S* t) {
+  for (index_t s = diagonal_block; s < n; s *= 2) {
+    const index_t pairs = n / (2 * s);
+    if (pairs > 0) join_inverted_pairs(blas, a, lda, s, s, 2 * s, pairs, t);
+    const index_t tail = pairs * 2 * s, rest = n - tail;
+    if (rest > s) join_inverted_pairs(blas, a + tail * (lda + 1), lda, s, rest - s, 0, 1, t);
+  }
+}
+
+/// Entries of the scratch invert_lower needs for order n.
+inline index_t invert_lower_scratch(index_t n) { return (n * n + 3) / 4; }
 
 /// U (float) for S = float or double arithmetic; see upper_cholesky_of_inverse.
 template <class S, cuda_policy P>
@@ -200,7 +251,11 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
   const std::size_t a_bytes = round_up(static_cast<std::size_t>(n * n) * sizeof(S));
   POLLARD_CUDA_CHECK(
       potrf_buffer_size(solver, order, static_cast<S*>(r.workspace(a_bytes)), &potrf_size));
-  const std::size_t work_bytes = round_up(static_cast<std::size_t>(potrf_size) * sizeof(S));
+  // potrf's buffer is free again when invert_lower needs its scratch: they share the space.
+  const std::size_t work_bytes =
+      round_up(std::max(static_cast<std::size_t>(potrf_size),
+                        static_cast<std::size_t>(invert_lower_scratch(n))) *
+               sizeof(S));
   char* const space = static_cast<char*>(r.workspace(a_bytes + work_bytes + 2 * sizeof(int)));
   S* const a = reinterpret_cast<S*>(space);
   S* const work = reinterpret_cast<S*>(space + a_bytes);
@@ -225,7 +280,11 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
       invert_diagonal_blocks<S><<<static_cast<unsigned>((n + diagonal_block - 1) / diagonal_block),
                                   diagonal_block, 0, stream>>>(a, n, n, info);
       POLLARD_CUDA_CHECK_LAUNCH("invert_diagonal_blocks");
-      invert_lower(r.cublas(), n, a, n);
+      zero_strict_upper<S>
+          <<<dim3(static_cast<unsigned>((n + 31) / 32), static_cast<unsigned>((n + 7) / 8)),
+             dim3(32, 8), 0, stream>>>(a, n);
+      POLLARD_CUDA_CHECK_LAUNCH("zero_strict_upper");
+      invert_lower(r.cublas(), n, a, n, work);
       reversed_upper<S><<<blocks, threads, 0, stream>>>(a, n, out.u.data());
       POLLARD_CUDA_CHECK_LAUNCH("reversed_upper");
       POLLARD_CUDA_CHECK(

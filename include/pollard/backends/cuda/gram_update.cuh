@@ -29,6 +29,11 @@ namespace detail {
 /// Columns of H per syrk panel (the rest of each panel is one GEMM).
 inline constexpr index_t gram_panel = 2048;
 
+/// At most this many entries of X per cuBLAS call: products whose operand passes 2³¹ entries
+/// ran at about half the GEMM rate on an H200 (d = 11008: 28.7 TFLOP/s for 262144 tokens in one
+/// call, 49.8 for 65536), so longer batches are added in slices of tokens.
+inline constexpr index_t gram_slice_entries = index_t{1} << 30;
+
 /// The column-major leading dimension of a view with adjacent rows or columns, and whether the
 /// column-major matrix it describes is the view transposed (adjacent columns: row-major).
 struct blas_layout {
@@ -66,6 +71,58 @@ __global__ void copy_lower_to_upper(matrix_view<T, device_space> h) {
   if (i < h.rows() && j < i) h(j, i) = h(i, j);
 }
 
+/// gram_update's work for k tokens of X starting at xs (layouts as gram_update found them).
+template <class H, class value>
+void gram_update_slice(cublasHandle_t handle, cublasFillMode_t fill, cublasOperation_t first,
+                       cublasOperation_t second, blas_layout hl, blas_layout xl, H* h_data,
+                       const value* xs, int n, int k, H alpha, H one) {
+  const index_t d = n;
+  if constexpr (compute_type<value>) {
+    // cuBLAS's syrk runs near the GEMM rate up to n of a few thousand and far below it beyond
+    // (0.19 of it at n = 11008 on an H200), so larger H is done in panels of gram_panel
+    // columns: a syrk on each diagonal block and one GEMM for everything below it.
+    const auto syrk = [&](index_t j0, index_t nj) {
+      const value* a = xs + j0 * (xl.transposed ? 1 : xl.leading);
+      value* c = h_data + j0 * (hl.leading + 1);
+      if constexpr (std::is_same_v<value, float>)
+        POLLARD_CUDA_CHECK(cublasSsyrk(handle, fill, first, static_cast<int>(nj), k, &alpha, a,
+                                       xl.leading, &one, c, hl.leading));
+      else
+        POLLARD_CUDA_CHECK(cublasDsyrk(handle, fill, first, static_cast<int>(nj), k, &alpha, a,
+                                       xl.leading, &one, c, hl.leading));
+    };
+    for (index_t j0 = 0; j0 < d; j0 += gram_panel) {
+      const index_t nj = std::min(gram_panel, d - j0);
+      syrk(j0, nj);
+      const index_t below = d - j0 - nj;
+      if (below == 0) continue;
+      // H[j0+nj:, j0:j0+nj] (row-major lower panel) = X[:, j0+nj:]ᵀ·X[:, j0:j0+nj]; as
+      // column-major it is the block at (j0, j0+nj) of Hᵀ when H is row-major, or at
+      // (j0+nj, j0) otherwise.
+      const value* xa = xs + (j0 + nj) * (xl.transposed ? 1 : xl.leading);
+      const value* xb = xs + j0 * (xl.transposed ? 1 : xl.leading);
+      const bool row_major_h = hl.transposed;
+      value* c =
+          row_major_h ? h_data + j0 + (j0 + nj) * hl.leading : h_data + (j0 + nj) + j0 * hl.leading;
+      const int m = static_cast<int>(row_major_h ? nj : below);
+      const int cols = static_cast<int>(row_major_h ? below : nj);
+      const value* left = row_major_h ? xb : xa;
+      const value* right = row_major_h ? xa : xb;
+      if constexpr (std::is_same_v<value, float>)
+        POLLARD_CUDA_CHECK(cublasSgemm(handle, first, second, m, cols, k, &alpha, left, xl.leading,
+                                       right, xl.leading, &one, c, hl.leading));
+      else
+        POLLARD_CUDA_CHECK(cublasDgemm(handle, first, second, m, cols, k, &alpha, left, xl.leading,
+                                       right, xl.leading, &one, c, hl.leading));
+    }
+  } else {
+    POLLARD_CUDA_CHECK(cublasGemmEx(handle, first, second, n, n, k, &alpha, xs,
+                                    cuda_data_type<value>(), xl.leading, xs,
+                                    cuda_data_type<value>(), xl.leading, &one, h_data, CUDA_R_32F,
+                                    hl.leading, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+}
+
 }  // namespace detail
 
 /// The backend primitive: adds alpha·XᵀX to the lower triangle of h (d x d, fp32 or fp64, adjacent
@@ -76,6 +133,7 @@ __global__ void copy_lower_to_upper(matrix_view<T, device_space> h) {
 ///   which writes the whole of h (both triangles hold alpha·XᵀX added). Its error against an
 ///   fp64 product of the same 16-bit inputs is that of fp32 accumulation (measured: see the
 ///   test "bf16 Gram update on tensor cores stays within fp32 accumulation error").
+/// Batches of more than 2³⁰ entries of X are added in slices of tokens, one update per slice.
 /// Throws shape_error for shapes that do not fit. Asynchronous on p's stream.
 template <cuda_policy P, class H, class X>
 void gram_update(const P& p, device_view<H> h, device_view<X> x, H alpha) {
@@ -101,50 +159,15 @@ void gram_update(const P& p, device_view<H> h, device_view<X> x, H alpha) {
   const cublasOperation_t second = xl.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasHandle_t handle = p.resources().cublas();
   const H one = H(1);
-  const int n = static_cast<int>(d), k = static_cast<int>(tokens);
-  if constexpr (compute_type<value>) {
-    // cuBLAS's syrk runs near the GEMM rate up to n of a few thousand and far below it beyond
-    // (0.19 of it at n = 11008 on an H200), so larger H is done in panels of gram_panel
-    // columns: a syrk on each diagonal block and one GEMM for everything below it.
-    const auto syrk = [&](index_t j0, index_t nj) {
-      const value* a = x.data() + j0 * (xl.transposed ? 1 : xl.leading);
-      value* c = h.data() + j0 * (hl.leading + 1);
-      if constexpr (std::is_same_v<value, float>)
-        POLLARD_CUDA_CHECK(cublasSsyrk(handle, fill, first, static_cast<int>(nj), k, &alpha, a,
-                                       xl.leading, &one, c, hl.leading));
-      else
-        POLLARD_CUDA_CHECK(cublasDsyrk(handle, fill, first, static_cast<int>(nj), k, &alpha, a,
-                                       xl.leading, &one, c, hl.leading));
-    };
-    for (index_t j0 = 0; j0 < d; j0 += detail::gram_panel) {
-      const index_t nj = std::min(detail::gram_panel, d - j0);
-      syrk(j0, nj);
-      const index_t below = d - j0 - nj;
-      if (below == 0) continue;
-      // H[j0+nj:, j0:j0+nj] (row-major lower panel) = X[:, j0+nj:]ᵀ·X[:, j0:j0+nj]; as
-      // column-major it is the block at (j0, j0+nj) of Hᵀ when H is row-major, or at
-      // (j0+nj, j0) otherwise.
-      const value* xa = x.data() + (j0 + nj) * (xl.transposed ? 1 : xl.leading);
-      const value* xb = x.data() + j0 * (xl.transposed ? 1 : xl.leading);
-      const bool row_major_h = hl.transposed;
-      value* c = row_major_h ? h.data() + j0 + (j0 + nj) * hl.leading
-                             : h.data() + (j0 + nj) + j0 * hl.leading;
-      const int m = static_cast<int>(row_major_h ? nj : below);
-      const int cols = static_cast<int>(row_major_h ? below : nj);
-      const value* left = row_major_h ? xb : xa;
-      const value* right = row_major_h ? xa : xb;
-      if constexpr (std::is_same_v<value, float>)
-        POLLARD_CUDA_CHECK(cublasSgemm(handle, first, second, m, cols, k, &alpha, left, xl.leading,
-                                       right, xl.leading, &one, c, hl.leading));
-      else
-        POLLARD_CUDA_CHECK(cublasDgemm(handle, first, second, m, cols, k, &alpha, left, xl.leading,
-                                       right, xl.leading, &one, c, hl.leading));
-    }
-  } else {
-    POLLARD_CUDA_CHECK(cublasGemmEx(
-        handle, first, second, n, n, k, &alpha, x.data(), detail::cuda_data_type<value>(),
-        xl.leading, x.data(), detail::cuda_data_type<value>(), xl.leading, &one, h.data(),
-        CUDA_R_32F, hl.leading, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  const int n = static_cast<int>(d);
+  const index_t footprint = std::max<index_t>(d, xl.leading);
+  const index_t slice = std::max<index_t>(1, detail::gram_slice_entries / footprint);
+  for (index_t t0 = 0; t0 < tokens; t0 += slice) {
+    const int k = static_cast<int>(std::min(slice, tokens - t0));
+    // Tokens t0.. : rows of a row-major X (column offset of A = Xᵀ), or the first entries of
+    // each column of a column-major one.
+    const value* const xs = x.data() + t0 * (xl.transposed ? xl.leading : 1);
+    detail::gram_update_slice(handle, fill, first, second, hl, xl, h.data(), xs, n, k, alpha, one);
   }
 }
 
