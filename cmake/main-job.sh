@@ -6,10 +6,12 @@
 #      (32 sequences x 512 tokens, seed 0), both written as GGUFs with F16 linears (Q4_1 cannot
 #      hold exact zeros); for the dense and each pruned model: WikiText-2 perplexity ± SE and
 #      the per-token divergence from the dense model.
-# Expects the release build (cmake --workflow --preset release) and POLLARD_DATA_DIR.
+# Expects the release build (cmake --workflow --preset release) and POLLARD_DATA_DIR;
+# POLLARD_THREADS=N gives every command --threads N (default 0: all hardware threads);
+# POLLARD_BIN_DIR names the folder holding the pollard binary (default build/release/examples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/release/examples
+bin="${POLLARD_BIN_DIR:-build/release/examples}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/pollard-main.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 threads="${POLLARD_THREADS:-0}"
@@ -33,7 +35,7 @@ start=$(seconds)
 echo "pruned in $(elapsed "$start") s"
 cp "$(dirname "$stories")/tok512.bin" "$work/"  # llama2.c keeps the tokenizer beside the model
 "$bin/pollard" compare "$stories" "$work/stories-wanda50.bin" --text "$tinystories" --window 256 \
-  --max-windows 16
+  --max-windows 16 --threads "$threads"
 
 smollm2="${POLLARD_SMOLLM2_GGUF:-${XDG_CACHE_HOME:-$HOME/.cache}/pollard/SmolLM2-135M-Instruct.Q4_1.gguf}"
 if [ ! -f "$smollm2" ]; then
@@ -57,11 +59,12 @@ done
 for model in "$smollm2" "$work/smollm2-wanda50.gguf" "$work/smollm2-sparsegpt24.gguf"; do
   echo
   echo "-- WikiText-2 perplexity of $(basename "$model") (window protocol, 8 windows of 512)"
-  "$bin/pollard" eval "$model" --text "$wikitext" --window 512 --max-windows 8
+  "$bin/pollard" eval "$model" --text "$wikitext" --window 512 --max-windows 8 \
+    --threads "$threads"
 done
 for name in wanda50 sparsegpt24; do
   echo
   echo "-- divergence of smollm2-$name from the dense model (WikiText-2, 4 windows of 512)"
   "$bin/pollard" compare "$smollm2" "$work/smollm2-$name.gguf" --text "$wikitext" --window 512 \
-    --max-windows 4
+    --max-windows 4 --threads "$threads"
 done

@@ -8,9 +8,11 @@
 //               --out W_pruned.npy [--mask-out mask.npy]
 #include "cli/command_line.hpp"
 #include "cli/layer.hpp"
+#include "cli/passive_openmp_wait.hpp"
 
 int main(int argc, char** argv) {
   using namespace pollard::cli;
+  restart_with_passive_openmp_wait(argv);
   CLI::App app(layer_description, "prune_layer");
   configure(app);
   layer_options options;

@@ -229,7 +229,10 @@ inline CLI::Validator comma_list_text(
 
 /// --threads N for a command that computes; 0 (the default) uses every hardware thread.
 inline CLI::Option* add_threads_option(CLI::App& app, int& threads) {
-  return app.add_option("--threads", threads, "threads to compute with; 0 = all hardware threads")
+  return app
+      .add_option("--threads", threads,
+                  "threads to compute with; 0 = all hardware threads (waiting threads sleep\n"
+                  "unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set)")
       ->type_name("N")
       ->check(integer_in(0, 4096));
 }

@@ -10,6 +10,7 @@
 
 #include "command_line.hpp"
 #include "layer.hpp"
+#include "passive_openmp_wait.hpp"
 
 #if POLLARD_HAS_LLM
 #include "capture.hpp"
@@ -25,6 +26,7 @@
 
 int main(int argc, char** argv) {
   using namespace pollard::cli;
+  restart_with_passive_openmp_wait(argv);
   CLI::App app(
       "Post-training pruning of large language models: inspect, run, evaluate and "
       "compare Llama-family checkpoints; prune a whole model or one linear layer.",
@@ -40,7 +42,10 @@ int main(int argc, char** argv) {
 #endif
       "'pollard COMMAND --help' describes each command.\n"
       "Errors are one line on stderr and a non-zero exit status; output files are written\n"
-      "through a temporary and renamed, so they are whole or absent.");
+      "through a temporary and renamed, so they are whole or absent.\n"
+      "Threads: --threads N (default: every hardware thread). Threads waiting for work sleep\n"
+      "(OMP_WAIT_POLICY=passive) unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set: spinning\n"
+      "threads slow every command many times over when other processes hold cores.");
 
 #if POLLARD_HAS_LLM
   info_options info;

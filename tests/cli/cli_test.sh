@@ -2129,6 +2129,52 @@ PY
   [ ! -e o3.bin ] || fail "changed: o3.bin was written"
   finish
   ;;
+openmp_wait)
+  # The tools make OpenMP threads that wait for work sleep, unless the user chose a policy:
+  # libgomp reports the spin count it took from the environment when it was loaded
+  # (OMP_DISPLAY_ENV=verbose; the last report is the one of the process that ran the command).
+  spin_count() {
+    env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose "$@" 2>&1 >/dev/null |
+      sed -n "s/^ *GOMP_SPINCOUNT = '\([0-9]*\)'\$/\1/p" | tail -n 1
+  }
+  [ -n "$(spin_count "$pollard" --version)" ] || skip "pollard does not use libgomp"
+  [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] || skip "one processor: no thread waits for another"
+  for tool in "$pollard" "${POLLARD_PRUNE_LAYER:-}"; do
+    [ -x "$tool" ] || { fail "no tool at '$tool'"; continue; }
+    name=$(basename "$tool")
+    got=$(spin_count "$tool" --version)
+    [ "$got" = 0 ] || fail "$name: waiting threads spin $got times by default, expected 0 (passive)"
+    got=$(spin_count OMP_WAIT_POLICY=active "$tool" --version)
+    [ -n "$got" ] && [ "$got" != 0 ] || fail "$name: OMP_WAIT_POLICY=active gave spin count '$got'"
+    got=$(spin_count GOMP_SPINCOUNT=1234 "$tool" --version)
+    [ "$got" = 1234 ] || fail "$name: GOMP_SPINCOUNT=1234 gave spin count '$got'"
+  done
+  finish
+  ;;
+main_job_threads)
+  # cmake/main-job.sh gives every command it runs --threads $POLLARD_THREADS (a user sharing
+  # the machine gets no command on every core). A stand-in for pollard records the commands
+  # and writes the outputs prune is asked for.
+  need_data
+  mkdir bin
+  cat >bin/pollard <<'SH'
+#!/usr/bin/env bash
+printf '%s\n' "$*" >>"$(dirname "$0")/commands.log"
+if [ "$1" = prune ]; then : >"$3"; fi
+SH
+  chmod +x bin/pollard
+  : >smollm2.gguf
+  POLLARD_BIN_DIR=$PWD/bin POLLARD_THREADS=1 POLLARD_SMOLLM2_GGUF=$PWD/smollm2.gguf \
+    bash "$(dirname "$0")/../../cmake/main-job.sh" >job.out 2>&1 ||
+    { fail "main-job.sh with the stand-in: exit status $?"; cat job.out; }
+  for command in prune eval compare; do
+    grep -q "^$command " bin/commands.log || fail "main-job.sh ran no $command"
+  done
+  if grep -v -e '--threads 1 ' -e '--threads 1$' bin/commands.log; then
+    fail "main-job.sh ran the commands above without --threads 1"
+  fi
+  finish
+  ;;
 *)
   echo "unknown case $case_name"
   exit 1
