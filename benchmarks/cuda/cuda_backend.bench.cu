@@ -146,8 +146,8 @@ void statistics(const ceilings& c, bool quick) {
     const auto di = static_cast<int>(d), ti = static_cast<int>(tokens);
     const double full_ms = median_ms(
         [&] {
-          POLLARD_CUDA_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, di, di, ti, &one,
-                                         x.data(), di, x.data(), di, &zero, h.data(), di));
+          POLLARD_CUDA_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, di, di, ti, &one, x.data(),
+                                         di, x.data(), di, &zero, h.data(), di));
         },
         3);
     const double full_flops = 2.0 * static_cast<double>(tokens) * static_cast<double>(d) *
@@ -311,14 +311,14 @@ void sparsegpt_block(const ceilings& c, bool quick, const std::string& dump_dir)
     random_fill(originals.back().data(), n, 20 + l, 0.02f);
   }
   std::vector<gpu::device_upper_factor> factors(input_width.size());
-  const auto factorise = [&] {
+  const auto factorise = [&](gpu::factor_precision precision = gpu::factor_precision::fp32) {
     for (std::size_t k = 0; k < input_width.size(); ++k)
       factors[k] = gpu::upper_cholesky_of_inverse(
           gpu::par,
           pollard::device_view<const float>(hessians[k].data(), input_width[k], input_width[k]),
-          0.01, 5, "sparsegpt");
+          0.01, 5, "sparsegpt", precision);
   };
-  const double factor_ms = median_ms(factorise, 3);
+  const double factor_ms = median_ms([&] { factorise(); }, 3);
   for (const std::size_t k : {std::size_t{0}, std::size_t{3}}) {
     const index_t d = input_width[k];
     const pollard::device_view<const float> hv(hessians[k].data(), d, d);
@@ -358,10 +358,11 @@ void sparsegpt_block(const ceilings& c, bool quick, const std::string& dump_dir)
       factor_ms, factor_ms * 32e-3);
   std::vector<gpu::device_mask> masks(linears.size());
   // Masks to the host (result.mask), or left on the device (`chosen`: no host copy).
-  const auto run = [&](const char* name, const auto& policy, bool device_masks) {
+  const auto run = [&](const char* name, const auto& policy, bool device_masks,
+                       gpu::factor_precision precision = gpu::factor_precision::fp32) {
     const double ms = median_ms(
         [&] {
-          factorise();
+          factorise(precision);
           for (std::size_t l = 0; l < linears.size(); ++l) {
             POLLARD_CUDA_CHECK(cudaMemcpyAsync(weights[l].data(), originals[l].data(),
                                                weights[l].size() * sizeof(float),
@@ -372,15 +373,21 @@ void sparsegpt_block(const ceilings& c, bool quick, const std::string& dump_dir)
           }
         },
         3);
-    std::printf("| %s, masks %s (factorisations + sweeps) | %.1f | %.2f | %.1f | %.2f |\n", name,
-                device_masks ? "left on the device" : "to the host", ms, ms * 32e-3, floor_ms,
-                ms / floor_ms);
+    std::printf("| %s, masks %s%s (factorisations + sweeps) | %.1f | %.2f | %.1f | %.2f |\n", name,
+                device_masks ? "left on the device" : "to the host",
+                precision == gpu::factor_precision::fp64 ? ", fp64 factorisations" : "", ms,
+                ms * 32e-3, floor_ms, ms / floor_ms);
   };
   for (const bool device_masks : {false, true}) {
     run("50 % unstructured, blocks of 128",
         pollard::unstructured{0.5, pollard::per_column_block{128}}, device_masks);
     run("2:4", pollard::n_m::pruned_of(2, 4), device_masks);
   }
+  run("50 % unstructured, blocks of 128",
+      pollard::unstructured{0.5, pollard::per_column_block{128}}, true,
+      gpu::factor_precision::fp64);
+  run("2:4", pollard::n_m::pruned_of(2, 4), true, gpu::factor_precision::fp64);
+  factorise();
 
   // Inputs and outputs of one linear of each shape (q, gate, down), for the PyTorch reference
   // to prune the same weights with the same Hessians and compare (sparsegpt_reference.py
@@ -459,8 +466,8 @@ void sparsegpt_block(const ceilings& c, bool quick, const std::string& dump_dir)
       return median_ms([&] {
         for (index_t i1 = 0; i1 < d; i1 += 128) {
           const gpu::detail::sweep_block_arguments a{
-              weights[0].data(),   d, d, i1,    128,        u.u.data(),     d,
-              flags.view().data(), d, 2, group, err.data(), row_loss.data()};
+              weights[0].data(),   d, d, i1,    128,        u.u.data(),      d,
+              flags.view().data(), d, 2, group, err.data(), row_loss.data(), 128};
           gpu::detail::launch_sweep(a, nullptr);
         }
       });
