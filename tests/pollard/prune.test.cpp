@@ -69,10 +69,11 @@ TEST_CASE("select_mask changes nothing, and a failing policy leaves the weights 
   CHECK(w.values == before);
 }
 
-TEST_CASE("RIA prunes a layer with an all-zero column and an all-zero row under every grouping") {
-  // RIA scores entries of an all-zero row or column +inf ("always keep"; the reference's 0/0 is
-  // NaN), and every policy must honour that: the masks are those of a stable ascending sort of
-  // the naive scores with NaN read as +inf.
+TEST_CASE("RIA prunes the zeros of an all-zero column and row first under every grouping") {
+  // The reference scores entries of an all-zero row or column 0/0 = NaN and keeps them; a zero
+  // weight costs nothing to prune, so RIA scores it 0 (the criterion contract) and every policy
+  // prunes it before a live weight: the masks are those of a stable ascending sort of the naive
+  // scores with NaN read as 0.
   auto w = pollard::test::random_normal<float>(8, 16, 91);
   for (index_t i = 0; i < 8; ++i) w(i, 5) = 0.0f;   // a dead input channel
   for (index_t j = 0; j < 16; ++j) w(6, j) = 0.0f;  // an already-pruned (padded) row
@@ -83,7 +84,7 @@ TEST_CASE("RIA prunes a layer with an all-zero column and an all-zero row under 
   const std::vector<double> sq(norms.begin(), norms.end());
   auto expected_scores = pollard::test::naive_ria(w.view(), sq, 0.5);
   for (double& v : expected_scores)
-    if (std::isnan(v)) v = std::numeric_limits<double>::infinity();
+    if (std::isnan(v)) v = 0.0;
   const pollard::matrix_view<const double> scores(expected_scores.data(), 8, 16);
   const auto check = [&](const auto& policy, const pollard::mask& expected) {
     auto pruned = w;

@@ -2,7 +2,6 @@
 // (POLLARD_HOST_DEVICE), so both backends compute every score with the same operations.
 #pragma once
 
-#include <limits>
 #include <type_traits>
 
 #include "pollard/core/config.hpp"
@@ -23,14 +22,15 @@ POLLARD_HOST_DEVICE constexpr T wanda_score(W w, T root_sq_norm) noexcept {
   return magnitude_score<T>(w) * root_sq_norm;
 }
 
-/// RIA: (|w| / column_sum + |w| / row_sum) · activation, +inf ("always keep") when the row or
-/// column of |W| sums to zero (the reference's 0/0).
+/// RIA: (|w| / column_sum + |w| / row_sum) · activation, and 0 for a zero weight. A zero weight
+/// costs nothing to prune, so it scores the lowest value; this also covers an all-zero row or
+/// column, where the reference computes 0/0 = NaN, which torch.sort ranks above every number:
+/// the reference keeps the existing zeros and prunes that many live weights instead. A non-zero
+/// weight's row and column sums are non-zero, so no other entry divides by zero.
 template <compute_type T>
 POLLARD_HOST_DEVICE constexpr T ria_score(T magnitude, T row_sum, T column_sum,
                                           T activation) noexcept {
-  return (row_sum == T(0) || column_sum == T(0))
-             ? std::numeric_limits<T>::infinity()
-             : (magnitude / column_sum + magnitude / row_sum) * activation;
+  return magnitude == T(0) ? T(0) : (magnitude / column_sum + magnitude / row_sum) * activation;
 }
 
 }  // namespace pollard::detail

@@ -27,6 +27,11 @@ namespace pollard {
 /// - scores(i, j) depends on W and the inputs only (c is const; calls are repeatable and may run
 ///   concurrently on different outputs); w and scores may have any strides but do not overlap;
 /// - scores is never NaN; +inf means "always keep";
+/// - a weight that is exactly zero (either sign) scores no higher than any other weight of W
+///   (0 for the criteria here, whose scores are all >= 0): pruning it costs nothing, so every
+///   policy prunes the existing zeros before a live weight, and pruning a layer that is already
+///   s sparse to sparsity s leaves it unchanged. Ties at that lowest score (e.g. a live weight
+///   on an input channel that never fired, under Wanda) are broken by position, as every tie;
 /// - before writing anything it throws shape_error when scores is not d_out x d_in or an input
 ///   span has a length other than d_in, option_error naming the missing input when one it needs
 ///   is empty ("wanda: needs sq_norm_per_sample (moment statistics)"), and non_finite_error

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cmath>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,9 +13,9 @@ namespace pollard {
 /// RIA: scores(i, j) = (|W_ij| / Σ_k |W_kj| + |W_ij| / Σ_k |W_ik|) · sqrt(s_j)^a, with
 /// s = inputs.sq_norm_per_sample and a = exponent (0.5 by default), as the reference code computes
 /// it (column sum first, then row sum; the sums are accumulated in double, then rounded to T).
-/// An entry in an all-zero row or column scores +inf: the reference computes 0/0 = NaN there,
-/// which torch.sort/topk rank above every number, so those entries are always kept; +inf gives
-/// the same ordering without putting a NaN in the scores.
+/// A zero weight scores 0, the lowest score, as the criterion contract requires; this includes
+/// every entry of an all-zero row or column, which the reference scores 0/0 = NaN and so keeps
+/// (torch.sort ranks NaN above every number), pruning live weights in their place.
 struct ria {
   static constexpr criterion_needs needs{.sq_norm_per_sample = true};
 
