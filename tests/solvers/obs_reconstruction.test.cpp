@@ -1,4 +1,7 @@
 #include "pollard/solvers/obs_reconstruction.hpp"
+#include "pollard/masks/n_m.hpp"
+#include "pollard/masks/unstructured.hpp"
+#include "pollard/solvers/sparsegpt.hpp"
 
 #include <doctest/doctest.h>
 
@@ -124,4 +127,51 @@ TEST_CASE("obs_reconstruct rejects a mask of the wrong shape and bad options") {
       pollard::obs_reconstruct<float>(w.view(), p.h.view(), pollard::mask(4, 8), o),
       "obs_reconstruct: max_damping_retries must be >= 0, got -1", pollard::option_error);
   CHECK(w.values == p.w.values);
+}
+
+TEST_CASE("every weight the mask prunes is exactly zero, a nearly dead input's too") {
+  // X's columns 1-3 are zero and column 10 holds 1e-30, whose square underflows in float32: H_jj
+  // is 0 there (a dead input, zeroed and pruned) while H_10,j ~ 1e-29 still carries the OBS
+  // updates of the earlier columns into column 10. The property: pruned in the mask = 0 in W.
+  auto x = random_normal<float>(50, 20, 6);
+  for (index_t t = 0; t < 50; ++t) {
+    for (index_t j = 1; j <= 3; ++j) x(t, j) = 0.0f;
+    x(t, 10) = 1e-30f;
+  }
+  dense_matrix<float> h(20, 20);
+  for (index_t i = 0; i < 20; ++i)
+    for (index_t j = 0; j < 20; ++j) {
+      float sum = 0.0f;
+      for (index_t t = 0; t < 50; ++t) sum += x(t, i) * x(t, j);
+      h(i, j) = 2.0f * sum;
+    }
+  REQUIRE(h(10, 10) == 0.0f);
+  REQUIRE(h(10, 0) != 0.0f);
+  const auto w0 = random_normal<float>(6, 20, 5);
+  const auto check = [](const dense_matrix<float>& w, const pollard::mask& m) {
+    for (index_t j : {1, 2, 3, 10})
+      for (index_t i = 0; i < 6; ++i) CHECK(m.pruned(i, j));
+    for (index_t i = 0; i < 6; ++i)
+      for (index_t j = 0; j < 20; ++j) {
+        CAPTURE(i);
+        CAPTURE(j);
+        if (m.pruned(i, j)) CHECK(w(i, j) == 0.0f);
+      }
+  };
+  for (const index_t block : {4, 128}) {
+    auto w = w0;
+    pollard::obs_reconstruction_options o;
+    o.block_size = block;
+    check(w,
+          pollard::obs_reconstruct<float>(w.view(), h.view(), random_mask(6, 20, 0.5, 3), o).mask);
+    w = w0;
+    pollard::sparsegpt_options s;
+    s.block_size = block;
+    check(w,
+          pollard::sparsegpt<float>(w.view(), h.view(),
+                                    pollard::unstructured(0.5, pollard::per_column_block{block}), s)
+              .mask);
+    w = w0;
+    check(w, pollard::sparsegpt<float>(w.view(), h.view(), pollard::n_m::pruned_of(2, 4), s).mask);
+  }
 }

@@ -247,11 +247,16 @@ sparsegpt_result obs_sweep(const Exec& exec, matrix_view<T> w, matrix_view<const
                        u.block(i1, i1 + nb, nb, rest));
   }
 
+  // Every weight the mask prunes is exactly zero: a dead input column, zeroed before the sweep,
+  // still receives the updates of the columns before it (tiny when H is nearly singular there).
+  prune_dead_inputs(who, dead, result);
+  for (index_t i = 0; i < d_out; ++i)
+    for (index_t j = 0; j < d_in; ++j)
+      if (chosen.pruned(i, j)) work(i, j) = T(0);
   if (!in_place)
     for (index_t i = 0; i < d_out; ++i)
       for (index_t j = 0; j < d_in; ++j) w(i, j) = work(i, j);
 
-  prune_dead_inputs(who, dead, result);
   result.loss = loss / 2.0;
   return result;
 }

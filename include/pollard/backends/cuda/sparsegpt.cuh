@@ -722,13 +722,18 @@ sparsegpt_result sweep_with_hessian(const P& p, const std::string& who, device_v
       upper_cholesky_of_inverse(p, device_view<const float>(h.data(), d_in, d_in), percdamp,
                                 max_damping_retries, who, precision);
   h = device_buffer<float>();
-  if (!dead.empty() && d_out > 0) {
+  const auto zero_dead_columns = [&] {
+    if (dead.empty() || d_out == 0) return;
     const device_buffer<index_t> columns{std::span<const index_t>(dead)};
     zero_columns<<<256, 256, 0, stream>>>(w, columns.data(), static_cast<index_t>(dead.size()));
     POLLARD_CUDA_CHECK_LAUNCH("zero_columns");
     r.synchronize();
-  }
+  };
+  zero_dead_columns();
   sparsegpt_result result = sweep(factor);
+  // The sweep's updates of the earlier columns reach a dead column through H_ij != 0 (a nearly
+  // dead input): zeroed again, so that every weight the mask prunes is exactly zero.
+  zero_dead_columns();
   pollard::detail::warn_if_damping_raised(who, percdamp, result);
   pollard::detail::prune_dead_inputs(who, dead, result);
   return result;
