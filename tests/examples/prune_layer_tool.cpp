@@ -598,20 +598,33 @@ TEST_CASE(
       CHECK((rec.view()(i, j) == 0.0) == (rec_keep.view()(i, j) == 0.0));
     }
 
-  // A Hessian with diagonal 1 and off-diagonal 1.05 has the eigenvalue 1 - 1.05 = -0.05:
-  // percdamp 0.01 (λ = 0.01) cannot factor it, 0.1 (λ = 0.1) can; the retry is reported.
-  std::vector<float> h(16 * 16);
-  for (std::size_t a = 0; a < 16; ++a)
-    for (std::size_t b = 0; b < 16; ++b) h[a * 16 + b] = a == b ? 1.0f : 1.05f;
-  pollard::io::write_npy(layer().dir / "indefinite_H.npy",
-                         pollard::matrix_view<const float>(h.data(), 16, 16));
-  const auto d = layer().prune("--weights " + layer().path("dead_W.npy") + " --hessian " +
-                               layer().path("indefinite_H.npy") +
-                               " --method sparsegpt --n-m 2:4 --out " + layer().path("damped.npy"));
+  // A Hessian with diagonal 1 and off-diagonal c has the eigenvalue 1 - c (x 15, by hand).
+  // c = 1.05: -0.05, no rounding (the tolerance is sqrt(ε_f32) = 3.5e-4): indefinite, refused
+  // naming the eigenvalue. c = 1.00002: -2e-5, singular up to rounding: percdamp 1e-6 and 1e-5
+  // cannot factor it, 1e-4 can; the retries are reported.
+  const auto write_hessian = [&](const std::string& name, float c) {
+    std::vector<float> h(16 * 16);
+    for (std::size_t a = 0; a < 16; ++a)
+      for (std::size_t b = 0; b < 16; ++b) h[a * 16 + b] = a == b ? 1.0f : c;
+    pollard::io::write_npy(layer().dir / name, pollard::matrix_view<const float>(h.data(), 16, 16));
+  };
+  write_hessian("indefinite_H.npy", 1.05f);
+  write_hessian("singular_H.npy", 1.00002f);
+  const auto refused = layer().prune(
+      "--weights " + layer().path("dead_W.npy") + " --hessian " + layer().path("indefinite_H.npy") +
+      " --method sparsegpt --n-m 2:4 --out " + layer().path("indefinite.npy"));
+  INFO(refused.err);
+  CHECK(refused.status != 0);
+  CHECK(refused.err.find("Hessian is not positive semidefinite: its smallest eigenvalue is "
+                         "-0.05") != std::string::npos);
+  CHECK(!fs::exists(layer().dir / "indefinite.npy"));
+  const auto d = layer().prune(
+      "--weights " + layer().path("dead_W.npy") + " --hessian " + layer().path("singular_H.npy") +
+      " --method sparsegpt --n-m 2:4 --percdamp 1e-6 --out " + layer().path("damped.npy"));
   INFO(d.err);
   REQUIRE(d.status == 0);
-  CHECK(d.err.find("prune_layer: warning: the Hessian needed percdamp 0.1 (requested "
-                   "0.01, 1 retries)") != std::string::npos);
+  CHECK(d.err.find("prune_layer: warning: the Hessian needed percdamp 0.0001 (requested "
+                   "1e-06, 2 retries)") != std::string::npos);
   CHECK(d.err.find("sparsegpt:") == std::string::npos);
   // A clean run warns about nothing.
   const auto clean = layer().prune("--weights " + layer().path("W.npy") + " --activations " +

@@ -104,24 +104,51 @@ TEST_CASE("the triangular inverse inverts the lower triangle and leaves the uppe
 }
 
 TEST_CASE("damped cholesky raises the damping tenfold until the matrix factors") {
-  // Eigenvalues 1 (x d−1) and −0.5: needs λ > 0.5, i.e. percdamp 1 after two retries from 0.01.
+  // a = I − (1 + δ)/d · 11ᵀ: eigenvalues 1 (x d−1) and −δ along 1, δ = 1e-9, far inside the
+  // tolerance sqrt(ε)·max diag ≈ 1.3e-8 (positive semidefinite up to rounding). From percdamp
+  // 1e-10 (λ = 0.9e-10) it needs λ > 1e-9: percdamp 1e-8 after two retries.
   const index_t d = 10;
+  const double delta = 1e-9;
   pollard::cpu::row_major_matrix<double> a(d, d);
   for (index_t i = 0; i < d; ++i)
-    for (index_t j = 0; j < d; ++j) a(i, j) = (i == j ? 1.0 : 0.0) - 1.5 / static_cast<double>(d);
+    for (index_t j = 0; j < d; ++j)
+      a(i, j) = (i == j ? 1.0 : 0.0) - (1.0 + delta) / static_cast<double>(d);
   const pollard::cpu::row_major_matrix<double> original = a;
-  const auto report = pollard::cpu::damped_cholesky(a, 0.01, 5);
-  const double mean_diagonal = 1.0 - 1.5 / static_cast<double>(d);
+  const auto report = pollard::cpu::damped_cholesky(a, 1e-10, 5);
+  const double mean_diagonal = 1.0 - (1.0 + delta) / static_cast<double>(d);
   CHECK(report.retries == 2);
-  CHECK(report.percdamp == doctest::Approx(1.0));
-  CHECK(report.damping == doctest::Approx(mean_diagonal));
+  CHECK(report.percdamp == doctest::Approx(1e-8));
+  CHECK(report.damping == doctest::Approx(1e-8 * mean_diagonal));
   const pollard::cpu::row_major_matrix<double> l = a.triangularView<Eigen::Lower>();
   pollard::cpu::row_major_matrix<double> damped = original;
   damped.diagonal().array() += report.damping;
   CHECK((l * l.transpose() - damped).norm() < 1e-12);
   pollard::cpu::row_major_matrix<double> b = original;
-  CHECK_THROWS_WITH_AS(pollard::cpu::damped_cholesky(b, 0.01, 1, "test"),
+  CHECK_THROWS_WITH_AS(pollard::cpu::damped_cholesky(b, 1e-10, 1, "test"),
                        "test: the 10x10 Hessian is not positive definite even with damping "
-                       "0.085 (percdamp 0.1 of mean diagonal 0.85, after 1 retries)",
+                       "9e-10 (percdamp 1e-09 of mean diagonal 0.9, after 1 retries)",
                        pollard::factorisation_error);
+}
+
+TEST_CASE("an indefinite matrix is refused naming its smallest eigenvalue, not damped") {
+  // a = I − 1.5/d · 11ᵀ has the eigenvalue 1 − 1.5 = −0.5 along 1 (worked by hand): no XᵀX has
+  // a negative eigenvalue, and damping it until it factors (percdamp 1 here) would minimise
+  // something else. Refused at the first failure whatever the retries allowed; the tolerance
+  // is sqrt(ε_double) · 0.85 = 1.2666e-08.
+  const index_t d = 10;
+  pollard::cpu::row_major_matrix<double> a(d, d);
+  for (index_t i = 0; i < d; ++i)
+    for (index_t j = 0; j < d; ++j) a(i, j) = (i == j ? 1.0 : 0.0) - 1.5 / static_cast<double>(d);
+  for (const int retries : {0, 5}) {
+    auto b = a;
+    CHECK_THROWS_WITH_AS(pollard::cpu::damped_cholesky(b, 0.01, retries, "test"),
+                         "test: the 10x10 Hessian is not positive semidefinite: its smallest "
+                         "eigenvalue is -0.5 (below -1.2666e-08, sqrt(epsilon) times its "
+                         "largest diagonal entry), which no XᵀX has; damping cannot repair it "
+                         "(pass H = (2/N)·XᵀX)",
+                         pollard::factorisation_error);
+  }
+  // Through the factor of the inverse too (the reversed matrix has the same eigenvalues).
+  CHECK_THROWS_AS(pollard::cpu::upper_cholesky_of_inverse(a, 0.01, 5, "test"),
+                  pollard::factorisation_error);
 }

@@ -209,25 +209,42 @@ TEST_CASE("sparsegpt reduces the output error below zeroing the same mask") {
   }
 }
 
-TEST_CASE("an indefinite Hessian gets more damping, reported") {
-  // H = I − 1.05·e·eᵀ with e = 1/sqrt(d): eigenvalue −0.05 along e, 1 elsewhere. percdamp 0.01
-  // fails, 0.1 succeeds.
+TEST_CASE(
+    "a Hessian singular up to rounding gets more damping, reported; an indefinite one is refused") {
+  // H = I − (1 + δ)/d · 11ᵀ: eigenvalue −δ along 1, 1 elsewhere. δ = 1e-9 is rounding-sized
+  // (below sqrt(ε)·max diag ≈ 1.5e-8): percdamp 1e-10 fails, 1e-9 fails, 1e-8 succeeds.
   const index_t d = 20;
-  pollard::test::dense_matrix<double> h(d, d);
-  for (index_t i = 0; i < d; ++i)
-    for (index_t j = 0; j < d; ++j) h(i, j) = (i == j ? 1.0 : 0.0) - 1.05 / static_cast<double>(d);
+  const auto hessian = [d](double delta) {
+    pollard::test::dense_matrix<double> h(d, d);
+    for (index_t i = 0; i < d; ++i)
+      for (index_t j = 0; j < d; ++j)
+        h(i, j) = (i == j ? 1.0 : 0.0) - (1.0 + delta) / static_cast<double>(d);
+    return h;
+  };
+  const auto h = hessian(1e-9);
   auto w = random_normal<double>(3, d, 5);
+  pollard::sparsegpt_options o;
+  o.percdamp = 1e-10;
   const auto r = pollard::sparsegpt<double>(
-      w.view(), h.view(), pollard::unstructured(0.5, pollard::per_column_block{}));
-  const double mean_diagonal = 1.0 - 1.05 / static_cast<double>(d);
-  CHECK(r.damping_retries == 1);
-  CHECK(r.percdamp_used == doctest::Approx(0.1));
-  CHECK(r.damping_used == doctest::Approx(0.1 * mean_diagonal));
-  CHECK(r.damping_used > 0.01 * mean_diagonal);
+      w.view(), h.view(), pollard::unstructured(0.5, pollard::per_column_block{}), o);
+  const double mean_diagonal = 1.0 - (1.0 + 1e-9) / static_cast<double>(d);
+  CHECK(r.damping_retries == 2);
+  CHECK(r.percdamp_used == doctest::Approx(1e-8));
+  CHECK(r.damping_used == doctest::Approx(1e-8 * mean_diagonal));
   REQUIRE(r.warnings.size() == 1);
   CHECK(r.warnings[0] ==
-        "sparsegpt: the Hessian needed percdamp 0.1 (requested 0.01, 1 retries) to factor; the "
+        "sparsegpt: the Hessian needed percdamp 1e-08 (requested 1e-10, 2 retries) to factor; the "
         "updates are weaker and the result closer to magnitude pruning");
+  // δ = 0.05: the eigenvalue −0.05 (by hand) is no rounding; refused, naming it, W untouched.
+  const auto indefinite = hessian(0.05);
+  const auto before = w.values;
+  CHECK_THROWS_WITH_AS(
+      pollard::sparsegpt<double>(w.view(), indefinite.view(),
+                                 pollard::unstructured(0.5, pollard::per_column_block{})),
+      doctest::Contains("sparsegpt: the 20x20 Hessian is not positive semidefinite: its smallest "
+                        "eigenvalue is -0.05 (below -"),
+      pollard::factorisation_error);
+  CHECK(w.values == before);
 }
 
 TEST_CASE("a Hessian that cannot be factored raises factorisation_error naming the damping") {
@@ -247,18 +264,24 @@ TEST_CASE("a Hessian that cannot be factored raises factorisation_error naming t
       "XᵀX has; damping cannot repair it (pass H = (2/N)·XᵀX)",
       pollard::factorisation_error);
   CHECK(w.values == before);
-  // Indefinite with a positive diagonal: the damping retries stay positive and name it.
+  // Positive diagonal, but indefinite (a tridiagonal 1, 1e3 matrix has eigenvalues near
+  // 1 − 2e3): refused naming the eigenvalue, never damped into something that factors.
   for (index_t j = 0; j < d; ++j) h(j, j) = 1.0f;
   for (index_t j = 0; j + 1 < d; ++j) h(j, j + 1) = h(j + 1, j) = 1e3f;
-  try {
-    pollard::sparsegpt<float>(w.view(), h.view(),
-                              pollard::unstructured(0.5, pollard::per_column_block{}), o);
-    FAIL("no error");
-  } catch (const pollard::factorisation_error& e) {
-    const std::string message = e.what();
-    CHECK(message.find("not positive definite even with damping 1 (percdamp 1") !=
-          std::string::npos);
-  }
+  CHECK_THROWS_WITH_AS(
+      pollard::sparsegpt<float>(w.view(), h.view(),
+                                pollard::unstructured(0.5, pollard::per_column_block{}), o),
+      doctest::Contains("Hessian is not positive semidefinite: its smallest eigenvalue is -"),
+      pollard::factorisation_error);
+  // Positive semidefinite up to rounding but beyond every damping allowed: named as such.
+  for (index_t i = 0; i < d; ++i)
+    for (index_t j = 0; j < d; ++j) h(i, j) = 1.0f;  // 11ᵀ: singular, eigenvalues 6 and 0
+  o.percdamp = 0.0;
+  CHECK_THROWS_WITH_AS(
+      pollard::sparsegpt<float>(w.view(), h.view(),
+                                pollard::unstructured(0.5, pollard::per_column_block{}), o),
+      doctest::Contains("Hessian is not positive definite even with damping 0"),
+      pollard::factorisation_error);
   CHECK(w.values == before);
 }
 

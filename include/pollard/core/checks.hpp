@@ -191,4 +191,18 @@ inline void require_square(std::string_view who, std::string_view what, index_t 
   throw factorisation_error(message.str());
 }
 
+/// Throws factorisation_error for a symmetric Hessian with a clearly negative eigenvalue (below
+/// −tolerance): like a negative diagonal, no XᵀX has one, and damping that makes it factor
+/// changes what is minimised, so the result would be no least-squares solution.
+[[noreturn]] inline void throw_indefinite_hessian(std::string_view who, index_t n,
+                                                  double smallest_eigenvalue, double tolerance) {
+  std::ostringstream message;
+  message << who << ": the " << n << "x" << n
+          << " Hessian is not positive semidefinite: its smallest eigenvalue is "
+          << smallest_eigenvalue << " (below -" << tolerance
+          << ", sqrt(epsilon) times its largest diagonal entry), which no XᵀX has; damping "
+             "cannot repair it (pass H = (2/N)·XᵀX)";
+  throw factorisation_error(message.str());
+}
+
 }  // namespace pollard

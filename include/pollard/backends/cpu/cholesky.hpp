@@ -6,8 +6,10 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -40,12 +42,42 @@ void refuse_negative_diagonal(const row_major_matrix<T>& a, std::string_view who
       throw_not_positive_semidefinite(who, n, reversed ? k : j, static_cast<double>(a(j, j)));
   }
 }
+
+/// Called when a + λI failed to factor: throws factorisation_error (throw_indefinite_hessian)
+/// when the symmetric matrix held by a's strict upper triangle and `diagonal` has an eigenvalue
+/// below −τ, τ = sqrt(ε_T) · max |a_jj| (rounding in an accumulated XᵀX stays far below it), so
+/// that damping is tried only on a matrix that is positive semidefinite up to rounding. A
+/// Cholesky factorisation of the matrix + τI in double decides; the smallest eigenvalue, named
+/// in the error, is computed only when it fails.
+template <class T>
+void refuse_indefinite(const row_major_matrix<T>& a,
+                       const Eigen::Matrix<T, Eigen::Dynamic, 1>& diagonal, std::string_view who) {
+  const index_t n = a.rows();
+  Eigen::MatrixXd m(n, n);
+  double scale = 0.0;
+  for (index_t i = 0; i < n; ++i) {
+    m(i, i) = static_cast<double>(diagonal(i));
+    scale = std::max(scale, std::abs(m(i, i)));
+    for (index_t j = i + 1; j < n; ++j) m(i, j) = m(j, i) = static_cast<double>(a(i, j));
+  }
+  const double tolerance =
+      std::sqrt(static_cast<double>(std::numeric_limits<T>::epsilon())) * scale;
+  Eigen::MatrixXd shifted = m;
+  shifted.diagonal().array() += tolerance;
+  if (Eigen::internal::llt_inplace<double, Eigen::Lower>::blocked(shifted) < 0) return;
+  const double smallest =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(m, Eigen::EigenvaluesOnly).eigenvalues()(0);
+  if (smallest < -tolerance) throw_indefinite_hessian(who, n, smallest, tolerance);
+}
+
 }  // namespace detail
 
 /// Factors a + λI = L·Lᵀ in place (L in the lower triangle; the strict upper triangle keeps the
 /// input). a is symmetric; its strict upper triangle must hold the matrix, it is what a retry
 /// restores the lower triangle from. λ = percdamp · mean(diag a) · 10^k for the k-th retry,
-/// k = 0..max_retries. Throws factorisation_error naming `who` and the last damping tried.
+/// k = 0..max_retries, tried only when the matrix is positive semidefinite up to rounding (an
+/// indefinite one is refused naming its smallest eigenvalue, see refuse_indefinite). Throws
+/// factorisation_error naming `who` and the last damping tried.
 template <class T>
 damping_report damped_cholesky(row_major_matrix<T>& a, double percdamp, int max_retries,
                                std::string_view who = "cholesky") {
@@ -68,6 +100,7 @@ damping_report damped_cholesky(row_major_matrix<T>& a, double percdamp, int max_
     bool ok = Eigen::internal::llt_inplace<T, Eigen::Lower>::blocked(a) < 0;
     for (index_t j = 0; ok && j < n; ++j) ok = std::isfinite(a(j, j)) && a(j, j) > T(0);
     if (ok) return {damping, factor, attempt};
+    if (attempt == 0) detail::refuse_indefinite(a, diagonal, who);
     if (attempt == max_retries)
       throw_not_positive_definite(who, n, damping, factor, mean_diagonal, max_retries);
   }
