@@ -337,22 +337,6 @@ inline const char* name_of(text_format f) noexcept {
   return "text";
 }
 
-/// How the evaluation string is made from the file, in words, for the output.
-inline const char* protocol_of(text_format f) noexcept {
-  switch (f) {
-    case text_format::rows_jsonl:
-      return "rows joined with \"\\n\\n\" (SparseGPT/Wanda WikiText-2)";
-    case text_format::jsonl_gz:
-      return "documents joined with \"\\n\\n\" (not the SparseGPT/Wanda C4 protocol: use --format "
-             "c4)";
-    case text_format::c4:
-      return "SparseGPT/Wanda C4: the first 1100 documents joined with \" \", first 256 windows";
-    case text_format::text:
-      break;
-  }
-  return "the file as it is";
-}
-
 /// The --format value (empty: not given), or the format the file name suggests: *.jsonl ->
 /// rows-jsonl, *.gz -> jsonl-gz, anything else -> text.
 inline text_format text_format_of(const std::string& option, const fs::path& file) {
@@ -369,16 +353,28 @@ inline text_format text_format_of(const std::string& option, const fs::path& fil
   return text_format::text;
 }
 
+/// The evaluation string of a file and the documents (rows) it joins: `joined` of the file's
+/// `in_file`, 0 for a text file.
+struct evaluation_text {
+  std::string text;
+  std::size_t in_file = 0;
+  std::size_t joined = 0;
+};
+
 /// The evaluation string: JSON-lines rows or gzip JSON-lines documents joined with "\n\n"
 /// (SparseGPT/Wanda's WikiText-2 string), C4 as SparseGPT/Wanda's get_c4 makes it (the first
 /// 1100 documents joined with " "), or the file as it is.
-inline std::string read_evaluation_text(const fs::path& path, text_format format) {
+inline evaluation_text read_evaluation_text(const fs::path& path, text_format format) {
   io::require_regular_file(path);
   switch (format) {
-    case text_format::rows_jsonl:
-      return io::join_rows(io::read_json_lines_text(path));
-    case text_format::jsonl_gz:
-      return io::join_rows(io::read_gzip_json_lines_text(path));
+    case text_format::rows_jsonl: {
+      const auto rows = io::read_json_lines_text(path);
+      return {io::join_rows(rows), rows.size(), rows.size()};
+    }
+    case text_format::jsonl_gz: {
+      const auto documents = io::read_gzip_json_lines_text(path);
+      return {io::join_rows(documents), documents.size(), documents.size()};
+    }
     case text_format::c4: {
       const auto documents = io::read_gzip_json_lines_text(path);
       if (documents.size() < io::c4_reference_documents)
@@ -387,12 +383,67 @@ inline std::string read_evaluation_text(const fs::path& path, text_format format
                      "protocol joins; all are used\n",
                      printable(path.string()).c_str(), documents.size(),
                      io::c4_reference_documents);
-      return io::c4_reference_text(documents);
+      return {io::c4_reference_text(documents), documents.size(),
+              std::min(documents.size(), io::c4_reference_documents)};
     }
     case text_format::text:
       break;
   }
-  return read_file(path);
+  return {read_file(path), 0, 0};
+}
+
+/// What an evaluation run scored, for protocol_of: the window, the windows scored and those the
+/// token stream holds, the model's context, and whether positions are scored as the reference
+/// scripts do (the windows protocol, not llama.cpp's).
+struct evaluation_run {
+  index_t window = 0;
+  index_t windows = 0;
+  index_t available_windows = 0;
+  index_t context = 0;
+  bool reference_positions = true;
+};
+
+/// How the evaluation string was made and scored, in words, for the output. The SparseGPT/Wanda
+/// protocol is named as followed only when the run is it: C4 (get_c4) joins the first 1100
+/// documents with " " and scores the first 256 windows; WikiText-2 (get_wikitext2) joins the
+/// test rows with "\n\n" and scores every window; both use windows of the model's context and
+/// score every position. Otherwise the text says which of these conditions the run departs from.
+inline std::string protocol_of(text_format f, const evaluation_text& t, const evaluation_run& run) {
+  if (f == text_format::text) return "the file as it is";
+  if (f == text_format::jsonl_gz)
+    return std::to_string(t.joined) +
+           " documents joined with \"\\n\\n\" (not the SparseGPT/Wanda C4 protocol: use --format "
+           "c4)";
+  const bool c4 = f == text_format::c4;
+  std::vector<std::string> departures;
+  if (c4 && t.in_file < io::c4_reference_documents)
+    departures.push_back(std::to_string(t.in_file) + " documents instead of " +
+                         std::to_string(io::c4_reference_documents));
+  const index_t reference_windows =
+      c4 ? std::min(io::c4_reference_windows, run.available_windows) : run.available_windows;
+  if (run.windows != reference_windows)
+    departures.push_back(std::to_string(run.windows) + " windows instead of " +
+                         std::to_string(reference_windows));
+  if (run.window != run.context)
+    departures.push_back("window " + std::to_string(run.window) +
+                         " instead of the model's context " + std::to_string(run.context));
+  if (!run.reference_positions) departures.push_back("llama.cpp's scored positions");
+  std::string text = c4 ? (t.joined < t.in_file ? "the first " + std::to_string(t.joined) + " of " +
+                                                      std::to_string(t.in_file) + " documents"
+                                                : std::to_string(t.joined) + " documents") +
+                              " joined with \" \", " + std::to_string(run.windows) + " windows"
+                        : std::to_string(t.joined) + " rows joined with \"\\n\\n\", " +
+                              std::to_string(run.windows) + " windows";
+  const std::string name = c4 ? "the SparseGPT/Wanda C4 protocol"
+                              : "the SparseGPT/Wanda WikiText-2 protocol when the rows are "
+                                "WikiText-2's test split";
+  if (departures.empty()) return text + " (" + name + ")";
+  text += " (not " +
+          std::string(c4 ? "the SparseGPT/Wanda C4 protocol"
+                         : "the SparseGPT/Wanda WikiText-2 protocol") +
+          ": ";
+  for (std::size_t k = 0; k < departures.size(); ++k) text += (k > 0 ? ", " : "") + departures[k];
+  return text + ")";
 }
 
 /// The files of a Hugging Face folder that pollard does not read but a copy carries along (the

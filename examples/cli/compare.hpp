@@ -147,7 +147,8 @@ inline int run_compare(const compare_options& o) {
                  markdown_text(base_path.filename().string()) + "\n";
 
   if (text_file) {
-    const std::vector<llm::token_id> tokens = evaluation_tokens(t, *base.tokenizer);
+    const evaluation_stream stream = evaluation_tokens(t, *base.tokenizer);
+    const std::vector<llm::token_id>& tokens = stream.tokens;
     evaluation::evaluation_options options = evaluation_options_of(t, *base.tokenizer);
     options.progress = llm::progress_bar("compare", "windows");
     const divergence_report r = evaluation::compare_on_windows(p, q, tokens, options);
@@ -155,9 +156,12 @@ inline int run_compare(const compare_options& o) {
     index_t windows = static_cast<index_t>(tokens.size()) / window;
     if (max_windows_of(t) > 0) windows = std::min(windows, max_windows_of(t));
     const std::string where =
-        text_file->string() + " (" + name_of(format) + ": " + protocol_of(format) + ", " +
-        std::to_string(tokens.size()) + " tokens), " + std::to_string(windows) + " windows of " +
-        std::to_string(window) + " tokens; " + evaluation::protocol_description(window, options);
+        text_file->string() + " (" + name_of(format) + ": " +
+        protocol_of(format, stream.source,
+                    evaluation_run_of(t, tokens.size(), window, windows, config)) +
+        ", " + std::to_string(tokens.size()) + " tokens), " + std::to_string(windows) +
+        " windows of " + std::to_string(window) + " tokens; " +
+        evaluation::protocol_description(window, options);
     terminal += "Corpus windows: " + where + "\n" + to_text(r);
     markdown_out += "\n## Corpus windows\n\n" + markdown_text(where) + "\n\n" + to_markdown(r);
     json_out += ",\"windows\":{\"text\":" + json_string(text_file->string()) +

@@ -84,18 +84,32 @@ inline void check_window(const text_options& t, const llm::llama_config& c) {
                       std::to_string(c.seq_len) + " tokens");
 }
 
-/// The token stream of the evaluation text.
-inline std::vector<llm::token_id> evaluation_tokens(const text_options& t,
-                                                    const llm::text_tokenizer& tok) {
+/// The token stream of the evaluation text and the documents it joins (`source.text` is
+/// released once tokenized).
+struct evaluation_stream {
+  std::vector<llm::token_id> tokens;
+  evaluation_text source;
+};
+
+inline evaluation_stream evaluation_tokens(const text_options& t, const llm::text_tokenizer& tok) {
   const fs::path file = t.file;
-  const std::string text = read_evaluation_text(file, text_format_of(t.format, file));
-  std::fprintf(stderr, "pollard: tokenizing %zu bytes of %s\n", text.size(),
+  evaluation_stream s{{}, read_evaluation_text(file, text_format_of(t.format, file))};
+  std::fprintf(stderr, "pollard: tokenizing %zu bytes of %s\n", s.source.text.size(),
                printable(file.filename().string()).c_str());
-  std::vector<llm::token_id> tokens = tok.encode(text, tok.adds_bos());
-  if (static_cast<index_t>(tokens.size()) < t.window)
-    throw error("--text " + file.string() + " holds " + std::to_string(tokens.size()) +
+  s.tokens = tok.encode(s.source.text, tok.adds_bos());
+  s.source.text = std::string();
+  if (static_cast<index_t>(s.tokens.size()) < t.window)
+    throw error("--text " + file.string() + " holds " + std::to_string(s.tokens.size()) +
                 " tokens, too few for one --window of " + std::to_string(t.window));
-  return tokens;
+  return s;
+}
+
+/// What a run over `tokens` in windows of `window` (`windows` of them scored) was, for
+/// protocol_of.
+inline evaluation_run evaluation_run_of(const text_options& t, std::size_t tokens, index_t window,
+                                        index_t windows, const llm::llama_config& c) {
+  return {window, windows, static_cast<index_t>(tokens) / window, c.seq_len,
+          t.protocol != "llama-cpp"};
 }
 
 struct eval_options {
@@ -145,7 +159,8 @@ inline int run_eval(const eval_options& o) {
       {{"--json", o.json}});
   m.gguf.reset();  // evaluation needs only the float weights; unmap the file
   check_window(t, m.weights.config);
-  const std::vector<llm::token_id> tokens = evaluation_tokens(t, *m.tokenizer);
+  const evaluation_stream stream = evaluation_tokens(t, *m.tokenizer);
+  const std::vector<llm::token_id>& tokens = stream.tokens;
 
   llm::llama_forward model(m.weights);
   evaluation::evaluation_options options = evaluation_options_of(t, *m.tokenizer);
@@ -153,11 +168,14 @@ inline int run_eval(const eval_options& o) {
   const evaluation::perplexity_evaluation e =
       evaluation::evaluate_perplexity(model, tokens, options);
   const auto& r = e.result;
+  const std::string protocol =
+      protocol_of(format, stream.source,
+                  evaluation_run_of(t, tokens.size(), e.window, e.windows, m.weights.config));
 
   std::printf("model       : %s\n", printable(model_path.string()).c_str());
   std::printf("text        : %s (%s, %zu tokens)\n", printable(text_file.string()).c_str(),
               name_of(format), tokens.size());
-  std::printf("protocol    : %s\n", protocol_of(format));
+  std::printf("protocol    : %s\n", protocol.c_str());
   std::printf("window      : %lld tokens x %lld windows\n", static_cast<long long>(e.window),
               static_cast<long long>(e.windows));
   std::printf("positions   : %s\n", e.protocol.c_str());
@@ -169,8 +187,7 @@ inline int run_eval(const eval_options& o) {
     const std::string out =
         "{\"model\":" + json_string(model_path.string()) +
         ",\"text\":" + json_string(text_file.string()) +
-        ",\"format\":" + json_string(name_of(format)) +
-        ",\"protocol\":" + json_string(protocol_of(format)) +
+        ",\"format\":" + json_string(name_of(format)) + ",\"protocol\":" + json_string(protocol) +
         ",\"perplexity_protocol\":" + json_string(t.protocol) +
         ",\"positions\":" + json_string(e.protocol) +
         ",\"text_tokens\":" + std::to_string(tokens.size()) +

@@ -254,15 +254,29 @@ eval)
   run rows eval "$stories" --text rows.jsonl --window 64 --max-windows 2 --json rows.json
   [ "$status" -eq 0 ] || { fail "rows: exit status $status"; cat rows.err; }
   json_check rows.json 'j["format"] == "rows-jsonl" and j["windows"] == 2 and j["tokens"] == 126'
+  # The protocol field says what was done: 40 rows, 2 of the stream's windows, a window shorter
+  # than the model's context, so not the WikiText-2 protocol of the reference scripts.
+  json_check rows.json 'j["protocol"].startswith("40 rows joined with \"\\n\\n\", 2 windows (not the SparseGPT/Wanda WikiText-2 protocol: 2 windows instead of ")'
+  json_check rows.json 'j["protocol"].endswith(", window 64 instead of the model\x27s context 512)")'
   gzip -dc "$data/text/c4/c4-sample.00000-of-00001.json.gz" | head -n 2 | gzip >docs.json.gz
   run docs eval "$stories" --text docs.json.gz --window 64 --max-windows 2 --json docs.json
   [ "$status" -eq 0 ] || { fail "docs: exit status $status"; cat docs.err; }
   json_check docs.json 'j["format"] == "jsonl-gz" and j["windows"] == 2'
   json_check docs.json '"not the SparseGPT/Wanda C4 protocol" in j["protocol"]'
-  # The SparseGPT/Wanda C4 protocol: documents joined with one space, at most 256 windows.
+  # The SparseGPT/Wanda C4 join: documents joined with one space, at most 256 windows; with 2
+  # documents and a 16-token window it is not their protocol, and the output says so.
   run c4 eval "$stories" --text docs.json.gz --format c4 --window 16 --json c4.json
   [ "$status" -eq 0 ] || { fail "c4: exit status $status"; cat c4.err; }
-  expect_line c4 '^protocol +: SparseGPT/Wanda C4: the first 1100 documents joined with " ", first 256 windows$'
+  expect_line c4 '^protocol +: 2 documents joined with " ", [0-9]+ windows \(not the SparseGPT/Wanda C4 protocol: 2 documents instead of 1100, window 16 instead of the model.s context 512\)$'
+  # 1200 documents, windows of the model's context (512), 256 windows: the reference protocol.
+  { gzip -dc "$data/text/c4/c4-sample.00000-of-00001.json.gz"; gzip -dc "$data/text/c4/c4-sample.00000-of-00001.json.gz"; } |
+    head -n 1200 | gzip >c4_1200.json.gz
+  run c4_reference eval "$stories" --text c4_1200.json.gz --format c4 --window 512 --json c4_reference.json
+  [ "$status" -eq 0 ] || { fail "c4_reference: exit status $status"; cat c4_reference.err; }
+  json_check c4_reference.json 'j["windows"] == 256 and j["protocol"] == "the first 1100 of 1200 documents joined with \" \", 256 windows (the SparseGPT/Wanda C4 protocol)"'
+  # --max-windows below 256 departs from it, and says so.
+  run c4_short eval "$stories" --text c4_1200.json.gz --format c4 --window 512 --max-windows 3 --json c4_short.json
+  json_check c4_short.json 'j["protocol"].endswith("3 windows (not the SparseGPT/Wanda C4 protocol: 3 windows instead of 256)")'
   json_check c4.json 'j["format"] == "c4" and j["windows"] == min(256, j["text_tokens"] // 16)'
   json_check c4.json 'j["text_tokens"] < json.load(open("docs.json"))["text_tokens"]'
   # The same text read as plain text tokenizes the JSON syntax too: more tokens.
