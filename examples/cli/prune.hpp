@@ -495,7 +495,8 @@ inline int run_prune(const prune_options& o) {
     outputs.insert(outputs.end(), extra_outputs.begin(), extra_outputs.end());
     // A llama2.c checkpoint is read with the tokenizer beside it (or --tokenizer): an OUT whose
     // folder does not already hold it gets a copy as tok<vocab>.bin, the name the reader tries
-    // first, so the pruned model runs as the original does.
+    // first, so the pruned model runs as the original does. A different tok<vocab>.bin or
+    // tokenizer.bin already there is refused: the copy would replace or shadow it.
     if (whole->format == llm::model_format::llama2c) {
       const auto source = !o.tokenizer.empty()
                               ? std::optional<fs::path>(o.tokenizer)
@@ -505,6 +506,17 @@ inline int run_prune(const prune_options& o) {
       std::error_code ec;
       if (source && !fs::equivalent(*source, copy, ec)) {
         std::string content = read_file(*source);
+        // The reader prefers tok<vocab>.bin to tokenizer.bin: the copy would take over every
+        // model of that vocabulary in OUT's folder that is read with a different tokenizer.bin.
+        const fs::path shared = out.parent_path() / "tokenizer.bin";
+        if (!fs::exists(copy, ec) && fs::exists(shared, ec) &&
+            !fs::equivalent(*source, shared, ec) && read_file(shared) != content)
+          throw usage_error("OUT's folder holds " + shared.string() +
+                            ", which is not the tokenizer " + source->string() +
+                            " MODEL is read with: the copy " + copy.string() +
+                            " that OUT needs would take precedence over it for every " +
+                            std::to_string(config.vocab_size) +
+                            "-token llama2.c model there; write OUT into another folder");
         if (!fs::exists(copy, ec)) {
           outputs.push_back({"the copy of MODEL's tokenizer beside OUT,", copy});
           tokenizer_copy.emplace(copy, std::move(content));

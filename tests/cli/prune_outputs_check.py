@@ -189,6 +189,26 @@ def case_llama2c_copy(args, tmp):
     run(args.pollard, "prune", model, tmp / "in/p.bin", "--method", "magnitude", "--quiet")
     check(sorted(p.name for p in (tmp / "in").iterdir()) == ["p.bin", "stories260K.bin", "tok512.bin"],
           f"the input folder holds {sorted(p.name for p in (tmp / 'in').iterdir())}")
+    # A folder whose models share a different tokenizer.bin: tok512.bin would take precedence
+    # over it for every 512-token model there (the reader tries tok<vocab>.bin first); refused,
+    # naming it, and nothing is written. (tokenizer.bin = tok512.bin with token 0's score changed.)
+    (tmp / "shared").mkdir()
+    other = bytearray((data / "tok512.bin").read_bytes())
+    other[4:8] = np.float32(-123.0).tobytes()
+    (tmp / "shared/tokenizer.bin").write_bytes(bytes(other))
+    (tmp / "shared/model_a.bin").write_bytes(model.read_bytes())
+    p = subprocess.run([args.pollard, "prune", model, tmp / "shared/p.bin", "--method",
+                        "magnitude", "--quiet"], capture_output=True, text=True)
+    check(p.returncode == 2, f"a shadowed tokenizer.bin: exit {p.returncode}")
+    check(f"OUT's folder holds {tmp / 'shared/tokenizer.bin'}, which is not the tokenizer" in p.stderr,
+          f"a shadowed tokenizer.bin is not named: {p.stderr}")
+    check(sorted(q.name for q in (tmp / "shared").iterdir()) == ["model_a.bin", "tokenizer.bin"],
+          f"the shared folder holds {sorted(q.name for q in (tmp / 'shared').iterdir())}")
+    # The same tokenizer there shadows nothing: the copy is written.
+    (tmp / "shared/tokenizer.bin").write_bytes((data / "tok512.bin").read_bytes())
+    run(args.pollard, "prune", model, tmp / "shared/p.bin", "--method", "magnitude", "--quiet")
+    check((tmp / "shared/tok512.bin").read_bytes() == (data / "tok512.bin").read_bytes(),
+          "no tokenizer copy beside OUT when tokenizer.bin is MODEL's")
 
 
 def case_hf_dtypes(args, tmp):
