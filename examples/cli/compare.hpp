@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <span>
@@ -12,6 +13,7 @@
 #include "command_line.hpp"
 #include "common.hpp"
 #include "eval.hpp"
+#include "pollard/core/number_text.hpp"
 #include "pollard/evaluation/divergence.hpp"
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/llm/llama_model.hpp"
@@ -30,11 +32,34 @@ inline void check_same_tokenizer(const llm::model_file& base, const llm::model_f
                       std::to_string(vo) + " tokens)");
   const auto& tb = *base.tokenizer;
   const auto& to = *other.tokenizer;
+  const std::string names = base.path.string() + " and " + other.path.string();
+  const auto refuse = [&](const std::string& why) {
+    throw format_error("compare: " + names + " do not share a tokenizer: " + why +
+                       "; the text is tokenized with BASE's, so the ids would mean different "
+                       "strings");
+  };
+  if (tb.kind() != to.kind()) refuse(std::string(tb.kind()) + " vs " + std::string(to.kind()));
+  if (tb.vocabulary_size() != to.vocabulary_size())
+    refuse(std::to_string(tb.vocabulary_size()) + " vs " + std::to_string(to.vocabulary_size()) +
+           " tokens");
+  if (tb.bos() != to.bos() || tb.eos() != to.eos() || tb.adds_bos() != to.adds_bos())
+    refuse("their BOS/EOS tokens or BOS setting differ");
+  // Every token's string and score: the first difference is named.
+  for (std::size_t k = 0; k < tb.vocabulary_size(); ++k) {
+    const auto id = static_cast<llm::token_id>(k);
+    const float sb = tb.score(id), so = to.score(id);
+    const bool same_score = sb == so || (std::isnan(sb) && std::isnan(so));
+    if (tb.piece(id) != to.piece(id) || !same_score)
+      refuse("token " + std::to_string(k) + " is '" + printable(std::string(tb.piece(id))) +
+             "' (score " + pollard::format_number(static_cast<double>(sb)) + ") in BASE but '" +
+             printable(std::string(to.piece(id))) + "' (score " +
+             pollard::format_number(static_cast<double>(so)) + ") in OTHER");
+  }
+  if (!tb.merge_ranks_equal(to)) refuse("their merges differ");
+  // Settings beyond the vocabulary (pre-tokenizer, space prefix) show in an encoding.
   const std::string probe = "The quick brown fox, 1234 caf\xc3\xa9s!\n\nOnce upon a time";
-  if (tb.kind() != to.kind() || tb.bos() != to.bos() || tb.eos() != to.eos() ||
-      tb.adds_bos() != to.adds_bos() || tb.encode(probe, true) != to.encode(probe, true))
-    throw format_error("compare: " + base.path.string() + " and " + other.path.string() +
-                       " do not share a tokenizer");
+  if (tb.encode(probe, true) != to.encode(probe, true))
+    refuse("they encode the same text differently");
 }
 
 }  // namespace detail

@@ -322,6 +322,36 @@ compare)
     --protocol llama-cpp --json self_chunks.json
   [ "$status" -eq 0 ] || { fail "self_chunks: exit status $status"; cat self_chunks.err; }
   json_check self_chunks.json 'j["windows"]["report"]["positions"] == 2 * 63 and j["windows"]["perplexity_protocol"] == "llama-cpp"'
+  # The same weights with a tokenizer whose tokens 300 and 301 swap strings (same size, same
+  # BOS/EOS): the ids mean other strings, so the tokenizers differ; the first difference, found
+  # here by reading both files, is named.
+  mkdir -p alt && cp "$stories" alt/m.bin
+  python3 - "$(dirname "$stories")/tok512.bin" alt/tok512.bin <<'PY'
+import struct, sys
+raw = open(sys.argv[1], "rb").read()
+head, pos, tokens = raw[:4], 4, []
+while pos < len(raw):
+    score, n = struct.unpack_from("<fi", raw, pos)
+    tokens.append((score, raw[pos + 8:pos + 8 + n]))
+    pos += 8 + n
+tokens[300], tokens[301] = (tokens[300][0], tokens[301][1]), (tokens[301][0], tokens[300][1])
+open(sys.argv[2], "wb").write(head + b"".join(struct.pack("<fi", s, len(b)) + b for s, b in tokens))
+PY
+  cp "$(dirname "$stories")/tok512.bin" base_tok.bin
+  python3 -c 'import sys; a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read(); import struct
+def toks(r):
+    p, t = 4, []
+    while p < len(r):
+        s, n = struct.unpack_from("<fi", r, p); t.append((s, r[p + 8:p + 8 + n])); p += 8 + n
+    return t
+i = next(i for i, (x, y) in enumerate(zip(toks(a), toks(b))) if x != y)
+print(f"token {i} is \x27{toks(a)[i][1].decode()}\x27 (score ")
+print(f") in BASE but \x27{toks(b)[i][1].decode()}\x27 (score ")' base_tok.bin alt/tok512.bin >first_difference.txt
+  expect_error swapped_tokens 1 compare "$stories" alt/m.bin --text slice.txt --window 64 --max-windows 2
+  while IFS= read -r part; do
+    grep -qF "do not share a tokenizer: " swapped_tokens.err && grep -qF -- "$part" swapped_tokens.err ||
+      fail "swapped tokens: '$part' (the first difference) is not named: $(cat swapped_tokens.err)"
+  done <first_difference.txt
   if [ -f "$smollm2" ]; then
     expect_error vocab 1 compare "$stories" "$smollm2" --text slice.txt --json vocab.json
     [ -e vocab.json ] && fail "a failed compare wrote its JSON file"

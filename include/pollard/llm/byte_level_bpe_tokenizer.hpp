@@ -193,6 +193,12 @@ class byte_level_bpe_tokenizer {
   }
 
   std::size_t vocabulary_size() const noexcept { return tokens_.size(); }
+  /// Token `id` as tokenizer.json spells it (bytes in GPT-2's byte-to-unicode map).
+  const std::string& token(std::int32_t id) const {
+    return tokens_.at(static_cast<std::size_t>(id));
+  }
+  /// Every merge ("left right") with its rank (0 = applied first).
+  const std::unordered_map<std::string, int>& merge_ranks() const noexcept { return ranks_; }
   std::optional<std::int32_t> bos() const noexcept { return bos_; }
   std::optional<std::int32_t> eos() const noexcept { return eos_; }
   bool adds_bos() const noexcept { return add_bos_; }

@@ -81,6 +81,7 @@ class sentencepiece_bpe_tokenizer {
 
   std::int64_t vocab_size() const noexcept { return static_cast<std::int64_t>(pieces_.size()); }
   const std::string& piece(token_id id) const { return pieces_.at(checked(id)); }
+  float score(token_id id) const { return scores_.at(checked(id)); }
   std::optional<token_id> bos() const noexcept { return s_.bos; }
   std::optional<token_id> eos() const noexcept { return s_.eos; }
   bool adds_bos() const noexcept { return s_.add_bos; }

@@ -91,6 +91,28 @@ class text_tokenizer {
         },
         t_);
   }
+  /// Token `id` as the tokenizer file stores it: a llama2.c or SentencePiece piece, a
+  /// byte-level BPE token in GPT-2's byte-to-unicode spelling.
+  std::string_view piece(token_id id) const {
+    if (const auto* s = std::get_if<llama2c_tokenizer>(&t_)) return s->piece(id);
+    if (const auto* s = std::get_if<sentencepiece_bpe_tokenizer>(&t_)) return s->piece(id);
+    return std::get<byte_level_bpe_tokenizer>(t_).token(id);
+  }
+  /// The merge score of token `id` (llama2.c, SentencePiece); 0 for byte-level BPE, which ranks
+  /// merges instead (merge_ranks_equal).
+  float score(token_id id) const {
+    if (const auto* s = std::get_if<llama2c_tokenizer>(&t_)) return s->score(id);
+    if (const auto* s = std::get_if<sentencepiece_bpe_tokenizer>(&t_)) return s->score(id);
+    return 0.0f;
+  }
+  /// Whether both tokenizers merge alike: the same merge ranks for byte-level BPE (the scores
+  /// decide for the other kinds, so true there when both are of the same kind).
+  bool merge_ranks_equal(const text_tokenizer& other) const {
+    const auto* a = std::get_if<byte_level_bpe_tokenizer>(&t_);
+    const auto* b = std::get_if<byte_level_bpe_tokenizer>(&other.t_);
+    if (a == nullptr || b == nullptr) return a == b && kind() == other.kind();
+    return a->merge_ranks() == b->merge_ranks();
+  }
   std::string_view kind() const {
     if (std::holds_alternative<llama2c_tokenizer>(t_)) return "llama2.c BPE";
     if (std::holds_alternative<sentencepiece_bpe_tokenizer>(t_)) return "SentencePiece BPE";
