@@ -85,7 +85,24 @@ def parse_arguments(argv):
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--zero-shot", default=",".join(ALL_ZERO_SHOT),
                    help="zero-shot tasks for `pollard tasks --suite` ('' for none)")
-    p.add_argument("--zero-shot-limit", type=int, default=100, help="items per zero-shot task")
+    p.add_argument("--zero-shot-limit", type=int, default=100,
+                   help="items per zero-shot task (0: all)")
+    p.add_argument("--zero-shot-items", choices=["random", "first"], default="random",
+                   help="which items --zero-shot-limit keeps: a random sample drawn with "
+                        "--zero-shot-seed (CPython's random.sample, as `pollard tasks --limit "
+                        "--limit-seed`) or the first ones (`--limit-first`, the harness's "
+                        "--limit; first items are not a random sample)")
+    p.add_argument("--zero-shot-seed", type=int, default=0,
+                   help="the seed of the random zero-shot items")
+    p.add_argument("--zero-shot-bos", choices=["tokenizer", "yes", "no"], default="tokenizer",
+                   help="`pollard tasks --bos`: BOS as the tokenizer adds it (lm-evaluation-"
+                        "harness v0.4.9.2 and later), always, or never (the harness before "
+                        "v0.4.9.2)")
+    p.add_argument("--tinystories-heldout", choices=["auto", "yes", "no"], default="auto",
+                   help="also measure perplexity on held-out TinyStories text (the last 20 %% "
+                        "of the staged head; TinyStories calibration draws from the rest); "
+                        "auto: yes for a llama2.c checkpoint (the stories models are trained "
+                        "on TinyStories), no for a GGUF")
     p.add_argument("--mixture", default="c4@0.5,alpaca@0.5",
                    help="the 'mix' calibration source: sources of this list with weights")
     p.add_argument("--jobs", type=int, default=1, help="runs at once")
@@ -140,9 +157,15 @@ def parse_arguments(argv):
         p.error(f"--jobs: {a.jobs} runs at once; give at least 1")
     if a.threads < 0:
         p.error(f"--threads: {a.threads} is negative (0: the tool's own default)")
-    for name in ("pollard", "model"):
+    if a.zero_shot_limit < 0:
+        p.error(f"--zero-shot-limit: {a.zero_shot_limit} is negative (0: every item)")
+    if a.zero_shot_seed < 0:
+        p.error(f"--zero-shot-seed: {a.zero_shot_seed} is negative (seeds are integers >= 0)")
+    for name in ("model",) if a.report_only else ("pollard", "model"):  # a report: no pollard
         if not Path(getattr(a, name)).is_file():
             p.error(f"--{name}: no file {getattr(a, name)}")
+    if a.tinystories_heldout == "auto":
+        a.tinystories_heldout = "no" if a.model.endswith(".gguf") else "yes"
     if not a.report_only:  # a report needs no pollard
         check_pollard_runs(p, a.pollard)
     if Path(a.results).exists() and not Path(a.results).is_dir():
@@ -194,12 +217,13 @@ def calibration_sources(a):
 def data_files_needed(a):
     """The staged text files (relative to --data-dir) the study reads: C4 (held-out
     perplexity, divergence; calibration and self-generation prompts), Alpaca (held-out tasks),
-    WikiText-2 test (perplexity), WikiText-2 valid and TinyStories only when calibrated on."""
+    WikiText-2 test (perplexity), WikiText-2 valid only when calibrated on, TinyStories when
+    calibrated on or evaluated."""
     sources = calibration_sources(a)
     needed = [SOURCE_FILES["c4"], SOURCE_FILES["alpaca"], SOURCE_FILES["wikitext_test"]]
     if "wikitext" in sources:
         needed.append(SOURCE_FILES["wikitext_valid"])
-    if "tinystories" in sources:
+    if "tinystories" in sources or a.tinystories_heldout == "yes":
         needed.append(SOURCE_FILES["tinystories"])
     return needed
 
@@ -375,7 +399,7 @@ class study:
         # the rest (the pre-training text of the stories models).
         tinystories_calibration = d / "tinystories-calibration.txt"
         tinystories_heldout = d / "tinystories-heldout.txt"
-        if "tinystories" in calibration_sources(self.a):
+        if self.uses_tinystories():
             tinystories = (text / "tinystories/tinystories_train_head.txt").read_text(
                 encoding="utf-8")
             cut = tinystories.find("\n\n", int(len(tinystories) * TINYSTORIES_CALIBRATION_SHARE))
@@ -426,7 +450,7 @@ class study:
             "c4_heldout": c4_heldout_head.resolve(),
             "alpaca_heldout": alpaca_heldout.resolve(),
         }
-        if "tinystories" in calibration_sources(self.a):
+        if self.uses_tinystories():
             self.files["tinystories"] = tinystories_calibration.resolve()
             self.files["tinystories_heldout"] = tinystories_heldout.resolve()
         for k, v in self.files.items():
@@ -463,12 +487,29 @@ class study:
                 "c4_split": C4_CALIBRATION_DOCUMENTS, "alpaca_split": ALPACA_CALIBRATION_EXAMPLES,
                 "text_heads": "16 characters per token",
                 **({"tinystories_split": TINYSTORIES_CALIBRATION_SHARE}
-                   if self.evaluates_tinystories() else {})}
+                   if self.evaluates_tinystories() else {}),
+                **self.zero_shot_selection()}
+
+    def zero_shot_selection(self):
+        """The zero-shot items and BOS convention, as key entries only where they differ from
+        what every study before them did (the first items, the tokenizer's BOS), so that the
+        cached runs of those studies keep their keys."""
+        a = self.a
+        out = {}
+        if a.zero_shot and a.zero_shot_limit > 0 and a.zero_shot_items == "random":
+            out.update(zero_shot_items="random", zero_shot_seed=a.zero_shot_seed)
+        if a.zero_shot and a.zero_shot_bos != "tokenizer":
+            out["zero_shot_bos"] = a.zero_shot_bos
+        return out
 
     def evaluates_tinystories(self):
-        """Held-out TinyStories perplexity is measured when TinyStories is a calibration source
-        (the stories models' pre-training text)."""
-        return "tinystories" in self.a.calibrations
+        """Held-out TinyStories perplexity is measured as --tinystories-heldout says, whatever
+        the calibration sources: the evaluation, and so every run's cache key, must not depend
+        on which other grid points a study selects."""
+        return self.a.tinystories_heldout == "yes"
+
+    def uses_tinystories(self):
+        return "tinystories" in calibration_sources(self.a) or self.evaluates_tinystories()
 
     def selfgen_sources(self):
         return self.a.selfgen_sources or max(8, (3 * self.a.samples + 1) // 2)
@@ -623,9 +664,14 @@ class study:
         out["alpaca_tasks"] = {k: t[k] for k in ("examples", "exact_match", "token_f1", "rouge1")}
         if a.zero_shot:
             j = work / "tasks-zero-shot.json"
+            items = []
+            if a.zero_shot_limit > 0:
+                items = ["--limit", a.zero_shot_limit] + (
+                    ["--limit-seed", a.zero_shot_seed] if a.zero_shot_items == "random"
+                    else ["--limit-first"])
             seconds["zero_shot"] = self.tool(
                 ["tasks", model, "--suite", ",".join(a.zero_shot), "--tasks-dir",
-                 self.data / "tasks", "--limit", a.zero_shot_limit, "--json", j] + tok,
+                 self.data / "tasks", "--bos", a.zero_shot_bos, "--json", j] + items + tok,
                 log, "tasks (zero-shot)")
             out["zero_shot"] = json.loads(j.read_text())["zero_shot"]
         return out, seconds
@@ -837,7 +883,12 @@ class study:
                "--divergence-examples", str(a.divergence_examples),
                "--task-examples", str(a.task_examples), "--max-new-tokens", str(a.max_new_tokens),
                "--zero-shot", ",".join(a.zero_shot) or "''",
-               "--zero-shot-limit", str(a.zero_shot_limit), "--mixture", a.mixture]
+               "--zero-shot-limit", str(a.zero_shot_limit),
+               "--zero-shot-items", a.zero_shot_items]
+        if a.zero_shot_items == "random":
+            out += ["--zero-shot-seed", str(a.zero_shot_seed)]
+        out += ["--zero-shot-bos", a.zero_shot_bos, "--tinystories-heldout", a.tinystories_heldout,
+                "--mixture", a.mixture]
         if a.selfgen_sources:
             out += ["--selfgen-sources", str(a.selfgen_sources)]
         if a.tokenizer:

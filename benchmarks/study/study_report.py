@@ -42,24 +42,32 @@ def flatten(run):
         d = m.get(f"divergence_{name}")
         if d:
             out[f"js_{name}"] = d["js_nats"]
+            out[f"js_{name}_se"] = d.get("js_nats_se")
             out[f"kl_{name}"] = d["kl"]
             out[f"top1_{name}"] = d["same_top"]
     t = m["alpaca_tasks"]
     out["em"] = t["exact_match"]["mean"]
     out["f1"] = t["token_f1"]["mean"]
+    out["f1_se"] = t["token_f1"]["standard_error"]
     out["rouge1"] = t["rouge1"]["mean"]
     z = m.get("zero_shot")
     if z:
         out["zs_avg"] = z["average_reported"]
         out["zs_avg_acc"] = z["average_acc"]
+        errors = []
         for task in z["tasks"]:
-            out[f"zs_{task['task']}"] = (task["acc_norm"] if task["reports_acc_norm"]
-                                         else task["acc"])["mean"]
+            reported = task["acc_norm"] if task["reports_acc_norm"] else task["acc"]
+            out[f"zs_{task['task']}"] = reported["mean"]
+            errors.append(reported["standard_error"])
+        # The average of independent per-task means: sqrt(sum SE^2) / tasks.
+        out["zs_avg_se"] = (math.sqrt(sum(e * e for e in errors)) / len(errors)
+                            if errors and None not in errors else None)
     s = run.get("seconds", {})
     for k in ("calibration_data_and_io", "calibration_forward", "statistics", "pruning",
               "evaluation", "prune_wall", "total"):
         if k in s:
             out[f"t_{k}"] = s[k]
+    out["seed"] = run["settings"].get("seed")
     if "sparsity_achieved" in run and run["sparsity_achieved"] is not None:
         out["sparsity_achieved"] = run["sparsity_achieved"]
     return out
@@ -94,14 +102,27 @@ def number(x, kind):
     if kind == "small":
         return f"{x:.4f}" if x >= 1e-3 else f"{x:.2e}"
     if kind == "s":
-        return f"{x:.1f}"
+        return f"{x:.{seconds_decimals(x)}f}"
     return f"{x:.4g}"
+
+
+def seconds_decimals(x):
+    """Decimals that show three significant digits of a time below 10 s (0.0123 s: 4) and
+    tenths above, so sub-second parts keep their digits."""
+    if x is None or not math.isfinite(x) or abs(x) >= 10:
+        return 1
+    if x == 0:
+        return 3
+    return max(1, 2 - math.floor(math.log10(abs(x))))
 
 
 def cell(rows, key, kind):
     m, s, n = mean_std(rows, key)
     if n == 0:
         return "n/a"
+    if kind == "s":  # the deviation at the mean's precision
+        d = seconds_decimals(m)
+        return f"{m:.{d}f}" + ("" if s is None else f" ± {s:.{d}f}")
     return number(m, kind) + ("" if s is None else " ± " + number(s, kind))
 
 
@@ -170,6 +191,31 @@ def divergence_text(dense, a, runs):
             f"{{input}}\", only the response tokens scored.")
 
 
+def zero_shot_items_text(ev):
+    """Which zero-shot items were scored, in words."""
+    if ev.zero_shot_limit == 0:
+        return "every item of each task"
+    if ev.zero_shot_items == "random":
+        return (f"a random {ev.zero_shot_limit} items of each task (seed {ev.zero_shot_seed}: "
+                f"CPython's sorted(random.Random({ev.zero_shot_seed}).sample(range(n), "
+                f"{ev.zero_shot_limit})))")
+    return (f"the first {ev.zero_shot_limit} items of each task (not a random sample: e.g. "
+            f"HellaSwag's first items all come from ActivityNet)")
+
+
+def zero_shot_bos_text(ev, dense):
+    """The BOS convention of the zero-shot scoring, with the harness versions that follow it."""
+    z = dense["metrics"].get("zero_shot") or {}
+    added = z.get("add_bos")
+    if ev.zero_shot_bos == "no":
+        return "no BOS (`--bos no`, as lm-evaluation-harness before v0.4.9.2)"
+    if ev.zero_shot_bos == "yes":
+        return "BOS first (`--bos yes`, the harness's add_bos_token=True)"
+    what = {True: "BOS first", False: "no BOS"}.get(added, "BOS as the tokenizer adds it")
+    return (f"{what} (the tokenizer's default, as lm-evaluation-harness v0.4.9.2 and later; "
+            f"before v0.4.9.2 the harness added none)")
+
+
 def flatten_raw(run):
     return run["metrics"]
 
@@ -184,6 +230,10 @@ class evaluation_args:
         self.c4_split = e["c4_split"]
         self.alpaca_split = e["alpaca_split"]
         self.zero_shot_limit = e["zero_shot_limit"]
+        # Runs made before the choice existed scored the first items with the tokenizer's BOS.
+        self.zero_shot_items = e.get("zero_shot_items", "first")
+        self.zero_shot_seed = e.get("zero_shot_seed")
+        self.zero_shot_bos = e.get("zero_shot_bos", "tokenizer")
         self.task_examples = e["task_examples"]
         self.max_new_tokens = e["max_new_tokens"]
 
@@ -284,8 +334,9 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
     md.append("## Task accuracy\n")
     md.append(protocol + " Zero-shot: the log-likelihood protocol of lm-evaluation-harness "
               "(`pollard tasks --suite`), the metric the harness reports per task (acc_norm for "
-              "ARC, PIQA, HellaSwag; acc for WinoGrande, BoolQ), first "
-              f"{ev.zero_shot_limit} items of each task, in %. Alpaca: held-out examples "
+              "ARC, PIQA, HellaSwag; acc for WinoGrande, BoolQ), "
+              f"{zero_shot_items_text(ev)}, {zero_shot_bos_text(ev, dense)}, in %. "
+              "Alpaca: held-out examples "
               f"answered greedily (at most {ev.max_new_tokens} new tokens), first "
               f"{ev.task_examples}, exact match / token F1 / ROUGE-1 F in %.\n")
     header = ["method", "sparsity", "calibration", "seeds"]
@@ -462,8 +513,9 @@ def findings_statistics(groups, dense_flat, runs, bootstrap, has_zero_shot, prot
             md.append(protocol + "\n")
             md.append("Paired over (method, sparsity, seed): Alpaca-calibrated run minus the mean "
                       "of the other sources' runs with the same method, sparsity and seed. Mean ± "
-                      "standard deviation over the pairs, and the fraction of pairs where Alpaca "
-                      "calibration is better.\n")
+                      "standard deviation over the pairs, and the fractions of pairs where Alpaca "
+                      "calibration is better, exactly tied (e.g. exact match 0 on both sides) "
+                      "and worse.\n")
             by_seed = defaultdict(dict)
             for r in runs:
                 s = r["settings"]
@@ -487,11 +539,11 @@ def findings_statistics(groups, dense_flat, runs, bootstrap, has_zero_shot, prot
                 if not d:
                     continue
                 d = np.asarray(d)
-                better = np.mean(d > 0) if higher else np.mean(d < 0)
                 sd = d.std(ddof=1) if len(d) > 1 else float("nan")
                 rows.append([name, str(len(d)), number(float(d.mean()), kind) + " ± " +
-                             number(float(sd), kind), f"{100 * better:.0f} %"])
-            md.append(table(["metric", "pairs", "Alpaca − others", "Alpaca better"], rows))
+                             number(float(sd), kind), better_tied_worse(d, higher)])
+            md.append(table(["metric", "pairs", "Alpaca − others",
+                             "Alpaca better / tied / worse"], rows))
 
     # 5. rank correlations
     md.append("### Divergence and perplexity against task damage\n")
@@ -535,6 +587,15 @@ def findings_statistics(groups, dense_flat, runs, bootstrap, has_zero_shot, prot
     return "\n".join(md)
 
 
+def better_tied_worse(differences, higher):
+    """The fractions of pairs where Alpaca calibration is better, exactly tied and worse
+    (differences are Alpaca minus the others; `higher`: a larger metric is better)."""
+    d = np.asarray(differences, dtype=float)
+    better = np.mean(d > 0) if higher else np.mean(d < 0)
+    tied = np.mean(d == 0)
+    return f"{100 * better:.0f} % / {100 * tied:.0f} % / {100 * (1 - better - tied):.0f} %"
+
+
 def groups_mean(groups, k, key):
     if k not in groups:
         return None
@@ -551,7 +612,123 @@ def fmt_ci(r):
     return f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
-# ---- plots --------------------------------------------------------------------------------
+# ---- plots ----------------------------------------------------------------------------------
+
+# The standard error of each plotted metric in a run's flattened numbers.
+STANDARD_ERROR_OF = {"wt2_ppl": "wt2_se", "c4_ppl": "c4_se", "ts_ppl": "ts_se",
+                     "js_text": "js_text_se", "js_alpaca": "js_alpaca_se", "zs_avg": "zs_avg_se",
+                     "f1": "f1_se"}
+PATTERN_MARKERS = {"2:4": "^", "4:8": "s"}
+# N:M patterns are drawn at their sparsity (50 % for 2:4 and 4:8), nudged apart from each other
+# and from the unstructured point there, never after the higher unstructured sparsities.
+PATTERN_NUDGE = {"2:4": -1.0, "4:8": 1.0}
+
+
+def plot_x(s):
+    """The x position of a sparsity in %: the fraction pruned; an N:M pattern nudged."""
+    return 100 * sparsity_value(s) + (PATTERN_NUDGE.get(s, 1.5) if ":" in s else 0.0)
+
+
+def sparsity_value(s):
+    if ":" in s:
+        n, m = s.split(":")
+        return int(n) / int(m)
+    return float(s)
+
+
+def plot_point(rows, key, scale=1.0):
+    """(value, error) of one plotted point from the flattened runs it averages: the mean over
+    seeds of each seed's mean over its runs, and its standard error over seeds (standard
+    deviation / sqrt(seeds)); with a single seed, the runs' own standard error of their mean
+    (sqrt(sum SE^2) / runs). Both scaled by `scale` (100 for %)."""
+    by_seed = defaultdict(list)
+    for r in rows:
+        if r.get(key) is not None:
+            by_seed[r.get("seed")].append(r)
+    if not by_seed:
+        return float("nan"), float("nan")
+    per_seed = [float(np.mean([r[key] for r in rs])) for rs in by_seed.values()]
+    value = float(np.mean(per_seed))
+    if len(per_seed) > 1:
+        error = float(np.std(per_seed, ddof=1)) / math.sqrt(len(per_seed))
+    else:
+        rs = next(iter(by_seed.values()))
+        errors = [r.get(STANDARD_ERROR_OF.get(key, ""), None) for r in rs]
+        error = (math.sqrt(sum(e * e for e in errors)) / len(rs)
+                 if errors and None not in errors else float("nan"))
+    return value * scale, error * scale
+
+
+def plot_series(groups, selector, key, sparsities, scale=1.0):
+    """[(sparsity, x, value, error)] of the groups `selector` keeps, one per sparsity."""
+    out = []
+    for s in sparsities:
+        rows = [r for k, g in groups.items() if k[1] == s and selector(k) for r in g]
+        value, error = plot_point(rows, key, scale)
+        out.append((s, plot_x(s), value, error))
+    return out
+
+
+def spread_series(groups, method, key, sparsities, sources, ratio, scale, resamples=200):
+    """[(sparsity, x, range, error)] for one method: the range (max / min when `ratio`, else
+    max − min) over sources of the seed means, with a bootstrap standard error over seeds
+    (each source's seeds resampled with replacement, `resamples` times, numpy seed 0)."""
+    rng = np.random.default_rng(0)
+    out = []
+
+    def spread(values):
+        return max(values) / min(values) if ratio else max(values) - min(values)
+
+    for s in sparsities:
+        per_source = []
+        for c in sources:
+            g = [r[key] for r in groups.get((method, s, c), []) if r.get(key) is not None]
+            if g:
+                per_source.append(np.asarray(g, dtype=float) * scale)
+        if len(per_source) < 2:
+            out.append((s, plot_x(s), float("nan"), float("nan")))
+            continue
+        value = spread([float(v.mean()) for v in per_source])
+        boot = [spread([float(rng.choice(v, len(v)).mean()) for v in per_source])
+                for _ in range(resamples)]
+        error = float(np.std(boot, ddof=1)) if all(len(v) > 1 for v in per_source) else float(
+            "nan")
+        out.append((s, plot_x(s), value, error))
+    return out
+
+
+def draw_series(ax, series, color, label):
+    """Unstructured sparsities as one line, each N:M pattern as an open marker of its own."""
+    line = [(x, y, e) for s, x, y, e in series if ":" not in s and math.isfinite(y)]
+    if line:
+        ax.errorbar([p[0] for p in line], [p[1] for p in line],
+                    yerr=[0 if not math.isfinite(p[2]) else p[2] for p in line], marker="o",
+                    color=color, label=label, capsize=3, linewidth=1.2, markersize=4)
+    for s, x, y, e in series:
+        if ":" in s and math.isfinite(y):
+            ax.errorbar([x], [y], yerr=[e if math.isfinite(e) else 0], color=color,
+                        marker=PATTERN_MARKERS.get(s, "D"), markerfacecolor="none",
+                        linestyle="none", capsize=3, markersize=6,
+                        label=None if line else label)
+
+
+def sparsity_axis(ax, sparsities):
+    import matplotlib.lines as mlines
+
+    ticks = sorted({100 * sparsity_value(s) for s in sparsities})
+    if ticks:
+        ax.set_xticks(ticks, [f"{t:.0f} %" for t in ticks])
+        ax.set_xlim(min(ticks) - 4, max(ticks) + 4)
+    ax.set_xlabel("sparsity (open markers: N:M patterns, at their sparsity)")
+    ax.grid(alpha=0.3)
+    handles, _ = ax.get_legend_handles_labels()
+    for s in sparsities:
+        if ":" in s:
+            handles.append(mlines.Line2D([], [], color="gray", marker=PATTERN_MARKERS.get(s, "D"),
+                                         markerfacecolor="none", linestyle="none",
+                                         label=f"{s} ({100 * sparsity_value(s):.0f} %)"))
+    ax.legend(handles=handles, fontsize=7)
+
 
 def write_plots(results, groups, dense_flat, methods, sparsities, calibrations, has_zero_shot):
     try:
@@ -560,87 +737,77 @@ def write_plots(results, groups, dense_flat, methods, sparsities, calibrations, 
         import matplotlib.pyplot as plt
     except ImportError:
         return []
-    x = list(range(len(sparsities)))
-    labels = [sparsity_label(s) for s in sparsities]
     sources = [c for c in calibrations if c != "none"]
     out = []
+    errors = ("Error bars: the standard error over seeds of each point (standard deviation of "
+              "the per-seed values / √seeds); where a point has one seed (magnitude), the "
+              "run's own standard error; the grey band is the dense model's standard error.")
 
-    def series(selector, key):
-        ys = []
-        for s in sparsities:
-            v = [r[key] for k, g in groups.items() if k[1] == s and selector(k) for r in g
-                 if key in r]
-            ys.append(float(np.mean(v)) if v else np.nan)
-        return ys
-
-    panels = [("wt2_ppl", "WikiText-2 test perplexity", True, "ppl_vs_sparsity.png"),
-              ("js_text", "JS divergence from dense, C4 held-out (nats)", True,
+    panels = [("wt2_ppl", "WikiText-2 test perplexity", True, 1.0, "ppl_vs_sparsity.png"),
+              ("js_text", "JS divergence from dense, C4 held-out (nats)", True, 1.0,
                "js_vs_sparsity.png")]
     if has_zero_shot:
-        panels.append(("zs_avg", "zero-shot average accuracy", False,
+        panels.append(("zs_avg", "zero-shot average accuracy (%)", False, 100.0,
                        "accuracy_vs_sparsity.png"))
-    panels.append(("f1", "Alpaca token F1", False, "alpaca_f1_vs_sparsity.png"))
-    for key, ylabel, log, name in panels:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-        for m in methods:
-            axes[0].plot(x, series(lambda k, m=m: k[0] == m, key), marker="o", label=m)
-        for c in sources:
-            axes[1].plot(x, series(lambda k, c=c: k[2] == c and k[0] != "magnitude", key),
-                         marker="o", label=CALIBRATION_NAMES.get(c, c))
+    panels.append(("f1", "Alpaca token F1 (%)", False, 100.0, "alpaca_f1_vs_sparsity.png"))
+    for key, ylabel, log, scale, name in panels:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
+        for i, m in enumerate(methods):
+            draw_series(axes[0], plot_series(groups, lambda k, m=m: k[0] == m, key, sparsities,
+                                             scale), f"C{i}", m)
+        for i, c in enumerate(sources):
+            draw_series(axes[1], plot_series(groups, lambda k, c=c: k[2] == c
+                                             and k[0] != "magnitude", key, sparsities, scale),
+                        f"C{i}", CALIBRATION_NAMES.get(c, c))
         for ax, t in ((axes[0], "per method (mean over calibration sources and seeds)"),
                       (axes[1], "per calibration source (mean over calibrated methods, seeds)")):
             if key in dense_flat:
-                ax.axhline(dense_flat[key], color="black", linestyle="--", linewidth=1,
-                           label="dense")
-            ax.set_xticks(x, labels)
-            ax.set_xlabel("sparsity")
+                d = dense_flat[key] * scale
+                ax.axhline(d, color="black", linestyle="--", linewidth=1, label="dense")
+                se = dense_flat.get(STANDARD_ERROR_OF.get(key, ""))
+                if se:
+                    ax.axhspan(d - se * scale, d + se * scale, color="gray", alpha=0.15)
             ax.set_title(t, fontsize=9)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
             if log:
                 ax.set_yscale("log")
+            sparsity_axis(ax, sparsities)
         axes[0].set_ylabel(ylabel)
         fig.tight_layout()
         fig.savefig(results / name, dpi=110)
         plt.close(fig)
         out.append((name, f"{ylabel} against sparsity: left one line per method, right one "
-                          f"line per calibration source."))
+                          f"line per calibration source. {errors}"))
 
-    if len(sources) > 1:
-        spread_keys = [("wt2_ppl", "WikiText-2 ppl: max / min over sources", True)]
+    calibrated = [m for m in methods if m != "magnitude"]
+    if len(sources) > 1 and calibrated:
+        spread_keys = [("wt2_ppl", "WikiText-2 ppl: max / min over sources", True, 1.0)]
         if has_zero_shot:
-            spread_keys.insert(0, ("zs_avg", "zero-shot avg accuracy: max − min over sources",
-                                   False))
-        spread_keys.append(("f1", "Alpaca F1: max − min over sources", False))
-        fig, axes = plt.subplots(1, len(spread_keys), figsize=(5 * len(spread_keys), 4))
+            spread_keys.insert(0, ("zs_avg", "zero-shot avg accuracy: max − min over sources "
+                                             "(points)", False, 100.0))
+        spread_keys.append(("f1", "Alpaca F1: max − min over sources (points)", False, 100.0))
+        fig, axes = plt.subplots(1, len(spread_keys), figsize=(5 * len(spread_keys), 4.2))
         axes = np.atleast_1d(axes)
-        for ax, (key, title, ratio) in zip(axes, spread_keys):
-            for m in methods:
+        for ax, (key, title, ratio, scale) in zip(axes, spread_keys):
+            for i, m in enumerate(methods):
                 if m == "magnitude":
                     continue
-                ys = []
-                for s in sparsities:
-                    v = [groups_mean(groups, (m, s, c), key) for c in sources]
-                    v = [a for a in v if a is not None]
-                    ys.append((max(v) / min(v) if ratio else max(v) - min(v)) if len(v) > 1
-                              else np.nan)
-                ax.plot(x, ys, marker="o", label=m)
-            ax.set_xticks(x, labels)
-            ax.set_xlabel("sparsity")
+                draw_series(ax, spread_series(groups, m, key, sparsities, sources, ratio, scale),
+                            f"C{i}", m)
             ax.set_title(title, fontsize=9)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            sparsity_axis(ax, sparsities)
         fig.tight_layout()
         fig.savefig(results / "calibration_spread.png", dpi=110)
         plt.close(fig)
         out.append(("calibration_spread.png", "Calibration-source spread against sparsity, one "
-                                              "line per method."))
+                                              "line per method; error bars: bootstrap standard "
+                                              "error over seeds (each source's seeds resampled, "
+                                              "200 times)."))
 
     # damage scatter
     flat = [r for g in groups.values() for r in g]
-    dkey, dname = ("zs_avg", "zero-shot avg accuracy drop") if has_zero_shot else (
-        "f1", "Alpaca F1 drop")
-    pts = [(r["js_text"], r["wt2_ppl"], dense_flat[dkey] - r[dkey]) for r in flat
+    dkey, dname, dscale = (("zs_avg", "zero-shot avg accuracy drop (points)", 100.0)
+                           if has_zero_shot else ("f1", "Alpaca F1 drop (points)", 100.0))
+    pts = [(r["js_text"], r["wt2_ppl"], (dense_flat[dkey] - r[dkey]) * dscale) for r in flat
            if "js_text" in r and dkey in r]
     if pts:
         a = np.array(pts)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct tasks_options {
   std::string suite;  // comma-separated task names
   std::string tasks_dir;
   index_t limit = 0;
+  std::uint64_t limit_seed = 0;
+  bool limit_first = false;
+  std::string bos = "tokenizer";
   std::string tokenizer;
   int threads = 0;
   given_options given;
@@ -49,8 +53,15 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
       "(ARC, PIQA: \"Question: ...\\nAnswer:\"; HellaSwag: \"{activity}: {context}\"; WinoGrande:\n"
       "partial evaluation; BoolQ: \"{passage}\\nQuestion: {question}?\\nAnswer:\" with no/yes),\n"
       "all choices of an item in one forward pass; acc takes the highest score, acc_norm the\n"
-      "highest score per character of the choice. Each is mean ± standard error over the items.\n"
+      "highest score per character of the choice (Python's len(), as the harness's acc_norm;\n"
+      "its acc_bytes divides by UTF-8 bytes). Each is mean ± standard error over the items.\n"
       "The harness reports acc_norm for ARC, PIQA and HellaSwag and acc for WinoGrande and BoolQ.\n"
+      "HellaSwag's staged copy (llama.cpp's layout) has ctx_a and ctx_b joined, so the harness's\n"
+      "capitalisation of ctx_b's first letter is not applied. --limit N scores a random N\n"
+      "items of each task (--limit-seed S, default 0: Python's\n"
+      "sorted(random.Random(S).sample(range(n), N))), or the first N with --limit-first (the\n"
+      "harness's --limit; first items are not a random sample: HellaSwag's first ones all come\n"
+      "from ActivityNet). The output names the items and the BOS convention used.\n"
       "Give --instructions, --suite or both.");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
@@ -74,9 +85,20 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
   c->add_option("--tasks-dir", o.tasks_dir, "the folder of the zero-shot task files")
       ->type_name("DIR")
       ->default_str("$POLLARD_DATA_DIR/tasks");
-  c->add_option("--limit", o.limit, "score the first N items of each zero-shot task (0: all)")
+  c->add_option("--limit", o.limit,
+                "score N items of each zero-shot task, drawn at random (0: all)")
       ->type_name("N")
       ->check(integer_in(0, INT32_MAX));
+  c->add_option("--limit-seed", o.limit_seed, "the seed of the random items of --limit")
+      ->type_name("S")
+      ->check(unsigned_integer());
+  c->add_flag("--limit-first", o.limit_first,
+              "score the first N items instead (the harness's --limit)");
+  c->add_option("--bos", o.bos,
+                "tokenizer: BOS first when the tokenizer adds one (lm-evaluation-harness\n"
+                "v0.4.9.2 and later); no: never (the harness before v0.4.9.2); yes: always")
+      ->type_name("B")
+      ->check(CLI::IsMember({"tokenizer", "yes", "no"}));
   c->add_option("--json", o.json, "also write the result as JSON (written whole or not at all)")
       ->type_name("OUT.json");
   add_tokenizer_option(*c, o.tokenizer);
@@ -92,8 +114,12 @@ inline int run_tasks(const tasks_options& o) {
   const index_t max_examples = o.max_examples;
   const index_t max_new_tokens = o.max_new_tokens;
   const auto json = optional_path(o.json);
-  for (const char* option : {"--limit", "--tasks-dir"})
+  for (const char* option : {"--limit", "--tasks-dir", "--bos"})
     refuse_if_given(o.given, option, o.suite.empty(), "applies to --suite, which is not given");
+  for (const char* option : {"--limit-seed", "--limit-first"})
+    refuse_if_given(o.given, option, o.limit == 0, "applies to --limit N, which is not given");
+  refuse_if_given(o.given, "--limit-seed", o.limit_first,
+                  "draws the random items, and --limit-first takes the first ones");
   for (const char* option : {"--max-examples", "--max-new-tokens", "--show"})
     refuse_if_given(o.given, option, o.instructions.empty(),
                     "applies to --instructions, which is not given");
@@ -109,8 +135,21 @@ inline int run_tasks(const tasks_options& o) {
   zero_shot_request zero_shot;
   if (!o.suite.empty()) {
     zero_shot.tasks = comma_list(o.suite);
+    std::set<std::string> named;
+    for (const auto& task : zero_shot.tasks)
+      if (!named.insert(task).second)
+        throw usage_error("--suite: task '" + task +
+                          "' is given twice (each task is scored once and counted once in the "
+                          "averages)");
     zero_shot.tasks_dir = zero_shot_tasks_dir<usage_error>(o.tasks_dir);
     zero_shot.limit = o.limit;
+    zero_shot.selection = o.limit == 0    ? item_selection::all
+                          : o.limit_first ? item_selection::first
+                                          : item_selection::random;
+    zero_shot.limit_seed = o.limit_seed;
+    zero_shot.bos = o.bos == "yes"  ? bos_choice::yes
+                    : o.bos == "no" ? bos_choice::no
+                                    : bos_choice::tokenizer;
     // Every file of the tasks folder is an input of the suite (compared by identity, so a link
     // to one is refused too).
     std::vector<io::named_path> task_files;
@@ -128,8 +167,7 @@ inline int run_tasks(const tasks_options& o) {
     check_distinct_outputs(task_files, {{"--json", o.json}});
   }
   // Every input is read before the model runs, so a bad file fails at once.
-  const std::vector<evaluation::multiple_choice_task> zero_shot_tasks =
-      load_zero_shot_tasks(zero_shot);
+  const std::vector<selected_task> zero_shot_tasks = load_zero_shot_tasks(zero_shot);
   std::vector<io::instruction_example> examples;
   if (!o.instructions.empty()) {
     examples = io::read_instruction_examples(o.instructions);
@@ -144,6 +182,9 @@ inline int run_tasks(const tasks_options& o) {
                                                            {"--tokenizer", o.tokenizer}}),
                          {{"--json", o.json}});
   m.gguf.reset();
+  if (zero_shot.bos == bos_choice::yes && !m.tokenizer->bos())
+    throw usage_error("--bos yes: the tokenizer of " + model_path.string() +
+                      " has no BOS token to add");
   std::printf("model       : %s\n", printable(model_path.string()).c_str());
   std::string out = "{\"model\":" + json_string(model_path.string());
   if (!o.instructions.empty()) {
@@ -173,10 +214,10 @@ inline int run_tasks(const tasks_options& o) {
            ",\"rouge1\":" + metric(r.rouge1);
   }
   if (!zero_shot_tasks.empty()) {
-    const bool add_bos = m.tokenizer->adds_bos();
-    const auto r = evaluate_zero_shot_tasks(m, zero_shot_tasks, zero_shot.limit);
-    print_zero_shot(r, add_bos);
-    out += ",\"zero_shot\":" + zero_shot_json(r, zero_shot, add_bos);
+    const bool add_bos = adds_bos(zero_shot.bos, *m.tokenizer);
+    const auto r = evaluate_zero_shot_tasks(m, zero_shot_tasks, add_bos);
+    print_zero_shot(r, zero_shot, add_bos);
+    out += ",\"zero_shot\":" + zero_shot_json(r, zero_shot_tasks, zero_shot, add_bos);
   }
   if (json) write_output_file(*json, out + "}\n");
   return 0;

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -122,4 +124,46 @@ TEST_CASE("tasks load by their harness names; an unknown name lists the known on
     CHECK(load_zero_shot_task(name, *root).name == name);
   CHECK_THROWS_WITH_AS(load_zero_shot_task("openbookqa", *root),
                        doctest::Contains("arc_easy, arc_challenge"), option_error);
+}
+
+namespace {
+
+std::filesystem::path arc_file(const std::string& name, const std::vector<std::string>& lines) {
+  const auto path = std::filesystem::temp_directory_path() / ("pollard-zero-shot-" + name);
+  std::ofstream out(path, std::ios::binary);
+  for (const auto& line : lines) out << line << "\n";
+  return path;
+}
+
+std::string arc_line(const std::string& answer, const std::vector<std::string>& labels) {
+  std::string choices;
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    choices += std::string(i ? "," : "") + "{\"text\":\"c" + std::to_string(i) + "\",\"label\":\"" +
+               labels[i] + "\"}";
+  return "{\"question\":{\"stem\":\"q\",\"choices\":[" + choices + "]},\"answerKey\":\"" + answer +
+         "\"}";
+}
+
+}  // namespace
+
+TEST_CASE("ARC: a repeated label makes the first choice with it gold, as the harness's index()") {
+  // arc_easy.yaml: doc_to_target "{{choices.label.index(answerKey)}}", Python's list.index.
+  const auto path = arc_file("duplicate-label.jsonl",
+                             {arc_line("A", {"A", "A", "B"}), arc_line("B", {"A", "B", "B", "C"})});
+  const auto task = read_arc(path, "arc_easy");
+  REQUIRE(task.items.size() == 2);
+  CHECK(task.items[0].gold == 0);
+  CHECK(task.items[1].gold == 1);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("ARC: an item with fewer than two choices is refused when read, naming file and line") {
+  const auto path =
+      arc_file("one-choice.jsonl", {arc_line("A", {"A", "B"}), arc_line("B", {"A", "B"}),
+                                    arc_line("A", {"A", "B"}), arc_line("A", {"A"})});
+  CHECK_THROWS_WITH_AS(read_arc(path, "arc_easy"),
+                       doctest::Contains("pollard-zero-shot-one-choice.jsonl line 4: an item "
+                                         "needs at least two choices, this one has 1"),
+                       format_error);
+  std::filesystem::remove(path);
 }

@@ -8,11 +8,13 @@ reads n/a; another model, data file or pollard binary is refused in a folder of 
 
 usage: study_test.py POLLARD_EXECUTABLE WORK_DIR (POLLARD_DATA_DIR in the environment)"""
 
+import functools
 import gzip
 import hashlib
 import json
 import math
 import os
+import random
 import re
 import shutil
 import signal
@@ -311,6 +313,70 @@ def check_identity(pollard, model, data, work, results):
               "the C4 calibration split is derived again from the changed file")
 
 
+def check_cache_keys_independent_of_grid(pollard, model, data, work):
+    """A run's cache key does not depend on which other grid points the study selects: a study
+    narrowed to fewer calibration sources (or widened again) finds every run it shares with the
+    first one, and its report is written from them."""
+    results = work / "narrowed"
+    study = functools.partial(quick_study, pollard, model, data, results, "--sparsities", "0.5",
+                              "--methods", "magnitude,wanda", "--samples", "2",
+                              "--length", "16", "--zero-shot", "")
+    done = subprocess.run(study("--calibrations", "c4,tinystories"), capture_output=True,
+                          text=True)
+    print(done.stdout + done.stderr)
+    check(done.returncode == 0 and "3 runs in the grid, 0 cached, 3 to run" in done.stdout,
+          "the first study runs magnitude and wanda with both sources")
+    for calibrations, line in (("c4", "2 runs in the grid, 2 cached, 0 to run"),
+                               ("tinystories,c4", "3 runs in the grid, 3 cached, 0 to run")):
+        done = subprocess.run(study("--calibrations", calibrations), capture_output=True,
+                              text=True)
+        print(done.stdout + done.stderr)
+        check(done.returncode == 0 and "dense model cached" in done.stdout and line in done.stdout,
+              f"--calibrations {calibrations} finds the cached runs: {line}")
+    done = subprocess.run(study("--calibrations", "c4", "--report-only"), capture_output=True,
+                          text=True)
+    check(done.returncode == 0 and "(2 of 2 runs)" in done.stdout,
+          f"--report-only of the narrowed study: {done.stdout}{done.stderr}")
+    dense = tables_of((results / "report.md").read_text(encoding="utf-8"))["Dense model"]
+    check(any(row[0] == "TinyStories held-out perplexity" for row in dense),
+          "a llama2.c model is scored on held-out TinyStories whatever the sources (auto)")
+    done = subprocess.run(study("--calibrations", "c4", "--tinystories-heldout", "no"),
+                          capture_output=True, text=True)
+    check(done.returncode == 0 and "2 runs in the grid, 0 cached, 2 to run" in done.stdout,
+          "--tinystories-heldout no is another evaluation, so other runs")
+
+
+def check_report_helpers():
+    """Plot points (N:M at their sparsity, % for accuracies, standard errors over seeds), cost
+    cells with sub-second digits, and ties counted apart, against hand-worked values."""
+    import study_report as sr
+
+    groups = {("wanda", "0.5", "c4"): [{"zs_avg": 0.40, "zs_avg_se": 0.05, "seed": 0},
+                                       {"zs_avg": 0.44, "zs_avg_se": 0.05, "seed": 1}],
+              ("wanda", "0.7", "c4"): [{"zs_avg": 0.30, "zs_avg_se": 0.05, "seed": 0}],
+              ("wanda", "2:4", "c4"): [{"zs_avg": 0.38, "zs_avg_se": 0.03, "seed": 0},
+                                       {"zs_avg": 0.36, "zs_avg_se": 0.04, "seed": 0}]}
+    series = {p[0]: p[1:] for p in sr.plot_series(groups, lambda k: k[0] == "wanda", "zs_avg",
+                                                  ["0.5", "0.7", "2:4"], scale=100.0)}
+    x, y, e = series["0.5"]
+    # mean 42 %, seed SD sqrt(8) points, standard error sqrt(8) / sqrt(2) = 2
+    check(x == 50 and abs(y - 42.0) < 1e-9 and abs(e - 2.0) < 1e-9, f"a 2-seed point: {x, y, e}")
+    x, y, e = series["2:4"]
+    # one seed, two runs: mean 37 %, standard error sqrt(3² + 4²) / 2 = 2.5 points
+    check(49 <= x <= 51 and abs(y - 37.0) < 1e-9 and abs(e - 2.5) < 1e-9,
+          f"2:4 is drawn at 50 % sparsity, not after 70 %: {x, y, e}")
+    check(series["0.7"][0] == 70, "70 % at 70")
+    check(sr.number(0.0123, "s") == "0.0123" and sr.number(0.5, "s") == "0.500"
+          and sr.number(2.5, "s") == "2.50" and sr.number(228.46, "s") == "228.5",
+          "times keep three significant digits below 10 s")
+    check(sr.cell([{"t": 0.012}, {"t": 0.016}], "t", "s") == "0.0140 ± 0.0028",
+          "a cost cell: mean ± SD at the mean's precision")
+    check(sr.better_tied_worse([0.0] * 12, True) == "0 % / 100 % / 0 %",
+          "all ties read as tied, not as worse")
+    check(sr.better_tied_worse([1.0, 0.0, -1.0, -2.0], False) == "50 % / 25 % / 25 %",
+          "a lower-is-better metric: negative differences are better")
+
+
 def check_undefined_standard_errors(work, results):
     """A standard error pollard leaves undefined (null: one example) is shown as n/a."""
     copy = work / "null-standard-errors"
@@ -390,7 +456,19 @@ def main():
     check("2 cached, 0 to run" in out and "dense model cached" in out,
           "a finished study runs nothing again")
     check_report(a, runs=2)
+    # Zero-shot items: a random sample by default, CPython's sorted(random.Random(0).sample()).
+    for p in (a / "runs").glob("*.json"):
+        r = json.loads(p.read_text())
+        check(r["settings"]["evaluation"]["zero_shot_items"] == "random"
+              and r["settings"]["evaluation"]["zero_shot_seed"] == 0, f"{p.name}: random items")
+        for t in r["metrics"]["zero_shot"]["tasks"]:
+            check(t["item_indices"] == sorted(random.Random(0).sample(
+                range(t["items_available"]), 2)), f"{p.name}: {t['task']}'s sampled items")
+    check("a random 2 items of each task (seed 0" in (a / "report.md").read_text(),
+          "the report names the zero-shot items")
+    check_report_helpers()
     check_arguments(pollard, model, data, work)
+    check_cache_keys_independent_of_grid(pollard, model, data, work)
     check_failed_run(pollard, model, data, work)
     check_interruption(pollard, model, data, work)
     check_undefined_standard_errors(work, a)

@@ -105,7 +105,9 @@ inline std::string hellaswag_preprocess(std::string_view text) {
 }
 
 /// ARC (AI2 release JSONL): "Question: {question}\nAnswer:", choices the choice texts, gold the
-/// position of answerKey among the labels (A-E, or 1-5 on some items, as the release has them).
+/// position of answerKey among the labels (A-E, or 1-5 on some items, as the release has them):
+/// the first label equal to it, as the harness's choices.label.index(answerKey). An item with
+/// fewer than two choices is refused here, naming its line.
 inline multiple_choice_task read_arc(const std::filesystem::path& path, std::string name) {
   multiple_choice_task task{std::move(name), {}, true};
   detail::for_each_line(path, [&](const std::string& where, std::string_view line) {
@@ -115,10 +117,13 @@ inline multiple_choice_task read_arc(const std::filesystem::path& path, std::str
     std::vector<std::string> choices;
     index_t gold = -1;
     for (const auto& c : detail::member(question, "choices", where).as_array(where + " choices")) {
-      if (detail::string_member(c, "label", where) == key)
-        gold = static_cast<index_t>(choices.size());
+      const std::string& label = detail::string_member(c, "label", where);
+      if (gold < 0 && label == key) gold = static_cast<index_t>(choices.size());
       choices.push_back(detail::string_member(c, "text", where));
     }
+    if (choices.size() < 2)
+      throw format_error(where + ": an item needs at least two choices, this one has " +
+                         std::to_string(choices.size()));
     if (gold < 0) throw format_error(where + ": answerKey \"" + key + "\" is not a choice label");
     task.items.push_back(
         choice_item("Question: " + detail::string_member(question, "stem", where) + "\nAnswer:",
