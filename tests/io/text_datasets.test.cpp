@@ -168,6 +168,23 @@ TEST_CASE("paragraphs are split at blank lines") {
   std::filesystem::remove(path);
 }
 
+TEST_CASE("a line of nothing but spaces, tabs or a CR separates paragraphs; CRLF reads as LF") {
+  const std::vector<std::string> expected{"Once upon a time.", "The dog ran\n  far away.", "End."};
+  // The same three paragraphs with LF, with CRLF, and with separator lines holding " ", "\t",
+  // " \t\r" (a CRLF line of blanks) and a lone "\r".
+  for (const std::string text :
+       {"Once upon a time.\n\nThe dog ran\n  far away.\n\nEnd.\n",
+        "Once upon a time.\r\n\r\nThe dog ran\r\n  far away.\r\n\r\nEnd.\r\n",
+        "\r\n \nOnce upon a time.\n \nThe dog ran\n  far away.\n\t\nEnd.",
+        "Once upon a time.\r\n \t\r\nThe dog ran\r\n  far away.\r\n\r\r\nEnd.\r\n\r\n"}) {
+    CAPTURE(text);
+    CHECK(pollard::io::split_paragraphs(text) == expected);
+  }
+  const auto path = write_temp("pollard-crlf.txt", "One.\r\n\r\nTwo.\r\n");
+  CHECK(pollard::io::read_paragraphs(path) == std::vector<std::string>{"One.", "Two."});
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("C4's reference string joins the first 1100 documents with one space (get_c4)") {
   // SparseGPT/Wanda datautils.py: ' '.join(valdata[:1100]['text']), first 256 * seqlen tokens.
   std::vector<std::string> docs;

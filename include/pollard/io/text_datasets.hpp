@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pollard/core/config.hpp"
@@ -206,21 +207,35 @@ inline std::vector<instruction_example> read_instruction_examples(
   return out;
 }
 
-/// Plain text split at blank lines into paragraphs (TinyStories' layout), trimmed of newlines.
-inline std::vector<std::string> read_paragraphs(const std::filesystem::path& path) {
-  const std::string text = detail::read_text_file(path);
+/// Plain text split into paragraphs (TinyStories' layout): a blank line, one holding nothing but
+/// spaces, tabs and a carriage return, separates two paragraphs. Each paragraph is its lines
+/// joined with "\n", a line's "\r" before its "\n" dropped, so a file with CRLF line ends gives
+/// the same paragraphs as with LF.
+inline std::vector<std::string> split_paragraphs(std::string_view text) {
   std::vector<std::string> out;
+  std::string paragraph;
   std::size_t begin = 0;
   while (begin < text.size()) {
-    std::size_t end = text.find("\n\n", begin);
-    if (end == std::string::npos) end = text.size();
-    std::string p = text.substr(begin, end - begin);
-    while (!p.empty() && (p.front() == '\n' || p.front() == '\r')) p.erase(p.begin());
-    while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
-    if (!p.empty()) out.push_back(std::move(p));
-    begin = end + 2;
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(begin, end - begin);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+      if (!paragraph.empty()) out.push_back(std::move(paragraph));
+      paragraph.clear();
+    } else {
+      if (!paragraph.empty()) paragraph += '\n';
+      paragraph += line;
+    }
+    begin = end + 1;
   }
+  if (!paragraph.empty()) out.push_back(std::move(paragraph));
   return out;
+}
+
+/// The paragraphs of a plain-text file (split_paragraphs).
+inline std::vector<std::string> read_paragraphs(const std::filesystem::path& path) {
+  return split_paragraphs(detail::read_text_file(path));
 }
 
 }  // namespace pollard::io
