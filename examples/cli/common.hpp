@@ -338,7 +338,8 @@ inline const char* name_of(text_format f) noexcept {
 }
 
 /// The --format value (empty: not given), or the format the file name suggests: *.jsonl ->
-/// rows-jsonl, *.gz -> jsonl-gz, anything else -> text.
+/// rows-jsonl, *.gz -> jsonl-gz unless the name inside it says plain text (notes.txt.gz ->
+/// text, decompressed), anything else -> text.
 inline text_format text_format_of(const std::string& option, const fs::path& file) {
   if (!option.empty()) {
     if (option == "rows-jsonl") return text_format::rows_jsonl;
@@ -349,7 +350,11 @@ inline text_format text_format_of(const std::string& option, const fs::path& fil
   }
   const std::string ext = file.extension().string();
   if (ext == ".jsonl") return text_format::rows_jsonl;
-  if (ext == ".gz") return text_format::jsonl_gz;
+  if (ext == ".gz") {
+    const std::string inner = file.stem().extension().string();
+    return inner.empty() || inner == ".json" || inner == ".jsonl" ? text_format::jsonl_gz
+                                                                  : text_format::text;
+  }
   return text_format::text;
 }
 
@@ -389,7 +394,7 @@ inline evaluation_text read_evaluation_text(const fs::path& path, text_format fo
     case text_format::text:
       break;
   }
-  return {read_file(path), 0, 0};
+  return {io::read_data_file(path), 0, 0};
 }
 
 /// What an evaluation run scored, for protocol_of: the window, the windows scored and those the

@@ -32,10 +32,12 @@ inline CLI::Option* add_text_options(CLI::App& c, text_options& t) {
                "(WikiText-2 as SparseGPT and Wanda evaluate it); jsonl-gz: gzip JSON\n"
                "lines, documents joined with \"\\n\\n\"; c4: C4 validation as SparseGPT\n"
                "and Wanda evaluate it (get_c4: the first 1100 documents joined with\n"
-               "\" \", at most 256 windows); text: the file as it is. The output names\n"
+               "\" \", at most 256 windows); text: the file as it is (decompressed\n"
+               "when its name ends in .gz). The output names\n"
                "the protocol used")
       ->type_name("F")
-      ->default_str("from the name: *.jsonl rows-jsonl, *.gz jsonl-gz, else text");
+      ->default_str(
+          "from the name: *.jsonl rows-jsonl, *.gz jsonl-gz (but *.txt.gz text), else text");
   c.add_option("--window", t.window, "tokens per window, >= 2")
       ->type_name("L")
       ->check(integer_in(2, INT32_MAX))

@@ -103,9 +103,11 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       "the Alpaca template, packed; selfgen: the model's own continuations of the first 2 tokens\n"
       "of each document (temperature 0.6, top-k 50, top-p 0.95, repetition penalty 1.2), the 20 %\n"
       "with the highest perplexity dropped. Files, for every kind: *.json a JSON list, *.jsonl\n"
-      "JSON lines, *.gz either of them gzip-compressed; else plain text split at blank lines\n"
-      "(documents only: alpaca needs instruction/input/output records). Window starts are\n"
-      "drawn as the reference scripts draw them (CPython's random with --seed).");
+      "JSON lines, *.json.gz/*.jsonl.gz either of them gzip-compressed; else plain text split at\n"
+      "blank lines (a line of only spaces/tabs is blank; *.txt.gz is decompressed; a bare *.gz\n"
+      "is JSON when it opens with { or [); alpaca needs instruction/output records (input\n"
+      "optional). Window starts are drawn as the reference scripts draw them (CPython's random\n"
+      "with --seed).");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
   c->add_option("OUT", o.out, "the pruned model, in MODEL's format")->required();

@@ -158,3 +158,27 @@ TEST_CASE("calibration_mixture splits by largest remainder and draws each part r
   CHECK_THROWS_AS(mix.add(0.0, pollard::corpus_windows(a)), pollard::option_error);
   CHECK_THROWS_AS(pollard::calibration_mixture{}.draw(1, 4, 0), pollard::option_error);
 }
+
+TEST_CASE("a mixture refuses a draw that would give one of its sources no sequence") {
+  std::vector<token_id> a(500, 1), c(500, 3);
+  pollard::calibration_mixture mix;
+  mix.add(1.0, pollard::corpus_windows(a, "a")).add(100.0, pollard::corpus_windows(c, "c"));
+  // 8 · 1/101 = 0.08 and 8 · 100/101 = 7.92: c takes 7, and the one left over by largest
+  // remainder (0.92 against 0.08), so a would get none.
+  CHECK(mix.counts(8) == std::vector<index_t>{0, 8});
+  CHECK_THROWS_WITH_AS(mix.draw(8, 4, 0),
+                       doctest::Contains("a: random windows of one stream of 500 tokens "
+                                         "(SparseGPT/Wanda WikiText-2 protocol, CPython random) "
+                                         "(weight 1 of 101 in all) would get 0 of the 8 "
+                                         "sequences drawn"),
+                       pollard::option_error);
+  // 102 sequences give a 1 (1.0099...) and c 101.
+  CHECK(mix.draw(102, 4, 0).n_sequences == 102);
+  // Fewer sequences than sources: equal weights 0.5 / 0.5 of one sequence, the tie to a.
+  pollard::calibration_mixture even;
+  even.add(1.0, pollard::corpus_windows(a, "a")).add(1.0, pollard::corpus_windows(c, "c"));
+  CHECK(even.counts(1) == std::vector<index_t>{1, 0});
+  CHECK_THROWS_WITH_AS(even.draw(1, 4, 0), doctest::Contains("c: random windows"),
+                       pollard::option_error);
+  CHECK(even.draw(2, 4, 0).n_sequences == 2);
+}

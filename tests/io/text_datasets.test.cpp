@@ -146,17 +146,64 @@ TEST_CASE("instruction examples read alike from a JSON list, JSON lines and gzip
   const auto bad =
       write_gzip("pollard-alpaca-bad.jsonl.gz", first + "\n{\"instruction\": \"x\"}\n");
   CHECK_THROWS_WITH_AS(pollard::io::read_instruction_examples(bad),
-                       "pollard-alpaca-bad.jsonl.gz line 2: no \"input\" field",
+                       "pollard-alpaca-bad.jsonl.gz line 2: no \"output\" field",
                        pollard::format_error);
-  const auto text = write_temp("pollard-alpaca.txt", "Add 1 and 2.\n\n3\n");
-  CHECK_THROWS_WITH_AS(pollard::io::read_instruction_examples(text),
-                       "pollard-alpaca.txt: instruction data is read from JSON records with "
-                       "instruction, input and output fields: a JSON list (*.json), JSON lines "
-                       "(*.jsonl), or either gzip-compressed (*.gz)",
-                       pollard::format_error);
+  // Plain text holds no instruction records, compressed or not.
+  const std::string words = "Add 1 and 2.\n\n3\n";
+  for (const auto& text :
+       {write_temp("pollard-alpaca.txt", words), write_gzip("pollard-alpaca.txt.gz", words)}) {
+    CHECK_THROWS_WITH_AS(pollard::io::read_instruction_examples(text),
+                         (text.filename().string() +
+                          ": instruction data is read from JSON records with instruction, input "
+                          "and output fields: a JSON list (*.json), JSON lines (*.jsonl), or "
+                          "either gzip-compressed (*.json.gz, *.jsonl.gz)")
+                             .c_str(),
+                         pollard::format_error);
+    std::filesystem::remove(text);
+  }
   for (const auto& p : files) std::filesystem::remove(p);
   std::filesystem::remove(bad);
-  std::filesystem::remove(text);
+}
+
+TEST_CASE("an Alpaca record without \"input\" reads as one with an empty input") {
+  // Stanford Alpaca's train.py: prompt_input if example.get("input", "") != "" else
+  // prompt_no_input, so a missing input and an empty one give the same prompt.
+  const auto path =
+      write_temp("pollard-alpaca-noinput.jsonl",
+                 "{\"instruction\": \"Greet\", \"output\": \"Hi\"}\n"
+                 "{\"instruction\": \"Greet\", \"input\": \"\", \"output\": \"Hi\"}\n");
+  const auto examples = pollard::io::read_instruction_examples(path);
+  REQUIRE(examples.size() == 2);
+  CHECK(examples[0].instruction == "Greet");
+  CHECK(examples[0].input.empty());
+  CHECK(examples[0].output == "Hi");
+  CHECK(examples[0].input == examples[1].input);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a data file's format comes from its name, a gzip file's from the name inside it") {
+  using pollard::io::data_file_format;
+  using pollard::io::data_file_format_of;
+  CHECK(data_file_format_of("a.json", "{}") == data_file_format::json_list);
+  CHECK(data_file_format_of("a.jsonl", "[1]") == data_file_format::json_lines);
+  CHECK(data_file_format_of("a.txt", "[1]") == data_file_format::plain_text);
+  CHECK(data_file_format_of("a", "{}") == data_file_format::plain_text);
+  // C4's shards are JSON lines named *.json.gz.
+  CHECK(data_file_format_of("c4.json.gz", " {\"text\": 1}") == data_file_format::json_lines);
+  CHECK(data_file_format_of("c4.json.gz", "\n[1]") == data_file_format::json_list);
+  CHECK(data_file_format_of("a.jsonl.gz", "[1]") == data_file_format::json_lines);
+  CHECK(data_file_format_of("a.txt.gz", "{braces} in text") == data_file_format::plain_text);
+  CHECK(data_file_format_of("a.gz", "{\"text\": 1}") == data_file_format::json_lines);
+  CHECK(data_file_format_of("a.gz", " [1]") == data_file_format::json_list);
+  CHECK(data_file_format_of("a.gz", "Once upon a time") == data_file_format::plain_text);
+  // A gzip plain-text file reads as its uncompressed twin.
+  const std::string text = "One.\r\n\r\nTwo.\n";
+  const auto plain = write_temp("pollard-twin.txt", text);
+  const auto gz = write_gzip("pollard-twin.txt.gz", text);
+  CHECK(pollard::io::read_paragraphs(gz) == pollard::io::read_paragraphs(plain));
+  CHECK(pollard::io::read_paragraphs(gz) == std::vector<std::string>{"One.", "Two."});
+  std::filesystem::remove(plain);
+  std::filesystem::remove(gz);
 }
 
 TEST_CASE("paragraphs are split at blank lines") {

@@ -54,6 +54,43 @@ TEST_CASE("calibration documents are read from JSON lines, JSON lists and plain 
   for (const auto& p : {jsonl, custom, list, text, empty, gz}) fs::remove(p);
 }
 
+namespace {
+
+fs::path write_gzip_file(const std::string& name, const std::string& content) {
+  const fs::path p = fs::temp_directory_path() / ("pollard-calibration-" + name);
+  gzFile f = gzopen(p.c_str(), "wb");
+  gzwrite(f, content.data(), static_cast<unsigned>(content.size()));
+  gzclose(f);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("a gzip calibration file reads as the file it decompresses to") {
+  const std::string text = "{Braces} start this story.\r\n\r\nA second one.\n";
+  const std::string lines = "{\"text\": \"one\"}\n{\"text\": \"two\"}\n";
+  const auto plain = write_file("g.txt", text);
+  // Plain text keeps its paragraphs compressed, even when its first character is a brace: the
+  // inner extension decides, as the extension does for the uncompressed file.
+  for (const auto& gz : {write_gzip_file("g.txt.gz", text), write_gzip_file("g.md.gz", text)}) {
+    CHECK(llm::read_calibration_documents(gz) == llm::read_calibration_documents(plain));
+    CHECK(llm::read_calibration_documents(gz) ==
+          std::vector<std::string>{"{Braces} start this story.", "A second one."});
+    fs::remove(gz);
+  }
+  // No inner extension: JSON records when the text opens with '{' or '[', plain text otherwise.
+  const auto bare_lines = write_gzip_file("h.gz", lines);
+  const auto bare_list = write_gzip_file("i.gz", "[\"first\", \"second\"]");
+  const auto bare_text = write_gzip_file("j.gz", "Para one.\n\nPara two.\n");
+  CHECK(llm::read_calibration_documents(bare_lines) == std::vector<std::string>{"one", "two"});
+  CHECK(llm::read_calibration_documents(bare_list) == std::vector<std::string>{"first", "second"});
+  CHECK(llm::read_calibration_documents(bare_text) ==
+        std::vector<std::string>{"Para one.", "Para two."});
+  const auto jsonl_gz = write_gzip_file("k.jsonl.gz", lines);
+  CHECK(llm::read_calibration_documents(jsonl_gz) == std::vector<std::string>{"one", "two"});
+  for (const auto& p : {plain, bare_lines, bare_list, bare_text, jsonl_gz}) fs::remove(p);
+}
+
 TEST_CASE("calibration from real data: C4 documents, a WikiText-2 stream and Alpaca, mixed") {
   const auto model = test::data_file("models/stories260K/stories260K.bin");
   const auto c4 = test::data_file("text/c4/c4-sample.00000-of-00001.json.gz");
@@ -85,6 +122,16 @@ TEST_CASE("calibration from real data: C4 documents, a WikiText-2 stream and Alp
   CHECK(mixed.origin[5] == "alpaca:alpaca_5000.json");
   CHECK(mixed.counted_tokens() < mixed.token_count());
   CHECK(mixed.counted_tokens() > 64 * 4);
+  // A source that would get no sequence (8 · 1/101 rounds to 0) is refused before any file is
+  // read: these do not exist.
+  o.samples = 8;
+  CHECK_THROWS_WITH_AS(
+      llm::draw_calibration({parse_calibration_spec("c4:/nonexistent/a.json.gz@1"),
+                             parse_calibration_spec("text:/nonexistent/b.txt@100")},
+                            tok, o),
+      "calibration mixture: c4:/nonexistent/a.json.gz (weight 1 of 101 in all) would get 0 of "
+      "the 8 sequences drawn; raise its weight, draw more sequences or leave it out",
+      pollard::option_error);
   o.length = 100000;
   CHECK_THROWS_AS(llm::draw_calibration({parse_calibration_spec("c4:" + c4->string())}, tok, o),
                   pollard::option_error);

@@ -10,13 +10,58 @@
 
 #include "pollard/calibration/calibration_batch.hpp"
 #include "pollard/calibration/calibration_source.hpp"
+#include "pollard/core/error.hpp"
+#include "pollard/core/number_text.hpp"
 
 namespace pollard {
+
+/// How many of n sequences each of several sources with `weights` (finite, > 0) gives:
+/// round-by-largest-remainder(n · w_k / Σw), ties to the earlier source.
+inline std::vector<index_t> mixture_counts(const std::vector<double>& weights, index_t n) {
+  double total = 0.0;
+  for (const double w : weights) total += w;
+  std::vector<index_t> out(weights.size());
+  std::vector<double> remainder(weights.size());
+  index_t given = 0;
+  for (std::size_t k = 0; k < weights.size(); ++k) {
+    const double exact = static_cast<double>(n) * weights[k] / total;
+    out[k] = static_cast<index_t>(std::floor(exact));
+    remainder[k] = exact - static_cast<double>(out[k]);
+    given += out[k];
+  }
+  for (; given < n && !weights.empty(); ++given) {
+    std::size_t best = 0;
+    for (std::size_t k = 1; k < weights.size(); ++k)
+      if (remainder[k] > remainder[best]) best = k;
+    ++out[best];
+    remainder[best] = -1.0;
+  }
+  return out;
+}
+
+/// option_error when a draw of n sequences would give a source of the mixture none (its weight
+/// too small against the others', or n smaller than the number of sources), naming the source
+/// (`names[k]`) and its weight: a source that was asked for is never dropped without a word.
+inline void refuse_empty_mixture_parts(const std::vector<std::string>& names,
+                                       const std::vector<double>& weights, index_t n) {
+  if (weights.size() < 2 || n <= 0) return;
+  const auto c = mixture_counts(weights, n);
+  double total = 0.0;
+  for (const double w : weights) total += w;
+  for (std::size_t k = 0; k < c.size(); ++k)
+    if (c[k] == 0)
+      throw option_error("calibration mixture: " + names[k] + " (weight " +
+                         format_number(weights[k]) + " of " + format_number(total) +
+                         " in all) would get 0 of the " + std::to_string(n) +
+                         " sequences drawn; raise its weight, draw more sequences or leave it "
+                         "out");
+}
 
 /// Draws from several sources in proportion to their weights: source k gets
 /// round-by-largest-remainder(n · w_k / Σw) sequences (ties to the earlier source), drawn with
 /// seed + k so each part is reproducible on its own; parts follow each other in the order the
-/// sources were added. A mixture is itself a calibration_source.
+/// sources were added. A draw that would give a source no sequence is refused
+/// (refuse_empty_mixture_parts). A mixture is itself a calibration_source.
 class calibration_mixture {
  public:
   /// Adds `source` (copied) with weight w > 0 (option_error otherwise).
@@ -36,30 +81,21 @@ class calibration_mixture {
 
   /// The number of sequences each source contributes to a draw of n.
   std::vector<index_t> counts(index_t n) const {
-    double total = 0.0;
-    for (const auto& p : parts_) total += p.weight;
-    std::vector<index_t> out(parts_.size());
-    std::vector<double> remainder(parts_.size());
-    index_t given = 0;
-    for (std::size_t k = 0; k < parts_.size(); ++k) {
-      const double exact = static_cast<double>(n) * parts_[k].weight / total;
-      out[k] = static_cast<index_t>(std::floor(exact));
-      remainder[k] = exact - static_cast<double>(out[k]);
-      given += out[k];
-    }
-    for (; given < n; ++given) {
-      std::size_t best = 0;
-      for (std::size_t k = 1; k < parts_.size(); ++k)
-        if (remainder[k] > remainder[best]) best = k;
-      ++out[best];
-      remainder[best] = -1.0;
-    }
-    return out;
+    std::vector<double> weights;
+    for (const auto& p : parts_) weights.push_back(p.weight);
+    return mixture_counts(weights, n);
   }
 
   calibration_batch draw(index_t n, index_t length, std::uint64_t seed) const {
     detail::check_draw_request("calibration mixture", n, length);
     if (parts_.empty()) throw option_error("calibration mixture: no sources were added");
+    std::vector<double> weights;
+    std::vector<std::string> names;
+    for (const auto& p : parts_) {
+      weights.push_back(p.weight);
+      names.push_back(p.description);
+    }
+    refuse_empty_mixture_parts(names, weights, n);
     const auto c = counts(n);
     calibration_batch out;
     out.length = length;

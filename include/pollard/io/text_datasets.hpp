@@ -155,54 +155,91 @@ inline std::string c4_reference_text(const std::vector<std::string>& documents) 
 
 using detail::json_record;
 
-/// Whether `path` names a JSON data file read_json_records reads: *.json, *.jsonl or *.gz.
-inline bool is_json_records_file(const std::filesystem::path& path) {
-  const std::string ext = path.extension().string();
-  return ext == ".json" || ext == ".jsonl" || ext == ".gz";
+/// How the records of a data file are laid out.
+enum class data_file_format {
+  json_list,   ///< one JSON list, each item a record
+  json_lines,  ///< one JSON value per non-blank line
+  plain_text,  ///< paragraphs separated by blank lines (split_paragraphs)
+};
+
+/// The content of a data file: decompressed when its name ends in .gz (at most `limit` bytes),
+/// as it is otherwise.
+inline std::string read_data_file(const std::filesystem::path& path,
+                                  std::size_t limit = std::size_t{1} << 32) {
+  return path.extension() == ".gz" ? detail::read_gzip_file(path, limit)
+                                   : detail::read_text_file(path);
 }
 
-/// The records of a JSON data file, in order: a JSON list (*.json) or JSON lines (*.jsonl), either
-/// of them gzip-compressed (*.gz, at most `limit` decompressed bytes; a list when its text starts
-/// with '['). Blank lines of JSON lines are skipped. Throws io_error / format_error naming the file
-/// and the line or item.
+/// The format of the data file `path` whose (decompressed) content is `content`. A gzip file is
+/// judged as the file it decompresses to, by the extension before .gz: *.json is a JSON list
+/// (gzip-compressed: JSON lines unless its text starts with '[', as C4's *.json.gz are JSON
+/// lines), *.jsonl JSON lines, any other extension plain text (notes.txt, notes.txt.gz); a gzip
+/// file with no inner extension (data.gz) holds JSON records when its text starts with '{' or
+/// '[', plain text otherwise.
+inline data_file_format data_file_format_of(const std::filesystem::path& path,
+                                            std::string_view content) {
+  const bool gzip = path.extension() == ".gz";
+  const std::filesystem::path inner = gzip ? path.stem() : path;
+  const std::string ext = inner.extension().string();
+  const std::size_t first = content.find_first_not_of(" \t\r\n");
+  const char opening = first == std::string_view::npos ? '\0' : content[first];
+  if (ext == ".json")
+    return !gzip || opening == '[' ? data_file_format::json_list : data_file_format::json_lines;
+  if (ext == ".jsonl") return data_file_format::json_lines;
+  if (gzip && ext.empty() && (opening == '{' || opening == '['))
+    return opening == '[' ? data_file_format::json_list : data_file_format::json_lines;
+  return data_file_format::plain_text;
+}
+
+/// The records of the JSON content of a data file named `name`: the items of a list, or the
+/// values of the non-blank lines. Throws format_error naming the file and the line or item.
+inline std::vector<json_record> parse_json_records(const std::string& content,
+                                                   const std::string& name, bool list) {
+  if (!list) return detail::json_lines_records(content, name);
+  std::vector<json_record> out;
+  const auto root = parse_json(content, name);
+  std::size_t index = 0;
+  for (const auto& item : root.as_array(name))
+    out.push_back({name + " item " + std::to_string(index++), item});
+  return out;
+}
+
+/// The records of a JSON data file, in order: a JSON list (*.json) or JSON lines (*.jsonl, and
+/// any other name), either of them gzip-compressed (*.gz, at most `limit` decompressed bytes; a
+/// list when its text starts with '['). Blank lines of JSON lines are skipped. Throws io_error /
+/// format_error naming the file and the line or item.
 inline std::vector<json_record> read_json_records(const std::filesystem::path& path,
                                                   std::size_t limit = std::size_t{1} << 32) {
-  const std::string name = path.filename().string();
-  const std::string ext = path.extension().string();
-  const std::string content =
-      ext == ".gz" ? detail::read_gzip_file(path, limit) : detail::read_text_file(path);
-  const std::size_t first = content.find_first_not_of(" \t\r\n");
-  const bool list =
-      ext == ".json" || (ext == ".gz" && first != std::string::npos && content[first] == '[');
-  std::vector<json_record> out;
-  if (list) {
-    const auto root = parse_json(content, name);
-    std::size_t index = 0;
-    for (const auto& item : root.as_array(name))
-      out.push_back({name + " item " + std::to_string(index++), item});
-    return out;
-  }
-  return detail::json_lines_records(content, name);
+  const std::string content = read_data_file(path, limit);
+  return parse_json_records(content, path.filename().string(),
+                            data_file_format_of(path, content) == data_file_format::json_list);
 }
 
-/// Alpaca: {instruction, input, output} records of a JSON data file (read_json_records: a JSON
-/// list, JSON lines, or either gzip-compressed). Anything else is a format_error naming the
-/// formats read, since plain text holds no instruction/response pairs.
+/// Alpaca: {instruction, input, output} records of a JSON data file (a JSON list, JSON lines, or
+/// either gzip-compressed; data_file_format_of). A record without "input" has an empty input, as
+/// Stanford Alpaca's train.py reads it (example.get("input", "")): the prompt without input.
+/// Plain text is a format_error naming the formats read, since it holds no instruction/response
+/// pairs.
 inline std::vector<instruction_example> read_instruction_examples(
     const std::filesystem::path& path) {
-  if (!is_json_records_file(path))
-    throw format_error(path.filename().string() +
+  const std::string name = path.filename().string();
+  const std::string content = read_data_file(path);
+  const data_file_format format = data_file_format_of(path, content);
+  if (format == data_file_format::plain_text)
+    throw format_error(name +
                        ": instruction data is read from JSON records with instruction, input "
                        "and output fields: a JSON list (*.json), JSON lines (*.jsonl), or either "
-                       "gzip-compressed (*.gz)");
+                       "gzip-compressed (*.json.gz, *.jsonl.gz)");
   std::vector<instruction_example> out;
-  for (const auto& [where, item] : read_json_records(path)) {
-    const auto field = [&](const char* name) {
-      const auto* v = item.find(name);
-      if (v == nullptr) throw format_error(where + ": no \"" + name + "\" field");
-      return v->as_string(where + " " + name);
+  for (const auto& [where, item] :
+       parse_json_records(content, name, format == data_file_format::json_list)) {
+    const auto field = [&](const char* field_name, bool optional = false) {
+      const auto* v = item.find(field_name);
+      if (v == nullptr && optional) return std::string();
+      if (v == nullptr) throw format_error(where + ": no \"" + field_name + "\" field");
+      return v->as_string(where + " " + field_name);
     };
-    out.push_back({field("instruction"), field("input"), field("output")});
+    out.push_back({field("instruction"), field("input", true), field("output")});
   }
   return out;
 }
@@ -233,9 +270,10 @@ inline std::vector<std::string> split_paragraphs(std::string_view text) {
   return out;
 }
 
-/// The paragraphs of a plain-text file (split_paragraphs).
+/// The paragraphs of a plain-text file (split_paragraphs), gzip-compressed when its name ends in
+/// .gz (read_data_file).
 inline std::vector<std::string> read_paragraphs(const std::filesystem::path& path) {
-  return split_paragraphs(detail::read_text_file(path));
+  return split_paragraphs(read_data_file(path));
 }
 
 }  // namespace pollard::io

@@ -32,17 +32,23 @@ struct calibration_options {
   bool responses_only = false;      ///< instructions: count only the response tokens
 };
 
-/// The documents of a calibration file, by its name: JSON records (io::read_json_records: *.json
-/// a JSON list, *.jsonl JSON lines, *.gz either gzip-compressed; each record an object with
-/// `field`, or a string), anything else plain text split at blank lines. Throws io_error /
-/// format_error naming the file; format_error when no document is found.
+/// The documents of a calibration file, by its name (io::data_file_format_of; a gzip file as the
+/// file it decompresses to): JSON records (*.json a JSON list, *.jsonl JSON lines, *.json.gz and
+/// *.jsonl.gz either compressed; each record an object with `field`, or a string), anything else
+/// plain text split at blank lines (notes.txt, notes.txt.gz). Throws io_error / format_error
+/// naming the file; format_error when no document is found.
 inline std::vector<std::string> read_calibration_documents(const std::filesystem::path& path,
                                                            const std::string& field = "text") {
   io::require_regular_file(path, "calibration file ");
   const std::string name = path.filename().string();
+  const std::string content = io::read_data_file(path);
+  const io::data_file_format format = io::data_file_format_of(path, content);
   std::vector<std::string> docs;
-  if (io::is_json_records_file(path)) {
-    for (const auto& [where, item] : io::read_json_records(path)) {
+  if (format == io::data_file_format::plain_text) {
+    docs = io::split_paragraphs(content);
+  } else {
+    for (const auto& [where, item] :
+         io::parse_json_records(content, name, format == io::data_file_format::json_list)) {
       if (item.is_string()) {
         docs.push_back(item.as_string(where));
         continue;
@@ -51,8 +57,6 @@ inline std::vector<std::string> read_calibration_documents(const std::filesystem
       if (v == nullptr) throw format_error(where + ": no \"" + field + "\" field");
       docs.push_back(v->as_string(where + " " + field));
     }
-  } else {
-    docs = io::read_paragraphs(path);
   }
   docs.erase(std::remove_if(docs.begin(), docs.end(),
                             [](const std::string& d) {
@@ -82,6 +86,14 @@ inline calibration_mixture calibration_sources(
     const std::vector<calibration_spec>& specs, const text_tokenizer& tok,
     const calibration_options& o, const self_generated_adder& add_self_generated = {}) {
   if (specs.empty()) throw option_error("calibration: no source was given");
+  // Refused before any file is read or text generated.
+  std::vector<std::string> names;
+  std::vector<double> weights;
+  for (const auto& spec : specs) {
+    names.push_back(spec.kind_name + ":" + spec.path);
+    weights.push_back(spec.weight);
+  }
+  refuse_empty_mixture_parts(names, weights, o.samples);
   calibration_mixture mix;
   const bool bos = tok.adds_bos();
   for (const auto& spec : specs) {
