@@ -473,6 +473,18 @@ struct toy_showing_a_missing_input : test::toy_model {
                                [&](index_t input, auto x) { observer(input == 1 ? 5 : input, x); });
   }
 };
+// Shows block 1's MLP input twice in one call, as an engine that calls the observer again for
+// a second linear reading the same input would.
+struct toy_showing_an_input_twice : test::toy_model {
+  using test::toy_model::toy_model;
+  void run_block(index_t b, pollard::matrix_view<float> hidden, model::sequence_layout layout,
+                 model::input_observer observer) {
+    test::toy_model::run_block(b, hidden, layout, [&](index_t input, auto x) {
+      observer(input, x);
+      if (b == 1 && input == 1) observer(input, x);
+    });
+  }
+};
 struct toy_with_one_name_for_every_block : test::toy_model {
   using test::toy_model::toy_model;
   std::vector<model::linear_ref> linears(index_t b) {
@@ -491,6 +503,20 @@ TEST_CASE("prune_model refuses an engine that breaks the model contract, naming 
                        "prune_model: block 0 showed the observer its input 5, but the block has 2 "
                        "inputs",
                        pollard::shape_error);
+  // Counted twice, block 1's statistics would be those of the batch doubled: refused, and
+  // nothing is pruned past the blocks already done.
+  for (const auto method : {model::pruning_method::wanda, model::pruning_method::sparsegpt}) {
+    toy_showing_an_input_twice twice(wide_toy(11, 2));
+    const auto dense = twice.weights();
+    model::prune_recipe recipe;
+    recipe.method = method;
+    CHECK_THROWS_WITH_AS(model::prune_model(twice, batch, recipe),
+                         "prune_model: block 1 showed the observer its input 1 (mid) twice in "
+                         "one run_block call (its statistics would count those tokens twice); an "
+                         "engine shows each input exactly once per call",
+                         pollard::shape_error);
+    CHECK(twice.weights().blocks[1].down.values == dense.blocks[1].down.values);
+  }
   toy_with_one_name_for_every_block same(wide_toy(11, 2));
   const auto before = same.weights();
   CHECK_THROWS_WITH_AS(model::prune_model(same, batch, model::prune_recipe{}),

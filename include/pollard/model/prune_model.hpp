@@ -91,15 +91,22 @@ inline matrix_view<const float> counted_rows(matrix_view<const float> x,
 
 /// Runs block b of `model` over every calibration sequence in `hidden` (updated in place), in
 /// calls of at most recipe.sequences_per_call sequences; `observe(input, x, sequences)` sees the
-/// counted rows of each input.
+/// counted rows of each input. An engine that shows an input twice in one run_block call breaks
+/// the block_sequential_model contract (its statistics would count the tokens twice):
+/// shape_error naming the block and the input.
 template <block_sequential_model M, class Observe>
 void run_block_over_batch(M& model, index_t b, std::vector<float>& hidden,
                           const calibration_batch& batch, const prune_recipe& recipe,
                           Observe&& observe) {
   const index_t d = hidden_size(model);
   const index_t per_call = recipe.sequences_per_call;
-  const auto inputs = static_cast<index_t>(block_inputs(model, b).size());
+  const auto described = block_inputs(model, b);
+  const auto inputs = static_cast<index_t>(described.size());
+  const auto input_text = [&](index_t i) {
+    return std::to_string(i) + " (" + described[static_cast<std::size_t>(i)].name + ")";
+  };
   std::vector<float> scratch;
+  std::vector<bool> seen;
   for (index_t s0 = 0; s0 < batch.n_sequences; s0 += per_call) {
     const index_t ns = std::min(per_call, batch.n_sequences - s0);
     const index_t row0 = s0 * batch.length;
@@ -115,8 +122,15 @@ void run_block_over_batch(M& model, index_t b, std::vector<float>& hidden,
         throw shape_error("prune_model: block " + std::to_string(b) +
                           " showed the observer its input " + std::to_string(input) +
                           ", but the block has " + std::to_string(inputs) + " inputs");
+      if (seen[static_cast<std::size_t>(input)])
+        throw shape_error("prune_model: block " + std::to_string(b) +
+                          " showed the observer its input " + input_text(input) +
+                          " twice in one run_block call (its statistics would count those "
+                          "tokens twice); an engine shows each input exactly once per call");
+      seen[static_cast<std::size_t>(input)] = true;
       observe(input, counted_rows(x, counted, scratch), ns);
     };
+    seen.assign(static_cast<std::size_t>(inputs), false);
     run_block(model, b, h, sequence_layout{ns, batch.length}, observer);
   }
 }
