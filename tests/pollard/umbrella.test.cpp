@@ -16,3 +16,14 @@ TEST_CASE("the umbrella header gives a whole one-shot pruning flow") {
   CHECK(pollard::satisfies_n_m(pollard::view(std::as_const(w)), 2, 4));
   CHECK(pollard::sparsity(pollard::view(std::as_const(w))) == 0.5);
 }
+
+// A foreign engine prunes itself with this header alone: the driver, its recipe, its report as
+// JSON and the calibration sources (examples/custom_model.cpp does it end to end).
+TEST_CASE("the umbrella header names the whole-model driver, its JSON report and calibration") {
+  pollard::model::prune_report report;
+  report.method = "sparsegpt";
+  CHECK(pollard::model::to_json(report).find("sparsegpt") != std::string::npos);
+  static_assert(pollard::calibration_source<pollard::corpus_windows>);
+  static_assert(!pollard::model::block_sequential_model<int>);
+  CHECK(pollard::model::pruning_method_from_name("ria") == pollard::model::pruning_method::ria);
+}
