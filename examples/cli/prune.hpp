@@ -107,7 +107,10 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       "blank lines (a line of only spaces/tabs is blank; *.txt.gz is decompressed; a bare *.gz\n"
       "is JSON when it opens with { or [); alpaca needs instruction/output records (input\n"
       "optional). Window starts are drawn as the reference scripts draw them (CPython's random\n"
-      "with --seed).");
+      "with --seed), in pollard's token stream: it keeps every space, as llama.cpp and llama2.c\n"
+      "do, while the references' Hugging Face tokenizer may collapse runs of spaces\n"
+      "(SentencePiece's remove_extra_whitespaces, e.g. stories260K's tok512.model), so on text\n"
+      "with such runs (WikiText-2's joined rows) the windows differ from the reference's.");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
   c->add_option("OUT", o.out, "the pruned model, in MODEL's format")->required();

@@ -118,3 +118,25 @@ TEST_CASE("encode equals a literal transcription of run.c on random texts (tok51
     CHECK(tok.encode(text) == naive_run_c_encode(tok, text));
   }
 }
+
+// What README's calibration section states: the WikiText-2 corpus stream (rows joined with " ",
+// so runs of spaces where rows start with one or are empty) is tokenized as llama2.c's run.c
+// does, keeping every space, while the references' Hugging Face LlamaTokenizer (SentencePiece
+// with remove_extra_whitespaces) collapses them: the two streams differ in length, and a seed's
+// window starts fall on other tokens.
+TEST_CASE("tok512 keeps the repeated spaces of joined WikiText-2 rows that SentencePiece drops") {
+  auto path = test::data_file("models/stories260K/tok512.bin");
+  if (!path) return;
+  const auto tok = llama2c_tokenizer::read(*path, 512);
+  const std::string joined = std::string("") + " " + " = Homarus gammarus = \n" + " " + "";
+  const test::tok512_case* found = nullptr;
+  for (const auto& c : test::tok512_cases)
+    if (c.text == joined) found = &c;
+  REQUIRE(found != nullptr);
+  CHECK_FALSE(found->sentencepiece_agrees);
+  const auto ids = tok.encode(joined);
+  CHECK(std::vector<int>(ids.begin(), ids.end()) == found->ids);
+  // sentencepiece.encode(joined) on tok512.model gives 17 ids (make_tok512_fixture.py prints
+  // them); run.c gives BOS and 20.
+  CHECK(ids.size() == 1 + 20);
+}

@@ -23,6 +23,9 @@ TEXTS = [
     "x",
     "a  b",
     " leading space",
+    # The first three WikiText-2 validation rows joined with " " (the references' corpus stream):
+    # "", " = Homarus gammarus = \n", "".
+    "  = Homarus gammarus = \n ",
 ]
 
 

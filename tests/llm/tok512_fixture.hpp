@@ -36,6 +36,11 @@ inline const std::vector<tok512_case> tok512_cases = {
     {"x", {1, 410, 444}, true},
     {"a  b", {1, 261, 410, 268}, false},
     {" leading space", {1, 410, 278, 411, 380, 299, 262, 427, 412, 331}, false},
+    {"  = Homarus gammarus = \x0a"
+     " ",
+     {1,   410, 410, 410, 64,  320, 287, 295, 425, 419, 298,
+      314, 423, 295, 425, 419, 410, 64,  410, 13,  410},
+     false},
 };
 
 }  // namespace pollard::test
