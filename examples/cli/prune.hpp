@@ -33,6 +33,7 @@
 #include "pollard/llm/self_generated_calibration.hpp"
 #include "pollard/llm/streaming_gguf_model.hpp"
 #include "pollard/metrics/sparsity.hpp"
+#include "pollard/model/prune_by_magnitude.hpp"
 #include "pollard/model/prune_model.hpp"
 #include "pollard/model/prune_report_json.hpp"
 
@@ -59,6 +60,7 @@ struct prune_options {
   std::string mode = "sequential";
   bool dsnot = false, reconstruct = false;
   std::string targets, ignore;
+  bool include_embeddings = false, include_classifier = false;
   std::string type = "same";
   std::string report;
   std::string save_calibration;
@@ -91,7 +93,8 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       "calibration sequences run through it; the inputs of its linears give the statistics the\n"
       "method needs (one per input that several linears share: q/k/v, gate/up); every linear is\n"
       "pruned; in sequential mode the block runs again with its pruned weights to calibrate the\n"
-      "next one. Embeddings, norms and the classifier are never pruned. A GGUF is read\n"
+      "next one. Norms are never pruned; the embeddings and the classifier only when asked\n"
+      "(--include-embeddings, --include-classifier: by magnitude). A GGUF is read\n"
       "memory-mapped and pruned one block at a time (the model is never held in float); the\n"
       "pruned linears are written back in their stored type (--type same: Q8_0, Q4_0, F16, BF16,\n"
       "F32; a Q4_1 linear cannot hold an exact zero, so a Q4_1 model needs --type) or as --type.\n"
@@ -167,6 +170,13 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       ->type_name("P[,P...]")
       ->check(comma_list_text())
       ->default_str("none");
+  c->add_flag("--include-embeddings", o.include_embeddings,
+              "also prune the token embedding table (token_embd) by magnitude with the mask\n"
+              "rule (--group, --n-m along each row) at --sparsity; a tied classifier is the same\n"
+              "tensor, pruned once for both");
+  c->add_flag("--include-classifier", o.include_classifier,
+              "also prune the classifier (output) likewise; a classifier tied to the embedding\n"
+              "table is refused here (--include-embeddings prunes it)");
   c->add_option("--type", o.type,
                 "GGUF, Hugging Face: same (as stored), f32, f16 or bf16 for the pruned linears\n"
                 "(every other tensor keeps its type and bytes)")
@@ -559,6 +569,38 @@ inline int run_prune(const prune_options& o) {
                       "' selects no linear of " + in.string() +
                       " (linears are named blk.B.attn_q, ..., blk.B.ffn_down)");
 
+  // --include-embeddings / --include-classifier: the tables pruned by magnitude once the blocks
+  // are done, named as GGUF names them; refused where that cannot be done as asked.
+  std::vector<std::string> tables;
+  if (o.include_embeddings || o.include_classifier) {
+    const std::string asked =
+        o.include_embeddings ? "--include-embeddings" : "--include-classifier";
+    if (!gguf && whole->format == llm::model_format::safetensors)
+      throw usage_error(asked +
+                        ": the embeddings and the classifier of a Hugging Face model cannot be "
+                        "pruned yet (those of a GGUF or a llama2.c checkpoint can)");
+    if (std::holds_alternative<model::sparsity_table>(recipe.allocation))
+      throw usage_error(asked +
+                        " prunes at --sparsity, which --allocation FILE replaces; give --sparsity "
+                        "or --n-m");
+    if (o.include_classifier && config.tied_classifier && !o.include_embeddings)
+      throw usage_error("--include-classifier: the classifier of " + in.string() +
+                        " is its embedding table (tied weights); --include-embeddings prunes "
+                        "that one tensor, for both");
+    if (recipe.is_n_m() && config.dim % recipe.n_m_group != 0)
+      throw usage_error("--n-m " + o.n_m + ": M = " + std::to_string(recipe.n_m_group) +
+                        " does not divide the " + std::to_string(config.dim) +
+                        " columns of the embedding table");
+    if (o.include_embeddings) tables.push_back("token_embd");
+    if (o.include_classifier && !config.tied_classifier) tables.push_back("output");
+    if (gguf && !o.given.has("--type"))
+      for (const auto& t : tables)
+        if (file->tensor(t + ".weight").type == io::ggml_type::q4_1)
+          throw usage_error(asked + ": " + t +
+                            ".weight is Q4_1, which cannot hold an exact zero: give --type");
+  }
+  std::vector<model::linear_report> table_reports;
+
   // A linear stored as Q4_1 (x = d·q + min) cannot hold an exact zero, so writing the pruned
   // linears back in their stored type (--type left at same) would not give a sparse model.
   if (gguf && !o.given.has("--type"))
@@ -664,6 +706,7 @@ inline int run_prune(const prune_options& o) {
         const std::string name = llm::llama_linear_name(b, l);
         if (recipe.targets.selects(name)) replaced.push_back(name + ".weight");
       }
+    for (const auto& t : tables) replaced.push_back(t + ".weight");
     const io::gguf_output_type output_type = io::parse_gguf_output_type(o.type);
     io::gguf_rewriter writer(*file, out, replaced, output_type);
     // Each pruned linear is rounded to what its stored type holds before it is measured, so the
@@ -693,6 +736,16 @@ inline int run_prune(const prune_options& o) {
     });
     report = prune_model_named(o, cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     finish_start = std::chrono::steady_clock::now();
+    for (const auto& t : tables) {
+      io::gguf_matrix w = file->read_matrix(t + ".weight");
+      const matrix_view<float> v(w.data(), w.rows(), w.cols());
+      table_reports.push_back(
+          model::prune_by_magnitude(cpu::par.threads(o.threads), t, v, recipe, recipe.sparsity));
+      callbacks.store_linear(t, v);
+      writer.replace(t + ".weight",
+                     std::span<const float>(w.data(), static_cast<std::size_t>(w.size())));
+      supplied.insert(t + ".weight");
+    }
     // Selected linears left unchanged (e.g. sparsity 0) are written as they were read.
     for (const auto& name : replaced)
       if (supplied.count(name) == 0) {
@@ -708,6 +761,12 @@ inline int run_prune(const prune_options& o) {
       l.sparsity = sparsity(v);
       if (recipe.is_n_m()) l.n_m_valid = satisfies_n_m(v, recipe.n_m_pruned, recipe.n_m_group);
       l.stored_type = io::ggml_type_name(written.tensor(l.name + ".weight").type);
+    }
+    for (auto& t : table_reports) {
+      const io::gguf_matrix w = written.read_matrix(t.name + ".weight");
+      const matrix_view<const float> v(w.data(), w.rows(), w.cols());
+      t.sparsity = sparsity(v);
+      t.stored_type = io::ggml_type_name(written.tensor(t.name + ".weight").type);
     }
   } else {
     // A Hugging Face model's pruned linears are stored in their own dtype (or --type) and
@@ -740,6 +799,12 @@ inline int run_prune(const prune_options& o) {
     llm::llama_model lm(whole->weights);
     report = prune_model_named(o, cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     finish_start = std::chrono::steady_clock::now();
+    for (const auto& t : tables) {  // a llama2.c checkpoint's, in float
+      auto& w = t == "token_embd" ? whole->weights.token_embedding : whole->weights.classifier;
+      table_reports.push_back(model::prune_by_magnitude(
+          cpu::par.threads(o.threads), t, matrix_view<float>(w.data(), w.rows(), w.cols()), recipe,
+          recipe.sparsity));
+    }
     if (hf) {
       const fs::path folder = hf_folder_of(*whole);
       if (!fs::exists(out)) written_files.create_folder(out);
@@ -771,6 +836,15 @@ inline int run_prune(const prune_options& o) {
   std::printf("pruned %zu linears of %s with %s (%s): %.4f of their weights are zero\n",
               report.linears.size(), printable(in.string()).c_str(), report.method.c_str(),
               report.mode.c_str(), report.overall_sparsity());
+  for (const auto& t : table_reports)
+    std::printf(
+        "also pruned %s (%lldx%lld) by magnitude: %.4f of its weights are zero as "
+        "written (%s)%s\n",
+        t.name.c_str(), static_cast<long long>(t.rows), static_cast<long long>(t.cols), t.sparsity,
+        t.stored_type.c_str(),
+        t.name == "token_embd" && config.tied_classifier
+            ? "; it is also the classifier (tied weights)"
+            : "");
   std::map<std::string, int> types;
   for (const auto& l : report.linears) ++types[l.stored_type];
   std::string written_as;

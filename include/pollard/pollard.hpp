@@ -87,6 +87,7 @@
 #include "pollard/model/linear_ref.hpp"
 #include "pollard/model/model_traits.hpp"
 #include "pollard/model/name_patterns.hpp"
+#include "pollard/model/prune_by_magnitude.hpp"
 #include "pollard/model/prune_model.hpp"
 #include "pollard/model/prune_recipe.hpp"
 #include "pollard/model/prune_report.hpp"

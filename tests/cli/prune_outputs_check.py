@@ -10,6 +10,7 @@ import argparse
 import json
 import pathlib
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -402,7 +403,74 @@ def case_gguf_file_type(args, tmp):
           "prune --type f16 did not make F16 the predominant type")
 
 
-CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity}
+def case_tables(args, tmp):
+    """--include-embeddings / --include-classifier prune exactly those tables by magnitude (per
+    row or N:M), the kept values untouched; without them the tables are byte-identical; a tied
+    classifier is refused alone and pruned once with the embeddings."""
+    src = {t.name: t for t in gguf.GGUFReader(args.gguf).tensors}
+    tables = ("token_embd.weight", "output.weight")
+
+    def prune(model, out, *extra):
+        return run(args.pollard, "prune", model, out, "--method", "magnitude", "--quiet", *extra)
+
+    def rows_of(t):
+        return np.array(t.data, dtype=np.float32).reshape(-1, int(t.shape[0]))
+
+    def check_magnitude(name, before, after, zeros_per_row):
+        zero = after == 0
+        check(np.all(zero.sum(axis=1) == zeros_per_row),
+              f"{name}: zeros per row {sorted(set(zero.sum(axis=1)))}, expected {zeros_per_row}")
+        check(np.array_equal(after[~zero], before[~zero]), f"{name}: a kept value changed")
+        small = np.where(zero, np.abs(before), 0).max(axis=1)
+        large = np.where(zero, np.inf, np.abs(before)).min(axis=1)
+        check(np.all(small <= large), f"{name}: a pruned weight is larger than a kept one")
+
+    plain = tmp / "plain.gguf"
+    prune(args.gguf, plain, "--sparsity", "0.5")
+    written = {t.name: t for t in gguf.GGUFReader(plain).tensors}
+    for name in tables:
+        check(written[name].data.tobytes() == src[name].data.tobytes(),
+              f"{name} changed though not asked")
+    both = tmp / "both.gguf"
+    stdout = prune(args.gguf, both, "--sparsity", "0.5", "--group", "row", "--include-embeddings",
+                   "--include-classifier")
+    written = {t.name: t for t in gguf.GGUFReader(both).tensors}
+    for name in tables:
+        before, after = rows_of(src[name]), rows_of(written[name])
+        check_magnitude(name, before, after, before.shape[1] // 2)
+        check(f"also pruned {name.split('.')[0]} " in stdout, f"the summary does not name {name}")
+    nm = tmp / "nm.gguf"
+    prune(args.gguf, nm, "--n-m", "2:4", "--include-embeddings")
+    written = {t.name: t for t in gguf.GGUFReader(nm).tensors}
+    after = rows_of(written["token_embd.weight"]).reshape(-1, 4)
+    before = rows_of(src["token_embd.weight"]).reshape(-1, 4)
+    check_magnitude("token_embd (2:4)", before, after, 2)
+    check(written["output.weight"].data.tobytes() == src["output.weight"].data.tobytes(),
+          "2:4 --include-embeddings changed output.weight")
+
+    # stories260K.bin shares its embedding table with the classifier (a positive vocab size).
+    model = pathlib.Path(args.data) / "models/stories260K/stories260K.bin"
+    raw = model.read_bytes()
+    dim, vocab = struct.unpack("7i", raw[:28])[0], struct.unpack("7i", raw[:28])[5]
+    check(vocab > 0, "stories260K.bin is expected to share its classifier")
+    end = 28 + 4 * vocab * dim
+    p = subprocess.run([args.pollard, "prune", model, tmp / "c.bin", "--method", "magnitude",
+                        "--include-classifier", "--quiet"], capture_output=True, text=True)
+    check(p.returncode == 2 and "tied weights" in p.stderr,
+          f"a tied --include-classifier: exit {p.returncode}, {p.stderr.strip()}")
+    prune(model, tmp / "plain.bin", "--sparsity", "0.5", "--group", "row")
+    stdout = prune(model, tmp / "emb.bin", "--sparsity", "0.5", "--group", "row",
+                   "--include-embeddings")
+    plain_bin, emb_bin = (tmp / "plain.bin").read_bytes(), (tmp / "emb.bin").read_bytes()
+    check(plain_bin[:end] == raw[:end], "the llama2.c embeddings changed though not asked")
+    check(emb_bin[end:] == plain_bin[end:], "--include-embeddings changed more than the table")
+    before = np.frombuffer(raw[28:end], dtype=np.float32).reshape(vocab, dim)
+    after = np.frombuffer(emb_bin[28:end], dtype=np.float32).reshape(vocab, dim)
+    check_magnitude("llama2.c token_embd", before, after, dim // 2)
+    check("it is also the classifier (tied weights)" in stdout, f"summary: {stdout}")
+
+
+CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity, "tables": case_tables}
 
 
 def main():
