@@ -11,6 +11,7 @@
 #include "pollard/evaluation/evaluation_options.hpp"
 #include "pollard/evaluation/generate.hpp"
 #include "pollard/evaluation/instruction_prompt.hpp"
+#include "pollard/evaluation/item_sample.hpp"
 #include "pollard/evaluation/multiple_choice.hpp"
 #include "pollard/evaluation/perplexity.hpp"
 #include "pollard/evaluation/sampler.hpp"
