@@ -28,6 +28,7 @@ struct capture_options {
   index_t length = 0;
   std::uint64_t seed = 0;
   std::string text_field = "text";
+  bool responses_only = false;
   index_t block = 0;
   std::string linear;
   std::string weights_out, activations_out, hessian_out;
@@ -45,8 +46,10 @@ inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
       "linear --linear of that block sees: its weights W [d_out x d_in] (--weights-out), the\n"
       "rows X [tokens x d_in] of its input (--activations-out; all of them, or the first\n"
       "--max-rows) and/or the Hessian H = (2/N) sum x x^T over all of them, N = the number of\n"
-      "sequences, as SparseGPT defines it (--hessian-out), each as float32 .npy. `pollard layer\n"
-      "--weights W.npy --activations X.npy` (or --hessian H.npy) then prunes that real layer.\n"
+      "sequences, as SparseGPT defines it (--hessian-out), each as float32 .npy; with\n"
+      "--responses-only (alpaca data), only the rows of response tokens, as prune counts them.\n"
+      "`pollard layer --weights W.npy --activations X.npy` (or --hessian H.npy) then prunes\n"
+      "that real layer.\n"
       "Calibration kinds as `pollard prune` (c4, wikitext, text, alpaca; selfgen is not drawn\n"
       "here). Linear names: attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down (or\n"
       "blk.B.NAME). The outputs are written through temporary files and renamed together at the\n"
@@ -61,6 +64,7 @@ inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
   add_calibration_size_options(*c, o.samples, o.length, o.seed);
   c->add_option("--text-field", o.text_field, "JSON field holding a document's text")
       ->type_name("F");
+  add_responses_only_option(*c, o.responses_only);
   c->add_option("--block", o.block, "the block, from 0")
       ->type_name("B")
       ->check(integer_in(0, 1 << 20));
@@ -109,6 +113,7 @@ inline int run_capture(const capture_options& o) {
     check_distinct_outputs({{"--calibration", s.path}}, outputs);
   }
 
+  refuse_responses_only_without_instructions(o.given, specs);
   refuse_if_given(o.given, "--text-field", !reads_json_documents(specs),
                   "names the text field of JSON documents, and no --calibration source is a "
                   "JSON file of documents (*.gz, *.jsonl, *.json)");
@@ -143,8 +148,10 @@ inline int run_capture(const capture_options& o) {
                       std::to_string(config.seq_len) + " tokens");
   co.seed = o.seed;
   co.text_field = o.text_field;
+  co.responses_only = o.responses_only;
   const calibration_batch batch =
       with_calibration_named([&] { return llm::draw_calibration(specs, *m.tokenizer, co); });
+  require_counted_responses(o.responses_only, batch, co);
 
   // The dense blocks before the target, then the target block observed at the linear's input.
   const index_t d = model::hidden_size(lm);

@@ -125,6 +125,13 @@ inline CLI::Validator real_where(std::string allowed, std::function<bool(double)
       "");
 }
 
+/// --percdamp P: the damping λ = P · mean(diag H) of SparseGPT and fixed-mask reconstruction,
+/// P in [0, 1) (AutoGPTQ's accepted range for the same damp_percent; the references' default is
+/// 0.01). From 1 on λ would outweigh the mean curvature it damps, and a huge P overflows λ.
+inline CLI::Validator percdamp_fraction() {
+  return real_where("in [0, 1)", [](double p) { return p >= 0.0 && p < 1.0; });
+}
+
 /// A finite real number.
 inline CLI::Validator real_number() {
   return real_where("finite", [](double) { return true; });

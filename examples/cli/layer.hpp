@@ -118,9 +118,10 @@ inline void add_layer_options(CLI::App& app, layer_options& o) {
       ->type_name("A")
       ->check(real_where(">= 0", [](double a) { return a >= 0.0; }));
   app.add_option("--percdamp", o.percdamp,
-                 "Hessian damping of sparsegpt and --reconstruct, a fraction of mean(diag(H))")
+                 "Hessian damping of sparsegpt and --reconstruct, λ = P x mean(diag(H)),\n"
+                 "P in [0, 1)")
       ->type_name("P")
-      ->check(real_where(">= 0", [](double p) { return p >= 0.0; }));
+      ->check(percdamp_fraction());
   app.add_option("--dtype", o.dtype, "stored type of the pruned weights")
       ->type_name("f16|f32|f64")
       ->default_str("W's");

@@ -84,6 +84,38 @@ inline void add_calibration_size_options(CLI::App& c, index_t& samples, index_t&
   c.add_option("--seed", seed, "calibration seed")->type_name("S")->check(unsigned_integer());
 }
 
+/// --responses-only, for the commands that draw calibration data.
+inline void add_responses_only_option(CLI::App& c, bool& responses_only) {
+  c.add_flag("--responses-only", responses_only,
+             "alpaca: count only the response tokens in the statistics");
+}
+
+/// --responses-only selects the response tokens of instruction data: refused, as changing
+/// nothing, when no --calibration source is alpaca.
+inline void refuse_responses_only_without_instructions(const given_options& given,
+                                                       const std::vector<calibration_spec>& specs) {
+  refuse_if_given(given, "--responses-only",
+                  std::none_of(specs.begin(), specs.end(),
+                               [](const calibration_spec& c) {
+                                 return c.kind == calibration_kind::instructions;
+                               }),
+                  "selects the response tokens of alpaca calibration data, and no --calibration "
+                  "source is alpaca (instructions with responses)");
+}
+
+/// Refuses a --responses-only draw in which no token counts: every response starts after the
+/// window (usage_error naming --length).
+inline void require_counted_responses(bool responses_only, const calibration_batch& batch,
+                                      const llm::calibration_options& co) {
+  if (responses_only && batch.n_sequences > 0 && batch.counted_tokens() == 0)
+    throw usage_error(
+        "--responses-only counts the response tokens, and every response starts "
+        "after the first " +
+        std::to_string(co.samples * co.length) + " tokens drawn (--samples " +
+        std::to_string(co.samples) + " x --length " + std::to_string(co.length) +
+        "): no token is counted; give a larger --length");
+}
+
 inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
   CLI::App* c = app.add_subcommand(
       "prune", "prune every linear of a model block by block on calibration data");
@@ -148,9 +180,10 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
   c->add_option("--owl-lambda", o.owl_lambda, "OWL spread")
       ->type_name("L")
       ->check(real_where(">= 0", [](double x) { return x >= 0; }));
-  c->add_option("--percdamp", o.percdamp, "SparseGPT damping, λ = P x mean(diag H)")
+  c->add_option("--percdamp", o.percdamp,
+                "SparseGPT and --reconstruct damping, λ = P x mean(diag H), P in [0, 1)")
       ->type_name("P")
-      ->check(real_where(">= 0", [](double x) { return x >= 0; }));
+      ->check(percdamp_fraction());
   c->add_option("--block-size", o.block_size, "SparseGPT columns per lazy batch and column block")
       ->type_name("B")
       ->check(integer_in(1, 1 << 20));
@@ -189,10 +222,10 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       ->type_name("OUT.json");
   c->add_option("--text-field", o.text_field, "JSON field holding a document's text")
       ->type_name("F");
-  c->add_flag("--responses-only", o.responses_only,
-              "alpaca: count only the response tokens in the statistics");
+  add_responses_only_option(*c, o.responses_only);
   c->add_option("--selfgen-cache", o.selfgen_cache,
-                "selfgen: read the generated texts from FILE when it matches, else write them")
+                "selfgen: read the generated texts from FILE when it matches, else write them\n"
+                "there (with OUT, once the run succeeds); one selfgen source")
       ->type_name("FILE");
   c->add_option("--selfgen-sources", o.selfgen_sources, "selfgen: continue the first N documents")
       ->type_name("N")
@@ -431,15 +464,21 @@ inline int run_prune(const prune_options& o) {
   for (const char* option : {"--owl-m", "--owl-lambda"})
     refuse_if_given(o.given, option, o.allocation != "owl",
                     "is a setting of --allocation owl, which is not chosen");
-  refuse_if_given(o.given, "--responses-only", !any_spec(calibration_kind::instructions),
-                  "selects the response tokens of alpaca calibration data, and no --calibration "
-                  "source is alpaca (instructions with responses)");
+  refuse_responses_only_without_instructions(o.given, specs);
   refuse_if_given(o.given, "--text-field", !reads_json_documents(specs),
                   "names the text field of JSON documents, and no --calibration source is a "
                   "JSON file of documents (*.gz, *.jsonl, *.json)");
   for (const char* option : {"--selfgen-cache", "--selfgen-sources"})
     refuse_if_given(o.given, option, !any_spec(calibration_kind::self_generated),
                     "applies to selfgen calibration, and no --calibration source is selfgen");
+  if (const auto selfgen = std::count_if(
+          specs.begin(), specs.end(),
+          [](const calibration_spec& c) { return c.kind == calibration_kind::self_generated; });
+      !o.selfgen_cache.empty() && selfgen > 1)
+    throw usage_error(
+        "--selfgen-cache holds the texts of one selfgen source, and --calibration "
+        "names " +
+        std::to_string(selfgen) + ": give one selfgen source, or leave out --selfgen-cache");
   // No output may replace what is read (MODEL, its tokenizer, the calibration and allocation
   // files) or another output; the selfgen cache is read and written, so it counts as an output.
   std::vector<io::named_path> inputs{{"MODEL", in}, {"--tokenizer", o.tokenizer}};
@@ -453,10 +492,11 @@ inline int run_prune(const prune_options& o) {
   outputs.insert(outputs.end(), extra_outputs.begin(), extra_outputs.end());
   std::vector<input_path> checked = model_inputs("MODEL", o.model, {{"--tokenizer", o.tokenizer}});
   for (const auto& spec : specs) checked.push_back({"--calibration", spec.path});
-  // The selfgen cache is read when it exists (and written otherwise).
+  // The selfgen cache is read when it exists, and written with the other outputs otherwise.
   std::error_code cache_status;
-  if (!o.selfgen_cache.empty() && fs::exists(fs::symlink_status(o.selfgen_cache, cache_status)))
-    checked.push_back({"--selfgen-cache", o.selfgen_cache});
+  const bool cache_exists =
+      !o.selfgen_cache.empty() && fs::exists(fs::symlink_status(o.selfgen_cache, cache_status));
+  if (cache_exists) checked.push_back({"--selfgen-cache", o.selfgen_cache});
   check_inputs(checked);
   check_distinct_outputs(inputs, outputs);
   const llm::model_format format = llm::detail::detect_format(in);
@@ -469,6 +509,8 @@ inline int run_prune(const prune_options& o) {
     if (!output.path.empty()) check_output_file(output.name, output.path);
   }
   check_output_name("--selfgen-cache", o.selfgen_cache, "JSON lines", {".jsonl", ".json"});
+  if (!o.selfgen_cache.empty() && !cache_exists)
+    check_output_file("--selfgen-cache", o.selfgen_cache);
 
   const bool gguf = llm::detail::detect_format(in) == llm::model_format::gguf;
   const bool llama2c = format == llm::model_format::llama2c;
@@ -647,6 +689,7 @@ inline int run_prune(const prune_options& o) {
 
   calibration_batch batch;
   std::string calibration_tokens;
+  std::optional<std::string> new_selfgen_cache;  // written with OUT
   if (needs_data) {
     llm::calibration_options co;
     co.samples = o.samples;
@@ -666,24 +709,20 @@ inline int run_prune(const prune_options& o) {
       llm::llama_weights generation_weights = full;
       llm::llama_model generator(generation_weights);
       llm::self_generation_options g;
-      if (!o.selfgen_cache.empty()) g.cache = o.selfgen_cache;
+      if (cache_exists) g.cache = o.selfgen_cache;
       g.source_texts = o.selfgen_sources;
       char fingerprint[17];
       std::snprintf(fingerprint, sizeof(fingerprint), "%016llx",
                     static_cast<unsigned long long>(detail::weights_fingerprint(full)));
       const std::string identity = in.filename().string() + " (weights " + fingerprint + ")";
-      mix.add(spec.weight,
-              llm::self_generated_calibration(generator, identity, spec, *tokenizer, co, g));
+      auto windows = llm::self_generated_calibration(generator, identity, spec, *tokenizer, co, g);
+      if (!o.selfgen_cache.empty() && !cache_exists)
+        new_selfgen_cache = windows.cache_contents("--selfgen-cache " + o.selfgen_cache);
+      mix.add(spec.weight, std::move(windows));
     };
     batch = with_calibration_named(
         [&] { return llm::draw_calibration(specs, *tokenizer, co, add_self_generated); });
-    if (o.responses_only && batch.n_sequences > 0 && batch.counted_tokens() == 0)
-      throw usage_error(
-          "--responses-only counts the response tokens, and every response starts "
-          "after the first " +
-          std::to_string(co.samples * co.length) + " tokens drawn (--samples " +
-          std::to_string(co.samples) + " x --length " + std::to_string(co.length) +
-          "): no token is counted; give a larger --length");
+    require_counted_responses(o.responses_only, batch, co);
     // Written with the other outputs once OUT is: a failed run leaves none of them.
     if (tokens_path) calibration_tokens = detail::calibration_json(o, batch);
   }
@@ -695,8 +734,8 @@ inline int run_prune(const prune_options& o) {
     detail::print_linear(l, quiet);
   };
   model::prune_report report;
-  // OUT, --report and --save-calibration are complete in their temporaries before any is
-  // renamed into place: a failed run leaves none of them.
+  // OUT, --report, --save-calibration and a new --selfgen-cache are complete in their
+  // temporaries before any is renamed into place: a failed run leaves none of them.
   io::atomic_file_set written_files;
   std::chrono::steady_clock::time_point finish_start;
   if (gguf) {
@@ -830,6 +869,7 @@ inline int run_prune(const prune_options& o) {
   }
   if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
   if (report_path) write_file_atomically(*report_path, model::to_json(report) + "\n");
+  if (new_selfgen_cache) write_file_atomically(o.selfgen_cache, *new_selfgen_cache);
   written_files.commit();
   const std::chrono::duration<double> finishing = std::chrono::steady_clock::now() - finish_start;
 

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -331,6 +332,55 @@ TEST_CASE("the cache round-trips and refuses other settings, samplers or sources
   std::filesystem::remove(path);
   CHECK_THROWS_AS(self_generated_windows::read_cache(path, ten_sources, toy_sampler{}, with_eos),
                   pollard::io_error);
+}
+
+TEST_CASE("a cache holding another number of texts than line 1 announces is refused") {
+  toy_model m(toy_weights::random(3));
+  const auto s = toy_settings();
+  const auto g = self_generated_windows::generate(m, ten_sources, digit_tokens, toy_sampler{}, s);
+  REQUIRE(g.texts().size() >= 3);
+  const std::string whole = g.cache_contents();
+  std::vector<std::string> lines;  // line 1, then one line per text
+  for (std::size_t at = 0, end; at < whole.size(); at = end + 1) {
+    end = whole.find('\n', at);
+    lines.push_back(whole.substr(at, end - at + 1));
+  }
+  const std::size_t n = g.texts().size();
+  REQUIRE(lines.size() == n + 1);
+  CHECK(lines[0].find(",\"texts\":" + std::to_string(n) + "}") != std::string::npos);
+  const auto path = temporary("counted.jsonl");
+  const auto read_back = [&](const std::vector<std::string>& kept) {
+    {
+      std::ofstream out(path);
+      for (const auto& l : kept) out << l;
+    }
+    return self_generated_windows::read_cache(path, ten_sources, toy_sampler{}, s);
+  };
+  CHECK(read_back(lines).texts() == g.texts());
+  const std::string where = "self-generated text cache " + path.string();
+  const auto announced = [&](std::size_t held) {
+    return " line 1 announces " + std::to_string(n) + " texts, the file holds " +
+           std::to_string(held);
+  };
+  auto cut = lines;
+  cut.pop_back();  // a copy cut short
+  CHECK_THROWS_WITH_AS(read_back(cut), (where + " is incomplete:" + announced(n - 1)).c_str(),
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(read_back({lines[0]}), (where + " is incomplete:" + announced(0)).c_str(),
+                       pollard::format_error);
+  auto more = lines;
+  more.push_back(lines[1]);  // a text again, after the last
+  CHECK_THROWS_WITH_AS(read_back(more),
+                       (where + " line " + std::to_string(n + 2) + ": the text of source " +
+                        std::to_string(g.texts()[0].source) + " follows the text of source " +
+                        std::to_string(g.texts()[n - 1].source) +
+                        " (a cache holds at most one text per source, in source order)")
+                           .c_str(),
+                       pollard::format_error);
+  auto swapped = lines;
+  std::swap(swapped[1], swapped[2]);  // all there, out of order
+  CHECK_THROWS_AS(read_back(swapped), pollard::format_error);
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("load_or_generate generates and writes once, then reads the cache") {

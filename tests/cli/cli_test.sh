@@ -966,11 +966,18 @@ usage)
   check_usage layer_sparsity_negative "--sparsity: must be in [0, 1), got -0.5" "${l[@]}" --method magnitude --sparsity -0.5
   check_usage layer_sparsity_nan "--sparsity: needs a number, got 'nan'" "${l[@]}" --method magnitude --sparsity nan
   check_usage layer_n_m_4_4 "--n-m: 4:4 prunes 4 of every 4 weights" "${l[@]}" --method magnitude --n-m 4:4
-  check_usage layer_percdamp "--percdamp: must be >= 0, got -1" "${l[@]}" --method sparsegpt --percdamp -1
+  check_usage layer_percdamp "--percdamp: must be in [0, 1), got -1" "${l[@]}" --method sparsegpt --percdamp -1
+  check_usage layer_percdamp_1 "--percdamp: must be in [0, 1), got 1" "${l[@]}" --method sparsegpt --percdamp 1
   check_usage layer_group_row "use --group block:B" "${l[@]}" --method sparsegpt --group row
   check_usage prune_sparsity_1 "--sparsity: must be in [0, 1), got 1" prune "$stories" x.bin --method magnitude --sparsity 1
   check_usage prune_n_m_4_4 "--n-m: 4:4 prunes 4 of every 4 weights" prune "$stories" x.bin --method magnitude --n-m 4:4
-  check_usage prune_percdamp "--percdamp: must be >= 0, got -1" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --percdamp -1
+  check_usage prune_percdamp "--percdamp: must be in [0, 1), got -1" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --percdamp -1
+  # λ = 1e308 · mean(diag H) overflows: refused up front, not after the calibration forward passes.
+  check_usage prune_percdamp_huge "--percdamp: must be in [0, 1), got 1e308" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --percdamp 1e308
+  grep -q "drawing" prune_percdamp_huge.err && fail "prune_percdamp_huge: the work started"
+  run layer_percdamp_ok "${l[@]}" --method sparsegpt --percdamp 0.5
+  [ "$status" -eq 0 ] || fail "layer --percdamp 0.5: exit status $status: $(cat layer_percdamp_ok.err)"
+  rm -f o.npy
   check_usage prune_group_row "--group row does not apply to sparsegpt, which chooses its mask per column block" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --group row
   check_usage prune_group_matrix "--group matrix does not apply to sparsegpt, which chooses its mask per column block" prune "$stories" x.bin --method sparsegpt --calibration text:slice.txt --group matrix
   check_usage prune_n_m_owl "--allocation owl sets each linear's sparsity, which --n-m fixes" prune "$stories" x.bin --method wanda --calibration text:slice.txt --n-m 2:4 --allocation owl
@@ -2217,6 +2224,127 @@ SH
   if grep -v -e '--threads 1 ' -e '--threads 1$' bin/commands.log; then
     fail "main-job.sh ran the commands above without --threads 1"
   fi
+  finish
+  ;;
+selfgen_cache_outputs)
+  # The self-generated cache is an output like OUT: written only when the run succeeds, its
+  # folder checked before any work, and one cache holds the texts of one selfgen source.
+  need_data
+  tinystories_slice text.txt
+  sg=(--method wanda --calibration selfgen:text.txt --samples 2 --length 16 --quiet)
+  # One source text: the filter drops it (20 % of 1 text rounds up to 1), so drawing the windows
+  # fails after the text was generated.
+  expect_error fails_after_generation 1 prune "$stories" o.bin "${sg[@]}" --selfgen-sources 1 \
+    --selfgen-cache c.json
+  grep -q "the 0 kept texts (of 1 generated) hold 0 tokens" fails_after_generation.err ||
+    fail "fails_after_generation: message: $(cat fails_after_generation.err)"
+  leftovers=$(ls -A | grep -v -x -e text.txt -e 'fails_after_generation\..*')
+  [ -z "$leftovers" ] || fail "a failed prune left behind: $leftovers"
+  # The run that succeeds writes the cache, and a second run reads it.
+  run writes prune "$stories" o.bin "${sg[@]}" --selfgen-sources 8 --selfgen-cache c.json
+  [ "$status" -eq 0 ] || fail "writes: exit status $status: $(cat writes.err)"
+  head -n 1 c.json | grep -q '"source_texts":8' || fail "writes: no cache of 8 source texts"
+  cp c.json c.written
+  run reads prune "$stories" o2.bin "${sg[@]}" --selfgen-sources 8 --selfgen-cache c.json
+  [ "$status" -eq 0 ] && cmp -s o.bin o2.bin && cmp -s c.json c.written ||
+    fail "reads: exit status $status, or another model or cache: $(cat reads.err)"
+  # A cache in a missing folder: exit 2 naming the option and the path, before any work.
+  expect_error missing_folder 2 prune "$stories" p.bin "${sg[@]}" --selfgen-cache nodir/c.json
+  grep -q -- "--selfgen-cache: .*'nodir/c.json'" missing_folder.err ||
+    fail "missing_folder: message: $(cat missing_folder.err)"
+  grep -q "drawing" missing_folder.err && fail "missing_folder: the work started"
+  # Two selfgen sources would need two caches: refused before any work.
+  cp text.txt other.txt
+  expect_error two_sources 2 prune "$stories" p.bin --method wanda --samples 2 --length 16 \
+    --calibration selfgen:text.txt,selfgen:other.txt --selfgen-cache t.json
+  grep -q -- "--selfgen-cache holds the texts of one selfgen source, and --calibration names 2" \
+    two_sources.err || fail "two_sources: message: $(cat two_sources.err)"
+  grep -q "drawing" two_sources.err && fail "two_sources: the work started"
+  [ ! -e p.bin ] && [ ! -e t.json ] || fail "a refused prune wrote p.bin or t.json"
+  finish
+  ;;
+selfgen_cache_incomplete)
+  # A cache holding fewer texts than its first line announces (a copy cut short, a record
+  # deleted) or a text twice is refused by name rather than read as a smaller sample.
+  need_data
+  tinystories_slice text.txt
+  sg=(--method wanda --calibration selfgen:text.txt --selfgen-sources 8 --samples 2 --length 16 --quiet)
+  run writes prune "$stories" o.bin "${sg[@]}" --selfgen-cache c.json
+  [ "$status" -eq 0 ] || fail "writes: exit status $status: $(cat writes.err)"
+  texts=$(($(wc -l <c.json) - 1))
+  [ "$texts" -ge 2 ] || fail "the cache holds $texts texts"
+  head -n 1 c.json | grep -q "\"texts\":$texts[,}]" || fail "line 1 does not announce $texts texts"
+  head -n "$texts" c.json >fewer.json
+  head -n 1 c.json >header.json
+  { head -n "$texts" c.json && sed -n 2p c.json; } >twice.json
+  for f in fewer header; do
+    expect_error "$f" 1 prune "$stories" p.bin "${sg[@]}" --selfgen-cache "$f.json"
+    held=$((texts - 1))
+    [ "$f" = header ] && held=0
+    grep -q "$f.json is incomplete: line 1 announces $texts texts, the file holds $held" "$f.err" ||
+      fail "$f: message: $(cat "$f.err")"
+  done
+  expect_error twice 1 prune "$stories" p.bin "${sg[@]}" --selfgen-cache twice.json
+  grep -q "twice.json line $((texts + 1)): the text of source [0-9]* follows the text of source" twice.err ||
+    fail "twice: message: $(cat twice.err)"
+  [ ! -e p.bin ] || fail "a refused cache gave p.bin"
+  finish
+  ;;
+report_unmeasured)
+  # The report says null for what a run did not measure or use: N:M validity of an unstructured
+  # recipe, the calibration of a run that read none.
+  need_data
+  tinystories_slice slice.txt
+  run wanda prune "$stories" w.bin --method wanda --calibration text:slice.txt --samples 2 \
+    --length 32 --report w.json --quiet
+  [ "$status" -eq 0 ] || fail "wanda: exit status $status: $(cat wanda.err)"
+  json_check w.json 'len(j["linears"]) == 35 and all(l["n_m_valid"] is None for l in j["linears"])'
+  json_check w.json 'j["calibration"]["spec"] == "text:slice.txt" and j["calibration"]["seed"] == 0'
+  run n_m prune "$stories" nm.bin --method magnitude --n-m 2:4 --report nm.json --quiet
+  [ "$status" -eq 0 ] || fail "n_m: exit status $status: $(cat n_m.err)"
+  json_check nm.json 'all(l["n_m_valid"] is True for l in j["linears"])'
+  json_check nm.json 'all(j["calibration"][k] is None for k in ("spec", "seed", "text_field"))'
+  json_check nm.json 'j["calibration"]["sequences"] == 0'
+  finish
+  ;;
+capture_responses_only)
+  # capture --responses-only, as prune's: only the response tokens of alpaca data count, so X
+  # holds exactly the rows that prune's --save-calibration marks as counted, and H is made of
+  # them.
+  need_data
+  python3 -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))[:8], open("alpaca8.json", "w"))' \
+    "$data/text/alpaca/alpaca_5000.json" || skip "python3 cannot cut the Alpaca data"
+  draw=(--calibration alpaca:alpaca8.json --samples 2 --length 128)
+  at=(--block 1 --linear ffn_up)
+  run all capture "$stories" "${draw[@]}" "${at[@]}" --activations-out Xall.npy
+  [ "$status" -eq 0 ] || fail "all: exit status $status: $(cat all.err)"
+  run responses capture "$stories" "${draw[@]}" "${at[@]}" --responses-only \
+    --activations-out Xresp.npy --hessian-out Hresp.npy
+  [ "$status" -eq 0 ] || fail "responses: exit status $status: $(cat responses.err)"
+  run tokens prune "$stories" p.bin --method wanda "${draw[@]}" --responses-only \
+    --save-calibration tokens.json --quiet
+  [ "$status" -eq 0 ] || fail "tokens: exit status $status: $(cat tokens.err)"
+  if python3 -c 'import numpy' 2>/dev/null; then
+    python3 - <<'PY' || fail "capture --responses-only: X or H is not made of the counted rows"
+import json, re
+import numpy as np
+t = json.load(open("tokens.json"))
+counted = np.array(t["counted"], dtype=bool).reshape(-1)
+assert 0 < counted.sum() < counted.size, counted.sum()
+X_all, X, H = np.load("Xall.npy"), np.load("Xresp.npy"), np.load("Hresp.npy")
+assert X_all.shape[0] == counted.size and np.array_equal(X, X_all[counted]), X.shape
+want = 2.0 / 2 * X.astype(np.float64).T @ X.astype(np.float64)  # N = 2 sequences
+assert np.allclose(H, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+rows = int(re.search(r"(\d+) calibration rows", open("responses.out").read()).group(1))
+assert rows == counted.sum(), (rows, counted.sum())
+PY
+  fi
+  tinystories_slice slice.txt
+  expect_error responses_text 2 capture "$stories" --calibration text:slice.txt "${at[@]}" \
+    --responses-only --weights-out W.npy
+  grep -q -- "--responses-only would change nothing.*no --calibration source is alpaca" \
+    responses_text.err || fail "responses_text: message: $(cat responses_text.err)"
+  [ ! -e W.npy ] || fail "a refused capture wrote W.npy"
   finish
   ;;
 *)

@@ -335,7 +335,12 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
        "prune_layer: --n-m: 4:4 prunes 4 of every 4 weights: N must be smaller than M (see "
        "--help)"},
       {w + " --hessian " + layer().path("H.npy") + " --method sparsegpt --percdamp -1" + out, 2,
-       "prune_layer: --percdamp: must be >= 0, got -1 (see --help)"},
+       "prune_layer: --percdamp: must be in [0, 1), got -1 (see --help)"},
+      // λ = P · mean(diag H) would outweigh the curvature it damps (or overflow, at 1e308).
+      {w + " --hessian " + layer().path("H.npy") + " --method sparsegpt --percdamp 1" + out, 2,
+       "prune_layer: --percdamp: must be in [0, 1), got 1 (see --help)"},
+      {w + " --hessian " + layer().path("H.npy") + " --method sparsegpt --percdamp 1e308" + out, 2,
+       "prune_layer: --percdamp: must be in [0, 1), got 1e308 (see --help)"},
       {w + " --method ria --hessian " + layer().path("H.npy") + " --ria-exponent -1" + out, 2,
        "prune_layer: --ria-exponent: must be >= 0, got -1 (see --help)"},
       // Options that would change nothing are refused, saying why.

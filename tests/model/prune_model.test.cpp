@@ -167,7 +167,7 @@ TEST_CASE("prune_model with Wanda 2:4 equals the oracle and every linear is 2:4"
   const auto report = model::prune_model(toy, batch, recipe);
   check_same_weights(toy.weights(), oracle_prune(wide_toy(3), batch, "wanda", 0.0, 2, 4), 0.0);
   for (const auto& l : report.linears) {
-    CHECK(l.n_m_valid);
+    CHECK(l.n_m_valid == true);
     CHECK(l.target_sparsity == 0.5);
   }
 }

@@ -397,7 +397,8 @@ class self_generated_windows {
   /// Reads a cache written by write_cache(); option_error naming every field that differs
   /// when it was made with other settings, sampler or source texts (the drop fraction and
   /// the name are taken from the arguments; they do not change the texts); format_error when
-  /// the file is not such a cache.
+  /// the file is not such a cache, holds another number of texts than its line 1 announces, or
+  /// not one text per source in source order.
   template <generation_sampler S>
   static self_generated_windows read_cache(const std::filesystem::path& path,
                                            const std::vector<std::string>& sources,
@@ -445,6 +446,7 @@ class self_generated_windows {
     // One line: a tool shows a newline in a message as "\n" (it may be part of a file name).
     if (!differences.empty())
       throw option_error(where + " was made with other settings:" + differences);
+    const std::uint64_t announced = field("texts").as_size(where + " texts");
     std::vector<generated_text> texts;
     for (std::size_t number = 2; std::getline(in, line); ++number) {
       if (line.empty()) continue;
@@ -471,24 +473,40 @@ class self_generated_windows {
         throw format_error(at + ": a text of " + std::to_string(t.tokens.size()) +
                            " tokens from source " + std::to_string(t.source) +
                            " cannot come from these settings");
+      if (!texts.empty() && t.source <= texts.back().source)
+        throw format_error(at + ": the text of source " + std::to_string(t.source) +
+                           " follows the text of source " + std::to_string(texts.back().source) +
+                           " (a cache holds at most one text per source, in source order)");
       texts.push_back(std::move(t));
     }
+    if (texts.size() != announced)
+      throw format_error(where + (texts.size() < announced ? " is incomplete:" : ":") +
+                         " line 1 announces " + std::to_string(announced) +
+                         " texts, the file holds " + std::to_string(texts.size()));
     return self_generated_windows(std::move(texts), std::move(settings), sampler_description,
                                   fingerprint, sources.size(), std::move(name));
   }
 
-  /// Writes the settings (line 1) and one JSON object per text (source, tokens, mean_nll,
-  /// perplexity) through a temporary file renamed into place.
+  /// Writes cache_contents() through a temporary file renamed into place.
   void write_cache(const std::filesystem::path& path) const {
+    const std::string out = cache_contents("self-generated text cache " + path.string());
+    io::atomic_file file(path);
+    file.write(out.data(), out.size());
+    file.commit();
+  }
+
+  /// What write_cache() writes: the settings and the number of texts (line 1), then one JSON
+  /// object per text (source, tokens, mean_nll, perplexity). non_finite_error, naming `where`,
+  /// when a text's mean NLL is not finite.
+  std::string cache_contents(const std::string& where = "self-generated text cache") const {
     std::string out = "{\"format\":" + detail::json_string(cache_format);
     for (const auto& [key, value] :
          header_fields(settings_, sampler_description_, fingerprint_, source_count_))
       out += "," + detail::json_string(key) + ":" + value.first;
-    out += "}\n";
+    out += ",\"texts\":" + std::to_string(texts_.size()) + "}\n";
     for (const auto& t : texts_) {
       if (!std::isfinite(t.mean_nll))
-        throw non_finite_error("self-generated text cache " + path.string() +
-                               ": the text from source " + std::to_string(t.source) +
+        throw non_finite_error(where + ": the text from source " + std::to_string(t.source) +
                                " has a non-finite mean NLL");
       out += "{\"source\":" + std::to_string(t.source) + ",\"tokens\":[";
       for (std::size_t k = 0; k < t.tokens.size(); ++k)
@@ -496,9 +514,7 @@ class self_generated_windows {
       out += "],\"mean_nll\":" + detail::json_double(t.mean_nll) +
              ",\"perplexity\":" + detail::json_double(t.perplexity) + "}\n";
     }
-    io::atomic_file file(path);
-    file.write(out.data(), out.size());
-    file.commit();
+    return out;
   }
 
   /// Every generated text, in source order.

@@ -24,7 +24,8 @@ struct linear_report {
   double sparsity = 0.0;  ///< exact zeros / size of the weights as written
   /// Exact zeros / size of the pruned float weights, before they were stored as stored_type.
   double sparsity_before_storing = 0.0;
-  bool n_m_valid = true;  ///< every window of the weights as written holds N zeros (N:M recipes)
+  /// every window of the weights as written holds N zeros; empty unless the recipe is N:M
+  std::optional<bool> n_m_valid;
   /// ½ Σ_rows δᵀ (H + λI) δ, δ = the weights before pruning minus the weights as written, over
   /// the live inputs (H_jj > 0), H the calibration Hessian and λ the damping the solver used:
   /// the OBS sweep's Σ (w − q)² / U_ii² / 2 (SparseGPT, reconstruction) when nothing is rounded

@@ -18,20 +18,30 @@ namespace pollard::model {
 ///  sparsity_before_storing, n_m_valid, loss, percdamp_used, damping_used, damping_retries,
 ///  seconds, warnings}]}.
 /// Quantities that were not measured or are not known (loss without a Hessian, a block with no
-/// selected linear's allocation, the seed when not given) are null.
+/// selected linear's allocation, the seed when not given, n_m_valid of an unstructured recipe,
+/// the calibration spec and text field of a run that read no calibration data) are null.
 inline std::string to_json(const prune_report& r) {
   io::json_writer w;
   w.begin_object();
   w.key("method").value(r.method).key("mode").value(r.mode);
-  w.key("model").value(r.inputs.model);
+  const auto text_or_null = [&w](const std::string& text) {
+    if (text.empty())
+      w.null();
+    else
+      w.value(text);
+  };
+  w.key("model");
+  text_or_null(r.inputs.model);
   w.key("calibration").begin_object();
-  w.key("spec").value(r.inputs.calibration);
+  w.key("spec");
+  text_or_null(r.inputs.calibration);
   if (r.inputs.seed)
     w.key("seed").value(*r.inputs.seed);
   else
     w.key("seed").null();
   w.key("responses_only").value(r.inputs.responses_only);
-  w.key("text_field").value(r.inputs.text_field);
+  w.key("text_field");
+  text_or_null(r.inputs.text_field);
   w.key("sequences").value(static_cast<std::int64_t>(r.calibration_sequences));
   w.key("length").value(static_cast<std::int64_t>(r.calibration_length));
   w.key("tokens_counted").value(static_cast<std::int64_t>(r.calibration_tokens_counted));
@@ -59,7 +69,11 @@ inline std::string to_json(const prune_report& r) {
     w.key("input").value(l.input).key("stored_type").value(l.stored_type);
     w.key("target_sparsity").value(l.target_sparsity).key("sparsity").value(l.sparsity);
     w.key("sparsity_before_storing").value(l.sparsity_before_storing);
-    w.key("n_m_valid").value(l.n_m_valid);
+    w.key("n_m_valid");
+    if (l.n_m_valid)
+      w.value(*l.n_m_valid);
+    else
+      w.null();
     w.key("loss").value(l.loss).key("percdamp_used").value(l.percdamp_used);
     w.key("damping_used").value(l.damping_used);
     w.key("damping_retries").value(l.damping_retries).key("seconds").value(l.seconds);
