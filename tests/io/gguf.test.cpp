@@ -342,6 +342,44 @@ TEST_CASE("malformed tensor infos are rejected with the tensor named") {
                        pollard::format_error);
 }
 
+TEST_CASE("tensor data that overlaps, is out of order or leaves a gap is refused as ggml does") {
+  // Two F32 tensors of 8 values (32 bytes each) at alignment 32: ggml's gguf_init_from_file
+  // accepts only offsets 0 and 32 and refuses anything else with "tensor 'NAME' has offset X,
+  // expected Y".
+  auto two_tensors = [](std::uint64_t first, std::uint64_t second) {
+    gguf_bytes g;
+    g.header(3, 2, 0).tensor("a", {8}, 0, first).tensor("b", {8}, 0, second).pad(32);
+    g.b.resize(g.b.size() + 96);
+    return g;
+  };
+  CHECK_NOTHROW(two_tensors(0, 32).parse());
+  const std::string rule =
+      " (ggml requires each tensor's data to follow the previous one's, padded to the alignment "
+      "32, in tensor-info order): ";
+  CHECK_THROWS_WITH_AS(
+      two_tensors(0, 0).parse(),
+      doctest::Contains(
+          ("tensor b has data offset 0, expected 32" + rule + "it overlaps tensor a").c_str()),
+      pollard::format_error);
+  CHECK_THROWS_WITH_AS(two_tensors(32, 0).parse(),
+                       doctest::Contains(("tensor a has data offset 32, expected 0" + rule +
+                                          "out of order or after a gap")
+                                             .c_str()),
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(two_tensors(0, 64).parse(),
+                       doctest::Contains(("tensor b has data offset 64, expected 32" + rule +
+                                          "out of order or after a gap")
+                                             .c_str()),
+                       pollard::format_error);
+  // b at 16 overlaps a's last 16 bytes, and is not aligned either: the alignment check names it.
+  CHECK_THROWS_AS(two_tensors(0, 16).parse(), pollard::format_error);
+  // A 4-value tensor pads to 32 bytes, so the next one must start at 32, not 16.
+  gguf_bytes padded;
+  padded.header(3, 2, 0).tensor("a", {4}, 0, 0).tensor("b", {4}, 0, 32).pad(32);
+  padded.b.resize(padded.b.size() + 64);
+  CHECK_NOTHROW(padded.parse());
+}
+
 TEST_CASE("an empty tensor may sit where the data section would start, past the end of the file") {
   gguf_bytes g;
   g.header(3, 1, 0).tensor("e", {0, 3}, 0, 0);  // 71 bytes: the data section would start at 96

@@ -203,11 +203,30 @@ class gguf_file {
 
     data_offset_ = detail::align_up(r.offset(), alignment_, r.what() + ": data section");
     const std::size_t available = bytes.size() - std::min(bytes.size(), data_offset_);
+    // ggml (gguf_init_from_file) requires each tensor to start exactly where the previous one,
+    // padded to the alignment, ended; aliased, reordered or gapped data is refused as it does.
+    std::uint64_t expected = 0;
     for (const auto& t : tensors_) {
+      if (t.offset != expected) {
+        std::string why = t.offset < expected ? "out of order" : "out of order or after a gap";
+        for (const auto& u : tensors_)  // in differences only: no sum can overflow
+          if (&u != &t && (u.offset <= t.offset ? t.offset - u.offset < u.bytes
+                                                : u.offset - t.offset < t.bytes)) {
+            why = "it overlaps tensor " + u.name;
+            break;
+          }
+        r.fail("tensor " + t.name + " has data offset " + std::to_string(t.offset) + ", expected " +
+               std::to_string(expected) +
+               " (ggml requires each tensor's data to follow the previous one's, padded to the "
+               "alignment " +
+               std::to_string(alignment_) + ", in tensor-info order): " + why);
+      }
       if (t.offset > available || t.bytes > available - t.offset)
         r.fail("tensor " + t.name + " (" + std::to_string(t.bytes) + " bytes at data offset " +
                std::to_string(t.offset) + ") extends past the end of the file (" +
                std::to_string(available) + " bytes of tensor data)");
+      expected = detail::align_up(static_cast<std::size_t>(t.offset + t.bytes), alignment_,
+                                  r.what() + ": tensor " + t.name);
     }
   }
 
