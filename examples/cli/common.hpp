@@ -134,18 +134,25 @@ inline void refuse_tokenizer_for_gguf(const std::string& tokenizer,
 
 /// Refuses a tokenizer whose vocabulary is not the model's (`model_vocabulary` token rows),
 /// naming both sizes: token ids would index rows the model lacks, or the model would produce
-/// ids the tokenizer cannot read.
+/// ids the tokenizer cannot read. Only a Hugging Face folder may have more rows than tokens.
 inline void check_vocabulary(const fs::path& model, const std::optional<fs::path>& tokenizer_file,
                              const llm::text_tokenizer& tokenizer, index_t model_vocabulary) {
-  // Fewer tokens than embedding rows is how checkpoints pad their embeddings (to a multiple of
-  // 64 or 128, as many Hugging Face models do): the extra rows are never produced by the
-  // tokenizer. More tokens would index rows that do not exist.
-  if (static_cast<index_t>(tokenizer.vocabulary_size()) <= model_vocabulary) return;
+  // Fewer tokens than embedding rows is how Hugging Face checkpoints pad their embeddings (to a
+  // multiple of 64 or 128); transformers accepts it, and `generate` samples only the tokenizer's
+  // ids. llama2.c reads exactly vocab_size tokenizer entries and llama.cpp requires one token per
+  // embedding row, so for their files fewer tokens is refused as more is.
+  const auto tokens = static_cast<index_t>(tokenizer.vocabulary_size());
+  if (tokens == model_vocabulary ||
+      (tokens < model_vocabulary &&
+       llm::detail::detect_format(model) == llm::model_format::safetensors))
+    return;
   throw format_error("the tokenizer of " + model.string() +
                      (tokenizer_file ? " (" + tokenizer_file->string() + ")" : "") + " has " +
-                     std::to_string(tokenizer.vocabulary_size()) +
-                     " tokens but the model's vocabulary has " + std::to_string(model_vocabulary) +
-                     ": a token would have no embedding row");
+                     std::to_string(tokens) + " tokens but the model's vocabulary has " +
+                     std::to_string(model_vocabulary) +
+                     (tokens > model_vocabulary
+                          ? ": a token would have no embedding row"
+                          : ": the model would produce ids the tokenizer cannot decode"));
 }
 
 /// Runs `draw` (drawing calibration data) so that its failures name --calibration as typed:

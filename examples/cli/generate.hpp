@@ -113,6 +113,7 @@ inline int run_generate(const generate_options& o) {
   check_inputs(model_inputs("MODEL", o.model, {{"--tokenizer", o.tokenizer}}));
   refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   llm::model_file m = open_model_with_tokenizer(o.model, optional_path(o.tokenizer));
+  require_finite_weights(m);
   m.gguf.reset();  // generation needs only the float weights; unmap the file
   const auto& tok = *m.tokenizer;
   const auto& config = m.weights.config;
@@ -166,8 +167,11 @@ inline int run_generate(const generate_options& o) {
   std::vector<llm::token_id> history = prompt;
   index_t produced = 0;
   for (index_t n = 0; n < new_tokens; ++n) {
+    // Embedding rows padded beyond the tokenizer (a Hugging Face layout) are never sampled.
     const llm::token_id next = pick.sample(
-        std::span<const float>(logits.data(), static_cast<std::size_t>(logits.size())), history);
+        std::span<const float>(logits.data(), std::min(static_cast<std::size_t>(logits.size()),
+                                                       tok.vocabulary_size())),
+        history);
     ++produced;
     if (std::find(stops.begin(), stops.end(), next) != stops.end()) break;
     emit(history.back(), next);

@@ -1225,6 +1225,11 @@ hf_vocab)
   python3 "$(dirname "$0")/make_hf_model.py" hf448 "$tokenizer" 448 || fail "could not make hf448"
   run vocab_padded eval hf448 --text t.txt --window 4 --tokenizer "$tokenizer"
   [ "$status" -eq 0 ] || { fail "vocab_padded: exit status $status"; cat vocab_padded.err; }
+  # Sampling from padded rows draws only the tokenizer's 420 ids: 100 samples at temperature 1
+  # from 448 random-weight rows would otherwise reach ids 420-447 (no token) almost surely.
+  run vocab_padded_generate generate hf448 --prompt hello --steps 100 --temperature 1 --seed 3 \
+    --tokenizer "$tokenizer"
+  [ "$status" -eq 0 ] || { fail "vocab_padded_generate: exit status $status"; cat vocab_padded_generate.err; }
   expect_error vocab_option 1 generate hf300 --prompt hello --steps 4 --tokenizer "$tokenizer"
   grep -q "has 420 tokens but the model's vocabulary has 300" vocab_option.err || fail "vocab_option: message"
   finish
@@ -1440,9 +1445,15 @@ tokenizer_format)
   python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
   tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
   cp "$stories" model.bin
-  cp "$tokenizer" tok.json
-  # The fixture tokenizer.json has 420 tokens, fewer than stories260K's 512 rows: usable.
-  # (eval, not generate: the model may produce ids beyond the smaller vocabulary.)
+  # The fixture tokenizer.json has 420 tokens; a llama2.c model needs one per embedding row
+  # (tokenizer_size checks that 420 is refused), so ids 420-511 are added as unused tokens.
+  python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+vocab = t["model"]["vocab"]
+for k in range(max(vocab.values()) + 1, 512):
+    vocab["<unused%03d>" % k] = k
+json.dump(t, open("tok.json", "w"))' "$tokenizer" || fail "could not write tok.json"
   printf 'hello world, hello tokens\n' >t.txt
   run json_for_llama2c eval model.bin --tokenizer tok.json --text t.txt --window 4 --json j.json
   [ "$status" -eq 0 ] || { fail "json_for_llama2c: exit status $status"; cat json_for_llama2c.err; }
@@ -1452,7 +1463,7 @@ tokenizer_format)
   python3 -c 'import json, sys; sys.exit(0 if json.load(open("j.json"))["text_tokens"] == json.load(open("h.json"))["text_tokens"] else 1)' ||
     fail "the tokenizer.json read for a llama2.c model tokenized differently"
   # The same with a name that says nothing about the format.
-  cp "$tokenizer" tokenizer.data
+  cp tok.json tokenizer.data
   run json_no_extension eval model.bin --tokenizer tokenizer.data --text t.txt --window 4
   [ "$status" -eq 0 ] || { fail "json_no_extension: exit status $status"; cat json_no_extension.err; }
   # A llama2.c tokenizer (512 tokens) for Hugging Face folders of 512 and 420 rows.
@@ -1663,6 +1674,17 @@ open("tok100.bin", "wb").write(b"".join(out))' "$(dirname "$stories")/tok512.bin
     expect_error "small_$c" 1 "$c" "$stories" --tokenizer tok100.bin "${extra[@]}"
     grep -q "tok100.bin has 100 tokens but the model's vocabulary (.*stories260K.bin) has 512" "small_$c.err" ||
       fail "small_$c: message: $(cat "small_$c.err")"
+  done
+  # The same holds for a tokenizer.json given to a llama2.c model: the 420-token fixture against
+  # stories260K's 512 embedding rows is refused when the model is opened, not mid-generation.
+  json_tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  for c in generate eval; do
+    extra=(--prompt "Once upon" --steps 40 --temperature 1 --seed 3)
+    if [ "$c" = eval ]; then extra=(--text "$tinystories" --window 16 --max-windows 1); fi
+    expect_error "json_small_$c" 1 "$c" "$stories" --tokenizer "$json_tokenizer" "${extra[@]}"
+    grep -q "has 420 tokens but the model's vocabulary has 512: the model would produce ids the tokenizer cannot decode" \
+      "json_small_$c.err" || fail "json_small_$c: message: $(cat "json_small_$c.err")"
+    [ -s "json_small_$c.out" ] && fail "json_small_$c: output before the refusal: $(cat "json_small_$c.out")"
   done
   finish
   ;;
