@@ -267,6 +267,66 @@ inline llm::text_tokenizer read_tokenizer_file(const fs::path& path, const fs::p
   return llm::text_tokenizer(llm::llama2c_tokenizer::read(path, *count));
 }
 
+/// What pollard reads as MODEL, for messages about a file that is something else.
+inline constexpr const char* model_kinds =
+    "MODEL is a GGUF file, a llama2.c checkpoint (legacy version-0 export) or a Hugging Face "
+    "folder with config.json and model.safetensors";
+
+/// What the file at `path`, read as a llama2.c checkpoint, really is when its first bytes say
+/// so: a llama2.c versioned export (magic "ak42"), a NumPy array, gzip data, a zip archive (a
+/// PyTorch checkpoint), a safetensors file or a llama2.c tokenizer; nothing when they do not.
+inline std::optional<std::string> foreign_model_file(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  unsigned char b[12] = {};
+  in.read(reinterpret_cast<char*>(b), sizeof b);
+  const auto n = static_cast<std::size_t>(in.gcount());
+  const auto begins = [&](std::string_view magic) {
+    return n >= magic.size() && std::memcmp(b, magic.data(), magic.size()) == 0;
+  };
+  // llama2.c's export.py writes uint32 0x616b3432 ("ak42", little-endian) then int32 version.
+  if (begins("\x32\x34\x6b\x61")) {
+    std::int32_t version = 0;
+    if (n >= 8) std::memcpy(&version, b + 4, 4);
+    return "a llama2.c version-" + std::to_string(version) +
+           " export (magic ak42): pollard reads only the legacy version-0 layout (export.py "
+           "--version 0)";
+  }
+  if (begins("\x93NUMPY")) return std::string("a NumPy .npy array, not a model");
+  if (begins("\x1f\x8b")) return std::string("gzip-compressed data, not a model");
+  if (begins("PK\x03\x04"))
+    return std::string("a zip archive (a PyTorch checkpoint?), not a model");
+  // A safetensors file begins with a little-endian u64 header length and then '{'.
+  if (n >= 9 && b[8] == '{' && b[5] == 0 && b[6] == 0 && b[7] == 0)
+    return std::string(
+        "a safetensors file: a Hugging Face model is read from its folder, with "
+        "config.json beside model.safetensors");
+  // A llama2.c tokenizer is a few MiB at most; a checkpoint is not read whole to find out.
+  if (fs::file_size(path, ec) <= (std::uintmax_t{64} << 20) && !ec)
+    if (const auto tokens = llama2c_token_count(path))
+      return "a llama2.c tokenizer (" + std::to_string(*tokens) + " tokens), not a model";
+  return std::nullopt;
+}
+
+/// Refuses a file given as a llama2.c MODEL that foreign_model_file() recognises as another kind.
+inline void refuse_foreign_model_file(const fs::path& path) {
+  if (const auto kind = foreign_model_file(path))
+    throw format_error(path.string() + " is " + *kind + " (" + model_kinds + ")");
+}
+
+/// Refuses a safetensors file given as MODEL without config.json beside it, naming the path.
+inline void require_hf_config_beside(const fs::path& path) {
+  const fs::path folder = fs::is_directory(path) ? path : path.parent_path();
+  const fs::path config = (folder.empty() ? fs::path(".") : folder) / "config.json";
+  std::error_code ec;
+  if (!fs::exists(config, ec))
+    throw io_error("cannot open " + config.string() + ": " + std::strerror(ENOENT) + " (" +
+                   path.string() +
+                   " is read as a Hugging Face model, a folder with config.json beside "
+                   "model.safetensors)");
+}
+
 /// Opens a model (llm::open_model) so that every failure says what is wrong in the user's
 /// terms: a binary model file (or a llama2.c tokenizer) that holds text is named as such
 /// (rethrow_saying_if_text), and a tokenizer with more tokens than the model has embedding rows
@@ -281,9 +341,11 @@ inline llm::model_file open_model_file(const fs::path& path,
   const llm::model_format format = llm::detail::detect_format(path);
   if (tokenizer && format == llm::model_format::gguf)
     refuse_tokenizer_for_gguf(tokenizer->string(), {{"MODEL", path}});
+  if (format == llm::model_format::safetensors) require_hf_config_beside(path);
   llm::model_file m;
   try {
     if (format == llm::model_format::llama2c) {
+      refuse_foreign_model_file(path);
       m.path = path;
       m.format = format;
       m.weights = llm::read_llama2c(path);

@@ -1741,6 +1741,37 @@ escaped_names)
   done
   finish
   ;;
+foreign_models)
+  # A file of another kind given as MODEL is named for what its first bytes show, with what
+  # pollard reads instead, rather than parsed as a corrupt llama2.c header. The files are made
+  # here: llama2.c export.py's version-1 header (uint32 0x616b3432 "ak42", int32 1, then the
+  # params), a NumPy array, gzip data, stories260K's tokenizer and a lone model.safetensors.
+  need_data
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  python3 -c '
+import struct, sys
+head = struct.pack("<Ii", 0x616b3432, 1) + struct.pack("<7i", 64, 172, 5, 8, 4, 512, 512) + b"\x01"
+open("v1.bin", "wb").write(head.ljust(256, b"\0") + open(sys.argv[1], "rb").read()[28:])
+import numpy; numpy.save("w.npy", numpy.ones((4, 4), numpy.float32))' "$stories" || fail "could not write the files"
+  gzip -c "$stories" >gz.bin
+  cp "$(dirname "$stories")/tok512.bin" tok512.bin
+  python3 "$(dirname "$0")/make_hf_model.py" hf "$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json" 420 ||
+    fail "could not make hf"
+  mkdir lone && cp hf/model.safetensors lone/st.safetensors
+  check_foreign() {  # NAME FILE TEXT
+    expect_error "$1" 1 info "$2"
+    grep -qF -- "$3" "$1.err" || fail "$1: message: $(cat "$1.err")"
+    if grep -q "header" "$1.err"; then fail "$1: still read as a llama2.c header: $(cat "$1.err")"; fi
+  }
+  check_foreign v1 v1.bin "v1.bin is a llama2.c version-1 export (magic ak42): pollard reads only the legacy version-0 layout"
+  check_foreign npy w.npy "w.npy is a NumPy .npy array, not a model (MODEL is a GGUF file, a llama2.c checkpoint"
+  check_foreign gzip gz.bin "gz.bin is gzip-compressed data, not a model"
+  check_foreign tokenizer tok512.bin "tok512.bin is a llama2.c tokenizer (512 tokens), not a model"
+  expect_error lone 1 info lone/st.safetensors
+  grep -qF "cannot open lone/config.json: No such file or directory (lone/st.safetensors is read as a Hugging Face model" lone.err ||
+    fail "lone: message: $(cat lone.err)"
+  finish
+  ;;
 messages)
   # Messages that say what is wrong and what to do.
   need_data
