@@ -63,20 +63,24 @@ inline void print_config(const llm::llama_config& c) {
 }
 
 inline void print_tensors(const std::vector<tensor_row>& rows) {
+  // A name read from the file may hold control characters: it is printed escaped.
+  std::vector<std::string> names;
   std::size_t name_width = 4, shape_width = 5;
   for (const auto& r : rows) {
-    name_width = std::max(name_width, r.name.size());
+    names.push_back(printable(r.name));
+    name_width = std::max(name_width, names.back().size());
     shape_width = std::max(shape_width, shape_text(r.shape).size());
   }
   std::printf("tensors: %zu (shape outermost first)\n", rows.size());
-  for (const auto& r : rows)
-    std::printf("  %-*s  %-*s  %s\n", static_cast<int>(name_width), r.name.c_str(),
-                static_cast<int>(shape_width), shape_text(r.shape).c_str(), r.type.c_str());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::printf("  %-*s  %-*s  %s\n", static_cast<int>(name_width), names[i].c_str(),
+                static_cast<int>(shape_width), shape_text(rows[i].shape).c_str(),
+                rows[i].type.c_str());
 }
 
 inline void print_tokenizer(const std::optional<llm::text_tokenizer>& tok, const std::string& why) {
   if (!tok) {
-    std::printf("tokenizer: none (%s)\n", why.c_str());
+    std::printf("tokenizer: none (%s)\n", printable(why).c_str());
     return;
   }
   const auto id = [](std::optional<llm::token_id> t) {

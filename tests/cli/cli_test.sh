@@ -1741,6 +1741,36 @@ escaped_names)
   done
   finish
   ;;
+info_escapes)
+  # `info` prints a GGUF's tensor names with control characters escaped, as every message does:
+  # a copy of the stories260K GGUF fixture with one extra F32 tensor named with a terminal
+  # escape sequence and a bell.
+  python3 -c 'import gguf, numpy' 2>/dev/null || skip "gguf/numpy missing"
+  python3 - "$(dirname "$0")/../llm/fixtures/llama_cpp/stories260K.gguf" <<'PY' || fail "could not write esc.gguf"
+import sys
+import numpy as np
+import gguf
+r = gguf.GGUFReader(sys.argv[1])
+w = gguf.GGUFWriter("esc.gguf", str(r.fields["general.architecture"].contents()))
+for name, f in r.fields.items():
+    if name.startswith("GGUF.") or name == "general.architecture":
+        continue
+    sub = f.types[-1] if f.types[0] == gguf.GGUFValueType.ARRAY else None
+    w.add_key_value(name, f.contents(), f.types[0], sub)
+for t in r.tensors:
+    w.add_tensor(t.name, np.asarray(t.data))
+w.add_tensor("evil\x1b[31mRED\x1b[0m\x07", np.zeros(4, np.float32))
+w.write_header_to_file()
+w.write_kv_data_to_file()
+w.write_tensors_to_file()
+w.close()
+PY
+  run esc info esc.gguf
+  [ "$status" -eq 0 ] || fail "esc: exit status $status: $(cat esc.err)"
+  grep -qF 'evil\x1b[31mRED\x1b[0m\x07' esc.out || fail "esc: name not escaped: $(cat -v esc.out)"
+  if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" esc.out; then fail "esc: raw control character: $(cat -v esc.out)"; fi
+  finish
+  ;;
 foreign_models)
   # A file of another kind given as MODEL is named for what its first bytes show, with what
   # pollard reads instead, rather than parsed as a corrupt llama2.c header. The files are made
