@@ -31,6 +31,7 @@
 #include "pollard/io/mapped_file.hpp"
 #include "pollard/io/text_datasets.hpp"
 #include "pollard/io/utf8.hpp"
+#include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
 
 namespace pollard::cli {
@@ -370,6 +371,59 @@ inline llm::model_file open_model_file(const fs::path& path,
   if (file) m.tokenizer.emplace(read_tokenizer_file(*file, path, vocabulary));
   if (m.tokenizer) check_vocabulary(path, file, *m.tokenizer, vocabulary);
   return m;
+}
+
+/// Calls `visit(name, rows, cols, data)` for every weight tensor of `w`, named as pollard's GGUF
+/// writer names it (token_embd, blk.N.attn_q, blk.N.attn_q.bias, output_norm, ...).
+template <class Visit>
+void for_each_weight_tensor(const llm::llama_weights& w, Visit&& visit) {
+  const auto matrix = [&](const std::string& name, const llm::row_matrix& m) {
+    visit(name, m.rows(), m.cols(), m.data());
+  };
+  const auto vector = [&](const std::string& name, const Eigen::VectorXf& v) {
+    if (v.size() > 0) visit(name, v.size(), index_t{1}, v.data());
+  };
+  matrix("token_embd", w.token_embedding);
+  for (index_t b = 0; b < static_cast<index_t>(w.layers.size()); ++b) {
+    const auto& l = w.layers[static_cast<std::size_t>(b)];
+    const std::string block = "blk." + std::to_string(b) + ".";
+    vector(block + "attn_norm", l.attn_norm);
+    vector(block + "ffn_norm", l.ffn_norm);
+    for (const auto lin : llm::all_llama_linears) {
+      matrix(llm::llama_linear_name(b, lin), l.linear(lin));
+      vector(llm::llama_linear_name(b, lin) + ".bias", l.bias(lin));
+    }
+  }
+  vector("output_norm", w.final_norm);
+  if (!w.config.tied_classifier) matrix("output", w.classifier);
+}
+
+/// The first NaN or infinity among the weights of `w`, as "TENSOR holds VALUE at (ROW, COL)",
+/// or nothing when every weight is finite.
+inline std::optional<std::string> first_non_finite_weight(const llm::llama_weights& w) {
+  std::optional<std::string> found;
+  for_each_weight_tensor(
+      w, [&](const std::string& name, index_t rows, index_t cols, const float* data) {
+        if (found) return;
+        for (index_t i = 0; i < rows * cols; ++i)
+          if (!std::isfinite(data[i])) {
+            found = name + " holds " +
+                    (std::isnan(data[i]) ? "nan"
+                     : data[i] > 0       ? "inf"
+                                         : "-inf") +
+                    " at (" + std::to_string(i / cols) + ", " + std::to_string(i % cols) + ")";
+            return;
+          }
+      });
+  return found;
+}
+
+/// Refuses a model whose weights hold a NaN or an infinity, naming the file, the tensor and the
+/// position: every logit computed through it would be non-finite.
+inline void require_finite_weights(const llm::model_file& m) {
+  if (const auto where = first_non_finite_weight(m.weights))
+    throw format_error(m.path.string() + ": weight " + *where +
+                       ": the model's outputs would not be finite");
 }
 
 /// Opens a model that must come with a tokenizer (the text commands need one).

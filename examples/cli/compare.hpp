@@ -151,8 +151,10 @@ inline int run_compare(const compare_options& o) {
   const fs::path base_path = o.base, other_path = o.other;
   const auto tokenizer = optional_path(o.tokenizer);
   llm::model_file base = open_model_with_tokenizer(base_path, tokenizer);
+  require_finite_weights(base);
   base.gguf.reset();
   llm::model_file other = open_model_with_tokenizer(other_path, tokenizer);
+  require_finite_weights(other);
   // The files read beside the models (llama2.c tokenizers, Hugging Face folders) are inputs too.
   check_distinct_outputs(
       files_read_with(

@@ -155,6 +155,7 @@ inline int run_eval(const eval_options& o) {
 
   const fs::path model_path = o.model;
   llm::model_file m = open_model_with_tokenizer(model_path, optional_path(o.tokenizer));
+  require_finite_weights(m);
   // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
   check_distinct_outputs(
       files_read_with({{"MODEL", &m}}, {{"--text", o.text.file}, {"--tokenizer", o.tokenizer}}),

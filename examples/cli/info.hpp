@@ -2,6 +2,8 @@
 // their shapes and stored types, parameter count, tokenizer).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -206,6 +208,21 @@ inline void print_linear_sparsity(llm::llama_weights& weights) {
   std::printf("all linears: %.4f of %s weights are zero\n",
               total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0,
               grouped(total).c_str());
+  // NaN and infinity are counted in every tensor (norms and embeddings too): a model holding
+  // one computes non-finite outputs.
+  std::uint64_t non_finite = 0;
+  for_each_weight_tensor(
+      weights, [&](const std::string& name, index_t rows, index_t cols, const float* data) {
+        const auto n = static_cast<std::uint64_t>(
+            std::count_if(data, data + rows * cols, [](float v) { return !std::isfinite(v); }));
+        if (n > 0)
+          std::printf("non-finite: %s holds %s NaN or infinite values\n", name.c_str(),
+                      grouped(n).c_str());
+        non_finite += n;
+      });
+  if (non_finite > 0)
+    std::printf("all tensors: %s non-finite values (first: %s)\n", grouped(non_finite).c_str(),
+                first_non_finite_weight(weights)->c_str());
 }
 
 }  // namespace detail

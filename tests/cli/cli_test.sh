@@ -1771,6 +1771,37 @@ PY
   if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" esc.out; then fail "esc: raw control character: $(cat -v esc.out)"; fi
   finish
   ;;
+non_finite_weights)
+  # A NaN or infinity in a model's weights is named (tensor, position, file) before any
+  # evaluation, and `info --sparsity` counts them. Hand-made: the tiny Hugging Face model with
+  # model.layers.0.mlp.up_proj.weight[3, 2] = nan (pollard's blk.0.ffn_up, row 3, column 2) and,
+  # in a second copy, model.norm.weight[0] = inf (output_norm).
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" nanlin "$tokenizer" 420 || fail "could not make nanlin"
+  cp -r nanlin infnorm
+  python3 - <<'PY' || fail "could not poison the weights"
+import numpy as np
+from safetensors.numpy import load_file, save_file
+for folder, name, at, value in (("nanlin", "model.layers.0.mlp.up_proj.weight", (3, 2), np.nan),
+                                ("infnorm", "model.norm.weight", (0,), np.inf)):
+    t = load_file(folder + "/model.safetensors")
+    t[name] = t[name].copy()
+    t[name][at] = value
+    save_file(t, folder + "/model.safetensors")
+PY
+  printf 'hello world, hello tokens, hello again\n' >t.txt
+  expect_error nan_eval 1 eval nanlin --text t.txt --window 4
+  grep -qF "nanlin: weight blk.0.ffn_up holds nan at (3, 2)" nan_eval.err || fail "nan_eval: message: $(cat nan_eval.err)"
+  expect_error inf_generate 1 generate infnorm --prompt hello --steps 4
+  grep -qF "infnorm: weight output_norm holds inf at (0, 0)" inf_generate.err || fail "inf_generate: message: $(cat inf_generate.err)"
+  run nan_info info nanlin --sparsity
+  [ "$status" -eq 0 ] || fail "nan_info: exit status $status: $(cat nan_info.err)"
+  grep -qF "non-finite: blk.0.ffn_up holds 1 NaN or infinite values" nan_info.out || fail "nan_info: $(cat nan_info.out)"
+  grep -qF "all tensors: 1 non-finite values (first: blk.0.ffn_up holds nan at (3, 2))" nan_info.out ||
+    fail "nan_info: summary: $(cat nan_info.out)"
+  finish
+  ;;
 foreign_models)
   # A file of another kind given as MODEL is named for what its first bytes show, with what
   # pollard reads instead, rather than parsed as a corrupt llama2.c header. The files are made
