@@ -328,6 +328,21 @@ inline void require_hf_config_beside(const fs::path& path) {
                    "model.safetensors)");
 }
 
+/// Warns, as llama.cpp does, that a byte-level BPE GGUF without tokenizer.ggml.pre is split with
+/// llama.cpp's 'default' pre-tokenizer (older conversions lack the key).
+inline void warn_if_no_gguf_pre_tokenizer(const io::gguf_file& file, const fs::path& path) {
+  const auto& md = file.metadata();
+  const auto* model = md.find("tokenizer.ggml.model");
+  if (md.contains("tokenizer.ggml.pre") || model == nullptr || !model->holds<std::string>() ||
+      model->get<std::string>() != "gpt2")
+    return;
+  std::fprintf(stderr,
+               "pollard: warning: %s has no tokenizer.ggml.pre: its text is split with llama.cpp's "
+               "'default' pre-tokenizer, as llama.cpp does (which warns that the file should be "
+               "converted again)\n",
+               printable(path.string()).c_str());
+}
+
 /// Opens a model (llm::open_model) so that every failure says what is wrong in the user's
 /// terms: a binary model file (or a llama2.c tokenizer) that holds text is named as such
 /// (rethrow_saying_if_text), and a tokenizer with more tokens than the model has embedding rows
@@ -355,6 +370,7 @@ inline llm::model_file open_model_file(const fs::path& path,
       const bool native = tokenizer && format == llm::model_format::safetensors &&
                           tokenizer_format_of(*tokenizer) == tokenizer_format::hf_json;
       m = llm::open_model(path, native ? tokenizer : std::nullopt);
+      if (m.gguf) warn_if_no_gguf_pre_tokenizer(*m.gguf, path);
       if (native) {
         check_vocabulary(path, tokenizer, *m.tokenizer, m.weights.config.vocab_size);
         return m;

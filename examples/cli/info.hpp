@@ -88,8 +88,10 @@ inline void print_tokenizer(const std::optional<llm::text_tokenizer>& tok, const
   const auto id = [](std::optional<llm::token_id> t) {
     return t ? std::to_string(*t) : std::string("none");
   };
-  std::printf("tokenizer: %s (bos %s, eos %s, adds bos: %s)\n", std::string(tok->kind()).c_str(),
-              id(tok->bos()).c_str(), id(tok->eos()).c_str(), tok->adds_bos() ? "yes" : "no");
+  const auto pre = tok->pre_tokenizer();
+  std::printf("tokenizer: %s (bos %s, eos %s, adds bos: %s%s)\n", std::string(tok->kind()).c_str(),
+              id(tok->bos()).c_str(), id(tok->eos()).c_str(), tok->adds_bos() ? "yes" : "no",
+              pre ? (", pre-tokenizer " + printable(*pre)).c_str() : "");
 }
 
 /// Parameters of a model held as float weights (every tensor a model uses; no RoPE tables).
@@ -128,6 +130,7 @@ inline int info_gguf(const fs::path& path) {
   std::string why;
   try {
     tok.emplace(llm::load_gguf_text_tokenizer(file));
+    warn_if_no_gguf_pre_tokenizer(file, path);
   } catch (const error& e) {
     why = without_internal_prefixes(e.what());
   }

@@ -535,7 +535,10 @@ inline int run_prune(const prune_options& o) {
     try {
       file = std::make_shared<const io::gguf_file>(in);
       config = llm::llama_config_from_gguf(*file);
-      if (needs_data) tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_text_tokenizer(*file));
+      if (needs_data) {
+        tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_text_tokenizer(*file));
+        warn_if_no_gguf_pre_tokenizer(*file, in);
+      }
     } catch (...) {
       rethrow_saying_if_text(in, std::nullopt);
     }

@@ -200,6 +200,20 @@ info_gguf)
   expect_line info '^  token_embd\.weight +49152 x 576 +'
   expect_line info '^  blk\.29\.ffn_down\.weight +576 x 1536 +Q4_1$'
   expect_error info_tokenizer 2 info "$smollm2" --tokenizer "$smollm2"
+  expect_line info '^tokenizer: byte-level BPE .*, pre-tokenizer smollm)$'
+  # Without tokenizer.ggml.pre (the key renamed in a copy) llama.cpp falls back to its 'default'
+  # pre-tokenizer with a warning; pollard does the same and says so.
+  python3 -c '
+import sys
+data = open(sys.argv[1], "rb").read()
+assert data.count(b"tokenizer.ggml.pre") == 1
+open("no_pre.gguf", "wb").write(data.replace(b"tokenizer.ggml.pre", b"tokenizer.ggml.prx"))' "$smollm2" ||
+    fail "could not write no_pre.gguf"
+  run no_pre info no_pre.gguf
+  [ "$status" -eq 0 ] || fail "no_pre: exit status $status: $(cat no_pre.err)"
+  expect_line no_pre '^tokenizer: byte-level BPE .*, pre-tokenizer default)$'
+  grep -q "warning: no_pre.gguf has no tokenizer.ggml.pre: its text is split with llama.cpp's 'default' pre-tokenizer" no_pre.err ||
+    fail "no_pre: no warning: $(cat no_pre.err)"
   finish
   ;;
 generate)

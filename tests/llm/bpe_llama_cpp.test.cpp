@@ -1,8 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "pollard/io/json.hpp"
 #include "pollard/llm/model_file.hpp"
@@ -16,6 +20,26 @@ pollard::io::json_value read_fixture(const char* name) {
   std::stringstream text;
   text << in.rdbuf();
   return pollard::io::parse_json(text.str(), fixture.string());
+}
+
+// A fixture case's "ids".
+std::vector<std::int32_t> ids_of(const pollard::io::json_value& c) {
+  std::vector<std::int32_t> ids;
+  for (const auto& id : c.find("ids")->as_array("ids"))
+    ids.push_back(static_cast<std::int32_t>(id.as_size("id")));
+  return ids;
+}
+
+// The whole file at `path`, and such bytes as std::byte (what gguf_file::from_bytes views: it
+// must outlive the gguf_file).
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+std::vector<std::byte> as_bytes(const std::string& bytes) {
+  std::vector<std::byte> data(bytes.size());
+  std::memcpy(data.data(), bytes.data(), bytes.size());
+  return data;
 }
 
 }  // namespace
@@ -33,9 +57,7 @@ TEST_CASE("SmolLM2's byte-level BPE encodes every fixture text exactly as llama.
   CHECK(cases.size() >= 20);
   for (const auto& c : cases) {
     const auto& input = c.find("text")->as_string("text");
-    std::vector<std::int32_t> expected;
-    for (const auto& id : c.find("ids")->as_array("ids"))
-      expected.push_back(static_cast<std::int32_t>(id.as_size("id")));
+    const auto expected = ids_of(c);
     CAPTURE(input);
     const auto ids = tokenizer.encode(input, false);
     CHECK(ids == expected);
@@ -60,10 +82,66 @@ TEST_CASE("SmolLM2's byte-level BPE reads invalid UTF-8 and control characters a
     std::string input;
     for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
       input += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-    std::vector<std::int32_t> expected;
-    for (const auto& id : c.find("ids")->as_array("ids"))
-      expected.push_back(static_cast<std::int32_t>(id.as_size("id")));
+    const auto expected = ids_of(c);
     CAPTURE(hex);
     CHECK(tokenizer.encode(input, false) == expected);
   }
+}
+
+// tests/llm/fixtures/smollm2_default_pre_tokens.json: llama-tokenize's ids for the SmolLM2 GGUF
+// with tokenizer.ggml.pre renamed away (llama.cpp then uses its 'default' pre-tokenizer), made
+// by make_smollm2_default_pre_tokens.py; the same renaming is done here in memory.
+TEST_CASE("a byte-level BPE GGUF without tokenizer.ggml.pre is split as llama.cpp's 'default'") {
+  const auto path = pollard::test::smollm2_gguf();
+  if (!path) return;
+  const auto root = read_fixture("smollm2_default_pre_tokens.json");
+  std::string bytes = file_bytes(*path);
+  const std::string key = "tokenizer.ggml.pre";
+  const auto at = bytes.find(key);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(bytes.find(key, at + 1) == std::string::npos);
+  bytes.replace(at, key.size(), root.find("renamed_key")->as_string("renamed_key"));
+  const auto data = as_bytes(bytes);
+  const auto file = pollard::io::gguf_file::from_bytes(data, "no_pre.gguf");
+  REQUIRE_FALSE(file.metadata().contains(key));
+  const auto tokenizer = pollard::llm::load_gguf_tokenizer(file);
+  CHECK(tokenizer.pre_tokenizer() == "default");
+  const auto& cases = root.find("cases")->as_array("cases");
+  CHECK(cases.size() >= 10);
+  for (const auto& c : cases) {
+    const auto& input = c.find("text")->as_string("text");
+    const auto expected = ids_of(c);
+    CAPTURE(input);
+    CHECK(tokenizer.encode(input, false) == expected);
+  }
+}
+
+TEST_CASE("tokenizer.ggml.pre 'gpt2', which llama.cpp refuses, is refused naming 'gpt-2'") {
+  // llama.cpp: "unknown pre-tokenizer type: 'gpt2'" (its GPT-2 name is "gpt-2").
+  const auto path = pollard::test::smollm2_gguf();
+  if (!path) return;
+  std::string bytes = file_bytes(*path);
+  const auto original = [&] {
+    const auto data = as_bytes(bytes);
+    return pollard::io::gguf_file::from_bytes(data).data_offset();
+  }();
+  // The key, its type (u32 8 = string), the value's u64 length 6 and "smollm": the value becomes
+  // "gpt2" and two zero bytes go back into the padding before the (aligned) tensor data.
+  const std::string key = "tokenizer.ggml.pre";
+  const auto at = bytes.find(key);
+  REQUIRE(at != std::string::npos);
+  const auto value = at + key.size() + 4 + 8;
+  REQUIRE(bytes.substr(value, 6) == "smollm");
+  const std::uint64_t four = 4;
+  std::memcpy(bytes.data() + value - 8, &four, 8);
+  bytes.replace(value, 6, "gpt2");
+  bytes.insert(original - 2, 2, '\0');
+  const auto data = as_bytes(bytes);
+  const auto file = pollard::io::gguf_file::from_bytes(data, "gpt2.gguf");
+  REQUIRE(file.metadata().get<std::string>(key) == "gpt2");
+  CHECK_THROWS_WITH_AS(pollard::llm::load_gguf_tokenizer(file),
+                       "gpt2.gguf: tokenizer.ggml.pre 'gpt2' is not a llama.cpp pre-tokenizer "
+                       "name (llama.cpp refuses it as an unknown pre-tokenizer type; GPT-2's is "
+                       "'gpt-2')",
+                       pollard::format_error);
 }

@@ -54,6 +54,20 @@ TEST_CASE("the smollm pre-tokenizer splits digits one by one before the GPT-2 ru
   CHECK(smollm.encode("12") == std::vector<std::int32_t>{id_of(smollm, "1"), id_of(smollm, "2")});
 }
 
+TEST_CASE("llama.cpp's default pre-tokenizer cuts digit runs into threes after the GPT-2 rules") {
+  // llama.cpp's LLAMA_VOCAB_PRE_TYPE_DEFAULT regexes, applied by hand: "1212" is one \p{N}+
+  // piece, which [0-9][0-9][0-9] cuts into "121" and "2"; merges then give 12, 1, 2. GPT-2's
+  // rules keep "1212" whole: 12, 12.
+  const auto gpt2 = tiny("gpt2");
+  const auto fallback = tiny("default");
+  CHECK(gpt2.encode("1212") == std::vector<std::int32_t>{id_of(gpt2, "12"), id_of(gpt2, "12")});
+  CHECK(fallback.encode("1212") == std::vector<std::int32_t>{id_of(fallback, "12"),
+                                                             id_of(fallback, "1"),
+                                                             id_of(fallback, "2")});
+  CHECK(fallback.pre_tokenizer() == "default");
+  CHECK(fallback.decode(fallback.encode("x 1234567, (lower)")) == "x 1234567, (lower)");
+}
+
 TEST_CASE("white-space runs keep their last space for the next word, and bytes round-trip") {
   const auto t = tiny();
   const auto ids = t.encode("a   low");  // "a", "  ", " low"

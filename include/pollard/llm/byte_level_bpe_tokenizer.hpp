@@ -138,8 +138,11 @@ inline std::string replace_invalid_utf8(std::string_view text) {
 inline std::vector<std::string> pre_tokenizer_patterns(std::string_view pre) {
   const std::string gpt2 =
       "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
-  if (pre == "default" || pre == "gpt2" || pre == "gpt-2" || pre == "mpt" || pre == "olmo")
-    return {gpt2};
+  if (pre == "gpt2" || pre == "gpt-2" || pre == "mpt" || pre == "olmo") return {gpt2};
+  // llama.cpp's LLAMA_VOCAB_PRE_TYPE_DEFAULT (src/llama-vocab.cpp), also what it uses for a GGUF
+  // without tokenizer.ggml.pre: punctuation runs, the GPT-2 rules, digit runs, then groups of
+  // three digits.
+  if (pre == "default") return {"[\\p{P}\\$\\+<=>\\^~\\|]+", gpt2, "\\p{N}+", "[0-9][0-9][0-9]"};
   if (pre == "smollm" || pre == "starcoder" || pre == "refact" || pre == "command-r" ||
       pre == "codeshell" || pre == "exaone")
     return {"\\p{N}", gpt2};
@@ -161,6 +164,7 @@ class byte_level_bpe_tokenizer {
                            std::optional<std::int32_t> bos = std::nullopt,
                            std::optional<std::int32_t> eos = std::nullopt, bool add_bos = false)
       : tokens_(std::move(tokens)),
+        pre_(pre),
         control_(std::move(control)),
         bos_(bos),
         eos_(eos),
@@ -199,6 +203,8 @@ class byte_level_bpe_tokenizer {
   }
   /// Every merge ("left right") with its rank (0 = applied first).
   const std::unordered_map<std::string, int>& merge_ranks() const noexcept { return ranks_; }
+  /// The pre-tokenizer's name, as given (pre_tokenizer_patterns()).
+  const std::string& pre_tokenizer() const noexcept { return pre_; }
   std::optional<std::int32_t> bos() const noexcept { return bos_; }
   std::optional<std::int32_t> eos() const noexcept { return eos_; }
   bool adds_bos() const noexcept { return add_bos_; }
@@ -323,6 +329,7 @@ class byte_level_bpe_tokenizer {
   }
 
   std::vector<std::string> tokens_;
+  std::string pre_;
   std::vector<bool> control_;
   std::optional<std::int32_t> bos_, eos_;
   bool add_bos_ = false;

@@ -300,8 +300,16 @@ inline byte_level_bpe_tokenizer load_gguf_tokenizer(const io::gguf_file& file) {
                          std::to_string(tokens.size()) + " tokens");
     for (std::size_t i = 0; i < t.size(); ++i) control[i] = t[i] == 3;  // LLAMA_TOKEN_TYPE_CONTROL
   }
+  // Without tokenizer.ggml.pre llama.cpp uses its 'default' pre-tokenizer (and warns that the
+  // file should be regenerated); "gpt2" is not one of its names (GPT-2's is "gpt-2") and it
+  // refuses the file, so pollard does too rather than read it with GPT-2's rules.
   const std::string pre =
       md.contains("tokenizer.ggml.pre") ? md.get<std::string>("tokenizer.ggml.pre") : "default";
+  if (pre == "gpt2")
+    throw format_error(
+        file.name() +
+        ": tokenizer.ggml.pre 'gpt2' is not a llama.cpp pre-tokenizer name (llama.cpp "
+        "refuses it as an unknown pre-tokenizer type; GPT-2's is 'gpt-2')");
   const auto id = [&](const char* key) -> std::optional<std::int32_t> {
     if (!md.contains(key)) return std::nullopt;
     return static_cast<std::int32_t>(detail::gguf_integer(md, key));

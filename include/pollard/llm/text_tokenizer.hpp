@@ -113,6 +113,12 @@ class text_tokenizer {
     if (a == nullptr || b == nullptr) return a == b && kind() == other.kind();
     return a->merge_ranks() == b->merge_ranks();
   }
+  /// The byte-level BPE pre-tokenizer's name (byte_level_bpe_tokenizer::pre_tokenizer()), or
+  /// nothing for the other kinds, which have none to choose.
+  std::optional<std::string> pre_tokenizer() const {
+    if (const auto* t = std::get_if<byte_level_bpe_tokenizer>(&t_)) return t->pre_tokenizer();
+    return std::nullopt;
+  }
   std::string_view kind() const {
     if (std::holds_alternative<llama2c_tokenizer>(t_)) return "llama2.c BPE";
     if (std::holds_alternative<sentencepiece_bpe_tokenizer>(t_)) return "SentencePiece BPE";
