@@ -35,6 +35,18 @@ std::string shape_text(const matrix_view<T, Space>& v) {
   return shape_text(v.rows(), v.cols());
 }
 
+/// "(i, j)", the text of an entry's position in every message. Built by appending: GCC 12's
+/// -Wrestrict reports a false overlap in `"(" + std::to_string(i) + ...` in some inlining
+/// contexts.
+inline std::string position_text(index_t i, index_t j) {
+  std::string text = "(";
+  text += std::to_string(i);
+  text += ", ";
+  text += std::to_string(j);
+  text += ')';
+  return text;
+}
+
 namespace detail {
 
 // True when every element of the contiguous run p[0..n) is finite (exponent bits not all ones);
@@ -81,9 +93,7 @@ void require_finite(matrix_view<T, host_space> x, std::string_view who, std::str
   for (index_t i = 0; i < x.rows(); ++i)
     for (index_t j = 0; j < x.cols(); ++j) {
       const double v = to_compute<double>(static_cast<value_type>(x(i, j)));
-      if (!std::isfinite(v))
-        detail::throw_non_finite(who, what,
-                                 "(" + std::to_string(i) + ", " + std::to_string(j) + ")", v);
+      if (!std::isfinite(v)) detail::throw_non_finite(who, what, position_text(i, j), v);
     }
 }
 

@@ -69,8 +69,7 @@ requires storage_type<Dst> && storage_type<Src> Dst narrow(Src value, overflow m
   const compute c = to_compute<compute>(value);
   if (!std::isfinite(c))
     detail::throw_non_finite(site.who, site.what.empty() ? std::string_view("value") : site.what,
-                             "(" + std::to_string(site.row) + ", " + std::to_string(site.col) + ")",
-                             static_cast<double>(c));
+                             position_text(site.row, site.col), static_cast<double>(c));
   const Dst d = from_compute<Dst>(c);
   if (std::isfinite(to_compute<double>(d))) return d;
   if (mode == overflow::saturate)

@@ -27,7 +27,7 @@ inline score_compute_t<T> score_value(T value) noexcept {
 }
 
 [[noreturn]] inline void throw_bad_score(const char* who, index_t i, index_t j, double value) {
-  throw_non_finite(who, "score", "(" + std::to_string(i) + ", " + std::to_string(j) + ")", value);
+  throw_non_finite(who, "score", position_text(i, j), value);
 }
 
 /// True for a score no policy can rank: NaN, or -inf (no criterion produces it). +inf is a

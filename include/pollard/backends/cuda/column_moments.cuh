@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "pollard/backends/cuda/checked_call.cuh"
@@ -53,20 +54,25 @@ inline constexpr int moment_columns = 32;  // columns per block: one warp reads 
 inline constexpr int moment_lanes = 8;     // rows read at once per block
 
 /// Block (column tile, row chunk): the partial moments of its columns over its rows, written to
-/// partials[chunk * cols + j]. Threads of a warp read consecutive columns of one row.
+/// partials[chunk * cols + j]. Threads of a warp read consecutive columns of one row. The
+/// finiteness check is fused: *first is lowered to the row-major index of each NaN or infinity.
 template <class T, class Acc>
 __global__ void column_moment_partials(matrix_view<const T, device_space> x, index_t chunk_rows,
-                                       moment_partial<Acc>* partials) {
+                                       moment_partial<Acc>* partials, unsigned long long* first) {
   __shared__ moment_partial<Acc> lanes[moment_lanes][moment_columns];
   const index_t j = blockIdx.x * static_cast<index_t>(moment_columns) + threadIdx.x;
   const index_t r0 = blockIdx.y * chunk_rows;
   const index_t r1 = std::min(x.rows(), r0 + chunk_rows);
   Acc count = 0, shift = 0, s = 0, q = 0, raw = 0, raw_sq = 0;
   if (j < x.cols()) {
-    const index_t first = r0 + threadIdx.y;
-    if (first < r1) shift = to_compute<Acc>(x(first, j));
-    for (index_t i = first; i < r1; i += moment_lanes) {
-      const Acc v = to_compute<Acc>(x(i, j));
+    const index_t first_row = r0 + threadIdx.y;
+    if (first_row < r1) shift = to_compute<Acc>(x(first_row, j));
+#pragma unroll 4
+    for (index_t i = first_row; i < r1; i += moment_lanes) {
+      const T stored = x(i, j);
+      if (!isfinite(to_compute<compute_type_for<T>>(stored)))
+        atomicMin(first, static_cast<unsigned long long>(i * x.cols() + j));
+      const Acc v = to_compute<Acc>(stored);
       const Acc d = v - shift;
       count += Acc(1);
       s += d;
@@ -106,12 +112,12 @@ __global__ void combine_chunks(const moment_partial<Acc>* partials, index_t chun
 /// The moments of every column of the device batch x (tokens x channels, any strides; fastest
 /// when columns are adjacent). Throws non_finite_error naming the first NaN or infinity. Rows
 /// are split into chunks fixed by the shape, so the result does not depend on the device.
-/// Synchronises p's stream (the result is on the host).
+/// One pass over x, the finiteness check included; synchronises p's stream once (the result is
+/// on the host).
 template <class Acc = double, cuda_policy P, class T>
 column_moments<Acc> moments_of_columns(const P& p, device_view<T> batch) {
   static_assert(compute_type<Acc>, "moments_of_columns: Acc must be float or double");
   const device_view<const std::remove_const_t<T>> x = batch;
-  detail::require_finite(p, x, "moment_statistics", "x");
   column_moments<Acc> out;
   out.tokens = x.rows();
   const auto cols = static_cast<std::size_t>(x.cols());
@@ -129,18 +135,28 @@ column_moments<Acc> moments_of_columns(const P& p, device_view<T> batch) {
   auto* const partials = static_cast<partial*>(
       r.workspace((static_cast<std::size_t>(chunks) + 1) * cols * sizeof(partial)));
   partial* const totals = partials + static_cast<std::size_t>(chunks) * cols;
+  unsigned long long* const first = r.status_words();
+  POLLARD_CUDA_CHECK(cudaMemsetAsync(first, 0xff, sizeof(*first), r.stream()));
   detail::column_moment_partials<std::remove_const_t<T>, Acc>
       <<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks)),
          dim3(detail::moment_columns, detail::moment_lanes), 0, r.stream()>>>(x, chunk_rows,
-                                                                              partials);
+                                                                              partials, first);
   POLLARD_CUDA_CHECK_LAUNCH("column_moment_partials");
   detail::combine_chunks<Acc><<<static_cast<unsigned>((cols + 127) / 128), 128, 0, r.stream()>>>(
       partials, chunks, x.cols(), totals);
   POLLARD_CUDA_CHECK_LAUNCH("combine_chunks");
-  std::vector<partial> host(cols);
-  POLLARD_CUDA_CHECK(cudaMemcpyAsync(host.data(), totals, cols * sizeof(partial),
+  // The totals and the first bad index come back in one synchronisation, into page-locked memory.
+  auto* const staged = static_cast<char*>(r.host_staging(cols * sizeof(partial) + 8));
+  const auto* const host = reinterpret_cast<const partial*>(staged);
+  unsigned long long found = detail::no_entry;
+  POLLARD_CUDA_CHECK(
+      cudaMemcpyAsync(staged, totals, cols * sizeof(partial), cudaMemcpyDeviceToHost, r.stream()));
+  POLLARD_CUDA_CHECK(cudaMemcpyAsync(staged + cols * sizeof(partial), first, sizeof(found),
                                      cudaMemcpyDeviceToHost, r.stream()));
   r.synchronize();
+  std::memcpy(&found, staged + cols * sizeof(partial), sizeof(found));
+  // The error's message and position come from the device check (read again only then).
+  if (found != detail::no_entry) detail::require_finite(p, x, "moment_statistics", "x");
   out.sum.resize(cols);
   out.sum_squares.resize(cols);
   out.mean.resize(cols);

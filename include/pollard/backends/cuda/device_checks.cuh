@@ -127,8 +127,7 @@ void require_finite(const P& p, matrix_view<const T, device_space> x, std::strin
   const unsigned long long k = first_bad_entry(p, x, bad_value::non_finite);
   if (k == no_entry) return;
   const auto i = static_cast<index_t>(k) / x.cols(), j = static_cast<index_t>(k) % x.cols();
-  pollard::detail::throw_non_finite(
-      who, what, "(" + std::to_string(i) + ", " + std::to_string(j) + ")", value_at(x, i, j));
+  pollard::detail::throw_non_finite(who, what, position_text(i, j), value_at(x, i, j));
 }
 
 /// Throws non_finite_error naming the first NaN or -inf score (+inf is "always keep"), as the

@@ -29,6 +29,20 @@ class device_mask {
       : rows_(rows), cols_(cols), flags_(static_cast<std::size_t>(checked(rows, cols))) {
     if (flags_.size() > 0) POLLARD_CUDA_CHECK(cudaMemset(flags_.data(), 0, flags_.size()));
   }
+  /// Every entry kept, stream-ordered on `stream` (see device_buffer).
+  device_mask(index_t rows, index_t cols, cudaStream_t stream)
+      : device_mask(for_overwrite(rows, cols, stream)) {
+    if (flags_.size() > 0)
+      POLLARD_CUDA_CHECK(cudaMemsetAsync(flags_.data(), 0, flags_.size(), stream));
+  }
+  /// Flags not set, stream-ordered on `stream`: for the primitives that write every flag.
+  static device_mask for_overwrite(index_t rows, index_t cols, cudaStream_t stream) {
+    device_mask out;
+    out.rows_ = rows;
+    out.cols_ = cols;
+    out.flags_ = device_buffer<std::uint8_t>(static_cast<std::size_t>(checked(rows, cols)), stream);
+    return out;
+  }
   /// A copy of a host mask.
   explicit device_mask(const mask& m) : device_mask(m.rows(), m.cols()) {
     flags_.upload(std::span<const std::uint8_t>(m.flags()));
@@ -43,6 +57,7 @@ class device_mask {
   /// A host copy (synchronous: waits for the work that writes the flags).
   mask to_host() const {
     mask out(rows_, cols_);
+    flags_.wait();
     if (out.size() > 0)
       POLLARD_CUDA_CHECK(cudaMemcpy(out.data(), flags_.data(), static_cast<std::size_t>(out.size()),
                                     cudaMemcpyDeviceToHost));

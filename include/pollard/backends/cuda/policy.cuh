@@ -36,6 +36,7 @@ class execution_resources {
     if (cublas_ != nullptr) cublasDestroy(cublas_);
     if (cusolver_ != nullptr) cusolverDnDestroy(cusolver_);
     if (status_ != nullptr) cudaFree(status_);
+    if (staging_ != nullptr) cudaFreeHost(staging_);
   }
 
   cudaStream_t stream() const noexcept { return stream_; }
@@ -78,6 +79,21 @@ class execution_resources {
     return status_;
   }
 
+  /// At least `bytes` of page-locked host memory for results copied back on this stream (a
+  /// pageable destination makes the copy staged and slower), valid until the next call; grows
+  /// to the largest request.
+  void* host_staging(std::size_t bytes) {
+    if (bytes > staging_bytes_) {
+      synchronize();  // a copy into the old block may still be queued
+      if (staging_ != nullptr) POLLARD_CUDA_CHECK(cudaFreeHost(staging_));
+      staging_ = nullptr;
+      staging_bytes_ = 0;
+      POLLARD_CUDA_CHECK(cudaMallocHost(&staging_, bytes));
+      staging_bytes_ = bytes;
+    }
+    return staging_;
+  }
+
   /// Waits for everything queued on the stream; throws cuda_error on a failure it reports.
   void synchronize() const { POLLARD_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
@@ -88,6 +104,8 @@ class execution_resources {
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
   unsigned long long* status_ = nullptr;
+  void* staging_ = nullptr;
+  std::size_t staging_bytes_ = 0;
 };
 
 /// Device execution on one stream. A small value: copies share the stream's resources.

@@ -21,10 +21,11 @@ namespace pollard::cuda {
 
 /// policy.select(scores) for device scores: the floor(n·s) lowest of every comparison group
 /// (ties: the earlier row-major position in the group first); non_finite_error on NaN or -inf.
+/// The mask is stream-ordered on p's stream (see device_buffer).
 template <cuda_policy P, class T>
 device_mask select_mask(const P& p, const unstructured& policy, device_view<T> any_scores) {
   const device_view<const std::remove_const_t<T>> scores = any_scores;
-  device_mask out(scores.rows(), scores.cols());
+  auto out = device_mask::for_overwrite(scores.rows(), scores.cols(), p.resources().stream());
   const double s = policy.sparsity();
   const auto prune_count = [s](index_t n) {
     return static_cast<index_t>(std::floor(static_cast<double>(n) * s));
@@ -51,7 +52,7 @@ device_mask select_mask(const P& p, const unstructured& policy, device_view<T> a
 template <cuda_policy P, class T>
 device_mask select_mask(const P& p, const n_m& policy, device_view<T> any_scores) {
   const device_view<const std::remove_const_t<T>> scores = any_scores;
-  device_mask out(scores.rows(), scores.cols());
+  auto out = device_mask::for_overwrite(scores.rows(), scores.cols(), p.resources().stream());
   detail::rank_n_m_into_fresh_mask(p, "n_m", scores, policy.pruned(), policy.group_size(),
                                    out.view());
   return out;
@@ -59,7 +60,7 @@ device_mask select_mask(const P& p, const n_m& policy, device_view<T> any_scores
 template <cuda_policy P, class T, index_t N, index_t M>
 device_mask select_mask(const P& p, const pruned_of<N, M>&, device_view<T> any_scores) {
   const device_view<const std::remove_const_t<T>> scores = any_scores;
-  device_mask out(scores.rows(), scores.cols());
+  auto out = device_mask::for_overwrite(scores.rows(), scores.cols(), p.resources().stream());
   detail::rank_n_m_into_fresh_mask(p, "n_m", scores, N, M, out.view());
   return out;
 }

@@ -561,8 +561,8 @@ sparsegpt_result run_sweep(const P& p, device_view<float> w, const device_upper_
   // 0.65 of it); within the group, each block's errors update the group's later columns at once.
   const index_t lazy_blocks = std::max<index_t>(1, lazy_width / plan.block);
   const index_t group = lazy_blocks * plan.block;
-  device_buffer<float> err(static_cast<std::size_t>(d_out * group));
-  device_buffer<double> row_loss(static_cast<std::size_t>(d_out));
+  device_buffer<float> err(static_cast<std::size_t>(d_out * group), stream);
+  device_buffer<double> row_loss(static_cast<std::size_t>(d_out), stream);
   POLLARD_CUDA_CHECK(cudaMemsetAsync(row_loss.data(), 0, row_loss.size() * sizeof(double), stream));
   const double s = plan.sparsity;
   const bool ties = plan.reference_threshold;
@@ -581,15 +581,16 @@ sparsegpt_result run_sweep(const P& p, device_view<float> w, const device_upper_
                               d_out * plan.block < (index_t{1} << 32);
   const index_t quantile_blocks = fused_quantile ? quantile_grid(d_out) : 0;
   device_buffer<unsigned int> histograms(
-      fused_quantile ? static_cast<std::size_t>(2 * quantile_passes * quantile_bins) : 0);
+      fused_quantile ? static_cast<std::size_t>(2 * quantile_passes * quantile_bins) : 0, stream);
   if (fused_quantile)
     POLLARD_CUDA_CHECK(
         cudaMemsetAsync(histograms.data(), 0, histograms.size() * sizeof(unsigned int), stream));
   int selections = 0;  // launches so far: they alternate between the two histogram sets
   device_buffer<float> scores(plan.selection == obs_selection::block_quantile && !fused_quantile
                                   ? static_cast<std::size_t>(d_out * plan.block)
-                                  : 0);
-  device_buffer<unsigned long long> equal_counts(static_cast<std::size_t>(quantile_blocks));
+                                  : 0,
+                              stream);
+  device_buffer<unsigned long long> equal_counts(static_cast<std::size_t>(quantile_blocks), stream);
   if (plan.reference_threshold && !fused_quantile)
     throw option_error(
         "sparsegpt: the CUDA solver offers reference_threshold for up to 2^32 entries per column "
@@ -713,7 +714,7 @@ sparsegpt_result sweep_with_hessian(const P& p, const std::string& who, device_v
     }
   }
 
-  device_buffer<float> h(static_cast<std::size_t>(d_in * d_in));
+  device_buffer<float> h(static_cast<std::size_t>(d_in * d_in), stream);
   if (d_in > 0) {
     copy_with_unit_dead_diagonal<<<blocks, threads, 0, stream>>>(hessian, h.data());
     POLLARD_CUDA_CHECK_LAUNCH("copy_with_unit_dead_diagonal");
@@ -758,7 +759,8 @@ namespace pollard::cuda {
 /// solver): unstructured(s, per_column_block{B}) with B <= 128, or N:M (M <= 32). The mask goes
 /// to result.mask, or, when `chosen` is given, is left on the device in *chosen (d_out x d_in)
 /// only and result.mask stays empty (0 x 0): no host copy (1-3 ms per 4096² on an H200) when the
-/// pruning stays on the device. Dead inputs are the caller's (see the overload taking H).
+/// pruning stays on the device (that mask is stream-ordered on p's stream, see device_buffer).
+/// Dead inputs are the caller's (see the overload taking H).
 /// Synchronises p's stream.
 template <cuda_policy P, class Policy>
 sparsegpt_result sparsegpt(const P& p, device_view<float> w, const device_upper_factor& factor,
@@ -768,7 +770,7 @@ sparsegpt_result sparsegpt(const P& p, device_view<float> w, const device_upper_
   const detail::sweep_plan plan = detail::checked_plan(policy, options, w.cols());
   device_mask local;
   device_mask& flags = chosen != nullptr ? *chosen : local;
-  flags = device_mask(w.rows(), w.cols());
+  flags = device_mask(w.rows(), w.cols(), p.resources().stream());
   sparsegpt_result result = detail::run_sweep(p, w, factor, plan, flags);
   if (chosen == nullptr) result.mask = flags.to_host();
   return result;
