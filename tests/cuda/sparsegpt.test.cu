@@ -33,6 +33,20 @@ test::dense_matrix<float> hessian(index_t d, index_t tokens, std::uint64_t seed)
   return h.to_host();
 }
 
+/// Rows and columns 9 and 10 of h replaced by the block [[a, a(1 + δ)], [a(1 + δ), a]]
+/// (eigenvalues a(2 + δ) and −aδ), a = 1000 times h's largest diagonal entry, δ = 2.5·10⁻⁴: the
+/// first damping (0.01·mean diag, about 1.6·10⁻⁴·a) does not cover −aδ and the second does,
+/// while aδ stays below sqrt(ε_float)·a ≈ 3.45·10⁻⁴·a, the rounding tolerance under which a
+/// Hessian is damped rather than refused as indefinite.
+void add_pair_needing_damping(test::dense_matrix<float>& h) {
+  float largest = 0.0f;
+  for (index_t j = 0; j < h.rows; ++j) largest = std::max(largest, h(j, j));
+  const float a = 1000.0f * largest;
+  for (index_t j = 0; j < h.cols; ++j) h(9, j) = h(j, 9) = h(10, j) = h(j, 10) = 0.0f;
+  h(9, 9) = h(10, 10) = a;
+  h(9, 10) = h(10, 9) = a * (1.0f + 2.5e-4f);
+}
+
 struct comparison {
   index_t mask_differences = 0;
   double weight_error = 0.0;  // ‖W_gpu − W_cpu‖_F / ‖W_cpu‖_F
@@ -248,10 +262,9 @@ TEST_CASE("one device factor serves every linear that shares the input (q, k, v)
 TEST_CASE(
     "device SparseGPT reports damping retries, dead inputs and bad Hessians as the CPU does") {
   const index_t d = 128;
-  auto h = hessian(d, 64, 58);  // 64 tokens: rank-deficient, factors only with damping
+  auto h = hessian(d, 64, 58);                               // 64 tokens: rank-deficient
   for (index_t j = 0; j < d; ++j) h(5, j) = h(j, 5) = 0.0f;  // a dead input channel
-  for (index_t j = 0; j < d; ++j) h(j, 9) = h(9, j) = (j == 9 ? 1e-3f : 0.0f);
-  h(9, 10) = h(10, 9) = 1.0f;  // indefinite with a positive diagonal: only damping repairs it
+  add_pair_needing_damping(h);
   const auto w = test::random_normal<float>(64, d, 59);
   auto cpu_w = w;
   const auto cpu_result = test::cpu::sparsegpt(cpu_w.view(), h.view(), n_m::pruned_of(2, 4), 128);
@@ -317,11 +330,10 @@ TEST_CASE("the fp64 factorisation gives the same U to float rounding, the same d
     check_factor_precisions(n);
   }
 
-  // Retries and warnings as the CPU's on a rank-deficient, indefinite Hessian.
+  // Retries and warnings as the CPU's on a rank-deficient Hessian that needs more damping.
   const index_t d = 128;
   auto bad = hessian(d, 64, 58);
-  for (index_t j = 0; j < d; ++j) bad(j, 9) = bad(9, j) = (j == 9 ? 1e-3f : 0.0f);
-  bad(9, 10) = bad(10, 9) = 1.0f;
+  add_pair_needing_damping(bad);
   const auto w = test::random_normal<float>(64, d, 59);
   auto cpu_w = w;
   const auto cpu_result = test::cpu::sparsegpt(cpu_w.view(), bad.view(), n_m::pruned_of(2, 4), 128);
