@@ -91,6 +91,35 @@ TEST_CASE("a gzip calibration file reads as the file it decompresses to") {
   for (const auto& p : {plain, bare_lines, bare_list, bare_text, jsonl_gz}) fs::remove(p);
 }
 
+TEST_CASE("a corpus stream joins every record, blank ones too, as get_wikitext2 joins its rows") {
+  const auto rows = write_file("w.jsonl",
+                               "{\"text\": \"\"}\n{\"text\": \" = A = \\n\"}\n{\"text\": \"\"}\n"
+                               "{\"text\": \" b\"}\n");
+  CHECK(llm::read_calibration_records(rows) == std::vector<std::string>{"", " = A = \n", "", " b"});
+  CHECK(llm::read_calibration_documents(rows) == std::vector<std::string>{" = A = \n", " b"});
+  fs::remove(rows);
+
+  const auto model = test::data_file("models/stories260K/stories260K.bin");
+  const auto wiki = test::data_file("text/wikitext2_raw/valid.rows.jsonl");
+  if (!model || !wiki) return;
+  const auto m = llm::open_model(*model);
+  const auto& tok = *m.tokenizer;
+  // `" ".join(rows)` over all 3760 rows, 1299 of them empty (the first among them).
+  const auto all_rows = io::read_json_lines_text(*wiki);
+  REQUIRE(all_rows.size() == 3760);
+  std::string joined;
+  for (std::size_t k = 0; k < all_rows.size(); ++k) joined += (k ? " " : "") + all_rows[k];
+  REQUIRE(joined.rfind("  = Homarus gammarus = \n   Homarus", 0) == 0);
+  llm::calibration_options o;
+  o.samples = 5;
+  o.length = 96;
+  o.seed = 3;
+  const auto expected = corpus_windows(tok.encode(joined, tok.adds_bos()), "x").draw(5, 96, 3);
+  const auto drawn =
+      llm::draw_calibration({parse_calibration_spec("wikitext:" + wiki->string())}, tok, o);
+  CHECK(drawn.tokens == expected.tokens);
+}
+
 TEST_CASE("calibration from real data: C4 documents, a WikiText-2 stream and Alpaca, mixed") {
   const auto model = test::data_file("models/stories260K/stories260K.bin");
   const auto c4 = test::data_file("text/c4/c4-sample.00000-of-00001.json.gz");

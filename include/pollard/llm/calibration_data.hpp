@@ -32,13 +32,28 @@ struct calibration_options {
   bool responses_only = false;      ///< instructions: count only the response tokens
 };
 
+namespace detail {
+
+inline bool is_blank(const std::string& text) {
+  return text.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+}  // namespace detail
+
 /// The documents of a calibration file, by its name (io::data_file_format_of; a gzip file as the
 /// file it decompresses to): JSON records (*.json a JSON list, *.jsonl JSON lines, *.json.gz and
 /// *.jsonl.gz either compressed; each record an object with `field`, or a string), anything else
 /// plain text split at blank lines (notes.txt, notes.txt.gz). Throws io_error / format_error
-/// naming the file; format_error when no document is found.
+/// naming the file; format_error when no document is found. Blank records are left out.
 inline std::vector<std::string> read_calibration_documents(const std::filesystem::path& path,
-                                                           const std::string& field = "text") {
+                                                           const std::string& field = "text");
+
+/// Every record of a calibration file in file order, blank ones included (the rows
+/// `" ".join(traindata['text'])` joins in the references' get_wikitext2, where a third of
+/// WikiText-2's rows are empty); plain text gives its paragraphs. Throws as
+/// read_calibration_documents, and format_error when every record is blank.
+inline std::vector<std::string> read_calibration_records(const std::filesystem::path& path,
+                                                         const std::string& field = "text") {
   io::require_regular_file(path, "calibration file ");
   const std::string name = path.filename().string();
   const std::string content = io::read_data_file(path);
@@ -58,12 +73,15 @@ inline std::vector<std::string> read_calibration_documents(const std::filesystem
       docs.push_back(v->as_string(where + " " + field));
     }
   }
-  docs.erase(std::remove_if(docs.begin(), docs.end(),
-                            [](const std::string& d) {
-                              return d.find_first_not_of(" \t\r\n") == std::string::npos;
-                            }),
-             docs.end());
-  if (docs.empty()) throw format_error(name + ": no calibration text in the file");
+  if (std::all_of(docs.begin(), docs.end(), detail::is_blank))
+    throw format_error(name + ": no calibration text in the file");
+  return docs;
+}
+
+inline std::vector<std::string> read_calibration_documents(const std::filesystem::path& path,
+                                                           const std::string& field) {
+  auto docs = read_calibration_records(path, field);
+  docs.erase(std::remove_if(docs.begin(), docs.end(), detail::is_blank), docs.end());
   return docs;
 }
 
@@ -75,8 +93,9 @@ inline tokenize_function tokenize_with(const text_tokenizer& tok) {
 
 }  // namespace detail
 
-/// One calibration source for a spec. The corpus kind joins the documents with a space (the
-/// references' WikiText-2 training stream) and tokenizes them once, with BOS first when the model
+/// One calibration source for a spec. The corpus kind joins every record, blank ones included,
+/// with a space (the references' WikiText-2 training stream, so a seed draws the reference's
+/// windows) and tokenizes them once, with BOS first when the model
 /// expects it; documents and instructions are tokenized each with BOS when the model expects it.
 /// Self-generated text needs the model: `add_self_generated(mix, spec)` adds that source (see
 /// llm/self_generated_calibration.hpp); without it a selfgen spec is an option_error.
@@ -105,11 +124,8 @@ inline calibration_mixture calibration_sources(
                                               detail::tokenize_with(tok), bos, name));
         break;
       case calibration_kind::corpus: {
-        std::string stream;
-        for (const auto& d : read_calibration_documents(path, o.text_field)) {
-          if (!stream.empty()) stream += ' ';
-          stream += d;
-        }
+        const auto records = read_calibration_records(path, o.text_field);
+        const std::string stream = io::join_rows(records, " ");
         mix.add(spec.weight, corpus_windows(tok.encode(stream, bos), name));
         break;
       }
