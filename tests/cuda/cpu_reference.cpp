@@ -39,6 +39,10 @@ sparsegpt_result sparsegpt(matrix_view<float> w, matrix_view<const float> hessia
                            const n_m& policy, index_t block_size) {
   return pollard::sparsegpt<float>(w, hessian, policy, {.block_size = block_size});
 }
+sparsegpt_result sparsegpt(matrix_view<float> w, matrix_view<const float> hessian,
+                           const n_m& policy, const sparsegpt_options& options) {
+  return pollard::sparsegpt<float>(w, hessian, policy, options);
+}
 
 sparsegpt_result obs_reconstruct(matrix_view<float> w, matrix_view<const float> hessian,
                                  const mask& pruned) {

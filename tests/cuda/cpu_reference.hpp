@@ -12,6 +12,7 @@
 #include "pollard/masks/unstructured.hpp"
 #include "pollard/metrics/divergence_report.hpp"
 #include "pollard/metrics/divergence_sample.hpp"
+#include "pollard/solvers/sparsegpt_options.hpp"
 #include "pollard/solvers/sparsegpt_result.hpp"
 
 namespace pollard::test::cpu {
@@ -31,6 +32,9 @@ sparsegpt_result sparsegpt(matrix_view<float> w, matrix_view<const float> hessia
                            const unstructured& policy, bool reference_threshold = false);
 sparsegpt_result sparsegpt(matrix_view<float> w, matrix_view<const float> hessian,
                            const n_m& policy, index_t block_size);
+/// SparseGPT on the CPU backend with every numerical option given (percdamp, retries, ...).
+sparsegpt_result sparsegpt(matrix_view<float> w, matrix_view<const float> hessian,
+                           const n_m& policy, const sparsegpt_options& options);
 
 /// OBS reconstruction with the mask given, on the CPU backend (w updated in place).
 sparsegpt_result obs_reconstruct(matrix_view<float> w, matrix_view<const float> hessian,

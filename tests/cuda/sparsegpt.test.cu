@@ -47,6 +47,35 @@ void add_pair_needing_damping(test::dense_matrix<float>& h) {
   h(9, 10) = h(10, 9) = a * (1.0f + 2.5e-4f);
 }
 
+/// d x d with diagonal 1 and every other entry c: eigenvalues 1 + (d − 1)·c (along the ones
+/// vector) and 1 − c (d − 1 times), by hand.
+test::dense_matrix<float> constant_off_diagonal(index_t d, float c) {
+  test::dense_matrix<float> h(d, d);
+  for (index_t i = 0; i < d; ++i)
+    for (index_t j = 0; j < d; ++j) h(i, j) = i == j ? 1.0f : c;
+  return h;
+}
+
+/// The number a refusal of an indefinite Hessian names after "smallest eigenvalue is " (NaN when
+/// the message names none).
+double named_eigenvalue(const std::string& message) {
+  const std::string key = "smallest eigenvalue is ";
+  const auto at = message.find(key);
+  if (at == std::string::npos) return std::nan("");
+  return std::stod(message.substr(at + key.size()));
+}
+
+/// The factorisation_error text of running f (empty when it throws none).
+template <class F>
+std::string factorisation_message(F&& f) {
+  try {
+    f();
+  } catch (const factorisation_error& e) {
+    return e.what();
+  }
+  return {};
+}
+
 struct comparison {
   index_t mask_differences = 0;
   double weight_error = 0.0;  // ‖W_gpu − W_cpu‖_F / ‖W_cpu‖_F
@@ -318,6 +347,103 @@ TEST_CASE(
   CHECK_THROWS_AS(gpu::sparsegpt(gpu::par, untouched.view(),
                                  device_view<const float>(device_lower.view()), unstructured{0.5}),
                   option_error);
+}
+
+TEST_CASE(
+    "device SparseGPT refuses an indefinite Hessian as the CPU does, naming its smallest "
+    "eigenvalue") {
+  // Diagonal 1, off-diagonal 1.05: eigenvalue 1 − 1.05 = −0.05 (15 times; −0.04999995 with
+  // float's 1.05) and 16.75, by hand; τ = sqrt(ε_float) · 1 ≈ 3.45·10⁻⁴. percdamp 0.01 fails,
+  // H + τI fails: refused, where retries would have damped it to percdamp 0.1 and factored it.
+  const index_t d = 16;
+  const auto h = constant_off_diagonal(d, 1.05f);
+  const auto w = test::random_normal<float>(8, d, 71);
+  const std::string cpu_message = factorisation_message([&] {
+    auto copy = w;
+    test::cpu::sparsegpt(copy.view(), h.view(), n_m::pruned_of(2, 4), 128);
+  });
+  CHECK(cpu_message.starts_with(
+      "sparsegpt: the 16x16 Hessian is not positive semidefinite: its smallest eigenvalue is "
+      "-0.05 (below -0.000345267, sqrt(epsilon) times its largest diagonal entry)"));
+  CHECK(named_eigenvalue(cpu_message) == doctest::Approx(-0.05).epsilon(1e-5));
+  const test::device_matrix<float> device_h(h);
+  const device_view<const float> hv = device_h.view();
+  for (const auto precision : {gpu::factor_precision::fp32, gpu::factor_precision::fp64}) {
+    CAPTURE(static_cast<int>(precision));
+    const test::device_matrix<float> device_w(w);
+    const std::string message = factorisation_message([&] {
+      gpu::sparsegpt(gpu::par, device_w.view(), hv, n_m::pruned_of(2, 4), {}, precision);
+    });
+    CHECK(message == cpu_message);
+    CHECK(named_eigenvalue(message) == doctest::Approx(-0.05).epsilon(1e-5));
+    CHECK(device_w.to_host().values == w.values);
+    // The factorisation alone, no retries allowed: the refusal comes first, as on the CPU.
+    CHECK(factorisation_message([&] {
+            gpu::upper_cholesky_of_inverse(gpu::par, hv, 0.01, 0, "sparsegpt", precision);
+          }) == cpu_message);
+  }
+
+  // An order where syevd does real work: a full-rank 2·XᵀX/N (d = 200) whose rows and columns
+  // 30 and 31 are replaced by the block a·[[1, 1.05], [1.05, 1]], a its largest diagonal entry:
+  // the block is decoupled, so the smallest eigenvalue is the block's a − 1.05·a = −0.05·a, by
+  // hand (the rest is positive definite).
+  const index_t n = 200;
+  auto big = hessian(n, 800, 72);
+  float a = 0.0f;
+  for (index_t j = 0; j < n; ++j) a = std::max(a, big(j, j));
+  for (index_t j = 0; j < n; ++j) big(30, j) = big(j, 30) = big(31, j) = big(j, 31) = 0.0f;
+  big(30, 30) = big(31, 31) = a;
+  big(30, 31) = big(31, 30) = 1.05f * a;
+  const auto big_w = test::random_normal<float>(16, n, 73);
+  const std::string big_cpu_message = factorisation_message([&] {
+    auto copy = big_w;
+    test::cpu::sparsegpt(copy.view(), big.view(), n_m::pruned_of(2, 4), 128);
+  });
+  CHECK(named_eigenvalue(big_cpu_message) ==
+        doctest::Approx(-0.05 * static_cast<double>(a)).epsilon(1e-5));
+  const test::device_matrix<float> device_big(big);
+  for (const auto precision : {gpu::factor_precision::fp32, gpu::factor_precision::fp64}) {
+    CAPTURE(static_cast<int>(precision));
+    const test::device_matrix<float> device_w(big_w);
+    const std::string message = factorisation_message([&] {
+      gpu::sparsegpt(gpu::par, device_w.view(), device_view<const float>(device_big.view()),
+                     n_m::pruned_of(2, 4), {}, precision);
+    });
+    CHECK(message == big_cpu_message);
+    CHECK(named_eigenvalue(message) ==
+          doctest::Approx(-0.05 * static_cast<double>(a)).epsilon(1e-5));
+    CHECK(device_w.to_host().values == big_w.values);
+  }
+}
+
+TEST_CASE("a device Hessian singular up to rounding still gets the CPU's damping retries") {
+  // Diagonal 1, off-diagonal 1.0002: eigenvalue −2·10⁻⁴ (15 times) and 16.0030, by hand; −2·10⁻⁴
+  // is above −τ ≈ −3.45·10⁻⁴, so it is rounding-sized: percdamp 10⁻⁵ and 10⁻⁴ fail, 10⁻³ (mean
+  // diagonal 1) factors after two retries, in either precision.
+  const index_t d = 16;
+  const auto h = constant_off_diagonal(d, 1.0002f);
+  const auto w = test::random_normal<float>(8, d, 74);
+  const sparsegpt_options options{.percdamp = 1e-5};
+  auto cpu_w = w;
+  const auto cpu_result =
+      test::cpu::sparsegpt(cpu_w.view(), h.view(), n_m::pruned_of(2, 4), options);
+  CHECK(cpu_result.damping_retries == 2);
+  CHECK(cpu_result.percdamp_used == doctest::Approx(1e-3));
+  const test::device_matrix<float> device_h(h);
+  const device_view<const float> hv = device_h.view();
+  for (const auto precision : {gpu::factor_precision::fp32, gpu::factor_precision::fp64}) {
+    CAPTURE(static_cast<int>(precision));
+    const test::device_matrix<float> device_w(w);
+    const auto result =
+        gpu::sparsegpt(gpu::par, device_w.view(), hv, n_m::pruned_of(2, 4), options, precision);
+    CHECK(result.damping_retries == cpu_result.damping_retries);
+    CHECK(result.percdamp_used == doctest::Approx(cpu_result.percdamp_used));
+    CHECK(result.damping_used == doctest::Approx(cpu_result.damping_used));
+    CHECK(result.warnings == cpu_result.warnings);
+    const auto factor = gpu::upper_cholesky_of_inverse(gpu::par, hv, 1e-5, 5, "test", precision);
+    CHECK(factor.damping.retries == 2);
+    CHECK(factor.damping.percdamp == doctest::Approx(1e-3));
+  }
 }
 
 TEST_CASE("the fp64 factorisation gives the same U to float rounding, the same damping report") {

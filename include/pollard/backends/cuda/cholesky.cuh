@@ -1,7 +1,8 @@
 // pollard — the CUDA backend's factorisation for OBS solvers: the upper Cholesky factor U of
 // (H + λI)⁻¹ from one reversed factorisation (cuSOLVER potrf) and one triangular inverse
 // (diagonal blocks of 64 by forward substitution in one kernel, joined by batched cuBLAS
-// products), with the CPU backend's damping, retries and report.
+// products), with the CPU backend's damping, retries and report, and its refusal of an
+// indefinite Hessian (cuSOLVER potrf and syevd in double, only when the first attempt fails).
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -98,6 +100,72 @@ inline cusolverStatus_t potrf(cusolverDnHandle_t h, int n, float* a, float* work
 inline cusolverStatus_t potrf(cusolverDnHandle_t h, int n, double* a, double* work, int size,
                               int* info) {
   return cusolverDnDpotrf(h, CUBLAS_FILL_MODE_LOWER, n, a, n, work, size, info);
+}
+
+/// Called when JHJ + λI failed to factor at the requested damping (h is H, its diagonal copied
+/// to the host): throws factorisation_error (throw_indefinite_hessian, the CPU's text) when the
+/// symmetric n x n Hessian has an eigenvalue below −τ, τ = sqrt(ε_float) · max |H_jj| (H is
+/// float; rounding in an accumulated XᵀX stays far below it), so that damping is retried only on
+/// a matrix that is positive semidefinite up to rounding, as the CPU's refuse_indefinite does.
+/// On r's stream, in double: potrf of JHJ + τI decides; only when it fails, syevd (eigenvalues
+/// only; J does not change them) gives the smallest eigenvalue named in the error. Reads h's
+/// lower triangle as the factorisation does; its buffers (n² + n doubles and syevd's work) are
+/// stream-ordered and freed on return. Throws factorisation_error when syevd does not converge.
+inline void refuse_indefinite(execution_resources& r, device_view<const float> h,
+                              const std::vector<float>& diagonal, std::string_view who) {
+  const index_t n = h.rows();
+  const cudaStream_t stream = r.stream();
+  cusolverDnHandle_t solver = r.cusolver();
+  double scale = 0.0;
+  for (const float d : diagonal) scale = std::max(scale, std::abs(static_cast<double>(d)));
+  const double tolerance =
+      std::sqrt(static_cast<double>(std::numeric_limits<float>::epsilon())) * scale;
+
+  const int order = static_cast<int>(n);
+  const auto entries = static_cast<std::size_t>(n * n);
+  device_buffer<double> m(entries + static_cast<std::size_t>(n), stream);  // JHJ, then eigenvalues
+  double* const eigenvalues = m.data() + entries;
+  device_buffer<int> info(1, stream);
+  int potrf_size = 0, syevd_size = 0;
+  POLLARD_CUDA_CHECK(potrf_buffer_size(solver, order, m.data(), &potrf_size));
+  POLLARD_CUDA_CHECK(cusolverDnDsyevd_bufferSize(solver, CUSOLVER_EIG_MODE_NOVECTOR,
+                                                 CUBLAS_FILL_MODE_LOWER, order, m.data(), order,
+                                                 eigenvalues, &syevd_size));
+  device_buffer<double> work(static_cast<std::size_t>(std::max({potrf_size, syevd_size, 1})),
+                             stream);
+
+  const dim3 threads(32, 8);
+  const dim3 blocks(static_cast<unsigned>((n + 31) / 32), static_cast<unsigned>((n + 7) / 8));
+  reversed_damped<double><<<blocks, threads, 0, stream>>>(h, tolerance, m.data());
+  POLLARD_CUDA_CHECK_LAUNCH("reversed_damped");
+  POLLARD_CUDA_CHECK(cudaMemsetAsync(info.data(), 0, sizeof(int), stream));
+  POLLARD_CUDA_CHECK(potrf(solver, order, m.data(), work.data(), potrf_size, info.data()));
+  int status = 0;
+  POLLARD_CUDA_CHECK(
+      cudaMemcpyAsync(&status, info.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
+  r.synchronize();
+  if (status == 0) return;  // positive semidefinite up to rounding: the retries may damp it
+
+  reversed_damped<double><<<blocks, threads, 0, stream>>>(h, 0.0, m.data());
+  POLLARD_CUDA_CHECK_LAUNCH("reversed_damped");
+  POLLARD_CUDA_CHECK(cudaMemsetAsync(info.data(), 0, sizeof(int), stream));
+  POLLARD_CUDA_CHECK(cusolverDnDsyevd(solver, CUSOLVER_EIG_MODE_NOVECTOR, CUBLAS_FILL_MODE_LOWER,
+                                      order, m.data(), order, eigenvalues, work.data(), syevd_size,
+                                      info.data()));
+  double smallest = 0.0;  // syevd's eigenvalues are in ascending order
+  POLLARD_CUDA_CHECK(
+      cudaMemcpyAsync(&smallest, eigenvalues, sizeof(double), cudaMemcpyDeviceToHost, stream));
+  POLLARD_CUDA_CHECK(
+      cudaMemcpyAsync(&status, info.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
+  r.synchronize();
+  if (status != 0)
+    throw factorisation_error(std::string(who) + ": the " + std::to_string(n) + "x" +
+                              std::to_string(n) +
+                              " Hessian does not factor even shifted by sqrt(epsilon) times its "
+                              "largest diagonal entry, and cuSOLVER's eigenvalue solver (syevd) "
+                              "failed on it (info " +
+                              std::to_string(status) + ")");
+  if (smallest < -tolerance) throw_indefinite_hessian(who, n, smallest, tolerance);
 }
 
 /// Order of the diagonal blocks that invert_diagonal_blocks inverts, one thread block each.
@@ -297,6 +365,7 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
       out.damping = {damping, factor, attempt};
       return out;
     }
+    if (attempt == 0) refuse_indefinite(r, h, diagonal, who);
     if (attempt == max_retries)
       throw_not_positive_definite(who, n, damping, factor, mean_diagonal, max_retries);
   }
@@ -307,8 +376,10 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
 
 /// The backend primitive: U = upper Cholesky factor of (H + λI)⁻¹ for the symmetric device
 /// matrix h (read whole, not modified), λ = percdamp · mean(diag H) · 10^k for the k-th retry,
-/// k = 0..max_retries. With J the order reversal, JHJ + λI = L·Lᵀ gives (H + λI)⁻¹ = UᵀU with
-/// U = J·L⁻¹·J: one potrf and one triangular inverse (invert_lower) replace the reference
+/// k = 0..max_retries, tried only when H is positive semidefinite up to rounding (an indefinite
+/// one is refused naming its smallest eigenvalue, as on the CPU; see
+/// detail::refuse_indefinite). With J the order reversal, JHJ + λI = L·Lᵀ gives (H + λI)⁻¹ = UᵀU
+/// with U = J·L⁻¹·J: one potrf and one triangular inverse (invert_lower) replace the reference
 /// chain cholesky → inverse → cholesky, in `precision` (U is rounded to float). Throws
 /// factorisation_error naming `who` and the last damping tried, shape_error for a non-square h.
 /// Synchronises p's stream.
