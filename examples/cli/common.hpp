@@ -68,6 +68,26 @@ inline CLI::Option* add_tokenizer_option(CLI::App& c, std::string& tokenizer,
       ->default_str(where_by_default);
 }
 
+/// Adds --special-tokens MODE to a command that tokenizes text: what text spelling one of the
+/// tokenizer's special tokens becomes (llm::special_token_text).
+inline void add_special_tokens_option(CLI::App& c, std::string& mode) {
+  c.add_option("--special-tokens", mode,
+               "text spelling a special token (<|im_start|>, <s>): 'parse' reads it as that\n"
+               "token, as transformers' tokenizer(text) and llama-tokenize do; 'plain' as\n"
+               "ordinary text, as llama-perplexity does (added tokens that are not special are\n"
+               "matched either way)")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"parse", "plain"}))
+      ->default_str("parse");
+}
+
+/// Sets `tokenizer`'s special-token mode from --special-tokens (`mode`: parse or plain).
+inline void apply_special_tokens_option(std::optional<llm::text_tokenizer>& tokenizer,
+                                        const std::string& mode) {
+  if (tokenizer)
+    tokenizer->set_special_token_text(llm::parse_special_token_text(mode, "--special-tokens"));
+}
+
 /// Adds --tokenizer to a command that reads no text, hidden from its help, so that giving it is
 /// refused with the reason (refuse_if_given) rather than as an unknown argument.
 inline void add_refused_tokenizer_option(CLI::App& c, std::string& tokenizer) {

@@ -119,6 +119,7 @@ struct eval_options {
   text_options text;
   std::string json;
   std::string tokenizer;
+  std::string special_tokens = "parse";
   int threads = 0;
 };
 
@@ -136,6 +137,7 @@ inline CLI::App* add_eval_command(CLI::App& app, eval_options& o) {
   c->add_option("--json", o.json, "also write the result as JSON (written whole or not at all)")
       ->type_name("OUT.json");
   add_tokenizer_option(*c, o.tokenizer);
+  add_special_tokens_option(*c, o.special_tokens);
   add_threads_option(*c, o.threads);
   return c;
 }
@@ -155,6 +157,7 @@ inline int run_eval(const eval_options& o) {
 
   const fs::path model_path = o.model;
   llm::model_file m = open_model_with_tokenizer(model_path, optional_path(o.tokenizer));
+  apply_special_tokens_option(m.tokenizer, o.special_tokens);
   require_finite_weights(m);
   // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
   check_distinct_outputs(

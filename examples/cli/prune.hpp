@@ -65,6 +65,7 @@ struct prune_options {
   std::string report;
   std::string save_calibration;
   std::string tokenizer;
+  std::string special_tokens = "parse";
   bool quiet = false;
   int threads = 0;
   given_options given;
@@ -232,6 +233,7 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       ->check(integer_in(0, 1 << 30))
       ->default_str("all");
   add_tokenizer_option(*c, o.tokenizer);
+  add_special_tokens_option(*c, o.special_tokens);
   c->add_flag("--quiet", o.quiet, "no per-linear log");
   add_threads_option(*c, o.threads);
   record_given_options(*c, o.given);
@@ -448,8 +450,9 @@ inline int run_prune(const prune_options& o) {
     return std::any_of(specs.begin(), specs.end(),
                        [&](const calibration_spec& c) { return c.kind == kind; });
   };
-  for (const char* option : {"--calibration", "--samples", "--length", "--seed", "--mode",
-                             "--text-field", "--save-calibration", "--tokenizer"})
+  for (const char* option :
+       {"--calibration", "--samples", "--length", "--seed", "--mode", "--text-field",
+        "--save-calibration", "--tokenizer", "--special-tokens"})
     refuse_if_given(o.given, option, !needs_data,
                     "concerns calibration data, which --method magnitude without --dsnot, "
                     "--reconstruct or --allocation owl does not use");
@@ -536,7 +539,9 @@ inline int run_prune(const prune_options& o) {
       file = std::make_shared<const io::gguf_file>(in);
       config = llm::llama_config_from_gguf(*file);
       if (needs_data) {
-        tokenizer = &gguf_tokenizer.emplace(llm::load_gguf_text_tokenizer(*file));
+        gguf_tokenizer.emplace(llm::load_gguf_text_tokenizer(*file));
+        apply_special_tokens_option(gguf_tokenizer, o.special_tokens);
+        tokenizer = &*gguf_tokenizer;
         warn_if_no_gguf_pre_tokenizer(*file, in);
       }
     } catch (...) {
@@ -589,7 +594,10 @@ inline int run_prune(const prune_options& o) {
       }
     }
     check_distinct_outputs(inputs, outputs);
-    if (needs_data) tokenizer = &*whole->tokenizer;
+    if (needs_data) {
+      apply_special_tokens_option(whole->tokenizer, o.special_tokens);
+      tokenizer = &*whole->tokenizer;
+    }
   }
 
   // Every --targets and --ignore pattern must match a linear (a misspelt one would silently

@@ -1702,6 +1702,31 @@ open("tok100.bin", "wb").write(b"".join(out))' "$(dirname "$stories")/tok512.bin
   done
   finish
   ;;
+special_tokens)
+  # Text spelling SmolLM2's control tokens: one token each by default (transformers'
+  # tokenizer(text), llama-tokenize), spelled out with --special-tokens plain (llama-perplexity).
+  # Each of the 4 tags a turn holds is one token instead of several, so plain counts more.
+  [ -f "$smollm2" ] || skip "no SmolLM2 GGUF at $smollm2 (bash cmake/fetch_smollm2.sh)"
+  for k in $(seq 1 20); do
+    printf '<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\nParis.<|im_end|>\n'
+  done >chat.txt
+  count_tokens() { sed -n 's/^text  *: .*, \([0-9]*\) tokens)$/\1/p' "$1.out"; }
+  for mode in default parse plain; do
+    extra=()
+    [ "$mode" = default ] || extra=(--special-tokens "$mode")
+    run "chat_$mode" eval "$smollm2" --text chat.txt --window 32 --max-windows 1 --threads 1 "${extra[@]}"
+    [ "$status" -eq 0 ] || fail "chat_$mode: exit status $status: $(cat "chat_$mode.err")"
+  done
+  parsed=$(count_tokens chat_parse)
+  plain=$(count_tokens chat_plain)
+  [ -n "$parsed" ] && [ -n "$plain" ] || fail "no token counts in the eval output"
+  [ "$(count_tokens chat_default)" = "$parsed" ] || fail "the default is not parse"
+  # Each spelled tag ("<|im_start|>": "<|", "im", "_", "start", "|>" or so) is at least 2 tokens.
+  [ "$plain" -ge $((parsed + 80)) ] || fail "plain gave $plain tokens, parse $parsed"
+  expect_error bad_mode 2 eval "$smollm2" --text chat.txt --special-tokens maybe
+  grep -q -- "--special-tokens" bad_mode.err || fail "bad_mode: $(cat bad_mode.err)"
+  finish
+  ;;
 empty_values)
   # An empty value of an option or argument is refused before any work (exit 2), naming it;
   # an empty --prompt (generation from BOS) is the one empty value that means something.

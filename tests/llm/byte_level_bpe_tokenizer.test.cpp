@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,13 @@ byte_level_bpe_tokenizer tiny(const std::string& pre = "gpt2") {
   for (const auto& s : table) tokens.push_back(s);
   for (const char* t : {"lo", "low", "Ġlo", "Ġlow", "er", "Ġlower", "12"}) tokens.push_back(t);
   const std::vector<std::string> merges = {"l o", "Ġ lo", "lo w", "Ġlo w", "e r", "Ġlow er", "1 2"};
-  std::vector<bool> control(tokens.size(), false);
-  control[0] = true;
-  return byte_level_bpe_tokenizer(tokens, merges, control, pre, 0, 0);
+  tokens.push_back("<tag>");   // a user-defined (added, not special) token
+  tokens.push_back("<tag>x");  // a longer one starting at the same place
+  std::vector<std::int32_t> types(tokens.size(), 1);
+  types[0] = 3;                  // control
+  types[tokens.size() - 2] = 4;  // user-defined
+  types[tokens.size() - 1] = 4;
+  return byte_level_bpe_tokenizer(tokens, merges, types, pre, 0, 0);
 }
 
 int id_of(const byte_level_bpe_tokenizer& t, const std::string& bytes) {
@@ -80,11 +85,31 @@ TEST_CASE("white-space runs keep their last space for the next word, and bytes r
   CHECK(t.decode(t.encode("\xff\xfe invalid utf8")) == "\xEF\xBF\xBD\xEF\xBF\xBD invalid utf8");
 }
 
-TEST_CASE("control tokens are matched only when special parsing is asked for") {
+TEST_CASE("control tokens are matched only when parsed; user-defined tokens always") {
+  using pollard::llm::special_token_text;
   const auto t = tiny();
-  CHECK(t.encode("<|endoftext|>", false, true) == std::vector<std::int32_t>{0});
-  CHECK(t.encode("<|endoftext|>", false, false).size() > 1);
-  CHECK(t.encode("low", true) == std::vector<std::int32_t>{0, id_of(t, "low")});
+  const auto parse = special_token_text::parse, plain = special_token_text::plain;
+  const int low = id_of(t, "low"), space_low = id_of(t, " low");
+  const int tag = id_of(t, "<tag>"), tag_x = id_of(t, "<tag>x");
+  CHECK(t.encode("<|endoftext|>", false, parse) == std::vector<std::int32_t>{0});
+  CHECK(t.encode("<|endoftext|>", false) == std::vector<std::int32_t>{0});  // parse by default
+  // Plain: the spelling is ordinary text, byte symbols and merges: no token 0 anywhere.
+  const auto spelled = t.encode("<|endoftext|>", false, plain);
+  CHECK(spelled.size() > 1);
+  CHECK(std::find(spelled.begin(), spelled.end(), 0) == spelled.end());
+  CHECK(t.decode(spelled) == "<|endoftext|>");
+  CHECK(t.encode("low", true) == std::vector<std::int32_t>{0, low});
+  // Between matches the text is tokenized as it would be alone, pieces split by the
+  // pre-tokenizer inside each stretch only: "low" then " low" around the control token.
+  CHECK(t.encode("low<|endoftext|> low", false, parse) ==
+        std::vector<std::int32_t>{low, 0, space_low});
+  CHECK(t.encode("<|endoftext|><|endoftext|>", false, parse) == std::vector<std::int32_t>{0, 0});
+  // User-defined tokens are matched in both modes; at one position the longest wins.
+  for (const auto mode : {parse, plain}) {
+    CHECK(t.encode("low<tag> low", false, mode) == std::vector<std::int32_t>{low, tag, space_low});
+    CHECK(t.encode("<tag>x<tag>", false, mode) == std::vector<std::int32_t>{tag_x, tag});
+  }
+  CHECK(t.decode(std::vector<std::int32_t>{low, tag, space_low}) == "low<tag> low");
 }
 
 TEST_CASE("bad vocabularies and ids are rejected with a message") {
@@ -96,7 +121,7 @@ TEST_CASE("bad vocabularies and ids are rejected with a message") {
                        pollard::format_error);
   CHECK_THROWS_AS(byte_level_bpe_tokenizer({"a"}, {}, {}, "unknown-pre"), pollard::option_error);
   CHECK_THROWS_WITH_AS(tiny().token_bytes(100000),
-                       "byte-level BPE: token id 100000 is outside the 264-token vocabulary",
+                       "byte-level BPE: token id 100000 is outside the 266-token vocabulary",
                        pollard::option_error);
   // A byte symbol missing from the vocabulary gives no token, as in llama.cpp.
   CHECK(byte_level_bpe_tokenizer({"a"}, {}, {}, "gpt2").encode("bab") ==

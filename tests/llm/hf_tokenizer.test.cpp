@@ -27,32 +27,44 @@ io::json_value expected_cases() {
   return io::parse_json(text.str());
 }
 
-void check_fixture_ids(const text_tokenizer& tok) {
+std::vector<token_id> ids_of(const io::json_value& c, const char* key) {
+  std::vector<token_id> ids;
+  for (const auto& id : c.find(key)->as_array(key))
+    ids.push_back(static_cast<token_id>(id.as_size("id")));
+  return ids;
+}
+
+// Each case in both modes: "ids" as `tokenizers` encodes (added tokens split out first, the
+// default), "plain_ids" without that pass (special_token_text::plain).
+void check_fixture_ids(text_tokenizer& tok) {
   const auto root = expected_cases();
   const auto& cases = root.find("cases")->as_array("cases");
-  CHECK(cases.size() >= 8);
+  CHECK(cases.size() >= 9);
+  int with_special = 0;
   for (const auto& c : cases) {
     const auto& input = c.find("text")->as_string("text");
-    std::vector<token_id> expected;
-    for (const auto& id : c.find("ids")->as_array("ids"))
-      expected.push_back(static_cast<token_id>(id.as_size("id")));
     CAPTURE(input);
+    tok.set_special_token_text(special_token_text::parse);
     const auto ids = tok.encode(input, false);
-    CHECK(ids == expected);
+    CHECK(ids == ids_of(c, "ids"));
     CHECK(tok.decode(ids) == input);
+    tok.set_special_token_text(special_token_text::plain);
+    CHECK(tok.encode(input, false) == ids_of(c, "plain_ids"));
+    with_special += ids_of(c, "ids") != ids_of(c, "plain_ids") ? 1 : 0;
   }
+  CHECK(with_special == 2);
 }
 
 }  // namespace
 
 TEST_CASE("a tokenizer.json saved by the tokenizers library encodes as that library does") {
-  check_fixture_ids(
-      text_tokenizer(read_hf_tokenizer(fixtures / "hf_tokenizer" / "tokenizer.json")));
+  text_tokenizer tok(read_hf_tokenizer(fixtures / "hf_tokenizer" / "tokenizer.json"));
+  check_fixture_ids(tok);
 }
 
 TEST_CASE("open_model honours a tokenizer for a Hugging Face folder, given or beside config.json") {
-  const auto given = open_model(fixtures / "rope" / "hf_llama3_bias",
-                                fixtures / "hf_tokenizer" / "tokenizer.json");
+  auto given = open_model(fixtures / "rope" / "hf_llama3_bias",
+                          fixtures / "hf_tokenizer" / "tokenizer.json");
   REQUIRE(given.tokenizer);
   CHECK(given.tokenizer->bos() == 1);  // config.json's bos_token_id
   CHECK(given.tokenizer->eos() == 2);  // the first of its eos_token_id list
@@ -64,7 +76,7 @@ TEST_CASE("open_model honours a tokenizer for a Hugging Face folder, given or be
   fs::remove_all(dir);
   fs::copy(fixtures / "rope" / "hf_llama3_bias", dir, fs::copy_options::recursive);
   fs::copy_file(fixtures / "hf_tokenizer" / "tokenizer.json", dir / "tokenizer.json");
-  const auto beside = open_model(dir);
+  auto beside = open_model(dir);
   REQUIRE(beside.tokenizer);
   check_fixture_ids(*beside.tokenizer);
   fs::remove_all(dir);
@@ -105,5 +117,13 @@ TEST_CASE("tokenizer.json features the byte-level BPE does not implement are ref
             .find("normalizer") != std::string::npos);
   CHECK(error_with("\"individual_digits\": true", "\"individual_digits\": false")
             .find("pre_tokenizer") != std::string::npos);
+  // An added token that transformers would match with its surrounding whitespace stripped, or
+  // as a whole word only: pollard matches exact text, so it refuses such a token by name.
+  for (const char* key : {"lstrip", "rstrip", "single_word"})
+    CHECK(error_with("\"" + std::string(key) + "\": false", "\"" + std::string(key) + "\": true") ==
+          "pollard-hf-tokenizer-edited.json: added token '<|endoftext|>' has " + std::string(key) +
+              " true, which pollard does not support");
+  CHECK(error_with("\"id\": 0,", "") ==
+        "pollard-hf-tokenizer-edited.json: an added token has no \"id\" or no \"content\"");
   fs::remove(path);
 }

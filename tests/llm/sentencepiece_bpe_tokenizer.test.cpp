@@ -14,7 +14,7 @@ namespace {
 // A vocabulary worked by hand: <unk>, <s>, </s>, the 256 byte pieces <0x00>..<0xFF> (ids 3..258),
 // then a few pieces with scores.
 constexpr token_id space = 259, a = 260, b = 261, ab = 262, space_a = 263, space_ab = 264, xy = 265,
-                   yz = 266;
+                   yz = 266, my_tag = 267;
 constexpr token_id byte_id(unsigned byte) { return static_cast<token_id>(byte) + 3; }
 
 sentencepiece_bpe_tokenizer hand_vocabulary(bool add_space_prefix = true) {
@@ -47,6 +47,9 @@ sentencepiece_bpe_tokenizer hand_vocabulary(bool add_space_prefix = true) {
     scores.push_back(score);
     types.push_back(sentencepiece_token_type::normal);
   }
+  pieces.emplace_back("<my\xE2\x96\x81tag>");  // user-defined, id 267: text "<my tag>"
+  scores.push_back(0);
+  types.push_back(sentencepiece_token_type::user_defined);
   sentencepiece_bpe_tokenizer::settings s;
   s.bos = 1;
   s.eos = 2;
@@ -89,6 +92,23 @@ TEST_CASE("SentencePiece BPE decodes spaces, bytes and control pieces") {
   CHECK(t.decode(std::vector<token_id>{byte_id(0xC3), byte_id(0xA9)}) == "\xC3\xA9");
   for (const char* text : {"ab", "ba c", "xyz", "\xC3\xA9 ab  b", "a\tb\n"})
     CHECK(t.decode(t.encode(text, true)) == text);
+}
+
+TEST_CASE("SentencePiece BPE: special-token text, and the space prefix after each match") {
+  const auto t = hand_vocabulary();
+  const auto parse = special_token_text::parse, plain = special_token_text::plain;
+  // Parsed, "<s>" is BOS; each stretch after it is prefixed with a space again (llama.cpp's
+  // is_prev_special): "a" -> "▁a", then <s>, then "b" -> "▁b" = ▁ + b, by hand.
+  CHECK(t.encode("a<s>b", false, parse) == std::vector<token_id>{space_a, 1, space, b});
+  CHECK(t.encode("a<s>b", false) == t.encode("a<s>b", false, parse));
+  CHECK(t.encode("<unk></s>", false, parse) == std::vector<token_id>{0, 2});
+  // Plain, "<s>" is three characters without pieces: their byte pieces.
+  CHECK(t.encode("a<s>b", false, plain) ==
+        std::vector<token_id>{space_a, byte_id('<'), byte_id('s'), byte_id('>'), b});
+  // A user-defined token is matched either way, spelled with a space where its piece has "▁".
+  for (const auto mode : {parse, plain})
+    CHECK(t.encode("ab<my tag>b", true, mode) ==
+          std::vector<token_id>{1, space_ab, my_tag, space, b});
 }
 
 TEST_CASE("SentencePiece BPE refuses inconsistent vocabularies by name") {

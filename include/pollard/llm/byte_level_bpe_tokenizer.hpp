@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/llm/special_token_matcher.hpp"
 
 namespace pollard::llm {
 
@@ -157,25 +158,27 @@ inline std::vector<std::string> pre_tokenizer_patterns(std::string_view pre) {
 /// Encodes text to token ids and back for a byte-level BPE vocabulary.
 class byte_level_bpe_tokenizer {
  public:
-  /// `control` marks tokens that are never produced from plain text (e.g. <|im_start|>); with
-  /// parse_special they are matched literally in the input first, as llama.cpp does.
+  /// `token_types`: one per token (or none), as GGUF's tokenizer.ggml.token_type stores them
+  /// (llama.cpp's llama_token_type): 3 marks a control token (<|im_start|>), matched in the text
+  /// only with special_token_text::parse; 4 a user-defined one (a tokenizer.json added token not
+  /// marked special), always matched; both stand for their text as it is, not byte-mapped.
   byte_level_bpe_tokenizer(std::vector<std::string> tokens, const std::vector<std::string>& merges,
-                           std::vector<bool> control, std::string_view pre,
+                           std::vector<std::int32_t> token_types, std::string_view pre,
                            std::optional<std::int32_t> bos = std::nullopt,
                            std::optional<std::int32_t> eos = std::nullopt, bool add_bos = false)
-      : tokens_(std::move(tokens)),
-        pre_(pre),
-        control_(std::move(control)),
-        bos_(bos),
-        eos_(eos),
-        add_bos_(add_bos) {
+      : tokens_(std::move(tokens)), pre_(pre), bos_(bos), eos_(eos), add_bos_(add_bos) {
     if (tokens_.empty()) throw format_error("byte-level BPE: empty vocabulary");
     if (tokens_.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
       throw format_error("byte-level BPE: vocabulary too large");
-    if (!control_.empty() && control_.size() != tokens_.size())
-      throw format_error("byte-level BPE: " + std::to_string(control_.size()) +
+    if (!token_types.empty() && token_types.size() != tokens_.size())
+      throw format_error("byte-level BPE: " + std::to_string(token_types.size()) +
                          " token types for " + std::to_string(tokens_.size()) + " tokens");
-    control_.resize(tokens_.size(), false);
+    verbatim_.resize(tokens_.size(), false);
+    for (std::size_t i = 0; i < token_types.size(); ++i) {
+      if (token_types[i] != control_type && token_types[i] != user_defined_type) continue;
+      verbatim_[i] = true;
+      specials_.add(tokens_[i], static_cast<std::int32_t>(i), token_types[i] == user_defined_type);
+    }
     for (const auto id : {bos_, eos_})
       if (id && (*id < 0 || static_cast<std::size_t>(*id) >= tokens_.size()))
         throw format_error("byte-level BPE: special token id " + std::to_string(*id) +
@@ -210,47 +213,29 @@ class byte_level_bpe_tokenizer {
   bool adds_bos() const noexcept { return add_bos_; }
 
   /// Token ids of `text`; BOS first when the vocabulary asks for it (or `add_bos` overrides).
-  /// Bytes that are not valid UTF-8 are read as U+FFFD, and a character whose byte symbol has
-  /// no token (e.g. a control character missing from the vocabulary) gives no token, both as
-  /// llama.cpp's BPE tokenizer does.
+  /// Text spelling a control or user-defined token becomes that token as `special` says
+  /// (special_token_matcher). Bytes that are not valid UTF-8 are read as U+FFFD, and a
+  /// character whose byte symbol has no token (e.g. a control character missing from the
+  /// vocabulary) gives no token, both as llama.cpp's BPE tokenizer does.
   std::vector<std::int32_t> encode(std::string_view raw_text,
                                    std::optional<bool> add_bos = std::nullopt,
-                                   bool parse_special = false) const {
+                                   special_token_text special = special_token_text::parse) const {
     const std::string valid = detail::replace_invalid_utf8(raw_text);
-    const std::string_view text = valid;
     std::vector<std::int32_t> out;
     if (add_bos.value_or(add_bos_) && bos_) out.push_back(*bos_);
-    std::size_t start = 0;
-    while (start < text.size()) {
-      std::size_t next = text.size();
-      std::int32_t special = -1;
-      if (parse_special) {
-        for (std::size_t i = 0; i < tokens_.size(); ++i) {
-          if (!control_[i] || tokens_[i].empty()) continue;
-          const auto at = text.find(tokens_[i], start);
-          if (at < next ||
-              (at == next && at != text.size() &&
-               tokens_[i].size() > tokens_[static_cast<std::size_t>(special)].size())) {
-            next = at;
-            special = static_cast<std::int32_t>(i);
-          }
-        }
-      }
-      encode_plain(text.substr(start, next - start), out);
-      if (special < 0) break;
-      out.push_back(special);
-      start = next + tokens_[static_cast<std::size_t>(special)].size();
-    }
+    specials_.split(
+        valid, special, [&](std::string_view plain) { encode_plain(plain, out); },
+        [&](token_id id) { out.push_back(id); });
     return out;
   }
 
-  /// The bytes a token stands for (control tokens decode to their text).
+  /// The bytes a token stands for (control and user-defined tokens: their text).
   std::string token_bytes(std::int32_t id) const {
     if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size())
       throw option_error("byte-level BPE: token id " + std::to_string(id) + " is outside the " +
                          std::to_string(tokens_.size()) + "-token vocabulary");
     const std::string& t = tokens_[static_cast<std::size_t>(id)];
-    if (control_[static_cast<std::size_t>(id)]) return t;
+    if (verbatim_[static_cast<std::size_t>(id)]) return t;
     std::string out;
     std::size_t i = 0;
     while (i < t.size()) {
@@ -330,7 +315,10 @@ class byte_level_bpe_tokenizer {
 
   std::vector<std::string> tokens_;
   std::string pre_;
-  std::vector<bool> control_;
+  static constexpr std::int32_t control_type = 3;       // LLAMA_TOKEN_TYPE_CONTROL
+  static constexpr std::int32_t user_defined_type = 4;  // LLAMA_TOKEN_TYPE_USER_DEFINED
+  std::vector<bool> verbatim_;  // control and user-defined tokens: their text as it is
+  special_token_matcher specials_;
   std::optional<std::int32_t> bos_, eos_;
   bool add_bos_ = false;
   std::unordered_map<std::string, std::int32_t> ids_;

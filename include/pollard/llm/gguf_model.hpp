@@ -291,14 +291,13 @@ inline byte_level_bpe_tokenizer load_gguf_tokenizer(const io::gguf_file& file) {
                        "' is not supported (gpt2 byte-level BPE only)");
   auto tokens = md.get<io::gguf_array>("tokenizer.ggml.tokens").get<std::string>();
   const auto& merges = md.get<io::gguf_array>("tokenizer.ggml.merges").get<std::string>();
-  std::vector<bool> control(tokens.size(), false);
+  std::vector<std::int32_t> token_types;
   if (const auto* types = md.find("tokenizer.ggml.token_type")) {
-    const auto& t = types->get<io::gguf_array>().get<std::int32_t>();
-    if (t.size() != tokens.size())
+    token_types = types->get<io::gguf_array>().get<std::int32_t>();
+    if (token_types.size() != tokens.size())
       throw format_error(file.name() + ": tokenizer.ggml.token_type has " +
-                         std::to_string(t.size()) + " entries for " +
+                         std::to_string(token_types.size()) + " entries for " +
                          std::to_string(tokens.size()) + " tokens");
-    for (std::size_t i = 0; i < t.size(); ++i) control[i] = t[i] == 3;  // LLAMA_TOKEN_TYPE_CONTROL
   }
   // Without tokenizer.ggml.pre llama.cpp uses its 'default' pre-tokenizer (and warns that the
   // file should be regenerated); "gpt2" is not one of its names (GPT-2's is "gpt-2") and it
@@ -316,7 +315,7 @@ inline byte_level_bpe_tokenizer load_gguf_tokenizer(const io::gguf_file& file) {
   };
   const bool add_bos =
       md.contains("tokenizer.ggml.add_bos_token") && md.get<bool>("tokenizer.ggml.add_bos_token");
-  return byte_level_bpe_tokenizer(std::move(tokens), merges, std::move(control), pre,
+  return byte_level_bpe_tokenizer(std::move(tokens), merges, std::move(token_types), pre,
                                   id("tokenizer.ggml.bos_token_id"),
                                   id("tokenizer.ggml.eos_token_id"), add_bos);
 }

@@ -131,19 +131,33 @@ inline byte_level_bpe_tokenizer read_hf_tokenizer(const std::filesystem::path& p
   };
   for (const auto& [token, id] : vocab->as_object(what + " vocab"))
     place(token, id.as_size(what + " vocab id"));
-  std::vector<std::uint64_t> special;
+  // Added tokens are matched in the text before the model splits it: the special ones as
+  // control tokens (llama.cpp's convert_hf_to_gguf types them so), the others always.
+  std::vector<std::pair<std::uint64_t, bool>> added_ids;
   if (const auto* added = root.find("added_tokens"))
     for (const auto& t : added->as_array(what + " added_tokens")) {
-      const auto id = t.find("id")->as_size("added_tokens id");
-      place(t.find("content")->as_string("added_tokens content"), id);
-      if (const auto* s = t.find("special"); s && s->as_bool("special")) special.push_back(id);
+      const auto* id_value = t.find("id");
+      const auto* content = t.find("content");
+      if (id_value == nullptr || content == nullptr)
+        throw format_error(what + ": an added token has no \"id\" or no \"content\"");
+      const auto id = id_value->as_size("added_tokens id");
+      const std::string spelling = content->as_string("added_tokens content");
+      // transformers strips the whitespace beside such a token, or matches it only as a whole
+      // word; pollard matches the exact text only, so it refuses rather than tokenize otherwise.
+      for (const char* key : {"lstrip", "rstrip", "single_word"})
+        if (const auto* v = t.find(key); v && !v->is_null() && v->as_bool(key))
+          throw format_error(what + ": added token '" + spelling + "' has " + key +
+                             " true, which pollard does not support");
+      place(spelling, id);
+      const auto* s = t.find("special");
+      added_ids.emplace_back(id, s && s->as_bool("special"));
     }
   for (std::size_t i = 0; i < assigned.size(); ++i)
     if (!assigned[i])
       throw format_error(what + ": no token has id " + std::to_string(i) +
                          " (the vocabulary must be contiguous)");
-  std::vector<bool> control(tokens.size(), false);
-  for (const auto id : special) control[id] = true;
+  std::vector<std::int32_t> token_types(tokens.size(), 1);  // LLAMA_TOKEN_TYPE_NORMAL
+  for (const auto& [id, special] : added_ids) token_types[id] = special ? 3 : 4;
 
   std::vector<std::string> merges;
   if (const auto* m = model->find("merges"))
@@ -158,8 +172,8 @@ inline byte_level_bpe_tokenizer read_hf_tokenizer(const std::filesystem::path& p
     }
   const bool add_bos = detail::hf_adds_bos(
       root.find("post_processor") ? *root.find("post_processor") : io::json_value(), what);
-  return byte_level_bpe_tokenizer(std::move(tokens), merges, std::move(control), pre_name, bos, eos,
-                                  add_bos);
+  return byte_level_bpe_tokenizer(std::move(tokens), merges, std::move(token_types), pre_name, bos,
+                                  eos, add_bos);
 }
 
 }  // namespace pollard::llm

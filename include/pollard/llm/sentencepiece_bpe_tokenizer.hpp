@@ -19,6 +19,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/token_id.hpp"
 #include "pollard/llm/byte_fallback_piece.hpp"
+#include "pollard/llm/special_token_matcher.hpp"
 
 namespace pollard::llm {
 
@@ -43,7 +44,10 @@ enum class sentencepiece_token_type : std::int32_t {
 /// length read from each lead byte, as llama.cpp's unicode_len_utf8), adjacent symbols merged
 /// while their concatenation is a piece, highest score first (the leftmost on ties), and every
 /// final symbol that is not a piece written as its bytes' "<0xHH>" pieces.
-/// Control-token text inside `text` is encoded as plain text (llama.cpp's parse_special=false).
+/// Text spelling a control or unknown token (<s>, <unk>) becomes that token with
+/// special_token_text::parse, a user-defined token's text always does (special_token_matcher),
+/// and each stretch of text after such a token gets the space prefix again, as llama.cpp's
+/// SentencePiece tokenizer does.
 class sentencepiece_bpe_tokenizer {
  public:
   struct settings {
@@ -77,6 +81,13 @@ class sentencepiece_bpe_tokenizer {
     // llama.cpp's token_to_id keeps the first id of a duplicated piece.
     for (std::size_t i = 0; i < pieces_.size(); ++i)
       lookup_.emplace(pieces_[i], static_cast<token_id>(i));
+    for (std::size_t i = 0; i < pieces_.size(); ++i) {
+      const auto type = types_[i];
+      if (type == sentencepiece_token_type::control || type == sentencepiece_token_type::unknown)
+        specials_.add(pieces_[i], static_cast<token_id>(i), false);
+      else if (type == sentencepiece_token_type::user_defined)
+        specials_.add(unescaped(pieces_[i]), static_cast<token_id>(i), true);
+    }
   }
 
   std::int64_t vocab_size() const noexcept { return static_cast<std::int64_t>(pieces_.size()); }
@@ -94,20 +105,30 @@ class sentencepiece_bpe_tokenizer {
 
   /// Token ids of `text` (see the class comment); BOS first when `add_bos` and the vocabulary
   /// has one. Throws format_error when a byte has no "<0xHH>" piece.
-  std::vector<token_id> encode(std::string_view text, bool add_bos) const {
+  std::vector<token_id> encode(std::string_view text, bool add_bos,
+                               special_token_text special = special_token_text::parse) const {
     std::vector<token_id> out;
     if (add_bos && s_.bos) out.push_back(*s_.bos);
-    if (text.empty()) return out;
-    std::string escaped;
-    escaped.reserve(text.size() + 8);
-    if (s_.add_space_prefix) escaped += space_symbol;
-    for (char c : text) {
-      if (c == ' ')
-        escaped += space_symbol;
-      else
-        escaped += c;
-    }
-    merge_and_emit(escaped, out);
+    bool after_special = true;
+    specials_.split(
+        text, special,
+        [&](std::string_view plain) {
+          std::string escaped;
+          escaped.reserve(plain.size() + 8);
+          if (s_.add_space_prefix && after_special) escaped += space_symbol;
+          for (char c : plain) {
+            if (c == ' ')
+              escaped += space_symbol;
+            else
+              escaped += c;
+          }
+          merge_and_emit(escaped, out);
+          after_special = false;
+        },
+        [&](token_id id) {
+          out.push_back(id);
+          after_special = true;
+        });
     return out;
   }
 
@@ -121,16 +142,7 @@ class sentencepiece_bpe_tokenizer {
     if (type == sentencepiece_token_type::byte) {
       if (const auto b = byte_fallback_value(p)) return std::string(1, static_cast<char>(*b));
     }
-    std::string out;
-    out.reserve(p.size());
-    for (std::size_t i = 0; i < p.size();) {
-      if (p.compare(i, space_symbol.size(), space_symbol) == 0) {
-        out += ' ';
-        i += space_symbol.size();
-      } else {
-        out += p[i++];
-      }
-    }
+    std::string out = unescaped(p);
     const bool first = !previous || (s_.bos && *previous == *s_.bos);
     if (first && s_.add_space_prefix && !out.empty() && out.front() == ' ') out.erase(0, 1);
     return out;
@@ -149,6 +161,21 @@ class sentencepiece_bpe_tokenizer {
 
  private:
   static constexpr std::string_view space_symbol = "\xE2\x96\x81";  // U+2581
+
+  // A piece's text: every "▁" a space.
+  static std::string unescaped(std::string_view piece) {
+    std::string out;
+    out.reserve(piece.size());
+    for (std::size_t i = 0; i < piece.size();) {
+      if (piece.compare(i, space_symbol.size(), space_symbol) == 0) {
+        out += ' ';
+        i += space_symbol.size();
+      } else {
+        out += piece[i++];
+      }
+    }
+    return out;
+  }
 
   struct symbol {
     std::size_t begin, size;
@@ -245,6 +272,7 @@ class sentencepiece_bpe_tokenizer {
   std::vector<sentencepiece_token_type> types_;
   settings s_;
   std::unordered_map<std::string, token_id> lookup_;
+  special_token_matcher specials_;
 };
 
 }  // namespace pollard::llm

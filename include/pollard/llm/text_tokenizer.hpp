@@ -16,6 +16,7 @@
 #include "pollard/llm/byte_level_bpe_tokenizer.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/sentencepiece_bpe_tokenizer.hpp"
+#include "pollard/llm/special_token_text.hpp"
 
 namespace pollard::llm {
 
@@ -26,13 +27,20 @@ class text_tokenizer {
   explicit text_tokenizer(byte_level_bpe_tokenizer t) : t_(std::move(t)) {}
   explicit text_tokenizer(sentencepiece_bpe_tokenizer t) : t_(std::move(t)) {}
 
-  /// Token ids of `text`, with BOS first when `add_bos` (and the vocabulary has one).
+  /// Token ids of `text`, with BOS first when `add_bos` (and the vocabulary has one). Text
+  /// spelling a special token is read as special_token_text() says (llama2.c's tokenizer has
+  /// none: its <s> and </s> are never matched in text, as in llama2.c's run.c).
   std::vector<token_id> encode(std::string_view text, bool add_bos) const {
     if (const auto* s = std::get_if<llama2c_tokenizer>(&t_)) return s->encode(text, add_bos);
     if (const auto* s = std::get_if<sentencepiece_bpe_tokenizer>(&t_))
-      return s->encode(text, add_bos);
-    return std::get<byte_level_bpe_tokenizer>(t_).encode(text, add_bos);
+      return s->encode(text, add_bos, special_);
+    return std::get<byte_level_bpe_tokenizer>(t_).encode(text, add_bos, special_);
   }
+
+  /// What encode() makes of text spelling a special token: parse (the default, as
+  /// transformers' tokenizer(text) does) or plain.
+  llm::special_token_text special_token_text() const noexcept { return special_; }
+  void set_special_token_text(llm::special_token_text mode) noexcept { special_ = mode; }
 
   /// The text of a continuation; `previous` is the token before tokens.front() (llama2.c drops
   /// the space that follows BOS), or nothing.
@@ -127,6 +135,7 @@ class text_tokenizer {
 
  private:
   std::variant<llama2c_tokenizer, byte_level_bpe_tokenizer, sentencepiece_bpe_tokenizer> t_;
+  llm::special_token_text special_ = llm::special_token_text::parse;
 };
 
 }  // namespace pollard::llm
