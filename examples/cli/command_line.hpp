@@ -193,12 +193,17 @@ inline CLI::Validator n_m_text() {
 }
 
 /// The items of a comma-separated text, empty ones included ("a,,b" -> {a, "", b}).
+/// Spaces and tabs around an item are not part of it ("a, b" -> {a, b}).
 inline std::vector<std::string> comma_items(const std::string& text) {
   std::vector<std::string> out;
   std::size_t begin = 0;
   while (begin <= text.size()) {
     const std::size_t end = std::min(text.find(',', begin), text.size());
-    out.push_back(text.substr(begin, end - begin));
+    const std::string item = text.substr(begin, end - begin);
+    const std::size_t first = item.find_first_not_of(" \t");
+    out.push_back(first == std::string::npos
+                      ? std::string()
+                      : item.substr(first, item.find_last_not_of(" \t") - first + 1));
     begin = end + 1;
   }
   return out;
@@ -754,9 +759,28 @@ inline void refuse_empty_values_in(const CLI::App& app, int argc, char** argv) {
 /// the temporaries of unfinished outputs before the process ends as signalled; once the outputs
 /// are being renamed into place (io::atomic_file_set::commit()) a signal no longer ends the
 /// process: a run that completes its commit exits 0, one that fails (its outputs put back) ends
-/// as the signal says.
+/// as the signal says. Output to the standard output that could not be written (a full disk,
+/// /dev/full, a closed pipe with SIGPIPE ignored) fails the run with status 1, saying so: what
+/// is printed is part of what the command produces.
+inline int run_tool_unchecked(CLI::App& app, int argc, char** argv, const error_style& style,
+                              const std::function<int()>& body);
+
 inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& style,
                     const std::function<int()>& body) {
+  const int status = run_tool_unchecked(app, argc, argv, style, body);
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    const int failure = errno;
+    std::fprintf(stderr, "%scannot write the standard output%s%s\n", style.prefix.c_str(),
+                 failure != 0 ? ": " : "", failure != 0 ? std::strerror(failure) : "");
+    return status == 0 ? 1 : status;
+  }
+  return status;
+}
+
+// run_tool without the check of the standard output.
+inline int run_tool_unchecked(CLI::App& app, int argc, char** argv, const error_style& style,
+                              const std::function<int()>& body) {
   const auto report = [&](const std::string& message, bool usage) {
     std::fprintf(stderr, "%s%s%s\n", style.prefix.c_str(), printable(message).c_str(),
                  usage ? style.hint().c_str() : "");

@@ -1920,6 +1920,19 @@ stdout_outputs)
   if grep -q perplexity piped.txt; then fail "--json /dev/stdout into a pipe: the work ran"; fi
   expect_error report_stdout 2 prune "$stories" p.bin --method magnitude --report /dev/stdout
   expect_error prune_out_stdout 2 prune "$stories" /dev/stdout --method magnitude
+  # What is printed is part of the result: a standard output that cannot be written (a full
+  # device) fails the run, saying so, for a report, for --help and for --version alike.
+  if [ -w /dev/full ]; then
+    for words in "info $stories" "eval $stories --text slice.txt --window 32 --max-windows 1" \
+                 "--help" "eval --help" "--version"; do
+      # shellcheck disable=SC2086
+      "$pollard" $words >/dev/full 2>full.err
+      st=$?
+      [ $st -eq 1 ] || fail "'$words' into /dev/full: exit status $st"
+      grep -Eq "^pollard: error: cannot write the standard output(: No space left on device)?$" full.err ||
+        fail "'$words' into /dev/full: message: $(cat full.err)"
+    done
+  fi
   finish
   ;;
 prune_mid_run_failure)

@@ -244,3 +244,12 @@ TEST_CASE("an empty option value is refused naming the option; accepted where it
   CHECK(refused({"m", "--prompt", ""}).empty());
   CHECK(refused({"m"}).empty());
 }
+
+TEST_CASE("comma-separated items lose the spaces around them; empty items stay empty") {
+  using pollard::cli::comma_items;
+  CHECK(comma_items("arc_easy, piqa ,\thellaswag") ==
+        std::vector<std::string>{"arc_easy", "piqa", "hellaswag"});
+  CHECK(comma_items("a, ,b") == std::vector<std::string>{"a", "", "b"});
+  CHECK(comma_items(" a b ") == std::vector<std::string>{"a b"});
+  CHECK(pollard::cli::comma_list("x,  y") == std::vector<std::string>{"x", "y"});
+}

@@ -37,3 +37,11 @@ TEST_CASE("parse_json rejects malformed documents with the offset") {
   CHECK_THROWS_WITH_AS(parse_json("{}").as_array("root"), "root must be an array",
                        pollard::format_error);
 }
+
+TEST_CASE("a UTF-8 byte-order mark before a JSON document is ignored (RFC 8259 section 8.1)") {
+  const auto v = parse_json("\xEF\xBB\xBF{\"text\": \"x\"}");
+  CHECK(v.find("text")->as_string("text") == "x");
+  // Only before the document: one inside a string is content, one elsewhere is an error.
+  CHECK(parse_json("\"\xEF\xBB\xBF\"").as_string("s") == "\xEF\xBB\xBF");
+  CHECK_THROWS_AS(parse_json("[1, \xEF\xBB\xBF 2]"), pollard::format_error);
+}

@@ -86,6 +86,13 @@ TEST_CASE("a gzip calibration file reads as the file it decompresses to") {
   CHECK(llm::read_calibration_documents(bare_list) == std::vector<std::string>{"first", "second"});
   CHECK(llm::read_calibration_documents(bare_text) ==
         std::vector<std::string>{"Para one.", "Para two."});
+  // A byte-order mark (as Windows editors save) before the records changes nothing.
+  const auto bom_gz = write_gzip_file("l.gz", "\xEF\xBB\xBF" + lines);
+  const auto bom_json = write_file("m.json", "\xEF\xBB\xBF[\"first\", \"second\"]");
+  CHECK(llm::read_calibration_documents(bom_gz) == std::vector<std::string>{"one", "two"});
+  CHECK(llm::read_calibration_documents(bom_json) == std::vector<std::string>{"first", "second"});
+  fs::remove(bom_gz);
+  fs::remove(bom_json);
   const auto jsonl_gz = write_gzip_file("k.jsonl.gz", lines);
   CHECK(llm::read_calibration_documents(jsonl_gz) == std::vector<std::string>{"one", "two"});
   for (const auto& p : {plain, bare_lines, bare_list, bare_text, jsonl_gz}) fs::remove(p);

@@ -284,8 +284,11 @@ class json_parser {
 
 }  // namespace detail
 
-/// Parses one JSON document; format_error (naming `what` and the offset) on any violation.
+/// Parses one JSON document; format_error (naming `what` and the offset) on any violation. A
+/// UTF-8 byte-order mark before it (as Windows editors save files) is ignored, as RFC 8259 §8.1
+/// allows; offsets in errors count from after it.
 inline json_value parse_json(std::string_view text, std::string what = "JSON", int max_depth = 64) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   return detail::json_parser(text, std::move(what), max_depth).parse_document();
 }
 

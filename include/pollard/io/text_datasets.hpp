@@ -181,6 +181,7 @@ inline data_file_format data_file_format_of(const std::filesystem::path& path,
   const bool gzip = path.extension() == ".gz";
   const std::filesystem::path inner = gzip ? path.stem() : path;
   const std::string ext = inner.extension().string();
+  if (content.starts_with("\xEF\xBB\xBF")) content.remove_prefix(3);  // a byte-order mark
   const std::size_t first = content.find_first_not_of(" \t\r\n");
   const char opening = first == std::string_view::npos ? '\0' : content[first];
   if (ext == ".json")
