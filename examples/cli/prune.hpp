@@ -816,6 +816,7 @@ inline int run_prune(const prune_options& o) {
       const io::gguf_matrix w = written.read_matrix(t.name + ".weight");
       const matrix_view<const float> v(w.data(), w.rows(), w.cols());
       t.sparsity = sparsity(v);
+      if (recipe.is_n_m()) t.n_m_valid = satisfies_n_m(v, recipe.n_m_pruned, recipe.n_m_group);
       t.stored_type = io::ggml_type_name(written.tensor(t.name + ".weight").type);
     }
   } else {
@@ -879,6 +880,7 @@ inline int run_prune(const prune_options& o) {
     report.inputs.text_field = o.text_field;
   }
   if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
+  report.tables = table_reports;
   if (report_path) write_file_atomically(*report_path, model::to_json(report) + "\n");
   if (new_selfgen_cache) write_file_atomically(o.selfgen_cache, *new_selfgen_cache);
   written_files.commit();

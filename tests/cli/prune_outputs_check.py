@@ -425,22 +425,38 @@ def case_tables(args, tmp):
         large = np.where(zero, np.inf, np.abs(before)).min(axis=1)
         check(np.all(small <= large), f"{name}: a pruned weight is larger than a kept one")
 
+    def report_tables(path):
+        return {t["name"]: t for t in json.loads(path.read_text())["tables"]}
+
     plain = tmp / "plain.gguf"
-    prune(args.gguf, plain, "--sparsity", "0.5")
+    prune(args.gguf, plain, "--sparsity", "0.5", "--report", tmp / "plain.json")
+    check(report_tables(tmp / "plain.json") == {}, "a report lists tables that were not pruned")
     written = {t.name: t for t in gguf.GGUFReader(plain).tensors}
     for name in tables:
         check(written[name].data.tobytes() == src[name].data.tobytes(),
               f"{name} changed though not asked")
     both = tmp / "both.gguf"
     stdout = prune(args.gguf, both, "--sparsity", "0.5", "--group", "row", "--include-embeddings",
-                   "--include-classifier")
+                   "--include-classifier", "--report", tmp / "both.json")
     written = {t.name: t for t in gguf.GGUFReader(both).tensors}
+    reported = report_tables(tmp / "both.json")
+    check(sorted(reported) == ["output", "token_embd"], f"report tables: {sorted(reported)}")
     for name in tables:
         before, after = rows_of(src[name]), rows_of(written[name])
         check_magnitude(name, before, after, before.shape[1] // 2)
         check(f"also pruned {name.split('.')[0]} " in stdout, f"the summary does not name {name}")
+        # The report describes the file: its sparsity is the zeros numpy counts in the table.
+        t = reported[name.split(".")[0]]
+        check(t["block"] is None and t["rows"] == after.shape[0] and t["cols"] == after.shape[1],
+              f"report {name}: {t}")
+        check(abs(t["sparsity"] - float(np.mean(after == 0))) < 1e-12,
+              f"report {name}: sparsity {t['sparsity']}, the file {np.mean(after == 0)}")
+        check(t["stored_type"] == written[name].tensor_type.name, f"report {name}: {t}")
     nm = tmp / "nm.gguf"
-    prune(args.gguf, nm, "--n-m", "2:4", "--include-embeddings")
+    prune(args.gguf, nm, "--n-m", "2:4", "--include-embeddings", "--report", tmp / "nm.json")
+    reported = report_tables(tmp / "nm.json")
+    check(list(reported) == ["token_embd"] and reported["token_embd"]["n_m_valid"] is True,
+          f"2:4 report tables: {reported}")
     written = {t.name: t for t in gguf.GGUFReader(nm).tensors}
     after = rows_of(written["token_embd.weight"]).reshape(-1, 4)
     before = rows_of(src["token_embd.weight"]).reshape(-1, 4)

@@ -613,6 +613,18 @@ TEST_CASE("prune_model reports blocks the targets leave alone as unpruned") {
   const std::string json = model::to_json(report);
   CHECK(json.find("\"block_sparsity\":[0,0.5,0]") != std::string::npos);
   CHECK(json.find("\"block_allocation\":[null,0.5,null]") != std::string::npos);
+  CHECK(json.find("\"tables\":[]}") != std::string::npos);
+  // A table outside the blocks is listed apart, with a null block, and changes no block figure.
+  auto with_table = report;
+  with_table.tables.push_back(report.linears.front());
+  with_table.tables.back().name = "token_embd";
+  with_table.tables.back().block = -1;
+  with_table.tables.back().sparsity = 0.25;
+  const std::string table_json = model::to_json(with_table);
+  CHECK(table_json.find("\"tables\":[{\"name\":\"token_embd\",\"block\":null,") !=
+        std::string::npos);
+  CHECK(table_json.find("\"block_sparsity\":[0,0.5,0]") != std::string::npos);
+  CHECK(with_table.overall_sparsity() == report.overall_sparsity());
 }
 
 TEST_CASE("prune_model reports the weights as store_linear rounds them, not the float ones") {

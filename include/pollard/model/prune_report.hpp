@@ -71,6 +71,9 @@ struct prune_report {
   /// NaN for a block with no selected linear.
   std::vector<double> block_allocation;
   std::vector<linear_report> linears;
+  /// Tensors outside the blocks pruned by magnitude (token_embd, output), block -1; not counted
+  /// in block_sparsity() or overall_sparsity().
+  std::vector<linear_report> tables;
   prune_timing timing;
 
   /// Zeros over weights of the linears of each block that were pruned, as written; 0 for a

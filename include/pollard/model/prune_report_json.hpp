@@ -16,7 +16,8 @@ namespace pollard::model {
 ///  "block_sparsity": [...] (as written), "block_allocation": [...] (as asked),
 ///  "linears": [{name, block, rows, cols, input, stored_type, target_sparsity, sparsity,
 ///  sparsity_before_storing, n_m_valid, loss, percdamp_used, damping_used, damping_retries,
-///  seconds, warnings}]}.
+///  seconds, warnings}],
+///  "tables": [the same for each tensor outside the blocks pruned by magnitude, block null]}.
 /// Quantities that were not measured or are not known (loss without a Hessian, a block with no
 /// selected linear's allocation, the seed when not given, n_m_valid of an unstructured recipe,
 /// the calibration spec and text field of a run that read no calibration data) are null.
@@ -60,10 +61,13 @@ inline std::string to_json(const prune_report& r) {
   w.key("block_allocation").begin_array();
   for (const double s : r.block_allocation) w.value(s);
   w.end_array();
-  w.key("linears").begin_array();
-  for (const auto& l : r.linears) {
+  const auto write_linear = [&w](const linear_report& l) {
     w.begin_object();
-    w.key("name").value(l.name).key("block").value(static_cast<std::int64_t>(l.block));
+    w.key("name").value(l.name).key("block");
+    if (l.block < 0)
+      w.null();
+    else
+      w.value(static_cast<std::int64_t>(l.block));
     w.key("rows").value(static_cast<std::int64_t>(l.rows));
     w.key("cols").value(static_cast<std::int64_t>(l.cols));
     w.key("input").value(l.input).key("stored_type").value(l.stored_type);
@@ -81,7 +85,12 @@ inline std::string to_json(const prune_report& r) {
     for (const auto& m : l.warnings) w.value(m);
     w.end_array();
     w.end_object();
-  }
+  };
+  w.key("linears").begin_array();
+  for (const auto& l : r.linears) write_linear(l);
+  w.end_array();
+  w.key("tables").begin_array();
+  for (const auto& t : r.tables) write_linear(t);
   w.end_array();
   w.end_object();
   return w.str();
