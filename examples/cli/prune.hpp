@@ -311,9 +311,6 @@ inline model::prune_recipe prune_recipe_of(const prune_options& o) {
   return r;
 }
 
-/// The --save-calibration file: {model, calibration, seed, text_field, responses_only,
-/// sequences, length, tokens: [[...]], counted: [[0|1...]] or null when every token counts}:
-/// the tokens and what is needed to draw them again and to count the same ones.
 /// A 64-bit fingerprint of every weight of the model (FNV-1a over the values' bits, tensor by
 /// tensor with its size), so that a self-generated cache is tied to the weights and not only to
 /// a file name and size that a pruned copy can share.
@@ -345,11 +342,15 @@ inline std::uint64_t weights_fingerprint(const llm::llama_weights& w) {
   return h;
 }
 
+/// The --save-calibration file: {model, calibration, seed, text_field, responses_only,
+/// special_tokens, sequences, length, tokens: [[...]], counted: [[0|1...]] or null when every
+/// token counts, origins: [the source of each sequence, as kind:file]}: the tokens and what is
+/// needed to draw them again and to count the same ones.
 inline std::string calibration_json(const prune_options& o, const calibration_batch& b) {
   io::json_writer w;
   w.begin_object().key("model").value(o.model).key("calibration").value(o.calibration);
   w.key("seed").value(static_cast<std::uint64_t>(o.seed)).key("text_field").value(o.text_field);
-  w.key("responses_only").value(o.responses_only);
+  w.key("responses_only").value(o.responses_only).key("special_tokens").value(o.special_tokens);
   w.key("sequences").value(static_cast<std::int64_t>(b.n_sequences));
   w.key("length").value(static_cast<std::int64_t>(b.length));
   const auto rows = [&](const auto& values) {
@@ -369,6 +370,13 @@ inline std::string calibration_json(const prune_options& o, const calibration_ba
     w.null();
   else
     rows(b.counted);
+  w.key("origins").begin_array();
+  for (index_t s = 0; s < b.n_sequences; ++s)
+    if (b.origin.empty())
+      w.null();
+    else
+      w.value(b.origin[static_cast<std::size_t>(s)]);
+  w.end_array();
   w.end_object();
   return w.str() + "\n";
 }

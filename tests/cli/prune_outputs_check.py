@@ -158,6 +158,17 @@ def case_save_calibration(args, tmp):
     check(int(counted.sum()) == report["calibration"]["tokens_counted"],
           f"{int(counted.sum())} counted flags against {report['calibration']['tokens_counted']} in the report")
     check(report["calibration"]["responses_only"] is True, "the report does not say --responses-only")
+    check(saved["special_tokens"] == "parse", f"special_tokens: {saved['special_tokens']}")
+    check(saved["origins"] == ["alpaca:alpaca_5000.json"] * 3, f"origins: {saved['origins']}")
+    # A mixture (2:1 of 3 sequences) names each sequence's source.
+    stories_text = pathlib.Path(args.data) / "text/tinystories/tinystories_train_head.txt"
+    run(args.pollard, "prune", stories, tmp / "q.bin", "--method", "wanda", "--calibration",
+        f"alpaca:{alpaca}@2,text:{stories_text}@1", "--samples", "3", "--length", "64",
+        "--special-tokens", "plain", "--save-calibration", tmp / "mixed.json", "--quiet")
+    mixed = json.loads((tmp / "mixed.json").read_text())
+    check(sorted(mixed["origins"]) == ["alpaca:alpaca_5000.json"] * 2
+          + ["text:tinystories_train_head.txt"], f"mixture origins: {mixed['origins']}")
+    check(mixed["special_tokens"] == "plain", f"special_tokens: {mixed['special_tokens']}")
 
 
 def case_llama2c_copy(args, tmp):
