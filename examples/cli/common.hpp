@@ -610,16 +610,119 @@ inline std::string protocol_of(text_format f, const evaluation_text& t, const ev
   return text + ")";
 }
 
-/// The files of a Hugging Face folder that pollard does not read but a copy carries along (the
-/// tokenizer and generation settings), as names.
-inline constexpr const char* hf_companion_files[] = {"tokenizer.json", "tokenizer_config.json",
-                                                     "special_tokens_map.json", "tokenizer.model",
-                                                     "generation_config.json"};
+/// The file pollard writes into every Hugging Face folder it writes: the names of the files it
+/// wrote there, one a line. It is how a later run tells a folder pollard wrote (replaced as a
+/// whole) from a user's folder that merely holds a model (never touched).
+inline constexpr const char* hf_written_list = ".pollard-written";
+
+/// The files pollard writes itself into a Hugging Face folder, never copied from the model's.
+inline constexpr const char* hf_own_files[] = {"model.safetensors", "config.json", hf_written_list};
+
+/// The files of a Hugging Face model's folder that pollard reads: the weights, config.json and
+/// the tokenizer.
+inline constexpr const char* hf_read_files[] = {"model.safetensors", "config.json",
+                                                "tokenizer.json"};
+
+/// The largest companion file a Hugging Face copy carries: each is read whole to be copied.
+inline constexpr std::uintmax_t hf_companion_limit = std::uintmax_t{1} << 30;
+
+/// Whether `name` (a file of a Hugging Face folder) holds weights in another file than the
+/// model.safetensors pollard writes: other .safetensors files (shards), an index of shards, and
+/// PyTorch, TensorFlow, Flax, GGUF and ONNX weights. Beside pruned weights they would be the
+/// dense model, so a copy never carries them.
+inline bool is_hf_weight_file(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower.ends_with(".index.json")) return true;
+  for (const char* extension :
+       {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".onnx", ".h5", ".msgpack"})
+    if (lower.ends_with(extension)) return true;
+  return false;
+}
+
+/// What the folder of a Hugging Face model holds beside the .safetensors file the model is read
+/// from, its config.json and the hf_written_list of an earlier copy, as sorted names: `carried`,
+/// the regular files (links followed) a copy of the model carries byte for byte; what it never
+/// carries: `weights` (is_hf_weight_file), `folders`, and `others` (what is neither a regular
+/// file nor a folder: a dangling link, a FIFO...).
+struct hf_folder_contents {
+  std::vector<std::string> carried, weights, folders, others;
+};
+
+/// The .safetensors file a Hugging Face model at `model` (its folder, or the file) is read from.
+inline fs::path hf_weights_file_of(const fs::path& model) {
+  std::error_code ec;
+  return fs::is_directory(model, ec) ? model / "model.safetensors" : model;
+}
+
+/// hf_folder_contents of `folder`, whose model is read from `weights_file`. Errors: io_error
+/// when the folder cannot be listed.
+inline hf_folder_contents hf_companions_of(const fs::path& folder, const fs::path& weights_file) {
+  hf_folder_contents c;
+  std::error_code ec;
+  fs::directory_iterator entries(folder, ec);
+  if (ec) throw io_error("cannot list " + folder.string() + ": " + ec.message());
+  for (const auto& entry : entries) {
+    const std::string name = entry.path().filename().string();
+    // model.safetensors is not the model when it is read from another file of the folder.
+    if (name == weights_file.filename().string() || name == "config.json" ||
+        name == hf_written_list)
+      continue;
+    const fs::file_status s = fs::status(entry.path(), ec);
+    if (fs::is_directory(s))
+      c.folders.push_back(name);
+    else if (is_hf_weight_file(name))
+      c.weights.push_back(name);
+    else if (fs::is_regular_file(s))
+      c.carried.push_back(name);
+    else
+      c.others.push_back(name);
+  }
+  for (auto* names : {&c.carried, &c.weights, &c.folders, &c.others})
+    std::sort(names->begin(), names->end());
+  return c;
+}
+
+/// The folder of a Hugging Face model at `model` (its folder, or the folder of its file).
+inline fs::path hf_folder_of(const fs::path& model) {
+  const fs::path weights = hf_weights_file_of(model);
+  return weights.has_parent_path() ? weights.parent_path() : fs::path(".");
+}
+
+/// The files a Hugging Face copy of `model` (its folder or .safetensors file) carries from the
+/// model's folder (hf_folder_contents::carried), as paths there.
+inline std::vector<fs::path> hf_carried_files(const fs::path& model) {
+  const fs::path folder = hf_folder_of(model);
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) return files;
+  for (const auto& name : hf_companions_of(folder, hf_weights_file_of(model)).carried)
+    files.push_back(folder / name);
+  return files;
+}
+
+/// The inputs a command that writes a Hugging Face copy of MODEL at `model` reads besides
+/// model_inputs(), for check_inputs(): every file of the model's folder it carries, and every
+/// entry that is neither such a file nor a folder nor weights (a dangling link, a FIFO), which
+/// check_inputs() refuses by name rather than the copy leaving it out.
+inline std::vector<input_path> hf_copy_inputs(const std::string& model) {
+  std::vector<input_path> inputs;
+  std::error_code ec;
+  if (model.empty() || llm::detail::detect_format(model) != llm::model_format::safetensors ||
+      !fs::is_directory(hf_folder_of(model), ec))
+    return inputs;
+  const hf_folder_contents c = hf_companions_of(hf_folder_of(model), hf_weights_file_of(model));
+  for (const auto* names : {&c.carried, &c.others})
+    for (const auto& name : *names) inputs.push_back({"MODEL's", hf_folder_of(model) / name});
+  return inputs;
+}
 
 /// The inputs a command names by MODEL (as `name` says: MODEL, BASE...) at `model`, for
 /// check_inputs(): the model (a file or a Hugging Face folder) and the files read beside it —
-/// every file of a Hugging Face model's folder that pollard reads, the llama2.c tokenizer the
-/// reader takes beside a llama2.c checkpoint (tok<vocab>.bin, else tokenizer.bin); then `others`.
+/// every file of a Hugging Face model's folder that pollard reads (hf_read_files; a copy reads
+/// more, hf_copy_inputs), the llama2.c tokenizer the reader takes beside a llama2.c checkpoint
+/// (tok<vocab>.bin, else tokenizer.bin); then `others`.
 inline std::vector<input_path> model_inputs(const std::string& name, const std::string& model,
                                             std::vector<input_path> others = {}) {
   std::vector<input_path> inputs{{name, model, input_kind::file_or_folder}};
@@ -630,9 +733,7 @@ inline std::vector<input_path> model_inputs(const std::string& name, const std::
                           : path.has_parent_path()             ? path.parent_path()
                                                                : fs::path(".");
   if (!model.empty() && !folder.empty()) {
-    std::vector<const char*> files{"model.safetensors", "config.json"};
-    files.insert(files.end(), std::begin(hf_companion_files), std::end(hf_companion_files));
-    for (const char* file : files)
+    for (const char* file : hf_read_files)
       if (fs::exists(fs::symlink_status(folder / file, ec)))
         inputs.push_back({name + "'s", folder / file});
   } else if (fs::is_regular_file(path, ec) && path.extension() != ".gguf") {
@@ -654,15 +755,13 @@ inline std::vector<input_path> model_inputs(const std::string& name, const std::
 }
 
 /// The folder of a Hugging Face model `m` (its path, or the folder of its .safetensors file).
-inline fs::path hf_folder_of(const llm::model_file& m) {
-  return fs::is_directory(m.path) ? m.path : m.path.parent_path();
-}
+inline fs::path hf_folder_of(const llm::model_file& m) { return hf_folder_of(m.path); }
 
 /// The files a command reads when it opens `model` as `m`: the model itself and what is read
-/// beside it (the llama2.c tokenizer found there; a Hugging Face folder's weights, config.json
-/// and tokenizer.json).
-inline std::vector<io::named_path> files_read_with(const fs::path& model,
-                                                   const llm::model_file& m) {
+/// beside it (the llama2.c tokenizer found there; a Hugging Face folder's hf_read_files and, when
+/// the command writes a `copy` of the model, every file the copy carries, hf_carried_files).
+inline std::vector<io::named_path> files_read_with(const fs::path& model, const llm::model_file& m,
+                                                   bool copy = false) {
   std::vector<io::named_path> files{{"MODEL", model}};
   if (m.format == llm::model_format::llama2c) {
     if (const auto tokenizer =
@@ -670,9 +769,12 @@ inline std::vector<io::named_path> files_read_with(const fs::path& model,
       files.push_back({"the tokenizer beside MODEL,", *tokenizer});
   } else if (m.format == llm::model_format::safetensors) {
     const fs::path folder = fs::is_directory(model) ? model : model.parent_path();
-    for (const char* name : {"model.safetensors", "config.json"})
-      files.push_back({"MODEL's", folder / name});
-    for (const char* name : hf_companion_files) files.push_back({"MODEL's", folder / name});
+    for (const char* name : hf_read_files) files.push_back({"MODEL's", folder / name});
+    if (copy)
+      for (const auto& file : hf_carried_files(model))
+        if (std::find(std::begin(hf_read_files), std::end(hf_read_files),
+                      file.filename().string()) == std::end(hf_read_files))
+          files.push_back({"MODEL's", file});
   }
   return files;
 }
@@ -710,21 +812,37 @@ inline void write_output_file(const fs::path& path, std::string_view content) {
   outputs.commit();
 }
 
-/// The file pollard writes into every Hugging Face folder it writes: the names of the files it
-/// wrote there, one a line. It is how a later run tells a folder pollard wrote (replaced as a
-/// whole) from a user's folder that merely holds a model (never touched).
-inline constexpr const char* hf_written_list = ".pollard-written";
+/// The names an existing Hugging Face output folder `out`'s hf_written_list gives for files
+/// still there besides hf_own_files: what an earlier run wrote, which the next one replaces or
+/// removes. Names that are not a file of `out` itself (holding '/', "." or "..") are left out.
+inline std::vector<std::string> hf_previously_written(const fs::path& out) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  if (!fs::is_regular_file(out / hf_written_list, ec)) return names;
+  std::istringstream lines(read_file(out / hf_written_list));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line == "." || line == ".." || line.find('/') != std::string::npos ||
+        std::find(std::begin(hf_own_files), std::end(hf_own_files), line) !=
+            std::end(hf_own_files) ||
+        std::find(names.begin(), names.end(), line) != names.end())
+      continue;
+    if (fs::exists(fs::symlink_status(out / line, ec))) names.push_back(line);
+  }
+  return names;
+}
 
 /// The files a model in `m`'s format is written as at `out` (a Hugging Face model is a folder:
-/// its weights, config.json, every companion file — written when `m`'s folder holds it,
-/// removed otherwise, so that none is left from an earlier model — and hf_written_list).
+/// its weights, config.json, hf_written_list, a copy of every file of `m`'s folder that a copy
+/// carries (hf_carried_files), and every file an earlier run wrote there, replaced or removed).
 inline std::vector<io::named_path> files_written_as(const fs::path& out, const llm::model_file& m,
                                                     const std::string& name = "OUT") {
   if (m.format != llm::model_format::safetensors) return {{name, out}};
-  std::vector<io::named_path> files{{name, out / "model.safetensors"},
-                                    {name, out / "config.json"},
-                                    {name, out / hf_written_list}};
-  for (const char* file : hf_companion_files) files.push_back({name, out / file});
+  std::vector<io::named_path> files;
+  std::vector<std::string> names(std::begin(hf_own_files), std::end(hf_own_files));
+  for (const auto& file : hf_carried_files(m.path)) names.push_back(file.filename().string());
+  for (auto& file : hf_previously_written(out))
+    if (std::find(names.begin(), names.end(), file) == names.end()) names.push_back(file);
+  for (const auto& file : names) files.push_back({name, out / file});
   return files;
 }
 
@@ -756,22 +874,61 @@ inline void check_hf_output_folder(const std::string& name, const fs::path& out)
                       hf_written_list + " names the files it wrote)");
 }
 
-/// Writes, into `outputs`, the files of a Hugging Face folder `out` that come from the model's
-/// folder `source` as they are (the companion files it holds; one it lacks is removed from `out`
-/// with the commit, so that an earlier model's tokenizer.json never pairs with new weights) and
-/// the hf_written_list naming them with the weights and config.json written beside them.
-inline void write_hf_companions(io::atomic_file_set& outputs, const fs::path& source,
+/// Refuses, before any work, a Hugging Face copy at OUT (`name`) of the model at `model` that
+/// could not carry its folder's files as they are (io_error naming the file): one larger than
+/// hf_companion_limit (it is read whole), one whose name holds a line break (hf_written_list
+/// names a file a line). Warns on stderr, naming them, about what the copy never carries: weights
+/// in other files (is_hf_weight_file: beside pruned weights they would be the dense model) and
+/// folders. (What is neither is refused by check_inputs(), hf_copy_inputs.)
+inline void check_hf_companions(const std::string& name, const fs::path& out,
+                                const fs::path& model) {
+  const fs::path folder = hf_folder_of(model);
+  const hf_folder_contents c = hf_companions_of(folder, hf_weights_file_of(model));
+  for (const auto& file : c.carried) {
+    if (file.find_first_of("\n\r") != std::string::npos)
+      throw io_error("MODEL's folder " + folder.string() + " holds " + printable(file) +
+                     ", whose name holds a line break: a copy lists the files it carries one a "
+                     "line (" +
+                     hf_written_list + "); rename or remove it");
+    std::error_code ec;
+    const std::uintmax_t size = fs::file_size(folder / file, ec);
+    if (!ec && size > hf_companion_limit)
+      throw io_error("MODEL's folder " + folder.string() + " holds " + printable(file) + " of " +
+                     std::to_string(size) +
+                     " bytes: a Hugging Face copy carries every file of the folder, each read "
+                     "whole, up to 1 GiB; move it out of the folder");
+  }
+  const auto warn = [&](const std::vector<std::string>& names, const char* what, const char* why) {
+    if (names.empty()) return;
+    std::string list;
+    for (const auto& file : names) list += (list.empty() ? "" : ", ") + printable(file);
+    std::fprintf(stderr,
+                 "pollard: warning: MODEL's folder %s holds %s, not copied to %s %s%s: %s\n",
+                 printable(folder.string()).c_str(), what, name.c_str(),
+                 printable(out.string()).c_str(), why, list.c_str());
+  };
+  warn(c.weights, "weights in other files",
+       " (beside the model written they would be the model as read)");
+  warn(c.folders, "folders", "");
+}
+
+/// Writes, into `outputs`, the files of a Hugging Face folder `out` that come from the folder of
+/// the model `m` as they are (every file hf_carried_files names, a link's content copied), and
+/// the hf_written_list naming them with the weights and config.json written beside them. A file
+/// an earlier run wrote into `out` (hf_previously_written) that is not written again is removed
+/// with the commit, so that an earlier model's tokenizer.json never pairs with new weights.
+inline void write_hf_companions(io::atomic_file_set& outputs, const llm::model_file& m,
                                 const fs::path& out) {
   std::string written = "model.safetensors\nconfig.json\n";
-  for (const char* file : hf_companion_files) {
-    std::error_code ec;
-    if (fs::is_regular_file(source / file)) {
-      write_file_atomically(out / file, read_file(source / file));
-      written += std::string(file) + "\n";
-    } else if (fs::exists(fs::symlink_status(out / file, ec))) {
-      outputs.remove_on_commit(out / file);
-    }
+  std::vector<std::string> carried;
+  for (const auto& file : hf_carried_files(m.path)) {
+    carried.push_back(file.filename().string());
+    write_file_atomically(out / file.filename(), read_file(file));
+    written += carried.back() + "\n";
   }
+  for (const auto& file : hf_previously_written(out))
+    if (std::find(carried.begin(), carried.end(), file) == carried.end())
+      outputs.remove_on_commit(out / file);
   write_file_atomically(out / hf_written_list, written);
 }
 
@@ -804,18 +961,19 @@ inline void check_model_output_location(const std::string& name, const fs::path&
   }
   check_output_location(name, fs::is_directory(out, ec) ? out / "config.json" : out);
   check_hf_output_folder(name, out);
+  check_hf_companions(name, out, model);
 }
 
 /// Writes `weights` as `original`'s format at `out` (llm::save_model) into `outputs`, whose
 /// commit() then publishes them with the command's other outputs. A Hugging Face folder is
 /// created when missing (and removed again if the outputs are not committed), and gets a copy
-/// of the companion files of `original`'s folder.
+/// of the files of `original`'s folder that pollard does not write itself (write_hf_companions).
 inline void save_model_into(io::atomic_file_set& outputs, const llm::model_file& original,
                             const llm::llama_weights& weights, const fs::path& out,
                             io::ggml_type gguf_type = io::ggml_type::f32) {
   if (original.format == llm::model_format::safetensors) {
     if (!fs::exists(out)) outputs.create_folder(out);
-    write_hf_companions(outputs, hf_folder_of(original), out);
+    write_hf_companions(outputs, original, out);
   }
   llm::save_model(original, weights, out, gguf_type);
 }

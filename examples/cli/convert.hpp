@@ -26,13 +26,18 @@ inline CLI::App* add_convert_command(CLI::App& app, convert_options& o) {
       "and\n"
       "writes it to OUT in the same format: a GGUF keeps every metadata key (general.file_type\n"
       "follows the stored type) with linear and embedding tensors stored as --type (norms stay\n"
-      "f32); llama2.c is always f32; a Hugging Face folder is written as f32, with a copy of\n"
-      "its tokenizer and generation files. Every output file is written through a temporary\n"
-      "and all are renamed together at the end, so they are all whole or all absent. An OUT\n"
-      "that is a symbolic link is written through: its target is replaced, as cp does. An\n"
-      "existing Hugging Face OUT folder must be empty or one pollard wrote (it lists the files\n"
-      "it wrote in .pollard-written); its contents are replaced as a whole (a tokenizer file\n"
-      "MODEL lacks is removed).");
+      "f32); llama2.c is always f32; a Hugging Face folder is written as f32, keeping its\n"
+      "rotary_emb.inv_freq buffers and a tied lm_head.weight as they are, with a byte copy of\n"
+      "every other file of MODEL's folder (tokenizer files, chat template, generation settings,\n"
+      "README, LICENSE...; a link's content); weights in other files (other .safetensors, their\n"
+      "index, .bin, .pt, .pth, .ckpt, .gguf, .onnx, .h5, .msgpack) and subfolders are not\n"
+      "copied, and a warning names them; a file over 1 GiB is refused. Every output file is\n"
+      "written through a temporary and all are renamed together at the end, so they are all\n"
+      "whole or all absent. An OUT that is a symbolic link is written through: its target is\n"
+      "replaced, as cp does.\n"
+      "An existing Hugging Face OUT folder must be empty or one pollard wrote (it lists the\n"
+      "files it wrote in .pollard-written); its contents are replaced as a whole (a file\n"
+      "MODEL's folder lacks is removed).");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
   c->add_option("OUT", o.out, "where to write the copy")->required();
@@ -57,6 +62,7 @@ inline int run_convert(const convert_options& o) {
                   "reads no text: convert copies the weights and metadata (a Hugging Face "
                   "folder's tokenizer files are copied as they are)");
   check_inputs(model_inputs("MODEL", o.model));
+  check_inputs(hf_copy_inputs(o.model));
   const llm::model_format format = llm::detail::detect_format(in);
   if (format != llm::model_format::gguf && stored != io::ggml_type::f32)
     throw usage_error("--type " + type + " is for GGUF outputs; " + llm::name_of(format) +
@@ -69,7 +75,7 @@ inline int run_convert(const convert_options& o) {
   const llm::model_file m = open_model_file(in);
   // The files read beside MODEL (a llama2.c tokenizer, a Hugging Face folder's files) are
   // inputs too; a Hugging Face copy is a folder of the same files.
-  check_distinct_outputs(files_read_with(in, m), files_written_as(out, m));
+  check_distinct_outputs(files_read_with(in, m, true), files_written_as(out, m));
   io::atomic_file_set outputs;
   save_model_into(outputs, m, m.weights, out, stored);
   outputs.commit();

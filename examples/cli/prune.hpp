@@ -132,6 +132,11 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       "pruned linears are written back in their stored type (--type same: Q8_0, Q4_0, F16, BF16,\n"
       "F32; a Q4_1 linear cannot hold an exact zero, so a Q4_1 model needs --type) or as --type.\n"
       "The output is written through a temporary file and renamed, so it is whole or absent.\n"
+      "A Hugging Face OUT folder gets config.json and every tensor but the pruned linears as\n"
+      "MODEL holds them (rotary_emb.inv_freq included), and a byte copy of every other file of\n"
+      "MODEL's folder (tokenizer files, chat template, README...); weights in other files\n"
+      "(other .safetensors, their index, .bin, .pt, .pth, .ckpt, .gguf, .onnx, .h5, .msgpack)\n"
+      "and subfolders are not copied, and a warning names them; a file over 1 GiB is refused.\n"
       "\n"
       "Calibration kinds (--calibration KIND:PATH[@WEIGHT], several separated by commas for a\n"
       "mixture): c4 (documents): one random window from each of N random documents; wikitext\n"
@@ -509,6 +514,7 @@ inline int run_prune(const prune_options& o) {
       !o.selfgen_cache.empty() && fs::exists(fs::symlink_status(o.selfgen_cache, cache_status));
   if (cache_exists) checked.push_back({"--selfgen-cache", o.selfgen_cache});
   check_inputs(checked);
+  check_inputs(hf_copy_inputs(o.model));
   check_distinct_outputs(inputs, outputs);
   const llm::model_format format = llm::detail::detect_format(in);
   if (format == llm::model_format::safetensors)
@@ -562,7 +568,7 @@ inline int run_prune(const prune_options& o) {
     config = whole->weights.config;
     // What is read beside MODEL counts as input; a Hugging Face OUT is a folder of files.
     inputs.erase(inputs.begin());
-    const auto model_files = files_read_with(in, *whole);
+    const auto model_files = files_read_with(in, *whole, true);
     inputs.insert(inputs.begin(), model_files.begin(), model_files.end());
     outputs = files_written_as(out, *whole);
     outputs.insert(outputs.end(), extra_outputs.begin(), extra_outputs.end());
@@ -867,7 +873,7 @@ inline int run_prune(const prune_options& o) {
     if (hf) {
       const fs::path folder = hf_folder_of(*whole);
       if (!fs::exists(out)) written_files.create_folder(out);
-      write_hf_companions(written_files, folder, out);
+      write_hf_companions(written_files, *whole, out);
       write_file_atomically(out / "config.json", read_file(folder / "config.json"));
       llm::rewrite_hf_llama_linears(
           out / "model.safetensors", *whole->safetensors, whole->weights,

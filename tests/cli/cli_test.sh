@@ -2180,6 +2180,192 @@ output_extensions)
   [ "$status" -eq 0 ] || fail "convert to copy.gguf: exit status $status: $(cat convert_gguf.err)"
   finish
   ;;
+hf_companions)
+  # A Hugging Face copy (convert, prune) carries every regular file of the model's folder that
+  # pollard does not write itself, byte for byte (a link's content, not the link), and lists
+  # each in .pollard-written; weights in other files (shards, their index, PyTorch, ONNX...) and
+  # folders are not copied and are named on stderr; a file an earlier copy carried that the new
+  # model's folder lacks is removed; no output may be one of the files carried or the files the
+  # copy replaces; a dangling link is refused, and so is a file over 1 GiB, naming it.
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" hf "$tokenizer" 420 || fail "could not make hf"
+  printf '{%% for m in messages %%}{{ m.content }}{%% endfor %%}\n' >hf/chat_template.jinja
+  printf '{"<extra>": 420}\n' >hf/added_tokens.json
+  printf '{"a": 0, "b": 1}\n' >hf/vocab.json
+  printf '#version: 0.2\na b\n' >hf/merges.txt
+  printf '# A model card\n' >hf/README.md
+  printf 'Apache License 2.0\n' >hf/LICENSE
+  printf '*.safetensors filter=lfs diff=lfs merge=lfs -text\n' >hf/.gitattributes
+  printf '{"do_sample": true, "temperature": 0.6}\n' >hf/generation_config.json
+  printf 'kept outside the folder\n' >elsewhere.txt && ln -s ../elsewhere.txt hf/notes.txt
+  printf 'dense weights\n' >hf/pytorch_model.bin
+  cp hf/model.safetensors hf/model-00001-of-00002.safetensors
+  printf '{"weight_map": {}}\n' >hf/model.safetensors.index.json
+  mkdir hf/onnx && printf 'onnx\n' >hf/onnx/model.onnx
+  carried=".gitattributes LICENSE README.md added_tokens.json chat_template.jinja generation_config.json merges.txt notes.txt tokenizer.json tokenizer_config.json vocab.json"
+  (cd hf && find . -type f | sort | xargs md5sum) >hf.md5
+  for c in convert prune; do
+    extra=()
+    [ "$c" = prune ] && extra=(--method magnitude)
+    run "${c}_copy" "$c" hf "${c}_out" "${extra[@]}"
+    [ "$status" -eq 0 ] || { fail "$c hf ${c}_out: exit status $status"; cat "${c}_copy.err"; }
+    for f in $carried; do
+      cmp -s "hf/$f" "${c}_out/$f" || fail "$c: ${c}_out/$f is not a byte copy of hf/$f"
+      [ -L "${c}_out/$f" ] && fail "$c: ${c}_out/$f is a link, not a copy"
+    done
+    for f in pytorch_model.bin model-00001-of-00002.safetensors model.safetensors.index.json onnx; do
+      [ -e "${c}_out/$f" ] && fail "$c copied $f beside the model it wrote"
+      grep -q "^pollard: warning: MODEL's folder hf holds .*, not copied to OUT ${c}_out.*: .*$f" "${c}_copy.err" ||
+        fail "$c does not name $f on stderr: $(cat "${c}_copy.err")"
+    done
+    # The list names every file of the folder but itself, and only them: the carried ones and
+    # the two pollard writes.
+    (cd "${c}_out" && ls -A | grep -vx '.pollard-written' | LC_ALL=C sort) >"${c}_files"
+    LC_ALL=C sort "${c}_out/.pollard-written" | cmp -s - "${c}_files" ||
+      fail "$c: .pollard-written does not list the folder's files: $(cat "${c}_out/.pollard-written")"
+    printf '%s\n' $carried model.safetensors config.json | LC_ALL=C sort | cmp -s - "${c}_files" ||
+      fail "$c: ${c}_out holds $(tr '\n' ' ' <"${c}_files")"
+  done
+  (cd hf && find . -type f | sort | xargs md5sum) | cmp -s - hf.md5 || fail "the model's folder changed"
+  # A copy of a copy: the earlier copy's .pollard-written is not carried, the new one lists the
+  # same files.
+  run chain convert convert_out chain_out
+  [ "$status" -eq 0 ] || fail "convert convert_out chain_out: exit status $status: $(cat chain.err)"
+  LC_ALL=C sort chain_out/.pollard-written | cmp -s - convert_files || fail "chain_out lists $(cat chain_out/.pollard-written)"
+  # A model read from another .safetensors file of its folder: that file is the model, the
+  # folder's model.safetensors is weights not copied, and named.
+  run shard convert hf/model-00001-of-00002.safetensors shard_out
+  [ "$status" -eq 0 ] || fail "convert of a .safetensors file: exit status $status: $(cat shard.err)"
+  grep -q "not copied to OUT shard_out .*: model.safetensors, model.safetensors.index.json, pytorch_model.bin$" shard.err ||
+    fail "shard: warning: $(cat shard.err)"
+  cmp -s hf/README.md shard_out/README.md || fail "shard_out lacks README.md"
+  # Commands that write no copy say nothing about the folder's other files.
+  run info_hf info hf
+  [ "$status" -eq 0 ] || fail "info hf: exit status $status: $(cat info_hf.err)"
+  grep -q warning info_hf.err && fail "info warns about a folder it does not copy: $(cat info_hf.err)"
+  # A new model whose folder lacks README.md, notes.txt and chat_template.jinja: the copies an
+  # earlier run carried are removed, the list names what is there.
+  mkdir less && cp hf/model.safetensors hf/config.json hf/tokenizer.json hf/LICENSE less/
+  run less convert less convert_out
+  [ "$status" -eq 0 ] || fail "convert less convert_out: exit status $status: $(cat less.err)"
+  for f in README.md notes.txt chat_template.jinja vocab.json; do
+    [ -e "convert_out/$f" ] && fail "a stale convert_out/$f was left"
+    grep -qx "$f" convert_out/.pollard-written && fail "convert_out/.pollard-written still names $f"
+  done
+  cmp -s hf/LICENSE convert_out/LICENSE || fail "convert_out/LICENSE is not the new model's"
+  # An output may not be a file the copy reads: --report naming the model's added_tokens.json.
+  cp hf/README.md readme.before
+  cp hf/added_tokens.json added_tokens.before
+  expect_error report_on_companion 2 prune hf hfo --method magnitude --report hf/added_tokens.json
+  grep -qF -- "--report hf/added_tokens.json is the same file as MODEL's hf/added_tokens.json" report_on_companion.err ||
+    fail "report_on_companion: message: $(cat report_on_companion.err)"
+  cmp -s hf/added_tokens.json added_tokens.before || fail "a refused prune replaced hf/added_tokens.json"
+  [ -e hfo ] && fail "a refused prune made hfo"
+  # Nor may a file the copy replaces be one it reads (a link in OUT to the model's file).
+  rm prune_out/README.md && ln -s ../hf/README.md prune_out/README.md
+  expect_error out_link_to_input 2 prune hf prune_out --method magnitude
+  grep -qF "OUT prune_out/README.md is the same file as MODEL's hf/README.md" out_link_to_input.err ||
+    fail "out_link_to_input: message: $(cat out_link_to_input.err)"
+  cmp -s hf/README.md readme.before || fail "a refused prune replaced hf/README.md through a link"
+  # A dangling link in the folder cannot be carried: refused, naming it.
+  mkdir dangling && cp hf/model.safetensors hf/config.json dangling/ && ln -s missing.txt dangling/card.txt
+  expect_error dangling_link 2 convert dangling dangling_out
+  grep -qF "cannot read MODEL's dangling/card.txt" dangling_link.err ||
+    fail "dangling_link: message: $(cat dangling_link.err)"
+  # A file over 1 GiB (sparse: no disk used) is refused before any work, naming it.
+  mkdir big && cp hf/model.safetensors hf/config.json big/ && truncate -s 1073741825 big/huge.txt
+  for c in convert prune; do
+    extra=()
+    [ "$c" = prune ] && extra=(--method magnitude)
+    expect_error "${c}_huge" 1 "$c" big big_out "${extra[@]}"
+    grep -qF "holds huge.txt of 1073741825 bytes" "${c}_huge.err" || fail "${c}_huge: message: $(cat "${c}_huge.err")"
+    [ -e big_out ] && fail "$c made big_out"
+  done
+  run convert_help convert --help
+  grep -q "every other file of MODEL's folder" convert_help.out || fail "convert --help does not say what a copy holds"
+  finish
+  ;;
+hf_inv_freq)
+  # rotary_emb.inv_freq buffers (saved by transformers before 4.31) are read when they hold the
+  # frequencies config.json implies, and a Hugging Face copy (convert, prune) keeps them with
+  # their dtype, shape and bytes, as it keeps a tied lm_head.weight; one config.json does not
+  # imply is refused by every command, naming it.
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" hf "$tokenizer" 420 || fail "could not make hf"
+  # with_inv_freq FOLDER SCALE [SHAPE]: hf's weights with lm_head.weight (the embedding) and
+  # inv_freq buffers, F32 per layer and F16 shared, of theta 10000 and head size 4 (pair 1 times
+  # SCALE), in FOLDER.
+  with_inv_freq() {
+    rm -rf "$1" && cp -r hf "$1"
+    python3 - "$1" "$2" "${3:-2}" <<'PY' || fail "could not write $1"
+import sys
+import numpy as np
+from safetensors.numpy import load_file, save_file
+folder, scale, size = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+t = load_file(folder + "/model.safetensors")
+t["lm_head.weight"] = t["model.embed_tokens.weight"].copy()
+inv = (1.0 / (10000.0 ** (np.arange(0, 2 * size, 2, dtype=np.float32) / 4))).astype(np.float32)
+inv[1] *= scale
+t["model.layers.0.self_attn.rotary_emb.inv_freq"] = inv
+t["model.rotary_emb.inv_freq"] = inv.astype(np.float16)
+save_file(t, folder + "/model.safetensors", metadata={"format": "pt"})
+PY
+  }
+  with_inv_freq rope 1
+  for c in convert prune; do
+    extra=()
+    [ "$c" = prune ] && extra=(--method magnitude)
+    run "${c}_rope" "$c" rope "${c}_out" "${extra[@]}"
+    [ "$status" -eq 0 ] || { fail "$c rope ${c}_out: exit status $status"; cat "${c}_rope.err"; }
+    # Each file's header and bytes read here, not through pollard; safetensors reads the copy.
+    python3 - rope/model.safetensors "${c}_out/model.safetensors" <<'PY' || fail "$c did not keep the buffers"
+import json, struct, sys
+import numpy as np
+from safetensors.numpy import load_file
+def tensors(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    header.pop("__metadata__", None)
+    return {k: (v["dtype"], v["shape"], data[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]])
+            for k, v in header.items()}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+ok = True
+for name in ("model.layers.0.self_attn.rotary_emb.inv_freq", "model.rotary_emb.inv_freq"):
+    if b.get(name) != a[name]:
+        print(name, "differs:", a[name], b.get(name))
+        ok = False
+if set(a) != set(b):
+    print("tensors differ:", sorted(set(a) ^ set(b)))
+    ok = False
+copy = load_file(sys.argv[2])
+if not np.array_equal(copy["lm_head.weight"], copy["model.embed_tokens.weight"]):
+    print("lm_head.weight is not the embedding")
+    ok = False
+sys.exit(0 if ok else 1)
+PY
+    run "${c}_info" info "${c}_out"
+    [ "$status" -eq 0 ] || fail "info ${c}_out: exit status $status: $(cat "${c}_info.err")"
+  done
+  # Frequencies config.json does not imply, or a buffer of another shape: refused by name.
+  with_inv_freq off 1.5
+  with_inv_freq long 1 3
+  for c in info convert prune; do
+    extra=()
+    [ "$c" = convert ] && extra=(off_out)
+    [ "$c" = prune ] && extra=(off_out --method magnitude)
+    expect_error "${c}_off" 1 "$c" off "${extra[@]}"
+    grep -qF "tensor 'model.layers.0.self_attn.rotary_emb.inv_freq' holds 0.0149999997 for rotary pair 1 where config.json implies 0.00999999978" "${c}_off.err" ||
+      fail "${c}_off: message: $(cat "${c}_off.err")"
+    [ -e off_out ] && fail "$c wrote off_out"
+  done
+  expect_error info_long 1 info long
+  grep -qF "tensor 'model.layers.0.self_attn.rotary_emb.inv_freq' has shape [3] where a head of 4" info_long.err ||
+    fail "info_long: message: $(cat info_long.err)"
+  finish
+  ;;
 hf_output_ownership)
   # Only a folder pollard wrote is replaced as a Hugging Face OUT: one that merely looks like a
   # model (config.json and model.safetensors, a copy of pollard's files without its list of

@@ -270,6 +270,78 @@ TEST_CASE("convert of a Hugging Face folder keeps every config key and every ten
 }
 
 TEST_CASE(
+    "rotary_emb.inv_freq buffers are read only when config.json implies them, and a copy keeps "
+    "them and a tied lm_head.weight byte for byte") {
+  const auto dir = copy_hf_folder("inv-freq");
+  const auto weights_file = dir / "model.safetensors";
+  const std::string layer0 = "model.layers.0.self_attn.rotary_emb.inv_freq";
+  const std::string shared = "model.rotary_emb.inv_freq";
+  // Rewrites the fixture's model.safetensors with the embedding as lm_head.weight and the
+  // buffers: the llama3-scaled frequencies in F32 (layer 0), the unscaled ones in F16 (shared).
+  const auto write_with = [&](float scale_of_pair_1) {
+    std::vector<float> scaled, unscaled;
+    {
+      const io::safetensors_file file(fixtures / "hf_llama3_bias" / "model.safetensors");
+      const auto config = read_hf_llama_config(fixtures / "hf_llama3_bias" / "config.json");
+      scaled = rope_inverse_frequencies(config);
+      auto plain = config;
+      plain.scaling = {};
+      unscaled = rope_inverse_frequencies(plain);
+      scaled[1] *= scale_of_pair_1;
+      std::vector<io::safetensors_output> tensors;
+      for (const auto& t : file.tensors())
+        tensors.push_back({t.name, t.dtype, t.shape, {}, overflow::error, t.data});
+      const auto& embedding = file.at("model.embed_tokens.weight");
+      tensors.push_back({"lm_head.weight",
+                         embedding.dtype,
+                         embedding.shape,
+                         {},
+                         overflow::error,
+                         embedding.data});
+      tensors.push_back({layer0, dtype::f32, {scaled.size()}, scaled});
+      tensors.push_back({shared, dtype::f16, {unscaled.size()}, unscaled});
+      io::write_safetensors(dir / "with.safetensors", tensors, file.metadata());
+    }
+    fs::rename(dir / "with.safetensors", weights_file);
+  };
+  write_with(1.0f);
+  const auto out = temp_path("inv-freq-copy");
+  fs::remove_all(out);
+  {
+    const auto m = open_model(dir);
+    save_model(m, m.weights, out);
+    const io::safetensors_file a(weights_file), b(out / "model.safetensors");
+    for (const std::string& name : {layer0, shared, std::string("lm_head.weight")}) {
+      INFO(name);
+      REQUIRE(b.find(name) != nullptr);
+      CHECK(b.at(name).dtype == a.at(name).dtype);
+      CHECK(b.at(name).shape == a.at(name).shape);
+      CHECK(std::equal(a.at(name).data.begin(), a.at(name).data.end(), b.at(name).data.begin(),
+                       b.at(name).data.end()));
+    }
+    CHECK(a.tensors().size() == b.tensors().size());
+    CHECK(max_difference_from_expected(logits_of(open_model(out).weights), "hf_llama3_bias") <
+          2e-4);
+    // Weights whose config no longer implies the buffers read with them: refused by name.
+    auto w = m.weights;
+    w.config.rope_theta = 200.0f;
+    const auto refused = temp_path("inv-freq-refused");
+    fs::remove_all(refused);
+    CHECK_THROWS_WITH_AS(
+        write_hf_llama(refused, w, dtype::f32, nullptr, nullptr, m.safetensors.get()),
+        doctest::Contains(layer0.c_str()), option_error);
+    CHECK_FALSE(fs::exists(refused / "model.safetensors"));
+  }
+  // A buffer config.json does not imply is refused on reading, naming it and the pair.
+  write_with(1.01f);
+  const std::string e = open_error(dir);
+  CHECK(e.find("tensor '" + layer0 + "' holds") != std::string::npos);
+  CHECK(e.find("rotary pair 1") != std::string::npos);
+  fs::remove_all(out);
+  fs::remove_all(dir);
+}
+
+TEST_CASE(
     "convert of a GGUF keeps every metadata key and every tensor, biases and rope_freqs "
     "included") {
   for (const char* name : {"freqs_bias.gguf", "linear4.gguf"}) {

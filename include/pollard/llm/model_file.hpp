@@ -135,8 +135,8 @@ inline model_file open_model(
 /// Writes `weights` in the format `original` came from (GGUF: every metadata key kept, tensors
 /// as `gguf_type`; llama2.c: the v0 layout, the freq_cis tables as `original` held them;
 /// safetensors: a Hugging Face folder `out` in f32, config.json's torch_dtype saying so, with the
-/// original's __metadata__). Files are
-/// written through temporaries.
+/// original's __metadata__ and the tensors it held that the model does not compute with, see
+/// write_hf_llama). Files are written through temporaries.
 inline void save_model(const model_file& original, const llama_weights& weights,
                        const std::filesystem::path& out,
                        io::ggml_type gguf_type = io::ggml_type::f32) {
@@ -144,7 +144,8 @@ inline void save_model(const model_file& original, const llama_weights& weights,
     write_llama_gguf(out, *original.gguf, weights, gguf_type);
   } else if (original.format == model_format::safetensors) {
     write_hf_llama(out, weights, pollard::dtype::f32, original.hf_config.get(),
-                   original.safetensors ? &original.safetensors->metadata() : nullptr);
+                   original.safetensors ? &original.safetensors->metadata() : nullptr,
+                   original.safetensors.get());
   } else {
     llm::write_llama2c(weights, out, original.llama2c_freq_cis);
   }

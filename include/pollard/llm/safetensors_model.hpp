@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -25,6 +27,7 @@
 #include "pollard/llm/hf_llama_config.hpp"
 #include "pollard/llm/llama_config.hpp"
 #include "pollard/llm/llama_weights.hpp"
+#include "pollard/llm/rope_frequencies.hpp"
 
 namespace pollard::llm {
 
@@ -55,6 +58,57 @@ row_matrix interleaved_to_half_split(const Matrix& w, index_t head_size) {
   return out;
 }
 
+/// Whether `name` is a rotary_emb.inv_freq buffer (transformers' rotary frequencies, saved in
+/// checkpoints by versions before 4.31 and recomputed from config.json by later ones).
+inline bool is_hf_inv_freq(std::string_view name) { return name.ends_with(".rotary_emb.inv_freq"); }
+
+/// Why the inv_freq buffer `t` does not hold the rotary frequencies `c` implies (empty when it
+/// does): rope_inverse_frequencies(c), each as close as `t`'s dtype holds it (a few float
+/// roundings for F32/F64, half a unit in the last place for F16/BF16); with rope_scaling, the
+/// unscaled frequencies also match (the versions that saved the buffer knew no scaling, and
+/// the ones that do ignore it). Errors: format_error (naming `what` and the tensor) for a dtype
+/// that is not a float.
+inline std::string hf_inv_freq_mismatch(const io::safetensors_tensor& t, const llama_config& c,
+                                        const std::string& what) {
+  const auto half = static_cast<std::uint64_t>(c.head_size() / 2);
+  if (t.shape.size() != 1 || t.shape[0] != half) {
+    std::string shape = "[";
+    for (std::size_t k = 0; k < t.shape.size(); ++k)
+      shape += (k ? ", " : "") + std::to_string(t.shape[k]);
+    return "has shape " + shape + "] where a head of " + std::to_string(c.head_size()) +
+           " (hidden_size / num_attention_heads) has [" + std::to_string(half) + "] rotary pairs";
+  }
+  const std::vector<float> values = io::safetensors_file::to_float(t, what);
+  const double relative = t.dtype == pollard::dtype::f16    ? 0x1p-10
+                          : t.dtype == pollard::dtype::bf16 ? 0x1p-7
+                                                            : 0x1p-20;
+  const double absolute = t.dtype == pollard::dtype::f16 ? 0x1p-24 : 0.0;
+  const auto differs_at = [&](const std::vector<float>& f) {
+    for (std::size_t i = 0; i < f.size(); ++i)
+      if (!(std::abs(static_cast<double>(values[i]) - f[i]) <= relative * f[i] + absolute))
+        return i;
+    return f.size();
+  };
+  const std::vector<float> implied = rope_inverse_frequencies(c);
+  const std::size_t at = differs_at(implied);
+  if (at == implied.size()) return {};
+  if (c.scaling.type != rope_scaling_type::none) {
+    llama_config unscaled = c;
+    unscaled.scaling = {};
+    if (differs_at(rope_inverse_frequencies(unscaled)) == implied.size()) return {};
+  }
+  char text[200];
+  std::snprintf(text, sizeof text,
+                "holds %.9g for rotary pair %zu where config.json implies %.9g (rope_theta %.9g",
+                static_cast<double>(values[at]), at, static_cast<double>(implied[at]),
+                static_cast<double>(c.rope_theta));
+  return std::string(text) + ", head size " + std::to_string(c.head_size()) +
+         (c.scaling.type != rope_scaling_type::none
+              ? std::string(", rope_scaling ") + name_of(c.scaling.type)
+              : std::string()) +
+         ")";
+}
+
 }  // namespace detail
 
 /// The config of a Hugging Face Llama config.json (model_type "llama"); see read_hf_config.
@@ -64,8 +118,11 @@ inline llama_config read_hf_llama_config(const std::filesystem::path& config_jso
 
 /// Weights of a Hugging Face Llama safetensors file (F32, F16, BF16 or F64 tensors) for
 /// `hf` (its biases included). A tensor the model does not use is refused by name; the only
-/// ones transformers itself ignores are let pass: rotary_emb.inv_freq buffers (recomputed from
-/// the config) and, with tied embeddings, an lm_head.weight equal to embed_tokens.weight.
+/// ones transformers itself ignores are let pass when they agree with the weights: a
+/// rotary_emb.inv_freq buffer holding the frequencies config.json implies (the model computes
+/// its rotary embeddings from config.json; one that differs is refused by name, see
+/// detail::hf_inv_freq_mismatch) and, with tied embeddings, an lm_head.weight equal to
+/// embed_tokens.weight. write_hf_llama and rewrite_hf_llama_linears carry both over.
 inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
                                            const hf_llama_config& hf, const std::string& what) {
   const llama_config& config = hf.config;
@@ -135,7 +192,14 @@ inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
   load("model.norm.weight", w.final_norm, d, 0);
   if (!config.tied_classifier) load("lm_head.weight", w.classifier, config.vocab_size, d);
   for (const auto& t : file.tensors()) {
-    if (used.contains(t.name) || t.name.ends_with(".rotary_emb.inv_freq")) continue;
+    if (used.contains(t.name)) continue;
+    if (detail::is_hf_inv_freq(t.name)) {
+      const std::string mismatch = detail::hf_inv_freq_mismatch(t, config, what);
+      if (mismatch.empty()) continue;
+      throw format_error(what + ": tensor '" + t.name + "' " + mismatch +
+                         "; the model computes its rotary embeddings from config.json, so these "
+                         "frequencies would not be honoured");
+    }
     if (t.name == "lm_head.weight" && config.tied_classifier) {
       row_matrix head;
       load("lm_head.weight", head, config.vocab_size, d);
@@ -173,19 +237,38 @@ inline llama_weights read_hf_llama(const std::filesystem::path& path) {
 /// read with, when there is one: every key it held is kept) and sets every key the weights
 /// determine (shape, RoPE, biases, tying, torch_dtype). model.safetensors' __metadata__ is
 /// `metadata` (the original file's, when there is one: every entry kept) with "format": "pt"
-/// added when absent, as transformers expects it. Refused, before anything is written:
-/// weights whose settings config.json cannot express (GGUF's rope_freqs.weight; biases on only
-/// some of the attention or MLP projections).
+/// added when absent, as transformers expects it. `read_from`, the safetensors file the weights
+/// were read from when there is one, gives the tensors the model does not compute with but the
+/// file held, which the copy keeps: its rotary_emb.inv_freq buffers, dtype, shape and bytes as
+/// they are, and (with tied embeddings) its lm_head.weight, written as the embedding is.
+/// Refused, before anything is written (option_error): weights whose settings config.json cannot
+/// express (GGUF's rope_freqs.weight; biases on only some of the attention or MLP projections);
+/// an inv_freq buffer of `read_from` that does not hold the frequencies the weights' config
+/// implies (detail::hf_inv_freq_mismatch), named.
 inline void write_hf_llama(const std::filesystem::path& folder, const llama_weights& weights,
                            pollard::dtype dtype = pollard::dtype::f32,
                            const io::json_value* original = nullptr,
-                           const std::map<std::string, std::string>* metadata = nullptr) {
+                           const std::map<std::string, std::string>* metadata = nullptr,
+                           const io::safetensors_file* read_from = nullptr) {
   weights.validate();
   const auto& c = weights.config;
   if (weights.rope_freq_factors.size() > 0)
     throw option_error(
         "write_hf_llama: rope_freqs.weight (per-frequency RoPE factors) has no "
         "Hugging Face config.json equivalent");
+  std::vector<const io::safetensors_tensor*> inv_freqs;
+  bool head_read = false;
+  if (read_from != nullptr)
+    for (const auto& t : read_from->tensors()) {
+      head_read = head_read || t.name == "lm_head.weight";
+      if (!detail::is_hf_inv_freq(t.name)) continue;
+      const std::string mismatch = detail::hf_inv_freq_mismatch(t, c, "write_hf_llama");
+      if (!mismatch.empty())
+        throw option_error("write_hf_llama: the tensor '" + t.name + "' read with the weights " +
+                           mismatch + ": the copy would hold frequencies its config.json " +
+                           "does not give");
+      inv_freqs.push_back(&t);
+    }
   const auto all_or_none = [&](std::initializer_list<llama_linear> group, const char* key) {
     bool any = false, all = true;
     for (const auto l : group)
@@ -247,7 +330,12 @@ inline void write_hf_llama(const std::filesystem::path& folder, const llama_weig
     }
   }
   vector("model.norm.weight", weights.final_norm.data(), weights.final_norm.size());
-  if (!c.tied_classifier) matrix("lm_head.weight", weights.classifier);
+  if (!c.tied_classifier)
+    matrix("lm_head.weight", weights.classifier);
+  else if (head_read)
+    matrix("lm_head.weight", weights.token_embedding);
+  for (const auto* t : inv_freqs)
+    tensors.push_back({t->name, t->dtype, t->shape, {}, overflow::error, t->data});
 
   io::json_value::object config;
   if (original != nullptr) config = original->as_object("config.json");
