@@ -862,7 +862,10 @@ inline void check_hf_output_folder(const std::string& name, const fs::path& out)
   for (const auto& entry : fs::directory_iterator(out)) {
     const std::string file = entry.path().filename().string();
     const bool listed = std::find(written.begin(), written.end(), file) != written.end();
-    if (file != hf_written_list && (!listed || entry.is_directory(ec))) foreign.push_back(file);
+    // pollard writes files, never links: a link there (even under a listed name) was put there
+    // by someone else, and writing the copy would write through it, into another file.
+    if (entry.is_symlink(ec) || (file != hf_written_list && (!listed || entry.is_directory(ec))))
+      foreign.push_back(file);
   }
   std::sort(foreign.begin(), foreign.end());
   if (!foreign.empty())

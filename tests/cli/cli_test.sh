@@ -2265,7 +2265,7 @@ hf_companions)
   # Nor may a file the copy replaces be one it reads (a link in OUT to the model's file).
   rm prune_out/README.md && ln -s ../hf/README.md prune_out/README.md
   expect_error out_link_to_input 2 prune hf prune_out --method magnitude
-  grep -qF "OUT prune_out/README.md is the same file as MODEL's hf/README.md" out_link_to_input.err ||
+  grep -qF "OUT prune_out holds README.md, which pollard did not write there" out_link_to_input.err ||
     fail "out_link_to_input: message: $(cat out_link_to_input.err)"
   cmp -s hf/README.md readme.before || fail "a refused prune replaced hf/README.md through a link"
   # A dangling link in the folder cannot be carried: refused, naming it.
@@ -2406,6 +2406,20 @@ hf_output_ownership)
   [ "$status" -eq 0 ] || fail "prune with --report beside OUT: exit status $status: $(cat report_beside.err)"
   run report_beside_again prune hf hfo --method magnitude --report report.json
   [ "$status" -eq 0 ] || fail "the same prune again: exit status $status: $(cat report_beside_again.err)"
+  # A link put into a folder pollard wrote, even under a name its list holds, is not pollard's:
+  # writing the copy would write through it into another file. Refused, the target untouched.
+  run linked convert hf linked
+  [ "$status" -eq 0 ] || fail "convert hf linked: exit status $status: $(cat linked.err)"
+  printf 'victim\n' >victim.txt
+  k=0
+  for entry in config.json .pollard-written; do
+    k=$((k + 1))
+    cp -r linked "linked$k" && rm "linked$k/$entry" && ln -s ../victim.txt "linked$k/$entry"
+    expect_error "link$k" 2 convert hf "linked$k"
+    grep -qF "OUT linked$k holds $entry" "link$k.err" || fail "link$k: message: $(cat "link$k.err")"
+    grep -qF "which pollard did not write there" "link$k.err" || fail "link$k: message: $(cat "link$k.err")"
+    [ "$(cat victim.txt)" = victim ] || fail "convert wrote through the link $entry"
+  done
   finish
   ;;
 file_messages)

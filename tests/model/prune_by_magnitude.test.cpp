@@ -52,4 +52,9 @@ TEST_CASE("prune_by_magnitude keeps N:M along each row and refuses a group that 
                                            model::prune_recipe{}, 0.5);
   CHECK(r.sparsity == 2.0 / 6.0);  // per row floor(3 · 0.5) = 1 of 3
   CHECK(r.target_sparsity == 0.5);
+  CHECK_FALSE(r.n_m_valid);  // unstructured: not known, as for the block linears
+  std::vector<float> eight{1, 2, 3, 4, 8, 7, 6, 5};
+  const auto nm = model::prune_by_magnitude(cpu::par, "output",
+                                            matrix_view<float>(eight.data(), 1, 8), recipe, 0.5);
+  CHECK(nm.n_m_valid == true);
 }

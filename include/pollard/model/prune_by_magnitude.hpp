@@ -48,8 +48,8 @@ linear_report prune_by_magnitude(const Exec& exec, const std::string& name, matr
     return prune(exec, w, magnitude{}, criterion_inputs<float>{}, policy);
   });
   r.sparsity = r.sparsity_before_storing = sparsity(matrix_view<const float>(w));
-  r.n_m_valid = !recipe.is_n_m() ||
-                satisfies_n_m(matrix_view<const float>(w), recipe.n_m_pruned, recipe.n_m_group);
+  if (recipe.is_n_m())  // unknown (null in a report) for an unstructured recipe, as for linears
+    r.n_m_valid = satisfies_n_m(matrix_view<const float>(w), recipe.n_m_pruned, recipe.n_m_group);
   return r;
 }
 
