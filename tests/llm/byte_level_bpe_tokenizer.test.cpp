@@ -85,6 +85,21 @@ TEST_CASE("white-space runs keep their last space for the next word, and bytes r
   CHECK(t.decode(t.encode("\xff\xfe invalid utf8")) == "\xEF\xBF\xBD\xEF\xBF\xBD invalid utf8");
 }
 
+TEST_CASE("a long piece merges as a short one does, merge by merge") {
+  // One pre-tokenized piece of 3000 letters: "l o" then "lo w" make each "low" one token; a
+  // trailing "lo" stays "lo" (no "lo w" partner), "l" alone stays a byte symbol.
+  const auto t = tiny();
+  std::string text;
+  for (int k = 0; k < 1000; ++k) text += "low";
+  const int low = id_of(t, "low"), lo = id_of(t, "lo"), l = id_of(t, "l");
+  std::vector<std::int32_t> expected(1000, low);
+  CHECK(t.encode(text, false) == expected);
+  expected.push_back(lo);
+  CHECK(t.encode(text + "lo", false) == expected);
+  expected.back() = l;
+  CHECK(t.encode(text + "l", false) == expected);
+}
+
 TEST_CASE("control tokens are matched only when parsed; user-defined tokens always") {
   using pollard::llm::special_token_text;
   const auto t = tiny();

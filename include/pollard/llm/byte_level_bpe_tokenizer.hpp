@@ -5,9 +5,11 @@
 #include <pcre2.h>
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -281,23 +283,47 @@ class byte_level_bpe_tokenizer {
     std::vector<std::string> symbols;
     symbols.reserve(piece.size());
     for (const char c : piece) symbols.push_back(table[static_cast<unsigned char>(c)]);
-    std::string key;
-    while (symbols.size() > 1) {
-      int best_rank = std::numeric_limits<int>::max();
-      std::size_t best = 0;
-      for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
-        key.assign(symbols[i]).append(" ").append(symbols[i + 1]);
-        const auto it = ranks_.find(key);
-        if (it != ranks_.end() && it->second < best_rank) {
-          best_rank = it->second;
-          best = i;
-        }
+    // Symbols form a linked list; candidate merges wait in a queue ordered by rank, then by
+    // position (leftmost first), as llama.cpp's llm_tokenizer_bpe_session does: each merge
+    // costs O(log n), where rescanning every pair made a long piece quadratic. A candidate is
+    // stale once either side has merged since it was queued (their lengths changed).
+    const std::size_t n = symbols.size();
+    std::vector<std::size_t> next(n), prev(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      next[i] = i + 1;
+      prev[i] = i - 1;  // wraps for i = 0; never read there
+    }
+    struct candidate {
+      int rank;
+      std::size_t left, right, left_size, right_size;
+      bool operator>(const candidate& o) const {
+        return rank != o.rank ? rank > o.rank : left > o.left;
       }
-      if (best_rank == std::numeric_limits<int>::max()) break;
-      symbols[best] += symbols[best + 1];
-      symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+    };
+    std::priority_queue<candidate, std::vector<candidate>, std::greater<>> queue;
+    std::string key;
+    const auto offer = [&](std::size_t left, std::size_t right) {
+      key.assign(symbols[left]).append(" ").append(symbols[right]);
+      const auto it = ranks_.find(key);
+      if (it != ranks_.end())
+        queue.push({it->second, left, right, symbols[left].size(), symbols[right].size()});
+    };
+    for (std::size_t i = 0; i + 1 < n; ++i) offer(i, i + 1);
+    while (!queue.empty()) {
+      const candidate c = queue.top();
+      queue.pop();
+      if (symbols[c.left].size() != c.left_size || symbols[c.right].size() != c.right_size ||
+          next[c.left] != c.right)
+        continue;
+      symbols[c.left] += symbols[c.right];
+      symbols[c.right].clear();
+      next[c.left] = next[c.right];
+      if (next[c.left] < n) prev[next[c.left]] = c.left;
+      if (c.left > 0 && !symbols[prev[c.left]].empty()) offer(prev[c.left], c.left);
+      if (next[c.left] < n) offer(c.left, next[c.left]);
     }
     for (const auto& s : symbols) {
+      if (s.empty()) continue;  // merged into the symbol on its left
       const auto it = ids_.find(s);
       if (it != ids_.end()) {
         out.push_back(it->second);
