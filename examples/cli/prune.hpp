@@ -892,6 +892,7 @@ inline int run_prune(const prune_options& o) {
     report.inputs.seed = o.seed;
     report.inputs.responses_only = o.responses_only;
     report.inputs.text_field = o.text_field;
+    report.inputs.special_tokens = o.special_tokens;
   }
   if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
   report.tables = table_reports;

@@ -1714,9 +1714,12 @@ special_tokens)
   for mode in default parse plain; do
     extra=()
     [ "$mode" = default ] || extra=(--special-tokens "$mode")
-    run "chat_$mode" eval "$smollm2" --text chat.txt --window 32 --max-windows 1 --threads 1 "${extra[@]}"
+    run "chat_$mode" eval "$smollm2" --text chat.txt --window 32 --max-windows 1 --threads 1 "${extra[@]}" --json "chat_$mode.json"
     [ "$status" -eq 0 ] || fail "chat_$mode: exit status $status: $(cat "chat_$mode.err")"
   done
+  # The JSON result says how the text was read.
+  json_check chat_default.json 'j["special_tokens"] == "parse"'
+  json_check chat_plain.json 'j["special_tokens"] == "plain"'
   parsed=$(count_tokens chat_parse)
   plain=$(count_tokens chat_plain)
   [ -n "$parsed" ] && [ -n "$plain" ] || fail "no token counts in the eval output"

@@ -159,6 +159,8 @@ def case_save_calibration(args, tmp):
           f"{int(counted.sum())} counted flags against {report['calibration']['tokens_counted']} in the report")
     check(report["calibration"]["responses_only"] is True, "the report does not say --responses-only")
     check(saved["special_tokens"] == "parse", f"special_tokens: {saved['special_tokens']}")
+    check(report["calibration"]["special_tokens"] == "parse",
+          f"report special_tokens: {report['calibration']['special_tokens']}")
     check(saved["origins"] == ["alpaca:alpaca_5000.json"] * 3, f"origins: {saved['origins']}")
     # A mixture (2:1 of 3 sequences) names each sequence's source.
     stories_text = pathlib.Path(args.data) / "text/tinystories/tinystories_train_head.txt"

@@ -56,6 +56,7 @@ struct prune_inputs {
   std::optional<std::uint64_t> seed;
   bool responses_only = false;  ///< only response tokens counted (instruction data)
   std::string text_field;       ///< the JSON field read as a document's text
+  std::string special_tokens;   ///< how text spelling a special token was read: parse or plain
 };
 
 /// The whole run.

@@ -9,8 +9,8 @@
 
 namespace pollard::model {
 
-/// {"method", "mode", "model", "calibration": {spec, seed, responses_only, text_field, sequences,
-///  length, tokens_counted}, "overall_sparsity",
+/// {"method", "mode", "model", "calibration": {spec, seed, responses_only, text_field,
+///  special_tokens, sequences, length, tokens_counted}, "overall_sparsity",
 ///  "timing": {forward_seconds, statistics_seconds, solver_seconds, block_io_seconds,
 ///             total_seconds},
 ///  "block_sparsity": [...] (as written), "block_allocation": [...] (as asked),
@@ -20,7 +20,8 @@ namespace pollard::model {
 ///  "tables": [the same for each tensor outside the blocks pruned by magnitude, block null]}.
 /// Quantities that were not measured or are not known (loss without a Hessian, a block with no
 /// selected linear's allocation, the seed when not given, n_m_valid of an unstructured recipe,
-/// the calibration spec and text field of a run that read no calibration data) are null.
+/// the calibration spec, text field and special-token mode of a run that read no calibration
+/// data) are null.
 inline std::string to_json(const prune_report& r) {
   io::json_writer w;
   w.begin_object();
@@ -43,6 +44,8 @@ inline std::string to_json(const prune_report& r) {
   w.key("responses_only").value(r.inputs.responses_only);
   w.key("text_field");
   text_or_null(r.inputs.text_field);
+  w.key("special_tokens");
+  text_or_null(r.inputs.special_tokens);
   w.key("sequences").value(static_cast<std::int64_t>(r.calibration_sequences));
   w.key("length").value(static_cast<std::int64_t>(r.calibration_length));
   w.key("tokens_counted").value(static_cast<std::int64_t>(r.calibration_tokens_counted));
