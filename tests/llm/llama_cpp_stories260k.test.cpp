@@ -56,8 +56,10 @@ std::vector<token_id> ids_of(const io::json_value& array) {
 }  // namespace
 
 TEST_CASE("a GGUF SentencePiece vocabulary encodes as llama.cpp's llama-tokenize does") {
-  const auto m = open_model(fixtures / "stories260K.gguf");
+  auto m = open_model(fixtures / "stories260K.gguf");
   REQUIRE(m.tokenizer);
+  // The fixture's ids come from llama-tokenize --no-parse-special (make_fixture.sh).
+  m.tokenizer->set_special_token_text(special_token_text::plain);
   CHECK(m.tokenizer->kind() == "SentencePiece BPE");
   CHECK(m.tokenizer->adds_bos());
   CHECK(m.tokenizer->vocabulary_size() == 512);  // tok512's pieces, as the converter wrote them
@@ -71,6 +73,17 @@ TEST_CASE("a GGUF SentencePiece vocabulary encodes as llama.cpp's llama-tokenize
     CHECK(ids == ids_of(*c.find("ids")));
     CHECK(m.tokenizer->decode(ids) == text);
   }
+  // Parsed (the default), the spelled "<s>" is BOS itself, and the text after it is prefixed
+  // with a space again, as llama.cpp does after a special token: the plain ids minus the
+  // pieces spelling "<s>".
+  m.tokenizer->set_special_token_text(special_token_text::parse);
+  const auto parsed = m.tokenizer->encode("<s> is not parsed", true);
+  m.tokenizer->set_special_token_text(special_token_text::plain);
+  REQUIRE(parsed.size() >= 3);
+  CHECK(parsed[0] == 1);
+  CHECK(parsed[1] == 1);
+  CHECK(std::vector<token_id>(parsed.begin() + 2, parsed.end()) ==
+        m.tokenizer->encode(" is not parsed", false));
 }
 
 TEST_CASE("llama.cpp's GGUF of stories260K agrees with the llama2.c checkpoint it came from") {
