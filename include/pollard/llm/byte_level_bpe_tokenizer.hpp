@@ -319,7 +319,7 @@ class byte_level_bpe_tokenizer {
       symbols[c.right].clear();
       next[c.left] = next[c.right];
       if (next[c.left] < n) prev[next[c.left]] = c.left;
-      if (c.left > 0 && !symbols[prev[c.left]].empty()) offer(prev[c.left], c.left);
+      if (c.left > 0) offer(prev[c.left], c.left);
       if (next[c.left] < n) offer(c.left, next[c.left]);
     }
     for (const auto& s : symbols) {

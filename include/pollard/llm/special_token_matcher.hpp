@@ -33,20 +33,24 @@ class special_token_matcher {
              Special&& special) const {
     // next[k]: where token k occurs next at or after `start` (text.size() when it does not);
     // positions only move forward, so each token's search passes over the text once.
-    std::vector<std::size_t> next(tokens_.size(), 0);
-    std::vector<bool> searched(tokens_.size(), false);
+    const auto find_from = [&](std::size_t k, std::size_t from) {
+      const auto found = text.find(tokens_[k].text, from);
+      return found == std::string_view::npos ? text.size() : found;
+    };
+    const auto active = [&](std::size_t k) {
+      return tokens_[k].always || mode == special_token_text::parse;
+    };
+    std::vector<std::size_t> next(tokens_.size());
+    for (std::size_t k = 0; k < tokens_.size(); ++k)
+      next[k] = active(k) ? find_from(k, 0) : text.size();
     std::size_t start = 0;
     while (start < text.size()) {
       std::size_t at = text.size();
       std::size_t best = tokens_.size();
       for (std::size_t k = 0; k < tokens_.size(); ++k) {
+        if (!active(k)) continue;
         const auto& t = tokens_[k];
-        if (!t.always && mode != special_token_text::parse) continue;
-        if (!searched[k] || next[k] < start) {
-          const auto found = text.find(t.text, start);
-          next[k] = found == std::string_view::npos ? text.size() : found;
-          searched[k] = true;
-        }
+        if (next[k] < start) next[k] = find_from(k, start);
         if (next[k] < at ||
             (next[k] == at && at != text.size() && t.text.size() > tokens_[best].text.size())) {
           at = next[k];
