@@ -224,7 +224,8 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       ->type_name("OUT.json");
   c->add_option("--save-calibration", o.save_calibration,
                 "also write the calibration tokens {sequences, length, tokens, counted} with\n"
-                "how they were drawn (model, calibration, seed, text_field, responses_only)")
+                "how they were drawn (model, calibration, seed, text_field, responses_only,\n"
+                "special_tokens) and each sequence's source (origins)")
       ->type_name("OUT.json");
   c->add_option("--text-field", o.text_field, "JSON field holding a document's text")
       ->type_name("F");
