@@ -210,15 +210,16 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       ->check(comma_list_text())
       ->default_str("none");
   c->add_flag("--include-embeddings", o.include_embeddings,
-              "also prune the token embedding table (token_embd) by magnitude with the mask\n"
-              "rule (--group, --n-m along each row) at --sparsity; a tied classifier is the same\n"
-              "tensor, pruned once for both");
+              "also prune the token embedding table (token_embd; model.embed_tokens.weight)\n"
+              "by magnitude with the mask rule (--group, --n-m along each row) at --sparsity,\n"
+              "stored as the linears are (--type); a tied classifier is the same table, pruned\n"
+              "once for both (a Hugging Face file's tied lm_head.weight gets the same values)");
   c->add_flag("--include-classifier", o.include_classifier,
-              "also prune the classifier (output) likewise; a classifier tied to the embedding\n"
-              "table is refused here (--include-embeddings prunes it)");
+              "also prune the classifier (output; lm_head.weight) likewise; a classifier tied\n"
+              "to the embedding table is refused here (--include-embeddings prunes it)");
   c->add_option("--type", o.type,
                 "GGUF, Hugging Face: same (as stored), f32, f16 or bf16 for the pruned linears\n"
-                "(every other tensor keeps its type and bytes)")
+                "and tables (every other tensor keeps its type and bytes)")
       ->check(CLI::IsMember({"same", "f32", "f16", "bf16"}));
   c->add_option("--report", o.report, "also write the per-linear report as JSON")
       ->type_name("OUT.json");
@@ -638,15 +639,14 @@ inline int run_prune(const prune_options& o) {
                       " (linears are named blk.B.attn_q, ..., blk.B.ffn_down)");
 
   // --include-embeddings / --include-classifier: the tables pruned by magnitude once the blocks
-  // are done, named as GGUF names them; refused where that cannot be done as asked.
+  // are done, named as GGUF names them (a Hugging Face model's model.embed_tokens.weight and
+  // lm_head.weight); refused where that cannot be done as asked. A tied classifier is the
+  // embedding table: pruned once, with it (a Hugging Face file's tied lm_head.weight copy gets
+  // the same values).
   std::vector<std::string> tables;
   if (o.include_embeddings || o.include_classifier) {
     const std::string asked =
         o.include_embeddings ? "--include-embeddings" : "--include-classifier";
-    if (!gguf && whole->format == llm::model_format::safetensors)
-      throw usage_error(asked +
-                        ": the embeddings and the classifier of a Hugging Face model cannot be "
-                        "pruned yet (those of a GGUF or a llama2.c checkpoint can)");
     if (std::holds_alternative<model::sparsity_table>(recipe.allocation))
       throw usage_error(asked +
                         " prunes at --sparsity, which --allocation FILE replaces; give --sparsity "
@@ -842,6 +842,8 @@ inline int run_prune(const prune_options& o) {
     for (index_t b = 0; b < config.n_layers; ++b)
       for (const auto l : llm::all_llama_linears)
         hf_names[llm::llama_linear_name(b, l)] = llm::hf_linear_weight_name(b, l);
+    hf_names["token_embd"] = "model.embed_tokens.weight";
+    hf_names["output"] = "lm_head.weight";
     const auto hf_dtype = [&](pollard::dtype stored) {
       return o.type == "f16"    ? pollard::dtype::f16
              : o.type == "bf16" ? pollard::dtype::bf16
@@ -865,11 +867,24 @@ inline int run_prune(const prune_options& o) {
     llm::llama_model lm(whole->weights);
     report = prune_model_named(o, cpu::par.threads(o.threads), lm, batch, recipe, callbacks);
     finish_start = std::chrono::steady_clock::now();
-    for (const auto& t : tables) {  // a llama2.c checkpoint's, in float
+    // A llama2.c checkpoint's tables are written in float; a Hugging Face model's are rounded
+    // to the dtype they are written in (as its linears), and measured as rounded.
+    std::map<std::string, const llm::row_matrix*> hf_tables;  // Hugging Face name -> values
+    for (const auto& t : tables) {
       auto& w = t == "token_embd" ? whole->weights.token_embedding : whole->weights.classifier;
-      table_reports.push_back(model::prune_by_magnitude(
-          cpu::par.threads(o.threads), t, matrix_view<float>(w.data(), w.rows(), w.cols()), recipe,
-          recipe.sparsity));
+      const matrix_view<float> v(w.data(), w.rows(), w.cols());
+      auto& r = table_reports.emplace_back(
+          model::prune_by_magnitude(cpu::par.threads(o.threads), t, v, recipe, recipe.sparsity));
+      if (!hf) continue;
+      r.stored_type = callbacks.store_linear(t, v);
+      r.sparsity = sparsity(matrix_view<const float>(v));
+      if (recipe.is_n_m())
+        r.n_m_valid =
+            satisfies_n_m(matrix_view<const float>(v), recipe.n_m_pruned, recipe.n_m_group);
+      hf_tables[hf_names.at(t)] = &w;
+      if (t == "token_embd" && config.tied_classifier &&
+          whole->safetensors->find("lm_head.weight") != nullptr)
+        hf_tables["lm_head.weight"] = &w;
     }
     if (hf) {
       const fs::path folder = hf_folder_of(*whole);
@@ -881,7 +896,7 @@ inline int run_prune(const prune_options& o) {
           [&](index_t b, llm::llama_linear l) {
             return recipe.targets.selects(llm::llama_linear_name(b, l));
           },
-          hf_dtype);
+          hf_dtype, hf_tables);
     } else {
       save_model_into(written_files, *whole, whole->weights, out);
     }

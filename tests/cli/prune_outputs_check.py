@@ -225,6 +225,29 @@ def case_llama2c_copy(args, tmp):
           "no tokenizer copy beside OUT when tokenizer.bin is MODEL's")
 
 
+def hf_block_tensors(rng, dim, hidden, dtype):
+    """Block 0 of a Hugging Face Llama as `dtype`: the linears 0.1·N(0, 1) from `rng`, the
+    norms 1."""
+    p, tensors = "model.layers.0.", {}
+    for name, shape in (("self_attn.q_proj", (dim, dim)), ("self_attn.k_proj", (dim, dim)),
+                        ("self_attn.v_proj", (dim, dim)), ("self_attn.o_proj", (dim, dim)),
+                        ("mlp.gate_proj", (hidden, dim)), ("mlp.up_proj", (hidden, dim)),
+                        ("mlp.down_proj", (dim, hidden))):
+        tensors[p + name + ".weight"] = (0.1 * rng.standard_normal(shape)).astype(dtype)
+    tensors[p + "input_layernorm.weight"] = np.ones(dim, dtype)
+    tensors[p + "post_attention_layernorm.weight"] = np.ones(dim, dtype)
+    return tensors
+
+
+def hf_config(dim, hidden, vocab, tied, torch_dtype, **extra):
+    """The config.json of a one-block Hugging Face Llama with two heads."""
+    return {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
+            "intermediate_size": hidden, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "num_key_value_heads": 2, "vocab_size": vocab, "max_position_embeddings": 64,
+            "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": tied,
+            "hidden_act": "silu", "torch_dtype": torch_dtype, **extra}
+
+
 def case_hf_dtypes(args, tmp):
     """A Hugging Face model keeps every untouched tensor's dtype and bytes and its __metadata__;
     pruned linears are stored in their own dtype, or as --type."""
@@ -240,21 +263,10 @@ def case_hf_dtypes(args, tmp):
     dim, hidden, vocab = 16, 32, 40
     tensors = {"model.embed_tokens.weight": rng.standard_normal((vocab, dim)).astype(np.float16),
                "model.norm.weight": (1 + 0.01 * rng.standard_normal(dim)).astype(np.float32)}
-    p = "model.layers.0."
-    for name, shape in (("self_attn.q_proj", (dim, dim)), ("self_attn.k_proj", (dim, dim)),
-                        ("self_attn.v_proj", (dim, dim)), ("self_attn.o_proj", (dim, dim)),
-                        ("mlp.gate_proj", (hidden, dim)), ("mlp.up_proj", (hidden, dim)),
-                        ("mlp.down_proj", (dim, hidden))):
-        tensors[p + name + ".weight"] = (0.1 * rng.standard_normal(shape)).astype(np.float16)
-    tensors[p + "input_layernorm.weight"] = np.ones(dim, np.float16)
-    tensors[p + "post_attention_layernorm.weight"] = np.ones(dim, np.float16)
+    tensors.update(hf_block_tensors(rng, dim, hidden, np.float16))
     metadata = {"format": "pt", "origin": "prune_outputs_check", "note": "kept"}
     save_file(tensors, str(model / "model.safetensors"), metadata=metadata)
-    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
-              "intermediate_size": hidden, "num_hidden_layers": 1, "num_attention_heads": 2,
-              "num_key_value_heads": 2, "vocab_size": vocab, "max_position_embeddings": 64,
-              "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": True,
-              "hidden_act": "silu", "torch_dtype": "float16"}
+    config = hf_config(dim, hidden, vocab, True, "float16")
     (model / "config.json").write_text(json.dumps(config, indent=1))
 
     def header(path):
@@ -329,21 +341,11 @@ def case_hf_bf16_convert(args, tmp):
     dim, hidden, vocab = 16, 32, 40
     tensors = {"model.embed_tokens.weight": rng.standard_normal((vocab, dim)),
                "model.norm.weight": 1 + 0.01 * rng.standard_normal(dim)}
+    tensors.update(hf_block_tensors(rng, dim, hidden, np.float64))
     p = "model.layers.0."
-    for name, shape in (("self_attn.q_proj", (dim, dim)), ("self_attn.k_proj", (dim, dim)),
-                        ("self_attn.v_proj", (dim, dim)), ("self_attn.o_proj", (dim, dim)),
-                        ("mlp.gate_proj", (hidden, dim)), ("mlp.up_proj", (hidden, dim)),
-                        ("mlp.down_proj", (dim, hidden))):
-        tensors[p + name + ".weight"] = 0.1 * rng.standard_normal(shape)
-    tensors[p + "input_layernorm.weight"] = np.ones(dim)
-    tensors[p + "post_attention_layernorm.weight"] = np.ones(dim)
     metadata = {"format": "pt", "origin": "prune_outputs_check", "note": "kept"}
     write_safetensors_bf16(model / "model.safetensors", tensors, metadata)
-    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
-              "intermediate_size": hidden, "num_hidden_layers": 1, "num_attention_heads": 2,
-              "num_key_value_heads": 2, "vocab_size": vocab, "max_position_embeddings": 64,
-              "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": True,
-              "hidden_act": "silu", "torch_dtype": "bfloat16", "bos_token_id": 1, "eos_token_id": 2}
+    config = hf_config(dim, hidden, vocab, True, "bfloat16", bos_token_id=1, eos_token_id=2)
     (model / "config.json").write_text(json.dumps(config, indent=1))
     header_in, bytes_in = safetensors_parts(model / "model.safetensors")
 
@@ -416,6 +418,21 @@ def case_gguf_file_type(args, tmp):
           "prune --type f16 did not make F16 the predominant type")
 
 
+def check_magnitude(name, before, after, zeros_per_row, group=None):
+    """`after` is `before` pruned by magnitude: zeros_per_row zeros in every row (of `group`
+    values, when given), the kept values unchanged, none pruned larger than one kept."""
+    b, a = before.astype(np.float32), after.astype(np.float32)
+    if group:
+        b, a = b.reshape(-1, group), a.reshape(-1, group)
+    zero = a == 0
+    check(np.all(zero.sum(axis=1) == zeros_per_row),
+          f"{name}: zeros per row {sorted(set(zero.sum(axis=1)))}, expected {zeros_per_row}")
+    check(np.array_equal(a[~zero], b[~zero]), f"{name}: a kept value changed")
+    small = np.where(zero, np.abs(b), 0).max(axis=1)
+    large = np.where(zero, np.inf, np.abs(b)).min(axis=1)
+    check(np.all(small <= large), f"{name}: a pruned weight is larger than a kept one")
+
+
 def case_tables(args, tmp):
     """--include-embeddings / --include-classifier prune exactly those tables by magnitude (per
     row or N:M), the kept values untouched; without them the tables are byte-identical; a tied
@@ -428,15 +445,6 @@ def case_tables(args, tmp):
 
     def rows_of(t):
         return np.array(t.data, dtype=np.float32).reshape(-1, int(t.shape[0]))
-
-    def check_magnitude(name, before, after, zeros_per_row):
-        zero = after == 0
-        check(np.all(zero.sum(axis=1) == zeros_per_row),
-              f"{name}: zeros per row {sorted(set(zero.sum(axis=1)))}, expected {zeros_per_row}")
-        check(np.array_equal(after[~zero], before[~zero]), f"{name}: a kept value changed")
-        small = np.where(zero, np.abs(before), 0).max(axis=1)
-        large = np.where(zero, np.inf, np.abs(before)).min(axis=1)
-        check(np.all(small <= large), f"{name}: a pruned weight is larger than a kept one")
 
     def report_tables(path):
         return {t["name"]: t for t in json.loads(path.read_text())["tables"]}
@@ -499,7 +507,145 @@ def case_tables(args, tmp):
     check("it is also the classifier (tied weights)" in stdout, f"summary: {stdout}")
 
 
-CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity, "tables": case_tables}
+def write_hf_tables_model(folder, dtypes, tied, head=True, seed=4):
+    """A one-block Hugging Face Llama folder whose tables have the dtypes `dtypes` (embedding,
+    classifier; numpy float16/float32); tied: tie_word_embeddings, with an lm_head.weight equal
+    to the embedding when `head`."""
+    from safetensors.numpy import save_file
+    rng = np.random.default_rng(seed)
+    dim, hidden, vocab = 16, 32, 40
+    folder.mkdir()
+    embed = rng.standard_normal((vocab, dim)).astype(dtypes[0])
+    tensors = {"model.embed_tokens.weight": embed, "model.norm.weight": np.ones(dim, np.float32)}
+    if not tied:
+        tensors["lm_head.weight"] = rng.standard_normal((vocab, dim)).astype(dtypes[1])
+    elif head:
+        tensors["lm_head.weight"] = embed.astype(dtypes[1])
+    tensors.update(hf_block_tensors(rng, dim, hidden, np.float32))
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    config = hf_config(dim, hidden, vocab, tied, "float32")
+    (folder / "config.json").write_text(json.dumps(config, indent=1))
+    return tensors
+
+
+def case_hf_tables(args, tmp):
+    """A Hugging Face model's --include-embeddings / --include-classifier prune
+    model.embed_tokens.weight and lm_head.weight by magnitude as for a GGUF (per row, N:M), each in
+    its stored dtype or --type, and list them under "tables" as the file holds them; a tied
+    classifier is refused alone and pruned once with the embeddings (a tied lm_head.weight copy
+    holds the same values); a value --type cannot hold is refused, naming the tensor."""
+    try:
+        from safetensors import safe_open
+    except ImportError as e:
+        print(f"SKIPPED: {e}")
+        return
+    names = {"token_embd": "model.embed_tokens.weight", "output": "lm_head.weight"}
+
+    def prune(model, out, *extra):
+        return run(args.pollard, "prune", model, out, "--method", "magnitude", "--quiet", *extra)
+
+    def read(out):
+        header, _ = safetensors_parts(out / "model.safetensors")
+        with safe_open(str(out / "model.safetensors"), "np") as f:
+            return header, {k: f.get_tensor(k) for k in f.keys()}
+
+    def check_report(where, report_path, header, written, expected):
+        tables = {t["name"]: t for t in json.loads(report_path.read_text())["tables"]}
+        check(sorted(tables) == sorted(expected), f"{where}: report tables {sorted(tables)}")
+        for short in expected:
+            t, x = tables.get(short, {}), written[names[short]].astype(np.float32)
+            zeros_per_row = np.count_nonzero(x == 0, axis=1)
+            check(t.get("block", 0) is None and t.get("rows") == x.shape[0]
+                  and t.get("cols") == x.shape[1], f"{where}: report {short}: {t}")
+            check(abs(t.get("sparsity", -1) - zeros_per_row.sum() / x.size) < 1e-12,
+                  f"{where}: report {short} sparsity {t.get('sparsity')}, the file "
+                  f"{zeros_per_row.sum() / x.size}")
+            check(t.get("stored_type") == header[names[short]]["dtype"],
+                  f"{where}: report {short} {t.get('stored_type')}, the file "
+                  f"{header[names[short]]['dtype']}")
+
+    # Untied, F16 embedding and F32 classifier: each pruned per row and kept in its dtype.
+    model = tmp / "untied"
+    src = write_hf_tables_model(model, (np.float16, np.float32), tied=False)
+    out = tmp / "both"
+    stdout = prune(model, out, "--sparsity", "0.5", "--group", "row", "--include-embeddings",
+                   "--include-classifier", "--report", tmp / "both.json")
+    header, written = read(out)
+    for short, name in names.items():
+        check(written[name].dtype == src[name].dtype,
+              f"{name}: {src[name].dtype} written as {written[name].dtype}")
+        check_magnitude(name, src[name], written[name], src[name].shape[1] // 2)
+        check(f"also pruned {short} " in stdout, f"the summary does not name {short}: {stdout}")
+    check_report("untied", tmp / "both.json", header, written, ["token_embd", "output"])
+    for name in ("model.norm.weight", "model.layers.0.input_layernorm.weight"):
+        check(written[name].tobytes() == src[name].tobytes(), f"{name} changed")
+    # Without the options, both tables are byte-identical.
+    prune(model, tmp / "plain", "--sparsity", "0.5", "--report", tmp / "plain.json")
+    _, plain = read(tmp / "plain")
+    for name in names.values():
+        check(plain[name].tobytes() == src[name].tobytes(), f"{name} changed though not asked")
+    check(json.loads((tmp / "plain.json").read_text())["tables"] == [],
+          "a report lists tables that were not pruned")
+    # 2:4 along each row, only the embeddings asked for; --type bf16 stores the table as BF16.
+    prune(model, tmp / "nm", "--n-m", "2:4", "--include-embeddings", "--type", "bf16",
+          "--report", tmp / "nm.json")
+    header, data = safetensors_parts(tmp / "nm" / "model.safetensors")
+    check(header[names["token_embd"]]["dtype"] == "BF16" and header["lm_head.weight"]["dtype"] == "F32",
+          f"2:4 --type bf16: {header[names['token_embd']]['dtype']}, {header['lm_head.weight']['dtype']}")
+    embed = (np.frombuffer(data[names["token_embd"]], "<u2").astype(np.uint32) << 16).view(np.float32)
+    embed = embed.reshape(src[names["token_embd"]].shape)
+    # The kept values are the F16 ones rounded to BF16 (to nearest, ties to even).
+    bits = src[names["token_embd"]].astype(np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16).astype(np.uint32).view(np.float32)
+    check_magnitude("2:4 embedding", rounded, embed, 2, group=4)
+    check(data["lm_head.weight"] == src["lm_head.weight"].tobytes(), "2:4 changed lm_head.weight")
+    nm = {t["name"]: t for t in json.loads((tmp / "nm.json").read_text())["tables"]}
+    check(list(nm) == ["token_embd"] and nm["token_embd"]["n_m_valid"] is True
+          and nm["token_embd"]["stored_type"] == "BF16"
+          and abs(nm["token_embd"]["sparsity"] - np.mean(embed == 0)) < 1e-12,
+          f"2:4 report tables: {nm}")
+
+    # Tied, with an lm_head.weight copy: the classifier alone is refused; with the embeddings,
+    # the table is pruned once and the copy holds the same values.
+    tied = tmp / "tied"
+    src = write_hf_tables_model(tied, (np.float16, np.float16), tied=True)
+    p = subprocess.run([args.pollard, "prune", tied, tmp / "c", "--method", "magnitude",
+                        "--include-classifier", "--quiet"], capture_output=True, text=True)
+    check(p.returncode == 2 and "tied weights" in p.stderr and not (tmp / "c").exists(),
+          f"a tied --include-classifier: exit {p.returncode}, {p.stderr.strip()}")
+    stdout = prune(tied, tmp / "tied_out", "--sparsity", "0.25", "--include-embeddings",
+                   "--include-classifier", "--report", tmp / "tied.json")
+    header, written = read(tmp / "tied_out")
+    # --sparsity 0.25 per matrix (magnitude's default group): 160 of the 640 weights.
+    x = written[names["token_embd"]]
+    check(np.count_nonzero(x == 0) == x.size // 4, f"tied: {np.count_nonzero(x == 0)} zeros")
+    check(np.array_equal(written["lm_head.weight"], x), "tied: lm_head.weight differs from the table")
+    check("it is also the classifier (tied weights)" in stdout, f"tied summary: {stdout}")
+    check_report("tied", tmp / "tied.json", header, written, ["token_embd"])
+    # The written model is read again (pollard checks that the tied copy equals the table).
+    run(args.pollard, "info", tmp / "tied_out")
+    # Tied without lm_head.weight: none is written.
+    bare = tmp / "bare"
+    write_hf_tables_model(bare, (np.float32, np.float32), tied=True, head=False)
+    prune(bare, tmp / "bare_out", "--sparsity", "0.5", "--group", "row", "--include-embeddings")
+    _, written = read(tmp / "bare_out")
+    check("lm_head.weight" not in written, "an lm_head.weight was added to a tied model")
+
+    # A kept value that --type f16 cannot hold is refused by name; nothing is written.
+    big = tmp / "big"
+    src = write_hf_tables_model(big, (np.float32, np.float32), tied=False)
+    from safetensors.numpy import save_file
+    src["model.embed_tokens.weight"][3, 5] = 1e6
+    save_file(src, str(big / "model.safetensors"), metadata={"format": "pt"})
+    p = subprocess.run([args.pollard, "prune", big, tmp / "big_out", "--method", "magnitude",
+                        "--include-embeddings", "--type", "f16", "--quiet"],
+                       capture_output=True, text=True)
+    check(p.returncode == 1 and "model.embed_tokens.weight" in p.stderr
+          and not (tmp / "big_out").exists(),
+          f"an embedding value beyond F16: exit {p.returncode}, {p.stderr.strip()}")
+
+
+CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity, "tables": case_tables, "hf_tables": case_hf_tables}
 
 
 def main():

@@ -390,21 +390,33 @@ inline std::string hf_linear_weight_name(index_t layer, llama_linear l) {
 }
 
 /// Writes `path` as a copy of the safetensors file `original` in which the linears that
-/// `selected(layer, linear)` names hold `weights`' values stored as
+/// `selected(layer, linear)` names, and the tensors `tables` names (Hugging Face name -> values
+/// of the tensor's shape: the embedding table, the classifier), hold `weights`' values stored as
 /// `linear_dtype(their stored dtype)` (F32, F16 or BF16): every other tensor keeps its dtype,
 /// shape and bytes, the tensors keep the original's order, and its __metadata__ is kept. Refused
-/// before anything is written (option_error): a linear the file does not hold, a dtype not F32,
-/// F16 or BF16; a value F16/BF16 cannot hold throws while writing (the temporary is removed).
-/// Interleaved-rope weights are refused: their Q and K rows are not in the file's order.
+/// before anything is written (option_error): a tensor the file does not hold, one of `tables`
+/// whose shape is not its values', a dtype not F32, F16 or BF16; a value F16/BF16 cannot hold
+/// throws while writing (the temporary is removed). Interleaved-rope weights are refused: their
+/// Q and K rows are not in the file's order.
 inline void rewrite_hf_llama_linears(
     const std::filesystem::path& path, const io::safetensors_file& original,
     const llama_weights& weights, const std::function<bool(index_t, llama_linear)>& selected,
-    const std::function<pollard::dtype(pollard::dtype)>& linear_dtype) {
+    const std::function<pollard::dtype(pollard::dtype)>& linear_dtype,
+    const std::map<std::string, const row_matrix*>& tables = {}) {
   if (weights.config.rope == rope_style::interleaved)
     throw option_error(
         "rewrite_hf_llama_linears: the weights' Q and K rows are interleaved, not "
         "in a Hugging Face file's order");
-  std::map<std::string, const row_matrix*> replaced;
+  std::map<std::string, const row_matrix*> replaced = tables;
+  for (const auto& [name, m] : tables) {
+    const auto* t = original.find(name);
+    if (t == nullptr) continue;  // named below
+    if (t->shape.size() != 2 || t->shape[0] != static_cast<std::uint64_t>(m->rows()) ||
+        t->shape[1] != static_cast<std::uint64_t>(m->cols()))
+      throw option_error("rewrite_hf_llama_linears: " + name + " is not " +
+                         std::to_string(m->rows()) + "x" + std::to_string(m->cols()) +
+                         " in the file");
+  }
   for (index_t b = 0; b < weights.config.n_layers; ++b)
     for (const auto l : all_llama_linears)
       if (selected(b, l))
