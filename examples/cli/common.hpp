@@ -191,6 +191,15 @@ auto with_calibration_named(Draw&& draw) {
   }
 }
 
+/// A --calibration source listed twice (one kind, one file) is a command-line error naming both.
+inline void refuse_repeated_sources(const std::vector<calibration_spec>& specs) {
+  try {
+    refuse_repeated_calibration_sources(specs);
+  } catch (const option_error& e) {
+    throw usage_error("--" + std::string(e.what()));
+  }
+}
+
 /// Whether a calibration source is a JSON file of documents, whose text --text-field names
 /// (*.gz JSON lines, *.jsonl, a *.json list; not alpaca instructions, which have their fields).
 inline bool reads_json_documents(const std::vector<calibration_spec>& specs) {

@@ -225,8 +225,9 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       ->type_name("OUT.json");
   c->add_option("--save-calibration", o.save_calibration,
                 "also write the calibration tokens {sequences, length, tokens, counted} with\n"
-                "how they were drawn (model, calibration, seed, text_field, responses_only,\n"
-                "special_tokens) and each sequence's source (origins)")
+                "how they were drawn (model, calibration, sources, seed, text_field,\n"
+                "responses_only, special_tokens) and each sequence's source (origins, KIND:PATH\n"
+                "as given)")
       ->type_name("OUT.json");
   c->add_option("--text-field", o.text_field, "JSON field holding a document's text")
       ->type_name("F");
@@ -349,13 +350,23 @@ inline std::uint64_t weights_fingerprint(const llm::llama_weights& w) {
   return h;
 }
 
-/// The --save-calibration file: {model, calibration, seed, text_field, responses_only,
-/// special_tokens, sequences, length, tokens: [[...]], counted: [[0|1...]] or null when every
-/// token counts, origins: [the source of each sequence, as kind:file]}: the tokens and what is
-/// needed to draw them again and to count the same ones.
-inline std::string calibration_json(const prune_options& o, const calibration_batch& b) {
+/// The --save-calibration file: {model, calibration, sources: [{name, kind, path, weight} for
+/// each --calibration source], seed, text_field, responses_only, special_tokens, sequences,
+/// length, tokens: [[...]], counted: [[0|1...]] or null when every token counts, origins: [the
+/// name of each sequence's source, KIND:PATH as given, one of sources' names]}: the tokens and
+/// what is needed to draw them again and to count the same ones.
+inline std::string calibration_json(const prune_options& o,
+                                    const std::vector<calibration_spec>& specs,
+                                    const calibration_batch& b) {
   io::json_writer w;
   w.begin_object().key("model").value(o.model).key("calibration").value(o.calibration);
+  w.key("sources").begin_array();
+  for (const auto& spec : specs) {
+    w.begin_object().key("name").value(calibration_source_name(spec));
+    w.key("kind").value(spec.kind_name).key("path").value(spec.path);
+    w.key("weight").value(spec.weight).end_object();
+  }
+  w.end_array();
   w.key("seed").value(static_cast<std::uint64_t>(o.seed)).key("text_field").value(o.text_field);
   w.key("responses_only").value(o.responses_only).key("special_tokens").value(o.special_tokens);
   w.key("sequences").value(static_cast<std::int64_t>(b.n_sequences));
@@ -460,6 +471,7 @@ inline int run_prune(const prune_options& o) {
       throw usage_error(std::string("--calibration: ") + e.what());
     }
   }
+  refuse_repeated_sources(specs);
   // Options that would change nothing are refused, saying why.
   const auto any_spec = [&](calibration_kind kind) {
     return std::any_of(specs.begin(), specs.end(),
@@ -750,7 +762,7 @@ inline int run_prune(const prune_options& o) {
         [&] { return llm::draw_calibration(specs, *tokenizer, co, add_self_generated); });
     require_counted_responses(o.responses_only, batch, co);
     // Written with the other outputs once OUT is: a failed run leaves none of them.
-    if (tokens_path) calibration_tokens = detail::calibration_json(o, batch);
+    if (tokens_path) calibration_tokens = detail::calibration_json(o, specs, batch);
   }
 
   model::prune_callbacks callbacks;

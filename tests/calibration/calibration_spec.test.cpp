@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <initializer_list>
+#include <vector>
+
 #include "pollard/calibration/calibration_spec.hpp"
 
 using pollard::calibration_kind;
@@ -37,4 +40,27 @@ TEST_CASE("malformed calibration specs are refused, naming the argument") {
   CHECK_THROWS_AS(parse_calibration_spec("c4:"), pollard::option_error);
   CHECK_THROWS_AS(parse_calibration_spec("c4:@2"), pollard::option_error);
   CHECK_THROWS_AS(parse_calibration_spec(":x"), pollard::option_error);
+}
+
+TEST_CASE("a source is named KIND:PATH as given, and one listed twice is refused naming both") {
+  using pollard::calibration_source_name;
+  using pollard::refuse_repeated_calibration_sources;
+  const auto specs = [](std::initializer_list<const char*> texts) {
+    std::vector<pollard::calibration_spec> out;
+    for (const char* t : texts) out.push_back(parse_calibration_spec(t));
+    return out;
+  };
+  CHECK(calibration_source_name(parse_calibration_spec("c4:a/c4.jsonl@2")) == "c4:a/c4.jsonl");
+  CHECK(calibration_source_name(parse_calibration_spec("c4:b/c4.jsonl")) == "c4:b/c4.jsonl");
+  // Two files of one name, and one file read as two kinds, are distinct sources.
+  CHECK_NOTHROW(refuse_repeated_calibration_sources(specs({"c4:a/c4.jsonl", "c4:b/c4.jsonl"})));
+  CHECK_NOTHROW(refuse_repeated_calibration_sources(specs({"c4:x.jsonl", "wikitext:x.jsonl"})));
+  CHECK_THROWS_WITH_AS(
+      refuse_repeated_calibration_sources(
+          specs({"text:t.txt", "c4:x.jsonl@2", "documents:./x.jsonl"})),
+      "calibration: c4:x.jsonl and documents:./x.jsonl are the same source listed twice (one "
+      "kind, one file); give it once, with @WEIGHT for its share of the mixture",
+      pollard::option_error);
+  CHECK_THROWS_AS(refuse_repeated_calibration_sources(specs({"c4:/d/x", "c4:/d/e/../x"})),
+                  pollard::option_error);
 }

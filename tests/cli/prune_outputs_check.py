@@ -161,16 +161,63 @@ def case_save_calibration(args, tmp):
     check(saved["special_tokens"] == "parse", f"special_tokens: {saved['special_tokens']}")
     check(report["calibration"]["special_tokens"] == "parse",
           f"report special_tokens: {report['calibration']['special_tokens']}")
-    check(saved["origins"] == ["alpaca:alpaca_5000.json"] * 3, f"origins: {saved['origins']}")
+    check(saved["origins"] == [f"alpaca:{alpaca}"] * 3, f"origins: {saved['origins']}")
     # A mixture (2:1 of 3 sequences) names each sequence's source.
     stories_text = pathlib.Path(args.data) / "text/tinystories/tinystories_train_head.txt"
     run(args.pollard, "prune", stories, tmp / "q.bin", "--method", "wanda", "--calibration",
         f"alpaca:{alpaca}@2,text:{stories_text}@1", "--samples", "3", "--length", "64",
         "--special-tokens", "plain", "--save-calibration", tmp / "mixed.json", "--quiet")
     mixed = json.loads((tmp / "mixed.json").read_text())
-    check(sorted(mixed["origins"]) == ["alpaca:alpaca_5000.json"] * 2
-          + ["text:tinystories_train_head.txt"], f"mixture origins: {mixed['origins']}")
+    check(sorted(mixed["origins"]) == [f"alpaca:{alpaca}"] * 2 + [f"text:{stories_text}"],
+          f"mixture origins: {mixed['origins']}")
+    check(mixed["sources"] == [{"name": f"alpaca:{alpaca}", "kind": "alpaca", "path": str(alpaca),
+                                "weight": 2}, {"name": f"text:{stories_text}", "kind": "text",
+                                               "path": str(stories_text), "weight": 1}],
+          f"mixture sources: {mixed['sources']}")
     check(mixed["special_tokens"] == "plain", f"special_tokens: {mixed['special_tokens']}")
+
+
+def case_calibration_sources(args, tmp):
+    """Each sequence's origin names its source uniquely: two files of one name in different
+    folders are told apart (KIND:PATH as given); a source listed twice (one kind, one file, by
+    any path) is refused naming both, by prune and capture, before anything is written; one file
+    read as two kinds is two sources."""
+    stories = pathlib.Path(args.data) / "models/stories260K/stories260K.bin"
+    text = pathlib.Path(args.data) / "text/tinystories/tinystories_train_head.txt"
+    paragraphs = text.read_text().split("\n\n")
+    documents = ["\n\n".join(paragraphs[i:i + 4]) for i in range(0, 240, 4)]
+    for folder, part in (("a", documents[:30]), ("b", documents[30:60])):
+        (tmp / folder).mkdir()
+        (tmp / folder / "c4.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in part))
+    a, b = tmp / "a/c4.jsonl", tmp / "b/c4.jsonl"
+    saved = tmp / "tokens.json"
+    run(args.pollard, "prune", stories, tmp / "p.bin", "--method", "wanda", "--calibration",
+        f"c4:{a},c4:{b}@3", "--samples", "8", "--length", "32", "--save-calibration", saved,
+        "--quiet")
+    origins = json.loads(saved.read_text())["origins"]
+    check(sorted(origins) == [f"c4:{a}"] * 2 + [f"c4:{b}"] * 6, f"origins: {origins}")
+    for i, spec in enumerate((f"c4:{a},c4:{a}", f"c4:{a}@1,documents:{tmp}/a/../a/c4.jsonl@2",
+                              f"text:{text},text:{text}")):
+        first, second = spec.split(",")
+        out = tmp / f"twice{i}.bin"
+        p = subprocess.run([args.pollard, "prune", stories, out, "--method", "wanda",
+                            "--calibration", spec, "--samples", "4", "--length", "32",
+                            "--save-calibration", tmp / f"twice{i}.json", "--quiet"],
+                           capture_output=True, text=True)
+        check(p.returncode == 2 and f"{first.split('@')[0]} and {second.split('@')[0]} are the "
+              "same source listed twice" in p.stderr and not out.exists(),
+              f"prune --calibration {spec}: exit {p.returncode}, {p.stderr.strip()}")
+    p = subprocess.run([args.pollard, "capture", stories, "--calibration", f"c4:{a},c4:{a}",
+                        "--block", "0", "--linear", "attn_q", "--weights-out", tmp / "w.npy"],
+                       capture_output=True, text=True)
+    check(p.returncode == 2 and "same source listed twice" in p.stderr
+          and not (tmp / "w.npy").exists(), f"capture: exit {p.returncode}, {p.stderr.strip()}")
+    # One file as documents and as a corpus: two sources, two origins.
+    run(args.pollard, "prune", stories, tmp / "q.bin", "--method", "wanda", "--calibration",
+        f"c4:{a},text:{a}", "--samples", "4", "--length", "32", "--save-calibration", saved,
+        "--quiet")
+    origins = json.loads(saved.read_text())["origins"]
+    check(sorted(origins) == [f"c4:{a}"] * 2 + [f"text:{a}"] * 2, f"two kinds: {origins}")
 
 
 def case_llama2c_copy(args, tmp):
@@ -645,7 +692,7 @@ def case_hf_tables(args, tmp):
           f"an embedding value beyond F16: exit {p.returncode}, {p.stderr.strip()}")
 
 
-CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity, "tables": case_tables, "hf_tables": case_hf_tables}
+CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "calibration_sources": case_calibration_sources, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity, "tables": case_tables, "hf_tables": case_hf_tables}
 
 
 def main():

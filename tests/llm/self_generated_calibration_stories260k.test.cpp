@@ -55,12 +55,12 @@ TEST_CASE("selfgen:PATH continues the file's documents with the model's tokenize
   s.seed = 3;
   const auto by_hand = self_generated_windows::generate(
       m, paragraphs, [&](std::string_view t, bool bos) { return tok.encode(t, bos); },
-      llm::self_generation_sampler{}, s, "selfgen:six.txt");
+      llm::self_generation_sampler{}, s, "selfgen:" + text_path.string());
   CHECK(source.texts() == by_hand.texts());
   CHECK(source.describe() == by_hand.describe());
   const auto batch = source.draw(o.samples, o.length, o.seed);
   CHECK(batch.tokens == by_hand.draw(4, 24, 3).tokens);
-  CHECK(batch.origin == std::vector<std::string>(4, "selfgen:six.txt"));
+  CHECK(batch.origin == std::vector<std::string>(4, "selfgen:" + text_path.string()));
 
   // The cache is read back (same texts), and refused for another seed.
   CHECK(llm::self_generated_calibration(m, "stories260K", spec, tok, o, g).texts() ==

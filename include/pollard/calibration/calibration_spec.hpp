@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "pollard/core/error.hpp"
@@ -69,6 +71,33 @@ inline calibration_spec parse_calibration_spec(std::string_view text) {
   if (rest.empty()) throw option_error("calibration: no path in \"" + arg + "\"");
   spec.path = rest;
   return spec;
+}
+
+/// The name of a source in origins, messages and descriptions: "KIND:PATH" as written, the path
+/// as given, so two files of the same name in different folders are told apart.
+inline std::string calibration_source_name(const calibration_spec& spec) {
+  return spec.kind_name + ":" + spec.path;
+}
+
+/// Refuses a source listed twice: two specs of the same kind (c4 and documents are one) naming
+/// the same file (the same path, or two paths of one existing file, through links), whatever
+/// their weights, since the mixture would draw from it twice; the message names both as written.
+/// Throws option_error.
+inline void refuse_repeated_calibration_sources(const std::vector<calibration_spec>& specs) {
+  namespace fs = std::filesystem;
+  const auto same_file = [](const std::string& a, const std::string& b) {
+    std::error_code ec;
+    if (fs::equivalent(a, b, ec)) return true;
+    return fs::path(a).lexically_normal() == fs::path(b).lexically_normal();
+  };
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (specs[i].kind == specs[j].kind && same_file(specs[i].path, specs[j].path))
+        throw option_error(
+            "calibration: " + calibration_source_name(specs[j]) + " and " +
+            calibration_source_name(specs[i]) +
+            " are the same source listed twice (one kind, one file); give it once, with "
+            "@WEIGHT for its share of the mixture");
 }
 
 }  // namespace pollard

@@ -98,7 +98,9 @@ inline tokenize_function tokenize_with(const text_tokenizer& tok) {
 /// windows) and tokenizes them once, with BOS first when the model
 /// expects it; documents and instructions are tokenized each with BOS when the model expects it.
 /// Self-generated text needs the model: `add_self_generated(mix, spec)` adds that source (see
-/// llm/self_generated_calibration.hpp); without it a selfgen spec is an option_error.
+/// llm/self_generated_calibration.hpp); without it a selfgen spec is an option_error. Each
+/// source is named calibration_source_name(spec) (KIND:PATH as given) in its sequences' origin;
+/// a source listed twice is refused (refuse_repeated_calibration_sources) before any file is read.
 using self_generated_adder = std::function<void(calibration_mixture&, const calibration_spec&)>;
 
 inline calibration_mixture calibration_sources(
@@ -106,10 +108,11 @@ inline calibration_mixture calibration_sources(
     const calibration_options& o, const self_generated_adder& add_self_generated = {}) {
   if (specs.empty()) throw option_error("calibration: no source was given");
   // Refused before any file is read or text generated.
+  refuse_repeated_calibration_sources(specs);
   std::vector<std::string> names;
   std::vector<double> weights;
   for (const auto& spec : specs) {
-    names.push_back(spec.kind_name + ":" + spec.path);
+    names.push_back(calibration_source_name(spec));
     weights.push_back(spec.weight);
   }
   refuse_empty_mixture_parts(names, weights, o.samples);
@@ -117,7 +120,7 @@ inline calibration_mixture calibration_sources(
   const bool bos = tok.adds_bos();
   for (const auto& spec : specs) {
     const std::filesystem::path path(spec.path);
-    const std::string name = spec.kind_name + ":" + path.filename().string();
+    const std::string name = calibration_source_name(spec);
     switch (spec.kind) {
       case calibration_kind::documents:
         mix.add(spec.weight, document_windows(read_calibration_documents(path, o.text_field),

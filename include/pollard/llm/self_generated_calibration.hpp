@@ -63,8 +63,7 @@ self_generated_windows self_generated_calibration(M& m, std::string model_identi
   s.drop_fraction = g.drop_fraction;
   s.batch = g.batch;
   const self_generation_sampler sampler(g.sampling);
-  const std::string name =
-      spec.kind_name + ":" + std::filesystem::path(spec.path).filename().string();
+  const std::string name = calibration_source_name(spec);
   const tokenize_function tokenize = detail::tokenize_with(tok);
   if (g.cache.empty())
     return self_generated_windows::generate(m, sources, tokenize, sampler, std::move(s), name);
