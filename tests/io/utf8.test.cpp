@@ -48,3 +48,40 @@ TEST_CASE("valid_utf8 replaces each maximal ill-formed subpart by U+FFFD, as Pyt
   CHECK(pollard::io::valid_utf8("\xed\xa0\x80x") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx");
   CHECK(pollard::io::valid_utf8("caf\xc3\xa9 \xe2\x98\x95") == "caf\xc3\xa9 \xe2\x98\x95");
 }
+
+TEST_CASE("lenient_utf8_at reads a character as llama.cpp's unicode_cpt_from_utf8 does") {
+  using pollard::io::lenient_utf8_at;
+  struct expected {
+    std::string_view bytes;
+    std::size_t length;
+    char32_t code_point;
+    bool well_formed;
+  };
+  // By hand from the bit patterns: the lead byte says the length, continuation bytes give 6
+  // bits each, nothing else is checked; a byte that cannot start one is U+FFFD on its own.
+  for (const auto& e : {
+           expected{"\xC3\xA9", 2, 0xE9, true},               // é
+           expected{"\xC0\x80", 2, 0x0, false},               // overlong U+0000
+           expected{"\xC1\x81", 2, 0x41, false},              // overlong 'A'
+           expected{"\xE0\x80\x80", 3, 0x0, false},           // overlong U+0000
+           expected{"\xED\xA0\x80", 3, 0xD800, false},        // a surrogate
+           expected{"\xF4\x90\x80\x80", 4, 0x110000, false},  // above U+10FFFF
+           expected{"\xF5\x80\x80\x80", 4, 0x140000, false},  // lead F5, still 4 bytes
+           expected{"\xF0\x9F\x99\x82", 4, 0x1F642, true},    // 🙂
+           expected{"\xF5", 1, 0xFFFD, false},                // cut short
+           expected{"\xF8\x80\x80\x80", 1, 0xFFFD, false},    // F8-FF start nothing
+           expected{"\xFF", 1, 0xFFFD, false},                //
+           expected{"\x80", 1, 0xFFFD, false},                // a lone continuation byte
+           expected{"\xE2\x82", 1, 0xFFFD, false},            // truncated by the end
+           expected{"\xE2\x82"
+                    "a",
+                    1, 0xFFFD, false},           // broken by 'a'
+           expected{"\xC0 ", 1, 0xFFFD, false},  // C0 never takes the space
+       }) {
+    CAPTURE(e.bytes);
+    const auto c = lenient_utf8_at(e.bytes, 0);
+    CHECK(c.length == e.length);
+    CHECK(c.code_point == e.code_point);
+    CHECK(c.well_formed == e.well_formed);
+  }
+}

@@ -1,15 +1,19 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "pollard/io/json.hpp"
+#include "pollard/io/utf8.hpp"
 #include "pollard/llm/model_file.hpp"
+#include "support/random_bytes.hpp"
 #include "support/smollm2.hpp"
 
 namespace {
@@ -65,27 +69,89 @@ TEST_CASE("SmolLM2's byte-level BPE encodes every fixture text exactly as llama.
   }
 }
 
+// The bytes of SmolLM2's vocabulary that have no token of their own (GPT-2's byte symbol of b
+// is not a token): listed from the token strings, not by the tokenizer.
+std::vector<bool> bytes_without_token(const pollard::llm::byte_level_bpe_tokenizer& t) {
+  std::set<std::string> tokens;
+  for (std::size_t i = 0; i < t.vocabulary_size(); ++i)
+    tokens.insert(t.token(static_cast<std::int32_t>(i)));
+  std::vector<bool> missing(256);
+  for (int b = 0; b < 256; ++b)
+    missing[static_cast<std::size_t>(b)] =
+        tokens.count(pollard::llm::detail::byte_to_unicode()[static_cast<std::size_t>(b)]) == 0;
+  return missing;
+}
+
+// What encoding `text` must do on SmolLM2: round-trip, or, when a byte has no token, fail
+// naming the first such byte's offset (llama.cpp drops the byte).
+void check_kept_or_refused(const pollard::llm::byte_level_bpe_tokenizer& t,
+                           const std::vector<bool>& missing, const std::string& text) {
+  CAPTURE(text);
+  std::size_t first = text.size();
+  for (std::size_t k = 0; k < text.size() && first == text.size(); ++k)
+    if (missing[static_cast<unsigned char>(text[k])]) first = k;
+  if (first == text.size()) {
+    CHECK(t.decode(t.encode(text, false, pollard::llm::special_token_text::plain)) == text);
+  } else {
+    const std::string where = " at offset " + std::to_string(first) + " of the text";
+    CHECK_THROWS_WITH_AS(t.encode(text, false, pollard::llm::special_token_text::plain),
+                         doctest::Contains(where.c_str()), pollard::format_error);
+  }
+}
+
 // tests/llm/fixtures/smollm2_bytes.json: llama.cpp's ids for text that is not valid UTF-8 or
-// holds control characters (each invalid byte read as U+FFFD; a byte symbol missing from the
-// vocabulary, such as U+0004's, gives no token), made by make_hf_tokenizer_fixture.py from
-// llama.cpp's procedure, itself checked against smollm2_tokens.json.
-TEST_CASE("SmolLM2's byte-level BPE reads invalid UTF-8 and control characters as llama.cpp") {
+// holds control characters, made by make_hf_tokenizer_fixture.py from llama.cpp's procedure,
+// itself checked against smollm2_tokens.json. llama.cpp reads each invalid byte as U+FFFD and
+// drops a byte whose symbol has no token (U+0004's): pollard keeps every byte instead, so only
+// the well-formed texts whose bytes all have tokens must give llama.cpp's ids; the others
+// round-trip, or are refused naming the first byte without a token.
+TEST_CASE("SmolLM2's byte-level BPE matches llama.cpp on well-formed text and keeps every byte") {
   const auto path = pollard::test::smollm2_gguf();
   if (!path) return;
   const auto root = read_fixture("smollm2_bytes.json");
   const pollard::io::gguf_file file(*path);
   const auto tokenizer = pollard::llm::load_gguf_tokenizer(file);
+  const auto missing = bytes_without_token(tokenizer);
   const auto& cases = root.find("cases")->as_array("cases");
   CHECK(cases.size() >= 10);
+  int compared = 0;
   for (const auto& c : cases) {
     const auto& hex = c.find("hex")->as_string("hex");
     std::string input;
     for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
       input += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-    const auto expected = ids_of(c);
     CAPTURE(hex);
-    CHECK(tokenizer.encode(input, false) == expected);
+    check_kept_or_refused(tokenizer, missing, input);
+    const bool representable = std::none_of(
+        input.begin(), input.end(), [&](char b) { return missing[static_cast<unsigned char>(b)]; });
+    if (representable && pollard::io::valid_utf8(input) == input) {
+      CHECK(tokenizer.encode(input, false) == ids_of(c));
+      ++compared;
+    }
   }
+  CHECK(compared >= 3);
+  // What the vocabulary lacks: the bytes UTF-8 never uses (C0, C1, F5-FF), and a few more.
+  for (const int b : {0x04, 0xC0, 0xC1, 0xF5, 0xFF}) CHECK(missing[static_cast<std::size_t>(b)]);
+  for (const int b : {0x00, 0x0A, 0x80, 0xE2, 0xF0, 0xF4})
+    CHECK(!missing[static_cast<std::size_t>(b)]);
+}
+
+TEST_CASE(
+    "SmolLM2: random byte strings round-trip, or are refused at their first byte without a token") {
+  const auto path = pollard::test::smollm2_gguf();
+  if (!path) return;
+  const pollard::io::gguf_file file(*path);
+  const auto tokenizer = pollard::llm::load_gguf_tokenizer(file);
+  const auto missing = bytes_without_token(tokenizer);
+  for (const auto& text : pollard::test::random_byte_strings(2000, 40, 11))
+    check_kept_or_refused(tokenizer, missing, text);
+  // Hand-picked: the ill-formed sequences of the brief, each with and without neighbours.
+  for (const std::string text :
+       {"\xC0\x80",
+        "a\xE0\x80\x80"
+        "b",
+        "\xED\xA0\x80", "\xF5", "x \x80 y", "caf\xE2\x82", "\xF4\x90\x80\x80!", "lone \xC0 byte"})
+    check_kept_or_refused(tokenizer, missing, text);
 }
 
 // tests/llm/fixtures/smollm2_default_pre_tokens.json: llama-tokenize's ids for the SmolLM2 GGUF

@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "pollard/llm/byte_level_bpe_tokenizer.hpp"
+#include "support/random_bytes.hpp"
 
 using pollard::llm::byte_level_bpe_tokenizer;
 
@@ -81,8 +83,10 @@ TEST_CASE("white-space runs keep their last space for the next word, and bytes r
   CHECK(ids == expected);
   for (const std::string text : {"héllo wörld 🙂\n\n\t x", "it's 3.14!"})
     CHECK(t.decode(t.encode(text)) == text);
-  // llama.cpp reads each byte that starts no valid UTF-8 sequence as U+FFFD.
-  CHECK(t.decode(t.encode("\xff\xfe invalid utf8")) == "\xEF\xBF\xBD\xEF\xBF\xBD invalid utf8");
+  // Bytes that are not UTF-8 are kept: each is its byte symbol's token.
+  CHECK(t.decode(t.encode("\xff\xfe invalid utf8")) == "\xff\xfe invalid utf8");
+  CHECK(t.encode("\xff\xfe", false) ==
+        std::vector<std::int32_t>{id_of(t, "\xff"), id_of(t, "\xfe")});
 }
 
 TEST_CASE("a long piece merges as a short one does, merge by merge") {
@@ -138,7 +142,65 @@ TEST_CASE("bad vocabularies and ids are rejected with a message") {
   CHECK_THROWS_WITH_AS(tiny().token_bytes(100000),
                        "byte-level BPE: token id 100000 is outside the 266-token vocabulary",
                        pollard::option_error);
-  // A byte symbol missing from the vocabulary gives no token, as in llama.cpp.
-  CHECK(byte_level_bpe_tokenizer({"a"}, {}, {}, "gpt2").encode("bab") ==
-        std::vector<std::int32_t>{0});
+  // A byte symbol missing from the vocabulary is refused, naming the byte and where it is
+  // (llama.cpp drops it: "bab" would give the one token "a").
+  CHECK_THROWS_WITH_AS(byte_level_bpe_tokenizer({"a"}, {}, {}, "gpt2").encode("ab"),
+                       "byte-level BPE: byte 0x62 at offset 1 of the text has no token in the "
+                       "vocabulary (its symbol 'b'), so it cannot be encoded without losing it",
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(byte_level_bpe_tokenizer({"a", "\xc3\x80"}, {}, {}, "gpt2")
+                           .encode("a\xc0\x80 a", false, pollard::llm::special_token_text::plain),
+                       doctest::Contains("byte 0x80 at offset 2 of the text"),
+                       pollard::format_error);
+}
+
+TEST_CASE("ill-formed UTF-8 is split as llama.cpp reads it, and every byte is kept (by hand)") {
+  const auto t = tiny();
+  const auto bytes = [&](std::initializer_list<unsigned> list) {
+    std::vector<std::int32_t> ids;
+    for (const unsigned b : list) ids.push_back(id_of(t, std::string(1, static_cast<char>(b))));
+    return ids;
+  };
+  // No merge involves these bytes, so each is its byte token; what matters is that none is
+  // lost or changed (llama.cpp turns C0 80 into the byte 00, and a lone byte into U+FFFD).
+  CHECK(t.encode("\xC0\x80", false) == bytes({0xC0, 0x80}));            // overlong U+0000
+  CHECK(t.encode("\xE0\x80\x80", false) == bytes({0xE0, 0x80, 0x80}));  // overlong U+0000
+  CHECK(t.encode("\xED\xA0\x80", false) == bytes({0xED, 0xA0, 0x80}));  // surrogate U+D800
+  CHECK(t.encode("\xF4\x90\x80\x80", false) == bytes({0xF4, 0x90, 0x80, 0x80}));
+  CHECK(t.encode("\xF5", false) == bytes({0xF5}));
+  CHECK(t.encode("\x80", false) == bytes({0x80}));
+  CHECK(t.encode("\xE2\x82", false) == bytes({0xE2, 0x82}));  // truncated
+}
+
+TEST_CASE("the pre-tokenizer splits ill-formed UTF-8 where llama.cpp does (by hand)") {
+  // Every byte symbol, plus "b" merged with the symbols of C1 and of C0. llama.cpp reads
+  // C1 81 as an overlong 'A' (a letter), so "b" + C1 81 is one \p{L}+ piece and "b" merges with
+  // C1's symbol; it reads C0 80 as U+0000 (not a letter, so its own piece) and E2 82 as two
+  // U+FFFD (symbols), so "b" stays apart from those.
+  const auto& table = pollard::llm::detail::byte_to_unicode();
+  std::vector<std::string> tokens = {"<|endoftext|>"};
+  for (const auto& symbol : table) tokens.push_back(symbol);
+  tokens.push_back("b" + table[0xC1]);
+  tokens.push_back("b" + table[0xC0]);
+  tokens.push_back("b" + table[0xE2]);
+  const byte_level_bpe_tokenizer t(
+      tokens, {"b " + table[0xC1], "b " + table[0xC0], "b " + table[0xE2]}, {}, "gpt2");
+  const auto byte = [](unsigned b) { return static_cast<std::int32_t>(b) + 1; };
+  const auto b_c1 = static_cast<std::int32_t>(tokens.size()) - 3;
+  CHECK(t.encode("b\xC1\x81") == std::vector<std::int32_t>{b_c1, byte(0x81)});
+  CHECK(t.encode("b\xC0\x80") == std::vector<std::int32_t>{byte('b'), byte(0xC0), byte(0x80)});
+  CHECK(t.encode("b\xE2\x82") == std::vector<std::int32_t>{byte('b'), byte(0xE2), byte(0x82)});
+  // Well-formed, "b" and U+2082 (subscript two, E2 82 82: a number) are two pieces as well.
+  CHECK(t.encode("b\xE2\x82\x82") ==
+        std::vector<std::int32_t>{byte('b'), byte(0xE2), byte(0x82), byte(0x82)});
+}
+
+TEST_CASE("decode(encode(bytes)) == bytes for random byte strings, UTF-8 or not (seeded)") {
+  const auto t = tiny();
+  for (const auto mode :
+       {pollard::llm::special_token_text::parse, pollard::llm::special_token_text::plain})
+    for (const auto& text : pollard::test::random_byte_strings(3000, 48, 7)) {
+      CAPTURE(text);
+      CHECK(t.decode(t.encode(text, false, mode)) == text);
+    }
 }

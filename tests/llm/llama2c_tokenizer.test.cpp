@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pollard/llm/llama2c_tokenizer.hpp"
+#include "support/random_bytes.hpp"
 
 using namespace pollard;
 using namespace pollard::llm;
@@ -132,6 +133,21 @@ TEST_CASE("a vocabulary without byte tokens cannot encode unknown bytes") {
   const auto t = llama2c_tokenizer::parse(tokenizer_bytes(v, 6), 4);
   CHECK(t.encode(" ", false) == std::vector<token_id>{3, 3});
   CHECK_THROWS_WITH_AS(
-      t.encode("z"), "llama2c_tokenizer: no byte-fallback token for byte 122 in a vocabulary of 4",
+      t.encode("  z"),
+      "llama2c_tokenizer: no byte-fallback token for byte 122 at offset 2 of the text in a "
+      "vocabulary of 4",
       format_error);
+}
+
+TEST_CASE("every byte is kept: decode(encode(bytes)) == bytes for random byte strings (seeded)") {
+  // run.c groups a byte with the continuation bytes after it (at most 4 in all); a group that
+  // is not a piece falls back to one token per byte, so ill-formed UTF-8 (C0 80, ED A0 80, a
+  // lone 80, a truncated E2 82) comes back byte for byte.
+  const auto t = small();
+  CHECK(t.encode("\xC0\x80", false) == std::vector<token_id>{259, 0xC0 + 3, 0x80 + 3});
+  CHECK(t.encode("\xE2\x82", false) == std::vector<token_id>{259, 0xE2 + 3, 0x82 + 3});
+  for (const auto& text : pollard::test::random_byte_strings(3000, 48, 9)) {
+    CAPTURE(text);
+    CHECK(t.decode(t.encode(text)) == text);
+  }
 }

@@ -9,6 +9,7 @@
 #include "llm/tok512_fixture.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "support/data.hpp"
+#include "support/random_bytes.hpp"
 
 using namespace pollard;
 using namespace pollard::llm;
@@ -37,6 +38,16 @@ TEST_CASE("decode(encode(x)) == x on tok512 for ASCII, accented text and emoji")
         "{}[]<>~^"}) {
     CAPTURE(text);
     CHECK(tok.decode(tok.encode(text, true, true)) == text);
+  }
+}
+
+TEST_CASE("tok512 round-trips random byte strings, UTF-8 or not (seeded)") {
+  auto path = test::data_file("models/stories260K/tok512.bin");
+  if (!path) return;
+  const auto tok = llama2c_tokenizer::read(*path, 512);
+  for (const auto& text : test::random_byte_strings(2000, 48, 4)) {
+    CAPTURE(text);
+    CHECK(tok.decode(tok.encode(text)) == text);
   }
 }
 

@@ -15,6 +15,7 @@
 #include "pollard/llm/llama_model.hpp"
 #include "pollard/llm/model_file.hpp"
 #include "support/data.hpp"
+#include "support/random_bytes.hpp"
 
 // tests/llm/fixtures/llama_cpp/ (made by make_fixture.sh there, with llama.cpp itself):
 //   stories260K.gguf          stories260K converted to GGUF by llama.cpp's
@@ -84,6 +85,17 @@ TEST_CASE("a GGUF SentencePiece vocabulary encodes as llama.cpp's llama-tokenize
   CHECK(parsed[1] == 1);
   CHECK(std::vector<token_id>(parsed.begin() + 2, parsed.end()) ==
         m.tokenizer->encode(" is not parsed", false));
+}
+
+TEST_CASE("the GGUF SentencePiece vocabulary round-trips random byte strings (seeded)") {
+  // tok512 has the 256 byte pieces, so every byte string, UTF-8 or not, comes back as it was.
+  auto m = open_model(fixtures / "stories260K.gguf");
+  REQUIRE(m.tokenizer);
+  m.tokenizer->set_special_token_text(special_token_text::plain);
+  for (const auto& text : test::random_byte_strings(2000, 48, 3)) {
+    CAPTURE(text);
+    CHECK(m.tokenizer->decode(m.tokenizer->encode(text, true)) == text);
+  }
 }
 
 TEST_CASE("llama.cpp's GGUF of stories260K agrees with the llama2.c checkpoint it came from") {

@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "pollard/llm/sentencepiece_bpe_tokenizer.hpp"
+#include "support/random_bytes.hpp"
 
 using namespace pollard;
 using namespace pollard::llm;
@@ -129,4 +131,52 @@ TEST_CASE("SentencePiece BPE refuses inconsistent vocabularies by name") {
                                           {T::control, T::normal, T::normal}, {0, std::nullopt});
   CHECK(small.encode("a a", true) == std::vector<token_id>{0, 1, 2, 1, 2});
   CHECK_THROWS_WITH_AS(small.encode("q", false), doctest::Contains("<0x71>"), format_error);
+  CHECK_THROWS_WITH_AS(small.encode("a q", false),
+                       "SentencePiece vocabulary has no byte-fallback piece <0x71> for the byte at "
+                       "offset 2 of the text",
+                       format_error);
+}
+
+TEST_CASE("SentencePiece BPE reads ill-formed UTF-8 as llama.cpp does and keeps every byte") {
+  const auto t = hand_vocabulary();
+  const auto bytes = [](std::initializer_list<unsigned> list) {
+    std::vector<token_id> ids = {space};  // the space prefix
+    for (const unsigned b : list) ids.push_back(byte_id(b));
+    return ids;
+  };
+  // One character each as llama.cpp reads them (overlong, surrogate, above U+10FFFF): no piece,
+  // so their bytes' pieces.
+  CHECK(t.encode("\xC0\x80", false) == bytes({0xC0, 0x80}));
+  CHECK(t.encode("\xE0\x80\x80", false) == bytes({0xE0, 0x80, 0x80}));
+  CHECK(t.encode("\xED\xA0\x80", false) == bytes({0xED, 0xA0, 0x80}));
+  CHECK(t.encode("\xF4\x90\x80\x80", false) == bytes({0xF4, 0x90, 0x80, 0x80}));
+  CHECK(t.encode("\xF5", false) == bytes({0xF5}));
+  CHECK(t.encode("\x80", false) == bytes({0x80}));
+  CHECK(t.encode("\xE2\x82", false) == bytes({0xE2, 0x82}));
+  // A lead byte whose continuation bytes are missing is one byte: C0 does not swallow the
+  // "▁" of the space after it, which still merges with "a": ▁ | C0 | ▁a.
+  CHECK(t.encode("\xC0 a", false) == std::vector<token_id>{space, byte_id(0xC0), space_a});
+  // ▁ | E2 | 82 | ▁ | a | b: "▁a" (-0.2) beats "ab" (-0.5), then "▁ab" (-0.1).
+  CHECK(t.encode("\xE2\x82 ab", false) ==
+        std::vector<token_id>{space, byte_id(0xE2), byte_id(0x82), space_ab});
+  // A "▁" written in the text is not a space: its bytes, never merged with "a" or "b".
+  CHECK(t.encode("a\xE2\x96\x81"
+                 "b",
+                 false) ==
+        std::vector<token_id>{space_a, byte_id(0xE2), byte_id(0x96), byte_id(0x81), b});
+  for (const std::string text : {"\xC0\x80", "\xC0 a", "\xE2\x82 ab", "a\xE2\x96\x81 b", " \xF5"}) {
+    CAPTURE(text);
+    CHECK(t.decode(t.encode(text, true)) == text);
+  }
+}
+
+TEST_CASE("SentencePiece BPE: decode(encode(bytes)) == bytes for random byte strings (seeded)") {
+  for (const bool prefix : {true, false}) {
+    const auto t = hand_vocabulary(prefix);
+    for (const auto& text : test::random_byte_strings(3000, 48, 5)) {
+      CAPTURE(text);
+      CHECK(t.decode(t.encode(text, true, special_token_text::plain)) == text);
+      CHECK(t.decode(t.encode(text, false, special_token_text::plain)) == text);
+    }
+  }
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/io/utf8.hpp"
 
 namespace pollard::io {
 
@@ -172,24 +173,6 @@ class json_parser {
     return v;
   }
 
-  static void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xc0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xe0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-      out += static_cast<char>(0xf0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
-  }
-
   std::string parse_string() {
     ++i_;  // opening quote
     std::string out;
@@ -239,7 +222,7 @@ class json_parser {
           } else if (cp >= 0xdc00 && cp < 0xe000) {
             fail("unpaired surrogate");
           }
-          append_utf8(out, cp);
+          io::append_utf8(out, cp);
           break;
         }
         default:

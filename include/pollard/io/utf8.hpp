@@ -53,6 +53,66 @@ inline utf8_sequence utf8_sequence_at(std::string_view s, std::size_t k) noexcep
   return r;
 }
 
+/// Appends the UTF-8 encoding of code point `cp` (at most U+10FFFF) to `out`.
+inline void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+/// One character of tokenizer input as llama.cpp reads UTF-8 (src/unicode.cpp,
+/// unicode_cpt_from_utf8): `length` bytes and the `code_point` they give.
+struct lenient_utf8_character {
+  std::size_t length = 1;
+  char32_t code_point = 0;
+  /// Whether the bytes are the one well-formed encoding of a Unicode scalar value.
+  bool well_formed = false;
+};
+
+/// The character at s[k] (k < s.size()) read as llama.cpp reads it: a lead byte C0-DF, E0-EF or
+/// F0-F7 followed by 1, 2 or 3 continuation bytes (80-BF) is one character, its value decoded
+/// from the payload bits with no further check, so an overlong form (C0 80, E0 80 80: U+0000),
+/// a surrogate (ED A0 80: U+D800) or a value above U+10FFFF (F4 90 80 80, F5 80 80 80) is one
+/// character; any other byte (a continuation byte alone, F8-FF, a lead byte whose sequence is
+/// cut short or broken) is a character of its own, read as U+FFFD.
+inline lenient_utf8_character lenient_utf8_at(std::string_view s, std::size_t k) noexcept {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = byte(k);
+  if (lead < 0x80) return {1, lead, true};
+  std::size_t length = 0;
+  char32_t value = 0;
+  if (lead >= 0xc0 && lead <= 0xdf) {
+    length = 2;
+    value = lead & 0x1fu;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    value = lead & 0x0fu;
+  } else if (lead >= 0xf0 && lead <= 0xf7) {
+    length = 4;
+    value = lead & 0x07u;
+  } else {
+    return {1, 0xfffd, false};
+  }
+  if (s.size() - k < length) return {1, 0xfffd, false};
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(k + i) & 0xc0) != 0x80) return {1, 0xfffd, false};
+    value = (value << 6) | (byte(k + i) & 0x3fu);
+  }
+  return {length, value, utf8_sequence_at(s, k).length == length};
+}
+
 /// `s` as well-formed UTF-8: every ill-formed byte sequence becomes U+FFFD, one per maximal
 /// subpart (as utf8_sequence_at counts them); well-formed text is returned unchanged.
 inline std::string valid_utf8(std::string_view s) {

@@ -4,7 +4,9 @@
 
 #include <pcre2.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/io/utf8.hpp"
 #include "pollard/llm/special_token_matcher.hpp"
 
 namespace pollard::llm {
@@ -80,18 +83,13 @@ class pcre2_pattern {
 inline const std::vector<std::string>& byte_to_unicode() {
   static const std::vector<std::string> table = [] {
     std::vector<std::string> t(256);
-    auto utf8 = [](std::uint32_t cp) {
+    const auto utf8 = [](char32_t cp) {
       std::string s;
-      if (cp < 0x80) {
-        s += static_cast<char>(cp);
-      } else {
-        s += static_cast<char>(0xc0 | (cp >> 6));
-        s += static_cast<char>(0x80 | (cp & 0x3f));
-      }
+      io::append_utf8(s, cp);
       return s;
     };
-    std::uint32_t next = 256;
-    for (std::uint32_t b = 0; b < 256; ++b) {
+    char32_t next = 256;
+    for (char32_t b = 0; b < 256; ++b) {
       const bool printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
       t[b] = utf8(printable ? b : next++);
     }
@@ -100,39 +98,46 @@ inline const std::vector<std::string>& byte_to_unicode() {
   return table;
 }
 
-/// `text` with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD, one
-/// replacement per byte, as llama.cpp's unicode_cpts_from_utf8 decodes text before tokenizing
-/// (a truncated or malformed sequence gives one U+FFFD for its first byte, and decoding resumes
-/// at the next byte).
-inline std::string replace_invalid_utf8(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const auto continuation = [&](std::size_t i) {
-    return i < text.size() && (byte(i) & 0xc0) == 0x80;
-  };
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = byte(i);
-    std::size_t n = 0;
-    if (c < 0x80)
-      n = 1;
-    else if ((c & 0xe0) == 0xc0 && continuation(i + 1))
-      n = 2;
-    else if ((c & 0xf0) == 0xe0 && continuation(i + 1) && continuation(i + 2))
-      n = 3;
-    else if ((c & 0xf8) == 0xf0 && continuation(i + 1) && continuation(i + 2) &&
-             continuation(i + 3))
-      n = 4;
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(text.substr(i, n));
-      i += n;
+/// What the pre-tokenizer patterns see of text that is not well-formed UTF-8: each character
+/// as llama.cpp reads it (io::lenient_utf8_at), written well-formed, so that it is split as
+/// llama.cpp splits it: an overlong form as the character it decodes to (C0 80 as U+0000), every
+/// other ill-formed character (a lone or broken byte, a surrogate, a value above U+10FFFF) as
+/// U+FFFD. `origin[j]` is the offset in `text` of the character that starts at reading[j] (and
+/// origin[reading.size()] == text.size()); other entries are unused.
+struct utf8_reading {
+  std::string reading;
+  std::vector<std::size_t> origin;
+
+  explicit utf8_reading(std::string_view text) {
+    reading.reserve(text.size() + 8);
+    origin.reserve(text.size() + 9);
+    for (std::size_t k = 0; k < text.size();) {
+      const io::lenient_utf8_character c = io::lenient_utf8_at(text, k);
+      const std::size_t at = reading.size();
+      if (c.well_formed)
+        reading.append(text.substr(k, c.length));
+      else if (c.length > 1 && c.code_point <= 0x10ffff &&
+               (c.code_point < 0xd800 || c.code_point > 0xdfff))
+        io::append_utf8(reading, c.code_point);
+      else
+        reading += "\xEF\xBF\xBD";
+      origin.resize(reading.size() + 1);
+      origin[at] = k;
+      k += c.length;
     }
+    origin.resize(reading.size() + 1);
+    origin[reading.size()] = text.size();
   }
-  return out;
+};
+
+/// Whether every character of `text` is well-formed UTF-8 (io::utf8_sequence_at).
+inline bool is_well_formed_utf8(std::string_view text) noexcept {
+  for (std::size_t k = 0; k < text.size();) {
+    const std::size_t n = io::utf8_sequence_at(text, k).length;
+    if (n == 0) return false;
+    k += n;
+  }
+  return true;
 }
 
 }  // namespace detail
@@ -216,17 +221,18 @@ class byte_level_bpe_tokenizer {
 
   /// Token ids of `text`; BOS first when the vocabulary asks for it (or `add_bos` overrides).
   /// Text spelling a control or user-defined token becomes that token as `special` says
-  /// (special_token_matcher). Bytes that are not valid UTF-8 are read as U+FFFD, and a
-  /// character whose byte symbol has no token (e.g. a control character missing from the
-  /// vocabulary) gives no token, both as llama.cpp's BPE tokenizer does.
-  std::vector<std::int32_t> encode(std::string_view raw_text,
+  /// (special_token_matcher). The rest is split by the pre-tokenizer patterns, reading UTF-8 as
+  /// llama.cpp does (detail::utf8_reading), and every piece is merged over its own bytes, so
+  /// decode(encode(text)) == text for any bytes, well-formed UTF-8 or not. Throws format_error,
+  /// naming the byte and its offset, for a byte whose symbol is not in the vocabulary (SmolLM2's
+  /// lacks C0, C1, F1, F2, F5-FF and six control characters), which llama.cpp silently drops.
+  std::vector<std::int32_t> encode(std::string_view text,
                                    std::optional<bool> add_bos = std::nullopt,
                                    special_token_text special = special_token_text::parse) const {
-    const std::string valid = detail::replace_invalid_utf8(raw_text);
     std::vector<std::int32_t> out;
     if (add_bos.value_or(add_bos_) && bos_) out.push_back(*bos_);
     specials_.split(
-        valid, special, [&](std::string_view plain) { encode_plain(plain, out); },
+        text, special, [&](std::string_view plain) { encode_plain(plain, text, out); },
         [&](token_id id) { out.push_back(id); });
     return out;
   }
@@ -266,19 +272,38 @@ class byte_level_bpe_tokenizer {
   }
 
  private:
-  void encode_plain(std::string_view text, std::vector<std::int32_t>& out) const {
+  // `text` lies within `whole` (what encode() was given), which error messages count offsets in.
+  void encode_plain(std::string_view text, std::string_view whole,
+                    std::vector<std::int32_t>& out) const {
     if (text.empty()) return;
+    if (detail::is_well_formed_utf8(text)) {
+      for (const auto piece : split(text)) encode_piece(piece, whole, out);
+      return;
+    }
+    // Split what llama.cpp reads, then merge the bytes each piece of the reading came from.
+    const detail::utf8_reading r(text);
+    const std::string_view reading = r.reading;
+    for (const auto piece : split(reading)) {
+      const auto begin = static_cast<std::size_t>(piece.data() - reading.data());
+      const std::size_t from = r.origin[begin], to = r.origin[begin + piece.size()];
+      encode_piece(text.substr(from, to - from), whole, out);
+    }
+  }
+
+  // The pieces of `text` after every pre-tokenizer pattern, as views into `text`.
+  std::vector<std::string_view> split(std::string_view text) const {
     std::vector<std::string_view> pieces{text}, next;
     for (const auto& p : patterns_) {
       next.clear();
       for (const auto piece : pieces) p->split(piece, next);
       pieces.swap(next);
     }
-    for (const auto piece : pieces) encode_piece(piece, out);
+    return pieces;
   }
 
   // Ranked merging over the mapped characters of one piece (lowest rank first, leftmost on ties).
-  void encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const {
+  void encode_piece(std::string_view piece, std::string_view whole,
+                    std::vector<std::int32_t>& out) const {
     const auto& table = detail::byte_to_unicode();
     std::vector<std::string> symbols;
     symbols.reserve(piece.size());
@@ -322,19 +347,28 @@ class byte_level_bpe_tokenizer {
       if (c.left > 0) offer(prev[c.left], c.left);
       if (next[c.left] < n) offer(c.left, next[c.left]);
     }
-    for (const auto& s : symbols) {
-      if (s.empty()) continue;  // merged into the symbol on its left
-      const auto it = ids_.find(s);
+    for (std::size_t i = 0; i < n; i = next[i]) {
+      const auto it = ids_.find(symbols[i]);
       if (it != ids_.end()) {
         out.push_back(it->second);
         continue;
       }
-      // A symbol missing from the vocabulary: llama.cpp (llm_tokenizer_bpe_session) emits the
-      // token of each single byte of the symbol's text that has one and drops the others, so a
-      // byte whose mapped character is not in the vocabulary gives nothing.
-      for (const char byte : s) {
-        const auto byte_it = ids_.find(std::string(1, byte));
-        if (byte_it != ids_.end()) out.push_back(byte_it->second);
+      // A merged symbol missing from the vocabulary: the tokens of its bytes' symbols, as
+      // llama.cpp gives for ASCII ones (llm_tokenizer_bpe_session looks each byte of the
+      // symbol's text up). A byte without a token is refused where llama.cpp drops it.
+      for (std::size_t k = i; k < next[i]; ++k) {
+        const auto& byte_symbol = table[static_cast<unsigned char>(piece[k])];
+        const auto byte_it = ids_.find(byte_symbol);
+        if (byte_it == ids_.end()) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(piece[k]));
+          throw format_error(
+              "byte-level BPE: byte " + std::string(hex) + " at offset " +
+              std::to_string(static_cast<std::size_t>(piece.data() - whole.data()) + k) +
+              " of the text has no token in the vocabulary (its symbol '" + byte_symbol +
+              "'), so it cannot be encoded without losing it");
+        }
+        out.push_back(byte_it->second);
       }
     }
   }

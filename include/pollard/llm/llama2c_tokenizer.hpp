@@ -92,8 +92,9 @@ class llama2c_tokenizer {
   /// repeatedly merge the adjacent pair whose concatenation is in the vocabulary with the
   /// highest score (the leftmost on ties; scores <= -1e10 never merge); optional EOS.
   /// Unlike run.c, a NUL byte does not end the text, and a vocabulary without " " uses the
-  /// byte-fallback token of 0x20 for the prefix. Throws format_error when a byte needs a
-  /// fallback token beyond the vocabulary.
+  /// byte-fallback token of 0x20 for the prefix. Every byte of the text is encoded.
+  /// Throws format_error, naming the byte's offset, when a byte needs a fallback token beyond
+  /// the vocabulary.
   std::vector<token_id> encode(std::string_view text, bool add_bos = true,
                                bool add_eos = false) const {
     std::vector<token_id> tokens;
@@ -101,7 +102,7 @@ class llama2c_tokenizer {
     if (add_bos) tokens.push_back(bos);
     if (!text.empty()) {
       const token_id space = find(" ");
-      tokens.push_back(space >= 0 ? space : byte_token(0x20));
+      tokens.push_back(space >= 0 ? space : byte_token(0x20, "the dummy prefix"));
     }
     std::size_t start = 0;
     while (start < text.size()) {
@@ -114,7 +115,9 @@ class llama2c_tokenizer {
       if (id >= 0) {
         tokens.push_back(id);
       } else {
-        for (char ch : unit) tokens.push_back(byte_token(static_cast<unsigned char>(ch)));
+        for (std::size_t k = 0; k < unit.size(); ++k)
+          tokens.push_back(byte_token(static_cast<unsigned char>(unit[k]),
+                                      "offset " + std::to_string(start + k) + " of the text"));
       }
       start = end;
     }
@@ -207,11 +210,12 @@ class llama2c_tokenizer {
                          " is outside the vocabulary of " + std::to_string(pieces_.size()));
     return static_cast<std::size_t>(id);
   }
-  token_id byte_token(unsigned byte) const {
+  // The byte-fallback token of `byte`, found at `where` (for the error message).
+  token_id byte_token(unsigned byte, const std::string& where) const {
     const auto id = static_cast<token_id>(byte) + byte_offset;
     if (static_cast<std::size_t>(id) >= pieces_.size())
       throw format_error("llama2c_tokenizer: no byte-fallback token for byte " +
-                         std::to_string(byte) + " in a vocabulary of " +
+                         std::to_string(byte) + " at " + where + " in a vocabulary of " +
                          std::to_string(pieces_.size()));
     return id;
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <queue>
 #include <span>
@@ -18,6 +19,7 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/core/token_id.hpp"
+#include "pollard/io/utf8.hpp"
 #include "pollard/llm/byte_fallback_piece.hpp"
 #include "pollard/llm/special_token_matcher.hpp"
 
@@ -40,10 +42,14 @@ enum class sentencepiece_token_type : std::int32_t {
 /// (higher merges first), byte-fallback pieces "<0xHH>".
 ///
 /// encode(text, add_bos): BOS when asked; then, for non-empty text, " " prepended when
-/// `add_space_prefix`, every ' ' replaced by "▁", the text split into UTF-8 characters (the
-/// length read from each lead byte, as llama.cpp's unicode_len_utf8), adjacent symbols merged
-/// while their concatenation is a piece, highest score first (the leftmost on ties), and every
-/// final symbol that is not a piece written as its bytes' "<0xHH>" pieces.
+/// `add_space_prefix`, every ' ' replaced by "▁", the text split into characters as llama.cpp
+/// reads UTF-8 (io::lenient_utf8_at: a lead byte takes the continuation bytes it announces, and
+/// any other byte is a character of its own, never joined to the byte after it), adjacent
+/// symbols merged while their concatenation is a piece, highest score first (the leftmost on
+/// ties), and every final symbol that is not a piece written as its bytes' "<0xHH>" pieces.
+/// A "▁" written in the text itself is never merged and is written as its three byte pieces, so
+/// that it decodes to itself and not to a space: decode(encode(text)) == text for any bytes
+/// when the vocabulary has "▁" and the 256 byte pieces (and no special token is matched).
 /// Text spelling a control or unknown token (<s>, <unk>) becomes that token with
 /// special_token_text::parse, a user-defined token's text always does (special_token_matcher),
 /// and each stretch of text after such a token gets the space prefix again, as llama.cpp's
@@ -104,7 +110,8 @@ class sentencepiece_bpe_tokenizer {
   }
 
   /// Token ids of `text` (see the class comment); BOS first when `add_bos` and the vocabulary
-  /// has one. Throws format_error when a byte has no "<0xHH>" piece.
+  /// has one. Throws format_error, naming the byte's offset, when a byte that has to be written
+  /// as a byte piece has no "<0xHH>" piece (nor a piece of the byte itself).
   std::vector<token_id> encode(std::string_view text, bool add_bos,
                                special_token_text special = special_token_text::parse) const {
     std::vector<token_id> out;
@@ -113,16 +120,8 @@ class sentencepiece_bpe_tokenizer {
     specials_.split(
         text, special,
         [&](std::string_view plain) {
-          std::string escaped;
-          escaped.reserve(plain.size() + 8);
-          if (s_.add_space_prefix && after_special) escaped += space_symbol;
-          for (char c : plain) {
-            if (c == ' ')
-              escaped += space_symbol;
-            else
-              escaped += c;
-          }
-          merge_and_emit(escaped, out);
+          merge_and_emit(plain, s_.add_space_prefix && after_special,
+                         static_cast<std::size_t>(plain.data() - text.data()), out);
           after_special = false;
         },
         [&](token_id id) {
@@ -180,6 +179,9 @@ class sentencepiece_bpe_tokenizer {
   struct symbol {
     std::size_t begin, size;
     std::ptrdiff_t prev, next;
+    std::size_t origin;   // offset in encode()'s text of the character this symbol began as
+    bool space;           // "▁" standing for a space (or the space prefix): one byte of text
+    bool literal_escape;  // "▁" written in the text: never merged, emitted as byte pieces
   };
   struct bigram {
     float score;
@@ -187,21 +189,34 @@ class sentencepiece_bpe_tokenizer {
     std::size_t size;
   };
 
-  // llm_tokenizer_spm_session::tokenize: symbols of one UTF-8 character, merged highest score
-  // first (leftmost on ties; a bigram is stale once its symbols' sizes no longer add up), then
-  // each final symbol emitted as its piece or, when none, resegmented along the merge that
+  // llm_tokenizer_spm_session::tokenize over `plain` (at offset `origin` in encode()'s text),
+  // with "▁" for every space and first when `prefix`: symbols of one character, merged highest
+  // score first (leftmost on ties; a bigram is stale once its symbols' sizes no longer add up),
+  // then each final symbol emitted as its piece or, when none, resegmented along the merge that
   // formed it, down to bytes.
-  void merge_and_emit(const std::string& text, std::vector<token_id>& out) const {
-    static constexpr std::size_t utf8_length[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+  void merge_and_emit(std::string_view plain, bool prefix, std::size_t origin,
+                      std::vector<token_id>& out) const {
+    std::string text;
+    text.reserve(plain.size() + 8);
     std::vector<symbol> symbols;
-    symbols.reserve(text.size());
-    for (std::size_t offset = 0; offset < text.size();) {
-      const std::size_t len = std::min(utf8_length[static_cast<unsigned char>(text[offset]) >> 4],
-                                       text.size() - offset);
+    symbols.reserve(plain.size() + 1);
+    const auto add = [&](std::string_view bytes, std::size_t at, bool space, bool literal) {
       const auto index = static_cast<std::ptrdiff_t>(symbols.size());
-      symbols.push_back({offset, len, index - 1, offset + len == text.size() ? -1 : index + 1});
-      offset += len;
+      symbols.push_back({text.size(), bytes.size(), index - 1, index + 1, at, space, literal});
+      text += bytes;
+    };
+    if (prefix) add(space_symbol, origin, true, false);
+    for (std::size_t k = 0; k < plain.size();) {
+      const std::size_t length = io::lenient_utf8_at(plain, k).length;
+      const std::string_view character = plain.substr(k, length);
+      if (character == " ")
+        add(space_symbol, origin + k, true, false);
+      else
+        add(character, origin + k, false, character == space_symbol);
+      k += length;
     }
+    if (symbols.empty()) return;
+    symbols.back().next = -1;
     const auto lower = [](const bigram& l, const bigram& r) {
       return l.score < r.score || (l.score == r.score && l.left > r.left);
     };
@@ -211,6 +226,7 @@ class sentencepiece_bpe_tokenizer {
       if (left < 0 || right < 0) return;
       const auto& l = symbols[static_cast<std::size_t>(left)];
       const auto& r = symbols[static_cast<std::size_t>(right)];
+      if (l.literal_escape || r.literal_escape) return;
       std::string joined = text.substr(l.begin, l.size + r.size);
       const token_id id = find(joined);
       if (id < 0) return;
@@ -232,7 +248,20 @@ class sentencepiece_bpe_tokenizer {
       try_bigram(l.prev, b.left);
       try_bigram(b.left, l.next);
     }
+    // Where in encode()'s text the byte at text[at] came from (for error messages).
+    const auto origin_of = [&](std::size_t at) {
+      const auto it = std::upper_bound(
+          symbols.begin(), symbols.end(), at,
+          [](std::size_t position, const symbol& s) { return position < s.begin; });
+      const symbol& s = *std::prev(it);
+      return s.space ? s.origin : s.origin + (at - s.begin);
+    };
+    const auto emit_bytes = [&](std::size_t begin, std::size_t size) {
+      for (std::size_t at = begin; at < begin + size; ++at)
+        out.push_back(byte_token(static_cast<unsigned char>(text[at]), origin_of(at)));
+    };
     const auto emit = [&](const auto& self, const symbol& s) -> void {
+      if (s.literal_escape) return emit_bytes(s.begin, s.size);
       const std::string piece_text = text.substr(s.begin, s.size);
       if (const token_id id = find(piece_text); id >= 0) {
         out.push_back(id);
@@ -243,21 +272,21 @@ class sentencepiece_bpe_tokenizer {
         self(self, symbols[static_cast<std::size_t>(it->second.second)]);
         return;
       }
-      for (const char c : piece_text) out.push_back(byte_token(static_cast<unsigned char>(c)));
+      emit_bytes(s.begin, s.size);
     };
-    if (!symbols.empty())
-      for (std::ptrdiff_t i = 0; i != -1; i = symbols[static_cast<std::size_t>(i)].next)
-        emit(emit, symbols[static_cast<std::size_t>(i)]);
+    for (std::ptrdiff_t i = 0; i != -1; i = symbols[static_cast<std::size_t>(i)].next)
+      emit(emit, symbols[static_cast<std::size_t>(i)]);
   }
 
-  token_id byte_token(unsigned byte) const {
+  // The byte piece of `byte`, which is at offset `at` of encode()'s text.
+  token_id byte_token(unsigned byte, std::size_t at) const {
     static constexpr char hex[] = "0123456789ABCDEF";
     const char name[7] = {'<', '0', 'x', hex[byte >> 4], hex[byte & 15], '>', 0};
     if (const token_id id = find(name); id >= 0) return id;
     // llama.cpp then tries the byte itself as a piece.
     if (const token_id id = find(std::string(1, static_cast<char>(byte))); id >= 0) return id;
     throw format_error("SentencePiece vocabulary has no byte-fallback piece " + std::string(name) +
-                       " for a byte of the text");
+                       " for the byte at offset " + std::to_string(at) + " of the text");
   }
 
   std::size_t checked(token_id id) const {
