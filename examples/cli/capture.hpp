@@ -34,7 +34,7 @@ struct capture_options {
   std::string weights_out, activations_out, hessian_out;
   index_t max_rows = 0;
   std::string tokenizer;
-  std::string special_tokens = "parse";
+  special_tokens_choice special_tokens;
   int threads = 0;
   given_options given;
 };

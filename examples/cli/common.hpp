@@ -68,24 +68,40 @@ inline CLI::Option* add_tokenizer_option(CLI::App& c, std::string& tokenizer,
       ->default_str(where_by_default);
 }
 
+/// --special-tokens as given: the mode (parse or plain) and whether the command line named it.
+struct special_tokens_choice {
+  std::string mode = "parse";
+  const CLI::Option* option = nullptr;
+  bool given() const { return option != nullptr && option->count() > 0; }
+};
+
 /// Adds --special-tokens MODE to a command that tokenizes text: what text spelling one of the
 /// tokenizer's special tokens becomes (llm::special_token_text).
-inline void add_special_tokens_option(CLI::App& c, std::string& mode) {
-  c.add_option("--special-tokens", mode,
-               "text spelling a special token (<|im_start|>, <s>): 'parse' reads it as that\n"
-               "token, as transformers' tokenizer(text) and llama-tokenize do; 'plain' as\n"
-               "ordinary text, as llama-perplexity does (added tokens that are not special are\n"
-               "matched either way)")
-      ->type_name("MODE")
-      ->check(CLI::IsMember({"parse", "plain"}))
-      ->default_str("parse");
+inline void add_special_tokens_option(CLI::App& c, special_tokens_choice& choice) {
+  choice.option =
+      c.add_option("--special-tokens", choice.mode,
+                   "text spelling a special token (<|im_start|>, <s>): 'parse' reads it as that\n"
+                   "token, as transformers' tokenizer(text) and llama-tokenize do; 'plain' as\n"
+                   "ordinary text, as llama-perplexity does (added tokens that are not special\n"
+                   "are matched either way); not for a llama2.c tokenizer, which never reads\n"
+                   "special-token text")
+          ->type_name("MODE")
+          ->check(CLI::IsMember({"parse", "plain"}))
+          ->default_str("parse");
 }
 
-/// Sets `tokenizer`'s special-token mode from --special-tokens (`mode`: parse or plain).
+/// Sets `tokenizer`'s special-token mode from --special-tokens. Refuses the option given for a
+/// llama2.c tokenizer: run.c's encoding never matches special-token text (<s> and </s> are
+/// only BOS and EOS ids), so neither mode could change what it does.
 inline void apply_special_tokens_option(std::optional<llm::text_tokenizer>& tokenizer,
-                                        const std::string& mode) {
-  if (tokenizer)
-    tokenizer->set_special_token_text(llm::parse_special_token_text(mode, "--special-tokens"));
+                                        const special_tokens_choice& choice) {
+  if (!tokenizer) return;
+  if (choice.given() && tokenizer->kind() == "llama2.c BPE")
+    throw usage_error(
+        "--special-tokens would change nothing: the model's tokenizer is llama2.c's, "
+        "which never reads special-token text (<s> and </s> are only the BOS and "
+        "EOS ids, as in llama2.c's run.c), so 'parse' and 'plain' tokenize alike");
+  tokenizer->set_special_token_text(llm::parse_special_token_text(choice.mode, "--special-tokens"));
 }
 
 /// Adds --tokenizer to a command that reads no text, hidden from its help, so that giving it is

@@ -71,7 +71,7 @@ struct compare_options {
   index_t max_examples = 0;
   std::string json, markdown;
   std::string tokenizer;
-  std::string special_tokens = "parse";
+  special_tokens_choice special_tokens;
   int threads = 0;
   given_options given;
 };

@@ -119,7 +119,7 @@ struct eval_options {
   text_options text;
   std::string json;
   std::string tokenizer;
-  std::string special_tokens = "parse";
+  special_tokens_choice special_tokens;
   int threads = 0;
 };
 
@@ -197,7 +197,7 @@ inline int run_eval(const eval_options& o) {
         ",\"perplexity_protocol\":" + json_string(t.protocol) +
         ",\"positions\":" + json_string(e.protocol) +
         ",\"text_tokens\":" + std::to_string(tokens.size()) +
-        ",\"special_tokens\":" + json_string(o.special_tokens) +
+        ",\"special_tokens\":" + json_string(o.special_tokens.mode) +
         ",\"window\":" + std::to_string(e.window) + ",\"windows\":" + std::to_string(e.windows) +
         ",\"tokens\":" + std::to_string(r.tokens) + ",\"mean_nll\":" + json_number(r.mean_nll) +
         ",\"perplexity\":" + json_number(r.perplexity) +

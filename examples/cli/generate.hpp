@@ -42,7 +42,7 @@ struct generate_options {
   double repeat_penalty = 1.0;
   std::uint64_t seed = 0;
   std::string tokenizer;
-  std::string special_tokens = "parse";
+  special_tokens_choice special_tokens;
   bool llama2c_bytes = false;
   int threads = 0;
   given_options given;

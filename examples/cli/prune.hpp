@@ -65,7 +65,7 @@ struct prune_options {
   std::string report;
   std::string save_calibration;
   std::string tokenizer;
-  std::string special_tokens = "parse";
+  special_tokens_choice special_tokens;
   bool quiet = false;
   int threads = 0;
   given_options given;
@@ -368,7 +368,10 @@ inline std::string calibration_json(const prune_options& o,
   }
   w.end_array();
   w.key("seed").value(static_cast<std::uint64_t>(o.seed)).key("text_field").value(o.text_field);
-  w.key("responses_only").value(o.responses_only).key("special_tokens").value(o.special_tokens);
+  w.key("responses_only")
+      .value(o.responses_only)
+      .key("special_tokens")
+      .value(o.special_tokens.mode);
   w.key("sequences").value(static_cast<std::int64_t>(b.n_sequences));
   w.key("length").value(static_cast<std::int64_t>(b.length));
   const auto rows = [&](const auto& values) {
@@ -920,7 +923,7 @@ inline int run_prune(const prune_options& o) {
     report.inputs.seed = o.seed;
     report.inputs.responses_only = o.responses_only;
     report.inputs.text_field = o.text_field;
-    report.inputs.special_tokens = o.special_tokens;
+    report.inputs.special_tokens = o.special_tokens.mode;
   }
   if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
   report.tables = table_reports;

@@ -33,7 +33,7 @@ struct tasks_options {
   bool limit_first = false;
   std::string bos = "tokenizer";
   std::string tokenizer;
-  std::string special_tokens = "parse";
+  special_tokens_choice special_tokens;
   int threads = 0;
   given_options given;
 };

@@ -1730,6 +1730,41 @@ special_tokens)
   grep -q -- "--special-tokens" bad_mode.err || fail "bad_mode: $(cat bad_mode.err)"
   finish
   ;;
+special_tokens_llama2c)
+  # llama2.c's tokenizer never reads special-token text (run.c matches no <s> in text), so
+  # --special-tokens, in either mode, would change nothing there: every command that takes it
+  # refuses it by name before any work. The same option on the same model converted to GGUF
+  # (llama.cpp's SentencePiece tokenizer, which does match <s>) is accepted.
+  need_data
+  tinystories_slice slice.txt
+  printf '[{"instruction": "Once upon a time", "input": "", "output": "a cat"}]' >one.json
+  check_refused() {  # NAME ARGS...
+    local name=$1
+    shift
+    expect_error "$name" 2 "$@"
+    grep -q -- "--special-tokens would change nothing: the model's tokenizer is llama2.c's" "$name.err" ||
+      fail "$name: message: $(cat "$name.err")"
+    grep -q drawing "$name.err" && fail "$name: work began before the check"
+  }
+  for mode in plain parse; do
+    check_refused "eval_$mode" eval "$stories" --text slice.txt --special-tokens "$mode"
+    check_refused "generate_$mode" generate "$stories" --prompt "<s>Once" --steps 4 --special-tokens "$mode"
+    check_refused "compare_$mode" compare "$stories" "$stories" --text slice.txt --special-tokens "$mode"
+    check_refused "tasks_$mode" tasks "$stories" --instructions one.json --max-new-tokens 4 --special-tokens "$mode"
+    check_refused "capture_$mode" capture "$stories" --calibration text:slice.txt --samples 2 --length 32 \
+      --linear attn_q --weights-out W.npy --special-tokens "$mode"
+    check_refused "prune_$mode" prune "$stories" p.bin --method wanda --sparsity 0.5 \
+      --calibration text:slice.txt --samples 2 --length 32 --special-tokens "$mode"
+  done
+  ls -A | grep -Eq '^(W\.npy|p\.bin)$' && fail "a refused command wrote an output: $(ls -A)"
+  # Left out, the commands run as before.
+  run eval_default eval "$stories" --text slice.txt --max-windows 1
+  [ "$status" -eq 0 ] || fail "eval without --special-tokens: exit status $status: $(cat eval_default.err)"
+  spm="$(dirname "$0")/../llm/fixtures/llama_cpp/stories260K.gguf"
+  run gguf_plain eval "$spm" --text slice.txt --max-windows 1 --special-tokens plain
+  [ "$status" -eq 0 ] || fail "GGUF with --special-tokens plain: exit status $status: $(cat gguf_plain.err)"
+  finish
+  ;;
 empty_values)
   # An empty value of an option or argument is refused before any work (exit 2), naming it;
   # an empty --prompt (generation from BOS) is the one empty value that means something.
