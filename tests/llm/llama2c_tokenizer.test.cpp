@@ -2,12 +2,15 @@
 // rules and rejection of malformed tokenizer files.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "pollard/llm/llama2c_tokenizer.hpp"
+#include "support/naive_tokenizers.hpp"
 #include "support/random_bytes.hpp"
 
 using namespace pollard;
@@ -150,4 +153,69 @@ TEST_CASE("every byte is kept: decode(encode(bytes)) == bytes for random byte st
     CAPTURE(text);
     CHECK(t.decode(t.encode(text)) == text);
   }
+}
+
+namespace {
+
+// ids 0-2 specials, 3-258 bytes, 259 " ", then every string of 2 to 4 letters over {a, b}
+// (and " a", " b"), each scored from {-1, 0, 1} by a seeded draw: many equal scores, so the
+// leftmost-on-ties rule decides often.
+llama2c_tokenizer tied_vocab(std::uint64_t seed) {
+  std::vector<entry> v = small_vocab();
+  v.resize(259);
+  v.push_back({" ", -5});
+  v.push_back({"a", -5});
+  v.push_back({"b", -5});
+  std::mt19937_64 rng(seed);
+  std::vector<std::string> words = {"a", "b"};
+  for (std::size_t length = 2; length <= 4; ++length) {
+    std::vector<std::string> longer;
+    for (const auto& w : words)
+      if (w.size() == length - 1)
+        for (const char c : {'a', 'b'}) longer.push_back(w + c);
+    for (const auto& w : longer) {
+      v.push_back({w, static_cast<float>(static_cast<int>(rng() % 3) - 1)});
+      words.push_back(w);
+    }
+  }
+  v.push_back({" a", 0});
+  v.push_back({" b", 0});
+  return llama2c_tokenizer::parse(tokenizer_bytes(v, 6), static_cast<std::int64_t>(v.size()));
+}
+
+}  // namespace
+
+TEST_CASE("encode equals run.c's quadratic merge loop on random strings over {a, b, ' '}") {
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const auto t = tied_vocab(seed);
+    std::mt19937_64 rng(seed + 100);
+    for (int trial = 0; trial < 200; ++trial) {
+      std::string text;
+      for (auto n = rng() % 80; n > 0; --n) text += "aab "[rng() % 4];
+      CAPTURE(seed);
+      CAPTURE(text);
+      CHECK(t.encode(text) == test::naive_llama2c_encode(t, text));
+    }
+  }
+}
+
+TEST_CASE("a run of 200,000 equal letters encodes in well under a second, as run.c would") {
+  // small(): "aa" (score 4) beats " a" (3) and merges leftmost first, and nothing longer than
+  // "aa" is a piece, so a run of 2n letters becomes n "aa" (by hand). run.c's quadratic loop
+  // agrees on 2001 letters.
+  const auto t = small();
+  const token_id aa = 265, a = 260, space = 259;
+  CHECK(t.encode(std::string(2001, 'a')) == test::naive_llama2c_encode(t, std::string(2001, 'a')));
+  const std::string run(200000, 'a');
+  const auto start = std::chrono::steady_clock::now();
+  const auto ids = t.encode(run);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  MESSAGE("200,000 letters: " << took.count() << " s");
+  CHECK(took.count() < 1.0);
+  std::vector<token_id> expected = {1, space};
+  expected.insert(expected.end(), 100000, aa);
+  CHECK(ids == expected);
+  // One more letter: the last one has no partner.
+  expected.push_back(a);
+  CHECK(t.encode(run + "a") == expected);
 }

@@ -9,6 +9,7 @@
 #include "llm/tok512_fixture.hpp"
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "support/data.hpp"
+#include "support/naive_tokenizers.hpp"
 #include "support/random_bytes.hpp"
 
 using namespace pollard;
@@ -51,46 +52,6 @@ TEST_CASE("tok512 round-trips random byte strings, UTF-8 or not (seeded)") {
   }
 }
 
-namespace {
-
-// run.c's encode() transcribed literally: full rescan of every adjacent pair per merge.
-std::vector<token_id> naive_run_c_encode(const llama2c_tokenizer& t, const std::string& text) {
-  std::vector<token_id> tokens = {1};
-  if (!text.empty()) tokens.push_back(t.find(" "));
-  std::string buf;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) buf.clear();
-    buf += text[i];
-    const unsigned char next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
-    if ((next & 0xC0) == 0x80 && buf.size() < 4) continue;
-    const token_id id = t.find(buf);
-    if (id != -1) {
-      tokens.push_back(id);
-    } else {
-      for (char c : buf) tokens.push_back(static_cast<unsigned char>(c) + 3);
-    }
-    buf.clear();
-  }
-  for (;;) {
-    float best = -1e10f;
-    int best_id = -1, best_i = -1;
-    for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
-      const token_id id = t.find(t.piece(tokens[i]) + t.piece(tokens[i + 1]));
-      if (id != -1 && t.score(id) > best) {
-        best = t.score(id);
-        best_id = id;
-        best_i = int(i);
-      }
-    }
-    if (best_i == -1) break;
-    tokens[std::size_t(best_i)] = best_id;
-    tokens.erase(tokens.begin() + best_i + 1);
-  }
-  return tokens;
-}
-
-}  // namespace
-
 TEST_CASE("encode equals a literal transcription of run.c on random texts (tok512)") {
   auto path = test::data_file("models/stories260K/tok512.bin");
   if (!path) return;
@@ -126,7 +87,7 @@ TEST_CASE("encode equals a literal transcription of run.c on random texts (tok51
     const auto n = rng() % 40;
     for (std::uint64_t i = 0; i < n; ++i) text += parts[rng() % parts.size()];
     CAPTURE(text);
-    CHECK(tok.encode(text) == naive_run_c_encode(tok, text));
+    CHECK(tok.encode(text) == test::naive_llama2c_encode(tok, text));
   }
 }
 
@@ -135,6 +96,22 @@ TEST_CASE("encode equals a literal transcription of run.c on random texts (tok51
 // does, keeping every space, while the references' Hugging Face LlamaTokenizer (SentencePiece
 // with remove_extra_whitespaces) collapses them: the two streams differ in length, and a seed's
 // window starts fall on other tokens.
+TEST_CASE("encode equals run.c's quadratic merge loop on random texts over a small alphabet") {
+  // Few letters, so long runs of the same pairs and many candidate merges per position.
+  auto path = test::data_file("models/stories260K/tok512.bin");
+  if (!path) return;
+  const auto tok = llama2c_tokenizer::read(*path, 512);
+  std::mt19937_64 rng(21);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string text;
+    for (auto n = rng() % 120; n > 0; --n) text += "aeht .\n"[rng() % 7];
+    CAPTURE(text);
+    CHECK(tok.encode(text) == test::naive_llama2c_encode(tok, text));
+  }
+  const std::string run(3000, 'a');
+  CHECK(tok.encode(run) == test::naive_llama2c_encode(tok, run));
+}
+
 TEST_CASE("tok512 keeps the repeated spaces of joined WikiText-2 rows that SentencePiece drops") {
   auto path = test::data_file("models/stories260K/tok512.bin");
   if (!path) return;

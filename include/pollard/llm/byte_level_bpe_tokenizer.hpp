@@ -7,11 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -20,6 +18,7 @@
 
 #include "pollard/core/error.hpp"
 #include "pollard/io/utf8.hpp"
+#include "pollard/llm/adjacent_merge.hpp"
 #include "pollard/llm/special_token_matcher.hpp"
 
 namespace pollard::llm {
@@ -308,45 +307,21 @@ class byte_level_bpe_tokenizer {
     std::vector<std::string> symbols;
     symbols.reserve(piece.size());
     for (const char c : piece) symbols.push_back(table[static_cast<unsigned char>(c)]);
-    // Symbols form a linked list; candidate merges wait in a queue ordered by rank, then by
-    // position (leftmost first), as llama.cpp's llm_tokenizer_bpe_session does: each merge
-    // costs O(log n), where rescanning every pair made a long piece quadratic. A candidate is
-    // stale once either side has merged since it was queued (their lengths changed).
-    const std::size_t n = symbols.size();
-    std::vector<std::size_t> next(n), prev(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      next[i] = i + 1;
-      prev[i] = i - 1;  // wraps for i = 0; never read there
-    }
-    struct candidate {
-      int rank;
-      std::size_t left, right, left_size, right_size;
-      bool operator>(const candidate& o) const {
-        return rank != o.rank ? rank > o.rank : left > o.left;
-      }
-    };
-    std::priority_queue<candidate, std::vector<candidate>, std::greater<>> queue;
+    // Lowest rank first, the leftmost on ties, as llama.cpp's llm_tokenizer_bpe_session does
+    // (detail::merge_adjacent_best_first: O(n log n) where rescanning every pair was quadratic).
     std::string key;
-    const auto offer = [&](std::size_t left, std::size_t right) {
+    const auto offer = [&](std::size_t left, std::size_t right) -> std::optional<int> {
       key.assign(symbols[left]).append(" ").append(symbols[right]);
       const auto it = ranks_.find(key);
-      if (it != ranks_.end())
-        queue.push({it->second, left, right, symbols[left].size(), symbols[right].size()});
+      if (it == ranks_.end()) return std::nullopt;
+      return it->second;
     };
-    for (std::size_t i = 0; i + 1 < n; ++i) offer(i, i + 1);
-    while (!queue.empty()) {
-      const candidate c = queue.top();
-      queue.pop();
-      if (symbols[c.left].size() != c.left_size || symbols[c.right].size() != c.right_size ||
-          next[c.left] != c.right)
-        continue;
-      symbols[c.left] += symbols[c.right];
-      symbols[c.right].clear();
-      next[c.left] = next[c.right];
-      if (next[c.left] < n) prev[next[c.left]] = c.left;
-      if (c.left > 0) offer(prev[c.left], c.left);
-      if (next[c.left] < n) offer(c.left, next[c.left]);
-    }
+    const auto merge = [&](std::size_t left, std::size_t right) {
+      symbols[left] += symbols[right];
+      symbols[right].clear();
+    };
+    const std::size_t n = symbols.size();
+    const auto next = detail::merge_adjacent_best_first<int>(n, offer, merge);
     for (std::size_t i = 0; i < n; i = next[i]) {
       const auto it = ids_.find(symbols[i]);
       if (it != ids_.end()) {

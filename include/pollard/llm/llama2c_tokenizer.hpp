@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "pollard/core/token_id.hpp"
 #include "pollard/io/byte_reader.hpp"
 #include "pollard/io/mapped_file.hpp"
+#include "pollard/llm/adjacent_merge.hpp"
 #include "pollard/llm/byte_fallback_piece.hpp"
 
 namespace pollard::llm {
@@ -148,59 +150,26 @@ class llama2c_tokenizer {
   }
 
  private:
-  // run.c's merge loop (best score first, the leftmost pair on ties) in O(n log n): a heap of
-  // candidate pairs over a linked list, stale entries skipped by version, instead of rescanning
-  // the sequence after every merge, which is quadratic in the text length.
+  // run.c's merge loop: the pair whose concatenation is the piece of the highest score
+  // (> -1e10) first, the leftmost on ties (detail::merge_adjacent_best_first, O(n log n)).
   void merge_best_pairs(std::vector<token_id>& tokens) const {
-    const std::size_t n = tokens.size();
-    if (n < 2) return;
-    constexpr std::size_t none = static_cast<std::size_t>(-1);
-    std::vector<std::size_t> prev(n), next(n);
-    std::vector<std::uint32_t> version(n, 0);
-    std::vector<char> alive(n, 1);
-    for (std::size_t i = 0; i < n; ++i) {
-      prev[i] = i == 0 ? none : i - 1;
-      next[i] = i + 1 == n ? none : i + 1;
-    }
-    struct candidate {
-      float score;
-      std::size_t left, right;
-      std::uint32_t left_version, right_version;
-      token_id merged;
-    };
-    const auto worse = [](const candidate& a, const candidate& b) {
-      return a.score < b.score || (a.score == b.score && a.left > b.left);
-    };
-    std::vector<candidate> heap;
     std::string pair;
-    const auto consider = [&](std::size_t left, std::size_t right) {
+    const auto joined = [&](std::size_t left, std::size_t right) {
       pair.assign(pieces_[static_cast<std::size_t>(tokens[left])]);
       pair.append(pieces_[static_cast<std::size_t>(tokens[right])]);
-      const token_id id = find(pair);
-      if (id < 0 || !(scores_[static_cast<std::size_t>(id)] > -1e10f)) return;
-      heap.push_back(
-          {scores_[static_cast<std::size_t>(id)], left, right, version[left], version[right], id});
-      std::push_heap(heap.begin(), heap.end(), worse);
+      return find(pair);
     };
-    for (std::size_t i = 0; i + 1 < n; ++i) consider(i, i + 1);
-    while (!heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end(), worse);
-      const candidate c = heap.back();
-      heap.pop_back();
-      if (!alive[c.left] || !alive[c.right] || version[c.left] != c.left_version ||
-          version[c.right] != c.right_version || next[c.left] != c.right)
-        continue;
-      tokens[c.left] = c.merged;
-      ++version[c.left];
-      alive[c.right] = 0;
-      next[c.left] = next[c.right];
-      if (next[c.left] != none) prev[next[c.left]] = c.left;
-      if (prev[c.left] != none) consider(prev[c.left], c.left);
-      if (next[c.left] != none) consider(c.left, next[c.left]);
-    }
+    const auto offer = [&](std::size_t left, std::size_t right) -> std::optional<float> {
+      const token_id id = joined(left, right);
+      if (id < 0 || !(scores_[static_cast<std::size_t>(id)] > -1e10f)) return std::nullopt;
+      return -scores_[static_cast<std::size_t>(id)];  // the highest score is the smallest
+    };
+    const auto merge = [&](std::size_t left, std::size_t right) {
+      tokens[left] = joined(left, right);
+    };
+    const auto next = detail::merge_adjacent_best_first<float>(tokens.size(), offer, merge);
     std::size_t out = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      if (alive[i]) tokens[out++] = tokens[i];
+    for (std::size_t i = 0; i < tokens.size(); i = next[i]) tokens[out++] = tokens[i];
     tokens.resize(out);
   }
 

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <iterator>
 #include <optional>
-#include <queue>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +19,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/token_id.hpp"
 #include "pollard/io/utf8.hpp"
+#include "pollard/llm/adjacent_merge.hpp"
 #include "pollard/llm/byte_fallback_piece.hpp"
 #include "pollard/llm/special_token_matcher.hpp"
 
@@ -178,22 +178,16 @@ class sentencepiece_bpe_tokenizer {
 
   struct symbol {
     std::size_t begin, size;
-    std::ptrdiff_t prev, next;
     std::size_t origin;   // offset in encode()'s text of the character this symbol began as
     bool space;           // "▁" standing for a space (or the space prefix): one byte of text
     bool literal_escape;  // "▁" written in the text: never merged, emitted as byte pieces
   };
-  struct bigram {
-    float score;
-    std::ptrdiff_t left, right;
-    std::size_t size;
-  };
 
   // llm_tokenizer_spm_session::tokenize over `plain` (at offset `origin` in encode()'s text),
   // with "▁" for every space and first when `prefix`: symbols of one character, merged highest
-  // score first (leftmost on ties; a bigram is stale once its symbols' sizes no longer add up),
-  // then each final symbol emitted as its piece or, when none, resegmented along the merge that
-  // formed it, down to bytes.
+  // score first, the leftmost on ties (detail::merge_adjacent_best_first), then each final
+  // symbol emitted as its piece or, when none, resegmented along the merge that formed it,
+  // down to bytes.
   void merge_and_emit(std::string_view plain, bool prefix, std::size_t origin,
                       std::vector<token_id>& out) const {
     std::string text;
@@ -201,8 +195,7 @@ class sentencepiece_bpe_tokenizer {
     std::vector<symbol> symbols;
     symbols.reserve(plain.size() + 1);
     const auto add = [&](std::string_view bytes, std::size_t at, bool space, bool literal) {
-      const auto index = static_cast<std::ptrdiff_t>(symbols.size());
-      symbols.push_back({text.size(), bytes.size(), index - 1, index + 1, at, space, literal});
+      symbols.push_back({text.size(), bytes.size(), at, space, literal});
       text += bytes;
     };
     if (prefix) add(space_symbol, origin, true, false);
@@ -215,39 +208,22 @@ class sentencepiece_bpe_tokenizer {
         add(character, origin + k, false, character == space_symbol);
       k += length;
     }
-    if (symbols.empty()) return;
-    symbols.back().next = -1;
-    const auto lower = [](const bigram& l, const bigram& r) {
-      return l.score < r.score || (l.score == r.score && l.left > r.left);
-    };
-    std::priority_queue<bigram, std::vector<bigram>, decltype(lower)> queue(lower);
-    std::unordered_map<std::string, std::pair<std::ptrdiff_t, std::ptrdiff_t>> formed_by;
-    const auto try_bigram = [&](std::ptrdiff_t left, std::ptrdiff_t right) {
-      if (left < 0 || right < 0) return;
-      const auto& l = symbols[static_cast<std::size_t>(left)];
-      const auto& r = symbols[static_cast<std::size_t>(right)];
-      if (l.literal_escape || r.literal_escape) return;
+    std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> formed_by;
+    const auto offer = [&](std::size_t left, std::size_t right) -> std::optional<float> {
+      const auto& l = symbols[left];
+      const auto& r = symbols[right];
+      if (l.literal_escape || r.literal_escape) return std::nullopt;
       std::string joined = text.substr(l.begin, l.size + r.size);
       const token_id id = find(joined);
-      if (id < 0) return;
-      queue.push({scores_[static_cast<std::size_t>(id)], left, right, joined.size()});
+      if (id < 0) return std::nullopt;
       formed_by[std::move(joined)] = {left, right};
+      return -scores_[static_cast<std::size_t>(id)];  // the highest score is the smallest
     };
-    for (std::size_t i = 1; i < symbols.size(); ++i)
-      try_bigram(static_cast<std::ptrdiff_t>(i) - 1, static_cast<std::ptrdiff_t>(i));
-    while (!queue.empty()) {
-      const bigram b = queue.top();
-      queue.pop();
-      auto& l = symbols[static_cast<std::size_t>(b.left)];
-      auto& r = symbols[static_cast<std::size_t>(b.right)];
-      if (l.size == 0 || r.size == 0 || l.size + r.size != b.size) continue;
-      l.size += r.size;
-      r.size = 0;
-      l.next = r.next;
-      if (r.next >= 0) symbols[static_cast<std::size_t>(r.next)].prev = b.left;
-      try_bigram(l.prev, b.left);
-      try_bigram(b.left, l.next);
-    }
+    const auto merge = [&](std::size_t left, std::size_t right) {
+      symbols[left].size += symbols[right].size;
+      symbols[right].size = 0;
+    };
+    const auto next = detail::merge_adjacent_best_first<float>(symbols.size(), offer, merge);
     // Where in encode()'s text the byte at text[at] came from (for error messages).
     const auto origin_of = [&](std::size_t at) {
       const auto it = std::upper_bound(
@@ -268,14 +244,13 @@ class sentencepiece_bpe_tokenizer {
         return;
       }
       if (const auto it = formed_by.find(piece_text); it != formed_by.end()) {
-        self(self, symbols[static_cast<std::size_t>(it->second.first)]);
-        self(self, symbols[static_cast<std::size_t>(it->second.second)]);
+        self(self, symbols[it->second.first]);
+        self(self, symbols[it->second.second]);
         return;
       }
       emit_bytes(s.begin, s.size);
     };
-    for (std::ptrdiff_t i = 0; i != -1; i = symbols[static_cast<std::size_t>(i)].next)
-      emit(emit, symbols[static_cast<std::size_t>(i)]);
+    for (std::size_t i = 0; i < symbols.size(); i = next[i]) emit(emit, symbols[i]);
   }
 
   // The byte piece of `byte`, which is at offset `at` of encode()'s text.
