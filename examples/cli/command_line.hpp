@@ -23,6 +23,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -192,18 +193,15 @@ inline CLI::Validator n_m_text() {
       "");
 }
 
-/// The items of a comma-separated text, empty ones included ("a,,b" -> {a, "", b}).
-/// Spaces and tabs around an item are not part of it ("a, b" -> {a, b}).
+/// The items of a comma-separated text, empty ones included ("a,,b" -> {a, "", b}). Unicode
+/// white space around an item (spaces, tabs, a no-break space U+00A0...; io::trim_white_space)
+/// is not part of it ("a,\u00a0b" -> {a, b}).
 inline std::vector<std::string> comma_items(const std::string& text) {
   std::vector<std::string> out;
   std::size_t begin = 0;
   while (begin <= text.size()) {
     const std::size_t end = std::min(text.find(',', begin), text.size());
-    const std::string item = text.substr(begin, end - begin);
-    const std::size_t first = item.find_first_not_of(" \t");
-    out.push_back(first == std::string::npos
-                      ? std::string()
-                      : item.substr(first, item.find_last_not_of(" \t") - first + 1));
+    out.emplace_back(io::trim_white_space(std::string_view(text).substr(begin, end - begin)));
     begin = end + 1;
   }
   return out;
@@ -218,22 +216,42 @@ inline std::vector<std::string> comma_list(const std::string& text) {
   return out;
 }
 
-/// CLI11's check of a comma-separated list: an empty item (two commas in a row, or a leading or
-/// trailing comma) is refused rather than skipped, and each item must satisfy `item_allowed`
-/// (a message saying why not, or empty).
+/// Why the comma-separated `text` is refused for its empty items (empty when none is empty):
+/// a list of nothing but white space and commas names no item at all; otherwise every empty
+/// item is named by its place ("items 1 and 3 of ',a,' are empty").
+inline std::string empty_comma_items(const std::string& text) {
+  const auto items = comma_items(text);
+  std::vector<std::size_t> empty;
+  for (std::size_t k = 0; k < items.size(); ++k)
+    if (items[k].empty()) empty.push_back(k + 1);
+  if (empty.empty()) return {};
+  const std::string quoted = "'" + text + "'";
+  if (items.size() == 1) return quoted + " names no item: it is only white space";
+  if (empty.size() == items.size())
+    return quoted + " names no item: it is only commas" +
+           (text.find_first_not_of(',') != std::string::npos ? " and white space" : "") +
+           ", each of its " + std::to_string(items.size()) + " items empty";
+  std::string places;
+  for (std::size_t k = 0; k < empty.size(); ++k)
+    places += (k == 0 ? "" : k + 1 == empty.size() ? " and " : ", ") + std::to_string(empty[k]);
+  const bool one = empty.size() == 1;
+  return (one ? "item " : "items ") + places + " of " + quoted + (one ? " is" : " are") +
+         " empty: remove the extra comma" + (one ? "" : "s");
+}
+
+/// CLI11's check of a comma-separated list: empty items (two commas in a row, a leading or
+/// trailing comma, a list of white space) are refused rather than skipped (empty_comma_items),
+/// and each item must satisfy `item_allowed` (a message saying why not, or empty). CLI11 puts
+/// the option's name before the message.
 inline CLI::Validator comma_list_text(
     std::function<std::string(const std::string&)> item_allowed = nullptr) {
   return CLI::Validator(
       [item_allowed = std::move(item_allowed)](std::string& text) -> std::string {
         if (text.empty()) return {};
-        const auto items = comma_items(text);
-        for (std::size_t k = 0; k < items.size(); ++k) {
-          if (items[k].empty())
-            return "item " + std::to_string(k + 1) + " of '" + text +
-                   "' is empty: remove the extra comma";
-          if (item_allowed)
-            if (auto why = item_allowed(items[k]); !why.empty()) return why;
-        }
+        if (auto why = empty_comma_items(text); !why.empty()) return why;
+        if (item_allowed)
+          for (const auto& item : comma_items(text))
+            if (auto why = item_allowed(item); !why.empty()) return why;
         return {};
       },
       "");

@@ -65,6 +65,11 @@ expect_line() {
   if ! grep -Eq "$2" "$1.out"; then fail "$1: no line matches '$2'"; fi
 }
 
+# expect_message NAME TEXT: NAME.err holds TEXT (fixed, not a pattern).
+expect_message() {
+  grep -qF -- "$2" "$1.err" || fail "$1: the message does not say '$2': $(cat "$1.err")"
+}
+
 # json_check FILE PYTHON_EXPRESSION: FILE parses as JSON and the expression (over `j`) is true.
 json_check() {
   if ! command -v python3 >/dev/null; then
@@ -2749,6 +2754,45 @@ PY
   grep -q -- "--responses-only would change nothing.*no --calibration source is alpaca" \
     responses_text.err || fail "responses_text: message: $(cat responses_text.err)"
   [ ! -e W.npy ] || fail "a refused capture wrote W.npy"
+  finish
+  ;;
+comma_lists)
+  # Every comma-separated option (--suite, --targets, --ignore, --calibration of prune and
+  # capture): a value of white space, or of commas and white space, names no item; every empty
+  # item is named; Unicode white space (a no-break space U+00A0, U+3000) around an item is
+  # dropped as spaces are.
+  need_data
+  nbsp=$'\u00a0'
+  for option in "tasks $stories --suite" "prune $stories x.bin --method magnitude --targets" \
+                "prune $stories x.bin --method magnitude --ignore" "prune $stories x.bin --calibration" \
+                "capture $stories --linear attn_q --weights-out W.npy --calibration"; do
+    name=$(echo "$option" | awk '{ print $1 "_" $NF }' | tr -d -)
+    flag=${option##* }
+    # shellcheck disable=SC2086
+    expect_error "${name}_space" 2 $option ' '
+    expect_message "${name}_space" "$flag: ' ' names no item: it is only white space"
+    grep -q "comma" "${name}_space.err" && fail "${name}_space: speaks of a comma: $(cat "${name}_space.err")"
+    # shellcheck disable=SC2086
+    expect_error "${name}_nbsp" 2 $option "$nbsp"
+    expect_message "${name}_nbsp" "$flag: '$nbsp' names no item: it is only white space"
+    # shellcheck disable=SC2086
+    expect_error "${name}_commas" 2 $option ' , '
+    expect_message "${name}_commas" "$flag: ' , ' names no item: it is only commas and white space, each of its 2 items empty"
+    # shellcheck disable=SC2086
+    expect_error "${name}_empties" 2 $option ",x,$nbsp,"
+    expect_message "${name}_empties" "$flag: items 1, 3 and 4 of ',x,$nbsp,' are empty: remove the extra commas"
+  done
+  # Trimmed: the unknown task is named without the spaces around it.
+  expect_error suite_trimmed 2 tasks "$stories" --suite "${nbsp}boolq$nbsp,"$'\u3000'"mmlu$nbsp"
+  expect_message suite_trimmed "--suite: unknown task 'mmlu' (the tasks:"
+  tinystories_slice slice.txt
+  run targets_trimmed prune "$stories" t.bin --method magnitude --targets "${nbsp}blk.0.attn_q$nbsp" \
+    --report t.json --quiet
+  [ "$status" -eq 0 ] || fail "targets_trimmed: exit status $status: $(cat targets_trimmed.err)"
+  json_check t.json 'len(j["linears"]) == 1'
+  run calibration_trimmed prune "$stories" c.bin --calibration "${nbsp}text:slice.txt$nbsp" \
+    --samples 2 --length 32 --quiet
+  [ "$status" -eq 0 ] || fail "calibration_trimmed: exit status $status: $(cat calibration_trimmed.err)"
   finish
   ;;
 *)

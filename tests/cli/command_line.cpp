@@ -253,3 +253,51 @@ TEST_CASE("comma-separated items lose the spaces around them; empty items stay e
   CHECK(comma_items(" a b ") == std::vector<std::string>{"a b"});
   CHECK(pollard::cli::comma_list("x,  y") == std::vector<std::string>{"x", "y"});
 }
+
+TEST_CASE("comma-separated items lose the Unicode white space around them, not inside them") {
+  using pollard::cli::comma_items;
+  // U+00A0 no-break space, U+3000 ideographic space, U+2009 thin space, U+0085, a line feed.
+  CHECK(comma_items("\u00a0boolq\u00a0,\u3000piqa\u2009,\xc2\x85\narc_easy\r") ==
+        std::vector<std::string>{"boolq", "piqa", "arc_easy"});
+  CHECK(comma_items("arc\u00a0easy") == std::vector<std::string>{"arc\u00a0easy"});
+  // Characters that are not white space stay: U+200B (zero width), U+00E9, an ill-formed byte.
+  CHECK(comma_items("\u200bx") == std::vector<std::string>{"\u200bx"});
+  CHECK(comma_items(" caf\u00e9\u00a0") == std::vector<std::string>{"caf\u00e9"});
+  CHECK(comma_items("\xff ") == std::vector<std::string>{"\xff"});
+  CHECK(comma_items("\u00a0, \u2003") == std::vector<std::string>{"", ""});
+}
+
+TEST_CASE("a comma-separated list with empty items names every one, or says it names none") {
+  using pollard::cli::empty_comma_items;
+  CHECK(empty_comma_items("a,b").empty());
+  CHECK(empty_comma_items("boolq,") == "item 2 of 'boolq,' is empty: remove the extra comma");
+  CHECK(empty_comma_items(",a,,b,") ==
+        "items 1, 3 and 5 of ',a,,b,' are empty: remove the extra commas");
+  CHECK(empty_comma_items("a, \u00a0") == "item 2 of 'a, \u00a0' is empty: remove the extra comma");
+  CHECK(empty_comma_items(" ") == "' ' names no item: it is only white space");
+  CHECK(empty_comma_items("\u00a0") == "'\u00a0' names no item: it is only white space");
+  CHECK(empty_comma_items(" , ") ==
+        "' , ' names no item: it is only commas and white space, each of its 2 items empty");
+  CHECK(empty_comma_items(",,") ==
+        "',,' names no item: it is only commas, each of its 3 items empty");
+}
+
+TEST_CASE("the check of a comma-separated option puts the option's name before the reason") {
+  CLI::App app("t", "t");
+  std::string suite;
+  app.add_option("--suite", suite, "s")->check(pollard::cli::comma_list_text());
+  const auto message = [&](std::string value) -> std::string {
+    std::vector<std::string> words{value, "--suite"};
+    app.clear();
+    try {
+      app.parse(words);
+    } catch (const CLI::ValidationError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(message(" ").find("--suite: ' ' names no item") != std::string::npos);
+  CHECK(message(" , ").find("--suite: ' , ' names no item") != std::string::npos);
+  CHECK(message("boolq,\u00a0").find("--suite: item 2 of") != std::string::npos);
+  CHECK(message("\u00a0boolq").empty());
+}

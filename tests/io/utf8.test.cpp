@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <iterator>
+#include <string>
 #include <string_view>
 
 using pollard::io::utf8_sequence_at;
@@ -84,4 +87,50 @@ TEST_CASE("lenient_utf8_at reads a character as llama.cpp's unicode_cpt_from_utf
     CHECK(c.code_point == e.code_point);
     CHECK(c.well_formed == e.well_formed);
   }
+}
+
+TEST_CASE("white_space_length_at finds exactly the characters of Unicode's White_Space property") {
+  using pollard::io::white_space_length_at;
+  // Python: [c for c in map(chr, range(0x110000)) if c.isspace()] adds U+001C..U+001F, which
+  // are not White_Space; PropList.txt lists these 25.
+  const char32_t white[] = {0x09,   0x0a,   0x0b,   0x0c,   0x0d,   0x20,   0x85,   0xa0,   0x1680,
+                            0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008,
+                            0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000};
+  const auto utf8 = [](char32_t c) {
+    std::string s;
+    if (c < 0x80) {
+      s += static_cast<char>(c);
+    } else if (c < 0x800) {
+      s += static_cast<char>(0xc0 | (c >> 6));
+      s += static_cast<char>(0x80 | (c & 0x3f));
+    } else {
+      s += static_cast<char>(0xe0 | (c >> 12));
+      s += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+      s += static_cast<char>(0x80 | (c & 0x3f));
+    }
+    return s;
+  };
+  std::size_t found = 0;
+  for (char32_t c = 1; c < 0x10000; ++c) {
+    if (c >= 0xd800 && c < 0xe000) continue;
+    const std::string s = utf8(c);
+    const std::size_t n = white_space_length_at(s, 0);
+    const bool listed = std::find(std::begin(white), std::end(white), c) != std::end(white);
+    CHECK(n == (listed ? s.size() : 0));
+    found += n != 0;
+  }
+  CHECK(found == 25);
+  CHECK(white_space_length_at("\xe2\x80", 0) == 0);  // cut off: not white space
+}
+
+TEST_CASE("trim_white_space drops Unicode white space at both ends only") {
+  using pollard::io::trim_white_space;
+  CHECK(trim_white_space("\xc2\xa0 a\xc2\xa0"
+                         "b\t\xe3\x80\x80") ==
+        "a\xc2\xa0"
+        "b");
+  CHECK(trim_white_space(" \xe2\x80\xaf ").empty());
+  CHECK(trim_white_space("caf\xc3\xa9\xe2\x80\x89") == "caf\xc3\xa9");
+  CHECK(trim_white_space("\xff\xc2") == "\xff\xc2");
+  CHECK(trim_white_space("") == "");
 }

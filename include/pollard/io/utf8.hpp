@@ -1,5 +1,6 @@
 // pollard — the one UTF-8 well-formedness check (Unicode Table 3-7: no overlong forms, no
-// surrogates, nothing above U+10FFFF), used by the JSON writer and by streamed token text.
+// surrogates, nothing above U+10FFFF), used by the JSON writer and by streamed token text, and
+// the one test for Unicode white space in UTF-8 text.
 #pragma once
 
 #include <cstddef>
@@ -129,6 +130,51 @@ inline std::string valid_utf8(std::string_view s) {
     }
   }
   return out;
+}
+
+/// The length in bytes of the Unicode white-space character (the White_Space property of
+/// PropList.txt: tab, line feed, vertical tab, form feed, carriage return, space, U+0085,
+/// U+00A0 no-break space, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000) that
+/// starts at s[k], or 0 when none does (k < s.size()).
+inline std::size_t white_space_length_at(std::string_view s, std::size_t k) noexcept {
+  const auto byte = [&](std::size_t i) -> unsigned char {
+    return k + i < s.size() ? static_cast<unsigned char>(s[k + i]) : 0u;
+  };
+  const unsigned char lead = byte(0);
+  if (lead == ' ' || (lead >= 0x09 && lead <= 0x0d)) return 1;
+  if (lead == 0xc2 && (byte(1) == 0x85 || byte(1) == 0xa0)) return 2;
+  if (lead == 0xe1 && byte(1) == 0x9a && byte(2) == 0x80) return 3;  // U+1680
+  if (lead == 0xe2 && byte(1) == 0x80) {  // U+2000..U+200A, U+2028, U+2029, U+202F
+    const unsigned char last = byte(2);
+    if ((last >= 0x80 && last <= 0x8a) || last == 0xa8 || last == 0xa9 || last == 0xaf) return 3;
+  }
+  if (lead == 0xe2 && byte(1) == 0x81 && byte(2) == 0x9f) return 3;  // U+205F
+  if (lead == 0xe3 && byte(1) == 0x80 && byte(2) == 0x80) return 3;  // U+3000
+  return 0;
+}
+
+/// `s` without the Unicode white space (white_space_length_at) at its two ends.
+inline std::string_view trim_white_space(std::string_view s) noexcept {
+  std::size_t begin = 0;
+  while (begin < s.size()) {
+    const std::size_t n = white_space_length_at(s, begin);
+    if (n == 0) break;
+    begin += n;
+  }
+  // From the end: the last character that is not white space, found walking forward, since
+  // UTF-8 is read from its lead byte.
+  std::size_t end = begin;
+  for (std::size_t k = begin; k < s.size();) {
+    const std::size_t n = white_space_length_at(s, k);
+    if (n != 0) {
+      k += n;
+      continue;
+    }
+    const utf8_sequence sequence = utf8_sequence_at(s, k);
+    k += sequence.length != 0 ? sequence.length : sequence.valid_prefix;
+    end = k;
+  }
+  return s.substr(begin, end - begin);
 }
 
 }  // namespace pollard::io
