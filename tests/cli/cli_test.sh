@@ -2795,6 +2795,69 @@ comma_lists)
   [ "$status" -eq 0 ] || fail "calibration_trimmed: exit status $status: $(cat calibration_trimmed.err)"
   finish
   ;;
+hf_unused_tensors)
+  # Every tensor of a Hugging Face checkpoint is read by the model or refused by name: one of a
+  # layer config.json does not have (rotary_emb.inv_freq buffers included), one of a name the
+  # model does not know, an inv_freq buffer where transformers never kept one, and a name the
+  # header gives twice.
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" hf "$tokenizer" 420 || fail "could not make hf"
+  # with_tensor FOLDER NAME: hf's weights and NAME (the frequencies of theta 10000, head size 4,
+  # for an inv_freq name; a copy of the first layer's q_proj otherwise).
+  with_tensor() {
+    rm -rf "$1" && cp -r hf "$1"
+    python3 - "$1" "$2" <<'PY' || fail "could not write $1"
+import sys
+import numpy as np
+from safetensors.numpy import load_file, save_file
+folder, name = sys.argv[1], sys.argv[2]
+t = load_file(folder + "/model.safetensors")
+if name.endswith("inv_freq"):
+    t[name] = (1.0 / (10000.0 ** (np.arange(0, 4, 2, dtype=np.float32) / 4))).astype(np.float32)
+else:
+    t[name] = t["model.layers.0.self_attn.q_proj.weight"].copy()
+save_file(t, folder + "/model.safetensors", metadata={"format": "pt"})
+PY
+  }
+  beyond="which config.json's num_hidden_layers 1 does not have"
+  check_refused() {  # NAME TENSOR WANTED
+    with_tensor "$1" "$2"
+    for c in info convert; do
+      extra=()
+      [ "$c" = convert ] && extra=("$1_out")
+      expect_error "$1_$c" 1 "$c" "$1" "${extra[@]}"
+      expect_message "$1_$c" "tensor '$2' $3"
+      [ -e "$1_out" ] && fail "convert $1 wrote $1_out"
+    done
+  }
+  check_refused inv_beyond model.layers.1.self_attn.rotary_emb.inv_freq "belongs to layer 1, $beyond"
+  check_refused inv_far model.layers.4000000000.self_attn.rotary_emb.inv_freq "belongs to layer 4000000000, $beyond"
+  check_refused inv_zeros model.layers.00.self_attn.rotary_emb.inv_freq "is not where transformers keeps rotary frequencies"
+  check_refused inv_mlp model.layers.0.mlp.rotary_emb.inv_freq "is not where transformers keeps rotary frequencies"
+  check_refused inv_other lm_head.rotary_emb.inv_freq "is not where transformers keeps rotary frequencies"
+  check_refused layer_beyond model.layers.1.self_attn.q_proj.weight "belongs to layer 1, $beyond"
+  check_refused suffix model.layers.0.self_attn.q_proj.scales "is not used by the model config.json describes"
+  # The buffers transformers did save are still read.
+  with_tensor inv_ok model.layers.0.self_attn.rotary_emb.inv_freq
+  run inv_ok info inv_ok
+  [ "$status" -eq 0 ] || fail "info inv_ok: exit status $status: $(cat inv_ok.err)"
+  # A name given twice in the header: the second is refused, named, at its byte offset.
+  rm -rf twice && cp -r hf twice
+  python3 - twice/model.safetensors <<'PY' || fail "could not write twice"
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = data[8:8 + n].decode()
+entry = '"model.norm.weight":' + json.dumps(json.loads(header)["model.norm.weight"], separators=(",", ":"))
+header = header.rstrip() [:-1] + "," + entry + "}"
+header += " " * (-len(header) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(header)) + header.encode() + data[8 + n:])
+PY
+  expect_error twice 1 info twice
+  expect_message twice 'duplicate key "model.norm.weight" at offset'
+  finish
+  ;;
 *)
   echo "unknown case $case_name"
   exit 1

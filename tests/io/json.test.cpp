@@ -23,7 +23,9 @@ TEST_CASE("parse_json rejects malformed documents with the offset") {
   CHECK_THROWS_WITH_AS(parse_json("{\"a\": 1,}", "hdr"),
                        "hdr: invalid JSON: expected a key string at offset 8",
                        pollard::format_error);
-  CHECK_THROWS_AS(parse_json("{\"a\": 1, \"a\": 2}"), pollard::format_error);
+  // A key given twice is named, at the offset of its second appearance.
+  CHECK_THROWS_WITH_AS(parse_json("{\"a\": 1, \"a\": 2}", "hdr"),
+                       "hdr: invalid JSON: duplicate key \"a\" at offset 9", pollard::format_error);
   CHECK_THROWS_AS(parse_json("[1, 2"), pollard::format_error);
   CHECK_THROWS_AS(parse_json("\"\\ud800\""), pollard::format_error);
   CHECK_THROWS_AS(parse_json("01"), pollard::format_error);

@@ -135,10 +135,15 @@ class json_parser {
     do {
       skip_ws();
       if (i_ >= s_.size() || s_[i_] != '"') fail("expected a key string");
+      const std::size_t key_start = i_;
       std::string key = parse_string();
+      if (o.contains(key)) {
+        i_ = key_start;
+        fail("duplicate key \"" + key + "\"");
+      }
       expect(':');
       json_value v = parse_value(depth + 1);
-      if (!o.emplace(std::move(key), std::move(v)).second) fail("duplicate key");
+      o.emplace(std::move(key), std::move(v));
     } while (consume(','));
     expect('}');
     return json_value(std::move(o));

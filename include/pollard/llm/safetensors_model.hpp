@@ -62,6 +62,38 @@ row_matrix interleaved_to_half_split(const Matrix& w, index_t head_size) {
 /// checkpoints by versions before 4.31 and recomputed from config.json by later ones).
 inline bool is_hf_inv_freq(std::string_view name) { return name.ends_with(".rotary_emb.inv_freq"); }
 
+/// The layer index of a name "model.layers.N.REST" (N in decimal without leading zeros), or -1
+/// when `name` is not one.
+inline long long hf_layer_index(std::string_view name) {
+  constexpr std::string_view prefix = "model.layers.";
+  if (!name.starts_with(prefix)) return -1;
+  name.remove_prefix(prefix.size());
+  const std::size_t dot = name.find('.');
+  const std::string_view digits = name.substr(0, dot);
+  if (dot == std::string_view::npos || digits.empty() || digits.size() > 12 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos ||
+      (digits.size() > 1 && digits.front() == '0'))
+    return -1;
+  return std::stoll(std::string(digits));
+}
+
+/// Why the tensor `name`, which the model does not read, is not one of the rotary_emb.inv_freq
+/// buffers transformers saved (empty when it is one): they are
+/// model.layers.N.self_attn.rotary_emb.inv_freq for a layer N of the model and, shared,
+/// model.rotary_emb.inv_freq.
+inline std::string hf_inv_freq_misplaced(std::string_view name, index_t n_layers) {
+  if (name == "model.rotary_emb.inv_freq") return {};
+  const long long layer = hf_layer_index(name);
+  if (layer < 0 ||
+      name != hf_layer(static_cast<index_t>(layer), "self_attn.rotary_emb", "inv_freq"))
+    return "is not where transformers keeps rotary frequencies "
+           "(model.layers.N.self_attn.rotary_emb.inv_freq or model.rotary_emb.inv_freq)";
+  if (layer >= n_layers)
+    return "belongs to layer " + std::to_string(layer) +
+           ", which config.json's num_hidden_layers " + std::to_string(n_layers) + " does not have";
+  return {};
+}
+
 /// Why the inv_freq buffer `t` does not hold the rotary frequencies `c` implies (empty when it
 /// does): rope_inverse_frequencies(c), each as close as `t`'s dtype holds it (a few float
 /// roundings for F32/F64, half a unit in the last place for F16/BF16); with rope_scaling, the
@@ -117,9 +149,11 @@ inline llama_config read_hf_llama_config(const std::filesystem::path& config_jso
 }
 
 /// Weights of a Hugging Face Llama safetensors file (F32, F16, BF16 or F64 tensors) for
-/// `hf` (its biases included). A tensor the model does not use is refused by name; the only
-/// ones transformers itself ignores are let pass when they agree with the weights: a
-/// rotary_emb.inv_freq buffer holding the frequencies config.json implies (the model computes
+/// `hf` (its biases included). A tensor the model does not use is refused by name (one of a
+/// layer config.json does not have saying so; a name the header gives twice is refused by the
+/// header's reader); the only ones transformers itself ignores are let pass when they agree with
+/// the weights: a rotary_emb.inv_freq buffer of a layer the model has (or the shared
+/// model.rotary_emb.inv_freq) holding the frequencies config.json implies (the model computes
 /// its rotary embeddings from config.json; one that differs is refused by name, see
 /// detail::hf_inv_freq_mismatch) and, with tied embeddings, an lm_head.weight equal to
 /// embed_tokens.weight. write_hf_llama and rewrite_hf_llama_linears carry both over.
@@ -194,6 +228,10 @@ inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
   for (const auto& t : file.tensors()) {
     if (used.contains(t.name)) continue;
     if (detail::is_hf_inv_freq(t.name)) {
+      if (const std::string misplaced = detail::hf_inv_freq_misplaced(t.name, config.n_layers);
+          !misplaced.empty())
+        throw format_error(what + ": tensor '" + t.name + "' " + misplaced +
+                           ": the model does not use it");
       const std::string mismatch = detail::hf_inv_freq_mismatch(t, config, what);
       if (mismatch.empty()) continue;
       throw format_error(what + ": tensor '" + t.name + "' " + mismatch +
@@ -208,6 +246,10 @@ inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
                          ": lm_head.weight differs from model.embed_tokens.weight but "
                          "config.json ties them (tie_word_embeddings)");
     }
+    if (const long long layer = detail::hf_layer_index(t.name); layer >= config.n_layers)
+      throw format_error(what + ": tensor '" + t.name + "' belongs to layer " +
+                         std::to_string(layer) + ", which config.json's num_hidden_layers " +
+                         std::to_string(config.n_layers) + " does not have");
     const bool bias = t.name.ends_with(".bias");
     throw format_error(
         what + ": tensor '" + t.name + "' is not used by the model config.json " +
