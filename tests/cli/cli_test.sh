@@ -2795,6 +2795,45 @@ comma_lists)
   [ "$status" -eq 0 ] || fail "calibration_trimmed: exit status $status: $(cat calibration_trimmed.err)"
   finish
   ;;
+hf_sharded)
+  # A Hugging Face folder holding a sharded checkpoint (model-0000K-of-0000N.safetensors and
+  # model.safetensors.index.json, no model.safetensors) is refused by every command that reads a
+  # model, saying so and naming the shards and the index.
+  python3 -c 'import numpy, safetensors' 2>/dev/null || skip "numpy/safetensors missing"
+  tokenizer="$(dirname "$0")/../llm/fixtures/hf_tokenizer/tokenizer.json"
+  python3 "$(dirname "$0")/make_hf_model.py" hf "$tokenizer" 420 || fail "could not make hf"
+  python3 - hf <<'PY' || fail "could not shard hf"
+import json, os, sys
+from safetensors.numpy import load_file, save_file
+folder = sys.argv[1]
+t = load_file(folder + "/model.safetensors")
+names = sorted(t)
+halves = [names[: len(names) // 2], names[len(names) // 2:]]
+weight_map = {}
+for k, part in enumerate(halves):
+    shard = "model-%05d-of-00002.safetensors" % (k + 1)
+    save_file({n: t[n] for n in part}, folder + "/" + shard, metadata={"format": "pt"})
+    weight_map.update({n: shard for n in part})
+json.dump({"metadata": {}, "weight_map": weight_map}, open(folder + "/model.safetensors.index.json", "w"))
+os.remove(folder + "/model.safetensors")
+PY
+  printf 'Once upon a time there was a cat.\n' >t.txt
+  says="hf holds a sharded checkpoint (2 shards model-00001-of-00002.safetensors and model-00002-of-00002.safetensors with the index model.safetensors.index.json) and no model.safetensors: sharded checkpoints are not supported"
+  for words in "info hf" "eval hf --text t.txt" "generate hf --steps 2" "convert hf out" \
+               "prune hf out --method magnitude"; do
+    name=$(echo "$words" | cut -d' ' -f1)
+    # shellcheck disable=SC2086
+    expect_error "$name" 1 $words
+    expect_message "$name" "$says"
+    grep -q "cannot open" "$name.err" && fail "$name: says 'cannot open': $(cat "$name.err")"
+  done
+  [ -e out ] && fail "a refused command wrote out"
+  # The index alone, or a shard alone, is named as well.
+  mkdir index_only && cp hf/config.json hf/model.safetensors.index.json index_only/
+  expect_error index_only 1 info index_only
+  expect_message index_only "index_only holds a sharded checkpoint (the index model.safetensors.index.json) and no model.safetensors"
+  finish
+  ;;
 hf_unused_tensors)
   # Every tensor of a Hugging Face checkpoint is read by the model or refused by name: one of a
   # layer config.json does not have (rotary_emb.inv_freq buffers included), one of a name the

@@ -105,7 +105,7 @@ inline model_file open_model(
     return m;
   }
   if (m.format == model_format::safetensors) {
-    const auto file_path = std::filesystem::is_directory(path) ? path / "model.safetensors" : path;
+    const auto file_path = hf_weights_path(path);
     auto hf = read_hf_config(file_path.parent_path() / "config.json");
     m.safetensors = std::make_shared<const io::safetensors_file>(file_path);
     const io::safetensors_file& file = *m.safetensors;

@@ -264,9 +264,48 @@ inline llama_weights load_hf_llama_weights(const io::safetensors_file& file,
   return load_hf_llama_weights(file, hf, what);
 }
 
+/// The safetensors file of the Hugging Face model at `path`: the .safetensors file itself, or
+/// a folder's model.safetensors. A folder without model.safetensors that holds a sharded
+/// checkpoint (model.safetensors.index.json, model-00001-of-00002.safetensors, ...) is refused
+/// as a format_error naming the folder, its index and its shards: pollard reads one
+/// model.safetensors, not shards. Otherwise the path is returned, and opening it says what is
+/// missing.
+inline std::filesystem::path hf_weights_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return path;
+  const auto single = path / "model.safetensors";
+  if (std::filesystem::exists(single, ec) || std::filesystem::is_symlink(single, ec)) return single;
+  std::vector<std::string> index, shards;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".safetensors.index.json"))
+      index.push_back(name);
+    else if (name.ends_with(".safetensors") && name.find("-of-") != std::string::npos)
+      shards.push_back(name);
+  }
+  if (index.empty() && shards.empty()) return single;
+  std::sort(index.begin(), index.end());
+  std::sort(shards.begin(), shards.end());
+  const auto list = [](const std::vector<std::string>& names) {
+    std::string text;
+    for (std::size_t k = 0; k < names.size(); ++k)
+      text += (k == 0 ? "" : k + 1 == names.size() ? " and " : ", ") + names[k];
+    return text;
+  };
+  std::string held;
+  if (!shards.empty())
+    held = std::to_string(shards.size()) + (shards.size() == 1 ? " shard " : " shards ") +
+           list(shards);
+  if (!index.empty()) held += (held.empty() ? "the index " : " with the index ") + list(index);
+  throw format_error(path.string() + " holds a sharded checkpoint (" + held +
+                     ") and no model.safetensors: sharded checkpoints are not supported; merge "
+                     "the shards into one model.safetensors (transformers: "
+                     "save_pretrained(folder, max_shard_size=\"1000GB\"))");
+}
+
 /// Reads `model.safetensors` (or the given .safetensors file) with config.json beside it.
 inline llama_weights read_hf_llama(const std::filesystem::path& path) {
-  const auto file_path = std::filesystem::is_directory(path) ? path / "model.safetensors" : path;
+  const auto file_path = hf_weights_path(path);
   const auto config = read_hf_config(file_path.parent_path() / "config.json");
   const io::safetensors_file file(file_path);
   return load_hf_llama_weights(file, config, file_path.string());
