@@ -771,6 +771,20 @@ inline void refuse_empty_values_in(const CLI::App& app, int argc, char** argv) {
   }
 }
 
+/// The errno of the first flush of the standard output that failed (0: none has), so that
+/// run_tool can say why the output was lost even when a later flush has nothing left to write.
+inline int& stdout_failure() noexcept {
+  static int failure = 0;
+  return failure;
+}
+
+/// fflush(stdout), for output shown as it is made (generated text, a line per pruned linear):
+/// a failure is remembered, with its reason, for run_tool to report.
+inline void flush_stdout() {
+  errno = 0;
+  if (std::fflush(stdout) != 0 && stdout_failure() == 0) stdout_failure() = errno != 0 ? errno : EIO;
+}
+
 /// Parses the command line and runs `body`, reporting every error as one line on stderr. Returns
 /// the exit status: `body`'s, 0 for --help (wherever it appears, even beside a mistake) and
 /// --version, 2 for a command-line mistake, 1 for any other error. Terminating signals remove
@@ -786,9 +800,9 @@ inline int run_tool_unchecked(CLI::App& app, int argc, char** argv, const error_
 inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& style,
                     const std::function<int()>& body) {
   const int status = run_tool_unchecked(app, argc, argv, style, body);
-  errno = 0;
-  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    const int failure = errno;
+  flush_stdout();
+  if (stdout_failure() != 0 || std::ferror(stdout)) {
+    const int failure = stdout_failure();
     std::fprintf(stderr, "%scannot write the standard output%s%s\n", style.prefix.c_str(),
                  failure != 0 ? ": " : "", failure != 0 ? std::strerror(failure) : "");
     return status == 0 ? 1 : status;
@@ -817,7 +831,10 @@ inline int run_tool_unchecked(CLI::App& app, int argc, char** argv, const error_
     } catch (const CLI::CallForAllHelp& e) {
       return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
-      return app.exit(e);
+      // Not app.exit(): it flushes std::cout, and a failed flush there loses the reason
+      // run_tool reports; the version goes to stdout as every other output does.
+      std::fputs((std::string(e.what()) + "\n").c_str(), stdout);
+      return 0;
     } catch (const CLI::ParseError& e) {
       if (const CLI::App* command = help_asked(app, argc, argv)) {
         std::fputs(command == &app ? app.help().c_str() : command->help(app.get_name()).c_str(),

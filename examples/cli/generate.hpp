@@ -147,7 +147,7 @@ inline int run_generate(const generate_options& o) {
   llm::utf8_stream text;
   const auto print = [](const std::string& bytes) {
     std::fwrite(bytes.data(), 1, bytes.size(), stdout);
-    std::fflush(stdout);
+    flush_stdout();
   };
   const auto emit = [&](std::optional<llm::token_id> previous, llm::token_id token) {
     const std::string piece = tok.decode(std::span<const llm::token_id>(&token, 1), previous);

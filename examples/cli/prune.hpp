@@ -413,7 +413,7 @@ inline void print_linear(const model::linear_report& l, bool quiet) {
               l.sparsity);
   if (std::isfinite(l.loss)) std::printf("  loss %.4g  percdamp %.3g", l.loss, l.percdamp_used);
   std::printf("  %.2f s\n", l.seconds);
-  std::fflush(stdout);
+  flush_stdout();
 }
 
 }  // namespace detail

@@ -1964,16 +1964,39 @@ stdout_outputs)
   expect_error report_stdout 2 prune "$stories" p.bin --method magnitude --report /dev/stdout
   expect_error prune_out_stdout 2 prune "$stories" /dev/stdout --method magnitude
   # What is printed is part of the result: a standard output that cannot be written (a full
-  # device) fails the run, saying so, for a report, for --help and for --version alike.
+  # device) fails the run, saying so with the reason, for every command's output (printed at the
+  # end or as it is made: generated text, prune's line per linear), for --help and for
+  # --version alike, of pollard, of each command and of the other tools.
   if [ -w /dev/full ]; then
-    for words in "info $stories" "eval $stories --text slice.txt --window 32 --max-windows 1" \
-                 "--help" "eval --help" "--version"; do
+    printf '[{"instruction": "Say hi.", "input": "", "output": "Hi."}]' >one.json
+    small_layer
+    run full_24 prune "$stories" full_24.bin --method magnitude --n-m 2:4 --quiet
+    for words in "info $stories" "info $stories --sparsity" \
+                 "eval $stories --text slice.txt --window 32 --max-windows 1" \
+                 "compare $stories $stories --text slice.txt --window 32 --max-windows 1" \
+                 "generate $stories --steps 4" "generate $stories --steps 4 --llama2c-bytes" \
+                 "tasks $stories --instructions one.json --max-new-tokens 2" \
+                 "prune $stories full_p.bin --method magnitude" "convert $stories full_c.bin" \
+                 "export full_24.bin full_e.safetensors" \
+                 "capture $stories --calibration text:slice.txt --samples 1 --length 16 --block 0 --linear attn_q --weights-out full_w.npy" \
+                 "layer --weights W.npy --method magnitude --sparsity 0.5 --out full_o.npy" \
+                 "--help" "help" "eval --help" "--version" "eval --version" "prune --version" \
+                 "layer --version"; do
       # shellcheck disable=SC2086
       "$pollard" $words >/dev/full 2>full.err
       st=$?
       [ $st -eq 1 ] || fail "'$words' into /dev/full: exit status $st"
-      grep -Eq "^pollard: error: cannot write the standard output(: No space left on device)?$" full.err ||
+      tail -n 1 full.err | grep -Eq "^pollard: error: cannot write the standard output: No space left on device$" ||
         fail "'$words' into /dev/full: message: $(cat full.err)"
+    done
+    for tool in prune_layer make_layer_example; do
+      for words in --help --version; do
+        "$(dirname "$prune_layer")/$tool" $words >/dev/full 2>full.err
+        st=$?
+        [ $st -eq 1 ] || fail "'$tool $words' into /dev/full: exit status $st"
+        grep -Eq "^$tool: cannot write the standard output: No space left on device$" full.err ||
+          fail "'$tool $words' into /dev/full: message: $(cat full.err)"
+      done
     done
   fi
   finish
