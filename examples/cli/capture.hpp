@@ -58,7 +58,10 @@ inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
       "through: its target is replaced, as cp does.");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
-  c->add_option("--calibration", o.calibration, "KIND:PATH[@WEIGHT][,...]: the calibration data")
+  c->add_option("--calibration", o.calibration,
+                std::string("KIND:PATH[@WEIGHT][,...]: the calibration data, each file's layout\n"
+                            "told from its name as every command tells it: ") +
+                    data_file_rule)
       ->type_name("SPEC")
       ->check(comma_list_text())
       ->required();

@@ -521,64 +521,67 @@ inline const char* name_of(text_format f) noexcept {
   return "text";
 }
 
-/// The --format value (empty: not given), or the format the file name suggests: *.jsonl ->
-/// rows-jsonl, *.gz -> jsonl-gz unless the name inside it says plain text (notes.txt.gz ->
-/// text, decompressed), anything else -> text.
-inline text_format text_format_of(const std::string& option, const fs::path& file) {
-  if (!option.empty()) {
-    if (option == "rows-jsonl") return text_format::rows_jsonl;
-    if (option == "jsonl-gz") return text_format::jsonl_gz;
-    if (option == "c4") return text_format::c4;
-    if (option == "text") return text_format::text;
-    throw usage_error("--format must be rows-jsonl, jsonl-gz, c4 or text, got '" + option + "'");
-  }
-  const std::string ext = file.extension().string();
-  if (ext == ".jsonl") return text_format::rows_jsonl;
-  if (ext == ".gz") {
-    const std::string inner = file.stem().extension().string();
-    return inner.empty() || inner == ".json" || inner == ".jsonl" ? text_format::jsonl_gz
-                                                                  : text_format::text;
-  }
-  return text_format::text;
+/// How every command that reads a text or data file (eval and compare --text, prune and capture
+/// --calibration, tasks and compare --instructions) tells its layout from its name
+/// (io::data_file_format_of), for --help.
+inline constexpr const char* data_file_rule =
+    "*.json: a JSON list of records; *.jsonl: JSON lines, one record a line;\n"
+    "*.json.gz, *.jsonl.gz: either, gzip-compressed (a list when its text starts\n"
+    "with '['); *.gz alone: JSON records when its text starts with '{' or '[';\n"
+    "any other name (notes.txt, notes.txt.gz): plain text. A record is a string\n"
+    "or an object with a \"text\" field";
+
+/// The --format value, or nothing when it is not given (empty): then the file's layout decides,
+/// by the rule every command shares (data_file_rule). usage_error for an unknown value.
+inline std::optional<text_format> text_format_option(const std::string& option) {
+  if (option.empty()) return std::nullopt;
+  if (option == "rows-jsonl") return text_format::rows_jsonl;
+  if (option == "jsonl-gz") return text_format::jsonl_gz;
+  if (option == "c4") return text_format::c4;
+  if (option == "text") return text_format::text;
+  throw usage_error("--format must be rows-jsonl, jsonl-gz, c4 or text, got '" + option + "'");
 }
 
-/// The evaluation string of a file and the documents (rows) it joins: `joined` of the file's
-/// `in_file`, 0 for a text file.
+/// The evaluation string of a file, the format it was read as, and the documents (rows) it
+/// joins: `joined` of the file's `in_file`, 0 for a text file.
 struct evaluation_text {
   std::string text;
+  text_format format = text_format::text;
   std::size_t in_file = 0;
   std::size_t joined = 0;
 };
 
-/// The evaluation string: JSON-lines rows or gzip JSON-lines documents joined with "\n\n"
-/// (SparseGPT/Wanda's WikiText-2 string), C4 as SparseGPT/Wanda's get_c4 makes it (the first
-/// 1100 documents joined with " "), or the file as it is.
-inline evaluation_text read_evaluation_text(const fs::path& path, text_format format) {
+/// The evaluation string of --text `path`, read as `forced` says (--format) or, without it, by
+/// the shared rule (io::data_file_format_of): JSON records (rows; gzip-compressed: documents)
+/// joined with "\n\n" (SparseGPT/Wanda's WikiText-2 string), C4 as SparseGPT/Wanda's get_c4
+/// makes it (the first 1100 documents joined with " "), or plain text as it is.
+inline evaluation_text read_evaluation_text(const fs::path& path,
+                                            std::optional<text_format> forced) {
   io::require_regular_file(path);
-  switch (format) {
-    case text_format::rows_jsonl: {
-      const auto rows = io::read_json_lines_text(path);
-      return {io::join_rows(rows), rows.size(), rows.size()};
-    }
-    case text_format::jsonl_gz: {
-      const auto documents = io::read_gzip_json_lines_text(path);
-      return {io::join_rows(documents), documents.size(), documents.size()};
-    }
-    case text_format::c4: {
-      const auto documents = io::read_gzip_json_lines_text(path);
-      if (documents.size() < io::c4_reference_documents)
-        std::fprintf(stderr,
-                     "pollard: warning: %s holds %zu documents, fewer than the %zu the C4 "
-                     "protocol joins; all are used\n",
-                     printable(path.string()).c_str(), documents.size(),
-                     io::c4_reference_documents);
-      return {io::c4_reference_text(documents), documents.size(),
-              std::min(documents.size(), io::c4_reference_documents)};
-    }
-    case text_format::text:
-      break;
+  const std::string name = path.filename().string();
+  const bool gzip_forced = forced == text_format::jsonl_gz || forced == text_format::c4;
+  const std::string content = gzip_forced ? io::detail::read_gzip_file(path, std::size_t{1} << 32)
+                                          : io::read_data_file(path);
+  bool list = false;
+  text_format format = text_format::text;
+  if (forced) {
+    format = *forced;
+  } else {
+    const io::data_file_format layout = io::data_file_format_of(path, content);
+    list = layout == io::data_file_format::json_list;
+    if (layout != io::data_file_format::plain_text)
+      format = path.extension() == ".gz" ? text_format::jsonl_gz : text_format::rows_jsonl;
   }
-  return {io::read_data_file(path), 0, 0};
+  if (format == text_format::text) return {content, format, 0, 0};
+  const auto rows = io::record_texts(io::parse_json_records(content, name, list));
+  if (format != text_format::c4) return {io::join_rows(rows), format, rows.size(), rows.size()};
+  if (rows.size() < io::c4_reference_documents)
+    std::fprintf(stderr,
+                 "pollard: warning: %s holds %zu documents, fewer than the %zu the C4 "
+                 "protocol joins; all are used\n",
+                 printable(path.string()).c_str(), rows.size(), io::c4_reference_documents);
+  return {io::c4_reference_text(rows), format, rows.size(),
+          std::min(rows.size(), io::c4_reference_documents)};
 }
 
 /// What an evaluation run scored, for protocol_of: the window, the windows scored and those the

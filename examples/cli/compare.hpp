@@ -93,9 +93,9 @@ inline CLI::App* add_compare_command(CLI::App& app, compare_options& o) {
   c->get_option("--max-windows")->needs(text);
   CLI::Option* instructions =
       c->add_option("--instructions", o.instructions,
-                    "Alpaca-style JSON list of {instruction, input, output}: prompt\n"
-                    "\"{instruction} {input}\", only the response tokens are scored;\n"
-                    "examples longer than --window are cut there")
+                    "Alpaca-style {instruction, input, output} records (a JSON list or JSON\n"
+                    "lines, by --text's rule): prompt \"{instruction} {input}\", only the\n"
+                    "response tokens are scored; examples longer than --window are cut there")
           ->type_name("FILE");
   c->add_option("--max-examples", o.max_examples, "use the first N instruction examples")
       ->type_name("N")
@@ -121,7 +121,7 @@ inline int run_compare(const compare_options& o) {
   use_threads(o.threads);
   const text_options& t = o.text;
   const auto text_file = optional_path(t.file);
-  const text_format format = text_format_of(t.format, t.file);
+  (void)text_format_option(t.format);  // an unknown --format is refused before any work
   const auto instructions = optional_path(o.instructions);
   const index_t max_examples = o.max_examples;
   if (!text_file && !instructions)
@@ -180,6 +180,7 @@ inline int run_compare(const compare_options& o) {
   if (text_file) {
     const evaluation_stream stream = evaluation_tokens(t, *base.tokenizer);
     const std::vector<llm::token_id>& tokens = stream.tokens;
+    const text_format format = stream.source.format;
     evaluation::evaluation_options options = evaluation_options_of(t, *base.tokenizer);
     options.progress = llm::progress_bar("compare", "windows");
     const divergence_report r = evaluation::compare_on_windows(p, q, tokens, options);

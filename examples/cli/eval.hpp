@@ -26,7 +26,14 @@ struct text_options {
 
 /// Adds --text, --format, --window and --max-windows to a command; returns the --text option.
 inline CLI::Option* add_text_options(CLI::App& c, text_options& t) {
-  CLI::Option* text = c.add_option("--text", t.file, "the evaluation text")->type_name("FILE");
+  CLI::Option* text =
+      c.add_option("--text", t.file,
+                   std::string("the evaluation text, its layout told from its name as every\n"
+                               "command tells it: ") +
+                       data_file_rule +
+                       ". JSON records are\n"
+                       "joined with \"\\n\\n\" (rows-jsonl; jsonl-gz when compressed)")
+          ->type_name("FILE");
   c.add_option("--format", t.format,
                "rows-jsonl: {\"text\": ...} JSON lines, rows joined with \"\\n\\n\"\n"
                "(WikiText-2 as SparseGPT and Wanda evaluate it); jsonl-gz: gzip JSON\n"
@@ -36,8 +43,7 @@ inline CLI::Option* add_text_options(CLI::App& c, text_options& t) {
                "when its name ends in .gz). The output names\n"
                "the protocol used")
       ->type_name("F")
-      ->default_str(
-          "from the name: *.jsonl rows-jsonl, *.gz jsonl-gz (but *.txt.gz text), else text");
+      ->default_str("from the file's name, as --text says");
   c.add_option("--window", t.window, "tokens per window, >= 2")
       ->type_name("L")
       ->check(integer_in(2, INT32_MAX))
@@ -60,7 +66,7 @@ inline CLI::Option* add_text_options(CLI::App& c, text_options& t) {
 /// --max-windows as the protocol applies it: the C4 reference scores at most its first 256
 /// windows.
 inline index_t max_windows_of(const text_options& t) {
-  if (text_format_of(t.format, t.file) != text_format::c4) return t.max_windows;
+  if (text_format_option(t.format) != text_format::c4) return t.max_windows;
   return t.max_windows > 0 ? std::min(t.max_windows, io::c4_reference_windows)
                            : io::c4_reference_windows;
 }
@@ -95,7 +101,7 @@ struct evaluation_stream {
 
 inline evaluation_stream evaluation_tokens(const text_options& t, const llm::text_tokenizer& tok) {
   const fs::path file = t.file;
-  evaluation_stream s{{}, read_evaluation_text(file, text_format_of(t.format, file))};
+  evaluation_stream s{{}, read_evaluation_text(file, text_format_option(t.format))};
   std::fprintf(stderr, "pollard: tokenizing %zu bytes of %s\n", s.source.text.size(),
                printable(file.filename().string()).c_str());
   s.tokens = tok.encode(s.source.text, tok.adds_bos());
@@ -146,7 +152,7 @@ inline int run_eval(const eval_options& o) {
   use_threads(o.threads);
   const text_options& t = o.text;
   const fs::path text_file = t.file;
-  const text_format format = text_format_of(t.format, text_file);
+  (void)text_format_option(t.format);  // an unknown --format is refused before any work
   const auto json = optional_path(o.json);
   check_inputs(model_inputs("MODEL", o.model, {{"--text", t.file}, {"--tokenizer", o.tokenizer}}));
   check_output_name("--json", o.json, "JSON", {".json"});
@@ -167,6 +173,7 @@ inline int run_eval(const eval_options& o) {
   check_window(t, m.weights.config);
   const evaluation_stream stream = evaluation_tokens(t, *m.tokenizer);
   const std::vector<llm::token_id>& tokens = stream.tokens;
+  const text_format format = stream.source.format;
 
   llm::llama_forward model(m.weights);
   evaluation::evaluation_options options = evaluation_options_of(t, *m.tokenizer);

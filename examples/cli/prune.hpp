@@ -143,11 +143,12 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       "(corpus, text): the documents joined by a space, N random windows; alpaca (instructions):\n"
       "the Alpaca template, packed; selfgen: the model's own continuations of the first 2 tokens\n"
       "of each document (temperature 0.6, top-k 50, top-p 0.95, repetition penalty 1.2), the 20 %\n"
-      "with the highest perplexity dropped. Files, for every kind: *.json a JSON list, *.jsonl\n"
-      "JSON lines, *.json.gz/*.jsonl.gz either of them gzip-compressed; else plain text split at\n"
-      "blank lines (a line of only spaces/tabs is blank; *.txt.gz is decompressed; a bare *.gz\n"
-      "is JSON when it opens with { or [); alpaca needs instruction/output records (input\n"
-      "optional). Window starts are drawn as the reference scripts draw them (CPython's random\n"
+      "with the highest perplexity dropped. Files, for every kind, by the rule every command\n"
+      "shares: " +
+      std::string(data_file_rule) +
+      " (--text-field names another field). Plain text is split at blank lines (a line of only\n"
+      "spaces/tabs is blank); alpaca needs instruction/output records (input optional). Window "
+      "starts are drawn as the reference scripts draw them (CPython's random\n"
       "with --seed), in pollard's token stream: it keeps every space, as llama.cpp and llama2.c\n"
       "do, while the references' Hugging Face tokenizer may collapse runs of spaces\n"
       "(SentencePiece's remove_extra_whitespaces, e.g. stories260K's tok512.model), so on text\n"

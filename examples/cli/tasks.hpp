@@ -66,7 +66,11 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
       "Give --instructions, --suite or both.");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
-  c->add_option("--instructions", o.instructions, "the instruction data")->type_name("FILE");
+  c->add_option("--instructions", o.instructions,
+                std::string("the instruction data: {instruction, input, output} records, the\n"
+                            "layout told from the name as every command tells it: ") +
+                    data_file_rule)
+      ->type_name("FILE");
   c->add_option("--max-examples", o.max_examples, "use the first N examples")
       ->type_name("N")
       ->check(integer_in(1, INT32_MAX));

@@ -2920,6 +2920,51 @@ PY
   expect_message twice 'duplicate key "model.norm.weight" at offset'
   finish
   ;;
+text_layouts)
+  # Every command that reads a text or data file tells its layout from its name by one rule:
+  # eval --text x.json reads a JSON list of records as prune --calibration does, not as plain
+  # text; the rule is in each command's --help.
+  need_data
+  tinystories_slice slice.txt
+  python3 - slice.txt <<'PY' || fail "could not write the records"
+import gzip, json, sys
+paragraphs = open(sys.argv[1]).read().split("\n\n")[:6]
+rows = [{"text": p} for p in paragraphs]
+json.dump(rows, open("rows.json", "w"))
+open("rows.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in rows))
+open("joined.txt", "w").write("\n\n".join(paragraphs))
+json.dump(paragraphs, open("strings.json", "w"))
+with gzip.open("rows.json.gz", "wt") as f:
+    json.dump(rows, f)
+with gzip.open("rows.gz", "wt") as f:
+    f.write("".join(json.dumps(r) + "\n" for r in rows))
+PY
+  tokens_of() {  # NAME FILE: eval's text_tokens and format for FILE
+    run "$1" eval "$stories" --text "$2" --window 32 --max-windows 1 --json "$1-eval.json"
+    [ "$status" -eq 0 ] || { fail "$1: exit status $status: $(cat "$1.err")"; return; }
+    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(j["text_tokens"], j["format"])' "$1-eval.json"
+  }
+  want=$(tokens_of joined joined.txt | cut -d' ' -f1)
+  [ "$(tokens_of json rows.json)" = "$want rows-jsonl" ] || fail "rows.json: $(tokens_of json rows.json), want $want rows-jsonl"
+  [ "$(tokens_of jsonl rows.jsonl)" = "$want rows-jsonl" ] || fail "rows.jsonl: $(tokens_of jsonl rows.jsonl)"
+  [ "$(tokens_of strings strings.json)" = "$want rows-jsonl" ] || fail "strings.json: $(tokens_of strings strings.json)"
+  [ "$(tokens_of json_gz rows.json.gz)" = "$want jsonl-gz" ] || fail "rows.json.gz: $(tokens_of json_gz rows.json.gz)"
+  [ "$(tokens_of gz rows.gz)" = "$want jsonl-gz" ] || fail "rows.gz: $(tokens_of gz rows.gz)"
+  # compare reads --text by the same rule.
+  run compare_json compare "$stories" "$stories" --text rows.json --window 32 --max-windows 1 --json c.json
+  [ "$status" -eq 0 ] || fail "compare_json: exit status $status: $(cat compare_json.err)"
+  json_check c.json "j['windows']['format'] == 'rows-jsonl' and j['windows']['text_tokens'] == $want"
+  # --format still forces a reading.
+  run forced eval "$stories" --text rows.jsonl --format text --window 32 --max-windows 1 --json f.json
+  json_check f.json 'j["format"] == "text"'
+  # The rule, word for word, in the help of every command that reads such a file.
+  for c in eval compare prune capture tasks; do
+    run "help_$c" "$c" --help
+    tr -s ' \n' ' ' <"help_$c.out" | grep -qF '*.json: a JSON list of records; *.jsonl: JSON lines' ||
+      fail "$c --help does not state the rule"
+  done
+  finish
+  ;;
 *)
   echo "unknown case $case_name"
   exit 1

@@ -244,3 +244,13 @@ TEST_CASE("C4's reference string joins the first 1100 documents with one space (
   CHECK(pollard::io::c4_reference_windows == 256);
   CHECK(pollard::io::c4_reference_text({"a", "b"}) == "a b");  // fewer documents: all of them
 }
+
+TEST_CASE("record_texts reads strings and the field of objects, naming a record without it") {
+  using pollard::io::json_record;
+  using pollard::io::parse_json;
+  const std::vector<json_record> records = {{"f item 0", parse_json("\"a\"")},
+                                            {"f item 1", parse_json("{\"body\": \"b\"}")}};
+  CHECK(pollard::io::record_texts(records, "body") == std::vector<std::string>{"a", "b"});
+  CHECK_THROWS_WITH_AS(pollard::io::record_texts(records), "f item 1: no \"text\" field",
+                       pollard::format_error);
+}

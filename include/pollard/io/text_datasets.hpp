@@ -205,6 +205,23 @@ inline std::vector<json_record> parse_json_records(const std::string& content,
   return out;
 }
 
+/// The text of each record of a JSON data file: a record is a string, or an object whose
+/// `field` is one. Throws format_error naming the record otherwise.
+inline std::vector<std::string> record_texts(const std::vector<json_record>& records,
+                                             const std::string& field = "text") {
+  std::vector<std::string> out;
+  for (const auto& [where, item] : records) {
+    if (item.is_string()) {
+      out.push_back(item.as_string(where));
+      continue;
+    }
+    const auto* v = item.find(field);
+    if (v == nullptr) throw format_error(where + ": no \"" + field + "\" field");
+    out.push_back(v->as_string(where + " " + field));
+  }
+  return out;
+}
+
 /// The records of a JSON data file, in order: a JSON list (*.json) or JSON lines (*.jsonl, and
 /// any other name), either of them gzip-compressed (*.gz, at most `limit` decompressed bytes; a
 /// list when its text starts with '['). Blank lines of JSON lines are skipped. Throws io_error /

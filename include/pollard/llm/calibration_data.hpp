@@ -62,16 +62,8 @@ inline std::vector<std::string> read_calibration_records(const std::filesystem::
   if (format == io::data_file_format::plain_text) {
     docs = io::split_paragraphs(content);
   } else {
-    for (const auto& [where, item] :
-         io::parse_json_records(content, name, format == io::data_file_format::json_list)) {
-      if (item.is_string()) {
-        docs.push_back(item.as_string(where));
-        continue;
-      }
-      const auto* v = item.find(field);
-      if (v == nullptr) throw format_error(where + ": no \"" + field + "\" field");
-      docs.push_back(v->as_string(where + " " + field));
-    }
+    docs = io::record_texts(
+        io::parse_json_records(content, name, format == io::data_file_format::json_list), field);
   }
   if (std::all_of(docs.begin(), docs.end(), detail::is_blank))
     throw format_error(name + ": no calibration text in the file");
