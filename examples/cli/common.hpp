@@ -529,7 +529,8 @@ inline constexpr const char* data_file_rule =
     "*.json.gz, *.jsonl.gz: either, gzip-compressed (a list when its text starts\n"
     "with '['); *.gz alone: JSON records when its text starts with '{' or '[';\n"
     "any other name (notes.txt, notes.txt.gz): plain text. A record is a string\n"
-    "or an object with a \"text\" field";
+    "or an object with a \"text\" field. A UTF-8 byte-order mark at a file's\n"
+    "start is skipped";
 
 /// The --format value, or nothing when it is not given (empty): then the file's layout decides,
 /// by the rule every command shares (data_file_rule). usage_error for an unknown value.
@@ -554,7 +555,8 @@ struct evaluation_text {
 /// The evaluation string of --text `path`, read as `forced` says (--format) or, without it, by
 /// the shared rule (io::data_file_format_of): JSON records (rows; gzip-compressed: documents)
 /// joined with "\n\n" (SparseGPT/Wanda's WikiText-2 string), C4 as SparseGPT/Wanda's get_c4
-/// makes it (the first 1100 documents joined with " "), or plain text as it is.
+/// makes it (the first 1100 documents joined with " "), or plain text as it is, without a
+/// byte-order mark at its start.
 inline evaluation_text read_evaluation_text(const fs::path& path,
                                             std::optional<text_format> forced) {
   io::require_regular_file(path);
@@ -572,7 +574,8 @@ inline evaluation_text read_evaluation_text(const fs::path& path,
     if (layout != io::data_file_format::plain_text)
       format = path.extension() == ".gz" ? text_format::jsonl_gz : text_format::rows_jsonl;
   }
-  if (format == text_format::text) return {content, format, 0, 0};
+  if (format == text_format::text)
+    return {std::string(io::plain_text_of(content, name)), format, 0, 0};
   const auto rows = io::record_texts(io::parse_json_records(content, name, list));
   if (format != text_format::c4) return {io::join_rows(rows), format, rows.size(), rows.size()};
   if (rows.size() < io::c4_reference_documents)

@@ -2920,6 +2920,63 @@ PY
   expect_message twice 'duplicate key "model.norm.weight" at offset'
   finish
   ;;
+byte_order_marks)
+  # A UTF-8 byte-order mark at the start of a text or data file is dropped by every reader
+  # (plain text, JSON lines, a JSON list, gzip-compressed ones): the tokens are those of the
+  # file without it. Anywhere else it is refused, naming the line and the byte offset, and JSON
+  # error offsets are the file's bytes, the mark counted.
+  need_data
+  tinystories_slice slice.txt
+  bom=$'\xef\xbb\xbf'
+  { printf '%s' "$bom"; cat slice.txt; } >bom.txt
+  { printf '%s' "$bom"; cat slice.txt; } | gzip -c >bom.txt.gz
+  python3 -c 'import json, sys; print(json.dumps({"text": open(sys.argv[1]).read()}))' slice.txt >rows.jsonl
+  { printf '%s' "$bom"; cat rows.jsonl; } >bom.jsonl
+  { printf '%s' "$bom"; printf '['; head -c -1 rows.jsonl; printf ']'; } >bom.json
+  tokens_of() {  # NAME FILE: the text_tokens eval --json records for FILE
+    run "$1" eval "$stories" --text "$2" --window 32 --max-windows 1 --json "$1-eval.json"
+    [ "$status" -eq 0 ] || { fail "$1: exit status $status: $(cat "$1.err")"; return; }
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["text_tokens"])' "$1-eval.json"
+  }
+  plain=$(tokens_of plain slice.txt)
+  for f in bom.txt bom.txt.gz; do
+    [ "$(tokens_of "t_$f" "$f")" = "$plain" ] || fail "$f: the mark is read as text ($(tokens_of "t_$f" "$f") tokens, $plain without it)"
+  done
+  rows=$(tokens_of rows rows.jsonl)
+  for f in bom.jsonl bom.json; do
+    [ "$(tokens_of "t_$f" "$f")" = "$rows" ] || fail "$f: $(tokens_of "t_$f" "$f") tokens, $rows without the mark"
+  done
+  # A mark at the start of line 6 of JSON lines: refused with the line and the offset.
+  for k in 1 2 3 4 5 6 7; do printf '{"text": "row %s"}\n' "$k"; done >mid.jsonl
+  offset=$(head -n 5 mid.jsonl | wc -c)
+  sed -i "6s/^/$bom/" mid.jsonl
+  expect_error mid_jsonl 1 eval "$stories" --text mid.jsonl --window 32
+  expect_message mid_jsonl "mid.jsonl line 6: invalid JSON: a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start of a file, at offset $offset"
+  cp mid.jsonl mid_cal.jsonl
+  expect_error mid_calibration 1 prune "$stories" x.bin --calibration "c4:mid_cal.jsonl" --samples 1 --length 8
+  expect_message mid_calibration "mid_cal.jsonl line 6: invalid JSON: a UTF-8 byte-order mark"
+  # Two marks: the second is at offset 3, not 0.
+  { printf '%s%s' "$bom" "$bom"; cat rows.jsonl; } >twice.jsonl
+  expect_error twice 1 eval "$stories" --text twice.jsonl --window 32
+  expect_message twice "twice.jsonl line 1: invalid JSON: a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start of a file, at offset 3"
+  # A JSON error after a skipped mark: the offset counts the mark's 3 bytes.
+  printf '%s[{"text": "a"},]' "$bom" >comma.json
+  expect_error comma 1 eval "$stories" --text comma.json --window 32
+  expect_message comma "comma.json: invalid JSON: expected a value at offset 18"
+  # Plain text joined from two files with marks: the second is refused, naming line and offset.
+  { cat bom.txt; cat bom.txt; } >joined.txt
+  offset=$(wc -c <bom.txt)
+  line=$(($(wc -l <bom.txt) + 1))
+  expect_error joined 1 eval "$stories" --text joined.txt --window 32
+  expect_message joined "joined.txt line $line (byte offset $offset): a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start of a file"
+  # Calibration text, instructions and a sparsity table read past a leading mark too.
+  run calibration_bom prune "$stories" c.bin --calibration text:bom.txt --samples 2 --length 32 --quiet
+  [ "$status" -eq 0 ] || fail "calibration_bom: exit status $status: $(cat calibration_bom.err)"
+  { printf '%s' "$bom"; printf 'blk.* 0.5\n'; } >table.txt
+  run table_bom prune "$stories" t.bin --method magnitude --allocation table.txt --quiet
+  [ "$status" -eq 0 ] || fail "table_bom: exit status $status: $(cat table_bom.err)"
+  finish
+  ;;
 text_layouts)
   # Every command that reads a text or data file tells its layout from its name by one rule:
   # eval --text x.json reads a JSON list of records as prune --calibration does, not as plain

@@ -47,3 +47,28 @@ TEST_CASE("a UTF-8 byte-order mark before a JSON document is ignored (RFC 8259 s
   CHECK(parse_json("\"\xEF\xBB\xBF\"").as_string("s") == "\xEF\xBB\xBF");
   CHECK_THROWS_AS(parse_json("[1, \xEF\xBB\xBF 2]"), pollard::format_error);
 }
+
+TEST_CASE("JSON error offsets are file offsets, a skipped byte-order mark counted") {
+  const std::string bom = "\xEF\xBB\xBF";
+  CHECK_THROWS_WITH_AS(parse_json(bom + "{\"a\": 1,}", "f"),
+                       "f: invalid JSON: expected a key string at offset 11",
+                       pollard::format_error);
+  // A second mark is not at the start of the file: named as a byte-order mark, at its offset.
+  CHECK_THROWS_WITH_AS(parse_json(bom + bom + "{}", "f"),
+                       "f: invalid JSON: a UTF-8 byte-order mark (U+FEFF), which belongs only at "
+                       "the very start of a file, at offset 3",
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(parse_json("[1, " + bom + "2]", "f"),
+                       "f: invalid JSON: a UTF-8 byte-order mark (U+FEFF), which belongs only at "
+                       "the very start of a file, at offset 4",
+                       pollard::format_error);
+  // A part of a file (a JSON Lines line at byte 100): offsets are the file's, and a mark at
+  // its start is not the file's start.
+  CHECK_THROWS_WITH_AS(pollard::io::parse_json_at("{\"a\" 1}", 100, "l"),
+                       "l: invalid JSON: expected ':' at offset 105", pollard::format_error);
+  CHECK_THROWS_WITH_AS(pollard::io::parse_json_at(bom + "{}", 100, "l"),
+                       "l: invalid JSON: a UTF-8 byte-order mark (U+FEFF), which belongs only at "
+                       "the very start of a file, at offset 100",
+                       pollard::format_error);
+  CHECK(pollard::io::parse_json_at("{\"a\": 2}", 7, "l").find("a")->as_size("a") == 2);
+}

@@ -245,6 +245,43 @@ TEST_CASE("C4's reference string joins the first 1100 documents with one space (
   CHECK(pollard::io::c4_reference_text({"a", "b"}) == "a b");  // fewer documents: all of them
 }
 
+TEST_CASE(
+    "a byte-order mark is skipped at a data file's start, in every layout, and refused elsewhere") {
+  using pollard::io::read_json_records;
+  const std::string bom = "\xEF\xBB\xBF";
+  const auto texts = [](const std::filesystem::path& path) {
+    return pollard::io::record_texts(read_json_records(path));
+  };
+  const auto lines = write_temp("pollard-bom.jsonl", bom + "{\"text\": \"a\"}\n\"b\"\n");
+  CHECK(texts(lines) == std::vector<std::string>{"a", "b"});
+  const auto list = write_temp("pollard-bom.json", bom + "[{\"text\": \"a\"}, \"b\"]");
+  CHECK(texts(list) == std::vector<std::string>{"a", "b"});
+  const auto text = write_temp("pollard-bom.txt", bom + "one\n\ntwo\n");
+  CHECK(pollard::io::read_paragraphs(text) == std::vector<std::string>{"one", "two"});
+  // JSON lines: line 3 starts with a mark, at byte 11 of the file (the first mark counted).
+  const auto mid = write_temp("pollard-bom-mid.jsonl", bom + "\"a\"\n\"b\"\n" + bom + "\"c\"\n");
+  CHECK_THROWS_WITH_AS(read_json_records(mid),
+                       "pollard-bom-mid.jsonl line 3: invalid JSON: a UTF-8 byte-order mark "
+                       "(U+FEFF), which belongs only at the very start of a file, at offset 11",
+                       pollard::format_error);
+  const auto twice = write_temp("pollard-bom-twice.jsonl", bom + bom + "\"a\"\n");
+  CHECK_THROWS_WITH_AS(read_json_records(twice),
+                       "pollard-bom-twice.jsonl line 1: invalid JSON: a UTF-8 byte-order mark "
+                       "(U+FEFF), which belongs only at the very start of a file, at offset 3",
+                       pollard::format_error);
+  // Plain text: joined files keep their marks; the second is refused naming line and offset.
+  const auto joined = write_temp("pollard-bom-joined.txt", bom + "one\n" + bom + "two\n");
+  CHECK_THROWS_WITH_AS(pollard::io::read_paragraphs(joined),
+                       "pollard-bom-joined.txt line 2 (byte offset 7): a UTF-8 byte-order mark "
+                       "(U+FEFF), which belongs only at the very start of a file (were files "
+                       "joined?)",
+                       pollard::format_error);
+  // Inside a JSON string U+FEFF is a character like any other.
+  const auto inside = write_temp("pollard-bom-inside.jsonl", "\"x" + bom + "\"\n");
+  CHECK(texts(inside) == std::vector<std::string>{"x" + bom});
+  for (const auto& p : {lines, list, text, mid, twice, joined, inside}) std::filesystem::remove(p);
+}
+
 TEST_CASE("record_texts reads strings and the field of objects, naming a record without it") {
   using pollard::io::json_record;
   using pollard::io::parse_json;

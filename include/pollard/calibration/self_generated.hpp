@@ -448,10 +448,11 @@ class self_generated_windows {
       throw option_error(where + " was made with other settings:" + differences);
     const std::uint64_t announced = field("texts").as_size(where + " texts");
     std::vector<generated_text> texts;
-    for (std::size_t number = 2; std::getline(in, line); ++number) {
+    std::size_t offset = line.size() + 1;  // of the line read next, in the file
+    for (std::size_t number = 2; std::getline(in, line); ++number, offset += line.size() + 1) {
       if (line.empty()) continue;
       const std::string at = where + " line " + std::to_string(number);
-      const io::json_value v = io::parse_json(line, at);
+      const io::json_value v = io::parse_json_at(line, offset, at);
       const auto member = [&](const char* key) -> const io::json_value& {
         const io::json_value* m = v.find(key);
         if (m == nullptr) throw format_error(at + " has no \"" + key + "\"");

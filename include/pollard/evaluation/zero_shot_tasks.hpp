@@ -33,18 +33,22 @@ inline std::string read_task_file(const std::filesystem::path& path) {
   return s.str();
 }
 
-/// Calls row(where, line) for each non-blank line, `where` naming the file and line number.
-inline void for_each_line(const std::filesystem::path& path,
-                          const std::function<void(const std::string&, std::string_view)>& row) {
+/// Calls row(where, line, offset) for each non-blank line, `where` naming the file and line
+/// number, `offset` the line's byte offset in the file (for io::parse_json_at). A UTF-8
+/// byte-order mark at the start of the file is skipped.
+inline void for_each_line(
+    const std::filesystem::path& path,
+    const std::function<void(const std::string&, std::string_view, std::size_t)>& row) {
   const std::string content = read_task_file(path);
-  std::size_t begin = 0, number = 1;
+  std::size_t begin = content.starts_with(io::byte_order_mark) ? io::byte_order_mark.size() : 0;
+  std::size_t number = 1;
   while (begin < content.size()) {
     std::size_t end = content.find('\n', begin);
     if (end == std::string::npos) end = content.size();
     std::string_view line(content.data() + begin, end - begin);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") != std::string_view::npos)
-      row(path.filename().string() + " line " + std::to_string(number), line);
+      row(path.filename().string() + " line " + std::to_string(number), line, begin);
     begin = end + 1;
     ++number;
   }
@@ -110,8 +114,9 @@ inline std::string hellaswag_preprocess(std::string_view text) {
 /// fewer than two choices is refused here, naming its line.
 inline multiple_choice_task read_arc(const std::filesystem::path& path, std::string name) {
   multiple_choice_task task{std::move(name), {}, true};
-  detail::for_each_line(path, [&](const std::string& where, std::string_view line) {
-    const auto doc = io::parse_json(line, where);
+  detail::for_each_line(path, [&](const std::string& where, std::string_view line,
+                                  std::size_t offset) {
+    const auto doc = io::parse_json_at(line, offset, where);
     const auto& question = detail::member(doc, "question", where);
     const std::string& key = detail::string_member(doc, "answerKey", where);
     std::vector<std::string> choices;
@@ -137,14 +142,15 @@ inline multiple_choice_task read_arc(const std::filesystem::path& path, std::str
 inline multiple_choice_task read_piqa(const std::filesystem::path& questions,
                                       const std::filesystem::path& labels) {
   multiple_choice_task task{"piqa", {}, true};
-  detail::for_each_line(questions, [&](const std::string& where, std::string_view line) {
-    const auto doc = io::parse_json(line, where);
+  detail::for_each_line(questions, [&](const std::string& where, std::string_view line,
+                                       std::size_t offset) {
+    const auto doc = io::parse_json_at(line, offset, where);
     task.items.push_back(choice_item(
         "Question: " + detail::string_member(doc, "goal", where) + "\nAnswer:",
         {detail::string_member(doc, "sol1", where), detail::string_member(doc, "sol2", where)}, 0));
   });
   std::size_t n = 0;
-  detail::for_each_line(labels, [&](const std::string& where, std::string_view line) {
+  detail::for_each_line(labels, [&](const std::string& where, std::string_view line, std::size_t) {
     const std::string label = detail::strip(line);
     if (label != "0" && label != "1")
       throw format_error(where + ": a PIQA label is 0 or 1, got \"" + label + "\"");
@@ -169,7 +175,7 @@ inline multiple_choice_task read_hellaswag(const std::filesystem::path& path) {
   multiple_choice_task task{"hellaswag", {}, true};
   std::vector<std::string> lines;
   std::string first_where;
-  detail::for_each_line(path, [&](const std::string& where, std::string_view line) {
+  detail::for_each_line(path, [&](const std::string& where, std::string_view line, std::size_t) {
     if (lines.empty()) first_where = where;
     lines.emplace_back(line);
     if (lines.size() < 6) return;
@@ -195,20 +201,22 @@ inline multiple_choice_task read_hellaswag(const std::filesystem::path& path) {
 /// The harness reports acc only.
 inline multiple_choice_task read_winogrande(const std::filesystem::path& path) {
   multiple_choice_task task{"winogrande", {}, false};
-  detail::for_each_line(path, [&](const std::string& where, std::string_view line) {
-    const auto doc = io::parse_json(line, where);
-    const std::string& sentence = detail::string_member(doc, "sentence", where);
-    const std::string& answer = detail::string_member(doc, "answer", where);
-    const auto blank = sentence.find('_');
-    if (blank == std::string::npos) throw format_error(where + ": the sentence has no blank \"_\"");
-    if (answer != "1" && answer != "2")
-      throw format_error(where + ": answer is \"1\" or \"2\", got \"" + answer + "\"");
-    const std::string before = sentence.substr(0, blank);
-    task.items.push_back(partial_item({before + detail::string_member(doc, "option1", where),
-                                       before + detail::string_member(doc, "option2", where)},
-                                      detail::strip(sentence.substr(blank + 1)),
-                                      answer == "1" ? 0 : 1));
-  });
+  detail::for_each_line(
+      path, [&](const std::string& where, std::string_view line, std::size_t offset) {
+        const auto doc = io::parse_json_at(line, offset, where);
+        const std::string& sentence = detail::string_member(doc, "sentence", where);
+        const std::string& answer = detail::string_member(doc, "answer", where);
+        const auto blank = sentence.find('_');
+        if (blank == std::string::npos)
+          throw format_error(where + ": the sentence has no blank \"_\"");
+        if (answer != "1" && answer != "2")
+          throw format_error(where + ": answer is \"1\" or \"2\", got \"" + answer + "\"");
+        const std::string before = sentence.substr(0, blank);
+        task.items.push_back(partial_item({before + detail::string_member(doc, "option1", where),
+                                           before + detail::string_member(doc, "option2", where)},
+                                          detail::strip(sentence.substr(blank + 1)),
+                                          answer == "1" ? 0 : 1));
+      });
   return task;
 }
 
@@ -217,23 +225,24 @@ inline multiple_choice_task read_winogrande(const std::filesystem::path& path) {
 /// "{passage}\nQuestion: {question}?\nAnswer:", choices "no", "yes". The harness reports acc only.
 inline multiple_choice_task read_boolq(const std::filesystem::path& path) {
   multiple_choice_task task{"boolq", {}, false};
-  detail::for_each_line(path, [&](const std::string& where, std::string_view line) {
-    const auto doc = io::parse_json(line, where);
-    const auto& label = detail::member(doc, "label", where);
-    bool yes = false;
-    if (label.is_bool()) {
-      yes = label.as_bool(where + " label");
-    } else {
-      const std::string& s = label.as_string(where + " label");
-      if (s != "true" && s != "false")
-        throw format_error(where + ": label is true or false, got \"" + s + "\"");
-      yes = s == "true";
-    }
-    task.items.push_back(choice_item(
-        detail::string_member(doc, "passage", where) +
-            "\nQuestion: " + detail::string_member(doc, "question", where) + "?\nAnswer:",
-        {"no", "yes"}, yes ? 1 : 0));
-  });
+  detail::for_each_line(
+      path, [&](const std::string& where, std::string_view line, std::size_t offset) {
+        const auto doc = io::parse_json_at(line, offset, where);
+        const auto& label = detail::member(doc, "label", where);
+        bool yes = false;
+        if (label.is_bool()) {
+          yes = label.as_bool(where + " label");
+        } else {
+          const std::string& s = label.as_string(where + " label");
+          if (s != "true" && s != "false")
+            throw format_error(where + ": label is true or false, got \"" + s + "\"");
+          yes = s == "true";
+        }
+        task.items.push_back(choice_item(
+            detail::string_member(doc, "passage", where) +
+                "\nQuestion: " + detail::string_member(doc, "question", where) + "?\nAnswer:",
+            {"no", "yes"}, yes ? 1 : 0));
+      });
   return task;
 }
 

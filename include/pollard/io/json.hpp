@@ -80,8 +80,14 @@ namespace detail {
 
 class json_parser {
  public:
-  json_parser(std::string_view text, std::string what, int max_depth)
-      : s_(text), what_(std::move(what)), max_depth_(max_depth) {}
+  /// `text` is a file's bytes from byte `offset` on; error offsets are the file's. A whole
+  /// file (`whole_file`) may start with a byte-order mark.
+  json_parser(std::string_view text, std::string what, int max_depth, std::size_t offset,
+              bool whole_file)
+      : s_(text), what_(std::move(what)), max_depth_(max_depth), offset_(offset) {
+    // RFC 8259 section 8.1: a parser may ignore a byte-order mark at the start of the text.
+    if (whole_file && s_.starts_with(byte_order_mark)) i_ = byte_order_mark.size();
+  }
 
   json_value parse_document() {
     json_value v = parse_value(0);
@@ -92,7 +98,13 @@ class json_parser {
 
  private:
   [[noreturn]] void fail(const std::string& message) const {
-    throw format_error(what_ + ": invalid JSON: " + message + " at offset " + std::to_string(i_));
+    // Outside a string a byte-order mark is never valid: named as what it is.
+    const bool mark = s_.substr(i_).starts_with(byte_order_mark);
+    throw format_error(what_ + ": invalid JSON: " +
+                       (mark ? "a UTF-8 byte-order mark (U+FEFF), which belongs only at the very "
+                               "start of a file,"
+                             : message) +
+                       " at offset " + std::to_string(offset_ + i_));
   }
   void skip_ws() {
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
@@ -267,17 +279,26 @@ class json_parser {
   std::string_view s_;
   std::string what_;
   int max_depth_;
+  std::size_t offset_ = 0;
   std::size_t i_ = 0;
 };
 
 }  // namespace detail
 
-/// Parses one JSON document; format_error (naming `what` and the offset) on any violation. A
-/// UTF-8 byte-order mark before it (as Windows editors save files) is ignored, as RFC 8259 §8.1
-/// allows; offsets in errors count from after it.
+/// Parses one JSON document, a whole file's content; format_error (naming `what` and the byte
+/// offset in the file) on any violation. A UTF-8 byte-order mark at its start (as Windows
+/// editors save files) is skipped, as RFC 8259 section 8.1 allows, and counted in the offsets;
+/// one anywhere else outside a string is an error saying so.
 inline json_value parse_json(std::string_view text, std::string what = "JSON", int max_depth = 64) {
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-  return detail::json_parser(text, std::move(what), max_depth).parse_document();
+  return detail::json_parser(text, std::move(what), max_depth, 0, true).parse_document();
+}
+
+/// Parses one JSON document that is a part of a file starting at its byte `offset` (a line of
+/// JSON Lines, a safetensors header): error offsets are the file's, and a byte-order mark is
+/// an error (it belongs only at the very start of the file, which the caller skips).
+inline json_value parse_json_at(std::string_view text, std::size_t offset, std::string what,
+                                int max_depth = 64) {
+  return detail::json_parser(text, std::move(what), max_depth, offset, false).parse_document();
 }
 
 }  // namespace pollard::io

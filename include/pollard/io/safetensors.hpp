@@ -147,7 +147,7 @@ class safetensors_file {
     if (header_size > max_header_bytes)
       r.fail("header length " + std::to_string(header_size) + " exceeds the format's limit");
     const std::string header = r.read_string(static_cast<std::size_t>(header_size), "header");
-    const json_value root = parse_json(header, what + " header");
+    const json_value root = parse_json_at(header, sizeof(std::uint64_t), what + " header");
     const std::size_t data_begin = r.offset();
     const std::size_t data_size = r.remaining();
 

@@ -75,24 +75,34 @@ inline std::string read_gzip_file(const std::filesystem::path& path, std::size_t
   return out;
 }
 
+/// Where byte `offset` of `content` is, for a message: "line L (byte offset N)".
+inline std::string line_and_offset(std::string_view content, std::size_t offset) {
+  const auto newlines =
+      std::count(content.begin(), content.begin() + static_cast<std::ptrdiff_t>(offset), '\n');
+  return "line " + std::to_string(newlines + 1) + " (byte offset " + std::to_string(offset) + ")";
+}
+
 /// One record of a JSON data file and where it is ("alpaca.jsonl line 3", "data.json item 0").
 struct json_record {
   std::string where;
   json_value value;
 };
 
-/// The records of the non-blank lines of a JSON-lines document named `what`.
+/// The records of the non-blank lines of a JSON-lines document named `what`. A byte-order mark
+/// at its start is skipped; one anywhere else (a line that starts with one) is refused naming
+/// the line and its byte offset. Error offsets are offsets in `content`.
 inline std::vector<json_record> json_lines_records(const std::string& content,
                                                    const std::string& what) {
   std::vector<json_record> out;
-  std::size_t begin = 0, line = 1;
+  std::size_t begin = content.starts_with(byte_order_mark) ? byte_order_mark.size() : 0;
+  std::size_t line = 1;
   while (begin < content.size()) {
     std::size_t end = content.find('\n', begin);
     if (end == std::string::npos) end = content.size();
     const std::string_view text(content.data() + begin, end - begin);
     if (text.find_first_not_of(" \t\r") != std::string_view::npos) {
       std::string where = what + " line " + std::to_string(line);
-      auto value = parse_json(text, where);
+      auto value = parse_json_at(text, begin, where);
       out.push_back({std::move(where), std::move(value)});
     }
     begin = end + 1;
@@ -155,6 +165,19 @@ inline std::string c4_reference_text(const std::vector<std::string>& documents) 
 
 using detail::json_record;
 
+/// The text of a plain-text file named `name` whose (decompressed) content is `content`, without
+/// the UTF-8 byte-order mark at its start (an editor's mark, not text). One anywhere else is a
+/// format_error naming the file, the line and the byte offset: a byte-order mark belongs only at
+/// the start of a file (files joined with cat keep theirs).
+inline std::string_view plain_text_of(std::string_view content, const std::string& name) {
+  const std::size_t start = content.starts_with(byte_order_mark) ? byte_order_mark.size() : 0;
+  if (const std::size_t at = content.find(byte_order_mark, start); at != std::string_view::npos)
+    throw format_error(name + " " + detail::line_and_offset(content, at) +
+                       ": a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start "
+                       "of a file (were files joined?)");
+  return content.substr(start);
+}
+
 /// How the records of a data file are laid out.
 enum class data_file_format {
   json_list,   ///< one JSON list, each item a record
@@ -181,7 +204,7 @@ inline data_file_format data_file_format_of(const std::filesystem::path& path,
   const bool gzip = path.extension() == ".gz";
   const std::filesystem::path inner = gzip ? path.stem() : path;
   const std::string ext = inner.extension().string();
-  if (content.starts_with("\xEF\xBB\xBF")) content.remove_prefix(3);  // a byte-order mark
+  if (content.starts_with(byte_order_mark)) content.remove_prefix(byte_order_mark.size());
   const std::size_t first = content.find_first_not_of(" \t\r\n");
   const char opening = first == std::string_view::npos ? '\0' : content[first];
   if (ext == ".json")
@@ -291,7 +314,7 @@ inline std::vector<std::string> split_paragraphs(std::string_view text) {
 /// The paragraphs of a plain-text file (split_paragraphs), gzip-compressed when its name ends in
 /// .gz (read_data_file).
 inline std::vector<std::string> read_paragraphs(const std::filesystem::path& path) {
-  return split_paragraphs(read_data_file(path));
+  return split_paragraphs(plain_text_of(read_data_file(path), path.filename().string()));
 }
 
 }  // namespace pollard::io

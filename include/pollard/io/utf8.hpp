@@ -9,6 +9,10 @@
 
 namespace pollard::io {
 
+/// The UTF-8 byte-order mark (U+FEFF): an editor's mark that only the very start of a file may
+/// hold; readers skip it there.
+inline constexpr std::string_view byte_order_mark = "\xEF\xBB\xBF";
+
 /// What starts at one byte of a string: a well-formed character of `length` bytes (length > 0),
 /// or none (length 0) — then `valid_prefix` bytes (at least 1) are the maximal subpart that one
 /// U+FFFD replaces (as Python's bytes.decode(errors="replace") and the WHATWG decoder count

@@ -60,7 +60,7 @@ inline std::vector<std::string> read_calibration_records(const std::filesystem::
   const io::data_file_format format = io::data_file_format_of(path, content);
   std::vector<std::string> docs;
   if (format == io::data_file_format::plain_text) {
-    docs = io::split_paragraphs(content);
+    docs = io::split_paragraphs(io::plain_text_of(content, name));
   } else {
     docs = io::record_texts(
         io::parse_json_records(content, name, format == io::data_file_format::json_list), field);

@@ -54,6 +54,8 @@ class sparsity_table {
     std::vector<std::pair<std::string, double>> rows;
     std::string line;
     for (int number = 1; std::getline(in, line); ++number) {
+      // A UTF-8 byte-order mark at the start of the file is an editor's mark, not text.
+      if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
       const auto first = line.find_first_not_of(" \t\r");
       if (first == std::string::npos || line[first] == '#') continue;
       std::istringstream fields(line);
