@@ -556,11 +556,13 @@ struct evaluation_text {
 /// the shared rule (io::data_file_format_of): JSON records (rows; gzip-compressed: documents)
 /// joined with "\n\n" (SparseGPT/Wanda's WikiText-2 string), C4 as SparseGPT/Wanda's get_c4
 /// makes it (the first 1100 documents joined with " "), or plain text as it is, without a
-/// byte-order mark at its start.
+/// byte-order mark at its start. A file that holds no text (empty, only white space or a
+/// byte-order mark, no records, only empty ones) is a format_error naming it.
 inline evaluation_text read_evaluation_text(const fs::path& path,
                                             std::optional<text_format> forced) {
   io::require_regular_file(path);
   const std::string name = path.filename().string();
+  const std::string shown = "--text " + path.string();
   const bool gzip_forced = forced == text_format::jsonl_gz || forced == text_format::c4;
   const std::string content = gzip_forced ? io::detail::read_gzip_file(path, std::size_t{1} << 32)
                                           : io::read_data_file(path);
@@ -574,9 +576,25 @@ inline evaluation_text read_evaluation_text(const fs::path& path,
     if (layout != io::data_file_format::plain_text)
       format = path.extension() == ".gz" ? text_format::jsonl_gz : text_format::rows_jsonl;
   }
-  if (format == text_format::text)
-    return {std::string(io::plain_text_of(content, name)), format, 0, 0};
+  const auto blank = [](std::string_view text) {
+    return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  };
+  if (format == text_format::text) {
+    const std::string_view text = io::plain_text_of(content, name);
+    if (blank(text))
+      throw format_error(shown + " holds no text: " +
+                         (content.empty() ? "the file is empty"
+                          : text.empty()  ? "it holds only a byte-order mark"
+                                          : "it holds only white space"));
+    return {std::string(text), format, 0, 0};
+  }
   const auto rows = io::record_texts(io::parse_json_records(content, name, list));
+  if (std::all_of(rows.begin(), rows.end(), blank))
+    throw format_error(shown + " holds no text: " +
+                       (rows.empty()
+                            ? std::string("it holds no records")
+                            : "its " + std::to_string(rows.size()) + " " +
+                                  (rows.size() == 1 ? "record is" : "records are") + " empty"));
   if (format != text_format::c4) return {io::join_rows(rows), format, rows.size(), rows.size()};
   if (rows.size() < io::c4_reference_documents)
     std::fprintf(stderr,

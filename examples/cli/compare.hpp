@@ -178,7 +178,7 @@ inline int run_compare(const compare_options& o) {
                  markdown_text(base_path.filename().string()) + "\n";
 
   if (text_file) {
-    const evaluation_stream stream = evaluation_tokens(t, *base.tokenizer);
+    const evaluation_stream stream = evaluation_tokens(t, *base.tokenizer, config.seq_len);
     const std::vector<llm::token_id>& tokens = stream.tokens;
     const text_format format = stream.source.format;
     evaluation::evaluation_options options = evaluation_options_of(t, *base.tokenizer);

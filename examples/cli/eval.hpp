@@ -99,16 +99,24 @@ struct evaluation_stream {
   evaluation_text source;
 };
 
-inline evaluation_stream evaluation_tokens(const text_options& t, const llm::text_tokenizer& tok) {
+/// The token stream of --text for a model of context `context`; an error naming the file when it
+/// holds too few tokens for one window (--window, or the default min(2048, context)).
+inline evaluation_stream evaluation_tokens(const text_options& t, const llm::text_tokenizer& tok,
+                                           index_t context) {
   const fs::path file = t.file;
   evaluation_stream s{{}, read_evaluation_text(file, text_format_option(t.format))};
   std::fprintf(stderr, "pollard: tokenizing %zu bytes of %s\n", s.source.text.size(),
                printable(file.filename().string()).c_str());
   s.tokens = tok.encode(s.source.text, tok.adds_bos());
   s.source.text = std::string();
-  if (static_cast<index_t>(s.tokens.size()) < t.window)
+  const index_t window = t.window > 0 ? t.window : std::min<index_t>(2048, context);
+  if (static_cast<index_t>(s.tokens.size()) < window)
     throw error("--text " + file.string() + " holds " + std::to_string(s.tokens.size()) +
-                " tokens, too few for one --window of " + std::to_string(t.window));
+                " tokens, too few for one " +
+                (t.window > 0 ? "--window of " + std::to_string(window)
+                              : "window of " + std::to_string(window) +
+                                    " (the default window, min(2048, the model's context " +
+                                    std::to_string(context) + "); a smaller --window fits)"));
   return s;
 }
 
@@ -171,7 +179,7 @@ inline int run_eval(const eval_options& o) {
       {{"--json", o.json}});
   m.gguf.reset();  // evaluation needs only the float weights; unmap the file
   check_window(t, m.weights.config);
-  const evaluation_stream stream = evaluation_tokens(t, *m.tokenizer);
+  const evaluation_stream stream = evaluation_tokens(t, *m.tokenizer, m.weights.config.seq_len);
   const std::vector<llm::token_id>& tokens = stream.tokens;
   const text_format format = stream.source.format;
 

@@ -3022,6 +3022,43 @@ PY
   done
   finish
   ;;
+empty_texts)
+  # A text with no text in it (empty, only white space, only a byte-order mark, no records,
+  # only empty records), or too few tokens for one window, is refused naming the file.
+  need_data
+  : >empty.txt
+  printf ' \n\t\n' >space.txt
+  printf '\xef\xbb\xbf' >bom.txt
+  : >empty.jsonl
+  printf '{"text": ""}\n{"text": " "}\n' >blank.jsonl
+  printf 'Hi.' >short.txt
+  for c in eval compare; do
+    other=()
+    [ "$c" = compare ] && other=("$stories")
+    while IFS='|' read -r f why; do
+      expect_error "${c}_$f" 1 "$c" "$stories" "${other[@]}" --text "$f"
+      expect_message "${c}_$f" "--text $f holds no text: $why"
+    done <<'LIST'
+empty.txt|the file is empty
+space.txt|it holds only white space
+bom.txt|it holds only a byte-order mark
+empty.jsonl|it holds no records
+blank.jsonl|its 2 records are empty
+LIST
+    # Too few tokens, with the default window (the model's context, 512) and with --window.
+    expect_error "${c}_short" 1 "$c" "$stories" "${other[@]}" --text short.txt
+    expect_message "${c}_short" "--text short.txt holds "
+    expect_message "${c}_short" "tokens, too few for one window of 512 (the default window, min(2048, the model's context 512); a smaller --window fits)"
+    expect_error "${c}_short_window" 1 "$c" "$stories" "${other[@]}" --text short.txt --window 64
+    expect_message "${c}_short_window" "tokens, too few for one --window of 64"
+  done
+  # Calibration files name theirs too.
+  for f in empty.txt space.txt bom.txt blank.jsonl; do
+    expect_error "calibration_$f" 1 prune "$stories" x.bin --calibration "text:$f" --samples 1 --length 8
+    expect_message "calibration_$f" "$f"
+  done
+  finish
+  ;;
 *)
   echo "unknown case $case_name"
   exit 1
