@@ -173,7 +173,26 @@ void statistics(const ceilings& c, bool quick) {
           executed / (bf16_ms * 1e-3) / c.bf16_flops);
     }
   }
+}
 
+__global__ void empty_kernel() {}
+
+/// The memory-bound passes as a fraction of the copy bandwidth, after the fixed cost of one
+/// call that returns a result to the host (an empty kernel, an 8-byte copy back, a
+/// synchronisation), which bounds what a short pass can reach.
+void memory_passes(const ceilings& c, bool quick) {
+  {
+    gpu::device_buffer<unsigned long long> word(1);
+    auto* const host = static_cast<unsigned long long*>(gpu::par.resources().host_staging(8));
+    const cudaStream_t stream = gpu::par.resources().stream();
+    const double floor_ms = median_ms([&] {
+      empty_kernel<<<1, 32, 0, stream>>>();
+      POLLARD_CUDA_CHECK(cudaMemcpyAsync(host, word.data(), 8, cudaMemcpyDeviceToHost, stream));
+      POLLARD_CUDA_CHECK(cudaStreamSynchronize(stream));
+    });
+    std::printf("\nround trip of one call (empty kernel, 8 bytes back, synchronise): %.3f ms\n",
+                floor_ms);
+  }
   // Moments: one read of X; mask selection: one read of the scores, one byte written per entry.
   // Moments of 4096 tokens, and of one batch of 8 sequences of 2048 tokens.
   const index_t cols = quick ? 1024 : 4096;
@@ -509,17 +528,20 @@ void sparsegpt_block(const ceilings& c, bool quick, const std::string& dump_dir)
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, sparsegpt_only = false;
+  bool quick = false, sparsegpt_only = false, memory_only = false;
   std::string dump_dir;
   for (int k = 1; k < argc; ++k) {
     if (std::strcmp(argv[k], "--quick") == 0)
       quick = true;
     else if (std::strcmp(argv[k], "--sparsegpt-only") == 0)
       sparsegpt_only = true;
+    else if (std::strcmp(argv[k], "--memory-bound-only") == 0)
+      memory_only = true;
     else if (std::strcmp(argv[k], "--dump") == 0 && k + 1 < argc)
       dump_dir = argv[++k];
     else {
-      std::printf("usage: %s [--quick] [--sparsegpt-only] [--dump DIR]\n", argv[0]);
+      std::printf("usage: %s [--quick] [--sparsegpt-only | --memory-bound-only] [--dump DIR]\n",
+                  argv[0]);
       return 2;
     }
   }
@@ -539,8 +561,10 @@ int main(int argc, char** argv) {
     const ceilings c = measure_ceilings(quick);
     if (!sparsegpt_only) {
       metrics(c, quick);
-      statistics(c, quick);
+      memory_passes(c, quick);
     }
+    if (memory_only) return 0;
+    if (!sparsegpt_only) statistics(c, quick);
     sparsegpt_block(c, quick, dump_dir);
   } catch (const std::exception& e) {
     std::printf("benchmark failed: %s\n", e.what());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -88,6 +89,22 @@ std::vector<divergence_sample> device_samples(const logit_pair& l) {
                                  std::span<const std::int32_t>(l.correct));
 }
 
+/// bf16 logits: the device metrics of the rounded values equal the CPU's of the same values.
+void check_bfloat16_divergence(const logit_pair& l) {
+  test::dense_matrix<bfloat16> bp(l.p.rows, l.p.cols), bq(l.p.rows, l.p.cols);
+  test::dense_matrix<float> rp(l.p.rows, l.p.cols), rq(l.p.rows, l.p.cols);
+  for (std::size_t k = 0; k < bp.values.size(); ++k) {
+    bp.values[k] = bfloat16(l.p.values[k]);
+    bq.values[k] = bfloat16(l.q.values[k]);
+    rp.values[k] = static_cast<float>(bp.values[k]);
+    rq.values[k] = static_cast<float>(bq.values[k]);
+  }
+  const test::device_matrix<bfloat16> dbp(bp), dbq(bq);
+  require_within(
+      compare(gpu::divergence_samples(gpu::par, dbp.view(), dbq.view(), std::span(l.correct)),
+              test::cpu::divergence_samples(rp.view(), rq.view(), l.correct)));
+}
+
 }  // namespace
 
 TEST_CASE("device divergence per position equals the CPU's divergence_row and the naive oracle") {
@@ -116,6 +133,26 @@ TEST_CASE("device divergence per position equals the CPU's divergence_row and th
       }
     }
   }
+}
+
+TEST_CASE("device divergence on the vocabularies of real models equals the CPU's") {
+  // 32004 float logits, 151936 (Qwen's vocabulary) and 32000 bf16: rows far longer than a
+  // block's threads, each thread's partial sums merged in a fixed order.
+  for (const index_t vocabulary : {index_t{32004}, index_t{151936}}) {
+    CAPTURE(vocabulary);
+    const logit_pair l = make_pair(5, vocabulary, 0.3, 46);
+    require_within(compare(device_samples(l),
+                           test::cpu::divergence_samples(l.p.view(), l.q.view(), l.correct)));
+  }
+  check_bfloat16_divergence(make_pair(4, 32000, 0.3, 47));
+  // The first non-finite logit is named, not a later one.
+  logit_pair bad = make_pair(3, 151936, 0.3, 48);
+  bad.q(1, 150000) = std::numeric_limits<float>::quiet_NaN();
+  bad.q(1, 151935) = std::numeric_limits<float>::infinity();
+  const test::device_matrix<float> p(bad.p), q(bad.q);
+  CHECK_THROWS_WITH_AS(
+      gpu::divergence_samples(gpu::par, p.view(), q.view(), std::span(bad.correct)),
+      "divergence: logit 150000 of Q at position 1 is not finite", non_finite_error);
 }
 
 TEST_CASE(
@@ -155,19 +192,7 @@ TEST_CASE(
   require_within(compare(gpu::divergence_samples(gpu::par, sp, sq, std::span(few)),
                          test::cpu::divergence_samples(hp.view(), hq.view(), few)));
 
-  // bf16 logits: the same metrics of the rounded values.
-  test::dense_matrix<bfloat16> bp(9, 4096), bq(9, 4096);
-  test::dense_matrix<float> rp(9, 4096), rq(9, 4096);
-  for (std::size_t k = 0; k < bp.values.size(); ++k) {
-    bp.values[k] = bfloat16(l.p.values[k]);
-    bq.values[k] = bfloat16(l.q.values[k]);
-    rp.values[k] = static_cast<float>(bp.values[k]);
-    rq.values[k] = static_cast<float>(bq.values[k]);
-  }
-  const test::device_matrix<bfloat16> dbp(bp), dbq(bq);
-  require_within(
-      compare(gpu::divergence_samples(gpu::par, dbp.view(), dbq.view(), std::span(l.correct)),
-              test::cpu::divergence_samples(rp.view(), rq.view(), l.correct)));
+  check_bfloat16_divergence(l);
 }
 
 TEST_CASE("device divergence report equals the CPU accumulator's") {

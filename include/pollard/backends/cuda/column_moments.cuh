@@ -10,7 +10,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cstring>
+#include <cstdint>
 #include <vector>
 
 #include "pollard/backends/cuda/checked_call.cuh"
@@ -34,77 +34,139 @@ namespace detail {
 /// The moments of a run of values, with the sums shifted by the run's first value so that
 /// mean and M2 stay accurate when |mean| ≫ std (the shifted-data algorithm: no division per
 /// value).
+/// first_bad: the lowest row-major index of a NaN or infinity among the values (no_entry: none).
 template <class Acc>
 struct moment_partial {
   Acc count, sum, sum_squares, mean, m2;
+  unsigned long long first_bad;
 };
 
 template <class Acc>
 __device__ inline moment_partial<Acc> combine(const moment_partial<Acc>& a,
                                               const moment_partial<Acc>& b) {
-  if (a.count == Acc(0)) return b;
-  if (b.count == Acc(0)) return a;
+  const unsigned long long first_bad = a.first_bad < b.first_bad ? a.first_bad : b.first_bad;
+  if (a.count == Acc(0)) return {b.count, b.sum, b.sum_squares, b.mean, b.m2, first_bad};
+  if (b.count == Acc(0)) return {a.count, a.sum, a.sum_squares, a.mean, a.m2, first_bad};
   const Acc n = a.count + b.count;
   const Acc delta = b.mean - a.mean;
-  return {n, a.sum + b.sum, a.sum_squares + b.sum_squares, a.mean + delta * (b.count / n),
-          a.m2 + b.m2 + delta * delta * (a.count * b.count / n)};
+  return {n,
+          a.sum + b.sum,
+          a.sum_squares + b.sum_squares,
+          a.mean + delta * (b.count / n),
+          a.m2 + b.m2 + delta * delta * (a.count * b.count / n),
+          first_bad};
 }
 
-inline constexpr int moment_columns = 32;  // columns per block: one warp reads a row segment
+inline constexpr int moment_columns = 32;  // column threads per block: one warp per row segment
 inline constexpr int moment_lanes = 8;     // rows read at once per block
 
 /// Block (column tile, row chunk): the partial moments of its columns over its rows, written to
-/// partials[chunk * cols + j]. Threads of a warp read consecutive columns of one row. The
-/// finiteness check is fused: *first is lowered to the row-major index of each NaN or infinity.
-template <class T, class Acc>
-__global__ void column_moment_partials(matrix_view<const T, device_space> x, index_t chunk_rows,
-                                       moment_partial<Acc>* partials, unsigned long long* first) {
+/// partials[chunk * cols + j]. Each thread owns `Width` adjacent columns, read in one load of
+/// Width entries (16 bytes when Width > 1: columns adjacent and aligned); the threads of a warp
+/// read consecutive column groups of one row, and each thread keeps four rows' loads in flight.
+/// Every column sees its rows in the same order whatever Width is, so the result does not depend
+/// on the layout. The finiteness check is fused: each partial holds its first NaN or infinity.
+template <class T, class Acc, int Width>
+__global__ void __launch_bounds__(moment_columns* moment_lanes)
+    column_moment_partials(matrix_view<const T, device_space> x, index_t chunk_rows,
+                           moment_partial<Acc>* partials) {
+  using C = compute_type_for<T>;
+  struct alignas(Width > 1 ? 16 : alignof(T)) group {
+    T value[Width];
+  };
   __shared__ moment_partial<Acc> lanes[moment_lanes][moment_columns];
-  const index_t j = blockIdx.x * static_cast<index_t>(moment_columns) + threadIdx.x;
+  const index_t j0 = (blockIdx.x * static_cast<index_t>(moment_columns) + threadIdx.x) *
+                     static_cast<index_t>(Width);
   const index_t r0 = blockIdx.y * chunk_rows;
   const index_t r1 = std::min(x.rows(), r0 + chunk_rows);
-  Acc count = 0, shift = 0, s = 0, q = 0, raw = 0, raw_sq = 0;
-  if (j < x.cols()) {
-    const index_t first_row = r0 + threadIdx.y;
-    if (first_row < r1) shift = to_compute<Acc>(x(first_row, j));
-#pragma unroll 4
-    for (index_t i = first_row; i < r1; i += moment_lanes) {
-      const T stored = x(i, j);
-      if (!isfinite(to_compute<compute_type_for<T>>(stored)))
-        atomicMin(first, static_cast<unsigned long long>(i * x.cols() + j));
-      const Acc v = to_compute<Acc>(stored);
-      const Acc d = v - shift;
-      count += Acc(1);
-      s += d;
-      q += d * d;
-      raw += v;
-      raw_sq += v * v;
+  const bool active = j0 < x.cols();
+  const index_t first_row = r0 + threadIdx.y;
+  Acc count = 0;
+  unsigned long long first_bad = no_entry;
+  Acc shift[Width], s[Width], q[Width], raw[Width], raw_sq[Width];
+#pragma unroll
+  for (int t = 0; t < Width; ++t) shift[t] = s[t] = q[t] = raw[t] = raw_sq[t] = Acc(0);
+  const auto load = [&](index_t i) {
+    group g;
+    if constexpr (Width > 1)
+      g = *reinterpret_cast<const group*>(x.data() + i * x.row_stride() + j0);
+    else
+      g.value[0] = x(i, j0);
+    return g;
+  };
+  const auto add = [&](index_t i, const group& g) {
+#pragma unroll
+    for (int t = 0; t < Width; ++t) {
+      if (!isfinite(to_compute<C>(g.value[t])))
+        first_bad = std::min(first_bad, static_cast<unsigned long long>(i * x.cols() + j0 + t));
+      const Acc v = to_compute<Acc>(g.value[t]);
+      const Acc d = v - shift[t];
+      s[t] += d;
+      q[t] += d * d;
+      raw[t] += v;
+      raw_sq[t] += v * v;
     }
+    count += Acc(1);
+  };
+  if (active && first_row < r1) {
+    const group g0 = load(first_row);
+#pragma unroll
+    for (int t = 0; t < Width; ++t) shift[t] = to_compute<Acc>(g0.value[t]);
+    constexpr index_t step = moment_lanes;
+    index_t i = first_row;
+    for (; i + 3 * step < r1; i += 4 * step) {
+      const group a = load(i), b = load(i + step), c = load(i + 2 * step), d = load(i + 3 * step);
+      add(i, a);
+      add(i + step, b);
+      add(i + 2 * step, c);
+      add(i + 3 * step, d);
+    }
+    for (; i < r1; i += step) add(i, load(i));
   }
-  moment_partial<Acc> mine{count, raw, raw_sq, Acc(0), Acc(0)};
-  if (count > Acc(0)) {
-    mine.mean = shift + s / count;
-    const Acc m2 = q - s * s / count;
-    mine.m2 = m2 < Acc(0) ? Acc(0) : m2;
-  }
-  lanes[threadIdx.y][threadIdx.x] = mine;
-  __syncthreads();
-  if (threadIdx.y == 0 && j < x.cols()) {
-    moment_partial<Acc> total = lanes[0][threadIdx.x];
-    for (int l = 1; l < moment_lanes; ++l) total = combine(total, lanes[l][threadIdx.x]);
-    partials[blockIdx.y * x.cols() + j] = total;
+  // The lanes' partials of each owned column, combined in lane order by the first lane.
+#pragma unroll 1
+  for (int t = 0; t < Width; ++t) {
+    moment_partial<Acc> mine{count, raw[t], raw_sq[t], Acc(0), Acc(0), first_bad};
+    if (count > Acc(0)) {
+      mine.mean = shift[t] + s[t] / count;
+      const Acc m2 = q[t] - s[t] * s[t] / count;
+      mine.m2 = m2 < Acc(0) ? Acc(0) : m2;
+    }
+    lanes[threadIdx.y][threadIdx.x] = mine;
+    __syncthreads();
+    if (threadIdx.y == 0 && active) {
+      moment_partial<Acc> total = lanes[0][threadIdx.x];
+      for (int l = 1; l < moment_lanes; ++l) total = combine(total, lanes[l][threadIdx.x]);
+      partials[blockIdx.y * x.cols() + j0 + t] = total;
+    }
+    __syncthreads();
   }
 }
 
-/// Per column: the chunks' partials combined in chunk order.
+inline constexpr int combine_lanes = 16;
+
+/// Per column (32 columns per block): lane l combines chunks l, l + 16, ... in order, then the
+/// lanes' results are combined pairwise in a fixed tree; every load of a column is in flight at
+/// once. The order depends on the number of chunks alone.
 template <class Acc>
-__global__ void combine_chunks(const moment_partial<Acc>* partials, index_t chunks, index_t cols,
-                               moment_partial<Acc>* out) {
-  const index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
-  if (j >= cols) return;
-  moment_partial<Acc> total = partials[j];
-  for (index_t c = 1; c < chunks; ++c) total = combine(total, partials[c * cols + j]);
-  out[j] = total;
+__global__ void __launch_bounds__(moment_columns* combine_lanes)
+    combine_chunks(const moment_partial<Acc>* partials, index_t chunks, index_t cols,
+                   moment_partial<Acc>* out) {
+  __shared__ moment_partial<Acc> lanes[combine_lanes][moment_columns];
+  const index_t j = blockIdx.x * static_cast<index_t>(moment_columns) + threadIdx.x;
+  moment_partial<Acc> total{Acc(0), Acc(0), Acc(0), Acc(0), Acc(0), no_entry};
+  if (j < cols)
+    for (index_t c = threadIdx.y; c < chunks; c += combine_lanes)
+      total = combine(total, partials[c * cols + j]);
+  lanes[threadIdx.y][threadIdx.x] = total;
+  __syncthreads();
+  for (int half = combine_lanes / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.y) < half)
+      lanes[threadIdx.y][threadIdx.x] =
+          combine(lanes[threadIdx.y][threadIdx.x], lanes[threadIdx.y + half][threadIdx.x]);
+    __syncthreads();
+  }
+  if (threadIdx.y == 0 && j < cols) out[j] = lanes[0][threadIdx.x];
 }
 
 }  // namespace detail
@@ -126,35 +188,47 @@ column_moments<Acc> moments_of_columns(const P& p, device_view<T> batch) {
     out.sum_squares = out.mean = out.m2 = out.sum;
     return out;
   }
-  // About 4096 blocks in all (enough loads in flight), at least 64 rows per chunk.
+  // About 1024 blocks of 128 columns (one 16-byte load per thread and row for float; enough
+  // loads in flight to fill the device), at least 64 rows per chunk. The chunks depend on the
+  // shape alone, not on the layout or the device.
   const index_t tiles = (x.cols() + detail::moment_columns - 1) / detail::moment_columns;
-  const index_t chunks = std::clamp<index_t>((4096 + tiles - 1) / tiles, 1, (x.rows() + 63) / 64);
+  const index_t wide_tiles = (x.cols() + 127) / 128;
+  const index_t chunks =
+      std::clamp<index_t>((1024 + wide_tiles - 1) / wide_tiles, 1, (x.rows() + 63) / 64);
   const index_t chunk_rows = (x.rows() + chunks - 1) / chunks;
   auto& r = p.resources();
   using partial = detail::moment_partial<Acc>;
   auto* const partials = static_cast<partial*>(
       r.workspace((static_cast<std::size_t>(chunks) + 1) * cols * sizeof(partial)));
   partial* const totals = partials + static_cast<std::size_t>(chunks) * cols;
-  unsigned long long* const first = r.status_words();
-  POLLARD_CUDA_CHECK(cudaMemsetAsync(first, 0xff, sizeof(*first), r.stream()));
-  detail::column_moment_partials<std::remove_const_t<T>, Acc>
-      <<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks)),
-         dim3(detail::moment_columns, detail::moment_lanes), 0, r.stream()>>>(x, chunk_rows,
-                                                                              partials, first);
+  using V = std::remove_const_t<T>;
+  constexpr int width = static_cast<int>(16 / sizeof(V));
+  const bool vectorised = width > 1 && x.col_stride() == 1 && x.cols() % width == 0 &&
+                          x.row_stride() % width == 0 &&
+                          reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0;
+  const dim3 threads(detail::moment_columns, detail::moment_lanes);
+  if (vectorised)
+    detail::column_moment_partials<V, Acc, width>
+        <<<dim3(static_cast<unsigned>((tiles + width - 1) / width), static_cast<unsigned>(chunks)),
+           threads, 0, r.stream()>>>(x, chunk_rows, partials);
+  else
+    detail::column_moment_partials<V, Acc, 1>
+        <<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks)), threads, 0,
+           r.stream()>>>(x, chunk_rows, partials);
   POLLARD_CUDA_CHECK_LAUNCH("column_moment_partials");
-  detail::combine_chunks<Acc><<<static_cast<unsigned>((cols + 127) / 128), 128, 0, r.stream()>>>(
-      partials, chunks, x.cols(), totals);
+  detail::combine_chunks<Acc>
+      <<<static_cast<unsigned>((cols + detail::moment_columns - 1) / detail::moment_columns),
+         dim3(detail::moment_columns, detail::combine_lanes), 0, r.stream()>>>(partials, chunks,
+                                                                               x.cols(), totals);
   POLLARD_CUDA_CHECK_LAUNCH("combine_chunks");
-  // The totals and the first bad index come back in one synchronisation, into page-locked memory.
-  auto* const staged = static_cast<char*>(r.host_staging(cols * sizeof(partial) + 8));
-  const auto* const host = reinterpret_cast<const partial*>(staged);
-  unsigned long long found = detail::no_entry;
+  // The totals, each with its column's first bad index, come back in one copy into page-locked
+  // memory.
+  auto* const host = static_cast<partial*>(r.host_staging(cols * sizeof(partial)));
   POLLARD_CUDA_CHECK(
-      cudaMemcpyAsync(staged, totals, cols * sizeof(partial), cudaMemcpyDeviceToHost, r.stream()));
-  POLLARD_CUDA_CHECK(cudaMemcpyAsync(staged + cols * sizeof(partial), first, sizeof(found),
-                                     cudaMemcpyDeviceToHost, r.stream()));
+      cudaMemcpyAsync(host, totals, cols * sizeof(partial), cudaMemcpyDeviceToHost, r.stream()));
   r.synchronize();
-  std::memcpy(&found, staged + cols * sizeof(partial), sizeof(found));
+  unsigned long long found = detail::no_entry;
+  for (std::size_t j = 0; j < cols; ++j) found = std::min(found, host[j].first_bad);
   // The error's message and position come from the device check (read again only then).
   if (found != detail::no_entry) detail::require_finite(p, x, "moment_statistics", "x");
   out.sum.resize(cols);

@@ -72,19 +72,100 @@ __device__ inline float js_kernel(float x) {
                                                                  x * (1.0f / 5760 + x / 46080))))));
 }
 
+/// The second pass over a row: given the approximate log-normalisers c̃ = max + log Z̃ of the
+/// rows of P and Q, with x = log q − log p = (l_q − l_p) − (c̃_q − c̃_p) to float's relative
+/// precision, p̃ = __expf(l_p − c̃_p), q̃ = __expf(l_q − c̃_q): S_p = Σ p̃, S_q = Σ q̃, and the
+/// terms of KL(P‖Q) = Σ p·k(x) (k(x) = eˣ − 1 − x, as q − p − p·x above x = 1) and of
+/// JS = ½Σ p·h(x) (x <= 0) or ½Σ q·h(−x) (x > 0), every term >= 0 and accurate relative to its
+/// value, so both sums are accurate relative to their size however small.
+struct divergence_terms {
+  float cp_f, cq_f, shift_hi, shift_lo;
+  float sp_f = 0, sq_f = 0, kl_f = 0, js_p_f = 0, js_q_f = 0;
+  int pending = 0;
+  divergence_sums sums;
+
+  __device__ divergence_terms(double cp, double cq)
+      : cp_f(static_cast<float>(cp)), cq_f(static_cast<float>(cq)) {
+    // The logits' difference exactly as two floats (Knuth's two-sum), the normalisers'
+    // difference as two floats.
+    const double shift = cq - cp;
+    shift_hi = static_cast<float>(shift);
+    shift_lo = static_cast<float>(shift - static_cast<double>(shift_hi));
+  }
+
+  __device__ void add(float lp, float lq) {
+    // The weights to a few ulp (__expf: ex2.approx), their terms accurate relative to size.
+    const float ep = __expf(lp - cp_f), eq = __expf(lq - cq_f);
+    const float d = lq - lp, back = d - lq;
+    const float d_error = (lq - (d - back)) + (-lp - back);
+    const float x = (d - shift_hi) + (d_error - shift_lo);
+    sp_f += ep;
+    sq_f += eq;
+    const float ax = fabsf(x);
+    if (ax < 0.25f) {
+      kl_f += ep * expm1_minus_x(x);
+      if (x <= 0.0f)
+        js_p_f += ep * js_kernel(x);
+      else
+        js_q_f += eq * js_kernel(-x);
+    } else {
+      // t = e^−|x| serves both: h(−|x|) = (1 + t)(ln 2 − log1p t) − |x|·t, and k(x) = t − 1 + |x|
+      // for x < 0, (1 − t)/t − x for 0 < x <= 1, q − p − p·x above.
+      const float t = expf(-ax);
+      const float h = (1.0f + t) * (0.69314718f - log1pf(t)) - ax * t;
+      if (x <= 0.0f) {
+        js_p_f += ep * h;
+        kl_f += ep * ((t - 1.0f) + ax);
+      } else {
+        js_q_f += eq * h;
+        kl_f += x > 1.0f ? eq - ep - ep * x : ep * ((1.0f - t) / t - x);
+      }
+    }
+    // Float partial sums of at most 32 terms (>= 0: relative error below 32 ulp), then double.
+    if (++pending == 32) flush();
+  }
+
+  __device__ void flush() {
+    sums = divergence_sums::merge(sums, {sp_f, sq_f, kl_f, js_p_f, js_q_f});
+    sp_f = sq_f = kl_f = js_p_f = js_q_f = 0.0f;
+    pending = 0;
+  }
+};
+
+/// A row's result from its block-merged softmax states and sums: KL = Σ p̃k(x)/S_p − (eᵉ − 1 − ε)
+/// with ε = log(S_q/S_p) (the exact correction for the offset of x); JS = Σ_p/S_p + Σ_q/S_q
+/// (first order in S − 1 times JS: ∂JS/∂S_p = ½KL(P‖M)); nll = c̃ + log S − l(correct);
+/// Δp = q̃(correct)/S_q − p̃(correct)/S_p: those carry the float exp's rounding (absolute ~3e-7
+/// in the NLL). lpc, lqc: the logits of the correct token.
+__device__ inline divergence_row_result row_result(const online_softmax& sp,
+                                                   const online_softmax& sq, double cp, double cq,
+                                                   const divergence_sums& s, float lpc, float lqc) {
+  const auto cp_f = static_cast<float>(cp), cq_f = static_cast<float>(cq);
+  // The weights are normalised by c̃ in float and S; x by c̃ in double: their offset.
+  const double offset =
+      log(s.sq / s.sp) + (static_cast<double>(cq_f) - cq) - (static_cast<double>(cp_f) - cp);
+  divergence_row_result o;
+  o.js_nats = fmin(0.5 * (s.js_p / s.sp + s.js_q / s.sq), std::numbers::ln2);
+  o.kl = fmax(s.kl / s.sp - (expm1(offset) - offset), 0.0);
+  o.delta_p = static_cast<double>(__expf(lqc - cq_f)) / s.sq -
+              static_cast<double>(__expf(lpc - cp_f)) / s.sp;
+  o.nll_p = static_cast<double>(cp_f) + log(s.sp) - static_cast<double>(lpc);
+  o.nll_q = static_cast<double>(cq_f) + log(s.sq) - static_cast<double>(lqc);
+  o.top_p = sp.top;
+  o.top_q = sq.top;
+  o.bad_p = o.bad_q = online_softmax::none;
+  return o;
+}
+
+__device__ inline double log_normaliser(const online_softmax& s) {
+  return static_cast<double>(s.max) + log(static_cast<double>(s.sum));
+}
+
 /// One block per row r (grid-stride over rows; the grid is kept small enough that a row read
 /// in pass 1 is still in L2 for pass 2):
 ///  1. an online softmax of each row in float: maxima, argmaxima (lowest index), first
 ///     non-finite entry, and approximate log-normalisers c̃ = max + log Z̃;
-///  2. with x = log q − log p = (l_q − l_p) − (c̃_q − c̃_p) to float's relative precision,
-///     p̃ = __expf(l_p − c̃_p), q̃ = __expf(l_q − c̃_q): S_p = Σ p̃, S_q = Σ q̃, and the terms of
-///     KL(P‖Q) = Σ p·k(x) (k(x) = eˣ − 1 − x, as q − p − p·x above x = 1) and of
-///     JS = ½Σ p·h(x) (x <= 0) or ½Σ q·h(−x) (x > 0), every term >= 0 and accurate relative to
-///     its value, so both sums are accurate relative to their size however small.
-/// KL = Σ p̃k(x)/S_p − (eᵉ − 1 − ε) with ε = log(S_q/S_p) (the exact correction for the offset
-/// of x); JS = Σ_p/S_p + Σ_q/S_q (first order in S − 1 times JS: ∂JS/∂S_p = ½KL(P‖M));
-/// nll = c̃ + log S − l(correct); Δp = q̃(correct)/S_q − p̃(correct)/S_p: those carry the float
-/// exp's rounding (absolute ~3e-7 in the NLL).
+///  2. the terms of divergence_terms, summed over the row, and row_result.
 template <class T>
 __global__ void __launch_bounds__(row_threads)
     divergence_rows(matrix_view<const T, device_space> p, matrix_view<const T, device_space> q,
@@ -103,71 +184,15 @@ __global__ void __launch_bounds__(row_threads)
       if (threadIdx.x == 0) out[r] = {0, 0, 0, 0, 0, sp.top, sq.top, sp.bad, sq.bad};
       continue;
     }
-    const double cp = static_cast<double>(sp.max) + log(static_cast<double>(sp.sum));
-    const double cq = static_cast<double>(sq.max) + log(static_cast<double>(sq.sum));
-    // x = (l_q − l_p) − (c̃_q − c̃_p) to float's relative precision: the logits' difference
-    // exactly as two floats (Knuth's two-sum), the normalisers' difference as two floats.
-    const auto cp_f = static_cast<float>(cp), cq_f = static_cast<float>(cq);
-    const double shift = cq - cp;
-    const auto shift_hi = static_cast<float>(shift);
-    const auto shift_lo = static_cast<float>(shift - static_cast<double>(shift_hi));
-    divergence_sums s;
-    float sp_f = 0, sq_f = 0, kl_f = 0, js_p_f = 0, js_q_f = 0;
-    int pending = 0;
-    for_each_row_pair(p, q, r, vectorised, [&](index_t, float lp, float lq) {
-      // The weights to a few ulp (__expf: ex2.approx), their terms accurate relative to size.
-      const float ep = __expf(lp - cp_f), eq = __expf(lq - cq_f);
-      const float d = lq - lp, back = d - lq;
-      const float d_error = (lq - (d - back)) + (-lp - back);
-      const float x = (d - shift_hi) + (d_error - shift_lo);
-      sp_f += ep;
-      sq_f += eq;
-      const float ax = fabsf(x);
-      if (ax < 0.25f) {
-        kl_f += ep * expm1_minus_x(x);
-        if (x <= 0.0f)
-          js_p_f += ep * js_kernel(x);
-        else
-          js_q_f += eq * js_kernel(-x);
-      } else {
-        // t = e^−|x| serves both: h(−|x|) = (1 + t)(ln 2 − log1p t) − |x|·t, and k(x) = t − 1 + |x|
-        // for x < 0, (1 − t)/t − x for 0 < x <= 1, q − p − p·x above.
-        const float t = expf(-ax);
-        const float h = (1.0f + t) * (0.69314718f - log1pf(t)) - ax * t;
-        if (x <= 0.0f) {
-          js_p_f += ep * h;
-          kl_f += ep * ((t - 1.0f) + ax);
-        } else {
-          js_q_f += eq * h;
-          kl_f += x > 1.0f ? eq - ep - ep * x : ep * ((1.0f - t) / t - x);
-        }
-      }
-      // Float partial sums of at most 32 terms (>= 0: relative error below 32 ulp), then double.
-      if (++pending == 32) {
-        s = divergence_sums::merge(s, {sp_f, sq_f, kl_f, js_p_f, js_q_f});
-        sp_f = sq_f = kl_f = js_p_f = js_q_f = 0.0f;
-        pending = 0;
-      }
-    });
-    s = divergence_sums::merge(s, {sp_f, sq_f, kl_f, js_p_f, js_q_f});
-    s = block_merge(s, shared_sums);
+    const double cp = log_normaliser(sp), cq = log_normaliser(sq);
+    divergence_terms terms(cp, cq);
+    for_each_row_pair(p, q, r, vectorised, [&](index_t, float lp, float lq) { terms.add(lp, lq); });
+    terms.flush();
+    const divergence_sums s = block_merge(terms.sums, shared_sums);
     if (threadIdx.x == 0) {
       const index_t c = correct[r];
-      const float lpc = to_compute<float>(p(r, c)), lqc = to_compute<float>(q(r, c));
-      // The weights are normalised by c̃ in float and S; x by c̃ in double: their offset.
-      const double offset =
-          log(s.sq / s.sp) + (static_cast<double>(cq_f) - cq) - (static_cast<double>(cp_f) - cp);
-      divergence_row_result o;
-      o.js_nats = fmin(0.5 * (s.js_p / s.sp + s.js_q / s.sq), std::numbers::ln2);
-      o.kl = fmax(s.kl / s.sp - (expm1(offset) - offset), 0.0);
-      o.delta_p = static_cast<double>(__expf(lqc - cq_f)) / s.sq -
-                  static_cast<double>(__expf(lpc - cp_f)) / s.sp;
-      o.nll_p = static_cast<double>(cp_f) + log(s.sp) - static_cast<double>(lpc);
-      o.nll_q = static_cast<double>(cq_f) + log(s.sq) - static_cast<double>(lqc);
-      o.top_p = sp.top;
-      o.top_q = sq.top;
-      o.bad_p = o.bad_q = online_softmax::none;
-      out[r] = o;
+      out[r] =
+          row_result(sp, sq, cp, cq, s, to_compute<float>(p(r, c)), to_compute<float>(q(r, c)));
     }
   }
 }

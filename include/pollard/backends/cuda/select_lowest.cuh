@@ -205,11 +205,13 @@ inline constexpr int row_select_threads = 256;
 /// (16-byte loads when `vectorised`), lowers *first to the row-major index of each NaN or -inf
 /// score, finds the k-th lowest key by radix selection on 8-bit digits over shared memory, then
 /// writes the row's flags: keys below it pruned, and of the keys equal to it the first ones in
-/// column order. 0 < k < cols.
+/// column order (a block scan over the row only when equal keys straddle the cut; otherwise the
+/// flags go out in `width`-byte stores when `vector_flags`). 0 < k < cols.
 template <class T>
 __global__ void __launch_bounds__(row_select_threads)
     select_row_lowest_in_shared(matrix_view<const T, device_space> scores, index_t k,
-                                bool vectorised, matrix_view<std::uint8_t, device_space> out,
+                                bool vectorised, bool vector_flags,
+                                matrix_view<std::uint8_t, device_space> out,
                                 unsigned long long* first) {
   using Key = key_t<T>;
   using C = compute_type_for<T>;
@@ -220,6 +222,11 @@ __global__ void __launch_bounds__(row_select_threads)
   __shared__ typename scan::TempStorage storage;
   __shared__ unsigned long long chosen_prefix;
   __shared__ long long chosen_take;
+  __shared__ unsigned chosen_equal;
+  constexpr int width = static_cast<int>(16 / sizeof(T));
+  struct alignas(width) flag_group {
+    std::uint8_t flag[width];
+  };
   constexpr int bits = static_cast<int>(sizeof(Key) * 8);
   const index_t cols = scores.cols();
   const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
@@ -230,7 +237,6 @@ __global__ void __launch_bounds__(row_select_threads)
       keys[j] = ordered_key(value);
     };
     if (vectorised) {
-      constexpr int width = static_cast<int>(16 / sizeof(T));
       const auto* row = reinterpret_cast<const uint4*>(scores.data() + i * scores.row_stride());
       for (index_t v = threadIdx.x; v < cols / width; v += blockDim.x) {
         const uint4 raw = row[v];
@@ -282,11 +288,30 @@ __global__ void __launch_bounds__(row_select_threads)
           chosen_prefix = static_cast<unsigned long long>(prefix) |
                           (static_cast<unsigned long long>(lane * 8 + t) << shift);
           chosen_take = take - below;
+          chosen_equal = own[t];  // after the last digit: the count of keys equal to the prefix
         }
       }
       __syncthreads();
       prefix = static_cast<Key>(chosen_prefix);
       take = chosen_take;
+    }
+    if (take == static_cast<long long>(chosen_equal)) {
+      // Every key equal to the k-th lowest is pruned (always, unless equal scores straddle the
+      // cut): no scan of the ties in column order is needed.
+      if (vector_flags) {
+        auto* const row = reinterpret_cast<flag_group*>(out.data() + i * out.row_stride());
+        for (index_t v = threadIdx.x; v < cols / width; v += blockDim.x) {
+          flag_group f;
+#pragma unroll
+          for (int t = 0; t < width; ++t) f.flag[t] = keys[v * width + t] <= prefix ? 1 : 0;
+          row[v] = f;
+        }
+      } else {
+        for (index_t j = threadIdx.x; j < cols; j += blockDim.x)
+          out(i, j) = keys[j] <= prefix ? 1 : 0;
+      }
+      __syncthreads();  // the keys are reused by the next row
+      continue;
     }
     long long seen = 0;
     for (index_t base = 0; base < cols; base += blockDim.x) {
@@ -351,8 +376,10 @@ void select_lowest_per_row(const P& p, const char* who, matrix_view<const T, dev
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(bytes)));
   const auto blocks = static_cast<unsigned>(std::min<index_t>(scores.rows(), 1 << 20));
-  select_row_lowest_in_shared<T>
-      <<<blocks, row_select_threads, bytes, stream>>>(scores, k, vectorised, out, first);
+  const bool vector_flags = vectorised && out.col_stride() == 1 && out.row_stride() % width == 0 &&
+                            reinterpret_cast<std::uintptr_t>(out.data()) % width == 0;
+  select_row_lowest_in_shared<T><<<blocks, row_select_threads, bytes, stream>>>(
+      scores, k, vectorised, vector_flags, out, first);
   POLLARD_CUDA_CHECK_LAUNCH("select_row_lowest_in_shared");
   unsigned long long found = no_entry;
   POLLARD_CUDA_CHECK(cudaMemcpyAsync(&found, first, sizeof(found), cudaMemcpyDeviceToHost, stream));
