@@ -15,6 +15,7 @@
 #include "pollard/backends/cuda/device_checks.cuh"
 #include "pollard/backends/cuda/device_mask.cuh"
 #include "pollard/backends/cuda/divergence.cuh"
+#include "pollard/backends/cuda/dsnot.cuh"
 #include "pollard/backends/cuda/gram_update.cuh"
 #include "pollard/backends/cuda/perplexity.cuh"
 #include "pollard/backends/cuda/policy.cuh"

@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda/cpu_reference.hpp"
@@ -88,6 +91,17 @@ TEST_CASE("device unstructured masks equal the CPU policies and the naive stable
 
 TEST_CASE("device unstructured masks break ties by position as a stable sort does") {
   // Five score levels: nearly every selection boundary falls inside a run of equal scores.
+  // 250 columns: rows read entry by entry; 256: in 16-byte loads, flags in 4-byte stores; 33
+  // levels: some rows' cut falls between levels (no scan of the ties), some inside one.
+  for (const auto& [cols, levels] : {std::pair{250, 5}, std::pair{256, 5}, std::pair{256, 33}}) {
+    CAPTURE(cols);
+    CAPTURE(levels);
+    const auto tied = test::tied_scores<float>(123, cols, levels, 34);
+    for (const double s : {0.25, 0.5, 0.77}) {
+      CAPTURE(s);
+      CHECK(device_select(unstructured{s}, tied) == test::naive_per_row(tied.view(), s));
+    }
+  }
   const auto scores = test::tied_scores<float>(123, 250, 5, 34);
   for (const double s : {0.25, 0.5, 0.77}) {
     CAPTURE(s);
@@ -123,6 +137,8 @@ TEST_CASE("device masks of double and bfloat16 scores equal the naive ones") {
         test::naive_per_matrix(scores64.view(), 0.6));
   CHECK(gpu::select_mask(gpu::par, unstructured{0.4}, d16.view()).to_host() ==
         test::naive_per_row(scores16.view(), 0.4));
+  CHECK(gpu::select_mask(gpu::par, unstructured{0.6}, d64.view()).to_host() ==
+        test::naive_per_row(scores64.view(), 0.6));
   CHECK(gpu::select_mask(gpu::par, n_m::pruned_of(2, 4), d16.view()).to_host() ==
         test::naive_n_m(scores16.view(), 2, 4));
 }
@@ -173,4 +189,120 @@ TEST_CASE("a NaN or -inf score is refused with the CPU policy's message") {
   CHECK_THROWS_WITH_AS(device_select(unstructured{0.5}, scores), host_message.c_str(),
                        non_finite_error);
   CHECK_THROWS_AS(device_select(n_m::pruned_of(2, 4), scores), non_finite_error);
+}
+
+namespace {
+
+/// DSnoT inputs: weights, per-channel means and variances (some variances 0), Wanda-like
+/// scores, and an initial mask chosen from the scores by the naive selection of `policy`.
+struct dsnot_case {
+  test::dense_matrix<float> w, scores;
+  std::vector<double> mean, variance;
+};
+
+dsnot_case make_dsnot_case(index_t rows, index_t cols, std::uint64_t seed) {
+  dsnot_case c{
+      test::random_normal<float>(rows, cols, seed), test::dense_matrix<float>(rows, cols), {}, {}};
+  const auto m = test::random_normal<double>(1, cols, seed + 1);
+  const auto v = test::random_normal<double>(1, cols, seed + 2);
+  for (index_t j = 0; j < cols; ++j) {
+    c.mean.push_back(0.3 * m.values[static_cast<std::size_t>(j)]);
+    c.variance.push_back(j % 17 == 3 ? 0.0 : std::abs(v.values[static_cast<std::size_t>(j)]));
+  }
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t j = 0; j < cols; ++j) {
+      const auto k = static_cast<std::size_t>(j);
+      c.scores(i, j) = std::abs(c.w(i, j)) *
+                       static_cast<float>(std::sqrt(c.variance[k] + c.mean[k] * c.mean[k]));
+    }
+  return c;
+}
+
+template <class Policy>
+void check_dsnot_equals_cpu(const dsnot_case& c, const mask& initial, const Policy& policy,
+                            const dsnot_options& o) {
+  const mask cpu = dsnot(c.w.view(), initial, std::span<const double>(c.mean),
+                         std::span<const double>(c.variance), c.scores.view(), policy, o);
+  const test::device_matrix<float> w(c.w), scores(c.scores);
+  const mask device =
+      gpu::dsnot(gpu::par, w.view(), gpu::device_mask(initial), std::span<const double>(c.mean),
+                 std::span<const double>(c.variance), scores.view(), policy, o)
+          .to_host();
+  // The refinement did swap weights (a no-op would pass the comparison trivially).
+  CHECK(test::mask_differences(cpu, initial) > 0);
+  CHECK(test::mask_differences(device, cpu) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("device DSnoT refines every mask rule exactly as the CPU's dsnot") {
+  const dsnot_case c = make_dsnot_case(67, 256, 50);
+  const dsnot_options swaps_more{0.01, 200, 1.0};
+  const dsnot_options square_root{0.1, 50, 0.5};
+  for (const dsnot_options& o : {dsnot_options{}, swaps_more, square_root}) {
+    CAPTURE(o.update_threshold);
+    CAPTURE(o.variance_power);
+    check_dsnot_equals_cpu(c, test::naive_per_row(c.scores.view(), 0.5), unstructured{0.5}, o);
+    check_dsnot_equals_cpu(c, test::naive_per_matrix(c.scores.view(), 0.7),
+                           unstructured{0.7, per_matrix}, o);
+    check_dsnot_equals_cpu(c, test::naive_per_column_block(c.scores.view(), 0.5, 64),
+                           unstructured{0.5, per_column_block{64}}, o);
+    check_dsnot_equals_cpu(c, test::naive_n_m(c.scores.view(), 2, 4), n_m::pruned_of(2, 4), o);
+    check_dsnot_equals_cpu(c, test::naive_n_m(c.scores.view(), 4, 8), pruned_of<4, 8>{}, o);
+  }
+  // Rows narrower than the cycles walk a pointer to the end of its list.
+  const dsnot_case narrow = make_dsnot_case(40, 24, 51);
+  check_dsnot_equals_cpu(narrow, test::naive_per_row(narrow.scores.view(), 0.5), unstructured{0.5},
+                         swaps_more);
+}
+
+TEST_CASE("device DSnoT on a LLaMA-7B shape equals the CPU's") {
+  const dsnot_case c = make_dsnot_case(4096, 4096, 52);
+  check_dsnot_equals_cpu(c, test::cpu::select(unstructured{0.5}, c.scores.view()),
+                         unstructured{0.5}, dsnot_options{});
+  check_dsnot_equals_cpu(c, test::cpu::select(n_m::pruned_of(2, 4), c.scores.view()),
+                         n_m::pruned_of(2, 4), dsnot_options{});
+}
+
+TEST_CASE("device DSnoT refuses what the CPU refuses, with its messages") {
+  dsnot_case c = make_dsnot_case(8, 32, 53);
+  const mask initial = test::naive_per_row(c.scores.view(), 0.5);
+  const auto messages = [&](const mask& m, const dsnot_case& d) {
+    std::string cpu, device;
+    try {
+      (void)dsnot(d.w.view(), m, std::span<const double>(d.mean),
+                  std::span<const double>(d.variance), d.scores.view(), unstructured{0.5});
+    } catch (const error& e) {
+      cpu = e.what();
+    }
+    const test::device_matrix<float> w(d.w), scores(d.scores);
+    try {
+      (void)gpu::dsnot(gpu::par, w.view(), gpu::device_mask(m), std::span<const double>(d.mean),
+                       std::span<const double>(d.variance), scores.view(), unstructured{0.5});
+    } catch (const error& e) {
+      device = e.what();
+    }
+    CHECK(!cpu.empty());
+    CHECK(device == cpu);
+  };
+  // A weight and a score are non-finite; the first in row-major order is named.
+  dsnot_case bad = c;
+  bad.w(3, 5) = std::numeric_limits<float>::quiet_NaN();
+  bad.scores(3, 4) = std::numeric_limits<float>::infinity();
+  messages(initial, bad);
+  bad = c;
+  bad.w(2, 9) = std::numeric_limits<float>::infinity();
+  bad.scores(6, 1) = std::numeric_limits<float>::quiet_NaN();
+  messages(initial, bad);
+  // An initial mask the policy did not choose; a negative variance.
+  mask changed = initial;
+  for (index_t j = 0; j < changed.cols(); ++j)
+    if (changed.pruned(4, j)) {
+      changed.keep(4, j);
+      break;
+    }
+  messages(changed, c);
+  bad = c;
+  bad.variance[7] = -1.0;
+  messages(initial, bad);
 }

@@ -88,6 +88,56 @@ dsnot_pattern dsnot_pattern_of(const NM& policy, const mask& initial) {
   return {policy.group_size()};
 }
 
+/// The checks dsnot makes on every backend before reading a weight: the shapes of the mask,
+/// the scores and the statistics against the weights' rows x cols, the options, and finite
+/// statistics with non-negative variances.
+inline void check_dsnot_arguments(index_t rows, index_t cols, index_t mask_rows, index_t mask_cols,
+                                  index_t score_rows, index_t score_cols,
+                                  std::span<const double> mean, std::span<const double> variance,
+                                  const dsnot_options& o) {
+  if (mask_rows != rows || mask_cols != cols)
+    throw shape_error("dsnot: weights are " + shape_text(rows, cols) + " but the mask is " +
+                      shape_text(mask_rows, mask_cols));
+  if (score_rows != rows || score_cols != cols)
+    throw shape_error("dsnot: weights are " + shape_text(rows, cols) + " but the scores are " +
+                      shape_text(score_rows, score_cols));
+  if (static_cast<index_t>(mean.size()) != cols || static_cast<index_t>(variance.size()) != cols)
+    throw shape_error("dsnot: weights are " + shape_text(rows, cols) + " but the statistics have " +
+                      std::to_string(mean.size()) + " means and " +
+                      std::to_string(variance.size()) + " variances");
+  if (!(o.update_threshold >= 0.0) || o.max_cycles < 0 || !std::isfinite(o.variance_power)) {
+    std::ostringstream message;
+    message << "dsnot: needs update_threshold >= 0, max_cycles >= 0 and a finite variance_power, "
+               "got "
+            << o.update_threshold << ", " << o.max_cycles << ", " << o.variance_power;
+    throw option_error(message.str());
+  }
+  for (index_t j = 0; j < cols; ++j) {
+    const double mu = mean[static_cast<std::size_t>(j)],
+                 var = variance[static_cast<std::size_t>(j)];
+    if (!std::isfinite(mu) || !std::isfinite(var)) {
+      std::ostringstream message;
+      message << "dsnot: non-finite statistics of channel " << j << ": mean " << mu << ", variance "
+              << var;
+      throw non_finite_error(message.str());
+    }
+    if (var < 0.0) {
+      std::ostringstream message;
+      message << "dsnot: negative variance " << var << " of channel " << j;
+      throw option_error(message.str());
+    }
+  }
+}
+
+/// The message dsnot gives for the first non-finite entry at (i, j) in row-major order, where
+/// the weight is checked before the score.
+inline std::string dsnot_non_finite_message(bool score_bad, index_t i, index_t j) {
+  std::ostringstream message;
+  message << "dsnot: non-finite " << (score_bad ? "score" : "weight W") << "(" << i << ", " << j
+          << ")";
+  return message.str();
+}
+
 template <class Policy>
 concept dsnot_mask_policy = requires(const Policy& p, const mask& initial) {
   dsnot_pattern_of(p, initial);
@@ -133,49 +183,15 @@ mask dsnot(matrix_view<const T> w, const mask& initial, std::span<const double> 
            std::span<const double> variance, matrix_view<const S> initial_scores,
            const Policy& policy, const dsnot_options& o = {}) {
   const index_t rows = w.rows(), cols = w.cols();
-  if (initial.rows() != rows || initial.cols() != cols)
-    throw shape_error("dsnot: weights are " + shape_text(rows, cols) + " but the mask is " +
-                      shape_text(initial.rows(), initial.cols()));
-  if (initial_scores.rows() != rows || initial_scores.cols() != cols)
-    throw shape_error("dsnot: weights are " + shape_text(rows, cols) + " but the scores are " +
-                      shape_text(initial_scores));
-  if (static_cast<index_t>(mean.size()) != cols || static_cast<index_t>(variance.size()) != cols)
-    throw shape_error("dsnot: weights are " + shape_text(rows, cols) + " but the statistics have " +
-                      std::to_string(mean.size()) + " means and " +
-                      std::to_string(variance.size()) + " variances");
-  if (!(o.update_threshold >= 0.0) || o.max_cycles < 0 || !std::isfinite(o.variance_power)) {
-    std::ostringstream message;
-    message << "dsnot: needs update_threshold >= 0, max_cycles >= 0 and a finite variance_power, "
-               "got "
-            << o.update_threshold << ", " << o.max_cycles << ", " << o.variance_power;
-    throw option_error(message.str());
-  }
+  detail::check_dsnot_arguments(rows, cols, initial.rows(), initial.cols(), initial_scores.rows(),
+                                initial_scores.cols(), mean, variance, o);
   const detail::dsnot_pattern pattern = detail::dsnot_pattern_of(policy, initial);
   const bool windowed = pattern.window > 0;
-  for (index_t j = 0; j < cols; ++j) {
-    const double mu = mean[static_cast<std::size_t>(j)],
-                 var = variance[static_cast<std::size_t>(j)];
-    if (!std::isfinite(mu) || !std::isfinite(var)) {
-      std::ostringstream message;
-      message << "dsnot: non-finite statistics of channel " << j << ": mean " << mu << ", variance "
-              << var;
-      throw non_finite_error(message.str());
-    }
-    if (var < 0.0) {
-      std::ostringstream message;
-      message << "dsnot: negative variance " << var << " of channel " << j;
-      throw option_error(message.str());
-    }
-  }
   for (index_t i = 0; i < rows; ++i)
     for (index_t j = 0; j < cols; ++j) {
       const auto score = to_compute<double>(initial_scores(i, j));
-      if (!std::isfinite(static_cast<double>(w(i, j))) || !std::isfinite(score)) {
-        std::ostringstream message;
-        message << "dsnot: non-finite " << (std::isfinite(score) ? "weight W" : "score") << "(" << i
-                << ", " << j << ")";
-        throw non_finite_error(message.str());
-      }
+      if (!std::isfinite(static_cast<double>(w(i, j))) || !std::isfinite(score))
+        throw non_finite_error(detail::dsnot_non_finite_message(!std::isfinite(score), i, j));
     }
 
   mask out = initial;
