@@ -102,6 +102,17 @@ TEST_CASE("device unstructured masks break ties by position as a stable sort doe
       CHECK(device_select(unstructured{s}, tied) == test::naive_per_row(tied.view(), s));
     }
   }
+  // 8200 scores of a row within [1, 1.0001): every one falls in the same 12-bit bucket of the
+  // first radix digit, more than the 4096 candidates the selection keeps apart, so it goes on
+  // over the whole row; levels of 1e-5 make ties.
+  test::dense_matrix<float> narrow(3, 8200);
+  const auto levels = test::tied_scores<float>(3, 8200, 11, 36);
+  for (std::size_t k = 0; k < narrow.values.size(); ++k)
+    narrow.values[k] = 1.0f + 1e-5f * levels.values[k];
+  for (const double s : {0.3, 0.5}) {
+    CAPTURE(s);
+    CHECK(device_select(unstructured{s}, narrow) == test::naive_per_row(narrow.view(), s));
+  }
   const auto scores = test::tied_scores<float>(123, 250, 5, 34);
   for (const double s : {0.25, 0.5, 0.77}) {
     CAPTURE(s);

@@ -201,9 +201,18 @@ __global__ void mark_lowest(matrix_view<const T, device_space> scores, group_lay
 
 inline constexpr int row_select_threads = 256;
 
+/// The keys of a row in select_row_lowest_in_shared take `cols` entries, then (32-bit keys)
+/// room for the candidates of the chosen 12-bit bucket: at most 4096 of them.
+template <class T>
+__host__ __device__ inline index_t row_select_candidates(index_t cols) {
+  return sizeof(key_t<T>) == 4 ? (cols < 4096 ? cols : 4096) : 0;
+}
+
 /// Per-row selection with the row's keys in shared memory: one block per row reads the row once
 /// (16-byte loads when `vectorised`), lowers *first to the row-major index of each NaN or -inf
-/// score, finds the k-th lowest key by radix selection on 8-bit digits over shared memory, then
+/// score, finds the k-th lowest key by radix selection over shared memory (32-bit keys: a
+/// 12-bit first digit, then 8, 8 and 4 bits over the keys of the chosen bucket; 64-bit keys:
+/// 8-bit digits), then
 /// writes the row's flags: keys below it pruned, and of the keys equal to it the first ones in
 /// column order (a block scan over the row only when equal keys straddle the cut; otherwise the
 /// flags go out in `width`-byte stores when `vector_flags`). 0 < k < cols.
@@ -219,6 +228,10 @@ __global__ void __launch_bounds__(row_select_threads)
   extern __shared__ unsigned long long shared_words[];
   Key* const keys = reinterpret_cast<Key*>(shared_words);
   __shared__ unsigned int counts[256];
+  constexpr int wide_digit = 12;
+  constexpr unsigned wide_buckets = 1u << wide_digit;
+  __shared__ unsigned int wide_counts[sizeof(Key) == 4 ? wide_buckets : 1];
+  __shared__ unsigned int candidate_count;
   __shared__ typename scan::TempStorage storage;
   __shared__ unsigned long long chosen_prefix;
   __shared__ long long chosen_take;
@@ -250,17 +263,20 @@ __global__ void __launch_bounds__(row_select_threads)
     }
     Key prefix = 0;
     long long take = static_cast<long long>(k);
-    for (int shift = bits - 8; shift >= 0; shift -= 8) {
+    // One radix pass over n keys of src (those matching prefix above the digit): the digit
+    // (digit_bits <= 8 at `shift`) holding the take-th lowest.
+    const auto radix_pass = [&](const Key* src, index_t n, int shift, int digit_bits) {
       for (unsigned b = threadIdx.x; b < 256; b += blockDim.x) counts[b] = 0;
       __syncthreads();
-      const int above = shift + 8;
+      const int above = shift + digit_bits;
       const bool top = above >= bits;
-      for (index_t j = threadIdx.x; j < cols; j += blockDim.x) {
-        const Key key = keys[j];
+      const Key digit_mask = static_cast<Key>((1u << digit_bits) - 1u);
+      for (index_t j = threadIdx.x; j < n; j += blockDim.x) {
+        const Key key = src[j];
         const bool counted = top || (key >> above) == (prefix >> above);
         const unsigned lanes = __ballot_sync(__activemask(), counted);
         if (counted) {
-          const auto bucket = static_cast<unsigned>((key >> shift) & 0xffu);
+          const auto bucket = static_cast<unsigned>((key >> shift) & digit_mask);
           const unsigned peers = __match_any_sync(lanes, bucket);
           if (lane == __ffs(peers) - 1)
             atomicAdd(&counts[bucket], static_cast<unsigned>(__popc(peers)));
@@ -294,6 +310,61 @@ __global__ void __launch_bounds__(row_select_threads)
       __syncthreads();
       prefix = static_cast<Key>(chosen_prefix);
       take = chosen_take;
+    };
+    if constexpr (bits == 32) {
+      // The first 12 bits (sign, exponent, 3 mantissa bits) in 4096 buckets: scores spread over
+      // them, so lanes rarely collide and plain shared atomics do. Then only the keys of the
+      // chosen bucket (copied to `candidates` when they fit) go through the last 20 bits.
+      Key* const candidates = keys + cols;
+      const index_t candidate_capacity = row_select_candidates<T>(cols);
+      for (unsigned b = threadIdx.x; b < wide_buckets; b += blockDim.x) wide_counts[b] = 0;
+      if (threadIdx.x == 0) candidate_count = 0;
+      __syncthreads();
+      for (index_t j = threadIdx.x; j < cols; j += blockDim.x)
+        atomicAdd(&wide_counts[keys[j] >> (bits - wide_digit)], 1u);
+      __syncthreads();
+      constexpr int per_thread = wide_buckets / row_select_threads;
+      unsigned own_sum = 0;
+#pragma unroll
+      for (int t = 0; t < per_thread; ++t) own_sum += wide_counts[threadIdx.x * per_thread + t];
+      unsigned before = 0, total = 0;
+      scan(storage).ExclusiveSum(own_sum, before, total);
+      if (static_cast<long long>(before) < take &&
+          take <= static_cast<long long>(before) + static_cast<long long>(own_sum)) {
+        long long below = before;
+        int t = 0;
+        while (t < per_thread - 1 &&
+               below + static_cast<long long>(wide_counts[threadIdx.x * per_thread + t]) < take)
+          below += wide_counts[threadIdx.x * per_thread + t++];
+        chosen_prefix = static_cast<unsigned long long>(threadIdx.x * per_thread + t)
+                        << (bits - wide_digit);
+        chosen_take = take - below;
+      }
+      __syncthreads();
+      prefix = static_cast<Key>(chosen_prefix);
+      take = chosen_take;
+      const Key bucket = prefix >> (bits - wide_digit);
+      for (index_t base = 0; base < cols; base += blockDim.x) {
+        const index_t j = base + threadIdx.x;
+        const Key key = j < cols ? keys[j] : Key{0};
+        const bool in = j < cols && (key >> (bits - wide_digit)) == bucket;
+        const unsigned lanes = __ballot_sync(0xffffffffu, in);
+        unsigned first_slot = 0;
+        if (lane == 0 && lanes != 0)
+          first_slot = atomicAdd(&candidate_count, static_cast<unsigned>(__popc(lanes)));
+        first_slot = __shfl_sync(0xffffffffu, first_slot, 0);
+        const unsigned slot = first_slot + __popc(lanes & ((1u << lane) - 1u));
+        if (in && static_cast<index_t>(slot) < candidate_capacity) candidates[slot] = key;
+      }
+      __syncthreads();
+      const bool fit = static_cast<index_t>(candidate_count) <= candidate_capacity;
+      const Key* const src = fit ? candidates : keys;
+      const index_t n = fit ? static_cast<index_t>(candidate_count) : cols;
+      radix_pass(src, n, 12, 8);
+      radix_pass(src, n, 4, 8);
+      radix_pass(src, n, 0, 4);
+    } else {
+      for (int shift = bits - 8; shift >= 0; shift -= 8) radix_pass(keys, cols, shift, 8);
     }
     if (take == static_cast<long long>(chosen_equal)) {
       // Every key equal to the k-th lowest is pruned (always, unless equal scores straddle the
@@ -341,7 +412,8 @@ inline constexpr std::size_t row_select_shared_limit = 160 * 1024;
 /// Whether select_lowest_per_row takes rows of this many columns.
 template <class T>
 bool fits_row_select(index_t cols) {
-  return static_cast<std::size_t>(cols) * sizeof(key_t<T>) <= row_select_shared_limit;
+  return static_cast<std::size_t>(cols + row_select_candidates<T>(cols)) * sizeof(key_t<T>) <=
+         row_select_shared_limit;
 }
 
 /// The k = prune_count(cols) lowest of every row of scores into a fresh mask, one pass, with
@@ -371,7 +443,8 @@ void select_lowest_per_row(const P& p, const char* who, matrix_view<const T, dev
   const bool vectorised = scores.col_stride() == 1 && cols % width == 0 &&
                           scores.row_stride() % width == 0 &&
                           reinterpret_cast<std::uintptr_t>(scores.data()) % 16 == 0;
-  const std::size_t bytes = static_cast<std::size_t>(cols) * sizeof(key_t<T>);
+  const std::size_t bytes =
+      static_cast<std::size_t>(cols + row_select_candidates<T>(cols)) * sizeof(key_t<T>);
   POLLARD_CUDA_CHECK(cudaFuncSetAttribute(select_row_lowest_in_shared<T>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(bytes)));
