@@ -96,12 +96,23 @@ inline void add_special_tokens_option(CLI::App& c, special_tokens_choice& choice
 inline void apply_special_tokens_option(std::optional<llm::text_tokenizer>& tokenizer,
                                         const special_tokens_choice& choice) {
   if (!tokenizer) return;
-  if (choice.given() && tokenizer->kind() == "llama2.c BPE")
-    throw usage_error(
-        "--special-tokens would change nothing: the model's tokenizer is llama2.c's, "
-        "which never reads special-token text (<s> and </s> are only the BOS and "
-        "EOS ids, as in llama2.c's run.c), so 'parse' and 'plain' tokenize alike");
+  if (tokenizer->kind() == "llama2.c BPE") {
+    if (choice.given())
+      throw usage_error(
+          "--special-tokens would change nothing: the model's tokenizer is llama2.c's, "
+          "which never reads special-token text (<s> and </s> are only the BOS and "
+          "EOS ids, as in llama2.c's run.c), so 'parse' and 'plain' tokenize alike");
+    return;  // it reads such text as ordinary text: plain, which outputs record
+  }
   tokenizer->set_special_token_text(llm::parse_special_token_text(choice.mode, "--special-tokens"));
+}
+
+/// The special-token mode a run's outputs record: what the tokenizer does (plain for llama2.c's,
+/// whatever --special-tokens says), or --special-tokens' value when no text was tokenized.
+inline std::string recorded_special_tokens(const llm::text_tokenizer* tokenizer,
+                                           const special_tokens_choice& choice) {
+  return tokenizer != nullptr ? std::string(llm::name_of(tokenizer->special_token_text()))
+                              : choice.mode;
 }
 
 /// Adds --tokenizer to a command that reads no text, hidden from its help, so that giving it is

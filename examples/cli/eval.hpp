@@ -211,8 +211,9 @@ inline int run_eval(const eval_options& o) {
         ",\"format\":" + json_string(name_of(format)) + ",\"protocol\":" + json_string(protocol) +
         ",\"perplexity_protocol\":" + json_string(t.protocol) +
         ",\"positions\":" + json_string(e.protocol) +
-        ",\"text_tokens\":" + std::to_string(tokens.size()) +
-        ",\"special_tokens\":" + json_string(o.special_tokens.mode) +
+        ",\"text_tokens\":" + std::to_string(tokens.size()) + ",\"special_tokens\":" +
+        json_string(
+            recorded_special_tokens(m.tokenizer ? &*m.tokenizer : nullptr, o.special_tokens)) +
         ",\"window\":" + std::to_string(e.window) + ",\"windows\":" + std::to_string(e.windows) +
         ",\"tokens\":" + std::to_string(r.tokens) + ",\"mean_nll\":" + json_number(r.mean_nll) +
         ",\"perplexity\":" + json_number(r.perplexity) +

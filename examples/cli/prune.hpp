@@ -356,7 +356,7 @@ inline std::uint64_t weights_fingerprint(const llm::llama_weights& w) {
 /// length, tokens: [[...]], counted: [[0|1...]] or null when every token counts, origins: [the
 /// name of each sequence's source, KIND:PATH as given, one of sources' names]}: the tokens and
 /// what is needed to draw them again and to count the same ones.
-inline std::string calibration_json(const prune_options& o,
+inline std::string calibration_json(const prune_options& o, const std::string& special_tokens,
                                     const std::vector<calibration_spec>& specs,
                                     const calibration_batch& b) {
   io::json_writer w;
@@ -369,10 +369,7 @@ inline std::string calibration_json(const prune_options& o,
   }
   w.end_array();
   w.key("seed").value(static_cast<std::uint64_t>(o.seed)).key("text_field").value(o.text_field);
-  w.key("responses_only")
-      .value(o.responses_only)
-      .key("special_tokens")
-      .value(o.special_tokens.mode);
+  w.key("responses_only").value(o.responses_only).key("special_tokens").value(special_tokens);
   w.key("sequences").value(static_cast<std::int64_t>(b.n_sequences));
   w.key("length").value(static_cast<std::int64_t>(b.length));
   const auto rows = [&](const auto& values) {
@@ -766,7 +763,9 @@ inline int run_prune(const prune_options& o) {
         [&] { return llm::draw_calibration(specs, *tokenizer, co, add_self_generated); });
     require_counted_responses(o.responses_only, batch, co);
     // Written with the other outputs once OUT is: a failed run leaves none of them.
-    if (tokens_path) calibration_tokens = detail::calibration_json(o, specs, batch);
+    if (tokens_path)
+      calibration_tokens = detail::calibration_json(
+          o, recorded_special_tokens(tokenizer, o.special_tokens), specs, batch);
   }
 
   model::prune_callbacks callbacks;
@@ -924,7 +923,7 @@ inline int run_prune(const prune_options& o) {
     report.inputs.seed = o.seed;
     report.inputs.responses_only = o.responses_only;
     report.inputs.text_field = o.text_field;
-    report.inputs.special_tokens = o.special_tokens.mode;
+    report.inputs.special_tokens = recorded_special_tokens(tokenizer, o.special_tokens);
   }
   if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
   report.tables = table_reports;

@@ -1763,8 +1763,10 @@ special_tokens_llama2c)
   done
   ls -A | grep -Eq '^(W\.npy|p\.bin)$' && fail "a refused command wrote an output: $(ls -A)"
   # Left out, the commands run as before.
-  run eval_default eval "$stories" --text slice.txt --max-windows 1
+  run eval_default eval "$stories" --text slice.txt --max-windows 1 --json default.json
   [ "$status" -eq 0 ] || fail "eval without --special-tokens: exit status $status: $(cat eval_default.err)"
+  # What the tokenizer does is recorded: special-token text read as ordinary text.
+  json_check default.json 'j["special_tokens"] == "plain"'
   spm="$(dirname "$0")/../llm/fixtures/llama_cpp/stories260K.gguf"
   run gguf_plain eval "$spm" --text slice.txt --max-windows 1 --special-tokens plain
   [ "$status" -eq 0 ] || fail "GGUF with --special-tokens plain: exit status $status: $(cat gguf_plain.err)"

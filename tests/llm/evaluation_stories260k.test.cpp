@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -84,4 +85,19 @@ TEST_CASE("a model compared with itself diverges nowhere, and windows cover the 
   CHECK_THROWS_WITH_AS(evaluate_perplexity(a, tokens, o),
                        "evaluation: window 100000 exceeds the model's context 512",
                        pollard::option_error);
+}
+
+TEST_CASE("llama2.c's tokenizer reads special-token text as plain text and refuses to parse it") {
+  const auto model_path = pollard::test::data_file("models/stories260K/stories260K.bin");
+  if (!model_path) return;
+  auto m = open_model(*model_path);
+  REQUIRE(m.tokenizer);
+  CHECK(m.tokenizer->special_token_text() == pollard::llm::special_token_text::plain);
+  // run.c: "<s>" in text is spelled out by pieces, never the BOS id 1.
+  const auto ids = m.tokenizer->encode("<s>Once", false);
+  CHECK(ids.size() > 1);
+  CHECK(std::find(ids.begin(), ids.end(), 1) == ids.end());
+  CHECK_THROWS_AS(m.tokenizer->set_special_token_text(pollard::llm::special_token_text::parse),
+                  pollard::option_error);
+  m.tokenizer->set_special_token_text(pollard::llm::special_token_text::plain);
 }

@@ -23,7 +23,9 @@ namespace pollard::llm {
 /// Encodes and decodes text for a model, whichever tokenizer format it came with.
 class text_tokenizer {
  public:
-  explicit text_tokenizer(llama2c_tokenizer t) : t_(std::move(t)) {}
+  /// llama2.c's encoder reads special-token text as ordinary text (plain).
+  explicit text_tokenizer(llama2c_tokenizer t)
+      : t_(std::move(t)), special_(llm::special_token_text::plain) {}
   explicit text_tokenizer(byte_level_bpe_tokenizer t) : t_(std::move(t)) {}
   explicit text_tokenizer(sentencepiece_bpe_tokenizer t) : t_(std::move(t)) {}
 
@@ -38,9 +40,17 @@ class text_tokenizer {
   }
 
   /// What encode() makes of text spelling a special token: parse (the default, as
-  /// transformers' tokenizer(text) does) or plain.
+  /// transformers' tokenizer(text) does) or plain; always plain for llama2.c's tokenizer.
   llm::special_token_text special_token_text() const noexcept { return special_; }
-  void set_special_token_text(llm::special_token_text mode) noexcept { special_ = mode; }
+  /// Throws option_error for parse on llama2.c's tokenizer, which never matches special-token
+  /// text (as llama2.c's run.c: <s> and </s> are only the BOS and EOS ids).
+  void set_special_token_text(llm::special_token_text mode) {
+    if (mode == llm::special_token_text::parse && std::holds_alternative<llama2c_tokenizer>(t_))
+      throw option_error(
+          "special-token text: llama2.c's tokenizer never reads special-token text (<s> and "
+          "</s> are only the BOS and EOS ids, as in llama2.c's run.c); it cannot parse it");
+    special_ = mode;
+  }
 
   /// The text of a continuation; `previous` is the token before tokens.front() (llama2.c drops
   /// the space that follows BOS), or nothing.
