@@ -107,7 +107,11 @@ inline evaluation_stream evaluation_tokens(const text_options& t, const llm::tex
   evaluation_stream s{{}, read_evaluation_text(file, text_format_option(t.format))};
   std::fprintf(stderr, "pollard: tokenizing %zu bytes of %s\n", s.source.text.size(),
                printable(file.filename().string()).c_str());
-  s.tokens = tok.encode(s.source.text, tok.adds_bos());
+  try {
+    s.tokens = tok.encode(s.source.text, tok.adds_bos());
+  } catch (const format_error& e) {
+    throw format_error("--text " + file.string() + ": " + e.what());
+  }
   s.source.text = std::string();
   const index_t window = t.window > 0 ? t.window : std::min<index_t>(2048, context);
   if (static_cast<index_t>(s.tokens.size()) < window)

@@ -32,7 +32,7 @@ TEST_CASE("calibration documents are read from JSON lines, JSON lists and plain 
   const auto custom = write_file("b.jsonl", "{\"body\": \"alpha\"}\n{\"body\": \" \"}\n");
   CHECK(llm::read_calibration_documents(custom, "body") == std::vector<std::string>{"alpha"});
   CHECK_THROWS_WITH_AS(llm::read_calibration_documents(custom),
-                       "pollard-calibration-b.jsonl line 1: no \"text\" field",
+                       (custom.string() + " line 1: no \"text\" field").c_str(),
                        pollard::format_error);
   const auto list = write_file("c.json", "[\"first\", {\"text\": \"second\"}]");
   CHECK(llm::read_calibration_documents(list) == std::vector<std::string>{"first", "second"});
@@ -41,7 +41,7 @@ TEST_CASE("calibration documents are read from JSON lines, JSON lists and plain 
         std::vector<std::string>{"Para one.\nstill one.", "Para two."});
   const auto empty = write_file("e.txt", "\n\n  \n");
   CHECK_THROWS_WITH_AS(llm::read_calibration_documents(empty),
-                       "pollard-calibration-e.txt: no calibration text in the file",
+                       (empty.string() + ": no calibration text in the file").c_str(),
                        pollard::format_error);
   CHECK_THROWS_AS(llm::read_calibration_documents("/nonexistent/c4.json.gz"), pollard::io_error);
   // A gzip-compressed JSON list reads as the list does.

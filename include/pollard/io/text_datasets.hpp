@@ -127,7 +127,7 @@ inline std::vector<std::string> json_lines_text(const std::string& content, cons
 
 /// WikiText-2 as the usual loaders give it: the rows of a `{"text": ...}` JSON-lines file.
 inline std::vector<std::string> read_json_lines_text(const std::filesystem::path& path) {
-  return detail::json_lines_text(detail::read_text_file(path), path.filename().string());
+  return detail::json_lines_text(detail::read_text_file(path), path.string());
 }
 
 /// The evaluation string SparseGPT and Wanda use: the rows joined with "\n\n".
@@ -145,7 +145,7 @@ inline std::string join_rows(const std::vector<std::string>& rows,
 inline std::vector<std::string> read_gzip_json_lines_text(const std::filesystem::path& path,
                                                           std::size_t limit = std::size_t{1}
                                                                               << 30) {
-  return detail::json_lines_text(detail::read_gzip_file(path, limit), path.filename().string());
+  return detail::json_lines_text(detail::read_gzip_file(path, limit), path.string());
 }
 
 /// C4 as SparseGPT's and Wanda's get_c4 (datautils.py) evaluate it: the first 1100 validation
@@ -252,7 +252,7 @@ inline std::vector<std::string> record_texts(const std::vector<json_record>& rec
 inline std::vector<json_record> read_json_records(const std::filesystem::path& path,
                                                   std::size_t limit = std::size_t{1} << 32) {
   const std::string content = read_data_file(path, limit);
-  return parse_json_records(content, path.filename().string(),
+  return parse_json_records(content, path.string(),
                             data_file_format_of(path, content) == data_file_format::json_list);
 }
 
@@ -263,7 +263,7 @@ inline std::vector<json_record> read_json_records(const std::filesystem::path& p
 /// pairs.
 inline std::vector<instruction_example> read_instruction_examples(
     const std::filesystem::path& path) {
-  const std::string name = path.filename().string();
+  const std::string name = path.string();
   const std::string content = read_data_file(path);
   const data_file_format format = data_file_format_of(path, content);
   if (format == data_file_format::plain_text)
@@ -314,7 +314,7 @@ inline std::vector<std::string> split_paragraphs(std::string_view text) {
 /// The paragraphs of a plain-text file (split_paragraphs), gzip-compressed when its name ends in
 /// .gz (read_data_file).
 inline std::vector<std::string> read_paragraphs(const std::filesystem::path& path) {
-  return split_paragraphs(plain_text_of(read_data_file(path), path.filename().string()));
+  return split_paragraphs(plain_text_of(read_data_file(path), path.string()));
 }
 
 }  // namespace pollard::io

@@ -55,7 +55,7 @@ inline std::vector<std::string> read_calibration_documents(const std::filesystem
 inline std::vector<std::string> read_calibration_records(const std::filesystem::path& path,
                                                          const std::string& field = "text") {
   io::require_regular_file(path, "calibration file ");
-  const std::string name = path.filename().string();
+  const std::string name = path.string();
   const std::string content = io::read_data_file(path);
   const io::data_file_format format = io::data_file_format_of(path, content);
   std::vector<std::string> docs;
@@ -110,33 +110,38 @@ inline calibration_mixture calibration_sources(
   refuse_empty_mixture_parts(names, weights, o.samples);
   calibration_mixture mix;
   const bool bos = tok.adds_bos();
-  for (const auto& spec : specs) {
-    const std::filesystem::path path(spec.path);
-    const std::string name = calibration_source_name(spec);
-    switch (spec.kind) {
-      case calibration_kind::documents:
-        mix.add(spec.weight, document_windows(read_calibration_documents(path, o.text_field),
-                                              detail::tokenize_with(tok), bos, name));
-        break;
-      case calibration_kind::corpus: {
-        const auto records = read_calibration_records(path, o.text_field);
-        const std::string stream = io::join_rows(records, " ");
-        mix.add(spec.weight, corpus_windows(tok.encode(stream, bos), name));
-        break;
+  for (const auto& spec : specs) try {
+      const std::filesystem::path path(spec.path);
+      const std::string name = calibration_source_name(spec);
+      switch (spec.kind) {
+        case calibration_kind::documents:
+          mix.add(spec.weight, document_windows(read_calibration_documents(path, o.text_field),
+                                                detail::tokenize_with(tok), bos, name));
+          break;
+        case calibration_kind::corpus: {
+          const auto records = read_calibration_records(path, o.text_field);
+          const std::string stream = io::join_rows(records, " ");
+          mix.add(spec.weight, corpus_windows(tok.encode(stream, bos), name));
+          break;
+        }
+        case calibration_kind::instructions:
+          mix.add(spec.weight, instruction_windows(
+                                   io::read_instruction_examples(path), detail::tokenize_with(tok),
+                                   bos, o.responses_only, instruction_template::alpaca(), name));
+          break;
+        case calibration_kind::self_generated:
+          if (!add_self_generated)
+            throw option_error("calibration: " + spec.kind_name +
+                               " needs the model to generate text, and none was given");
+          add_self_generated(mix, spec);
+          break;
       }
-      case calibration_kind::instructions:
-        mix.add(spec.weight,
-                instruction_windows(io::read_instruction_examples(path), detail::tokenize_with(tok),
-                                    bos, o.responses_only, instruction_template::alpaca(), name));
-        break;
-      case calibration_kind::self_generated:
-        if (!add_self_generated)
-          throw option_error("calibration: " + spec.kind_name +
-                             " needs the model to generate text, and none was given");
-        add_self_generated(mix, spec);
-        break;
+    } catch (const format_error& e) {
+      // A text the tokenizer cannot encode (a byte without a token) is named by its file, as the
+      // readers name theirs.
+      if (std::string_view(e.what()).find(spec.path) != std::string_view::npos) throw;
+      throw format_error(spec.path + ": " + e.what());
     }
-  }
   return mix;
 }
 
