@@ -156,20 +156,16 @@ inline int run_tasks(const tasks_options& o) {
     zero_shot.bos = o.bos == "yes"  ? bos_choice::yes
                     : o.bos == "no" ? bos_choice::no
                                     : bos_choice::tokenizer;
-    // Every file of the tasks folder is an input of the suite (compared by identity, so a link
-    // to one is refused too).
+    // The files of the chosen tasks are inputs (compared by identity, so a link to one is
+    // refused too); nothing else in the folder is looked at.
     std::vector<io::named_path> task_files;
-    std::vector<input_path> not_folders;
-    try {
-      for (const auto& entry : fs::recursive_directory_iterator(zero_shot.tasks_dir)) {
-        if (entry.is_regular_file()) task_files.push_back({"the task file", entry.path()});
-        if (!entry.is_directory()) not_folders.push_back({"the task file", entry.path()});
+    std::vector<input_path> inputs;
+    for (const auto& task : zero_shot.tasks)
+      for (const auto& file : evaluation::zero_shot_task_files(task, zero_shot.tasks_dir)) {
+        task_files.push_back({"the task file", file});
+        inputs.push_back({"the task file", file});
       }
-    } catch (const fs::filesystem_error& e) {
-      throw io_error("--tasks-dir " + zero_shot.tasks_dir.string() + ": " +
-                     filesystem_error_message(e));
-    }
-    check_inputs(not_folders);  // a FIFO or a device among them would block the read
+    check_inputs(inputs);  // missing, a folder, a FIFO or a device: refused before any work
     check_distinct_outputs(task_files, {{"--json", o.json}});
   }
   // Every input is read before the model runs, so a bad file fails at once.

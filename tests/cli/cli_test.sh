@@ -1655,10 +1655,10 @@ filesystem_errors)
   # std::filesystem's raw text.
   need_data
   mkdir -p tasks_loop
-  ln -s a tasks_loop/b
-  ln -s b tasks_loop/a
-  expect_error tasks_loop 1 tasks "$stories" --suite arc_easy --tasks-dir tasks_loop
-  grep -q -- "--tasks-dir tasks_loop: cannot look at 'tasks_loop/[ab]': Too many levels of symbolic links" tasks_loop.err ||
+  ln -s a tasks_loop/arc
+  ln -s arc tasks_loop/a
+  expect_error tasks_loop 2 tasks "$stories" --suite arc_easy --tasks-dir tasks_loop
+  grep -q -- "cannot read the task file tasks_loop/arc/ARC-Easy-Test.jsonl: Too many levels of symbolic links" tasks_loop.err ||
     fail "tasks_loop: message: $(cat tasks_loop.err)"
   if grep -q "filesystem error\|status:" tasks_loop.err; then fail "tasks_loop: raw filesystem message"; fi
   # A model path through a loop, for every command that opens one.
@@ -2171,6 +2171,14 @@ special_inputs)
   mkdir -p tasks/arc && mkfifo tasks/arc/ARC-Easy-Test.jsonl
   refused task_file_fifo "the task file tasks/arc/ARC-Easy-Test.jsonl is a FIFO" tasks "$stories" --suite arc_easy --tasks-dir tasks
   refused tasks_dir_file "--tasks-dir text.txt is not a folder" tasks "$stories" --suite arc_easy --tasks-dir text.txt
+  # Only the chosen tasks' files are looked at: a dangling link or a FIFO elsewhere in the folder
+  # blocks nothing, and a missing file of a chosen task is named.
+  mkdir -p tasks/boolq && head -n 3 "$data/tasks/boolq/val.jsonl" >tasks/boolq/val.jsonl
+  ln -s /nonexistent tasks/junk
+  run tasks_other_files tasks "$stories" --suite boolq --tasks-dir tasks
+  [ "$status" -eq 0 ] || fail "tasks_other_files: exit status $status: $(cat tasks_other_files.err)"
+  refused task_file_missing "cannot read the task file tasks/piqa/valid.jsonl: No such file or directory" \
+    tasks "$stories" --suite boolq,piqa --tasks-dir tasks
   # The llama2.c tokenizer found beside a checkpoint is an input too.
   mkdir -p beside && cp "$stories" beside/model.bin && mkfifo beside/tok512.bin
   refused tokenizer_beside "the tokenizer beside MODEL, beside/tok512.bin is a FIFO" generate beside/model.bin --steps 2
@@ -3054,11 +3062,27 @@ LIST
     expect_error "${c}_short_window" 1 "$c" "$stories" "${other[@]}" --text short.txt --window 64
     expect_message "${c}_short_window" "tokens, too few for one --window of 64"
   done
-  # Calibration files name theirs too.
+  # Calibration files name theirs too, by the path as given (two files of one name differ).
   for f in empty.txt space.txt bom.txt blank.jsonl; do
     expect_error "calibration_$f" 1 prune "$stories" x.bin --calibration "text:$f" --samples 1 --length 8
     expect_message "calibration_$f" "$f"
   done
+  mkdir -p c
+  : >c/t.txt
+  expect_error calibration_path 1 prune "$stories" x.bin --calibration text:c/t.txt --samples 1 --length 8
+  expect_message calibration_path "c/t.txt: no calibration text in the file"
+  # A byte the tokenizer cannot encode (SmolLM2's vocabulary has no token for 0xFF) names the
+  # file it came from.
+  if [ -f "$smollm2" ]; then
+    tinystories_slice ff.txt
+    printf '\xff' >>ff.txt
+    expect_error eval_ff 1 eval "$smollm2" --text ff.txt --window 64 --max-windows 1
+    expect_message eval_ff "--text ff.txt: byte-level BPE: byte 0xFF"
+    expect_error calibration_ff 1 prune "$smollm2" y.gguf --method wanda --type f16 --calibration text:ff.txt \
+      --samples 1 --length 16
+    expect_message calibration_ff "ff.txt: byte-level BPE: byte 0xFF"
+  fi
+  ls -A | grep -Eq '^(x\.bin|y\.gguf)$' && fail "a refused command wrote an output: $(ls -A)"
   finish
   ;;
 *)

@@ -251,24 +251,38 @@ inline std::vector<std::string> zero_shot_task_names() {
   return {"arc_easy", "arc_challenge", "piqa", "hellaswag", "winogrande", "boolq"};
 }
 
-/// A task by its harness name, read from `tasks_dir` laid out as arc/ARC-Easy-Test.jsonl,
-/// arc/ARC-Challenge-Test.jsonl, piqa/valid.jsonl + valid-labels.lst,
-/// hellaswag/hellaswag_val_full.txt, winogrande/winogrande_xl_validation.jsonl, boolq/val.jsonl.
-inline multiple_choice_task load_zero_shot_task(const std::string& name,
-                                                const std::filesystem::path& tasks_dir) {
-  if (name == "arc_easy") return read_arc(tasks_dir / "arc" / "ARC-Easy-Test.jsonl", name);
-  if (name == "arc_challenge")
-    return read_arc(tasks_dir / "arc" / "ARC-Challenge-Test.jsonl", name);
-  if (name == "piqa")
-    return read_piqa(tasks_dir / "piqa" / "valid.jsonl", tasks_dir / "piqa" / "valid-labels.lst");
-  if (name == "hellaswag")
-    return read_hellaswag(tasks_dir / "hellaswag" / "hellaswag_val_full.txt");
-  if (name == "winogrande")
-    return read_winogrande(tasks_dir / "winogrande" / "winogrande_xl_validation.jsonl");
-  if (name == "boolq") return read_boolq(tasks_dir / "boolq" / "val.jsonl");
+[[noreturn]] inline void throw_unknown_zero_shot_task(const std::string& name) {
   std::string known;
   for (const auto& n : zero_shot_task_names()) known += (known.empty() ? "" : ", ") + n;
   throw option_error("unknown zero-shot task \"" + name + "\" (known: " + known + ")");
+}
+
+/// The files of a task in `tasks_dir`, laid out as arc/ARC-Easy-Test.jsonl,
+/// arc/ARC-Challenge-Test.jsonl, piqa/valid.jsonl + valid-labels.lst,
+/// hellaswag/hellaswag_val_full.txt, winogrande/winogrande_xl_validation.jsonl, boolq/val.jsonl.
+/// Throws option_error for a task it does not know.
+inline std::vector<std::filesystem::path> zero_shot_task_files(
+    const std::string& name, const std::filesystem::path& tasks_dir) {
+  if (name == "arc_easy") return {tasks_dir / "arc" / "ARC-Easy-Test.jsonl"};
+  if (name == "arc_challenge") return {tasks_dir / "arc" / "ARC-Challenge-Test.jsonl"};
+  if (name == "piqa")
+    return {tasks_dir / "piqa" / "valid.jsonl", tasks_dir / "piqa" / "valid-labels.lst"};
+  if (name == "hellaswag") return {tasks_dir / "hellaswag" / "hellaswag_val_full.txt"};
+  if (name == "winogrande") return {tasks_dir / "winogrande" / "winogrande_xl_validation.jsonl"};
+  if (name == "boolq") return {tasks_dir / "boolq" / "val.jsonl"};
+  throw_unknown_zero_shot_task(name);
+}
+
+/// A task by its harness name, read from its files (zero_shot_task_files).
+inline multiple_choice_task load_zero_shot_task(const std::string& name,
+                                                const std::filesystem::path& tasks_dir) {
+  const auto files = zero_shot_task_files(name, tasks_dir);
+  if (name == "arc_easy" || name == "arc_challenge") return read_arc(files[0], name);
+  if (name == "piqa") return read_piqa(files[0], files[1]);
+  if (name == "hellaswag") return read_hellaswag(files[0]);
+  if (name == "winogrande") return read_winogrande(files[0]);
+  if (name == "boolq") return read_boolq(files[0]);
+  throw_unknown_zero_shot_task(name);
 }
 
 }  // namespace pollard::evaluation
