@@ -218,10 +218,12 @@ auto with_calibration_named(Draw&& draw) {
   }
 }
 
-/// A --calibration source listed twice (one kind, one file) is a command-line error naming both.
+/// A --calibration source listed twice (one kind, one file) is a command-line error naming both;
+/// so is a weight on the only source.
 inline void refuse_repeated_sources(const std::vector<calibration_spec>& specs) {
   try {
     refuse_repeated_calibration_sources(specs);
+    refuse_lone_source_weight(specs);
   } catch (const option_error& e) {
     throw usage_error("--" + std::string(e.what()));
   }

@@ -64,3 +64,17 @@ TEST_CASE("a source is named KIND:PATH as given, and one listed twice is refused
   CHECK_THROWS_AS(refuse_repeated_calibration_sources(specs({"c4:/d/x", "c4:/d/e/../x"})),
                   pollard::option_error);
 }
+
+TEST_CASE("a weight on the only source is refused: it would change nothing") {
+  using pollard::refuse_lone_source_weight;
+  CHECK(parse_calibration_spec("text:t.txt@3").weight_given);
+  CHECK_FALSE(parse_calibration_spec("text:t.txt").weight_given);
+  CHECK_THROWS_WITH_AS(refuse_lone_source_weight({parse_calibration_spec("text:a/t.txt@3")}),
+                       "calibration: text:a/t.txt is the only source, so its @WEIGHT would change "
+                       "nothing (every sequence is drawn from it); weights are for the sources "
+                       "of a mixture",
+                       pollard::option_error);
+  CHECK_NOTHROW(refuse_lone_source_weight({parse_calibration_spec("text:a/t.txt")}));
+  CHECK_NOTHROW(refuse_lone_source_weight(
+      {parse_calibration_spec("text:a/t.txt@3"), parse_calibration_spec("c4:b.jsonl")}));
+}

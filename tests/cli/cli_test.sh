@@ -3067,6 +3067,10 @@ LIST
     expect_error "calibration_$f" 1 prune "$stories" x.bin --calibration "text:$f" --samples 1 --length 8
     expect_message "calibration_$f" "$f"
   done
+  # A weight on the only source would change nothing: a command-line error before any work.
+  tinystories_slice one.txt
+  expect_error lone_weight 2 prune "$stories" x.bin --calibration text:one.txt@3 --samples 1 --length 8
+  expect_message lone_weight "--calibration: text:one.txt is the only source, so its @WEIGHT would change nothing"
   mkdir -p c
   : >c/t.txt
   expect_error calibration_path 1 prune "$stories" x.bin --calibration text:c/t.txt --samples 1 --length 8

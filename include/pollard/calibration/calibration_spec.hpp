@@ -27,6 +27,7 @@ struct calibration_spec {
   std::string kind_name;  ///< as written: c4, documents, wikitext, corpus, text, alpaca, ...
   std::string path;
   double weight = 1.0;
+  bool weight_given = false;  ///< written with @WEIGHT
 };
 
 /// The kinds accepted, with their aliases: c4 and documents; wikitext, corpus and text;
@@ -66,6 +67,7 @@ inline calibration_spec parse_calibration_spec(std::string_view text) {
       throw option_error("calibration: the weight \"" + w + "\" in \"" + arg +
                          "\" is not a finite number > 0");
     spec.weight = value;
+    spec.weight_given = true;
     rest.resize(at);
   }
   if (rest.empty()) throw option_error("calibration: no path in \"" + arg + "\"");
@@ -98,6 +100,15 @@ inline void refuse_repeated_calibration_sources(const std::vector<calibration_sp
             calibration_source_name(specs[i]) +
             " are the same source listed twice (one kind, one file); give it once, with "
             "@WEIGHT for its share of the mixture");
+}
+
+/// Refuses @WEIGHT on the only source: every sequence is drawn from it whatever its weight, so
+/// the weight would change nothing. Throws option_error.
+inline void refuse_lone_source_weight(const std::vector<calibration_spec>& specs) {
+  if (specs.size() == 1 && specs.front().weight_given)
+    throw option_error("calibration: " + calibration_source_name(specs.front()) +
+                       " is the only source, so its @WEIGHT would change nothing (every sequence "
+                       "is drawn from it); weights are for the sources of a mixture");
 }
 
 }  // namespace pollard

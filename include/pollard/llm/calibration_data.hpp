@@ -101,6 +101,7 @@ inline calibration_mixture calibration_sources(
   if (specs.empty()) throw option_error("calibration: no source was given");
   // Refused before any file is read or text generated.
   refuse_repeated_calibration_sources(specs);
+  refuse_lone_source_weight(specs);
   std::vector<std::string> names;
   std::vector<double> weights;
   for (const auto& spec : specs) {
