@@ -192,7 +192,7 @@ inline int run_compare(const compare_options& o) {
         protocol_of(format, stream.source,
                     evaluation_run_of(t, tokens.size(), window, windows, config)) +
         ", " + std::to_string(tokens.size()) + " tokens), " + std::to_string(windows) +
-        " windows of " + std::to_string(window) + " tokens; " +
+        (windows == 1 ? " window of " : " windows of ") + std::to_string(window) + " tokens; " +
         evaluation::protocol_description(window, options);
     terminal += "Corpus windows: " + where + "\n" + to_text(r);
     markdown_out += "\n## Corpus windows\n\n" + markdown_text(where) + "\n\n" + to_markdown(r);

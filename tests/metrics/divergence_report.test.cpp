@@ -93,3 +93,17 @@ TEST_CASE("the JSON report parses and round-trips every number") {
   CHECK(doc.find("perplexity_p")->find("tokens")->as_number("tokens") == 1234.0);
   CHECK(doc.find("js_bits") != nullptr);
 }
+
+TEST_CASE("a standard error of one position (NaN) reads n/a in the text and Markdown reports") {
+  divergence_report r = sample_report();
+  r.positions = 1;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.js_nats.standard_error = r.kl.standard_error = r.same_top_standard_error = nan;
+  const std::string t = to_text(r);
+  CHECK(contains(t, "Mean    JS:   0.012500 ±        n/a\n"));
+  CHECK(contains(t, "Same top p: 93.750 ±   n/a %\n"));
+  CHECK_FALSE(contains(t, "nan"));
+  const std::string m = to_markdown(r);
+  CHECK(contains(m, "| mean ± SE | 0.012500 ± n/a |"));
+  CHECK_FALSE(contains(m, "nan"));
+}

@@ -52,8 +52,16 @@ struct divergence_report {
 
 namespace detail {
 
+/// `value` in `format`; a NaN (a standard error of fewer than two positions) as "n/a", right-
+/// aligned in the field width when the format gives one ("%10.6f").
 inline std::string report_number(const char* format, double value) {
   char buffer[64];
+  if (std::isnan(value)) {
+    const bool field = format[0] == '%' && format[1] >= '1' && format[1] <= '9';
+    const int width = field ? std::snprintf(buffer, sizeof buffer, format, 0.0) : 0;
+    std::snprintf(buffer, sizeof buffer, "%*s", width, "n/a");
+    return buffer;
+  }
   std::snprintf(buffer, sizeof buffer, format, value);
   return buffer;
 }
