@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "command_line.hpp"
@@ -211,6 +212,19 @@ inline void print_linear_sparsity(llm::llama_weights& weights) {
   std::printf("all linears: %.4f of %s weights are zero\n",
               total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0,
               grouped(total).c_str());
+  // The tables prune --include-embeddings / --include-classifier prune, not among the linears.
+  std::printf("tables:\n");
+  const auto table = [](const char* name, const matrix_view<const float> w, const char* note) {
+    std::printf("  %-18s %6lldx%-6lld  %.4f  %s%s\n", name, static_cast<long long>(w.rows()),
+                static_cast<long long>(w.cols()),
+                w.size() ? static_cast<double>(zero_count(w)) / static_cast<double>(w.size()) : 0.0,
+                n_m_patterns(w).c_str(), note);
+  };
+  table("token_embd", llm::view_of(std::as_const(weights.token_embedding)), "");
+  if (weights.config.tied_classifier)
+    std::printf("  %-18s the embedding table (tied weights)\n", "output");
+  else
+    table("output", llm::view_of(std::as_const(weights.classifier)), "");
   // NaN and infinity are counted in every tensor (norms and embeddings too): a model holding
   // one computes non-finite outputs.
   std::uint64_t non_finite = 0;

@@ -186,6 +186,13 @@ info)
   expect_line sparsity '^  blk\.3\.ffn_gate +172x64 +0\.5000 +2:4 4:8$'
   expect_line sparsity '^  blk\.4\.ffn_down +64x172 +0\.5000 +2:4$'
   [ "$(grep -c ' 0\.5000  2:4' sparsity.out)" -eq 35 ] || fail "info --sparsity: not 35 linears at 2:4"
+  # The tables --include-embeddings prunes are listed apart (stories260K's classifier is tied).
+  expect_line dense_sparsity '^  token_embd +512x64 +0\.0000 +-$'
+  run prune_tables prune "$stories" tables.bin --method magnitude --n-m 2:4 --include-embeddings --quiet
+  [ "$status" -eq 0 ] || { fail "prune_tables: exit status $status"; cat prune_tables.err; }
+  run tables_sparsity info tables.bin --sparsity
+  expect_line tables_sparsity '^  token_embd +512x64 +0\.5000 +2:4 4:8$'
+  expect_line tables_sparsity '^  output +the embedding table \(tied weights\)$'
   finish
   ;;
 info_gguf)
