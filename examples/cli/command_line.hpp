@@ -782,7 +782,8 @@ inline int& stdout_failure() noexcept {
 /// a failure is remembered, with its reason, for run_tool to report.
 inline void flush_stdout() {
   errno = 0;
-  if (std::fflush(stdout) != 0 && stdout_failure() == 0) stdout_failure() = errno != 0 ? errno : EIO;
+  if (std::fflush(stdout) != 0 && stdout_failure() == 0)
+    stdout_failure() = errno != 0 ? errno : EIO;
 }
 
 /// Parses the command line and runs `body`, reporting every error as one line on stderr. Returns

@@ -197,34 +197,32 @@ inline void print_linear_sparsity(llm::llama_weights& weights) {
   std::printf(
       "linear sparsity (exact zeros of the values as read; N:M = at least N zeros in every\n"
       "aligned group of M columns of every row):\n");
+  // One row per matrix: name, shape, fraction of zeros, N:M patterns; returns the zero count.
+  const auto row = [](const std::string& name, const matrix_view<const float> w) {
+    const index_t z = zero_count(w);
+    std::printf("  %-18s %6lldx%-6lld  %.4f  %s\n", name.c_str(), static_cast<long long>(w.rows()),
+                static_cast<long long>(w.cols()),
+                w.size() ? static_cast<double>(z) / static_cast<double>(w.size()) : 0.0,
+                n_m_patterns(w).c_str());
+    return z;
+  };
   std::uint64_t zeros = 0, total = 0;
   for (index_t b = 0; b < static_cast<index_t>(weights.layers.size()); ++b)
     for (const auto& l : llm::llama_linear_refs(weights.layers[static_cast<std::size_t>(b)], b)) {
       const matrix_view<const float> w(l.weight);
-      const index_t z = zero_count(w);
-      zeros += static_cast<std::uint64_t>(z);
+      zeros += static_cast<std::uint64_t>(row(l.name, w));
       total += static_cast<std::uint64_t>(w.size());
-      std::printf("  %-18s %6lldx%-6lld  %.4f  %s\n", l.name.c_str(),
-                  static_cast<long long>(w.rows()), static_cast<long long>(w.cols()),
-                  w.size() ? static_cast<double>(z) / static_cast<double>(w.size()) : 0.0,
-                  n_m_patterns(w).c_str());
     }
   std::printf("all linears: %.4f of %s weights are zero\n",
               total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0,
               grouped(total).c_str());
   // The tables prune --include-embeddings / --include-classifier prune, not among the linears.
   std::printf("tables:\n");
-  const auto table = [](const char* name, const matrix_view<const float> w, const char* note) {
-    std::printf("  %-18s %6lldx%-6lld  %.4f  %s%s\n", name, static_cast<long long>(w.rows()),
-                static_cast<long long>(w.cols()),
-                w.size() ? static_cast<double>(zero_count(w)) / static_cast<double>(w.size()) : 0.0,
-                n_m_patterns(w).c_str(), note);
-  };
-  table("token_embd", llm::view_of(std::as_const(weights.token_embedding)), "");
+  row("token_embd", llm::view_of(std::as_const(weights.token_embedding)));
   if (weights.config.tied_classifier)
     std::printf("  %-18s the embedding table (tied weights)\n", "output");
   else
-    table("output", llm::view_of(std::as_const(weights.classifier)), "");
+    row("output", llm::view_of(std::as_const(weights.classifier)));
   // NaN and infinity are counted in every tensor (norms and embeddings too): a model holding
   // one computes non-finite outputs.
   std::uint64_t non_finite = 0;
