@@ -40,19 +40,19 @@ void add_options(CLI::App& app, options& o) {
       ->required();
   app.add_option("--d-out", o.d_out, "output channels (rows of W)")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX));
+      ->transform(integer_in(1, INT32_MAX));
   app.add_option("--d-in", o.d_in, "input channels (columns of W and X)")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX));
+      ->transform(integer_in(1, INT32_MAX));
   app.add_option("--tokens", o.tokens, "rows of X")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX));
+      ->transform(integer_in(1, INT32_MAX));
   app.add_option("--outliers", o.outliers, "channels of X 25 times larger than the others")
       ->type_name("N")
-      ->check(integer_in(0, INT32_MAX));
+      ->transform(integer_in(0, INT32_MAX));
   app.add_option("--seed", o.seed, "seed of the generator")
       ->type_name("N")
-      ->check(pollard::cli::unsigned_integer());
+      ->transform(pollard::cli::unsigned_integer());
 }
 
 void make_layer(const options& o) {

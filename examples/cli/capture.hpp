@@ -71,14 +71,14 @@ inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
   add_responses_only_option(*c, o.responses_only);
   c->add_option("--block", o.block, "the block, from 0")
       ->type_name("B")
-      ->check(integer_in(0, 1 << 20));
+      ->transform(integer_in(0, 1 << 20));
   c->add_option("--linear", o.linear, "the linear of the block")->type_name("NAME")->required();
   c->add_option("--weights-out", o.weights_out, "write W here")->type_name("W.npy");
   c->add_option("--activations-out", o.activations_out, "write X here")->type_name("X.npy");
   c->add_option("--hessian-out", o.hessian_out, "write H here")->type_name("H.npy");
   c->add_option("--max-rows", o.max_rows, "write at most the first N rows of X")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX))
+      ->transform(integer_in(1, INT32_MAX))
       ->default_str("all");
   add_tokenizer_option(*c, o.tokenizer);
   add_special_tokens_option(*c, o.special_tokens);

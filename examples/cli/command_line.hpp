@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <new>
 #include <optional>
@@ -33,6 +35,7 @@
 
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
+#include "pollard/core/number_text.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/file_identity.hpp"
 #include "pollard/io/input_file.hpp"
@@ -79,48 +82,69 @@ inline void configure(CLI::App& app) {
   app.set_version_flag("--version", app.get_name() + " " + POLLARD_VERSION);
 }
 
-/// An integer in [low, high]: "needs an integer, got 'x'" or "must be in [low, high], got x".
+// The checks of numeric values (integer_in, unsigned_integer, real_where and those built on
+// them) read a value by pollard's one rule for numbers a user writes (read_integer, read_real:
+// plain decimal notation, the whole text) and hand CLI11 the value read, written so that CLI11's
+// own conversion gives exactly it: CLI11 2.1 reads an integer with strtoll in base 0 ("010" is
+// eight, "0x10" sixteen) and a real through long double (off by one ulp for some 17-digit
+// texts). Give them with ->transform(), which lets a check rewrite the value; ->check() does not.
+
+/// The message for a number written with '-' where no negative number is allowed ("-0").
+inline std::string signed_zero_refusal(const std::string& expected, const std::string& text) {
+  return "needs " + expected + " without a '-' sign, got '" + text + "'";
+}
+
+/// An integer in [low, high]: "needs an integer in [low, high], got 'x'" for a text that is no
+/// integer in plain decimal notation, "must be in [low, high], got x" for one outside.
 inline CLI::Validator integer_in(long long low, long long high) {
   return CLI::Validator(
       [low, high](std::string& text) -> std::string {
-        errno = 0;
-        char* end = nullptr;
-        const long long x = std::strtoll(text.c_str(), &end, 10);
-        if (text.empty() || *end != '\0' || errno == ERANGE)
-          return "needs an integer, got '" + text + "'";
-        if (x < low || x > high)
-          return "must be in [" + std::to_string(low) + ", " + std::to_string(high) + "], got " +
-                 text;
+        const std::string range = "[" + std::to_string(low) + ", " + std::to_string(high) + "]";
+        const auto x = read_integer<long long>(text);
+        if (x.error == std::errc::invalid_argument)
+          return "needs an integer in " + range + ", got '" + text + "'";
+        if (!x || x.value < low || x.value > high) return "must be in " + range + ", got " + text;
+        if (low >= 0 && text.front() == '-')
+          return signed_zero_refusal("an integer in " + range, text);
+        text = std::to_string(x.value);
         return {};
       },
       "");
 }
 
-/// A non-negative integer that fits 64 bits (seeds); strtoull would wrap "-1" around.
+/// A non-negative integer that fits 64 bits (seeds).
 inline CLI::Validator unsigned_integer() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
-        errno = 0;
-        char* end = nullptr;
-        (void)std::strtoull(text.c_str(), &end, 10);
-        if (text.empty() || *end != '\0' || errno == ERANGE || text.front() == '-' ||
-            text.front() == '+' || text.front() == ' ')
+        const auto x = read_integer<std::uint64_t>(text);
+        if (x.error == std::errc::invalid_argument)
           return "needs a non-negative integer, got '" + text + "'";
+        if (!x) return "must be in [0, 18446744073709551615], got " + text;
+        text = std::to_string(x.value);
         return {};
       },
       "");
 }
 
-/// A finite real number for which `allowed_if` holds; `allowed` says which ("> 0").
+/// A real number for which `allowed_if` holds; `allowed` says which ("> 0", "in [0, 1)"). A '-'
+/// is allowed where negative numbers are: "-0" is refused where -5e-324 is.
 inline CLI::Validator real_where(std::string allowed, std::function<bool(double)> allowed_if) {
   return CLI::Validator(
       [allowed = std::move(allowed), allowed_if = std::move(allowed_if)](std::string& text) {
-        errno = 0;
-        char* end = nullptr;
-        const double x = std::strtod(text.c_str(), &end);
-        if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x))
-          return "needs a number, got '" + text + "'";
-        if (!allowed_if(x)) return "must be " + allowed + ", got " + text;
+        const auto x = read_real(text);
+        if (x.error == std::errc::invalid_argument)
+          return "needs a decimal number " + allowed + ", got '" + text + "'";
+        if (!x)
+          return "needs a decimal number within a double's range (magnitude 5e-324 to 1.8e308, "
+                 "or 0), got '" +
+                 text + "'";
+        if (!allowed_if(x.value)) return "must be " + allowed + ", got " + text;
+        if (text.front() == '-' && !allowed_if(-std::numeric_limits<double>::denorm_min()))
+          return signed_zero_refusal("a decimal number " + allowed, text);
+        // Hexadecimal, which CLI11's strtold reads exactly.
+        char exact[40];
+        std::snprintf(exact, sizeof exact, "%a", x.value);
+        text = exact;
         return std::string();
       },
       "");
@@ -131,11 +155,6 @@ inline CLI::Validator real_where(std::string allowed, std::function<bool(double)
 /// 0.01). From 1 on λ would outweigh the mean curvature it damps, and a huge P overflows λ.
 inline CLI::Validator percdamp_fraction() {
   return real_where("in [0, 1)", [](double p) { return p >= 0.0 && p < 1.0; });
-}
-
-/// A finite real number.
-inline CLI::Validator real_number() {
-  return real_where("finite", [](double) { return true; });
 }
 
 /// A size in bytes as "12.3 GB".
@@ -158,20 +177,24 @@ struct n_m_counts {
   index_t group_size = 0;
 };
 
-/// Reads "N:M" (two positive integers, N < M: N:M with N = M would prune every weight); a
-/// usage_error naming `option` otherwise. Whether M divides the layer's width is checked where
-/// the layer is known.
+/// The largest N or M of an N:M pattern.
+inline constexpr index_t n_m_largest = index_t{1} << 20;
+
+/// Reads "N:M" (two integers in [1, 2^20] in plain decimal notation, read_integer, N < M: N:M
+/// with N = M would prune every weight); a usage_error naming `option` otherwise. Whether M
+/// divides the layer's width is checked where the layer is known.
 inline n_m_counts parse_n_m(const std::string& option, const std::string& text) {
   const auto colon = text.find(':');
-  const auto number = [&](const std::string& part) -> index_t {
-    if (part.empty() || part.size() > 6 ||
-        part.find_first_not_of("0123456789") != std::string::npos || std::stol(part) == 0)
-      throw usage_error(option + " needs N:M with positive integers (N pruned of every M), got '" +
-                        text + "'");
-    return static_cast<index_t>(std::stol(part));
+  const auto number = [&](std::string_view part) -> index_t {
+    const auto x = read_integer<index_t>(part);
+    if (!x || x.value < 1 || x.value > n_m_largest)
+      throw usage_error(option + " needs N:M with integers in [1, " + std::to_string(n_m_largest) +
+                        "] (N pruned of every M), got '" + text + "'");
+    return x.value;
   };
   if (colon == std::string::npos) number("");
-  const n_m_counts counts{number(text.substr(0, colon)), number(text.substr(colon + 1))};
+  const n_m_counts counts{number(std::string_view(text).substr(0, colon)),
+                          number(std::string_view(text).substr(colon + 1))};
   if (counts.pruned >= counts.group_size)
     throw usage_error(option + " " + text + " prunes " + std::to_string(counts.pruned) +
                       " of every " + std::to_string(counts.group_size) +
@@ -264,7 +287,7 @@ inline CLI::Option* add_threads_option(CLI::App& app, int& threads) {
                   "threads to compute with; 0 = all hardware threads (waiting threads sleep\n"
                   "unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set)")
       ->type_name("N")
-      ->check(integer_in(0, 4096));
+      ->transform(integer_in(0, 4096));
 }
 
 /// Makes the parallel parts of the computation use `threads` threads (0: all hardware threads).

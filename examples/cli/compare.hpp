@@ -99,7 +99,7 @@ inline CLI::App* add_compare_command(CLI::App& app, compare_options& o) {
           ->type_name("FILE");
   c->add_option("--max-examples", o.max_examples, "use the first N instruction examples")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX))
+      ->transform(integer_in(1, INT32_MAX))
       ->default_str("all")
       ->needs(instructions);
   c->add_option("--json", o.json, "write the report(s) as JSON (written whole or not at all)")

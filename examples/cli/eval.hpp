@@ -46,11 +46,11 @@ inline CLI::Option* add_text_options(CLI::App& c, text_options& t) {
       ->default_str("from the file's name, as --text says");
   c.add_option("--window", t.window, "tokens per window, >= 2")
       ->type_name("L")
-      ->check(integer_in(2, INT32_MAX))
+      ->transform(integer_in(2, INT32_MAX))
       ->default_str("min(2048, the model's context)");
   c.add_option("--max-windows", t.max_windows, "evaluate at most N windows")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX))
+      ->transform(integer_in(1, INT32_MAX))
       ->default_str("all");
   c.add_option("--protocol", t.protocol,
                "windows: SparseGPT's and Wanda's (no BOS inserted per window, every\n"

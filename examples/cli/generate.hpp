@@ -65,27 +65,27 @@ inline CLI::App* add_generate_command(CLI::App& app, generate_options& o) {
           ->type_name("TEXT"));
   c->add_option("--steps", o.steps, "positions to run, >= 1")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX));
+      ->transform(integer_in(1, INT32_MAX));
   // The sampler computes in float: each range keeps a value and what it is divided or multiplied
   // into far from float's limits, so that no value silently becomes 0 or inf there.
   c->add_option("--temperature", o.temperature,
                 "0 picks the most likely token; in [1e-6, 1e6] samples")
       ->type_name("T")
-      ->check(real_where("0 or in [1e-6, 1e6]",
-                         [](double x) { return x == 0.0 || (x >= 1e-6 && x <= 1e6); }));
+      ->transform(real_where("0 or in [1e-6, 1e6]",
+                             [](double x) { return x == 0.0 || (x >= 1e-6 && x <= 1e6); }));
   c->add_option("--top-k", o.top_k, "keep the K most likely tokens, 0 = all")
       ->type_name("K")
-      ->check(integer_in(0, INT32_MAX));
+      ->transform(integer_in(0, INT32_MAX));
   c->add_option("--top-p", o.top_p, "nucleus mass in [1e-6, 1]; 1 = off")
       ->type_name("P")
-      ->check(real_where("in [1e-6, 1]", [](double x) { return x >= 1e-6 && x <= 1.0; }));
+      ->transform(real_where("in [1e-6, 1]", [](double x) { return x >= 1e-6 && x <= 1.0; }));
   c->add_option("--repeat-penalty", o.repeat_penalty,
                 "CTRL repetition penalty in [1e-6, 1e6] on tokens already seen; 1 = off")
       ->type_name("R")
-      ->check(real_where("in [1e-6, 1e6]", [](double x) { return x >= 1e-6 && x <= 1e6; }));
+      ->transform(real_where("in [1e-6, 1e6]", [](double x) { return x >= 1e-6 && x <= 1e6; }));
   c->add_option("--seed", o.seed, "seed of the sampler; the same seed gives the same text")
       ->type_name("S")
-      ->check(unsigned_integer());
+      ->transform(unsigned_integer());
   add_tokenizer_option(*c, o.tokenizer);
   add_special_tokens_option(*c, o.special_tokens);
   c->add_flag("--llama2c-bytes", o.llama2c_bytes,

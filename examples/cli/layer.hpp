@@ -95,7 +95,7 @@ inline void add_layer_options(CLI::App& app, layer_options& o) {
   CLI::Option* sparsity =
       app.add_option("--sparsity", o.sparsity, "fraction of the weights to prune, in [0, 1)")
           ->type_name("S")
-          ->check(real_where("in [0, 1)", [](double s) { return s >= 0.0 && s < 1.0; }));
+          ->transform(real_where("in [0, 1)", [](double s) { return s >= 0.0 && s < 1.0; }));
   app.add_option("--n-m", o.n_m, n_m_option_help)
       ->type_name("N:M")
       ->check(n_m_text())
@@ -111,17 +111,17 @@ inline void add_layer_options(CLI::App& app, layer_options& o) {
                  "sum_t x_tj / N, the reference's sum_metric_row, which its update threshold 0.1\n"
                  "is measured against")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX));
+      ->transform(integer_in(1, INT32_MAX));
   app.add_flag("--reconstruct", o.reconstruct,
                "update the kept weights by OBS for the mask\n(needs --activations or --hessian)");
   app.add_option("--ria-exponent", o.ria_exponent, "RIA's exponent a on ||x_j||")
       ->type_name("A")
-      ->check(real_where(">= 0", [](double a) { return a >= 0.0; }));
+      ->transform(real_where(">= 0", [](double a) { return a >= 0.0; }));
   app.add_option("--percdamp", o.percdamp,
                  "Hessian damping of sparsegpt and --reconstruct, λ = P x mean(diag(H)),\n"
                  "P in [0, 1)")
       ->type_name("P")
-      ->check(percdamp_fraction());
+      ->transform(percdamp_fraction());
   app.add_option("--dtype", o.dtype, "stored type of the pruned weights")
       ->type_name("f16|f32|f64")
       ->default_str("W's");
@@ -140,17 +140,11 @@ namespace fs = std::filesystem;
 using pollard::dtype;
 using pollard::index_t;
 
+/// A positive integer inside an option's value (--group block:B), by read_integer's rule.
 inline index_t parse_positive(const std::string& flag, const std::string& text) {
-  std::size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || value <= 0)
-    throw usage_error(flag + " needs a positive integer, got '" + text + "'");
-  return static_cast<index_t>(value);
+  const auto x = read_integer<index_t>(text);
+  if (!x || x.value <= 0) throw usage_error(flag + " needs a positive integer, got '" + text + "'");
+  return x.value;
 }
 
 enum class method { magnitude, wanda, ria, sparsegpt };

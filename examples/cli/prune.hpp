@@ -77,12 +77,12 @@ inline void add_calibration_size_options(CLI::App& c, index_t& samples, index_t&
                                          std::uint64_t& seed) {
   c.add_option("--samples", samples, "calibration sequences")
       ->type_name("N")
-      ->check(integer_in(1, 1 << 20));
+      ->transform(integer_in(1, 1 << 20));
   c.add_option("--length", length, "tokens per calibration sequence")
       ->type_name("L")
-      ->check(integer_in(2, 1 << 20))
+      ->transform(integer_in(2, 1 << 20))
       ->default_str("min(2048, the model's context)");
-  c.add_option("--seed", seed, "calibration seed")->type_name("S")->check(unsigned_integer());
+  c.add_option("--seed", seed, "calibration seed")->type_name("S")->transform(unsigned_integer());
 }
 
 /// --responses-only, for the commands that draw calibration data.
@@ -161,7 +161,7 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
   CLI::Option* sparsity =
       c->add_option("--sparsity", o.sparsity,
                     "fraction of each linear pruned, in [0, 1) (the mean under OWL)")
-          ->check(real_where("in [0, 1)", [](double s) { return s >= 0 && s < 1; }));
+          ->transform(real_where("in [0, 1)", [](double s) { return s >= 0 && s < 1; }));
   c->add_option("--n-m", o.n_m, n_m_option_help)
       ->type_name("N:M")
       ->check(n_m_text())
@@ -183,17 +183,17 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       ->type_name("uniform|owl|FILE");
   c->add_option("--owl-m", o.owl_m, "OWL outlier threshold")
       ->type_name("M")
-      ->check(real_where("> 0", [](double x) { return x > 0; }));
+      ->transform(real_where("> 0", [](double x) { return x > 0; }));
   c->add_option("--owl-lambda", o.owl_lambda, "OWL spread")
       ->type_name("L")
-      ->check(real_where(">= 0", [](double x) { return x >= 0; }));
+      ->transform(real_where(">= 0", [](double x) { return x >= 0; }));
   c->add_option("--percdamp", o.percdamp,
                 "SparseGPT and --reconstruct damping, λ = P x mean(diag H), P in [0, 1)")
       ->type_name("P")
-      ->check(percdamp_fraction());
+      ->transform(percdamp_fraction());
   c->add_option("--block-size", o.block_size, "SparseGPT columns per lazy batch and column block")
       ->type_name("B")
-      ->check(integer_in(1, 1 << 20));
+      ->transform(integer_in(1, 1 << 20));
   c->add_option("--mode", o.mode,
                 "sequential: block b is calibrated on the outputs of the pruned blocks before\n"
                 "it; parallel: on the dense ones")
@@ -239,7 +239,7 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       ->type_name("FILE");
   c->add_option("--selfgen-sources", o.selfgen_sources, "selfgen: continue the first N documents")
       ->type_name("N")
-      ->check(integer_in(0, 1 << 30))
+      ->transform(integer_in(0, 1 << 30))
       ->default_str("all");
   add_tokenizer_option(*c, o.tokenizer);
   add_special_tokens_option(*c, o.special_tokens);

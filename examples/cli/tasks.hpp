@@ -73,10 +73,10 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
       ->type_name("FILE");
   c->add_option("--max-examples", o.max_examples, "use the first N examples")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX));
+      ->transform(integer_in(1, INT32_MAX));
   c->add_option("--max-new-tokens", o.max_new_tokens, "longest answer in tokens")
       ->type_name("N")
-      ->check(integer_in(1, INT32_MAX));
+      ->transform(integer_in(1, INT32_MAX));
   c->add_flag("--show", o.show, "print every answer with its reference");
   c->add_option("--suite", o.suite, "zero-shot tasks, comma-separated")
       ->type_name("TASK[,TASK...]")
@@ -93,10 +93,10 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
   c->add_option("--limit", o.limit,
                 "score N items of each zero-shot task, drawn at random (0: all)")
       ->type_name("N")
-      ->check(integer_in(0, INT32_MAX));
+      ->transform(integer_in(0, INT32_MAX));
   c->add_option("--limit-seed", o.limit_seed, "the seed of the random items of --limit")
       ->type_name("S")
-      ->check(unsigned_integer());
+      ->transform(unsigned_integer());
   c->add_flag("--limit-first", o.limit_first,
               "score the first N items instead (the harness's --limit)");
   c->add_option("--bos", o.bos,

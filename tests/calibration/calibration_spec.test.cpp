@@ -32,7 +32,7 @@ TEST_CASE("malformed calibration specs are refused, naming the argument") {
                        "wikitext/corpus/text, alpaca/instructions or selfgen)",
                        pollard::option_error);
   CHECK_THROWS_WITH_AS(parse_calibration_spec("c4:x@0"),
-                       "calibration: the weight \"0\" in \"c4:x@0\" is not a finite number > 0",
+                       "calibration: the weight \"0\" in \"c4:x@0\" is not a decimal number > 0",
                        pollard::option_error);
   CHECK_THROWS_AS(parse_calibration_spec("c4:x@nan"), pollard::option_error);
   CHECK_THROWS_AS(parse_calibration_spec("c4:x@1e999"), pollard::option_error);
@@ -40,6 +40,28 @@ TEST_CASE("malformed calibration specs are refused, naming the argument") {
   CHECK_THROWS_AS(parse_calibration_spec("c4:"), pollard::option_error);
   CHECK_THROWS_AS(parse_calibration_spec("c4:@2"), pollard::option_error);
   CHECK_THROWS_AS(parse_calibration_spec(":x"), pollard::option_error);
+}
+
+TEST_CASE("a weight is a decimal number > 0 by the rule for every number a user writes") {
+  CHECK(parse_calibration_spec("c4:x@.5").weight == 0.5);
+  CHECK(parse_calibration_spec("c4:x@2e-1").weight == 0.2);
+  CHECK(parse_calibration_spec("c4:x@010").weight == 10.0);
+  for (const char* w : {"0x1p-1", " 0.5", "0.5 ", "+0.5", "inf", "nan", "Infinity", "0.5kg", "1e",
+                        "-0", "-1", "0", "0,5"}) {
+    const std::string arg = std::string("c4:x@") + w;
+    CAPTURE(arg);
+    CHECK_THROWS_WITH_AS(parse_calibration_spec(arg),
+                         ("calibration: the weight \"" + std::string(w) + "\" in \"" + arg +
+                          "\" is not a decimal number > 0")
+                             .c_str(),
+                         pollard::option_error);
+  }
+  for (const char* w : {"1e999", "1e-999"})
+    CHECK_THROWS_WITH_AS(parse_calibration_spec(std::string("c4:x@") + w),
+                         ("calibration: the weight \"" + std::string(w) + "\" in \"c4:x@" + w +
+                          "\" is beyond a double's range")
+                             .c_str(),
+                         pollard::option_error);
 }
 
 TEST_CASE("a source is named KIND:PATH as given, and one listed twice is refused naming both") {

@@ -990,7 +990,7 @@ usage)
   }
   check_usage layer_sparsity_1 "--sparsity: must be in [0, 1), got 1" "${l[@]}" --method magnitude --sparsity 1
   check_usage layer_sparsity_negative "--sparsity: must be in [0, 1), got -0.5" "${l[@]}" --method magnitude --sparsity -0.5
-  check_usage layer_sparsity_nan "--sparsity: needs a number, got 'nan'" "${l[@]}" --method magnitude --sparsity nan
+  check_usage layer_sparsity_nan "--sparsity: needs a decimal number in [0, 1), got 'nan'" "${l[@]}" --method magnitude --sparsity nan
   check_usage layer_n_m_4_4 "--n-m: 4:4 prunes 4 of every 4 weights" "${l[@]}" --method magnitude --n-m 4:4
   check_usage layer_percdamp "--percdamp: must be in [0, 1), got -1" "${l[@]}" --method sparsegpt --percdamp -1
   check_usage layer_percdamp_1 "--percdamp: must be in [0, 1), got 1" "${l[@]}" --method sparsegpt --percdamp 1
@@ -1062,6 +1062,189 @@ usage)
   printf 'blk.* 1.5\n' >bad_table.txt
   check_usage allocation_bad_row "--allocation bad_table.txt: " prune "$stories" x.bin --calibration text:slice.txt --allocation bad_table.txt
   [ -e o.npy ] || [ -e x.bin ] || [ -e W2.npy ] && fail "a refused command wrote its output"
+  finish
+  ;;
+number_values)
+  # Every number of every command and tool is read by one rule, plain decimal notation, the
+  # whole text: hexadecimal, white space around it, '+', inf/nan, digit separators, a trailing
+  # character and a number beyond its type are refused before any work as command-line mistakes
+  # (exit 2), one line naming the option and the text; plain forms are accepted (010 is ten).
+  need_data
+  small_layer
+  tinystories_slice slice.txt
+  cp slice.txt slice2.txt
+  mle="$(dirname "$prune_layer")/make_layer_example"
+  # refused_value NAME OPTION VALUE TOOL ARGS...: TOOL ARGS OPTION VALUE, and OPTION=VALUE,
+  # exit 2 with one line on stderr naming OPTION and VALUE.
+  refused_value() {
+    local name=$1 option=$2 value=$3
+    shift 3
+    local form st
+    for form in word equals; do
+      if [ $form = word ]; then
+        "$@" "$option" "$value" >"$name.out" 2>"$name.err"
+      else
+        "$@" "$option=$value" >"$name.out" 2>"$name.err"
+      fi
+      st=$?
+      [ $st -eq 2 ] || fail "$name ($form): $option '$value': exit status $st, expected 2: $(cat "$name.err")"
+      [ "$(wc -l <"$name.err")" -eq 1 ] || fail "$name ($form): not one line on stderr: $(cat "$name.err")"
+      grep -qF -- "$option" "$name.err" || fail "$name ($form): the message does not name $option: $(cat "$name.err")"
+      grep -qF -- "'$value'" "$name.err" || grep -qF -- "got $value" "$name.err" ||
+        fail "$name ($form): the message does not quote '$value': $(cat "$name.err")"
+    done
+  }
+  # accepted_value NAME OPTION VALUE TOOL ARGS...: the value is not what stops TOOL ARGS (a
+  # later check, or the work itself, may).
+  accepted_value() {
+    local name=$1 option=$2 value=$3
+    shift 3
+    timeout 120 "$@" "$option" "$value" >"$name.out" 2>"$name.err"
+    grep -E -- "(: |^)$option(: | needs| must)" "$name.err" &&
+      fail "$name: $option '$value' is refused: $(cat "$name.err")"
+  }
+  bad_integers=(" 5" "5 " "+5" "0x10" "1e1" "5.0" "1_000" "5x" "inf" "nan" "99999999999999999999")
+  bad_reals=(" 0.5" "0.5 " "+0.5" "0x1p-1" "inf" "Infinity" "nan" "0.5x" "0,5" "1e999")
+  bad_n_m=(" 2:4" "2:4 " "+2:4" "0x2:4" "2:4x" "inf:4" "2.0:4" "2:99999999999999999999")
+  generate=("$pollard" generate "$stories")
+  eval_=("$pollard" eval "$stories" --text slice.txt)
+  compare=("$pollard" compare "$stories" "$stories" --text slice.txt)
+  tasks=("$pollard" tasks "$stories")
+  capture=("$pollard" capture "$stories" --calibration text:slice.txt --linear attn_q --weights-out W2.npy)
+  prune=("$pollard" prune "$stories" x.bin --calibration text:slice.txt)
+  layer=("$pollard" layer --weights W.npy --activations X.npy --out o.npy --method magnitude)
+  tool=("$prune_layer" --weights W.npy --activations X.npy --out o.npy --method magnitude)
+  make=("$mle" mle)
+  # COMMAND OPTION KIND (int, real or n_m).
+  while read -r command option kind; do
+    declare -n cmd="$command"
+    name="${command}${option//-/_}"
+    case $kind in
+      int) bad=("${bad_integers[@]}") ;;
+      real) bad=("${bad_reals[@]}") ;;
+      n_m) bad=("${bad_n_m[@]}") ;;
+    esac
+    k=0
+    for value in "${bad[@]}"; do
+      refused_value "${name}_$k" "$option" "$value" "${cmd[@]}"
+      k=$((k + 1))
+    done
+    unset -n cmd
+  done <<'TABLE'
+generate --steps int
+generate --top-k int
+generate --seed int
+generate --threads int
+generate --temperature real
+generate --top-p real
+generate --repeat-penalty real
+eval_ --window int
+eval_ --max-windows int
+eval_ --threads int
+compare --window int
+compare --max-windows int
+compare --threads int
+tasks --max-examples int
+tasks --max-new-tokens int
+tasks --limit int
+tasks --limit-seed int
+tasks --threads int
+capture --samples int
+capture --length int
+capture --seed int
+capture --block int
+capture --max-rows int
+capture --threads int
+prune --samples int
+prune --length int
+prune --seed int
+prune --block-size int
+prune --selfgen-sources int
+prune --threads int
+prune --sparsity real
+prune --owl-m real
+prune --owl-lambda real
+prune --percdamp real
+prune --n-m n_m
+layer --sequences int
+layer --threads int
+layer --sparsity real
+layer --ria-exponent real
+layer --percdamp real
+layer --n-m n_m
+tool --sequences int
+tool --threads int
+tool --sparsity real
+tool --ria-exponent real
+tool --percdamp real
+tool --n-m n_m
+make --d-out int
+make --d-in int
+make --tokens int
+make --outliers int
+make --seed int
+TABLE
+  k=0
+  for value in "${bad_integers[@]}"; do
+    refused_value "compare_max_examples_$k" --max-examples "$value" "${compare[@]}" --instructions slice.txt
+    k=$((k + 1))
+  done
+  # The seeds take no '-', not even on zero; --threads none on zero either.
+  refused_value seed_minus_zero --seed -0 "${generate[@]}"
+  refused_value threads_minus_zero --threads -0 "${generate[@]}"
+  refused_value sparsity_minus_zero --sparsity -0 "${layer[@]}"
+  # Numbers inside a value: --group block:B, a --calibration @WEIGHT, an --allocation table.
+  # refused_inside NAME WANTED TOOL ARGS...: exit status 2, the message holding WANTED.
+  refused_inside() {
+    local name=$1 want=$2
+    shift 2
+    "$@" >"$name.out" 2>"$name.err"
+    local st=$?
+    [ $st -eq 2 ] || fail "$name: exit status $st, expected 2: $(cat "$name.err")"
+    grep -qF -- "$want" "$name.err" || fail "$name: the message does not say '$want': $(cat "$name.err")"
+  }
+  k=0
+  for value in " 8" "8 " "+8" "0x8" "8x" "8.0" "inf" "99999999999999999999"; do
+    refused_inside "block_$k" "--group block:B needs a positive integer, got '$value'" \
+      "${layer[@]}" --group "block:$value"
+    k=$((k + 1))
+  done
+  k=0
+  for value in " 0.5" "+0.5" "0x1p-1" "inf" "nan" "0.5x" "1e999"; do
+    refused_inside "weight_$k" "--calibration: the weight \"$value\" in \"text:slice.txt@$value\"" \
+      "${prune[@]/text:slice.txt/text:slice.txt@$value,text:slice2.txt}"
+    k=$((k + 1))
+  done
+  k=0
+  for value in "0x1p-1" "inf" "nan" "+0.5" "0.5x" "1e999"; do
+    printf 'blk.* %s\n' "$value" >"table_$k.txt"
+    refused_inside "table_$k" "--allocation table_$k.txt: table_$k.txt line 1: \"$value\" is not a decimal number" \
+      "$pollard" prune "$stories" x.bin --method magnitude --allocation "table_$k.txt"
+    k=$((k + 1))
+  done
+  [ -e x.bin ] || [ -e o.npy ] || [ -e W2.npy ] || [ -e mle ] && fail "a refused command wrote its output"
+  # Plain forms are accepted, leading zeros read as decimal.
+  accepted_value steps_plain --steps 010 "${generate[@]}"
+  accepted_value temperature_plain --temperature 1e-1 "${generate[@]}" --steps 2
+  accepted_value top_p_plain --top-p .5 "${generate[@]}" --steps 2 --temperature 1
+  accepted_value seed_plain --seed 18446744073709551615 "${generate[@]}" --steps 2 --temperature 1
+  accepted_value window_plain --window 64 "${eval_[@]}" --max-windows 1
+  accepted_value owl_plain --owl-lambda 0.05 "${prune[@]}" --allocation owl --samples 2 --length 16 --quiet
+  rm -f x.bin
+  accepted_value ria_plain --ria-exponent 5e-1 "${layer[@]/magnitude/ria}"
+  rm -f o.npy
+  accepted_value n_m_plain --n-m 02:04 "${tool[@]}"
+  rm -f o.npy
+  "${layer[@]}" --group block:08 --sparsity 0.5 >block_plain.out 2>block_plain.err ||
+    fail "--group block:08: $(cat block_plain.err)"
+  rm -f o.npy
+  "${prune[@]/text:slice.txt/text:slice.txt@.5,text:slice2.txt@1e0}" --method wanda --samples 2 --length 16 --quiet \
+    >weight_plain.out 2>weight_plain.err || fail "@.5 and @1e0: $(cat weight_plain.err)"
+  rm -f x.bin
+  # make_layer_example --d-out 010 makes W of ten rows, not eight (strtol's octal).
+  "$mle" mle10 --d-out 010 --d-in 8 --tokens 8 >mle10.out 2>mle10.err || fail "make_layer_example --d-out 010: $(cat mle10.err)"
+  python3 -c 'import numpy as np, sys; sys.exit(0 if np.load("mle10/W.npy").shape == (10, 8) else 1)' 2>/dev/null ||
+    fail "make_layer_example --d-out 010: W is not 10x8"
   finish
   ;;
 version)

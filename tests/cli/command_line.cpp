@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -23,7 +24,9 @@ struct test_command {
   CLI::App app{"test command", "test"};
   std::string model, more, text;
   long long steps = 0;
-  double top_p = 1.0;
+  int threads = 0;
+  int shift = 0;
+  double top_p = 1.0, lambda = 0.0, offset = 0.0;
   std::uint64_t seed = 7;
   bool verbose = false;
 
@@ -31,11 +34,19 @@ struct test_command {
     pollard::cli::configure(app);
     app.add_option("MODEL", model, "model")->required();
     app.add_option("MORE", more, "second positional");
-    app.add_option("--steps", steps, "steps")->check(integer_in(1, 100));
-    app.add_option("--top-p", top_p, "p")->check(real_where("in (0, 1]", [](double x) {
+    app.add_option("--steps", steps, "steps")->transform(integer_in(1, 100));
+    app.add_option("--threads", threads, "threads")->transform(integer_in(0, 4096));
+    app.add_option("--shift", shift, "shift")->transform(integer_in(-5, 5));
+    app.add_option("--top-p", top_p, "p")->transform(real_where("in (0, 1]", [](double x) {
       return x > 0 && x <= 1;
     }));
-    app.add_option("--seed", seed, "seed")->check(unsigned_integer());
+    app.add_option("--lambda", lambda, "l")->transform(real_where(">= 0", [](double x) {
+      return x >= 0;
+    }));
+    app.add_option("--offset", offset, "o")->transform(real_where("finite", [](double) {
+      return true;
+    }));
+    app.add_option("--seed", seed, "seed")->transform(unsigned_integer());
     app.add_option("--text", text, "text");
     app.add_flag("--verbose", verbose, "flag");
   }
@@ -92,11 +103,12 @@ TEST_CASE("malformed command lines are parse errors that name the option") {
   CHECK(parse_error({"m", "--colour"}) == "The following argument was not expected: --colour");
   CHECK(parse_error({"m", "--steps"}) == "--steps: 1 required INT missing");
   CHECK(parse_error({"m", "--seed", "1", "--seed", "2"}).rfind("--seed: ", 0) == 0);
-  CHECK(parse_error({"m", "--steps", "12x"}) == "--steps: needs an integer, got '12x'");
+  CHECK(parse_error({"m", "--steps", "12x"}) == "--steps: needs an integer in [1, 100], got '12x'");
   CHECK(parse_error({"m", "--steps", "99999999999999999999"}) ==
-        "--steps: needs an integer, got '99999999999999999999'");
+        "--steps: must be in [1, 100], got 99999999999999999999");
   CHECK(parse_error({"m", "--seed", "-1"}) == "--seed: needs a non-negative integer, got '-1'");
-  CHECK(parse_error({"m", "--top-p", "nan"}) == "--top-p: needs a number, got 'nan'");
+  CHECK(parse_error({"m", "--top-p", "nan"}) ==
+        "--top-p: needs a decimal number in (0, 1], got 'nan'");
   CHECK(parse_error({"m", "--top-p", "1.5"}) == "--top-p: must be in (0, 1], got 1.5");
   CHECK(parse_error({"m", "--text="}) == "--text: 1 required TEXT missing");
 }
@@ -300,4 +312,111 @@ TEST_CASE("the check of a comma-separated option puts the option's name before t
   CHECK(message(" , ").find("--suite: ' , ' names no item") != std::string::npos);
   CHECK(message("boolq,\u00a0").find("--suite: item 2 of") != std::string::npos);
   CHECK(message("\u00a0boolq").empty());
+}
+
+// The texts that break the rule for numbers once each (read_integer, read_real), with the
+// message every kind of numeric option gives for them.
+TEST_CASE("every numeric option refuses what is not plain decimal, naming itself and the text") {
+  struct refused {
+    const char* option;
+    const char* text;
+    const char* message;
+  };
+  const refused cases[] = {
+      {"--steps", " 5", "--steps: needs an integer in [1, 100], got ' 5'"},
+      {"--steps", "5 ", "--steps: needs an integer in [1, 100], got '5 '"},
+      {"--steps", "0x10", "--steps: needs an integer in [1, 100], got '0x10'"},
+      {"--steps", "+5", "--steps: needs an integer in [1, 100], got '+5'"},
+      {"--steps", "1e1", "--steps: needs an integer in [1, 100], got '1e1'"},
+      {"--steps", "1_0", "--steps: needs an integer in [1, 100], got '1_0'"},
+      {"--steps", "5.0", "--steps: needs an integer in [1, 100], got '5.0'"},
+      {"--steps", "inf", "--steps: needs an integer in [1, 100], got 'inf'"},
+      {"--steps", "nan", "--steps: needs an integer in [1, 100], got 'nan'"},
+      {"--steps", "true", "--steps: needs an integer in [1, 100], got 'true'"},
+      {"--steps", "9223372036854775808", "--steps: must be in [1, 100], got 9223372036854775808"},
+      {"--threads", "-0", "--threads: needs an integer in [0, 4096] without a '-' sign, got '-0'"},
+      {"--threads", "-1", "--threads: must be in [0, 4096], got -1"},
+      {"--shift", "-6", "--shift: must be in [-5, 5], got -6"},
+      {"--seed", " 5", "--seed: needs a non-negative integer, got ' 5'"},
+      {"--seed", "0x10", "--seed: needs a non-negative integer, got '0x10'"},
+      {"--seed", "+5", "--seed: needs a non-negative integer, got '+5'"},
+      {"--seed", "5x", "--seed: needs a non-negative integer, got '5x'"},
+      {"--seed", "1e3", "--seed: needs a non-negative integer, got '1e3'"},
+      {"--seed", "-0", "--seed: needs a non-negative integer, got '-0'"},
+      {"--seed", "18446744073709551616",
+       "--seed: must be in [0, 18446744073709551615], got 18446744073709551616"},
+      {"--top-p", "0x1p-1", "--top-p: needs a decimal number in (0, 1], got '0x1p-1'"},
+      {"--top-p", " 0.5", "--top-p: needs a decimal number in (0, 1], got ' 0.5'"},
+      {"--top-p", "0.5 ", "--top-p: needs a decimal number in (0, 1], got '0.5 '"},
+      {"--top-p", "+0.5", "--top-p: needs a decimal number in (0, 1], got '+0.5'"},
+      {"--top-p", "inf", "--top-p: needs a decimal number in (0, 1], got 'inf'"},
+      {"--top-p", "-inf", "--top-p: needs a decimal number in (0, 1], got '-inf'"},
+      {"--top-p", "Infinity", "--top-p: needs a decimal number in (0, 1], got 'Infinity'"},
+      {"--top-p", "NAN", "--top-p: needs a decimal number in (0, 1], got 'NAN'"},
+      {"--top-p", "0.5x", "--top-p: needs a decimal number in (0, 1], got '0.5x'"},
+      {"--top-p", "1e", "--top-p: needs a decimal number in (0, 1], got '1e'"},
+      {"--top-p", "0,5", "--top-p: needs a decimal number in (0, 1], got '0,5'"},
+      {"--top-p", "1e999",
+       "--top-p: needs a decimal number within a double's range (magnitude 5e-324 to 1.8e308, or "
+       "0), got '1e999'"},
+      {"--top-p", "1e-999",
+       "--top-p: needs a decimal number within a double's range (magnitude 5e-324 to 1.8e308, or "
+       "0), got '1e-999'"},
+      {"--top-p", "2", "--top-p: must be in (0, 1], got 2"},
+      {"--lambda", "-0", "--lambda: needs a decimal number >= 0 without a '-' sign, got '-0'"},
+      {"--lambda", "-0.0e5",
+       "--lambda: needs a decimal number >= 0 without a '-' sign, got '-0.0e5'"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.option) + " '" + c.text + "'");
+    CHECK(parse_error({"m", c.option, c.text}) == c.message);
+    CHECK(parse_error({"m", std::string(c.option) + "=" + c.text}) == c.message);
+  }
+}
+
+TEST_CASE("numeric options take plain decimal forms, and get the value their check read") {
+  test_command c;
+  // CLI11 2.1 itself reads "010" as octal and 17-digit texts through long double: the checks
+  // hand it the value they read.
+  c.parse({"m", "--steps", "010", "--threads", "0", "--shift", "-5", "--seed", "007", "--top-p",
+           "0.63553726630136681", "--lambda", "0", "--offset", "-1.5e-3"});
+  CHECK(c.steps == 10);
+  CHECK(c.threads == 0);
+  CHECK(c.shift == -5);
+  CHECK(c.seed == 7);
+  CHECK(c.top_p == 0x1.456523fc4ea67p-1);
+  CHECK(c.lambda == 0.0);
+  CHECK_FALSE(std::signbit(c.lambda));
+  CHECK(c.offset == -1.5e-3);
+  test_command d;
+  d.parse({"m", "--top-p", ".5", "--lambda", "2.5E+04", "--offset", "-0", "--steps", "100"});
+  CHECK(d.top_p == 0.5);
+  CHECK(d.lambda == 25000.0);
+  CHECK(std::signbit(d.offset));  // "finite" allows negatives, so -0 is -0
+  CHECK(d.steps == 100);
+}
+
+TEST_CASE("--n-m reads N and M by the rule for integers, naming the text") {
+  using pollard::cli::parse_n_m;
+  CHECK(parse_n_m("--n-m", "2:4").pruned == 2);
+  CHECK(parse_n_m("--n-m", "02:04").group_size == 4);
+  CHECK(parse_n_m("--n-m", "1048575:1048576").group_size == 1048576);
+  const std::string needs =
+      "--n-m needs N:M with integers in [1, 1048576] (N pruned of every M), got '";
+  for (const char* text :
+       {" 2:4",  "2:4 ",  "2 :4",  "2: 4",  "+2:4",      "0x2:4",
+        "2:0x4", "2e0:4", "2.0:4", "-2:4",  "0:4",       "2:4:8",
+        "2",     "2:",    ":4",    "inf:4", "2:1048577", "2:99999999999999999999",
+        "2:4x",  "2,4"}) {
+    CAPTURE(std::string(text));
+    try {
+      (void)parse_n_m("--n-m", text);
+      FAIL("no error");
+    } catch (const pollard::cli::usage_error& e) {
+      CHECK(std::string(e.what()) == needs + text + "'");
+    }
+  }
+  CHECK_THROWS_WITH_AS(parse_n_m("--n-m", "4:4"),
+                       "--n-m 4:4 prunes 4 of every 4 weights: N must be smaller than M",
+                       pollard::cli::usage_error);
 }

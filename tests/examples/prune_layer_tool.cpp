@@ -318,7 +318,7 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
        "prune_layer: --dsnot needs --activations (the mean and variance of every channel) (see "
        "--help)"},
       {w + " --method magnitude --sparsity half" + out, 2,
-       "prune_layer: --sparsity: needs a number, got 'half' (see --help)"},
+       "prune_layer: --sparsity: needs a decimal number in [0, 1), got 'half' (see --help)"},
       {w + " --method magnitude --frobnicate" + out, 2,
        "prune_layer: The following argument was not expected: --frobnicate (see --help)"},
       // Every option value out of range is a command-line mistake (exit status 2) named as
@@ -330,7 +330,7 @@ TEST_CASE("bad arguments and bad files exit non-zero with one line on stderr and
       {w + " --method magnitude --sparsity -0.25" + out, 2,
        "prune_layer: --sparsity: must be in [0, 1), got -0.25 (see --help)"},
       {w + " --method magnitude --sparsity nan" + out, 2,
-       "prune_layer: --sparsity: needs a number, got 'nan' (see --help)"},
+       "prune_layer: --sparsity: needs a decimal number in [0, 1), got 'nan' (see --help)"},
       {w + " --method magnitude --n-m 4:4" + out, 2,
        "prune_layer: --n-m: 4:4 prunes 4 of every 4 weights: N must be smaller than M (see "
        "--help)"},

@@ -2,7 +2,6 @@
 // takes it (e.g. --calibration c4:c4-train.json.gz --calibration alpaca:alpaca.json@0.25).
 #pragma once
 
-#include <cmath>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/core/number_text.hpp"
 
 namespace pollard {
 
@@ -42,8 +42,9 @@ inline calibration_kind calibration_kind_from_name(std::string_view name) {
                      "selfgen)");
 }
 
-/// Parses "KIND:PATH" or "KIND:PATH@WEIGHT" (weight finite and > 0; a path holding '@' needs an
-/// explicit weight). Throws option_error naming the argument.
+/// Parses "KIND:PATH" or "KIND:PATH@WEIGHT" (the weight a number > 0 in plain decimal notation,
+/// read_real; a path holding '@' needs an explicit weight). Throws option_error naming the
+/// argument.
 inline calibration_spec parse_calibration_spec(std::string_view text) {
   const std::string arg(text);
   const auto colon = arg.find(':');
@@ -56,16 +57,14 @@ inline calibration_spec parse_calibration_spec(std::string_view text) {
   const auto at = rest.rfind('@');
   if (at != std::string::npos) {
     const std::string w = rest.substr(at + 1);
-    std::size_t used = 0;
-    double value = 0.0;
-    try {
-      value = std::stod(w, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != w.size() || !std::isfinite(value) || value <= 0.0)
+    const auto weight = read_real(w);
+    if (weight.error == std::errc::result_out_of_range)
       throw option_error("calibration: the weight \"" + w + "\" in \"" + arg +
-                         "\" is not a finite number > 0");
+                         "\" is beyond a double's range");
+    if (!weight || weight.value <= 0.0)
+      throw option_error("calibration: the weight \"" + w + "\" in \"" + arg +
+                         "\" is not a decimal number > 0");
+    const double value = weight.value;
     spec.weight = value;
     spec.weight_given = true;
     rest.resize(at);

@@ -44,7 +44,8 @@ class sparsity_table {
     for (const auto& [pattern, s] : rows_) check(pattern, s, "sparsity table");
   }
 
-  /// Reads "PATTERN SPARSITY" lines; blank lines and lines starting with '#' are skipped.
+  /// Reads "PATTERN SPARSITY" lines (SPARSITY in plain decimal notation, read_real); blank lines
+  /// and lines starting with '#' are skipped.
   /// Throws io_error when the file cannot be read, format_error naming the line otherwise.
   static sparsity_table read(const std::filesystem::path& path) {
     io::require_regular_file(path);
@@ -64,16 +65,12 @@ class sparsity_table {
       const std::string where = path.filename().string() + " line " + std::to_string(number);
       if (value.empty() || (fields >> extra))
         throw format_error(where + ": expected \"PATTERN SPARSITY\", got \"" + line + "\"");
-      double s = 0.0;
-      std::size_t used = 0;
-      try {
-        s = std::stod(value, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != value.size()) throw format_error(where + ": \"" + value + "\" is not a number");
-      check(pattern, s, where);
-      rows.emplace_back(pattern, s);
+      const auto s = read_real(value);
+      if (!s)
+        throw format_error(where + ": \"" + value + "\" is not a decimal number" +
+                           (s.error == std::errc::result_out_of_range ? " a double can hold" : ""));
+      check(pattern, s.value, where);
+      rows.emplace_back(pattern, s.value);
     }
     if (rows.empty())
       throw format_error(path.filename().string() + ": the sparsity table is empty");
