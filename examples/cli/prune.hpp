@@ -217,7 +217,8 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
               "once for both (a Hugging Face file's tied lm_head.weight gets the same values)");
   c->add_flag("--include-classifier", o.include_classifier,
               "also prune the classifier (output; lm_head.weight) likewise; a classifier tied\n"
-              "to the embedding table is refused here (--include-embeddings prunes it)");
+              "to the embedding table is that table: refused alone (it would prune the\n"
+              "embeddings too), and with --include-embeddings the one table is pruned once");
   c->add_option("--type", o.type,
                 "GGUF, Hugging Face: same (as stored), f32, f16 or bf16 for the pruned linears\n"
                 "and tables (every other tensor keeps its type and bytes)")
@@ -655,7 +656,9 @@ inline int run_prune(const prune_options& o) {
   // are done, named as GGUF names them (a Hugging Face model's model.embed_tokens.weight and
   // lm_head.weight); refused where that cannot be done as asked. A tied classifier is the
   // embedding table: pruned once, with it (a Hugging Face file's tied lm_head.weight copy gets
-  // the same values).
+  // the same values). Both options asked of a tied model prune that table by one rule (by
+  // magnitude, the recipe's mask rule, --sparsity, --type), so both are honoured by pruning it
+  // once, and the summary says so; --include-classifier alone would prune the embeddings unasked.
   std::vector<std::string> tables;
   if (o.include_embeddings || o.include_classifier) {
     const std::string asked =
@@ -941,9 +944,11 @@ inline int run_prune(const prune_options& o) {
         "written (%s)%s\n",
         t.name.c_str(), static_cast<long long>(t.rows), static_cast<long long>(t.cols), t.sparsity,
         t.stored_type.c_str(),
-        t.name == "token_embd" && config.tied_classifier
-            ? "; it is also the classifier (tied weights)"
-            : "");
+        t.name != "token_embd" || !config.tied_classifier ? ""
+        : o.include_classifier
+            ? "; it is also the classifier (tied weights): --include-embeddings and "
+              "--include-classifier pruned this one table once, by their common rule"
+            : "; it is also the classifier (tied weights)");
   std::map<std::string, int> types;
   for (const auto& l : report.linears) ++types[l.stored_type];
   std::string written_as;

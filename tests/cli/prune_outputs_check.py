@@ -554,6 +554,13 @@ def case_tables(args, tmp):
     after = np.frombuffer(emb_bin[28:end], dtype=np.float32).reshape(vocab, dim)
     check_magnitude("llama2.c token_embd", before, after, dim // 2)
     check("it is also the classifier (tied weights)" in stdout, f"summary: {stdout}")
+    # Both options on the tied table: pruned once by the rule they share, as the summary says.
+    stdout = prune(model, tmp / "both.bin", "--sparsity", "0.5", "--group", "row",
+                   "--include-embeddings", "--include-classifier")
+    check((tmp / "both.bin").read_bytes() == emb_bin,
+          "both options on the tied llama2.c table differ from --include-embeddings alone")
+    check("--include-embeddings and --include-classifier pruned this one table once" in stdout
+          and stdout.count("also pruned ") == 1, f"both options, tied: {stdout}")
 
 
 def write_hf_tables_model(folder, dtypes, tied, head=True, seed=4):
@@ -654,8 +661,9 @@ def case_hf_tables(args, tmp):
           and abs(nm["token_embd"]["sparsity"] - np.mean(embed == 0)) < 1e-12,
           f"2:4 report tables: {nm}")
 
-    # Tied, with an lm_head.weight copy: the classifier alone is refused; with the embeddings,
-    # the table is pruned once and the copy holds the same values.
+    # Tied, with an lm_head.weight copy: the classifier alone is refused (it would prune the
+    # embeddings unasked); with the embeddings, both options ask for one table by one rule, so it
+    # is pruned once, the summary says so, and the copy holds the same values.
     tied = tmp / "tied"
     src = write_hf_tables_model(tied, (np.float16, np.float16), tied=True)
     p = subprocess.run([args.pollard, "prune", tied, tmp / "c", "--method", "magnitude",
@@ -669,8 +677,16 @@ def case_hf_tables(args, tmp):
     x = written[names["token_embd"]]
     check(np.count_nonzero(x == 0) == x.size // 4, f"tied: {np.count_nonzero(x == 0)} zeros")
     check(np.array_equal(written["lm_head.weight"], x), "tied: lm_head.weight differs from the table")
-    check("it is also the classifier (tied weights)" in stdout, f"tied summary: {stdout}")
+    check("it is also the classifier (tied weights): --include-embeddings and "
+          "--include-classifier pruned this one table once, by their common rule" in stdout
+          and stdout.count("also pruned ") == 1, f"tied summary: {stdout}")
     check_report("tied", tmp / "tied.json", header, written, ["token_embd"])
+    # The same table and rule as --include-embeddings alone: the same bytes.
+    stdout = prune(tied, tmp / "tied_embd", "--sparsity", "0.25", "--include-embeddings")
+    check(read(tmp / "tied_embd")[1][names["token_embd"]].tobytes() == x.tobytes(),
+          "tied: both options prune the table otherwise than --include-embeddings alone")
+    check("it is also the classifier (tied weights)" in stdout
+          and "--include-classifier" not in stdout, f"tied, embeddings alone: {stdout}")
     # The written model is read again (pollard checks that the tied copy equals the table).
     run(args.pollard, "info", tmp / "tied_out")
     # Tied without lm_head.weight: none is written.
