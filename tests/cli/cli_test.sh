@@ -1115,23 +1115,9 @@ number_values)
   layer=("$pollard" layer --weights W.npy --activations X.npy --out o.npy --method magnitude)
   tool=("$prune_layer" --weights W.npy --activations X.npy --out o.npy --method magnitude)
   make=("$mle" mle)
-  # COMMAND OPTION KIND (int, real or n_m).
-  while read -r command option kind; do
-    declare -n cmd="$command"
-    name="${command}${option//-/_}"
-    case $kind in
-      int) bad=("${bad_integers[@]}") ;;
-      real) bad=("${bad_reals[@]}") ;;
-      n_m) bad=("${bad_n_m[@]}") ;;
-    esac
-    k=0
-    for value in "${bad[@]}"; do
-      refused_value "${name}_$k" "$option" "$value" "${cmd[@]}"
-      k=$((k + 1))
-    done
-    unset -n cmd
-  done <<'TABLE'
-generate --steps int
+  compare_ex=("${compare[@]}" --instructions slice.txt)
+  # COMMAND OPTION KIND (int, real or n_m): every numeric option of every command and tool.
+  table="generate --steps int
 generate --top-k int
 generate --seed int
 generate --threads int
@@ -1144,6 +1130,7 @@ eval_ --threads int
 compare --window int
 compare --max-windows int
 compare --threads int
+compare_ex --max-examples int
 tasks --max-examples int
 tasks --max-new-tokens int
 tasks --limit int
@@ -1182,12 +1169,31 @@ make --d-out int
 make --d-in int
 make --tokens int
 make --outliers int
-make --seed int
-TABLE
-  k=0
-  for value in "${bad_integers[@]}"; do
-    refused_value "compare_max_examples_$k" --max-examples "$value" "${compare[@]}" --instructions slice.txt
-    k=$((k + 1))
+make --seed int"
+  while read -r command option kind; do
+    declare -n cmd="$command"
+    name="${command}${option//-/_}"
+    case $kind in
+      int) bad=("${bad_integers[@]}") ;;
+      real) bad=("${bad_reals[@]}") ;;
+      n_m) bad=("${bad_n_m[@]}") ;;
+    esac
+    k=0
+    for value in "${bad[@]}"; do
+      refused_value "${name}_$k" "$option" "$value" "${cmd[@]}"
+      k=$((k + 1))
+    done
+    unset -n cmd
+  done <<<"$table"
+  # The table is whole: every option that --help shows taking a number is in it.
+  for command in generate eval_ compare tasks capture prune layer tool make; do
+    declare -n cmd="$command"
+    "${cmd[@]}" --help >"help_$command.out" 2>&1
+    for option in $(grep -oE '^ +--[a-z-]+ (N|L|S|B|M|P|T|K|R|A|FLOAT|INT|UINT|N:M)( |=|$)' "help_$command.out" | awk '{print $1}'); do
+      grep -qE -- "^${command}[a-z_]* $option " <<<"$table" ||
+        fail "$command $option takes a number but is not in the table of number_values"
+    done
+    unset -n cmd
   done
   # The seeds take no '-', not even on zero; --threads none on zero either.
   refused_value seed_minus_zero --seed -0 "${generate[@]}"
