@@ -24,6 +24,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -87,7 +88,30 @@ inline void configure(CLI::App& app) {
 // plain decimal notation, the whole text) and hand CLI11 the value read, written so that CLI11's
 // own conversion gives exactly it: CLI11 2.1 reads an integer with strtoll in base 0 ("010" is
 // eight, "0x10" sixteen) and a real through long double (off by one ulp for some 17-digit
-// texts). Give them with ->transform(), which lets a check rewrite the value; ->check() does not.
+// texts). Give them with ->transform(), which lets a check rewrite the value; ->check() does not
+// (run_tool refuses to run a tool that does: require_number_transforms()).
+
+/// The name of the numeric checks, by which require_number_transforms() finds them.
+inline constexpr const char* number_check_name = "pollard number";
+
+/// Throws std::logic_error naming the option when a numeric check of `app` or of one of its
+/// subcommands was given with ->check(), which would let CLI11 convert the text by its own rule.
+inline void require_number_transforms(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    const CLI::Validator* check = nullptr;
+    try {
+      check = option->get_validator(number_check_name);
+    } catch (const CLI::OptionNotFound&) {
+      continue;
+    }
+    if (!check->get_modifying())
+      throw std::logic_error(option->get_name() +
+                             ": its numeric check is given with ->check(); give it with "
+                             "->transform(), so that CLI11 stores the value the check read");
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    require_number_transforms(*sub);
+}
 
 /// The message for a number written with '-' where no negative number is allowed ("-0").
 inline std::string signed_zero_refusal(const std::string& expected, const std::string& text) {
@@ -109,7 +133,7 @@ inline CLI::Validator integer_in(long long low, long long high) {
         text = std::to_string(x.value);
         return {};
       },
-      "");
+      "", number_check_name);
 }
 
 /// A non-negative integer that fits 64 bits (seeds).
@@ -123,7 +147,7 @@ inline CLI::Validator unsigned_integer() {
         text = std::to_string(x.value);
         return {};
       },
-      "");
+      "", number_check_name);
 }
 
 /// A real number for which `allowed_if` holds; `allowed` says which ("> 0", "in [0, 1)"). A '-'
@@ -147,7 +171,7 @@ inline CLI::Validator real_where(std::string allowed, std::function<bool(double)
         text = exact;
         return std::string();
       },
-      "");
+      "", number_check_name);
 }
 
 /// --percdamp P: the damping λ = P · mean(diag H) of SparseGPT and fixed-mask reconstruction,
@@ -848,6 +872,7 @@ inline int run_tool_unchecked(CLI::App& app, int argc, char** argv, const error_
       sub->set_version_flag("--version", app.get_name() + " " + POLLARD_VERSION);
   int status = 0;
   try {
+    require_number_transforms(app);
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

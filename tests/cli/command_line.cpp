@@ -420,3 +420,21 @@ TEST_CASE("--n-m reads N and M by the rule for integers, naming the text") {
                        "--n-m 4:4 prunes 4 of every 4 weights: N must be smaller than M",
                        pollard::cli::usage_error);
 }
+
+TEST_CASE("a numeric check given with ->check() instead of ->transform() is found before parsing") {
+  CLI::App app("t", "t");
+  CLI::App* sub = app.add_subcommand("sub", "s");
+  int threads = 0;
+  double fraction = 0.0;
+  app.add_option("--threads", threads, "n")->transform(integer_in(0, 4096));
+  sub->add_option("--fraction", fraction, "f")->transform(real_where(">= 0", [](double x) {
+    return x >= 0;
+  }));
+  CHECK_NOTHROW(pollard::cli::require_number_transforms(app));
+  std::uint64_t seed = 0;
+  sub->add_option("--seed", seed, "s")->check(unsigned_integer());
+  CHECK_THROWS_WITH_AS(pollard::cli::require_number_transforms(app),
+                       "--seed: its numeric check is given with ->check(); give it with "
+                       "->transform(), so that CLI11 stores the value the check read",
+                       std::logic_error);
+}
