@@ -1029,18 +1029,33 @@ inline void check_model_output_location(const std::string& name, const fs::path&
   check_hf_companions(name, out, model);
 }
 
+/// Refuses, before any work, an output --type `type` (f32, f16, bf16, or prune's same) that
+/// `format` cannot honour: a llama2.c checkpoint holds f32 only, so f16 and bf16 are types it
+/// cannot hold and --type given at all would change nothing. `stored` names what --type sets
+/// ("the pruned linears"). GGUF and Hugging Face outputs take every float type.
+inline void check_output_type(const given_options& given, const std::string& type,
+                              llm::model_format format, const std::string& stored) {
+  if (format != llm::model_format::llama2c) return;
+  if (type == "f16" || type == "bf16")
+    throw usage_error("--type " + type + " is for GGUF and Hugging Face outputs; " +
+                      llm::name_of(format) + " is written as f32");
+  refuse_if_given(given, "--type", true,
+                  "sets how " + stored + " are stored, and " + llm::name_of(format) +
+                      " is always written as f32");
+}
+
 /// Writes `weights` as `original`'s format at `out` (llm::save_model) into `outputs`, whose
 /// commit() then publishes them with the command's other outputs. A Hugging Face folder is
 /// created when missing (and removed again if the outputs are not committed), and gets a copy
 /// of the files of `original`'s folder that pollard does not write itself (write_hf_companions).
 inline void save_model_into(io::atomic_file_set& outputs, const llm::model_file& original,
                             const llm::llama_weights& weights, const fs::path& out,
-                            io::ggml_type gguf_type = io::ggml_type::f32) {
+                            pollard::dtype type = pollard::dtype::f32) {
   if (original.format == llm::model_format::safetensors) {
     if (!fs::exists(out)) outputs.create_folder(out);
     write_hf_companions(outputs, original, out);
   }
-  llm::save_model(original, weights, out, gguf_type);
+  llm::save_model(original, weights, out, type);
 }
 
 /// Text for a Markdown file: well-formed UTF-8 (each ill-formed byte sequence, e.g. of a file

@@ -26,8 +26,9 @@ inline CLI::App* add_convert_command(CLI::App& app, convert_options& o) {
       "and\n"
       "writes it to OUT in the same format: a GGUF keeps every metadata key (general.file_type\n"
       "follows the stored type) with linear and embedding tensors stored as --type (norms stay\n"
-      "f32); llama2.c is always f32; a Hugging Face folder is written as f32, keeping its\n"
-      "rotary_emb.inv_freq buffers and a tied lm_head.weight as they are, with a byte copy of\n"
+      "f32); llama2.c is always f32; a Hugging Face folder has every tensor stored as --type\n"
+      "(config.json's torch_dtype says which), keeping its rotary_emb.inv_freq buffers as they\n"
+      "are and a tied lm_head.weight equal to the embedding table, with a byte copy of\n"
       "every other file of MODEL's folder (tokenizer files, chat template, generation settings,\n"
       "README, LICENSE...; a link's content); weights in other files (other .safetensors, their\n"
       "index, .bin, .pt, .pth, .ckpt, .gguf, .onnx, .h5, .msgpack) and subfolders are not\n"
@@ -37,11 +38,15 @@ inline CLI::App* add_convert_command(CLI::App& app, convert_options& o) {
       "replaced, as cp does.\n"
       "An existing Hugging Face OUT folder must be empty or one pollard wrote (it lists the\n"
       "files it wrote in .pollard-written); its contents are replaced as a whole (a file\n"
-      "MODEL's folder lacks is removed).");
+      "MODEL's folder lacks is removed).\n"
+      "A value --type f16 or bf16 cannot hold (beyond 65504 in f16) is an error naming the\n"
+      "tensor, the position and the value, and nothing is written.");
   c->add_option("MODEL", o.model, "a GGUF file, a llama2.c checkpoint or a Hugging Face folder")
       ->required();
   c->add_option("OUT", o.out, "where to write the copy")->required();
-  c->add_option("--type", o.type, "stored type of linear and embedding tensors (GGUF)")
+  c->add_option("--type", o.type,
+                "stored type of a GGUF's linear and embedding tensors, of every tensor of a\n"
+                "Hugging Face folder")
       ->type_name("f32|f16|bf16");
   add_refused_tokenizer_option(*c, o.tokenizer);
   record_given_options(*c, o.given);
@@ -51,11 +56,11 @@ inline CLI::App* add_convert_command(CLI::App& app, convert_options& o) {
 inline int run_convert(const convert_options& o) {
   const fs::path in = o.model, out = o.out;
   const std::string& type = o.type;
-  io::ggml_type stored = io::ggml_type::f32;
+  pollard::dtype stored = pollard::dtype::f32;
   if (type == "f16")
-    stored = io::ggml_type::f16;
+    stored = pollard::dtype::f16;
   else if (type == "bf16")
-    stored = io::ggml_type::bf16;
+    stored = pollard::dtype::bf16;
   else if (type != "f32")
     throw usage_error("--type must be f32, f16 or bf16, got '" + type + "'");
   refuse_if_given(o.given, "--tokenizer", true,
@@ -64,12 +69,7 @@ inline int run_convert(const convert_options& o) {
   check_inputs(model_inputs("MODEL", o.model));
   check_inputs(hf_copy_inputs(o.model));
   const llm::model_format format = llm::detail::detect_format(in);
-  if (format != llm::model_format::gguf && stored != io::ggml_type::f32)
-    throw usage_error("--type " + type + " is for GGUF outputs; " + llm::name_of(format) +
-                      " is written as f32");
-  refuse_if_given(o.given, "--type", format != llm::model_format::gguf,
-                  std::string("sets how a GGUF's tensors are stored, and ") + llm::name_of(format) +
-                      " is always written as f32");
+  check_output_type(o.given, type, format, "the tensors");
   check_distinct_outputs({{"MODEL", in}}, {{"OUT", out}});
   check_model_output_location("OUT", out, format, in);
   const llm::model_file m = open_model_file(in);

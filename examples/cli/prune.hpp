@@ -546,13 +546,7 @@ inline int run_prune(const prune_options& o) {
     check_output_file("--selfgen-cache", o.selfgen_cache);
 
   const bool gguf = llm::detail::detect_format(in) == llm::model_format::gguf;
-  const bool llama2c = format == llm::model_format::llama2c;
-  if (llama2c && (o.type == "f16" || o.type == "bf16"))
-    throw usage_error("--type " + o.type + " is for GGUF and Hugging Face outputs; " +
-                      llm::name_of(format) + " is written as f32");
-  refuse_if_given(o.given, "--type", llama2c,
-                  std::string("sets how the pruned linears are stored, and ") +
-                      llm::name_of(format) + " is always written as f32");
+  check_output_type(o.given, o.type, format, "the pruned linears");
   if (gguf && !o.tokenizer.empty())
     throw usage_error("--tokenizer applies to llama2.c checkpoints; a GGUF carries its tokenizer");
 

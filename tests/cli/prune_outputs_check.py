@@ -297,15 +297,24 @@ def hf_config(dim, hidden, vocab, tied, torch_dtype, **extra):
             "hidden_act": "silu", "torch_dtype": torch_dtype, **extra}
 
 
-def case_hf_dtypes(args, tmp):
-    """A Hugging Face model keeps every untouched tensor's dtype and bytes and its __metadata__;
-    pruned linears are stored in their own dtype, or as --type."""
+def safetensors_modules():
+    """safetensors' (safe_open, numpy save_file), or None, having printed SKIPPED, without it."""
     try:
         from safetensors import safe_open
         from safetensors.numpy import save_file
     except ImportError as e:
         print(f"SKIPPED: {e}")
+        return None
+    return safe_open, save_file
+
+
+def case_hf_dtypes(args, tmp):
+    """A Hugging Face model keeps every untouched tensor's dtype and bytes and its __metadata__;
+    pruned linears are stored in their own dtype, or as --type."""
+    modules = safetensors_modules()
+    if modules is None:
         return
+    safe_open, save_file = modules
     model = tmp / "hf"
     model.mkdir()
     rng = np.random.default_rng(1)
@@ -424,6 +433,84 @@ def case_hf_bf16_convert(args, tmp):
         check(header[name]["dtype"] == "F32", f"convert: {name} is {header[name]['dtype']}")
         want = (np.frombuffer(bytes_in[name], "<u2").astype(np.uint32) << 16).view(np.float32)
         check(np.array_equal(np.frombuffer(data[name], "<f4"), want), f"convert: {name} changed value")
+
+
+def bf16_rounded(x):
+    """float32 `x` rounded to bfloat16 (to nearest, ties to even) as its 16-bit patterns."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
+
+
+def case_hf_convert_types(args, tmp):
+    """`convert` writes a Hugging Face folder as --type f32, f16 or bf16, as `prune` does: every
+    tensor in that dtype holding the source rounded to it (numpy's rounding), torch_dtype saying
+    so; a value the type cannot hold is refused naming the tensor, position and value, with
+    nothing written; llama2.c, which holds f32 only, is refused f16 in prune's words."""
+    modules = safetensors_modules()
+    if modules is None:
+        return
+    safe_open, save_file = modules
+    model = tmp / "hf"
+    model.mkdir()
+    rng = np.random.default_rng(5)
+    dim, hidden, vocab = 16, 32, 40
+    tensors = {"model.embed_tokens.weight": rng.standard_normal((vocab, dim)).astype(np.float32),
+               "model.norm.weight": (1 + 0.01 * rng.standard_normal(dim)).astype(np.float32),
+               "lm_head.weight": rng.standard_normal((vocab, dim)).astype(np.float32)}
+    tensors.update(hf_block_tensors(rng, dim, hidden, np.float32))
+    # Values that round differently in f16 and bf16: subnormal in f16, and beyond bf16's 8 bits.
+    up = "model.layers.0.mlp.up_proj.weight"
+    tensors[up][0, :4] = [1e-6, 3.0e4, 1.0 + 2 ** -9, -65504.0]
+    save_file(tensors, str(model / "model.safetensors"), metadata={"format": "pt"})
+    (model / "config.json").write_text(json.dumps(hf_config(dim, hidden, vocab, False, "float32")))
+
+    for out_type, dtype, torch_dtype in (("f32", "F32", "float32"), ("f16", "F16", "float16"),
+                                         ("bf16", "BF16", "bfloat16")):
+        out = tmp / f"out-{out_type}"
+        run(args.pollard, "convert", model, out, "--type", out_type)
+        written = json.loads((out / "config.json").read_text())
+        check(written["torch_dtype"] == torch_dtype,
+              f"--type {out_type}: torch_dtype {written['torch_dtype']}")
+        _, data = safetensors_parts(out / "model.safetensors")
+        with safe_open(str(out / "model.safetensors"), "np") as f:
+            check(set(f.keys()) == set(tensors), f"--type {out_type}: tensors {sorted(f.keys())}")
+            for name, x in tensors.items():
+                got = f.get_slice(name).get_dtype()
+                check(got == dtype, f"--type {out_type}: {name} is {got}")
+                if out_type == "bf16":  # numpy has no bfloat16: compared as bit patterns
+                    y = np.frombuffer(data[name], "<u2").reshape(x.shape)
+                    want = bf16_rounded(x)
+                else:
+                    y = f.get_tensor(name)
+                    want = x.astype(np.float16 if out_type == "f16" else np.float32)
+                    check(y.dtype == want.dtype, f"--type {out_type}: {name} read as {y.dtype}")
+                check(np.array_equal(y, want), f"--type {out_type}: {name} is not the source rounded")
+
+    # 1e5 is beyond f16 (largest finite 65504), float32's largest beyond bfloat16 once rounded.
+    for out_type, value, shown in (("f16", 1e5, "value 1e+05"),
+                                   ("bf16", np.finfo(np.float32).max, "value 3.40282346638")):
+        big = tmp / f"big-{out_type}"
+        big.mkdir()
+        t = dict(tensors)
+        t[up] = tensors[up].copy()
+        t[up][2, 5] = value
+        save_file(t, str(big / "model.safetensors"), metadata={"format": "pt"})
+        (big / "config.json").write_bytes((model / "config.json").read_bytes())
+        out = tmp / f"big-{out_type}-out"
+        p = subprocess.run([args.pollard, "convert", big, out, "--type", out_type],
+                           capture_output=True, text=True)
+        check(p.returncode == 1 and f"'{up}' at (2, 5) overflows" in p.stderr
+              and shown in p.stderr and not out.exists(),
+              f"--type {out_type} of a value beyond it: exit {p.returncode}, {p.stderr.strip()}, "
+              f"OUT {'exists' if out.exists() else 'absent'}")
+
+    stories = pathlib.Path(args.data) / "models/stories260K/stories260K.bin"
+    for command in (("convert", stories, tmp / "s.bin"),
+                    ("prune", stories, tmp / "s.bin", "--method", "magnitude")):
+        p = subprocess.run([args.pollard, *map(str, command), "--type", "f16"],
+                           capture_output=True, text=True)
+        check(p.returncode == 2 and "--type f16 is for GGUF and Hugging Face outputs; llama2.c is "
+              "written as f32" in p.stderr, f"{command[0]} llama2.c --type f16: {p.stderr.strip()}")
 
 
 def llama_cpp_file_type(path):
@@ -710,7 +797,7 @@ def case_hf_tables(args, tmp):
           f"an embedding value beyond F16: exit {p.returncode}, {p.stderr.strip()}")
 
 
-CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "calibration_sources": case_calibration_sources, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity, "tables": case_tables, "hf_tables": case_hf_tables}
+CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_convert_types": case_hf_convert_types, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "calibration_sources": case_calibration_sources, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity, "tables": case_tables, "hf_tables": case_hf_tables}
 
 
 def main():

@@ -348,7 +348,7 @@ TEST_CASE(
     INFO(name);
     const auto original = open_model(fixtures / name);
     const auto out = temp_path(std::string("copy-") + name);
-    save_model(original, original.weights, out, io::ggml_type::f32);
+    save_model(original, original.weights, out, pollard::dtype::f32);
     const io::gguf_file a(fixtures / name), b(out);
     CHECK(a.metadata().size() == b.metadata().size());
     for (const auto& [key, value] : a.metadata().entries()) {

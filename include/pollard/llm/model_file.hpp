@@ -132,21 +132,31 @@ inline model_file open_model(
   return m;
 }
 
-/// Writes `weights` in the format `original` came from (GGUF: every metadata key kept, tensors
-/// as `gguf_type`; llama2.c: the v0 layout, the freq_cis tables as `original` held them;
-/// safetensors: a Hugging Face folder `out` in f32, config.json's torch_dtype saying so, with the
-/// original's __metadata__ and the tensors it held that the model does not compute with, see
-/// write_hf_llama). Files are written through temporaries.
+/// Writes `weights` in the format `original` came from, float tensors stored as `type` (f32, f16
+/// or bf16): GGUF, every metadata key kept, linear and embedding tensors as `type` (norms, biases
+/// and frequency factors stay f32, see write_llama_gguf); safetensors, a Hugging Face folder
+/// `out` with every tensor as `type` and config.json's torch_dtype saying so, with the original's
+/// __metadata__ and the tensors it held that the model does not compute with (see
+/// write_hf_llama); llama2.c, the v0 layout in f32 only, the freq_cis tables as `original` held
+/// them. A value `type` cannot hold is a narrowing_error naming the tensor, position and value,
+/// and nothing is written; another `type`, or f16/bf16 for llama2.c, is an option_error. Files
+/// are written through temporaries.
 inline void save_model(const model_file& original, const llama_weights& weights,
                        const std::filesystem::path& out,
-                       io::ggml_type gguf_type = io::ggml_type::f32) {
+                       pollard::dtype type = pollard::dtype::f32) {
+  if (type != pollard::dtype::f32 && type != pollard::dtype::f16 && type != pollard::dtype::bf16)
+    throw option_error("save_model: tensors can be written as f32, f16 or bf16, not " +
+                       std::string(dtype_name(type)));
   if (original.format == model_format::gguf) {
-    write_llama_gguf(out, *original.gguf, weights, gguf_type);
+    write_llama_gguf(out, *original.gguf, weights, *io::to_ggml_type(type));
   } else if (original.format == model_format::safetensors) {
-    write_hf_llama(out, weights, pollard::dtype::f32, original.hf_config.get(),
+    write_hf_llama(out, weights, type, original.hf_config.get(),
                    original.safetensors ? &original.safetensors->metadata() : nullptr,
                    original.safetensors.get());
   } else {
+    if (type != pollard::dtype::f32)
+      throw option_error("save_model: a llama2.c checkpoint holds f32 only, not " +
+                         std::string(dtype_name(type)));
     llm::write_llama2c(weights, out, original.llama2c_freq_cis);
   }
 }
