@@ -3161,6 +3161,13 @@ byte_order_marks)
   cp mid.jsonl mid_cal.jsonl
   expect_error mid_calibration 1 prune "$stories" x.bin --calibration "c4:mid_cal.jsonl" --samples 1 --length 8
   expect_message mid_calibration "mid_cal.jsonl line 6: invalid JSON: a UTF-8 byte-order mark"
+  # A task file's plain lines (PIQA's labels): the mark is refused where it is, not read as a
+  # label.
+  mkdir -p tasks/piqa
+  head -n 3 "$data/tasks/piqa/valid.jsonl" >tasks/piqa/valid.jsonl
+  printf '0\n%s1\n0\n' "$bom" >tasks/piqa/valid-labels.lst
+  expect_error task_labels 1 tasks "$stories" --suite piqa --tasks-dir tasks
+  expect_message task_labels "tasks/piqa/valid-labels.lst line 2 (byte offset 2): a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start of a file"
   # Two marks: the second is at offset 3, not 0.
   { printf '%s%s' "$bom" "$bom"; cat rows.jsonl; } >twice.jsonl
   expect_error twice 1 eval "$stories" --text twice.jsonl --window 32

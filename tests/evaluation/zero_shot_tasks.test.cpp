@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pollard/evaluation/zero_shot_tasks.hpp"
@@ -166,4 +168,117 @@ TEST_CASE("ARC: an item with fewer than two choices is refused when read, naming
                                          "needs at least two choices, this one has 1"),
                        format_error);
   std::filesystem::remove(path);
+}
+
+namespace {
+
+const std::string bom = "\xEF\xBB\xBF";
+const std::string misplaced_mark =
+    "a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start of a file";
+
+/// A file of `lines` (each ending in "\n") with a byte-order mark before line `marked` (1-based),
+/// and the byte offset of that mark.
+std::pair<std::filesystem::path, std::size_t> marked_file(const std::string& name,
+                                                          const std::vector<std::string>& lines,
+                                                          std::size_t marked) {
+  std::string content;
+  std::size_t offset = 0;
+  for (std::size_t k = 0; k < lines.size(); ++k) {
+    if (k + 1 == marked) {
+      offset = content.size();
+      content += bom;
+    }
+    content += lines[k] + "\n";
+  }
+  const auto path = std::filesystem::temp_directory_path() / ("pollard-zero-shot-bom-" + name);
+  std::ofstream(path, std::ios::binary) << content;
+  return {path, offset};
+}
+
+std::string json_mark_message(const std::filesystem::path& path, std::size_t line,
+                              std::size_t offset) {
+  return path.string() + " line " + std::to_string(line) + ": invalid JSON: " + misplaced_mark +
+         ", at offset " + std::to_string(offset);
+}
+
+std::string plain_mark_message(const std::filesystem::path& path, std::size_t line,
+                               std::size_t offset) {
+  return path.string() + " line " + std::to_string(line) + " (byte offset " +
+         std::to_string(offset) + "): " + misplaced_mark + " (were files joined?)";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "every task file skips a byte-order mark at its start and refuses one elsewhere, "
+    "naming the file, line and offset") {
+  const std::string piqa = R"({"goal": "g", "sol1": "a", "sol2": "b"})";
+  const std::string winogrande =
+      R"({"sentence": "A _ b.", "option1": "x", "option2": "y", "answer": "1"})";
+  const std::string boolq = R"({"question": "q", "passage": "p", "idx": 0, "label": "true"})";
+  const std::vector<std::string> hellaswag{"Act: ctx", "1", "e0", "e1", "e2", "e3"};
+  std::vector<std::string> hellaswag_two = hellaswag;
+  hellaswag_two.insert(hellaswag_two.end(), hellaswag.begin(), hellaswag.end());
+  const std::vector<std::string> arc(3, arc_line("A", {"A", "B"}));
+  std::vector<std::filesystem::path> made;
+  const auto file = [&](const std::string& name, const std::vector<std::string>& lines,
+                        std::size_t marked) {
+    auto f = marked_file(name, lines, marked);
+    made.push_back(f.first);
+    return f;
+  };
+
+  SUBCASE("ARC") {
+    CHECK(read_arc(file("arc-start.jsonl", arc, 1).first, "arc_easy").items.size() == 3);
+    const auto [path, offset] = file("arc.jsonl", arc, 3);
+    CHECK_THROWS_WITH_AS(read_arc(path, "arc_easy"), json_mark_message(path, 3, offset).c_str(),
+                         format_error);
+  }
+  SUBCASE("PIQA questions and labels") {
+    const std::vector<std::string> questions(3, piqa), labels{"0", "1", "1"};
+    const auto questions_start = file("piqa-start.jsonl", questions, 1).first;
+    const auto labels_start = file("piqa-labels-start.lst", labels, 1).first;
+    const auto task = read_piqa(questions_start, labels_start);
+    REQUIRE(task.items.size() == 3);
+    CHECK(task.items[0].gold == 0);
+    CHECK(task.items[2].gold == 1);
+    const auto [q, q_offset] = file("piqa.jsonl", questions, 2);
+    CHECK_THROWS_WITH_AS(read_piqa(q, labels_start), json_mark_message(q, 2, q_offset).c_str(),
+                         format_error);
+    // A mark before line 3 of the labels is refused where it is, not as a label "\xEF\xBB\xBF1".
+    const auto [l, l_offset] = file("piqa-labels.lst", labels, 3);
+    CHECK(l_offset == 4);
+    CHECK_THROWS_WITH_AS(read_piqa(questions_start, l), plain_mark_message(l, 3, l_offset).c_str(),
+                         format_error);
+  }
+  SUBCASE("HellaSwag") {
+    const auto task = read_hellaswag(file("hellaswag-start.txt", hellaswag_two, 1).first);
+    REQUIRE(task.items.size() == 2);
+    CHECK(task.items[0].requests[0].context == "Act: ctx");
+    CHECK(task.items[1].gold == 1);
+    // Before the second item's gold line, and before one of its endings (which would otherwise
+    // be read as text).
+    for (const std::size_t line : {std::size_t{8}, std::size_t{10}}) {
+      CAPTURE(line);
+      const auto [path, offset] =
+          file("hellaswag-" + std::to_string(line) + ".txt", hellaswag_two, line);
+      CHECK_THROWS_WITH_AS(read_hellaswag(path), plain_mark_message(path, line, offset).c_str(),
+                           format_error);
+    }
+  }
+  SUBCASE("WinoGrande") {
+    const std::vector<std::string> lines(3, winogrande);
+    CHECK(read_winogrande(file("winogrande-start.jsonl", lines, 1).first).items.size() == 3);
+    const auto [path, offset] = file("winogrande.jsonl", lines, 2);
+    CHECK_THROWS_WITH_AS(read_winogrande(path), json_mark_message(path, 2, offset).c_str(),
+                         format_error);
+  }
+  SUBCASE("BoolQ") {
+    const std::vector<std::string> lines(3, boolq);
+    CHECK(read_boolq(file("boolq-start.jsonl", lines, 1).first).items.size() == 3);
+    const auto [path, offset] = file("boolq.jsonl", lines, 3);
+    CHECK_THROWS_WITH_AS(read_boolq(path), json_mark_message(path, 3, offset).c_str(),
+                         format_error);
+  }
+  for (const auto& p : made) std::filesystem::remove(p);
 }

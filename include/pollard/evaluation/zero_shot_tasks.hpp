@@ -19,6 +19,7 @@
 #include "pollard/evaluation/multiple_choice.hpp"
 #include "pollard/io/input_file.hpp"
 #include "pollard/io/json.hpp"
+#include "pollard/io/text_datasets.hpp"
 
 namespace pollard::evaluation {
 
@@ -33,22 +34,35 @@ inline std::string read_task_file(const std::filesystem::path& path) {
   return s.str();
 }
 
-/// Calls row(where, line, offset) for each non-blank line, `where` naming the file and line
-/// number, `offset` the line's byte offset in the file (for io::parse_json_at). A UTF-8
-/// byte-order mark at the start of the file is skipped.
-inline void for_each_line(
+/// Calls row(where, value) for each non-blank line of the JSON-lines task file `path`, `where`
+/// naming the file (as given) and the line. As every JSON-lines reader (io::parse_json_records):
+/// a UTF-8 byte-order mark at the start of the file is skipped, one anywhere else outside a
+/// string is a format_error naming the file, the line and the byte offset.
+inline void for_each_json_line(
     const std::filesystem::path& path,
-    const std::function<void(const std::string&, std::string_view, std::size_t)>& row) {
+    const std::function<void(const std::string&, const io::json_value&)>& row) {
+  for (const auto& [where, value] :
+       io::parse_json_records(read_task_file(path), path.string(), false))
+    row(where, value);
+}
+
+/// Calls row(where, line) for each non-blank line of the plain-text task file `path` (a line's
+/// "\r" before its "\n" dropped), `where` naming the file (as given) and the line. As every
+/// plain-text reader (io::plain_text_of): a UTF-8 byte-order mark at the start of the file is
+/// skipped, one anywhere else is a format_error naming the file, the line and the byte offset.
+inline void for_each_line(const std::filesystem::path& path,
+                          const std::function<void(const std::string&, std::string_view)>& row) {
   const std::string content = read_task_file(path);
-  std::size_t begin = content.starts_with(io::byte_order_mark) ? io::byte_order_mark.size() : 0;
+  const std::string_view text = io::plain_text_of(content, path.string());
+  std::size_t begin = 0;
   std::size_t number = 1;
-  while (begin < content.size()) {
-    std::size_t end = content.find('\n', begin);
-    if (end == std::string::npos) end = content.size();
-    std::string_view line(content.data() + begin, end - begin);
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(begin, end - begin);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") != std::string_view::npos)
-      row(path.filename().string() + " line " + std::to_string(number), line, begin);
+      row(path.string() + " line " + std::to_string(number), line);
     begin = end + 1;
     ++number;
   }
@@ -114,9 +128,7 @@ inline std::string hellaswag_preprocess(std::string_view text) {
 /// fewer than two choices is refused here, naming its line.
 inline multiple_choice_task read_arc(const std::filesystem::path& path, std::string name) {
   multiple_choice_task task{std::move(name), {}, true};
-  detail::for_each_line(path, [&](const std::string& where, std::string_view line,
-                                  std::size_t offset) {
-    const auto doc = io::parse_json_at(line, offset, where);
+  detail::for_each_json_line(path, [&](const std::string& where, const io::json_value& doc) {
     const auto& question = detail::member(doc, "question", where);
     const std::string& key = detail::string_member(doc, "answerKey", where);
     std::vector<std::string> choices;
@@ -142,26 +154,23 @@ inline multiple_choice_task read_arc(const std::filesystem::path& path, std::str
 inline multiple_choice_task read_piqa(const std::filesystem::path& questions,
                                       const std::filesystem::path& labels) {
   multiple_choice_task task{"piqa", {}, true};
-  detail::for_each_line(questions, [&](const std::string& where, std::string_view line,
-                                       std::size_t offset) {
-    const auto doc = io::parse_json_at(line, offset, where);
+  detail::for_each_json_line(questions, [&](const std::string& where, const io::json_value& doc) {
     task.items.push_back(choice_item(
         "Question: " + detail::string_member(doc, "goal", where) + "\nAnswer:",
         {detail::string_member(doc, "sol1", where), detail::string_member(doc, "sol2", where)}, 0));
   });
   std::size_t n = 0;
-  detail::for_each_line(labels, [&](const std::string& where, std::string_view line, std::size_t) {
+  detail::for_each_line(labels, [&](const std::string& where, std::string_view line) {
     const std::string label = detail::strip(line);
     if (label != "0" && label != "1")
       throw format_error(where + ": a PIQA label is 0 or 1, got \"" + label + "\"");
     if (n >= task.items.size())
-      throw format_error(labels.filename().string() + " has more labels than " +
-                         questions.filename().string() + " has items (" +
-                         std::to_string(task.items.size()) + ")");
+      throw format_error(labels.string() + " has more labels than " + questions.string() +
+                         " has items (" + std::to_string(task.items.size()) + ")");
     task.items[n++].gold = label == "1" ? 1 : 0;
   });
   if (n != task.items.size())
-    throw format_error(labels.filename().string() + " has " + std::to_string(n) + " labels for " +
+    throw format_error(labels.string() + " has " + std::to_string(n) + " labels for " +
                        std::to_string(task.items.size()) + " items");
   return task;
 }
@@ -175,7 +184,7 @@ inline multiple_choice_task read_hellaswag(const std::filesystem::path& path) {
   multiple_choice_task task{"hellaswag", {}, true};
   std::vector<std::string> lines;
   std::string first_where;
-  detail::for_each_line(path, [&](const std::string& where, std::string_view line, std::size_t) {
+  detail::for_each_line(path, [&](const std::string& where, std::string_view line) {
     if (lines.empty()) first_where = where;
     lines.emplace_back(line);
     if (lines.size() < 6) return;
@@ -190,8 +199,8 @@ inline multiple_choice_task read_hellaswag(const std::filesystem::path& path) {
     lines.clear();
   });
   if (!lines.empty())
-    throw format_error(path.filename().string() + ": the last item has " +
-                       std::to_string(lines.size()) + " lines, not 6");
+    throw format_error(path.string() + ": the last item has " + std::to_string(lines.size()) +
+                       " lines, not 6");
   return task;
 }
 
@@ -201,22 +210,19 @@ inline multiple_choice_task read_hellaswag(const std::filesystem::path& path) {
 /// The harness reports acc only.
 inline multiple_choice_task read_winogrande(const std::filesystem::path& path) {
   multiple_choice_task task{"winogrande", {}, false};
-  detail::for_each_line(
-      path, [&](const std::string& where, std::string_view line, std::size_t offset) {
-        const auto doc = io::parse_json_at(line, offset, where);
-        const std::string& sentence = detail::string_member(doc, "sentence", where);
-        const std::string& answer = detail::string_member(doc, "answer", where);
-        const auto blank = sentence.find('_');
-        if (blank == std::string::npos)
-          throw format_error(where + ": the sentence has no blank \"_\"");
-        if (answer != "1" && answer != "2")
-          throw format_error(where + ": answer is \"1\" or \"2\", got \"" + answer + "\"");
-        const std::string before = sentence.substr(0, blank);
-        task.items.push_back(partial_item({before + detail::string_member(doc, "option1", where),
-                                           before + detail::string_member(doc, "option2", where)},
-                                          detail::strip(sentence.substr(blank + 1)),
-                                          answer == "1" ? 0 : 1));
-      });
+  detail::for_each_json_line(path, [&](const std::string& where, const io::json_value& doc) {
+    const std::string& sentence = detail::string_member(doc, "sentence", where);
+    const std::string& answer = detail::string_member(doc, "answer", where);
+    const auto blank = sentence.find('_');
+    if (blank == std::string::npos) throw format_error(where + ": the sentence has no blank \"_\"");
+    if (answer != "1" && answer != "2")
+      throw format_error(where + ": answer is \"1\" or \"2\", got \"" + answer + "\"");
+    const std::string before = sentence.substr(0, blank);
+    task.items.push_back(partial_item({before + detail::string_member(doc, "option1", where),
+                                       before + detail::string_member(doc, "option2", where)},
+                                      detail::strip(sentence.substr(blank + 1)),
+                                      answer == "1" ? 0 : 1));
+  });
   return task;
 }
 
@@ -225,24 +231,22 @@ inline multiple_choice_task read_winogrande(const std::filesystem::path& path) {
 /// "{passage}\nQuestion: {question}?\nAnswer:", choices "no", "yes". The harness reports acc only.
 inline multiple_choice_task read_boolq(const std::filesystem::path& path) {
   multiple_choice_task task{"boolq", {}, false};
-  detail::for_each_line(
-      path, [&](const std::string& where, std::string_view line, std::size_t offset) {
-        const auto doc = io::parse_json_at(line, offset, where);
-        const auto& label = detail::member(doc, "label", where);
-        bool yes = false;
-        if (label.is_bool()) {
-          yes = label.as_bool(where + " label");
-        } else {
-          const std::string& s = label.as_string(where + " label");
-          if (s != "true" && s != "false")
-            throw format_error(where + ": label is true or false, got \"" + s + "\"");
-          yes = s == "true";
-        }
-        task.items.push_back(choice_item(
-            detail::string_member(doc, "passage", where) +
-                "\nQuestion: " + detail::string_member(doc, "question", where) + "?\nAnswer:",
-            {"no", "yes"}, yes ? 1 : 0));
-      });
+  detail::for_each_json_line(path, [&](const std::string& where, const io::json_value& doc) {
+    const auto& label = detail::member(doc, "label", where);
+    bool yes = false;
+    if (label.is_bool()) {
+      yes = label.as_bool(where + " label");
+    } else {
+      const std::string& s = label.as_string(where + " label");
+      if (s != "true" && s != "false")
+        throw format_error(where + ": label is true or false, got \"" + s + "\"");
+      yes = s == "true";
+    }
+    task.items.push_back(choice_item(
+        detail::string_member(doc, "passage", where) +
+            "\nQuestion: " + detail::string_member(doc, "question", where) + "?\nAnswer:",
+        {"no", "yes"}, yes ? 1 : 0));
+  });
   return task;
 }
 
