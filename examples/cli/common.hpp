@@ -577,8 +577,10 @@ inline evaluation_text read_evaluation_text(const fs::path& path,
   const std::string name = path.filename().string();
   const std::string shown = "--text " + path.string();
   const bool gzip_forced = forced == text_format::jsonl_gz || forced == text_format::c4;
-  const std::string content = gzip_forced ? io::detail::read_gzip_file(path, std::size_t{1} << 32)
-                                          : io::read_data_file(path);
+  io::offsets_in offsets = io::offsets_in::file;
+  const std::string content = gzip_forced
+                                  ? io::detail::read_gzip_file(path, io::data_file_limit, &offsets)
+                                  : io::read_data_file(path, io::data_file_limit, &offsets);
   bool list = false;
   text_format format = text_format::text;
   if (forced) {
@@ -593,7 +595,7 @@ inline evaluation_text read_evaluation_text(const fs::path& path,
     return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
   };
   if (format == text_format::text) {
-    const std::string_view text = io::plain_text_of(content, name);
+    const std::string_view text = io::plain_text_of(content, name, offsets);
     if (blank(text))
       throw format_error(shown + " holds no text: " +
                          (content.empty() ? "the file is empty"
@@ -601,7 +603,7 @@ inline evaluation_text read_evaluation_text(const fs::path& path,
                                           : "it holds only white space"));
     return {std::string(text), format, 0, 0};
   }
-  const auto rows = io::record_texts(io::parse_json_records(content, name, list));
+  const auto rows = io::record_texts(io::parse_json_records(content, name, list, offsets));
   if (std::all_of(rows.begin(), rows.end(), blank))
     throw format_error(shown + " holds no text: " +
                        (rows.empty()

@@ -3161,6 +3161,14 @@ byte_order_marks)
   cp mid.jsonl mid_cal.jsonl
   expect_error mid_calibration 1 prune "$stories" x.bin --calibration "c4:mid_cal.jsonl" --samples 1 --length 8
   expect_message mid_calibration "mid_cal.jsonl line 6: invalid JSON: a UTF-8 byte-order mark"
+  # The same file gzip-compressed: the offset is one of the decompressed text, and says so.
+  gzip -c mid.jsonl >mid_gz.jsonl.gz
+  expect_error mid_gz 1 eval "$stories" --text mid_gz.jsonl.gz --window 32
+  expect_message mid_gz "mid_gz.jsonl.gz line 6: invalid JSON: a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start of a file, at offset $offset of the decompressed text"
+  cp mid_gz.jsonl.gz mid_cal.jsonl.gz
+  expect_error mid_calibration_gz 1 prune "$stories" x.bin --calibration "c4:mid_cal.jsonl.gz" --samples 1 --length 8
+  expect_message mid_calibration_gz "mid_cal.jsonl.gz line 6: invalid JSON: a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start of a file, at offset $offset of the decompressed text"
+  grep -qF "at offset $offset of" mid_jsonl.err && fail "mid_jsonl: a plain file's offset is said to be of decompressed text"
   # A task file's plain lines (PIQA's labels): the mark is refused where it is, not read as a
   # label.
   mkdir -p tasks/piqa

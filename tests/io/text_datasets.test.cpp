@@ -288,6 +288,60 @@ TEST_CASE(
   for (const auto& p : {lines, list, text, mid, twice, joined, inside}) std::filesystem::remove(p);
 }
 
+TEST_CASE(
+    "a gzip file's error offsets are said to count its decompressed text, a plain file's not") {
+  const std::string bom = "\xEF\xBB\xBF";
+  const std::string mark =
+      ": a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start "
+      "of a file";
+  // JSON lines with a mark at the start of line 3 (byte 8), compressed and not; a file named .gz
+  // that holds no gzip data is read as it is, and its offsets are the file's.
+  const std::string lines = "\"a\"\n\"b\"\n" + bom + "\"c\"\n";
+  const auto gz = write_gzip("pollard-offsets.jsonl.gz", lines);
+  const auto plain = write_temp("pollard-offsets.jsonl", lines);
+  const auto stored = write_temp("pollard-offsets-stored.jsonl.gz", lines);
+  const auto json_mark = [&](const std::filesystem::path& p, const std::string& offset) {
+    return p.string() + " line 3: invalid JSON" + mark + ", at " + offset;
+  };
+  CHECK_THROWS_WITH_AS(pollard::io::read_json_records(gz),
+                       json_mark(gz, "offset 8 of the decompressed text").c_str(),
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(pollard::io::read_gzip_json_lines_text(gz),
+                       json_mark(gz, "offset 8 of the decompressed text").c_str(),
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(pollard::io::read_json_records(plain), json_mark(plain, "offset 8").c_str(),
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(pollard::io::read_json_records(stored),
+                       json_mark(stored, "offset 8").c_str(), pollard::format_error);
+  // A JSON list and instruction records: the parser's offset.
+  const auto list = write_gzip("pollard-offsets.json.gz", "[{\"text\": \"a\"},]");
+  CHECK_THROWS_WITH_AS(
+      pollard::io::read_json_records(list),
+      (list.string() + ": invalid JSON: expected a value at offset 15 of the decompressed text")
+          .c_str(),
+      pollard::format_error);
+  const auto alpaca = write_gzip("pollard-offsets-alpaca.jsonl.gz", "{\"instruction\" 1}\n");
+  CHECK_THROWS_WITH_AS(pollard::io::read_instruction_examples(alpaca),
+                       (alpaca.string() +
+                        " line 1: invalid JSON: expected ':' at offset 15 of the decompressed text")
+                           .c_str(),
+                       pollard::format_error);
+  // Plain text: the line and the offset.
+  const std::string joined = bom + "one\n" + bom + "two\n";
+  const auto text_gz = write_gzip("pollard-offsets.txt.gz", joined);
+  const auto text = write_temp("pollard-offsets.txt", joined);
+  CHECK_THROWS_WITH_AS(
+      pollard::io::read_paragraphs(text_gz),
+      doctest::Contains(
+          (text_gz.string() + " line 2 (byte offset 7 of the decompressed text)" + mark).c_str()),
+      pollard::format_error);
+  CHECK_THROWS_WITH_AS(
+      pollard::io::read_paragraphs(text),
+      doctest::Contains((text.string() + " line 2 (byte offset 7)" + mark).c_str()),
+      pollard::format_error);
+  for (const auto& p : {gz, plain, stored, list, alpaca, text_gz, text}) std::filesystem::remove(p);
+}
+
 TEST_CASE("record_texts reads strings and the field of objects, naming a record without it") {
   using pollard::io::json_record;
   using pollard::io::parse_json;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/io/text_offset.hpp"
 #include "pollard/io/utf8.hpp"
 
 namespace pollard::io {
@@ -80,11 +81,11 @@ namespace detail {
 
 class json_parser {
  public:
-  /// `text` is a file's bytes from byte `offset` on; error offsets are the file's. A whole
-  /// file (`whole_file`) may start with a byte-order mark.
+  /// `text` is a file's bytes from byte `offset` on; error offsets are the file's (counted as
+  /// `offsets` says). A whole file (`whole_file`) may start with a byte-order mark.
   json_parser(std::string_view text, std::string what, int max_depth, std::size_t offset,
-              bool whole_file)
-      : s_(text), what_(std::move(what)), max_depth_(max_depth), offset_(offset) {
+              bool whole_file, offsets_in offsets = offsets_in::file)
+      : s_(text), what_(std::move(what)), max_depth_(max_depth), offset_(offset), in_(offsets) {
     // RFC 8259 section 8.1: a parser may ignore a byte-order mark at the start of the text.
     if (whole_file && s_.starts_with(byte_order_mark)) i_ = byte_order_mark.size();
   }
@@ -104,7 +105,7 @@ class json_parser {
                        (mark ? "a UTF-8 byte-order mark (U+FEFF), which belongs only at the very "
                                "start of a file,"
                              : message) +
-                       " at offset " + std::to_string(offset_ + i_));
+                       " at " + offset_text(offset_ + i_, in_));
   }
   void skip_ws() {
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
@@ -280,6 +281,7 @@ class json_parser {
   std::string what_;
   int max_depth_;
   std::size_t offset_ = 0;
+  offsets_in in_ = offsets_in::file;
   std::size_t i_ = 0;
 };
 
@@ -288,17 +290,28 @@ class json_parser {
 /// Parses one JSON document, a whole file's content; format_error (naming `what` and the byte
 /// offset in the file) on any violation. A UTF-8 byte-order mark at its start (as Windows
 /// editors save files) is skipped, as RFC 8259 section 8.1 allows, and counted in the offsets;
-/// one anywhere else outside a string is an error saying so.
+/// one anywhere else outside a string is an error saying so. `offsets` says what the offsets
+/// count: the text a gzip-compressed file decompresses to is named as such.
+inline json_value parse_json(std::string_view text, std::string what, offsets_in offsets,
+                             int max_depth = 64) {
+  return detail::json_parser(text, std::move(what), max_depth, 0, true, offsets).parse_document();
+}
 inline json_value parse_json(std::string_view text, std::string what = "JSON", int max_depth = 64) {
-  return detail::json_parser(text, std::move(what), max_depth, 0, true).parse_document();
+  return parse_json(text, std::move(what), offsets_in::file, max_depth);
 }
 
 /// Parses one JSON document that is a part of a file starting at its byte `offset` (a line of
-/// JSON Lines, a safetensors header): error offsets are the file's, and a byte-order mark is
-/// an error (it belongs only at the very start of the file, which the caller skips).
+/// JSON Lines, a safetensors header): error offsets are the file's (counted as `offsets` says),
+/// and a byte-order mark is an error (it belongs only at the very start of the file, which the
+/// caller skips).
+inline json_value parse_json_at(std::string_view text, std::size_t offset, std::string what,
+                                offsets_in offsets, int max_depth = 64) {
+  return detail::json_parser(text, std::move(what), max_depth, offset, false, offsets)
+      .parse_document();
+}
 inline json_value parse_json_at(std::string_view text, std::size_t offset, std::string what,
                                 int max_depth = 64) {
-  return detail::json_parser(text, std::move(what), max_depth, offset, false).parse_document();
+  return parse_json_at(text, offset, std::move(what), offsets_in::file, max_depth);
 }
 
 }  // namespace pollard::io

@@ -22,6 +22,7 @@
 #include "pollard/io/input_file.hpp"
 #include "pollard/io/instruction_example.hpp"
 #include "pollard/io/json.hpp"
+#include "pollard/io/text_offset.hpp"
 
 namespace pollard::io {
 
@@ -39,8 +40,11 @@ inline std::string read_text_file(const std::filesystem::path& path) {
 /// The whole decompressed content of a gzip file (every member of a file of several, as gzip -d
 /// reads it), refusing to grow past `limit` bytes. A file that ends before its last member's
 /// trailer (cut anywhere, even at a flush point where everything before decompresses) is refused
-/// as truncated: zlib reports that only through gzerror() once the data runs out.
-inline std::string read_gzip_file(const std::filesystem::path& path, std::size_t limit) {
+/// as truncated: zlib reports that only through gzerror() once the data runs out. A file that is
+/// not gzip data is read as it is (zlib's transparent reading); `offsets`, when given, is set to
+/// what offsets in the result count (the decompressed text, or the file's own bytes then).
+inline std::string read_gzip_file(const std::filesystem::path& path, std::size_t limit,
+                                  offsets_in* offsets = nullptr) {
   const int fd = open_regular_file(path);
   gzFile f = gzdopen(fd, "rb");
   if (f == nullptr) {
@@ -71,15 +75,19 @@ inline std::string read_gzip_file(const std::filesystem::path& path, std::size_t
         "truncated gzip file: it ends before the end of its compressed data (the trailer "
         "with the length and CRC is missing)");
   if (code != Z_OK) fail("corrupt gzip stream");
+  if (offsets != nullptr)
+    *offsets = gzdirect(f) == 1 ? offsets_in::file : offsets_in::decompressed_text;
   gzclose(f);
   return out;
 }
 
-/// Where byte `offset` of `content` is, for a message: "line L (byte offset N)".
-inline std::string line_and_offset(std::string_view content, std::size_t offset) {
+/// Where byte `offset` of `content` is, for a message: "line L (byte offset N)", or "line L
+/// (byte offset N of the decompressed text)".
+inline std::string line_and_offset(std::string_view content, std::size_t offset,
+                                   offsets_in in = offsets_in::file) {
   const auto newlines =
       std::count(content.begin(), content.begin() + static_cast<std::ptrdiff_t>(offset), '\n');
-  return "line " + std::to_string(newlines + 1) + " (byte offset " + std::to_string(offset) + ")";
+  return "line " + std::to_string(newlines + 1) + " (byte " + offset_text(offset, in) + ")";
 }
 
 /// One record of a JSON data file and where it is ("alpaca.jsonl line 3", "data.json item 0").
@@ -90,9 +98,11 @@ struct json_record {
 
 /// The records of the non-blank lines of a JSON-lines document named `what`. A byte-order mark
 /// at its start is skipped; one anywhere else (a line that starts with one) is refused naming
-/// the line and its byte offset. Error offsets are offsets in `content`.
+/// the line and its byte offset. Error offsets are offsets in `content` (counted as `offsets`
+/// says).
 inline std::vector<json_record> json_lines_records(const std::string& content,
-                                                   const std::string& what) {
+                                                   const std::string& what,
+                                                   offsets_in offsets = offsets_in::file) {
   std::vector<json_record> out;
   std::size_t begin = content.starts_with(byte_order_mark) ? byte_order_mark.size() : 0;
   std::size_t line = 1;
@@ -102,7 +112,7 @@ inline std::vector<json_record> json_lines_records(const std::string& content,
     const std::string_view text(content.data() + begin, end - begin);
     if (text.find_first_not_of(" \t\r") != std::string_view::npos) {
       std::string where = what + " line " + std::to_string(line);
-      auto value = parse_json_at(text, begin, where);
+      auto value = parse_json_at(text, begin, where, offsets);
       out.push_back({std::move(where), std::move(value)});
     }
     begin = end + 1;
@@ -113,9 +123,10 @@ inline std::vector<json_record> json_lines_records(const std::string& content,
 
 /// The `field` of every non-blank line of a JSON-lines document.
 inline std::vector<std::string> json_lines_text(const std::string& content, const std::string& what,
+                                                offsets_in offsets,
                                                 const std::string& field_name = "text") {
   std::vector<std::string> rows;
-  for (const auto& [where, v] : json_lines_records(content, what)) {
+  for (const auto& [where, v] : json_lines_records(content, what, offsets)) {
     const auto* field = v.find(field_name);
     if (field == nullptr) throw format_error(where + ": no \"" + field_name + "\" field");
     rows.push_back(field->as_string(where + " " + field_name));
@@ -127,7 +138,7 @@ inline std::vector<std::string> json_lines_text(const std::string& content, cons
 
 /// WikiText-2 as the usual loaders give it: the rows of a `{"text": ...}` JSON-lines file.
 inline std::vector<std::string> read_json_lines_text(const std::filesystem::path& path) {
-  return detail::json_lines_text(detail::read_text_file(path), path.string());
+  return detail::json_lines_text(detail::read_text_file(path), path.string(), offsets_in::file);
 }
 
 /// The evaluation string SparseGPT and Wanda use: the rows joined with "\n\n".
@@ -145,7 +156,9 @@ inline std::string join_rows(const std::vector<std::string>& rows,
 inline std::vector<std::string> read_gzip_json_lines_text(const std::filesystem::path& path,
                                                           std::size_t limit = std::size_t{1}
                                                                               << 30) {
-  return detail::json_lines_text(detail::read_gzip_file(path, limit), path.string());
+  offsets_in offsets = offsets_in::decompressed_text;
+  const std::string content = detail::read_gzip_file(path, limit, &offsets);
+  return detail::json_lines_text(content, path.string(), offsets);
 }
 
 /// C4 as SparseGPT's and Wanda's get_c4 (datautils.py) evaluate it: the first 1100 validation
@@ -168,11 +181,12 @@ using detail::json_record;
 /// The text of a plain-text file named `name` whose (decompressed) content is `content`, without
 /// the UTF-8 byte-order mark at its start (an editor's mark, not text). One anywhere else is a
 /// format_error naming the file, the line and the byte offset: a byte-order mark belongs only at
-/// the start of a file (files joined with cat keep theirs).
-inline std::string_view plain_text_of(std::string_view content, const std::string& name) {
+/// the start of a file (files joined with cat keep theirs); the offset counts as `offsets` says.
+inline std::string_view plain_text_of(std::string_view content, const std::string& name,
+                                      offsets_in offsets = offsets_in::file) {
   const std::size_t start = content.starts_with(byte_order_mark) ? byte_order_mark.size() : 0;
   if (const std::size_t at = content.find(byte_order_mark, start); at != std::string_view::npos)
-    throw format_error(name + " " + detail::line_and_offset(content, at) +
+    throw format_error(name + " " + detail::line_and_offset(content, at, offsets) +
                        ": a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start "
                        "of a file (were files joined?)");
   return content.substr(start);
@@ -185,12 +199,18 @@ enum class data_file_format {
   plain_text,  ///< paragraphs separated by blank lines (split_paragraphs)
 };
 
+/// The most bytes a data file is read (or decompressed) to by default: 4 GiB.
+inline constexpr std::size_t data_file_limit = std::size_t{1} << 32;
+
 /// The content of a data file: decompressed when its name ends in .gz (at most `limit` bytes),
-/// as it is otherwise.
+/// as it is otherwise. `offsets`, when given, is set to what offsets in the content count, for
+/// messages: the decompressed text of gzip data, the file's bytes otherwise.
 inline std::string read_data_file(const std::filesystem::path& path,
-                                  std::size_t limit = std::size_t{1} << 32) {
-  return path.extension() == ".gz" ? detail::read_gzip_file(path, limit)
-                                   : detail::read_text_file(path);
+                                  std::size_t limit = data_file_limit,
+                                  offsets_in* offsets = nullptr) {
+  if (path.extension() == ".gz") return detail::read_gzip_file(path, limit, offsets);
+  if (offsets != nullptr) *offsets = offsets_in::file;
+  return detail::read_text_file(path);
 }
 
 /// The format of the data file `path` whose (decompressed) content is `content`. A gzip file is
@@ -216,12 +236,14 @@ inline data_file_format data_file_format_of(const std::filesystem::path& path,
 }
 
 /// The records of the JSON content of a data file named `name`: the items of a list, or the
-/// values of the non-blank lines. Throws format_error naming the file and the line or item.
+/// values of the non-blank lines. Throws format_error naming the file and the line or item, and
+/// the offset, counted as `offsets` says.
 inline std::vector<json_record> parse_json_records(const std::string& content,
-                                                   const std::string& name, bool list) {
-  if (!list) return detail::json_lines_records(content, name);
+                                                   const std::string& name, bool list,
+                                                   offsets_in offsets = offsets_in::file) {
+  if (!list) return detail::json_lines_records(content, name, offsets);
   std::vector<json_record> out;
-  const auto root = parse_json(content, name);
+  const auto root = parse_json(content, name, offsets);
   std::size_t index = 0;
   for (const auto& item : root.as_array(name))
     out.push_back({name + " item " + std::to_string(index++), item});
@@ -250,10 +272,12 @@ inline std::vector<std::string> record_texts(const std::vector<json_record>& rec
 /// list when its text starts with '['). Blank lines of JSON lines are skipped. Throws io_error /
 /// format_error naming the file and the line or item.
 inline std::vector<json_record> read_json_records(const std::filesystem::path& path,
-                                                  std::size_t limit = std::size_t{1} << 32) {
-  const std::string content = read_data_file(path, limit);
+                                                  std::size_t limit = data_file_limit) {
+  offsets_in offsets = offsets_in::file;
+  const std::string content = read_data_file(path, limit, &offsets);
   return parse_json_records(content, path.string(),
-                            data_file_format_of(path, content) == data_file_format::json_list);
+                            data_file_format_of(path, content) == data_file_format::json_list,
+                            offsets);
 }
 
 /// Alpaca: {instruction, input, output} records of a JSON data file (a JSON list, JSON lines, or
@@ -264,7 +288,8 @@ inline std::vector<json_record> read_json_records(const std::filesystem::path& p
 inline std::vector<instruction_example> read_instruction_examples(
     const std::filesystem::path& path) {
   const std::string name = path.string();
-  const std::string content = read_data_file(path);
+  offsets_in offsets = offsets_in::file;
+  const std::string content = read_data_file(path, data_file_limit, &offsets);
   const data_file_format format = data_file_format_of(path, content);
   if (format == data_file_format::plain_text)
     throw format_error(name +
@@ -273,7 +298,7 @@ inline std::vector<instruction_example> read_instruction_examples(
                        "gzip-compressed (*.json.gz, *.jsonl.gz)");
   std::vector<instruction_example> out;
   for (const auto& [where, item] :
-       parse_json_records(content, name, format == data_file_format::json_list)) {
+       parse_json_records(content, name, format == data_file_format::json_list, offsets)) {
     const auto field = [&](const char* field_name, bool optional = false) {
       const auto* v = item.find(field_name);
       if (v == nullptr && optional) return std::string();
@@ -314,7 +339,9 @@ inline std::vector<std::string> split_paragraphs(std::string_view text) {
 /// The paragraphs of a plain-text file (split_paragraphs), gzip-compressed when its name ends in
 /// .gz (read_data_file).
 inline std::vector<std::string> read_paragraphs(const std::filesystem::path& path) {
-  return split_paragraphs(plain_text_of(read_data_file(path), path.string()));
+  offsets_in offsets = offsets_in::file;
+  const std::string content = read_data_file(path, data_file_limit, &offsets);
+  return split_paragraphs(plain_text_of(content, path.string(), offsets));
 }
 
 }  // namespace pollard::io

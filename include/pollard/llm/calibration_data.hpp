@@ -56,14 +56,16 @@ inline std::vector<std::string> read_calibration_records(const std::filesystem::
                                                          const std::string& field = "text") {
   io::require_regular_file(path, "calibration file ");
   const std::string name = path.string();
-  const std::string content = io::read_data_file(path);
+  io::offsets_in offsets = io::offsets_in::file;
+  const std::string content = io::read_data_file(path, io::data_file_limit, &offsets);
   const io::data_file_format format = io::data_file_format_of(path, content);
   std::vector<std::string> docs;
   if (format == io::data_file_format::plain_text) {
-    docs = io::split_paragraphs(io::plain_text_of(content, name));
+    docs = io::split_paragraphs(io::plain_text_of(content, name, offsets));
   } else {
     docs = io::record_texts(
-        io::parse_json_records(content, name, format == io::data_file_format::json_list), field);
+        io::parse_json_records(content, name, format == io::data_file_format::json_list, offsets),
+        field);
   }
   if (std::all_of(docs.begin(), docs.end(), detail::is_blank))
     throw format_error(name + ": no calibration text in the file");
