@@ -76,3 +76,37 @@ def paired_difference(a, b, y, resamples=2000, seed=0):
             None, None)
         out[name] = (f(a, y) - f(b, y), lo, hi)
     return out
+
+
+def spread_growth(low, high, ratio, resamples=2000, seed=0):
+    """How much the spread over calibration sources grows from one sparsity to another.
+
+    `low` and `high` map each source to its per-seed values at the two sparsities, in the same
+    seed order (a seed draws the same calibration data at both, so the pair is resampled
+    together). The spread of a sparsity is max / min of the sources' seed means when `ratio`,
+    else max − min; the growth is spread(high) − spread(low). Returns (growth, lo, hi): a 95 %
+    percentile bootstrap over seeds, each source's seeds drawn with replacement on their own
+    (lo and hi are None when no source has two seeds)."""
+    sources = sorted(set(low) & set(high))
+    pairs = {c: (np.asarray(low[c], dtype=float), np.asarray(high[c], dtype=float))
+             for c in sources}
+    for c, (a, b) in pairs.items():
+        if len(a) != len(b) or len(a) == 0:
+            raise ValueError(f"source {c}: {len(a)} values at the low sparsity, {len(b)} at the "
+                             "high one; each seed needs both")
+
+    def spread(means):
+        return max(means) / min(means) if ratio else max(means) - min(means)
+
+    def growth(draws):
+        return (spread([pairs[c][1][draws[c]].mean() for c in sources])
+                - spread([pairs[c][0][draws[c]].mean() for c in sources]))
+
+    value = float(growth({c: np.arange(len(pairs[c][0])) for c in sources}))
+    if resamples <= 0 or all(len(pairs[c][0]) < 2 for c in sources):
+        return value, None, None
+    rng = np.random.default_rng(seed)
+    boot = [growth({c: rng.integers(0, len(pairs[c][0]), len(pairs[c][0])) for c in sources})
+            for _ in range(resamples)]
+    lo, hi = _interval(boot)
+    return value, lo, hi

@@ -48,6 +48,22 @@ def check_statistics():
     check(abs(st.spearman([1, 2, 3, 4], [1, 3, 2, 4]) - 0.8) < 1e-12, "Spearman, hand-worked")
     check(abs(st.kendall([1, 2, 3, 4], [1, 3, 2, 4]) - 4 / 6) < 1e-12, "Kendall, hand-worked")
     check(math.isnan(st.spearman([1, 1, 1], [1, 2, 3])), "Spearman of a constant is nan")
+    # Spread growth, hand-worked: at the low sparsity the sources' means are 2 and 4 (range 2,
+    # ratio 2), at the high one 1 and 6 (range 5, ratio 6).
+    low, high = {"a": [1, 3], "b": [4, 4]}, {"a": [0, 2], "b": [5, 7]}
+    check(st.spread_growth(low, high, False, 0)[0] == 3.0, "spread growth of the ranges")
+    check(st.spread_growth(low, high, True, 0)[0] == 4.0, "spread growth of the ratios")
+    g = st.spread_growth({"a": [1, 1], "b": [3, 3]}, {"a": [1, 1], "b": [5, 5]}, False, 100)
+    check(g == (2.0, 2.0, 2.0), "without seed noise the interval is the value")
+    # A seed moves source a the same way at both sparsities: resampled as pairs, the growth
+    # is 0 in every draw; resampled independently it would not be.
+    g = st.spread_growth({"a": [0, 10], "b": [5, 5]}, {"a": [0, 10], "b": [5, 5]}, False, 200)
+    check(g == (0.0, 0.0, 0.0), "a seed's runs at the two sparsities are resampled together")
+    try:
+        st.spread_growth({"a": [1, 2], "b": [1]}, {"a": [1], "b": [1]}, False, 10)
+        check(False, "unpaired seeds are refused")
+    except ValueError as e:
+        check("source a" in str(e), "unpaired seeds are refused, naming the source")
     try:
         import scipy.stats
     except ImportError:
