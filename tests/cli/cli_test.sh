@@ -3196,6 +3196,10 @@ byte_order_marks)
   { printf '%s' "$bom"; printf 'blk.* 0.5\n'; } >table.txt
   run table_bom prune "$stories" t.bin --method magnitude --allocation table.txt --quiet
   [ "$status" -eq 0 ] || fail "table_bom: exit status $status: $(cat table_bom.err)"
+  # One before a comment line of the table is refused where it is, not read as a row.
+  { printf 'blk.* 0.5\n%s# rows\n' "$bom"; } >mid_table.txt
+  expect_error table_mid_bom 2 prune "$stories" t.bin --method magnitude --allocation mid_table.txt
+  expect_message table_mid_bom "--allocation mid_table.txt: mid_table.txt line 2 (byte offset 10): a UTF-8 byte-order mark (U+FEFF)"
   finish
   ;;
 text_layouts)

@@ -19,6 +19,7 @@
 #include "pollard/evaluation/multiple_choice.hpp"
 #include "pollard/io/input_file.hpp"
 #include "pollard/io/json.hpp"
+#include "pollard/io/plain_text.hpp"
 #include "pollard/io/text_datasets.hpp"
 
 namespace pollard::evaluation {

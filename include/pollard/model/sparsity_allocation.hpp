@@ -18,6 +18,7 @@
 #include "pollard/core/error.hpp"
 #include "pollard/core/number_text.hpp"
 #include "pollard/io/input_file.hpp"
+#include "pollard/io/plain_text.hpp"
 #include "pollard/model/name_patterns.hpp"
 
 namespace pollard::model {
@@ -45,24 +46,27 @@ class sparsity_table {
   }
 
   /// Reads "PATTERN SPARSITY" lines (SPARSITY in plain decimal notation, read_real); blank lines
-  /// and lines starting with '#' are skipped.
-  /// Throws io_error when the file cannot be read, format_error naming the line otherwise.
+  /// and lines starting with '#' are skipped. A UTF-8 byte-order mark at the start of the file is
+  /// dropped, one anywhere else refused naming the line and byte offset (io::plain_text_of).
+  /// Throws io_error when the file cannot be read, format_error naming the file (as given) and the
+  /// line otherwise.
   static sparsity_table read(const std::filesystem::path& path) {
     io::require_regular_file(path);
-    std::ifstream in(path);
-    if (!in)
+    std::ifstream file(path, std::ios::binary);
+    if (!file)
       throw io_error("cannot open sparsity table " + path.string() + ": " + std::strerror(errno));
+    std::ostringstream content;
+    content << file.rdbuf();
+    std::istringstream in{std::string(io::plain_text_of(content.str(), path.string()))};
     std::vector<std::pair<std::string, double>> rows;
     std::string line;
     for (int number = 1; std::getline(in, line); ++number) {
-      // A UTF-8 byte-order mark at the start of the file is an editor's mark, not text.
-      if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
       const auto first = line.find_first_not_of(" \t\r");
       if (first == std::string::npos || line[first] == '#') continue;
       std::istringstream fields(line);
       std::string pattern, value, extra;
       fields >> pattern >> value;
-      const std::string where = path.filename().string() + " line " + std::to_string(number);
+      const std::string where = path.string() + " line " + std::to_string(number);
       if (value.empty() || (fields >> extra))
         throw format_error(where + ": expected \"PATTERN SPARSITY\", got \"" + line + "\"");
       const auto s = read_real(value);
@@ -72,8 +76,7 @@ class sparsity_table {
       check(pattern, s.value, where);
       rows.emplace_back(pattern, s.value);
     }
-    if (rows.empty())
-      throw format_error(path.filename().string() + ": the sparsity table is empty");
+    if (rows.empty()) throw format_error(path.string() + ": the sparsity table is empty");
     return sparsity_table(std::move(rows));
   }
 
