@@ -140,19 +140,48 @@ def parse_arguments(argv):
     for c in a.calibrations:
         if c not in ALL_CALIBRATIONS:
             p.error(f"--calibrations: unknown source '{c}' (known: {', '.join(ALL_CALIBRATIONS)})")
+    sparsities = []
     for s in a.sparsities:
         if ":" in s:
             n, m = s.split(":", 1)
             if not (n.isdigit() and m.isdigit() and 0 < int(n) < int(m)):
                 p.error(f"--sparsities: '{s}' is not N:M with 0 < N < M")
+            sparsities.append(f"{int(n)}:{int(m)}")
         else:
             try:
                 if not 0.0 < float(s) < 1.0:
                     raise ValueError
             except ValueError:
                 p.error(f"--sparsities: '{s}' is neither a fraction in (0, 1) nor N:M")
+            sparsities.append(repr(float(s)))  # one spelling per value: '.50' is '0.5'
+    a.sparsities = sparsities
+    for name, given in (("methods", a.methods), ("sparsities", a.sparsities),
+                        ("calibrations", a.calibrations), ("seeds", a.seeds),
+                        ("zero-shot", a.zero_shot)):
+        if len(set(given)) != len(given):
+            twice = next(x for i, x in enumerate(given) if x in given[:i])
+            p.error(f"--{name}: {twice} is given twice")
+    if not a.methods:
+        p.error("--methods: give at least one method")
+    if not a.sparsities:
+        p.error("--sparsities: give at least one sparsity")
     if not a.seeds:
         p.error("--seeds: give at least one seed")
+    if not a.calibrations and any(m != "magnitude" for m in a.methods):
+        p.error("--calibrations: give at least one source (only magnitude needs none)")
+    if not any(":" not in s for s in a.sparsities) and set(a.methods) == {"owl-wanda"}:
+        p.error("--sparsities: owl-wanda allocates unstructured sparsity only, and every "
+                "sparsity given is N:M: the grid is empty")
+    for t in a.zero_shot:
+        if t not in ALL_ZERO_SHOT:
+            p.error(f"--zero-shot: unknown task '{t}' (known: {', '.join(ALL_ZERO_SHOT)})")
+    for name, least in (("samples", 1), ("length", 1), ("window", 2), ("wikitext_windows", 1),
+                        ("c4_windows", 1), ("divergence_windows", 1), ("divergence_examples", 1),
+                        ("task_examples", 1), ("max_new_tokens", 1), ("selfgen_sources", 0),
+                        ("bootstrap", 0), ("max_runs", 0)):
+        if getattr(a, name) < least:
+            p.error(f"--{name.replace('_', '-')}: {getattr(a, name)} is below {least}")
+    check_mixture(p, a.mixture)
     if a.jobs < 1:
         p.error(f"--jobs: {a.jobs} runs at once; give at least 1")
     if a.threads < 0:
@@ -164,12 +193,19 @@ def parse_arguments(argv):
     for name in ("model",) if a.report_only else ("pollard", "model"):  # a report: no pollard
         if not Path(getattr(a, name)).is_file():
             p.error(f"--{name}: no file {getattr(a, name)}")
+    if a.tokenizer and not Path(a.tokenizer).is_file():
+        p.error(f"--tokenizer: no file {a.tokenizer}")
     if a.tinystories_heldout == "auto":
         a.tinystories_heldout = "no" if a.model.endswith(".gguf") else "yes"
     if not a.report_only:  # a report needs no pollard
         check_pollard_runs(p, a.pollard)
     if Path(a.results).exists() and not Path(a.results).is_dir():
         p.error(f"--results: {a.results} is a file, not a folder")
+    above = Path(a.results).absolute().parent
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        p.error(f"--results: {a.results} cannot be made: {above} is a file, not a folder")
     if not (Path(a.data_dir) / "text").is_dir():
         p.error(f"--data-dir: {a.data_dir} has no text/ folder")
     for relative in data_files_needed(a):
@@ -182,6 +218,29 @@ def parse_arguments(argv):
                 p.error(f"--data-dir: {a.data_dir} lacks tasks/{folder}/, which --zero-shot "
                         "reads")
     return a
+
+
+MIXTURE_SOURCES = ["c4", "wikitext", "alpaca", "tinystories", "selfgen"]
+
+
+def check_mixture(p, mixture):
+    """--mixture: staged sources (not 'mix' itself), each once, with positive finite weights."""
+    names = []
+    for item in comma_list(mixture):
+        name, at, weight = item.partition("@")
+        if name not in MIXTURE_SOURCES:
+            p.error(f"--mixture: unknown source '{name}' (known: {', '.join(MIXTURE_SOURCES)})")
+        if name in names:
+            p.error(f"--mixture: {name} is given twice")
+        names.append(name)
+        if at:
+            try:
+                if not 0.0 < float(weight) < float("inf"):
+                    raise ValueError
+            except ValueError:
+                p.error(f"--mixture: the weight of {name}, '{weight}', is not a positive number")
+    if not names:
+        p.error("--mixture: give at least one source")
 
 
 def check_pollard_runs(p, pollard):
@@ -467,8 +526,8 @@ class study:
             parts = []
             for item in comma_list(self.a.mixture):
                 name, _, weight = item.partition("@")
-                if name not in kinds:
-                    raise SystemExit(f"study: --mixture names unknown source '{name}'")
+                if name not in kinds:  # parse_arguments refuses it (check_mixture)
+                    raise ValueError(f"--mixture names unknown source '{name}'")
                 parts.append(kinds[name] + (f"@{weight}" if weight else ""))
             return ",".join(parts)
         return kinds[source]
@@ -796,6 +855,14 @@ class study:
         return result, True
 
     def run(self):
+        try:  # the folder first: a study that cannot write its results says so and stops
+            (self.results / "runs").mkdir(parents=True, exist_ok=True)
+            probe = self.results / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            refuse(f"study: --results: cannot write in {self.results}: "
+                   f"{e.strerror or e}")
         if not self.a.report_only:
             for number in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(number, self.on_signal)
@@ -809,6 +876,9 @@ class study:
             dense, ran = self.run_dense()
         except interrupted:
             return self.stopped(grid)
+        except RuntimeError as e:  # every run is compared with the dense model: none can run
+            raise SystemExit(f"study: the dense model's evaluation failed, so no run starts: "
+                             f"{e}") from None
         print(f"study: dense model {'evaluated' if ran else 'cached'}", flush=True)
         todo = [g for g in grid if not (self.results / "runs" / f"{self.key(g)}.json").exists()]
         print(f"study: {len(grid)} runs in the grid, {len(grid) - len(todo)} cached, "
@@ -888,7 +958,7 @@ class study:
         if a.zero_shot_items == "random":
             out += ["--zero-shot-seed", str(a.zero_shot_seed)]
         out += ["--zero-shot-bos", a.zero_shot_bos, "--tinystories-heldout", a.tinystories_heldout,
-                "--mixture", a.mixture]
+                "--mixture", a.mixture, "--bootstrap", str(a.bootstrap)]  # the intervals' draws
         if a.selfgen_sources:
             out += ["--selfgen-sources", str(a.selfgen_sources)]
         if a.tokenizer:

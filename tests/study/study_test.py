@@ -2,7 +2,9 @@
 the report parses (its tables are there and their numbers finite, the plots are PNGs), a second
 study with the same seeds reproduces every number, an interrupted study resumes without redoing
 the runs it finished, and the rank statistics agree with hand-worked values and with scipy.
-Bad options are refused before anything is written; a failed run keeps only its log; SIGINT and
+Bad options (a grid point named twice, an empty grid, unknown tasks or mixture sources, sizes out
+of range, a results folder that cannot be made) are refused before anything is written; a failed
+dense evaluation stops the study with a message; a failed run keeps only its log; SIGINT and
 SIGTERM stop a study with --jobs 2 cleanly and the next one resumes; an undefined standard error
 reads n/a; another model, data file or pollard binary is refused in a folder of cached runs.
 
@@ -179,7 +181,28 @@ def check_arguments(pollard, model, data, work):
             (["--data-dir", str(empty_data)], "lacks text/c4/c4-sample.00000-of-00001.json.gz"),
             (["--calibrations", "tinystories", "--data-dir", str(data_without(
                 data, work / "no-tinystories", "text/tinystories"))],
-             "lacks text/tinystories/tinystories_train_head.txt")):
+             "lacks text/tinystories/tinystories_train_head.txt"),
+            # A list naming a grid point twice would run it twice at once and count it twice.
+            (["--seeds", "0,1,0"], "--seeds: 0 is given twice"),
+            (["--sparsities", "0.5,.50"], "--sparsities: 0.5 is given twice"),
+            (["--sparsities", "2:4,02:04"], "--sparsities: 2:4 is given twice"),
+            (["--methods", "magnitude,magnitude"], "--methods: magnitude is given twice"),
+            (["--calibrations", "c4,c4"], "--calibrations: c4 is given twice"),
+            (["--zero-shot", "boolq,boolq"], "--zero-shot: boolq is given twice"),
+            # An empty grid, and options that would fail every run (or the dense one) later.
+            (["--sparsities", " , "], "--sparsities: give at least one sparsity"),
+            (["--methods", ""], "--methods: give at least one method"),
+            (["--methods", "wanda", "--calibrations", ""], "--calibrations: give at least one"),
+            (["--methods", "owl-wanda", "--sparsities", "2:4"], "the grid is empty"),
+            (["--zero-shot", "arc_hard"], "--zero-shot: unknown task 'arc_hard'"),
+            (["--mixture", "c4@0.5,books@0.5"], "--mixture: unknown source 'books'"),
+            (["--mixture", "c4@half"], "--mixture: the weight of c4, 'half'"),
+            (["--mixture", "c4@0"], "--mixture: the weight of c4, '0'"),
+            (["--tokenizer", str(work / "no-tokenizer.bin")], "--tokenizer: no file"),
+            (["--window", "1"], "--window: 1 is below 2"),
+            (["--samples", "0"], "--samples: 0 is below 1"),
+            (["--bootstrap", "-1"], "--bootstrap: -1 is below 0"),
+            (["--results", str(work / "a-file" / "results")], "a-file is a file, not a folder")):
         done = subprocess.run(quick_study(pollard, model, data, results, *extra),
                               capture_output=True, text=True)
         check(done.returncode == 2 and message in done.stderr
@@ -237,19 +260,44 @@ def check_interruption(pollard, model, data, work):
           in done.stdout, f"the interrupted study resumes: {done.stdout}{done.stderr}")
 
 
-def check_failed_run(pollard, model, data, work):
-    """A failed run leaves no work folder (pruned models are large), only its log."""
-    failing = wrapper(work / "failing-pollard", pollard,
-                      '[ "$1" = prune ] && { touch "$3"; echo "prune refused here" >&2; exit 3; }')
-    results = work / "failing"
+def study_failing_at(pollard, model, data, results, command, failure):
+    """A one-sparsity study whose pollard command `command` runs the shell `failure` instead."""
+    failing = wrapper(results.parent / f"failing-{command}-pollard", pollard,
+                      f'[ "$1" = {command} ] && {failure}')
     done = subprocess.run(quick_study(failing, model, data, results, "--sparsities", "0.5"),
                           capture_output=True, text=True)
     print(done.stdout + done.stderr)
+    return done
+
+
+def check_failed_run(pollard, model, data, work):
+    """A failed run leaves no work folder (pruned models are large), only its log."""
+    results = work / "failing"
+    done = study_failing_at(pollard, model, data, results, "prune",
+                            '{ touch "$3"; echo "prune refused here" >&2; exit 3; }')
     check(done.returncode == 1 and "1 run(s) failed" in done.stderr, "the failed run is reported")
     logs = list((results / "failed").glob("magnitude-0.5-none-seed0-*.log"))
     check(len(logs) == 1 and "prune refused here" in logs[0].read_text(),
           "the failed run's log is kept as RESULTS/failed/<key>.log")
     check(not any((results / "work").iterdir()), "the failed run's work folder is removed")
+
+    # Every run is compared with the dense model: its failed evaluation stops the study with a
+    # message, not a traceback.
+    results = work / "failing-dense"
+    done = study_failing_at(pollard, model, data, results, "eval",
+                            '{ echo "eval refused here" >&2; exit 3; }')
+    check(done.returncode == 1 and "Traceback" not in done.stderr
+          and "the dense model's evaluation failed" in done.stderr
+          and "eval refused here" in done.stderr, "a failed dense evaluation is reported")
+    check(not (results / "runs").exists() or not any((results / "runs").iterdir()),
+          "no run starts after the dense evaluation failed")
+    # A results folder that cannot be made (here under /proc) is refused, not a traceback.
+    if Path("/proc/self").is_dir():
+        done = subprocess.run(quick_study(pollard, model, data, "/proc/self/pollard-study",
+                                          "--sparsities", "0.5"), capture_output=True, text=True)
+        check(done.returncode == 2 and "Traceback" not in done.stderr
+              and "--results: cannot write in /proc/self/pollard-study" in done.stderr,
+              f"an unwritable results folder is refused: {done.stderr}")
 
 
 def check_identity(pollard, model, data, work, results):
@@ -349,6 +397,10 @@ def check_cache_keys_independent_of_grid(pollard, model, data, work):
         print(done.stdout + done.stderr)
         check(done.returncode == 0 and "dense model cached" in done.stdout and line in done.stdout,
               f"--calibrations {calibrations} finds the cached runs: {line}")
+    done = subprocess.run(study("--calibrations", "c4", "--sparsities", ".50"),
+                          capture_output=True, text=True)
+    check(done.returncode == 0 and "2 runs in the grid, 2 cached, 0 to run" in done.stdout,
+          f"--sparsities .50 is 0.5: its runs are the cached ones: {done.stdout}{done.stderr}")
     done = subprocess.run(study("--calibrations", "c4", "--report-only"), capture_output=True,
                           text=True)
     check(done.returncode == 0 and "(2 of 2 runs)" in done.stdout,
@@ -482,6 +534,9 @@ def main():
                 range(t["items_available"]), 2)), f"{p.name}: {t['task']}'s sampled items")
     check("a random 2 items of each task (seed 0" in (a / "report.md").read_text(),
           "the report names the zero-shot items")
+    options = command_of(a)
+    check("--bootstrap" in options and options[options.index("--bootstrap") + 1] == "50",
+          "the report's command gives --bootstrap, which its intervals depend on")
     check_report_helpers()
     check_arguments(pollard, model, data, work)
     check_cache_keys_independent_of_grid(pollard, model, data, work)
