@@ -100,7 +100,7 @@ def number(x, kind):
     if kind == "ppl":
         return f"{x:.2f}" if x < 1000 else f"{x:.0f}"
     if kind == "small":
-        return f"{x:.4f}" if x >= 1e-3 else f"{x:.2e}"
+        return f"{x:.4f}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"  # by size, either sign
     if kind == "s":
         return f"{x:.{seconds_decimals(x)}f}"
     return f"{x:.4g}"
@@ -462,15 +462,16 @@ def findings_statistics(groups, dense_flat, runs, bootstrap, has_zero_shot, prot
                       "draws each source's seeds with replacement and keeps a seed's runs at the "
                       "two sparsities together (they share its calibration data). An interval "
                       "above 0 means the calibration effect grows with sparsity beyond the seed "
-                      "noise; with 3 seeds per source the interval is coarse.\n")
+                      f"noise; with {seeds_text(groups)} per source the interval is coarse.\n")
             md.append(growth)
 
         # 2. which source is best
         md.append("### Calibration sources ranked\n")
         md.append(protocol + "\n")
         md.append("Mean rank of each calibration source (1 = best) over the (method, sparsity) "
-                  "cells where every source ran, by the seed-mean of each metric; the count of "
-                  "cells where it was best is in parentheses.\n")
+                  "cells where every source ran, by the seed-mean of each metric (tied sources "
+                  "share their average rank); the count of cells where it was best (or tied for "
+                  "best) is in parentheses.\n")
         header = ["calibration"] + [n for n, _, _, _ in metrics]
         ranks = {c: [] for c in sources}
         for _, key, _, higher in metrics:
@@ -481,10 +482,13 @@ def findings_statistics(groups, dense_flat, runs, bootstrap, has_zero_shot, prot
                     v = {c: groups_mean(groups, (m, s, c), key) for c in sources}
                     if any(x is None for x in v.values()):
                         continue
-                    order = sorted(sources, key=lambda c: -v[c] if higher else v[c])
-                    for i, c in enumerate(order):
-                        per[c].append(i + 1)
-                    best[order[0]] += 1
+                    # Tied sources share their average rank, and a tie for the best counts
+                    # for each of them: the order the sources are listed in decides nothing.
+                    worse = [-v[c] if higher else v[c] for c in sources]
+                    for c, rank in zip(sources, stats.average_ranks(worse)):
+                        per[c].append(float(rank))
+                    for c in sources:
+                        best[c] += (-v[c] if higher else v[c]) == min(worse)
             for c in sources:
                 ranks[c].append(f"{np.mean(per[c]):.2f} ({best[c]})" if per[c] else "n/a")
         md.append(table(header, [[CALIBRATION_NAMES.get(c, c)] + ranks[c] for c in sources]))
@@ -640,6 +644,15 @@ def spread_growth_table(groups, methods, sparsities, sources, metrics, bootstrap
     header = ["method", "metric", f"range at {sparsity_label(low)}",
               f"range at {sparsity_label(high)}", "growth", "95 % CI"]
     return table(header, rows)
+
+
+def seeds_text(groups):
+    """The seeds per calibrated cell, in words ('3 seeds', '2-3 seeds')."""
+    counts = sorted({len({r.get("seed") for r in g}) for k, g in groups.items() if k[2] != "none"})
+    if not counts:
+        return "no seeds"
+    n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+    return f"{n} seed{'' if counts == [1] else 's'}"
 
 
 def better_tied_worse(differences, higher):

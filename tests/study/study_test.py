@@ -4,7 +4,8 @@ study with the same seeds reproduces every number, an interrupted study resumes 
 the runs it finished, and the rank statistics agree with hand-worked values and with scipy.
 Bad options (a grid point named twice, an empty grid, unknown tasks or mixture sources, sizes out
 of range, a results folder that cannot be made) are refused before anything is written; a failed
-dense evaluation stops the study with a message; a failed run keeps only its log; SIGINT and
+dense evaluation stops the study with a message; tied sources share their rank; a failed run keeps
+only its log; SIGINT and
 SIGTERM stop a study with --jobs 2 cleanly and the next one resumes; an undefined standard error
 reads n/a; another model, data file or pollard binary is refused in a folder of cached runs.
 
@@ -439,6 +440,27 @@ def check_report_helpers():
           "times keep three significant digits below 10 s")
     check(sr.cell([{"t": 0.012}, {"t": 0.016}], "t", "s") == "0.0140 ± 0.0028",
           "a cost cell: mean ± SD at the mean's precision")
+    check(sr.number(-0.005, "small") == "-0.0050" and sr.number(0.005, "small") == "0.0050"
+          and sr.number(-2e-5, "small") == "-2.00e-05",
+          "a negative small number is written by its size, as a positive one")
+    # Ranks: C4 and TinyStories tie on F1 in both cells; WikiText-2 perplexity orders them.
+    # Ties share their average rank and the best count, whatever order the sources are in.
+    cells = {}
+    for s, (c4_ppl, ts_ppl) in (("0.5", (10.0, 12.0)), ("0.7", (30.0, 20.0))):
+        for c, ppl in (("c4", c4_ppl), ("tinystories", ts_ppl)):
+            cells[("wanda", s, c)] = [{"wt2_ppl": ppl + seed, "f1": 0.25, "seed": seed}
+                                      for seed in (0, 1)]
+    for calibrations in (["c4", "tinystories"], ["tinystories", "c4"]):
+        md = sr.findings_statistics(cells, {}, [], 20, False, "", ["wanda"], ["0.5", "0.7"],
+                                    calibrations)
+        ranked = tables_of(md)["Calibration sources ranked"]
+        column = ranked[0].index("Alpaca F1 (%)")
+        check(all(row[column] == "1.50 (2)" for row in ranked[1:]),
+              f"tied sources share the rank and the best count ({calibrations}): {ranked}")
+        column = ranked[0].index("WikiText-2 ppl")
+        check(sorted(row[column] for row in ranked[1:]) == ["1.50 (1)", "1.50 (1)"],
+              f"each source best in one cell: {ranked}")
+        check("with 2 seeds per source" in md, "the growth table names the seeds per source")
     check(sr.better_tied_worse([0.0] * 12, True) == "0 % / 100 % / 0 %",
           "all ties read as tied, not as worse")
     check(sr.better_tied_worse([1.0, 0.0, -1.0, -2.0], False) == "50 % / 25 % / 25 %",
