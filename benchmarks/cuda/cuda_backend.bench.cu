@@ -212,6 +212,21 @@ void memory_passes(const ceilings& c, bool quick) {
         "%.0f | %.2f |\n",
         static_cast<long long>(rows), static_cast<long long>(cols), ms, bytes / (ms * 1e-3) * 1e-9,
         bytes / (ms * 1e-3) / c.copy_bytes_per_s);
+    // The same batch accumulated 8 times on the device, then one result(): what a calibration
+    // loop pays per batch when it waits only once.
+    constexpr int batches = 8;
+    gpu::device_moment_statistics<double> stats(gpu::par, cols);
+    const double per_batch_ms = median_ms([&] {
+                                  for (int b = 0; b < batches; ++b)
+                                    stats.accumulate(gpu::par, x.view(rows, cols));
+                                  (void)stats.result(gpu::par);
+                                }) /
+                                batches;
+    std::printf(
+        "| moments accumulated, %d batches per result (device_moment_statistics, per batch) | "
+        "%lldx%lld | %.3f | %.0f | %.2f |\n",
+        batches, static_cast<long long>(rows), static_cast<long long>(cols), per_batch_ms,
+        bytes / (per_batch_ms * 1e-3) * 1e-9, bytes / (per_batch_ms * 1e-3) / c.copy_bytes_per_s);
   }
   const index_t d_out = quick ? 512 : 11008, d_in = quick ? 512 : 4096;
   const auto n = static_cast<std::size_t>(d_out * d_in);

@@ -14,6 +14,7 @@
 #include "pollard/backends/cuda/device_buffer.cuh"
 #include "pollard/backends/cuda/device_checks.cuh"
 #include "pollard/backends/cuda/device_mask.cuh"
+#include "pollard/backends/cuda/device_moment_statistics.cuh"
 #include "pollard/backends/cuda/divergence.cuh"
 #include "pollard/backends/cuda/dsnot.cuh"
 #include "pollard/backends/cuda/gram_update.cuh"

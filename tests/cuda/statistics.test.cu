@@ -100,6 +100,98 @@ TEST_CASE("column moments name the first non-finite activation as moment_statist
   CHECK(device_message == host_message);
 }
 
+TEST_CASE("moments accumulated over device batches equal the naive moments of all the batches") {
+  // Three batches (one of a single row, one through a column-major view) whose union has an
+  // offset of 1000 with unit spread; the naive moments are those of the stacked batches.
+  const std::vector<index_t> rows{300, 1, 777};
+  test::dense_matrix<float> all(1078, 70);
+  std::vector<test::dense_matrix<float>> batches;
+  index_t r0 = 0;
+  for (std::size_t b = 0; b < rows.size(); ++b) {
+    auto x = test::random_normal<float>(rows[b], 70, 40 + static_cast<int>(b));
+    for (auto& v : x.values) v += 1000.0f;
+    for (index_t i = 0; i < rows[b]; ++i)
+      for (index_t j = 0; j < 70; ++j) all(r0 + i, j) = x(i, j);
+    r0 += rows[b];
+    batches.push_back(std::move(x));
+  }
+  test::dense_matrix<float> last_t(70, 777);
+  for (index_t i = 0; i < 777; ++i)
+    for (index_t j = 0; j < 70; ++j) last_t(j, i) = batches[2](i, j);
+  const test::device_matrix<float> first(batches[0]), second(batches[1]), third_t(last_t);
+  const test::device_matrix<float> empty(0, 70);
+
+  gpu::device_moment_statistics<double> stats(gpu::par, 70);
+  stats.accumulate(gpu::par, first.view(), 2);
+  stats.accumulate(gpu::par, second.view(), 0);
+  stats.accumulate(gpu::par, empty.view(), 0);
+  stats.accumulate(gpu::par, third_t.view().transposed());
+  const auto moments = stats.result(gpu::par);
+  CHECK(stats.tokens() == 1078);
+  CHECK(stats.sequences() == 3);
+  REQUIRE(moments.tokens == 1078);
+  const auto sums = test::naive_column_sums(all.view());
+  const auto squares = test::naive_column_sum_squares(all.view());
+  const auto variances = test::naive_column_variances(all.view());
+  for (std::size_t j = 0; j < 70; ++j) {
+    CHECK(relative_difference(moments.sum[j], sums[j]) < 1e-13);
+    CHECK(relative_difference(moments.sum_squares[j], squares[j]) < 1e-13);
+    CHECK(relative_difference(moments.mean[j], sums[j] / 1078.0) < 1e-13);
+    CHECK(relative_difference(moments.m2[j] / 1078.0, variances[j]) < 1e-9);
+  }
+  // result() leaves the statistics as they are: more batches can follow.
+  stats.accumulate(gpu::par, first.view());
+  CHECK(stats.result(gpu::par).tokens == 1378);
+}
+
+TEST_CASE("device moment statistics refuse a NaN or infinity at the result, keeping none from it") {
+  for (const float bad :
+       {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+    auto clean = test::random_normal<float>(40, 20, 24);
+    auto x = test::random_normal<float>(50, 20, 23);
+    x(31, 4) = bad;
+    x(35, 2) = bad;  // a later one: the first in row-major order is named
+    std::string host_message;
+    try {
+      moment_statistics<double> host(20);
+      host.accumulate(x.view());
+    } catch (const non_finite_error& e) {
+      host_message = e.what();
+    }
+    REQUIRE(!host_message.empty());
+    const test::device_matrix<float> device_clean(clean), device_bad(x);
+    gpu::device_moment_statistics<double> stats(gpu::par, 20);
+    stats.accumulate(gpu::par, device_clean.view());
+    stats.accumulate(gpu::par, device_bad.view());
+    stats.accumulate(gpu::par, device_clean.view());
+    for (int call = 0; call < 2; ++call) {
+      std::string message;
+      try {
+        (void)stats.result(gpu::par);
+      } catch (const non_finite_error& e) {
+        message = e.what();
+      }
+      CHECK(message.rfind(host_message, 0) == 0);  // moment_statistics' message first
+      CHECK(message.find("in batch 2 of 3") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("device moment statistics check shapes and counts before queuing anything") {
+  CHECK_THROWS_AS(gpu::device_moment_statistics<double>(gpu::par, -1), shape_error);
+  gpu::device_moment_statistics<float> stats(gpu::par, 8);
+  const test::device_matrix<float> wide(4, 9);
+  CHECK_THROWS_WITH_AS(stats.accumulate(gpu::par, wide.view()),
+                       "device_moment_statistics: batch is 4x9 but the statistics have 8 channels",
+                       shape_error);
+  const test::device_matrix<float> x(4, 8);
+  CHECK_THROWS_AS(stats.accumulate(gpu::par, x.view(), -1), option_error);
+  CHECK(stats.tokens() == 0);
+  const auto none = stats.result(gpu::par);
+  CHECK(none.tokens == 0);
+  CHECK(none.sum == std::vector<float>(8, 0.0f));
+}
+
 TEST_CASE("fp32 and fp64 Gram updates add alpha XᵀX to the lower triangle only") {
   const index_t tokens = 700, d = 190;
   const auto x = test::random_normal<float>(tokens, d, 24);

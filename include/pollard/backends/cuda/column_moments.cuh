@@ -147,11 +147,12 @@ inline constexpr int combine_lanes = 16;
 
 /// Per column (32 columns per block): lane l combines chunks l, l + 16, ... in order, then the
 /// lanes' results are combined pairwise in a fixed tree; every load of a column is in flight at
-/// once. The order depends on the number of chunks alone.
+/// once. The order depends on the number of chunks alone. With first_bad_of_all, the lowest
+/// first-bad index of all columns is also folded into it (atomicMin, only where one is found).
 template <class Acc>
 __global__ void __launch_bounds__(moment_columns* combine_lanes)
     combine_chunks(const moment_partial<Acc>* partials, index_t chunks, index_t cols,
-                   moment_partial<Acc>* out) {
+                   moment_partial<Acc>* out, unsigned long long* first_bad_of_all) {
   __shared__ moment_partial<Acc> lanes[combine_lanes][moment_columns];
   const index_t j = blockIdx.x * static_cast<index_t>(moment_columns) + threadIdx.x;
   moment_partial<Acc> total{Acc(0), Acc(0), Acc(0), Acc(0), Acc(0), no_entry};
@@ -166,7 +167,75 @@ __global__ void __launch_bounds__(moment_columns* combine_lanes)
           combine(lanes[threadIdx.y][threadIdx.x], lanes[threadIdx.y + half][threadIdx.x]);
     __syncthreads();
   }
-  if (threadIdx.y == 0 && j < cols) out[j] = lanes[0][threadIdx.x];
+  if (threadIdx.y == 0 && j < cols) {
+    out[j] = lanes[0][threadIdx.x];
+    if (first_bad_of_all != nullptr && out[j].first_bad != no_entry)
+      atomicMin(first_bad_of_all, out[j].first_bad);
+  }
+}
+
+/// Launches the two passes over x on p's stream (nothing waits): the moments of each column,
+/// with its first NaN or infinity, in the returned device array of x.cols() entries (in p's
+/// workspace, valid until the workspace is next requested). x is not empty. Rows are split into
+/// chunks fixed by the shape, so the result does not depend on the device. With
+/// first_bad_of_all (a device word holding no_entry), the lowest row-major index of a NaN or
+/// infinity in x is also folded into it.
+template <class Acc, cuda_policy P, class T>
+moment_partial<Acc>* launch_column_totals(const P& p, matrix_view<const T, device_space> x,
+                                          unsigned long long* first_bad_of_all = nullptr) {
+  const auto cols = static_cast<std::size_t>(x.cols());
+  // About 1024 blocks of 128 columns (one 16-byte load per thread and row for float; enough
+  // loads in flight to fill the device), at least 64 rows per chunk. The chunks depend on the
+  // shape alone, not on the layout or the device.
+  const index_t tiles = (x.cols() + moment_columns - 1) / moment_columns;
+  const index_t wide_tiles = (x.cols() + 127) / 128;
+  const index_t chunks =
+      std::clamp<index_t>((1024 + wide_tiles - 1) / wide_tiles, 1, (x.rows() + 63) / 64);
+  const index_t chunk_rows = (x.rows() + chunks - 1) / chunks;
+  auto& r = p.resources();
+  using partial = moment_partial<Acc>;
+  auto* const partials = static_cast<partial*>(
+      r.workspace((static_cast<std::size_t>(chunks) + 1) * cols * sizeof(partial)));
+  partial* const totals = partials + static_cast<std::size_t>(chunks) * cols;
+  using V = std::remove_const_t<T>;
+  constexpr int width = static_cast<int>(16 / sizeof(V));
+  const bool vectorised = width > 1 && x.col_stride() == 1 && x.cols() % width == 0 &&
+                          x.row_stride() % width == 0 &&
+                          reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0;
+  const dim3 threads(moment_columns, moment_lanes);
+  if (vectorised)
+    column_moment_partials<V, Acc, width>
+        <<<dim3(static_cast<unsigned>((tiles + width - 1) / width), static_cast<unsigned>(chunks)),
+           threads, 0, r.stream()>>>(x, chunk_rows, partials);
+  else
+    column_moment_partials<V, Acc, 1>
+        <<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks)), threads, 0,
+           r.stream()>>>(x, chunk_rows, partials);
+  POLLARD_CUDA_CHECK_LAUNCH("column_moment_partials");
+  combine_chunks<Acc><<<static_cast<unsigned>((cols + moment_columns - 1) / moment_columns),
+                        dim3(moment_columns, combine_lanes), 0, r.stream()>>>(
+      partials, chunks, x.cols(), totals, first_bad_of_all);
+  POLLARD_CUDA_CHECK_LAUNCH("combine_chunks");
+  return totals;
+}
+
+/// The host copy of n columns' totals as column_moments over `tokens` rows.
+template <class Acc>
+column_moments<Acc> moments_from_totals(const moment_partial<Acc>* host, std::size_t n,
+                                        index_t tokens) {
+  column_moments<Acc> out;
+  out.tokens = tokens;
+  out.sum.resize(n);
+  out.sum_squares.resize(n);
+  out.mean.resize(n);
+  out.m2.resize(n);
+  for (std::size_t j = 0; j < n; ++j) {
+    out.sum[j] = host[j].sum;
+    out.sum_squares[j] = host[j].sum_squares;
+    out.mean[j] = host[j].mean;
+    out.m2[j] = host[j].m2;
+  }
+  return out;
 }
 
 }  // namespace detail
@@ -175,7 +244,7 @@ __global__ void __launch_bounds__(moment_columns* combine_lanes)
 /// when columns are adjacent). Throws non_finite_error naming the first NaN or infinity. Rows
 /// are split into chunks fixed by the shape, so the result does not depend on the device.
 /// One pass over x, the finiteness check included; synchronises p's stream once (the result is
-/// on the host).
+/// on the host). device_moment_statistics accumulates batches without that synchronisation.
 template <class Acc = double, cuda_policy P, class T>
 column_moments<Acc> moments_of_columns(const P& p, device_view<T> batch) {
   static_assert(compute_type<Acc>, "moments_of_columns: Acc must be float or double");
@@ -188,39 +257,9 @@ column_moments<Acc> moments_of_columns(const P& p, device_view<T> batch) {
     out.sum_squares = out.mean = out.m2 = out.sum;
     return out;
   }
-  // About 1024 blocks of 128 columns (one 16-byte load per thread and row for float; enough
-  // loads in flight to fill the device), at least 64 rows per chunk. The chunks depend on the
-  // shape alone, not on the layout or the device.
-  const index_t tiles = (x.cols() + detail::moment_columns - 1) / detail::moment_columns;
-  const index_t wide_tiles = (x.cols() + 127) / 128;
-  const index_t chunks =
-      std::clamp<index_t>((1024 + wide_tiles - 1) / wide_tiles, 1, (x.rows() + 63) / 64);
-  const index_t chunk_rows = (x.rows() + chunks - 1) / chunks;
-  auto& r = p.resources();
   using partial = detail::moment_partial<Acc>;
-  auto* const partials = static_cast<partial*>(
-      r.workspace((static_cast<std::size_t>(chunks) + 1) * cols * sizeof(partial)));
-  partial* const totals = partials + static_cast<std::size_t>(chunks) * cols;
-  using V = std::remove_const_t<T>;
-  constexpr int width = static_cast<int>(16 / sizeof(V));
-  const bool vectorised = width > 1 && x.col_stride() == 1 && x.cols() % width == 0 &&
-                          x.row_stride() % width == 0 &&
-                          reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0;
-  const dim3 threads(detail::moment_columns, detail::moment_lanes);
-  if (vectorised)
-    detail::column_moment_partials<V, Acc, width>
-        <<<dim3(static_cast<unsigned>((tiles + width - 1) / width), static_cast<unsigned>(chunks)),
-           threads, 0, r.stream()>>>(x, chunk_rows, partials);
-  else
-    detail::column_moment_partials<V, Acc, 1>
-        <<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks)), threads, 0,
-           r.stream()>>>(x, chunk_rows, partials);
-  POLLARD_CUDA_CHECK_LAUNCH("column_moment_partials");
-  detail::combine_chunks<Acc>
-      <<<static_cast<unsigned>((cols + detail::moment_columns - 1) / detail::moment_columns),
-         dim3(detail::moment_columns, detail::combine_lanes), 0, r.stream()>>>(partials, chunks,
-                                                                               x.cols(), totals);
-  POLLARD_CUDA_CHECK_LAUNCH("combine_chunks");
+  partial* const totals = detail::launch_column_totals<Acc>(p, x);
+  auto& r = p.resources();
   // The totals, each with its column's first bad index, come back in one copy into page-locked
   // memory.
   auto* const host = static_cast<partial*>(r.host_staging(cols * sizeof(partial)));
@@ -231,17 +270,7 @@ column_moments<Acc> moments_of_columns(const P& p, device_view<T> batch) {
   for (std::size_t j = 0; j < cols; ++j) found = std::min(found, host[j].first_bad);
   // The error's message and position come from the device check (read again only then).
   if (found != detail::no_entry) detail::require_finite(p, x, "moment_statistics", "x");
-  out.sum.resize(cols);
-  out.sum_squares.resize(cols);
-  out.mean.resize(cols);
-  out.m2.resize(cols);
-  for (std::size_t j = 0; j < cols; ++j) {
-    out.sum[j] = host[j].sum;
-    out.sum_squares[j] = host[j].sum_squares;
-    out.mean[j] = host[j].mean;
-    out.m2[j] = host[j].m2;
-  }
-  return out;
+  return detail::moments_from_totals(host, cols, x.rows());
 }
 
 }  // namespace pollard::cuda
