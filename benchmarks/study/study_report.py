@@ -10,7 +10,6 @@ import numpy as np
 
 import study_statistics as stats
 
-SPARSITY_ORDER = ["0.5", "0.6", "0.7", "2:4", "4:8"]
 METHOD_ORDER = ["magnitude", "wanda", "sparsegpt", "owl-wanda"]
 CALIBRATION_ORDER = ["none", "c4", "wikitext", "alpaca", "tinystories", "selfgen", "mix"]
 CALIBRATION_NAMES = {"none": "—", "c4": "C4", "wikitext": "WikiText-2 valid", "alpaca": "Alpaca",
@@ -23,8 +22,18 @@ def order_of(values, order):
     return sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
 
 
+def sparsity_order(s):
+    """Sorts sparsities as the tables read them: the unstructured ones by the fraction pruned
+    (so a range that grows with sparsity grows down the rows), then the N:M patterns."""
+    if ":" in s:
+        n, m = s.split(":")
+        return (1, int(n) / int(m), int(m))
+    return (0, float(s), 0)
+
+
 def sparsity_label(s):
-    return f"{round(float(s) * 100)} %" if ":" not in s else s
+    """'55 %' for 0.55, '55.5 %' for 0.555 (never rounded onto another sparsity); N:M as is."""
+    return f"{round(float(s) * 100, 6):g} %" if ":" not in s else s
 
 
 # ---- flattening ---------------------------------------------------------------------------
@@ -248,10 +257,9 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
     has_tinystories = "ts_ppl" in dense_flat
     zs_tasks = [t["task"] for t in dense["metrics"]["zero_shot"]["tasks"]] if has_zero_shot else []
     methods = order_of({k[0] for k in groups}, METHOD_ORDER)
-    sparsities = order_of({k[1] for k in groups}, SPARSITY_ORDER)
+    sparsities = sorted({k[1] for k in groups}, key=sparsity_order)
     calibrations = order_of({k[2] for k in groups}, CALIBRATION_ORDER)
-    keys = sorted(groups, key=lambda k: (METHOD_ORDER.index(k[0]), SPARSITY_ORDER.index(k[1])
-                                         if k[1] in SPARSITY_ORDER else 99,
+    keys = sorted(groups, key=lambda k: (METHOD_ORDER.index(k[0]), sparsity_order(k[1]),
                                          CALIBRATION_ORDER.index(k[2])))
     protocol_full = protocol_text(dense, ev)
     protocol = protocol_short(dense)

@@ -4,10 +4,10 @@ study with the same seeds reproduces every number, an interrupted study resumes 
 the runs it finished, and the rank statistics agree with hand-worked values and with scipy.
 Bad options (a grid point named twice, an empty grid, unknown tasks or mixture sources, sizes out
 of range, a results folder that cannot be made) are refused before anything is written; a failed
-dense evaluation stops the study with a message; tied sources share their rank; a failed run keeps
-only its log; SIGINT and
-SIGTERM stop a study with --jobs 2 cleanly and the next one resumes; an undefined standard error
-reads n/a; another model, data file or pollard binary is refused in a folder of cached runs.
+dense evaluation stops the study with a message; tied sources share their rank; report rows follow
+the sparsity; a failed run keeps only its log; SIGINT and SIGTERM stop a study with --jobs 2
+cleanly and the next one resumes; an undefined standard error reads n/a; another model, data file
+or pollard binary is refused in a folder of cached runs.
 
 usage: study_test.py POLLARD_EXECUTABLE WORK_DIR (POLLARD_DATA_DIR in the environment)"""
 
@@ -259,6 +259,16 @@ def check_interruption(pollard, model, data, work):
     done = subprocess.run(command, capture_output=True, text=True)
     check(done.returncode == 0 and f"5 runs in the grid, {cached} cached, {5 - cached} to run"
           in done.stdout, f"the interrupted study resumes: {done.stdout}{done.stderr}")
+    # Its report lists the sparsities by the fraction pruned (80 %, outside the usual list,
+    # before the N:M pattern), each under a label of its own.
+    done = subprocess.run([w for w in command if w != "--no-report"] + ["--report-only",
+                                                                         "--sparsities",
+                                                                         "0.8,2:4,0.5,0.7,0.6"],
+                          capture_output=True, text=True)
+    check(done.returncode == 0, f"the report of the resumed study: {done.stderr}")
+    rows = tables_of((results / "report.md").read_text(encoding="utf-8"))["Task accuracy"][2:]
+    check([r[1] for r in rows] == ["50 %", "60 %", "70 %", "80 %", "2:4"],
+          f"the rows follow the sparsity: {[r[1] for r in rows]}")
 
 
 def study_failing_at(pollard, model, data, results, command, failure):
@@ -461,6 +471,8 @@ def check_report_helpers():
         check(sorted(row[column] for row in ranked[1:]) == ["1.50 (1)", "1.50 (1)"],
               f"each source best in one cell: {ranked}")
         check("with 2 seeds per source" in md, "the growth table names the seeds per source")
+    check([sr.sparsity_label(x) for x in ("0.5", "0.555", "0.56", "2:4")]
+          == ["50 %", "55.5 %", "56 %", "2:4"], "a sparsity's label is never another one's")
     check(sr.better_tied_worse([0.0] * 12, True) == "0 % / 100 % / 0 %",
           "all ties read as tied, not as worse")
     check(sr.better_tied_worse([1.0, 0.0, -1.0, -2.0], False) == "50 % / 25 % / 25 %",
