@@ -574,8 +574,8 @@ struct evaluation_text {
 inline evaluation_text read_evaluation_text(const fs::path& path,
                                             std::optional<text_format> forced) {
   io::require_regular_file(path);
-  const std::string name = path.filename().string();
-  const std::string shown = "--text " + path.string();
+  const std::string name = path.string();
+  const std::string shown = "--text " + name;
   const bool gzip_forced = forced == text_format::jsonl_gz || forced == text_format::c4;
   io::offsets_in offsets = io::offsets_in::file;
   const std::string content = gzip_forced

@@ -3290,6 +3290,18 @@ LIST
   : >c/t.txt
   expect_error calibration_path 1 prune "$stories" x.bin --calibration text:c/t.txt --samples 1 --length 8
   expect_message calibration_path "c/t.txt: no calibration text in the file"
+  # So do eval and compare --text in the errors of the file's contents (malformed JSON, a
+  # byte-order mark past the start).
+  printf '{"text": "a"}\n{"text": \n' >c/bad.jsonl
+  printf 'a\n\xef\xbb\xbfb\n' >c/mark.txt
+  for c in eval compare; do
+    other=()
+    [ "$c" = compare ] && other=("$stories")
+    for f in c/bad.jsonl c/mark.txt; do
+      expect_error "${c}_path_$(basename "$f")" 1 "$c" "$stories" "${other[@]}" --text "$f"
+      expect_message "${c}_path_$(basename "$f")" "error: $f line 2"
+    done
+  done
   # A byte the tokenizer cannot encode (SmolLM2's vocabulary has no token for 0xFF) names the
   # file it came from.
   if [ -f "$smollm2" ]; then
