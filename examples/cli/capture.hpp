@@ -113,7 +113,7 @@ inline int run_capture(const capture_options& o) {
           "--calibration: capture does not generate text (selfgen); use c4, "
           "wikitext, text or alpaca");
   }
-  refuse_repeated_sources(specs);
+  refuse_repeated_sources(specs, o.samples);
   for (const auto& s : specs) {
     check_inputs({{"--calibration", s.path}});
     check_distinct_outputs({{"--calibration", s.path}}, outputs);

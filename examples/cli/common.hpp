@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "command_line.hpp"
+#include "pollard/calibration/calibration_mixture.hpp"
 #include "pollard/calibration/calibration_spec.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
@@ -219,11 +220,19 @@ auto with_calibration_named(Draw&& draw) {
 }
 
 /// A --calibration source listed twice (one kind, one file) is a command-line error naming both;
-/// so is a weight on the only source.
-inline void refuse_repeated_sources(const std::vector<calibration_spec>& specs) {
+/// so is a weight on the only source, and a source of a mixture that a draw of `samples`
+/// sequences would give none (refuse_empty_mixture_parts), known before any work.
+inline void refuse_repeated_sources(const std::vector<calibration_spec>& specs, index_t samples) {
   try {
     refuse_repeated_calibration_sources(specs);
     refuse_lone_source_weight(specs);
+    std::vector<std::string> names;
+    std::vector<double> weights;
+    for (const auto& spec : specs) {
+      names.push_back(calibration_source_name(spec));
+      weights.push_back(spec.weight);
+    }
+    refuse_empty_mixture_parts(names, weights, samples);
   } catch (const option_error& e) {
     throw usage_error("--" + std::string(e.what()));
   }

@@ -473,7 +473,7 @@ inline int run_prune(const prune_options& o) {
       throw usage_error(std::string("--calibration: ") + e.what());
     }
   }
-  refuse_repeated_sources(specs);
+  refuse_repeated_sources(specs, o.samples);
   // Options that would change nothing are refused, saying why.
   const auto any_spec = [&](calibration_kind kind) {
     return std::any_of(specs.begin(), specs.end(),

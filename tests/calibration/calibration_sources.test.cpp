@@ -159,6 +159,27 @@ TEST_CASE("calibration_mixture splits by largest remainder and draws each part r
   CHECK_THROWS_AS(pollard::calibration_mixture{}.draw(1, 4, 0), pollard::option_error);
 }
 
+TEST_CASE("mixture weights up to a double's largest split the draw as their ratios say") {
+  // n · w and Σw overflowed: 1e308 against 1 gave a count of inf (an endless loop), 1e308 twice
+  // NaN counts (an empty batch).
+  CHECK(pollard::mixture_counts({1e308, 1e308}, 4) == std::vector<index_t>{2, 2});
+  CHECK(pollard::mixture_counts({1.7e308, 1.7e308, 1.7e308}, 6) == std::vector<index_t>{2, 2, 2});
+  CHECK(pollard::mixture_counts({1.0, 1e308}, 4) == std::vector<index_t>{0, 4});
+  CHECK(pollard::mixture_counts({3e-320, 1e-320}, 4) == std::vector<index_t>{3, 1});
+  CHECK(pollard::mixture_counts({2.0, 1.0}, 10) == std::vector<index_t>{7, 3});
+  CHECK_THROWS_WITH_AS(pollard::refuse_empty_mixture_parts({"a", "c"}, {1.0, 1e308}, 4),
+                       doctest::Contains("a (weight 1 of 1e+308 in all) would get 0 of the 4"),
+                       pollard::option_error);
+  CHECK_THROWS_WITH_AS(pollard::refuse_empty_mixture_parts({"a", "b", "c"}, {1e308, 1e308, 1.0}, 4),
+                       doctest::Contains("c (weight 1 of more than 1.8e308 in all) would get 0"),
+                       pollard::option_error);
+  std::vector<token_id> a(500, 1), c(500, 3);
+  pollard::calibration_mixture mix;
+  mix.add(1e-300, pollard::corpus_windows(a, "a")).add(1e-300, pollard::corpus_windows(c, "c"));
+  CHECK(mix.draw(4, 8, 0).n_sequences == 4);
+  CHECK(mix.describe().find("[1e-300: a") != std::string::npos);
+}
+
 TEST_CASE("a mixture refuses a draw that would give one of its sources no sequence") {
   std::vector<token_id> a(500, 1), c(500, 3);
   pollard::calibration_mixture mix;

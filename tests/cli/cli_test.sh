@@ -1247,6 +1247,16 @@ make --seed int"
   "${prune[@]/text:slice.txt/text:slice.txt@.5,text:slice2.txt@1e0}" --method wanda --samples 2 --length 16 --quiet \
     >weight_plain.out 2>weight_plain.err || fail "@.5 and @1e0: $(cat weight_plain.err)"
   rm -f x.bin
+  # Weights up to a double's largest split the draw by their ratio: 1e308 twice is an even
+  # split (their sum overflowed, and the draw was empty), 1 against 1e308 gives the first
+  # none, which is refused (n·w overflowed, and the draw never ended).
+  timeout 120 "${prune[@]/text:slice.txt/text:slice.txt@1e308,text:slice2.txt@1e308}" --method wanda \
+    --samples 2 --length 16 --quiet --save-calibration huge.json >weight_huge.out 2>weight_huge.err ||
+    fail "@1e308 and @1e308: $(cat weight_huge.err)"
+  json_check huge.json 'j["origins"] == ["text:slice.txt", "text:slice2.txt"]'
+  rm -f x.bin
+  refused_inside weight_tiny_share "text:slice.txt (weight 1 of 1e+308 in all) would get 0 of the 2" \
+    timeout 120 "${prune[@]/text:slice.txt/text:slice.txt@1,text:slice2.txt@1e308}" --method wanda --samples 2 --length 16
   # make_layer_example --d-out 010 makes W of ten rows, not eight (strtol's octal).
   "$mle" mle10 --d-out 010 --d-in 8 --tokens 8 >mle10.out 2>mle10.err || fail "make_layer_example --d-out 010: $(cat mle10.err)"
   python3 -c 'import numpy as np, sys; sys.exit(0 if np.load("mle10/W.npy").shape == (10, 8) else 1)' 2>/dev/null ||

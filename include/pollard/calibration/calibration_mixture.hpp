@@ -1,6 +1,7 @@
 // pollard — a weighted mixture of calibration sources.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -15,16 +16,34 @@
 
 namespace pollard {
 
+namespace detail {
+
+/// The weights divided by the power of two nearest below the largest (exact, so every ratio
+/// and every rounding below is that of the weights as given), so that neither their sum nor
+/// n · w overflows a double for weights up to 1.8e308; and the exponent divided out.
+inline std::pair<std::vector<double>, int> scaled_weights(const std::vector<double>& weights) {
+  double largest = 0.0;
+  for (const double w : weights) largest = std::max(largest, w);
+  const int exponent = largest > 0.0 && std::isfinite(largest) ? std::ilogb(largest) : 0;
+  std::vector<double> scaled;
+  for (const double w : weights) scaled.push_back(std::ldexp(w, -exponent));
+  return {std::move(scaled), exponent};
+}
+
+}  // namespace detail
+
 /// How many of n sequences each of several sources with `weights` (finite, > 0) gives:
-/// round-by-largest-remainder(n · w_k / Σw), ties to the earlier source.
+/// round-by-largest-remainder(n · w_k / Σw), ties to the earlier source. Weights up to a
+/// double's largest are taken as they are (1e308 and 1e308 are an even split).
 inline std::vector<index_t> mixture_counts(const std::vector<double>& weights, index_t n) {
+  const std::vector<double> scaled = detail::scaled_weights(weights).first;
   double total = 0.0;
-  for (const double w : weights) total += w;
+  for (const double w : scaled) total += w;
   std::vector<index_t> out(weights.size());
   std::vector<double> remainder(weights.size());
   index_t given = 0;
   for (std::size_t k = 0; k < weights.size(); ++k) {
-    const double exact = static_cast<double>(n) * weights[k] / total;
+    const double exact = static_cast<double>(n) * scaled[k] / total;
     out[k] = static_cast<index_t>(std::floor(exact));
     remainder[k] = exact - static_cast<double>(out[k]);
     given += out[k];
@@ -46,12 +65,15 @@ inline void refuse_empty_mixture_parts(const std::vector<std::string>& names,
                                        const std::vector<double>& weights, index_t n) {
   if (weights.size() < 2 || n <= 0) return;
   const auto c = mixture_counts(weights, n);
+  const auto [scaled, exponent] = detail::scaled_weights(weights);
   double total = 0.0;
-  for (const double w : weights) total += w;
+  for (const double w : scaled) total += w;
+  total = std::ldexp(total, exponent);
+  const std::string total_text = std::isfinite(total) ? format_number(total) : "more than 1.8e308";
   for (std::size_t k = 0; k < c.size(); ++k)
     if (c[k] == 0)
       throw option_error("calibration mixture: " + names[k] + " (weight " +
-                         format_number(weights[k]) + " of " + format_number(total) +
+                         format_number(weights[k]) + " of " + total_text +
                          " in all) would get 0 of the " + std::to_string(n) +
                          " sequences drawn; raise its weight, draw more sequences or leave it "
                          "out");
@@ -69,7 +91,7 @@ class calibration_mixture {
   calibration_mixture& add(double weight, S source) {
     if (!(std::isfinite(weight) && weight > 0.0))
       throw option_error("calibration mixture: weights must be finite and > 0, got " +
-                         std::to_string(weight));
+                         format_number(weight));
     parts_.push_back({weight, source.describe(),
                       [s = std::move(source)](index_t n, index_t length, std::uint64_t seed) {
                         return s.draw(n, length, seed);
@@ -106,8 +128,7 @@ class calibration_mixture {
 
   std::string describe() const {
     std::string out = "mixture of";
-    for (const auto& p : parts_)
-      out += " [" + std::to_string(p.weight) + ": " + p.description + "]";
+    for (const auto& p : parts_) out += " [" + format_number(p.weight) + ": " + p.description + "]";
     return out;
   }
 
