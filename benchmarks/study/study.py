@@ -11,7 +11,8 @@ again with the same settings, skips the runs already done and continues.
         --model $POLLARD_DATA_DIR/models/stories260K/stories260K.bin \
         --data-dir $POLLARD_DATA_DIR --results benchmarks/results/study-stories260K
 
-`--report-only` rewrites the report from the cached runs without running anything.
+`--report-only` rewrites the report from the cached runs without running anything (refused for a
+folder with no runs/, or whose identity.json names another model).
 
 The cache keys name the model by file name and size only, so RESULTS/identity.json records the
 sha256 of the model, of every data file the study reads and of the pollard binary (with its
@@ -201,6 +202,9 @@ def parse_arguments(argv):
         check_pollard_runs(p, a.pollard)
     if Path(a.results).exists() and not Path(a.results).is_dir():
         p.error(f"--results: {a.results} is a file, not a folder")
+    if a.report_only and not (Path(a.results) / "runs").is_dir():
+        p.error(f"--results: {a.results} has no runs/ folder: --report-only writes the report "
+                "of a study's cached runs")
     above = Path(a.results).absolute().parent
     while not above.exists():
         above = above.parent
@@ -364,6 +368,11 @@ class study:
         path = self.results / "identity.json"
         model = {"file": self.model.name, "bytes": self.model.stat().st_size,
                  "sha256": sha256_of(self.model)}
+        if self.a.report_only:  # a report reads no data, runs no pollard, records nothing
+            if path.exists():
+                self.refuse_other_model_or_data(json.loads(path.read_text(encoding="utf-8")),
+                                                model, {})
+            return
         data = {f: sha256_of(self.data / f) for f in self.data_files_read()}
         self.pollard = self.pollard_identity()
         if not path.exists():
@@ -376,19 +385,7 @@ class study:
             self.write_json(path, {"model": model, "data": data, "pollard": [self.pollard]})
             return
         recorded = json.loads(path.read_text(encoding="utf-8"))
-        changed = []
-        if recorded["model"]["sha256"] != model["sha256"]:
-            changed.append(f"the model: {self.model} (sha256 {model['sha256'][:16]}…) is not the "
-                           f"model of the cached runs ({recorded['model']['file']}, sha256 "
-                           f"{recorded['model']['sha256'][:16]}…)")
-        for f, digest in data.items():
-            if f in recorded["data"] and recorded["data"][f] != digest:
-                changed.append(f"the data file {f} of {self.data} (sha256 {digest[:16]}…) differs "
-                               f"from the one the cached runs read ({recorded['data'][f][:16]}…)")
-        if changed:
-            refuse(f"study: {self.results} holds runs of another model or data:\n  "
-                             + "\n  ".join(changed)
-                             + "\ngive a new --results folder for this study")
+        self.refuse_other_model_or_data(recorded, model, data)
         known = [b["sha256"] for b in recorded["pollard"]]
         if self.pollard["sha256"] not in known:
             if not self.a.accept_other_pollard:
@@ -404,6 +401,23 @@ class study:
             recorded["pollard"].append(self.pollard)
         recorded["data"].update(data)
         self.write_json(path, recorded)
+
+    def refuse_other_model_or_data(self, recorded, model, data):
+        """Exits 2 when the model or a data file is not the one the cached runs were made with
+        (identity.json's record)."""
+        changed = []
+        if recorded["model"]["sha256"] != model["sha256"]:
+            changed.append(f"the model: {self.model} (sha256 {model['sha256'][:16]}…) is not the "
+                           f"model of the cached runs ({recorded['model']['file']}, sha256 "
+                           f"{recorded['model']['sha256'][:16]}…)")
+        for f, digest in data.items():
+            if f in recorded["data"] and recorded["data"][f] != digest:
+                changed.append(f"the data file {f} of {self.data} (sha256 {digest[:16]}…) differs "
+                               f"from the one the cached runs read ({recorded['data'][f][:16]}…)")
+        if changed:
+            refuse(f"study: {self.results} holds runs of another model or data:\n  "
+                             + "\n  ".join(changed)
+                             + "\ngive a new --results folder for this study")
 
     # ---- data -----------------------------------------------------------------------------
     def refresh_derived_data(self, d):
@@ -866,7 +880,7 @@ class study:
         if not self.a.report_only:
             for number in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(number, self.on_signal)
-            self.check_identity()
+        self.check_identity()
         self.prepare_data()
         (self.results / "runs").mkdir(parents=True, exist_ok=True)
         grid = self.grid()

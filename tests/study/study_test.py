@@ -3,11 +3,12 @@ the report parses (its tables are there and their numbers finite, the plots are 
 study with the same seeds reproduces every number, an interrupted study resumes without redoing
 the runs it finished, and the rank statistics agree with hand-worked values and with scipy.
 Bad options (a grid point named twice, an empty grid, unknown tasks or mixture sources, sizes out
-of range, a results folder that cannot be made) are refused before anything is written; a failed
-dense evaluation stops the study with a message; tied sources share their rank; report rows follow
-the sparsity; a failed run keeps only its log; SIGINT and SIGTERM stop a study with --jobs 2
-cleanly and the next one resumes; an undefined standard error reads n/a; another model, data file
-or pollard binary is refused in a folder of cached runs.
+of range, a results folder that cannot be made, --report-only of no study) are refused before
+anything is written; a failed dense evaluation stops the study with a message; tied sources share
+their rank; report rows follow the sparsity; a failed run keeps only its log; SIGINT and SIGTERM
+stop a study with --jobs 2 cleanly and the next one resumes; an undefined standard error reads
+n/a; another model, data file or pollard binary is refused in a folder of cached runs (another
+model by --report-only too).
 
 usage: study_test.py POLLARD_EXECUTABLE WORK_DIR (POLLARD_DATA_DIR in the environment)"""
 
@@ -203,7 +204,9 @@ def check_arguments(pollard, model, data, work):
             (["--window", "1"], "--window: 1 is below 2"),
             (["--samples", "0"], "--samples: 0 is below 1"),
             (["--bootstrap", "-1"], "--bootstrap: -1 is below 0"),
-            (["--results", str(work / "a-file" / "results")], "a-file is a file, not a folder")):
+            (["--results", str(work / "a-file" / "results")], "a-file is a file, not a folder"),
+            # A report of a folder of no study (a mistyped --results) makes no folder.
+            (["--report-only"], "has no runs/ folder")):
         done = subprocess.run(quick_study(pollard, model, data, results, *extra),
                               capture_output=True, text=True)
         check(done.returncode == 2 and message in done.stderr
@@ -346,6 +349,9 @@ def check_identity(pollard, model, data, work, results):
     done = study(model=other_model)
     check(done.returncode == 2 and "the model" in done.stderr and "new --results" in done.stderr,
           "another model of the same name and size is refused")
+    done = study("--report-only", model=other_model)
+    check(done.returncode == 2 and "the model" in done.stderr,
+          "a report of another model's runs under its name is refused")
 
     c4 = "text/c4/c4-sample.00000-of-00001.json.gz"
     with gzip.open(Path(data) / c4, "rt", encoding="utf-8") as f:
