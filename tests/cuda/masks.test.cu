@@ -113,6 +113,19 @@ TEST_CASE("device unstructured masks break ties by position as a stable sort doe
     CAPTURE(s);
     CHECK(device_select(unstructured{s}, narrow) == test::naive_per_row(narrow.view(), s));
   }
+  // The same with 800 and 3000 columns: every score in the bucket and all kept apart, ranked by
+  // one warp (at most 1024 candidates) and by the whole block (more).
+  for (const index_t cols : {800, 3000}) {
+    test::dense_matrix<float> bucket(4, cols);
+    const auto bucket_levels = test::tied_scores<float>(4, cols, 7, 37);
+    for (std::size_t k = 0; k < bucket.values.size(); ++k)
+      bucket.values[k] = 1.0f + 1e-5f * bucket_levels.values[k];
+    for (const double s : {0.3, 0.5}) {
+      CAPTURE(cols);
+      CAPTURE(s);
+      CHECK(device_select(unstructured{s}, bucket) == test::naive_per_row(bucket.view(), s));
+    }
+  }
   const auto scores = test::tied_scores<float>(123, 250, 5, 34);
   for (const double s : {0.25, 0.5, 0.77}) {
     CAPTURE(s);
