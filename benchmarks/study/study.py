@@ -29,6 +29,7 @@ import gzip
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -947,7 +948,9 @@ class study:
         if not dense_path.exists():
             raise SystemExit("study: no dense result yet; run the study first")
         dense = json.loads(dense_path.read_text())
-        command = " ".join(["/usr/bin/python3", "benchmarks/study/study.py"] + self.command_line())
+        # Quoted for a POSIX shell: a path with a space or an empty --zero-shot stays one word.
+        command = shlex.join(["/usr/bin/python3", "benchmarks/study/study.py"]
+                             + self.command_line())
         import study_report  # numpy and matplotlib are needed for the report only
 
         study_report.write_report(self.results, dense, runs, grid_size=len(grid), a=self.a,
@@ -966,7 +969,7 @@ class study:
                "--divergence-windows", str(a.divergence_windows),
                "--divergence-examples", str(a.divergence_examples),
                "--task-examples", str(a.task_examples), "--max-new-tokens", str(a.max_new_tokens),
-               "--zero-shot", ",".join(a.zero_shot) or "''",
+               "--zero-shot", ",".join(a.zero_shot),
                "--zero-shot-limit", str(a.zero_shot_limit),
                "--zero-shot-items", a.zero_shot_items]
         if a.zero_shot_items == "random":

@@ -20,6 +20,7 @@ import math
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -398,7 +399,7 @@ def check_cache_keys_independent_of_grid(pollard, model, data, work):
     """A run's cache key does not depend on which other grid points the study selects: a study
     narrowed to fewer calibration sources (or widened again) finds every run it shares with the
     first one, and its report is written from them."""
-    results = work / "narrowed"
+    results = work / "narrowed grid"  # a space in the path: the report's command quotes it
     study = functools.partial(quick_study, pollard, model, data, results, "--sparsities", "0.5",
                               "--methods", "magnitude,wanda", "--samples", "2",
                               "--length", "16", "--zero-shot", "")
@@ -422,6 +423,10 @@ def check_cache_keys_independent_of_grid(pollard, model, data, work):
                           text=True)
     check(done.returncode == 0 and "(2 of 2 runs)" in done.stdout,
           f"--report-only of the narrowed study: {done.stdout}{done.stderr}")
+    options = command_of(results)
+    check(options[options.index("--results") + 1] == str(results)
+          and options[options.index("--zero-shot") + 1] == "",
+          f"the report's command is one shell word per option value: {options}")
     dense = tables_of((results / "report.md").read_text(encoding="utf-8"))["Dense model"]
     check(any(row[0] == "TinyStories held-out perplexity" for row in dense),
           "a llama2.c model is scored on held-out TinyStories whatever the sources (auto)")
@@ -511,9 +516,8 @@ def command_of(results):
     """The study's options as its report gives them (paths as given)."""
     report = (results / "report.md").read_text(encoding="utf-8")
     line = next(l for l in report.splitlines() if "benchmarks/study/study.py" in l)
-    words = line.strip().strip("`").split()
-    words = words[words.index("benchmarks/study/study.py") + 1:]
-    return ["" if w == "''" else w for w in words]
+    words = shlex.split(line)
+    return words[words.index("benchmarks/study/study.py") + 1:]
 
 
 def main():
