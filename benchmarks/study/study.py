@@ -19,11 +19,13 @@ sha256 of the model, of every data file the study reads and of the pollard binar
 `--version`); a study in a folder of another model or data is refused (exit 2), one with another
 pollard binary too unless --accept-other-pollard is given. Ctrl-C (SIGINT) or SIGTERM stops the
 study: no new pollard command starts, the running ones are ended, and it exits 130 (143); the
-same command again resumes. A failed run keeps only its log, as RESULTS/failed/<key>.log.
+same command again resumes. A failed run keeps only its log, as RESULTS/failed/<key>.log. One
+study (or --report-only) at a time holds a results folder: a second one there is refused (exit 2).
 """
 
 import argparse
 import concurrent.futures
+import fcntl
 import functools
 import gzip
 import hashlib
@@ -878,6 +880,7 @@ class study:
         except OSError as e:
             refuse(f"study: --results: cannot write in {self.results}: "
                    f"{e.strerror or e}")
+        self.hold_results_folder()
         if not self.a.report_only:
             for number in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(number, self.on_signal)
@@ -926,6 +929,17 @@ class study:
         if failures:
             raise SystemExit(f"study: {len(failures)} run(s) failed: "
                              + ", ".join(k for k, _ in failures))
+
+    def hold_results_folder(self):
+        """Locks the RESULTS folder itself (flock, no file left behind) for this process's life:
+        a second study (or report) in the same folder at once would run the same runs and derive
+        the same files over each other."""
+        self.folder_lock = os.open(self.results, os.O_RDONLY)
+        try:
+            fcntl.flock(self.folder_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            refuse(f"study: {self.results} is in use by another study running now; wait for it "
+                   "to end, or give another --results folder")
 
     def stopped(self, grid):
         """After SIGINT/SIGTERM: says what is cached and exits 128 + the signal's number."""

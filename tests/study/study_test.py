@@ -6,9 +6,9 @@ Bad options (a grid point named twice, an empty grid, unknown tasks or mixture s
 of range, a results folder that cannot be made, --report-only of no study) are refused before
 anything is written; a failed dense evaluation stops the study with a message; tied sources share
 their rank; report rows follow the sparsity; a failed run keeps only its log; SIGINT and SIGTERM
-stop a study with --jobs 2 cleanly and the next one resumes; an undefined standard error reads
-n/a; another model, data file or pollard binary is refused in a folder of cached runs (another
-model by --report-only too).
+stop a study with --jobs 2 cleanly and the next one resumes; one study at a time in a results
+folder; an undefined standard error reads n/a; another model, data file or pollard binary is
+refused in a folder of cached runs (another model by --report-only too).
 
 usage: study_test.py POLLARD_EXECUTABLE WORK_DIR (POLLARD_DATA_DIR in the environment)"""
 
@@ -283,6 +283,27 @@ def study_failing_at(pollard, model, data, results, command, failure):
                           capture_output=True, text=True)
     print(done.stdout + done.stderr)
     return done
+
+
+def check_one_study_per_folder(pollard, model, data, work):
+    """A second study in a results folder that a running study holds is refused (exit 2) and
+    touches nothing; the running one finishes; the folder is free again after it."""
+    slow = wrapper(work / "slow-prune-pollard", pollard, '[ "$1" = prune ] && sleep 1')
+    results = work / "one-at-a-time"
+    command = quick_study(slow, model, data, results, "--sparsities", "0.5,0.6", "--no-report")
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list((results / "runs").glob("dense-*.json")) and time.time() < deadline:
+        time.sleep(0.02)
+    second = subprocess.run(command, capture_output=True, text=True)
+    out, err = first.communicate(timeout=120)
+    print(out + err + second.stdout + second.stderr)
+    check(second.returncode == 2 and "in use by another study" in second.stderr
+          and "Traceback" not in second.stderr, "a second study in a busy folder is refused")
+    check(first.returncode == 0 and "2 to run" in out, "the first study finishes its runs")
+    again = subprocess.run(command, capture_output=True, text=True)
+    check(again.returncode == 0 and "2 cached, 0 to run" in again.stdout,
+          "the folder is free once the study ended")
 
 
 def check_failed_run(pollard, model, data, work):
@@ -586,6 +607,7 @@ def main():
     check_cache_keys_independent_of_grid(pollard, model, data, work)
     check_failed_run(pollard, model, data, work)
     check_interruption(pollard, model, data, work)
+    check_one_study_per_folder(pollard, model, data, work)
     check_undefined_standard_errors(work, a)
     check_identity(pollard, model, data, work, a)
 
