@@ -531,7 +531,9 @@ inline void refuse_if_given(const given_options& given, const std::string& optio
 }
 
 /// The first bytes of `path` (up to 48) when they read as text — no NUL, no control character but
-/// tab, newline and carriage return — for saying that a binary format was given a text file.
+/// tab, newline and carriage return — for saying that a binary format was given a text file. A
+/// file that begins with a binary format's magic (GGUF's "GGUF", .npy's "\x93NUMPY") is that
+/// format cut short or damaged, not text, however few bytes follow.
 inline std::optional<std::string> text_beginning(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;  // a FIFO would block
@@ -541,6 +543,8 @@ inline std::optional<std::string> text_beginning(const std::filesystem::path& pa
   in.read(bytes, sizeof bytes);
   const auto n = static_cast<std::size_t>(in.gcount());
   if (n == 0) return std::nullopt;
+  for (const std::string_view magic : {std::string_view("GGUF"), std::string_view("\x93NUMPY")})
+    if (std::string_view(bytes, n).substr(0, magic.size()) == magic) return std::nullopt;
   std::string shown;
   for (std::size_t k = 0; k < n; ++k) {
     const auto c = static_cast<unsigned char>(bytes[k]);

@@ -2118,6 +2118,19 @@ import numpy; numpy.save("w.npy", numpy.ones((4, 4), numpy.float32))' "$stories"
   check_foreign npy w.npy "w.npy is a NumPy .npy array, not a model (MODEL is a GGUF file, a llama2.c checkpoint"
   check_foreign gzip gz.bin "gz.bin is gzip-compressed data, not a model"
   check_foreign tokenizer tok512.bin "tok512.bin is a llama2.c tokenizer (512 tokens), not a model"
+  # A GGUF or .npy cut short after its magic is that format truncated, not a text file (its
+  # few bytes are all printable).
+  printf 'GGUF' >cut4.gguf
+  printf 'GGUF\003\001' >cut6.gguf
+  for cut in cut4 cut6; do
+    expect_error "$cut" 1 info "$cut.gguf"
+    grep -qF "$cut.gguf: version needs 4 bytes but only" "$cut.err" || fail "$cut: message: $(cat "$cut.err")"
+    if grep -q "text file" "$cut.err"; then fail "$cut: called a text file: $(cat "$cut.err")"; fi
+  done
+  printf '\223NUMPY' >cut.npy
+  expect_error cut_npy 1 layer --weights cut.npy --out o.npy --method magnitude --sparsity 0.5
+  if grep -q "text file" cut_npy.err; then fail "cut_npy: called a text file: $(cat cut_npy.err)"; fi
+  grep -qF "cut.npy" cut_npy.err || fail "cut_npy: message: $(cat cut_npy.err)"
   expect_error lone 1 info lone/st.safetensors
   grep -qF "cannot open lone/config.json: No such file or directory (lone/st.safetensors is read as a Hugging Face model" lone.err ||
     fail "lone: message: $(cat lone.err)"
