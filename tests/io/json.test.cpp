@@ -35,7 +35,13 @@ TEST_CASE("parse_json rejects malformed documents with the offset") {
                        "deep: invalid JSON: nesting deeper than 64 at offset 65",
                        pollard::format_error);
   CHECK_THROWS_WITH_AS(parse_json("[1.5]").as_array("v")[0].as_size("count"),
-                       "count must be a non-negative integer", pollard::format_error);
+                       "count must be a non-negative integer, got 1.5", pollard::format_error);
+  // A count past 2^53 is a non-negative integer, too large to be read exactly: said so.
+  CHECK_THROWS_WITH_AS(parse_json("[4611686018427387904]").as_array("v")[0].as_size("count"),
+                       "count must be a non-negative integer of at most 2^53 = 9007199254740992, "
+                       "got 4611686018427387904",
+                       pollard::format_error);
+  CHECK(parse_json("[9007199254740992]").as_array("v")[0].as_size("n") == 9007199254740992u);
   CHECK_THROWS_WITH_AS(parse_json("{}").as_array("root"), "root must be an array",
                        pollard::format_error);
 }

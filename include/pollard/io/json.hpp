@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pollard/core/error.hpp"
+#include "pollard/core/number_text.hpp"
 #include "pollard/io/text_offset.hpp"
 #include "pollard/io/utf8.hpp"
 
@@ -52,9 +53,14 @@ class json_value {
   /// A number that must be a non-negative integer exactly representable in a double.
   std::uint64_t as_size(std::string_view what) const {
     const double d = as_number(what);
-    if (!(d >= 0.0) || d > 9007199254740992.0 ||
-        d != static_cast<double>(static_cast<std::uint64_t>(d)))
-      throw format_error(std::string(what) + " must be a non-negative integer");
+    if (d > 9007199254740992.0)
+      throw format_error(std::string(what) +
+                         " must be a non-negative integer of at most 2^53 = 9007199254740992, "
+                         "got " +
+                         format_number(d));
+    if (!(d >= 0.0) || d != static_cast<double>(static_cast<std::uint64_t>(d)))
+      throw format_error(std::string(what) + " must be a non-negative integer, got " +
+                         format_number(d));
     return static_cast<std::uint64_t>(d);
   }
   /// The member `key` of an object, or nullptr.
