@@ -261,6 +261,10 @@ def check_pollard_runs(p, pollard):
     if version.returncode != 0:
         p.error(f"--pollard: '{pollard} --version' failed (exit {version.returncode}); is it "
                 "the pollard tool?")
+    if not version.stdout.startswith("pollard "):  # e.g. /bin/true, which ran as every command
+        said = (version.stdout + version.stderr).strip().splitlines()[:1] or ["nothing"]
+        p.error(f"--pollard: '{pollard} --version' says {said[0]!r}, not 'pollard <version>'; "
+                "is it the pollard tool?")
 
 
 SOURCE_FILES = {

@@ -170,6 +170,9 @@ def check_arguments(pollard, model, data, work):
     not_executable = work / "not-executable"
     not_executable.write_text("#!/bin/sh\n")
     not_executable.chmod(0o644)
+    not_pollard = work / "not-pollard"  # runs, exits 0 and writes nothing, as /bin/true
+    not_pollard.write_text("#!/bin/sh\necho 'a tool 1.0'\n")
+    not_pollard.chmod(0o755)
     empty_data = work / "empty-data"
     (empty_data / "text").mkdir(parents=True)
     results = work / "refused"
@@ -181,6 +184,7 @@ def check_arguments(pollard, model, data, work):
             (["--threads", "-1"], "--threads: -1 is negative"),
             (["--results", str(work / "a-file")], "is a file, not a folder"),
             (["--pollard", str(not_executable)], "is not executable"),
+            (["--pollard", str(not_pollard)], "says 'a tool 1.0', not 'pollard <version>'"),
             (["--data-dir", str(empty_data)], "lacks text/c4/c4-sample.00000-of-00001.json.gz"),
             (["--calibrations", "tinystories", "--data-dir", str(data_without(
                 data, work / "no-tinystories", "text/tinystories"))],
