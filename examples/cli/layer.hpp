@@ -249,7 +249,14 @@ void prune(const plan& o) {
   require_matrix("--weights", o.weights, "d_out x d_in");
   if (!o.activations.empty()) require_matrix("--activations", o.activations, "tokens x d_in");
   if (!o.hessian.empty()) require_matrix("--hessian", o.hessian, "d_in x d_in");
+  // A NaN or infinity is named with the option and file it came from (the solvers' own check
+  // names only "W", "x" or "H").
+  const auto require_finite_file = [](const auto& m, const std::string& option,
+                                      const fs::path& path) {
+    pollard::require_finite(m.view(), option + " " + path.string(), "value");
+  };
   const auto w_file = pollard::io::read_npy<T>(o.weights, pollard::io::npy_rank::matrix);
+  require_finite_file(w_file, "--weights", o.weights);
   const index_t d_out = w_file.rows(), d_in = w_file.cols();
   if (d_out == 0 || d_in == 0)
     throw pollard::shape_error("--weights " + o.weights.string() + " is " + shape_of(d_out, d_in) +
@@ -261,6 +268,7 @@ void prune(const plan& o) {
   std::optional<pollard::io::npy_matrix<T>> x_file, h_file;
   if (!o.activations.empty()) {
     x_file = pollard::io::read_npy<T>(o.activations, pollard::io::npy_rank::matrix);
+    require_finite_file(*x_file, "--activations", o.activations);
     if (x_file->cols() != d_in)
       throw pollard::shape_error(
           o.activations.string() + " is " + shape_of(x_file->rows(), x_file->cols()) + " but " +
@@ -274,6 +282,7 @@ void prune(const plan& o) {
   }
   if (!o.hessian.empty()) {
     h_file = pollard::io::read_npy<T>(o.hessian, pollard::io::npy_rank::matrix);
+    require_finite_file(*h_file, "--hessian", o.hessian);
     if (h_file->rows() != d_in || h_file->cols() != d_in)
       throw pollard::shape_error(o.hessian.string() + " is " +
                                  shape_of(h_file->rows(), h_file->cols()) + " but " +

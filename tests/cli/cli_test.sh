@@ -2346,6 +2346,19 @@ layer_values)
     [ "$status" -eq 0 ] || fail "sparsity $s: exit status $status: $(cat "sparsity_$s.err")"
     expect_line "sparsity_$s" "^prune_layer: magnitude, unstructured per matrix, target sparsity ${s//./\\.}$"
   done
+  # A NaN or infinity in an input is named with its option and file, for each input.
+  python3 -c '
+import numpy as np
+W = np.load("W.npy"); W[1, 2] = np.nan; np.save("W_nan.npy", W)
+X = np.load("X.npy"); X[3, 5] = np.inf; np.save("X_inf.npy", X)
+H = np.load("H.npy"); H[0, 0] = -np.inf; np.save("H_inf.npy", H)'
+  expect_error nan_w 1 layer --weights W_nan.npy --activations X.npy --method wanda --out o.npy
+  expect_message nan_w "--weights W_nan.npy: non-finite value at (1, 2) = nan"
+  expect_error inf_x 1 layer --weights W.npy --activations X_inf.npy --method wanda --out o.npy
+  expect_message inf_x "--activations X_inf.npy: non-finite value at (3, 5) = inf"
+  expect_error inf_h 1 layer --weights W.npy --hessian H_inf.npy --method sparsegpt --out o.npy
+  expect_message inf_h "--hessian H_inf.npy: non-finite value at (0, 0) = -inf"
+  [ ! -e o.npy ] || fail "a non-finite input wrote o.npy"
   finish
   ;;
 special_inputs)
