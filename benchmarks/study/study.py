@@ -955,6 +955,28 @@ class study:
         raise SystemExit(128 + self.stop_signal)
 
     def report(self, grid):
+        """Writes the report; SIGINT or SIGTERM while it is written (the bootstrap of a large
+        grid takes a minute) stops it at once, exit 128 + the signal's number, and leaves the
+        report.md before it as it was."""
+        def stop_now(number, frame):  # noqa: ARG001 - the signal module's signature
+            self.stop_signal = number
+            raise interrupted("report")
+
+        before = {n: signal.signal(n, stop_now) for n in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.write_report(grid)
+        except interrupted:
+            (self.results / "report.md.tmp").unlink(missing_ok=True)
+            name = signal.Signals(self.stop_signal).name
+            print(f"study: stopped by {name} while writing the report; {self.results / 'report.md'}"
+                  " is as it was before (the runs are cached: --report-only writes it).",
+                  flush=True)
+            raise SystemExit(128 + self.stop_signal) from None
+        finally:
+            for number, handler in before.items():
+                signal.signal(number, handler)
+
+    def write_report(self, grid):
         runs = []
         for g in grid:
             path = self.results / "runs" / f"{self.key(g)}.json"

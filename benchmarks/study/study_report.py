@@ -403,7 +403,9 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
         md.append(protocol + "\n")
         for name, caption in plots:
             md.append(f"![{caption}]({name})\n\n{caption}\n")
-    (results / "report.md").write_text("\n".join(md), encoding="utf-8")
+    tmp = results / "report.md.tmp"  # whole or not at all: an interrupted report keeps the old
+    tmp.write_text("\n".join(md), encoding="utf-8")
+    tmp.replace(results / "report.md")
 
 
 # ---- findings -----------------------------------------------------------------------------

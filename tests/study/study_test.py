@@ -6,9 +6,9 @@ Bad options (a grid point named twice, an empty grid, unknown tasks or mixture s
 of range, a results folder that cannot be made, --report-only of no study) are refused before
 anything is written; a failed dense evaluation stops the study with a message; tied sources share
 their rank; report rows follow the sparsity; a failed run keeps only its log; SIGINT and SIGTERM
-stop a study with --jobs 2 cleanly and the next one resumes; one study at a time in a results
-folder; an undefined standard error reads n/a; another model, data file or pollard binary is
-refused in a folder of cached runs (another model by --report-only too).
+stop a study with --jobs 2 cleanly (while it writes its report too) and the next one resumes; one
+study at a time in a results folder; an undefined standard error reads n/a; another model, data
+file or pollard binary is refused in a folder of cached runs (another model by --report-only too).
 
 usage: study_test.py POLLARD_EXECUTABLE WORK_DIR (POLLARD_DATA_DIR in the environment)"""
 
@@ -277,6 +277,27 @@ def check_interruption(pollard, model, data, work):
     rows = tables_of((results / "report.md").read_text(encoding="utf-8"))["Task accuracy"][2:]
     check([r[1] for r in rows] == ["50 %", "60 %", "70 %", "80 %", "2:4"],
           f"the rows follow the sparsity: {[r[1] for r in rows]}")
+    # SIGINT while the report is written (a long bootstrap) stops it at once and leaves the
+    # report before it whole.
+    report = (results / "report.md").read_bytes()
+    child = subprocess.Popen([w for w in command if w != "--no-report"]
+                             + ["--bootstrap", "100000"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    out = ""
+    while "0 to run" not in out and child.poll() is None:
+        out += child.stdout.readline()
+    time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    try:
+        rest, err = child.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        rest, err = child.communicate()
+    print(out + rest + err)
+    check(child.returncode == 130 and "stopped by SIGINT while writing the report" in rest
+          and "Traceback" not in err, f"SIGINT stops the report at once (exit {child.returncode})")
+    check((results / "report.md").read_bytes() == report
+          and not (results / "report.md.tmp").exists(), "the report before it is left whole")
 
 
 def study_failing_at(pollard, model, data, results, command, failure):
