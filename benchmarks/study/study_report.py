@@ -269,7 +269,9 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
 
     md = [f"# {title}\n"]
     md.append(f"Model: `{model_name}` ({dense['settings']['model']['bytes']} bytes). "
-              f"{len(runs)} of {grid_size} grid runs done; seeds {', '.join(map(str, seeds))}. "
+              f"{len(runs)} of {grid_size} grid runs done; "
+              + (f"seeds {', '.join(map(str, seeds))}. " if seeds else
+                 "no calibrated run, so no seeds (magnitude draws no calibration data). ") +
               f"Every number below was measured by the command:\n\n```sh\n{command}\n```\n")
     if getattr(a, "note", ""):
         md.append(a.note + "\n")

@@ -277,6 +277,8 @@ def check_interruption(pollard, model, data, work):
     rows = tables_of((results / "report.md").read_text(encoding="utf-8"))["Task accuracy"][2:]
     check([r[1] for r in rows] == ["50 %", "60 %", "70 %", "80 %", "2:4"],
           f"the rows follow the sparsity: {[r[1] for r in rows]}")
+    check("no calibrated run, so no seeds" in (results / "report.md").read_text(encoding="utf-8"),
+          "a report of magnitude runs only says it has no seeds")
     # SIGINT while the report is written (a long bootstrap) stops it at once and leaves the
     # report before it whole.
     report = (results / "report.md").read_bytes()
