@@ -282,3 +282,15 @@ TEST_CASE(
   }
   for (const auto& p : made) std::filesystem::remove(p);
 }
+
+TEST_CASE("a HellaSwag gold that is not 0-3 is named by its own line") {
+  // The message named the item's first line (its context) while the bad gold is on the next.
+  std::vector<std::string> lines{"Act: ctx", "1", "e0", "e1", "e2", "e3"};
+  lines.insert(lines.end(), {"Act: other", "4", "e0", "e1", "e2", "e3"});
+  const auto path = marked_file("hellaswag-gold.txt", lines, 0).first;
+  CHECK_THROWS_WITH_AS(
+      read_hellaswag(path),
+      (path.string() + " line 8: the item's second line is its gold 0-3, got \"4\"").c_str(),
+      format_error);
+  std::filesystem::remove(path);
+}

@@ -184,14 +184,14 @@ inline multiple_choice_task read_piqa(const std::filesystem::path& questions,
 inline multiple_choice_task read_hellaswag(const std::filesystem::path& path) {
   multiple_choice_task task{"hellaswag", {}, true};
   std::vector<std::string> lines;
-  std::string first_where;
+  std::string gold_where;  // the gold's own line, named when it is not 0-3
   detail::for_each_line(path, [&](const std::string& where, std::string_view line) {
-    if (lines.empty()) first_where = where;
+    if (lines.size() == 1) gold_where = where;
     lines.emplace_back(line);
     if (lines.size() < 6) return;
     const std::string& g = lines[1];
     if (g.size() != 1 || g[0] < '0' || g[0] > '3')
-      throw format_error(first_where + ": the item's second line is its gold 0-3, got \"" + g +
+      throw format_error(gold_where + ": the item's second line is its gold 0-3, got \"" + g +
                          "\"");
     std::vector<std::string> endings;
     for (std::size_t e = 2; e < 6; ++e) endings.push_back(hellaswag_preprocess(lines[e]));
