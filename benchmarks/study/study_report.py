@@ -273,6 +273,7 @@ def write_report(results, dense, runs, grid_size, a, command, key, bootstrap=Non
               + (f"seeds {', '.join(map(str, seeds))}. " if seeds else
                  "no calibrated run, so no seeds (magnitude draws no calibration data). ") +
               f"Every number below was measured by the command:\n\n```sh\n{command}\n```\n")
+    md.append(binaries_text(dense, runs) + "\n")
     if getattr(a, "note", ""):
         md.append(a.note + "\n")
     md.append("Each run prunes the dense model with `pollard prune` (every linear of every block, "
@@ -656,6 +657,31 @@ def spread_growth_table(groups, methods, sparsities, sources, metrics, bootstrap
     header = ["method", "metric", f"range at {sparsity_label(low)}",
               f"range at {sparsity_label(high)}", "growth", "95 % CI"]
     return table(header, rows)
+
+
+def binaries_text(dense, runs):
+    """Which pollard binaries made the dense evaluation and the runs (a study continued with
+    --accept-other-pollard mixes them), by version and sha256, with their counts."""
+    made = {}
+    for r in [dense] + list(runs):
+        p = r.get("pollard") or {}
+        name = (f"`{p['version']}` (sha256 {p['sha256'][:16]}…)" if "sha256" in p
+                else "a pollard the run did not record")
+        made.setdefault(name, [0, False])
+        if r is dense:
+            made[name][1] = True
+        else:
+            made[name][0] += 1
+
+    def what(runs_made, made_dense):
+        parts = [f"{runs_made} run{'' if runs_made == 1 else 's'}"] if runs_made else []
+        return " and ".join(parts + (["the dense evaluation"] if made_dense else []))
+
+    if len(made) == 1:
+        return f"Made by {next(iter(made))}: every run and the dense evaluation."
+    return ("The runs do not all record the same pollard binary (a study continued with "
+            "--accept-other-pollard, or runs older than the record): "
+            + "; ".join(f"{name}: {what(*counts)}" for name, counts in made.items()) + ".")
 
 
 def seeds_text(groups):

@@ -426,6 +426,22 @@ def check_identity(pollard, model, data, work, results):
           "the manifest lists both binaries")
     check(sorted(p.name for p in (results / "runs").glob("*.json")) == runs_before,
           "no refused study touched the cached runs")
+    # A run made again by the other binary: the report names both and what each made.
+    mixed = work / "mixed-binaries"
+    shutil.copytree(results, mixed)
+    redone = next(p for p in (mixed / "runs").glob("*.json") if not p.name.startswith("dense"))
+    redone.unlink()
+    done = study("--accept-other-pollard", pollard=other_pollard, where=mixed)
+    check(done.returncode == 0 and "1 to run" in done.stdout, "the removed run is made again")
+    done = study("--report-only", where=mixed)
+    report = (mixed / "report.md").read_text(encoding="utf-8")
+    check(done.returncode == 0 and "do not all record the same pollard binary" in report
+          and f"sha256 {sha256_of(other_pollard)[:16]}…): 1 run." in report
+          and f"sha256 {sha256_of(pollard)[:16]}…): 1 run and the dense evaluation" in report,
+          "the report names the binaries of mixed runs")
+    report = (results / "report.md").read_text(encoding="utf-8")
+    check(f"Made by `pollard " in report and f"sha256 {sha256_of(pollard)[:16]}…): every run"
+          in report, "the report names the binary that made every run")
 
     # A folder of an older study (no manifest) gets one, with a note; its derived splits are
     # derived again from the changed C4 file.
