@@ -3220,6 +3220,10 @@ byte_order_marks)
   printf '%s[{"text": "a"},]' "$bom" >comma.json
   expect_error comma 1 eval "$stories" --text comma.json --window 32
   expect_message comma "comma.json: invalid JSON: expected a value at offset 18"
+  # A JSON list over several lines (Alpaca's layout): the line is named too.
+  printf '[{"instruction": "a", "input": "", "output": "b"},\n%s{"instruction": "c", "input": "", "output": "d"}]' "$bom" >marked_list.json
+  expect_error marked_list 1 tasks "$stories" --instructions marked_list.json
+  expect_message marked_list "marked_list.json line 2: invalid JSON: a UTF-8 byte-order mark (U+FEFF), which belongs only at the very start of a file, at offset 51"
   # Plain text joined from two files with marks: the second is refused, naming line and offset.
   { cat bom.txt; cat bom.txt; } >joined.txt
   offset=$(wc -c <bom.txt)

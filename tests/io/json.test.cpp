@@ -78,3 +78,19 @@ TEST_CASE("JSON error offsets are file offsets, a skipped byte-order mark counte
                        pollard::format_error);
   CHECK(pollard::io::parse_json_at("{\"a\": 2}", 7, "l").find("a")->as_size("a") == 2);
 }
+
+TEST_CASE(
+    "an error in a whole JSON file of several lines names its line, as JSON Lines errors do") {
+  // An Alpaca list with a mark before its second record: the line was not named.
+  const std::string bom = "\xEF\xBB\xBF";
+  CHECK_THROWS_WITH_AS(parse_json("[{\"a\": 1},\n" + bom + "{\"a\": 2}]", "al.json"),
+                       "al.json line 2: invalid JSON: a UTF-8 byte-order mark (U+FEFF), which "
+                       "belongs only at the very start of a file, at offset 11",
+                       pollard::format_error);
+  CHECK_THROWS_WITH_AS(parse_json("{\n  \"a\": 1,\n  \"b\" 2\n}", "config.json"),
+                       "config.json line 3: invalid JSON: expected ':' at offset 18",
+                       pollard::format_error);
+  // One line: no line named (nothing to choose between).
+  CHECK_THROWS_WITH_AS(parse_json("[1,]", "f"), "f: invalid JSON: expected a value at offset 3",
+                       pollard::format_error);
+}

@@ -1,6 +1,7 @@
 // pollard — a small strict JSON reader (RFC 8259) for file headers and data sets.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -91,7 +92,12 @@ class json_parser {
   /// `offsets` says). A whole file (`whole_file`) may start with a byte-order mark.
   json_parser(std::string_view text, std::string what, int max_depth, std::size_t offset,
               bool whole_file, offsets_in offsets = offsets_in::file)
-      : s_(text), what_(std::move(what)), max_depth_(max_depth), offset_(offset), in_(offsets) {
+      : s_(text),
+        what_(std::move(what)),
+        max_depth_(max_depth),
+        offset_(offset),
+        in_(offsets),
+        whole_file_(whole_file) {
     // RFC 8259 section 8.1: a parser may ignore a byte-order mark at the start of the text.
     if (whole_file && s_.starts_with(byte_order_mark)) i_ = byte_order_mark.size();
   }
@@ -107,7 +113,12 @@ class json_parser {
   [[noreturn]] void fail(const std::string& message) const {
     // Outside a string a byte-order mark is never valid: named as what it is.
     const bool mark = s_.substr(i_).starts_with(byte_order_mark);
-    throw format_error(what_ + ": invalid JSON: " +
+    // A whole file of several lines (a JSON list, a config.json): the line, as JSON Lines
+    // readers name theirs.
+    std::string where = what_;
+    if (whole_file_ && s_.find('\n') != std::string_view::npos)
+      where += " line " + std::to_string(1 + std::count(s_.begin(), s_.begin() + i_, '\n'));
+    throw format_error(where + ": invalid JSON: " +
                        (mark ? "a UTF-8 byte-order mark (U+FEFF), which belongs only at the very "
                                "start of a file,"
                              : message) +
@@ -288,6 +299,7 @@ class json_parser {
   int max_depth_;
   std::size_t offset_ = 0;
   offsets_in in_ = offsets_in::file;
+  bool whole_file_ = false;
   std::size_t i_ = 0;
 };
 
