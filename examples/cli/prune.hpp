@@ -637,6 +637,18 @@ inline int run_prune(const prune_options& o) {
                        [&](const std::string& n) { return model::name_matches(pattern, n); }))
         throw usage_error(std::string(option) + " '" + pattern + "' matches no linear of " +
                           in.string() + " (linears are named blk.B.attn_q, ..., blk.B.ffn_down)");
+  // An --ignore pattern that matches only linears --targets leaves out would change nothing.
+  const auto targeted = [&](const std::string& name) {
+    return recipe.targets.include.empty() ||
+           std::any_of(recipe.targets.include.begin(), recipe.targets.include.end(),
+                       [&](const std::string& p) { return model::name_matches(p, name); });
+  };
+  for (const auto& pattern : recipe.targets.exclude)
+    if (std::none_of(linear_names.begin(), linear_names.end(), [&](const std::string& n) {
+          return targeted(n) && model::name_matches(pattern, n);
+        }))
+      throw usage_error("--ignore '" + pattern + "' would change nothing: it matches no linear " +
+                        "that --targets '" + o.targets + "' selects");
   bool selects_any = false;
   for (index_t b = 0; b < config.n_layers && !selects_any; ++b)
     for (const auto l : llm::all_llama_linears)

@@ -1376,6 +1376,12 @@ useless)
     prune "$stories" x.bin --method magnitude --ignore nomatch
   refused targets_nomatch "--targets 'nomatch' matches no linear of" \
     prune "$stories" x.bin --method magnitude --targets 'blk.0.attn_q,nomatch'
+  # An --ignore pattern that matches only linears --targets leaves out changes nothing.
+  refused ignore_untargeted "--ignore 'blk.0.attn_q' would change nothing: it matches no linear that --targets 'blk.1.*' selects" \
+    prune "$stories" x.bin --method magnitude --targets 'blk.1.*' --ignore 'blk.0.attn_q'
+  run ignore_targeted prune "$stories" t.bin --method magnitude --targets 'blk.1.*' --ignore 'blk.*.attn_q' --report t.json --quiet
+  [ "$status" -eq 0 ] || fail "ignore_targeted: exit status $status: $(cat ignore_targeted.err)"
+  json_check t.json 'len(j["linears"]) == 6'
   run ignore_match prune "$stories" i.bin --method magnitude --ignore 'blk.*.ffn_down' --report i.json --quiet
   [ "$status" -eq 0 ] || fail "ignore_match: exit status $status: $(cat ignore_match.err)"
   json_check i.json 'len(j["linears"]) == 30 and not any(l["name"].endswith("ffn_down") for l in j["linears"])'
