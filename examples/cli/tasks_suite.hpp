@@ -130,13 +130,16 @@ inline std::string selection_text(const zero_shot_request& r) {
       return "every item of each task";
     case item_selection::first:
       return "the first " + std::to_string(r.limit) +
-             " items of each task (--limit-first, as the harness's --limit)";
+             " items of each task (--limit-first, as the harness's --limit), every item of a "
+             "task with fewer";
     case item_selection::random:
       break;
   }
+  // A task of n <= N items is scored whole (Python's sample(range(n), N) would raise there).
   return "a random " + std::to_string(r.limit) + " items of each task, --limit-seed " +
          std::to_string(r.limit_seed) + " (Python: sorted(random.Random(" +
-         std::to_string(r.limit_seed) + ").sample(range(n), " + std::to_string(r.limit) + ")))";
+         std::to_string(r.limit_seed) + ").sample(range(n), " + std::to_string(r.limit) +
+         "))), every item of a task with " + std::to_string(r.limit) + " or fewer";
 }
 
 inline void print_zero_shot(const evaluation::zero_shot_suite_result& r,

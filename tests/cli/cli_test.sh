@@ -609,6 +609,16 @@ tasks_suite)
   expect_line suite '^arc_easy +3 '
   expect_line suite '^boolq +3 '
   json_check suite.json '(lambda z, t: [x["task"] for x in t] == ["arc_easy", "boolq"] and all(x["items"] == 3 for x in t) and all(round(3 * x[m]["mean"], 9) in (0, 1, 2, 3) for x in t for m in ("acc", "acc_norm")) and t[0]["reports_acc_norm"] and not t[1]["reports_acc_norm"] and abs(z["average_acc"] - (t[0]["acc"]["mean"] + t[1]["acc"]["mean"]) / 2) < 1e-12 and abs(z["average_reported"] - (t[0]["acc_norm"]["mean"] + t[1]["acc"]["mean"]) / 2) < 1e-12 and z["add_bos"] is True)(j["zero_shot"], j["zero_shot"]["tasks"]) and "exact_match" not in j'
+  # --limit past a task's items scores the task whole, and the output says so (it said "a random
+  # 10 items" of a task of 4, with a Python expression that raises there).
+  mkdir -p small/arc
+  head -n 4 "$data/tasks/arc/ARC-Easy-Test.jsonl" >small/arc/ARC-Easy-Test.jsonl
+  for how in random first; do
+    run "limit_$how" tasks "$stories" --suite arc_easy --tasks-dir small --limit 10 $( [ $how = first ] && echo --limit-first)
+    [ "$status" -eq 0 ] || fail "limit_$how: exit status $status: $(cat "limit_$how.err")"
+    expect_line "limit_$how" '^arc_easy +4 '
+    expect_line "limit_$how" '^items +: .*, every item of a task with (10 or )?fewer$'
+  done
   # POLLARD_DATA_DIR/tasks is the default folder; --instructions and --suite together give both.
   python3 -c 'import json; json.dump([{"instruction": "Once upon a time", "input": "", "output": "there was"}], open("one.json", "w"))'
   run both tasks "$stories" --instructions one.json --max-new-tokens 4 --suite boolq --limit 2 --json both.json
