@@ -294,3 +294,26 @@ TEST_CASE("a HellaSwag gold that is not 0-3 is named by its own line") {
       format_error);
   std::filesystem::remove(path);
 }
+
+TEST_CASE(
+    "a blank line inside a HellaSwag item is refused where it is; between items it is skipped") {
+  // Skipped, it shifted every later line into another role: the next item's context was read
+  // as this item's last ending, and the error came later, about another line.
+  std::vector<std::string> lines{"Act: ctx", "1", "e0", "e1", "", "e2", "e3"};
+  lines.insert(lines.end(), {"Act: other", "2", "e0", "e1", "e2", "e3"});
+  const auto path = marked_file("hellaswag-blank.txt", lines, 0).first;
+  CHECK_THROWS_WITH_AS(
+      read_hellaswag(path),
+      (path.string() + " line 5: a blank line inside an item (each item is 6 lines: the context, "
+                       "the gold 0-3 and 4 endings)")
+          .c_str(),
+      format_error);
+  const std::vector<std::string> between{"Act: ctx",   "1", "e0", "e1", "e2", "e3", "",
+                                         "Act: other", "2", "e0", "e1", "e2", "e3", ""};
+  const auto ok = marked_file("hellaswag-between.txt", between, 0).first;
+  const auto task = read_hellaswag(ok);
+  REQUIRE(task.items.size() == 2);
+  CHECK(task.items[1].gold == 2);
+  std::filesystem::remove(path);
+  std::filesystem::remove(ok);
+}

@@ -52,7 +52,8 @@ inline void for_each_json_line(
 /// plain-text reader (io::plain_text_of): a UTF-8 byte-order mark at the start of the file is
 /// skipped, one anywhere else is a format_error naming the file, the line and the byte offset.
 inline void for_each_line(const std::filesystem::path& path,
-                          const std::function<void(const std::string&, std::string_view)>& row) {
+                          const std::function<void(const std::string&, std::string_view)>& row,
+                          bool blank_lines = false) {
   const std::string content = read_task_file(path);
   const std::string_view text = io::plain_text_of(content, path.string());
   std::size_t begin = 0;
@@ -62,7 +63,7 @@ inline void for_each_line(const std::filesystem::path& path,
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(begin, end - begin);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") != std::string_view::npos)
+    if (blank_lines || line.find_first_not_of(" \t") != std::string_view::npos)
       row(path.string() + " line " + std::to_string(number), line);
     begin = end + 1;
     ++number;
@@ -185,20 +186,30 @@ inline multiple_choice_task read_hellaswag(const std::filesystem::path& path) {
   multiple_choice_task task{"hellaswag", {}, true};
   std::vector<std::string> lines;
   std::string gold_where;  // the gold's own line, named when it is not 0-3
-  detail::for_each_line(path, [&](const std::string& where, std::string_view line) {
-    if (lines.size() == 1) gold_where = where;
-    lines.emplace_back(line);
-    if (lines.size() < 6) return;
-    const std::string& g = lines[1];
-    if (g.size() != 1 || g[0] < '0' || g[0] > '3')
-      throw format_error(gold_where + ": the item's second line is its gold 0-3, got \"" + g +
-                         "\"");
-    std::vector<std::string> endings;
-    for (std::size_t e = 2; e < 6; ++e) endings.push_back(hellaswag_preprocess(lines[e]));
-    task.items.push_back(
-        choice_item(hellaswag_preprocess(lines[0]), std::move(endings), g[0] - '0'));
-    lines.clear();
-  });
+  detail::for_each_line(
+      path,
+      [&](const std::string& where, std::string_view line) {
+        // Blank lines between items are skipped; one inside an item would shift every later line
+        // into another role (an ending read as the next item's context).
+        if (line.find_first_not_of(" \t") == std::string_view::npos) {
+          if (lines.empty()) return;
+          throw format_error(where + ": a blank line inside an item (each item is 6 lines: the " +
+                             "context, the gold 0-3 and 4 endings)");
+        }
+        if (lines.size() == 1) gold_where = where;
+        lines.emplace_back(line);
+        if (lines.size() < 6) return;
+        const std::string& g = lines[1];
+        if (g.size() != 1 || g[0] < '0' || g[0] > '3')
+          throw format_error(gold_where + ": the item's second line is its gold 0-3, got \"" + g +
+                             "\"");
+        std::vector<std::string> endings;
+        for (std::size_t e = 2; e < 6; ++e) endings.push_back(hellaswag_preprocess(lines[e]));
+        task.items.push_back(
+            choice_item(hellaswag_preprocess(lines[0]), std::move(endings), g[0] - '0'));
+        lines.clear();
+      },
+      true);
   if (!lines.empty())
     throw format_error(path.string() + ": the last item has " + std::to_string(lines.size()) +
                        " lines, not 6");
