@@ -848,6 +848,51 @@ layer)
   cmp -s pollard_mask.npy tool_mask.npy || fail "pollard layer and prune_layer wrote different masks"
   finish
   ;;
+layer_reference_cases)
+  # The issue examples of three fault classes, at the command line (needs numpy to write them):
+  # SparseGPT N:M with an M that does not divide 128 on 12 inputs, the N:M property checked by
+  # numpy; a Hessian given with one triangle changed, refused; f16 weights whose SparseGPT update
+  # outgrows float16 (two nearly collinear inputs carrying 4e4 and 3e4, 3:4), refused naming the
+  # position and value, with nothing written.
+  python3 -c 'import numpy' 2>/dev/null || skip "numpy is not installed"
+  python3 - <<'PY' || fail "could not write the layers"
+import numpy as np
+rng = np.random.default_rng(5)
+np.save("W12.npy", rng.normal(size=(8, 12)).astype(np.float32))
+np.save("X12.npy", rng.normal(size=(64, 12)).astype(np.float32))
+x = rng.normal(size=(64, 12))
+h = 2.0 * x.T @ x
+h[0, 5] += 0.5 * abs(h[0, 5]) + 1.0
+np.save("H_asym.npy", h.astype(np.float32))
+x4 = rng.normal(size=(256, 4))
+x4[:, 1] = x4[:, 0] + 1e-4 * rng.normal(size=256)
+np.save("X4.npy", x4.astype(np.float32))
+np.save("W4.npy", np.array([[4e4, 3e4, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]], dtype=np.float16))
+PY
+  for nm in 1:3 2:3 5:6; do
+    run "sparsegpt_$nm" layer --weights W12.npy --activations X12.npy --method sparsegpt --n-m "$nm" \
+      --out "w_$nm.npy" --mask-out "m_$nm.npy" --threads 1
+    [ "$status" -eq 0 ] || { fail "sparsegpt --n-m $nm on 12 inputs: exit status $status"; cat "sparsegpt_$nm.err"; continue; }
+    python3 - "$nm" <<'PY' || fail "sparsegpt --n-m $nm: the mask or the weights break N:M"
+import sys, numpy as np
+n, m = map(int, sys.argv[1].split(":"))
+mask = np.load(f"m_{sys.argv[1]}.npy").reshape(8, 12 // m, m)
+w = np.load(f"w_{sys.argv[1]}.npy").reshape(8, 12 // m, m)
+sys.exit(0 if (mask.sum(axis=2) == n).all() and (w[mask == 1] == 0).all() else 1)
+PY
+  done
+  expect_error asymmetric 1 layer --weights W12.npy --hessian H_asym.npy --method sparsegpt \
+    --sparsity 0.5 --out asym.npy
+  expect_message asymmetric "the Hessian is not symmetric: H(0, 5) = "
+  expect_error f16_overflow 1 layer --weights W4.npy --activations X4.npy --method sparsegpt \
+    --n-m 3:4 --dtype f16 --out w4.npy --mask-out m4.npy --threads 1
+  # Kept alone, the surviving input of the collinear pair carries both weights: about 7e4.
+  expect_message f16_overflow "--dtype f16: the pruned weight (0, "
+  expect_message f16_overflow "of w4.npy is 69"
+  expect_message f16_overflow "beyond float16's largest value 65504"
+  [ -e asym.npy ] || [ -e w4.npy ] || [ -e m4.npy ] && fail "a refused layer wrote an output: $(ls)"
+  finish
+  ;;
 transactions)
   # Several outputs are committed together: when the last one cannot be written, none is.
   need_data
