@@ -435,6 +435,44 @@ def case_hf_bf16_convert(args, tmp):
         check(np.array_equal(np.frombuffer(data[name], "<f4"), want), f"convert: {name} changed value")
 
 
+def case_hf_convert_settings(args, tmp):
+    """`pollard convert` of a Hugging Face Llama with Llama 3.x rope_scaling, attention biases
+    and special token ids writes a folder whose config.json holds the same settings (compared
+    key by key with the input's) and whose bias tensors are the input's, byte for byte."""
+    modules = safetensors_modules()
+    if modules is None:
+        return
+    _, save_file = modules
+    model = tmp / "hf"
+    model.mkdir()
+    rng = np.random.default_rng(6)
+    dim, hidden, vocab = 16, 32, 40
+    tensors = {"model.embed_tokens.weight": rng.standard_normal((vocab, dim)).astype(np.float32),
+               "model.norm.weight": np.ones(dim, np.float32)}
+    tensors.update(hf_block_tensors(rng, dim, hidden, np.float32))
+    p = "model.layers.0.self_attn."
+    for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        tensors[p + name + ".bias"] = (0.1 * rng.standard_normal(dim)).astype(np.float32)
+    save_file(tensors, str(model / "model.safetensors"), metadata={"format": "pt"})
+    rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 32}
+    config = hf_config(dim, hidden, vocab, True, "float32", rope_scaling=rope,
+                       attention_bias=True, bos_token_id=1, eos_token_id=2)
+    (model / "config.json").write_text(json.dumps(config, indent=1))
+    out = tmp / "converted"
+    run(args.pollard, "convert", model, out)
+    written = json.loads((out / "config.json").read_text())
+    for key in ("rope_scaling", "attention_bias", "bos_token_id", "eos_token_id", "rope_theta",
+                "tie_word_embeddings"):
+        check(written.get(key) == config[key],
+              f"convert: config.json {key} is {written.get(key)!r}, the input's {config[key]!r}")
+    header_in, bytes_in = safetensors_parts(model / "model.safetensors")
+    header, data = safetensors_parts(out / "model.safetensors")
+    for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        key = p + name + ".bias"
+        check(key in header and data[key] == bytes_in[key], f"convert: {key} dropped or changed")
+
+
 def bf16_rounded(x):
     """float32 `x` rounded to bfloat16 (to nearest, ties to even) as its 16-bit patterns."""
     u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
@@ -797,7 +835,7 @@ def case_hf_tables(args, tmp):
           f"an embedding value beyond F16: exit {p.returncode}, {p.stderr.strip()}")
 
 
-CASES = {"gguf_file_type": case_gguf_file_type, "hf_bf16_convert": case_hf_bf16_convert, "hf_convert_types": case_hf_convert_types, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "calibration_sources": case_calibration_sources, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity, "tables": case_tables, "hf_tables": case_hf_tables}
+CASES = {"gguf_file_type": case_gguf_file_type, "hf_convert_settings": case_hf_convert_settings, "hf_bf16_convert": case_hf_bf16_convert, "hf_convert_types": case_hf_convert_types, "hf_dtypes": case_hf_dtypes, "llama2c_copy": case_llama2c_copy, "save_calibration": case_save_calibration, "calibration_sources": case_calibration_sources, "gguf_report": case_gguf_report, "block_sparsity": case_block_sparsity, "tables": case_tables, "hf_tables": case_hf_tables}
 
 
 def main():
