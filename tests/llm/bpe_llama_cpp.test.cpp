@@ -136,6 +136,28 @@ TEST_CASE("SmolLM2's byte-level BPE matches llama.cpp on well-formed text and ke
     CHECK(!missing[static_cast<std::size_t>(b)]);
 }
 
+// The same fixture with the llama.cpp rule for text bytes: every case, well-formed or not,
+// with bytes the vocabulary lacks or not, gives llama.cpp's ids.
+TEST_CASE("SmolLM2 with text_bytes::llama_cpp gives llama.cpp's ids for every fixture text") {
+  const auto path = pollard::test::smollm2_gguf();
+  if (!path) return;
+  const auto root = read_fixture("smollm2_bytes.json");
+  const pollard::io::gguf_file file(*path);
+  auto tokenizer = pollard::llm::load_gguf_tokenizer(file);
+  tokenizer.set_bytes_rule(pollard::llm::text_bytes::llama_cpp);
+  CHECK(tokenizer.bytes_rule() == pollard::llm::text_bytes::llama_cpp);
+  const auto& cases = root.find("cases")->as_array("cases");
+  REQUIRE(cases.size() >= 10);
+  for (const auto& c : cases) {
+    const auto& hex = c.find("hex")->as_string("hex");
+    std::string input;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+      input += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    CAPTURE(hex);
+    CHECK(tokenizer.encode(input, false) == ids_of(c));
+  }
+}
+
 TEST_CASE(
     "SmolLM2: random byte strings round-trip, or are refused at their first byte without a token") {
   const auto path = pollard::test::smollm2_gguf();

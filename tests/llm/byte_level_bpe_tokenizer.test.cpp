@@ -172,6 +172,42 @@ TEST_CASE("ill-formed UTF-8 is split as llama.cpp reads it, and every byte is ke
   CHECK(t.encode("\xE2\x82", false) == bytes({0xE2, 0x82}));  // truncated
 }
 
+TEST_CASE(
+    "with text_bytes::llama_cpp, ill-formed UTF-8 is merged as llama.cpp writes it (by hand)") {
+  // A vocabulary without the symbols of 04 and FF: llama.cpp drops such a byte. An ill-formed
+  // byte is read as U+FFFD (EF BF BD) and an overlong form as its shortest one (C0 80 as 00); a
+  // surrogate is written back as its three bytes; above U+10FFFF llama.cpp throws.
+  const auto& table = pollard::llm::detail::byte_to_unicode();
+  std::vector<std::string> tokens = {"<|endoftext|>"};
+  for (int b = 0; b < 256; ++b)
+    if (b != 0x04 && b != 0xFF) tokens.push_back(table[static_cast<std::size_t>(b)]);
+  byte_level_bpe_tokenizer t(tokens, {}, {}, "gpt2");
+  CHECK(t.bytes_rule() == pollard::llm::text_bytes::keep);
+  CHECK_THROWS_WITH_AS(t.encode("a\x04"), doctest::Contains("byte 0x04 at offset 1"),
+                       pollard::format_error);
+  t.set_bytes_rule(pollard::llm::text_bytes::llama_cpp);
+  const auto bytes = [&](std::initializer_list<unsigned> list) {
+    std::vector<std::int32_t> ids;
+    for (const unsigned b : list) ids.push_back(id_of(t, std::string(1, static_cast<char>(b))));
+    return ids;
+  };
+  CHECK(t.encode("a\x04"
+                 "b") == bytes({'a', 'b'}));
+  CHECK(t.encode("\xFF") == bytes({0xEF, 0xBF, 0xBD}));
+  CHECK(t.encode("\x80!") == bytes({0xEF, 0xBF, 0xBD, '!'}));
+  CHECK(t.encode("\xC0\x80") == bytes({0x00}));
+  CHECK(t.encode("\xE0\x80\x80") == bytes({0x00}));
+  CHECK(t.encode("\xE2\x82") == bytes({0xEF, 0xBF, 0xBD, 0xEF, 0xBF, 0xBD}));
+  CHECK(t.encode("\xF0\x8D\xA0\x80") == bytes({0xED, 0xA0, 0x80}));  // overlong surrogate
+  CHECK(t.encode("\xED\xA0\x80") == bytes({0xED, 0xA0, 0x80}));
+  CHECK_THROWS_WITH_AS(t.encode("ok \xF4\x90\x80\x80"),
+                       doctest::Contains("bytes at offset 3 of the text decode to a code point "
+                                         "above U+10FFFF"),
+                       pollard::format_error);
+  // Well-formed text is unchanged by the rule.
+  CHECK(t.encode("caf\xC3\xA9") == bytes({'c', 'a', 'f', 0xC3, 0xA9}));
+}
+
 TEST_CASE("the pre-tokenizer splits ill-formed UTF-8 where llama.cpp does (by hand)") {
   // Every byte symbol, plus "b" merged with the symbols of C1 and of C0. llama.cpp reads
   // C1 81 as an overlong 'A' (a letter), so "b" + C1 81 is one \p{L}+ piece and "b" merges with

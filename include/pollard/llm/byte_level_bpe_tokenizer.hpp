@@ -20,6 +20,7 @@
 #include "pollard/io/utf8.hpp"
 #include "pollard/llm/adjacent_merge.hpp"
 #include "pollard/llm/special_token_matcher.hpp"
+#include "pollard/llm/text_bytes.hpp"
 
 namespace pollard::llm {
 
@@ -103,29 +104,47 @@ inline const std::vector<std::string>& byte_to_unicode() {
 /// other ill-formed character (a lone or broken byte, a surrogate, a value above U+10FFFF) as
 /// U+FFFD. `origin[j]` is the offset in `text` of the character that starts at reading[j] (and
 /// origin[reading.size()] == text.size()); other entries are unused.
+///
+/// `llama_bytes` is what llama.cpp merges, byte for byte aligned with `reading`: the same, except
+/// that a surrogate is written as llama.cpp's unicode_cpt_to_utf8 writes it (three bytes, as
+/// U+FFFD takes). `beyond_unicode` is the offset in `text` of the first character decoding above
+/// U+10FFFF, which llama.cpp cannot write back (text.size() when there is none).
 struct utf8_reading {
   std::string reading;
+  std::string llama_bytes;
   std::vector<std::size_t> origin;
+  std::size_t beyond_unicode;
 
-  explicit utf8_reading(std::string_view text) {
+  explicit utf8_reading(std::string_view text) : beyond_unicode(text.size()) {
     reading.reserve(text.size() + 8);
     origin.reserve(text.size() + 9);
+    std::vector<std::pair<std::size_t, char32_t>> surrogates;
     for (std::size_t k = 0; k < text.size();) {
       const io::lenient_utf8_character c = io::lenient_utf8_at(text, k);
       const std::size_t at = reading.size();
+      const bool surrogate = c.code_point >= 0xd800 && c.code_point <= 0xdfff;
       if (c.well_formed)
         reading.append(text.substr(k, c.length));
-      else if (c.length > 1 && c.code_point <= 0x10ffff &&
-               (c.code_point < 0xd800 || c.code_point > 0xdfff))
+      else if (c.length > 1 && c.code_point <= 0x10ffff && !surrogate)
         io::append_utf8(reading, c.code_point);
       else
         reading += "\xEF\xBF\xBD";
+      if (!c.well_formed && c.length > 1 && surrogate) surrogates.emplace_back(at, c.code_point);
+      if (!c.well_formed && c.length > 1 && c.code_point > 0x10ffff &&
+          beyond_unicode == text.size())
+        beyond_unicode = k;
       origin.resize(reading.size() + 1);
       origin[at] = k;
       k += c.length;
     }
     origin.resize(reading.size() + 1);
     origin[reading.size()] = text.size();
+    llama_bytes = reading;
+    for (const auto& [at, cp] : surrogates) {
+      llama_bytes[at] = static_cast<char>(0xe0 | (cp >> 12));
+      llama_bytes[at + 1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+      llama_bytes[at + 2] = static_cast<char>(0x80 | (cp & 0x3f));
+    }
   }
 };
 
@@ -221,10 +240,12 @@ class byte_level_bpe_tokenizer {
   /// Token ids of `text`; BOS first when the vocabulary asks for it (or `add_bos` overrides).
   /// Text spelling a control or user-defined token becomes that token as `special` says
   /// (special_token_matcher). The rest is split by the pre-tokenizer patterns, reading UTF-8 as
-  /// llama.cpp does (detail::utf8_reading), and every piece is merged over its own bytes, so
-  /// decode(encode(text)) == text for any bytes, well-formed UTF-8 or not. Throws format_error,
-  /// naming the byte and its offset, for a byte whose symbol is not in the vocabulary (SmolLM2's
-  /// lacks C0, C1, F1, F2, F5-FF and six control characters), which llama.cpp silently drops.
+  /// llama.cpp does (detail::utf8_reading). With text_bytes::keep (the default) every piece is
+  /// merged over its own bytes, so decode(encode(text)) == text for any bytes, well-formed UTF-8
+  /// or not, and a byte whose symbol is not in the vocabulary (SmolLM2's lacks C0, C1, F1, F2,
+  /// F5-FF and six control characters) is a format_error naming it and its offset. With
+  /// text_bytes::llama_cpp the ids are llama.cpp's: ill-formed bytes are merged as the U+FFFD
+  /// they are read as, and a byte without a token is dropped.
   std::vector<std::int32_t> encode(std::string_view text,
                                    std::optional<bool> add_bos = std::nullopt,
                                    special_token_text special = special_token_text::parse) const {
@@ -235,6 +256,10 @@ class byte_level_bpe_tokenizer {
         [&](token_id id) { out.push_back(id); });
     return out;
   }
+
+  /// What encode() makes of text that is not UTF-8 and of bytes without a token (text_bytes).
+  text_bytes bytes_rule() const noexcept { return bytes_; }
+  void set_bytes_rule(text_bytes rule) noexcept { bytes_ = rule; }
 
   /// The bytes a token stands for (control and user-defined tokens: their text).
   std::string token_bytes(std::int32_t id) const {
@@ -279,9 +304,24 @@ class byte_level_bpe_tokenizer {
       for (const auto piece : split(text)) encode_piece(piece, whole, out);
       return;
     }
-    // Split what llama.cpp reads, then merge the bytes each piece of the reading came from.
+    // Split what llama.cpp reads, then merge the bytes each piece of the reading came from
+    // (keep), or what llama.cpp writes back for them (llama_cpp).
     const detail::utf8_reading r(text);
     const std::string_view reading = r.reading;
+    if (bytes_ == text_bytes::llama_cpp) {
+      if (r.beyond_unicode < text.size())
+        throw format_error("byte-level BPE: the bytes at offset " +
+                           std::to_string(static_cast<std::size_t>(text.data() - whole.data()) +
+                                          r.beyond_unicode) +
+                           " of the text decode to a code point above U+10FFFF, which llama.cpp "
+                           "cannot tokenize (its unicode_cpt_to_utf8 throws)");
+      const std::string_view llama = r.llama_bytes;
+      for (const auto piece : split(reading)) {
+        const auto begin = static_cast<std::size_t>(piece.data() - reading.data());
+        encode_piece(llama.substr(begin, piece.size()), whole, out);
+      }
+      return;
+    }
     for (const auto piece : split(reading)) {
       const auto begin = static_cast<std::size_t>(piece.data() - reading.data());
       const std::size_t from = r.origin[begin], to = r.origin[begin + piece.size()];
@@ -330,10 +370,12 @@ class byte_level_bpe_tokenizer {
       }
       // A merged symbol missing from the vocabulary: the tokens of its bytes' symbols, as
       // llama.cpp gives for ASCII ones (llm_tokenizer_bpe_session looks each byte of the
-      // symbol's text up). A byte without a token is refused where llama.cpp drops it.
+      // symbol's text up). A byte without a token is refused (keep) or dropped, as llama.cpp
+      // drops it (llama_cpp).
       for (std::size_t k = i; k < next[i]; ++k) {
         const auto& byte_symbol = table[static_cast<unsigned char>(piece[k])];
         const auto byte_it = ids_.find(byte_symbol);
+        if (byte_it == ids_.end() && bytes_ == text_bytes::llama_cpp) continue;
         if (byte_it == ids_.end()) {
           char hex[8];
           std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(piece[k]));
@@ -356,6 +398,7 @@ class byte_level_bpe_tokenizer {
   special_token_matcher specials_;
   std::optional<std::int32_t> bos_, eos_;
   bool add_bos_ = false;
+  text_bytes bytes_ = text_bytes::keep;
   std::unordered_map<std::string, std::int32_t> ids_;
   std::unordered_map<std::string, int> ranks_;
   std::unordered_map<std::string, char> unicode_to_byte_;

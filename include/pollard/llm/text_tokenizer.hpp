@@ -17,6 +17,7 @@
 #include "pollard/llm/llama2c_tokenizer.hpp"
 #include "pollard/llm/sentencepiece_bpe_tokenizer.hpp"
 #include "pollard/llm/special_token_text.hpp"
+#include "pollard/llm/text_bytes.hpp"
 
 namespace pollard::llm {
 
@@ -50,6 +51,25 @@ class text_tokenizer {
           "special-token text: llama2.c's tokenizer never reads special-token text (<s> and "
           "</s> are only the BOS and EOS ids, as in llama2.c's run.c); it cannot parse it");
     special_ = mode;
+  }
+
+  /// What encode() makes of text that is not UTF-8 and of bytes without a token (text_bytes):
+  /// keep (every byte kept; the only rule of SentencePiece and llama2.c tokenizers, whose byte
+  /// pieces take any byte) or llama_cpp (byte-level BPE as llama.cpp tokenizes).
+  text_bytes bytes_rule() const noexcept {
+    const auto* s = std::get_if<byte_level_bpe_tokenizer>(&t_);
+    return s != nullptr ? s->bytes_rule() : text_bytes::keep;
+  }
+  /// Throws option_error for llama_cpp on a tokenizer that is not byte-level BPE.
+  void set_bytes_rule(text_bytes rule) {
+    if (auto* s = std::get_if<byte_level_bpe_tokenizer>(&t_)) {
+      s->set_bytes_rule(rule);
+      return;
+    }
+    if (rule == text_bytes::llama_cpp)
+      throw option_error("text bytes: the llama.cpp rule is for byte-level BPE tokenizers; " +
+                         std::string(kind()) +
+                         " keeps every byte through its byte pieces (keep is its only rule)");
   }
 
   /// The text of a continuation; `previous` is the token before tokens.front() (llama2.c drops
