@@ -34,6 +34,14 @@ std::vector<std::int32_t> ids_of(const pollard::io::json_value& c) {
   return ids;
 }
 
+// The bytes a fixture case's "hex" spells.
+std::string bytes_of_hex(const std::string& hex) {
+  std::string bytes;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return bytes;
+}
+
 // The whole file at `path`, and such bytes as std::byte (what gguf_file::from_bytes views: it
 // must outlive the gguf_file).
 std::string file_bytes(const std::filesystem::path& path) {
@@ -117,9 +125,7 @@ TEST_CASE("SmolLM2's byte-level BPE matches llama.cpp on well-formed text and ke
   int compared = 0;
   for (const auto& c : cases) {
     const auto& hex = c.find("hex")->as_string("hex");
-    std::string input;
-    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-      input += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    const std::string input = bytes_of_hex(hex);
     CAPTURE(hex);
     check_kept_or_refused(tokenizer, missing, input);
     const bool representable = std::none_of(
@@ -150,9 +156,7 @@ TEST_CASE("SmolLM2 with text_bytes::llama_cpp gives llama.cpp's ids for every fi
   REQUIRE(cases.size() >= 10);
   for (const auto& c : cases) {
     const auto& hex = c.find("hex")->as_string("hex");
-    std::string input;
-    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-      input += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    const std::string input = bytes_of_hex(hex);
     CAPTURE(hex);
     CHECK(tokenizer.encode(input, false) == ids_of(c));
   }
