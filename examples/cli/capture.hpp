@@ -34,7 +34,7 @@ struct capture_options {
   std::string weights_out, activations_out, hessian_out;
   index_t max_rows = 0;
   std::string tokenizer;
-  special_tokens_choice special_tokens;
+  text_reading_choice special_tokens;
   int threads = 0;
   given_options given;
 };
@@ -81,7 +81,7 @@ inline CLI::App* add_capture_command(CLI::App& app, capture_options& o) {
       ->transform(integer_in(1, INT32_MAX))
       ->default_str("all");
   add_tokenizer_option(*c, o.tokenizer);
-  add_special_tokens_option(*c, o.special_tokens);
+  add_text_reading_options(*c, o.special_tokens);
   add_threads_option(*c, o.threads);
   record_given_options(*c, o.given);
   return c;
@@ -124,7 +124,7 @@ inline int run_capture(const capture_options& o) {
                   "names the text field of JSON documents, and no --calibration source is a "
                   "JSON file of documents (*.gz, *.jsonl, *.json)");
   llm::model_file m = open_model_with_tokenizer(o.model, optional_path(o.tokenizer));
-  apply_special_tokens_option(m.tokenizer, o.special_tokens);
+  apply_text_reading_options(m.tokenizer, o.special_tokens);
   // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
   check_distinct_outputs(files_read_with({{"MODEL", &m}}, {{"--tokenizer", o.tokenizer}}), outputs);
   const auto& config = m.weights.config;

@@ -69,16 +69,20 @@ inline CLI::Option* add_tokenizer_option(CLI::App& c, std::string& tokenizer,
       ->default_str(where_by_default);
 }
 
-/// --special-tokens as given: the mode (parse or plain) and whether the command line named it.
-struct special_tokens_choice {
+/// --special-tokens and --text-bytes as given, and whether the command line named each.
+struct text_reading_choice {
   std::string mode = "parse";
+  std::string bytes = "keep";
   const CLI::Option* option = nullptr;
+  const CLI::Option* bytes_option = nullptr;
   bool given() const { return option != nullptr && option->count() > 0; }
+  bool bytes_given() const { return bytes_option != nullptr && bytes_option->count() > 0; }
 };
 
-/// Adds --special-tokens MODE to a command that tokenizes text: what text spelling one of the
-/// tokenizer's special tokens becomes (llm::special_token_text).
-inline void add_special_tokens_option(CLI::App& c, special_tokens_choice& choice) {
+/// Adds --special-tokens MODE and --text-bytes RULE to a command that tokenizes text: what text
+/// spelling one of the tokenizer's special tokens becomes (llm::special_token_text), and what
+/// a byte-level BPE tokenizer makes of text that is not UTF-8 (llm::text_bytes).
+inline void add_text_reading_options(CLI::App& c, text_reading_choice& choice) {
   choice.option =
       c.add_option("--special-tokens", choice.mode,
                    "text spelling a special token (<|im_start|>, <s>): 'parse' reads it as that\n"
@@ -89,14 +93,32 @@ inline void add_special_tokens_option(CLI::App& c, special_tokens_choice& choice
           ->type_name("MODE")
           ->check(CLI::IsMember({"parse", "plain"}))
           ->default_str("parse");
+  choice.bytes_option =
+      c.add_option("--text-bytes", choice.bytes,
+                   "text that is not UTF-8, or holds a byte the vocabulary has no token for\n"
+                   "(byte-level BPE): 'keep' keeps every byte and refuses one without a token,\n"
+                   "naming it; 'llama.cpp' tokenizes as llama.cpp does (an ill-formed byte read\n"
+                   "as U+FFFD, a byte without a token dropped); not for SentencePiece or llama2.c\n"
+                   "tokenizers, whose byte pieces keep every byte")
+          ->type_name("RULE")
+          ->check(CLI::IsMember({"keep", "llama.cpp"}))
+          ->default_str("keep");
 }
 
-/// Sets `tokenizer`'s special-token mode from --special-tokens. Refuses the option given for a
-/// llama2.c tokenizer: run.c's encoding never matches special-token text (<s> and </s> are
-/// only BOS and EOS ids), so neither mode could change what it does.
-inline void apply_special_tokens_option(std::optional<llm::text_tokenizer>& tokenizer,
-                                        const special_tokens_choice& choice) {
+/// Sets `tokenizer`'s special-token mode and bytes rule from --special-tokens and --text-bytes.
+/// Refuses --special-tokens given for a llama2.c tokenizer (run.c's encoding never matches
+/// special-token text: <s> and </s> are only BOS and EOS ids) and --text-bytes given for a
+/// tokenizer that is not byte-level BPE (its byte pieces keep every byte): neither could change
+/// what it does.
+inline void apply_text_reading_options(std::optional<llm::text_tokenizer>& tokenizer,
+                                       const text_reading_choice& choice) {
   if (!tokenizer) return;
+  if (tokenizer->kind() != "byte-level BPE" && choice.bytes_given())
+    throw usage_error("--text-bytes would change nothing: the model's tokenizer is " +
+                      std::string(tokenizer->kind()) +
+                      ", whose byte pieces keep every byte of any text");
+  if (tokenizer->kind() == "byte-level BPE")
+    tokenizer->set_bytes_rule(llm::parse_text_bytes(choice.bytes, "--text-bytes"));
   if (tokenizer->kind() == "llama2.c BPE") {
     if (choice.given())
       throw usage_error(
@@ -111,9 +133,16 @@ inline void apply_special_tokens_option(std::optional<llm::text_tokenizer>& toke
 /// The special-token mode a run's outputs record: what the tokenizer does (plain for llama2.c's,
 /// whatever --special-tokens says), or --special-tokens' value when no text was tokenized.
 inline std::string recorded_special_tokens(const llm::text_tokenizer* tokenizer,
-                                           const special_tokens_choice& choice) {
+                                           const text_reading_choice& choice) {
   return tokenizer != nullptr ? std::string(llm::name_of(tokenizer->special_token_text()))
                               : choice.mode;
+}
+
+/// The bytes rule a run's outputs record: what the tokenizer does (keep for every tokenizer but
+/// byte-level BPE), or --text-bytes' value when no text was tokenized.
+inline std::string recorded_text_bytes(const llm::text_tokenizer* tokenizer,
+                                       const text_reading_choice& choice) {
+  return tokenizer != nullptr ? std::string(llm::name_of(tokenizer->bytes_rule())) : choice.bytes;
 }
 
 /// Adds --tokenizer to a command that reads no text, hidden from its help, so that giving it is

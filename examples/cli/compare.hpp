@@ -71,7 +71,7 @@ struct compare_options {
   index_t max_examples = 0;
   std::string json, markdown;
   std::string tokenizer;
-  special_tokens_choice special_tokens;
+  text_reading_choice special_tokens;
   int threads = 0;
   given_options given;
 };
@@ -111,7 +111,7 @@ inline CLI::App* add_compare_command(CLI::App& app, compare_options& o) {
                        "llama2.c tokenizer.bin or Hugging Face tokenizer.json for both models (not "
                        "for GGUF models, which carry their own)",
                        "beside each model");
-  add_special_tokens_option(*c, o.special_tokens);
+  add_text_reading_options(*c, o.special_tokens);
   add_threads_option(*c, o.threads);
   record_given_options(*c, o.given);
   return c;
@@ -153,11 +153,11 @@ inline int run_compare(const compare_options& o) {
   const fs::path base_path = o.base, other_path = o.other;
   const auto tokenizer = optional_path(o.tokenizer);
   llm::model_file base = open_model_with_tokenizer(base_path, tokenizer);
-  apply_special_tokens_option(base.tokenizer, o.special_tokens);
+  apply_text_reading_options(base.tokenizer, o.special_tokens);
   require_finite_weights(base);
   base.gguf.reset();
   llm::model_file other = open_model_with_tokenizer(other_path, tokenizer);
-  apply_special_tokens_option(other.tokenizer, o.special_tokens);
+  apply_text_reading_options(other.tokenizer, o.special_tokens);
   require_finite_weights(other);
   // The files read beside the models (llama2.c tokenizers, Hugging Face folders) are inputs too.
   check_distinct_outputs(

@@ -137,7 +137,7 @@ struct eval_options {
   text_options text;
   std::string json;
   std::string tokenizer;
-  special_tokens_choice special_tokens;
+  text_reading_choice special_tokens;
   int threads = 0;
 };
 
@@ -155,7 +155,7 @@ inline CLI::App* add_eval_command(CLI::App& app, eval_options& o) {
   c->add_option("--json", o.json, "also write the result as JSON (written whole or not at all)")
       ->type_name("OUT.json");
   add_tokenizer_option(*c, o.tokenizer);
-  add_special_tokens_option(*c, o.special_tokens);
+  add_text_reading_options(*c, o.special_tokens);
   add_threads_option(*c, o.threads);
   return c;
 }
@@ -175,7 +175,7 @@ inline int run_eval(const eval_options& o) {
 
   const fs::path model_path = o.model;
   llm::model_file m = open_model_with_tokenizer(model_path, optional_path(o.tokenizer));
-  apply_special_tokens_option(m.tokenizer, o.special_tokens);
+  apply_text_reading_options(m.tokenizer, o.special_tokens);
   require_finite_weights(m);
   // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
   check_distinct_outputs(
@@ -218,6 +218,8 @@ inline int run_eval(const eval_options& o) {
         ",\"text_tokens\":" + std::to_string(tokens.size()) + ",\"special_tokens\":" +
         json_string(
             recorded_special_tokens(m.tokenizer ? &*m.tokenizer : nullptr, o.special_tokens)) +
+        ",\"text_bytes\":" +
+        json_string(recorded_text_bytes(m.tokenizer ? &*m.tokenizer : nullptr, o.special_tokens)) +
         ",\"window\":" + std::to_string(e.window) + ",\"windows\":" + std::to_string(e.windows) +
         ",\"tokens\":" + std::to_string(r.tokens) + ",\"mean_nll\":" + json_number(r.mean_nll) +
         ",\"perplexity\":" + json_number(r.perplexity) +

@@ -42,7 +42,7 @@ struct generate_options {
   double repeat_penalty = 1.0;
   std::uint64_t seed = 0;
   std::string tokenizer;
-  special_tokens_choice special_tokens;
+  text_reading_choice special_tokens;
   bool llama2c_bytes = false;
   int threads = 0;
   given_options given;
@@ -87,7 +87,7 @@ inline CLI::App* add_generate_command(CLI::App& app, generate_options& o) {
       ->type_name("S")
       ->transform(unsigned_integer());
   add_tokenizer_option(*c, o.tokenizer);
-  add_special_tokens_option(*c, o.special_tokens);
+  add_text_reading_options(*c, o.special_tokens);
   c->add_flag("--llama2c-bytes", o.llama2c_bytes,
               "print each token's bytes as llama2.c's run.c does (a lone byte that is not\n"
               "printable ASCII is dropped), for byte-exact comparison with llama2.c");
@@ -115,7 +115,7 @@ inline int run_generate(const generate_options& o) {
   check_inputs(model_inputs("MODEL", o.model, {{"--tokenizer", o.tokenizer}}));
   refuse_tokenizer_for_gguf(o.tokenizer, {{"MODEL", o.model}});
   llm::model_file m = open_model_with_tokenizer(o.model, optional_path(o.tokenizer));
-  apply_special_tokens_option(m.tokenizer, o.special_tokens);
+  apply_text_reading_options(m.tokenizer, o.special_tokens);
   require_finite_weights(m);
   m.gguf.reset();  // generation needs only the float weights; unmap the file
   const auto& tok = *m.tokenizer;

@@ -65,7 +65,7 @@ struct prune_options {
   std::string report;
   std::string save_calibration;
   std::string tokenizer;
-  special_tokens_choice special_tokens;
+  text_reading_choice special_tokens;
   bool quiet = false;
   int threads = 0;
   given_options given;
@@ -243,7 +243,7 @@ inline CLI::App* add_prune_command(CLI::App& app, prune_options& o) {
       ->transform(integer_in(0, 1 << 30))
       ->default_str("all");
   add_tokenizer_option(*c, o.tokenizer);
-  add_special_tokens_option(*c, o.special_tokens);
+  add_text_reading_options(*c, o.special_tokens);
   c->add_flag("--quiet", o.quiet, "no per-linear log");
   add_threads_option(*c, o.threads);
   record_given_options(*c, o.given);
@@ -358,6 +358,7 @@ inline std::uint64_t weights_fingerprint(const llm::llama_weights& w) {
 /// name of each sequence's source, KIND:PATH as given, one of sources' names]}: the tokens and
 /// what is needed to draw them again and to count the same ones.
 inline std::string calibration_json(const prune_options& o, const std::string& special_tokens,
+                                    const std::string& text_bytes,
                                     const std::vector<calibration_spec>& specs,
                                     const calibration_batch& b) {
   io::json_writer w;
@@ -371,6 +372,7 @@ inline std::string calibration_json(const prune_options& o, const std::string& s
   w.end_array();
   w.key("seed").value(static_cast<std::uint64_t>(o.seed)).key("text_field").value(o.text_field);
   w.key("responses_only").value(o.responses_only).key("special_tokens").value(special_tokens);
+  w.key("text_bytes").value(text_bytes);
   w.key("sequences").value(static_cast<std::int64_t>(b.n_sequences));
   w.key("length").value(static_cast<std::int64_t>(b.length));
   const auto rows = [&](const auto& values) {
@@ -564,7 +566,7 @@ inline int run_prune(const prune_options& o) {
       config = llm::llama_config_from_gguf(*file);
       if (needs_data) {
         gguf_tokenizer.emplace(llm::load_gguf_text_tokenizer(*file));
-        apply_special_tokens_option(gguf_tokenizer, o.special_tokens);
+        apply_text_reading_options(gguf_tokenizer, o.special_tokens);
         tokenizer = &*gguf_tokenizer;
         warn_if_no_gguf_pre_tokenizer(*file, in);
       }
@@ -619,7 +621,7 @@ inline int run_prune(const prune_options& o) {
     }
     check_distinct_outputs(inputs, outputs);
     if (needs_data) {
-      apply_special_tokens_option(whole->tokenizer, o.special_tokens);
+      apply_text_reading_options(whole->tokenizer, o.special_tokens);
       tokenizer = &*whole->tokenizer;
     }
   }
@@ -773,8 +775,9 @@ inline int run_prune(const prune_options& o) {
     require_counted_responses(o.responses_only, batch, co);
     // Written with the other outputs once OUT is: a failed run leaves none of them.
     if (tokens_path)
-      calibration_tokens = detail::calibration_json(
-          o, recorded_special_tokens(tokenizer, o.special_tokens), specs, batch);
+      calibration_tokens =
+          detail::calibration_json(o, recorded_special_tokens(tokenizer, o.special_tokens),
+                                   recorded_text_bytes(tokenizer, o.special_tokens), specs, batch);
   }
 
   model::prune_callbacks callbacks;
@@ -933,6 +936,7 @@ inline int run_prune(const prune_options& o) {
     report.inputs.responses_only = o.responses_only;
     report.inputs.text_field = o.text_field;
     report.inputs.special_tokens = recorded_special_tokens(tokenizer, o.special_tokens);
+    report.inputs.text_bytes = recorded_text_bytes(tokenizer, o.special_tokens);
   }
   if (tokens_path) write_file_atomically(*tokens_path, calibration_tokens);
   report.tables = table_reports;

@@ -33,7 +33,7 @@ struct tasks_options {
   bool limit_first = false;
   std::string bos = "tokenizer";
   std::string tokenizer;
-  special_tokens_choice special_tokens;
+  text_reading_choice special_tokens;
   int threads = 0;
   given_options given;
 };
@@ -107,7 +107,7 @@ inline CLI::App* add_tasks_command(CLI::App& app, tasks_options& o) {
   c->add_option("--json", o.json, "also write the result as JSON (written whole or not at all)")
       ->type_name("OUT.json");
   add_tokenizer_option(*c, o.tokenizer);
-  add_special_tokens_option(*c, o.special_tokens);
+  add_text_reading_options(*c, o.special_tokens);
   add_threads_option(*c, o.threads);
   record_given_options(*c, o.given);
   return c;
@@ -179,7 +179,7 @@ inline int run_tasks(const tasks_options& o) {
 
   const fs::path model_path = o.model;
   llm::model_file m = open_model_with_tokenizer(model_path, optional_path(o.tokenizer));
-  apply_special_tokens_option(m.tokenizer, o.special_tokens);
+  apply_text_reading_options(m.tokenizer, o.special_tokens);
   require_finite_weights(m);
   // The files read beside MODEL (its llama2.c tokenizer, a Hugging Face folder's) are inputs too.
   check_distinct_outputs(files_read_with({{"MODEL", &m}}, {{"--instructions", o.instructions},

@@ -2002,6 +2002,40 @@ special_tokens)
   grep -q -- "--special-tokens" bad_mode.err || fail "bad_mode: $(cat bad_mode.err)"
   finish
   ;;
+text_bytes)
+  # --text-bytes llama.cpp reads SmolLM2 text as llama.cpp does: ill-formed bytes as U+FFFD, so
+  # the text evaluates exactly as the same text with U+FFFD written in by hand does under the
+  # default rule, which refuses the original (0xFF has no token); a byte without a token (04)
+  # is dropped (its ids against llama.cpp's: tests/llm/bpe_llama_cpp).
+  need_data
+  tinystories_slice base.txt
+  { head -c 600 base.txt; printf '\xff caf\xe9 !'; tail -c +601 base.txt; } >odd.txt
+  { head -c 600 base.txt; printf '\xef\xbf\xbd caf\xef\xbf\xbd !'; tail -c +601 base.txt; } >fixed.txt
+  { head -c 600 base.txt; printf 'a\x04b'; tail -c +601 base.txt; } >control.txt
+  for rule in keep llama.cpp; do
+    expect_error "stories_$rule" 2 eval "$stories" --text base.txt --text-bytes "$rule"
+    expect_message "stories_$rule" "--text-bytes would change nothing: the model's tokenizer is llama2.c BPE"
+  done
+  expect_error bad_rule 2 eval "$stories" --text base.txt --text-bytes utf8
+  expect_message bad_rule "--text-bytes"
+  [ -f "$smollm2" ] || skip "no SmolLM2 GGUF at $smollm2 (bash cmake/fetch_smollm2.sh)"
+  e=(--window 64 --max-windows 2 --threads 1)
+  expect_error keep_refuses 1 eval "$smollm2" --text odd.txt "${e[@]}"
+  expect_message keep_refuses "byte 0xFF at offset 600 of the text has no token"
+  expect_error keep_refuses_04 1 eval "$smollm2" --text control.txt "${e[@]}"
+  expect_message keep_refuses_04 "byte 0x04 at offset 601 of the text has no token"
+  run llama_04 eval "$smollm2" --text control.txt --text-bytes llama.cpp "${e[@]}"
+  [ "$status" -eq 0 ] || fail "--text-bytes llama.cpp with a 04: exit status $status: $(cat llama_04.err)"
+  run llama eval "$smollm2" --text odd.txt --text-bytes llama.cpp "${e[@]}" --json llama.json
+  [ "$status" -eq 0 ] || fail "--text-bytes llama.cpp: exit status $status: $(cat llama.err)"
+  run by_hand eval "$smollm2" --text fixed.txt "${e[@]}" --json by_hand.json
+  [ "$status" -eq 0 ] || fail "the substituted text: exit status $status: $(cat by_hand.err)"
+  json_check llama.json 'j["text_bytes"] == "llama.cpp"'
+  json_check by_hand.json 'j["text_bytes"] == "keep"'
+  python3 -c 'import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); sys.exit(0 if (a["text_tokens"], a["perplexity"]) == (b["text_tokens"], b["perplexity"]) else 1)' \
+    llama.json by_hand.json || fail "llama.cpp's reading differs from U+FFFD written by hand"
+  finish
+  ;;
 special_tokens_llama2c)
   # llama2.c's tokenizer never reads special-token text (run.c matches no <s> in text), so
   # --special-tokens, in either mode, would change nothing there: every command that takes it

@@ -57,6 +57,8 @@ struct prune_inputs {
   bool responses_only = false;  ///< only response tokens counted (instruction data)
   std::string text_field;       ///< the JSON field read as a document's text
   std::string special_tokens;   ///< how text spelling a special token was read: parse or plain
+  std::string
+      text_bytes;  ///< what byte-level BPE made of text that is not UTF-8: keep or llama.cpp
 };
 
 /// The whole run.

@@ -10,7 +10,7 @@
 namespace pollard::model {
 
 /// {"method", "mode", "model", "calibration": {spec, seed, responses_only, text_field,
-///  special_tokens, sequences, length, tokens_counted}, "overall_sparsity",
+///  special_tokens, text_bytes, sequences, length, tokens_counted}, "overall_sparsity",
 ///  "timing": {forward_seconds, statistics_seconds, solver_seconds, block_io_seconds,
 ///             total_seconds},
 ///  "block_sparsity": [...] (as written), "block_allocation": [...] (as asked),
@@ -46,6 +46,8 @@ inline std::string to_json(const prune_report& r) {
   text_or_null(r.inputs.text_field);
   w.key("special_tokens");
   text_or_null(r.inputs.special_tokens);
+  w.key("text_bytes");
+  text_or_null(r.inputs.text_bytes);
   w.key("sequences").value(static_cast<std::int64_t>(r.calibration_sequences));
   w.key("length").value(static_cast<std::int64_t>(r.calibration_length));
   w.key("tokens_counted").value(static_cast<std::int64_t>(r.calibration_tokens_counted));
