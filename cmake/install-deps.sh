@@ -4,9 +4,10 @@ set -euo pipefail
 
 # python3-scipy and python3-matplotlib: the calibration-data study's statistics check and plots
 # (benchmarks/study).
+# strace: cli/fsync_before_rename traces that every output is fsync'ed before its rename.
 packages=(cmake g++ clang make libeigen3-dev doctest-dev libbenchmark-dev libdlpack-dev
           libopenblas-dev liblapacke-dev libpcre2-dev zlib1g-dev pkg-config libcli11-dev libtorch-dev
-          python3-torch python3-numpy python3-scipy python3-matplotlib unzip)
+          python3-torch python3-numpy python3-scipy python3-matplotlib unzip strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

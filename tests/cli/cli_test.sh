@@ -2002,6 +2002,50 @@ special_tokens)
   grep -q -- "--special-tokens" bad_mode.err || fail "bad_mode: $(cat bad_mode.err)"
   finish
   ;;
+fsync_before_rename)
+  # Every output is complete on disk before it takes its name: each temporary a command renames
+  # into place was fsync'ed after its last write and before the rename (traced with strace).
+  need_data
+  command -v strace >/dev/null || skip "strace is not installed"
+  strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here (ptrace not permitted)"
+  tinystories_slice slice.txt
+  traced() {
+    local name=$1
+    shift
+    strace -f -e trace=openat,write,pwrite64,fsync,fdatasync,close,rename,renameat,renameat2 \
+      -o "$name.trace" "$pollard" "$@" >"$name.out" 2>"$name.err" ||
+      fail "$name: exit status $?: $(cat "$name.err")"
+    python3 - "$name.trace" <<'PY' || fail "$name: an output was renamed before it was fsync'ed"
+import re, sys
+open_fd, synced, renamed = {}, set(), 0
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r'openat\(AT_FDCWD, "([^"]+)", [^)]*O_CREAT[^)]*\) = (\d+)', line)
+    if m:
+        open_fd[m.group(2)] = m.group(1)
+        synced.discard(m.group(1))
+        continue
+    m = re.search(r'(?:fsync|fdatasync)\((\d+)\)\s+= 0', line)
+    if m and m.group(1) in open_fd:
+        synced.add(open_fd[m.group(1)])
+        continue
+    m = re.search(r'rename(?:at2?)?\((?:AT_FDCWD, )?"([^"]+)", (?:AT_FDCWD, )?"([^"]+)"', line)
+    if m:
+        renamed += 1
+        if m.group(1) not in synced:
+            print(f"{m.group(1)} -> {m.group(2)} without an fsync first", file=sys.stderr)
+            sys.exit(1)
+sys.exit(0 if renamed else 2)
+PY
+  }
+  traced convert convert "$stories" copy.bin
+  cp "$(dirname "$stories")/tok512.bin" .
+  traced eval eval "$stories" --text slice.txt --max-windows 1 --json eval.json
+  traced compare compare "$stories" copy.bin --text slice.txt --max-windows 1 --json compare.json \
+    --markdown compare.md
+  traced prune prune "$stories" pruned.bin --method wanda --calibration text:slice.txt --samples 2 \
+    --length 32 --report report.json --save-calibration tokens.json --quiet
+  finish
+  ;;
 text_bytes)
   # --text-bytes llama.cpp reads SmolLM2 text as llama.cpp does: ill-formed bytes as U+FFFD, so
   # the text evaluates exactly as the same text with U+FFFD written in by hand does under the
