@@ -853,6 +853,13 @@ inline int run_tool(CLI::App& app, int argc, char** argv, const error_style& sty
                     const std::function<int()>& body) {
   const int status = run_tool_unchecked(app, argc, argv, style, body);
   flush_stdout();
+  if (stdout_failure() == 0 && std::ferror(stdout)) {
+    // The stream failed inside a write made while printing (output longer than its buffer,
+    // e.g. a --help), whose errno is gone: what was printed is already lost, so one more byte
+    // written directly asks the file why.
+    errno = 0;
+    if (::write(STDOUT_FILENO, "\n", 1) < 0 && errno != 0) stdout_failure() = errno;
+  }
   if (stdout_failure() != 0 || std::ferror(stdout)) {
     const int failure = stdout_failure();
     std::fprintf(stderr, "%scannot write the standard output%s%s\n", style.prefix.c_str(),

@@ -2326,7 +2326,8 @@ stdout_outputs)
   # What is printed is part of the result: a standard output that cannot be written (a full
   # device) fails the run, saying so with the reason, for every command's output (printed at the
   # end or as it is made: generated text, prune's line per linear), for --help and for
-  # --version alike, of pollard, of each command and of the other tools.
+  # --version alike, of pollard, of each command and of the other tools; the reason is named
+  # also when the output outgrew the stream's buffer and failed inside a write (prune --help).
   if [ -w /dev/full ]; then
     printf '[{"instruction": "Say hi.", "input": "", "output": "Hi."}]' >one.json
     small_layer
@@ -2340,7 +2341,7 @@ stdout_outputs)
                  "export full_24.bin full_e.safetensors" \
                  "capture $stories --calibration text:slice.txt --samples 1 --length 16 --block 0 --linear attn_q --weights-out full_w.npy" \
                  "layer --weights W.npy --method magnitude --sparsity 0.5 --out full_o.npy" \
-                 "--help" "help" "eval --help" "--version" "eval --version" "prune --version" \
+                 "--help" "help" "eval --help" "prune --help" "--version" "eval --version" "prune --version" \
                  "layer --version"; do
       # shellcheck disable=SC2086
       "$pollard" $words >/dev/full 2>full.err
