@@ -645,8 +645,7 @@ def spread_growth_table(groups, methods, sparsities, sources, metrics, bootstrap
             g, lo, hi = stats.spread_growth(lows, highs, ratio, bootstrap, seed=0)
 
             def spread(values):
-                means = [float(np.mean(v)) for v in values.values()]
-                return max(means) / min(means) if ratio else max(means) - min(means)
+                return stats.spread([float(np.mean(v)) for v in values.values()], ratio)
 
             shown = (lambda x: f"×{x:.3f}") if ratio else (lambda x: number(x / scale, kind))
             signed = (lambda x: f"{x:+.1f}") if kind == "pct" else (lambda x: f"{x:+.3g}")
@@ -783,7 +782,7 @@ def spread_series(groups, method, key, sparsities, sources, ratio, scale, resamp
     out = []
 
     def spread(values):
-        return max(values) / min(values) if ratio else max(values) - min(values)
+        return stats.spread(values, ratio)
 
     for s in sparsities:
         per_source = []

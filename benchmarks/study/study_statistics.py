@@ -78,6 +78,11 @@ def paired_difference(a, b, y, resamples=2000, seed=0):
     return out
 
 
+def spread(means, ratio):
+    """The spread of calibration sources' means: max / min when `ratio`, else max − min."""
+    return max(means) / min(means) if ratio else max(means) - min(means)
+
+
 def spread_growth(low, high, ratio, resamples=2000, seed=0):
     """How much the spread over calibration sources grows from one sparsity to another.
 
@@ -95,12 +100,9 @@ def spread_growth(low, high, ratio, resamples=2000, seed=0):
             raise ValueError(f"source {c}: {len(a)} values at the low sparsity, {len(b)} at the "
                              "high one; each seed needs both")
 
-    def spread(means):
-        return max(means) / min(means) if ratio else max(means) - min(means)
-
     def growth(draws):
-        return (spread([pairs[c][1][draws[c]].mean() for c in sources])
-                - spread([pairs[c][0][draws[c]].mean() for c in sources]))
+        return (spread([pairs[c][1][draws[c]].mean() for c in sources], ratio)
+                - spread([pairs[c][0][draws[c]].mean() for c in sources], ratio))
 
     value = float(growth({c: np.arange(len(pairs[c][0])) for c in sources}))
     if resamples <= 0 or all(len(pairs[c][0]) < 2 for c in sources):
