@@ -483,7 +483,7 @@ inline int run_prune(const prune_options& o) {
   };
   for (const char* option :
        {"--calibration", "--samples", "--length", "--seed", "--mode", "--text-field",
-        "--save-calibration", "--tokenizer", "--special-tokens"})
+        "--save-calibration", "--tokenizer", "--special-tokens", "--text-bytes"})
     refuse_if_given(o.given, option, !needs_data,
                     "concerns calibration data, which --method magnitude without --dsnot, "
                     "--reconstruct or --allocation owl does not use");

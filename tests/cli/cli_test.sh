@@ -2064,6 +2064,9 @@ text_bytes)
   done
   expect_error bad_rule 2 eval "$stories" --text base.txt --text-bytes utf8
   expect_message bad_rule "--text-bytes"
+  # Nor does it where no text is read: magnitude pruning without calibration.
+  expect_error prune_magnitude 2 prune "$stories" x.bin --method magnitude --text-bytes llama.cpp
+  expect_message prune_magnitude "--text-bytes would change nothing: it concerns calibration data"
   [ -f "$smollm2" ] || skip "no SmolLM2 GGUF at $smollm2 (bash cmake/fetch_smollm2.sh)"
   e=(--window 64 --max-windows 2 --threads 1)
   expect_error keep_refuses 1 eval "$smollm2" --text odd.txt "${e[@]}"
