@@ -349,7 +349,7 @@ void sparsegpt_block(const ceilings& c, bool quick, const std::string& dump_dir)
     random_fill(originals.back().data(), n, 20 + l, 0.02f);
   }
   std::vector<gpu::device_upper_factor> factors(input_width.size());
-  const auto factorise = [&](gpu::factor_precision precision = gpu::factor_precision::fp32) {
+  const auto factorise = [&](gpu::factor_precision precision = gpu::factor_precision::automatic) {
     for (std::size_t k = 0; k < input_width.size(); ++k)
       factors[k] = gpu::upper_cholesky_of_inverse(
           gpu::par,
@@ -392,12 +392,16 @@ void sparsegpt_block(const ceilings& c, bool quick, const std::string& dump_dir)
       "\n| SparseGPT, one LLaMA-7B block (7 linears, 4 factorisations) | time ms | x32 blocks s | "
       "floor ms | time / floor |\n|---|---|---|---|---|\n");
   std::printf(
-      "| factorisations only (U of (H + λI)⁻¹, once per shared input) | %.1f | %.2f | | |\n",
+      "| factorisations only (U of (H + λI)⁻¹, once per shared input, %s) | %.1f | %.2f | | |\n",
+      gpu::resolved_factor_precision(gpu::factor_precision::automatic) ==
+              gpu::factor_precision::fp64
+          ? "fp64"
+          : "fp32",
       factor_ms, factor_ms * 32e-3);
   std::vector<gpu::device_mask> masks(linears.size());
   // Masks to the host (result.mask), or left on the device (`chosen`: no host copy).
   const auto run = [&](const char* name, const auto& policy, bool device_masks,
-                       gpu::factor_precision precision = gpu::factor_precision::fp32) {
+                       gpu::factor_precision precision = gpu::factor_precision::automatic) {
     const double ms = median_ms(
         [&] {
           factorise(precision);
@@ -411,20 +415,27 @@ void sparsegpt_block(const ceilings& c, bool quick, const std::string& dump_dir)
           }
         },
         3);
-    std::printf("| %s, masks %s%s (factorisations + sweeps) | %.1f | %.2f | %.1f | %.2f |\n", name,
-                device_masks ? "left on the device" : "to the host",
-                precision == gpu::factor_precision::fp64 ? ", fp64 factorisations" : "", ms,
-                ms * 32e-3, floor_ms, ms / floor_ms);
+    const bool fp64 = gpu::resolved_factor_precision(precision) == gpu::factor_precision::fp64;
+    std::printf(
+        "| %s, masks %s, %s factorisations%s (factorisations + sweeps) | %.1f | %.2f | %.1f "
+        "| %.2f |\n",
+        name, device_masks ? "left on the device" : "to the host", fp64 ? "fp64" : "fp32",
+        precision == gpu::factor_precision::automatic ? " (automatic)" : "", ms, ms * 32e-3,
+        floor_ms, ms / floor_ms);
   };
   for (const bool device_masks : {false, true}) {
     run("50 % unstructured, blocks of 128",
         pollard::unstructured{0.5, pollard::per_column_block{128}}, device_masks);
     run("2:4", pollard::n_m::pruned_of(2, 4), device_masks);
   }
+  // The other precision than the automatic choice, for comparison.
+  const auto other = gpu::resolved_factor_precision(gpu::factor_precision::automatic) ==
+                             gpu::factor_precision::fp64
+                         ? gpu::factor_precision::fp32
+                         : gpu::factor_precision::fp64;
   run("50 % unstructured, blocks of 128",
-      pollard::unstructured{0.5, pollard::per_column_block{128}}, true,
-      gpu::factor_precision::fp64);
-  run("2:4", pollard::n_m::pruned_of(2, 4), true, gpu::factor_precision::fp64);
+      pollard::unstructured{0.5, pollard::per_column_block{128}}, true, other);
+  run("2:4", pollard::n_m::pruned_of(2, 4), true, other);
   factorise();
 
   // Inputs and outputs of one linear of each shape (q, gate, down), for the PyTorch reference

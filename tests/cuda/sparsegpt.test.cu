@@ -118,7 +118,8 @@ void check_factor_precisions(index_t n) {
   const auto h = hessian(n, 4 * n, 51);
   const test::device_matrix<float> device_h(h);
   const device_view<const float> hv = device_h.view();
-  const auto f32 = gpu::upper_cholesky_of_inverse(gpu::par, hv, 0.01, 0, "test");
+  const auto f32 =
+      gpu::upper_cholesky_of_inverse(gpu::par, hv, 0.01, 0, "test", gpu::factor_precision::fp32);
   const auto f64 =
       gpu::upper_cholesky_of_inverse(gpu::par, hv, 0.01, 0, "test", gpu::factor_precision::fp64);
   test::naive::dmat damped = test::naive::to_double(h);
@@ -139,6 +140,19 @@ void check_factor_precisions(index_t n) {
   CHECK(std::sqrt(e32 / norm) < 1e-4);
   CHECK(f64.damping.damping == f32.damping.damping);
   CHECK(f64.damping.retries == 0);
+  CHECK(f32.precision == gpu::factor_precision::fp32);
+  CHECK(f64.precision == gpu::factor_precision::fp64);
+
+  // The default, automatic: fp64 where the device runs fp64 at least half as fast as fp32, and
+  // then the same bits as the fp64 factor.
+  int device = 0, ratio = 0;
+  REQUIRE(cudaGetDevice(&device) == cudaSuccess);
+  REQUIRE(cudaDeviceGetAttribute(&ratio, cudaDevAttrSingleToDoublePrecisionPerfRatio, device) ==
+          cudaSuccess);
+  const auto automatic = gpu::upper_cholesky_of_inverse(gpu::par, hv, 0.01, 0, "test");
+  const auto expected = ratio <= 2 ? gpu::factor_precision::fp64 : gpu::factor_precision::fp32;
+  CHECK(automatic.precision == expected);
+  CHECK(automatic.u.download() == (expected == gpu::factor_precision::fp64 ? u64 : u32));
 }
 
 }  // namespace

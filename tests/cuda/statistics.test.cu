@@ -66,6 +66,40 @@ TEST_CASE("column moments on the device equal the naive double-precision moments
   }
 }
 
+TEST_CASE("column moments over many tiles and chunks: naive moments, the same bits every call") {
+  // 1024 columns (vectorised: 8 tiles of 128; bfloat16: 4 of 256) over 3001 rows (47 chunks):
+  // each tile's last block combines its chunks, and the counters it uses start from zero again
+  // on the next call and the next batch.
+  const index_t rows = 3001, cols = 1024;
+  auto x = test::random_normal<float>(rows, cols, 25);
+  for (auto& v : x.values) v = 3.0f * v - 50.0f;
+  test::dense_matrix<bfloat16> xb(rows, cols);
+  for (std::size_t k = 0; k < x.values.size(); ++k) xb.values[k] = bfloat16(x.values[k]);
+  const test::device_matrix<float> device(x);
+  const test::device_matrix<bfloat16> device_b(xb);
+  const auto first = gpu::moments_of_columns<double>(gpu::par, device.view());
+  const auto again = gpu::moments_of_columns<double>(gpu::par, device.view());
+  const auto sums = test::naive_column_sums(x.view());
+  const auto variances = test::naive_column_variances(x.view());
+  const auto in_bf16 = gpu::moments_of_columns<double>(gpu::par, device_b.view());
+  const auto sums_b = test::naive_column_sums(xb.view());
+  const auto variances_b = test::naive_column_variances(xb.view());
+  gpu::device_moment_statistics<double> stats(gpu::par, cols);
+  for (int b = 0; b < 3; ++b) stats.accumulate(gpu::par, device.view());
+  const auto thrice = stats.result(gpu::par);
+  for (std::size_t j = 0; j < static_cast<std::size_t>(cols); ++j) {
+    CHECK(relative_difference(first.sum[j], sums[j]) < 1e-12);
+    CHECK(relative_difference(first.m2[j] / rows, variances[j]) < 1e-10);
+    CHECK(first.sum[j] == again.sum[j]);
+    CHECK(first.m2[j] == again.m2[j]);
+    CHECK(relative_difference(in_bf16.sum[j], sums_b[j]) < 1e-12);
+    CHECK(relative_difference(in_bf16.m2[j] / rows, variances_b[j]) < 1e-10);
+    CHECK(relative_difference(thrice.sum[j], 3.0 * sums[j]) < 1e-12);
+    CHECK(relative_difference(thrice.mean[j], sums[j] / rows) < 1e-12);
+    CHECK(relative_difference(thrice.m2[j] / (3.0 * rows), variances[j]) < 1e-10);
+  }
+}
+
 TEST_CASE("column moments of bfloat16 activations equal the naive moments of the same values") {
   const auto source = test::random_normal<float>(513, 33, 22);
   test::dense_matrix<bfloat16> x(513, 33);
@@ -144,7 +178,7 @@ TEST_CASE("moments accumulated over device batches equal the naive moments of al
   CHECK(stats.result(gpu::par).tokens == 1378);
 }
 
-TEST_CASE("device moment statistics refuse a NaN or infinity at the result, keeping none from it") {
+TEST_CASE("device moment statistics refuse a NaN or infinity at the result, returning no moments") {
   for (const float bad :
        {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
     auto clean = test::random_normal<float>(40, 20, 24);

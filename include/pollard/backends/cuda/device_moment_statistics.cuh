@@ -22,50 +22,16 @@
 
 namespace pollard::cuda {
 
-namespace detail {
-
-/// The first NaN or infinity an accumulation met: its batch (counted from 1; no_entry: none),
-/// its row-major index in that batch and its value.
-struct moment_error {
-  unsigned long long batch, index;
-  double value;
-};
-
-/// Adds the batch's column totals to the running totals, unless the batch holds a NaN or an
-/// infinity (its lowest row-major index in *batch_bad) or an earlier batch did; the first such
-/// batch is recorded in *error (read from x, still alive in stream order). Reads *error only when
-/// the batch is clean, and only block 0 writes it, when the batch is not: no block's choice
-/// depends on another's write.
-template <class Acc, class T>
-__global__ void merge_batch_totals(const moment_partial<Acc>* batch, index_t cols,
-                                   const unsigned long long* batch_bad, unsigned long long ordinal,
-                                   matrix_view<const T, device_space> x,
-                                   moment_partial<Acc>* totals, moment_error* error) {
-  const unsigned long long bad = *batch_bad;
-  if (bad != no_entry) {
-    if (blockIdx.x == 0 && threadIdx.x == 0 && error->batch == no_entry) {
-      const auto i = static_cast<index_t>(bad) / cols, j = static_cast<index_t>(bad) % cols;
-      *error = {ordinal, bad, to_compute<double>(x(i, j))};
-    }
-    return;
-  }
-  if (error->batch != no_entry) return;
-  const index_t j = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
-  if (j < cols) totals[j] = combine(totals[j], batch[j]);
-}
-
-}  // namespace detail
-
 /// Per input channel j of device activations X [tokens x channels], accumulated over calibration
 /// batches: the count, Σ_t x_tj and Σ_t x_tj² (in Acc), mean and M2 = Σ_t (x_tj − mean_j)²
 /// (Chan's parallel update), as moment_statistics accumulates them on the host. Each batch costs
-/// one pass over it and two small kernels on the policy's stream and waits for nothing, so a
-/// stream of calibration batches is summarised at the device's bandwidth; result() waits once
-/// and copies the totals to the host. Rows are split into chunks fixed by each batch's shape, so
+/// one launch, a pass over it on the policy's stream, and waits for nothing, so a stream of
+/// calibration batches is summarised at the device's bandwidth; result() waits once and copies
+/// the totals to the host. Rows are split into chunks fixed by each batch's shape, so
 /// the result does not depend on the device.
 ///
-/// NaN and infinity: a batch holding one is not added, nor is any batch after it (the check is
-/// on the device and nothing waits for it); result() then throws non_finite_error naming the
+/// NaN and infinity: once a batch holds one, no moments are returned (the check is on the
+/// device and nothing waits for it); result() throws non_finite_error naming the
 /// first one as moment_statistics does ("moment_statistics: non-finite x at (i, j) = v"),
 /// followed by the batch it is in. Use one stream for a statistics object (its policy's), or
 /// synchronise between streams.
@@ -81,6 +47,7 @@ class device_moment_statistics {
   device_moment_statistics(const P& p, index_t channels)
       : channels_(channels),
         totals_(static_cast<std::size_t>(channels > 0 ? channels : 0)),
+        counters_(static_cast<std::size_t>(detail::moment_tiles(channels > 0 ? channels : 0)) + 1),
         batch_bad_(1),
         error_(1) {
     if (channels < 0)
@@ -90,6 +57,11 @@ class device_moment_statistics {
     if (channels > 0)
       POLLARD_CUDA_CHECK(
           cudaMemsetAsync(totals_.data(), 0, totals_.size() * sizeof(partial), stream));
+    // The pass leaves its counters at zero and the batch's bad index at no_entry for the next.
+    POLLARD_CUDA_CHECK(
+        cudaMemsetAsync(counters_.data(), 0, counters_.size() * sizeof(unsigned int), stream));
+    POLLARD_CUDA_CHECK(
+        cudaMemsetAsync(batch_bad_.data(), 0xff, sizeof(unsigned long long), stream));
     POLLARD_CUDA_CHECK(cudaMemsetAsync(error_.data(), 0xff, sizeof(detail::moment_error), stream));
   }
 
@@ -111,15 +83,20 @@ class device_moment_statistics {
     if (x.rows() == 0 || channels_ == 0) return;
     ++batches_;
     tokens_ += x.rows();
-    const cudaStream_t stream = p.resources().stream();
-    POLLARD_CUDA_CHECK(
-        cudaMemsetAsync(batch_bad_.data(), 0xff, sizeof(unsigned long long), stream));
-    const partial* const batch_totals = detail::launch_column_totals<Acc>(p, x, batch_bad_.data());
-    constexpr int threads = 256;
-    detail::merge_batch_totals<Acc>
-        <<<static_cast<unsigned>((channels_ + threads - 1) / threads), threads, 0, stream>>>(
-            batch_totals, channels_, batch_bad_.data(), batches_, x, totals_.data(), error_.data());
-    POLLARD_CUDA_CHECK_LAUNCH("merge_batch_totals");
+    auto& r = p.resources();
+    const auto chunks =
+        static_cast<std::size_t>(detail::moment_grid::of(x.rows(), channels_).chunks);
+    detail::moment_pass<Acc> out;
+    out.partials = static_cast<partial*>(
+        r.workspace(chunks * static_cast<std::size_t>(channels_) * sizeof(partial)));
+    out.totals = totals_.data();
+    out.chunks_done = counters_.data() + 1;
+    out.tiles_done = counters_.data();
+    out.batch_bad = batch_bad_.data();
+    out.error = error_.data();
+    out.ordinal = batches_;
+    out.accumulate = true;
+    detail::launch_moment_pass(r.stream(), x, out);
   }
 
   index_t channels() const noexcept { return channels_; }
@@ -151,7 +128,7 @@ class device_moment_statistics {
       throw non_finite_error("moment_statistics: non-finite x at " + position_text(i, j) + " = " +
                              format_number(error->value) + ", in batch " +
                              std::to_string(error->batch) + " of " + std::to_string(batches_) +
-                             " (the statistics keep none of the batches from it on)");
+                             " (no moments are returned once a batch holds one)");
     }
     return detail::moments_from_totals(totals, n, tokens_);
   }
@@ -162,6 +139,7 @@ class device_moment_statistics {
   index_t sequences_ = 0;
   unsigned long long batches_ = 0;
   device_buffer<partial> totals_;
+  device_buffer<unsigned int> counters_;  // tiles done, then chunks done per column tile
   device_buffer<unsigned long long> batch_bad_;
   device_buffer<detail::moment_error> error_;
 };

@@ -783,7 +783,7 @@ sparsegpt_result sparsegpt(const P& p, device_view<float> w, const device_upper_
 template <cuda_policy P, class Policy>
 sparsegpt_result sparsegpt(const P& p, device_view<float> w, device_view<const float> hessian,
                            const Policy& policy, const sparsegpt_options& options = {},
-                           factor_precision precision = factor_precision::fp32) {
+                           factor_precision precision = factor_precision::automatic) {
   const std::string who = "sparsegpt";
   detail::check_hessian_shape(who, w, hessian);
   (void)detail::checked_plan(policy, options, w.cols());
@@ -824,7 +824,7 @@ sparsegpt_result obs_reconstruct(const P& p, device_view<float> w,
 template <cuda_policy P>
 sparsegpt_result obs_reconstruct(const P& p, device_view<float> w, device_view<const float> hessian,
                                  const mask& pruned, const obs_reconstruction_options& options = {},
-                                 factor_precision precision = factor_precision::fp32) {
+                                 factor_precision precision = factor_precision::automatic) {
   const std::string who = "obs_reconstruct";
   detail::check_hessian_shape(who, w, hessian);
   require_same_shape(who, "weights", w.rows(), w.cols(), "mask", pruned.rows(), pruned.cols());
