@@ -201,21 +201,23 @@ __global__ void mark_lowest(matrix_view<const T, device_space> scores, group_lay
 
 inline constexpr int row_select_threads = 256;
 
-/// The keys of a row in select_row_lowest_in_shared take `cols` entries, then (32-bit keys)
-/// room for the candidates of the chosen 12-bit bucket: at most 4096 of them.
+/// The keys of a row in select_row_lowest_in_shared take `cols` entries and (32-bit keys) 4096
+/// words more: the counts of the 12-bit first digit, then the candidates of the chosen bucket
+/// (at most 4096 of them).
 template <class T>
 __host__ __device__ inline index_t row_select_candidates(index_t cols) {
-  return sizeof(key_t<T>) == 4 ? (cols < 4096 ? cols : 4096) : 0;
+  (void)cols;
+  return sizeof(key_t<T>) == 4 ? 4096 : 0;
 }
 
 /// Per-row selection with the row's keys in shared memory: one block per row reads the row once
 /// (16-byte loads when `vectorised`), lowers *first to the row-major index of each NaN or -inf
 /// score, finds the k-th lowest key by radix selection over shared memory (32-bit keys: a
-/// 12-bit first digit, then 8, 8 and 4 bits over the keys of the chosen bucket; 64-bit keys:
-/// 8-bit digits), then
-/// writes the row's flags: keys below it pruned, and of the keys equal to it the first ones in
-/// column order (a block scan over the row only when equal keys straddle the cut; otherwise the
-/// flags go out in `width`-byte stores when `vector_flags`). 0 < k < cols.
+/// 12-bit first digit counted as the row is read, then 8, 8 and 4 bits over the keys of the
+/// chosen bucket, gathered four per thread; 64-bit keys: 8-bit digits), then writes the row's
+/// flags: keys below it pruned, and of the keys equal to it the first ones in column order (a
+/// block scan over the row only when equal keys straddle the cut; otherwise the flags go out in
+/// `width`-byte stores when `vector_flags`). 0 < k < cols.
 template <class T>
 __global__ void __launch_bounds__(row_select_threads)
     select_row_lowest_in_shared(matrix_view<const T, device_space> scores, index_t k,
@@ -226,11 +228,13 @@ __global__ void __launch_bounds__(row_select_threads)
   using C = compute_type_for<T>;
   using scan = cub::BlockScan<unsigned int, row_select_threads>;
   extern __shared__ unsigned long long shared_words[];
-  Key* const keys = reinterpret_cast<Key*>(shared_words);
-  __shared__ unsigned int counts[256];
   constexpr int wide_digit = 12;
   constexpr unsigned wide_buckets = 1u << wide_digit;
-  __shared__ unsigned int wide_counts[sizeof(Key) == 4 ? wide_buckets : 1];
+  // 32-bit keys: first the first digit's counts, then (once the bucket is chosen) its
+  // candidates, in 4096 words; then the row's keys.
+  auto* const wide_counts = reinterpret_cast<unsigned int*>(shared_words);
+  Key* const keys = reinterpret_cast<Key*>(shared_words) + (sizeof(Key) == 4 ? wide_buckets : 0);
+  __shared__ unsigned int counts[256];
   __shared__ unsigned int candidate_count;
   __shared__ typename scan::TempStorage storage;
   __shared__ unsigned long long chosen_prefix;
@@ -244,10 +248,20 @@ __global__ void __launch_bounds__(row_select_threads)
   const index_t cols = scores.cols();
   const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
   for (index_t i = blockIdx.x; i < scores.rows(); i += gridDim.x) {
+    if constexpr (bits == 32) {
+      for (unsigned b = threadIdx.x; b < wide_buckets / 4; b += blockDim.x)
+        reinterpret_cast<uint4*>(wide_counts)[b] = uint4{0, 0, 0, 0};
+      if (threadIdx.x == 0) candidate_count = 0;
+      __syncthreads();
+    }
     const auto note = [&](index_t j, C value) {
       if (is_bad(value, bad_value::unrankable))
         atomicMin(first, static_cast<unsigned long long>(i * cols + j));
-      keys[j] = ordered_key(value);
+      const Key key = ordered_key(value);
+      keys[j] = key;
+      // The first digit (sign, exponent, 3 mantissa bits) spreads the scores over 4096
+      // buckets, so lanes rarely collide and plain shared atomics do.
+      if constexpr (bits == 32) atomicAdd(&wide_counts[key >> (bits - wide_digit)], 1u);
     };
     if (vectorised) {
       const auto* row = reinterpret_cast<const uint4*>(scores.data() + i * scores.row_stride());
@@ -312,16 +326,10 @@ __global__ void __launch_bounds__(row_select_threads)
       take = chosen_take;
     };
     if constexpr (bits == 32) {
-      // The first 12 bits (sign, exponent, 3 mantissa bits) in 4096 buckets: scores spread over
-      // them, so lanes rarely collide and plain shared atomics do. Then only the keys of the
-      // chosen bucket (copied to `candidates` when they fit) go through the last 20 bits.
-      Key* const candidates = keys + cols;
-      const index_t candidate_capacity = row_select_candidates<T>(cols);
-      for (unsigned b = threadIdx.x; b < wide_buckets; b += blockDim.x) wide_counts[b] = 0;
-      if (threadIdx.x == 0) candidate_count = 0;
-      __syncthreads();
-      for (index_t j = threadIdx.x; j < cols; j += blockDim.x)
-        atomicAdd(&wide_counts[keys[j] >> (bits - wide_digit)], 1u);
+      // The first 12 bits were counted as the row was read; only the keys of the chosen bucket
+      // (copied over the counts when they fit) go through the last 20 bits.
+      Key* const candidates = wide_counts;
+      const index_t candidate_capacity = wide_buckets;
       __syncthreads();
       constexpr int per_thread = wide_buckets / row_select_threads;
       unsigned own_sum = 0;
@@ -344,17 +352,39 @@ __global__ void __launch_bounds__(row_select_threads)
       prefix = static_cast<Key>(chosen_prefix);
       take = chosen_take;
       const Key bucket = prefix >> (bits - wide_digit);
-      for (index_t base = 0; base < cols; base += blockDim.x) {
-        const index_t j = base + threadIdx.x;
-        const Key key = j < cols ? keys[j] : Key{0};
-        const bool in = j < cols && (key >> (bits - wide_digit)) == bucket;
-        const unsigned lanes = __ballot_sync(0xffffffffu, in);
+      // Four consecutive keys per thread; a warp's matches go to consecutive slots (one atomic
+      // per warp, the offsets by a warp scan). The order of the candidates does not matter.
+      for (index_t base = 0; base < cols; base += 4 * static_cast<index_t>(blockDim.x)) {
+        const index_t j0 = base + 4 * static_cast<index_t>(threadIdx.x);
+        Key four[4];
+        unsigned in = 0, mine = 0;
+#pragma unroll
+        for (int t = 0; t < 4; ++t) {
+          four[t] = j0 + t < cols ? keys[j0 + t] : Key{0};
+          if (j0 + t < cols && (four[t] >> (bits - wide_digit)) == bucket) {
+            in |= 1u << t;
+            ++mine;
+          }
+        }
+        unsigned inclusive = mine;
+#pragma unroll
+        for (int offset = 1; offset < 32; offset *= 2) {
+          const unsigned other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+          if (lane >= offset) inclusive += other;
+        }
         unsigned first_slot = 0;
-        if (lane == 0 && lanes != 0)
-          first_slot = atomicAdd(&candidate_count, static_cast<unsigned>(__popc(lanes)));
-        first_slot = __shfl_sync(0xffffffffu, first_slot, 0);
-        const unsigned slot = first_slot + __popc(lanes & ((1u << lane) - 1u));
-        if (in && static_cast<index_t>(slot) < candidate_capacity) candidates[slot] = key;
+        const unsigned warp_total = __shfl_sync(0xffffffffu, inclusive, 31);
+        if (lane == 31 && warp_total != 0) first_slot = atomicAdd(&candidate_count, warp_total);
+        first_slot = __shfl_sync(0xffffffffu, first_slot, 31);
+        unsigned slot = first_slot + inclusive - mine;
+        if (in != 0) {
+#pragma unroll
+          for (int t = 0; t < 4; ++t)
+            if ((in >> t) & 1u) {
+              if (static_cast<index_t>(slot) < candidate_capacity) candidates[slot] = four[t];
+              ++slot;
+            }
+        }
       }
       __syncthreads();
       const bool fit = static_cast<index_t>(candidate_count) <= candidate_capacity;
