@@ -246,6 +246,10 @@ __global__ void __launch_bounds__(row_select_threads)
   };
   constexpr int bits = static_cast<int>(sizeof(Key) * 8);
   const index_t cols = scores.cols();
+  // A row fits in shared memory: positions within it are ints (64-bit index arithmetic roughly
+  // doubled the instructions of the loops over the keys).
+  const int n_cols = static_cast<int>(cols);
+  const int threads = static_cast<int>(blockDim.x);
   const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
   for (index_t i = blockIdx.x; i < scores.rows(); i += gridDim.x) {
     if constexpr (bits == 32) {
@@ -254,7 +258,7 @@ __global__ void __launch_bounds__(row_select_threads)
       if (threadIdx.x == 0) candidate_count = 0;
       __syncthreads();
     }
-    const auto note = [&](index_t j, C value) {
+    const auto note = [&](int j, C value) {
       if (is_bad(value, bad_value::unrankable))
         atomicMin(first, static_cast<unsigned long long>(i * cols + j));
       const Key key = ordered_key(value);
@@ -265,7 +269,7 @@ __global__ void __launch_bounds__(row_select_threads)
     };
     if (vectorised) {
       const auto* row = reinterpret_cast<const uint4*>(scores.data() + i * scores.row_stride());
-      for (index_t v = threadIdx.x; v < cols / width; v += blockDim.x) {
+      for (int v = static_cast<int>(threadIdx.x); v < n_cols / width; v += threads) {
         const uint4 raw = row[v];
         T values[width];
         std::memcpy(values, &raw, sizeof raw);
@@ -273,19 +277,20 @@ __global__ void __launch_bounds__(row_select_threads)
         for (int t = 0; t < width; ++t) note(v * width + t, to_compute<C>(values[t]));
       }
     } else {
-      for (index_t j = threadIdx.x; j < cols; j += blockDim.x) note(j, to_compute<C>(scores(i, j)));
+      for (int j = static_cast<int>(threadIdx.x); j < n_cols; j += threads)
+        note(j, to_compute<C>(scores(i, j)));
     }
     Key prefix = 0;
     long long take = static_cast<long long>(k);
     // One radix pass over n keys of src (those matching prefix above the digit): the digit
     // (digit_bits <= 8 at `shift`) holding the take-th lowest.
-    const auto radix_pass = [&](const Key* src, index_t n, int shift, int digit_bits) {
+    const auto radix_pass = [&](const Key* src, int n, int shift, int digit_bits) {
       for (unsigned b = threadIdx.x; b < 256; b += blockDim.x) counts[b] = 0;
       __syncthreads();
       const int above = shift + digit_bits;
       const bool top = above >= bits;
       const Key digit_mask = static_cast<Key>((1u << digit_bits) - 1u);
-      for (index_t j = threadIdx.x; j < n; j += blockDim.x) {
+      for (int j = static_cast<int>(threadIdx.x); j < n; j += threads) {
         const Key key = src[j];
         const bool counted = top || (key >> above) == (prefix >> above);
         const unsigned lanes = __ballot_sync(__activemask(), counted);
@@ -354,18 +359,26 @@ __global__ void __launch_bounds__(row_select_threads)
       const Key bucket = prefix >> (bits - wide_digit);
       // Four consecutive keys per thread; a warp's matches go to consecutive slots (one atomic
       // per warp, the offsets by a warp scan). The order of the candidates does not matter.
-      for (index_t base = 0; base < cols; base += 4 * static_cast<index_t>(blockDim.x)) {
-        const index_t j0 = base + 4 * static_cast<index_t>(threadIdx.x);
+      for (int base = 0; base < n_cols; base += 4 * threads) {
+        const int j0 = base + 4 * static_cast<int>(threadIdx.x);
         Key four[4];
+        if (j0 + 3 < n_cols) {
+          const uint4 q = *reinterpret_cast<const uint4*>(keys + j0);  // keys is 16-byte aligned
+          four[0] = q.x;
+          four[1] = q.y;
+          four[2] = q.z;
+          four[3] = q.w;
+        } else {
+#pragma unroll
+          for (int t = 0; t < 4; ++t) four[t] = j0 + t < n_cols ? keys[j0 + t] : Key{0};
+        }
         unsigned in = 0, mine = 0;
 #pragma unroll
-        for (int t = 0; t < 4; ++t) {
-          four[t] = j0 + t < cols ? keys[j0 + t] : Key{0};
-          if (j0 + t < cols && (four[t] >> (bits - wide_digit)) == bucket) {
+        for (int t = 0; t < 4; ++t)
+          if (j0 + t < n_cols && (four[t] >> (bits - wide_digit)) == bucket) {
             in |= 1u << t;
             ++mine;
           }
-        }
         unsigned inclusive = mine;
 #pragma unroll
         for (int offset = 1; offset < 32; offset *= 2) {
@@ -389,39 +402,39 @@ __global__ void __launch_bounds__(row_select_threads)
       __syncthreads();
       const bool fit = static_cast<index_t>(candidate_count) <= candidate_capacity;
       const Key* const src = fit ? candidates : keys;
-      const index_t n = fit ? static_cast<index_t>(candidate_count) : cols;
+      const int n = fit ? static_cast<int>(candidate_count) : n_cols;
       radix_pass(src, n, 12, 8);
       radix_pass(src, n, 4, 8);
       radix_pass(src, n, 0, 4);
     } else {
-      for (int shift = bits - 8; shift >= 0; shift -= 8) radix_pass(keys, cols, shift, 8);
+      for (int shift = bits - 8; shift >= 0; shift -= 8) radix_pass(keys, n_cols, shift, 8);
     }
     if (take == static_cast<long long>(chosen_equal)) {
       // Every key equal to the k-th lowest is pruned (always, unless equal scores straddle the
       // cut): no scan of the ties in column order is needed.
       if (vector_flags) {
         auto* const row = reinterpret_cast<flag_group*>(out.data() + i * out.row_stride());
-        for (index_t v = threadIdx.x; v < cols / width; v += blockDim.x) {
+        for (int v = static_cast<int>(threadIdx.x); v < n_cols / width; v += threads) {
           flag_group f;
 #pragma unroll
           for (int t = 0; t < width; ++t) f.flag[t] = keys[v * width + t] <= prefix ? 1 : 0;
           row[v] = f;
         }
       } else {
-        for (index_t j = threadIdx.x; j < cols; j += blockDim.x)
+        for (int j = static_cast<int>(threadIdx.x); j < n_cols; j += threads)
           out(i, j) = keys[j] <= prefix ? 1 : 0;
       }
       __syncthreads();  // the keys are reused by the next row
       continue;
     }
     long long seen = 0;
-    for (index_t base = 0; base < cols; base += blockDim.x) {
-      const index_t j = base + threadIdx.x;
-      const Key key = j < cols ? keys[j] : Key{0};
-      const unsigned equal = j < cols && key == prefix ? 1u : 0u;
+    for (int base = 0; base < n_cols; base += threads) {
+      const int j = base + static_cast<int>(threadIdx.x);
+      const Key key = j < n_cols ? keys[j] : Key{0};
+      const unsigned equal = j < n_cols && key == prefix ? 1u : 0u;
       unsigned before = 0, total = 0;
       scan(storage).ExclusiveSum(equal, before, total);
-      if (j < cols)
+      if (j < n_cols)
         out(i, j) =
             key < prefix || (equal != 0 && seen + static_cast<long long>(before) < take) ? 1 : 0;
       seen += total;
