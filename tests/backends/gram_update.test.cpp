@@ -1,7 +1,8 @@
 // The CPU backend's Gram update H_lower += alpha·XᵀX against a naive double sum: every lower
 // element, nothing above the diagonal touched, for row-major and column-major H with padded
 // strides, widths that cut the 6 x 16 register tiles anywhere, token counts around the packed
-// block of 256, and bit-identical at 1, 2, 3 and 5 threads.
+// block of 256, and bit-identical at 1, 2, 3 and 5 threads; widths past 4·gram_tile take the
+// wider tiles.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -79,6 +80,37 @@ TEST_CASE("gram_update adds alpha·XᵀX to the lower triangle only, for any til
             CHECK(h.values == first);
         }
       }
+    }
+  }
+}
+
+TEST_CASE("gram_update on the wider tiles above d = 4·gram_tile equals the naive sum") {
+  // 600: four tiles of 160; 1300: four tiles of 336 (gram_wide_tile), each diagonal one cut into
+  // two panels of 176 (gram_diagonal_block).
+  for (const index_t d : {600, 1300}) {
+    CAPTURE(d);
+    const index_t tokens = 64;
+    const auto x =
+        pollard::test::random_normal<float>(tokens, d, 600 + static_cast<std::uint64_t>(d));
+    const auto ref = pollard::test::naive_gram(x.view(), 2.0);
+    std::vector<float> first;
+    for (const int threads : {1, 2, 3}) {
+      CAPTURE(threads);
+      auto h = make_h(d, true, 0.0f);
+      cpu::gram_update(cpu::par.threads(threads), h.view, matrix_view<const float>(x.view()), 1.0f);
+      double worst = 0.0, scale = 0.0;
+      for (index_t i = 0; i < d; ++i)
+        for (index_t j = 0; j <= i; ++j) {
+          const double expected = ref[static_cast<std::size_t>(i * d + j)];
+          worst = std::max(worst, std::abs(static_cast<double>(h.view(i, j)) - expected));
+          scale = std::max(scale, std::abs(expected));
+        }
+      CHECK(worst <= 1e-5 * scale);
+      CHECK(h.view(0, d - 1) == sentinel);
+      if (first.empty())
+        first = h.values;
+      else
+        CHECK(h.values == first);
     }
   }
 }

@@ -14,11 +14,17 @@
 
 namespace pollard::cpu {
 
-/// Largest side of the square tiles of H one task computes.
+/// Largest side of the square tiles of H one task computes (d <= 4·gram_tile).
 inline constexpr index_t gram_tile = 288;
 
+/// Largest tile side above d = 4·gram_tile: wider products and symmetric updates run closer to
+/// the GEMM rate per flop (benchmarks/results/cpu-2026-12-01.md: 0.83-0.87 of the 2-thread GEMM
+/// at d = 1536, 4096 and 11008 against 0.78-0.82 with tiles of at most 288), and there are still
+/// at least 8 tasks.
+inline constexpr index_t gram_wide_tile = 640;
+
 /// Diagonal blocks at most this wide are one symmetric rank-k update; wider ones are split.
-inline constexpr index_t gram_diagonal_block = 160;
+inline constexpr index_t gram_diagonal_block = 320;
 
 /// Fewest tokens in each half when the tokens are split between two tasks (see gram_update).
 inline constexpr index_t gram_slice_tokens = 64;
@@ -26,16 +32,19 @@ inline constexpr index_t gram_slice_tokens = 64;
 namespace detail {
 
 /// The tiling of H's lower triangle: an even number of tiles per side, each at most gram_tile
-/// (a multiple of 16) wide, so that the diagonal tiles (half the work of the others) pair up and
-/// every task does the same work: the off-diagonal tiles one each, the diagonal ones two per
-/// task. Fixed by d alone, so results never depend on the thread count.
+/// (gram_wide_tile above d = 4·gram_tile; a multiple of 16) wide, so that the diagonal tiles (half
+/// the work of the others) pair up and every task does the same work: the off-diagonal tiles one
+/// each, the diagonal ones two per task. Fixed by d alone, so results never depend on the thread
+/// count.
 struct gram_tiling {
   index_t tile = 0;   ///< tile side (the last tile of a side may be narrower)
   index_t count = 0;  ///< tiles per side
 };
 
 inline gram_tiling gram_tiling_for(index_t d) {
-  const index_t pairs = (d + 2 * gram_tile - 1) / (2 * gram_tile);
+  const index_t widest = d > 4 * gram_tile ? gram_wide_tile : gram_tile;
+  index_t pairs = (d + 2 * widest - 1) / (2 * widest);
+  if (d > 2 * gram_tile) pairs = std::max<index_t>(pairs, 2);  // two tiles per side: d <= 576
   const index_t per_side = 2 * pairs;
   index_t tile = (d + per_side - 1) / per_side;
   tile = (tile + 15) / 16 * 16;
@@ -43,10 +52,9 @@ inline gram_tiling gram_tiling_for(index_t d) {
 }
 
 /// h_lower += alpha·xᵀx for a diagonal tile (h n x n, x tokens x n). Eigen's symmetric update
-/// runs at about 0.8 of its matrix product's rate per flop, so a tile wider than
-/// gram_diagonal_block is cut into column panels of equal width (a multiple of 16): a symmetric
-/// update for each panel's diagonal block and one product for the part below it, which makes
-/// the diagonal tasks about 10 % faster at a tile of 288.
+/// runs below its matrix product's rate per flop, the more so the wider it is, so a tile wider
+/// than gram_diagonal_block is cut into column panels of equal width (a multiple of 16): a
+/// symmetric update for each panel's diagonal block and one product for the part below it.
 template <class HMap, class XMap, class T>
 void lower_rank_update(HMap& hm, const XMap& xm, T alpha) {
   const index_t n = hm.rows();
@@ -70,7 +78,8 @@ void lower_rank_update(HMap& hm, const XMap& xm, T alpha) {
 /// columns) for X tokens x d (adjacent rows or columns). Tiles below the diagonal are matrix
 /// products and diagonal tiles symmetric rank-k updates (their lower half; split once more when
 /// wide), two per task, spread over the policy's threads; with only two tiles per side, the
-/// tokens are split in two halves instead. The pieces depend on the shapes alone.
+/// tokens are split in two halves instead, each one symmetric update of the whole width. The
+/// pieces depend on the shapes alone.
 template <class T>
 void gram_update(const par_t& policy, matrix_view<T> h, matrix_view<const T> x, T alpha) {
   const index_t d = h.rows();
@@ -137,7 +146,13 @@ void gram_update(const par_t& policy, matrix_view<T> h, matrix_view<const T> x, 
   parallel_for(policy, 2, d * d * half, [&](index_t slice) {
     const matrix_view<const T> xs =
         slice == 0 ? x.block(0, 0, half, d) : x.block(half, 0, tokens - half, d);
-    for (const task& t : tasks) run_task(t, slice == 0 ? h : second, xs);
+    // One symmetric update of the whole width per half: on the project's 2-core machine it runs
+    // 0.02-0.04 of the GEMM rate closer than the half's tiles (cpu-2026-12-01.md).
+    detail::with_eigen_map(xs, [&](const auto& xm) {
+      detail::with_eigen_map(slice == 0 ? h : second, [&](auto hm) {
+        hm.template selfadjointView<Eigen::Lower>().rankUpdate(xm.transpose(), alpha);
+      });
+    });
   });
   for (index_t i = 0; i < d; ++i)
     for (index_t j = 0; j <= i; ++j) h(i, j) += second(i, j);
