@@ -86,6 +86,29 @@ void gram_update(const par_t& policy, matrix_view<T> h, matrix_view<const T> x, 
   const index_t tokens = x.rows();
   if (d == 0 || tokens == 0) return;
   const auto [tile, per_side] = detail::gram_tiling_for(d);
+  if (per_side == 2 && tokens >= 2 * gram_slice_tokens) {
+    // Two tiles per side (d <= 2·gram_tile): two tile tasks (a product and a pair of symmetric
+    // updates, which run slower per flop) cannot keep two threads equally busy, so the tokens are
+    // split in halves instead, each half's whole triangle one task: the first adds into h, the
+    // second into a scratch that is added afterwards.
+    const index_t half = tokens / 2;
+    std::vector<T> scratch(static_cast<std::size_t>(d * d), T(0));
+    const matrix_view<T> second(scratch.data(), d, d);
+    parallel_for(policy, 2, d * d * half, [&](index_t slice) {
+      const matrix_view<const T> xs =
+          slice == 0 ? x.block(0, 0, half, d) : x.block(half, 0, tokens - half, d);
+      // One symmetric update of the whole width per half: on the project's 2-core machine it runs
+      // 0.02-0.04 of the GEMM rate closer than the half's tiles (cpu-2026-12-01.md).
+      detail::with_eigen_map(xs, [&](const auto& xm) {
+        detail::with_eigen_map(slice == 0 ? h : second, [&](auto hm) {
+          hm.template selfadjointView<Eigen::Lower>().rankUpdate(xm.transpose(), alpha);
+        });
+      });
+    });
+    for (index_t i = 0; i < d; ++i)
+      for (index_t j = 0; j <= i; ++j) h(i, j) += second(i, j);
+    return;
+  }
   // Each task: one off-diagonal tile (ti > tj), or the diagonal tiles ti and tj (= ti + 1).
   struct task {
     index_t ti, tj;
@@ -131,31 +154,8 @@ void gram_update(const par_t& policy, matrix_view<T> h, matrix_view<const T> x, 
       }
     });
   };
-  if (per_side > 2 || tokens < 2 * gram_slice_tokens) {
-    parallel_for(policy, static_cast<index_t>(tasks.size()), tile * tile * tokens,
-                 [&](index_t k) { run_task(tasks[static_cast<std::size_t>(k)], h, x); });
-    return;
-  }
-  // Two tiles per side (d <= 2·gram_tile): the two tasks (a product and a pair of symmetric
-  // updates, which run slower per flop) cannot keep two threads equally busy, so the tokens are
-  // split in halves instead, each half's whole triangle one task: the first adds into h, the
-  // second into a scratch that is added afterwards.
-  const index_t half = tokens / 2;
-  std::vector<T> scratch(static_cast<std::size_t>(d * d), T(0));
-  const matrix_view<T> second(scratch.data(), d, d);
-  parallel_for(policy, 2, d * d * half, [&](index_t slice) {
-    const matrix_view<const T> xs =
-        slice == 0 ? x.block(0, 0, half, d) : x.block(half, 0, tokens - half, d);
-    // One symmetric update of the whole width per half: on the project's 2-core machine it runs
-    // 0.02-0.04 of the GEMM rate closer than the half's tiles (cpu-2026-12-01.md).
-    detail::with_eigen_map(xs, [&](const auto& xm) {
-      detail::with_eigen_map(slice == 0 ? h : second, [&](auto hm) {
-        hm.template selfadjointView<Eigen::Lower>().rankUpdate(xm.transpose(), alpha);
-      });
-    });
-  });
-  for (index_t i = 0; i < d; ++i)
-    for (index_t j = 0; j <= i; ++j) h(i, j) += second(i, j);
+  parallel_for(policy, static_cast<index_t>(tasks.size()), tile * tile * tokens,
+               [&](index_t k) { run_task(tasks[static_cast<std::size_t>(k)], h, x); });
 }
 
 }  // namespace pollard::cpu
