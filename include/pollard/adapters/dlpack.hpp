@@ -19,6 +19,7 @@
 #include <string>
 #include <type_traits>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/dtype.hpp"
 #include "pollard/core/element_types.hpp"
@@ -158,8 +159,7 @@ matrix_view<T, Space> view_dltensor(const DLTensor& t) {
   const index_t rows = matrix ? static_cast<index_t>(t.shape[0]) : 1;
   const index_t cols = static_cast<index_t>(t.shape[matrix ? 1 : 0]);
   if (rows < 0 || cols < 0)
-    throw adapter_error("DLTensor: expected a non-negative shape, got " + std::to_string(rows) +
-                        "x" + std::to_string(cols));
+    throw adapter_error("DLTensor: expected a non-negative shape, got " + shape_text(rows, cols));
   index_t row_stride = cols;
   index_t col_stride = 1;
   if (t.strides != nullptr) {
@@ -172,8 +172,8 @@ matrix_view<T, Space> view_dltensor(const DLTensor& t) {
   }
   const bool empty = rows == 0 || cols == 0;
   if (t.data == nullptr && !empty)
-    throw adapter_error("DLTensor: data is a null pointer for a non-empty " + std::to_string(rows) +
-                        "x" + std::to_string(cols) + " tensor");
+    throw adapter_error("DLTensor: data is a null pointer for a non-empty " +
+                        shape_text(rows, cols) + " tensor");
   // DLPack data may be an opaque handle on some devices; on CPU and CUDA it is an address.
   const auto address = reinterpret_cast<std::uintptr_t>(t.data) + t.byte_offset;
   if (address % alignof(value) != 0)

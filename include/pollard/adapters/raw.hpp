@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -18,14 +19,13 @@ template <class Space = host_space, class T>
 matrix_view<T, Space> make_view(T* ptr, index_t rows, index_t cols, index_t row_stride,
                                 index_t col_stride) {
   if (rows < 0 || cols < 0)
-    throw shape_error("make_view: negative extent " + std::to_string(rows) + "x" +
-                      std::to_string(cols));
+    throw shape_error("make_view: negative extent " + shape_text(rows, cols));
   if (row_stride < 0 || col_stride < 0)
     throw shape_error("make_view: negative stride (row stride " + std::to_string(row_stride) +
                       ", col stride " + std::to_string(col_stride) + ")");
   if (ptr == nullptr && rows != 0 && cols != 0)
-    throw shape_error("make_view: null pointer for a non-empty " + std::to_string(rows) + "x" +
-                      std::to_string(cols) + " view");
+    throw shape_error("make_view: null pointer for a non-empty " + shape_text(rows, cols) +
+                      " view");
   return matrix_view<T, Space>(ptr, rows, cols, row_stride, col_stride);
 }
 

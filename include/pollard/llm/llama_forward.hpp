@@ -25,6 +25,7 @@
 
 #include "pollard/backends/cpu/parallel_for.hpp"
 #include "pollard/backends/cpu/policy.hpp"
+#include "pollard/core/checks.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/core/token_id.hpp"
@@ -200,10 +201,9 @@ class llama_forward {
     if (hidden.rows() != tokens || hidden.cols() != config().dim ||
         !hidden.is_row_major_contiguous())
       throw shape_error(std::string("llama_forward::") + who + ": hidden states are " +
-                        std::to_string(hidden.rows()) + "x" + std::to_string(hidden.cols()) +
-                        " (row stride " + std::to_string(hidden.row_stride()) +
-                        ") but a row-major contiguous " + std::to_string(tokens) + "x" +
-                        std::to_string(config().dim) + " matrix is needed");
+                        shape_text(hidden.rows(), hidden.cols()) + " (row stride " +
+                        std::to_string(hidden.row_stride()) + ") but a row-major contiguous " +
+                        shape_text(tokens, config().dim) + " matrix is needed");
   }
 
   /// out = x / sqrt(mean(x^2) + eps) * weight, row by row (sums in float, as llama2.c).

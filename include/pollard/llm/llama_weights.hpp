@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/llm/llama_config.hpp"
@@ -189,9 +190,8 @@ struct llama_weights {
     const index_t d = config.dim, h = config.hidden_dim, kv = config.kv_dim();
     auto check = [](const auto& m, index_t r, index_t c, const std::string& name) {
       if (m.rows() != r || m.cols() != c)
-        throw shape_error("llama_weights: " + name + " is " + std::to_string(m.rows()) + "x" +
-                          std::to_string(m.cols()) + " but the config asks for " +
-                          std::to_string(r) + "x" + std::to_string(c));
+        throw shape_error("llama_weights: " + name + " is " + shape_text(m.rows(), m.cols()) +
+                          " but the config asks for " + shape_text(r, c));
     };
     check(token_embedding, config.vocab_size, d, "token_embedding");
     if (static_cast<index_t>(layers.size()) != config.n_layers)

@@ -20,6 +20,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/io/atomic_file.hpp"
 #include "pollard/io/json.hpp"
@@ -495,8 +496,7 @@ inline void rewrite_hf_llama_linears(
     if (t->shape.size() != 2 || t->shape[0] != static_cast<std::uint64_t>(m->rows()) ||
         t->shape[1] != static_cast<std::uint64_t>(m->cols()))
       throw option_error("rewrite_hf_llama_linears: " + name + " is not " +
-                         std::to_string(m->rows()) + "x" + std::to_string(m->cols()) +
-                         " in the file");
+                         shape_text(m->rows(), m->cols()) + " in the file");
   }
   for (index_t b = 0; b < weights.config.n_layers; ++b)
     for (const auto l : all_llama_linears)

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pollard/core/checks.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
 #include "pollard/core/token_id.hpp"
@@ -46,7 +47,7 @@ class streaming_gguf_llama_model {
     if (embedding_->dims.size() != 2 || static_cast<index_t>(embedding_->dims[0]) != config_.dim ||
         static_cast<index_t>(embedding_->dims[1]) != config_.vocab_size)
       throw format_error(file_->name() + ": token_embd.weight does not have the shape " +
-                         std::to_string(config_.vocab_size) + "x" + std::to_string(config_.dim));
+                         shape_text(config_.vocab_size, config_.dim));
     if (embedding_->bytes % static_cast<std::uint64_t>(config_.vocab_size) != 0)
       throw format_error(file_->name() + ": token_embd.weight rows are not whole quant blocks");
     detail::check_llama_tensor_names(*file_, config_);

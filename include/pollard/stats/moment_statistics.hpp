@@ -47,9 +47,8 @@ class moment_statistics {
                   "moment_statistics: X must be float, double, half or bfloat16");
     const matrix_view<const value> cx = x;
     if (cx.cols() != channels_)
-      throw shape_error("moment_statistics: batch is " + std::to_string(cx.rows()) + "x" +
-                        std::to_string(cx.cols()) + " but the statistics have " +
-                        std::to_string(channels_) + " channels");
+      throw shape_error("moment_statistics: batch is " + shape_text(cx) +
+                        " but the statistics have " + std::to_string(channels_) + " channels");
     if (sequences < 0)
       throw option_error("moment_statistics: sequences must be >= 0, got " +
                          std::to_string(sequences));

@@ -174,8 +174,7 @@ inline void refuse_indefinite(execution_resources& r, device_view<const float> h
       cudaMemcpyAsync(&status, info.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
   r.synchronize();
   if (status != 0)
-    throw factorisation_error(std::string(who) + ": the " + std::to_string(n) + "x" +
-                              std::to_string(n) +
+    throw factorisation_error(std::string(who) + ": the " + shape_text(n, n) +
                               " Hessian does not factor even shifted by sqrt(epsilon) times its "
                               "largest diagonal entry, and cuSOLVER's eigenvalue solver (syevd) "
                               "failed on it (info " +
@@ -375,8 +374,7 @@ device_upper_factor upper_cholesky_of_inverse_in(const P& p, device_view<const f
       r.synchronize();
       if (status[0] != 0)
         throw factorisation_error(std::string(who) + ": the triangular inverse of the " +
-                                  std::to_string(n) + "x" + std::to_string(n) +
-                                  " Cholesky factor is not finite");
+                                  shape_text(n, n) + " Cholesky factor is not finite");
       out.damping = {damping, factor, attempt};
       return out;
     }

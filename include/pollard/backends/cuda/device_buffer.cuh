@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pollard/backends/cuda/checked_call.cuh"
+#include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/error.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -120,8 +121,8 @@ class device_buffer {
   /// The first rows*cols elements as a row-major device view; shape_error when they do not fit.
   device_view<T> view(index_t rows, index_t cols) const {
     if (rows < 0 || cols < 0 || static_cast<std::size_t>(rows * cols) > size_)
-      throw shape_error("device_buffer: a " + std::to_string(rows) + "x" + std::to_string(cols) +
-                        " view does not fit in " + std::to_string(size_) + " elements");
+      throw shape_error("device_buffer: a " + shape_text(rows, cols) + " view does not fit in " +
+                        std::to_string(size_) + " elements");
     return device_view<T>(data_, rows, cols);
   }
 

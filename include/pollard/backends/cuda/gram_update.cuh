@@ -146,9 +146,8 @@ void gram_update(const P& p, device_view<H> h, device_view<X> x, H alpha) {
   constexpr const char* who = "gram_update";
   const index_t d = h.rows(), tokens = x.rows();
   if (h.cols() != d || x.cols() != d)
-    throw shape_error(std::string(who) + ": H is " + std::to_string(h.rows()) + "x" +
-                      std::to_string(h.cols()) + " but X is " + std::to_string(x.rows()) + "x" +
-                      std::to_string(x.cols()) + " (H must be d x d for X tokens x d)");
+    throw shape_error(std::string(who) + ": H is " + shape_text(h) + " but X is " + shape_text(x) +
+                      " (H must be d x d for X tokens x d)");
   if (d == 0 || tokens == 0) return;
   const detail::blas_layout hl = detail::blas_layout_of(h, who, "H");
   const detail::blas_layout xl = detail::blas_layout_of(x, who, "X");
