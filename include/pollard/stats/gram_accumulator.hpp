@@ -8,6 +8,7 @@
 
 #include "pollard/backends/cpu/gram_update.hpp"
 #include "pollard/backends/cpu/policy.hpp"
+#include "pollard/backends/cpu/require_finite.hpp"
 #include "pollard/core/checks.hpp"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
@@ -69,7 +70,10 @@ class gram_accumulator {
           "gram_accumulator: the first batch with tokens must count at least one sequence "
           "(N would be 0)");
     }
-    require_finite(cx, "gram_accumulator", "x");
+    if constexpr (std::is_same_v<Exec, cpu::par_t>)
+      cpu::require_finite(exec, cx, "gram_accumulator", "x");
+    else
+      require_finite(cx, "gram_accumulator", "x");
 
     const index_t n_new = samples_ + b;
     if (samples_ > 0 && b > 0)
