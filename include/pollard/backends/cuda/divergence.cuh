@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
@@ -51,78 +52,119 @@ struct divergence_sums {
   }
 };
 
-/// k(x) = eˣ − 1 − x >= 0 for x <= 1, accurate relative to its value: Taylor series below
-/// |x| = 1/4 (terms to x⁷: truncation below 3e-9 of the value), expm1f(x) − x above (at most
-/// 8 ulp of cancellation).
+/// Below this |x| the JS and KL terms come from Taylor series, at and above it from e^−|x|.
+inline constexpr float series_limit = 0.5f;
+
+/// k(x) = eˣ − 1 − x >= 0 for |x| < 1/2 by its Taylor series (terms to x⁹: truncation below
+/// 6e-9 of the value), accurate relative to its value.
 __device__ inline float expm1_minus_x(float x) {
-  if (fabsf(x) < 0.25f)
-    return x * x *
-           (0.5f +
-            x * (1.0f / 6 + x * (1.0f / 24 + x * (1.0f / 120 + x * (1.0f / 720 + x / 5040)))));
-  return expm1f(x) - x;
+  return x * x *
+         (0.5f +
+          x * (1.0f / 6 +
+               x * (1.0f / 24 +
+                    x * (1.0f / 120 +
+                         x * (1.0f / 720 +
+                              x * (1.0f / 5040 + x * (1.0f / 40320 + x * (1.0f / 362880))))))));
 }
 
-/// h(x) = (1 + eˣ)(ln 2 − log(1 + eˣ)) + x·eˣ for −1/4 < x <= 0 by its Taylor series (x²/4 +
-/// x³/8 + x⁴/32 + x⁵/192 + x⁶/1152 + x⁷/5760 + x⁸/46080: truncation below 1e-8 of the value):
-/// the Jensen–Shannon term of one entry is ½·p·h(log q − log p).
+/// h(x) = (1 + eˣ)(ln 2 − log(1 + eˣ)) + x·eˣ for −1/2 < x <= 0 by its Taylor series (x²/4 +
+/// x³/8 + x⁴/32 + x⁵/192 + x⁶/1152 + x⁷/5760 + x⁸/46080 − x⁹/1935360: truncation below 3e-9 of
+/// the value at x = −1/2): the Jensen–Shannon term of one entry is ½·p·h(log q − log p).
 __device__ inline float js_kernel(float x) {
   return x * x *
-         (1.0f / 4 + x * (1.0f / 8 + x * (1.0f / 32 +
-                                          x * (1.0f / 192 + x * (1.0f / 1152 +
-                                                                 x * (1.0f / 5760 + x / 46080))))));
+         (1.0f / 4 +
+          x * (1.0f / 8 +
+               x * (1.0f / 32 +
+                    x * (1.0f / 192 +
+                         x * (1.0f / 1152 +
+                              x * (1.0f / 5760 + x * (1.0f / 46080 - x * (1.0f / 1935360))))))));
+}
+
+/// h(−a) for a >= 1/2 from t = e^−a: (1 + t)·L − a·t with L = ln 2 − log(1 + t) = 2·atanh(s),
+/// s = (1 − t)/(3 + t) <= 1/3 (series to s¹⁵: truncation below 2e-9). The two products cancel
+/// by at most a factor of 7 (at a = 1/2), so h keeps about 2e-6 of relative accuracy there and
+/// better above.
+__device__ inline float js_far(float t, float a) {
+  const float s = (1.0f - t) * reciprocal_approx(3.0f + t), s2 = s * s;
+  const float atanh_s =
+      s *
+      (1.0f + s2 * (1.0f / 3 +
+                    s2 * (1.0f / 5 +
+                          s2 * (1.0f / 7 +
+                                s2 * (1.0f / 9 +
+                                      s2 * (1.0f / 11 + s2 * (1.0f / 13 + s2 * (1.0f / 15))))))));
+  return (1.0f + t) * (2.0f * atanh_s) - a * t;
 }
 
 /// The second pass over a row: given the approximate log-normalisers c̃ = max + log Z̃ of the
-/// rows of P and Q, with x = log q − log p = (l_q − l_p) − (c̃_q − c̃_p) to float's relative
-/// precision, p̃ = __expf(l_p − c̃_p), q̃ = __expf(l_q − c̃_q): S_p = Σ p̃, S_q = Σ q̃, and the
-/// terms of KL(P‖Q) = Σ p·k(x) (k(x) = eˣ − 1 − x, as q − p − p·x above x = 1) and of
-/// JS = ½Σ p·h(x) (x <= 0) or ½Σ q·h(−x) (x > 0), every term >= 0 and accurate relative to its
-/// value, so both sums are accurate relative to their size however small.
+/// rows of P and Q, the weights p̃ = 2^(l_p·log2e − c̃_p·log2e), q̃ likewise (c̃·log2e rounded to
+/// float: normaliser(), the c̃ the weights are normalised by), and x = log q − log p =
+/// (l_q − l_p) − (c̃_q − c̃_p) to float's relative precision: S_p = Σ p̃, S_q = Σ q̃, and the terms
+/// of KL(P‖Q) = Σ p·k(x) (k(x) = eˣ − 1 − x, as q − p − p·x above x = 1) and of JS = ½Σ p·h(x)
+/// (x <= 0) or ½Σ q·h(−x) (x > 0), every term >= 0 and accurate relative to its value, so both
+/// sums are accurate relative to their size however small.
 struct divergence_terms {
-  float cp_f, cq_f, shift_hi, shift_lo;
+  float cp2, cq2, shift_hi, shift_lo;
   float sp_f = 0, sq_f = 0, kl_f = 0, js_p_f = 0, js_q_f = 0;
   int pending = 0;
   divergence_sums sums;
 
   __device__ divergence_terms(double cp, double cq)
-      : cp_f(static_cast<float>(cp)), cq_f(static_cast<float>(cq)) {
-    // The logits' difference exactly as two floats (Knuth's two-sum), the normalisers'
-    // difference as two floats.
+      : cp2(static_cast<float>(cp * static_cast<double>(log2e_float))),
+        cq2(static_cast<float>(cq * static_cast<double>(log2e_float))) {
+    // The normalisers' difference as two floats; the logits' difference exactly as two floats
+    // (Knuth's two-sum) in add().
     const double shift = cq - cp;
     shift_hi = static_cast<float>(shift);
     shift_lo = static_cast<float>(shift - static_cast<double>(shift_hi));
   }
 
+  /// The c̃ the weights are normalised by (c̃·log2e rounded to float, over log2e).
+  __device__ static double normaliser(float c2) {
+    return static_cast<double>(c2) / static_cast<double>(log2e_float);
+  }
+  /// The weight of logit l: e^(l − normaliser) to a few ulp.
+  __device__ static float weight(float l, float c2) {
+    return exp2_approx(fmaf(l, log2e_float, -c2));
+  }
+
   __device__ void add(float lp, float lq) {
-    // The weights to a few ulp (__expf: ex2.approx), their terms accurate relative to size.
-    const float ep = __expf(lp - cp_f), eq = __expf(lq - cq_f);
+    const float ep = weight(lp, cp2), eq = weight(lq, cq2);
     const float d = lq - lp, back = d - lq;
     const float d_error = (lq - (d - back)) + (-lp - back);
     const float x = (d - shift_hi) + (d_error - shift_lo);
     sp_f += ep;
     sq_f += eq;
     const float ax = fabsf(x);
-    if (ax < 0.25f) {
-      kl_f += ep * expm1_minus_x(x);
-      if (x <= 0.0f)
-        js_p_f += ep * js_kernel(x);
-      else
-        js_q_f += eq * js_kernel(-x);
+    // The JS term weighs h(−|x|) by the larger of the two probabilities.
+    const bool p_side = x <= 0.0f;
+    const float w = p_side ? ep : eq;
+    float js, kl;
+    if (ax < series_limit) {
+      js = w * js_kernel(-ax);
+      kl = ep * expm1_minus_x(x);
     } else {
-      // t = e^−|x| serves both: h(−|x|) = (1 + t)(ln 2 − log1p t) − |x|·t, and k(x) = t − 1 + |x|
-      // for x < 0, (1 − t)/t − x for 0 < x <= 1, q − p − p·x above.
+      // t = e^−|x| serves both: k(x) = t − 1 + |x| for x < 0, (1 − t)/t − x for 0 < x <= 1,
+      // q − p − p·x above.
       const float t = expf(-ax);
-      const float h = (1.0f + t) * (0.69314718f - log1pf(t)) - ax * t;
-      if (x <= 0.0f) {
-        js_p_f += ep * h;
-        kl_f += ep * ((t - 1.0f) + ax);
-      } else {
-        js_q_f += eq * h;
-        kl_f += x > 1.0f ? eq - ep - ep * x : ep * ((1.0f - t) / t - x);
-      }
+      js = w * js_far(t, ax);
+      kl = p_side     ? ep * ((t - 1.0f) + ax)
+           : x > 1.0f ? (eq - ep) - ep * x
+                      : ep * ((1.0f - t) * reciprocal_approx(t) - x);
     }
-    // Float partial sums of at most 32 terms (>= 0: relative error below 32 ulp), then double.
-    if (++pending == 32) flush();
+    js_p_f += p_side ? js : 0.0f;
+    js_q_f += p_side ? 0.0f : js;
+    kl_f += kl;
+  }
+
+  /// The entries of a group (in float partial sums of at most 32 terms: relative error below 32
+  /// ulp for terms >= 0, then double).
+  template <std::size_t W>
+  __device__ void add_group(const std::array<float, W>& lp, const std::array<float, W>& lq) {
+#pragma unroll
+    for (std::size_t t = 0; t < W; ++t) add(lp[t], lq[t]);
+    pending += static_cast<int>(W);
+    if (pending >= 32) flush();
   }
 
   __device__ void flush() {
@@ -133,24 +175,25 @@ struct divergence_terms {
 };
 
 /// A row's result from its block-merged softmax states and sums: KL = Σ p̃k(x)/S_p − (eᵉ − 1 − ε)
-/// with ε = log(S_q/S_p) (the exact correction for the offset of x); JS = Σ_p/S_p + Σ_q/S_q
-/// (first order in S − 1 times JS: ∂JS/∂S_p = ½KL(P‖M)); nll = c̃ + log S − l(correct);
-/// Δp = q̃(correct)/S_q − p̃(correct)/S_p: those carry the float exp's rounding (absolute ~3e-7
-/// in the NLL). lpc, lqc: the logits of the correct token.
+/// with ε = log(S_q/S_p) + the offset of the weights' normalisers from c̃ (the exact correction
+/// for the offset of x); JS = Σ_p/S_p + Σ_q/S_q (first order in S − 1 times JS: ∂JS/∂S_p =
+/// ½KL(P‖M)); nll = c̃ + log S − l(correct); Δp = q̃(correct)/S_q − p̃(correct)/S_p: those carry
+/// the float exp's rounding (absolute ~3e-7 in the NLL). lpc, lqc: the logits of the correct
+/// token.
 __device__ inline divergence_row_result row_result(const online_softmax& sp,
                                                    const online_softmax& sq, double cp, double cq,
+                                                   const divergence_terms& terms,
                                                    const divergence_sums& s, float lpc, float lqc) {
-  const auto cp_f = static_cast<float>(cp), cq_f = static_cast<float>(cq);
-  // The weights are normalised by c̃ in float and S; x by c̃ in double: their offset.
-  const double offset =
-      log(s.sq / s.sp) + (static_cast<double>(cq_f) - cq) - (static_cast<double>(cp_f) - cp);
+  const double np = divergence_terms::normaliser(terms.cp2),
+               nq = divergence_terms::normaliser(terms.cq2);
+  const double offset = log(s.sq / s.sp) + (nq - cq) - (np - cp);
   divergence_row_result o;
   o.js_nats = fmin(0.5 * (s.js_p / s.sp + s.js_q / s.sq), std::numbers::ln2);
   o.kl = fmax(s.kl / s.sp - (expm1(offset) - offset), 0.0);
-  o.delta_p = static_cast<double>(__expf(lqc - cq_f)) / s.sq -
-              static_cast<double>(__expf(lpc - cp_f)) / s.sp;
-  o.nll_p = static_cast<double>(cp_f) + log(s.sp) - static_cast<double>(lpc);
-  o.nll_q = static_cast<double>(cq_f) + log(s.sq) - static_cast<double>(lqc);
+  o.delta_p = static_cast<double>(divergence_terms::weight(lqc, terms.cq2)) / s.sq -
+              static_cast<double>(divergence_terms::weight(lpc, terms.cp2)) / s.sp;
+  o.nll_p = np + log(s.sp) - static_cast<double>(lpc);
+  o.nll_q = nq + log(s.sq) - static_cast<double>(lqc);
   o.top_p = sp.top;
   o.top_q = sq.top;
   o.bad_p = o.bad_q = online_softmax::none;
@@ -161,22 +204,28 @@ __device__ inline double log_normaliser(const online_softmax& s) {
   return static_cast<double>(s.max) + log(static_cast<double>(s.sum));
 }
 
-/// One block per row r (grid-stride over rows; the grid is kept small enough that a row read
-/// in pass 1 is still in L2 for pass 2):
+/// Threads per row and blocks per multiprocessor of divergence_rows: four blocks of 256 ran
+/// 1.05-1.17x faster than one of 1024 (benchmarks/results/h200-2026-12-02.md), the block barriers
+/// of one row overlapping the work of the others, although the second pass then re-reads part of
+/// each row from memory rather than L2: the kernel is bound by its arithmetic, not by memory.
+inline constexpr int divergence_threads = 256;
+inline constexpr int divergence_blocks_per_sm = 4;
+
+/// One block per row r (grid-stride over rows):
 ///  1. an online softmax of each row in float: maxima, argmaxima (lowest index), first
 ///     non-finite entry, and approximate log-normalisers c̃ = max + log Z̃;
 ///  2. the terms of divergence_terms, summed over the row, and row_result.
 template <class T>
-__global__ void __launch_bounds__(row_threads)
+__global__ void __launch_bounds__(divergence_threads, divergence_blocks_per_sm)
     divergence_rows(matrix_view<const T, device_space> p, matrix_view<const T, device_space> q,
                     const std::int32_t* correct, bool vectorised, divergence_row_result* out) {
   __shared__ online_softmax shared_softmax[32];
   __shared__ divergence_sums shared_sums[32];
   for (index_t r = blockIdx.x; r < p.rows(); r += gridDim.x) {
     online_softmax sp, sq;
-    for_each_row_pair(p, q, r, vectorised, [&](index_t i, float a, float b) {
-      sp.add(i, a);
-      sq.add(i, b);
+    for_each_row_pair_group(p, q, r, vectorised, [&](index_t i0, const auto& a, const auto& b) {
+      sp.add_group(i0, a);
+      sq.add_group(i0, b);
     });
     sp = block_merge(sp, shared_softmax);
     sq = block_merge(sq, shared_softmax);
@@ -186,13 +235,15 @@ __global__ void __launch_bounds__(row_threads)
     }
     const double cp = log_normaliser(sp), cq = log_normaliser(sq);
     divergence_terms terms(cp, cq);
-    for_each_row_pair(p, q, r, vectorised, [&](index_t, float lp, float lq) { terms.add(lp, lq); });
+    for_each_row_pair_group(p, q, r, vectorised, [&](index_t, const auto& lp, const auto& lq) {
+      terms.add_group(lp, lq);
+    });
     terms.flush();
     const divergence_sums s = block_merge(terms.sums, shared_sums);
     if (threadIdx.x == 0) {
       const index_t c = correct[r];
-      out[r] =
-          row_result(sp, sq, cp, cq, s, to_compute<float>(p(r, c)), to_compute<float>(q(r, c)));
+      out[r] = row_result(sp, sq, cp, cq, terms, s, to_compute<float>(p(r, c)),
+                          to_compute<float>(q(r, c)));
     }
   }
 }
@@ -210,7 +261,7 @@ namespace pollard::cuda {
 /// vocabularies, an empty vocabulary or a token id outside it (before any device work), and
 /// non_finite_error naming the first NaN/infinite logit as the CPU does ("logit j of P at
 /// position r"). Synchronises p's stream.
-/// Accuracy (float logits, float exp per entry): JS and KL relative to their own size (≈1e-6,
+/// Accuracy (float logits, float exp per entry): JS and KL relative to their own size (≈2e-6,
 /// every term of their sums is >= 0), the NLLs to ≈3e-7 absolute, Δp to ≈3e-7 of p and q.
 template <cuda_policy P, class T>
 std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T> logits_p,
@@ -240,8 +291,8 @@ std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T
                                      cudaMemcpyHostToDevice, r.stream()));
   const bool vectorised = detail::loads_whole_vectors(lp) && detail::loads_whole_vectors(lq);
   detail::divergence_rows<V>
-      <<<detail::row_blocks(lp.rows(), 1), detail::row_threads, 0, r.stream()>>>(
-          lp, lq, tokens, vectorised, results);
+      <<<detail::row_blocks(lp.rows(), detail::divergence_blocks_per_sm),
+         detail::divergence_threads, 0, r.stream()>>>(lp, lq, tokens, vectorised, results);
   POLLARD_CUDA_CHECK_LAUNCH("divergence_rows");
   std::vector<detail::divergence_row_result> host(rows);
   POLLARD_CUDA_CHECK(cudaMemcpyAsync(host.data(), results, rows * sizeof(host[0]),

@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -25,6 +26,25 @@
 #include "pollard/core/matrix_view.hpp"
 
 namespace pollard::cuda::detail {
+
+/// log2(e) in float: e^v is computed as 2^(v·log2e).
+inline constexpr float log2e_float = 1.44269504088896340736f;
+
+/// 2^v by the special function unit (ex2.approx, relative error below 2^-22); results below
+/// 2^-126 are flushed to zero, which the sums of probabilities here can ignore.
+__device__ inline float exp2_approx(float v) {
+  float out;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(out) : "f"(v));
+  return out;
+}
+
+/// 1/v by the special function unit (rcp.approx, relative error below 2^-23) for v of moderate
+/// size (here within [1/e, 4]).
+__device__ inline float reciprocal_approx(float v) {
+  float out;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(out) : "f"(v));
+  return out;
+}
 
 /// max, Σ exp(l − max) (in float: an estimate, to a few 1e-7), the first index holding the max
 /// and the first non-finite index (`none` when there is none) of the entries seen so far
@@ -50,6 +70,38 @@ struct online_softmax {
     } else {
       sum += __expf(x - max);
     }
+  }
+
+  /// Entries i0, i0 + 1, ... (ascending, after every entry this thread added before): one check
+  /// for non-finite entries and one comparison with the max for the group, then one exp per entry.
+  template <std::size_t W>
+  __device__ void add_group(index_t i0, const std::array<float, W>& x) {
+    // x·0 is ±0 for finite x and NaN for NaN and ±infinity.
+    float poison = 0.0f;
+#pragma unroll
+    for (std::size_t t = 0; t < W; ++t) poison = fmaf(x[t], 0.0f, poison);
+    if (!(poison == 0.0f)) {
+#pragma unroll
+      for (std::size_t t = 0; t < W; ++t) add(i0 + static_cast<index_t>(t), x[t]);
+      return;
+    }
+    float m = x[0];
+#pragma unroll
+    for (std::size_t t = 1; t < W; ++t) m = fmaxf(m, x[t]);
+    // Without branches: in most warps some lane meets a new max in most groups. The first entry
+    // holding m becomes the top when m beats the max so far (ties keep the earlier index).
+    int first = static_cast<int>(W) - 1;
+#pragma unroll
+    for (int t = static_cast<int>(W) - 2; t >= 0; --t) first = x[t] == m ? t : first;
+    const bool higher = m > max;
+    top = higher ? i0 + first : top;
+    const float new_max = higher ? m : max;
+    // The sum so far rescaled to the new max (e^0 = 1 when it stays; 0 · e^−inf = 0 at the start).
+    sum *= exp2_approx((max - new_max) * log2e_float);
+    max = new_max;
+    const float shift = max * log2e_float;
+#pragma unroll
+    for (std::size_t t = 0; t < W; ++t) sum += exp2_approx(fmaf(x[t], log2e_float, -shift));
   }
 
   /// The state of both sets of entries (ties of the max go to the lower index).
@@ -117,12 +169,14 @@ bool loads_whole_vectors(matrix_view<const T, device_space> x) {
          reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0;
 }
 
-/// Calls f(i, p_i, q_i) for the entries of one row of two logit matrices that this thread
-/// reads (i ascending), converted to float. `vectorised`: both rows in 16-byte loads.
+/// Calls f(i0, a, b) for the entries of one row of two logit matrices that this thread reads,
+/// in groups: std::array<float, W>s of the entries i0 ... i0 + W − 1 of both rows, converted to
+/// float (W = one 16-byte load's entries when `vectorised`: both rows in 16-byte loads; else 1),
+/// i0 ascending.
 template <class T, class F>
-__device__ void for_each_row_pair(matrix_view<const T, device_space> p,
-                                  matrix_view<const T, device_space> q, index_t row,
-                                  bool vectorised, F&& f) {
+__device__ void for_each_row_pair_group(matrix_view<const T, device_space> p,
+                                        matrix_view<const T, device_space> q, index_t row,
+                                        bool vectorised, F&& f) {
   const index_t v = p.cols();
   if (vectorised) {
     constexpr int width = entries_per_load<T>;
@@ -133,14 +187,19 @@ __device__ void for_each_row_pair(matrix_view<const T, device_space> p,
       T vp[width], vq[width];
       std::memcpy(vp, &raw_p, sizeof raw_p);
       std::memcpy(vq, &raw_q, sizeof raw_q);
+      std::array<float, width> a, b;
 #pragma unroll
-      for (int t = 0; t < width; ++t)
-        f(k * width + t, to_compute<float>(vp[t]), to_compute<float>(vq[t]));
+      for (int t = 0; t < width; ++t) {
+        a[t] = to_compute<float>(vp[t]);
+        b[t] = to_compute<float>(vq[t]);
+      }
+      f(k * width, a, b);
     }
     return;
   }
   for (index_t i = threadIdx.x; i < v; i += blockDim.x)
-    f(i, to_compute<float>(p(row, i)), to_compute<float>(q(row, i)));
+    f(i, std::array<float, 1>{to_compute<float>(p(row, i))},
+      std::array<float, 1>{to_compute<float>(q(row, i))});
 }
 
 /// The same for one logit matrix: f(i, x_i).
@@ -163,9 +222,8 @@ __device__ void for_each_in_row(matrix_view<const T, device_space> x, index_t ro
   for (index_t i = threadIdx.x; i < v; i += blockDim.x) f(i, to_compute<float>(x(row, i)));
 }
 
-/// Threads per row (one block per row) and the number of blocks for a per-row kernel: at most
-/// `per_sm` blocks per multiprocessor at a time, each taking rows in turn.
-inline constexpr int row_threads = 1024;
+/// The number of blocks for a per-row kernel (one block per row): at most `per_sm` blocks per
+/// multiprocessor at a time, each taking rows in turn.
 inline unsigned row_blocks(index_t rows, int per_sm) {
   int device = 0, sms = 0;
   POLLARD_CUDA_CHECK(cudaGetDevice(&device));
