@@ -102,8 +102,8 @@ TEST_CASE("device unstructured masks break ties by position as a stable sort doe
       CHECK(device_select(unstructured{s}, tied) == test::naive_per_row(tied.view(), s));
     }
   }
-  // 8200 scores of a row within [1, 1.0001): every one falls in the same 12-bit bucket of the
-  // first radix digit, more than the 4096 candidates the selection keeps apart, so it goes on
+  // 8200 scores of a row within [1, 1.0001): every one falls in the same bucket of the first
+  // radix digit, more than the 1024 candidates the per-row selection keeps apart, so it goes on
   // over the whole row; levels of 1e-5 make ties.
   test::dense_matrix<float> narrow(3, 8200);
   const auto levels = test::tied_scores<float>(3, 8200, 11, 36);
@@ -113,8 +113,8 @@ TEST_CASE("device unstructured masks break ties by position as a stable sort doe
     CAPTURE(s);
     CHECK(device_select(unstructured{s}, narrow) == test::naive_per_row(narrow.view(), s));
   }
-  // The same with 800 and 3000 columns: every score in the bucket and all kept apart, ranked by
-  // one warp (at most 1024 candidates) and by the whole block (more).
+  // The same with 800 and 3000 columns: every score in the bucket, kept apart (800, at most 1024
+  // candidates) or not (3000: the later digits over the whole row).
   for (const index_t cols : {800, 3000}) {
     test::dense_matrix<float> bucket(4, cols);
     const auto bucket_levels = test::tied_scores<float>(4, cols, 7, 37);

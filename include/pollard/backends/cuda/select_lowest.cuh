@@ -201,19 +201,26 @@ __global__ void mark_lowest(matrix_view<const T, device_space> scores, group_lay
 
 inline constexpr int row_select_threads = 256;
 
-/// The keys of a row in select_row_lowest_in_shared take `cols` entries and (32-bit keys) 4096
-/// words more: the counts of the 12-bit first digit, then the candidates of the chosen bucket
-/// (at most 4096 of them).
+/// Bits of the first radix digit of 32-bit keys in select_row_lowest_in_shared: sign, exponent
+/// and the first mantissa bit, so half a binade per bucket. Its 1024 counts (4 KB) leave room
+/// for eight blocks per multiprocessor (six with 12 bits): 0.38-0.39 of the copy bandwidth on
+/// 11008 x 4096 against 0.29-0.31 (11 bits: 0.36-0.37; benchmarks/results/h200-2026-12-02.md).
+/// A bucket holding more than 1024 keys of a row is not kept apart: the later digits then run
+/// over the whole row.
+inline constexpr int row_select_first_digit = 10;
+
+/// The keys of a row in select_row_lowest_in_shared take `cols` entries and (32-bit keys)
+/// 2^row_select_first_digit words more: the counts of the first digit, then the candidates of
+/// the chosen bucket (at most that many).
 template <class T>
-__host__ __device__ inline index_t row_select_candidates(index_t cols) {
-  (void)cols;
-  return sizeof(key_t<T>) == 4 ? 4096 : 0;
+__host__ __device__ inline index_t row_select_candidates() {
+  return sizeof(key_t<T>) == 4 ? index_t{1} << row_select_first_digit : 0;
 }
 
 /// Per-row selection with the row's keys in shared memory: one block per row reads the row once
 /// (16-byte loads when `vectorised`), lowers *first to the row-major index of each NaN or -inf
 /// score, finds the k-th lowest key by radix selection over shared memory (32-bit keys: a
-/// 12-bit first digit counted as the row is read, then 8, 8 and 4 bits over the keys of the
+/// 10-bit first digit counted as the row is read, then 8, 8 and 6 bits over the keys of the
 /// chosen bucket, gathered four per thread; 64-bit keys: 8-bit digits), then writes the row's
 /// flags: keys below it pruned, and of the keys equal to it the first ones in column order (a
 /// block scan over the row only when equal keys straddle the cut; otherwise the flags go out in
@@ -228,10 +235,10 @@ __global__ void __launch_bounds__(row_select_threads)
   using C = compute_type_for<T>;
   using scan = cub::BlockScan<unsigned int, row_select_threads>;
   extern __shared__ unsigned long long shared_words[];
-  constexpr int wide_digit = 12;
+  constexpr int wide_digit = row_select_first_digit;
   constexpr unsigned wide_buckets = 1u << wide_digit;
   // 32-bit keys: first the first digit's counts, then (once the bucket is chosen) its
-  // candidates, in 4096 words; then the row's keys.
+  // candidates, in wide_buckets words; then the row's keys.
   auto* const wide_counts = reinterpret_cast<unsigned int*>(shared_words);
   Key* const keys = reinterpret_cast<Key*>(shared_words) + (sizeof(Key) == 4 ? wide_buckets : 0);
   __shared__ unsigned int counts[256];
@@ -263,7 +270,7 @@ __global__ void __launch_bounds__(row_select_threads)
         atomicMin(first, static_cast<unsigned long long>(i * cols + j));
       const Key key = ordered_key(value);
       keys[j] = key;
-      // The first digit (sign, exponent, 3 mantissa bits) spreads the scores over 4096
+      // The first digit (sign, exponent, a mantissa bit) spreads the scores over 1024
       // buckets, so lanes rarely collide and plain shared atomics do.
       if constexpr (bits == 32) atomicAdd(&wide_counts[key >> (bits - wide_digit)], 1u);
     };
@@ -403,9 +410,11 @@ __global__ void __launch_bounds__(row_select_threads)
       const bool fit = static_cast<index_t>(candidate_count) <= candidate_capacity;
       const Key* const src = fit ? candidates : keys;
       const int n = fit ? static_cast<int>(candidate_count) : n_cols;
-      radix_pass(src, n, 12, 8);
-      radix_pass(src, n, 4, 8);
-      radix_pass(src, n, 0, 4);
+      for (int rest = bits - wide_digit; rest > 0;) {
+        const int digit_bits = std::min(rest, 8);
+        rest -= digit_bits;
+        radix_pass(src, n, rest, digit_bits);
+      }
     } else {
       for (int shift = bits - 8; shift >= 0; shift -= 8) radix_pass(keys, n_cols, shift, 8);
     }
@@ -455,7 +464,7 @@ inline constexpr std::size_t row_select_shared_limit = 160 * 1024;
 /// Whether select_lowest_per_row takes rows of this many columns.
 template <class T>
 bool fits_row_select(index_t cols) {
-  return static_cast<std::size_t>(cols + row_select_candidates<T>(cols)) * sizeof(key_t<T>) <=
+  return static_cast<std::size_t>(cols + row_select_candidates<T>()) * sizeof(key_t<T>) <=
          row_select_shared_limit;
 }
 
@@ -487,7 +496,7 @@ void select_lowest_per_row(const P& p, const char* who, matrix_view<const T, dev
                           scores.row_stride() % width == 0 &&
                           reinterpret_cast<std::uintptr_t>(scores.data()) % 16 == 0;
   const std::size_t bytes =
-      static_cast<std::size_t>(cols + row_select_candidates<T>(cols)) * sizeof(key_t<T>);
+      static_cast<std::size_t>(cols + row_select_candidates<T>()) * sizeof(key_t<T>);
   POLLARD_CUDA_CHECK(cudaFuncSetAttribute(select_row_lowest_in_shared<T>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(bytes)));
