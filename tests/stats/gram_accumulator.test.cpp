@@ -237,6 +237,34 @@ TEST_CASE("the Gram accumulator rejects bad input and leaves H unchanged") {
   CHECK(g.samples() == 1);
   CHECK(g.tokens() == 4);
 
+  // Finite values large enough to take H past float's range are refused the same way, with H
+  // unchanged: their squares (1e20² = 1e40), and a double batch beyond float's range (1e39, which
+  // would turn into inf on conversion).
+  auto large = y;
+  large(2, 3) = -1e20f;
+  CHECK_THROWS_WITH_AS(
+      g.accumulate(large.view()),
+      doctest::Contains("gram_accumulator: x holds values up to |x| = 100000002004087734272,"),
+      pollard::non_finite_error);
+  CHECK_THROWS_AS(g.accumulate(pollard::cpu::par.threads(1), large.view()),
+                  pollard::non_finite_error);
+  std::vector<double> beyond(24, 0.5);
+  beyond[7] = 1e39;
+  CHECK_THROWS_WITH_AS(g.accumulate(matrix_view<const double>(beyond.data(), 4, 6)),
+                       doctest::Contains("past the range of its float entries"),
+                       pollard::non_finite_error);
+  CHECK(g.hessian() == before);
+  CHECK(g.samples() == 1);
+  // The same values in a double accumulator are fine, and so are large values whose H fits.
+  gram_accumulator<double> wide(6);
+  wide.accumulate(large.view());
+  CHECK(wide.hessian()(3, 3) == doctest::Approx(2.0 * 1e40 / 1.0).epsilon(1e-6));
+  auto fits = y;
+  fits(0, 0) = 1e18f;  // H(0, 0) about 2e36 / 2 < 3.4e38
+  g.accumulate(fits.view());
+  CHECK(std::isfinite(g.hessian()(0, 0)));
+  CHECK(g.hessian()(0, 0) > 1e35f);
+
   std::vector<double> small(25);
   CHECK_THROWS_WITH_AS(g.write_hessian(matrix_view<double>(small.data(), 5, 5)),
                        "gram_accumulator: hessian is 6x6 but the output view is 5x5",

@@ -225,6 +225,33 @@ TEST_CASE("moment statistics reject bad input and leave the statistics unchanged
   CHECK(chunk.sq_norm_per_sample(0, normalisation::by_tokens) > 0.0);
   CHECK_THROWS_WITH_AS(chunk.accumulate(y.view(), -1),
                        "moment_statistics: sequences must be >= 0, got -1", pollard::option_error);
+  // Finite values too large for the sums: in float, 1e20² overflows; in double, 1e200² does,
+  // and a double 1e39 becomes inf on conversion to float. Nothing changes.
+  moment_statistics<float> narrow(6);
+  narrow.accumulate(y.view());
+  const float sum_before = narrow.sum_squares(4);
+  auto large = y;
+  large(1, 4) = 1e20f;
+  CHECK_THROWS_WITH_AS(narrow.accumulate(large.view()),
+                       "moment_statistics: the values of channel 4 are too large for float sums "
+                       "(the sum of their squares would be infinite)",
+                       pollard::non_finite_error);
+  std::vector<double> beyond(24, 0.5);
+  beyond[13] = 1e39;  // (2, 1)
+  CHECK_THROWS_WITH_AS(narrow.accumulate(matrix_view<const double>(beyond.data(), 4, 6)),
+                       doctest::Contains("channel 1 are too large for float sums"),
+                       pollard::non_finite_error);
+  CHECK(narrow.tokens() == 4);
+  CHECK(narrow.sum_squares(4) == sum_before);
+  beyond[13] = 1e200;
+  CHECK_THROWS_WITH_AS(chunk.accumulate(matrix_view<const double>(beyond.data(), 4, 6)),
+                       doctest::Contains("channel 1 are too large for double sums"),
+                       pollard::non_finite_error);
+  CHECK(chunk.tokens() == 4);
+  moment_statistics<double> roomy(6);
+  roomy.accumulate(large.view());
+  CHECK(roomy.sum_squares(4) == doctest::Approx(1e40).epsilon(1e-6));
+
   moment_statistics<double> other(5);
   CHECK_THROWS_WITH_AS(chunk.merge(other),
                        "moment_statistics: cannot merge statistics of 5 channels into 6 channels",

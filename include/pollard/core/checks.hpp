@@ -9,6 +9,7 @@
 //   "<who>: the nxn Hessian is not positive definite even with damping ..."
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -66,6 +67,26 @@ bool all_finite(const T* p, index_t n) noexcept {
   return bad == 0;
 }
 
+/// The largest magnitude of the contiguous run p[0..n) as its bit pattern without the sign
+/// (which orders magnitudes as unsigned integers); at least the all-ones exponent when some
+/// element is NaN or infinite. An integer max-reduction the compiler vectorises.
+template <class T>
+auto largest_magnitude_bits(const T* p, index_t n) noexcept {
+  using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t,
+                                  std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint16_t>>;
+  constexpr bits magnitude = static_cast<bits>(~bits(0) >> 1);
+  bits largest = 0;
+  for (index_t k = 0; k < n; ++k)
+    largest = std::max<bits>(largest, static_cast<bits>(std::bit_cast<bits>(p[k]) & magnitude));
+  return largest;
+}
+
+/// The value of largest_magnitude_bits' result, as a double.
+template <class T, class Bits>
+double magnitude_value(Bits b) noexcept {
+  return to_compute<double>(std::bit_cast<T>(b));
+}
+
 [[noreturn]] inline void throw_non_finite(std::string_view who, std::string_view what,
                                           const std::string& position, double value) {
   throw non_finite_error(std::string(who) + ": non-finite " + std::string(what) + " at " +
@@ -95,6 +116,18 @@ void require_finite(matrix_view<T, host_space> x, std::string_view who, std::str
       const double v = to_compute<double>(static_cast<value_type>(x(i, j)));
       if (!std::isfinite(v)) detail::throw_non_finite(who, what, position_text(i, j), v);
     }
+}
+
+/// The largest |x| of a host view of finite values, as a double (0 when x is empty).
+template <class T>
+requires storage_type<std::remove_const_t<T>>
+double largest_magnitude(matrix_view<T, host_space> x) {
+  using value_type = std::remove_const_t<T>;
+  double largest = 0.0;
+  for (index_t i = 0; i < x.rows(); ++i)
+    for (index_t j = 0; j < x.cols(); ++j)
+      largest = std::max(largest, std::abs(to_compute<double>(static_cast<value_type>(x(i, j)))));
+  return largest;
 }
 
 /// Throws non_finite_error naming the first NaN or infinity of x:

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "pollard/core/execution_policy.hpp"
 #include "pollard/core/matrix.hpp"
 #include "pollard/core/matrix_view.hpp"
+#include "pollard/core/number_text.hpp"
 #include "pollard/stats/moment_statistics.hpp"
 #include "pollard/stats/normalisation.hpp"
 
@@ -45,8 +47,9 @@ class gram_accumulator {
 
   /// Adds one batch X [tokens x d] (any strides, any storage type) holding `sequences`
   /// calibration sequences (0 for a further chunk of an already counted sequence). Throws
-  /// shape_error on a width mismatch, non_finite_error naming the element on NaN/Inf, and
-  /// option_error when the batch would leave N = 0; H is unchanged on a throw. The rank-k update
+  /// shape_error on a width mismatch, non_finite_error naming the element on NaN/Inf (and, naming
+  /// the largest |x|, when values that large could take H past Acc's range), and option_error
+  /// when the batch would leave N = 0; H is unchanged on a throw. The rank-k update
   /// runs on `exec` (its gram_update primitive); the result does not depend on its threads.
   template <execution_policy Exec, class T>
   void accumulate(const Exec& exec, matrix_view<T> x, index_t sequences = 1) {
@@ -70,12 +73,16 @@ class gram_accumulator {
           "gram_accumulator: the first batch with tokens must count at least one sequence "
           "(N would be 0)");
     }
-    if constexpr (std::is_same_v<Exec, cpu::par_t>)
-      cpu::require_finite(exec, cx, "gram_accumulator", "x");
-    else
+    double largest = 0.0;  // max |x|
+    if constexpr (std::is_same_v<Exec, cpu::par_t>) {
+      largest = cpu::largest_finite_magnitude(exec, cx, "gram_accumulator", "x");
+    } else {
       require_finite(cx, "gram_accumulator", "x");
+      largest = largest_magnitude(cx);
+    }
 
     const index_t n_new = samples_ + b;
+    require_representable(n_new, cx.rows(), largest);
     if (samples_ > 0 && b > 0)
       scale_lower(static_cast<Acc>(static_cast<double>(samples_) / static_cast<double>(n_new)));
     samples_ = n_new;
@@ -170,6 +177,28 @@ class gram_accumulator {
   }
 
  private:
+  /// Throws non_finite_error, before anything changes, when adding rows x rows of values up to
+  /// `largest` in magnitude could take an entry of H past Acc's range: every entry is bounded by
+  /// the largest diagonal entry (H is positive semi-definite), which becomes at most
+  /// H_ii·n/n_new + (2/n_new)·rows·largest².
+  void require_representable(index_t n_new, index_t rows, double largest) const {
+    double diagonal = 0.0;
+    for (index_t i = 0; i < channels_; ++i)
+      diagonal = std::max(diagonal, static_cast<double>(h_(i, i)));
+    const double scale =
+        samples_ > 0 ? static_cast<double>(samples_) / static_cast<double>(n_new) : 1.0;
+    const double bound = diagonal * scale + 2.0 / static_cast<double>(n_new) *
+                                                static_cast<double>(rows) * largest * largest;
+    if (!(bound <= static_cast<double>(std::numeric_limits<Acc>::max())))
+      throw non_finite_error(
+          "gram_accumulator: x holds values up to |x| = " + format_number(largest) +
+          ", which could take H past the range of its " + std::string(acc_name()) +
+          " entries (up to " + format_number(bound) + "); accumulate in double or scale x");
+  }
+  static constexpr const char* acc_name() noexcept {
+    return std::is_same_v<Acc, float> ? "float" : "double";
+  }
+
   void scale_lower(Acc factor) {
     for (index_t i = 0; i < channels_; ++i)
       for (index_t j = 0; j <= i; ++j) h_(i, j) *= factor;

@@ -71,6 +71,14 @@ class moment_statistics {
         d[k] += dev;
         d2[k] += dev * dev;
       });
+      // Finite values can still be too large for Acc's sums (or, converted to Acc, become
+      // infinite): refused before anything changes. M2 <= Σx², so the sums of squares bound it.
+      for (std::size_t j = 0; j < n; ++j)
+        if (!std::isfinite(s[j]) || !std::isfinite(d2[j]) || !std::isfinite(sum_sq_[j] + q[j]))
+          throw non_finite_error("moment_statistics: the values of channel " + std::to_string(j) +
+                                 " are too large for " +
+                                 (std::is_same_v<Acc, float> ? "float" : "double") +
+                                 " sums (the sum of their squares would be infinite)");
       for (std::size_t j = 0; j < n; ++j) {
         const Acc bm = batch_mean[j] + d[j] / bn;
         const Acc bm2 = d2[j] - d[j] * d[j] / bn;
