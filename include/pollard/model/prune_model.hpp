@@ -160,8 +160,9 @@ std::vector<input_statistics> collect_block_statistics(
     } catch (const non_finite_error& e) {
       throw non_finite_error("prune_model: block " + std::to_string(b) + ": input " +
                              inputs[static_cast<std::size_t>(input)].name +
-                             ": the calibration activations reaching it are not finite (the "
-                             "model, or the blocks pruned before, overflow on this data): " +
+                             ": the calibration activations reaching it are not finite or too "
+                             "large for its statistics (the model, or the blocks pruned before, "
+                             "overflow on this data): " +
                              e.what());
     }
     statistics_seconds += seconds_since(t0);
