@@ -34,11 +34,12 @@ std::optional<std::string> message_of(F&& check) {
 }
 
 template <class T>
-void check_layouts(const std::vector<std::pair<index_t, index_t>>& bad, T bad_value) {
+void check_layouts(const std::vector<std::pair<index_t, index_t>>& bad, T bad_value,
+                   T fill = T(1.5f)) {
   const index_t rows = 3 * cpu::finite_check_rows + 17, cols = 45, ld = 50;
   for (const int layout : {0, 1, 2}) {  // row-major, column-major, both strides > 1
     CAPTURE(layout);
-    std::vector<T> storage(static_cast<std::size_t>(2 * ld * std::max(rows, cols)), T(1.5f));
+    std::vector<T> storage(static_cast<std::size_t>(2 * ld * std::max(rows, cols)), fill);
     const matrix_view<T> x = layout == 0 ? matrix_view<T>(storage.data(), rows, cols, ld, 1)
                              : layout == 1
                                  ? matrix_view<T>(storage.data(), rows, cols, 1, ld + rows)
@@ -75,6 +76,11 @@ TEST_CASE("cpu::require_finite names the same first non-finite element as the se
     check_layouts<float>(cases[c], -inf);
     check_layouts<double>(cases[c], std::numeric_limits<double>::infinity());
     check_layouts<pollard::bfloat16>(cases[c], pollard::bfloat16(nan));
+    // Negative finite values beside +inf and NaN (the sign bit is not part of the magnitude).
+    check_layouts<pollard::bfloat16>(cases[c], pollard::bfloat16(inf), pollard::bfloat16(-2.5f));
+    check_layouts<pollard::half>(cases[c], pollard::half(nan), pollard::half(-3.0f));
+    check_layouts<float>(cases[c], inf, -7.0f);
+    check_layouts<double>(cases[c], static_cast<double>(nan), -1e300);
   }
   // The message names the element and its value.
   std::vector<float> v(static_cast<std::size_t>(300 * 4), 0.0f);
@@ -82,6 +88,30 @@ TEST_CASE("cpu::require_finite names the same first non-finite element as the se
   const matrix_view<const float> x(v.data(), 300, 4);
   CHECK_THROWS_WITH_AS(cpu::require_finite(cpu::par.threads(2), x, "probe", "x"),
                        doctest::Contains("(257, 2)"), pollard::non_finite_error);
+}
+
+TEST_CASE("cpu::largest_finite_magnitude is the largest |x| at any thread count") {
+  std::vector<pollard::bfloat16> b(static_cast<std::size_t>(300 * 7), pollard::bfloat16(0.25f));
+  b[5] = pollard::bfloat16(-6.0f);
+  b[1000] = pollard::bfloat16(4.0f);
+  std::vector<pollard::half> h(static_cast<std::size_t>(300 * 7), pollard::half(-0.5f));
+  h[2000] = pollard::half(-9.0f);
+  std::vector<double> d(static_cast<std::size_t>(300 * 7), -1e-3);
+  d[17] = -2e300;
+  d[65] = 3e300;  // (3, 1) of the strided view below
+  for (const int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    const auto p = cpu::par.threads(threads);
+    CHECK(cpu::largest_finite_magnitude(p, matrix_view<const pollard::bfloat16>(b.data(), 300, 7),
+                                        "p", "x") == 6.0);
+    CHECK(cpu::largest_finite_magnitude(p, matrix_view<const pollard::half>(h.data(), 300, 7), "p",
+                                        "x") == 9.0);
+    CHECK(cpu::largest_finite_magnitude(p, matrix_view<const double>(d.data(), 300, 7), "p", "x") ==
+          3e300);
+    // Strided in both directions: the serial path.
+    CHECK(cpu::largest_finite_magnitude(p, matrix_view<const double>(d.data(), 100, 3, 21, 2), "p",
+                                        "x") == 3e300);
+  }
 }
 
 TEST_CASE("cpu::require_finite accepts empty views") {

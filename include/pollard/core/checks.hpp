@@ -74,7 +74,8 @@ template <class T>
 auto largest_magnitude_bits(const T* p, index_t n) noexcept {
   using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t,
                                   std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint16_t>>;
-  constexpr bits magnitude = static_cast<bits>(~bits(0) >> 1);
+  // (~bits(0) is an int for 16-bit types: cast back before the shift.)
+  constexpr bits magnitude = static_cast<bits>(static_cast<bits>(~bits(0)) >> 1);
   bits largest = 0;
   for (index_t k = 0; k < n; ++k)
     largest = std::max<bits>(largest, static_cast<bits>(std::bit_cast<bits>(p[k]) & magnitude));
