@@ -50,13 +50,18 @@ inline std::string position_text(index_t i, index_t j) {
 
 namespace detail {
 
+// The unsigned integer of a storage type's bits.
+template <class T>
+using storage_bits =
+    std::conditional_t<sizeof(T) == 8, std::uint64_t,
+                       std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint16_t>>;
+
 // True when every element of the contiguous run p[0..n) is finite (exponent bits not all ones);
 // an integer OR-reduction the compiler vectorises (a bool accumulator is not vectorised by GCC
 // 12, and ran 7x slower).
 template <class T>
 bool all_finite(const T* p, index_t n) noexcept {
-  using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t,
-                                  std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint16_t>>;
+  using bits = storage_bits<T>;
   constexpr bits exponent = std::is_same_v<T, double>  ? bits(0x7ff0000000000000ull)
                             : std::is_same_v<T, float> ? bits(0x7f800000u)
                             : std::is_same_v<T, half>  ? bits(0x7c00u)
@@ -71,9 +76,8 @@ bool all_finite(const T* p, index_t n) noexcept {
 /// (which orders magnitudes as unsigned integers); at least the all-ones exponent when some
 /// element is NaN or infinite. An integer max-reduction the compiler vectorises.
 template <class T>
-auto largest_magnitude_bits(const T* p, index_t n) noexcept {
-  using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t,
-                                  std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint16_t>>;
+storage_bits<T> largest_magnitude_bits(const T* p, index_t n) noexcept {
+  using bits = storage_bits<T>;
   // (~bits(0) is an int for 16-bit types: cast back before the shift.)
   constexpr bits magnitude = static_cast<bits>(static_cast<bits>(~bits(0)) >> 1);
   bits largest = 0;

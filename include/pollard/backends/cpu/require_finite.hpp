@@ -40,7 +40,7 @@ double largest_finite_magnitude(const par_t& policy, matrix_view<T> x, std::stri
   const index_t inner = by_rows ? x.cols() : x.rows();
   const index_t stride = by_rows ? x.row_stride() : x.col_stride();
   const index_t pieces = (outer + finite_check_rows - 1) / finite_check_rows;
-  using bits = decltype(pollard::detail::largest_magnitude_bits<value_type>(nullptr, 0));
+  using bits = pollard::detail::storage_bits<value_type>;
   std::vector<bits> largest(static_cast<std::size_t>(pieces), bits(0));
   parallel_for(policy, pieces, finite_check_rows * inner, [&](index_t p) {
     const index_t begin = p * finite_check_rows;
