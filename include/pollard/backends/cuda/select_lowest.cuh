@@ -27,13 +27,23 @@
 namespace pollard::cuda::detail {
 
 /// Unsigned keys whose integer order is the numeric order, with -0 == +0 (the CPU backend's).
+/// (Negative values: every bit flipped; others: the sign bit set.)
 __device__ inline std::uint32_t ordered_key(float value) {
   const std::uint32_t bits = __float_as_uint(value + 0.0f);
-  return bits ^ ((bits >> 31) != 0 ? 0xffffffffu : 0x80000000u);
+  return bits ^ (static_cast<std::uint32_t>(static_cast<std::int32_t>(bits) >> 31) | 0x80000000u);
 }
 __device__ inline std::uint64_t ordered_key(double value) {
   const auto bits = static_cast<std::uint64_t>(__double_as_longlong(value + 0.0));
-  return bits ^ ((bits >> 63) != 0 ? ~std::uint64_t{0} : 0x8000000000000000ull);
+  return bits ^ (static_cast<std::uint64_t>(static_cast<std::int64_t>(bits) >> 63) |
+                 0x8000000000000000ull);
+}
+
+/// Whether an ordered key is that of a NaN or -inf score: -inf's key is 0x007fffff (float),
+/// negative NaNs lie below it and positive NaNs above +inf's 0xff800000; one subtraction maps
+/// exactly those above every rankable key's image.
+__device__ inline bool unrankable_key(std::uint32_t key) { return key - 0x00800000u > 0xff000000u; }
+__device__ inline bool unrankable_key(std::uint64_t key) {
+  return key - 0x0010000000000000ull > 0xffe0000000000000ull;
 }
 
 template <class T>
@@ -200,126 +210,162 @@ __global__ void mark_lowest(matrix_view<const T, device_space> scores, group_lay
 }
 
 inline constexpr int row_select_threads = 256;
+/// Blocks of select_row_lowest_in_shared per multiprocessor: all 64 warps (at most 32 registers
+/// a thread; the shared memory of a 4096-column row allows eight).
+inline constexpr int row_select_blocks_per_sm = 8;
 
-/// Bits of the first radix digit of 32-bit keys in select_row_lowest_in_shared: sign, exponent
-/// and the first mantissa bit, so half a binade per bucket. Its 1024 counts (4 KB) leave room
-/// for eight blocks per multiprocessor (six with 12 bits): 0.38-0.39 of the copy bandwidth on
-/// 11008 x 4096 against 0.29-0.31 (11 bits: 0.36-0.37; benchmarks/results/h200-2026-12-02.md).
-/// A bucket holding more than 1024 keys of a row is not kept apart: the later digits then run
-/// over the whole row.
+/// Bits of the two 10-bit radix digits that 32-bit keys start with in
+/// select_row_lowest_in_shared (the first: sign, exponent and the first mantissa bit). Their
+/// 1024 counts (4 KB) leave room for eight blocks per multiprocessor (six with 12 bits:
+/// benchmarks/results/h200-2026-12-02.md).
 inline constexpr int row_select_first_digit = 10;
 
-/// The keys of a row in select_row_lowest_in_shared take `cols` entries and (32-bit keys)
-/// 2^row_select_first_digit words more: the counts of the first digit, then the candidates of
-/// the chosen bucket (at most that many).
+/// The dynamic shared memory of select_row_lowest_in_shared for rows of `cols` scores: the
+/// keys, rounded up to whole 16-byte words (read four at a time), and for 32-bit keys
+/// 2^row_select_first_digit words before them (the counts of a digit, then the candidates of
+/// the chosen bucket: at most that many).
 template <class T>
-__host__ __device__ inline index_t row_select_candidates() {
-  return sizeof(key_t<T>) == 4 ? index_t{1} << row_select_first_digit : 0;
+std::size_t row_select_shared_bytes(index_t cols) {
+  const index_t per_word = static_cast<index_t>(16 / sizeof(key_t<T>));
+  const index_t candidates = sizeof(key_t<T>) == 4 ? index_t{1} << row_select_first_digit : 0;
+  return static_cast<std::size_t>((cols + per_word - 1) / per_word * per_word + candidates) *
+         sizeof(key_t<T>);
 }
 
-/// Per-row selection with the row's keys in shared memory: one block per row reads the row once
-/// (16-byte loads when `vectorised`), lowers *first to the row-major index of each NaN or -inf
-/// score, finds the k-th lowest key by radix selection over shared memory (32-bit keys: a
-/// 10-bit first digit counted as the row is read, then 8, 8 and 6 bits over the keys of the
-/// chosen bucket, gathered four per thread; 64-bit keys: 8-bit digits), then writes the row's
-/// flags: keys below it pruned, and of the keys equal to it the first ones in column order (a
-/// block scan over the row only when equal keys straddle the cut; otherwise the flags go out in
-/// `width`-byte stores when `vector_flags`). 0 < k < cols.
+/// Per-row selection with the row's keys in shared memory; each block takes rows from
+/// `next_row` (zero at launch) until none is left, reads a row once (16-byte loads when
+/// `vectorised`, up to four in flight per thread), finds its k-th lowest key by radix selection
+/// over shared memory, then writes the row's flags: keys below it pruned, and of the keys equal
+/// to it the first ones in column order (a block scan over the row only when equal keys straddle
+/// the cut; otherwise the flags go out in `width`-byte stores when `vector_flags`).
+/// 32-bit keys: a 10-bit digit counted as the row is read, a second 10-bit digit counted over
+/// the keys of the chosen bucket, then the keys sharing both (usually a few) gathered and ranked
+/// by one warp (or, when more than 32, by 8- and 4-bit digits). 64-bit keys: 8-bit digits over
+/// the row. A row holding a NaN or -inf score lowers *first to the row-major index of each and is
+/// left unwritten. 0 < k < cols.
 template <class T>
-__global__ void __launch_bounds__(row_select_threads)
+__global__ void __launch_bounds__(row_select_threads, row_select_blocks_per_sm)
     select_row_lowest_in_shared(matrix_view<const T, device_space> scores, index_t k,
                                 bool vectorised, bool vector_flags,
                                 matrix_view<std::uint8_t, device_space> out,
-                                unsigned long long* first) {
+                                unsigned long long* first, unsigned long long* next_row) {
   using Key = key_t<T>;
   using C = compute_type_for<T>;
   using scan = cub::BlockScan<unsigned int, row_select_threads>;
   extern __shared__ unsigned long long shared_words[];
+  constexpr int threads = row_select_threads;
   constexpr int wide_digit = row_select_first_digit;
   constexpr unsigned wide_buckets = 1u << wide_digit;
-  // 32-bit keys: first the first digit's counts, then (once the bucket is chosen) its
-  // candidates, in wide_buckets words; then the row's keys.
-  auto* const wide_counts = reinterpret_cast<unsigned int*>(shared_words);
-  Key* const keys = reinterpret_cast<Key*>(shared_words) + (sizeof(Key) == 4 ? wide_buckets : 0);
-  __shared__ unsigned int counts[256];
-  __shared__ unsigned int candidate_count;
-  __shared__ typename scan::TempStorage storage;
-  __shared__ unsigned long long chosen_prefix;
-  __shared__ long long chosen_take;
-  __shared__ unsigned chosen_equal;
+  constexpr int per_thread = wide_buckets / threads;
+  constexpr int bits = static_cast<int>(sizeof(Key) * 8);
+  constexpr unsigned all_lanes = 0xffffffffu;
   constexpr int width = static_cast<int>(16 / sizeof(T));
   struct alignas(width) flag_group {
     std::uint8_t flag[width];
   };
-  constexpr int bits = static_cast<int>(sizeof(Key) * 8);
-  const index_t cols = scores.cols();
+  // 32-bit keys: the counts of a 10-bit digit, or the candidates of the chosen bucket, in
+  // wide_buckets words; then the row's keys. Between rows both counts are zero.
+  auto* const wide_counts = reinterpret_cast<unsigned int*>(shared_words);
+  Key* const keys = reinterpret_cast<Key*>(shared_words) + (bits == 32 ? wide_buckets : 0);
+  __shared__ unsigned int counts[256];
+  __shared__ unsigned int candidate_count;
+  __shared__ typename scan::TempStorage storage;
+  __shared__ unsigned long long chosen_prefix, current_row;
+  __shared__ long long chosen_take;
+  __shared__ unsigned chosen_equal;
+  const index_t cols = scores.cols(), rows = scores.rows();
   // A row fits in shared memory: positions within it are ints (64-bit index arithmetic roughly
   // doubled the instructions of the loops over the keys).
   const int n_cols = static_cast<int>(cols);
-  const int threads = static_cast<int>(blockDim.x);
-  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
-  for (index_t i = blockIdx.x; i < scores.rows(); i += gridDim.x) {
-    if constexpr (bits == 32) {
-      for (unsigned b = threadIdx.x; b < wide_buckets / 4; b += blockDim.x)
-        reinterpret_cast<uint4*>(wide_counts)[b] = uint4{0, 0, 0, 0};
-      if (threadIdx.x == 0) candidate_count = 0;
-      __syncthreads();
-    }
-    const auto note = [&](int j, C value) {
-      if (is_bad(value, bad_value::unrankable))
-        atomicMin(first, static_cast<unsigned long long>(i * cols + j));
+  const int tid = static_cast<int>(threadIdx.x);
+  const int lane = tid % 32, warp = tid / 32;
+
+  for (int b = tid; b < 256; b += threads) counts[b] = 0;
+  if constexpr (bits == 32)
+    for (int t = 0; t < per_thread; ++t) wide_counts[tid * per_thread + t] = 0;
+  if (tid == 0) {
+    candidate_count = 0;
+    current_row = atomicAdd(next_row, 1ull);
+  }
+  __syncthreads();
+  while (true) {
+    const auto i = static_cast<index_t>(current_row);
+    if (i >= rows) break;
+    // The row after this one, fetched early so that its latency hides behind this row's work.
+    unsigned long long upcoming = 0;
+    if (tid == 0) upcoming = atomicAdd(next_row, 1ull);
+
+    bool bad = false;
+    const auto note = [&](C value) {
       const Key key = ordered_key(value);
-      keys[j] = key;
+      bad |= unrankable_key(key);
       // The first digit (sign, exponent, a mantissa bit) spreads the scores over 1024
       // buckets, so lanes rarely collide and plain shared atomics do.
       if constexpr (bits == 32) atomicAdd(&wide_counts[key >> (bits - wide_digit)], 1u);
+      return key;
     };
     if (vectorised) {
       const auto* row = reinterpret_cast<const uint4*>(scores.data() + i * scores.row_stride());
-      for (int v = static_cast<int>(threadIdx.x); v < n_cols / width; v += threads) {
-        const uint4 raw = row[v];
-        T values[width];
-        std::memcpy(values, &raw, sizeof raw);
+      const int vectors = n_cols / width;
+      constexpr int in_flight = 1;
+      for (int v0 = tid; v0 < vectors; v0 += in_flight * threads) {
+        uint4 raw[in_flight];
 #pragma unroll
-        for (int t = 0; t < width; ++t) note(v * width + t, to_compute<C>(values[t]));
-      }
-    } else {
-      for (int j = static_cast<int>(threadIdx.x); j < n_cols; j += threads)
-        note(j, to_compute<C>(scores(i, j)));
-    }
-    Key prefix = 0;
-    long long take = static_cast<long long>(k);
-    // One radix pass over n keys of src (those matching prefix above the digit): the digit
-    // (digit_bits <= 8 at `shift`) holding the take-th lowest.
-    const auto radix_pass = [&](const Key* src, int n, int shift, int digit_bits) {
-      for (unsigned b = threadIdx.x; b < 256; b += blockDim.x) counts[b] = 0;
-      __syncthreads();
-      const int above = shift + digit_bits;
-      const bool top = above >= bits;
-      const Key digit_mask = static_cast<Key>((1u << digit_bits) - 1u);
-      for (int j = static_cast<int>(threadIdx.x); j < n; j += threads) {
-        const Key key = src[j];
-        const bool counted = top || (key >> above) == (prefix >> above);
-        const unsigned lanes = __ballot_sync(__activemask(), counted);
-        if (counted) {
-          const auto bucket = static_cast<unsigned>((key >> shift) & digit_mask);
-          const unsigned peers = __match_any_sync(lanes, bucket);
-          if (lane == __ffs(peers) - 1)
-            atomicAdd(&counts[bucket], static_cast<unsigned>(__popc(peers)));
+        for (int u = 0; u < in_flight; ++u)
+          if (v0 + u * threads < vectors) raw[u] = row[v0 + u * threads];
+#pragma unroll
+        for (int u = 0; u < in_flight; ++u) {
+          const int v = v0 + u * threads;
+          if (v >= vectors) break;
+          T values[width];
+          std::memcpy(values, &raw[u], sizeof raw[u]);
+          Key group[width];
+#pragma unroll
+          for (int t = 0; t < width; ++t) group[t] = note(to_compute<C>(values[t]));
+          // A group's keys are whole 16-byte words (sizeof(Key) >= sizeof(T)).
+          constexpr int words = static_cast<int>(width * sizeof(Key) / 16);
+          auto* const to = reinterpret_cast<uint4*>(keys + v * width);
+#pragma unroll
+          for (int w = 0; w < words; ++w) {
+            uint4 word;
+            std::memcpy(&word, reinterpret_cast<const char*>(group) + 16 * w, 16);
+            to[w] = word;
+          }
         }
       }
-      __syncthreads();
+    } else {
+      for (int j = tid; j < n_cols; j += threads) keys[j] = note(to_compute<C>(scores(i, j)));
+    }
+    const bool row_has_bad = __syncthreads_or(bad) != 0;
+    if (tid == 0) current_row = upcoming;  // every thread has read this row's index
+    if (row_has_bad) {
+      // Rare: the row's NaN and -inf scores are located for the host's message.
+      for (int j = tid; j < n_cols; j += threads)
+        if (unrankable_key(keys[j]))
+          atomicMin(first, static_cast<unsigned long long>(i * cols + j));
+      if constexpr (bits == 32)
+        for (int t = 0; t < per_thread; ++t) wide_counts[tid * per_thread + t] = 0;
+      __syncthreads();  // the keys are reused by the next row
+      continue;
+    }
+
+    Key prefix = 0;
+    long long take = static_cast<long long>(k);
+    // The digit (digit_bits <= 8 at `shift`, counted in `counts`) holding the take-th lowest key:
+    // warp 0 scans the counts and zeroes them.
+    const auto choose = [&](int shift) {
       if (warp == 0) {
         unsigned own[8];
         unsigned long long sum = 0;
 #pragma unroll
         for (int t = 0; t < 8; ++t) {
           own[t] = counts[lane * 8 + t];
+          counts[lane * 8 + t] = 0;
           sum += own[t];
         }
         unsigned long long inclusive = sum;
         for (int offset = 1; offset < 32; offset *= 2) {
-          const unsigned long long other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+          const unsigned long long other = __shfl_up_sync(all_lanes, inclusive, offset);
           if (lane >= offset) inclusive += other;
         }
         const auto below_lane = static_cast<long long>(inclusive - sum);
@@ -337,108 +383,165 @@ __global__ void __launch_bounds__(row_select_threads)
       prefix = static_cast<Key>(chosen_prefix);
       take = chosen_take;
     };
+    // Counts the digit (digit_bits at `shift`) of the n keys of src that match prefix above it.
+    const auto count_digit = [&](const Key* src, int n, int shift, int digit_bits) {
+      const int above = shift + digit_bits;
+      const bool top = above >= bits;
+      const Key digit_mask = static_cast<Key>((1u << digit_bits) - 1u);
+      for (int j = tid; j < n; j += threads) {
+        const Key key = src[j];
+        const bool counted = top || (key >> above) == (prefix >> above);
+        const unsigned lanes = __ballot_sync(__activemask(), counted);
+        if (counted) {
+          // Lanes with the same bucket add once through their leader: the top digits of scores
+          // bunch into few buckets, and one atomic per lane there serialises.
+          const auto bucket = static_cast<unsigned>((key >> shift) & digit_mask);
+          const unsigned peers = __match_any_sync(lanes, bucket);
+          if (lane == __ffs(peers) - 1)
+            atomicAdd(&counts[bucket], static_cast<unsigned>(__popc(peers)));
+        }
+      }
+      __syncthreads();
+    };
     if constexpr (bits == 32) {
-      // The first 12 bits were counted as the row was read; only the keys of the chosen bucket
-      // (copied over the counts when they fit) go through the last 20 bits.
-      Key* const candidates = wide_counts;
-      const index_t candidate_capacity = wide_buckets;
-      __syncthreads();
-      constexpr int per_thread = wide_buckets / row_select_threads;
-      unsigned own_sum = 0;
+      // A 10-bit digit counted in wide_counts: per thread four buckets, a block scan; each
+      // thread zeroes its buckets once read.
+      const auto choose_wide = [&](int shift) {
+        unsigned own[per_thread], own_sum = 0;
 #pragma unroll
-      for (int t = 0; t < per_thread; ++t) own_sum += wide_counts[threadIdx.x * per_thread + t];
-      unsigned before = 0, total = 0;
-      scan(storage).ExclusiveSum(own_sum, before, total);
-      if (static_cast<long long>(before) < take &&
-          take <= static_cast<long long>(before) + static_cast<long long>(own_sum)) {
-        long long below = before;
-        int t = 0;
-        while (t < per_thread - 1 &&
-               below + static_cast<long long>(wide_counts[threadIdx.x * per_thread + t]) < take)
-          below += wide_counts[threadIdx.x * per_thread + t++];
-        chosen_prefix = static_cast<unsigned long long>(threadIdx.x * per_thread + t)
-                        << (bits - wide_digit);
-        chosen_take = take - below;
-      }
-      __syncthreads();
-      prefix = static_cast<Key>(chosen_prefix);
-      take = chosen_take;
-      const Key bucket = prefix >> (bits - wide_digit);
-      // Four consecutive keys per thread; a warp's matches go to consecutive slots (one atomic
-      // per warp, the offsets by a warp scan). The order of the candidates does not matter.
-      for (int base = 0; base < n_cols; base += 4 * threads) {
-        const int j0 = base + 4 * static_cast<int>(threadIdx.x);
-        Key four[4];
-        if (j0 + 3 < n_cols) {
-          const uint4 q = *reinterpret_cast<const uint4*>(keys + j0);  // keys is 16-byte aligned
-          four[0] = q.x;
-          four[1] = q.y;
-          four[2] = q.z;
-          four[3] = q.w;
-        } else {
-#pragma unroll
-          for (int t = 0; t < 4; ++t) four[t] = j0 + t < n_cols ? keys[j0 + t] : Key{0};
+        for (int t = 0; t < per_thread; ++t) {
+          own[t] = wide_counts[tid * per_thread + t];
+          wide_counts[tid * per_thread + t] = 0;
+          own_sum += own[t];
         }
-        unsigned in = 0, mine = 0;
+        unsigned before = 0, total = 0;
+        scan(storage).ExclusiveSum(own_sum, before, total);
+        if (static_cast<long long>(before) < take &&
+            take <= static_cast<long long>(before) + static_cast<long long>(own_sum)) {
+          long long below = before;
+          unsigned bucket = tid * per_thread, in_bucket = own[0];
 #pragma unroll
-        for (int t = 0; t < 4; ++t)
-          if (j0 + t < n_cols && (four[t] >> (bits - wide_digit)) == bucket) {
-            in |= 1u << t;
-            ++mine;
-          }
-        unsigned inclusive = mine;
-#pragma unroll
-        for (int offset = 1; offset < 32; offset *= 2) {
-          const unsigned other = __shfl_up_sync(0xffffffffu, inclusive, offset);
-          if (lane >= offset) inclusive += other;
-        }
-        unsigned first_slot = 0;
-        const unsigned warp_total = __shfl_sync(0xffffffffu, inclusive, 31);
-        if (lane == 31 && warp_total != 0) first_slot = atomicAdd(&candidate_count, warp_total);
-        first_slot = __shfl_sync(0xffffffffu, first_slot, 31);
-        unsigned slot = first_slot + inclusive - mine;
-        if (in != 0) {
-#pragma unroll
-          for (int t = 0; t < 4; ++t)
-            if ((in >> t) & 1u) {
-              if (static_cast<index_t>(slot) < candidate_capacity) candidates[slot] = four[t];
-              ++slot;
+          for (int t = 0; t < per_thread - 1; ++t)
+            if (below + static_cast<long long>(in_bucket) < take) {
+              below += in_bucket;
+              ++bucket;
+              in_bucket = own[t + 1];
             }
+          chosen_prefix = static_cast<unsigned long long>(prefix) |
+                          (static_cast<unsigned long long>(bucket) << shift);
+          chosen_take = take - below;
+          chosen_equal = in_bucket;
         }
+        __syncthreads();
+        prefix = static_cast<Key>(chosen_prefix);
+        take = chosen_take;
+      };
+      // Four consecutive keys per thread and step, in one 16-byte word (keys is aligned and
+      // padded to whole words); past the row's end a key that matches no prefix stands in.
+      const auto for_each_key = [&](auto&& visit) {
+        for (int j0 = 4 * tid; j0 < n_cols; j0 += 4 * threads) {
+          const uint4 q = *reinterpret_cast<const uint4*>(keys + j0);
+          const auto off_row = static_cast<Key>(~prefix);
+          visit(q.x, j0 + 1 < n_cols ? q.y : off_row, j0 + 2 < n_cols ? q.z : off_row,
+                j0 + 3 < n_cols ? q.w : off_row);
+        }
+      };
+      constexpr int second_shift = bits - 2 * wide_digit;
+      choose_wide(bits - wide_digit);
+      // The second digit of the keys in the chosen bucket; the others add 0 (no branch).
+      const Key first_bucket = prefix >> (bits - wide_digit);
+      const auto count_second = [&](Key key) {
+        atomicAdd(&wide_counts[(key >> second_shift) & (wide_buckets - 1)],
+                  (key >> (bits - wide_digit)) == first_bucket ? 1u : 0u);
+      };
+      for_each_key([&](Key a, Key b, Key c, Key d) {
+        count_second(a);
+        count_second(b);
+        count_second(c);
+        count_second(d);
+      });
+      __syncthreads();
+      choose_wide(second_shift);
+      // The keys sharing the chosen 20 bits (m of them) are copied over the counts when they
+      // fit; otherwise the last digits run over the whole row.
+      const auto m = static_cast<int>(chosen_equal);
+      const bool fit = m <= static_cast<int>(wide_buckets);
+      Key* const candidates = wide_counts;
+      if (fit) {
+        const Key top = prefix >> second_shift;
+        const auto keep = [&](Key key) {
+          if ((key >> second_shift) == top) candidates[atomicAdd(&candidate_count, 1u)] = key;
+        };
+        for_each_key([&](Key a, Key b, Key c, Key d) {
+          if ((a >> second_shift) == top || (b >> second_shift) == top ||
+              (c >> second_shift) == top || (d >> second_shift) == top) {
+            keep(a);
+            keep(b);
+            keep(c);
+            keep(d);
+          }
+        });
       }
       __syncthreads();
-      const bool fit = static_cast<index_t>(candidate_count) <= candidate_capacity;
-      const Key* const src = fit ? candidates : keys;
-      const int n = fit ? static_cast<int>(candidate_count) : n_cols;
-      for (int rest = bits - wide_digit; rest > 0;) {
-        const int digit_bits = std::min(rest, 8);
-        rest -= digit_bits;
-        radix_pass(src, n, rest, digit_bits);
+      if (tid == 0) candidate_count = 0;
+      if (fit && m <= 32) {
+        // One warp ranks the few candidates against each other (and zeroes them).
+        if (warp == 0) {
+          const Key mine = lane < m ? candidates[lane] : Key{0};
+          if (lane < m) candidates[lane] = 0;
+          int less = 0, not_above = 0;
+          for (int c = 0; c < m; ++c) {
+            const Key other = __shfl_sync(all_lanes, mine, c);
+            less += other < mine ? 1 : 0;
+            not_above += other <= mine ? 1 : 0;
+          }
+          if (lane < m && less < take && take <= not_above) {
+            chosen_prefix = mine;
+            chosen_take = take - less;
+            chosen_equal = static_cast<unsigned>(not_above - less);
+          }
+        }
+        __syncthreads();
+        prefix = static_cast<Key>(chosen_prefix);
+        take = chosen_take;
+      } else {
+        const Key* const src = fit ? candidates : keys;
+        const int n = fit ? m : n_cols;
+        for (int rest = second_shift; rest > 0;) {
+          const int digit_bits = std::min(rest, 8);
+          rest -= digit_bits;
+          count_digit(src, n, rest, digit_bits);
+          choose(rest);
+        }
+        if (fit)
+          for (int j = tid; j < m; j += threads) candidates[j] = 0;
       }
     } else {
-      for (int shift = bits - 8; shift >= 0; shift -= 8) radix_pass(keys, n_cols, shift, 8);
+      for (int shift = bits - 8; shift >= 0; shift -= 8) {
+        count_digit(keys, n_cols, shift, 8);
+        choose(shift);
+      }
     }
     if (take == static_cast<long long>(chosen_equal)) {
       // Every key equal to the k-th lowest is pruned (always, unless equal scores straddle the
       // cut): no scan of the ties in column order is needed.
       if (vector_flags) {
         auto* const row = reinterpret_cast<flag_group*>(out.data() + i * out.row_stride());
-        for (int v = static_cast<int>(threadIdx.x); v < n_cols / width; v += threads) {
+        for (int v = tid; v < n_cols / width; v += threads) {
           flag_group f;
 #pragma unroll
           for (int t = 0; t < width; ++t) f.flag[t] = keys[v * width + t] <= prefix ? 1 : 0;
           row[v] = f;
         }
       } else {
-        for (int j = static_cast<int>(threadIdx.x); j < n_cols; j += threads)
-          out(i, j) = keys[j] <= prefix ? 1 : 0;
+        for (int j = tid; j < n_cols; j += threads) out(i, j) = keys[j] <= prefix ? 1 : 0;
       }
       __syncthreads();  // the keys are reused by the next row
       continue;
     }
     long long seen = 0;
     for (int base = 0; base < n_cols; base += threads) {
-      const int j = base + static_cast<int>(threadIdx.x);
+      const int j = base + tid;
       const Key key = j < n_cols ? keys[j] : Key{0};
       const unsigned equal = j < n_cols && key == prefix ? 1u : 0u;
       unsigned before = 0, total = 0;
@@ -464,8 +567,7 @@ inline constexpr std::size_t row_select_shared_limit = 160 * 1024;
 /// Whether select_lowest_per_row takes rows of this many columns.
 template <class T>
 bool fits_row_select(index_t cols) {
-  return static_cast<std::size_t>(cols + row_select_candidates<T>()) * sizeof(key_t<T>) <=
-         row_select_shared_limit;
+  return row_select_shared_bytes<T>(cols) <= row_select_shared_limit;
 }
 
 /// The k = prune_count(cols) lowest of every row of scores into a fresh mask, one pass, with
@@ -490,21 +592,29 @@ void select_lowest_per_row(const P& p, const char* who, matrix_view<const T, dev
     return;
   }
   unsigned long long* const first = r.status_words();
+  unsigned long long* const next_row = first + 1;
   POLLARD_CUDA_CHECK(cudaMemsetAsync(first, 0xff, sizeof(*first), stream));
+  POLLARD_CUDA_CHECK(cudaMemsetAsync(next_row, 0, sizeof(*next_row), stream));
   constexpr auto width = static_cast<index_t>(16 / sizeof(T));
   const bool vectorised = scores.col_stride() == 1 && cols % width == 0 &&
                           scores.row_stride() % width == 0 &&
                           reinterpret_cast<std::uintptr_t>(scores.data()) % 16 == 0;
-  const std::size_t bytes =
-      static_cast<std::size_t>(cols + row_select_candidates<T>()) * sizeof(key_t<T>);
+  const std::size_t bytes = row_select_shared_bytes<T>(cols);
   POLLARD_CUDA_CHECK(cudaFuncSetAttribute(select_row_lowest_in_shared<T>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(bytes)));
-  const auto blocks = static_cast<unsigned>(std::min<index_t>(scores.rows(), 1 << 20));
+  // As many blocks as fit on the device at once; they take the rows one by one.
+  int device = 0, sms = 0, per_sm = 0;
+  POLLARD_CUDA_CHECK(cudaGetDevice(&device));
+  POLLARD_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  POLLARD_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+      &per_sm, select_row_lowest_in_shared<T>, row_select_threads, bytes));
+  const auto blocks = static_cast<unsigned>(
+      std::min<index_t>(scores.rows(), static_cast<index_t>(sms) * std::max(per_sm, 1)));
   const bool vector_flags = vectorised && out.col_stride() == 1 && out.row_stride() % width == 0 &&
                             reinterpret_cast<std::uintptr_t>(out.data()) % width == 0;
   select_row_lowest_in_shared<T><<<blocks, row_select_threads, bytes, stream>>>(
-      scores, k, vectorised, vector_flags, out, first);
+      scores, k, vectorised, vector_flags, out, first, next_row);
   POLLARD_CUDA_CHECK_LAUNCH("select_row_lowest_in_shared");
   unsigned long long found = no_entry;
   POLLARD_CUDA_CHECK(cudaMemcpyAsync(&found, first, sizeof(found), cudaMemcpyDeviceToHost, stream));
