@@ -92,8 +92,10 @@ TEST_CASE("device unstructured masks equal the CPU policies and the naive stable
 TEST_CASE("device unstructured masks break ties by position as a stable sort does") {
   // Five score levels: nearly every selection boundary falls inside a run of equal scores.
   // 250 columns: rows read entry by entry; 256: in 16-byte loads, flags in 4-byte stores; 33
-  // levels: some rows' cut falls between levels (no scan of the ties), some inside one.
-  for (const auto& [cols, levels] : {std::pair{250, 5}, std::pair{256, 5}, std::pair{256, 33}}) {
+  // levels: some rows' cut falls between levels (no scan of the ties), some inside one; 12
+  // levels: runs of about 20 equal scores, which the per-row selection ranks in one warp.
+  for (const auto& [cols, levels] : {std::pair{250, 5}, std::pair{256, 5}, std::pair{256, 33},
+                                     std::pair{250, 12}, std::pair{256, 12}}) {
     CAPTURE(cols);
     CAPTURE(levels);
     const auto tied = test::tied_scores<float>(123, cols, levels, 34);
