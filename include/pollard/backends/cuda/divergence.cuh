@@ -146,7 +146,7 @@ struct divergence_terms {
     } else {
       // t = e^−|x| serves both: k(x) = t − 1 + |x| for x < 0, (1 − t)/t − x for 0 < x <= 1,
       // q − p − p·x above.
-      const float t = expf(-ax);
+      const float t = exp2_approx(-ax * log2e_float);
       js = w * js_far(t, ax);
       kl = p_side     ? ep * ((t - 1.0f) + ax)
            : x > 1.0f ? (eq - ep) - ep * x

@@ -182,8 +182,20 @@ __device__ void for_each_row_pair_group(matrix_view<const T, device_space> p,
     constexpr int width = entries_per_load<T>;
     const auto* rp = reinterpret_cast<const uint4*>(p.data() + row * p.row_stride());
     const auto* rq = reinterpret_cast<const uint4*>(q.data() + row * q.row_stride());
-    for (index_t k = threadIdx.x; k < v / width; k += blockDim.x) {
-      const uint4 raw_p = rp[k], raw_q = rq[k];
+    // The next loads are issued before this group's work, so that their latency hides behind
+    // it.
+    const index_t groups = v / width;
+    uint4 next_p{}, next_q{};
+    if (static_cast<index_t>(threadIdx.x) < groups) {
+      next_p = rp[threadIdx.x];
+      next_q = rq[threadIdx.x];
+    }
+    for (index_t k = threadIdx.x; k < groups; k += blockDim.x) {
+      const uint4 raw_p = next_p, raw_q = next_q;
+      if (k + blockDim.x < groups) {
+        next_p = rp[k + blockDim.x];
+        next_q = rq[k + blockDim.x];
+      }
       T vp[width], vq[width];
       std::memcpy(vp, &raw_p, sizeof raw_p);
       std::memcpy(vq, &raw_q, sizeof raw_q);
