@@ -337,7 +337,18 @@ __global__ void __launch_bounds__(row_select_threads, row_select_blocks_per_sm)
       for (int j = tid; j < n_cols; j += threads) keys[j] = note(to_compute<C>(scores(i, j)));
     }
     const bool row_has_bad = __syncthreads_or(bad) != 0;
-    if (tid == 0) current_row = upcoming;  // every thread has read this row's index
+    if (tid == 0) {
+      current_row = upcoming;  // every thread has read this row's index
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+      // The next row is brought into L2 while this one is selected (one bulk prefetch of its
+      // 16-byte words): its reads then wait on L2 instead of memory.
+      if (vectorised && upcoming < static_cast<unsigned long long>(rows))
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(
+                         scores.data() + static_cast<index_t>(upcoming) * scores.row_stride()),
+                     "r"(static_cast<unsigned>(cols * static_cast<index_t>(sizeof(T))))
+                     : "memory");
+#endif
+    }
     if (row_has_bad) {
       // Rare: the row's NaN and -inf scores are located for the host's message.
       for (int j = tid; j < n_cols; j += threads)
