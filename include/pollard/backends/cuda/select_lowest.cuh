@@ -234,10 +234,10 @@ std::size_t row_select_shared_bytes(index_t cols) {
 
 /// Per-row selection with the row's keys in shared memory; each block takes rows from
 /// `next_row` (zero at launch) until none is left, reads a row once (16-byte loads when
-/// `vectorised`, up to four in flight per thread), finds its k-th lowest key by radix selection
-/// over shared memory, then writes the row's flags: keys below it pruned, and of the keys equal
-/// to it the first ones in column order (a block scan over the row only when equal keys straddle
-/// the cut; otherwise the flags go out in `width`-byte stores when `vector_flags`).
+/// `vectorised`; the next row is prefetched into L2 meanwhile), finds its k-th lowest key by
+/// radix selection over shared memory, then writes the row's flags: keys below it pruned, and of
+/// the keys equal to it the first ones in column order (a block scan over the row only when equal
+/// keys straddle the cut; otherwise the flags go out in `width`-byte stores when `vector_flags`).
 /// 32-bit keys: a 10-bit digit counted as the row is read, a second 10-bit digit counted over
 /// the keys of the chosen bucket, then the keys sharing both (usually a few) gathered and ranked
 /// by one warp (or, when more than 32, by 8- and 4-bit digits). 64-bit keys: 8-bit digits over
@@ -307,6 +307,8 @@ __global__ void __launch_bounds__(row_select_threads, row_select_blocks_per_sm)
     if (vectorised) {
       const auto* row = reinterpret_cast<const uint4*>(scores.data() + i * scores.row_stride());
       const int vectors = n_cols / width;
+      // Loads in flight per thread: two spilled registers (at 32 a thread) and ran slower
+      // (benchmarks/results/h200-2026-12-02-second.md).
       constexpr int in_flight = 1;
       for (int v0 = tid; v0 < vectors; v0 += in_flight * threads) {
         uint4 raw[in_flight];
