@@ -21,6 +21,7 @@
 #include "pollard/backends/cuda/perplexity.cuh"
 #include "pollard/backends/cuda/policy.cuh"
 #include "pollard/backends/cuda/rank_n_m.cuh"
+#include "pollard/backends/cuda/resident_blocks.cuh"
 #include "pollard/backends/cuda/row_softmax.cuh"
 #include "pollard/backends/cuda/scores.cuh"
 #include "pollard/backends/cuda/select_lowest.cuh"

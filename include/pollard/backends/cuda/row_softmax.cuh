@@ -20,6 +20,7 @@
 #include <string>
 
 #include "pollard/backends/cuda/checked_call.cuh"
+#include "pollard/backends/cuda/resident_blocks.cuh"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/error.hpp"
@@ -232,15 +233,6 @@ __device__ void for_each_in_row(matrix_view<const T, device_space> x, index_t ro
     return;
   }
   for (index_t i = threadIdx.x; i < v; i += blockDim.x) f(i, to_compute<float>(x(row, i)));
-}
-
-/// The number of blocks for a per-row kernel (one block per row): at most `per_sm` blocks per
-/// multiprocessor at a time, each taking rows in turn.
-inline unsigned row_blocks(index_t rows, int per_sm) {
-  int device = 0, sms = 0;
-  POLLARD_CUDA_CHECK(cudaGetDevice(&device));
-  POLLARD_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  return static_cast<unsigned>(std::min<index_t>(rows, static_cast<index_t>(sms) * per_sm));
 }
 
 /// Throws shape_error (with the CPU metrics' messages) unless every token id is in

@@ -20,6 +20,7 @@
 #include "pollard/backends/cuda/checked_call.cuh"
 #include "pollard/backends/cuda/device_checks.cuh"
 #include "pollard/backends/cuda/policy.cuh"
+#include "pollard/backends/cuda/resident_blocks.cuh"
 #include "pollard/core/config.hpp"
 #include "pollard/core/element_types.hpp"
 #include "pollard/core/matrix_view.hpp"
@@ -307,32 +308,23 @@ __global__ void __launch_bounds__(row_select_threads, row_select_blocks_per_sm)
     if (vectorised) {
       const auto* row = reinterpret_cast<const uint4*>(scores.data() + i * scores.row_stride());
       const int vectors = n_cols / width;
-      // Loads in flight per thread: two spilled registers (at 32 a thread) and ran slower
+      // One load in flight per thread: two spilled registers (at 32 a thread) and ran slower
       // (benchmarks/results/h200-2026-12-02-second.md).
-      constexpr int in_flight = 1;
-      for (int v0 = tid; v0 < vectors; v0 += in_flight * threads) {
-        uint4 raw[in_flight];
+      for (int v = tid; v < vectors; v += threads) {
+        const uint4 raw = row[v];
+        T values[width];
+        std::memcpy(values, &raw, sizeof raw);
+        Key group[width];
 #pragma unroll
-        for (int u = 0; u < in_flight; ++u)
-          if (v0 + u * threads < vectors) raw[u] = row[v0 + u * threads];
+        for (int t = 0; t < width; ++t) group[t] = note(to_compute<C>(values[t]));
+        // A group's keys are whole 16-byte words (sizeof(Key) >= sizeof(T)).
+        constexpr int words = static_cast<int>(width * sizeof(Key) / 16);
+        auto* const to = reinterpret_cast<uint4*>(keys + v * width);
 #pragma unroll
-        for (int u = 0; u < in_flight; ++u) {
-          const int v = v0 + u * threads;
-          if (v >= vectors) break;
-          T values[width];
-          std::memcpy(values, &raw[u], sizeof raw[u]);
-          Key group[width];
-#pragma unroll
-          for (int t = 0; t < width; ++t) group[t] = note(to_compute<C>(values[t]));
-          // A group's keys are whole 16-byte words (sizeof(Key) >= sizeof(T)).
-          constexpr int words = static_cast<int>(width * sizeof(Key) / 16);
-          auto* const to = reinterpret_cast<uint4*>(keys + v * width);
-#pragma unroll
-          for (int w = 0; w < words; ++w) {
-            uint4 word;
-            std::memcpy(&word, reinterpret_cast<const char*>(group) + 16 * w, 16);
-            to[w] = word;
-          }
+        for (int w = 0; w < words; ++w) {
+          uint4 word;
+          std::memcpy(&word, reinterpret_cast<const char*>(group) + 16 * w, 16);
+          to[w] = word;
         }
       }
     } else {
@@ -617,13 +609,9 @@ void select_lowest_per_row(const P& p, const char* who, matrix_view<const T, dev
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(bytes)));
   // As many blocks as fit on the device at once; they take the rows one by one.
-  int device = 0, sms = 0, per_sm = 0;
-  POLLARD_CUDA_CHECK(cudaGetDevice(&device));
-  POLLARD_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  POLLARD_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-      &per_sm, select_row_lowest_in_shared<T>, row_select_threads, bytes));
-  const auto blocks = static_cast<unsigned>(
-      std::min<index_t>(scores.rows(), static_cast<index_t>(sms) * std::max(per_sm, 1)));
+  const auto blocks = static_cast<unsigned>(std::clamp<index_t>(
+      resident_blocks(select_row_lowest_in_shared<T>, row_select_threads, bytes), 1,
+      scores.rows()));
   const bool vector_flags = vectorised && out.col_stride() == 1 && out.row_stride() % width == 0 &&
                             reinterpret_cast<std::uintptr_t>(out.data()) % width == 0;
   select_row_lowest_in_shared<T><<<blocks, row_select_threads, bytes, stream>>>(

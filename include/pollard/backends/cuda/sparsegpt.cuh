@@ -29,6 +29,7 @@
 #include "pollard/backends/cuda/device_checks.cuh"
 #include "pollard/backends/cuda/device_mask.cuh"
 #include "pollard/backends/cuda/policy.cuh"
+#include "pollard/backends/cuda/resident_blocks.cuh"
 #include "pollard/backends/cuda/select_lowest.cuh"
 #include "pollard/core/checks.hpp"
 #include "pollard/core/error.hpp"
@@ -519,12 +520,8 @@ inline void launch_sweep(const sweep_block_arguments& a, cudaStream_t stream) {
 /// How many thread blocks select_block_quantile runs with on the current device: one per 32
 /// rows, at most as many as are resident at once (a cooperative launch needs them all).
 inline index_t quantile_grid(index_t d_out) {
-  int device = 0, sms = 0, per_sm = 0;
-  POLLARD_CUDA_CHECK(cudaGetDevice(&device));
-  POLLARD_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  POLLARD_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, select_block_quantile,
-                                                                   quantile_threads, 0));
-  return std::clamp<index_t>((d_out + 31) / 32, 1, static_cast<index_t>(sms) * per_sm);
+  return std::clamp<index_t>((d_out + 31) / 32, 1,
+                             resident_blocks(select_block_quantile, quantile_threads, 0));
 }
 
 /// One column block's block_quantile mask (0 < a.k < d_out·nb) on `blocks` thread blocks from
