@@ -290,6 +290,18 @@ void metrics(const ceilings& c, bool quick) {
     const double bytes = 4.0 * static_cast<double>(n);
     report("divergence (JS, KL, Δp, NLLs, top-1)", "fp32", 2.0 * bytes,
            median_ms([&] { gpu::divergence_samples(gpu::par, pv, qv, ts); }));
+    {
+      // Models further apart: Q = P + N(0, 1.5²), a third of the entries with |log q − log p|
+      // >= 3/2 (the far forms of the terms in every warp).
+      gpu::device_buffer<float> far_q(n);
+      POLLARD_CUDA_CHECK(
+          cudaMemcpy(far_q.data(), p.data(), n * sizeof(float), cudaMemcpyDeviceToDevice));
+      add_scaled<<<4096, 256>>>(noise.data(), 5.0f, far_q.data(), n);
+      POLLARD_CUDA_CHECK_LAUNCH("add_scaled");
+      const auto fv = far_q.view(s.positions, s.vocabulary);
+      report("divergence, Q = P + N(0, 1.5²)", "fp32", 2.0 * bytes,
+             median_ms([&] { gpu::divergence_samples(gpu::par, pv, fv, ts); }));
+    }
     report("perplexity (NLL per position)", "fp32", bytes,
            median_ms([&] { gpu::target_nlls(gpu::par, pv, ts); }));
     gpu::device_buffer<pollard::bfloat16> pb(n), qb(n);

@@ -135,6 +135,24 @@ TEST_CASE("device divergence per position equals the CPU's divergence_row and th
   }
 }
 
+TEST_CASE(
+    "device divergence with logits offset by a constant (normalisers far apart) equals the "
+    "CPU's") {
+  // Q = P + N(0, σ²) + c: log q − log p is small while l_q − l_p is near c, so it must be taken
+  // without the rounding of l_q − l_p (float and bf16 logits).
+  for (const float offset : {7.3f, -20.1f, 1000.5f}) {
+    for (const double sigma : {1e-3, 0.3, 2.0}) {
+      CAPTURE(offset);
+      CAPTURE(sigma);
+      logit_pair l = make_pair(7, 4096, sigma, 49);
+      for (auto& v : l.q.values) v += offset;
+      require_within(compare(device_samples(l),
+                             test::cpu::divergence_samples(l.p.view(), l.q.view(), l.correct)));
+      check_bfloat16_divergence(l);
+    }
+  }
+}
+
 TEST_CASE("device divergence on the vocabularies of real models equals the CPU's") {
   // 32004 float logits, 151936 (Qwen's vocabulary) and 32000 bf16: rows far longer than a
   // block's threads, each thread's partial sums merged in a fixed order.
@@ -163,6 +181,9 @@ TEST_CASE(
     l.p(4, j) = 50.0f;
     l.q(4, j) = 50.0f;
   }
+  // Ties inside one 16-byte load (3001 and 3002; 1002 and 1003) and across loads (2001).
+  for (const index_t j : {index_t{3002}, index_t{3001}}) l.p(6, j) = 40.0f;
+  for (const index_t j : {index_t{2001}, index_t{1003}, index_t{1002}}) l.q(6, j) = 41.0f;
   // A row whose max is ±0, first at index 10 (−0 == +0).
   for (index_t j = 0; j < l.p.cols; ++j) l.p(5, j) = -std::abs(l.p(5, j)) - 1.0f;
   l.p(5, 10) = -0.0f;
@@ -177,6 +198,8 @@ TEST_CASE(
   CHECK(device[4].top_p == 7);
   CHECK(device[4].top_q == 7);
   CHECK(device[5].top_p == 10);
+  CHECK(device[6].top_p == 3001);
+  CHECK(device[6].top_q == 1002);
 
   // A strided view: columns 3..1002 of every other row of a wider matrix.
   const test::device_matrix<float> wide_p(l.p), wide_q(l.q);
@@ -193,6 +216,33 @@ TEST_CASE(
                          test::cpu::divergence_samples(hp.view(), hq.view(), few)));
 
   check_bfloat16_divergence(l);
+}
+
+TEST_CASE("device divergence: maxima, ties and non-finite logits at the ends of rows") {
+  // The max and a tie inside one 16-byte load at the end of rows read in loads (4096, 4120) and
+  // entry by entry (1001); −inf and NaN as the last logit are named.
+  for (const index_t vocabulary : {index_t{4096}, index_t{4120}, index_t{1001}}) {
+    CAPTURE(vocabulary);
+    logit_pair l = make_pair(9, vocabulary, 0.5, 50);
+    l.p(3, vocabulary - 2) = 60.0f;
+    l.q(3, vocabulary - 3) = l.q(3, vocabulary - 2) = 61.0f;
+    const test::device_matrix<float> p(l.p), q(l.q);
+    const auto device = device_samples(l);
+    require_within(
+        compare(device, test::cpu::divergence_samples(l.p.view(), l.q.view(), l.correct)));
+    CHECK(device[3].top_p == vocabulary - 2);
+    CHECK(device[3].top_q == vocabulary - 3);
+    logit_pair bad = l;
+    bad.q(5, vocabulary - 1) = -std::numeric_limits<float>::infinity();
+    bad.q(6, vocabulary - 1) = std::numeric_limits<float>::quiet_NaN();
+    const test::device_matrix<float> bq(bad.q);
+    CHECK_THROWS_WITH_AS(gpu::divergence_samples(gpu::par, p.view(), bq.view(),
+                                                 std::span<const std::int32_t>(l.correct)),
+                         ("divergence: logit " + std::to_string(vocabulary - 1) +
+                          " of Q at position 5 is not finite")
+                             .c_str(),
+                         non_finite_error);
+  }
 }
 
 TEST_CASE("device divergence report equals the CPU accumulator's") {

@@ -15,6 +15,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <numbers>
 #include <span>
 #include <string>
@@ -38,74 +39,90 @@ struct divergence_row_result {
   index_t top_p, top_q, bad_p, bad_q;
 };
 
-/// Five sums over a row, merged in a fixed order.
+/// Five sums over a row, merged in a fixed order: S_p, S_q, the KL terms, the JS terms of every
+/// entry and those of the entries weighed by q.
 struct divergence_sums {
-  double sp = 0, sq = 0, kl = 0, js_p = 0, js_q = 0;
+  double sp = 0, sq = 0, kl = 0, js = 0, js_q = 0;
   __device__ static divergence_sums merge(const divergence_sums& a, const divergence_sums& b) {
-    return {a.sp + b.sp, a.sq + b.sq, a.kl + b.kl, a.js_p + b.js_p, a.js_q + b.js_q};
+    return {a.sp + b.sp, a.sq + b.sq, a.kl + b.kl, a.js + b.js, a.js_q + b.js_q};
   }
   __device__ divergence_sums shuffled_down(int offset) const {
     constexpr unsigned all = 0xffffffffu;
     return {__shfl_down_sync(all, sp, offset), __shfl_down_sync(all, sq, offset),
-            __shfl_down_sync(all, kl, offset), __shfl_down_sync(all, js_p, offset),
+            __shfl_down_sync(all, kl, offset), __shfl_down_sync(all, js, offset),
             __shfl_down_sync(all, js_q, offset)};
   }
 };
 
-/// Below this |x| the JS and KL terms come from Taylor series, at and above it from e^−|x|.
-inline constexpr float series_limit = 0.5f;
+/// Below this |x| the JS and KL terms come from polynomials in x, at and above it from e^−|x|.
+inline constexpr float near_limit = 1.5f;
 
-/// k(x) = eˣ − 1 − x >= 0 for |x| < 1/2 by its Taylor series (terms to x⁹: truncation below
-/// 6e-9 of the value), accurate relative to its value.
-__device__ inline float expm1_minus_x(float x) {
-  return x * x *
-         (0.5f +
-          x * (1.0f / 6 +
-               x * (1.0f / 24 +
-                    x * (1.0f / 120 +
-                         x * (1.0f / 720 +
-                              x * (1.0f / 5040 + x * (1.0f / 40320 + x * (1.0f / 362880))))))));
+/// h(−a)/a² for 0 <= a < 3/2, where h(x) = (1 + eˣ)(ln 2 − log(1 + eˣ)) + x·eˣ (the Jensen–Shannon
+/// term of one entry is ½·p·h(log q − log p) for q <= p): a minimax polynomial fitted to the
+/// relative error (1.3e-7 with float coefficients in float Horner steps, against mpmath).
+__device__ inline float js_near(float a) {
+  return fmaf(
+      a,
+      fmaf(a,
+           fmaf(a,
+                fmaf(a, fmaf(a, fmaf(a, 1.825006439e-05f, -1.607570157e-04f), 8.512577042e-04f),
+                     -5.198001862e-03f),
+                3.124705330e-02f),
+           -1.249996871e-01f),
+      2.500000000e-01f);
 }
 
-/// h(x) = (1 + eˣ)(ln 2 − log(1 + eˣ)) + x·eˣ for −1/2 < x <= 0 by its Taylor series (x²/4 +
-/// x³/8 + x⁴/32 + x⁵/192 + x⁶/1152 + x⁷/5760 + x⁸/46080 − x⁹/1935360: truncation below 3e-9 of
-/// the value at x = −1/2): the Jensen–Shannon term of one entry is ½·p·h(log q − log p).
-__device__ inline float js_kernel(float x) {
-  return x * x *
-         (1.0f / 4 +
-          x * (1.0f / 8 +
-               x * (1.0f / 32 +
-                    x * (1.0f / 192 +
-                         x * (1.0f / 1152 +
-                              x * (1.0f / 5760 + x * (1.0f / 46080 - x * (1.0f / 1935360))))))));
+/// k(x)/x² for |x| < 3/2, where k(x) = eˣ − 1 − x (the KL term of one entry is p·k(log q − log p)):
+/// a minimax polynomial fitted to the relative error (9.7e-8, as js_near).
+__device__ inline float kl_near(float x) {
+  float r = fmaf(x, 2.790278302e-07f, 2.883562956e-06f);
+  r = fmaf(x, r, 2.481591582e-05f);
+  r = fmaf(x, r, 1.981994574e-04f);
+  r = fmaf(x, r, 1.388855046e-03f);
+  r = fmaf(x, r, 8.333463222e-03f);
+  r = fmaf(x, r, 4.166668653e-02f);
+  r = fmaf(x, r, 1.666666418e-01f);
+  return fmaf(x, r, 5.000000000e-01f);
 }
 
-/// h(−a) for a >= 1/2 from t = e^−a: (1 + t)·L − a·t with L = ln 2 − log(1 + t) = 2·atanh(s),
-/// s = (1 − t)/(3 + t) <= 1/3 (series to s¹⁵: truncation below 2e-9). The two products cancel
-/// by at most a factor of 7 (at a = 1/2), so h keeps about 2e-6 of relative accuracy there and
-/// better above.
+/// h(−a) for a >= 3/2 from t = e^−a: (1 + t)·(ln 2 − ln(1 + t)) − a·t, the logarithm by lg2.approx
+/// (absolute error 2^-22): the two products cancel by at most a factor of 2.3 there, which keeps
+/// h within 1.2e-6 of its value (t's and the logarithm's errors at their bounds).
 __device__ inline float js_far(float t, float a) {
-  const float s = (1.0f - t) * reciprocal_approx(3.0f + t), s2 = s * s;
-  const float atanh_s =
-      s *
-      (1.0f + s2 * (1.0f / 3 +
-                    s2 * (1.0f / 5 +
-                          s2 * (1.0f / 7 +
-                                s2 * (1.0f / 9 +
-                                      s2 * (1.0f / 11 + s2 * (1.0f / 13 + s2 * (1.0f / 15))))))));
-  return (1.0f + t) * (2.0f * atanh_s) - a * t;
+  const float one_t = 1.0f + t;
+  const float log_ratio = std::numbers::ln2_v<float> * (1.0f - log2_approx(one_t));
+  return fmaf(one_t, log_ratio, -a * t);
+}
+
+/// x = (l_q − l_p) − shift with shift = shift_hi + shift_lo, to float's relative precision: for
+/// float logits the difference l_q − l_p is taken exactly as two floats (Knuth's two-sum); for
+/// 16-bit logits it is exact in float already (8 or 11 significant bits: unless one is below
+/// 2^-14 of the other in magnitude, where its rounding is below 2^-24 of the larger).
+template <class T>
+__device__ inline float log_ratio(float lp, float lq, float shift_hi, float shift_lo) {
+  const float d = lq - lp;
+  if constexpr (std::is_same_v<T, float>) {
+    const float back = d - lq;
+    const float d_error = (lq - (d - back)) + (-lp - back);
+    return (d - shift_hi) + (d_error - shift_lo);
+  } else {
+    return (d - shift_hi) - shift_lo;
+  }
 }
 
 /// The second pass over a row: given the approximate log-normalisers c̃ = max + log Z̃ of the
-/// rows of P and Q, the weights p̃ = 2^(l_p·log2e − c̃_p·log2e), q̃ likewise (c̃·log2e rounded to
-/// float: normaliser(), the c̃ the weights are normalised by), and x = log q − log p =
-/// (l_q − l_p) − (c̃_q − c̃_p) to float's relative precision: S_p = Σ p̃, S_q = Σ q̃, and the terms
-/// of KL(P‖Q) = Σ p·k(x) (k(x) = eˣ − 1 − x, as q − p − p·x above x = 1) and of JS = ½Σ p·h(x)
-/// (x <= 0) or ½Σ q·h(−x) (x > 0), every term >= 0 and accurate relative to its value, so both
-/// sums are accurate relative to their size however small.
+/// rows of P and Q, the weights p̃ = 2^(l_p·log2e − c̃_p·log2e), q̃ likewise, with c̃·log2e rounded
+/// to float (normaliser(): n_p, n_q, the values the weights are normalised by), and
+/// x = (l_q − l_p) − (c̃_q − c̃_p) to float's relative precision: S_p = Σ p̃, S_q = Σ q̃, and the
+/// terms of KL(P‖Q) = Σ p·k(x) (k(x) = eˣ − 1 − x; q − p − p·x from x = 3/2, with p̃·eˣ =
+/// q̃·e^((n_q − c̃_q) − (n_p − c̃_p))) and of JS = ½Σ p·h(x) (x <= 0) or ½Σ q·h(−x) (x > 0), every
+/// term >= 0 and accurate relative to its value, so both sums are accurate relative to their
+/// size however small. A group takes the polynomials for every entry and, only when one of its
+/// entries has |x| >= 3/2, the far forms.
+template <class T>
 struct divergence_terms {
-  float cp2, cq2, shift_hi, shift_lo;
-  float sp_f = 0, sq_f = 0, kl_f = 0, js_p_f = 0, js_q_f = 0;
+  float cp2, cq2, shift_hi, shift_lo, q_to_p;
+  float sp_f = 0, sq_f = 0, kl_f = 0, js_f = 0, js_q_f = 0;
   int pending = 0;
   divergence_sums sums;
 
@@ -113,10 +130,11 @@ struct divergence_terms {
       : cp2(static_cast<float>(cp * static_cast<double>(log2e_float))),
         cq2(static_cast<float>(cq * static_cast<double>(log2e_float))) {
     // The normalisers' difference as two floats; the logits' difference exactly as two floats
-    // (Knuth's two-sum) in add().
+    // in log_ratio().
     const double shift = cq - cp;
     shift_hi = static_cast<float>(shift);
     shift_lo = static_cast<float>(shift - static_cast<double>(shift_hi));
+    q_to_p = static_cast<float>(exp((normaliser(cq2) - cq) - (normaliser(cp2) - cp)));
   }
 
   /// The c̃ the weights are normalised by (c̃·log2e rounded to float, over log2e).
@@ -128,86 +146,99 @@ struct divergence_terms {
     return exp2_approx(fmaf(l, log2e_float, -c2));
   }
 
-  __device__ void add(float lp, float lq) {
-    const float ep = weight(lp, cp2), eq = weight(lq, cq2);
-    const float d = lq - lp, back = d - lq;
-    const float d_error = (lq - (d - back)) + (-lp - back);
-    const float x = (d - shift_hi) + (d_error - shift_lo);
-    sp_f += ep;
-    sq_f += eq;
-    const float ax = fabsf(x);
-    // The JS term weighs h(−|x|) by the larger of the two probabilities.
-    const bool p_side = x <= 0.0f;
-    const float w = p_side ? ep : eq;
-    float js, kl;
-    if (ax < series_limit) {
-      js = w * js_kernel(-ax);
-      kl = ep * expm1_minus_x(x);
-    } else {
-      // t = e^−|x| serves both: k(x) = t − 1 + |x| for x < 0, (1 − t)/t − x for 0 < x <= 1,
-      // q − p − p·x above.
-      const float t = exp2_approx(-ax * log2e_float);
-      js = w * js_far(t, ax);
-      kl = p_side     ? ep * ((t - 1.0f) + ax)
-           : x > 1.0f ? (eq - ep) - ep * x
-                      : ep * ((1.0f - t) * reciprocal_approx(t) - x);
-    }
-    js_p_f += p_side ? js : 0.0f;
-    js_q_f += p_side ? 0.0f : js;
-    kl_f += kl;
-  }
-
   /// The entries of a group (in float partial sums of at most 32 terms: relative error below 32
-  /// ulp for terms >= 0, then double).
+  /// ulp for terms >= 0, then double); groups of more than four entries (16-bit logits) four at a
+  /// time, which keeps fewer values live.
   template <std::size_t W>
   __device__ void add_group(const std::array<float, W>& lp, const std::array<float, W>& lq) {
+    if constexpr (W > 4) {
+      static_assert(W % 4 == 0);
 #pragma unroll
-    for (std::size_t t = 0; t < W; ++t) add(lp[t], lq[t]);
+      for (std::size_t t = 0; t < W; t += 4) add_entries<4>(&lp[t], &lq[t]);
+    } else {
+      add_entries<W>(lp.data(), lq.data());
+    }
     pending += static_cast<int>(W);
     if (pending >= 32) flush();
   }
 
+  template <std::size_t W>
+  __device__ void add_entries(const float* lp, const float* lq) {
+    std::array<float, W> ep, eq, x, js, kl;
+    bool far = false;
+#pragma unroll
+    for (std::size_t t = 0; t < W; ++t) {
+      ep[t] = weight(lp[t], cp2);
+      eq[t] = weight(lq[t], cq2);
+      x[t] = log_ratio<T>(lp[t], lq[t], shift_hi, shift_lo);
+      const float a = fabsf(x[t]), a2 = a * a;
+      // The JS term weighs h(−|x|) by the larger of the two probabilities.
+      const float w = x[t] <= 0.0f ? ep[t] : eq[t];
+      js[t] = w * (a2 * js_near(a));
+      kl[t] = ep[t] * (a2 * kl_near(x[t]));
+      far = far || !(a < near_limit);
+    }
+    if (far) {
+#pragma unroll
+      for (std::size_t t = 0; t < W; ++t) {
+        const float a = fabsf(x[t]);
+        const bool p_side = x[t] <= 0.0f;
+        // t = e^−|x| serves both: k(x) = t − 1 + |x| for x < 0, q − p − p·x for x > 0.
+        const float e = exp2_approx(-a * log2e_float);
+        const float js_a = (p_side ? ep[t] : eq[t]) * js_far(e, a);
+        const float kl_a =
+            p_side ? ep[t] * ((e - 1.0f) + a) : fmaf(-ep[t], x[t], fmaf(eq[t], q_to_p, -ep[t]));
+        const bool use = !(a < near_limit);
+        js[t] = use ? js_a : js[t];
+        kl[t] = use ? kl_a : kl[t];
+      }
+    }
+#pragma unroll
+    for (std::size_t t = 0; t < W; ++t) {
+      sp_f += ep[t];
+      sq_f += eq[t];
+      kl_f += kl[t];
+      js_f += js[t];
+      js_q_f += x[t] <= 0.0f ? 0.0f : js[t];
+    }
+  }
+
   __device__ void flush() {
-    sums = divergence_sums::merge(sums, {sp_f, sq_f, kl_f, js_p_f, js_q_f});
-    sp_f = sq_f = kl_f = js_p_f = js_q_f = 0.0f;
+    sums = divergence_sums::merge(sums, {sp_f, sq_f, kl_f, js_f, js_q_f});
+    sp_f = sq_f = kl_f = js_f = js_q_f = 0.0f;
     pending = 0;
   }
 };
 
 /// A row's result from its block-merged softmax states and sums: KL = Σ p̃k(x)/S_p − (eᵉ − 1 − ε)
-/// with ε = log(S_q/S_p) + the offset of the weights' normalisers from c̃ (the exact correction
-/// for the offset of x); JS = Σ_p/S_p + Σ_q/S_q (first order in S − 1 times JS: ∂JS/∂S_p =
-/// ½KL(P‖M)); nll = c̃ + log S − l(correct); Δp = q̃(correct)/S_q − p̃(correct)/S_p: those carry
-/// the float exp's rounding (absolute ~3e-7 in the NLL). lpc, lqc: the logits of the correct
-/// token.
-__device__ inline divergence_row_result row_result(const online_softmax& sp,
-                                                   const online_softmax& sq, double cp, double cq,
-                                                   const divergence_terms& terms,
-                                                   const divergence_sums& s, float lpc, float lqc) {
-  const double np = divergence_terms::normaliser(terms.cp2),
-               nq = divergence_terms::normaliser(terms.cq2);
+/// with ε = log(S_q/S_p) + (n_q − c̃_q) − (n_p − c̃_p) (the exact correction for the offset of x
+/// from log q − log p); JS = ½(Σ_all/S_p + Σ_q·(1/S_q − 1/S_p)) (first order in ε times JS:
+/// ∂JS/∂S_p = ½KL(P‖M)); nll = n + log S − l(correct); Δp = q̃(correct)/S_q − p̃(correct)/S_p:
+/// those carry the float exp's rounding (absolute ~3e-7 in the NLL). lpc, lqc: the logits of the
+/// correct token; top_p, top_q: the first indices of the maxima.
+template <class T>
+__device__ divergence_row_result row_result(index_t top_p, index_t top_q, double cp, double cq,
+                                            const divergence_terms<T>& terms,
+                                            const divergence_sums& s, float lpc, float lqc) {
+  using terms_t = divergence_terms<T>;
+  const double np = terms_t::normaliser(terms.cp2), nq = terms_t::normaliser(terms.cq2);
   const double offset = log(s.sq / s.sp) + (nq - cq) - (np - cp);
   divergence_row_result o;
-  o.js_nats = fmin(0.5 * (s.js_p / s.sp + s.js_q / s.sq), std::numbers::ln2);
+  o.js_nats = fmin(0.5 * (s.js / s.sp + s.js_q * (1.0 / s.sq - 1.0 / s.sp)), std::numbers::ln2);
   o.kl = fmax(s.kl / s.sp - (expm1(offset) - offset), 0.0);
-  o.delta_p = static_cast<double>(divergence_terms::weight(lqc, terms.cq2)) / s.sq -
-              static_cast<double>(divergence_terms::weight(lpc, terms.cp2)) / s.sp;
+  o.delta_p = static_cast<double>(terms_t::weight(lqc, terms.cq2)) / s.sq -
+              static_cast<double>(terms_t::weight(lpc, terms.cp2)) / s.sp;
   o.nll_p = np + log(s.sp) - static_cast<double>(lpc);
   o.nll_q = nq + log(s.sq) - static_cast<double>(lqc);
-  o.top_p = sp.top;
-  o.top_q = sq.top;
+  o.top_p = top_p;
+  o.top_q = top_q;
   o.bad_p = o.bad_q = online_softmax::none;
   return o;
 }
 
-__device__ inline double log_normaliser(const online_softmax& s) {
-  return static_cast<double>(s.max) + log(static_cast<double>(s.sum));
-}
-
-/// Threads per row and blocks per multiprocessor of divergence_rows: four blocks of 256 ran
+/// Threads per block and blocks per multiprocessor of divergence_rows: four blocks of 256 ran
 /// 1.05-1.17x faster than one of 1024 (benchmarks/results/h200-2026-12-02.md), the block barriers
-/// of one row overlapping the work of the others, although the second pass then re-reads part of
-/// each row from memory rather than L2: the kernel is bound by its arithmetic, not by memory.
+/// of one row overlapping the work of the others.
 inline constexpr int divergence_threads = 256;
 inline constexpr int divergence_blocks_per_sm = 4;
 
@@ -215,12 +246,17 @@ inline constexpr int divergence_blocks_per_sm = 4;
 ///  1. an online softmax of each row in float: maxima, argmaxima (lowest index), first
 ///     non-finite entry, and approximate log-normalisers c̃ = max + log Z̃;
 ///  2. the terms of divergence_terms, summed over the row, and row_result.
+/// The second pass reads the row again from memory where the rows in flight (resident blocks)
+/// outgrow the L2 cache; splitting rows over clusters of 2-16 blocks, which keeps them in L2, ran
+/// slower on an H200 at every vocabulary from 32000 to 151936 (benchmarks/results/
+/// h200-2026-12-02-third.md).
 template <class T>
 __global__ void __launch_bounds__(divergence_threads, divergence_blocks_per_sm)
     divergence_rows(matrix_view<const T, device_space> p, matrix_view<const T, device_space> q,
                     const std::int32_t* correct, bool vectorised, divergence_row_result* out) {
   __shared__ online_softmax shared_softmax[32];
   __shared__ divergence_sums shared_sums[32];
+  __shared__ online_softmax row_softmax[2];  // the row's merged P, Q (thread 0's)
   for (index_t r = blockIdx.x; r < p.rows(); r += gridDim.x) {
     online_softmax sp, sq;
     for_each_row_pair_group(p, q, r, vectorised, [&](index_t i0, const auto& a, const auto& b) {
@@ -233,16 +269,24 @@ __global__ void __launch_bounds__(divergence_threads, divergence_blocks_per_sm)
       if (threadIdx.x == 0) out[r] = {0, 0, 0, 0, 0, sp.top, sq.top, sp.bad, sq.bad};
       continue;
     }
-    const double cp = log_normaliser(sp), cq = log_normaliser(sq);
-    divergence_terms terms(cp, cq);
+    // Kept for the result by the thread that writes it rather than in every thread's registers.
+    if (threadIdx.x == 0) {
+      row_softmax[0] = sp;
+      row_softmax[1] = sq;
+    }
+    divergence_terms<T> terms(log_normaliser(sp), log_normaliser(sq));
     for_each_row_pair_group(p, q, r, vectorised, [&](index_t, const auto& lp, const auto& lq) {
       terms.add_group(lp, lq);
     });
     terms.flush();
     const divergence_sums s = block_merge(terms.sums, shared_sums);
     if (threadIdx.x == 0) {
-      const index_t c = correct[r];
-      out[r] = row_result(sp, sq, cp, cq, terms, s, to_compute<float>(p(r, c)),
+      const online_softmax& mp = row_softmax[0];
+      const online_softmax& mq = row_softmax[1];
+      const index_t c = correct[r], width = vectorised ? entries_per_load<T> : 1;
+      out[r] = row_result(first_index_of_max(p, r, mp.top, width, mp.max),
+                          first_index_of_max(q, r, mq.top, width, mq.max), log_normaliser(mp),
+                          log_normaliser(mq), terms, s, to_compute<float>(p(r, c)),
                           to_compute<float>(q(r, c)));
     }
   }
@@ -282,22 +326,27 @@ std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T
 
   auto& r = policy.resources();
   const auto rows = static_cast<std::size_t>(lp.rows());
-  const std::size_t token_bytes = (rows * sizeof(std::int32_t) + 255) / 256 * 256;
-  auto* const base =
-      static_cast<char*>(r.workspace(token_bytes + rows * sizeof(detail::divergence_row_result)));
+  const std::size_t token_bytes = (rows * sizeof(std::int32_t) + 255) / 256 * 256,
+                    result_bytes = rows * sizeof(detail::divergence_row_result);
+  auto* const base = static_cast<char*>(r.workspace(token_bytes + result_bytes));
   auto* const tokens = reinterpret_cast<std::int32_t*>(base);
   auto* const results = reinterpret_cast<detail::divergence_row_result*>(base + token_bytes);
-  POLLARD_CUDA_CHECK(cudaMemcpyAsync(tokens, correct_tokens.data(), rows * sizeof(std::int32_t),
+  // Both copies through page-locked memory: from pageable memory they are staged by the driver
+  // and took a fifth of the call at 4096 positions.
+  auto* const staging = static_cast<char*>(r.host_staging(token_bytes + result_bytes));
+  std::memcpy(staging, correct_tokens.data(), rows * sizeof(std::int32_t));
+  POLLARD_CUDA_CHECK(cudaMemcpyAsync(tokens, staging, rows * sizeof(std::int32_t),
                                      cudaMemcpyHostToDevice, r.stream()));
   const bool vectorised = detail::loads_whole_vectors(lp) && detail::loads_whole_vectors(lq);
   detail::divergence_rows<V>
       <<<detail::row_blocks(lp.rows(), detail::divergence_blocks_per_sm),
          detail::divergence_threads, 0, r.stream()>>>(lp, lq, tokens, vectorised, results);
   POLLARD_CUDA_CHECK_LAUNCH("divergence_rows");
-  std::vector<detail::divergence_row_result> host(rows);
-  POLLARD_CUDA_CHECK(cudaMemcpyAsync(host.data(), results, rows * sizeof(host[0]),
+  POLLARD_CUDA_CHECK(cudaMemcpyAsync(staging + token_bytes, results, result_bytes,
                                      cudaMemcpyDeviceToHost, r.stream()));
   r.synchronize();
+  const auto* const host =
+      reinterpret_cast<const detail::divergence_row_result*>(staging + token_bytes);
 
   std::vector<divergence_sample> samples(rows);
   for (std::size_t k = 0; k < rows; ++k) {

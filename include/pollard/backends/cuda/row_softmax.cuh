@@ -47,34 +47,46 @@ __device__ inline float reciprocal_approx(float v) {
   return out;
 }
 
-/// max, Σ exp(l − max) (in float: an estimate, to a few 1e-7), the first index holding the max
-/// and the first non-finite index (`none` when there is none) of the entries seen so far
-/// (Milakov & Gimelshein 2018, "Online normalizer calculation for softmax"). Non-finite entries
-/// are only recorded.
+/// log2(v) by the special function unit (lg2.approx, absolute error below 2^-22 for v in
+/// [1/2, 2], where it is used here).
+__device__ inline float log2_approx(float v) {
+  float out;
+  asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(out) : "f"(v));
+  return out;
+}
+
+/// max, Σ 2^(l·log2e − shift) with shift = max·log2e rounded to float (an estimate of Σ e^(l −
+/// max), to a few 1e-7; every term and the rescaling by the same rounded shift, so that its
+/// rounding, up to 2^-24 of |max|·log2e, cancels in log_normaliser()), the first index holding the
+/// max and the first non-finite index (`none` when there is none) of the entries seen so far
+/// (Milakov & Gimelshein 2018, "Online normalizer calculation for softmax").
 struct online_softmax {
   static constexpr index_t none = std::numeric_limits<index_t>::max();
   float max = -INFINITY;
+  float shift = -INFINITY;
   float sum = 0.0f;
   index_t top = none;
   index_t bad = none;
 
-  /// Entry i with value x; entries of one thread come in ascending i.
+  /// Entry i with value x; entries of one thread come in ascending i. Non-finite entries are
+  /// only recorded.
   __device__ void add(index_t i, float x) {
     if (!isfinite(x)) {
       bad = i < bad ? i : bad;
       return;
     }
-    if (x > max) {
-      sum = top == none ? 1.0f : sum * __expf(max - x) + 1.0f;
-      max = x;
-      top = i;
-    } else {
-      sum += __expf(x - max);
-    }
+    const bool higher = x > max;
+    top = higher ? i : top;
+    max = higher ? x : max;
+    const float new_shift = max * log2e_float;
+    sum = sum * exp2_approx(shift - new_shift) + exp2_approx(fmaf(x, log2e_float, -new_shift));
+    shift = new_shift;
   }
 
   /// Entries i0, i0 + 1, ... (ascending, after every entry this thread added before): one check
   /// for non-finite entries and one comparison with the max for the group, then one exp per entry.
+  /// For W > 1 `top` becomes the first index of the earliest group holding the max, not the
+  /// entry itself: first_index_of_max() finds the entry once the block's state is merged.
   template <std::size_t W>
   __device__ void add_group(index_t i0, const std::array<float, W>& x) {
     // x·0 is ±0 for finite x and NaN for NaN and ±infinity.
@@ -89,18 +101,16 @@ struct online_softmax {
     float m = x[0];
 #pragma unroll
     for (std::size_t t = 1; t < W; ++t) m = fmaxf(m, x[t]);
-    // Without branches: in most warps some lane meets a new max in most groups. The first entry
-    // holding m becomes the top when m beats the max so far (ties keep the earlier index).
-    int first = static_cast<int>(W) - 1;
-#pragma unroll
-    for (int t = static_cast<int>(W) - 2; t >= 0; --t) first = x[t] == m ? t : first;
+    // Without branches: in most warps some lane meets a new max in most groups. Ties keep the
+    // earlier group.
     const bool higher = m > max;
-    top = higher ? i0 + first : top;
-    const float new_max = higher ? m : max;
-    // The sum so far rescaled to the new max (e^0 = 1 when it stays; 0 · e^−inf = 0 at the start).
-    sum *= exp2_approx((max - new_max) * log2e_float);
-    max = new_max;
-    const float shift = max * log2e_float;
+    top = higher ? i0 : top;
+    max = higher ? m : max;
+    // The sum so far rescaled to the new shift (2^0 = 1 when it stays; 0 · 2^−inf = 0 at the
+    // start).
+    const float new_shift = max * log2e_float;
+    sum *= exp2_approx(shift - new_shift);
+    shift = new_shift;
 #pragma unroll
     for (std::size_t t = 0; t < W; ++t) sum += exp2_approx(fmaf(x[t], log2e_float, -shift));
   }
@@ -110,31 +120,40 @@ struct online_softmax {
     online_softmax out;
     out.bad = a.bad < b.bad ? a.bad : b.bad;
     if (a.top == none) {
-      out.max = b.max, out.sum = b.sum, out.top = b.top;
+      out.max = b.max, out.shift = b.shift, out.sum = b.sum, out.top = b.top;
       return out;
     }
     if (b.top == none) {
-      out.max = a.max, out.sum = a.sum, out.top = a.top;
+      out.max = a.max, out.shift = a.shift, out.sum = a.sum, out.top = a.top;
       return out;
     }
     const bool a_wins = a.max > b.max || (a.max == b.max && a.top < b.top);
     const online_softmax& hi = a_wins ? a : b;
     const online_softmax& lo = a_wins ? b : a;
     out.max = hi.max;
+    out.shift = hi.shift;
     out.top = hi.top;
-    out.sum = hi.sum + lo.sum * __expf(lo.max - hi.max);
+    out.sum = hi.sum + lo.sum * exp2_approx(lo.shift - hi.shift);
     return out;
   }
 
   __device__ online_softmax shuffled_down(int offset) const {
     online_softmax o;
     o.max = __shfl_down_sync(0xffffffffu, max, offset);
+    o.shift = __shfl_down_sync(0xffffffffu, shift, offset);
     o.sum = __shfl_down_sync(0xffffffffu, sum, offset);
     o.top = __shfl_down_sync(0xffffffffu, top, offset);
     o.bad = __shfl_down_sync(0xffffffffu, bad, offset);
     return o;
   }
 };
+
+/// log Σ e^l of the entries of s, in double: (shift + log2 Σ)/log2e (the weights 2^(l·log2e −
+/// c·log2e) of the entries sum to 1 for this c).
+__device__ inline double log_normaliser(const online_softmax& s) {
+  return (static_cast<double>(s.shift) + log2(static_cast<double>(s.sum))) /
+         static_cast<double>(log2e_float);
+}
 
 /// The block-wide merge of every thread's value, in a fixed order (the result does not depend
 /// on timing), returned to every thread: within each warp by shuffles, then across the warps by
@@ -178,24 +197,23 @@ template <class T, class F>
 __device__ void for_each_row_pair_group(matrix_view<const T, device_space> p,
                                         matrix_view<const T, device_space> q, index_t row,
                                         bool vectorised, F&& f) {
-  const index_t v = p.cols();
+  // Offsets within a row fit in 32 bits (a row of 2^31 loads would not fit in memory twice);
+  // 64-bit counters would hold registers the loop bodies need.
+  const int threads = static_cast<int>(blockDim.x), first = static_cast<int>(threadIdx.x);
   if (vectorised) {
     constexpr int width = entries_per_load<T>;
     const auto* rp = reinterpret_cast<const uint4*>(p.data() + row * p.row_stride());
     const auto* rq = reinterpret_cast<const uint4*>(q.data() + row * q.row_stride());
+    const auto groups = static_cast<int>(p.cols() / width);
+    if (first >= groups) return;
     // The next loads are issued before this group's work, so that their latency hides behind
     // it.
-    const index_t groups = v / width;
-    uint4 next_p{}, next_q{};
-    if (static_cast<index_t>(threadIdx.x) < groups) {
-      next_p = rp[threadIdx.x];
-      next_q = rq[threadIdx.x];
-    }
-    for (index_t k = threadIdx.x; k < groups; k += blockDim.x) {
+    uint4 next_p = rp[first], next_q = rq[first];
+    for (int k = first; k < groups; k += threads) {
       const uint4 raw_p = next_p, raw_q = next_q;
-      if (k + blockDim.x < groups) {
-        next_p = rp[k + blockDim.x];
-        next_q = rq[k + blockDim.x];
+      if (k + threads < groups) {
+        next_p = rp[k + threads];
+        next_q = rq[k + threads];
       }
       T vp[width], vq[width];
       std::memcpy(vp, &raw_p, sizeof raw_p);
@@ -206,13 +224,25 @@ __device__ void for_each_row_pair_group(matrix_view<const T, device_space> p,
         a[t] = to_compute<float>(vp[t]);
         b[t] = to_compute<float>(vq[t]);
       }
-      f(k * width, a, b);
+      f(static_cast<index_t>(k) * width, a, b);
     }
     return;
   }
-  for (index_t i = threadIdx.x; i < v; i += blockDim.x)
+  for (index_t i = first; i < p.cols(); i += threads)
     f(i, std::array<float, 1>{to_compute<float>(p(row, i))},
       std::array<float, 1>{to_compute<float>(q(row, i))});
+}
+
+/// The entry of row `row` holding `max` first among the `width` entries from `group_start` (the
+/// group add_group recorded as `top`); group_start itself when it is `none`.
+template <class T>
+__device__ index_t first_index_of_max(matrix_view<const T, device_space> x, index_t row,
+                                      index_t group_start, index_t width, float max) {
+  if (group_start == online_softmax::none) return group_start;
+  const index_t end = group_start + width < x.cols() ? group_start + width : x.cols();
+  for (index_t i = group_start; i < end; ++i)
+    if (to_compute<float>(x(row, i)) == max) return i;
+  return group_start;
 }
 
 /// The same for one logit matrix: f(i, x_i).
