@@ -33,9 +33,13 @@
 
 namespace pollard::cuda::detail {
 
-/// The per-row result on the device; bad_p/bad_q: the first non-finite logit (or none).
-struct divergence_row_result {
-  double js_nats, kl, delta_p, nll_p, nll_q;
+/// What the device leaves per row for the host to finish (row_result): the sums of
+/// divergence_terms, the log-normalisers c̃ and their float multiples by log2e, the logits of the
+/// correct token, the first indices of the maxima; bad_p/bad_q: the first non-finite logit (or
+/// none, and then nothing else is set).
+struct divergence_row_sums {
+  double sp, sq, kl, js, js_q, cp, cq;
+  float cp2, cq2, lpc, lqc;
   index_t top_p, top_q, bad_p, bad_q;
 };
 
@@ -110,6 +114,11 @@ __device__ inline float log_ratio(float lp, float lq, float shift_hi, float shif
   }
 }
 
+/// The constants of the second pass over a row (see divergence_terms::of).
+struct divergence_row_constants {
+  float cp2, cq2, shift_hi, shift_lo, q_to_p;
+};
+
 /// The second pass over a row: given the approximate log-normalisers c̃ = max + log Z̃ of the
 /// rows of P and Q, the weights p̃ = 2^(l_p·log2e − c̃_p·log2e), q̃ likewise, with c̃·log2e rounded
 /// to float (normaliser(): n_p, n_q, the values the weights are normalised by), and
@@ -120,21 +129,26 @@ __device__ inline float log_ratio(float lp, float lq, float shift_hi, float shif
 /// size however small. A group takes the polynomials for every entry and, only when one of its
 /// entries has |x| >= 3/2, the far forms.
 template <class T>
-struct divergence_terms {
-  float cp2, cq2, shift_hi, shift_lo, q_to_p;
+struct divergence_terms : divergence_row_constants {
   float sp_f = 0, sq_f = 0, kl_f = 0, js_f = 0, js_q_f = 0;
   int pending = 0;
   divergence_sums sums;
 
-  __device__ divergence_terms(double cp, double cq)
-      : cp2(static_cast<float>(cp * static_cast<double>(log2e_float))),
-        cq2(static_cast<float>(cq * static_cast<double>(log2e_float))) {
+  __device__ explicit divergence_terms(const divergence_row_constants& c)
+      : divergence_row_constants(c) {}
+
+  /// The constants of a row with log-normalisers cp, cq (in double: computed once per row).
+  __device__ static divergence_row_constants of(double cp, double cq) {
+    divergence_row_constants t;
+    t.cp2 = static_cast<float>(cp * static_cast<double>(log2e_float));
+    t.cq2 = static_cast<float>(cq * static_cast<double>(log2e_float));
     // The normalisers' difference as two floats; the logits' difference exactly as two floats
     // in log_ratio().
     const double shift = cq - cp;
-    shift_hi = static_cast<float>(shift);
-    shift_lo = static_cast<float>(shift - static_cast<double>(shift_hi));
-    q_to_p = static_cast<float>(exp((normaliser(cq2) - cq) - (normaliser(cp2) - cp)));
+    t.shift_hi = static_cast<float>(shift);
+    t.shift_lo = static_cast<float>(shift - static_cast<double>(t.shift_hi));
+    t.q_to_p = static_cast<float>(exp((normaliser(t.cq2) - cq) - (normaliser(t.cp2) - cp)));
+    return t;
   }
 
   /// The c̃ the weights are normalised by (c̃·log2e rounded to float, over log2e).
@@ -210,30 +224,46 @@ struct divergence_terms {
   }
 };
 
-/// A row's result from its block-merged softmax states and sums: KL = Σ p̃k(x)/S_p − (eᵉ − 1 − ε)
-/// with ε = log(S_q/S_p) + (n_q − c̃_q) − (n_p − c̃_p) (the exact correction for the offset of x
-/// from log q − log p); JS = ½(Σ_all/S_p + Σ_q·(1/S_q − 1/S_p)) (first order in ε times JS:
+/// The metrics of a row as divergence_samples returns them; bad_p/bad_q: the first non-finite
+/// logit (or none).
+struct divergence_row_result {
+  double js_nats, kl, delta_p, nll_p, nll_q;
+  index_t top_p, top_q, bad_p, bad_q;
+};
+
+/// A row's metrics from its sums (in double): KL = Σ p̃k(x)/S_p − (eᵉ − 1 − ε) with
+/// ε = log(S_q/S_p) + (n_q − c̃_q) − (n_p − c̃_p) (the exact correction for the offset of x from
+/// log q − log p); JS = ½(Σ_all/S_p + Σ_q·(1/S_q − 1/S_p)) (first order in ε times JS:
 /// ∂JS/∂S_p = ½KL(P‖M)); nll = n + log S − l(correct); Δp = q̃(correct)/S_q − p̃(correct)/S_p:
-/// those carry the float exp's rounding (absolute ~3e-7 in the NLL). lpc, lqc: the logits of the
-/// correct token; top_p, top_q: the first indices of the maxima.
-template <class T>
-__device__ divergence_row_result row_result(index_t top_p, index_t top_q, double cp, double cq,
-                                            const divergence_terms<T>& terms,
-                                            const divergence_sums& s, float lpc, float lqc) {
-  using terms_t = divergence_terms<T>;
-  const double np = terms_t::normaliser(terms.cp2), nq = terms_t::normaliser(terms.cq2);
-  const double offset = log(s.sq / s.sp) + (nq - cq) - (np - cp);
+/// those carry the float exp's rounding (absolute ~3e-7 in the NLL).
+__device__ inline divergence_row_result row_result(const divergence_row_sums& s) {
+  const double np = static_cast<double>(s.cp2) / static_cast<double>(log2e_float),
+               nq = static_cast<double>(s.cq2) / static_cast<double>(log2e_float);
+  const auto weight = [](float l, float c2) {
+    return static_cast<double>(exp2_approx(fmaf(l, log2e_float, -c2)));
+  };
+  const double offset = log(s.sq / s.sp) + (nq - s.cq) - (np - s.cp);
   divergence_row_result o;
   o.js_nats = fmin(0.5 * (s.js / s.sp + s.js_q * (1.0 / s.sq - 1.0 / s.sp)), std::numbers::ln2);
   o.kl = fmax(s.kl / s.sp - (expm1(offset) - offset), 0.0);
-  o.delta_p = static_cast<double>(terms_t::weight(lqc, terms.cq2)) / s.sq -
-              static_cast<double>(terms_t::weight(lpc, terms.cp2)) / s.sp;
-  o.nll_p = np + log(s.sp) - static_cast<double>(lpc);
-  o.nll_q = nq + log(s.sq) - static_cast<double>(lqc);
-  o.top_p = top_p;
-  o.top_q = top_q;
-  o.bad_p = o.bad_q = online_softmax::none;
+  o.delta_p = weight(s.lqc, s.cq2) / s.sq - weight(s.lpc, s.cp2) / s.sp;
+  o.nll_p = np + log(s.sp) - static_cast<double>(s.lpc);
+  o.nll_q = nq + log(s.sq) - static_cast<double>(s.lqc);
+  o.top_p = s.top_p;
+  o.top_q = s.top_q;
+  o.bad_p = s.bad_p;
+  o.bad_q = s.bad_q;
   return o;
+}
+
+/// row_result of every row, one thread per row: the double logarithms and exponentials of a row
+/// kept one thread of divergence_rows' block busy while the others waited at the next row's
+/// first barrier. (A template, as every kernel in these headers, for one definition per program.)
+template <class T>
+__global__ void divergence_results(const divergence_row_sums* sums, index_t rows,
+                                   divergence_row_result* out) {
+  const index_t r = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x;
+  if (r < rows) out[r] = row_result(sums[r]);
 }
 
 /// Threads per block and blocks per multiprocessor of divergence_rows: four blocks of 256 ran
@@ -253,10 +283,14 @@ inline constexpr int divergence_blocks_per_sm = 4;
 template <class T>
 __global__ void __launch_bounds__(divergence_threads, divergence_blocks_per_sm)
     divergence_rows(matrix_view<const T, device_space> p, matrix_view<const T, device_space> q,
-                    const std::int32_t* correct, bool vectorised, divergence_row_result* out) {
+                    const std::int32_t* correct, bool vectorised, divergence_row_sums* out) {
   __shared__ online_softmax shared_softmax[32];
   __shared__ divergence_sums shared_sums[32];
-  __shared__ online_softmax row_softmax[2];  // the row's merged P, Q (thread 0's)
+  // The row's merged P, Q and the second pass's constants: thread 0's, which computes them once
+  // (double logarithms and exponentials in every thread cost as much as a tenth of the row).
+  __shared__ online_softmax row_softmax[2];
+  __shared__ divergence_row_constants row_constants;
+  __shared__ double row_normalisers[2];
   for (index_t r = blockIdx.x; r < p.rows(); r += gridDim.x) {
     online_softmax sp, sq;
     for_each_row_pair_group(p, q, r, vectorised, [&](index_t i0, const auto& a, const auto& b) {
@@ -266,15 +300,22 @@ __global__ void __launch_bounds__(divergence_threads, divergence_blocks_per_sm)
     sp = block_merge(sp, shared_softmax);
     sq = block_merge(sq, shared_softmax);
     if (sp.bad != online_softmax::none || sq.bad != online_softmax::none) {
-      if (threadIdx.x == 0) out[r] = {0, 0, 0, 0, 0, sp.top, sq.top, sp.bad, sq.bad};
+      if (threadIdx.x == 0) {
+        out[r] = divergence_row_sums{};
+        out[r].bad_p = sp.bad;
+        out[r].bad_q = sq.bad;
+      }
       continue;
     }
-    // Kept for the result by the thread that writes it rather than in every thread's registers.
     if (threadIdx.x == 0) {
       row_softmax[0] = sp;
       row_softmax[1] = sq;
+      row_normalisers[0] = log_normaliser(sp);
+      row_normalisers[1] = log_normaliser(sq);
+      row_constants = divergence_terms<T>::of(row_normalisers[0], row_normalisers[1]);
     }
-    divergence_terms<T> terms(log_normaliser(sp), log_normaliser(sq));
+    __syncthreads();
+    divergence_terms<T> terms(row_constants);
     for_each_row_pair_group(p, q, r, vectorised, [&](index_t, const auto& lp, const auto& lq) {
       terms.add_group(lp, lq);
     });
@@ -284,10 +325,16 @@ __global__ void __launch_bounds__(divergence_threads, divergence_blocks_per_sm)
       const online_softmax& mp = row_softmax[0];
       const online_softmax& mq = row_softmax[1];
       const index_t c = correct[r], width = vectorised ? entries_per_load<T> : 1;
-      out[r] = row_result(first_index_of_max(p, r, mp.top, width, mp.max),
-                          first_index_of_max(q, r, mq.top, width, mq.max), log_normaliser(mp),
-                          log_normaliser(mq), terms, s, to_compute<float>(p(r, c)),
-                          to_compute<float>(q(r, c)));
+      divergence_row_sums o;
+      o.sp = s.sp, o.sq = s.sq, o.kl = s.kl, o.js = s.js, o.js_q = s.js_q;
+      o.cp = row_normalisers[0], o.cq = row_normalisers[1];
+      o.cp2 = terms.cp2, o.cq2 = terms.cq2;
+      o.lpc = to_compute<float>(p(r, c));
+      o.lqc = to_compute<float>(q(r, c));
+      o.top_p = first_index_of_max(p, r, mp.top, width, mp.max);
+      o.top_q = first_index_of_max(q, r, mq.top, width, mq.max);
+      o.bad_p = o.bad_q = online_softmax::none;
+      out[r] = o;
     }
   }
 }
@@ -327,10 +374,13 @@ std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T
   auto& r = policy.resources();
   const auto rows = static_cast<std::size_t>(lp.rows());
   const std::size_t token_bytes = (rows * sizeof(std::int32_t) + 255) / 256 * 256,
+                    sum_bytes = (rows * sizeof(detail::divergence_row_sums) + 255) / 256 * 256,
                     result_bytes = rows * sizeof(detail::divergence_row_result);
-  auto* const base = static_cast<char*>(r.workspace(token_bytes + result_bytes));
+  auto* const base = static_cast<char*>(r.workspace(token_bytes + sum_bytes + result_bytes));
   auto* const tokens = reinterpret_cast<std::int32_t*>(base);
-  auto* const results = reinterpret_cast<detail::divergence_row_result*>(base + token_bytes);
+  auto* const sums = reinterpret_cast<detail::divergence_row_sums*>(base + token_bytes);
+  auto* const results =
+      reinterpret_cast<detail::divergence_row_result*>(base + token_bytes + sum_bytes);
   // Both copies through page-locked memory: from pageable memory they are staged by the driver
   // and took a fifth of the call at 4096 positions.
   auto* const staging = static_cast<char*>(r.host_staging(token_bytes + result_bytes));
@@ -340,8 +390,11 @@ std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T
   const bool vectorised = detail::loads_whole_vectors(lp) && detail::loads_whole_vectors(lq);
   detail::divergence_rows<V>
       <<<detail::row_blocks(lp.rows(), detail::divergence_blocks_per_sm),
-         detail::divergence_threads, 0, r.stream()>>>(lp, lq, tokens, vectorised, results);
+         detail::divergence_threads, 0, r.stream()>>>(lp, lq, tokens, vectorised, sums);
   POLLARD_CUDA_CHECK_LAUNCH("divergence_rows");
+  detail::divergence_results<V>
+      <<<static_cast<unsigned>((rows + 127) / 128), 128, 0, r.stream()>>>(sums, lp.rows(), results);
+  POLLARD_CUDA_CHECK_LAUNCH("divergence_results");
   POLLARD_CUDA_CHECK(cudaMemcpyAsync(staging + token_bytes, results, result_bytes,
                                      cudaMemcpyDeviceToHost, r.stream()));
   r.synchronize();
