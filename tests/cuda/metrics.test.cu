@@ -89,27 +89,31 @@ std::vector<divergence_sample> device_samples(const logit_pair& l) {
                                  std::span<const std::int32_t>(l.correct));
 }
 
-/// bf16 logits: the device metrics of the rounded values equal the CPU's of the same values.
-void check_bfloat16_divergence(const logit_pair& l) {
-  test::dense_matrix<bfloat16> bp(l.p.rows, l.p.cols), bq(l.p.rows, l.p.cols);
+/// 16-bit logits (bf16, fp16): the device metrics of the rounded values equal the CPU's of the
+/// same values.
+template <class Half>
+void check_16_bit_divergence(const logit_pair& l) {
+  test::dense_matrix<Half> bp(l.p.rows, l.p.cols), bq(l.p.rows, l.p.cols);
   test::dense_matrix<float> rp(l.p.rows, l.p.cols), rq(l.p.rows, l.p.cols);
   for (std::size_t k = 0; k < bp.values.size(); ++k) {
-    bp.values[k] = bfloat16(l.p.values[k]);
-    bq.values[k] = bfloat16(l.q.values[k]);
+    bp.values[k] = Half(l.p.values[k]);
+    bq.values[k] = Half(l.q.values[k]);
     rp.values[k] = static_cast<float>(bp.values[k]);
     rq.values[k] = static_cast<float>(bq.values[k]);
   }
-  const test::device_matrix<bfloat16> dbp(bp), dbq(bq);
+  const test::device_matrix<Half> dbp(bp), dbq(bq);
   require_within(
       compare(gpu::divergence_samples(gpu::par, dbp.view(), dbq.view(), std::span(l.correct)),
               test::cpu::divergence_samples(rp.view(), rq.view(), l.correct)));
 }
 
+void check_bfloat16_divergence(const logit_pair& l) { check_16_bit_divergence<bfloat16>(l); }
+
 }  // namespace
 
 TEST_CASE("device divergence per position equals the CPU's divergence_row and the naive oracle") {
-  // 1000: rows read entry by entry; 4096: in 16-byte loads. σ from nearly equal to far apart.
-  for (const index_t vocabulary : {index_t{1000}, index_t{4096}}) {
+  // 1001: rows read entry by entry; 4096: in 16-byte loads. σ from nearly equal to far apart.
+  for (const index_t vocabulary : {index_t{1001}, index_t{4096}}) {
     for (const double sigma : {1e-3, 0.1, 2.0}) {
       CAPTURE(vocabulary);
       CAPTURE(sigma);
@@ -149,6 +153,7 @@ TEST_CASE(
       require_within(compare(device_samples(l),
                              test::cpu::divergence_samples(l.p.view(), l.q.view(), l.correct)));
       check_bfloat16_divergence(l);
+      check_16_bit_divergence<pollard::half>(l);
     }
   }
 }
@@ -220,29 +225,58 @@ TEST_CASE(
 
 TEST_CASE("device divergence: maxima, ties and non-finite logits at the ends of rows") {
   // The max and a tie inside one 16-byte load at the end of rows read in loads (4096, 4120) and
-  // entry by entry (1001); −inf and NaN as the last logit are named.
+  // entry by entry (1001); −inf, NaN and +inf as the last logit (of P and of Q) are named.
   for (const index_t vocabulary : {index_t{4096}, index_t{4120}, index_t{1001}}) {
     CAPTURE(vocabulary);
     logit_pair l = make_pair(9, vocabulary, 0.5, 50);
     l.p(3, vocabulary - 2) = 60.0f;
     l.q(3, vocabulary - 3) = l.q(3, vocabulary - 2) = 61.0f;
-    const test::device_matrix<float> p(l.p), q(l.q);
     const auto device = device_samples(l);
     require_within(
         compare(device, test::cpu::divergence_samples(l.p.view(), l.q.view(), l.correct)));
     CHECK(device[3].top_p == vocabulary - 2);
     CHECK(device[3].top_q == vocabulary - 3);
-    logit_pair bad = l;
-    bad.q(5, vocabulary - 1) = -std::numeric_limits<float>::infinity();
-    bad.q(6, vocabulary - 1) = std::numeric_limits<float>::quiet_NaN();
-    const test::device_matrix<float> bq(bad.q);
-    CHECK_THROWS_WITH_AS(gpu::divergence_samples(gpu::par, p.view(), bq.view(),
-                                                 std::span<const std::int32_t>(l.correct)),
-                         ("divergence: logit " + std::to_string(vocabulary - 1) +
-                          " of Q at position 5 is not finite")
-                             .c_str(),
-                         non_finite_error);
+    // 16-bit logits, read entry by entry at 1001 (8 to a load otherwise).
+    check_bfloat16_divergence(l);
+    check_16_bit_divergence<pollard::half>(l);
+    const auto refuses = [&](bool in_p, index_t row, float value) {
+      logit_pair bad = l;
+      (in_p ? bad.p : bad.q)(row, vocabulary - 1) = value;
+      const test::device_matrix<float> bp(bad.p), bq(bad.q);
+      CHECK_THROWS_WITH_AS(
+          gpu::divergence_samples(gpu::par, bp.view(), bq.view(),
+                                  std::span<const std::int32_t>(l.correct)),
+          ("divergence: logit " + std::to_string(vocabulary - 1) + " of " + (in_p ? "P" : "Q") +
+           " at position " + std::to_string(row) + " is not finite")
+              .c_str(),
+          non_finite_error);
+    };
+    refuses(false, 5, -std::numeric_limits<float>::infinity());
+    refuses(true, 6, std::numeric_limits<float>::quiet_NaN());
+    refuses(true, 0, std::numeric_limits<float>::infinity());
   }
+}
+
+TEST_CASE("device divergence: one-entry vocabularies; logits too large for float exponents") {
+  // One logit per position: P = Q = 1, every metric 0 (JS and KL to their documented absolute
+  // floor: the normalisers' float error squared).
+  const logit_pair one = make_pair(5, 1, 0.5, 52);
+  const auto device = device_samples(one);
+  require_within(
+      compare(device, test::cpu::divergence_samples(one.p.view(), one.q.view(), one.correct)));
+  for (const auto& s : device) {
+    CHECK(s.js_nats <= 1e-13);
+    CHECK(s.kl <= 1e-13);
+    CHECK(s.delta_p == 0.0);
+    CHECK(s.top_p == 0);
+    CHECK(s.same_top);
+  }
+  // Finite logits near 1e12 (float spacing 65536 there): refused by name, not answered wrongly.
+  logit_pair huge = make_pair(3, 4096, 0.3, 53);
+  for (auto& v : huge.p.values) v = v * 1e11f + 1e12f;
+  CHECK_THROWS_WITH_AS(device_samples(huge),
+                       doctest::Contains("are too large for the device computation"),
+                       non_finite_error);
 }
 
 TEST_CASE("device divergence report equals the CPU accumulator's") {

@@ -63,7 +63,7 @@ inline constexpr float near_limit = 1.5f;
 
 /// h(−a)/a² for 0 <= a < 3/2, where h(x) = (1 + eˣ)(ln 2 − log(1 + eˣ)) + x·eˣ (the Jensen–Shannon
 /// term of one entry is ½·p·h(log q − log p) for q <= p): a minimax polynomial fitted to the
-/// relative error (1.3e-7 with float coefficients in float Horner steps, against mpmath).
+/// relative error (1.4e-7 with float coefficients in float Horner steps, against mpmath).
 __device__ inline float js_near(float a) {
   return fmaf(
       a,
@@ -77,7 +77,7 @@ __device__ inline float js_near(float a) {
 }
 
 /// k(x)/x² for |x| < 3/2, where k(x) = eˣ − 1 − x (the KL term of one entry is p·k(log q − log p)):
-/// a minimax polynomial fitted to the relative error (9.7e-8, as js_near).
+/// a minimax polynomial fitted to the relative error (1.1e-7, as js_near).
 __device__ inline float kl_near(float x) {
   float r = fmaf(x, 2.790278302e-07f, 2.883562956e-06f);
   r = fmaf(x, r, 2.481591582e-05f);
@@ -99,14 +99,14 @@ __device__ inline float js_far(float t, float a) {
 }
 
 /// x = (l_q − l_p) − shift with shift = shift_hi + shift_lo, to float's relative precision: for
-/// float logits the difference l_q − l_p is taken exactly as two floats (Knuth's two-sum); for
-/// 16-bit logits it is exact in float already (8 or 11 significant bits) unless their exponents
-/// differ by more than 15 (bf16) or 12 (fp16), and then its rounding is at most 2^-24 of the
-/// larger.
+/// float (and double, read as float) logits the difference l_q − l_p is taken exactly as two
+/// floats (Knuth's two-sum); for 16-bit logits it is exact in float already (8 or 11 significant
+/// bits) unless their exponents differ by more than 15 (bf16) or 12 (fp16), and then its rounding
+/// is at most 2^-24 of the larger.
 template <class T>
 __device__ inline float log_ratio(float lp, float lq, float shift_hi, float shift_lo) {
   const float d = lq - lp;
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (sizeof(T) >= 4) {
     const float back = d - lq;
     const float d_error = (lq - (d - back)) + (-lp - back);
     return (d - shift_hi) + (d_error - shift_lo);
@@ -245,8 +245,13 @@ __device__ inline divergence_row_result row_result(const divergence_row_sums& s)
   };
   const double offset = log(s.sq / s.sp) + (nq - s.cq) - (np - s.cp);
   divergence_row_result o;
-  o.js_nats = fmin(0.5 * (s.js / s.sp + s.js_q * (1.0 / s.sq - 1.0 / s.sp)), std::numbers::ln2);
-  o.kl = fmax(s.kl / s.sp - (expm1(offset) - offset), 0.0);
+  // JS of x rather than of x − ε, to second order: ε²/8 (of Σ p·(x + ε)²/8 near P = Q).
+  const double js = 0.5 * (s.js / s.sp + s.js_q * (1.0 / s.sq - 1.0 / s.sp)) - offset * offset / 8;
+  const double kl = s.kl / s.sp - (expm1(offset) - offset);
+  // Clamped to [0, ln 2] and [0, ∞) where rounding crosses the bounds; NaN (logits too large
+  // for the float exponents) passes through for the host to refuse.
+  o.js_nats = isnan(js) ? js : fmin(fmax(js, 0.0), std::numbers::ln2);
+  o.kl = isnan(kl) ? kl : fmax(kl, 0.0);
   o.delta_p = weight(s.lqc, s.cq2) / s.sq - weight(s.lpc, s.cp2) / s.sp;
   o.nll_p = np + log(s.sp) - static_cast<double>(s.lpc);
   o.nll_q = nq + log(s.sq) - static_cast<double>(s.lqc);
@@ -288,7 +293,8 @@ __global__ void __launch_bounds__(divergence_threads, divergence_blocks_per_sm)
                     const std::int32_t* correct, bool vectorised, divergence_row_sums* out) {
   __shared__ online_softmax shared_softmax[32];
   __shared__ divergence_sums shared_sums[32];
-  // The row's merged P, Q and the second pass's constants: thread 0's, which computes them once
+  // The row's merged P, Q (read by thread 0 only, kept here to free registers during the second
+  // pass) and the second pass's constants (read by all): thread 0 computes them once
   // (double logarithms and exponentials in every thread, and the row metrics' in thread 0, took 7 %
   // of the kernel at 4096 x 32000).
   __shared__ online_softmax row_softmax[2];
@@ -355,8 +361,11 @@ namespace pollard::cuda {
 /// vocabularies, an empty vocabulary or a token id outside it (before any device work), and
 /// non_finite_error naming the first NaN/infinite logit as the CPU does ("logit j of P at
 /// position r"). Synchronises p's stream.
-/// Accuracy (float logits, float exp per entry): JS and KL relative to their own size (≈2e-6,
-/// every term of their sums is >= 0), the NLLs to ≈3e-7 absolute, Δp to ≈3e-7 of p and q.
+/// Throws non_finite_error too for a position whose finite logits are too large in magnitude for
+/// the float computation (above about 1e8). Double logits are read as float.
+/// Accuracy (float exp per entry): JS and KL relative to their own size (≈2e-6, every term of
+/// their sums is >= 0) down to an absolute floor of ≈1e-14 (the square of the normalisers' float
+/// error, ≈1e-7), the NLLs to ≈3e-7 absolute, Δp to ≈3e-7 of p and q.
 template <cuda_policy P, class T>
 std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T> logits_p,
                                                   device_view<T> logits_q,
@@ -413,6 +422,11 @@ std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T
                              " of " + (in_p ? "P" : "Q") + " at position " + std::to_string(k) +
                              " is not finite");
     }
+    if (!std::isfinite(h.js_nats) || !std::isfinite(h.kl) || !std::isfinite(h.delta_p) ||
+        !std::isfinite(h.nll_p) || !std::isfinite(h.nll_q))
+      throw non_finite_error("divergence: the logits at position " + std::to_string(k) +
+                             " are too large for the device computation (it needs |logit| below "
+                             "about 1e8)");
     auto& s = samples[k];
     s.js_nats = h.js_nats;
     s.kl = h.kl;

@@ -39,14 +39,6 @@ __device__ inline float exp2_approx(float v) {
   return out;
 }
 
-/// 1/v by the special function unit (rcp.approx, relative error below 2^-23) for v of moderate
-/// size (here within [1/e, 4]).
-__device__ inline float reciprocal_approx(float v) {
-  float out;
-  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(out) : "f"(v));
-  return out;
-}
-
 /// log2(v) by the special function unit (lg2.approx, absolute error below 2^-22 for v in
 /// [1/2, 2], where it is used here).
 __device__ inline float log2_approx(float v) {
@@ -55,11 +47,12 @@ __device__ inline float log2_approx(float v) {
   return out;
 }
 
-/// max, Σ 2^(l·log2e − shift) with shift = max·log2e rounded to float (an estimate of Σ e^(l −
-/// max), to a few 1e-7; every term and the rescaling by the same rounded shift, so that its
-/// rounding, up to 2^-24 of |max|·log2e, cancels in log_normaliser()), the first index holding the
-/// max and the first non-finite index (`none` when there is none) of the entries seen so far
-/// (Milakov & Gimelshein 2018, "Online normalizer calculation for softmax").
+/// max, Σ 2^(l·log2e − shift) with shift = max·log2e rounded to float (Σ e^(l − max) times
+/// 2^(max·log2e − shift): every term and the rescaling use the same rounded shift, so that its
+/// rounding, up to 2^-24 of |max|·log2e, cancels in log_normaliser(), which is then within a few
+/// 1e-7 of log Σ eˡ; above |max| ≈ 1e8 the terms leave float's exponent range), the first index
+/// holding the max and the first non-finite index (`none` when there is none) of the entries seen
+/// so far (Milakov & Gimelshein 2018, "Online normalizer calculation for softmax").
 struct online_softmax {
   static constexpr index_t none = std::numeric_limits<index_t>::max();
   float max = -INFINITY;
