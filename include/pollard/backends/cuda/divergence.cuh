@@ -15,7 +15,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <numbers>
 #include <span>
 #include <string>
@@ -393,12 +392,7 @@ std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T
   auto* const sums = reinterpret_cast<detail::divergence_row_sums*>(base + token_bytes);
   auto* const results =
       reinterpret_cast<detail::divergence_row_result*>(base + token_bytes + sum_bytes);
-  // Both copies through page-locked memory: from pageable memory they are staged by the driver
-  // and took a fifth of the call at 4096 positions.
-  auto* const staging = static_cast<char*>(r.host_staging(token_bytes + result_bytes));
-  std::memcpy(staging, correct_tokens.data(), rows * sizeof(std::int32_t));
-  POLLARD_CUDA_CHECK(cudaMemcpyAsync(tokens, staging, rows * sizeof(std::int32_t),
-                                     cudaMemcpyHostToDevice, r.stream()));
+  char* const staged = detail::stage_tokens(r, correct_tokens, tokens, result_bytes);
   const bool vectorised = detail::loads_whole_vectors(lp) && detail::loads_whole_vectors(lq);
   detail::divergence_rows<V>
       <<<detail::row_blocks(lp.rows(), detail::divergence_blocks_per_sm),
@@ -407,11 +401,10 @@ std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T
   detail::divergence_results<V>
       <<<static_cast<unsigned>((rows + 127) / 128), 128, 0, r.stream()>>>(sums, lp.rows(), results);
   POLLARD_CUDA_CHECK_LAUNCH("divergence_results");
-  POLLARD_CUDA_CHECK(cudaMemcpyAsync(staging + token_bytes, results, result_bytes,
-                                     cudaMemcpyDeviceToHost, r.stream()));
+  POLLARD_CUDA_CHECK(
+      cudaMemcpyAsync(staged, results, result_bytes, cudaMemcpyDeviceToHost, r.stream()));
   r.synchronize();
-  const auto* const host =
-      reinterpret_cast<const detail::divergence_row_result*>(staging + token_bytes);
+  const auto* const host = reinterpret_cast<const detail::divergence_row_result*>(staged);
 
   std::vector<divergence_sample> samples(rows);
   for (std::size_t k = 0; k < rows; ++k) {

@@ -108,24 +108,23 @@ std::vector<double> target_nlls(const P& policy, device_view<T> logits,
 
   auto& r = policy.resources();
   const auto rows = static_cast<std::size_t>(x.rows());
-  const std::size_t target_bytes = (rows * sizeof(std::int32_t) + 255) / 256 * 256;
-  auto* const base =
-      static_cast<char*>(r.workspace(target_bytes + rows * (sizeof(double) + sizeof(index_t))));
+  const std::size_t target_bytes = (rows * sizeof(std::int32_t) + 255) / 256 * 256,
+                    result_bytes = rows * (sizeof(double) + sizeof(index_t));
+  auto* const base = static_cast<char*>(r.workspace(target_bytes + result_bytes));
   auto* const device_targets = reinterpret_cast<std::int32_t*>(base);
   auto* const nll = reinterpret_cast<double*>(base + target_bytes);
   auto* const bad = reinterpret_cast<index_t*>(nll + rows);
-  POLLARD_CUDA_CHECK(cudaMemcpyAsync(device_targets, targets.data(), rows * sizeof(std::int32_t),
-                                     cudaMemcpyHostToDevice, r.stream()));
+  char* const staged = detail::stage_tokens(r, targets, device_targets, result_bytes);
   detail::target_nlls<V><<<detail::row_blocks(x.rows(), 64), detail::nll_threads, 0, r.stream()>>>(
       x, device_targets, detail::loads_whole_vectors(x), nll, bad);
   POLLARD_CUDA_CHECK_LAUNCH("target_nlls");
-  std::vector<double> out(rows);
-  std::vector<index_t> host_bad(rows);
+  // The NLLs and the first non-finite indices are adjacent: one copy back.
   POLLARD_CUDA_CHECK(
-      cudaMemcpyAsync(out.data(), nll, rows * sizeof(double), cudaMemcpyDeviceToHost, r.stream()));
-  POLLARD_CUDA_CHECK(cudaMemcpyAsync(host_bad.data(), bad, rows * sizeof(index_t),
-                                     cudaMemcpyDeviceToHost, r.stream()));
+      cudaMemcpyAsync(staged, nll, result_bytes, cudaMemcpyDeviceToHost, r.stream()));
   r.synchronize();
+  const auto* const host_nll = reinterpret_cast<const double*>(staged);
+  const auto* const host_bad = reinterpret_cast<const index_t*>(host_nll + rows);
+  std::vector<double> out(host_nll, host_nll + rows);
   for (std::size_t k = 0; k < rows; ++k)
     if (host_bad[k] != detail::online_softmax::none)
       throw non_finite_error("perplexity: logit " + std::to_string(host_bad[k]) + " of row " +

@@ -258,6 +258,21 @@ __device__ void for_each_in_row(matrix_view<const T, device_space> x, index_t ro
   for (index_t i = threadIdx.x; i < v; i += blockDim.x) f(i, to_compute<float>(x(row, i)));
 }
 
+/// Copies the token ids to `device_tokens` through the policy's page-locked staging buffer and
+/// returns the `result_bytes` of it that follow them, for the results to come back to (from
+/// pageable memory both copies are staged by the driver: a fifth of a divergence call at 4096
+/// positions). Valid until the next call that uses the staging buffer.
+template <class Resources>
+char* stage_tokens(Resources& r, std::span<const std::int32_t> tokens, std::int32_t* device_tokens,
+                   std::size_t result_bytes) {
+  const std::size_t token_bytes = (tokens.size_bytes() + 255) / 256 * 256;
+  auto* const staging = static_cast<char*>(r.host_staging(token_bytes + result_bytes));
+  std::memcpy(staging, tokens.data(), tokens.size_bytes());
+  POLLARD_CUDA_CHECK(cudaMemcpyAsync(device_tokens, staging, tokens.size_bytes(),
+                                     cudaMemcpyHostToDevice, r.stream()));
+  return staging + token_bytes;
+}
+
 /// Throws shape_error (with the CPU metrics' messages) unless every token id is in
 /// [0, vocabulary).
 inline void check_token_ids(const char* who, std::span<const std::int32_t> tokens,
