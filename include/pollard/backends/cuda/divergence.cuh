@@ -32,7 +32,7 @@
 
 namespace pollard::cuda::detail {
 
-/// What the device leaves per row for the host to finish (row_result): the sums of
+/// What divergence_rows leaves per row for divergence_results to finish (row_result): the sums of
 /// divergence_terms, the log-normalisers c̃ and their float multiples by log2e, the logits of the
 /// correct token, the first indices of the maxima; bad_p/bad_q: the first non-finite logit (or
 /// none, and then nothing else is set).
@@ -114,6 +114,13 @@ __device__ inline float log_ratio(float lp, float lq, float shift_hi, float shif
   }
 }
 
+/// The c̃ the weights are normalised by (c̃·log2e rounded to float, over log2e).
+__device__ inline double normaliser(float c2) {
+  return static_cast<double>(c2) / static_cast<double>(log2e_float);
+}
+/// The weight of logit l: e^(l − normaliser(c2)) to a few ulp.
+__device__ inline float weight(float l, float c2) { return exp2_approx(fmaf(l, log2e_float, -c2)); }
+
 /// The constants of the second pass over a row (see divergence_terms::of).
 struct divergence_row_constants {
   float cp2, cq2, shift_hi, shift_lo, q_to_p;
@@ -149,15 +156,6 @@ struct divergence_terms : divergence_row_constants {
     t.shift_lo = static_cast<float>(shift - static_cast<double>(t.shift_hi));
     t.q_to_p = static_cast<float>(exp((normaliser(t.cq2) - cq) - (normaliser(t.cp2) - cp)));
     return t;
-  }
-
-  /// The c̃ the weights are normalised by (c̃·log2e rounded to float, over log2e).
-  __device__ static double normaliser(float c2) {
-    return static_cast<double>(c2) / static_cast<double>(log2e_float);
-  }
-  /// The weight of logit l: e^(l − normaliser) to a few ulp.
-  __device__ static float weight(float l, float c2) {
-    return exp2_approx(fmaf(l, log2e_float, -c2));
   }
 
   /// The entries of a group (in float partial sums of at most 32 terms: relative error below 32
@@ -233,15 +231,11 @@ struct divergence_row_result {
 
 /// A row's metrics from its sums (in double): KL = Σ p̃k(x)/S_p − (eᵉ − 1 − ε) with
 /// ε = log(S_q/S_p) + (n_q − c̃_q) − (n_p − c̃_p) (the exact correction for the offset of x from
-/// log q − log p); JS = ½(Σ_all/S_p + Σ_q·(1/S_q − 1/S_p)) (first order in ε times JS:
+/// log q − log p); JS = ½(Σ_all/S_p + Σ_q·(1/S_q − 1/S_p)) − ε²/8 (first order in ε times JS:
 /// ∂JS/∂S_p = ½KL(P‖M)); nll = n + log S − l(correct); Δp = q̃(correct)/S_q − p̃(correct)/S_p:
 /// those carry the float exp's rounding (absolute ~3e-7 in the NLL).
 __device__ inline divergence_row_result row_result(const divergence_row_sums& s) {
-  const double np = static_cast<double>(s.cp2) / static_cast<double>(log2e_float),
-               nq = static_cast<double>(s.cq2) / static_cast<double>(log2e_float);
-  const auto weight = [](float l, float c2) {
-    return static_cast<double>(exp2_approx(fmaf(l, log2e_float, -c2)));
-  };
+  const double np = normaliser(s.cp2), nq = normaliser(s.cq2);
   const double offset = log(s.sq / s.sp) + (nq - s.cq) - (np - s.cp);
   divergence_row_result o;
   // JS of x rather than of x − ε, to second order: ε²/8 (of Σ p·(x + ε)²/8 near P = Q).
@@ -251,7 +245,8 @@ __device__ inline divergence_row_result row_result(const divergence_row_sums& s)
   // for the float exponents) passes through for the host to refuse.
   o.js_nats = isnan(js) ? js : fmin(fmax(js, 0.0), std::numbers::ln2);
   o.kl = isnan(kl) ? kl : fmax(kl, 0.0);
-  o.delta_p = weight(s.lqc, s.cq2) / s.sq - weight(s.lpc, s.cp2) / s.sp;
+  o.delta_p = static_cast<double>(weight(s.lqc, s.cq2)) / s.sq -
+              static_cast<double>(weight(s.lpc, s.cp2)) / s.sp;
   o.nll_p = np + log(s.sp) - static_cast<double>(s.lpc);
   o.nll_q = nq + log(s.sq) - static_cast<double>(s.lqc);
   o.top_p = s.top_p;
@@ -384,7 +379,7 @@ std::vector<divergence_sample> divergence_samples(const P& policy, device_view<T
 
   auto& r = policy.resources();
   const auto rows = static_cast<std::size_t>(lp.rows());
-  const std::size_t token_bytes = (rows * sizeof(std::int32_t) + 255) / 256 * 256,
+  const std::size_t token_bytes = detail::staged_token_bytes(rows),
                     sum_bytes = (rows * sizeof(detail::divergence_row_sums) + 255) / 256 * 256,
                     result_bytes = rows * sizeof(detail::divergence_row_result);
   auto* const base = static_cast<char*>(r.workspace(token_bytes + sum_bytes + result_bytes));

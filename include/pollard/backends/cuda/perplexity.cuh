@@ -108,7 +108,7 @@ std::vector<double> target_nlls(const P& policy, device_view<T> logits,
 
   auto& r = policy.resources();
   const auto rows = static_cast<std::size_t>(x.rows());
-  const std::size_t target_bytes = (rows * sizeof(std::int32_t) + 255) / 256 * 256,
+  const std::size_t target_bytes = detail::staged_token_bytes(rows),
                     result_bytes = rows * (sizeof(double) + sizeof(index_t));
   auto* const base = static_cast<char*>(r.workspace(target_bytes + result_bytes));
   auto* const device_targets = reinterpret_cast<std::int32_t*>(base);

@@ -68,12 +68,8 @@ struct online_softmax {
       bad = i < bad ? i : bad;
       return;
     }
-    const bool higher = x > max;
-    top = higher ? i : top;
-    max = higher ? x : max;
-    const float new_shift = max * log2e_float;
-    sum = sum * exp2_approx(shift - new_shift) + exp2_approx(fmaf(x, log2e_float, -new_shift));
-    shift = new_shift;
+    raise_to(i, x);
+    sum += exp2_approx(fmaf(x, log2e_float, -shift));
   }
 
   /// Entries i0, i0 + 1, ... (ascending, after every entry this thread added before): one check
@@ -94,18 +90,21 @@ struct online_softmax {
     float m = x[0];
 #pragma unroll
     for (std::size_t t = 1; t < W; ++t) m = fmaxf(m, x[t]);
-    // Without branches: in most warps some lane meets a new max in most groups. Ties keep the
-    // earlier group.
+    raise_to(i0, m);
+#pragma unroll
+    for (std::size_t t = 0; t < W; ++t) sum += exp2_approx(fmaf(x[t], log2e_float, -shift));
+  }
+
+  /// The max raised to m where m beats it (then `top` = first), and the sum rescaled to the new
+  /// shift (2^0 = 1 when it stays; 0 · 2^−inf = 0 at the start). Without branches: in most warps
+  /// some lane meets a new max in most groups. Ties keep the earlier entry or group.
+  __device__ void raise_to(index_t first, float m) {
     const bool higher = m > max;
-    top = higher ? i0 : top;
+    top = higher ? first : top;
     max = higher ? m : max;
-    // The sum so far rescaled to the new shift (2^0 = 1 when it stays; 0 · 2^−inf = 0 at the
-    // start).
     const float new_shift = max * log2e_float;
     sum *= exp2_approx(shift - new_shift);
     shift = new_shift;
-#pragma unroll
-    for (std::size_t t = 0; t < W; ++t) sum += exp2_approx(fmaf(x[t], log2e_float, -shift));
   }
 
   /// The state of both sets of entries (ties of the max go to the lower index).
@@ -258,6 +257,12 @@ __device__ void for_each_in_row(matrix_view<const T, device_space> x, index_t ro
   for (index_t i = threadIdx.x; i < v; i += blockDim.x) f(i, to_compute<float>(x(row, i)));
 }
 
+/// The bytes `count` token ids take at the start of a workspace or of the staging buffer (whole
+/// 256-byte lines, so that what follows them is aligned).
+inline std::size_t staged_token_bytes(std::size_t count) {
+  return (count * sizeof(std::int32_t) + 255) / 256 * 256;
+}
+
 /// Copies the token ids to `device_tokens` through the policy's page-locked staging buffer and
 /// returns the `result_bytes` of it that follow them, for the results to come back to (from
 /// pageable memory both copies are staged by the driver: a fifth of a divergence call at 4096
@@ -265,7 +270,7 @@ __device__ void for_each_in_row(matrix_view<const T, device_space> x, index_t ro
 template <class Resources>
 char* stage_tokens(Resources& r, std::span<const std::int32_t> tokens, std::int32_t* device_tokens,
                    std::size_t result_bytes) {
-  const std::size_t token_bytes = (tokens.size_bytes() + 255) / 256 * 256;
+  const std::size_t token_bytes = staged_token_bytes(tokens.size());
   auto* const staging = static_cast<char*>(r.host_staging(token_bytes + result_bytes));
   std::memcpy(staging, tokens.data(), tokens.size_bytes());
   POLLARD_CUDA_CHECK(cudaMemcpyAsync(device_tokens, staging, tokens.size_bytes(),
